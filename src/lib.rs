@@ -1,0 +1,11 @@
+//! Chargeguard's core: everything that is not a window.
+//!
+//! It pulls a payment gateway's charges and a business's invoices and payment ledger into
+//! one SQLite store, reconciles them, and (in later modules) guards every action that
+//! moves money so that nothing is ever charged or refunded twice. See `ARCHITECTURE.md`
+//! for the map and `../shared/DESIGN.md` for the contract.
+
+pub mod dates;
+pub mod money;
+pub mod records;
+pub mod store;

@@ -1,0 +1,330 @@
+//! Money: an amount in integer minor units of one ISO 4217 currency.
+//!
+//! This module owns the only way text becomes money. Amounts in files are decimals in the
+//! currency's major unit ("12.50" USD, "1000" JPY, "1.250" KWD); they are parsed exactly,
+//! never through a float, and anything that could be read two ways is refused: a comma
+//! (decimal or thousands separator?), an exponent, more decimals than the currency has.
+//! The currency table (exponents included) is ISO 4217 as the `iso_currency` crate
+//! maintains it; nothing here types a currency list by hand.
+//!
+//! It must never add two currencies silently: arithmetic across currencies is an error.
+
+use std::fmt;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// What can go wrong turning text into money, or combining two amounts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("the amount is empty")]
+    Empty,
+    #[error("`{text}` is not a plain decimal amount: {reason}")]
+    Malformed { text: String, reason: &'static str },
+    #[error(
+        "`{text}` has more decimals than {currency} allows ({exponent}); refusing to round"
+    )]
+    TooPrecise {
+        text: String,
+        currency: Currency,
+        exponent: u32,
+    },
+    #[error("`{text}` is negative, and a negative amount is not allowed here")]
+    Negative { text: String },
+    #[error("`{0}` is not an ISO 4217 currency code")]
+    UnknownCurrency(String),
+    #[error("`{0}` has no minor unit in ISO 4217 (a fund or metal code), so it cannot be money here")]
+    NoMinorUnit(String),
+    #[error("cannot combine {left} with {right}: the currencies differ")]
+    CurrencyMismatch { left: Currency, right: Currency },
+    #[error("the amount `{0}` is too large to hold")]
+    Overflow(String),
+}
+
+/// An ISO 4217 currency that has a minor unit. Shown upper-case ("USD"), stored and
+/// serialized lower-case ("usd") as Stripe writes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency(iso_currency::Currency);
+
+impl Currency {
+    /// Looks a code up case-insensitively ("usd", "USD").
+    pub fn from_code(code: &str) -> Result<Currency, MoneyError> {
+        let trimmed = code.trim();
+        let upper = trimmed.to_ascii_uppercase();
+        let iso = iso_currency::Currency::from_code(&upper)
+            .ok_or_else(|| MoneyError::UnknownCurrency(trimmed.to_string()))?;
+        if iso.exponent().is_none() {
+            return Err(MoneyError::NoMinorUnit(upper));
+        }
+        Ok(Currency(iso))
+    }
+
+    /// The upper-case ISO code, "USD".
+    pub fn code(self) -> &'static str {
+        self.0.code()
+    }
+
+    /// The lower-case code Stripe and our store use, "usd".
+    pub fn lower(self) -> String {
+        self.0.code().to_ascii_lowercase()
+    }
+
+    /// Number of decimals of the minor unit: JPY 0, USD 2, KWD 3.
+    pub fn exponent(self) -> u32 {
+        // Checked in `from_code`: every `Currency` has an exponent.
+        u32::from(self.0.exponent().unwrap_or(0))
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl FromStr for Currency {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Currency::from_code(s)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.lower())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Currency::from_code(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Whether a parsed amount may be below zero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sign {
+    NonNegative,
+    Any,
+}
+
+/// An amount of money: integer minor units of one currency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Money {
+    minor: i64,
+    currency: Currency,
+}
+
+impl Money {
+    pub fn from_minor(minor: i64, currency: Currency) -> Money {
+        Money { minor, currency }
+    }
+
+    pub fn zero(currency: Currency) -> Money {
+        Money { minor: 0, currency }
+    }
+
+    pub fn minor(self) -> i64 {
+        self.minor
+    }
+
+    pub fn currency(self) -> Currency {
+        self.currency
+    }
+
+    pub fn is_negative(self) -> bool {
+        self.minor < 0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.minor == 0
+    }
+
+    /// Parses a decimal in the currency's major unit, exactly.
+    ///
+    /// Accepted: optional `-`, digits, optionally `.` and digits, surrounding spaces.
+    /// Refused: empty text, `,` anywhere, exponents, `+`, currency symbols, more decimals
+    /// than the currency has (unless they are trailing zeros: `1000.00` JPY is 1000).
+    pub fn parse(text: &str, currency: Currency, sign: Sign) -> Result<Money, MoneyError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(MoneyError::Empty);
+        }
+        let malformed = |reason| MoneyError::Malformed {
+            text: trimmed.to_string(),
+            reason,
+        };
+        if trimmed.contains(',') {
+            return Err(malformed(
+                "a comma could be a decimal or a thousands separator; write 1234.50",
+            ));
+        }
+        let unsigned = trimmed.strip_prefix('-').unwrap_or(trimmed);
+        let (whole, fraction) = match unsigned.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (unsigned, None),
+        };
+        let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if !all_digits(whole) || fraction.is_some_and(|f| !all_digits(f)) {
+            return Err(malformed(
+                "only digits, one optional leading minus and one optional decimal point are allowed",
+            ));
+        }
+        let decimal = Decimal::from_str_exact(trimmed)
+            .map_err(|_| MoneyError::Overflow(trimmed.to_string()))?
+            .normalize();
+        if decimal.is_sign_negative() && !decimal.is_zero() && sign == Sign::NonNegative {
+            return Err(MoneyError::Negative {
+                text: trimmed.to_string(),
+            });
+        }
+        let exponent = currency.exponent();
+        if decimal.scale() > exponent {
+            return Err(MoneyError::TooPrecise {
+                text: trimmed.to_string(),
+                currency,
+                exponent,
+            });
+        }
+        let scaled = decimal
+            .checked_mul(Decimal::from(10i64.pow(exponent)))
+            .ok_or_else(|| MoneyError::Overflow(trimmed.to_string()))?;
+        let minor = i64::try_from(scaled.normalize().mantissa())
+            .map_err(|_| MoneyError::Overflow(trimmed.to_string()))?;
+        Ok(Money { minor, currency })
+    }
+
+    pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let minor = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or_else(|| MoneyError::Overflow(format!("{self} + {other}")))?;
+        Ok(Money { minor, ..self })
+    }
+
+    pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
+        self.same_currency(other)?;
+        let minor = self
+            .minor
+            .checked_sub(other.minor)
+            .ok_or_else(|| MoneyError::Overflow(format!("{self} - {other}")))?;
+        Ok(Money { minor, ..self })
+    }
+
+    fn same_currency(self, other: Money) -> Result<(), MoneyError> {
+        if self.currency != other.currency {
+            return Err(MoneyError::CurrencyMismatch {
+                left: self.currency,
+                right: other.currency,
+            });
+        }
+        Ok(())
+    }
+
+    /// The amount in major units with exactly the currency's decimals: "12.50", "1000".
+    pub fn to_decimal_string(self) -> String {
+        let exponent = self.currency.exponent();
+        let decimal = Decimal::new(self.minor, exponent);
+        format!("{decimal:.prec$}", prec = exponent as usize)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.to_decimal_string(), self.currency.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    fn cur(code: &str) -> Currency {
+        Currency::from_code(code).unwrap()
+    }
+
+    #[rstest]
+    #[case::dollars_and_cents("12.50", "USD", 1250)]
+    #[case::dollars_one_decimal("12.5", "USD", 1250)]
+    #[case::whole_dollars("12", "USD", 1200)]
+    #[case::yen_has_no_minor_unit("1000", "JPY", 1000)]
+    #[case::yen_with_zero_decimals_is_exact("1000.00", "JPY", 1000)]
+    #[case::dinar_has_three("1.250", "KWD", 1250)]
+    #[case::lower_case_code("0.01", "usd", 1)]
+    #[case::spaces_around(" 7.00 ", "EUR", 700)]
+    #[case::zero("0", "USD", 0)]
+    fn parses_exactly(#[case] text: &str, #[case] code: &str, #[case] minor: i64) {
+        let money = Money::parse(text, cur(code), Sign::NonNegative).unwrap();
+        assert_eq!(money.minor(), minor);
+        assert_eq!(money.currency(), cur(code));
+    }
+
+    #[rstest]
+    #[case::too_many_decimals_for_usd("12.345", "USD")]
+    #[case::decimals_on_yen("100.5", "JPY")]
+    #[case::exponent("1e3", "USD")]
+    #[case::comma_decimal("12,50", "EUR")]
+    #[case::thousands_separator("1,234.50", "USD")]
+    #[case::empty("", "USD")]
+    #[case::blank("   ", "USD")]
+    #[case::negative_where_not_allowed("-5.00", "USD")]
+    #[case::plus_sign("+5.00", "USD")]
+    #[case::currency_symbol("$5.00", "USD")]
+    #[case::trailing_dot("5.", "USD")]
+    #[case::leading_dot(".5", "USD")]
+    #[case::two_dots("1.2.3", "USD")]
+    #[case::too_large("999999999999999999999", "USD")]
+    fn refuses_ambiguous_or_wrong_amounts(#[case] text: &str, #[case] code: &str) {
+        assert!(Money::parse(text, cur(code), Sign::NonNegative).is_err());
+    }
+
+    #[test]
+    fn negative_allowed_when_asked() {
+        let m = Money::parse("-5.25", cur("USD"), Sign::Any).unwrap();
+        assert_eq!(m.minor(), -525);
+    }
+
+    #[test]
+    fn unknown_and_unitless_currencies_are_refused() {
+        assert!(matches!(
+            Currency::from_code("XYZ"),
+            Err(MoneyError::UnknownCurrency(_))
+        ));
+        assert!(matches!(
+            Currency::from_code("XAU"),
+            Err(MoneyError::NoMinorUnit(_))
+        ));
+    }
+
+    #[test]
+    fn adding_two_currencies_is_an_error_not_a_sum() {
+        let usd = Money::from_minor(100, cur("USD"));
+        let eur = Money::from_minor(100, cur("EUR"));
+        assert!(matches!(
+            usd.checked_add(eur),
+            Err(MoneyError::CurrencyMismatch { .. })
+        ));
+        assert_eq!(usd.checked_add(usd).unwrap().minor(), 200);
+    }
+
+    #[test]
+    fn formats_with_the_currency_decimals() {
+        assert_eq!(Money::from_minor(1250, cur("USD")).to_string(), "12.50 USD");
+        assert_eq!(Money::from_minor(1000, cur("JPY")).to_string(), "1000 JPY");
+        assert_eq!(Money::from_minor(-5, cur("KWD")).to_string(), "-0.005 KWD");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn decimal_text_round_trips(minor in -10_000_000_000i64..10_000_000_000i64, pick in 0usize..3) {
+            let currency = cur(["JPY", "USD", "KWD"][pick]);
+            let money = Money::from_minor(minor, currency);
+            let back = Money::parse(&money.to_decimal_string(), currency, Sign::Any).unwrap();
+            proptest::prop_assert_eq!(back, money);
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! The records the store holds, in the bookkeeper's words: invoices and the app ledger on
+//! the business's side; charges, refunds and payment intents on the gateway's side; and
+//! the windows of time each gateway source is known to cover.
+//!
+//! These are plain values. They carry no I/O and no rule beyond what their types state;
+//! the importers build them, the store persists them, reconciliation reads them.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvoiceStatus {
+    Open,
+    Paid,
+    Void,
+}
+
+impl InvoiceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceStatus::Open => "open",
+            InvoiceStatus::Paid => "paid",
+            InvoiceStatus::Void => "void",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<InvoiceStatus> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "open" => Some(InvoiceStatus::Open),
+            "paid" => Some(InvoiceStatus::Paid),
+            "void" => Some(InvoiceStatus::Void),
+            _ => None,
+        }
+    }
+}
+
+/// An invoice from the invoicing app: what a customer owes for one order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invoice {
+    pub number: String,
+    pub customer_id: String,
+    pub amount: Money,
+    pub issued_at: Timestamp,
+    pub due_at: Option<Timestamp>,
+    pub status: InvoiceStatus,
+    /// The order this invoice bills; two live invoices with one order ref are a duplicate.
+    pub order_ref: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LedgerKind {
+    Payment,
+    Refund,
+}
+
+impl LedgerKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerKind::Payment => "payment",
+            LedgerKind::Refund => "refund",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<LedgerKind> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "payment" => Some(LedgerKind::Payment),
+            "refund" => Some(LedgerKind::Refund),
+            _ => None,
+        }
+    }
+}
+
+/// One line of the app's payment ledger: money the business believes it received or
+/// gave back. `amount` is always positive; `kind` says which way it went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub payment_id: String,
+    pub invoice_number: String,
+    pub kind: LedgerKind,
+    pub amount: Money,
+    pub recorded_at: Timestamp,
+    /// The gateway object this entry records (`ch_…`, `py_…`, `pi_…`, `re_…`); `None` for
+    /// cash, cheque or bank transfer, which the gateway never sees.
+    pub gateway_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeStatus {
+    Succeeded,
+    Pending,
+    Failed,
+}
+
+impl ChargeStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChargeStatus::Succeeded => "succeeded",
+            ChargeStatus::Pending => "pending",
+            ChargeStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ChargeStatus> {
+        match text {
+            "succeeded" => Some(ChargeStatus::Succeeded),
+            "pending" => Some(ChargeStatus::Pending),
+            "failed" => Some(ChargeStatus::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// A charge at the gateway: one attempt to take money from a card.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: Money,
+    /// Refunded so far, same currency as `amount`, never more than it.
+    pub amount_refunded: Money,
+    pub status: ChargeStatus,
+    pub captured: bool,
+    pub created: Timestamp,
+    pub customer: Option<String>,
+    pub customer_email: Option<String>,
+    pub payment_intent: Option<String>,
+    /// The invoice reference the gateway carries (`metadata[invoice_number]`).
+    pub invoice_ref: Option<String>,
+    pub description: Option<String>,
+    pub fee: Option<Money>,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl Charge {
+    /// The money this charge still holds: captured and succeeded, less what was refunded.
+    /// A failed, pending or uncaptured attempt holds nothing.
+    pub fn net_captured(&self) -> i64 {
+        if self.status == ChargeStatus::Succeeded && self.captured {
+            self.amount.minor() - self.amount_refunded.minor()
+        } else {
+            0
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Succeeded,
+    Pending,
+    RequiresAction,
+    Failed,
+    Canceled,
+}
+
+impl RefundStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundStatus::Succeeded => "succeeded",
+            RefundStatus::Pending => "pending",
+            RefundStatus::RequiresAction => "requires_action",
+            RefundStatus::Failed => "failed",
+            RefundStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<RefundStatus> {
+        match text {
+            "succeeded" => Some(RefundStatus::Succeeded),
+            "pending" => Some(RefundStatus::Pending),
+            "requires_action" => Some(RefundStatus::RequiresAction),
+            "failed" => Some(RefundStatus::Failed),
+            "canceled" => Some(RefundStatus::Canceled),
+            _ => None,
+        }
+    }
+}
+
+/// A refund at the gateway, known from a sync (the CSV export carries only the charge's
+/// refunded total).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayRefund {
+    pub id: String,
+    pub charge_id: String,
+    pub amount: Money,
+    pub status: RefundStatus,
+    pub created: Timestamp,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A window of time in which the store holds every charge the gateway made: an export's
+/// first and last rows, or a sync's `created` window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub from: Timestamp,
+    pub to: Timestamp,
+}
+
+impl Coverage {
+    pub fn contains(&self, at: Timestamp) -> bool {
+        self.from <= at && at <= self.to
+    }
+}
+
+/// Where a stored row came from: an import of a file (with its line) or a sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub source_id: i64,
+    /// 1-based line in the source file; `None` for rows that came from a sync.
+    pub line: Option<u64>,
+}

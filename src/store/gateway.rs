@@ -1,0 +1,192 @@
+//! The gateway's side in the store: charges and refunds, keyed by the gateway's own object
+//! ids, so a charge seen in a CSV export and again in a sync is one row.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use rusqlite::types::Value;
+
+use super::upsert::{TableSql, opt_text, text};
+use super::{StoreError, StoreTx, UpsertOutcome, currency_from_store, timestamp_from_store};
+use crate::money::Money;
+use crate::records::{Charge, ChargeStatus, GatewayRefund, Origin, RefundStatus};
+
+fn charges_sql() -> &'static TableSql {
+    static SQL: OnceLock<TableSql> = OnceLock::new();
+    SQL.get_or_init(|| {
+        TableSql::new(
+            "gateway_charges",
+            "charge",
+            &["gateway", "charge_id"],
+            &[
+                "amount_minor",
+                "amount_refunded_minor",
+                "currency",
+                "status",
+                "captured",
+                "created_at",
+                "customer_id",
+                "customer_email",
+                "payment_intent_id",
+                "invoice_ref",
+                "description",
+                "fee_minor",
+                "metadata",
+                "extra",
+            ],
+        )
+    })
+}
+
+fn refunds_sql() -> &'static TableSql {
+    static SQL: OnceLock<TableSql> = OnceLock::new();
+    SQL.get_or_init(|| {
+        TableSql::new(
+            "gateway_refunds",
+            "refund",
+            &["gateway", "refund_id"],
+            &[
+                "charge_id",
+                "amount_minor",
+                "currency",
+                "status",
+                "created_at",
+                "metadata",
+                "extra",
+            ],
+        )
+    })
+}
+
+fn metadata_json(metadata: &BTreeMap<String, String>) -> Value {
+    Value::Text(serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into()))
+}
+
+fn metadata_from_store(json: &str) -> Result<BTreeMap<String, String>, StoreError> {
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        what: "metadata".into(),
+        detail: e.to_string(),
+    })
+}
+
+impl StoreTx<'_> {
+    pub fn upsert_charge(
+        &self,
+        gateway: &str,
+        charge: &Charge,
+        extra: &str,
+        origin: &Origin,
+    ) -> Result<UpsertOutcome, StoreError> {
+        assert_eq!(
+            charge.amount.currency(),
+            charge.amount_refunded.currency(),
+            "a charge is refunded in its own currency"
+        );
+        charges_sql().upsert(
+            self.conn(),
+            &[text(gateway), text(&charge.id)],
+            vec![
+                Value::Integer(charge.amount.minor()),
+                Value::Integer(charge.amount_refunded.minor()),
+                Value::Text(charge.amount.currency().lower()),
+                text(charge.status.as_str()),
+                Value::Integer(i64::from(charge.captured)),
+                Value::Integer(charge.created.as_second()),
+                opt_text(charge.customer.as_deref()),
+                opt_text(charge.customer_email.as_deref()),
+                opt_text(charge.payment_intent.as_deref()),
+                opt_text(charge.invoice_ref.as_deref()),
+                opt_text(charge.description.as_deref()),
+                charge.fee.map_or(Value::Null, |f| Value::Integer(f.minor())),
+                metadata_json(&charge.metadata),
+                text(extra),
+            ],
+            origin,
+        )
+    }
+
+    pub fn upsert_refund(
+        &self,
+        gateway: &str,
+        refund: &GatewayRefund,
+        extra: &str,
+        origin: &Origin,
+    ) -> Result<UpsertOutcome, StoreError> {
+        refunds_sql().upsert(
+            self.conn(),
+            &[text(gateway), text(&refund.id)],
+            vec![
+                text(&refund.charge_id),
+                Value::Integer(refund.amount.minor()),
+                Value::Text(refund.amount.currency().lower()),
+                text(refund.status.as_str()),
+                Value::Integer(refund.created.as_second()),
+                metadata_json(&refund.metadata),
+                text(extra),
+            ],
+            origin,
+        )
+    }
+
+    /// Every gateway charge, in charge-id order.
+    pub fn charges(&self) -> Result<Vec<Charge>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT charge_id, amount_minor, amount_refunded_minor, currency, status, captured, created_at,
+                    customer_id, customer_email, payment_intent_id, invoice_ref, description, fee_minor, metadata
+             FROM gateway_charges ORDER BY charge_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let currency = currency_from_store(&r.get::<_, String>(3)?)?;
+            let status: String = r.get(4)?;
+            out.push(Charge {
+                id: r.get(0)?,
+                amount: Money::from_minor(r.get(1)?, currency),
+                amount_refunded: Money::from_minor(r.get(2)?, currency),
+                status: ChargeStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                    what: "charge status".into(),
+                    detail: status.clone(),
+                })?,
+                captured: r.get::<_, i64>(5)? == 1,
+                created: timestamp_from_store(r.get(6)?)?,
+                customer: r.get(7)?,
+                customer_email: r.get(8)?,
+                payment_intent: r.get(9)?,
+                invoice_ref: r.get(10)?,
+                description: r.get(11)?,
+                fee: r
+                    .get::<_, Option<i64>>(12)?
+                    .map(|f| Money::from_minor(f, currency)),
+                metadata: metadata_from_store(&r.get::<_, String>(13)?)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every gateway refund, in refund-id order.
+    pub fn refunds(&self) -> Result<Vec<GatewayRefund>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT refund_id, charge_id, amount_minor, currency, status, created_at, metadata
+             FROM gateway_refunds ORDER BY refund_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let currency = currency_from_store(&r.get::<_, String>(3)?)?;
+            let status: String = r.get(4)?;
+            out.push(GatewayRefund {
+                id: r.get(0)?,
+                charge_id: r.get(1)?,
+                amount: Money::from_minor(r.get(2)?, currency),
+                status: RefundStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                    what: "refund status".into(),
+                    detail: status.clone(),
+                })?,
+                created: timestamp_from_store(r.get(5)?)?,
+                metadata: metadata_from_store(&r.get::<_, String>(6)?)?,
+            });
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,156 @@
+//! The business's side in the store: invoices and the app ledger's entries.
+
+use std::sync::OnceLock;
+
+use rusqlite::types::Value;
+
+use super::upsert::{TableSql, opt_text, text};
+use super::{StoreError, StoreTx, UpsertOutcome, currency_from_store, timestamp_from_store};
+use crate::money::Money;
+use crate::records::{Invoice, InvoiceStatus, LedgerEntry, LedgerKind, Origin};
+
+fn invoices_sql() -> &'static TableSql {
+    static SQL: OnceLock<TableSql> = OnceLock::new();
+    SQL.get_or_init(|| {
+        TableSql::new(
+            "invoices",
+            "invoice",
+            &["invoice_number"],
+            &[
+                "customer_id",
+                "amount_minor",
+                "currency",
+                "issued_at",
+                "due_at",
+                "status",
+                "order_ref",
+                "extra",
+            ],
+        )
+    })
+}
+
+fn ledger_sql() -> &'static TableSql {
+    static SQL: OnceLock<TableSql> = OnceLock::new();
+    SQL.get_or_init(|| {
+        TableSql::new(
+            "ledger_entries",
+            "ledger_entry",
+            &["payment_id"],
+            &[
+                "invoice_number",
+                "kind",
+                "amount_minor",
+                "currency",
+                "recorded_at",
+                "gateway_id",
+                "extra",
+            ],
+        )
+    })
+}
+
+impl StoreTx<'_> {
+    /// Stores an invoice by its number. `extra` is a JSON object of the columns beyond
+    /// the layout, kept as the file had them.
+    pub fn upsert_invoice(
+        &self,
+        invoice: &Invoice,
+        extra: &str,
+        origin: &Origin,
+    ) -> Result<UpsertOutcome, StoreError> {
+        invoices_sql().upsert(
+            self.conn(),
+            &[text(&invoice.number)],
+            vec![
+                text(&invoice.customer_id),
+                Value::Integer(invoice.amount.minor()),
+                Value::Text(invoice.amount.currency().lower()),
+                Value::Integer(invoice.issued_at.as_second()),
+                invoice
+                    .due_at
+                    .map_or(Value::Null, |t| Value::Integer(t.as_second())),
+                text(invoice.status.as_str()),
+                opt_text(invoice.order_ref.as_deref()),
+                text(extra),
+            ],
+            origin,
+        )
+    }
+
+    pub fn upsert_ledger_entry(
+        &self,
+        entry: &LedgerEntry,
+        extra: &str,
+        origin: &Origin,
+    ) -> Result<UpsertOutcome, StoreError> {
+        ledger_sql().upsert(
+            self.conn(),
+            &[text(&entry.payment_id)],
+            vec![
+                text(&entry.invoice_number),
+                text(entry.kind.as_str()),
+                Value::Integer(entry.amount.minor()),
+                Value::Text(entry.amount.currency().lower()),
+                Value::Integer(entry.recorded_at.as_second()),
+                opt_text(entry.gateway_id.as_deref()),
+                text(extra),
+            ],
+            origin,
+        )
+    }
+
+    /// Every invoice, in invoice-number order.
+    pub fn invoices(&self) -> Result<Vec<Invoice>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT invoice_number, customer_id, amount_minor, currency, issued_at, due_at, status, order_ref
+             FROM invoices ORDER BY invoice_number",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let status: String = r.get(6)?;
+            out.push(Invoice {
+                number: r.get(0)?,
+                customer_id: r.get(1)?,
+                amount: Money::from_minor(r.get(2)?, currency_from_store(&r.get::<_, String>(3)?)?),
+                issued_at: timestamp_from_store(r.get(4)?)?,
+                due_at: r
+                    .get::<_, Option<i64>>(5)?
+                    .map(timestamp_from_store)
+                    .transpose()?,
+                status: InvoiceStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                    what: "invoice status".into(),
+                    detail: status.clone(),
+                })?,
+                order_ref: r.get(7)?,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Every ledger entry, in payment-id order.
+    pub fn ledger_entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT payment_id, invoice_number, kind, amount_minor, currency, recorded_at, gateway_id
+             FROM ledger_entries ORDER BY payment_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(2)?;
+            out.push(LedgerEntry {
+                payment_id: r.get(0)?,
+                invoice_number: r.get(1)?,
+                kind: LedgerKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
+                    what: "ledger kind".into(),
+                    detail: kind.clone(),
+                })?,
+                amount: Money::from_minor(r.get(3)?, currency_from_store(&r.get::<_, String>(4)?)?),
+                recorded_at: timestamp_from_store(r.get(5)?)?,
+                gateway_id: r.get(6)?,
+            });
+        }
+        Ok(out)
+    }
+}

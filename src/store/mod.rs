@@ -1,0 +1,250 @@
+//! The store: one SQLite file holding everything Chargeguard knows.
+//!
+//! Every SQL statement of the program lives under this module, so that the rest of the
+//! code speaks in records and the day a team moves to PostgreSQL only this module moves.
+//! The file is opened in WAL mode with `synchronous=FULL` (a committed write survives a
+//! power cut before any request leaves for a gateway) and foreign keys on; migrations run
+//! at open, and a file written by a newer version is refused untouched.
+//!
+//! Writes happen inside [`Store::write`]: one SQLite transaction that commits only when the
+//! closure returns `Ok`, so an import that fails on its 3,000th row leaves nothing behind.
+
+mod gateway;
+mod ledger;
+mod schema;
+mod sources;
+mod upsert;
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+pub use sources::{SourceCounts, SourceKind};
+pub use upsert::{FieldChange, UpsertOutcome};
+
+/// What went wrong in the store. Callers act on the variant: a newer file means "upgrade
+/// Chargeguard", a busy file means "another window is writing, try again".
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "the store at {path} was written by a newer version of Chargeguard; upgrade Chargeguard to open it (nothing was changed)"
+    )]
+    TooNew { path: PathBuf },
+    #[error("cannot bring the store at {path} up to date: {detail}")]
+    Migration { path: PathBuf, detail: String },
+    #[error("the store is busy: another Chargeguard process is writing; try again")]
+    Busy,
+    #[error("the store holds a value it cannot read ({what}): {detail}")]
+    Corrupt { what: String, detail: String },
+    #[error("store error: {0}")]
+    Sqlite(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+                StoreError::Busy
+            }
+            _ => StoreError::Sqlite(e),
+        }
+    }
+}
+
+/// An open store file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.to_path_buf(),
+                source: rusqlite::Error::InvalidPath(format!("{}: {e}", parent.display()).into()),
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(open_err)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        let migrations = schema::migrations();
+        migrations.to_latest(&mut conn).map_err(|e| match e {
+            rusqlite_migration::Error::MigrationDefinition(
+                rusqlite_migration::MigrationDefinitionError::DatabaseTooFarAhead,
+            ) => StoreError::TooNew {
+                path: path.to_path_buf(),
+            },
+            other => StoreError::Migration {
+                path: path.to_path_buf(),
+                detail: other.to_string(),
+            },
+        })?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The schema version of this file (the number of migrations applied).
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    /// Runs `work` in one transaction and commits it when `work` returns `Ok`.
+    /// On `Err` (or a panic) nothing it wrote remains.
+    pub fn write<T, E>(&mut self, work: impl FnOnce(&StoreTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let store_tx = StoreTx { tx };
+        let value = work(&store_tx)?;
+        store_tx.tx.commit().map_err(StoreError::from)?;
+        Ok(value)
+    }
+
+    /// Runs `work` in a transaction that is always rolled back: what it would do, unwritten.
+    pub fn dry_run<T, E>(&mut self, work: impl FnOnce(&StoreTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let store_tx = StoreTx { tx };
+        let value = work(&store_tx);
+        store_tx.tx.rollback().map_err(StoreError::from)?;
+        value
+    }
+
+    /// Reads inside one transaction, so every table is seen at the same moment.
+    pub fn read<T, E>(&mut self, work: impl FnOnce(&StoreTx<'_>) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(StoreError::from)?;
+        let store_tx = StoreTx { tx };
+        let value = work(&store_tx);
+        store_tx.tx.rollback().map_err(StoreError::from)?;
+        value
+    }
+}
+
+/// A transaction on the store. All reads and writes of records go through its methods.
+pub struct StoreTx<'c> {
+    tx: Transaction<'c>,
+}
+
+impl StoreTx<'_> {
+    fn conn(&self) -> &Connection {
+        &self.tx
+    }
+
+    /// A setting by key (`None` when unset).
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn()
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+}
+
+/// Decodes a lower-case currency code read back from the store.
+fn currency_from_store(code: &str) -> Result<crate::money::Currency, StoreError> {
+    crate::money::Currency::from_code(code).map_err(|e| StoreError::Corrupt {
+        what: "currency".into(),
+        detail: e.to_string(),
+    })
+}
+
+fn timestamp_from_store(seconds: i64) -> Result<jiff::Timestamp, StoreError> {
+    jiff::Timestamp::from_second(seconds).map_err(|e| StoreError::Corrupt {
+        what: "timestamp".into(),
+        detail: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_from_a_newer_version_is_refused_untouched() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cg.db");
+        drop(Store::open(&path).unwrap());
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "user_version", 99).unwrap();
+        }
+        let before = std::fs::read(&path).unwrap();
+        let err = Store::open(&path).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err}");
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+    }
+
+    #[test]
+    fn opening_twice_keeps_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cg.db");
+        let v1 = Store::open(&path).unwrap().schema_version().unwrap();
+        let v2 = Store::open(&path).unwrap().schema_version().unwrap();
+        assert_eq!(v1, v2);
+        assert!(v1 >= 1);
+    }
+}

@@ -1,0 +1,178 @@
+//! The store's schema, as an append-only list of migrations.
+//!
+//! Never edit a migration that has shipped: add a new one. The position in this list is
+//! the schema version kept in SQLite's `user_version`; a file whose version is beyond the
+//! list was written by a newer Chargeguard and is refused at open, never touched.
+//!
+//! Every table is `STRICT`; natural keys are `UNIQUE`, so a duplicate invoice number,
+//! payment id or gateway object id cannot exist whatever code tries to insert it.
+//! Instants are Unix seconds (UTC); money is integer minor units beside a lower-case
+//! ISO 4217 code.
+
+use rusqlite_migration::{M, Migrations};
+
+const V1_CORE: &str = r#"
+CREATE TABLE sources (
+    id              INTEGER PRIMARY KEY,
+    kind            TEXT NOT NULL CHECK (kind IN ('invoices', 'payments', 'stripe_export', 'stripe_sync')),
+    origin          TEXT NOT NULL,
+    content_sha256  TEXT,
+    imported_at     INTEGER NOT NULL,
+    rows_new        INTEGER NOT NULL DEFAULT 0,
+    rows_changed    INTEGER NOT NULL DEFAULT 0,
+    rows_unchanged  INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE coverage (
+    id            INTEGER PRIMARY KEY,
+    source_id     INTEGER NOT NULL REFERENCES sources(id),
+    gateway       TEXT NOT NULL,
+    object_kind   TEXT NOT NULL CHECK (object_kind IN ('charge', 'refund', 'payment_intent')),
+    covered_from  INTEGER NOT NULL,
+    covered_to    INTEGER NOT NULL,
+    CHECK (covered_from <= covered_to)
+) STRICT;
+
+CREATE TABLE invoices (
+    id              INTEGER PRIMARY KEY,
+    invoice_number  TEXT NOT NULL UNIQUE CHECK (invoice_number <> ''),
+    customer_id     TEXT NOT NULL,
+    amount_minor    INTEGER NOT NULL CHECK (amount_minor >= 0),
+    currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    issued_at       INTEGER NOT NULL,
+    due_at          INTEGER,
+    status          TEXT NOT NULL CHECK (status IN ('open', 'paid', 'void')),
+    order_ref       TEXT,
+    extra           TEXT NOT NULL DEFAULT '{}',
+    source_id       INTEGER NOT NULL REFERENCES sources(id),
+    source_line     INTEGER
+) STRICT;
+CREATE INDEX invoices_order_ref ON invoices(order_ref) WHERE order_ref IS NOT NULL;
+
+CREATE TABLE ledger_entries (
+    id              INTEGER PRIMARY KEY,
+    payment_id      TEXT NOT NULL UNIQUE CHECK (payment_id <> ''),
+    invoice_number  TEXT NOT NULL,
+    kind            TEXT NOT NULL CHECK (kind IN ('payment', 'refund')),
+    amount_minor    INTEGER NOT NULL CHECK (amount_minor > 0),
+    currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    recorded_at     INTEGER NOT NULL,
+    gateway_id      TEXT CHECK (gateway_id IS NULL OR gateway_id <> ''),
+    extra           TEXT NOT NULL DEFAULT '{}',
+    source_id       INTEGER NOT NULL REFERENCES sources(id),
+    source_line     INTEGER
+) STRICT;
+CREATE INDEX ledger_entries_invoice ON ledger_entries(invoice_number);
+CREATE INDEX ledger_entries_gateway ON ledger_entries(gateway_id) WHERE gateway_id IS NOT NULL;
+
+CREATE TABLE gateway_charges (
+    id                     INTEGER PRIMARY KEY,
+    gateway                TEXT NOT NULL,
+    charge_id              TEXT NOT NULL CHECK (charge_id <> ''),
+    amount_minor           INTEGER NOT NULL CHECK (amount_minor >= 0),
+    amount_refunded_minor  INTEGER NOT NULL CHECK (amount_refunded_minor BETWEEN 0 AND amount_minor),
+    currency               TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    status                 TEXT NOT NULL CHECK (status IN ('succeeded', 'pending', 'failed')),
+    captured               INTEGER NOT NULL CHECK (captured IN (0, 1)),
+    created_at             INTEGER NOT NULL,
+    customer_id            TEXT,
+    customer_email         TEXT,
+    payment_intent_id      TEXT,
+    invoice_ref            TEXT,
+    description            TEXT,
+    fee_minor              INTEGER,
+    metadata               TEXT NOT NULL DEFAULT '{}',
+    extra                  TEXT NOT NULL DEFAULT '{}',
+    source_id              INTEGER NOT NULL REFERENCES sources(id),
+    source_line            INTEGER,
+    UNIQUE (gateway, charge_id)
+) STRICT;
+CREATE INDEX gateway_charges_invoice_ref ON gateway_charges(invoice_ref) WHERE invoice_ref IS NOT NULL;
+CREATE INDEX gateway_charges_payment_intent ON gateway_charges(payment_intent_id) WHERE payment_intent_id IS NOT NULL;
+
+CREATE TABLE gateway_refunds (
+    id            INTEGER PRIMARY KEY,
+    gateway       TEXT NOT NULL,
+    refund_id     TEXT NOT NULL CHECK (refund_id <> ''),
+    charge_id     TEXT NOT NULL,
+    amount_minor  INTEGER NOT NULL CHECK (amount_minor >= 0),
+    currency      TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    status        TEXT NOT NULL CHECK (status IN ('succeeded', 'pending', 'requires_action', 'failed', 'canceled')),
+    created_at    INTEGER NOT NULL,
+    metadata      TEXT NOT NULL DEFAULT '{}',
+    extra         TEXT NOT NULL DEFAULT '{}',
+    source_id     INTEGER NOT NULL REFERENCES sources(id),
+    source_line   INTEGER,
+    UNIQUE (gateway, refund_id)
+) STRICT;
+CREATE INDEX gateway_refunds_charge ON gateway_refunds(charge_id);
+
+-- What changed when a row was imported again with other values (an invoice going from
+-- open to paid): the bookkeeper can see what the source said before.
+CREATE TABLE row_changes (
+    id          INTEGER PRIMARY KEY,
+    source_id   INTEGER NOT NULL REFERENCES sources(id),
+    entity      TEXT NOT NULL,
+    entity_key  TEXT NOT NULL,
+    field       TEXT NOT NULL,
+    old_value   TEXT,
+    new_value   TEXT
+) STRICT;
+
+CREATE TABLE findings (
+    id              INTEGER PRIMARY KEY,
+    fingerprint     TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('double_charge', 'orphan_charge', 'missing_charge',
+                                                  'amount_mismatch', 'unrecorded_refund', 'duplicate_invoice')),
+    status          TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    -- cleared: gone from the data; fixed: an action fixed it; dismissed: a person judged it fine.
+    resolution      TEXT CHECK (resolution IN ('cleared', 'fixed', 'dismissed')),
+    confidence      TEXT NOT NULL CHECK (confidence IN ('exact', 'heuristic')),
+    invoice_number  TEXT,
+    charge_ids      TEXT NOT NULL,
+    payment_ids     TEXT NOT NULL,
+    amount_minor    INTEGER NOT NULL CHECK (amount_minor >= 0),
+    currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    reason          TEXT NOT NULL,
+    evidence        TEXT NOT NULL,
+    first_seen_at   INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    resolved_at     INTEGER,
+    CHECK ((status = 'open') = (resolution IS NULL))
+) STRICT;
+CREATE INDEX findings_status_kind ON findings(status, kind);
+
+CREATE TABLE reconcile_runs (
+    id                 INTEGER PRIMARY KEY,
+    ran_at             INTEGER NOT NULL,
+    findings_new       INTEGER NOT NULL,
+    findings_open      INTEGER NOT NULL,
+    findings_resolved  INTEGER NOT NULL,
+    findings_reopened  INTEGER NOT NULL,
+    not_yet_synced     INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE column_mappings (
+    name        TEXT PRIMARY KEY CHECK (name <> ''),
+    layout      TEXT NOT NULL CHECK (layout IN ('invoices', 'payments')),
+    definition  TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) STRICT;
+"#;
+
+/// Every migration, oldest first. Append only.
+pub fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(V1_CORE)])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn migrations_are_valid() {
+        super::migrations().validate().unwrap();
+    }
+}
