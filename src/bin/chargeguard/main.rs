@@ -4,19 +4,32 @@
 //! table by default, JSON with `--json`. It holds no business rule of its own. Errors end
 //! the program with a non-zero exit code and a message that says what to do next.
 
+mod demo;
+mod findings;
+mod import;
+mod output;
 mod sandbox;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "chargeguard", version, about = "Reconcile a payment gateway with your invoices and ledger, and fix what does not add up without ever charging twice.")]
+#[command(
+    name = "chargeguard",
+    version,
+    about = "Reconcile a payment gateway with your invoices and ledger, and fix what does not add up without ever charging twice."
+)]
 struct Cli {
     /// The store file (default: chargeguard.db in the app's data folder).
     #[arg(long, global = true, env = "CHARGEGUARD_DB")]
     db: Option<PathBuf>,
+
+    /// Print machine-readable JSON instead of tables.
+    #[arg(long, global = true)]
+    json: bool,
 
     /// Timeout for every gateway call, in seconds.
     #[arg(long, global = true, default_value_t = 30)]
@@ -28,13 +41,62 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Import invoices, ledger payments or a Stripe payments export (CSV).
+    Import(import::ImportArgs),
+    /// Save, list or show column mappings for other invoicing apps' layouts.
+    Mapping(import::MappingArgs),
+    /// Lay the gateway beside the ledger and update the findings.
+    Reconcile,
+    /// List findings.
+    Findings(findings::FindingsArgs),
+    /// Build a demo store full of realistic incidents, reconcile it and show the findings.
+    Demo(demo::DemoArgs),
     /// Run the sandbox gateway, a local stand-in for Stripe.
     Sandbox(sandbox::SandboxArgs),
 }
 
+/// What every command may need: where the store is and how to print.
+pub struct Ctx {
+    pub db: Option<PathBuf>,
+    pub json: bool,
+    pub http_timeout: std::time::Duration,
+}
+
+impl Ctx {
+    /// The store path: `--db`, else the app's data folder.
+    pub fn db_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.db {
+            Some(path) => Ok(path.clone()),
+            None => Ok(data_dir()?.join("chargeguard.db")),
+        }
+    }
+
+    pub fn open_store(&self) -> anyhow::Result<chargeguard::store::Store> {
+        let path = self.db_path()?;
+        chargeguard::store::Store::open(&path)
+            .with_context(|| format!("opening the store {}", path.display()))
+    }
+}
+
+pub fn data_dir() -> anyhow::Result<PathBuf> {
+    directories::ProjectDirs::from("app", "Chargeguard", "Chargeguard")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .context("cannot find a data folder for this user; pass --db PATH")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let ctx = Ctx {
+        db: cli.db,
+        json: cli.json,
+        http_timeout: std::time::Duration::from_secs(cli.http_timeout),
+    };
     let result = match cli.command {
+        Command::Import(args) => import::run(&ctx, args),
+        Command::Mapping(args) => import::mapping(&ctx, args),
+        Command::Reconcile => findings::reconcile(&ctx),
+        Command::Findings(args) => findings::list(&ctx, args),
+        Command::Demo(args) => demo::run(&ctx, args),
         Command::Sandbox(args) => sandbox::run(args),
     };
     match result {

@@ -1,0 +1,87 @@
+//! `chargeguard reconcile` and `chargeguard findings`.
+
+use std::process::ExitCode;
+
+use chargeguard::money::{Currency, Money};
+use chargeguard::reconcile::{self, FindingFilter, FindingKind};
+use chargeguard::store::StoredFinding;
+
+use crate::{Ctx, output};
+
+pub fn reconcile(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let summary = reconcile::run(&mut store, jiff::Timestamp::now())?;
+    if ctx.json {
+        output::json(&summary)?;
+    } else {
+        println!("{summary}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FindingsArgs {
+    /// Only this kind (double_charge, orphan_charge, missing_charge, amount_mismatch,
+    /// unrecorded_refund, duplicate_invoice).
+    #[arg(long)]
+    kind: Option<String>,
+    /// Only open or only resolved findings.
+    #[arg(long, value_parser = ["open", "resolved"])]
+    status: Option<String>,
+}
+
+pub fn list(ctx: &Ctx, args: FindingsArgs) -> anyhow::Result<ExitCode> {
+    let kind = match &args.kind {
+        Some(k) => Some(FindingKind::parse(k).ok_or_else(|| {
+            anyhow::anyhow!(
+                "unknown finding kind `{k}`; use one of double_charge, orphan_charge, missing_charge, amount_mismatch, unrecorded_refund, duplicate_invoice"
+            )
+        })?),
+        None => None,
+    };
+    let filter = FindingFilter {
+        kind,
+        status: args.status.clone(),
+    };
+    let mut store = ctx.open_store()?;
+    let findings = store.read(|tx| tx.findings(&filter))?;
+    if ctx.json {
+        output::json(&findings)?;
+    } else {
+        print_table(&findings);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn print_table(findings: &[StoredFinding]) {
+    if findings.is_empty() {
+        println!("No findings.");
+        return;
+    }
+    let rows = findings.iter().map(|f| {
+        vec![
+            f.id.to_string(),
+            f.kind.to_string(),
+            f.status.to_string(),
+            f.confidence.to_string(),
+            f.invoice_number.clone().unwrap_or_else(|| "—".into()),
+            amount_text(f.amount_minor, &f.currency),
+            f.charge_ids.join(" "),
+            f.reason.clone(),
+        ]
+    });
+    println!(
+        "{}",
+        output::table(
+            &["id", "kind", "status", "confidence", "invoice", "amount", "charges", "why"],
+            rows
+        )
+    );
+}
+
+fn amount_text(minor: i64, currency: &str) -> String {
+    match Currency::from_code(currency) {
+        Ok(c) => Money::from_minor(minor, c).to_string(),
+        Err(_) => format!("{minor} {currency} (minor units)"),
+    }
+}

@@ -1,0 +1,84 @@
+//! The demo books: a seeded generator of realistic invoices, ledger and Stripe export
+//! files with every kind of incident DESIGN.md names, and every case that must *not* be
+//! flagged, in several currencies.
+//!
+//! It writes the three CSV files in their default layouts (so the demo goes through the
+//! real importers) and returns, beside them, the findings a correct reconciliation must
+//! report — the answer key the demo, the tests and the benchmarks check against. It
+//! streams: a million invoices never sit in memory at once. Same seed, same bytes.
+//!
+//! It must never decide what a finding is: it only states which incidents it planted.
+
+mod books;
+mod ids;
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+pub use books::generate;
+
+/// How much to generate.
+#[derive(Debug, Clone, Copy)]
+pub struct DemoSpec {
+    pub seed: u64,
+    /// Invoices in the clean part of the books.
+    pub invoices: usize,
+    /// One incident of each kind for every this many clean invoices (at least one each).
+    pub invoices_per_incident_round: usize,
+}
+
+impl DemoSpec {
+    /// The small, readable demo: a few hundred invoices, two of every incident.
+    pub fn demo() -> DemoSpec {
+        DemoSpec {
+            seed: 2026_10,
+            invoices: 240,
+            invoices_per_incident_round: 120,
+        }
+    }
+
+    /// Books at scale for benchmarks: `invoices` invoices, an incident round per 1,000.
+    pub fn scale(invoices: usize) -> DemoSpec {
+        DemoSpec {
+            seed: 7,
+            invoices,
+            invoices_per_incident_round: 1_000,
+        }
+    }
+}
+
+/// A finding the generator planted, as `findings --json` must report it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct PlantedFinding {
+    pub kind: &'static str,
+    pub invoice_number: Option<String>,
+    pub charge_ids: Vec<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    pub confidence: &'static str,
+}
+
+/// What was written, and what a correct reconciliation finds in it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DemoFiles {
+    pub invoices: PathBuf,
+    pub payments: PathBuf,
+    pub stripe_payments: PathBuf,
+    pub invoice_rows: u64,
+    pub payment_rows: u64,
+    pub charge_rows: u64,
+    /// Ledger payments dated after the export's last charge: "not yet synced".
+    pub not_yet_synced: Vec<String>,
+    pub planted: Vec<PlantedFinding>,
+}
+
+impl DemoFiles {
+    pub fn paths_in(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+        (
+            dir.join("invoices.csv"),
+            dir.join("payments.csv"),
+            dir.join("unified_payments.csv"),
+        )
+    }
+}

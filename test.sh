@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test of the project: installs what the tests need, then the suites.
+set -euo pipefail
+cd "$(dirname "$0")"
+source scripts/ensure-tools.sh
+ensure_build_tools
+ensure_test_tools
+# Tests that need the OS keyring talk to a real Secret Service: run them in a D-Bus
+# session with gnome-keyring unlocked (see scripts/with-keyring.sh).
+scripts/with-keyring.sh cargo test --all-targets --release
