@@ -1,0 +1,147 @@
+//! Benchmark: generated books at 10k, 100k and 1M invoices (override with
+//! `CHARGEGUARD_BENCH_SIZES=10000,100000`), each stage in a child process of its own so
+//! that its peak memory (VmHWM) is its own. Prints, per size: rows per second for each
+//! file kind's import, the time to load the books from the store, the pure reconcile, and
+//! applying the findings, and each stage's peak memory.
+//!
+//! Targets (DESIGN issue 3): 1M Stripe export rows imported in under 5 s, reconcile of 1M
+//! invoices under 2 s, peak memory under 1 GiB.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use chargeguard::demo::{self, DemoSpec};
+use chargeguard::import::{self, FileKind, ImportOptions};
+use chargeguard::reconcile::{self, Books};
+use chargeguard::store::Store;
+
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// Runs one stage in this process and prints `stage seconds rows peak_mib` on stdout.
+fn child(stage: &str, db: &Path, file: Option<&Path>) {
+    let now = jiff::Timestamp::now();
+    let mut store = Store::open(db).expect("open store");
+    let start = Instant::now();
+    let rows: u64 = match stage {
+        "invoices" | "payments" | "stripe" => {
+            let kind = match stage {
+                "invoices" => FileKind::Invoices,
+                "payments" => FileKind::Payments,
+                _ => FileKind::StripePayments,
+            };
+            let options = ImportOptions {
+                dry_run: false,
+                zone: jiff::tz::TimeZone::UTC,
+                mapping: None,
+            };
+            let report = import::import_file(&mut store, kind, file.expect("file"), &options, now)
+                .expect("import");
+            report.counts.new + report.counts.changed + report.counts.unchanged
+        }
+        "load" => {
+            let books = reconcile::load_books(&mut store).expect("load");
+            books.invoices.len() as u64
+        }
+        "reconcile" => {
+            let books = reconcile::load_books(&mut store).expect("load");
+            let start = Instant::now();
+            let result = reconcile::reconcile(&books);
+            println!(
+                "reconcile {:.3} {} {:.1}",
+                start.elapsed().as_secs_f64(),
+                books.invoices.len(),
+                peak_rss_mib()
+            );
+            std::hint::black_box(result);
+            return;
+        }
+        "run" => {
+            let summary = reconcile::run(&mut store, now).expect("reconcile run");
+            summary.new + summary.still_open
+        }
+        other => panic!("unknown stage {other}"),
+    };
+    println!(
+        "{stage} {:.3} {rows} {:.1}",
+        start.elapsed().as_secs_f64(),
+        peak_rss_mib()
+    );
+}
+
+fn run_stage(stage: &str, db: &Path, file: Option<&Path>) -> (f64, u64, f64) {
+    let exe = std::env::current_exe().expect("current exe");
+    let mut cmd = Command::new(exe);
+    cmd.arg("--stage").arg(stage).arg(db);
+    if let Some(f) = file {
+        cmd.arg(f);
+    }
+    let out = cmd.output().expect("run stage");
+    assert!(
+        out.status.success(),
+        "stage {stage} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().last().unwrap_or_default();
+    let parts: Vec<&str> = line.split_whitespace().collect();
+    (
+        parts[1].parse().unwrap_or(0.0),
+        parts[2].parse().unwrap_or(0),
+        parts[3].parse().unwrap_or(0.0),
+    )
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--stage") {
+        let file = args.get(i + 3).map(PathBuf::from);
+        child(&args[i + 1], Path::new(&args[i + 2]), file.as_deref());
+        return;
+    }
+    let sizes: Vec<usize> = std::env::var("CHARGEGUARD_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,100000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    println!(
+        "{:>9} | {:<17} | {:>9} | {:>10} | {:>12} | {:>9}",
+        "invoices", "stage", "rows", "seconds", "rows/s", "peak MiB"
+    );
+    for n in sizes {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let start = Instant::now();
+        let files = demo::generate(dir.path(), &DemoSpec::scale(n)).expect("generate");
+        println!(
+            "{n:>9} | {:<17} | {:>9} | {:>10.3} | {:>12} | {:>9}",
+            "generate files",
+            files.invoice_rows + files.payment_rows + files.charge_rows,
+            start.elapsed().as_secs_f64(),
+            "",
+            ""
+        );
+        let db = dir.path().join("bench.db");
+        for (stage, label, file) in [
+            ("invoices", "import invoices", Some(files.invoices.as_path())),
+            ("payments", "import payments", Some(files.payments.as_path())),
+            ("stripe", "import stripe", Some(files.stripe_payments.as_path())),
+            ("stripe", "import stripe again", Some(files.stripe_payments.as_path())),
+            ("load", "load books", None),
+            ("reconcile", "reconcile (pure)", None),
+            ("run", "reconcile + store", None),
+        ] {
+            let (secs, rows, peak) = run_stage(stage, &db, file);
+            let rate = if secs > 0.0 { rows as f64 / secs } else { 0.0 };
+            println!(
+                "{n:>9} | {label:<17} | {rows:>9} | {secs:>10.3} | {rate:>12.0} | {peak:>9.1}"
+            );
+        }
+    }
+}

@@ -1,0 +1,163 @@
+//! The command line end to end, as a new user types it, in a temporary folder: the demo,
+//! then the three imports, reconcile and findings on files of their own.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn chargeguard(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chargeguard"))
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env_remove("CHARGEGUARD_DB")
+        .args(args)
+        .output()
+        .expect("run chargeguard")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(
+        out.status.success(),
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+#[test]
+fn the_demo_finds_every_planted_incident_and_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(&chargeguard(dir.path(), &["demo"]));
+    assert!(out.contains("planted incidents was found, and nothing else"), "{out}");
+    // The demo store lives in the user's data folder, apart from any real store.
+    let db = dir.path().join("data/chargeguard/demo/chargeguard-demo.db");
+    assert!(db.exists(), "demo store not at {}", db.display());
+
+    let json = ok(&chargeguard(dir.path(), &["--db", db.to_str().unwrap(), "findings", "--json"]));
+    let findings: Vec<Value> = serde_json::from_str(&json).unwrap();
+    let kinds: std::collections::BTreeSet<&str> =
+        findings.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    for kind in [
+        "double_charge",
+        "orphan_charge",
+        "missing_charge",
+        "amount_mismatch",
+        "unrecorded_refund",
+        "duplicate_invoice",
+    ] {
+        assert!(kinds.contains(kind), "the demo shows no {kind}: {kinds:?}");
+    }
+    let currencies: std::collections::BTreeSet<&str> =
+        findings.iter().map(|f| f["currency"].as_str().unwrap()).collect();
+    assert!(currencies.len() >= 3, "several currencies expected: {currencies:?}");
+
+    // Running the demo again imports nothing new and finds the same.
+    let again = ok(&chargeguard(dir.path(), &["demo"]));
+    assert!(again.contains("0 new"), "{again}");
+    let json_again = ok(&chargeguard(dir.path(), &["--db", db.to_str().unwrap(), "findings", "--json"]));
+    assert_eq!(json, json_again);
+}
+
+#[test]
+fn a_bookkeeper_imports_reconciles_and_reads_the_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("invoices.csv"),
+        "invoice_number,customer_id,amount,currency,issued_at,due_at,status\n\
+         INV-1,cus_A,49.00,USD,2026-10-01T09:00:00Z,2026-10-15,paid\n\
+         INV-2,cus_B,12.500,KWD,2026-10-05T09:00:00Z,2026-10-19,open\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("payments.csv"),
+        "payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id\n\
+         pay_1,INV-1,payment,49.00,USD,2026-10-01T09:00:40Z,ch_a\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("unified_payments.csv"),
+        "id,Description,Created date (UTC),Amount,Amount Refunded,Currency,Captured,Fee,Status,Customer ID,Customer Email,PaymentIntent ID,invoice_number (metadata)\n\
+         ch_a,Invoice INV-1,2026-10-01 09:00:30,49.00,0.00,usd,true,1.72,Paid,cus_A,a@example.com,pi_a,INV-1\n\
+         ch_b,Invoice INV-1,2026-10-01 09:00:34,49.00,0.00,usd,true,1.72,Paid,cus_A,a@example.com,pi_b,INV-1\n\
+         ch_c,Invoice INV-2,2026-10-05 09:00:45,12.500,0.000,kwd,true,0.362,Paid,cus_B,b@example.com,pi_c,INV-2\n",
+    )
+    .unwrap();
+
+    let first = ok(&chargeguard(d, &["--db", "cg.db", "import", "invoices", "invoices.csv"]));
+    assert!(first.contains("2 new"), "{first}");
+    ok(&chargeguard(d, &["--db", "cg.db", "import", "payments", "payments.csv"]));
+    ok(&chargeguard(d, &["--db", "cg.db", "import", "stripe-payments", "unified_payments.csv"]));
+    let again = ok(&chargeguard(d, &["--db", "cg.db", "import", "invoices", "invoices.csv"]));
+    assert!(again.contains("0 new") && again.contains("2 unchanged"), "{again}");
+
+    ok(&chargeguard(d, &["--db", "cg.db", "reconcile"]));
+    let table = ok(&chargeguard(d, &["--db", "cg.db", "findings"]));
+    assert!(table.contains("double_charge") && table.contains("orphan_charge"), "{table}");
+    assert!(table.contains("12.500 KWD"), "amounts print with their currency: {table}");
+
+    let json = ok(&chargeguard(d, &["--db", "cg.db", "findings", "--json"]));
+    let findings: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(findings.len(), 2, "{json}");
+    for f in &findings {
+        for field in [
+            "id",
+            "fingerprint",
+            "kind",
+            "status",
+            "invoice_number",
+            "charge_ids",
+            "amount_minor",
+            "currency",
+            "confidence",
+            "evidence",
+        ] {
+            assert!(f.get(field).is_some(), "findings --json lacks `{field}`: {f}");
+        }
+        assert_eq!(f["status"], "open");
+    }
+    let double = findings.iter().find(|f| f["kind"] == "double_charge").unwrap();
+    assert_eq!(double["invoice_number"], "INV-1");
+    assert_eq!(double["charge_ids"], serde_json::json!(["ch_b"]));
+    assert_eq!(double["amount_minor"], 4900);
+    assert_eq!(double["currency"], "usd");
+    assert_eq!(double["confidence"], "exact");
+
+    let only = ok(&chargeguard(d, &["--db", "cg.db", "findings", "--json", "--kind", "orphan_charge"]));
+    let only: Vec<Value> = serde_json::from_str(&only).unwrap();
+    assert_eq!(only.len(), 1);
+    assert_eq!(only[0]["charge_ids"], serde_json::json!(["ch_c"]));
+    assert_eq!(only[0]["amount_minor"], 12500);
+
+    // Reconciling again keeps the same findings (same ids), not copies.
+    ok(&chargeguard(d, &["--db", "cg.db", "reconcile"]));
+    let json_again = ok(&chargeguard(d, &["--db", "cg.db", "findings", "--json"]));
+    let again: Vec<Value> = serde_json::from_str(&json_again).unwrap();
+    let ids = |v: &[Value]| v.iter().map(|f| f["id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&findings), ids(&again));
+}
+
+#[test]
+fn a_bad_file_names_line_and_column_exits_non_zero_and_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("invoices.csv"),
+        "invoice_number,customer_id,amount,currency,issued_at,due_at,status\n\
+         INV-1,cus_A,49.00,USD,2026-10-01T09:00:00Z,2026-10-15,paid\n\
+         INV-2,cus_B,12.345,USD,2026-10-05T09:00:00Z,2026-10-19,open\n",
+    )
+    .unwrap();
+    let out = chargeguard(d, &["--db", "cg.db", "import", "invoices", "invoices.csv"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("invoices.csv:3:3"), "{err}");
+    let list = ok(&chargeguard(d, &["--db", "cg.db", "findings", "--json"]));
+    assert_eq!(list.trim(), "[]");
+    let reimport = chargeguard(d, &["--db", "cg.db", "import", "invoices", "invoices.csv", "--dry-run"]);
+    assert!(!reimport.status.success());
+}
