@@ -129,10 +129,26 @@ fn main() {
         );
         let db = dir.path().join("bench.db");
         for (stage, label, file) in [
-            ("invoices", "import invoices", Some(files.invoices.as_path())),
-            ("payments", "import payments", Some(files.payments.as_path())),
-            ("stripe", "import stripe", Some(files.stripe_payments.as_path())),
-            ("stripe", "import stripe again", Some(files.stripe_payments.as_path())),
+            (
+                "invoices",
+                "import invoices",
+                Some(files.invoices.as_path()),
+            ),
+            (
+                "payments",
+                "import payments",
+                Some(files.payments.as_path()),
+            ),
+            (
+                "stripe",
+                "import stripe",
+                Some(files.stripe_payments.as_path()),
+            ),
+            (
+                "stripe",
+                "import stripe again",
+                Some(files.stripe_payments.as_path()),
+            ),
             ("load", "load books", None),
             ("reconcile", "reconcile (pure)", None),
             ("run", "reconcile + store", None),

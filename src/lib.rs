@@ -5,8 +5,11 @@
 //! moves money so that nothing is ever charged or refunded twice. See `ARCHITECTURE.md`
 //! for the map and `../shared/DESIGN.md` for the contract.
 
+pub mod actions;
+pub mod audit;
 pub mod dates;
 pub mod demo;
 pub mod money;
+pub mod people;
 pub mod records;
 pub mod store;

@@ -32,15 +32,23 @@ fn ok(out: &Output) -> String {
 fn the_demo_finds_every_planted_incident_and_nothing_else() {
     let dir = tempfile::tempdir().unwrap();
     let out = ok(&chargeguard(dir.path(), &["demo"]));
-    assert!(out.contains("planted incidents was found, and nothing else"), "{out}");
+    assert!(
+        out.contains("planted incidents was found, and nothing else"),
+        "{out}"
+    );
     // The demo store lives in the user's data folder, apart from any real store.
     let db = dir.path().join("data/chargeguard/demo/chargeguard-demo.db");
     assert!(db.exists(), "demo store not at {}", db.display());
 
-    let json = ok(&chargeguard(dir.path(), &["--db", db.to_str().unwrap(), "findings", "--json"]));
+    let json = ok(&chargeguard(
+        dir.path(),
+        &["--db", db.to_str().unwrap(), "findings", "--json"],
+    ));
     let findings: Vec<Value> = serde_json::from_str(&json).unwrap();
-    let kinds: std::collections::BTreeSet<&str> =
-        findings.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    let kinds: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f["kind"].as_str().unwrap())
+        .collect();
     for kind in [
         "double_charge",
         "orphan_charge",
@@ -51,14 +59,22 @@ fn the_demo_finds_every_planted_incident_and_nothing_else() {
     ] {
         assert!(kinds.contains(kind), "the demo shows no {kind}: {kinds:?}");
     }
-    let currencies: std::collections::BTreeSet<&str> =
-        findings.iter().map(|f| f["currency"].as_str().unwrap()).collect();
-    assert!(currencies.len() >= 3, "several currencies expected: {currencies:?}");
+    let currencies: std::collections::BTreeSet<&str> = findings
+        .iter()
+        .map(|f| f["currency"].as_str().unwrap())
+        .collect();
+    assert!(
+        currencies.len() >= 3,
+        "several currencies expected: {currencies:?}"
+    );
 
     // Running the demo again imports nothing new and finds the same.
     let again = ok(&chargeguard(dir.path(), &["demo"]));
     assert!(again.contains("0 new"), "{again}");
-    let json_again = ok(&chargeguard(dir.path(), &["--db", db.to_str().unwrap(), "findings", "--json"]));
+    let json_again = ok(&chargeguard(
+        dir.path(),
+        &["--db", db.to_str().unwrap(), "findings", "--json"],
+    ));
     assert_eq!(json, json_again);
 }
 
@@ -88,17 +104,44 @@ fn a_bookkeeper_imports_reconciles_and_reads_the_findings() {
     )
     .unwrap();
 
-    let first = ok(&chargeguard(d, &["--db", "cg.db", "import", "invoices", "invoices.csv"]));
+    let first = ok(&chargeguard(
+        d,
+        &["--db", "cg.db", "import", "invoices", "invoices.csv"],
+    ));
     assert!(first.contains("2 new"), "{first}");
-    ok(&chargeguard(d, &["--db", "cg.db", "import", "payments", "payments.csv"]));
-    ok(&chargeguard(d, &["--db", "cg.db", "import", "stripe-payments", "unified_payments.csv"]));
-    let again = ok(&chargeguard(d, &["--db", "cg.db", "import", "invoices", "invoices.csv"]));
-    assert!(again.contains("0 new") && again.contains("2 unchanged"), "{again}");
+    ok(&chargeguard(
+        d,
+        &["--db", "cg.db", "import", "payments", "payments.csv"],
+    ));
+    ok(&chargeguard(
+        d,
+        &[
+            "--db",
+            "cg.db",
+            "import",
+            "stripe-payments",
+            "unified_payments.csv",
+        ],
+    ));
+    let again = ok(&chargeguard(
+        d,
+        &["--db", "cg.db", "import", "invoices", "invoices.csv"],
+    ));
+    assert!(
+        again.contains("0 new") && again.contains("2 unchanged"),
+        "{again}"
+    );
 
     ok(&chargeguard(d, &["--db", "cg.db", "reconcile"]));
     let table = ok(&chargeguard(d, &["--db", "cg.db", "findings"]));
-    assert!(table.contains("double_charge") && table.contains("orphan_charge"), "{table}");
-    assert!(table.contains("12.500 KWD"), "amounts print with their currency: {table}");
+    assert!(
+        table.contains("double_charge") && table.contains("orphan_charge"),
+        "{table}"
+    );
+    assert!(
+        table.contains("12.500 KWD"),
+        "amounts print with their currency: {table}"
+    );
 
     let json = ok(&chargeguard(d, &["--db", "cg.db", "findings", "--json"]));
     let findings: Vec<Value> = serde_json::from_str(&json).unwrap();
@@ -116,18 +159,34 @@ fn a_bookkeeper_imports_reconciles_and_reads_the_findings() {
             "confidence",
             "evidence",
         ] {
-            assert!(f.get(field).is_some(), "findings --json lacks `{field}`: {f}");
+            assert!(
+                f.get(field).is_some(),
+                "findings --json lacks `{field}`: {f}"
+            );
         }
         assert_eq!(f["status"], "open");
     }
-    let double = findings.iter().find(|f| f["kind"] == "double_charge").unwrap();
+    let double = findings
+        .iter()
+        .find(|f| f["kind"] == "double_charge")
+        .unwrap();
     assert_eq!(double["invoice_number"], "INV-1");
     assert_eq!(double["charge_ids"], serde_json::json!(["ch_b"]));
     assert_eq!(double["amount_minor"], 4900);
     assert_eq!(double["currency"], "usd");
     assert_eq!(double["confidence"], "exact");
 
-    let only = ok(&chargeguard(d, &["--db", "cg.db", "findings", "--json", "--kind", "orphan_charge"]));
+    let only = ok(&chargeguard(
+        d,
+        &[
+            "--db",
+            "cg.db",
+            "findings",
+            "--json",
+            "--kind",
+            "orphan_charge",
+        ],
+    ));
     let only: Vec<Value> = serde_json::from_str(&only).unwrap();
     assert_eq!(only.len(), 1);
     assert_eq!(only[0]["charge_ids"], serde_json::json!(["ch_c"]));
@@ -158,6 +217,16 @@ fn a_bad_file_names_line_and_column_exits_non_zero_and_changes_nothing() {
     assert!(err.contains("invoices.csv:3:3"), "{err}");
     let list = ok(&chargeguard(d, &["--db", "cg.db", "findings", "--json"]));
     assert_eq!(list.trim(), "[]");
-    let reimport = chargeguard(d, &["--db", "cg.db", "import", "invoices", "invoices.csv", "--dry-run"]);
+    let reimport = chargeguard(
+        d,
+        &[
+            "--db",
+            "cg.db",
+            "import",
+            "invoices",
+            "invoices.csv",
+            "--dry-run",
+        ],
+    );
     assert!(!reimport.status.success());
 }

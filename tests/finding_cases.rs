@@ -9,7 +9,8 @@ use chargeguard::reconcile::{self, FindingFilter};
 use chargeguard::store::Store;
 use rstest::rstest;
 
-const INVOICES: &str = "invoice_number,customer_id,amount,currency,issued_at,due_at,status,order_ref\n";
+const INVOICES: &str =
+    "invoice_number,customer_id,amount,currency,issued_at,due_at,status,order_ref\n";
 const PAYMENTS: &str = "payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id\n";
 const STRIPE: &str = "id,Description,Created date (UTC),Amount,Amount Refunded,Currency,Captured,Fee,Status,Customer ID,Customer Email,PaymentIntent ID,invoice_number (metadata)\n";
 
@@ -24,7 +25,14 @@ struct Seen {
     confidence: String,
 }
 
-fn seen(kind: &str, invoice: Option<&str>, charges: &[&str], amount: i64, currency: &str, confidence: &str) -> Seen {
+fn seen(
+    kind: &str,
+    invoice: Option<&str>,
+    charges: &[&str],
+    amount: i64,
+    currency: &str,
+    confidence: &str,
+) -> Seen {
     let mut charges: Vec<String> = charges.iter().map(|c| c.to_string()).collect();
     charges.sort();
     Seen {
@@ -56,7 +64,12 @@ fn reconcile_books(invoices: &str, payments: &str, stripe: &str) -> Vec<Seen> {
     for (kind, name, header, rows) in [
         (FileKind::Invoices, "invoices.csv", INVOICES, invoices),
         (FileKind::Payments, "payments.csv", PAYMENTS, payments),
-        (FileKind::StripePayments, "unified_payments.csv", STRIPE, stripe),
+        (
+            FileKind::StripePayments,
+            "unified_payments.csv",
+            STRIPE,
+            stripe,
+        ),
     ] {
         let path = write(dir.path(), name, header, rows);
         import::import_file(&mut store, kind, &path, &options, now).unwrap();

@@ -200,7 +200,10 @@ impl Books {
 
     fn new_customer(&mut self) -> usize {
         let (currency, plan) = match self.rng.random_range(0..10) {
-            0..=3 => ("USD", [2900, 4900, 9900, 19900][self.rng.random_range(0..4)]),
+            0..=3 => (
+                "USD",
+                [2900, 4900, 9900, 19900][self.rng.random_range(0..4)],
+            ),
             4..=5 => ("EUR", [1900, 4500, 8900][self.rng.random_range(0..3)]),
             6 => ("GBP", [2500, 7500][self.rng.random_range(0..2)]),
             7..=8 => ("JPY", [3000, 5500, 12000][self.rng.random_range(0..3)]),
@@ -427,7 +430,14 @@ impl Books {
                 self.charge(declined)?;
                 let ch = self.new_charge(customer, amount, charged + DAY, Some(&inv));
                 let ch = self.charge(ch)?;
-                self.payment(&inv, customer, "payment", amount, ch.created + 7, Some(&ch.id))?;
+                self.payment(
+                    &inv,
+                    customer,
+                    "payment",
+                    amount,
+                    ch.created + 7,
+                    Some(&ch.id),
+                )?;
             }
             // Paid by bank transfer: the gateway never sees it.
             82..=86 => {
@@ -441,7 +451,14 @@ impl Books {
                 ch.refunded = amount;
                 let ch = self.charge(ch)?;
                 self.payment(&inv, customer, "payment", amount, recorded, Some(&ch.id))?;
-                self.payment(&inv, customer, "refund", amount, recorded + DAY, Some(&ch.id))?;
+                self.payment(
+                    &inv,
+                    customer,
+                    "refund",
+                    amount,
+                    recorded + DAY,
+                    Some(&ch.id),
+                )?;
             }
             // Charged twice, but support already refunded the extra charge in full.
             90..=91 => {
@@ -484,7 +501,14 @@ impl Books {
         let lost = self.charge(lost)?;
         let again = self.new_charge(c, amount, issued + DAY + 60, Some(&inv));
         let again = self.charge(again)?;
-        self.payment(&inv, c, "payment", amount, issued + DAY + 70, Some(&again.id))?;
+        self.payment(
+            &inv,
+            c,
+            "payment",
+            amount,
+            issued + DAY + 70,
+            Some(&again.id),
+        )?;
         self.plant("double_charge", Some(&inv), &[&lost.id], amount, c, "exact");
 
         // The database died after the charge, and nothing has run since: an orphan.
@@ -493,7 +517,14 @@ impl Books {
         let inv = self.invoice(c, amount, issued, false, None)?;
         let orphan = self.new_charge(c, amount, issued + 45, Some(&inv));
         let orphan = self.charge(orphan)?;
-        self.plant("orphan_charge", Some(&inv), &[&orphan.id], amount, c, "exact");
+        self.plant(
+            "orphan_charge",
+            Some(&inv),
+            &[&orphan.id],
+            amount,
+            c,
+            "exact",
+        );
 
         // The ledger records a charge the gateway never made.
         let c = self.new_customer();
@@ -521,7 +552,14 @@ impl Books {
         ch.refunded = amount / 4;
         let ch = self.charge(ch)?;
         self.payment(&inv, c, "payment", amount, issued + 25, Some(&ch.id))?;
-        self.plant("unrecorded_refund", Some(&inv), &[&ch.id], amount / 4, c, "exact");
+        self.plant(
+            "unrecorded_refund",
+            Some(&inv),
+            &[&ch.id],
+            amount / 4,
+            c,
+            "exact",
+        );
 
         // One order invoiced twice, both invoices charged and recorded.
         let c = self.new_customer();
@@ -553,7 +591,14 @@ impl Books {
         let inv = self.invoice(c, amount, issued, false, None)?;
         let ch = self.new_charge(c, amount, issued + 600, None);
         let ch = self.charge(ch)?;
-        self.plant("orphan_charge", Some(&inv), &[&ch.id], amount, c, "heuristic");
+        self.plant(
+            "orphan_charge",
+            Some(&inv),
+            &[&ch.id],
+            amount,
+            c,
+            "heuristic",
+        );
         Ok(())
     }
 

@@ -9,8 +9,11 @@
 //! Writes happen inside [`Store::write`]: one SQLite transaction that commits only when the
 //! closure returns `Ok`, so an import that fails on its 3,000th row leaves nothing behind.
 
+mod actions;
+mod audit;
 mod gateway;
 mod ledger;
+mod people;
 mod schema;
 mod sources;
 mod upsert;
@@ -19,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use actions::{ActionRow, NewAction, OutgoingRequest};
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 
@@ -42,6 +46,12 @@ pub enum StoreError {
     Busy,
     #[error("the store holds a value it cannot read ({what}): {detail}")]
     Corrupt { what: String, detail: String },
+    #[error("{0} already has an open action; finish or cancel it first")]
+    TargetBusy(String),
+    #[error(
+        "action {id} is no longer `{expected}`: another window or process moved it; look again"
+    )]
+    StateMoved { id: i64, expected: &'static str },
     #[error("store error: {0}")]
     Sqlite(rusqlite::Error),
 }
@@ -51,6 +61,16 @@ impl From<rusqlite::Error> for StoreError {
         match e.sqlite_error_code() {
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
                 StoreError::Busy
+            }
+            Some(rusqlite::ErrorCode::ConstraintViolation) => {
+                let text = e.to_string();
+                if text.contains("actions.invoice_number") {
+                    StoreError::TargetBusy("this invoice".into())
+                } else if text.contains("actions.charge_id") {
+                    StoreError::TargetBusy("this charge".into())
+                } else {
+                    StoreError::Sqlite(e)
+                }
             }
             _ => StoreError::Sqlite(e),
         }

@@ -164,9 +164,96 @@ CREATE TABLE settings (
 ) STRICT;
 "#;
 
+/// Guarded actions (DESIGN.md "Guarded actions and the intent journal"), the people who
+/// approve them and the audit log.
+const V2_ACTIONS: &str = r#"
+CREATE TABLE users (
+    name             TEXT PRIMARY KEY CHECK (name <> ''),
+    role             TEXT NOT NULL CHECK (role IN ('approver', 'bookkeeper')),
+    passphrase_hash  TEXT NOT NULL,
+    created_at       INTEGER NOT NULL
+) STRICT;
+
+-- The intent journal. The idempotency key is derived from what the action is about and
+-- never changes; the request body is written before the request leaves.
+CREATE TABLE actions (
+    id                 INTEGER PRIMARY KEY,
+    kind               TEXT NOT NULL CHECK (kind IN ('refund', 'recharge', 'ledger_fix')),
+    state              TEXT NOT NULL CHECK (state IN ('proposed', 'approved', 'executing', 'succeeded',
+                                                       'failed', 'unknown', 'needs_review', 'cancelled')),
+    finding_id         INTEGER REFERENCES findings(id),
+    finding_snapshot   TEXT,
+    invoice_number     TEXT,
+    charge_id          TEXT,
+    amount_minor       INTEGER NOT NULL CHECK (amount_minor >= 0),
+    currency           TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    idempotency_key    TEXT NOT NULL UNIQUE,
+    attempt            INTEGER NOT NULL DEFAULT 1 CHECK (attempt >= 1),
+    plan               TEXT NOT NULL,
+    request_method     TEXT,
+    request_path       TEXT,
+    request_body       TEXT,
+    first_sent_at      INTEGER,
+    gateway_object_id  TEXT,
+    outcome            TEXT,
+    proposed_by        TEXT NOT NULL,
+    proposed_at        INTEGER NOT NULL,
+    updated_at         INTEGER NOT NULL,
+    CHECK (state NOT IN ('executing', 'succeeded', 'unknown') OR kind = 'ledger_fix' OR request_body IS NOT NULL)
+) STRICT;
+-- One live action per invoice and per charge, whatever process tries.
+CREATE UNIQUE INDEX actions_one_open_per_invoice ON actions(invoice_number)
+    WHERE invoice_number IS NOT NULL
+      AND state IN ('proposed', 'approved', 'executing', 'unknown', 'needs_review');
+CREATE UNIQUE INDEX actions_one_open_per_charge ON actions(charge_id)
+    WHERE charge_id IS NOT NULL
+      AND state IN ('proposed', 'approved', 'executing', 'unknown', 'needs_review');
+
+CREATE TABLE approvals (
+    action_id    INTEGER NOT NULL REFERENCES actions(id),
+    approver     TEXT NOT NULL REFERENCES users(name),
+    approved_at  INTEGER NOT NULL,
+    PRIMARY KEY (action_id, approver)
+) STRICT;
+
+-- Ledger fixes the store keeps as adjustments, each with the key of its action, exported
+-- for the invoicing app to import back.
+CREATE TABLE adjustments (
+    id               INTEGER PRIMARY KEY,
+    action_id        INTEGER NOT NULL UNIQUE REFERENCES actions(id),
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    invoice_number   TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('record_payment', 'reverse_payment', 'correct_amount', 'record_refund')),
+    payment_id       TEXT,
+    gateway_id       TEXT,
+    amount_minor     INTEGER NOT NULL,
+    currency         TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    effective_at     INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE audit_log (
+    seq        INTEGER PRIMARY KEY,
+    at         INTEGER NOT NULL,
+    actor      TEXT NOT NULL,
+    event      TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    details    TEXT NOT NULL,
+    prev_hash  TEXT NOT NULL,
+    hash       TEXT NOT NULL UNIQUE
+) STRICT;
+-- The log's head, moved in the same transaction as each append: cutting entries off the
+-- end no longer matches it.
+CREATE TABLE audit_head (
+    one   INTEGER PRIMARY KEY CHECK (one = 1),
+    seq   INTEGER NOT NULL,
+    hash  TEXT NOT NULL
+) STRICT;
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1_CORE)])
+    Migrations::new(vec![M::up(V1_CORE), M::up(V2_ACTIONS)])
 }
 
 #[cfg(test)]

@@ -73,7 +73,16 @@ pub fn print_table(findings: &[StoredFinding]) {
     println!(
         "{}",
         output::table(
-            &["id", "kind", "status", "confidence", "invoice", "amount", "charges", "why"],
+            &[
+                "id",
+                "kind",
+                "status",
+                "confidence",
+                "invoice",
+                "amount",
+                "charges",
+                "why"
+            ],
             rows
         )
     );

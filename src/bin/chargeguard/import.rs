@@ -55,7 +55,13 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
         zone,
         mapping,
     };
-    let report = import::import_file(&mut store, kind, &file.file, &options, jiff::Timestamp::now())?;
+    let report = import::import_file(
+        &mut store,
+        kind,
+        &file.file,
+        &options,
+        jiff::Timestamp::now(),
+    )?;
     if ctx.json {
         output::json(&report)?;
     } else {

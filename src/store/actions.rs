@@ -1,0 +1,261 @@
+//! The intent journal's rows: actions, their approvals and the adjustments ledger fixes
+//! leave behind.
+//!
+//! A state change is a compare-and-set (`UPDATE … WHERE id = ? AND state = ?`, exactly one
+//! row) made in the same transaction as its audit entry; a caller that lost the race sees
+//! `StateMoved` and must re-read. One open action per invoice and per charge is a unique
+//! partial index, so a second window or process cannot get past it.
+
+use rusqlite::OptionalExtension;
+use rusqlite::types::Value;
+use serde::Serialize;
+
+use super::{StoreError, StoreTx};
+use crate::actions::ActionState;
+
+/// One action as the journal holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionRow {
+    pub id: i64,
+    pub kind: String,
+    pub state: ActionState,
+    pub finding_id: Option<i64>,
+    pub finding_snapshot: Option<String>,
+    pub invoice_number: Option<String>,
+    pub charge_id: Option<String>,
+    pub amount_minor: i64,
+    pub currency: String,
+    #[serde(rename = "key")]
+    pub idempotency_key: String,
+    pub attempt: i64,
+    /// What the action will do, as JSON (`actions::Plan`).
+    pub plan: String,
+    pub request_method: Option<String>,
+    pub request_path: Option<String>,
+    pub request_body: Option<String>,
+    pub first_sent_at: Option<i64>,
+    pub gateway_object_id: Option<String>,
+    pub outcome: Option<String>,
+    pub proposed_by: String,
+    pub proposed_at: i64,
+    pub updated_at: i64,
+    pub approvers: Vec<String>,
+}
+
+/// A new action, as proposed.
+#[derive(Debug, Clone)]
+pub struct NewAction<'a> {
+    pub kind: &'a str,
+    pub finding_id: Option<i64>,
+    pub finding_snapshot: Option<&'a str>,
+    pub invoice_number: Option<&'a str>,
+    pub charge_id: Option<&'a str>,
+    pub amount_minor: i64,
+    pub currency: &'a str,
+    pub idempotency_key: &'a str,
+    pub attempt: i64,
+    pub plan: &'a str,
+    pub proposed_by: &'a str,
+}
+
+/// The request an action is about to send, written before it leaves.
+#[derive(Debug, Clone)]
+pub struct OutgoingRequest<'a> {
+    pub method: &'a str,
+    pub path: &'a str,
+    pub body: &'a str,
+}
+
+const COLUMNS: &str = "id, kind, state, finding_id, finding_snapshot, invoice_number, charge_id, amount_minor, currency,
+    idempotency_key, attempt, plan, request_method, request_path, request_body, first_sent_at, gateway_object_id,
+    outcome, proposed_by, proposed_at, updated_at";
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ActionRow, String)> {
+    let state: String = r.get(2)?;
+    Ok((
+        ActionRow {
+            id: r.get(0)?,
+            kind: r.get(1)?,
+            state: ActionState::Proposed,
+            finding_id: r.get(3)?,
+            finding_snapshot: r.get(4)?,
+            invoice_number: r.get(5)?,
+            charge_id: r.get(6)?,
+            amount_minor: r.get(7)?,
+            currency: r.get(8)?,
+            idempotency_key: r.get(9)?,
+            attempt: r.get(10)?,
+            plan: r.get(11)?,
+            request_method: r.get(12)?,
+            request_path: r.get(13)?,
+            request_body: r.get(14)?,
+            first_sent_at: r.get(15)?,
+            gateway_object_id: r.get(16)?,
+            outcome: r.get(17)?,
+            proposed_by: r.get(18)?,
+            proposed_at: r.get(19)?,
+            updated_at: r.get(20)?,
+            approvers: Vec::new(),
+        },
+        state,
+    ))
+}
+
+impl StoreTx<'_> {
+    fn finish_row(&self, (mut row, state): (ActionRow, String)) -> Result<ActionRow, StoreError> {
+        row.state = ActionState::parse(&state).ok_or_else(|| StoreError::Corrupt {
+            what: "action state".into(),
+            detail: state,
+        })?;
+        row.approvers = self.approvers(row.id)?;
+        Ok(row)
+    }
+
+    /// Inserts a proposed action; `TargetBusy` when its invoice or charge already has an
+    /// open one.
+    pub fn insert_action(
+        &self,
+        new: &NewAction<'_>,
+        at: jiff::Timestamp,
+    ) -> Result<i64, StoreError> {
+        self.conn().execute(
+            "INSERT INTO actions (kind, state, finding_id, finding_snapshot, invoice_number, charge_id, amount_minor,
+                 currency, idempotency_key, attempt, plan, proposed_by, proposed_at, updated_at)
+             VALUES (?1, 'proposed', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+            rusqlite::params![
+                new.kind,
+                new.finding_id,
+                new.finding_snapshot,
+                new.invoice_number,
+                new.charge_id,
+                new.amount_minor,
+                new.currency,
+                new.idempotency_key,
+                new.attempt,
+                new.plan,
+                new.proposed_by,
+                at.as_second()
+            ],
+        )?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    pub fn action(&self, id: i64) -> Result<Option<ActionRow>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM actions WHERE id = ?1"),
+                [id],
+                read_row,
+            )
+            .optional()?;
+        row.map(|r| self.finish_row(r)).transpose()
+    }
+
+    pub fn action_by_key(&self, key: &str) -> Result<Option<ActionRow>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM actions WHERE idempotency_key = ?1"),
+                [key],
+                read_row,
+            )
+            .optional()?;
+        row.map(|r| self.finish_row(r)).transpose()
+    }
+
+    /// Every action, newest first; only those in `states` when given.
+    pub fn actions(&self, states: Option<&[ActionState]>) -> Result<Vec<ActionRow>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached(&format!("SELECT {COLUMNS} FROM actions ORDER BY id DESC"))?;
+        let rows = stmt.query_map([], read_row)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let row = self.finish_row(row?)?;
+            if states.is_none_or(|s| s.contains(&row.state)) {
+                out.push(row);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Open actions touching an invoice or a charge.
+    pub fn open_actions_for(
+        &self,
+        invoice_number: Option<&str>,
+        charge_id: Option<&str>,
+    ) -> Result<Vec<ActionRow>, StoreError> {
+        Ok(self
+            .actions(None)?
+            .into_iter()
+            .filter(|a| a.state.is_open())
+            .filter(|a| {
+                (invoice_number.is_some() && a.invoice_number.as_deref() == invoice_number)
+                    || (charge_id.is_some() && a.charge_id.as_deref() == charge_id)
+            })
+            .collect())
+    }
+
+    /// Moves an action `from → to` if, and only if, it is still in `from`. `extra` sets
+    /// more columns in the same statement (`outcome`, `gateway_object_id`, the request).
+    /// Panics on a move the lifecycle forbids: that is a bug, not a runtime condition.
+    pub fn move_action(
+        &self,
+        id: i64,
+        from: ActionState,
+        to: ActionState,
+        at: jiff::Timestamp,
+        extra: &[(&'static str, Value)],
+    ) -> Result<(), StoreError> {
+        assert!(from.can_go_to(to), "illegal action move {from} -> {to}");
+        let mut sets = vec!["state = ?1".to_string(), "updated_at = ?2".to_string()];
+        let mut params: Vec<Value> = vec![
+            Value::Text(to.as_str().into()),
+            Value::Integer(at.as_second()),
+        ];
+        for (column, value) in extra {
+            params.push(value.clone());
+            sets.push(format!("{column} = ?{}", params.len()));
+        }
+        params.push(Value::Integer(id));
+        let id_param = params.len();
+        params.push(Value::Text(from.as_str().into()));
+        let from_param = params.len();
+        let changed = self.conn().execute(
+            &format!(
+                "UPDATE actions SET {} WHERE id = ?{id_param} AND state = ?{from_param}",
+                sets.join(", ")
+            ),
+            rusqlite::params_from_iter(params),
+        )?;
+        if changed != 1 {
+            return Err(StoreError::StateMoved {
+                id,
+                expected: from.as_str(),
+            });
+        }
+        Ok(())
+    }
+
+    pub fn add_approval(
+        &self,
+        action_id: i64,
+        approver: &str,
+        at: jiff::Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO approvals (action_id, approver, approved_at) VALUES (?1, ?2, ?3)",
+            rusqlite::params![action_id, approver, at.as_second()],
+        )?;
+        Ok(())
+    }
+
+    pub fn approvers(&self, action_id: i64) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT approver FROM approvals WHERE action_id = ?1 ORDER BY approved_at, approver",
+        )?;
+        let rows = stmt.query_map([action_id], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
