@@ -6,6 +6,7 @@
 //! for the map and `../shared/DESIGN.md` for the contract.
 
 pub mod dates;
+pub mod import;
 pub mod money;
 pub mod records;
 pub mod store;

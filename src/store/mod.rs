@@ -10,7 +10,9 @@
 //! closure returns `Ok`, so an import that fails on its 3,000th row leaves nothing behind.
 
 mod gateway;
+mod imports;
 mod ledger;
+mod mappings;
 mod schema;
 mod sources;
 mod upsert;
@@ -19,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use mappings::SavedMapping;
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 
