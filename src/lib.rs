@@ -9,6 +9,7 @@ pub mod actions;
 pub mod audit;
 pub mod dates;
 pub mod demo;
+pub mod import;
 pub mod money;
 pub mod people;
 pub mod records;

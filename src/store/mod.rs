@@ -12,8 +12,10 @@
 mod actions;
 mod audit;
 mod gateway;
+mod imports;
 mod ledger;
 mod people;
+mod mappings;
 mod schema;
 mod sources;
 mod upsert;
@@ -23,6 +25,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
+pub use mappings::SavedMapping;
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 

@@ -1,0 +1,193 @@
+//! One row's cells, read as the values our records hold: text, money, currencies, dates.
+//!
+//! Every problem is noted as a row error at its own line and column, with the value and a
+//! reason that says what to write instead; a row with any refused cell is refused whole.
+//! Amounts go through [`Money::parse`] only (never a float), dates through
+//! [`dates::parse_instant`].
+
+use std::path::{Path, PathBuf};
+
+use csv::StringRecord;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+
+use super::RowError;
+use super::columns::{Col, Columns};
+use crate::dates;
+use crate::money::{Currency, Money, MoneyError, Sign};
+
+pub(crate) struct Cells<'r> {
+    record: &'r StringRecord,
+    pub line: u64,
+    columns: &'r Columns,
+    errors: &'r mut RowErrors,
+    failed: bool,
+}
+
+impl<'r> Cells<'r> {
+    pub fn new(
+        record: &'r StringRecord,
+        line: u64,
+        columns: &'r Columns,
+        errors: &'r mut RowErrors,
+    ) -> Self {
+        Cells {
+            record,
+            line,
+            columns,
+            errors,
+            failed: false,
+        }
+    }
+
+    /// The trimmed text of a column, after the mapping's value translation.
+    pub fn text(&self, col: Col) -> &'r str {
+        self.columns.text(self.record, col)
+    }
+
+    /// The text, or `None` when the cell is empty.
+    pub fn optional(&self, col: Col) -> Option<&'r str> {
+        Some(self.text(col)).filter(|t| !t.is_empty())
+    }
+
+    /// A text that must not be empty (an id, a number).
+    pub fn required(&mut self, col: Col, what: &str) -> Option<&'r str> {
+        let text = self.text(col);
+        if text.is_empty() {
+            self.fail(col, format!("the {what} is empty; every row needs one"));
+            return None;
+        }
+        Some(text)
+    }
+
+    /// A currency code, looked up through `cache`.
+    pub fn currency(&mut self, col: Col, cache: &mut CurrencyCache) -> Option<Currency> {
+        let text = self.text(col);
+        match cache.get(text) {
+            Ok(c) => Some(c),
+            Err(MoneyError::UnknownCurrency(_)) if text.is_empty() => {
+                self.fail(
+                    col,
+                    "the currency is empty; write an ISO 4217 code such as USD",
+                );
+                None
+            }
+            Err(e) => {
+                self.fail(
+                    col,
+                    format!("{e}; write an ISO 4217 code such as USD, EUR or JPY"),
+                );
+                None
+            }
+        }
+    }
+
+    /// An amount in `currency`'s major unit.
+    pub fn money(&mut self, col: Col, currency: Currency, sign: Sign) -> Option<Money> {
+        match Money::parse(self.text(col), currency, sign) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                let advice = match e {
+                    MoneyError::Empty => "; every row needs one (write 0 for nothing)",
+                    MoneyError::TooPrecise { .. } => "; write the exact amount the document shows",
+                    MoneyError::Negative { .. } => "; amounts here are never below zero",
+                    _ => "",
+                };
+                self.fail(col, format!("{e}{advice}"));
+                None
+            }
+        }
+    }
+
+    /// An instant; text without an offset is read in `zone`.
+    pub fn instant(&mut self, col: Col, zone: &TimeZone) -> Option<Timestamp> {
+        self.instant_from(col, |text| dates::parse_instant(text, zone))
+    }
+
+    /// An instant read by `parse`, with the error reported at `col`.
+    pub fn instant_from(
+        &mut self,
+        col: Col,
+        parse: impl FnOnce(&str) -> Result<Timestamp, dates::DateError>,
+    ) -> Option<Timestamp> {
+        match parse(self.text(col)) {
+            Ok(t) => Some(t),
+            Err(dates::DateError::Empty) => {
+                self.fail(col, "the date is empty; every row needs one");
+                None
+            }
+            Err(e) => {
+                self.fail(col, e.to_string());
+                None
+            }
+        }
+    }
+
+    /// Refuses the row because of this column.
+    pub fn fail(&mut self, col: Col, reason: impl Into<String>) {
+        self.failed = true;
+        let value = self.record.get(col.0).unwrap_or("").trim().to_string();
+        self.errors.push(RowError {
+            file: self.errors.file.clone(),
+            line: self.line,
+            column: col.0 + 1,
+            column_name: self.columns.header.display_name(col.0),
+            value,
+            reason: reason.into(),
+        });
+    }
+
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+}
+
+/// Currency codes seen so far in a file: a file has a handful, looked up once each.
+#[derive(Debug, Default)]
+pub(crate) struct CurrencyCache {
+    seen: Vec<(String, Currency)>,
+}
+
+impl CurrencyCache {
+    pub fn get(&mut self, text: &str) -> Result<Currency, MoneyError> {
+        if let Some((_, c)) = self.seen.iter().find(|(t, _)| t == text) {
+            return Ok(*c);
+        }
+        let currency = Currency::from_code(text)?;
+        if self.seen.len() < 64 {
+            self.seen.push((text.to_string(), currency));
+        }
+        Ok(currency)
+    }
+}
+
+/// The bad rows of one file: the first [`RowErrors::CAP`] in full, the rest counted.
+pub(crate) struct RowErrors {
+    pub file: PathBuf,
+    pub list: Vec<RowError>,
+    pub more: u64,
+}
+
+impl RowErrors {
+    pub const CAP: usize = 100;
+
+    pub fn new(file: &Path) -> Self {
+        RowErrors {
+            file: file.to_path_buf(),
+            list: Vec::new(),
+            more: 0,
+        }
+    }
+
+    pub fn push(&mut self, error: RowError) {
+        if self.list.len() < Self::CAP {
+            self.list.push(error);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+}

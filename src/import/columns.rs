@@ -1,0 +1,314 @@
+//! Columns: which field of a row feeds which of our columns, decided once from the header.
+//!
+//! Headers are matched by name, trimmed and case-insensitively, in any order, through the
+//! column mapping when there is one; a UTF-8 byte order mark is ignored. The match happens
+//! once per file and yields plain field indexes, so the per-row path never looks a name up.
+//! Every column the layout does not use is an *extra* column: its non-empty values are
+//! kept on the row as a JSON object (keys sorted, so a re-export that only reorders its
+//! columns reads as unchanged). Empty cells are not kept: a wide export like Stripe's is
+//! mostly empty cells, and storing them would multiply the store's size for no fact.
+//!
+//! This module must never interpret a value (amounts, dates, statuses): that is the
+//! layout modules' work.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use csv::StringRecord;
+
+use super::ImportError;
+use super::mapping::ColumnMapping;
+
+/// A resolved field index: valid for every row once [`ColumnResolver::finish`] succeeded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Col(pub usize);
+
+/// The file's header, as read.
+pub(crate) struct Header {
+    /// Trimmed, BOM-stripped, as the file spells them (for messages and extra keys).
+    pub names: Vec<String>,
+    lower: Vec<String>,
+    claimed: Vec<bool>,
+}
+
+impl Header {
+    pub fn new(raw: &[String]) -> Header {
+        let names: Vec<String> = raw
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                let n = if i == 0 {
+                    n.trim_start_matches('\u{feff}')
+                } else {
+                    n
+                };
+                n.trim().to_string()
+            })
+            .collect();
+        let lower = names.iter().map(|n| n.to_lowercase()).collect();
+        let claimed = vec![false; names.len()];
+        Header {
+            names,
+            lower,
+            claimed,
+        }
+    }
+
+    /// Name of field `index` for messages: the header, or "column N" where it is blank.
+    pub fn display_name(&self, index: usize) -> String {
+        match self.names.get(index) {
+            Some(n) if !n.is_empty() => n.clone(),
+            _ => format!("column {}", index + 1),
+        }
+    }
+}
+
+/// Finds the layout's columns in a header, collecting everything missing or ambiguous so
+/// the user hears about all of it at once.
+pub(crate) struct ColumnResolver<'m> {
+    header: Header,
+    mapping: Option<&'m ColumnMapping>,
+    missing: Vec<String>,
+    ambiguous: Vec<String>,
+    value_maps: Vec<ValueMap>,
+}
+
+impl<'m> ColumnResolver<'m> {
+    pub fn new(header: Header, mapping: Option<&'m ColumnMapping>) -> Self {
+        let value_maps = header.names.iter().map(|_| ValueMap::default()).collect();
+        ColumnResolver {
+            header,
+            mapping,
+            missing: Vec::new(),
+            ambiguous: Vec::new(),
+            value_maps,
+        }
+    }
+
+    fn wanted_names(&self, canonical: &str, aliases: &[&str]) -> Vec<String> {
+        match self.mapping.and_then(|m| m.columns.get(canonical)) {
+            Some(theirs) => vec![theirs.to_lowercase()],
+            None => std::iter::once(canonical)
+                .chain(aliases.iter().copied())
+                .map(str::to_lowercase)
+                .collect(),
+        }
+    }
+
+    fn find(&mut self, canonical: &str, aliases: &[&str]) -> Option<usize> {
+        let wanted = self.wanted_names(canonical, aliases);
+        let hits: Vec<usize> = (0..self.header.lower.len())
+            .filter(|&i| wanted.contains(&self.header.lower[i]))
+            .collect();
+        if hits.len() > 1 {
+            let names: Vec<String> = hits.iter().map(|&i| self.header.display_name(i)).collect();
+            self.ambiguous.push(format!(
+                "{canonical} (columns {})",
+                hits.iter()
+                    .zip(&names)
+                    .map(|(i, n)| format!("{} `{n}`", i + 1))
+                    .collect::<Vec<_>>()
+                    .join(" and ")
+            ));
+        }
+        let index = *hits.first()?;
+        self.header.claimed[index] = true;
+        self.value_maps[index] = self.value_map(canonical);
+        Some(index)
+    }
+
+    /// A column every row must have; noted as missing when the header lacks it.
+    pub fn required(&mut self, canonical: &'static str, aliases: &[&str]) -> Col {
+        match self.find(canonical, aliases) {
+            Some(i) => Col(i),
+            None => {
+                let theirs = self.mapping.map(|m| m.header_for(canonical));
+                self.missing.push(match theirs {
+                    Some(h) if h != canonical => format!("{canonical} (mapped to `{h}`)"),
+                    _ => canonical.to_string(),
+                });
+                Col(usize::MAX)
+            }
+        }
+    }
+
+    /// A column the layout reads when the file has it.
+    pub fn optional(&mut self, canonical: &'static str, aliases: &[&str]) -> Option<Col> {
+        self.find(canonical, aliases).map(Col)
+    }
+
+    /// A column the layout reads but leaves in the row's extra as well, when the file has
+    /// it (a value needed to read another column, worth keeping on its own).
+    pub fn shared(&mut self, canonical: &'static str, aliases: &[&str]) -> Option<Col> {
+        let col = self.find(canonical, aliases)?;
+        self.header.claimed[col] = false;
+        Some(Col(col))
+    }
+
+    /// Claims every column whose header ends with `suffix` (matched case-insensitively);
+    /// returns each with the header's remaining text, trimmed.
+    pub fn claim_suffixed(&mut self, suffix: &str) -> Vec<(Col, String)> {
+        let suffix = suffix.to_lowercase();
+        let mut out = Vec::new();
+        for i in 0..self.header.lower.len() {
+            if !self.header.claimed[i] && self.header.lower[i].ends_with(&suffix) {
+                let name = &self.header.names[i];
+                let stem = name[..name.len() - suffix.len()].trim().to_string();
+                self.header.claimed[i] = true;
+                out.push((Col(i), stem));
+            }
+        }
+        out
+    }
+
+    /// Their value -> our value for one column, from the mapping.
+    fn value_map(&self, canonical: &str) -> ValueMap {
+        ValueMap {
+            pairs: self
+                .mapping
+                .and_then(|m| m.values_for(canonical))
+                .map(|map| {
+                    map.iter()
+                        .map(|(theirs, ours)| (theirs.to_lowercase(), ours.clone()))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Ends resolution: an error naming everything missing, or the columns for the rows.
+    pub fn finish(self, file: &Path) -> Result<Columns, ImportError> {
+        if !self.missing.is_empty() || !self.ambiguous.is_empty() {
+            return Err(ImportError::MissingColumns {
+                file: file.to_path_buf(),
+                missing: self.missing,
+                ambiguous: self.ambiguous,
+                found: self.header.names.clone(),
+            });
+        }
+        let mut extra: Vec<(String, usize)> = Vec::new();
+        for (i, name) in self.header.names.iter().enumerate() {
+            if self.header.claimed[i] {
+                continue;
+            }
+            let mut key = self.header.display_name(i);
+            // Two unused columns with one name both stay: the second gets its position.
+            if extra.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) || name.is_empty() {
+                key = format!("{key} #{}", i + 1);
+            }
+            extra.push((key, i));
+        }
+        let mut extra: Vec<(Col, String)> = extra
+            .into_iter()
+            .map(|(key, i)| (Col(i), json_key(&key)))
+            .collect();
+        extra.sort_by(|a, b| a.1.cmp(&b.1));
+        Ok(Columns {
+            header: self.header,
+            value_maps: self.value_maps,
+            extra_with_kept: extra.clone(),
+            extra,
+        })
+    }
+}
+
+fn json_key(key: &str) -> String {
+    let mut out = String::with_capacity(key.len() + 3);
+    push_json_string(&mut out, key);
+    out.push(':');
+    out
+}
+
+/// The resolved columns of one file.
+pub(crate) struct Columns {
+    pub header: Header,
+    /// Per field: the mapping's value translations (empty for most).
+    value_maps: Vec<ValueMap>,
+    /// Unused columns, sorted by key, each with its JSON-encoded key and colon.
+    extra: Vec<(Col, String)>,
+    /// The same plus a used column whose value some rows cannot hold (see
+    /// [`Columns::keep_when_unused`]).
+    extra_with_kept: Vec<(Col, String)>,
+}
+
+impl Columns {
+    /// The trimmed text of field `col` with the mapping's value translation applied
+    /// ("" where the row has no such field).
+    pub fn text<'a>(&'a self, record: &'a StringRecord, col: Col) -> &'a str {
+        let raw = record.get(col.0).unwrap_or("").trim();
+        match self.value_maps.get(col.0) {
+            Some(map) => map.apply(raw),
+            None => raw,
+        }
+    }
+
+    /// Marks a used column whose value is also kept in `extra` on the rows that could
+    /// not use it (a fee in another currency than the charge's).
+    pub fn keep_when_unused(&mut self, col: Col) {
+        let key = self.header.display_name(col.0);
+        self.extra_with_kept.push((col, json_key(&key)));
+        self.extra_with_kept.sort_by(|a, b| a.1.cmp(&b.1));
+    }
+
+    /// Writes the row's extra columns as a JSON object into `out` (cleared first), with
+    /// the column of [`Columns::keep_when_unused`] when `with_kept`.
+    pub fn write_extra(&self, record: &StringRecord, with_kept: bool, out: &mut String) {
+        out.clear();
+        out.push('{');
+        let columns = if with_kept {
+            &self.extra_with_kept
+        } else {
+            &self.extra
+        };
+        for (col, key) in columns {
+            let value = record.get(col.0).unwrap_or("").trim();
+            if value.is_empty() {
+                continue;
+            }
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(key);
+            push_json_string(out, value);
+        }
+        out.push('}');
+    }
+}
+
+/// A column's value translations from a mapping (their value -> ours), matched
+/// case-insensitively after trimming; values it does not list pass through unchanged.
+#[derive(Debug, Default)]
+pub(crate) struct ValueMap {
+    pairs: Vec<(String, String)>,
+}
+
+impl ValueMap {
+    pub fn apply<'a>(&'a self, value: &'a str) -> &'a str {
+        if self.pairs.is_empty() {
+            return value;
+        }
+        self.pairs
+            .iter()
+            .find(|(theirs, _)| theirs.eq_ignore_ascii_case(value))
+            .map_or(value, |(_, ours)| ours.as_str())
+    }
+}
+
+/// Appends `text` as a JSON string literal.
+pub(crate) fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

@@ -1,0 +1,686 @@
+//! Importers: the business's invoices and payment ledger, and Stripe's payments export,
+//! from CSV files into the store.
+//!
+//! An import is one store transaction. The file streams through a CSV reader one record
+//! at a time (never collected: memory does not grow with the file), its bytes hashed on
+//! the way for the source's `content_sha256`. Each row is read through columns resolved
+//! once from the header, checked, and upserted by its natural key, keeping its origin
+//! (source and line). The rules that make an import safe to repeat:
+//!
+//! - Any bad row refuses the whole file. Every bad row is reported (the first
+//!   [`MAX_ROW_ERRORS`] in full), each with file, line, column, value and reason, and the
+//!   store is left exactly as it was.
+//! - Importing a file again changes nothing: when no row is new or changed the
+//!   transaction is rolled back, so not even a `sources` row is added.
+//! - A key seen twice in one file must carry the same values both times; otherwise the
+//!   row is refused naming both lines. Identical repeats count as unchanged.
+//! - `dry_run` does all of it in a transaction that is always rolled back.
+//!
+//! The importers never talk to a gateway and never decide what a row means for
+//! reconciliation; they only make the store hold what the file says.
+
+mod cells;
+mod columns;
+mod invoices;
+pub mod mapping;
+mod payments;
+mod source_file;
+mod stripe_payments;
+
+use std::fmt;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use csv::StringRecord;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde::Serialize;
+
+use crate::records::{Coverage, Origin};
+use crate::store::{
+    FieldChange, SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome,
+};
+use cells::{Cells, RowErrors};
+use columns::{Col, ColumnResolver, Columns, Header};
+pub use mapping::{ColumnMapping, MappingError, MappingLayout};
+use source_file::HashingReader;
+
+/// At most this many bad rows are reported in full; the rest are counted.
+pub const MAX_ROW_ERRORS: usize = RowErrors::CAP;
+/// At most this many changed rows are listed in a report; the rest are counted (the store
+/// records every change in `row_changes` regardless).
+pub const MAX_LISTED_CHANGES: usize = 1_000;
+
+/// Which kind of file is imported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileKind {
+    Invoices,
+    Payments,
+    StripePayments,
+}
+
+impl FileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::Invoices => "invoices",
+            FileKind::Payments => "payments",
+            FileKind::StripePayments => "stripe-payments",
+        }
+    }
+
+    fn source_kind(self) -> SourceKind {
+        match self {
+            FileKind::Invoices => SourceKind::Invoices,
+            FileKind::Payments => SourceKind::Payments,
+            FileKind::StripePayments => SourceKind::StripeExport,
+        }
+    }
+}
+
+impl fmt::Display for FileKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How to import a file.
+#[derive(Debug, Clone)]
+pub struct ImportOptions {
+    /// Report what would happen and write nothing.
+    pub dry_run: bool,
+    /// The zone for dates written without an offset (Stripe's export is always UTC).
+    pub zone: TimeZone,
+    /// Another app's layout, for invoices and payments files.
+    pub mapping: Option<ColumnMapping>,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        ImportOptions {
+            dry_run: false,
+            zone: TimeZone::UTC,
+            mapping: None,
+        }
+    }
+}
+
+/// A row the import changed: which line, which record, what it said before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChangedRow {
+    pub line: u64,
+    pub key: String,
+    pub changes: Vec<FieldChange>,
+}
+
+/// What an import did (or, for a dry run, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportReport {
+    pub file: PathBuf,
+    pub kind: FileKind,
+    pub counts: SourceCounts,
+    /// The first [`MAX_LISTED_CHANGES`] changed rows, in file order.
+    pub changed: Vec<ChangedRow>,
+    /// Changed rows beyond those listed.
+    pub changed_unlisted: u64,
+    /// For a Stripe export: the window of its rows' creation times.
+    pub coverage: Option<Coverage>,
+    pub dry_run: bool,
+    /// The store's id for this import; `None` when nothing was written (a dry run, or a
+    /// file with nothing new).
+    pub source_id: Option<i64>,
+    /// SHA-256 of the file's bytes, hex.
+    pub content_sha256: String,
+}
+
+impl fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} new, {} changed, {} unchanged",
+            self.file.display(),
+            thousands(self.counts.new),
+            thousands(self.counts.changed),
+            thousands(self.counts.unchanged)
+        )?;
+        if self.dry_run {
+            f.write_str(" (dry run: nothing was written)")?;
+        }
+        Ok(())
+    }
+}
+
+/// `2997` -> `2,997`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// One refused cell (or row): where it is, what it held, and why it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RowError {
+    pub file: PathBuf,
+    /// 1-based line in the file where the row starts (the header is line 1).
+    pub line: u64,
+    /// 1-based field position in the row.
+    pub column: usize,
+    /// The header of that field, as the file spells it.
+    pub column_name: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl fmt::Display for RowError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.column_name,
+            self.reason
+        )
+    }
+}
+
+/// Why an import did not happen. Whatever the variant, the store is as it was.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read {file}: {source}; check the path and that the file is readable")]
+    Io {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {}found columns: {}. Rename the file's headers, or import with a column mapping (--mapping)",
+        describe_missing(.missing, .ambiguous),
+        if .found.is_empty() { "none (the file is empty)".to_string() } else { .found.join(", ") })]
+    MissingColumns {
+        file: PathBuf,
+        /// Our column names the header lacks (with the header a mapping looked for).
+        missing: Vec<String>,
+        /// Our columns that more than one header matched.
+        ambiguous: Vec<String>,
+        /// The file's headers, as read.
+        found: Vec<String>,
+    },
+    #[error("{file}: {} refused, nothing was imported; fix {} and import again:\n{}{}",
+        rows_phrase(.errors.len() as u64 + .more),
+        if .errors.len() as u64 + .more == 1 { "it" } else { "them" },
+        .errors.iter().map(|e| format!("  {e}")).collect::<Vec<_>>().join("\n"),
+        if *.more > 0 { format!("\n  … and {} more", thousands(*.more)) } else { String::new() })]
+    Rows {
+        file: PathBuf,
+        errors: Vec<RowError>,
+        /// Problems beyond the first [`MAX_ROW_ERRORS`].
+        more: u64,
+    },
+    #[error(transparent)]
+    Mapping(#[from] MappingError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+fn describe_missing(missing: &[String], ambiguous: &[String]) -> String {
+    let mut out = String::new();
+    if !missing.is_empty() {
+        out.push_str(&format!(
+            "missing required columns: {}; ",
+            missing.join(", ")
+        ));
+    }
+    if !ambiguous.is_empty() {
+        out.push_str(&format!(
+            "more than one column could be: {}; ",
+            ambiguous.join(", ")
+        ));
+    }
+    out
+}
+
+fn rows_phrase(n: u64) -> String {
+    if n == 1 {
+        "1 problem".to_string()
+    } else {
+        format!("{} problems", thousands(n))
+    }
+}
+
+/// Imports one file of `kind` into the store, as one transaction.
+pub fn import_file(
+    store: &mut Store,
+    kind: FileKind,
+    path: &Path,
+    options: &ImportOptions,
+    now: Timestamp,
+) -> Result<ImportReport, ImportError> {
+    let mapping = options.mapping.as_ref();
+    if let Some(m) = mapping {
+        let fits = matches!(
+            (kind, m.layout),
+            (FileKind::Invoices, MappingLayout::Invoices)
+                | (FileKind::Payments, MappingLayout::Payments)
+        );
+        if kind == FileKind::StripePayments {
+            return Err(MappingError::NotForStripe.into());
+        }
+        if !fits {
+            return Err(MappingError::WrongLayout {
+                mapping: m.layout,
+                file_kind: kind.as_str(),
+            }
+            .into());
+        }
+    }
+    let io_error = |source| ImportError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io_error)?;
+    // `\n` alone ends a record: csv counts lines one short after a `\r\n`, and every cell
+    // is trimmed anyway, so the `\r` of a Windows line end goes with the spaces. Field
+    // counts are checked here (`flexible`), where a blank line can be told from a bad row.
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(64 * 1024)
+        .from_reader(HashingReader::open(file));
+    let header = read_header(&mut reader, path)?;
+    let mut resolver = ColumnResolver::new(header, mapping);
+    let input = Input {
+        reader,
+        path,
+        options,
+        now,
+    };
+    match kind {
+        FileKind::Invoices => {
+            let layout = invoices::InvoicesLayout::resolve(&mut resolver, options.zone.clone());
+            let columns = resolver.finish(path)?;
+            run(store, layout, columns, input)
+        }
+        FileKind::Payments => {
+            let layout = payments::PaymentsLayout::resolve(&mut resolver, options.zone.clone());
+            let columns = resolver.finish(path)?;
+            run(store, layout, columns, input)
+        }
+        FileKind::StripePayments => {
+            let layout = stripe_payments::StripePaymentsLayout::resolve(&mut resolver);
+            let mut columns = resolver.finish(path)?;
+            layout.prepare(&mut columns);
+            run(store, layout, columns, input)
+        }
+    }
+}
+
+/// Reads a mapping: `name_or_path` is a `.toml` file when one exists there (or the text
+/// looks like a path), else the name of a mapping saved in the store.
+pub fn resolve_mapping(
+    store: &mut Store,
+    name_or_path: &str,
+) -> Result<ColumnMapping, ImportError> {
+    let path = Path::new(name_or_path);
+    let looks_like_path = name_or_path.ends_with(".toml")
+        || name_or_path.contains(std::path::MAIN_SEPARATOR)
+        || name_or_path.contains('/');
+    if looks_like_path || path.is_file() {
+        let text = std::fs::read_to_string(path).map_err(|source| MappingError::Unreadable {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        return Ok(ColumnMapping::from_toml(&text)?);
+    }
+    let (saved, names) = store.read(|tx| -> Result<_, StoreError> {
+        let saved = tx.mapping(name_or_path)?;
+        let names = if saved.is_none() {
+            tx.mappings()?.into_iter().map(|(n, _)| n).collect()
+        } else {
+            Vec::new()
+        };
+        Ok((saved, names))
+    })?;
+    match saved {
+        Some(saved) => Ok(ColumnMapping::from_toml(&saved.definition)?),
+        None => Err(MappingError::NotFound {
+            name: name_or_path.to_string(),
+            saved: names,
+        }
+        .into()),
+    }
+}
+
+/// Saves a mapping in the store under `name` (replacing one of that name).
+pub fn save_mapping(
+    store: &mut Store,
+    name: &str,
+    mapping: &ColumnMapping,
+) -> Result<(), ImportError> {
+    store.write(|tx| -> Result<(), ImportError> {
+        Ok(tx.save_mapping(name, &mapping.to_toml(), mapping.layout.as_str())?)
+    })
+}
+
+type CsvReader = csv::Reader<HashingReader<std::io::BufReader<File>>>;
+
+fn read_header(reader: &mut CsvReader, path: &Path) -> Result<Header, ImportError> {
+    let raw = match reader.byte_headers() {
+        Ok(raw) => raw.clone(),
+        Err(e) => return Err(csv_fatal(e, path)),
+    };
+    let mut names = Vec::with_capacity(raw.len());
+    for (i, field) in raw.iter().enumerate() {
+        match std::str::from_utf8(field) {
+            Ok(name) => names.push(name.to_string()),
+            Err(_) => {
+                return Err(ImportError::Rows {
+                    file: path.to_path_buf(),
+                    errors: vec![RowError {
+                        file: path.to_path_buf(),
+                        line: 1,
+                        column: i + 1,
+                        column_name: String::from_utf8_lossy(field).into_owned(),
+                        value: String::from_utf8_lossy(field).into_owned(),
+                        reason: NOT_UTF8.to_string(),
+                    }],
+                    more: 0,
+                });
+            }
+        }
+    }
+    // A file with no bytes at all has no header: every column is missing.
+    if names.len() == 1 && names[0].is_empty() {
+        names.clear();
+    }
+    Ok(Header::new(&names))
+}
+
+const NOT_UTF8: &str =
+    "the text is not UTF-8; save the file as UTF-8 (CSV UTF-8 in a spreadsheet) and import again";
+
+fn csv_fatal(e: csv::Error, path: &Path) -> ImportError {
+    let source = match e.into_kind() {
+        csv::ErrorKind::Io(io) => io,
+        other => std::io::Error::other(format!("{other:?}")),
+    };
+    ImportError::Io {
+        file: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One of our file layouts: how a row's cells become a record, and how it is stored.
+trait Layout {
+    type Row;
+    const KIND: FileKind;
+
+    /// Reads one row; `None` when any cell was refused (each noted in `cells`).
+    fn parse(&mut self, cells: &mut Cells<'_>) -> Option<Self::Row>;
+    /// The row's natural key, unique in the store.
+    fn key(row: &Self::Row) -> &str;
+    /// The column holding the key, for duplicate-key messages.
+    fn key_column(&self) -> Col;
+    /// Whether the row keeps the column of [`Columns::keep_when_unused`] in its extra.
+    fn keeps_unused(&self, _row: &Self::Row) -> bool {
+        false
+    }
+    fn store(
+        &self,
+        tx: &StoreTx<'_>,
+        row: &Self::Row,
+        extra: &str,
+        origin: &Origin,
+    ) -> Result<UpsertOutcome, StoreError>;
+    /// The gateway window this file covers, known once every row was read.
+    fn coverage(&self) -> Option<Coverage> {
+        None
+    }
+}
+
+struct Input<'a> {
+    reader: CsvReader,
+    path: &'a Path,
+    options: &'a ImportOptions,
+    now: Timestamp,
+}
+
+/// Ends a transaction early: on failure, or to roll back an import that changed nothing.
+enum Abort {
+    Failed(ImportError),
+    NothingNew(Box<ImportReport>),
+}
+
+impl From<StoreError> for Abort {
+    fn from(e: StoreError) -> Self {
+        Abort::Failed(ImportError::Store(e))
+    }
+}
+
+fn run<L: Layout>(
+    store: &mut Store,
+    mut layout: L,
+    columns: Columns,
+    input: Input<'_>,
+) -> Result<ImportReport, ImportError> {
+    let Input {
+        mut reader,
+        path,
+        options,
+        now,
+    } = input;
+    let dry_run = options.dry_run;
+    let work = |tx: &StoreTx<'_>| -> Result<ImportReport, Abort> {
+        let source_id = tx.begin_source(
+            L::KIND.source_kind(),
+            &path.display().to_string(),
+            None,
+            now,
+        )?;
+        tx.begin_import_keys()?;
+        let mut record = StringRecord::new();
+        let mut errors = RowErrors::new(path);
+        let mut extra = String::with_capacity(256);
+        let mut counts = SourceCounts::default();
+        let mut changed = Vec::new();
+        let mut changed_unlisted = 0u64;
+        let width = columns.header.names.len();
+        // The last row whose last field spans lines: an unclosed quote, if the file does
+        // not end with a quote.
+        let mut open_quote: Option<RowError> = None;
+        loop {
+            match reader.read_record(&mut record) {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    if let Some(row_error) = csv_row_error(&e, &columns, path) {
+                        errors.push(row_error);
+                        continue;
+                    }
+                    return Err(Abort::Failed(csv_fatal(e, path)));
+                }
+            }
+            let line = record.position().map_or(0, |p| p.line());
+            if record.len() != width {
+                if record.len() == 1 && record[0].trim().is_empty() {
+                    continue;
+                }
+                errors.push(field_count_error(&record, line, &columns, path));
+                continue;
+            }
+            open_quote = record
+                .get(width - 1)
+                .filter(|last| last.contains('\n'))
+                .map(|_| RowError {
+                    file: path.to_path_buf(),
+                    line,
+                    column: width,
+                    column_name: columns.header.display_name(width - 1),
+                    value: String::new(),
+                    reason: "a quote opened in this field is never closed, so the rest of the file became one value; close the quote".to_string(),
+                });
+            let mut cells = Cells::new(&record, line, &columns, &mut errors);
+            let Some(row) = layout.parse(&mut cells) else {
+                continue;
+            };
+            let key = L::key(&row);
+            let first_line = tx.note_import_key(key, line)?;
+            columns.write_extra(&record, layout.keeps_unused(&row), &mut extra);
+            let origin = Origin {
+                source_id,
+                line: Some(line),
+            };
+            match (layout.store(tx, &row, &extra, &origin)?, first_line) {
+                (UpsertOutcome::New, _) => counts.new += 1,
+                (UpsertOutcome::Unchanged, _) => counts.unchanged += 1,
+                (UpsertOutcome::Changed(changes), Some(first)) => {
+                    let col = layout.key_column();
+                    let mut cells = Cells::new(&record, line, &columns, &mut errors);
+                    cells.fail(
+                        col,
+                        format!(
+                            "`{key}` is also on line {first} with other values ({}); keep one of the two lines",
+                            describe_changes(&changes)
+                        ),
+                    );
+                }
+                (UpsertOutcome::Changed(changes), None) => {
+                    counts.changed += 1;
+                    if changed.len() < MAX_LISTED_CHANGES {
+                        changed.push(ChangedRow {
+                            line,
+                            key: key.to_string(),
+                            changes,
+                        });
+                    } else {
+                        changed_unlisted += 1;
+                    }
+                }
+            }
+        }
+        let (content_sha256, last_byte) = reader
+            .into_inner()
+            .finish()
+            .map_err(|source| ImportError::Io {
+                file: path.to_path_buf(),
+                source,
+            })
+            .map_err(Abort::Failed)?;
+        if let Some(unclosed) = open_quote.filter(|_| last_byte != Some(b'"')) {
+            errors.push(unclosed);
+        }
+        if !errors.is_empty() {
+            return Err(Abort::Failed(ImportError::Rows {
+                file: path.to_path_buf(),
+                errors: errors.list,
+                more: errors.more,
+            }));
+        }
+        tx.set_source_content_sha256(source_id, &content_sha256)?;
+        tx.finish_source(source_id, counts)?;
+        let coverage = layout.coverage();
+        if let Some(window) = coverage {
+            tx.add_charge_coverage(source_id, stripe_payments::GATEWAY, window)?;
+        }
+        let nothing_new = counts.new == 0 && counts.changed == 0;
+        let report = ImportReport {
+            file: path.to_path_buf(),
+            kind: L::KIND,
+            counts,
+            changed,
+            changed_unlisted,
+            coverage,
+            dry_run,
+            source_id: (!dry_run && !nothing_new).then_some(source_id),
+            content_sha256,
+        };
+        if nothing_new {
+            return Err(Abort::NothingNew(Box::new(report)));
+        }
+        Ok(report)
+    };
+    let result = if dry_run {
+        store.dry_run(work)
+    } else {
+        store.write(work)
+    };
+    match result {
+        Ok(report) => Ok(report),
+        Err(Abort::NothingNew(report)) => Ok(*report),
+        Err(Abort::Failed(e)) => Err(e),
+    }
+}
+
+fn describe_changes(changes: &[FieldChange]) -> String {
+    changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} vs {}",
+                c.field,
+                c.old.as_deref().unwrap_or("empty"),
+                c.new.as_deref().unwrap_or("empty")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A row with more or fewer fields than the header.
+fn field_count_error(record: &StringRecord, line: u64, columns: &Columns, path: &Path) -> RowError {
+    let (expected, len) = (columns.header.names.len(), record.len());
+    let column = len.min(expected) + 1;
+    let quote = if record.iter().any(|f| f.contains('\n')) {
+        "a quote is never closed, or a value holds an unquoted comma"
+    } else {
+        "a value may hold an unquoted comma, or the row lost a field"
+    };
+    RowError {
+        file: path.to_path_buf(),
+        line,
+        column,
+        column_name: columns.header.display_name(column - 1),
+        value: String::new(),
+        reason: format!("this row has {len} fields but the header has {expected}; {quote}"),
+    }
+}
+
+/// A CSV problem confined to one record, as a row error; `None` for what stops reading.
+fn csv_row_error(e: &csv::Error, columns: &Columns, path: &Path) -> Option<RowError> {
+    match e.kind() {
+        csv::ErrorKind::Utf8 { pos, err } => Some(RowError {
+            file: path.to_path_buf(),
+            line: pos.as_ref().map_or(0, |p| p.line()),
+            column: err.field() + 1,
+            column_name: columns.header.display_name(err.field()),
+            value: String::new(),
+            reason: format!(
+                "{NOT_UTF8} (the field's byte {} is not valid)",
+                err.valid_up_to() + 1
+            ),
+        }),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::thousands;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::small(7, "7")]
+    #[case::three_digits(997, "997")]
+    #[case::four_digits(2_997, "2,997")]
+    #[case::a_million(1_000_000, "1,000,000")]
+    fn counts_read_with_thousands_separators(#[case] n: u64, #[case] text: &str) {
+        assert_eq!(thousands(n), text);
+    }
+}
