@@ -7,5 +7,6 @@
 
 pub mod dates;
 pub mod money;
+pub mod reconcile;
 pub mod records;
 pub mod store;

@@ -9,6 +9,7 @@
 //! Writes happen inside [`Store::write`]: one SQLite transaction that commits only when the
 //! closure returns `Ok`, so an import that fails on its 3,000th row leaves nothing behind.
 
+mod findings;
 mod gateway;
 mod ledger;
 mod schema;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 
