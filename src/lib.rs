@@ -12,5 +12,6 @@ pub mod demo;
 pub mod import;
 pub mod money;
 pub mod people;
+pub mod reconcile;
 pub mod records;
 pub mod store;

@@ -11,6 +11,7 @@
 
 mod actions;
 mod audit;
+mod findings;
 mod gateway;
 mod imports;
 mod ledger;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
 pub use mappings::SavedMapping;
+pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 

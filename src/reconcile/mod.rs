@@ -1,0 +1,249 @@
+//! Reconciliation: lays the gateway's charges beside the business's invoices and ledger
+//! and says what does not add up.
+//!
+//! It owns the rules of DESIGN.md "Findings" and nothing else. [`reconcile`] is a pure
+//! function from [`Books`] (the store's rows) to a [`Reconciliation`] (links, findings,
+//! payments not yet synced); it must never touch I/O, a clock or a random source, and its
+//! output is sorted so that two runs over the same books are byte-for-byte equal. [`run`]
+//! is the only door to the store: it loads the books, reconciles and applies the result in
+//! one write transaction.
+//!
+//! How a charge is tied to an invoice, in order: the invoice reference the gateway carries
+//! (`metadata[invoice_number]`) naming an existing invoice (`reference`, exact); a ledger
+//! payment whose gateway id is the charge id or the charge's payment intent id, on an
+//! existing invoice (`ledger`, exact; the lowest payment id wins if several disagree);
+//! only then, for a charge that still holds money, a heuristic (`heuristic`): an invoice
+//! of the same customer (the charge's customer id or e-mail equals the invoice's customer
+//! id), same amount and currency, not void, issued or due within 7 days of the charge.
+//! Invoices the gateway does not yet cover come first, then the closest in time, then the
+//! lowest number. Unlinked charges are matched oldest first. A finding that rests on a
+//! heuristic link is `heuristic`, never auto-approved.
+//!
+//! Decisions where the contract is silent, as a careful bookkeeper would expect them:
+//! - Money that counts is a charge's `net_captured()`; a charge "succeeded" only when it is
+//!   succeeded *and* captured. A charge in another currency than its invoice never counts
+//!   towards that invoice.
+//! - A ledger payment naming a payment intent records that intent's succeeded charge (the
+//!   earliest, should there be several); a ledger refund may name the charge, its payment
+//!   intent or a gateway refund (`re_…`) of that charge. Refund entries in another
+//!   currency than the charge are not counted.
+//! - A charge refunded in full holds nothing, so it is never an orphan nor surplus. But when
+//!   the ledger recorded that charge as a payment and not its refund, the ledger still says
+//!   "paid": that is an `unrecorded_refund`, which is exactly what the bookkeeper must fix.
+//! - `missing_charge` lists the charge ids the ledger's gateway id resolves to (a failed or
+//!   pending attempt), or none when the gateway has no such object; the recorded gateway id
+//!   is always in the evidence.
+//! - `duplicate_invoice` by order reference compares invoices that both carry one; the
+//!   heuristic (same customer, amount and currency, issued within 10 minutes) only compares
+//!   invoices that both lack one (two different order references are two orders). The later
+//!   invoice (issued_at, then number) is the duplicate of the earliest qualifying one.
+//! - `payment_ids` are the ledger entries that record the finding's charges (for
+//!   `missing_charge`, the payment itself; for `unrecorded_refund`, the charge's payments
+//!   and refunds).
+//! - Sums are taken in `i128` and saturate into `i64` minor units: no realistic book
+//!   reaches the limit, and a saturated amount is still visibly wrong rather than a panic.
+
+mod evidence;
+mod index;
+mod links;
+mod rules;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::money::Money;
+use crate::records::{Charge, Coverage, GatewayRefund, Invoice, LedgerEntry};
+use crate::store::{Store, StoreError};
+
+/// Everything reconciliation reads: the store's rows, in any order.
+#[derive(Debug, Clone, Default)]
+pub struct Books {
+    pub invoices: Vec<Invoice>,
+    pub ledger: Vec<LedgerEntry>,
+    pub charges: Vec<Charge>,
+    pub refunds: Vec<GatewayRefund>,
+    pub coverage: Vec<Coverage>,
+}
+
+/// The outcome of one reconciliation, sorted: findings by fingerprint, links by charge id,
+/// payment ids alphabetically.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reconciliation {
+    pub findings: Vec<Finding>,
+    pub links: Vec<ChargeLink>,
+    /// Ledger payments whose gateway charge is absent and whose date lies outside every
+    /// coverage window: not findings, just "not yet synced".
+    pub not_yet_synced: Vec<String>,
+}
+
+/// One thing that does not add up, with the money it is about and the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    /// Kind plus the ids it is about; stable across runs so a finding is updated, not copied.
+    pub fingerprint: String,
+    pub confidence: Confidence,
+    pub invoice_number: Option<String>,
+    /// The gateway charges this finding is about, sorted. A charge is in at most one finding.
+    pub charge_ids: Vec<String>,
+    /// The ledger entries this finding is about, sorted.
+    pub payment_ids: Vec<String>,
+    pub amount: Money,
+    /// Plain words for the bookkeeper: what is wrong and what would fix it.
+    pub reason: String,
+    /// The invoice, its ledger entries and the charges, with times and amounts.
+    pub evidence: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    DoubleCharge,
+    OrphanCharge,
+    MissingCharge,
+    AmountMismatch,
+    UnrecordedRefund,
+    DuplicateInvoice,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 6] = [
+        FindingKind::DoubleCharge,
+        FindingKind::OrphanCharge,
+        FindingKind::MissingCharge,
+        FindingKind::AmountMismatch,
+        FindingKind::UnrecordedRefund,
+        FindingKind::DuplicateInvoice,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::DoubleCharge => "double_charge",
+            FindingKind::OrphanCharge => "orphan_charge",
+            FindingKind::MissingCharge => "missing_charge",
+            FindingKind::AmountMismatch => "amount_mismatch",
+            FindingKind::UnrecordedRefund => "unrecorded_refund",
+            FindingKind::DuplicateInvoice => "duplicate_invoice",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<FindingKind> {
+        let text = text.trim();
+        FindingKind::ALL
+            .into_iter()
+            .find(|k| k.as_str().eq_ignore_ascii_case(text))
+    }
+}
+
+impl std::fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How sure the finding is: `exact` rests only on references and recorded ids;
+/// `heuristic` rests on at least one guess (customer, amount and time) and is never
+/// auto-approved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    Exact,
+    Heuristic,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Exact => "exact",
+            Confidence::Heuristic => "heuristic",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Confidence> {
+        match text.trim() {
+            "exact" => Some(Confidence::Exact),
+            "heuristic" => Some(Confidence::Heuristic),
+            _ => None,
+        }
+    }
+}
+
+/// A charge tied to the invoice it pays, and by what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChargeLink {
+    pub charge_id: String,
+    pub invoice_number: String,
+    pub by: LinkBy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkBy {
+    /// The gateway carries the invoice number (metadata).
+    Reference,
+    /// A ledger payment records the charge (or its payment intent).
+    Ledger,
+    /// Same customer, amount and currency, close in time: a guess.
+    Heuristic,
+}
+
+impl LinkBy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkBy::Reference => "reference",
+            LinkBy::Ledger => "ledger",
+            LinkBy::Heuristic => "heuristic",
+        }
+    }
+}
+
+/// What applying a reconciliation did to the stored findings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReconcileSummary {
+    /// Findings seen for the first time.
+    pub new: u64,
+    /// Findings already open and still there.
+    pub still_open: u64,
+    /// Open findings the data no longer shows, now resolved as `cleared`.
+    pub resolved: u64,
+    /// Findings once cleared that the data shows again (it regressed).
+    pub reopened: u64,
+    /// Open findings after this run, per kind (every kind listed, zero included).
+    pub open_by_kind: BTreeMap<FindingKind, u64>,
+    /// Ledger payments waiting for a sync that covers their date.
+    pub not_yet_synced: u64,
+}
+
+/// Why a reconciliation could not run. Nothing is half-applied: the run is one
+/// transaction.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    #[error("reconciliation could not read or update the store: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Reconciles the books, purely. See the module documentation for the rules.
+pub fn reconcile(books: &Books) -> Reconciliation {
+    rules::reconcile(books)
+}
+
+/// Loads the books from the store, reconciles them and applies the findings, all in one
+/// write transaction: a concurrent import is either wholly seen or not at all.
+pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
+    store.write(|tx| {
+        let books = Books {
+            invoices: tx.invoices()?,
+            ledger: tx.ledger_entries()?,
+            charges: tx.charges()?,
+            refunds: tx.refunds()?,
+            coverage: tx.charge_coverage()?,
+        };
+        let reconciliation = reconcile(&books);
+        Ok(tx.apply_reconciliation(&reconciliation, now)?)
+    })
+}
