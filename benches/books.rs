@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use chargeguard::demo::{self, DemoSpec};
 use chargeguard::import::{self, FileKind, ImportOptions};
-use chargeguard::reconcile::{self, Books};
+use chargeguard::reconcile;
 use chargeguard::store::Store;
 
 fn peak_rss_mib() -> f64 {

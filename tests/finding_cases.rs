@@ -5,8 +5,9 @@
 use std::path::Path;
 
 use chargeguard::import::{self, FileKind, ImportOptions};
-use chargeguard::reconcile::{self, FindingFilter};
+use chargeguard::reconcile;
 use chargeguard::store::Store;
+use chargeguard::store::{FindingFilter, FindingStatus};
 use rstest::rstest;
 
 const INVOICES: &str =
@@ -79,7 +80,7 @@ fn reconcile_books(invoices: &str, payments: &str, stripe: &str) -> Vec<Seen> {
         .read(|tx| {
             tx.findings(&FindingFilter {
                 kind: None,
-                status: Some("open".into()),
+                status: Some(FindingStatus::Open),
             })
         })
         .unwrap();

@@ -568,7 +568,7 @@ impl Builder {
                 let inv = self.invoice(0, amount, cur, 0);
                 let m = self.money(amount, cur);
                 let (gateway_id, charges) = match mode {
-                    MissingMode::Absent => (self.id("ch", 7), vec![]),
+                    MissingMode::Absent => (self.id("ch", 7), vec![self.id("ch", 7)]),
                     MissingMode::Failed => {
                         self.charge(0, amount, cur, 1).status = ChargeStatus::Failed;
                         (self.id("ch", 0), vec![self.id("ch", 0)])

@@ -32,7 +32,7 @@ impl DemoSpec {
     /// The small, readable demo: a few hundred invoices, two of every incident.
     pub fn demo() -> DemoSpec {
         DemoSpec {
-            seed: 2026_10,
+            seed: 202_610,
             invoices: 240,
             invoices_per_incident_round: 120,
         }
@@ -57,6 +57,21 @@ pub struct PlantedFinding {
     pub amount_minor: i64,
     pub currency: String,
     pub confidence: &'static str,
+}
+
+impl From<&crate::store::StoredFinding> for PlantedFinding {
+    fn from(f: &crate::store::StoredFinding) -> Self {
+        let mut charge_ids = f.charge_ids.clone();
+        charge_ids.sort();
+        PlantedFinding {
+            kind: f.kind.as_str(),
+            invoice_number: f.invoice_number.clone(),
+            charge_ids,
+            amount_minor: f.amount_minor,
+            currency: f.currency.clone(),
+            confidence: f.confidence.as_str(),
+        }
+    }
 }
 
 /// What was written, and what a correct reconciliation finds in it.

@@ -113,6 +113,24 @@ pub struct ChangedRow {
     pub changes: Vec<FieldChange>,
 }
 
+impl fmt::Display for ChangedRow {
+    /// "line 12, INV-7: status open → paid"
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}, {}:", self.line, self.key)?;
+        for (i, change) in self.changes.iter().enumerate() {
+            let sep = if i == 0 { " " } else { "; " };
+            write!(
+                f,
+                "{sep}{} {} → {}",
+                change.field,
+                change.old.as_deref().unwrap_or("(empty)"),
+                change.new.as_deref().unwrap_or("(empty)")
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// What an import did (or, for a dry run, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct ImportReport {

@@ -58,7 +58,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::money::Money;
 use crate::records::{Charge, Coverage, GatewayRefund, Invoice, LedgerEntry};
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoreTx};
 
 /// Everything reconciliation reads: the store's rows, in any order.
 #[derive(Debug, Clone, Default)]
@@ -232,18 +232,66 @@ pub fn reconcile(books: &Books) -> Reconciliation {
     rules::reconcile(books)
 }
 
+/// Reads the books as one consistent snapshot of the store.
+pub fn load_books(store: &mut Store) -> Result<Books, ReconcileError> {
+    store.read(books_in)
+}
+
+fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
+    Ok(Books {
+        invoices: tx.invoices()?,
+        ledger: tx.ledger_entries()?,
+        charges: tx.charges()?,
+        refunds: tx.refunds()?,
+        coverage: tx.charge_coverage()?,
+    })
+}
+
 /// Loads the books from the store, reconciles them and applies the findings, all in one
 /// write transaction: a concurrent import is either wholly seen or not at all.
 pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
     store.write(|tx| {
-        let books = Books {
-            invoices: tx.invoices()?,
-            ledger: tx.ledger_entries()?,
-            charges: tx.charges()?,
-            refunds: tx.refunds()?,
-            coverage: tx.charge_coverage()?,
-        };
+        let books = books_in(tx)?;
         let reconciliation = reconcile(&books);
         Ok(tx.apply_reconciliation(&reconciliation, now)?)
     })
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for ReconcileSummary {
+    /// "Reconciled: 3 new findings, 12 still open, 1 resolved; open: 2 double_charge, …"
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Reconciled: {} new, {} still open, {} resolved",
+            self.new, self.still_open, self.resolved
+        )?;
+        if self.reopened > 0 {
+            write!(f, ", {} reopened (the data regressed)", self.reopened)?;
+        }
+        let open: Vec<String> = self
+            .open_by_kind
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        if open.is_empty() {
+            write!(f, ". Nothing is open.")?;
+        } else {
+            write!(f, ". Open: {}.", open.join(", "))?;
+        }
+        if self.not_yet_synced > 0 {
+            write!(
+                f,
+                " {} ledger payment(s) are not yet synced: their date is outside what the gateway data covers.",
+                self.not_yet_synced
+            )?;
+        }
+        Ok(())
+    }
 }

@@ -746,7 +746,13 @@ fn missing_charges(w: &Work<'_>, missing: &[(u32, Vec<u32>)], out: &mut Vec<Find
             fingerprint: format!("missing_charge:{}", entry.payment_id),
             confidence: Confidence::Exact,
             invoice_number: Some(entry.invoice_number.clone()),
-            charge_ids: w.charge_ids(named),
+            // With no such charge at the gateway, the id the ledger claims is still the
+            // gateway id this finding is about: the bookkeeper searches for it.
+            charge_ids: if named.is_empty() {
+                vec![gateway_id.to_string()]
+            } else {
+                w.charge_ids(named)
+            },
             payment_ids: vec![entry.payment_id.clone()],
             amount: entry.amount,
             reason,

@@ -217,7 +217,7 @@ use FindingKind::*;
     books(vec![inv("INV-1", 10_000)],
           vec![pay("pay_1", "INV-1", 10_000, Some("ch_zz"))],
           vec![]),
-    vec![(MissingCharge, Some("INV-1"), vec![], 10_000, Exact)])]
+    vec![(MissingCharge, Some("INV-1"), vec!["ch_zz"], 10_000, Exact)])]
 #[case::missing_charge_failed_even_outside_coverage(
     books(vec![inv("INV-1", 10_000)],
           vec![LedgerEntry { recorded_at: "2027-03-01T00:00:00Z".parse().unwrap(), ..pay("pay_1", "INV-1", 10_000, Some("ch_f")) }],

@@ -15,8 +15,8 @@ mod findings;
 mod gateway;
 mod imports;
 mod ledger;
-mod people;
 mod mappings;
+mod people;
 mod schema;
 mod sources;
 mod upsert;
@@ -26,8 +26,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
-pub use mappings::SavedMapping;
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
+pub use mappings::SavedMapping;
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 

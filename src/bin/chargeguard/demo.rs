@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use chargeguard::demo::{self, DemoSpec, PlantedFinding};
 use chargeguard::import::{self, FileKind, ImportOptions};
-use chargeguard::reconcile::{self, FindingFilter};
+use chargeguard::reconcile;
+use chargeguard::store::{FindingFilter, FindingStatus};
 
 use crate::{Ctx, findings, output};
 
@@ -72,7 +73,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let open = store.read(|tx| {
         tx.findings(&FindingFilter {
             kind: None,
-            status: Some("open".into()),
+            status: Some(FindingStatus::Open),
         })
     })?;
 

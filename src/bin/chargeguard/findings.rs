@@ -3,8 +3,9 @@
 use std::process::ExitCode;
 
 use chargeguard::money::{Currency, Money};
-use chargeguard::reconcile::{self, FindingFilter, FindingKind};
+use chargeguard::reconcile::{self, FindingKind};
 use chargeguard::store::StoredFinding;
+use chargeguard::store::{FindingFilter, FindingStatus};
 
 use crate::{Ctx, output};
 
@@ -41,7 +42,7 @@ pub fn list(ctx: &Ctx, args: FindingsArgs) -> anyhow::Result<ExitCode> {
     };
     let filter = FindingFilter {
         kind,
-        status: args.status.clone(),
+        status: args.status.as_deref().and_then(FindingStatus::parse),
     };
     let mut store = ctx.open_store()?;
     let findings = store.read(|tx| tx.findings(&filter))?;

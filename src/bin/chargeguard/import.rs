@@ -97,7 +97,7 @@ pub fn mapping(ctx: &Ctx, args: MappingArgs) -> anyhow::Result<ExitCode> {
                 .with_context(|| format!("reading {}", file.display()))?;
             let mapping = ColumnMapping::from_toml(&text)
                 .with_context(|| format!("in {}", file.display()))?;
-            store.write(|tx| tx.save_mapping(&name, &mapping))?;
+            import::save_mapping(&mut store, &name, &mapping)?;
             println!("saved mapping `{name}`");
         }
         MappingWhat::List => {
