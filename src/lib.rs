@@ -6,6 +6,8 @@
 //! for the map and `../shared/DESIGN.md` for the contract.
 
 pub mod dates;
+pub mod gateway;
 pub mod money;
 pub mod records;
+pub mod secret;
 pub mod store;
