@@ -11,3 +11,4 @@ pub mod money;
 pub mod records;
 pub mod secret;
 pub mod store;
+pub mod sync;

@@ -10,6 +10,7 @@
 //! closure returns `Ok`, so an import that fails on its 3,000th row leaves nothing behind.
 
 mod gateway;
+mod gateway_sync;
 mod ledger;
 mod schema;
 mod sources;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+pub use gateway_sync::StoredChargeExtras;
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 

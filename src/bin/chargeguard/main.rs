@@ -4,6 +4,7 @@
 //! table by default, JSON with `--json`. It holds no business rule of its own. Errors end
 //! the program with a non-zero exit code and a message that says what to do next.
 
+mod gateway;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -34,12 +35,26 @@ struct Cli {
 enum Command {
     /// Run the sandbox gateway, a local stand-in for Stripe.
     Sandbox(sandbox::SandboxArgs),
+    /// Check a gateway secret key (read from stdin) and keep it in the OS keyring.
+    Connect(gateway::ConnectArgs),
+    /// Pull the gateway's charges and refunds into the store.
+    Sync(gateway::SyncArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Connect(args) => gateway::connect(
+            cli.db.as_deref(),
+            std::time::Duration::from_secs(cli.http_timeout),
+            args,
+        ),
+        Command::Sync(args) => gateway::sync(
+            cli.db.as_deref(),
+            std::time::Duration::from_secs(cli.http_timeout),
+            args,
+        ),
     };
     match result {
         Ok(code) => code,
