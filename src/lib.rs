@@ -8,4 +8,5 @@
 pub mod dates;
 pub mod money;
 pub mod records;
+pub mod sandbox;
 pub mod store;
