@@ -9,6 +9,7 @@ pub mod dates;
 pub mod gateway;
 pub mod money;
 pub mod records;
+pub mod sandbox;
 pub mod secret;
 pub mod store;
 pub mod sync;
