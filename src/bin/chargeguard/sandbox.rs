@@ -34,13 +34,6 @@ pub enum SandboxCommand {
 
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-<<<<<<< HEAD
-        SandboxCommand::Serve { addr, state } => {
-            anyhow::bail!(
-                "the sandbox gateway is being built (addr {addr}, state {})",
-                state.display()
-            )
-=======
         SandboxCommand::Serve {
             addr,
             state,
@@ -60,7 +53,6 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
                 ..SandboxConfig::new(state)
             }))?;
             Ok(ExitCode::SUCCESS)
->>>>>>> sandbox
         }
     }
 }
