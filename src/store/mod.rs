@@ -14,6 +14,7 @@ mod audit;
 mod findings;
 mod gateway;
 mod imports;
+mod gateway_sync;
 mod ledger;
 mod mappings;
 mod people;
@@ -28,6 +29,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use mappings::SavedMapping;
+pub use gateway_sync::StoredChargeExtras;
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome};
 

@@ -8,6 +8,7 @@ mod demo;
 mod findings;
 mod import;
 mod output;
+mod gateway;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the sandbox gateway, a local stand-in for Stripe.
     Sandbox(sandbox::SandboxArgs),
+    /// Check a gateway secret key (read from stdin) and keep it in the OS keyring.
+    Connect(gateway::ConnectArgs),
+    /// Pull the gateway's charges and refunds into the store.
+    Sync(gateway::SyncArgs),
 }
 
 /// What every command may need: where the store is and how to print.
@@ -98,6 +103,8 @@ fn main() -> ExitCode {
         Command::Findings(args) => findings::list(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Sandbox(args) => sandbox::run(args),
+        Command::Connect(args) => gateway::connect(ctx.db.as_deref(), ctx.http_timeout, args),
+        Command::Sync(args) => gateway::sync(ctx.db.as_deref(), ctx.http_timeout, args),
     };
     match result {
         Ok(code) => code,

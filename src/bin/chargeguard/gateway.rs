@@ -1,0 +1,152 @@
+//! `chargeguard connect` and `chargeguard sync`: the gateway commands.
+//!
+//! `connect` reads the secret key from standard input (never from an argument, which would
+//! land in the shell history and the process list) and hands it to the core, which checks
+//! it and files it in the keyring. `sync` shows a progress bar on a terminal and plain
+//! lines otherwise (scripts and tests read them). Neither prints the key: only its mask.
+
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use chargeguard::gateway::stripe::STRIPE_API_BASE;
+use chargeguard::secret::{self, Keyring, SecretKey};
+use chargeguard::store::Store;
+use chargeguard::sync::{self, ObjectKind, SyncError, SyncOptions, SyncProgress};
+
+#[derive(Debug, clap::Args)]
+pub struct ConnectArgs {
+    /// The gateway's API base: Stripe's, or a sandbox's `http://127.0.0.1:PORT`.
+    #[arg(long, default_value = STRIPE_API_BASE)]
+    pub api_base: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SyncArgs {
+    /// Objects per page (1-100); smaller pages commit more often on a slow link.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub page_size: u8,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The store file: `--db`, else `chargeguard.db` in the app's data folder.
+fn store_path(db: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(db) = db {
+        return Ok(db.to_path_buf());
+    }
+    let dirs = directories::ProjectDirs::from("", "", "chargeguard")
+        .context("no home folder to keep the store in; pass --db PATH")?;
+    Ok(dirs.data_dir().join("chargeguard.db"))
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn connect(
+    db: Option<&Path>,
+    timeout: Duration,
+    args: ConnectArgs,
+) -> anyhow::Result<ExitCode> {
+    let path = store_path(db)?;
+    let mut store = Store::open(&path)?;
+    let (key, keyring) = match secret::key_from_env()? {
+        Some(key) => {
+            eprintln!(
+                "using the key from {} ({key}); nothing is written to the keyring",
+                secret::API_KEY_ENV
+            );
+            (key, None)
+        }
+        None => {
+            // Open the keyring before asking for the key: a missing keyring is reported
+            // before anyone pastes a secret for nothing.
+            let keyring = Keyring::open()?;
+            (read_key()?, Some(keyring))
+        }
+    };
+    let mask = key.masked();
+    let connection = runtime()?.block_on(sync::connect(
+        &mut store,
+        &args.api_base,
+        key,
+        keyring.as_ref(),
+        timeout,
+    ))?;
+    println!(
+        "connected to {} with key {mask} (account {})",
+        connection.api_base, connection.account
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_key() -> anyhow::Result<SecretKey> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprint!("Paste the secret key (sk_…) and press Enter: ");
+        std::io::stderr().flush().ok();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("cannot read the key from standard input")?;
+    Ok(SecretKey::new(&line)?)
+}
+
+pub fn sync(db: Option<&Path>, timeout: Duration, args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let path = store_path(db)?;
+    let mut store = Store::open(&path)?;
+    let connection = sync::connection(&mut store)?.ok_or(SyncError::NotConnected)?;
+    let client = connection.client(timeout)?;
+    let options = SyncOptions {
+        page_size: args.page_size,
+    };
+    let now = jiff::Timestamp::now();
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let report = runtime()?.block_on(sync::sync(
+        &mut store,
+        &client,
+        now,
+        options,
+        |p: SyncProgress| match &bar {
+            Some(bar) => bar.set_message(progress_line(&p)),
+            None => {
+                println!("{}", progress_line(&p));
+                std::io::stdout().flush().ok();
+            }
+        },
+    ));
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!("synced: {report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_line(p: &SyncProgress) -> String {
+    let kind = match p.kind {
+        ObjectKind::Charge => "charges",
+        ObjectKind::Refund => "refunds",
+    };
+    format!(
+        "{kind}: page {} committed, {} fetched, {} new, {} changed",
+        p.pages, p.fetched, p.new, p.changed
+    )
+}

@@ -1,0 +1,388 @@
+//! Stripe's JSON objects, exactly as the API sends them, and their one conversion into the
+//! core's records.
+//!
+//! These types follow Stripe's field names and optionality (an expandable field is an id
+//! or an object; metadata values are strings; amounts are integers in minor units with a
+//! lower-case currency). Nothing outside `gateway::stripe` should hold them: callers get
+//! `records::Charge` and `records::GatewayRefund` from [`charge_record`] and
+//! [`refund_record`], the only place where Stripe's shape meets ours.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::Deserialize;
+
+use super::error::StripeError;
+use crate::money::{Currency, Money};
+use crate::records::{self, ChargeStatus, RefundStatus};
+
+/// A page of a list endpoint (`GET /v1/charges`, …), newest first.
+#[derive(Debug, Clone, Deserialize)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// A page of a search endpoint (`GET /v1/charges/search`); `next_page` is the cursor.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchResult<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+    #[serde(default)]
+    pub next_page: Option<String>,
+}
+
+/// An expandable field: an id, or the object itself when the request expanded it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Expandable {
+    Id(String),
+    Object { id: String },
+}
+
+impl Expandable {
+    pub fn id(&self) -> &str {
+        match self {
+            Expandable::Id(id) | Expandable::Object { id } => id,
+        }
+    }
+}
+
+/// A balance transaction, as far as a charge's fee goes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum BalanceTransactionRef {
+    Object { fee: i64 },
+    Id(String),
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct BillingDetails {
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Charge {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub amount_refunded: i64,
+    pub currency: String,
+    pub status: String,
+    #[serde(default)]
+    pub captured: bool,
+    pub created: i64,
+    #[serde(default)]
+    pub customer: Option<Expandable>,
+    #[serde(default)]
+    pub billing_details: Option<BillingDetails>,
+    #[serde(default)]
+    pub receipt_email: Option<String>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub balance_transaction: Option<BalanceTransactionRef>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub refunded: bool,
+    #[serde(default)]
+    pub failure_code: Option<String>,
+    #[serde(default)]
+    pub livemode: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Refund {
+    pub id: String,
+    pub amount: i64,
+    #[serde(default)]
+    pub charge: Option<Expandable>,
+    pub currency: String,
+    #[serde(default)]
+    pub status: Option<String>,
+    pub created: i64,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable>,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentIntent {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub created: i64,
+    #[serde(default)]
+    pub customer: Option<Expandable>,
+    #[serde(default)]
+    pub payment_method: Option<Expandable>,
+    #[serde(default)]
+    pub latest_charge: Option<Expandable>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+    #[serde(default)]
+    pub last_payment_error: Option<ErrorObject>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct InvoiceSettings {
+    #[serde(default)]
+    pub default_payment_method: Option<Expandable>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Customer {
+    pub id: String,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(default)]
+    pub invoice_settings: Option<InvoiceSettings>,
+    #[serde(default)]
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Card {
+    #[serde(default)]
+    pub brand: Option<String>,
+    #[serde(default)]
+    pub last4: Option<String>,
+    #[serde(default)]
+    pub exp_month: Option<u8>,
+    #[serde(default)]
+    pub exp_year: Option<u16>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentMethod {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub card: Option<Card>,
+    #[serde(default)]
+    pub customer: Option<Expandable>,
+    #[serde(default)]
+    pub created: Option<i64>,
+}
+
+/// The body of every Stripe error answer: `{"error": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ErrorEnvelope {
+    pub error: ErrorObject,
+}
+
+/// Stripe's error object.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ErrorObject {
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub code: Option<String>,
+    #[serde(default)]
+    pub decline_code: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub param: Option<String>,
+    /// The declined charge's id, on card errors.
+    #[serde(default)]
+    pub charge: Option<String>,
+    /// The payment intent a card error happened on (an object in Stripe's answer).
+    #[serde(default)]
+    pub payment_intent: Option<Expandable>,
+}
+
+fn unreadable(id: &str, detail: impl Into<String>) -> StripeError {
+    StripeError::Unreadable {
+        what: id.to_string(),
+        detail: detail.into(),
+    }
+}
+
+fn currency(id: &str, code: &str) -> Result<Currency, StripeError> {
+    Currency::from_code(code).map_err(|e| unreadable(id, e.to_string()))
+}
+
+fn instant(id: &str, seconds: i64) -> Result<Timestamp, StripeError> {
+    Timestamp::from_second(seconds).map_err(|e| unreadable(id, e.to_string()))
+}
+
+/// The key in a charge's metadata that names the invoice it pays (the same key the
+/// dashboard export shows as `invoice_number (metadata)`).
+pub const INVOICE_METADATA_KEY: &str = "invoice_number";
+
+/// The core's record of a Stripe charge.
+pub fn charge_record(c: &Charge) -> Result<records::Charge, StripeError> {
+    let cur = currency(&c.id, &c.currency)?;
+    let status = ChargeStatus::parse(&c.status)
+        .ok_or_else(|| unreadable(&c.id, format!("unknown charge status {:?}", c.status)))?;
+    if c.amount < 0 || c.amount_refunded < 0 || c.amount_refunded > c.amount {
+        return Err(unreadable(
+            &c.id,
+            format!(
+                "refunded {} of an amount of {}",
+                c.amount_refunded, c.amount
+            ),
+        ));
+    }
+    let fee = match &c.balance_transaction {
+        Some(BalanceTransactionRef::Object { fee }) => Some(Money::from_minor(*fee, cur)),
+        _ => None,
+    };
+    let customer_email = c
+        .billing_details
+        .as_ref()
+        .and_then(|b| b.email.clone())
+        .or_else(|| c.receipt_email.clone())
+        .filter(|e| !e.is_empty());
+    Ok(records::Charge {
+        id: c.id.clone(),
+        amount: Money::from_minor(c.amount, cur),
+        amount_refunded: Money::from_minor(c.amount_refunded, cur),
+        status,
+        captured: c.captured,
+        created: instant(&c.id, c.created)?,
+        customer: c.customer.as_ref().map(|x| x.id().to_string()),
+        customer_email,
+        payment_intent: c.payment_intent.as_ref().map(|x| x.id().to_string()),
+        invoice_ref: c
+            .metadata
+            .get(INVOICE_METADATA_KEY)
+            .filter(|v| !v.is_empty())
+            .cloned(),
+        description: c.description.clone().filter(|d| !d.is_empty()),
+        fee,
+        metadata: c.metadata.clone(),
+    })
+}
+
+/// The core's record of a Stripe refund. A refund not tied to a charge cannot be
+/// reconciled and is refused.
+pub fn refund_record(r: &Refund) -> Result<records::GatewayRefund, StripeError> {
+    let cur = currency(&r.id, &r.currency)?;
+    let charge_id = r
+        .charge
+        .as_ref()
+        .map(|c| c.id().to_string())
+        .ok_or_else(|| unreadable(&r.id, "the refund names no charge"))?;
+    // Refunds created before Stripe reported a status were all immediate.
+    let status = match r.status.as_deref() {
+        None => RefundStatus::Succeeded,
+        Some(s) => RefundStatus::parse(s)
+            .ok_or_else(|| unreadable(&r.id, format!("unknown refund status {s:?}")))?,
+    };
+    if r.amount < 0 {
+        return Err(unreadable(&r.id, format!("negative amount {}", r.amount)));
+    }
+    Ok(records::GatewayRefund {
+        id: r.id.clone(),
+        charge_id,
+        amount: Money::from_minor(r.amount, cur),
+        status,
+        created: instant(&r.id, r.created)?,
+        metadata: r.metadata.clone(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Trimmed from the Stripe API reference's example charge object.
+    const CHARGE: &str = r#"{
+      "id": "ch_3MmlLrLkdIwHu7ix0snN0B15",
+      "object": "charge",
+      "amount": 1099,
+      "amount_captured": 1099,
+      "amount_refunded": 250,
+      "balance_transaction": "txn_3MmlLrLkdIwHu7ix0uke3Ezy",
+      "billing_details": {"address": null, "email": "jenny@example.com", "name": null, "phone": null},
+      "captured": true,
+      "created": 1679090539,
+      "currency": "jpy",
+      "customer": "cus_NffrFeUfNV2Hib",
+      "description": null,
+      "failure_code": null,
+      "livemode": false,
+      "metadata": {"invoice_number": "INV-1042", "idempotency_key": "k1"},
+      "paid": true,
+      "payment_intent": {"id": "pi_3MmlLrLkdIwHu7ix0BCl1lWd", "object": "payment_intent"},
+      "refunded": false,
+      "status": "succeeded"
+    }"#;
+
+    #[test]
+    fn a_charge_becomes_the_record_a_bookkeeper_sees() {
+        let wire: Charge = serde_json::from_str(CHARGE).unwrap();
+        let c = charge_record(&wire).unwrap();
+        let jpy = Currency::from_code("JPY").unwrap();
+        assert_eq!(c.id, "ch_3MmlLrLkdIwHu7ix0snN0B15");
+        assert_eq!(c.amount, Money::from_minor(1099, jpy));
+        assert_eq!(c.amount_refunded, Money::from_minor(250, jpy));
+        assert_eq!(c.net_captured(), 849);
+        assert_eq!(c.invoice_ref.as_deref(), Some("INV-1042"));
+        assert_eq!(c.customer.as_deref(), Some("cus_NffrFeUfNV2Hib"));
+        assert_eq!(c.customer_email.as_deref(), Some("jenny@example.com"));
+        assert_eq!(
+            c.payment_intent.as_deref(),
+            Some("pi_3MmlLrLkdIwHu7ix0BCl1lWd")
+        );
+        assert_eq!(c.created.as_second(), 1679090539);
+        assert_eq!(c.fee, None);
+    }
+
+    #[test]
+    fn a_charge_refunded_beyond_its_amount_is_refused() {
+        let mut wire: Charge = serde_json::from_str(CHARGE).unwrap();
+        wire.amount_refunded = 2000;
+        let err = charge_record(&wire).unwrap_err();
+        assert!(
+            err.to_string().contains("ch_3MmlLrLkdIwHu7ix0snN0B15"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_refund_names_its_charge() {
+        let wire: Refund = serde_json::from_str(
+            r#"{"id": "re_1Nispe2eZvKYlo2Cd31jOCgZ", "object": "refund", "amount": 1000,
+                "charge": "ch_1NirD82eZvKYlo2CIvbtLWuY", "created": 1692942318,
+                "currency": "usd", "metadata": {}, "payment_intent": "pi_1", "reason": null,
+                "status": "succeeded"}"#,
+        )
+        .unwrap();
+        let r = refund_record(&wire).unwrap();
+        assert_eq!(r.charge_id, "ch_1NirD82eZvKYlo2CIvbtLWuY");
+        assert_eq!(r.amount.minor(), 1000);
+        assert_eq!(r.status, RefundStatus::Succeeded);
+    }
+
+    #[test]
+    fn a_card_error_carries_its_decline_and_charge() {
+        let e: ErrorEnvelope = serde_json::from_str(
+            r#"{"error": {"type": "card_error", "code": "card_declined",
+                "decline_code": "generic_decline", "message": "Your card was declined.",
+                "charge": "ch_declined", "payment_intent": {"id": "pi_9", "object": "payment_intent"}}}"#,
+        )
+        .unwrap();
+        assert_eq!(e.error.kind.as_deref(), Some("card_error"));
+        assert_eq!(e.error.decline_code.as_deref(), Some("generic_decline"));
+        assert_eq!(e.error.charge.as_deref(), Some("ch_declined"));
+        assert_eq!(e.error.payment_intent.unwrap().id(), "pi_9");
+    }
+}

@@ -1,0 +1,899 @@
+//! The subset of Stripe's REST API the sandbox serves, and what each call does to state:
+//! customers, payment methods, payment intents (confirming one makes a charge), charges,
+//! refunds; lists, search and `expand[]`.
+//!
+//! Every call runs inside one SQLite transaction handed in by the server. A call returns
+//! `Ok(answer)` when its effect (possibly a decline or a refused refund, which Stripe also
+//! records) must commit and be remembered under the idempotency key; it returns `Err` for
+//! a request that never started executing (bad parameters, unknown ids), which rolls back
+//! and is not remembered — Stripe's own rule. This module never does I/O besides that
+//! transaction and never reads the clock: `now` is passed in.
+
+use axum::http::{Method, StatusCode};
+use rusqlite::Transaction;
+use serde_json::{Map, Value, json};
+
+use super::cards::{Outcome, TestCard, test_card};
+use super::search;
+use super::state::{self, Column, Cursor, Kind, ListQuery, StateError, Stored};
+use super::wire::{Answer, ApiError, Params, list_envelope};
+use crate::money::Currency;
+
+impl From<StateError> for ApiError {
+    fn from(e: StateError) -> Self {
+        ApiError::internal(format!("The sandbox could not use its state file: {e}"))
+    }
+}
+
+/// One API operation, decoded from method and path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    CreateCustomer,
+    ListCustomers,
+    GetCustomer(String),
+    CustomerPaymentMethods(String),
+    ListPaymentMethods,
+    GetPaymentMethod(String),
+    CreatePaymentIntent,
+    ListPaymentIntents,
+    SearchPaymentIntents,
+    GetPaymentIntent(String),
+    ConfirmPaymentIntent(String),
+    ListCharges,
+    SearchCharges,
+    GetCharge(String),
+    CreateRefund,
+    ListRefunds,
+    GetRefund(String),
+}
+
+impl Route {
+    pub fn parse(method: &Method, path: &str) -> Option<Route> {
+        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+        let get = method == Method::GET;
+        let post = method == Method::POST;
+        let id = |s: &str| s.to_string();
+        Some(match segments.as_slice() {
+            ["v1", "customers"] if post => Route::CreateCustomer,
+            ["v1", "customers"] if get => Route::ListCustomers,
+            ["v1", "customers", c] if get => Route::GetCustomer(id(c)),
+            ["v1", "customers", c, "payment_methods"] if get => {
+                Route::CustomerPaymentMethods(id(c))
+            }
+            ["v1", "payment_methods"] if get => Route::ListPaymentMethods,
+            ["v1", "payment_methods", p] if get => Route::GetPaymentMethod(id(p)),
+            ["v1", "payment_intents"] if post => Route::CreatePaymentIntent,
+            ["v1", "payment_intents"] if get => Route::ListPaymentIntents,
+            ["v1", "payment_intents", "search"] if get => Route::SearchPaymentIntents,
+            ["v1", "payment_intents", p] if get => Route::GetPaymentIntent(id(p)),
+            ["v1", "payment_intents", p, "confirm"] if post => Route::ConfirmPaymentIntent(id(p)),
+            ["v1", "charges"] if get => Route::ListCharges,
+            ["v1", "charges", "search"] if get => Route::SearchCharges,
+            ["v1", "charges", c] if get => Route::GetCharge(id(c)),
+            ["v1", "refunds"] if post => Route::CreateRefund,
+            ["v1", "refunds"] if get => Route::ListRefunds,
+            ["v1", "refunds", r] if get => Route::GetRefund(id(r)),
+            _ => return None,
+        })
+    }
+}
+
+/// Runs `route` in `tx`.
+pub fn execute(
+    tx: &Transaction<'_>,
+    route: &Route,
+    params: &Params,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    match route {
+        Route::CreateCustomer => create_customer(tx, params, now),
+        Route::ListCustomers => list(tx, params, Kind::Customer, "/v1/customers", vec![], &[]),
+        Route::GetCustomer(id) => retrieve(tx, params, Kind::Customer, id),
+        Route::CustomerPaymentMethods(id) => {
+            must_exist(tx, Kind::Customer, id, "customer")?;
+            let url = format!("/v1/customers/{id}/payment_methods");
+            list(
+                tx,
+                params,
+                Kind::PaymentMethod,
+                &url,
+                vec![(Column::Customer, id.clone())],
+                &["type"],
+            )
+        }
+        Route::ListPaymentMethods => {
+            let mut equal = vec![];
+            if let Some(c) = params.text("customer") {
+                equal.push((Column::Customer, c));
+            }
+            list(
+                tx,
+                params,
+                Kind::PaymentMethod,
+                "/v1/payment_methods",
+                equal,
+                &["customer", "type"],
+            )
+        }
+        Route::GetPaymentMethod(id) => retrieve(tx, params, Kind::PaymentMethod, id),
+        Route::CreatePaymentIntent => create_payment_intent(tx, params, now),
+        Route::ConfirmPaymentIntent(id) => confirm_existing(tx, params, id, now),
+        Route::ListPaymentIntents => {
+            let mut equal = vec![];
+            if let Some(c) = params.text("customer") {
+                equal.push((Column::Customer, c));
+            }
+            list(
+                tx,
+                params,
+                Kind::PaymentIntent,
+                "/v1/payment_intents",
+                equal,
+                &["customer"],
+            )
+        }
+        Route::SearchPaymentIntents => search_objects(
+            tx,
+            params,
+            Kind::PaymentIntent,
+            "/v1/payment_intents/search",
+        ),
+        Route::GetPaymentIntent(id) => retrieve(tx, params, Kind::PaymentIntent, id),
+        Route::ListCharges => {
+            let mut equal = vec![];
+            if let Some(c) = params.text("customer") {
+                equal.push((Column::Customer, c));
+            }
+            if let Some(p) = params.text("payment_intent") {
+                equal.push((Column::PaymentIntent, p));
+            }
+            list(
+                tx,
+                params,
+                Kind::Charge,
+                "/v1/charges",
+                equal,
+                &["customer", "payment_intent", "transfer_group"],
+            )
+        }
+        Route::SearchCharges => search_objects(tx, params, Kind::Charge, "/v1/charges/search"),
+        Route::GetCharge(id) => retrieve(tx, params, Kind::Charge, id),
+        Route::CreateRefund => create_refund(tx, params, now),
+        Route::ListRefunds => {
+            let mut equal = vec![];
+            if let Some(c) = params.text("charge") {
+                equal.push((Column::Charge, c));
+            }
+            if let Some(p) = params.text("payment_intent") {
+                equal.push((Column::PaymentIntent, p));
+            }
+            list(
+                tx,
+                params,
+                Kind::Refund,
+                "/v1/refunds",
+                equal,
+                &["charge", "payment_intent"],
+            )
+        }
+        Route::GetRefund(id) => retrieve(tx, params, Kind::Refund, id),
+    }
+}
+
+fn must_exist(tx: &Transaction<'_>, kind: Kind, id: &str, param: &str) -> Result<Stored, ApiError> {
+    state::get_kind(tx, kind, id)?.ok_or_else(|| ApiError::no_such(kind.label(), id, param))
+}
+
+fn retrieve(
+    tx: &Transaction<'_>,
+    params: &Params,
+    kind: Kind,
+    id: &str,
+) -> Result<Answer, ApiError> {
+    params.allow_only(&["expand"])?;
+    let stored = must_exist(tx, kind, id, "id")?;
+    let mut body = render(tx, &stored)?;
+    expand(tx, &mut body, &params.array("expand"))?;
+    Ok(Answer::ok(body))
+}
+
+/// An object as a client sees it: a charge carries its refunds as a list.
+pub fn render(tx: &Transaction<'_>, stored: &Stored) -> Result<Value, ApiError> {
+    let mut body = stored.body.clone();
+    if stored.kind == Kind::Charge {
+        let id = stored.id().to_string();
+        let refunds = state::related(tx, Kind::Refund, Column::Charge, &id)?;
+        let count = refunds.len();
+        let data: Vec<Value> = refunds.into_iter().rev().map(|r| r.body).collect();
+        let mut list = list_envelope(&format!("/v1/charges/{id}/refunds"), data, false);
+        list["total_count"] = json!(count);
+        body["refunds"] = list;
+    }
+    Ok(body)
+}
+
+/// Replaces id strings named by `expand[]` paths (`latest_charge`, `data.customer`,
+/// `payment_intent.latest_charge`) with the objects they name.
+pub fn expand(tx: &Transaction<'_>, body: &mut Value, paths: &[String]) -> Result<(), ApiError> {
+    for path in paths {
+        let parts: Vec<&str> = path.split('.').collect();
+        expand_path(tx, body, &parts, path)?;
+    }
+    Ok(())
+}
+
+fn expand_path(
+    tx: &Transaction<'_>,
+    value: &mut Value,
+    parts: &[&str],
+    whole: &str,
+) -> Result<(), ApiError> {
+    let Some((first, rest)) = parts.split_first() else {
+        return Ok(());
+    };
+    if *first == "data"
+        && let Some(items) = value.get_mut("data").and_then(Value::as_array_mut)
+    {
+        for item in items {
+            expand_path(tx, item, rest, whole)?;
+        }
+        return Ok(());
+    }
+    let Some(field) = value.get_mut(*first) else {
+        return Err(ApiError::invalid_param(
+            "expand",
+            format!("This property cannot be expanded ({whole})."),
+        ));
+    };
+    if let Some(id) = field.as_str().map(str::to_string)
+        && let Some(stored) = state::get(tx, &id)?
+    {
+        *field = render(tx, &stored)?;
+    }
+    expand_path(tx, field, rest, whole)
+}
+
+fn list(
+    tx: &Transaction<'_>,
+    params: &Params,
+    kind: Kind,
+    url: &str,
+    equal: Vec<(Column, String)>,
+    filters: &[&str],
+) -> Result<Answer, ApiError> {
+    let mut known = vec![
+        "limit",
+        "starting_after",
+        "ending_before",
+        "created",
+        "expand",
+    ];
+    known.extend_from_slice(filters);
+    params.allow_only(&known)?;
+    let limit = limit(params)?;
+    let after = params.text("starting_after");
+    let before = params.text("ending_before");
+    let cursor = match (after, before) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::invalid_param(
+                "ending_before",
+                "You may only specify one of these parameters: starting_after, ending_before.",
+            ));
+        }
+        (Some(id), None) => {
+            let s = must_exist(tx, kind, &id, "starting_after")?;
+            Cursor::After {
+                created: s.created(),
+                seq: s.seq,
+            }
+        }
+        (None, Some(id)) => {
+            let s = must_exist(tx, kind, &id, "ending_before")?;
+            Cursor::Before {
+                created: s.created(),
+                seq: s.seq,
+            }
+        }
+        (None, None) => Cursor::Start,
+    };
+    let query = ListQuery {
+        kind,
+        limit,
+        cursor,
+        created: params.created()?,
+        equal,
+        conditions: vec![],
+    };
+    let (objects, has_more) = state::page(tx, &query)?;
+    let data = objects
+        .iter()
+        .map(|o| render(tx, o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut body = list_envelope(url, data, has_more);
+    expand(tx, &mut body, &params.array("expand"))?;
+    Ok(Answer::ok(body))
+}
+
+fn limit(params: &Params) -> Result<i64, ApiError> {
+    let limit = params.integer("limit")?.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid_param(
+            "limit",
+            format!("Invalid limit {limit}: it must be between 1 and 100."),
+        ));
+    }
+    Ok(limit)
+}
+
+const PAGE_PREFIX: &str = "sbxpage_";
+
+fn search_objects(
+    tx: &Transaction<'_>,
+    params: &Params,
+    kind: Kind,
+    url: &str,
+) -> Result<Answer, ApiError> {
+    params.allow_only(&["query", "limit", "page", "expand"])?;
+    let query_text = params
+        .text("query")
+        .ok_or_else(|| ApiError::missing_param("query"))?;
+    let conditions = search::compile(kind, &query_text)?;
+    let cursor = match params.text("page") {
+        None => Cursor::Start,
+        Some(token) => {
+            let bad = || ApiError::invalid_param("page", format!("Invalid page token: {token}"));
+            let (created, seq) = token
+                .strip_prefix(PAGE_PREFIX)
+                .and_then(|t| t.split_once('_'))
+                .ok_or_else(bad)?;
+            Cursor::After {
+                created: created.parse().map_err(|_| bad())?,
+                seq: seq.parse().map_err(|_| bad())?,
+            }
+        }
+    };
+    let query = ListQuery {
+        kind,
+        limit: limit(params)?,
+        cursor,
+        created: Default::default(),
+        equal: vec![],
+        conditions,
+    };
+    let (objects, has_more) = state::page(tx, &query)?;
+    let next_page = match objects.last() {
+        Some(last) if has_more => json!(format!("{PAGE_PREFIX}{}_{}", last.created(), last.seq)),
+        _ => Value::Null,
+    };
+    let data = objects
+        .iter()
+        .map(|o| render(tx, o))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut body = json!({
+        "object": "search_result",
+        "url": url,
+        "has_more": has_more,
+        "next_page": next_page,
+        "data": data,
+    });
+    expand(tx, &mut body, &params.array("expand"))?;
+    Ok(Answer::ok(body))
+}
+
+fn metadata(params: &Params) -> Value {
+    Value::Object(
+        params
+            .hash("metadata")
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect::<Map<_, _>>(),
+    )
+}
+
+fn currency(params: &Params) -> Result<String, ApiError> {
+    let text = params
+        .text("currency")
+        .ok_or_else(|| ApiError::missing_param("currency"))?;
+    Currency::from_code(&text)
+        .map(|c| c.lower())
+        .map_err(|_| ApiError::invalid_param("currency", format!("Invalid currency: {text}.")))
+}
+
+fn amount(params: &Params, required: bool) -> Result<Option<i64>, ApiError> {
+    match params.integer("amount")? {
+        None if required => Err(ApiError::missing_param("amount")),
+        Some(a) if a < 1 => Err(ApiError::invalid_param(
+            "amount",
+            "Invalid positive integer: amount must be at least 1 (in the currency's minor unit).",
+        )),
+        other => Ok(other),
+    }
+}
+
+/// A fresh payment method cloned from a test token, as Stripe does with `pm_card_visa`.
+pub fn new_payment_method(
+    tx: &Transaction<'_>,
+    token: &str,
+    card: &TestCard,
+    customer: Option<&str>,
+    now: i64,
+) -> Result<Stored, ApiError> {
+    let id = state::next_id(tx, Kind::PaymentMethod)?;
+    let body = json!({
+        "id": id,
+        "object": "payment_method",
+        "type": "card",
+        "card": card.card_json(),
+        "billing_details": {"address": null, "email": null, "name": null, "phone": null},
+        "created": now,
+        "customer": customer,
+        "livemode": false,
+        "metadata": {},
+    });
+    let seq = state::insert(tx, Kind::PaymentMethod, &body, Some(token))?;
+    Ok(Stored {
+        seq,
+        kind: Kind::PaymentMethod,
+        body,
+        test_token: Some(token.to_string()),
+    })
+}
+
+/// A payment method named by a test token (cloned) or by its id.
+fn resolve_payment_method(
+    tx: &Transaction<'_>,
+    value: &str,
+    customer: Option<&str>,
+    now: i64,
+) -> Result<(Stored, TestCard), ApiError> {
+    if let Some(card) = test_card(value) {
+        return Ok((new_payment_method(tx, value, &card, customer, now)?, card));
+    }
+    let stored = must_exist(tx, Kind::PaymentMethod, value, "payment_method")?;
+    let card = stored
+        .test_token
+        .as_deref()
+        .and_then(test_card)
+        .ok_or_else(|| {
+            ApiError::internal(format!(
+                "The payment method {value} has lost its test card."
+            ))
+        })?;
+    Ok((stored, card))
+}
+
+fn create_customer(tx: &Transaction<'_>, params: &Params, now: i64) -> Result<Answer, ApiError> {
+    params.allow_only(&[
+        "email",
+        "name",
+        "description",
+        "phone",
+        "metadata",
+        "payment_method",
+        "invoice_settings",
+        "expand",
+    ])?;
+    let id = state::next_id(tx, Kind::Customer)?;
+    let mut default_pm = params.text("invoice_settings[default_payment_method]");
+    if let Some(pm) = params.text("payment_method") {
+        let (mut stored, _) = resolve_payment_method(tx, &pm, Some(&id), now)?;
+        if stored.body["customer"].is_null() {
+            stored.body["customer"] = json!(id);
+            state::update(tx, &stored)?;
+        }
+        if default_pm.as_deref() == Some(pm.as_str()) {
+            default_pm = Some(stored.id().to_string());
+        }
+    }
+    let body = json!({
+        "id": id,
+        "object": "customer",
+        "balance": 0,
+        "created": now,
+        "currency": null,
+        "delinquent": false,
+        "description": params.text("description"),
+        "email": params.text("email"),
+        "invoice_settings": {"default_payment_method": default_pm},
+        "livemode": false,
+        "metadata": metadata(params),
+        "name": params.text("name"),
+        "phone": params.text("phone"),
+    });
+    state::insert(tx, Kind::Customer, &body, None)?;
+    Ok(Answer::ok(body))
+}
+
+const PAYMENT_INTENT_PARAMS: &[&str] = &[
+    "amount",
+    "currency",
+    "customer",
+    "payment_method",
+    "payment_method_types",
+    "confirm",
+    "metadata",
+    "description",
+    "off_session",
+    "capture_method",
+    "confirmation_method",
+    "receipt_email",
+    "statement_descriptor",
+    "statement_descriptor_suffix",
+    "setup_future_usage",
+    "automatic_payment_methods",
+    "error_on_requires_action",
+    "return_url",
+    "expand",
+];
+
+fn create_payment_intent(
+    tx: &Transaction<'_>,
+    params: &Params,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    params.allow_only(PAYMENT_INTENT_PARAMS)?;
+    let amount = amount(params, true)?;
+    let currency = currency(params)?;
+    let customer = params.text("customer");
+    if let Some(c) = &customer {
+        must_exist(tx, Kind::Customer, c, "customer")?;
+    }
+    let confirm = params.boolean("confirm")?.unwrap_or(false);
+    let off_session = params.boolean("off_session")?.unwrap_or(false);
+    if off_session && !confirm {
+        return Err(ApiError::invalid_param(
+            "off_session",
+            "off_session can only be used with confirm=true.",
+        ));
+    }
+    if params
+        .text("capture_method")
+        .is_some_and(|m| m != "automatic")
+    {
+        return Err(ApiError::invalid_param(
+            "capture_method",
+            "The sandbox captures automatically only; send capture_method=automatic or leave it out.",
+        ));
+    }
+    let pm_param = params.text("payment_method");
+    if confirm && pm_param.is_none() {
+        return Err(ApiError::invalid_param(
+            "payment_method",
+            "You cannot confirm this PaymentIntent because it's missing a payment method. Send payment_method (e.g. pm_card_visa).",
+        ));
+    }
+    let payment_method = pm_param
+        .map(|pm| resolve_payment_method(tx, &pm, None, now))
+        .transpose()?;
+    let id = state::next_id(tx, Kind::PaymentIntent)?;
+    let status = if payment_method.is_some() {
+        "requires_confirmation"
+    } else {
+        "requires_payment_method"
+    };
+    let body = json!({
+        "id": id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": 0,
+        "canceled_at": null,
+        "cancellation_reason": null,
+        "capture_method": "automatic",
+        "client_secret": format!("{id}_secret_sandbox"),
+        "confirmation_method": "automatic",
+        "created": now,
+        "currency": currency,
+        "customer": customer,
+        "description": params.text("description"),
+        "last_payment_error": null,
+        "latest_charge": null,
+        "livemode": false,
+        "metadata": metadata(params),
+        "next_action": null,
+        "payment_method": payment_method.as_ref().map(|(pm, _)| pm.id().to_string()),
+        "payment_method_types": ["card"],
+        "receipt_email": params.text("receipt_email"),
+        "setup_future_usage": null,
+        "status": status,
+    });
+    let seq = state::insert(tx, Kind::PaymentIntent, &body, None)?;
+    let mut intent = Stored {
+        seq,
+        kind: Kind::PaymentIntent,
+        body,
+        test_token: None,
+    };
+    match payment_method {
+        Some((pm, card)) if confirm => confirm_intent(tx, params, &mut intent, &pm, &card, now),
+        _ => answer_with_expand(tx, params, &intent),
+    }
+}
+
+fn answer_with_expand(
+    tx: &Transaction<'_>,
+    params: &Params,
+    stored: &Stored,
+) -> Result<Answer, ApiError> {
+    let mut body = render(tx, stored)?;
+    expand(tx, &mut body, &params.array("expand"))?;
+    Ok(Answer::ok(body))
+}
+
+fn confirm_existing(
+    tx: &Transaction<'_>,
+    params: &Params,
+    id: &str,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    params.allow_only(&[
+        "payment_method",
+        "off_session",
+        "return_url",
+        "expand",
+        "error_on_requires_action",
+    ])?;
+    let mut intent = must_exist(tx, Kind::PaymentIntent, id, "intent")?;
+    let status = intent.body["status"].as_str().unwrap_or("");
+    if !matches!(status, "requires_confirmation" | "requires_payment_method") {
+        return Err(ApiError::invalid_request(format!(
+            "This PaymentIntent's status is {status}, so it cannot be confirmed. Create a new PaymentIntent to charge again."
+        ))
+        .with("code", "payment_intent_unexpected_state"));
+    }
+    let pm_value = params
+        .text("payment_method")
+        .or_else(|| intent.body["payment_method"].as_str().map(str::to_string))
+        .ok_or_else(|| ApiError::missing_param("payment_method"))?;
+    let (pm, card) = resolve_payment_method(tx, &pm_value, None, now)?;
+    intent.body["payment_method"] = json!(pm.id());
+    confirm_intent(tx, params, &mut intent, &pm, &card, now)
+}
+
+/// Charges the card: a succeeded or failed charge is recorded either way, and the intent
+/// moves to `succeeded` or back to `requires_payment_method` with `last_payment_error`.
+fn confirm_intent(
+    tx: &Transaction<'_>,
+    params: &Params,
+    intent: &mut Stored,
+    pm: &Stored,
+    card: &TestCard,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    let amount = intent.body["amount"].as_i64().unwrap_or(0);
+    let charge_id = state::next_id(tx, Kind::Charge)?;
+    let charge = charge_body(ChargeFacts {
+        id: &charge_id,
+        amount,
+        currency: intent.body["currency"].as_str().unwrap_or("usd"),
+        created: now,
+        customer: intent.body["customer"].as_str(),
+        payment_intent: Some(intent.id()),
+        payment_method: Some(pm.id()),
+        description: intent.body["description"].as_str(),
+        metadata: intent.body["metadata"].clone(),
+        card,
+    });
+    state::insert(tx, Kind::Charge, &charge, None)?;
+    intent.body["latest_charge"] = json!(charge_id);
+    match card.outcome {
+        Outcome::Succeeds => {
+            intent.body["status"] = json!("succeeded");
+            intent.body["amount_received"] = json!(amount);
+            intent.body["last_payment_error"] = Value::Null;
+            state::update(tx, intent)?;
+            answer_with_expand(tx, params, intent)
+        }
+        Outcome::Declines(d) => {
+            let mut pm_json = pm.body.clone();
+            pm_json["object"] = json!("payment_method");
+            let mut error = json!({
+                "type": "card_error",
+                "code": d.code,
+                "message": d.message,
+                "charge": charge_id,
+                "doc_url": format!("https://stripe.com/docs/error-codes/{}", d.code.replace('_', "-")),
+                "payment_method": pm_json,
+            });
+            if let Some(dc) = d.decline_code {
+                error["decline_code"] = json!(dc);
+            }
+            let mut last_error = error.clone();
+            if let Some(obj) = last_error.as_object_mut() {
+                obj.remove("doc_url");
+            }
+            intent.body["status"] = json!("requires_payment_method");
+            intent.body["last_payment_error"] = last_error;
+            intent.body["payment_method"] = Value::Null;
+            state::update(tx, intent)?;
+            error["payment_intent"] = render(tx, intent)?;
+            Ok(Answer {
+                status: StatusCode::PAYMENT_REQUIRED,
+                body: json!({ "error": error }),
+            })
+        }
+    }
+}
+
+/// What a new charge is made of.
+pub struct ChargeFacts<'a> {
+    pub id: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub created: i64,
+    pub customer: Option<&'a str>,
+    pub payment_intent: Option<&'a str>,
+    pub payment_method: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub metadata: Value,
+    pub card: &'a TestCard,
+}
+
+/// A charge in Stripe's shape; its status follows the card's outcome.
+pub fn charge_body(f: ChargeFacts<'_>) -> Value {
+    let (succeeded, failure_code, failure_message) = match f.card.outcome {
+        Outcome::Succeeds => (true, None, None),
+        Outcome::Declines(d) => (false, Some(d.code), Some(d.message)),
+    };
+    let suffix = f.id.strip_prefix("ch_").unwrap_or(f.id);
+    json!({
+        "id": f.id,
+        "object": "charge",
+        "amount": f.amount,
+        "amount_captured": if succeeded { f.amount } else { 0 },
+        "amount_refunded": 0,
+        "balance_transaction": if succeeded { Some(format!("txn_{suffix}")) } else { None },
+        "billing_details": {"address": null, "email": null, "name": null, "phone": null},
+        "calculated_statement_descriptor": "CHARGEGUARD SANDBOX",
+        "captured": succeeded,
+        "created": f.created,
+        "currency": f.currency,
+        "customer": f.customer,
+        "description": f.description,
+        "disputed": false,
+        "failure_code": failure_code,
+        "failure_message": failure_message,
+        "livemode": false,
+        "metadata": f.metadata,
+        "outcome": f.card.outcome_json(),
+        "paid": succeeded,
+        "payment_intent": f.payment_intent,
+        "payment_method": f.payment_method,
+        "payment_method_details": {"type": "card", "card": f.card.card_json()},
+        "receipt_url": null,
+        "refunded": false,
+        "status": if succeeded { "succeeded" } else { "failed" },
+    })
+}
+
+/// What a new refund is made of.
+pub struct RefundFacts<'a> {
+    pub amount: Option<i64>,
+    pub created: i64,
+    pub metadata: Value,
+    pub reason: Option<&'a str>,
+}
+
+/// Refunds `amount` (or all that remains) of a charge, updating the charge in the same
+/// transaction. The inner `Err` is Stripe's refusal; the caller decides whether it is stored.
+pub fn refund_charge(
+    tx: &Transaction<'_>,
+    charge: &mut Stored,
+    facts: RefundFacts<'_>,
+) -> Result<Result<Value, ApiError>, StateError> {
+    let charge_id = charge.id().to_string();
+    if charge.body["status"] != "succeeded" {
+        return Ok(Err(ApiError::invalid_param(
+            "charge",
+            format!("Charge {charge_id} did not succeed, so there is nothing to refund."),
+        )));
+    }
+    let captured = charge.body["amount_captured"].as_i64().unwrap_or(0);
+    let refunded = charge.body["amount_refunded"].as_i64().unwrap_or(0);
+    let remaining = captured - refunded;
+    if remaining <= 0 {
+        return Ok(Err(ApiError::invalid_request(format!(
+            "Charge {charge_id} has already been refunded."
+        ))
+        .with("code", "charge_already_refunded")));
+    }
+    let amount = facts.amount.unwrap_or(remaining);
+    if amount > remaining {
+        return Ok(Err(ApiError::invalid_param(
+            "amount",
+            format!(
+                "Refund amount ({amount}) is greater than unrefunded amount on charge ({remaining}); refund at most {remaining}."
+            ),
+        )
+        .with("code", "amount_too_large")));
+    }
+    let id = state::next_id(tx, Kind::Refund)?;
+    let suffix = id.strip_prefix("re_").unwrap_or(&id).to_string();
+    let body = json!({
+        "id": id,
+        "object": "refund",
+        "amount": amount,
+        "balance_transaction": format!("txn_{suffix}"),
+        "charge": charge_id,
+        "created": facts.created,
+        "currency": charge.body["currency"],
+        "metadata": facts.metadata,
+        "payment_intent": charge.body["payment_intent"],
+        "reason": facts.reason,
+        "receipt_number": null,
+        "source_transfer_reversal": null,
+        "status": "succeeded",
+        "transfer_reversal": null,
+    });
+    state::insert(tx, Kind::Refund, &body, None)?;
+    charge.body["amount_refunded"] = json!(refunded + amount);
+    charge.body["refunded"] = json!(refunded + amount == captured);
+    state::update(tx, charge)?;
+    Ok(Ok(body))
+}
+
+fn create_refund(tx: &Transaction<'_>, params: &Params, now: i64) -> Result<Answer, ApiError> {
+    params.allow_only(&[
+        "charge",
+        "payment_intent",
+        "amount",
+        "metadata",
+        "reason",
+        "expand",
+        "instructions_email",
+        "refund_application_fee",
+        "reverse_transfer",
+    ])?;
+    let amount = amount(params, false)?;
+    let reason = params.text("reason");
+    if let Some(r) = &reason
+        && !matches!(
+            r.as_str(),
+            "duplicate" | "fraudulent" | "requested_by_customer"
+        )
+    {
+        return Err(ApiError::invalid_param(
+            "reason",
+            format!("Invalid reason {r}: use duplicate, fraudulent or requested_by_customer."),
+        ));
+    }
+    let mut charge = match (params.text("charge"), params.text("payment_intent")) {
+        (Some(c), _) => must_exist(tx, Kind::Charge, &c, "charge")?,
+        (None, Some(p)) => {
+            let intent = must_exist(tx, Kind::PaymentIntent, &p, "payment_intent")?;
+            let latest = intent.body["latest_charge"]
+                .as_str()
+                .unwrap_or("")
+                .to_string();
+            match state::get_kind(tx, Kind::Charge, &latest)? {
+                Some(c) if intent.body["status"] == "succeeded" => c,
+                _ => {
+                    return Err(ApiError::invalid_param(
+                        "payment_intent",
+                        format!("PaymentIntent {p} has no successful charge to refund."),
+                    ));
+                }
+            }
+        }
+        (None, None) => {
+            return Err(ApiError::invalid_request(
+                "One of `charge` or `payment_intent` is required to create a refund.",
+            ));
+        }
+    };
+    let facts = RefundFacts {
+        amount,
+        created: now,
+        metadata: metadata(params),
+        reason: reason.as_deref(),
+    };
+    // A refusal here depends on the charge's state, not on the request's shape: Stripe
+    // records it under the idempotency key like any executed request, so it is `Ok`.
+    match refund_charge(tx, &mut charge, facts)? {
+        Ok(body) => {
+            let stored = must_exist(tx, Kind::Refund, body["id"].as_str().unwrap_or(""), "id")?;
+            answer_with_expand(tx, params, &stored)
+        }
+        Err(refusal) => Ok(refusal.into_answer()),
+    }
+}

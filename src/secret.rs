@@ -1,0 +1,290 @@
+//! The gateway's secret API key: the one value that can move a business's money.
+//!
+//! It owns the [`SecretKey`] type, which prints itself only as a mask (`sk_test_…abcd`)
+//! and has no `Serialize`, so the key cannot reach a log, an error message, a panic or a
+//! JSON answer by accident; and the [`Keyring`], which keeps the key in the operating
+//! system's Secret Service (GNOME Keyring, KWallet, KeePassXC) under the store's account.
+//!
+//! It must never write the key anywhere else: not to SQLite, not to a file, not to the
+//! terminal. Where the environment variable `CHARGEGUARD_API_KEY` is set (scheduled runs,
+//! CI), that key wins and nothing is written to the keyring.
+//!
+//! Why `keyring-core` with the zbus Secret Service store named explicitly, and not the
+//! `keyring` crate's defaults: with keyring 3.x and no platform feature, entries silently
+//! lived in a mock store that forgot them when the process ended, so `connect` would
+//! "succeed" and the next `sync` would find no key. Here the only store linked is the Secret
+//! Service, built by type; when no Secret Service answers we say so and how to fix it,
+//! and a store that would not outlive the process is refused.
+
+use std::fmt;
+use std::sync::Arc;
+
+use keyring_core::api::{CredentialPersistence, CredentialStoreApi};
+
+/// The environment variable whose key overrides the keyring (never written to it).
+pub const API_KEY_ENV: &str = "CHARGEGUARD_API_KEY";
+
+/// The keyring "service" under which Chargeguard files its keys; the entry's user is the
+/// store's account.
+pub const KEYRING_SERVICE: &str = "chargeguard";
+
+/// What went wrong with the secret key. No variant ever holds the key itself.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error(
+        "that is not a Stripe secret key ({reason}); paste the key that starts with sk_test_ or sk_live_ (or a restricted rk_ key) from the Stripe dashboard"
+    )]
+    Malformed { reason: &'static str },
+    #[error(
+        "no keyring is available to keep the API key ({detail}); start a Secret Service (GNOME Keyring: `gnome-keyring-daemon --start --components=secrets`, or KeePassXC with Secret Service integration) in this session, or set {API_KEY_ENV} for scheduled runs"
+    )]
+    NoKeyring { detail: String },
+    #[error(
+        "the keyring is locked or refused access ({detail}); unlock it (log in to the desktop, or `gnome-keyring-daemon --unlock`) and try again"
+    )]
+    Locked { detail: String },
+    #[error(
+        "no API key is saved for account {account}; run `chargeguard connect --api-base URL` and paste the key, or set {API_KEY_ENV}"
+    )]
+    NotConnected { account: String },
+    #[error("the keyring failed: {detail}; try again, or set {API_KEY_ENV} instead")]
+    Keyring { detail: String },
+}
+
+/// A gateway secret key. Its `Debug` and `Display` print a mask, never the key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretKey(String);
+
+impl SecretKey {
+    /// Checks the shape of a pasted key (surrounding whitespace and a trailing newline from
+    /// stdin are dropped) without ever echoing it back.
+    pub fn new(text: &str) -> Result<SecretKey, SecretError> {
+        let key = text.trim();
+        if key.is_empty() {
+            return Err(SecretError::Malformed {
+                reason: "it is empty",
+            });
+        }
+        if !(key.starts_with("sk_") || key.starts_with("rk_")) {
+            return Err(SecretError::Malformed {
+                reason: "it does not start with sk_ or rk_",
+            });
+        }
+        if !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(SecretError::Malformed {
+                reason: "it holds characters a key never has",
+            });
+        }
+        if key.len() < 12 {
+            return Err(SecretError::Malformed {
+                reason: "it is too short",
+            });
+        }
+        Ok(SecretKey(key.to_string()))
+    }
+
+    /// The key itself, for the one place that needs it: the `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// `sk_test_…abcd`: the kind prefix and the last four characters, enough for a person
+    /// to tell two keys apart, never enough to use one.
+    pub fn masked(&self) -> String {
+        let key = &self.0;
+        let prefix_end = key
+            .match_indices('_')
+            .nth(1)
+            .map_or(3, |(i, _)| i + 1)
+            .min(8);
+        let prefix = &key[..prefix_end];
+        // Short keys show no tail: four of eleven characters would be too much of it.
+        if key.len() >= 20 {
+            format!("{prefix}…{}", &key[key.len() - 4..])
+        } else {
+            format!("{prefix}…")
+        }
+    }
+
+    /// Whether this is a live-mode key (moves real money).
+    pub fn is_live(&self) -> bool {
+        self.0.starts_with("sk_live_") || self.0.starts_with("rk_live_")
+    }
+}
+
+impl fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretKey({})", self.masked())
+    }
+}
+
+impl fmt::Display for SecretKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.masked())
+    }
+}
+
+/// The key from `CHARGEGUARD_API_KEY`, when set (and not empty).
+pub fn key_from_env() -> Result<Option<SecretKey>, SecretError> {
+    match std::env::var(API_KEY_ENV) {
+        Ok(text) if !text.trim().is_empty() => SecretKey::new(&text).map(Some),
+        _ => Ok(None),
+    }
+}
+
+/// The operating system's keyring (the freedesktop Secret Service on Linux).
+///
+/// Its calls block on D-Bus: from async code, call them inside `spawn_blocking`.
+pub struct Keyring {
+    store: Arc<zbus_secret_service_keyring_store::Store>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring").finish_non_exhaustive()
+    }
+}
+
+impl Keyring {
+    /// Connects to the Secret Service, or says why there is none and how to get one.
+    pub fn open() -> Result<Keyring, SecretError> {
+        let store = zbus_secret_service_keyring_store::Store::new().map_err(|e| {
+            SecretError::NoKeyring {
+                detail: describe(&e),
+            }
+        })?;
+        // A store that forgets at exit would make `connect` a lie; refuse it outright.
+        if matches!(
+            store.persistence(),
+            CredentialPersistence::EntryOnly | CredentialPersistence::ProcessOnly
+        ) {
+            return Err(SecretError::NoKeyring {
+                detail: "the only credential store found forgets keys when Chargeguard exits"
+                    .into(),
+            });
+        }
+        Ok(Keyring { store })
+    }
+
+    fn entry(&self, account: &str) -> Result<keyring_core::Entry, SecretError> {
+        self.store
+            .build(KEYRING_SERVICE, account, None)
+            .map_err(classify)
+    }
+
+    /// Saves (or replaces) the key of `account`.
+    pub fn save(&self, account: &str, key: &SecretKey) -> Result<(), SecretError> {
+        self.entry(account)?
+            .set_password(key.expose())
+            .map_err(classify)
+    }
+
+    /// The key saved for `account`, if any.
+    pub fn load(&self, account: &str) -> Result<Option<SecretKey>, SecretError> {
+        match self.entry(account)?.get_password() {
+            Ok(text) => SecretKey::new(&text).map(Some),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
+    /// Removes the key of `account`; removing an absent key is not an error.
+    pub fn forget(&self, account: &str) -> Result<(), SecretError> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(classify(e)),
+        }
+    }
+}
+
+/// The key every command uses: `CHARGEGUARD_API_KEY` when set, else the keyring's entry
+/// for `account`.
+pub fn resolve_key(account: &str) -> Result<SecretKey, SecretError> {
+    if let Some(key) = key_from_env()? {
+        return Ok(key);
+    }
+    Keyring::open()?
+        .load(account)?
+        .ok_or_else(|| SecretError::NotConnected {
+            account: account.to_string(),
+        })
+}
+
+fn classify(e: keyring_core::Error) -> SecretError {
+    match e {
+        keyring_core::Error::NoStorageAccess(_) => SecretError::Locked {
+            detail: describe(&e),
+        },
+        keyring_core::Error::NoDefaultStore => SecretError::NoKeyring {
+            detail: describe(&e),
+        },
+        other => SecretError::Keyring {
+            detail: describe(&other),
+        },
+    }
+}
+
+/// A keyring error as text that cannot carry secret bytes: the variants that hold the
+/// stored blob are described by a fixed sentence.
+fn describe(e: &keyring_core::Error) -> String {
+    match e {
+        keyring_core::Error::BadEncoding(_) => "the stored key is not valid text".into(),
+        keyring_core::Error::BadDataFormat(_, _) => "the stored key is malformed".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    const KEY: &str = "sk_test_51Hx9ZqLkT0pSecretTailabcd";
+
+    #[rstest]
+    #[case::test_key("sk_test_51Hx9ZqLkT0pSecretTailabcd", "sk_test_…abcd")]
+    #[case::live_key("sk_live_51Hx9ZqLkT0pSecretTailwxyz", "sk_live_…wxyz")]
+    #[case::restricted_key("rk_live_51Hx9ZqLkT0pSecretTail1234", "rk_live_…1234")]
+    #[case::short_key_shows_no_tail("sk_test_abcdefg", "sk_test_…")]
+    fn a_key_prints_only_its_mask(#[case] key: &str, #[case] mask: &str) {
+        let key = SecretKey::new(key).unwrap();
+        assert_eq!(key.to_string(), mask);
+        assert_eq!(format!("{key:?}"), format!("SecretKey({mask})"));
+        assert_eq!(format!("{key:#?}"), format!("SecretKey({mask})"));
+    }
+
+    #[test]
+    fn the_key_is_absent_from_every_rendering() {
+        let key = SecretKey::new(KEY).unwrap();
+        let secret_part = &KEY[8..KEY.len() - 4];
+        for rendering in [
+            key.to_string(),
+            format!("{key:?}"),
+            format!("{:?}", Some(&key)),
+            format!("{:?}", vec![key.clone()]),
+        ] {
+            assert!(!rendering.contains(secret_part), "{rendering}");
+        }
+    }
+
+    #[rstest]
+    #[case::empty("")]
+    #[case::publishable_key("pk_test_51Hx9ZqLkT0pSecretTailabcd")]
+    #[case::inner_space("sk_test_51Hx9 ZqLkT0pSecretTailabcd")]
+    #[case::too_short("sk_test_abc")]
+    fn a_malformed_key_is_refused_without_echoing_it(#[case] text: &str) {
+        let err = SecretKey::new(text).unwrap_err();
+        assert!(matches!(err, SecretError::Malformed { .. }));
+        if !text.is_empty() {
+            assert!(!err.to_string().contains(text));
+        }
+    }
+
+    #[test]
+    fn a_pasted_key_loses_its_newline() {
+        let key = SecretKey::new(&format!("  {KEY}\n")).unwrap();
+        assert_eq!(key.expose(), KEY);
+        assert!(!key.is_live());
+    }
+}

@@ -1,0 +1,337 @@
+//! Sync: pulls the gateway's charges and refunds into the store, and `connect`, which
+//! checks a key against the gateway before keeping it.
+//!
+//! A sync writes into the same tables a CSV import fills, keyed by Stripe's ids, so an
+//! export followed by a sync is one row per charge. It is incremental (a cursor per object
+//! kind, re-reading a short overlap), and resumable: every page is one transaction holding
+//! its rows and the position after them, so a sync killed at any point resumes with nothing
+//! lost and nothing doubled. It records charge coverage only for a window it listed to
+//! the end.
+//!
+//! It must never move money, never write the secret key anywhere, and never decide what a
+//! row means for the books (reconciliation does).
+
+mod connect;
+pub mod window;
+
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+pub use connect::{ACCOUNT_SETTING, API_BASE_SETTING, Connection, connect, connection};
+pub use window::ObjectKind;
+
+use crate::gateway::stripe::wire::{self, Charge as WireCharge, Refund as WireRefund};
+use crate::gateway::stripe::{ListParams, Listed, StripeClient, StripeError};
+use crate::money::Money;
+use crate::records::{Coverage, Origin};
+use crate::secret::SecretError;
+use crate::store::{SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome};
+use window::OpenWindow;
+
+/// The gateway name rows from Stripe carry in the store (the CSV export uses the same).
+pub const GATEWAY: &str = "stripe";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Gateway(#[from] StripeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Secret(#[from] SecretError),
+    #[error(
+        "this store is not connected to a gateway; run `chargeguard connect --api-base URL` first"
+    )]
+    NotConnected,
+    #[error(
+        "the sync position {key} in the store is unreadable ({value}); remove that setting to sync again from the start"
+    )]
+    CorruptState { key: String, value: String },
+}
+
+/// How a sync is going, reported after each committed page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SyncProgress {
+    pub kind: ObjectKind,
+    /// Pages committed so far for this kind.
+    pub pages: u64,
+    pub fetched: u64,
+    pub new: u64,
+    pub changed: u64,
+}
+
+/// What a sync did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SyncReport {
+    pub charges: SourceCounts,
+    pub refunds: SourceCounts,
+    /// The charge windows now covered (every charge created in them is stored).
+    pub covered: Vec<Coverage>,
+}
+
+impl fmt::Display for SyncReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} new charges, {} new refunds, {} changed, {} unchanged",
+            thousands(self.charges.new),
+            thousands(self.refunds.new),
+            thousands(self.charges.changed + self.refunds.changed),
+            thousands(self.charges.unchanged + self.refunds.unchanged),
+        )
+    }
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Options of a sync.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SyncOptions {
+    /// Objects per page (1–100).
+    pub page_size: u8,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions { page_size: 100 }
+    }
+}
+
+/// Pulls charges, then refunds, created before `now` into `store`.
+pub async fn sync(
+    store: &mut Store,
+    client: &StripeClient,
+    now: Timestamp,
+    options: SyncOptions,
+    mut progress: impl FnMut(SyncProgress),
+) -> Result<SyncReport, SyncError> {
+    let origin = client.api_base().to_string();
+    let source_id = store.write(|tx| {
+        tx.begin_source(SourceKind::StripeSync, &origin, None, now)
+            .map_err(SyncError::from)
+    })?;
+    let mut report = SyncReport::default();
+    let charges = sync_kind::<WireCharge>(
+        store,
+        client,
+        source_id,
+        now,
+        options,
+        ObjectKind::Charge,
+        &mut progress,
+        &mut report.covered,
+    )
+    .await?;
+    report.charges = charges;
+    report.refunds = sync_kind::<WireRefund>(
+        store,
+        client,
+        source_id,
+        now,
+        options,
+        ObjectKind::Refund,
+        &mut progress,
+        &mut report.covered,
+    )
+    .await?;
+    let total = SourceCounts {
+        new: report.charges.new + report.refunds.new,
+        changed: report.charges.changed + report.refunds.changed,
+        unchanged: report.charges.unchanged + report.refunds.unchanged,
+    };
+    store.write(|tx| tx.finish_source(source_id, total).map_err(SyncError::from))?;
+    Ok(report)
+}
+
+/// A gateway object the sync stores.
+trait Stored: Listed {
+    const KIND: ObjectKind;
+    fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError>;
+}
+
+impl Stored for WireCharge {
+    const KIND: ObjectKind = ObjectKind::Charge;
+
+    fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
+        let mut charge = wire::charge_record(self)?;
+        // The API answers without the fee and sometimes without the e-mail an export
+        // carried; keep what the store already knows rather than blank it.
+        let stored = tx.stored_charge_extras(GATEWAY, &charge.id)?;
+        let extra = match &stored {
+            Some(s) => {
+                if charge.fee.is_none() {
+                    charge.fee = s
+                        .fee_minor
+                        .map(|f| Money::from_minor(f, charge.amount.currency()));
+                }
+                if charge.customer_email.is_none() {
+                    charge.customer_email = s.customer_email.clone();
+                }
+                s.extra.clone()
+            }
+            None => "{}".to_string(),
+        };
+        Ok(tx.upsert_charge(GATEWAY, &charge, &extra, origin)?)
+    }
+}
+
+impl Stored for WireRefund {
+    const KIND: ObjectKind = ObjectKind::Refund;
+
+    fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
+        let refund = wire::refund_record(self)?;
+        Ok(tx.upsert_refund(GATEWAY, &refund, "{}", origin)?)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn sync_kind<T: Stored>(
+    store: &mut Store,
+    client: &StripeClient,
+    source_id: i64,
+    now: Timestamp,
+    options: SyncOptions,
+    kind: ObjectKind,
+    progress: &mut impl FnMut(SyncProgress),
+    covered: &mut Vec<Coverage>,
+) -> Result<SourceCounts, SyncError> {
+    debug_assert_eq!(T::KIND, kind);
+    let mut counts = SourceCounts::default();
+    let mut state = SyncProgress {
+        kind,
+        pages: 0,
+        fetched: 0,
+        new: 0,
+        changed: 0,
+    };
+    let window = store.write(|tx| -> Result<Option<OpenWindow>, SyncError> {
+        // A window left open by a killed sync is finished first, from where it stopped.
+        if let Some(open) = window::open_window(tx, kind)? {
+            return Ok(Some(open));
+        }
+        let next = window::next_window(window::cursor(tx, kind)?, now.as_second());
+        if let Some(w) = &next {
+            window::save_window(tx, kind, w)?;
+        }
+        Ok(next)
+    })?;
+    let Some(mut window) = window else {
+        return Ok(counts);
+    };
+    let origin = Origin {
+        source_id,
+        line: None,
+    };
+    loop {
+        let params = ListParams {
+            limit: options.page_size.clamp(1, 100),
+            created_gte: window.gte,
+            created_lt: Some(window.lt),
+            starting_after: window.starting_after.clone(),
+            ..ListParams::default()
+        };
+        let page = client.list::<T>(&params).await?;
+        let last = page.data.last().map(|o| o.id().to_string());
+        let finished = !page.has_more || last.is_none();
+        let page_counts = store.write(|tx| -> Result<SourceCounts, SyncError> {
+            let mut c = SourceCounts::default();
+            for object in &page.data {
+                match object.store(tx, &origin)? {
+                    UpsertOutcome::New => c.new += 1,
+                    UpsertOutcome::Unchanged => c.unchanged += 1,
+                    UpsertOutcome::Changed(_) => c.changed += 1,
+                }
+            }
+            window.starting_after = last.clone().or(window.starting_after.take());
+            if finished {
+                window::finish_window(tx, kind, &window)?;
+                if kind == ObjectKind::Charge {
+                    let coverage = coverage_of(&window)?;
+                    tx.add_charge_coverage(source_id, GATEWAY, coverage)?;
+                }
+            } else {
+                window::save_window(tx, kind, &window)?;
+            }
+            Ok(c)
+        })?;
+        counts.new += page_counts.new;
+        counts.changed += page_counts.changed;
+        counts.unchanged += page_counts.unchanged;
+        state.pages += 1;
+        state.fetched += page.data.len() as u64;
+        state.new = counts.new;
+        state.changed = counts.changed;
+        progress(state);
+        if finished {
+            if kind == ObjectKind::Charge {
+                covered.push(coverage_of(&window)?);
+            }
+            return Ok(counts);
+        }
+    }
+}
+
+/// The instants a finished `[gte, lt)` window covers, inclusive.
+fn coverage_of(window: &OpenWindow) -> Result<Coverage, SyncError> {
+    let at = |s: i64| {
+        Timestamp::from_second(s).map_err(|e| SyncError::CorruptState {
+            key: "sync window".into(),
+            value: e.to_string(),
+        })
+    };
+    let from = window.gte.unwrap_or(0);
+    let to = (window.lt - 1).max(from);
+    Ok(Coverage {
+        from: at(from)?,
+        to: at(to)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use rstest::rstest;
+
+    use super::*;
+
+    #[rstest]
+    #[case::small(12, "12")]
+    #[case::thousand(1_204, "1,204")]
+    #[case::million(1_234_567, "1,234,567")]
+    #[case::zero(0, "0")]
+    fn counts_read_with_thousands_separators(#[case] n: u64, #[case] text: &str) {
+        assert_eq!(thousands(n), text);
+    }
+
+    #[test]
+    fn the_report_reads_like_a_sentence() {
+        let report = SyncReport {
+            charges: SourceCounts {
+                new: 1204,
+                changed: 2,
+                unchanged: 10,
+            },
+            refunds: SourceCounts {
+                new: 12,
+                changed: 1,
+                unchanged: 0,
+            },
+            covered: vec![],
+        };
+        assert_eq!(
+            report.to_string(),
+            "1,204 new charges, 12 new refunds, 3 changed, 10 unchanged"
+        );
+    }
+}
