@@ -16,6 +16,10 @@
 //!   row is refused naming both lines. Identical repeats count as unchanged.
 //! - `dry_run` does all of it in a transaction that is always rolled back.
 //!
+//! Memory is a fixed budget: the CSV buffers, one row, SQLite's page caches set for the
+//! import's length ([`IMPORT_CACHE_BYTES`]), and the keys already seen in the file kept in
+//! a temp table (on disk), never in a map that grows with the file.
+//!
 //! The importers never talk to a gateway and never decide what a row means for
 //! reconciliation; they only make the store hold what the file says.
 
