@@ -294,21 +294,50 @@ impl ValueMap {
     }
 }
 
-/// Appends `text` as a JSON string literal.
+/// Appends `text` as a JSON string literal. Runs of plain characters are copied whole:
+/// this runs for every extra cell of every row.
 pub(crate) fn push_json_string(out: &mut String, text: &str) {
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let bytes = text.as_bytes();
+    let mut plain_from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            b if b < 0x20 => "",
+            _ => continue,
+        };
+        // Escaped bytes are ASCII, so `i` is a character boundary.
+        out.push_str(&text[plain_from..i]);
+        if escape.is_empty() {
+            let _ = write!(out, "\\u{b:04x}");
+        } else {
+            out.push_str(escape);
         }
+        plain_from = i + 1;
     }
+    out.push_str(&text[plain_from..]);
     out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_json_string;
+    use rstest::rstest;
+
+    #[rstest]
+    #[case::plain("Visa")]
+    #[case::quotes_and_backslash("say \"hi\" \\ bye")]
+    #[case::line_breaks_and_tab("a\r\nb\tc")]
+    #[case::control_byte("bell\u{7}")]
+    #[case::non_ascii("Müller – 東京")]
+    fn extra_values_are_valid_json_that_reads_back(#[case] text: &str) {
+        let mut out = String::new();
+        push_json_string(&mut out, text);
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert_eq!(back, text);
+    }
 }

@@ -11,6 +11,31 @@ use rusqlite::OptionalExtension;
 use super::{StoreError, StoreTx};
 
 impl StoreTx<'_> {
+    /// Sets the connection's page cache for the store and for temp tables, in KiB;
+    /// returns the previous sizes (in KiB) so they can be restored.
+    pub fn set_page_cache_kib(&self, main: i64, temp: i64) -> Result<(i64, i64), StoreError> {
+        let size = |schema: &str| -> Result<i64, StoreError> {
+            let pages_or_kib: i64 =
+                self.conn()
+                    .pragma_query_value(Some(schema), "cache_size", |r| r.get(0))?;
+            // SQLite reports a positive size in pages, a negative one in KiB.
+            Ok(if pages_or_kib < 0 {
+                -pages_or_kib
+            } else {
+                let page: i64 = self
+                    .conn()
+                    .pragma_query_value(Some(schema), "page_size", |r| r.get(0))?;
+                pages_or_kib * page / 1024
+            })
+        };
+        let previous = (size("main")?, size("temp")?);
+        self.conn()
+            .pragma_update(Some("main"), "cache_size", -main)?;
+        self.conn()
+            .pragma_update(Some("temp"), "cache_size", -temp)?;
+        Ok(previous)
+    }
+
     /// Records the SHA-256 of the source's file, once it has been read to the end.
     pub fn set_source_content_sha256(
         &self,

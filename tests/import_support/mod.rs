@@ -105,9 +105,30 @@ impl TestStore {
 /// The header of a real Stripe unified payments export (wide), plus metadata columns.
 pub const STRIPE_WIDE_HEADER: &str = "id,Description,Seller Message,Created date (UTC),Amount,Amount Refunded,Currency,Converted Amount,Converted Amount Refunded,Fee,Tax,Converted Currency,Mode,Status,Statement Descriptor,Customer ID,Customer Description,Customer Email,Captured,Card ID,Card Last4,Card Brand,Card Funding,Card Exp Month,Card Exp Year,Card Name,Card Address Line1,Card Address Line2,Card Address City,Card Address State,Card Address Country,Card Address Zip,Card Issue Country,Card Fingerprint,Card CVC Status,Card AVS Zip Status,Card AVS Line1 Status,Card Tokenization Method,Disputed Amount,Dispute Status,Dispute Reason,Dispute Date (UTC),Dispute Evidence Due (UTC),Invoice ID,Payment Source Type,Destination,Transfer,Transfer Group,PaymentIntent ID,invoice_number (metadata),order_id (metadata)";
 
+/// A Stripe-looking object id: random-looking base62 (so index inserts land all over the
+/// B-tree, as real ids do), the same for the same `n`.
+pub fn stripe_id(prefix: &str, n: u64) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut x = n.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut id = String::from(prefix);
+    for _ in 0..2 {
+        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        x ^= x >> 31;
+        let mut y = x;
+        for _ in 0..10 {
+            id.push(ALPHABET[(y % 62) as usize] as char);
+            y /= 62;
+        }
+    }
+    id
+}
+
 /// Writes a Stripe export of `rows` realistic wide rows to `path`, streaming; returns its
-/// size in bytes. Currencies rotate through USD, JPY and KWD.
-pub fn write_stripe_export(path: &Path, rows: u64) -> u64 {
+/// size in bytes. Currencies rotate through USD, JPY and KWD; `padding` lengthens each
+/// description to make a file large for its number of rows.
+pub fn write_stripe_export(path: &Path, rows: u64, padding: usize) -> u64 {
+    let pad = "x".repeat(padding);
     let file = std::fs::File::create(path).unwrap();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, file);
     write!(out, "{STRIPE_WIDE_HEADER}\r\n").unwrap();
@@ -140,8 +161,10 @@ pub fn write_stripe_export(path: &Path, rows: u64) -> u64 {
         let created = created.strftime("%Y-%m-%d %H:%M:%S");
         write!(
             out,
-            "ch_3Pq{i:010}xYz,Invoice INV-{i},Payment complete.,{created},{amount},{refunded},{currency},{amount},{refunded},{fee},0.00,{converted},Live,{status},ACME SUPPLY,cus_{c:06},Customer {c},customer{c}@example.com,{captured},card_1Pq{i:08},4242,Visa,credit,12,2028,Customer {c},1 Main St,,Springfield,IL,US,62701,US,Xt5EWLLDS7FJjR1c,pass,pass,pass,,,,,,,in_1Pq{i:08},card,,,,pi_3Pq{i:010}AbC,INV-{i},ORD-{i}\r\n",
+            "{charge},Invoice INV-{i}{pad},Payment complete.,{created},{amount},{refunded},{currency},{amount},{refunded},{fee},0.00,{converted},Live,{status},ACME SUPPLY,cus_{c:06},Customer {c},customer{c}@example.com,{captured},card_1Pq{i:08},4242,Visa,credit,12,2028,Customer {c},1 Main St,,Springfield,IL,US,62701,US,Xt5EWLLDS7FJjR1c,pass,pass,pass,,,,,,,in_1Pq{i:08},card,,,,{intent},INV-{i},ORD-{i}\r\n",
             c = i % 5000,
+            charge = stripe_id("ch_3", i),
+            intent = stripe_id("pi_3", i),
         )
         .unwrap();
     }

@@ -1,0 +1,171 @@
+//! Importing is safe to repeat: the same file twice changes nothing at all (not even a
+//! `sources` row), a row that changed at the source is updated with its change recorded
+//! and reported, and a dry run writes nothing.
+
+mod import_support;
+
+use chargeguard::import::{FileKind, ImportOptions, import_file};
+use chargeguard::records::InvoiceStatus;
+use import_support::{TestStore, fixture, now};
+use rstest::rstest;
+
+#[rstest]
+#[case::invoices(FileKind::Invoices, "invoices.csv", 3)]
+#[case::payments(FileKind::Payments, "payments.csv", 3)]
+#[case::stripe_export(FileKind::StripePayments, "stripe_payments.csv", 6)]
+fn importing_the_same_file_twice_changes_nothing(
+    #[case] kind: FileKind,
+    #[case] name: &str,
+    #[case] rows: u64,
+) {
+    let mut t = TestStore::new();
+    let first = t.import(kind, &fixture(name));
+    assert_eq!(first.counts.new, rows);
+    assert!(first.source_id.is_some());
+    let before = t.dump();
+
+    let second = t.import(kind, &fixture(name));
+    assert_eq!(
+        (
+            second.counts.new,
+            second.counts.changed,
+            second.counts.unchanged
+        ),
+        (0, 0, rows)
+    );
+    assert!(second.changed.is_empty());
+    assert_eq!(
+        second.source_id, None,
+        "nothing was written, so there is no source"
+    );
+    assert_eq!(second.content_sha256, first.content_sha256);
+    assert!(
+        second
+            .to_string()
+            .ends_with(&format!("{name}: 0 new, 0 changed, {rows} unchanged")),
+        "{second}"
+    );
+    assert_eq!(
+        t.dump(),
+        before,
+        "every table, sources and coverage included, is as it was"
+    );
+}
+
+#[test]
+fn a_row_that_changed_is_updated_recorded_and_reported() {
+    let mut t = TestStore::new();
+    t.import(FileKind::Invoices, &fixture("invoices.csv"));
+    let report = t.import(FileKind::Invoices, &fixture("invoices_later.csv"));
+
+    assert_eq!(
+        (
+            report.counts.new,
+            report.counts.changed,
+            report.counts.unchanged
+        ),
+        (0, 1, 2)
+    );
+    assert!(
+        report
+            .to_string()
+            .ends_with("0 new, 1 changed, 2 unchanged"),
+        "{report}"
+    );
+    assert_eq!(report.changed.len(), 1);
+    let changed = &report.changed[0];
+    assert_eq!((changed.line, changed.key.as_str()), (2, "INV-1001"));
+    assert_eq!(changed.changes.len(), 1);
+    assert_eq!(changed.changes[0].field, "status");
+    assert_eq!(changed.changes[0].old.as_deref(), Some("open"));
+    assert_eq!(changed.changes[0].new.as_deref(), Some("paid"));
+
+    let invoices = t.store.read(|tx| tx.invoices()).unwrap();
+    assert_eq!(invoices[0].status, InvoiceStatus::Paid);
+    let second_source = report.source_id.expect("a change is written").to_string();
+    assert_eq!(
+        t.query("SELECT source_id, source_line FROM invoices WHERE invoice_number = 'INV-1001'"),
+        [[second_source.clone(), "2".to_string()]],
+        "the changed row now comes from the second import"
+    );
+    assert_eq!(
+        t.query("SELECT source_id FROM invoices WHERE invoice_number = 'INV-1002'"),
+        [["1"]],
+        "an unchanged row keeps its first origin"
+    );
+    assert_eq!(
+        t.query(
+            "SELECT source_id, entity, entity_key, field, old_value, new_value FROM row_changes"
+        ),
+        [[
+            second_source,
+            "invoice".into(),
+            "INV-1001".into(),
+            "status".into(),
+            "open".into(),
+            "paid".into()
+        ]]
+    );
+    assert_eq!(
+        t.query("SELECT kind, rows_new, rows_changed, rows_unchanged FROM sources ORDER BY id"),
+        [["invoices", "3", "0", "0"], ["invoices", "0", "1", "2"]]
+    );
+}
+
+#[test]
+fn an_identical_repeat_within_one_file_counts_as_unchanged() {
+    let mut t = TestStore::new();
+    let path = t.file(
+        "repeat.csv",
+        b"invoice_number,customer_id,amount,currency,issued_at,due_at,status\n\
+          INV-1,c1,5.00,USD,2026-10-01,,open\n\
+          INV-1,c1,5.00,USD,2026-10-01,,open\n",
+    );
+    let report = t.import(FileKind::Invoices, &path);
+    assert_eq!((report.counts.new, report.counts.unchanged), (1, 1));
+    assert_eq!(
+        t.query("SELECT source_line FROM invoices"),
+        [["2"]],
+        "the row keeps its first line"
+    );
+}
+
+#[rstest]
+#[case::into_an_empty_store(false)]
+#[case::over_earlier_imports(true)]
+fn a_dry_run_reports_and_writes_nothing(#[case] earlier: bool) {
+    let mut t = TestStore::new();
+    if earlier {
+        t.import(FileKind::Invoices, &fixture("invoices.csv"));
+    }
+    let before = t.dump();
+    let options = ImportOptions {
+        dry_run: true,
+        ..ImportOptions::default()
+    };
+    let file = if earlier {
+        "invoices_later.csv"
+    } else {
+        "stripe_payments.csv"
+    };
+    let kind = if earlier {
+        FileKind::Invoices
+    } else {
+        FileKind::StripePayments
+    };
+    let report = import_file(&mut t.store, kind, &fixture(file), &options, now()).unwrap();
+    assert!(report.dry_run);
+    assert_eq!(report.source_id, None);
+    assert!(
+        report.to_string().contains("dry run: nothing was written"),
+        "{report}"
+    );
+    if earlier {
+        assert_eq!((report.counts.changed, report.counts.unchanged), (1, 2));
+        assert_eq!(report.changed[0].key, "INV-1001");
+    } else {
+        assert_eq!(report.counts.new, 6);
+        assert!(report.coverage.is_some());
+    }
+    assert_eq!(t.dump(), before);
+}
