@@ -43,6 +43,7 @@
 //! - Sums are taken in `i128` and saturate into `i64` minor units: no realistic book
 //!   reaches the limit, and a saturated amount is still visibly wrong rather than a panic.
 
+pub mod adjustments;
 mod evidence;
 mod index;
 mod links;
@@ -237,14 +238,18 @@ pub fn load_books(store: &mut Store) -> Result<Books, ReconcileError> {
     store.read(books_in)
 }
 
-fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
-    Ok(Books {
+/// The books as reconciliation sees them: the imported rows with Chargeguard's own ledger
+/// fixes (adjustments) applied on top.
+pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
+    let mut books = Books {
         invoices: tx.invoices()?,
         ledger: tx.ledger_entries()?,
         charges: tx.charges()?,
         refunds: tx.refunds()?,
         coverage: tx.charge_coverage()?,
-    })
+    };
+    adjustments::apply(&mut books, &tx.adjustments()?);
+    Ok(books)
 }
 
 /// Loads the books from the store, reconciles them and applies the findings, all in one

@@ -39,6 +39,7 @@ pub struct ActionRow {
     pub proposed_by: String,
     pub proposed_at: i64,
     pub updated_at: i64,
+    pub executor_pid: Option<i64>,
     pub approvers: Vec<String>,
 }
 
@@ -68,7 +69,7 @@ pub struct OutgoingRequest<'a> {
 
 const COLUMNS: &str = "id, kind, state, finding_id, finding_snapshot, invoice_number, charge_id, amount_minor, currency,
     idempotency_key, attempt, plan, request_method, request_path, request_body, first_sent_at, gateway_object_id,
-    outcome, proposed_by, proposed_at, updated_at";
+    outcome, proposed_by, proposed_at, updated_at, executor_pid";
 
 fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ActionRow, String)> {
     let state: String = r.get(2)?;
@@ -95,6 +96,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ActionRow, String)> {
             proposed_by: r.get(18)?,
             proposed_at: r.get(19)?,
             updated_at: r.get(20)?,
+            executor_pid: r.get(21)?,
             approvers: Vec::new(),
         },
         state,

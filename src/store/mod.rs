@@ -10,6 +10,7 @@
 //! closure returns `Ok`, so an import that fails on its 3,000th row leaves nothing behind.
 
 mod actions;
+mod adjustments;
 mod audit;
 mod findings;
 mod gateway;
@@ -27,6 +28,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
+pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use mappings::SavedMapping;
 pub use gateway_sync::StoredChargeExtras;

@@ -194,6 +194,8 @@ CREATE TABLE actions (
     request_path       TEXT,
     request_body       TEXT,
     first_sent_at      INTEGER,
+    -- The process that moved it to `executing`: when it is gone, recovery takes over.
+    executor_pid       INTEGER,
     gateway_object_id  TEXT,
     outcome            TEXT,
     proposed_by        TEXT NOT NULL,
@@ -223,7 +225,7 @@ CREATE TABLE adjustments (
     action_id        INTEGER NOT NULL UNIQUE REFERENCES actions(id),
     idempotency_key  TEXT NOT NULL UNIQUE,
     invoice_number   TEXT NOT NULL,
-    kind             TEXT NOT NULL CHECK (kind IN ('record_payment', 'reverse_payment', 'correct_amount', 'record_refund')),
+    kind             TEXT NOT NULL CHECK (kind IN ('record_payment', 'reverse_payment', 'correct_amount', 'record_refund', 'void_invoice')),
     payment_id       TEXT,
     gateway_id       TEXT,
     amount_minor     INTEGER NOT NULL,

@@ -180,7 +180,58 @@ struct Call<'a> {
     method: Method,
     url: Url,
     params: Form,
+    /// A body already encoded (a journaled create): sent as is, byte for byte.
+    raw_body: Option<&'a str>,
     idempotency_key: Option<&'a str>,
+}
+
+/// A create built in full before anything is sent: the journal writes `body` — exactly the
+/// bytes that go out — before the first attempt, and recovery replays the very same bytes
+/// under the same key, so the gateway can only ever see one request.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct PreparedCreate {
+    /// Relative to the API base: `v1/refunds`, `v1/payment_intents`.
+    pub path: String,
+    /// `application/x-www-form-urlencoded`.
+    pub body: String,
+    pub idempotency_key: String,
+}
+
+impl PreparedCreate {
+    fn new(path: &str, params: &Form, idempotency_key: &str) -> PreparedCreate {
+        let body = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(params.pairs().iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .finish();
+        PreparedCreate {
+            path: path.to_string(),
+            body,
+            idempotency_key: idempotency_key.to_string(),
+        }
+    }
+
+    /// The refund this create asks for.
+    pub fn refund(refund: &NewRefund, idempotency_key: &str) -> PreparedCreate {
+        let params = Form::new()
+            .set("charge", &refund.charge)
+            .set_opt("amount", refund.amount.map(|a| a.minor()))
+            .set_opt("reason", refund.reason.as_deref())
+            .metadata(&with_key(&refund.metadata, idempotency_key));
+        PreparedCreate::new("v1/refunds", &params, idempotency_key)
+    }
+
+    /// The payment intent (created and confirmed at once) this create asks for.
+    pub fn payment_intent(intent: &NewPaymentIntent, idempotency_key: &str) -> PreparedCreate {
+        let params = Form::new()
+            .set("amount", intent.amount.minor())
+            .set("currency", intent.amount.currency().lower())
+            .set("customer", &intent.customer)
+            .set("payment_method", &intent.payment_method)
+            .set("confirm", "true")
+            .set("off_session", intent.off_session)
+            .set_opt("description", intent.description.as_deref())
+            .metadata(&with_key(&intent.metadata, idempotency_key));
+        PreparedCreate::new("v1/payment_intents", &params, idempotency_key)
+    }
 }
 
 impl StripeClient {
@@ -279,6 +330,7 @@ impl StripeClient {
             method: Method::GET,
             url,
             params,
+            raw_body: None,
             idempotency_key: None,
         })
         .await
@@ -346,7 +398,14 @@ impl StripeClient {
             .request(call.method.clone(), call.url.clone())
             .header(AUTHORIZATION, self.auth.clone())
             .header("Stripe-Version", STRIPE_VERSION);
-        if call.method == Method::GET {
+        if let Some(body) = call.raw_body {
+            request = request
+                .header(
+                    reqwest::header::CONTENT_TYPE,
+                    "application/x-www-form-urlencoded",
+                )
+                .body(body.to_string());
+        } else if call.method == Method::GET {
             if !call.params.is_empty() {
                 request = request.query(call.params.pairs());
             }
@@ -548,16 +607,7 @@ impl StripeClient {
         intent: &NewPaymentIntent,
         idempotency_key: &str,
     ) -> Result<PaymentIntent, StripeError> {
-        let params = Form::new()
-            .set("amount", intent.amount.minor())
-            .set("currency", intent.amount.currency().lower())
-            .set("customer", &intent.customer)
-            .set("payment_method", &intent.payment_method)
-            .set("confirm", "true")
-            .set("off_session", intent.off_session)
-            .set_opt("description", intent.description.as_deref())
-            .metadata(&with_key(&intent.metadata, idempotency_key));
-        self.create("v1/payment_intents", params, idempotency_key)
+        self.send_create(&PreparedCreate::payment_intent(intent, idempotency_key))
             .await
     }
 
@@ -567,21 +617,17 @@ impl StripeClient {
         refund: &NewRefund,
         idempotency_key: &str,
     ) -> Result<Refund, StripeError> {
-        let params = Form::new()
-            .set("charge", &refund.charge)
-            .set_opt("amount", refund.amount.map(|a| a.minor()))
-            .set_opt("reason", refund.reason.as_deref())
-            .metadata(&with_key(&refund.metadata, idempotency_key));
-        self.create("v1/refunds", params, idempotency_key).await
+        self.send_create(&PreparedCreate::refund(refund, idempotency_key))
+            .await
     }
 
-    async fn create<T: DeserializeOwned>(
+    /// Sends a prepared create (first time or replay): the same bytes, the same key.
+    pub async fn send_create<T: DeserializeOwned>(
         &self,
-        path: &str,
-        params: Form,
-        idempotency_key: &str,
+        prepared: &PreparedCreate,
     ) -> Result<T, StripeError> {
-        if idempotency_key.trim().is_empty() || idempotency_key.len() > 255 {
+        let key = prepared.idempotency_key.as_str();
+        if key.trim().is_empty() || key.len() > 255 {
             return Err(StripeError::InvalidRequest {
                 status: 0,
                 param: Some("Idempotency-Key".into()),
@@ -591,12 +637,14 @@ impl StripeClient {
         }
         self.call(Call {
             method: Method::POST,
-            url: self.url(&[path])?,
-            params,
-            idempotency_key: Some(idempotency_key),
+            url: self.url(&[prepared.path.as_str()])?,
+            params: Form::new(),
+            raw_body: Some(prepared.body.as_str()),
+            idempotency_key: Some(key),
         })
         .await
     }
+
 }
 
 /// An async iterator over the pages of a list.

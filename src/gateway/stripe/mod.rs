@@ -12,7 +12,7 @@ pub mod retry;
 pub mod wire;
 
 pub use client::{
-    IDEMPOTENCY_METADATA_KEY, ListParams, Listed, NewPaymentIntent, NewRefund, Pages,
+    IDEMPOTENCY_METADATA_KEY, ListParams, Listed, NewPaymentIntent, NewRefund, Pages, PreparedCreate,
     STRIPE_API_BASE, STRIPE_VERSION, StripeClient, metadata_query,
 };
 pub use error::StripeError;

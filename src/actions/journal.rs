@@ -1,0 +1,354 @@
+//! The journal's store-only steps: proposing an action (a finding's fix, or a re-charge),
+//! approving it, cancelling it, dismissing a finding. Each is one transaction with its
+//! audit entry. Nothing here talks to a gateway; `execute` and `recovery` do.
+
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::plan::{self, Plan};
+use super::{ActionError, ActionState, key};
+use crate::money::{Currency, Money};
+use crate::people::{self, Role};
+use crate::reconcile::{self, Confidence};
+use crate::records::InvoiceStatus;
+use crate::store::{ActionRow, FindingStatus, NewAction, Resolution, Store, StoreTx, StoredFinding};
+
+/// The setting for the amount above which a refund or re-charge needs a second approver,
+/// in major units of whatever currency the action is in (`approval_threshold.usd`
+/// overrides it for one currency).
+pub const APPROVAL_THRESHOLD_SETTING: &str = "approval_threshold";
+/// Without a setting: above 500 (dollars, euros, yen…) a second approver is needed.
+pub const DEFAULT_APPROVAL_THRESHOLD: i64 = 500;
+
+/// What a finding looked like when its fix was proposed; an approval of a finding that has
+/// changed since is refused.
+fn snapshot(finding: &StoredFinding) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(finding.fingerprint.as_bytes());
+    hasher.update(finding.amount_minor.to_be_bytes());
+    hasher.update(finding.currency.as_bytes());
+    hasher.update(finding.evidence.to_string().as_bytes());
+    hex::encode(hasher.finalize())
+}
+
+/// Proposes the fix of finding `finding_id`. Proposing the same fix again (a double click,
+/// a second window) returns the action already proposed.
+pub fn propose_for_finding(
+    store: &mut Store,
+    finding_id: i64,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    store.write(|tx| {
+        let finding = tx
+            .finding(finding_id)?
+            .ok_or(ActionError::FindingNotFound(finding_id))?;
+        let books = reconcile::books_in(tx)?;
+        let plan = plan::for_finding(&finding, &books, now)?;
+        let attempt = next_attempt(tx, plan.kind(), |a| a.finding_id == Some(finding_id))?;
+        let amount = plan.amount().minor().to_string();
+        let attempt_text = attempt.to_string();
+        let mut parts = vec![finding.fingerprint.as_str(), amount.as_str(), attempt_text.as_str()];
+        if let Some(charge) = plan.charge_id() {
+            parts.push(charge);
+        }
+        let key = key::derive(plan.kind(), &parts);
+        insert(tx, &plan, Some(&finding), &key, attempt, by, now)
+    })
+}
+
+/// Proposes a re-charge of unpaid invoice `invoice_number`. The attempt number moves on
+/// only after a definite decline of the previous attempt.
+pub fn propose_recharge(
+    store: &mut Store,
+    invoice_number: &str,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    store.write(|tx| {
+        let books = reconcile::books_in(tx)?;
+        let invoice = books
+            .invoices
+            .iter()
+            .find(|i| i.number == invoice_number)
+            .ok_or_else(|| ActionError::InvoiceNotFound(invoice_number.to_string()))?;
+        if invoice.status == InvoiceStatus::Void {
+            return Err(ActionError::Refused(format!(
+                "invoice {invoice_number} is void; nothing is owed"
+            )));
+        }
+        let owed = invoice.amount.minor() - plan::ledger_paid(&books, invoice_number);
+        if invoice.status == InvoiceStatus::Paid || owed <= 0 {
+            return Err(ActionError::Refused(format!(
+                "the ledger says invoice {invoice_number} is paid; a re-charge would charge the customer twice"
+            )));
+        }
+        let attempt = next_attempt(tx, "recharge", |a| {
+            a.invoice_number.as_deref() == Some(invoice_number)
+        })?;
+        let plan = Plan::Recharge {
+            invoice_number: invoice_number.to_string(),
+            customer: invoice.customer_id.clone(),
+            amount: Money::from_minor(owed, invoice.amount.currency()),
+            attempt,
+        };
+        let attempt_text = attempt.to_string();
+        let key = key::derive("recharge", &[invoice_number, &attempt_text]);
+        insert(tx, &plan, None, &key, attempt, by, now)
+    })
+}
+
+/// 1 + the number of earlier actions of this kind on the same thing that definitely failed:
+/// a retry after a timeout reuses the journal's key; only a definite "no" moves on.
+fn next_attempt(
+    tx: &StoreTx<'_>,
+    kind: &str,
+    same_target: impl Fn(&ActionRow) -> bool,
+) -> Result<i64, ActionError> {
+    let failed = tx
+        .actions(Some(&[ActionState::Failed]))?
+        .into_iter()
+        .filter(|a| a.kind == kind && same_target(a))
+        .count();
+    Ok(failed as i64 + 1)
+}
+
+fn insert(
+    tx: &StoreTx<'_>,
+    plan: &Plan,
+    finding: Option<&StoredFinding>,
+    key: &str,
+    attempt: i64,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    if let Some(existing) = tx.action_by_key(key)? {
+        // The same action proposed again: the one in the journal is the answer.
+        return Ok(existing);
+    }
+    let plan_json = serde_json::to_string(plan).map_err(|e| ActionError::Refused(e.to_string()))?;
+    let snap = finding.map(snapshot);
+    let amount = plan.amount();
+    let currency = amount.currency().lower();
+    let id = tx
+        .insert_action(
+            &NewAction {
+                kind: plan.kind(),
+                finding_id: finding.map(|f| f.id),
+                finding_snapshot: snap.as_deref(),
+                invoice_number: plan.invoice_number(),
+                charge_id: plan.charge_id(),
+                amount_minor: amount.minor(),
+                currency: &currency,
+                idempotency_key: key,
+                attempt,
+                plan: &plan_json,
+                proposed_by: by,
+            },
+            now,
+        )
+        .map_err(|e| busy(tx, e, plan))?;
+    tx.append_audit(
+        now,
+        by,
+        "action_proposed",
+        &format!("action:{id}"),
+        &json!({
+            "kind": plan.kind(),
+            "plan": plan,
+            "describe": plan.describe(),
+            "key": key,
+            "finding_id": finding.map(|f| f.id),
+            "finding_fingerprint": finding.map(|f| f.fingerprint.clone()),
+        }),
+    )?;
+    tx.action(id)?.ok_or(ActionError::NotFound(id))
+}
+
+/// A unique-index refusal, named with the action that holds the target.
+fn busy(tx: &StoreTx<'_>, e: crate::store::StoreError, plan: &Plan) -> ActionError {
+    match e {
+        crate::store::StoreError::TargetBusy(target) => {
+            let holder = tx
+                .open_actions_for(plan.invoice_number(), plan.charge_id())
+                .ok()
+                .and_then(|open| open.first().map(|a| a.id));
+            ActionError::AlreadyInProgress { target, holder }
+        }
+        other => other.into(),
+    }
+}
+
+/// How many approvals an action needs: two, by different people, for a refund or re-charge
+/// above the threshold; one otherwise.
+pub fn approvals_needed(tx: &StoreTx<'_>, action: &ActionRow) -> Result<usize, ActionError> {
+    if action.kind == "ledger_fix" {
+        return Ok(1);
+    }
+    let currency = Currency::from_code(&action.currency).map_err(|e| ActionError::Refused(e.to_string()))?;
+    let per_currency = tx.setting(&format!("{APPROVAL_THRESHOLD_SETTING}.{}", currency.lower()))?;
+    let general = tx.setting(APPROVAL_THRESHOLD_SETTING)?;
+    let major: i64 = per_currency
+        .or(general)
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(DEFAULT_APPROVAL_THRESHOLD);
+    let threshold = major.saturating_mul(10i64.pow(currency.exponent()));
+    Ok(if action.amount_minor > threshold { 2 } else { 1 })
+}
+
+/// What an approval did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Approval {
+    pub action: ActionRow,
+    pub approvals: usize,
+    pub needed: usize,
+}
+
+/// Records `name`'s approval of action `id`, after checking their passphrase. A heuristic
+/// finding's fix is approved only with `heuristic_checked` (a person looked at the match).
+pub fn approve(
+    store: &mut Store,
+    id: i64,
+    name: &str,
+    passphrase: &str,
+    heuristic_checked: bool,
+    now: jiff::Timestamp,
+) -> Result<Approval, ActionError> {
+    let refusal = match people::check_passphrase(store, name, passphrase) {
+        Ok(Role::Approver) => None,
+        Ok(Role::Bookkeeper) => Some(ActionError::NotAnApprover(name.to_string())),
+        Err(e) => Some(ActionError::People(e)),
+    };
+    if let Some(refusal) = refusal {
+        store.write(|tx| {
+            tx.append_audit(
+                now,
+                name,
+                "approval_refused",
+                &format!("action:{id}"),
+                &json!({ "reason": refusal.to_string() }),
+            )
+        })?;
+        return Err(refusal);
+    }
+    store.write(|tx| {
+        let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
+        if action.state != ActionState::Proposed {
+            return Err(ActionError::WrongState {
+                id,
+                state: action.state,
+                wanted: "proposed",
+            });
+        }
+        if let Some(finding_id) = action.finding_id {
+            let finding = tx.finding(finding_id)?;
+            let current = finding
+                .as_ref()
+                .filter(|f| f.status == FindingStatus::Open)
+                .map(snapshot);
+            if current != action.finding_snapshot {
+                return Err(ActionError::Stale { id });
+            }
+            if finding.is_some_and(|f| f.confidence == Confidence::Heuristic) && !heuristic_checked {
+                return Err(ActionError::HeuristicUnchecked { id });
+            }
+        }
+        if action.approvers.iter().any(|a| a == name) {
+            return Err(ActionError::SameApprover {
+                id,
+                name: name.to_string(),
+            });
+        }
+        tx.add_approval(id, name, now)?;
+        let approvals = action.approvers.len() + 1;
+        let needed = approvals_needed(tx, &action)?;
+        tx.append_audit(
+            now,
+            name,
+            "action_approval",
+            &format!("action:{id}"),
+            &json!({ "approvals": approvals, "needed": needed }),
+        )?;
+        if approvals >= needed {
+            tx.move_action(id, ActionState::Proposed, ActionState::Approved, now, &[])?;
+            tx.append_audit(
+                now,
+                name,
+                "action_approved",
+                &format!("action:{id}"),
+                &json!({ "approvers": action.approvers.iter().chain([&name.to_string()]).collect::<Vec<_>>() }),
+            )?;
+        }
+        let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
+        Ok(Approval {
+            action,
+            approvals,
+            needed,
+        })
+    })
+}
+
+/// Cancels an action that has not started: it frees its invoice and charge.
+pub fn cancel(store: &mut Store, id: i64, by: &str, reason: &str, now: jiff::Timestamp) -> Result<ActionRow, ActionError> {
+    store.write(|tx| {
+        let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
+        if !matches!(action.state, ActionState::Proposed | ActionState::Approved) {
+            return Err(ActionError::WrongState {
+                id,
+                state: action.state,
+                wanted: "proposed or approved",
+            });
+        }
+        tx.move_action(
+            id,
+            action.state,
+            ActionState::Cancelled,
+            now,
+            &[("outcome", json!({ "cancelled_by": by, "reason": reason }).to_string().into())],
+        )?;
+        tx.append_audit(now, by, "action_cancelled", &format!("action:{id}"), &json!({ "reason": reason }))?;
+        tx.action(id)?.ok_or(ActionError::NotFound(id))
+    })
+}
+
+/// Dismisses a finding a person judged fine; it stays dismissed through every later
+/// reconciliation (its fingerprint remembers), with the reason in the audit log.
+pub fn dismiss(
+    store: &mut Store,
+    finding_id: i64,
+    by: &str,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> Result<StoredFinding, ActionError> {
+    if reason.trim().is_empty() {
+        return Err(ActionError::Refused("a dismissal needs a reason".into()));
+    }
+    store.write(|tx| {
+        let finding = tx
+            .finding(finding_id)?
+            .ok_or(ActionError::FindingNotFound(finding_id))?;
+        if finding.status != FindingStatus::Open {
+            return Err(ActionError::Refused(format!("finding {finding_id} is not open")));
+        }
+        if !tx
+            .actions(None)?
+            .iter()
+            .filter(|a| a.finding_id == Some(finding_id))
+            .all(|a| !a.state.is_open())
+        {
+            return Err(ActionError::Refused(format!(
+                "finding {finding_id} has an open action; cancel it first"
+            )));
+        }
+        tx.resolve_finding(finding_id, Resolution::Dismissed, now)?;
+        tx.append_audit(
+            now,
+            by,
+            "finding_dismissed",
+            &format!("finding:{finding_id}"),
+            &json!({ "fingerprint": finding.fingerprint, "reason": reason }),
+        )?;
+        tx.finding(finding_id)?.ok_or(ActionError::FindingNotFound(finding_id))
+    })
+}

@@ -1,0 +1,75 @@
+//! Ledger fixes on top of the imported ledger: what the books look like once the
+//! adjustments Chargeguard made are applied. Pure, like the rest of reconciliation.
+//!
+//! The invoicing app's own export stays as it was imported; an adjustment only changes the
+//! books reconciliation reads, so a later import of a ledger that already carries the fix
+//! is seen for what it is (the app recorded it too) rather than applied twice: a recorded
+//! payment whose gateway id the ledger already records is skipped.
+
+use std::collections::HashSet;
+
+use crate::records::{InvoiceStatus, LedgerEntry, LedgerKind};
+use crate::store::{AdjustmentKind, StoredAdjustment};
+
+use super::Books;
+
+/// Applies `adjustments` (oldest first) to `books`.
+pub fn apply(books: &mut Books, adjustments: &[StoredAdjustment]) {
+    if adjustments.is_empty() {
+        return;
+    }
+    for stored in adjustments {
+        let adj = &stored.adjustment;
+        let at = jiff::Timestamp::from_second(adj.effective_at).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        match adj.kind {
+            AdjustmentKind::RecordPayment | AdjustmentKind::RecordRefund => {
+                let kind = if adj.kind == AdjustmentKind::RecordPayment {
+                    LedgerKind::Payment
+                } else {
+                    LedgerKind::Refund
+                };
+                let already: HashSet<&str> = books
+                    .ledger
+                    .iter()
+                    .filter(|e| e.kind == kind && e.invoice_number == adj.invoice_number)
+                    .filter_map(|e| e.gateway_id.as_deref())
+                    .collect();
+                let known = adj
+                    .gateway_id
+                    .as_deref()
+                    .is_some_and(|g| already.contains(g) && kind == LedgerKind::Payment);
+                if !known {
+                    books.ledger.push(LedgerEntry {
+                        payment_id: format!("adj-{}", stored.idempotency_key),
+                        invoice_number: adj.invoice_number.clone(),
+                        kind,
+                        amount: adj.amount,
+                        recorded_at: at,
+                        gateway_id: adj.gateway_id.clone(),
+                    });
+                }
+            }
+            AdjustmentKind::ReversePayment => {
+                if let Some(id) = &adj.payment_id {
+                    books.ledger.retain(|e| &e.payment_id != id);
+                }
+            }
+            AdjustmentKind::CorrectAmount => {
+                if let Some(id) = &adj.payment_id {
+                    for entry in books.ledger.iter_mut().filter(|e| &e.payment_id == id) {
+                        entry.amount = adj.amount;
+                    }
+                }
+            }
+            AdjustmentKind::VoidInvoice => {
+                for invoice in books
+                    .invoices
+                    .iter_mut()
+                    .filter(|i| i.number == adj.invoice_number)
+                {
+                    invoice.status = InvoiceStatus::Void;
+                }
+            }
+        }
+    }
+}

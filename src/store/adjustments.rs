@@ -1,0 +1,134 @@
+//! Adjustments: the ledger fixes Chargeguard made, each tied to the action (and key) that
+//! made it. Reconciliation applies them on top of the imported ledger; the month-end
+//! export hands them to the invoicing app, key and all, so a second import is refused there.
+
+use serde::{Deserialize, Serialize};
+
+use super::{StoreError, StoreTx, currency_from_store};
+use crate::money::Money;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentKind {
+    /// Record a payment the ledger never saw (an orphan charge, a re-charge).
+    RecordPayment,
+    /// Reverse a ledger payment whose charge does not exist or did not succeed.
+    ReversePayment,
+    /// Set a ledger payment to the amount the gateway really charged.
+    CorrectAmount,
+    /// Record a refund the gateway made.
+    RecordRefund,
+    /// Void an invoice (the later of two for one order).
+    VoidInvoice,
+}
+
+impl AdjustmentKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdjustmentKind::RecordPayment => "record_payment",
+            AdjustmentKind::ReversePayment => "reverse_payment",
+            AdjustmentKind::CorrectAmount => "correct_amount",
+            AdjustmentKind::RecordRefund => "record_refund",
+            AdjustmentKind::VoidInvoice => "void_invoice",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<AdjustmentKind> {
+        [
+            AdjustmentKind::RecordPayment,
+            AdjustmentKind::ReversePayment,
+            AdjustmentKind::CorrectAmount,
+            AdjustmentKind::RecordRefund,
+            AdjustmentKind::VoidInvoice,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == text)
+    }
+}
+
+/// One ledger fix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adjustment {
+    pub kind: AdjustmentKind,
+    pub invoice_number: String,
+    /// The ledger payment it changes (reverse, correct), if any.
+    pub payment_id: Option<String>,
+    /// The gateway object it records (record payment, record refund), if any.
+    pub gateway_id: Option<String>,
+    /// For `correct_amount` the payment's new amount; otherwise the amount recorded.
+    pub amount: Money,
+    /// Unix seconds.
+    pub effective_at: i64,
+}
+
+/// An adjustment as stored, with the action and key that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredAdjustment {
+    pub id: i64,
+    pub action_id: i64,
+    pub idempotency_key: String,
+    #[serde(flatten)]
+    pub adjustment: Adjustment,
+    pub created_at: i64,
+}
+
+impl StoreTx<'_> {
+    pub fn insert_adjustment(
+        &self,
+        action_id: i64,
+        idempotency_key: &str,
+        adjustment: &Adjustment,
+        at: jiff::Timestamp,
+    ) -> Result<i64, StoreError> {
+        self.conn().execute(
+            "INSERT INTO adjustments (action_id, idempotency_key, invoice_number, kind, payment_id, gateway_id,
+                 amount_minor, currency, effective_at, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            rusqlite::params![
+                action_id,
+                idempotency_key,
+                adjustment.invoice_number,
+                adjustment.kind.as_str(),
+                adjustment.payment_id,
+                adjustment.gateway_id,
+                adjustment.amount.minor(),
+                adjustment.amount.currency().lower(),
+                adjustment.effective_at,
+                at.as_second()
+            ],
+        )?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    /// Every adjustment, oldest first.
+    pub fn adjustments(&self) -> Result<Vec<StoredAdjustment>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, action_id, idempotency_key, invoice_number, kind, payment_id, gateway_id, amount_minor,
+                    currency, effective_at, created_at
+             FROM adjustments ORDER BY id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(4)?;
+            out.push(StoredAdjustment {
+                id: r.get(0)?,
+                action_id: r.get(1)?,
+                idempotency_key: r.get(2)?,
+                adjustment: Adjustment {
+                    kind: AdjustmentKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
+                        what: "adjustment kind".into(),
+                        detail: kind.clone(),
+                    })?,
+                    invoice_number: r.get(3)?,
+                    payment_id: r.get(5)?,
+                    gateway_id: r.get(6)?,
+                    amount: Money::from_minor(r.get(7)?, currency_from_store(&r.get::<_, String>(8)?)?),
+                    effective_at: r.get(9)?,
+                },
+                created_at: r.get(10)?,
+            });
+        }
+        Ok(out)
+    }
+}
