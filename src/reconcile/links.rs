@@ -6,15 +6,13 @@
 //! It owns the matching only; it must never decide what is a finding, and the heuristic
 //! must never override an exact link.
 
-use std::collections::{HashMap, HashSet};
-
 use jiff::SignedDuration;
 
 use crate::money::Currency;
 use crate::records::InvoiceStatus;
 
 use super::LinkBy;
-use super::index::{Chain, Index, succeeded};
+use super::index::{Chain, IdMap, IdSet, Index, NONE, succeeded};
 
 /// How far from an invoice's issue or due date a charge may be and still be guessed to
 /// pay it: a week covers a card retried over a few days without reaching the next month
@@ -45,11 +43,12 @@ pub(super) fn link_charges(
         // The lowest payment id on an existing invoice wins, so the result does not depend
         // on the ledger's order.
         let by_ledger = Chain::from_heads(payment_head[c], payment_next)
-            .filter_map(|p| {
-                let entry = &books.ledger[p as usize];
-                ix.invoice_by_number
-                    .get(entry.invoice_number.as_str())
-                    .map(|&inv| (entry.payment_id.as_str(), inv))
+            .filter(|&p| ix.ledger_invoice[p as usize] != NONE)
+            .map(|p| {
+                (
+                    books.ledger[p as usize].payment_id.as_str(),
+                    ix.ledger_invoice[p as usize],
+                )
             })
             .min();
         if let Some((_, inv)) = by_ledger {
@@ -75,7 +74,7 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
         let (a, b) = (ix.charge(a), ix.charge(b));
         (a.created, &a.id).cmp(&(b.created, &b.id))
     });
-    let customers: HashSet<&str> = waiting
+    let customers: IdSet<&str> = waiting
         .iter()
         .flat_map(|&c| {
             let charge = ix.charge(c);
@@ -90,7 +89,7 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
     // Candidate invoices of those customers only, each under its issue and due instants,
     // sorted by instant so a window is two binary searches.
     type Bucket = Vec<(i64, u32)>;
-    let mut buckets: HashMap<(&str, Currency, i64), Bucket> = HashMap::new();
+    let mut buckets: IdMap<(&str, Currency, i64), Bucket> = IdMap::default();
     for (i, invoice) in books.invoices.iter().enumerate() {
         if invoice.status == InvoiceStatus::Void
             || !customers.contains(invoice.customer_id.as_str())
@@ -114,7 +113,7 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
     }
 
     // What the gateway already covers on each candidate invoice, from the exact links.
-    let mut covered: HashMap<u32, i128> = HashMap::new();
+    let mut covered: IdMap<u32, i128> = IdMap::default();
     for (c, link) in links.iter().enumerate() {
         if let Some((inv, _)) = link {
             let charge = &books.charges[c];

@@ -6,15 +6,13 @@
 //!
 //! It owns the rules; it must never read the store, a clock or anything but the books.
 
-use std::collections::{BTreeMap, HashSet};
-
 use serde_json::json;
 
 use crate::money::{Currency, Money};
 use crate::records::{ChargeStatus, Coverage, InvoiceStatus, LedgerKind};
 
 use super::evidence::{self, Subject};
-use super::index::{Chain, Index, MultiIndex, NONE, saturate, succeeded};
+use super::index::{Chain, GatewaySide, IdSet, Index, MultiIndex, NONE, saturate, succeeded};
 use super::links::{self, Link};
 use super::{Books, ChargeLink, Confidence, Finding, FindingKind, LinkBy, Reconciliation};
 
@@ -134,56 +132,85 @@ impl CoverageIndex {
     }
 }
 
-pub(super) fn reconcile(books: &Books) -> Reconciliation {
-    let ix = Index::new(books);
-    let n_charges = books.charges.len();
-    let n_ledger = books.ledger.len();
-    let coverage = CoverageIndex::new(&books.coverage);
+/// What the ledger's gateway ids point at.
+struct LedgerRecords {
+    payment_head: Vec<u32>,
+    payment_next: Vec<u32>,
+    refund_head: Vec<u32>,
+    refund_next: Vec<u32>,
+    ledger_refunded: Vec<i128>,
+    /// Payments whose charge is absent (inside coverage) or did not succeed, with the
+    /// charges their gateway id names.
+    missing: Vec<(u32, Vec<u32>)>,
+    not_yet_synced: Vec<String>,
+}
 
-    // Which charge each ledger entry records; what cannot be found is missing or not yet
-    // synced.
-    let mut payment_head = vec![NONE; n_charges];
-    let mut payment_next = vec![NONE; n_ledger];
-    let mut refund_head = vec![NONE; n_charges];
-    let mut refund_next = vec![NONE; n_ledger];
-    let mut ledger_refunded = vec![0i128; n_charges];
-    let mut missing: Vec<(u32, Vec<u32>)> = Vec::new();
-    let mut not_yet_synced = Vec::new();
-    for (p, entry) in books.ledger.iter().enumerate() {
-        let Some(gateway_id) = entry.gateway_id.as_deref() else {
-            continue; // cash, cheque, transfer: outside the gateway's world
+impl LedgerRecords {
+    fn resolve(
+        books: &Books,
+        gateway: &GatewaySide<'_>,
+        coverage: &CoverageIndex,
+    ) -> LedgerRecords {
+        let n_charges = books.charges.len();
+        let n_ledger = books.ledger.len();
+        let mut r = LedgerRecords {
+            payment_head: vec![NONE; n_charges],
+            payment_next: vec![NONE; n_ledger],
+            refund_head: vec![NONE; n_charges],
+            refund_next: vec![NONE; n_ledger],
+            ledger_refunded: vec![0i128; n_charges],
+            missing: Vec::new(),
+            not_yet_synced: Vec::new(),
         };
-        match entry.kind {
-            LedgerKind::Payment => match ix.recorded_charge(gateway_id) {
-                Some(c) if succeeded(ix.charge(c)) => {
-                    payment_next[p] = payment_head[c as usize];
-                    payment_head[c as usize] = p as u32;
-                }
-                _ => {
-                    let named = ix.charges_named(gateway_id);
-                    if !named.is_empty() || coverage.contains(entry.recorded_at.as_second()) {
-                        missing.push((p as u32, named));
-                    } else {
-                        not_yet_synced.push(entry.payment_id.clone());
+        for (p, entry) in books.ledger.iter().enumerate() {
+            let Some(gateway_id) = entry.gateway_id.as_deref() else {
+                continue; // cash, cheque, transfer: outside the gateway's world
+            };
+            match entry.kind {
+                LedgerKind::Payment => match gateway.recorded_charge(gateway_id) {
+                    Some(c) if succeeded(gateway.charge(c)) => {
+                        r.payment_next[p] = r.payment_head[c as usize];
+                        r.payment_head[c as usize] = p as u32;
                     }
-                }
-            },
-            LedgerKind::Refund => {
-                let charge = ix.recorded_charge(gateway_id).or_else(|| {
-                    let refund = *ix.refund_by_id.get(gateway_id)?;
-                    let charge_id = books.refunds[refund as usize].charge_id.as_str();
-                    ix.charge_by_id.get(charge_id).copied()
-                });
-                if let Some(c) = charge {
-                    refund_next[p] = refund_head[c as usize];
-                    refund_head[c as usize] = p as u32;
-                    if entry.amount.currency() == ix.charge(c).amount.currency() {
-                        ledger_refunded[c as usize] += i128::from(entry.amount.minor());
+                    _ => {
+                        let named = gateway.charges_named(gateway_id);
+                        if !named.is_empty() || coverage.contains(entry.recorded_at.as_second()) {
+                            r.missing.push((p as u32, named));
+                        } else {
+                            r.not_yet_synced.push(entry.payment_id.clone());
+                        }
+                    }
+                },
+                LedgerKind::Refund => {
+                    if let Some(c) = gateway.refunded_charge(gateway_id) {
+                        r.refund_next[p] = r.refund_head[c as usize];
+                        r.refund_head[c as usize] = p as u32;
+                        if entry.amount.currency() == gateway.charge(c).amount.currency() {
+                            r.ledger_refunded[c as usize] += i128::from(entry.amount.minor());
+                        }
                     }
                 }
             }
         }
+        r
     }
+}
+
+pub(super) fn reconcile(books: &Books) -> Reconciliation {
+    let coverage = CoverageIndex::new(&books.coverage);
+    let (ix, ledger) = Index::new(books, |gateway| {
+        LedgerRecords::resolve(books, gateway, &coverage)
+    });
+    let n_charges = books.charges.len();
+    let LedgerRecords {
+        payment_head,
+        payment_next,
+        refund_head,
+        refund_next,
+        ledger_refunded,
+        missing,
+        mut not_yet_synced,
+    } = ledger;
 
     let links = links::link_charges(&ix, &payment_head, &payment_next);
 
@@ -216,32 +243,19 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation {
         claimed: vec![None; n_charges],
     };
 
-    let mut findings = Vec::new();
-    let later_duplicates = duplicate_invoices(&mut w, &mut findings);
-    double_charges(&mut w, &later_duplicates, &mut findings);
-    orphan_charges(&mut w, &mut findings);
-    amount_mismatches(&mut w, &mut findings);
-    unrecorded_refunds(&mut w, &mut findings);
-    missing_charges(&w, &missing, &mut findings);
-
-    findings.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-    debug_assert!(one_charge_one_finding(&findings));
+    // The links list is a million strings on a big book and needs nothing the rules
+    // decide: it is built on the second core meanwhile.
+    let links_snapshot = w.links.clone();
+    let (findings, charge_links) = std::thread::scope(|scope| {
+        let listing = scope.spawn(|| charge_links(books, &links_snapshot));
+        let findings = findings_of(&mut w, &missing);
+        let links = listing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (findings, links)
+    });
     not_yet_synced.sort_unstable();
     not_yet_synced.dedup();
-
-    let mut charge_links: Vec<ChargeLink> = w
-        .links
-        .iter()
-        .enumerate()
-        .filter_map(|(c, link)| {
-            link.map(|(inv, by)| ChargeLink {
-                charge_id: books.charges[c].id.clone(),
-                invoice_number: books.invoices[inv as usize].number.clone(),
-                by,
-            })
-        })
-        .collect();
-    charge_links.sort_unstable_by(|a, b| a.charge_id.cmp(&b.charge_id));
 
     Reconciliation {
         findings,
@@ -250,11 +264,45 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation {
     }
 }
 
+fn findings_of(w: &mut Work<'_>, missing: &[(u32, Vec<u32>)]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let later_duplicates = duplicate_invoices(w, &mut findings);
+    double_charges(w, &later_duplicates, &mut findings);
+    orphan_charges(w, &mut findings);
+    amount_mismatches(w, &mut findings);
+    unrecorded_refunds(w, &mut findings);
+    missing_charges(w, missing, &mut findings);
+    findings.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    debug_assert!(one_charge_one_finding(&findings));
+    findings
+}
+
+/// Every link, by charge id.
+fn charge_links(books: &Books, links: &[Link]) -> Vec<ChargeLink> {
+    let mut rows: Vec<(u32, u32, LinkBy)> = links
+        .iter()
+        .enumerate()
+        .filter_map(|(c, link)| link.map(|(inv, by)| (c as u32, inv, by)))
+        .collect();
+    let id = |row: &(u32, u32, LinkBy)| books.charges[row.0 as usize].id.as_str();
+    // The store hands charges over in id order: checking is one pass, sorting is not.
+    if !rows.is_sorted_by(|a, b| id(a) <= id(b)) {
+        rows.sort_unstable_by(|a, b| id(a).cmp(id(b)));
+    }
+    rows.into_iter()
+        .map(|(c, inv, by)| ChargeLink {
+            charge_id: books.charges[c as usize].id.clone(),
+            invoice_number: books.invoices[inv as usize].number.clone(),
+            by,
+        })
+        .collect()
+}
+
 /// The invariant every run keeps: a charge carrying money is in at most one finding, and a
 /// fingerprint names one finding.
 pub(super) fn one_charge_one_finding(findings: &[Finding]) -> bool {
-    let mut charges = HashSet::new();
-    let mut fingerprints = HashSet::new();
+    let mut charges = IdSet::default();
+    let mut fingerprints = IdSet::default();
     let money_findings_ok = findings
         .iter()
         .filter(|f| f.kind != FindingKind::MissingCharge)
@@ -284,39 +332,27 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
         |i: usize| books.invoices[i].status != InvoiceStatus::Void && w.gateway_net[i] > 0;
 
     // Only keys seen twice are worth a look: the chains cost no allocation per invoice.
-    let mut by_order: MultiIndex<&str> = MultiIndex::new(n);
-    let mut by_guess: MultiIndex<(&str, Currency, i64)> = MultiIndex::new(n);
-    let mut order_keys = Vec::new();
+    // Order references were grouped while indexing; the guess groups only invoices
+    // without one.
+    let mut by_guess: MultiIndex<(&str, Currency, i64)> = MultiIndex::new(n, 0);
     let mut guess_keys = Vec::new();
     for (i, invoice) in books.invoices.iter().enumerate() {
-        if !charged(i) {
-            continue;
-        }
-        match invoice
+        let has_order = invoice
             .order_ref
             .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-        {
-            Some(order) => {
-                if by_order.push(order, i as u32) {
-                    order_keys.push(order);
-                }
-            }
-            None => {
-                let key = (
-                    invoice.customer_id.as_str(),
-                    invoice.amount.currency(),
-                    invoice.amount.minor(),
-                );
-                if by_guess.push(key, i as u32) {
-                    guess_keys.push(key);
-                }
-            }
+            .is_some_and(|r| !r.trim().is_empty());
+        if has_order || !charged(i) {
+            continue;
+        }
+        let key = (
+            invoice.customer_id.as_str(),
+            invoice.amount.currency(),
+            invoice.amount.minor(),
+        );
+        if by_guess.push(key, i as u32) {
+            guess_keys.push(key);
         }
     }
-    order_keys.sort_unstable();
-    order_keys.dedup();
     guess_keys.sort_unstable();
     guess_keys.dedup();
 
@@ -327,8 +363,15 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
         });
     };
     let mut pairs: Vec<(u32, u32, bool)> = Vec::new();
-    for key in order_keys {
-        let mut rows: Vec<u32> = by_order.get(&key).collect();
+    for key in &w.ix.shared_orders {
+        let mut rows: Vec<u32> =
+            w.ix.by_order
+                .get(key)
+                .filter(|&i| charged(i as usize))
+                .collect();
+        if rows.len() < 2 {
+            continue;
+        }
         by_issue(&mut rows);
         for &dup in &rows[1..] {
             pairs.push((dup, rows[0], false));
@@ -570,15 +613,31 @@ fn amount_mismatches(w: &mut Work<'_>, out: &mut Vec<Finding>) {
         }
         let charge = w.ix.charge(c);
         let currency = charge.amount.currency();
-        let payments: Vec<u32> = w.payments_of(c).collect();
-        let mut by_currency: BTreeMap<Currency, i128> = BTreeMap::new();
-        for &p in &payments {
+        // Summed without allocating: this runs for every recorded charge.
+        let mut recorded = 0i128;
+        let mut foreign: Option<Currency> = None;
+        for p in w.payments_of(c) {
             let amount = books.ledger[p as usize].amount;
-            *by_currency.entry(amount.currency()).or_default() += i128::from(amount.minor());
+            if amount.currency() == currency {
+                recorded += i128::from(amount.minor());
+            } else if foreign.is_none_or(|f| amount.currency() < f) {
+                foreign = Some(amount.currency());
+            }
         }
-        let recorded = by_currency.get(&currency).copied().unwrap_or(0);
-        let foreign = by_currency.iter().find(|(cur, _)| **cur != currency);
-        let (amount, reason) = if let Some((&foreign_currency, &foreign_sum)) = foreign {
+        if foreign.is_none() && recorded == i128::from(charge.amount.minor()) {
+            continue;
+        }
+        let payments: Vec<u32> = w.payments_of(c).collect();
+        let foreign = foreign.map(|f| {
+            let sum: i128 = payments
+                .iter()
+                .map(|&p| books.ledger[p as usize].amount)
+                .filter(|m| m.currency() == f)
+                .map(|m| i128::from(m.minor()))
+                .sum();
+            (f, sum)
+        });
+        let (amount, reason) = if let Some((foreign_currency, foreign_sum)) = foreign {
             let amount = money(foreign_sum, foreign_currency);
             (
                 amount,

@@ -540,3 +540,19 @@ fn finding_kinds_parse_their_names(#[case] text: &str, #[case] kind: Option<Find
         );
     }
 }
+
+#[test]
+fn the_summary_prints_open_findings_by_kind_name() {
+    let summary = ReconcileSummary {
+        open_by_kind: [
+            (FindingKind::DoubleCharge, 2),
+            (FindingKind::OrphanCharge, 0),
+        ]
+        .into_iter()
+        .collect(),
+        ..ReconcileSummary::default()
+    };
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["open_by_kind"]["double_charge"], 2);
+    assert_eq!(json["open_by_kind"]["orphan_charge"], 0);
+}
