@@ -98,6 +98,8 @@ pub(super) struct Index<'b> {
     /// Live invoices by their order reference, and the references more than one holds.
     pub by_order: MultiIndex<&'b str>,
     pub shared_orders: Vec<&'b str>,
+    /// Whether each invoice row carries a (non-blank) order reference.
+    pub has_order: Vec<bool>,
     pub gateway: GatewaySide<'b>,
 }
 
@@ -134,6 +136,7 @@ impl<'b> Index<'b> {
             ledger_next,
             by_order: invoices.by_order,
             shared_orders: invoices.shared_orders,
+            has_order: invoices.has_order,
             gateway,
         };
         (index, result)
@@ -148,6 +151,7 @@ struct InvoiceMaps<'b> {
     invoice_by_number: IdMap<&'b str, u32>,
     by_order: MultiIndex<&'b str>,
     shared_orders: Vec<&'b str>,
+    has_order: Vec<bool>,
 }
 
 impl<'b> InvoiceMaps<'b> {
@@ -155,20 +159,21 @@ impl<'b> InvoiceMaps<'b> {
         let mut invoice_by_number = id_map(books.invoices.len());
         let mut by_order = MultiIndex::new(books.invoices.len(), books.invoices.len());
         let mut shared_orders = Vec::new();
+        let mut has_order = vec![false; books.invoices.len()];
         for (i, invoice) in books.invoices.iter().enumerate() {
             invoice_by_number
                 .entry(invoice.number.as_str())
                 .or_insert(i as u32);
-            if invoice.status == InvoiceStatus::Void {
-                continue;
-            }
-            if let Some(order) = invoice
+            let Some(order) = invoice
                 .order_ref
                 .as_deref()
                 .map(str::trim)
                 .filter(|r| !r.is_empty())
-                && by_order.push(order, i as u32)
-            {
+            else {
+                continue;
+            };
+            has_order[i] = true;
+            if invoice.status != InvoiceStatus::Void && by_order.push(order, i as u32) {
                 shared_orders.push(order);
             }
         }
@@ -178,6 +183,7 @@ impl<'b> InvoiceMaps<'b> {
             invoice_by_number,
             by_order,
             shared_orders,
+            has_order,
         }
     }
 }

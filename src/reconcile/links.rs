@@ -29,15 +29,39 @@ pub(super) fn link_charges(
     payment_head: &[u32],
     payment_next: &[u32],
 ) -> Vec<Link> {
+    let n = ix.books.charges.len();
+    let mut links: Vec<Link> = vec![None; n];
+    // Each charge's exact link depends on nothing but the index: both cores take half.
+    let (first, second) = links.split_at_mut(n / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| link_exactly(ix, payment_head, payment_next, 0, first));
+        link_exactly(ix, payment_head, payment_next, n / 2, second);
+        other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    });
+    link_by_heuristic(ix, &mut links);
+    links
+}
+
+/// Links charges `offset..offset + links.len()` by reference, else by ledger.
+fn link_exactly(
+    ix: &Index<'_>,
+    payment_head: &[u32],
+    payment_next: &[u32],
+    offset: usize,
+    links: &mut [Link],
+) {
     let books = ix.books;
-    let mut links: Vec<Link> = vec![None; books.charges.len()];
-    for (c, charge) in books.charges.iter().enumerate() {
+    for (k, link) in links.iter_mut().enumerate() {
+        let c = offset + k;
+        let charge = &books.charges[c];
         if let Some(&inv) = charge
             .invoice_ref
             .as_deref()
             .and_then(|r| ix.invoice_by_number.get(r.trim()))
         {
-            links[c] = Some((inv, LinkBy::Reference));
+            *link = Some((inv, LinkBy::Reference));
             continue;
         }
         // The lowest payment id on an existing invoice wins, so the result does not depend
@@ -52,11 +76,9 @@ pub(super) fn link_charges(
             })
             .min();
         if let Some((_, inv)) = by_ledger {
-            links[c] = Some((inv, LinkBy::Ledger));
+            *link = Some((inv, LinkBy::Ledger));
         }
     }
-    link_by_heuristic(ix, &mut links);
-    links
 }
 
 fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
