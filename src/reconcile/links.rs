@@ -9,7 +9,7 @@
 use jiff::SignedDuration;
 
 use crate::money::Currency;
-use crate::records::InvoiceStatus;
+use crate::records::{InvoiceStatus, LedgerKind};
 
 use super::LinkBy;
 use super::index::{Chain, IdMap, IdSet, Index, NONE, succeeded};
@@ -165,8 +165,9 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
             let end = bucket.partition_point(|&(t, _)| t <= created.saturating_add(window));
             for &(t, inv) in &bucket[start..end] {
                 let invoice = &books.invoices[inv as usize];
-                let already = covered.get(&inv).copied().unwrap_or(0);
-                let is_covered = already >= i128::from(invoice.amount.minor());
+                let due = i128::from(invoice.amount.minor());
+                let is_covered =
+                    covered.get(&inv).copied().unwrap_or(0) >= due || ledger_paid(ix, inv) >= due;
                 let candidate = (
                     is_covered,
                     (t - created).abs(),
@@ -183,4 +184,19 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
             *covered.entry(inv).or_default() += i128::from(charge.net_captured());
         }
     }
+}
+
+/// What the ledger says was paid on an invoice (payments less refunds, cash included, in
+/// the invoice's currency): an invoice the ledger calls paid is not the first guess for
+/// an unexplained charge.
+fn ledger_paid(ix: &Index<'_>, inv: u32) -> i128 {
+    let currency = ix.books.invoices[inv as usize].amount.currency();
+    Chain::from_heads(ix.ledger_head[inv as usize], &ix.ledger_next)
+        .map(|p| &ix.books.ledger[p as usize])
+        .filter(|entry| entry.amount.currency() == currency)
+        .map(|entry| match entry.kind {
+            LedgerKind::Payment => i128::from(entry.amount.minor()),
+            LedgerKind::Refund => -i128::from(entry.amount.minor()),
+        })
+        .sum()
 }

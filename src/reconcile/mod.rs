@@ -15,8 +15,9 @@
 //! only then, for a charge that still holds money, a heuristic (`heuristic`): an invoice
 //! of the same customer (the charge's customer id or e-mail equals the invoice's customer
 //! id), same amount and currency, not void, issued or due within 7 days of the charge.
-//! Invoices the gateway does not yet cover come first, then the closest in time, then the
-//! lowest number. Unlinked charges are matched oldest first. A finding that rests on a
+//! Invoices not yet covered come first (neither the gateway's linked charges nor the
+//! ledger's payments, cash included, reach the amount), then the closest in time, then
+//! the lowest number. Unlinked charges are matched oldest first. A finding that rests on a
 //! heuristic link is `heuristic`, never auto-approved.
 //!
 //! Decisions where the contract is silent, as a careful bookkeeper would expect them:
