@@ -38,9 +38,16 @@
 //!   heuristic (same customer, amount and currency, issued within 10 minutes) only compares
 //!   invoices that both lack one (two different order references are two orders). The later
 //!   invoice (issued_at, then number) is the duplicate of the earliest qualifying one.
+//! - `double_charge` keeps charges (ledger-recorded first, then earliest) until the amount
+//!   due is reached; the rest are surplus. When the overpayment lies inside the last kept
+//!   charge (60 + 60 on an invoice of 100), that charge is the one named, for a partial
+//!   refund of the surplus amount.
 //! - `payment_ids` are the ledger entries that record the finding's charges (for
 //!   `missing_charge`, the payment itself; for `unrecorded_refund`, the charge's payments
 //!   and refunds).
+//! - On a million rows the hash maps are most of the time, so independent halves of the
+//!   index, the exact links and the links list run on scoped threads; the result does not
+//!   depend on how they interleave.
 //! - Sums are taken in `i128` and saturate into `i64` minor units: no realistic book
 //!   reaches the limit, and a saturated amount is still visibly wrong rather than a panic.
 
