@@ -5,7 +5,7 @@
 //! It owns lookups only; it must never decide what is a finding.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 use crate::records::{Charge, ChargeStatus, InvoiceStatus};
 
@@ -95,9 +95,8 @@ pub(super) struct Index<'b> {
     /// Ledger entries per invoice row, chained through `ledger_next`.
     pub ledger_head: Vec<u32>,
     pub ledger_next: Vec<u32>,
-    /// Live invoices by their order reference, and the references more than one holds.
-    pub by_order: MultiIndex<&'b str>,
-    pub shared_orders: Vec<&'b str>,
+    /// Groups of live invoices sharing one order reference (two or more each).
+    pub order_groups: Vec<Vec<u32>>,
     /// Whether each invoice row carries a (non-blank) order reference.
     pub has_order: Vec<bool>,
     pub gateway: GatewaySide<'b>,
@@ -134,8 +133,7 @@ impl<'b> Index<'b> {
             ledger_invoice,
             ledger_head,
             ledger_next,
-            by_order: invoices.by_order,
-            shared_orders: invoices.shared_orders,
+            order_groups: invoices.order_groups,
             has_order: invoices.has_order,
             gateway,
         };
@@ -149,16 +147,17 @@ impl<'b> Index<'b> {
 
 struct InvoiceMaps<'b> {
     invoice_by_number: IdMap<&'b str, u32>,
-    by_order: MultiIndex<&'b str>,
-    shared_orders: Vec<&'b str>,
+    order_groups: Vec<Vec<u32>>,
     has_order: Vec<bool>,
 }
 
 impl<'b> InvoiceMaps<'b> {
     fn new(books: &'b Books) -> InvoiceMaps<'b> {
         let mut invoice_by_number = id_map(books.invoices.len());
-        let mut by_order = MultiIndex::new(books.invoices.len(), books.invoices.len());
-        let mut shared_orders = Vec::new();
+        // Shared order references are rare: hashing each one and sorting the hashes finds
+        // them with one sequential pass, where a map would cost a random insert per invoice.
+        let hashing = std::hash::RandomState::new();
+        let mut order_hashes: Vec<(u64, u32)> = Vec::with_capacity(books.invoices.len());
         let mut has_order = vec![false; books.invoices.len()];
         for (i, invoice) in books.invoices.iter().enumerate() {
             invoice_by_number
@@ -173,16 +172,35 @@ impl<'b> InvoiceMaps<'b> {
                 continue;
             };
             has_order[i] = true;
-            if invoice.status != InvoiceStatus::Void && by_order.push(order, i as u32) {
-                shared_orders.push(order);
+            if invoice.status != InvoiceStatus::Void {
+                order_hashes.push((hashing.hash_one(order), i as u32));
             }
         }
-        shared_orders.sort_unstable();
-        shared_orders.dedup();
+        order_hashes.sort_unstable();
+        let order_of = |i: u32| {
+            books.invoices[i as usize]
+                .order_ref
+                .as_deref()
+                .map(str::trim)
+                .unwrap_or_default()
+        };
+        let mut order_groups = Vec::new();
+        for same_hash in order_hashes.chunk_by(|a, b| a.0 == b.0) {
+            if same_hash.len() < 2 {
+                continue;
+            }
+            // Equal hashes are almost always equal references; the text decides.
+            let mut rows: Vec<u32> = same_hash.iter().map(|&(_, i)| i).collect();
+            rows.sort_unstable_by(|&a, &b| order_of(a).cmp(order_of(b)).then(a.cmp(&b)));
+            for group in rows.chunk_by(|&a, &b| order_of(a) == order_of(b)) {
+                if group.len() >= 2 {
+                    order_groups.push(group.to_vec());
+                }
+            }
+        }
         InvoiceMaps {
             invoice_by_number,
-            by_order,
-            shared_orders,
+            order_groups,
             has_order,
         }
     }

@@ -6,13 +6,15 @@
 //!
 //! It owns the rules; it must never read the store, a clock or anything but the books.
 
+use std::hash::BuildHasher;
+
 use serde_json::json;
 
 use crate::money::{Currency, Money};
 use crate::records::{ChargeStatus, Coverage, InvoiceStatus, LedgerKind};
 
 use super::evidence::{self, Subject};
-use super::index::{Chain, GatewaySide, IdSet, Index, MultiIndex, NONE, saturate, succeeded};
+use super::index::{Chain, GatewaySide, IdSet, Index, NONE, saturate, succeeded};
 use super::links::{self, Link};
 use super::{Books, ChargeLink, Confidence, Finding, FindingKind, LinkBy, Reconciliation};
 
@@ -348,23 +350,35 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
     // Only keys seen twice are worth a look: the chains cost no allocation per invoice.
     // Order references were grouped while indexing; the guess groups only invoices
     // without one.
-    let mut by_guess: MultiIndex<(&str, Currency, i64)> = MultiIndex::new(n, 0);
-    let mut guess_keys = Vec::new();
-    for (i, invoice) in books.invoices.iter().enumerate() {
-        if w.ix.has_order[i] || !charged(i) {
-            continue;
-        }
-        let key = (
+    // Hashed and sorted rather than mapped: a shop without order references has a
+    // million of these, and equal keys are what is rare.
+    let hashing = std::hash::RandomState::new();
+    let guess_key = |i: u32| {
+        let invoice = &books.invoices[i as usize];
+        (
             invoice.customer_id.as_str(),
             invoice.amount.currency(),
             invoice.amount.minor(),
-        );
-        if by_guess.push(key, i as u32) {
-            guess_keys.push(key);
+        )
+    };
+    let mut guess_hashes: Vec<(u64, u32)> = (0..n as u32)
+        .filter(|&i| !w.ix.has_order[i as usize] && charged(i as usize))
+        .map(|i| (hashing.hash_one(guess_key(i)), i))
+        .collect();
+    guess_hashes.sort_unstable();
+    let mut guess_groups: Vec<Vec<u32>> = Vec::new();
+    for same_hash in guess_hashes.chunk_by(|a, b| a.0 == b.0) {
+        if same_hash.len() < 2 {
+            continue;
+        }
+        let mut rows: Vec<u32> = same_hash.iter().map(|&(_, i)| i).collect();
+        rows.sort_unstable_by(|&a, &b| guess_key(a).cmp(&guess_key(b)).then(a.cmp(&b)));
+        for group in rows.chunk_by(|&a, &b| guess_key(a) == guess_key(b)) {
+            if group.len() >= 2 {
+                guess_groups.push(group.to_vec());
+            }
         }
     }
-    guess_keys.sort_unstable();
-    guess_keys.dedup();
 
     let by_issue = |rows: &mut Vec<u32>| {
         rows.sort_unstable_by(|&a, &b| {
@@ -373,12 +387,12 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
         });
     };
     let mut pairs: Vec<(u32, u32, bool)> = Vec::new();
-    for key in &w.ix.shared_orders {
-        let mut rows: Vec<u32> =
-            w.ix.by_order
-                .get(key)
-                .filter(|&i| charged(i as usize))
-                .collect();
+    for group in &w.ix.order_groups {
+        let mut rows: Vec<u32> = group
+            .iter()
+            .copied()
+            .filter(|&i| charged(i as usize))
+            .collect();
         if rows.len() < 2 {
             continue;
         }
@@ -387,8 +401,7 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
             pairs.push((dup, rows[0], false));
         }
     }
-    for key in guess_keys {
-        let mut rows: Vec<u32> = by_guess.get(&key).collect();
+    for mut rows in guess_groups {
         by_issue(&mut rows);
         let mut first = 0;
         for j in 1..rows.len() {
