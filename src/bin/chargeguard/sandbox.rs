@@ -23,10 +23,7 @@ pub enum SandboxCommand {
 pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         SandboxCommand::Serve { addr, state } => {
-            anyhow::bail!(
-                "the sandbox gateway is being built (addr {addr}, state {})",
-                state.display()
-            )
+            anyhow::bail!("the sandbox gateway is being built (addr {addr}, state {})", state.display())
         }
     }
 }
