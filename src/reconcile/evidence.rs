@@ -87,8 +87,10 @@ pub(super) struct Subject<'a> {
 pub(super) fn build(w: &Work<'_>, subject: Subject<'_>) -> Value {
     let mut entries: Vec<u32> = subject.ledger.to_vec();
     for inv in subject.invoice.iter().chain(subject.other_invoice.iter()) {
-        let number = w.ix.books.invoices[*inv as usize].number.as_str();
-        entries.extend(w.ix.ledger_by_invoice.get(&number));
+        entries.extend(Chain::from_heads(
+            w.ix.ledger_head[*inv as usize],
+            &w.ix.ledger_next,
+        ));
     }
     for &(c, _) in subject.charges {
         entries.extend(Chain::from_heads(

@@ -6,15 +6,13 @@
 //! It owns the matching only; it must never decide what is a finding, and the heuristic
 //! must never override an exact link.
 
-use std::collections::{HashMap, HashSet};
-
 use jiff::SignedDuration;
 
 use crate::money::Currency;
-use crate::records::InvoiceStatus;
+use crate::records::{InvoiceStatus, LedgerKind};
 
 use super::LinkBy;
-use super::index::{Chain, Index, succeeded};
+use super::index::{Chain, IdMap, IdSet, Index, NONE, succeeded};
 
 /// How far from an invoice's issue or due date a charge may be and still be guessed to
 /// pay it: a week covers a card retried over a few days without reaching the next month
@@ -31,33 +29,56 @@ pub(super) fn link_charges(
     payment_head: &[u32],
     payment_next: &[u32],
 ) -> Vec<Link> {
+    let n = ix.books.charges.len();
+    let mut links: Vec<Link> = vec![None; n];
+    // Each charge's exact link depends on nothing but the index: both cores take half.
+    let (first, second) = links.split_at_mut(n / 2);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| link_exactly(ix, payment_head, payment_next, 0, first));
+        link_exactly(ix, payment_head, payment_next, n / 2, second);
+        other
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    });
+    link_by_heuristic(ix, &mut links);
+    links
+}
+
+/// Links charges `offset..offset + links.len()` by reference, else by ledger.
+fn link_exactly(
+    ix: &Index<'_>,
+    payment_head: &[u32],
+    payment_next: &[u32],
+    offset: usize,
+    links: &mut [Link],
+) {
     let books = ix.books;
-    let mut links: Vec<Link> = vec![None; books.charges.len()];
-    for (c, charge) in books.charges.iter().enumerate() {
+    for (k, link) in links.iter_mut().enumerate() {
+        let c = offset + k;
+        let charge = &books.charges[c];
         if let Some(&inv) = charge
             .invoice_ref
             .as_deref()
             .and_then(|r| ix.invoice_by_number.get(r.trim()))
         {
-            links[c] = Some((inv, LinkBy::Reference));
+            *link = Some((inv, LinkBy::Reference));
             continue;
         }
         // The lowest payment id on an existing invoice wins, so the result does not depend
         // on the ledger's order.
         let by_ledger = Chain::from_heads(payment_head[c], payment_next)
-            .filter_map(|p| {
-                let entry = &books.ledger[p as usize];
-                ix.invoice_by_number
-                    .get(entry.invoice_number.as_str())
-                    .map(|&inv| (entry.payment_id.as_str(), inv))
+            .filter(|&p| ix.ledger_invoice[p as usize] != NONE)
+            .map(|p| {
+                (
+                    books.ledger[p as usize].payment_id.as_str(),
+                    ix.ledger_invoice[p as usize],
+                )
             })
             .min();
         if let Some((_, inv)) = by_ledger {
-            links[c] = Some((inv, LinkBy::Ledger));
+            *link = Some((inv, LinkBy::Ledger));
         }
     }
-    link_by_heuristic(ix, &mut links);
-    links
 }
 
 fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
@@ -75,7 +96,7 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
         let (a, b) = (ix.charge(a), ix.charge(b));
         (a.created, &a.id).cmp(&(b.created, &b.id))
     });
-    let customers: HashSet<&str> = waiting
+    let customers: IdSet<&str> = waiting
         .iter()
         .flat_map(|&c| {
             let charge = ix.charge(c);
@@ -90,7 +111,7 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
     // Candidate invoices of those customers only, each under its issue and due instants,
     // sorted by instant so a window is two binary searches.
     type Bucket = Vec<(i64, u32)>;
-    let mut buckets: HashMap<(&str, Currency, i64), Bucket> = HashMap::new();
+    let mut buckets: IdMap<(&str, Currency, i64), Bucket> = IdMap::default();
     for (i, invoice) in books.invoices.iter().enumerate() {
         if invoice.status == InvoiceStatus::Void
             || !customers.contains(invoice.customer_id.as_str())
@@ -114,7 +135,7 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
     }
 
     // What the gateway already covers on each candidate invoice, from the exact links.
-    let mut covered: HashMap<u32, i128> = HashMap::new();
+    let mut covered: IdMap<u32, i128> = IdMap::default();
     for (c, link) in links.iter().enumerate() {
         if let Some((inv, _)) = link {
             let charge = &books.charges[c];
@@ -144,8 +165,9 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
             let end = bucket.partition_point(|&(t, _)| t <= created.saturating_add(window));
             for &(t, inv) in &bucket[start..end] {
                 let invoice = &books.invoices[inv as usize];
-                let already = covered.get(&inv).copied().unwrap_or(0);
-                let is_covered = already >= i128::from(invoice.amount.minor());
+                let due = i128::from(invoice.amount.minor());
+                let is_covered =
+                    covered.get(&inv).copied().unwrap_or(0) >= due || ledger_paid(ix, inv) >= due;
                 let candidate = (
                     is_covered,
                     (t - created).abs(),
@@ -162,4 +184,19 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
             *covered.entry(inv).or_default() += i128::from(charge.net_captured());
         }
     }
+}
+
+/// What the ledger says was paid on an invoice (payments less refunds, cash included, in
+/// the invoice's currency): an invoice the ledger calls paid is not the first guess for
+/// an unexplained charge.
+fn ledger_paid(ix: &Index<'_>, inv: u32) -> i128 {
+    let currency = ix.books.invoices[inv as usize].amount.currency();
+    Chain::from_heads(ix.ledger_head[inv as usize], &ix.ledger_next)
+        .map(|p| &ix.books.ledger[p as usize])
+        .filter(|entry| entry.amount.currency() == currency)
+        .map(|entry| match entry.kind {
+            LedgerKind::Payment => i128::from(entry.amount.minor()),
+            LedgerKind::Refund => -i128::from(entry.amount.minor()),
+        })
+        .sum()
 }

@@ -15,8 +15,9 @@
 //! only then, for a charge that still holds money, a heuristic (`heuristic`): an invoice
 //! of the same customer (the charge's customer id or e-mail equals the invoice's customer
 //! id), same amount and currency, not void, issued or due within 7 days of the charge.
-//! Invoices the gateway does not yet cover come first, then the closest in time, then the
-//! lowest number. Unlinked charges are matched oldest first. A finding that rests on a
+//! Invoices not yet covered come first (neither the gateway's linked charges nor the
+//! ledger's payments, cash included, reach the amount), then the closest in time, then
+//! the lowest number. Unlinked charges are matched oldest first. A finding that rests on a
 //! heuristic link is `heuristic`, never auto-approved.
 //!
 //! Decisions where the contract is silent, as a careful bookkeeper would expect them:
@@ -37,9 +38,16 @@
 //!   heuristic (same customer, amount and currency, issued within 10 minutes) only compares
 //!   invoices that both lack one (two different order references are two orders). The later
 //!   invoice (issued_at, then number) is the duplicate of the earliest qualifying one.
+//! - `double_charge` keeps charges (ledger-recorded first, then earliest) until the amount
+//!   due is reached; the rest are surplus. When the overpayment lies inside the last kept
+//!   charge (60 + 60 on an invoice of 100), that charge is the one named, for a partial
+//!   refund of the surplus amount.
 //! - `payment_ids` are the ledger entries that record the finding's charges (for
 //!   `missing_charge`, the payment itself; for `unrecorded_refund`, the charge's payments
 //!   and refunds).
+//! - On a million rows the hash maps are most of the time, so independent halves of the
+//!   index, the exact links and the links list run on scoped threads; the result does not
+//!   depend on how they interleave.
 //! - Sums are taken in `i128` and saturate into `i64` minor units: no realistic book
 //!   reaches the limit, and a saturated amount is still visibly wrong rather than a panic.
 

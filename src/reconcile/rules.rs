@@ -6,7 +6,7 @@
 //!
 //! It owns the rules; it must never read the store, a clock or anything but the books.
 
-use std::collections::{BTreeMap, HashSet};
+use std::hash::BuildHasher;
 
 use serde_json::json;
 
@@ -14,7 +14,7 @@ use crate::money::{Currency, Money};
 use crate::records::{ChargeStatus, Coverage, InvoiceStatus, LedgerKind};
 
 use super::evidence::{self, Subject};
-use super::index::{Chain, Index, MultiIndex, NONE, saturate, succeeded};
+use super::index::{Chain, GatewaySide, IdSet, Index, NONE, saturate, succeeded};
 use super::links::{self, Link};
 use super::{Books, ChargeLink, Confidence, Finding, FindingKind, LinkBy, Reconciliation};
 
@@ -34,6 +34,9 @@ pub(super) struct Work<'b> {
     pub refund_next: Vec<u32>,
     /// Ledger refunds per charge, in the charge's currency.
     pub ledger_refunded: Vec<i128>,
+    /// Ledger payments per charge in the charge's currency, and whether any is in another.
+    pub ledger_paid: Vec<i128>,
+    pub ledger_foreign: Vec<bool>,
     pub links: Vec<Link>,
     /// Charges that carry money towards each invoice (linked, same currency, net > 0).
     pub counted_head: Vec<u32>,
@@ -134,56 +137,96 @@ impl CoverageIndex {
     }
 }
 
-pub(super) fn reconcile(books: &Books) -> Reconciliation {
-    let ix = Index::new(books);
-    let n_charges = books.charges.len();
-    let n_ledger = books.ledger.len();
-    let coverage = CoverageIndex::new(&books.coverage);
+/// What the ledger's gateway ids point at.
+struct LedgerRecords {
+    payment_head: Vec<u32>,
+    payment_next: Vec<u32>,
+    refund_head: Vec<u32>,
+    refund_next: Vec<u32>,
+    ledger_refunded: Vec<i128>,
+    ledger_paid: Vec<i128>,
+    ledger_foreign: Vec<bool>,
+    /// Payments whose charge is absent (inside coverage) or did not succeed, with the
+    /// charges their gateway id names.
+    missing: Vec<(u32, Vec<u32>)>,
+    not_yet_synced: Vec<String>,
+}
 
-    // Which charge each ledger entry records; what cannot be found is missing or not yet
-    // synced.
-    let mut payment_head = vec![NONE; n_charges];
-    let mut payment_next = vec![NONE; n_ledger];
-    let mut refund_head = vec![NONE; n_charges];
-    let mut refund_next = vec![NONE; n_ledger];
-    let mut ledger_refunded = vec![0i128; n_charges];
-    let mut missing: Vec<(u32, Vec<u32>)> = Vec::new();
-    let mut not_yet_synced = Vec::new();
-    for (p, entry) in books.ledger.iter().enumerate() {
-        let Some(gateway_id) = entry.gateway_id.as_deref() else {
-            continue; // cash, cheque, transfer: outside the gateway's world
+impl LedgerRecords {
+    fn resolve(
+        books: &Books,
+        gateway: &GatewaySide<'_>,
+        coverage: &CoverageIndex,
+    ) -> LedgerRecords {
+        let n_charges = books.charges.len();
+        let n_ledger = books.ledger.len();
+        let mut r = LedgerRecords {
+            payment_head: vec![NONE; n_charges],
+            payment_next: vec![NONE; n_ledger],
+            refund_head: vec![NONE; n_charges],
+            refund_next: vec![NONE; n_ledger],
+            ledger_refunded: vec![0i128; n_charges],
+            ledger_paid: vec![0i128; n_charges],
+            ledger_foreign: vec![false; n_charges],
+            missing: Vec::new(),
+            not_yet_synced: Vec::new(),
         };
-        match entry.kind {
-            LedgerKind::Payment => match ix.recorded_charge(gateway_id) {
-                Some(c) if succeeded(ix.charge(c)) => {
-                    payment_next[p] = payment_head[c as usize];
-                    payment_head[c as usize] = p as u32;
-                }
-                _ => {
-                    let named = ix.charges_named(gateway_id);
-                    if !named.is_empty() || coverage.contains(entry.recorded_at.as_second()) {
-                        missing.push((p as u32, named));
-                    } else {
-                        not_yet_synced.push(entry.payment_id.clone());
+        for (p, entry) in books.ledger.iter().enumerate() {
+            let Some(gateway_id) = entry.gateway_id.as_deref() else {
+                continue; // cash, cheque, transfer: outside the gateway's world
+            };
+            match entry.kind {
+                LedgerKind::Payment => match gateway.recorded_charge(gateway_id) {
+                    Some(c) if succeeded(gateway.charge(c)) => {
+                        r.payment_next[p] = r.payment_head[c as usize];
+                        r.payment_head[c as usize] = p as u32;
+                        if entry.amount.currency() == gateway.charge(c).amount.currency() {
+                            r.ledger_paid[c as usize] += i128::from(entry.amount.minor());
+                        } else {
+                            r.ledger_foreign[c as usize] = true;
+                        }
                     }
-                }
-            },
-            LedgerKind::Refund => {
-                let charge = ix.recorded_charge(gateway_id).or_else(|| {
-                    let refund = *ix.refund_by_id.get(gateway_id)?;
-                    let charge_id = books.refunds[refund as usize].charge_id.as_str();
-                    ix.charge_by_id.get(charge_id).copied()
-                });
-                if let Some(c) = charge {
-                    refund_next[p] = refund_head[c as usize];
-                    refund_head[c as usize] = p as u32;
-                    if entry.amount.currency() == ix.charge(c).amount.currency() {
-                        ledger_refunded[c as usize] += i128::from(entry.amount.minor());
+                    _ => {
+                        let named = gateway.charges_named(gateway_id);
+                        if !named.is_empty() || coverage.contains(entry.recorded_at.as_second()) {
+                            r.missing.push((p as u32, named));
+                        } else {
+                            r.not_yet_synced.push(entry.payment_id.clone());
+                        }
+                    }
+                },
+                LedgerKind::Refund => {
+                    if let Some(c) = gateway.refunded_charge(gateway_id) {
+                        r.refund_next[p] = r.refund_head[c as usize];
+                        r.refund_head[c as usize] = p as u32;
+                        if entry.amount.currency() == gateway.charge(c).amount.currency() {
+                            r.ledger_refunded[c as usize] += i128::from(entry.amount.minor());
+                        }
                     }
                 }
             }
         }
+        r
     }
+}
+
+pub(super) fn reconcile(books: &Books) -> Reconciliation {
+    let coverage = CoverageIndex::new(&books.coverage);
+    let (ix, ledger) = Index::new(books, |gateway| {
+        LedgerRecords::resolve(books, gateway, &coverage)
+    });
+    let n_charges = books.charges.len();
+    let LedgerRecords {
+        payment_head,
+        payment_next,
+        refund_head,
+        refund_next,
+        ledger_refunded,
+        ledger_paid,
+        ledger_foreign,
+        missing,
+        mut not_yet_synced,
+    } = ledger;
 
     let links = links::link_charges(&ix, &payment_head, &payment_next);
 
@@ -209,6 +252,8 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation {
         refund_head,
         refund_next,
         ledger_refunded,
+        ledger_paid,
+        ledger_foreign,
         links,
         counted_head,
         counted_next,
@@ -216,32 +261,19 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation {
         claimed: vec![None; n_charges],
     };
 
-    let mut findings = Vec::new();
-    let later_duplicates = duplicate_invoices(&mut w, &mut findings);
-    double_charges(&mut w, &later_duplicates, &mut findings);
-    orphan_charges(&mut w, &mut findings);
-    amount_mismatches(&mut w, &mut findings);
-    unrecorded_refunds(&mut w, &mut findings);
-    missing_charges(&w, &missing, &mut findings);
-
-    findings.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-    debug_assert!(one_charge_one_finding(&findings));
+    // The links list is a million strings on a big book and needs nothing the rules
+    // decide: it is built on the second core meanwhile.
+    let links_snapshot = w.links.clone();
+    let (findings, charge_links) = std::thread::scope(|scope| {
+        let listing = scope.spawn(|| charge_links(books, &links_snapshot));
+        let findings = findings_of(&mut w, &missing);
+        let links = listing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (findings, links)
+    });
     not_yet_synced.sort_unstable();
     not_yet_synced.dedup();
-
-    let mut charge_links: Vec<ChargeLink> = w
-        .links
-        .iter()
-        .enumerate()
-        .filter_map(|(c, link)| {
-            link.map(|(inv, by)| ChargeLink {
-                charge_id: books.charges[c].id.clone(),
-                invoice_number: books.invoices[inv as usize].number.clone(),
-                by,
-            })
-        })
-        .collect();
-    charge_links.sort_unstable_by(|a, b| a.charge_id.cmp(&b.charge_id));
 
     Reconciliation {
         findings,
@@ -250,11 +282,43 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation {
     }
 }
 
+fn findings_of(w: &mut Work<'_>, missing: &[(u32, Vec<u32>)]) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let later_duplicates = duplicate_invoices(w, &mut findings);
+    double_charges(w, &later_duplicates, &mut findings);
+    charge_findings(w, &mut findings);
+    missing_charges(w, missing, &mut findings);
+    findings.sort_unstable_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    debug_assert!(one_charge_one_finding(&findings));
+    findings
+}
+
+/// Every link, by charge id.
+fn charge_links(books: &Books, links: &[Link]) -> Vec<ChargeLink> {
+    let mut rows: Vec<(u32, u32, LinkBy)> = links
+        .iter()
+        .enumerate()
+        .filter_map(|(c, link)| link.map(|(inv, by)| (c as u32, inv, by)))
+        .collect();
+    let id = |row: &(u32, u32, LinkBy)| books.charges[row.0 as usize].id.as_str();
+    // The store hands charges over in id order: checking is one pass, sorting is not.
+    if !rows.is_sorted_by(|a, b| id(a) <= id(b)) {
+        rows.sort_unstable_by(|a, b| id(a).cmp(id(b)));
+    }
+    rows.into_iter()
+        .map(|(c, inv, by)| ChargeLink {
+            charge_id: books.charges[c as usize].id.clone(),
+            invoice_number: books.invoices[inv as usize].number.clone(),
+            by,
+        })
+        .collect()
+}
+
 /// The invariant every run keeps: a charge carrying money is in at most one finding, and a
 /// fingerprint names one finding.
 pub(super) fn one_charge_one_finding(findings: &[Finding]) -> bool {
-    let mut charges = HashSet::new();
-    let mut fingerprints = HashSet::new();
+    let mut charges = IdSet::default();
+    let mut fingerprints = IdSet::default();
     let money_findings_ok = findings
         .iter()
         .filter(|f| f.kind != FindingKind::MissingCharge)
@@ -284,41 +348,37 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
         |i: usize| books.invoices[i].status != InvoiceStatus::Void && w.gateway_net[i] > 0;
 
     // Only keys seen twice are worth a look: the chains cost no allocation per invoice.
-    let mut by_order: MultiIndex<&str> = MultiIndex::new(n);
-    let mut by_guess: MultiIndex<(&str, Currency, i64)> = MultiIndex::new(n);
-    let mut order_keys = Vec::new();
-    let mut guess_keys = Vec::new();
-    for (i, invoice) in books.invoices.iter().enumerate() {
-        if !charged(i) {
+    // Order references were grouped while indexing; the guess groups only invoices
+    // without one.
+    // Hashed and sorted rather than mapped: a shop without order references has a
+    // million of these, and equal keys are what is rare.
+    let hashing = std::hash::RandomState::new();
+    let guess_key = |i: u32| {
+        let invoice = &books.invoices[i as usize];
+        (
+            invoice.customer_id.as_str(),
+            invoice.amount.currency(),
+            invoice.amount.minor(),
+        )
+    };
+    let mut guess_hashes: Vec<(u64, u32)> = (0..n as u32)
+        .filter(|&i| !w.ix.has_order[i as usize] && charged(i as usize))
+        .map(|i| (hashing.hash_one(guess_key(i)), i))
+        .collect();
+    guess_hashes.sort_unstable();
+    let mut guess_groups: Vec<Vec<u32>> = Vec::new();
+    for same_hash in guess_hashes.chunk_by(|a, b| a.0 == b.0) {
+        if same_hash.len() < 2 {
             continue;
         }
-        match invoice
-            .order_ref
-            .as_deref()
-            .map(str::trim)
-            .filter(|r| !r.is_empty())
-        {
-            Some(order) => {
-                if by_order.push(order, i as u32) {
-                    order_keys.push(order);
-                }
-            }
-            None => {
-                let key = (
-                    invoice.customer_id.as_str(),
-                    invoice.amount.currency(),
-                    invoice.amount.minor(),
-                );
-                if by_guess.push(key, i as u32) {
-                    guess_keys.push(key);
-                }
+        let mut rows: Vec<u32> = same_hash.iter().map(|&(_, i)| i).collect();
+        rows.sort_unstable_by(|&a, &b| guess_key(a).cmp(&guess_key(b)).then(a.cmp(&b)));
+        for group in rows.chunk_by(|&a, &b| guess_key(a) == guess_key(b)) {
+            if group.len() >= 2 {
+                guess_groups.push(group.to_vec());
             }
         }
     }
-    order_keys.sort_unstable();
-    order_keys.dedup();
-    guess_keys.sort_unstable();
-    guess_keys.dedup();
 
     let by_issue = |rows: &mut Vec<u32>| {
         rows.sort_unstable_by(|&a, &b| {
@@ -327,15 +387,21 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
         });
     };
     let mut pairs: Vec<(u32, u32, bool)> = Vec::new();
-    for key in order_keys {
-        let mut rows: Vec<u32> = by_order.get(&key).collect();
+    for group in &w.ix.order_groups {
+        let mut rows: Vec<u32> = group
+            .iter()
+            .copied()
+            .filter(|&i| charged(i as usize))
+            .collect();
+        if rows.len() < 2 {
+            continue;
+        }
         by_issue(&mut rows);
         for &dup in &rows[1..] {
             pairs.push((dup, rows[0], false));
         }
     }
-    for key in guess_keys {
-        let mut rows: Vec<u32> = by_guess.get(&key).collect();
+    for mut rows in guess_groups {
         by_issue(&mut rows);
         let mut first = 0;
         for j in 1..rows.len() {
@@ -510,12 +576,28 @@ fn double_charges(w: &mut Work<'_>, later_duplicates: &[bool], out: &mut Vec<Fin
     }
 }
 
-fn orphan_charges(w: &mut Work<'_>, out: &mut Vec<Finding>) {
+/// The charge-by-charge rules in one pass over the charges (a million charges are a
+/// quarter of a gigabyte to stream): orphan for what the ledger does not record; for what
+/// it does, amount_mismatch before unrecorded_refund.
+fn charge_findings(w: &mut Work<'_>, out: &mut Vec<Finding>) {
     for c in 0..w.ix.books.charges.len() as u32 {
+        if w.claimed[c as usize].is_some() {
+            continue;
+        }
+        if !w.is_recorded(c) {
+            orphan_charge(w, c, out);
+        } else if !amount_mismatch(w, c, out) {
+            unrecorded_refund(w, c, out);
+        }
+    }
+}
+
+fn orphan_charge(w: &mut Work<'_>, c: u32, out: &mut Vec<Finding>) {
+    {
         let charge = w.ix.charge(c);
         let net = charge.net_captured();
-        if net <= 0 || w.is_recorded(c) || w.claimed[c as usize].is_some() {
-            continue;
+        if net <= 0 {
+            return;
         }
         let invoice = w.links[c as usize].map(|(inv, _)| inv);
         let amount = Money::from_minor(net, charge.amount.currency());
@@ -562,23 +644,36 @@ fn orphan_charges(w: &mut Work<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn amount_mismatches(w: &mut Work<'_>, out: &mut Vec<Finding>) {
+/// Reports an amount or currency mismatch on a recorded charge; true when it did.
+fn amount_mismatch(w: &mut Work<'_>, c: u32, out: &mut Vec<Finding>) -> bool {
     let books = w.ix.books;
-    for c in 0..books.charges.len() as u32 {
-        if !w.is_recorded(c) || w.claimed[c as usize].is_some() {
-            continue;
-        }
+    {
         let charge = w.ix.charge(c);
         let currency = charge.amount.currency();
-        let payments: Vec<u32> = w.payments_of(c).collect();
-        let mut by_currency: BTreeMap<Currency, i128> = BTreeMap::new();
-        for &p in &payments {
-            let amount = books.ledger[p as usize].amount;
-            *by_currency.entry(amount.currency()).or_default() += i128::from(amount.minor());
+        // The sums were taken while reading the ledger: nothing to fetch for the many
+        // charges that agree.
+        if !w.ledger_foreign[c as usize]
+            && w.ledger_paid[c as usize] == i128::from(charge.amount.minor())
+        {
+            return false;
         }
-        let recorded = by_currency.get(&currency).copied().unwrap_or(0);
-        let foreign = by_currency.iter().find(|(cur, _)| **cur != currency);
-        let (amount, reason) = if let Some((&foreign_currency, &foreign_sum)) = foreign {
+        let recorded = w.ledger_paid[c as usize];
+        let foreign = w
+            .payments_of(c)
+            .map(|p| books.ledger[p as usize].amount.currency())
+            .filter(|cur| *cur != currency)
+            .min();
+        let payments: Vec<u32> = w.payments_of(c).collect();
+        let foreign = foreign.map(|f| {
+            let sum: i128 = payments
+                .iter()
+                .map(|&p| books.ledger[p as usize].amount)
+                .filter(|m| m.currency() == f)
+                .map(|m| i128::from(m.minor()))
+                .sum();
+            (f, sum)
+        });
+        let (amount, reason) = if let Some((foreign_currency, foreign_sum)) = foreign {
             let amount = money(foreign_sum, foreign_currency);
             (
                 amount,
@@ -602,7 +697,7 @@ fn amount_mismatches(w: &mut Work<'_>, out: &mut Vec<Finding>) {
                 ),
             )
         } else {
-            continue;
+            return false;
         };
         let payment_ids = w.payment_ids(payments.iter().copied());
         let invoice = w.links[c as usize].map(|(inv, _)| inv);
@@ -637,19 +732,16 @@ fn amount_mismatches(w: &mut Work<'_>, out: &mut Vec<Finding>) {
         });
         w.claim(&[c], FindingKind::AmountMismatch);
     }
+    true
 }
 
-fn unrecorded_refunds(w: &mut Work<'_>, out: &mut Vec<Finding>) {
-    let books = w.ix.books;
-    for c in 0..books.charges.len() as u32 {
-        if !w.is_recorded(c) || w.claimed[c as usize].is_some() {
-            continue;
-        }
+fn unrecorded_refund(w: &mut Work<'_>, c: u32, out: &mut Vec<Finding>) {
+    {
         let charge = w.ix.charge(c);
         let refunded = i128::from(charge.amount_refunded.minor());
         let known = w.ledger_refunded[c as usize];
         if refunded <= known {
-            continue;
+            return;
         }
         let currency = charge.amount.currency();
         let amount = money(refunded - known, currency);

@@ -424,6 +424,34 @@ fn heuristic_prefers_the_invoice_not_yet_covered() {
 }
 
 #[test]
+fn heuristic_prefers_the_invoice_the_ledger_does_not_call_paid() {
+    // INV-1 was paid in cash; the unexplained charge is closer to it but belongs to INV-2.
+    let b = books(
+        vec![
+            inv("INV-1", 1_000),
+            Invoice {
+                issued_at: minutes(2 * 24 * 60),
+                due_at: None,
+                ..inv("INV-2", 1_000)
+            },
+        ],
+        vec![pay("pay_1", "INV-1", 1_000, None)],
+        vec![ch("ch_b", 1_000, 12 * 60)],
+    );
+    let r = reconcile(&b);
+    assert_eq!(
+        seen(&r),
+        owned(vec![(
+            OrphanCharge,
+            Some("INV-2"),
+            vec!["ch_b"],
+            1_000,
+            Heuristic
+        )])
+    );
+}
+
+#[test]
 fn links_say_how_each_charge_was_tied() {
     let b = books(
         vec![
@@ -539,4 +567,20 @@ fn finding_kinds_parse_their_names(#[case] text: &str, #[case] kind: Option<Find
             serde_json::Value::String(kind.as_str().into())
         );
     }
+}
+
+#[test]
+fn the_summary_prints_open_findings_by_kind_name() {
+    let summary = ReconcileSummary {
+        open_by_kind: [
+            (FindingKind::DoubleCharge, 2),
+            (FindingKind::OrphanCharge, 0),
+        ]
+        .into_iter()
+        .collect(),
+        ..ReconcileSummary::default()
+    };
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["open_by_kind"]["double_charge"], 2);
+    assert_eq!(json["open_by_kind"]["orphan_charge"], 0);
 }

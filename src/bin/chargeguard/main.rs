@@ -18,11 +18,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "chargeguard",
-    version,
-    about = "Reconcile a payment gateway with your invoices and ledger, and fix what does not add up without ever charging twice."
-)]
+#[command(name = "chargeguard", version, about = "Reconcile a payment gateway with your invoices and ledger, and fix what does not add up without ever charging twice.")]
 struct Cli {
     /// The store file (default: chargeguard.db in the app's data folder).
     #[arg(long, global = true, env = "CHARGEGUARD_DB")]
