@@ -216,7 +216,7 @@ pub(crate) fn settle(
                 action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
             })
         }),
-        Err(e) if e.is_definitive() && !matches!(e, StripeError::Timeout { .. } | StripeError::Connection { .. } | StripeError::Api { .. } | StripeError::RateLimited { .. }) || matches!(e, StripeError::Idempotency { in_flight: false, .. }) => {
+        Err(e) if refused_for_good(&e) => {
             // A definite answer: nothing moved (a decline, a refusal). An idempotency
             // mismatch is a bug, not a reason to send again: a person looks.
             let to = if matches!(e, StripeError::Idempotency { in_flight: false, .. }) {
@@ -251,6 +251,20 @@ pub(crate) fn settle(
             })
         }
     }
+}
+
+/// Whether the gateway said a definite "no" (nothing moved, and sending the same again
+/// would get the same "no"), or flagged an idempotency mismatch. Everything else — no
+/// answer, a 5xx, a rate limit, an in-flight conflict, a refused key — leaves the outcome
+/// open, for recovery.
+fn refused_for_good(e: &StripeError) -> bool {
+    matches!(
+        e,
+        StripeError::CardDeclined { .. }
+            | StripeError::InvalidRequest { .. }
+            | StripeError::NotFound { .. }
+            | StripeError::Idempotency { in_flight: false, .. }
+    )
 }
 
 /// What a succeeded action changes in the books, in the same transaction as `succeeded`.

@@ -1,0 +1,209 @@
+//! Recovery: deciding every action whose outcome is not known, without ever sending
+//! anything under a new key and without guessing.
+//!
+//! An action is undecided when it is `unknown` (a timeout, a 5xx, a dropped connection),
+//! or `executing` while the process that sent it is gone (killed mid-request). For each:
+//!
+//! 1. Look the object up by its idempotency key in metadata, with *list* calls (the
+//!    refunds of the charge; the customer's payment intents since the first send). Lists
+//!    read what was written; search lags behind writes and is never the only read.
+//!    Found: settled from what the gateway holds.
+//! 2. Not found and the first send is under 23 hours old (Stripe keeps keys 24): replay the
+//!    journaled request, same key, same bytes. If the first send did arrive meanwhile,
+//!    the gateway answers with the first answer; if it never arrived, this is the one send.
+//! 3. Otherwise: `needs_review`, for a person. Never a re-send with a new key.
+
+use serde::Serialize;
+use serde_json::json;
+
+use super::execute::{Answer, send, settle};
+use super::plan::Plan;
+use super::{ActionError, ActionState};
+use crate::gateway::stripe::{IDEMPOTENCY_METADATA_KEY, ListParams, PreparedCreate, StripeClient, wire};
+use crate::store::{ActionRow, Store};
+
+/// Stripe forgets idempotency keys after 24 hours; we stop replaying an hour before.
+pub const REPLAY_WINDOW_SECONDS: i64 = 23 * 3600;
+
+/// What one recovery run decided.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RecoveryReport {
+    pub examined: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub needs_review: u64,
+    /// Still undecided (the gateway could not be reached, or the first send is in flight).
+    pub still_unknown: u64,
+    pub actions: Vec<ActionRow>,
+}
+
+impl std::fmt::Display for RecoveryReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.examined == 0 {
+            return write!(f, "Nothing to recover: every action's outcome is known.");
+        }
+        write!(
+            f,
+            "Recovered {} action(s): {} succeeded, {} failed, {} need a person's review, {} still unknown",
+            self.examined, self.succeeded, self.failed, self.needs_review, self.still_unknown
+        )
+    }
+}
+
+/// Whether the process that moved an action to `executing` is gone.
+fn executor_gone(action: &ActionRow) -> bool {
+    match action.executor_pid {
+        Some(pid) if pid == i64::from(std::process::id()) => false,
+        Some(pid) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+        None => true,
+    }
+}
+
+fn undecided(action: &ActionRow) -> bool {
+    action.state == ActionState::Unknown
+        || (action.state == ActionState::Executing && action.kind != "ledger_fix" && executor_gone(action))
+}
+
+/// Settles every undecided action of the store.
+pub async fn recover(
+    store: &mut Store,
+    client: &StripeClient,
+    now: jiff::Timestamp,
+) -> Result<RecoveryReport, ActionError> {
+    let actions = store.read(|tx| tx.actions(Some(&[ActionState::Unknown, ActionState::Executing])))?;
+    recover_these(store, client, actions.into_iter().filter(undecided).collect(), now).await
+}
+
+/// Settles the undecided actions holding an invoice or a charge (before a new action on it).
+pub async fn recover_target(
+    store: &mut Store,
+    client: &StripeClient,
+    invoice_number: Option<&str>,
+    charge_id: Option<&str>,
+    now: jiff::Timestamp,
+) -> Result<RecoveryReport, ActionError> {
+    let actions = store.read(|tx| tx.open_actions_for(invoice_number, charge_id))?;
+    recover_these(store, client, actions.into_iter().filter(undecided).collect(), now).await
+}
+
+async fn recover_these(
+    store: &mut Store,
+    client: &StripeClient,
+    actions: Vec<ActionRow>,
+    now: jiff::Timestamp,
+) -> Result<RecoveryReport, ActionError> {
+    let mut report = RecoveryReport::default();
+    for action in actions {
+        report.examined += 1;
+        let settled = recover_one(store, client, action, now).await?;
+        match settled.state {
+            ActionState::Succeeded => report.succeeded += 1,
+            ActionState::Failed => report.failed += 1,
+            ActionState::NeedsReview => report.needs_review += 1,
+            _ => report.still_unknown += 1,
+        }
+        report.actions.push(settled);
+    }
+    Ok(report)
+}
+
+async fn recover_one(
+    store: &mut Store,
+    client: &StripeClient,
+    action: ActionRow,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    let id = action.id;
+    let by = "recovery";
+    if action.state == ActionState::Executing {
+        // Its process died between the journal write and the answer.
+        store.write(|tx| {
+            tx.move_action(id, ActionState::Executing, ActionState::Unknown, now, &[])?;
+            tx.append_audit(now, by, "action_unknown", &format!("action:{id}"), &json!({ "cause": "the process executing it is gone" }))
+        })?;
+    }
+    let plan: Plan = serde_json::from_str(&action.plan)
+        .map_err(|e| ActionError::Refused(format!("action {id} has an unreadable plan: {e}")))?;
+    let (Some(path), Some(body), Some(first_sent)) = (
+        action.request_path.clone(),
+        action.request_body.clone(),
+        action.first_sent_at,
+    ) else {
+        return to_review(store, id, "the journal holds no request for it", now);
+    };
+    let prepared = PreparedCreate {
+        path,
+        body,
+        idempotency_key: action.idempotency_key.clone(),
+    };
+
+    match lookup(client, &plan, &action).await {
+        Ok(Some(answer)) => return Ok(settle(store, id, &plan, Ok(answer), by, now)?.action),
+        Ok(None) => {}
+        // Cannot read the gateway now: still unknown, try again later.
+        Err(_) => return current(store, id),
+    }
+    if now.as_second() - first_sent < REPLAY_WINDOW_SECONDS {
+        let answer = send(client, &plan, &prepared).await;
+        return Ok(settle(store, id, &plan, answer, by, now)?.action);
+    }
+    to_review(
+        store,
+        id,
+        "the gateway shows nothing under its key and the key is too old to replay safely",
+        now,
+    )
+}
+
+/// The object the action created, found by its key in metadata through list calls.
+async fn lookup(
+    client: &StripeClient,
+    plan: &Plan,
+    action: &ActionRow,
+) -> Result<Option<Answer>, crate::gateway::stripe::StripeError> {
+    let key = action.idempotency_key.as_str();
+    let has_key = |m: &std::collections::BTreeMap<String, String>| {
+        m.get(IDEMPOTENCY_METADATA_KEY).map(String::as_str) == Some(key)
+    };
+    match plan {
+        Plan::Refund { charge_id, .. } => {
+            let mut pages = client.pages::<wire::Refund>(ListParams {
+                charge: Some(charge_id.clone()),
+                ..Default::default()
+            });
+            while let Some(page) = pages.next_page().await {
+                if let Some(r) = page?.data.into_iter().find(|r| has_key(&r.metadata)) {
+                    return Ok(Some(Answer::Refund(r)));
+                }
+            }
+            Ok(None)
+        }
+        Plan::Recharge { customer, .. } => {
+            let since = action.first_sent_at.map(|t| t - 3600);
+            let mut pages = client.pages::<wire::PaymentIntent>(ListParams {
+                customer: Some(customer.clone()),
+                created_gte: since,
+                ..Default::default()
+            });
+            while let Some(page) = pages.next_page().await {
+                if let Some(pi) = page?.data.into_iter().find(|p| has_key(&p.metadata)) {
+                    return Ok(Some(Answer::Intent(pi)));
+                }
+            }
+            Ok(None)
+        }
+        Plan::LedgerFix { .. } => Ok(None),
+    }
+}
+
+fn current(store: &mut Store, id: i64) -> Result<ActionRow, ActionError> {
+    store.read(|tx| tx.action(id))?.ok_or(ActionError::NotFound(id))
+}
+
+fn to_review(store: &mut Store, id: i64, why: &str, now: jiff::Timestamp) -> Result<ActionRow, ActionError> {
+    store.write(|tx| {
+        tx.move_action(id, ActionState::Unknown, ActionState::NeedsReview, now, &[("outcome", json!({ "needs_review": why }).to_string().into())])?;
+        tx.append_audit(now, "recovery", "action_needs_review", &format!("action:{id}"), &json!({ "why": why }))?;
+        tx.action(id)?.ok_or(ActionError::NotFound(id))
+    })
+}
