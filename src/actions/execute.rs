@@ -137,6 +137,37 @@ pub async fn execute(
     settle(store, id, &plan, answer, by, now)
 }
 
+/// What `execute` would send for action `id`, after the same guards, without sending or
+/// writing anything: the request (path, body, key), or for a ledger fix the adjustment.
+pub async fn dry_run(
+    store: &mut Store,
+    client: &StripeClient,
+    id: i64,
+) -> Result<serde_json::Value, ActionError> {
+    let action = store
+        .read(|tx| tx.action(id))?
+        .ok_or(ActionError::NotFound(id))?;
+    let plan: Plan = serde_json::from_str(&action.plan)
+        .map_err(|e| ActionError::Refused(format!("action {id} has an unreadable plan: {e}")))?;
+    if let Plan::LedgerFix { adjustment } = &plan {
+        return Ok(json!({ "action": id, "describe": plan.describe(), "adjustment": adjustment }));
+    }
+    let books = store.read(reconcile::books_in)?;
+    match guard(client, &books, &plan, &action.idempotency_key).await {
+        Ok(prepared) => Ok(json!({
+            "action": id,
+            "describe": plan.describe(),
+            "state": action.state,
+            "method": "POST",
+            "path": prepared.path,
+            "idempotency_key": prepared.idempotency_key,
+            "body": prepared.body,
+        })),
+        Err(Guarded::Refused(reason)) => Err(ActionError::Refused(format!("the guard would refuse: {reason}"))),
+        Err(Guarded::Gateway(e)) => Err(ActionError::GatewayUnavailable(e)),
+    }
+}
+
 /// The gateway's answer to a create, reduced to what settles an action.
 #[derive(Debug)]
 pub(crate) enum Answer {

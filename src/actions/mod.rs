@@ -15,7 +15,7 @@ mod lifecycle;
 pub mod plan;
 mod recovery;
 
-pub use execute::{Executed, execute};
+pub use execute::{Executed, dry_run, execute};
 pub use journal::{
     APPROVAL_THRESHOLD_SETTING, Approval, DEFAULT_APPROVAL_THRESHOLD, approvals_needed, approve,
     cancel, dismiss, propose_for_finding, propose_recharge,

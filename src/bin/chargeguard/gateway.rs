@@ -6,15 +6,16 @@
 //! lines otherwise (scripts and tests read them). Neither prints the key: only its mask.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use chargeguard::gateway::stripe::STRIPE_API_BASE;
+use chargeguard::gateway::stripe::{STRIPE_API_BASE, StripeClient};
 use chargeguard::secret::{self, Keyring, SecretKey};
 use chargeguard::store::Store;
 use chargeguard::sync::{self, ObjectKind, SyncError, SyncOptions, SyncProgress};
+
+use crate::Ctx;
 
 #[derive(Debug, clap::Args)]
 pub struct ConnectArgs {
@@ -28,35 +29,18 @@ pub struct SyncArgs {
     /// Objects per page (1-100); smaller pages commit more often on a slow link.
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub page_size: u8,
-    /// Print the report as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
-/// The store file: `--db`, else `chargeguard.db` in the app's data folder.
-fn store_path(db: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(db) = db {
-        return Ok(db.to_path_buf());
-    }
-    let dirs = directories::ProjectDirs::from("", "", "chargeguard")
-        .context("no home folder to keep the store in; pass --db PATH")?;
-    Ok(dirs.data_dir().join("chargeguard.db"))
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")
 }
 
-pub fn connect(
-    db: Option<&Path>,
-    timeout: Duration,
-    args: ConnectArgs,
-) -> anyhow::Result<ExitCode> {
-    let path = store_path(db)?;
-    let mut store = Store::open(&path)?;
+pub fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
+    let timeout = ctx.http_timeout;
+    let mut store = ctx.open_store()?;
     let (key, keyring) = match secret::key_from_env()? {
         Some(key) => {
             eprintln!(
@@ -101,11 +85,15 @@ fn read_key() -> anyhow::Result<SecretKey> {
     Ok(SecretKey::new(&line)?)
 }
 
-pub fn sync(db: Option<&Path>, timeout: Duration, args: SyncArgs) -> anyhow::Result<ExitCode> {
-    let path = store_path(db)?;
-    let mut store = Store::open(&path)?;
-    let connection = sync::connection(&mut store)?.ok_or(SyncError::NotConnected)?;
-    let client = connection.client(timeout)?;
+/// A client for the store's gateway connection (`connect` must have run).
+pub fn client(ctx: &Ctx, store: &mut Store) -> anyhow::Result<StripeClient> {
+    let connection = sync::connection(store)?.ok_or(SyncError::NotConnected)?;
+    Ok(connection.client(ctx.http_timeout)?)
+}
+
+pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let client = client(ctx, &mut store)?;
     let options = SyncOptions {
         page_size: args.page_size,
     };
@@ -132,7 +120,7 @@ pub fn sync(db: Option<&Path>, timeout: Duration, args: SyncArgs) -> anyhow::Res
         bar.finish_and_clear();
     }
     let report = report?;
-    if args.json {
+    if ctx.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!("synced: {report}");

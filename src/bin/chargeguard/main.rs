@@ -4,6 +4,7 @@
 //! table by default, JSON with `--json`. It holds no business rule of its own. Errors end
 //! the program with a non-zero exit code and a message that says what to do next.
 
+mod actions;
 mod demo;
 mod findings;
 mod import;
@@ -50,6 +51,26 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Run the sandbox gateway, a local stand-in for Stripe.
     Sandbox(sandbox::SandboxArgs),
+    /// Propose a finding's fix as an action.
+    Propose(actions::ProposeArgs),
+    /// Propose a guarded re-charge of an unpaid invoice.
+    Recharge(actions::RechargeArgs),
+    /// Add or list the people who approve actions.
+    User(actions::UserArgs),
+    /// Approve an action (passphrase from the terminal, or standard input).
+    Approve(actions::ApproveArgs),
+    /// Execute an approved action, exactly once.
+    Execute(actions::ExecuteArgs),
+    /// List every action with its state and key.
+    Actions,
+    /// Settle every action whose outcome is unknown.
+    Recover,
+    /// Cancel an action that has not started.
+    Cancel(actions::CancelArgs),
+    /// Dismiss a finding that is not a problem, with a reason.
+    Dismiss(actions::DismissArgs),
+    /// Verify or print the audit log.
+    Audit(actions::AuditArgs),
     /// Check a gateway secret key (read from stdin) and keep it in the OS keyring.
     Connect(gateway::ConnectArgs),
     /// Pull the gateway's charges and refunds into the store.
@@ -99,8 +120,18 @@ fn main() -> ExitCode {
         Command::Findings(args) => findings::list(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Sandbox(args) => sandbox::run(args),
-        Command::Connect(args) => gateway::connect(ctx.db.as_deref(), ctx.http_timeout, args),
-        Command::Sync(args) => gateway::sync(ctx.db.as_deref(), ctx.http_timeout, args),
+        Command::Propose(args) => actions::propose(&ctx, args),
+        Command::Recharge(args) => actions::recharge(&ctx, args),
+        Command::User(args) => actions::user(&ctx, args),
+        Command::Approve(args) => actions::approve(&ctx, args),
+        Command::Execute(args) => actions::execute(&ctx, args),
+        Command::Actions => actions::list(&ctx),
+        Command::Recover => actions::recover(&ctx),
+        Command::Cancel(args) => actions::cancel(&ctx, args),
+        Command::Dismiss(args) => actions::dismiss(&ctx, args),
+        Command::Audit(args) => actions::audit(&ctx, args),
+        Command::Connect(args) => gateway::connect(&ctx, args),
+        Command::Sync(args) => gateway::sync(&ctx, args),
     };
     match result {
         Ok(code) => code,
