@@ -144,6 +144,21 @@ pub fn apply(tx: &Transaction<'_>, request: &SeedRequest, now: i64) -> Result<Se
         seeded.customers.push(id);
     }
 
+    let mut charge_ids = state::reserve_ids(
+        tx,
+        Kind::Charge,
+        request.charges.iter().filter(|c| c.id.is_none()).count(),
+    )?;
+    let mut intent_ids = state::reserve_ids(
+        tx,
+        Kind::PaymentIntent,
+        request
+            .charges
+            .iter()
+            .filter(|c| c.with_payment_intent.unwrap_or(true) && c.payment_intent_id.is_none())
+            .count(),
+    )?;
+    let exhausted = || ApiError::internal("Seeding ran out of reserved ids.");
     for (i, c) in request.charges.iter().enumerate() {
         let failed = match c.status.as_deref() {
             None | Some("succeeded") => false,
@@ -193,7 +208,7 @@ pub fn apply(tx: &Transaction<'_>, request: &SeedRequest, now: i64) -> Result<Se
                 taken(tx, id)?;
                 id.clone()
             }
-            None => state::next_id(tx, Kind::Charge)?,
+            None => charge_ids.next().ok_or_else(exhausted)?,
         };
         let mut existing_intent: Option<Stored> = None;
         let intent_id = if c.with_payment_intent.unwrap_or(true) || c.payment_intent_id.is_some() {
@@ -205,7 +220,7 @@ pub fn apply(tx: &Transaction<'_>, request: &SeedRequest, now: i64) -> Result<Se
                     }
                     Some(id.clone())
                 }
-                None => Some(state::next_id(tx, Kind::PaymentIntent)?),
+                None => Some(intent_ids.next().ok_or_else(exhausted)?),
             }
         } else {
             None

@@ -249,7 +249,18 @@ async fn disarm_faults(State(app): State<Arc<App>>) -> Response {
 
 async fn stats(State(app): State<Arc<App>>) -> Response {
     match app.transaction(|tx| Ok(state::stats(tx)?)).await {
-        Ok(counts) => axum::Json(json!(counts)).into_response(),
+        Ok(mut counts) => {
+            let running = app
+                .running_keys
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .len();
+            counts.insert(
+                "idempotency_keys_running".into(),
+                i64::try_from(running).unwrap_or(i64::MAX),
+            );
+            axum::Json(json!(counts)).into_response()
+        }
         Err(e) => respond(e.into_answer()),
     }
 }
@@ -363,6 +374,49 @@ async fn api_request(
     let Some(route) = Route::parse(&method, &path) else {
         return respond(ApiError::unknown_url(method.as_str(), &path).into_answer());
     };
+    // At Stripe a request keeps running when its client gives up; hyper drops a handler
+    // whose connection closed, so the work runs in its own task, which also keeps a
+    // running key claimed until the work is really over.
+    let work = tokio::spawn(run_request(
+        app, connection, request_id, method, path, headers, params, route,
+    ));
+    match work.await {
+        Ok(response) => response,
+        Err(e) => respond(
+            ApiError::internal(format!("The request failed inside the sandbox: {e}")).into_answer(),
+        ),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_request(
+    app: Arc<App>,
+    connection: ClientConnection,
+    request_id: String,
+    method: Method,
+    path: String,
+    headers: HeaderMap,
+    params: Params,
+    route: Route,
+) -> Response {
+    let key = if method == Method::POST {
+        headers
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .filter(|k| !k.is_empty())
+            .map(str::to_string)
+    } else {
+        None
+    };
+    let claim = match &key {
+        None => None,
+        Some(k) => match app.claim_key(k) {
+            Some(claim) => Some(claim),
+            None => return respond(ApiError::key_in_use(k).into_answer()),
+        },
+    };
+    // The key is claimed before a fault strikes: a request refused as a conflict
+    // consumes no fault, and a struck request already holds its key.
     let strike = app.faults.strike(method.as_str(), &path);
     let fault = strike.map(|s| s.kind);
     match fault {
@@ -388,22 +442,6 @@ async fn api_request(
         _ => {}
     }
 
-    let key = if method == Method::POST {
-        headers
-            .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .filter(|k| !k.is_empty())
-            .map(str::to_string)
-    } else {
-        None
-    };
-    let claim = match &key {
-        None => None,
-        Some(k) => match app.claim_key(k) {
-            Some(claim) => Some(claim),
-            None => return respond(ApiError::key_in_use(k).into_answer()),
-        },
-    };
     let fingerprint = params.fingerprint();
     let now = jiff::Timestamp::now().as_second();
     let mut extra = Extra {
