@@ -6,18 +6,22 @@
 //! impossible is refused rather than guessed. A plain date is the start of that day.
 //! The store keeps instants as Unix seconds (UTC).
 
+use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 
 /// Why a date could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DateError {
     #[error("the date is empty")]
     Empty,
-    #[error("`{text}` is not an ISO 8601 date or date-time (like 2026-10-31 or 2026-10-31T14:05:00Z)")]
+    #[error(
+        "`{text}` is not an ISO 8601 date or date-time (like 2026-10-31 or 2026-10-31T14:05:00Z)"
+    )]
     Malformed { text: String },
-    #[error("`{text}` does not exist or happens twice in {zone} (a clock change); add an offset such as +01:00")]
+    #[error(
+        "`{text}` does not exist or happens twice in {zone} (a clock change); add an offset such as +01:00"
+    )]
     Ambiguous { text: String, zone: String },
 }
 
@@ -44,7 +48,10 @@ pub fn parse_instant(text: &str, zone: &TimeZone) -> Result<Timestamp, DateError
         .map(|zoned| zoned.timestamp())
         .map_err(|_| DateError::Ambiguous {
             text: text.to_string(),
-            zone: zone.iana_name().unwrap_or("the import's time zone").to_string(),
+            zone: zone
+                .iana_name()
+                .unwrap_or("the import's time zone")
+                .to_string(),
         })
 }
 

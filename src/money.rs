@@ -22,9 +22,7 @@ pub enum MoneyError {
     Empty,
     #[error("`{text}` is not a plain decimal amount: {reason}")]
     Malformed { text: String, reason: &'static str },
-    #[error(
-        "`{text}` has more decimals than {currency} allows ({exponent}); refusing to round"
-    )]
+    #[error("`{text}` has more decimals than {currency} allows ({exponent}); refusing to round")]
     TooPrecise {
         text: String,
         currency: Currency,
@@ -34,7 +32,9 @@ pub enum MoneyError {
     Negative { text: String },
     #[error("`{0}` is not an ISO 4217 currency code")]
     UnknownCurrency(String),
-    #[error("`{0}` has no minor unit in ISO 4217 (a fund or metal code), so it cannot be money here")]
+    #[error(
+        "`{0}` has no minor unit in ISO 4217 (a fund or metal code), so it cannot be money here"
+    )]
     NoMinorUnit(String),
     #[error("cannot combine {left} with {right}: the currencies differ")]
     CurrencyMismatch { left: Currency, right: Currency },

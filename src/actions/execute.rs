@@ -21,9 +21,7 @@ use crate::gateway::stripe::{
 use crate::money::Money;
 use crate::reconcile::{self, Books};
 use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
-use crate::store::{
-    ActionRow, Adjustment, AdjustmentKind, Resolution, SourceKind, Store, StoreTx,
-};
+use crate::store::{ActionRow, Adjustment, AdjustmentKind, Resolution, SourceKind, Store, StoreTx};
 
 /// How an execution ended.
 #[derive(Debug, Clone, Serialize)]
@@ -96,12 +94,24 @@ pub async fn execute(
                     ActionState::Approved,
                     ActionState::Cancelled,
                     now,
-                    &[("outcome", json!({ "guard_refused": reason }).to_string().into())],
+                    &[(
+                        "outcome",
+                        json!({ "guard_refused": reason }).to_string().into(),
+                    )],
                 )?;
-                tx.append_audit(now, by, "action_guard_refused", &format!("action:{id}"), &json!({ "reason": reason }))?;
+                tx.append_audit(
+                    now,
+                    by,
+                    "action_guard_refused",
+                    &format!("action:{id}"),
+                    &json!({ "reason": reason }),
+                )?;
                 tx.action(id)?.ok_or(ActionError::NotFound(id))
             })?;
-            return Err(ActionError::Guard { id: action.id, reason });
+            return Err(ActionError::Guard {
+                id: action.id,
+                reason,
+            });
         }
         Err(Guarded::Gateway(e)) => return Err(ActionError::GatewayUnavailable(e)),
     };
@@ -163,7 +173,9 @@ pub async fn dry_run(
             "idempotency_key": prepared.idempotency_key,
             "body": prepared.body,
         })),
-        Err(Guarded::Refused(reason)) => Err(ActionError::Refused(format!("the guard would refuse: {reason}"))),
+        Err(Guarded::Refused(reason)) => Err(ActionError::Refused(format!(
+            "the guard would refuse: {reason}"
+        ))),
         Err(Guarded::Gateway(e)) => Err(ActionError::GatewayUnavailable(e)),
     }
 }
@@ -294,7 +306,10 @@ fn refused_for_good(e: &StripeError) -> bool {
         StripeError::CardDeclined { .. }
             | StripeError::InvalidRequest { .. }
             | StripeError::NotFound { .. }
-            | StripeError::Idempotency { in_flight: false, .. }
+            | StripeError::Idempotency {
+                in_flight: false,
+                ..
+            }
     )
 }
 
@@ -306,11 +321,27 @@ fn effects(
     answer: &Answer,
     now: jiff::Timestamp,
 ) -> Result<(), ActionError> {
-    let source = tx.begin_source(SourceKind::StripeSync, &format!("action:{}", action.id), None, now)?;
-    let origin = crate::records::Origin { source_id: source, line: None };
+    let source = tx.begin_source(
+        SourceKind::StripeSync,
+        &format!("action:{}", action.id),
+        None,
+        now,
+    )?;
+    let origin = crate::records::Origin {
+        source_id: source,
+        line: None,
+    };
     let books = reconcile::books_in(tx)?;
     match (plan, answer) {
-        (Plan::Refund { charge_id, amount, invoice_number, void_invoice }, Answer::Refund(refund)) => {
+        (
+            Plan::Refund {
+                charge_id,
+                amount,
+                invoice_number,
+                void_invoice,
+            },
+            Answer::Refund(refund),
+        ) => {
             if let Ok(record) = wire::refund_record(refund) {
                 tx.upsert_refund(crate::sync::GATEWAY, &record, "{}", &origin)?;
             }
@@ -328,39 +359,66 @@ fn effects(
             // If the ledger records this charge, it must learn of the refund too.
             let recorded = books.ledger.iter().any(|e| {
                 e.kind == LedgerKind::Payment
-                    && e.gateway_id.as_deref().is_some_and(|g| g == charge_id || books.charges.iter().any(|c| &c.id == charge_id && c.payment_intent.as_deref() == Some(g)))
+                    && e.gateway_id.as_deref().is_some_and(|g| {
+                        g == charge_id
+                            || books.charges.iter().any(|c| {
+                                &c.id == charge_id && c.payment_intent.as_deref() == Some(g)
+                            })
+                    })
             });
             if let (true, Some(inv)) = (recorded, invoice_number) {
-                tx.insert_adjustment(action.id, &format!("{}/refund", action.idempotency_key), &Adjustment {
-                    kind: AdjustmentKind::RecordRefund,
-                    invoice_number: inv.clone(),
-                    payment_id: None,
-                    gateway_id: Some(charge_id.clone()),
-                    amount: *amount,
-                    effective_at: now.as_second(),
-                }, now)?;
+                tx.insert_adjustment(
+                    action.id,
+                    &format!("{}/refund", action.idempotency_key),
+                    &Adjustment {
+                        kind: AdjustmentKind::RecordRefund,
+                        invoice_number: inv.clone(),
+                        payment_id: None,
+                        gateway_id: Some(charge_id.clone()),
+                        amount: *amount,
+                        effective_at: now.as_second(),
+                    },
+                    now,
+                )?;
             }
             if let Some(inv) = void_invoice {
-                tx.insert_adjustment(action.id, &format!("{}/void", action.idempotency_key), &Adjustment {
-                    kind: AdjustmentKind::VoidInvoice,
-                    invoice_number: inv.clone(),
-                    payment_id: None,
-                    gateway_id: None,
-                    amount: Money::zero(amount.currency()),
-                    effective_at: now.as_second(),
-                }, now)?;
+                tx.insert_adjustment(
+                    action.id,
+                    &format!("{}/void", action.idempotency_key),
+                    &Adjustment {
+                        kind: AdjustmentKind::VoidInvoice,
+                        invoice_number: inv.clone(),
+                        payment_id: None,
+                        gateway_id: None,
+                        amount: Money::zero(amount.currency()),
+                        effective_at: now.as_second(),
+                    },
+                    now,
+                )?;
             }
         }
-        (Plan::Recharge { invoice_number, amount, .. }, Answer::Intent(pi)) => {
+        (
+            Plan::Recharge {
+                invoice_number,
+                amount,
+                ..
+            },
+            Answer::Intent(pi),
+        ) => {
             let charge_id = pi.latest_charge.as_ref().map(|c| c.id().to_string());
-            tx.insert_adjustment(action.id, &format!("{}/payment", action.idempotency_key), &Adjustment {
-                kind: AdjustmentKind::RecordPayment,
-                invoice_number: invoice_number.clone(),
-                payment_id: None,
-                gateway_id: charge_id.or_else(|| Some(pi.id.clone())),
-                amount: *amount,
-                effective_at: now.as_second(),
-            }, now)?;
+            tx.insert_adjustment(
+                action.id,
+                &format!("{}/payment", action.idempotency_key),
+                &Adjustment {
+                    kind: AdjustmentKind::RecordPayment,
+                    invoice_number: invoice_number.clone(),
+                    payment_id: None,
+                    gateway_id: charge_id.or_else(|| Some(pi.id.clone())),
+                    amount: *amount,
+                    effective_at: now.as_second(),
+                },
+                now,
+            )?;
         }
         _ => {}
     }
@@ -379,14 +437,37 @@ fn ledger_fix(
 ) -> Result<Executed, ActionError> {
     let id = action.id;
     store.write(|tx| {
-        tx.move_action(id, ActionState::Approved, ActionState::Executing, now, &[("executor_pid", i64::from(std::process::id()).into())])?;
+        tx.move_action(
+            id,
+            ActionState::Approved,
+            ActionState::Executing,
+            now,
+            &[("executor_pid", i64::from(std::process::id()).into())],
+        )?;
         tx.insert_adjustment(id, &action.idempotency_key, adjustment, now)?;
-        tx.move_action(id, ActionState::Executing, ActionState::Succeeded, now, &[("outcome", json!({ "adjustment": adjustment }).to_string().into())])?;
+        tx.move_action(
+            id,
+            ActionState::Executing,
+            ActionState::Succeeded,
+            now,
+            &[(
+                "outcome",
+                json!({ "adjustment": adjustment }).to_string().into(),
+            )],
+        )?;
         if let Some(finding_id) = action.finding_id {
             tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
         }
-        tx.append_audit(now, by, "action_succeeded", &format!("action:{id}"), &json!({ "adjustment": adjustment }))?;
-        let plan = Plan::LedgerFix { adjustment: adjustment.clone() };
+        tx.append_audit(
+            now,
+            by,
+            "action_succeeded",
+            &format!("action:{id}"),
+            &json!({ "adjustment": adjustment }),
+        )?;
+        let plan = Plan::LedgerFix {
+            adjustment: adjustment.clone(),
+        };
         Ok(Executed {
             message: format!("{} — recorded in the ledger adjustments", plan.describe()),
             action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
@@ -413,17 +494,34 @@ pub(crate) async fn guard(
     key: &str,
 ) -> Result<PreparedCreate, Guarded> {
     match plan {
-        Plan::Refund { charge_id, amount, invoice_number, void_invoice } => {
+        Plan::Refund {
+            charge_id,
+            amount,
+            invoice_number,
+            void_invoice,
+        } => {
             let charge = client.retrieve_charge(charge_id).await?;
             if charge.status != "succeeded" || !charge.captured {
-                return Err(Guarded::Refused(format!("charge {charge_id} did not succeed at the gateway ({})", charge.status)));
+                return Err(Guarded::Refused(format!(
+                    "charge {charge_id} did not succeed at the gateway ({})",
+                    charge.status
+                )));
             }
-            if !charge.currency.eq_ignore_ascii_case(&amount.currency().lower()) {
-                return Err(Guarded::Refused(format!("charge {charge_id} is in {}, the refund in {}", charge.currency, amount.currency())));
+            if !charge
+                .currency
+                .eq_ignore_ascii_case(&amount.currency().lower())
+            {
+                return Err(Guarded::Refused(format!(
+                    "charge {charge_id} is in {}, the refund in {}",
+                    charge.currency,
+                    amount.currency()
+                )));
             }
             let refundable = charge.amount - charge.amount_refunded;
             if refundable <= 0 {
-                return Err(Guarded::Refused(format!("charge {charge_id} is already refunded in full")));
+                return Err(Guarded::Refused(format!(
+                    "charge {charge_id} is already refunded in full"
+                )));
             }
             if amount.minor() > refundable {
                 return Err(Guarded::Refused(format!(
@@ -432,7 +530,14 @@ pub(crate) async fn guard(
                 )));
             }
             if let (Some(inv), None) = (invoice_number, void_invoice) {
-                still_covered(client, books, inv, charge_id, charge.amount - charge.amount_refunded - amount.minor()).await?;
+                still_covered(
+                    client,
+                    books,
+                    inv,
+                    charge_id,
+                    charge.amount - charge.amount_refunded - amount.minor(),
+                )
+                .await?;
             }
             Ok(PreparedCreate::refund(
                 &NewRefund {
@@ -444,18 +549,35 @@ pub(crate) async fn guard(
                 key,
             ))
         }
-        Plan::Recharge { invoice_number, customer, amount, .. } => {
-            let invoice = books.invoices.iter().find(|i| &i.number == invoice_number)
-                .ok_or_else(|| Guarded::Refused(format!("invoice {invoice_number} is not in the store")))?;
+        Plan::Recharge {
+            invoice_number,
+            customer,
+            amount,
+            ..
+        } => {
+            let invoice = books
+                .invoices
+                .iter()
+                .find(|i| &i.number == invoice_number)
+                .ok_or_else(|| {
+                    Guarded::Refused(format!("invoice {invoice_number} is not in the store"))
+                })?;
             let owed = invoice.amount.minor() - plan::ledger_paid(books, invoice_number);
             if invoice.status != InvoiceStatus::Open || owed < amount.minor() {
-                return Err(Guarded::Refused(format!("the ledger no longer says invoice {invoice_number} is unpaid")));
+                return Err(Guarded::Refused(format!(
+                    "the ledger no longer says invoice {invoice_number} is unpaid"
+                )));
             }
             if let Some(c) = paid_at_gateway(client, books, invoice_number, customer).await? {
-                return Err(Guarded::Refused(format!("the gateway already holds succeeded charge {c} for invoice {invoice_number}")));
+                return Err(Guarded::Refused(format!(
+                    "the gateway already holds succeeded charge {c} for invoice {invoice_number}"
+                )));
             }
-            let payment_method = saved_card(client, customer).await?
-                .ok_or_else(|| Guarded::Refused(format!("customer {customer} has no saved card at the gateway")))?;
+            let payment_method = saved_card(client, customer).await?.ok_or_else(|| {
+                Guarded::Refused(format!(
+                    "customer {customer} has no saved card at the gateway"
+                ))
+            })?;
             Ok(PreparedCreate::payment_intent(
                 &NewPaymentIntent {
                     amount: *amount,
@@ -493,9 +615,17 @@ async fn still_covered(
         .filter(|c| c.id != charge_id && c.invoice_ref.as_deref() == Some(invoice_number))
         .map(|c| c.id.clone())
         .collect();
-    for entry in books.ledger.iter().filter(|e| e.invoice_number == invoice_number && e.kind == LedgerKind::Payment) {
+    for entry in books
+        .ledger
+        .iter()
+        .filter(|e| e.invoice_number == invoice_number && e.kind == LedgerKind::Payment)
+    {
         if let Some(g) = entry.gateway_id.as_deref() {
-            for c in books.charges.iter().filter(|c| c.id == g || c.payment_intent.as_deref() == Some(g)) {
+            for c in books
+                .charges
+                .iter()
+                .filter(|c| c.id == g || c.payment_intent.as_deref() == Some(g))
+            {
                 if c.id != charge_id && !others.contains(&c.id) {
                     others.push(c.id.clone());
                 }
@@ -505,7 +635,11 @@ async fn still_covered(
     let mut covered = remaining_on_charge;
     for other in &others {
         let c = client.retrieve_charge(other).await?;
-        if c.status == "succeeded" && c.captured && c.currency.eq_ignore_ascii_case(&invoice.amount.currency().lower()) {
+        if c.status == "succeeded"
+            && c.captured
+            && c.currency
+                .eq_ignore_ascii_case(&invoice.amount.currency().lower())
+        {
             covered += c.amount - c.amount_refunded;
         }
     }
@@ -513,7 +647,13 @@ async fn still_covered(
         .ledger
         .iter()
         .filter(|e| e.invoice_number == invoice_number && e.gateway_id.is_none())
-        .map(|e| if e.kind == LedgerKind::Payment { e.amount.minor() } else { -e.amount.minor() })
+        .map(|e| {
+            if e.kind == LedgerKind::Payment {
+                e.amount.minor()
+            } else {
+                -e.amount.minor()
+            }
+        })
         .sum::<i64>();
     if covered < invoice.amount.minor() {
         return Err(Guarded::Refused(format!(
@@ -538,7 +678,9 @@ async fn paid_at_gateway(
         status == "succeeded" && captured && amount > refunded
     };
     if let Some(c) = books.charges.iter().find(|c| {
-        c.invoice_ref.as_deref() == Some(invoice_number) && c.status == ChargeStatus::Succeeded && c.net_captured() > 0
+        c.invoice_ref.as_deref() == Some(invoice_number)
+            && c.status == ChargeStatus::Succeeded
+            && c.net_captured() > 0
     }) {
         // The store may be stale: ask the gateway about it.
         let now = client.retrieve_charge(&c.id).await?;
@@ -548,7 +690,11 @@ async fn paid_at_gateway(
     }
     let query = crate::gateway::stripe::metadata_query("invoice_number", invoice_number);
     let found = client.search_charges(&query, None).await?;
-    if let Some(c) = found.data.iter().find(|c| holds(&c.status, c.captured, c.amount, c.amount_refunded)) {
+    if let Some(c) = found
+        .data
+        .iter()
+        .find(|c| holds(&c.status, c.captured, c.amount, c.amount_refunded))
+    {
         return Ok(Some(c.id.clone()));
     }
     let mut pages = client.pages::<wire::Charge>(crate::gateway::stripe::ListParams {

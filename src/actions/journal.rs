@@ -12,7 +12,9 @@ use crate::money::{Currency, Money};
 use crate::people::{self, Role};
 use crate::reconcile::{self, Confidence};
 use crate::records::InvoiceStatus;
-use crate::store::{ActionRow, FindingStatus, NewAction, Resolution, Store, StoreTx, StoredFinding};
+use crate::store::{
+    ActionRow, FindingStatus, NewAction, Resolution, Store, StoreTx, StoredFinding,
+};
 
 /// The setting for the amount above which a refund or re-charge needs a second approver,
 /// in major units of whatever currency the action is in (`approval_threshold.usd`
@@ -49,7 +51,11 @@ pub fn propose_for_finding(
         let attempt = next_attempt(tx, plan.kind(), |a| a.finding_id == Some(finding_id))?;
         let amount = plan.amount().minor().to_string();
         let attempt_text = attempt.to_string();
-        let mut parts = vec![finding.fingerprint.as_str(), amount.as_str(), attempt_text.as_str()];
+        let mut parts = vec![
+            finding.fingerprint.as_str(),
+            amount.as_str(),
+            attempt_text.as_str(),
+        ];
         if let Some(charge) = plan.charge_id() {
             parts.push(charge);
         }
@@ -186,15 +192,23 @@ pub fn approvals_needed(tx: &StoreTx<'_>, action: &ActionRow) -> Result<usize, A
     if action.kind == "ledger_fix" {
         return Ok(1);
     }
-    let currency = Currency::from_code(&action.currency).map_err(|e| ActionError::Refused(e.to_string()))?;
-    let per_currency = tx.setting(&format!("{APPROVAL_THRESHOLD_SETTING}.{}", currency.lower()))?;
+    let currency =
+        Currency::from_code(&action.currency).map_err(|e| ActionError::Refused(e.to_string()))?;
+    let per_currency = tx.setting(&format!(
+        "{APPROVAL_THRESHOLD_SETTING}.{}",
+        currency.lower()
+    ))?;
     let general = tx.setting(APPROVAL_THRESHOLD_SETTING)?;
     let major: i64 = per_currency
         .or(general)
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(DEFAULT_APPROVAL_THRESHOLD);
     let threshold = major.saturating_mul(10i64.pow(currency.exponent()));
-    Ok(if action.amount_minor > threshold { 2 } else { 1 })
+    Ok(if action.amount_minor > threshold {
+        2
+    } else {
+        1
+    })
 }
 
 /// What an approval did.
@@ -290,7 +304,13 @@ pub fn approve(
 }
 
 /// Cancels an action that has not started: it frees its invoice and charge.
-pub fn cancel(store: &mut Store, id: i64, by: &str, reason: &str, now: jiff::Timestamp) -> Result<ActionRow, ActionError> {
+pub fn cancel(
+    store: &mut Store,
+    id: i64,
+    by: &str,
+    reason: &str,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
     store.write(|tx| {
         let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
         if !matches!(action.state, ActionState::Proposed | ActionState::Approved) {
@@ -305,9 +325,20 @@ pub fn cancel(store: &mut Store, id: i64, by: &str, reason: &str, now: jiff::Tim
             action.state,
             ActionState::Cancelled,
             now,
-            &[("outcome", json!({ "cancelled_by": by, "reason": reason }).to_string().into())],
+            &[(
+                "outcome",
+                json!({ "cancelled_by": by, "reason": reason })
+                    .to_string()
+                    .into(),
+            )],
         )?;
-        tx.append_audit(now, by, "action_cancelled", &format!("action:{id}"), &json!({ "reason": reason }))?;
+        tx.append_audit(
+            now,
+            by,
+            "action_cancelled",
+            &format!("action:{id}"),
+            &json!({ "reason": reason }),
+        )?;
         tx.action(id)?.ok_or(ActionError::NotFound(id))
     })
 }
@@ -329,7 +360,9 @@ pub fn dismiss(
             .finding(finding_id)?
             .ok_or(ActionError::FindingNotFound(finding_id))?;
         if finding.status != FindingStatus::Open {
-            return Err(ActionError::Refused(format!("finding {finding_id} is not open")));
+            return Err(ActionError::Refused(format!(
+                "finding {finding_id} is not open"
+            )));
         }
         if !tx
             .actions(None)?
@@ -349,6 +382,7 @@ pub fn dismiss(
             &format!("finding:{finding_id}"),
             &json!({ "fingerprint": finding.fingerprint, "reason": reason }),
         )?;
-        tx.finding(finding_id)?.ok_or(ActionError::FindingNotFound(finding_id))
+        tx.finding(finding_id)?
+            .ok_or(ActionError::FindingNotFound(finding_id))
     })
 }

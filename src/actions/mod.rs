@@ -43,18 +43,30 @@ pub enum ActionError {
     #[error("already in progress: {target} has an open action{}; finish, recover or cancel it first", holder.map(|h| format!(" ({h})")).unwrap_or_default())]
     AlreadyInProgress { target: String, holder: Option<i64> },
     #[error("action {id} is {state}, not {wanted}")]
-    WrongState { id: i64, state: ActionState, wanted: &'static str },
-    #[error("action {id} was proposed for a finding that has changed since (or is resolved); propose it again from the current finding")]
+    WrongState {
+        id: i64,
+        state: ActionState,
+        wanted: &'static str,
+    },
+    #[error(
+        "action {id} was proposed for a finding that has changed since (or is resolved); propose it again from the current finding"
+    )]
     Stale { id: i64 },
-    #[error("action {id} fixes a heuristic match; check the match and approve with --heuristic-checked")]
+    #[error(
+        "action {id} fixes a heuristic match; check the match and approve with --heuristic-checked"
+    )]
     HeuristicUnchecked { id: i64 },
     #[error("`{0}` is not an approver")]
     NotAnApprover(String),
-    #[error("{name} has already approved action {id}; a second approval must come from someone else")]
+    #[error(
+        "{name} has already approved action {id}; a second approval must come from someone else"
+    )]
     SameApprover { id: i64, name: String },
     #[error("refused: {0}")]
     Refused(String),
-    #[error("the guard refused action {id}, so nothing was sent: {reason}. The action is cancelled; reconcile again to see the current state")]
+    #[error(
+        "the guard refused action {id}, so nothing was sent: {reason}. The action is cancelled; reconcile again to see the current state"
+    )]
     Guard { id: i64, reason: String },
     #[error("the gateway could not be asked before sending, so nothing was sent: {0}")]
     GatewayUnavailable(StripeError),

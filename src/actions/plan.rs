@@ -81,7 +81,9 @@ impl Plan {
                 void_invoice,
                 ..
             } => match void_invoice {
-                Some(inv) => format!("Refund {amount} of charge {charge_id} and void invoice {inv}"),
+                Some(inv) => {
+                    format!("Refund {amount} of charge {charge_id} and void invoice {inv}")
+                }
                 None => format!("Refund {amount} of charge {charge_id}"),
             },
             Plan::Recharge {
@@ -125,12 +127,18 @@ impl Plan {
 pub enum NoPlan {
     #[error("finding {0} is already resolved")]
     Resolved(i64),
-    #[error("{0}; dismiss the finding with a reason once you have dealt with it outside Chargeguard")]
+    #[error(
+        "{0}; dismiss the finding with a reason once you have dealt with it outside Chargeguard"
+    )]
     NeedsAPerson(String),
 }
 
 /// The one fix a finding calls for (DESIGN.md's table), from the finding and the books.
-pub fn for_finding(finding: &StoredFinding, books: &Books, now: jiff::Timestamp) -> Result<Plan, NoPlan> {
+pub fn for_finding(
+    finding: &StoredFinding,
+    books: &Books,
+    now: jiff::Timestamp,
+) -> Result<Plan, NoPlan> {
     if finding.status != crate::store::FindingStatus::Open {
         return Err(NoPlan::Resolved(finding.id));
     }
@@ -151,8 +159,9 @@ pub fn for_finding(finding: &StoredFinding, books: &Books, now: jiff::Timestamp)
     };
     match finding.kind {
         FindingKind::DoubleCharge => {
-            let surplus = last_charge()
-                .ok_or_else(|| NoPlan::NeedsAPerson("the surplus charge is not in the store".into()))?;
+            let surplus = last_charge().ok_or_else(|| {
+                NoPlan::NeedsAPerson("the surplus charge is not in the store".into())
+            })?;
             // One charge per action: refund what this charge holds of the surplus; a
             // surplus spread over several charges becomes the next finding's fix.
             let refundable = surplus.net_captured();
@@ -178,19 +187,22 @@ pub fn for_finding(finding: &StoredFinding, books: &Books, now: jiff::Timestamp)
             let orphan = last_charge()
                 .ok_or_else(|| NoPlan::NeedsAPerson("the charge is not in the store".into()))?;
             let paid_elsewhere = invoice.is_some_and(|inv| {
-                inv.status == InvoiceStatus::Paid || ledger_paid(books, &inv.number) >= inv.amount.minor()
+                inv.status == InvoiceStatus::Paid
+                    || ledger_paid(books, &inv.number) >= inv.amount.minor()
             });
             match invoice {
-                Some(inv) if !paid_elsewhere && inv.status != InvoiceStatus::Void => Ok(Plan::LedgerFix {
-                    adjustment: Adjustment {
-                        kind: AdjustmentKind::RecordPayment,
-                        invoice_number: inv.number.clone(),
-                        payment_id: None,
-                        gateway_id: Some(orphan.id.clone()),
-                        amount,
-                        effective_at: orphan.created.as_second(),
-                    },
-                }),
+                Some(inv) if !paid_elsewhere && inv.status != InvoiceStatus::Void => {
+                    Ok(Plan::LedgerFix {
+                        adjustment: Adjustment {
+                            kind: AdjustmentKind::RecordPayment,
+                            invoice_number: inv.number.clone(),
+                            payment_id: None,
+                            gateway_id: Some(orphan.id.clone()),
+                            amount,
+                            effective_at: orphan.created.as_second(),
+                        },
+                    })
+                }
                 // Paid already (or no invoice at all): the money is not owed; give it back.
                 _ => Ok(Plan::Refund {
                     charge_id: orphan.id.clone(),
@@ -219,7 +231,9 @@ pub fn for_finding(finding: &StoredFinding, books: &Books, now: jiff::Timestamp)
                 .ledger
                 .iter()
                 .find(|e| e.payment_id == payment_id)
-                .ok_or_else(|| NoPlan::NeedsAPerson("the ledger payment is not in the store".into()))?;
+                .ok_or_else(|| {
+                    NoPlan::NeedsAPerson("the ledger payment is not in the store".into())
+                })?;
             let gateway = finding
                 .charge_ids
                 .first()

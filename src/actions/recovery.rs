@@ -19,7 +19,9 @@ use serde_json::json;
 use super::execute::{Answer, send, settle};
 use super::plan::Plan;
 use super::{ActionError, ActionState};
-use crate::gateway::stripe::{IDEMPOTENCY_METADATA_KEY, ListParams, PreparedCreate, StripeClient, wire};
+use crate::gateway::stripe::{
+    IDEMPOTENCY_METADATA_KEY, ListParams, PreparedCreate, StripeClient, wire,
+};
 use crate::store::{ActionRow, Store};
 
 /// Stripe forgets idempotency keys after 24 hours; we stop replaying an hour before.
@@ -61,7 +63,9 @@ fn executor_gone(action: &ActionRow) -> bool {
 
 fn undecided(action: &ActionRow) -> bool {
     action.state == ActionState::Unknown
-        || (action.state == ActionState::Executing && action.kind != "ledger_fix" && executor_gone(action))
+        || (action.state == ActionState::Executing
+            && action.kind != "ledger_fix"
+            && executor_gone(action))
 }
 
 /// Settles every undecided action of the store.
@@ -70,8 +74,15 @@ pub async fn recover(
     client: &StripeClient,
     now: jiff::Timestamp,
 ) -> Result<RecoveryReport, ActionError> {
-    let actions = store.read(|tx| tx.actions(Some(&[ActionState::Unknown, ActionState::Executing])))?;
-    recover_these(store, client, actions.into_iter().filter(undecided).collect(), now).await
+    let actions =
+        store.read(|tx| tx.actions(Some(&[ActionState::Unknown, ActionState::Executing])))?;
+    recover_these(
+        store,
+        client,
+        actions.into_iter().filter(undecided).collect(),
+        now,
+    )
+    .await
 }
 
 /// Settles the undecided actions holding an invoice or a charge (before a new action on it).
@@ -83,7 +94,13 @@ pub async fn recover_target(
     now: jiff::Timestamp,
 ) -> Result<RecoveryReport, ActionError> {
     let actions = store.read(|tx| tx.open_actions_for(invoice_number, charge_id))?;
-    recover_these(store, client, actions.into_iter().filter(undecided).collect(), now).await
+    recover_these(
+        store,
+        client,
+        actions.into_iter().filter(undecided).collect(),
+        now,
+    )
+    .await
 }
 
 async fn recover_these(
@@ -119,7 +136,13 @@ async fn recover_one(
         // Its process died between the journal write and the answer.
         store.write(|tx| {
             tx.move_action(id, ActionState::Executing, ActionState::Unknown, now, &[])?;
-            tx.append_audit(now, by, "action_unknown", &format!("action:{id}"), &json!({ "cause": "the process executing it is gone" }))
+            tx.append_audit(
+                now,
+                by,
+                "action_unknown",
+                &format!("action:{id}"),
+                &json!({ "cause": "the process executing it is gone" }),
+            )
         })?;
     }
     let plan: Plan = serde_json::from_str(&action.plan)
@@ -197,13 +220,32 @@ async fn lookup(
 }
 
 fn current(store: &mut Store, id: i64) -> Result<ActionRow, ActionError> {
-    store.read(|tx| tx.action(id))?.ok_or(ActionError::NotFound(id))
+    store
+        .read(|tx| tx.action(id))?
+        .ok_or(ActionError::NotFound(id))
 }
 
-fn to_review(store: &mut Store, id: i64, why: &str, now: jiff::Timestamp) -> Result<ActionRow, ActionError> {
+fn to_review(
+    store: &mut Store,
+    id: i64,
+    why: &str,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
     store.write(|tx| {
-        tx.move_action(id, ActionState::Unknown, ActionState::NeedsReview, now, &[("outcome", json!({ "needs_review": why }).to_string().into())])?;
-        tx.append_audit(now, "recovery", "action_needs_review", &format!("action:{id}"), &json!({ "why": why }))?;
+        tx.move_action(
+            id,
+            ActionState::Unknown,
+            ActionState::NeedsReview,
+            now,
+            &[("outcome", json!({ "needs_review": why }).to_string().into())],
+        )?;
+        tx.append_audit(
+            now,
+            "recovery",
+            "action_needs_review",
+            &format!("action:{id}"),
+            &json!({ "why": why }),
+        )?;
         tx.action(id)?.ok_or(ActionError::NotFound(id))
     })
 }

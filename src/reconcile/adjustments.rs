@@ -8,10 +8,41 @@
 
 use std::collections::HashSet;
 
-use crate::records::{InvoiceStatus, LedgerEntry, LedgerKind};
+use crate::records::{InvoiceStatus, LedgerEntry, LedgerKind, RefundStatus};
 use crate::store::{AdjustmentKind, StoredAdjustment};
 
 use super::Books;
+
+/// Brings each charge's refunded total up to the refunds the gateway is known to hold for
+/// it. A sync pulls a refund made in the dashboard on an old charge as a refund object,
+/// while the charge row keeps the total it had when it was last fetched; the larger of the
+/// two is the truth (a pending refund counts, as it does in Stripe's `amount_refunded`).
+pub fn refunds_onto_charges(books: &mut Books) {
+    if books.refunds.is_empty() {
+        return;
+    }
+    let mut refunded: std::collections::HashMap<&str, i64> = std::collections::HashMap::new();
+    for r in &books.refunds {
+        if matches!(r.status, RefundStatus::Failed | RefundStatus::Canceled) {
+            continue;
+        }
+        *refunded.entry(r.charge_id.as_str()).or_default() += r.amount.minor();
+    }
+    let totals: Vec<(usize, i64)> = books
+        .charges
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| refunded.get(c.id.as_str()).map(|&total| (i, total)))
+        .collect();
+    for (i, total) in totals {
+        let charge = &mut books.charges[i];
+        let total = total.min(charge.amount.minor());
+        if total > charge.amount_refunded.minor() {
+            charge.amount_refunded =
+                crate::money::Money::from_minor(total, charge.amount.currency());
+        }
+    }
+}
 
 /// Applies `adjustments` (oldest first) to `books`.
 pub fn apply(books: &mut Books, adjustments: &[StoredAdjustment]) {
@@ -20,7 +51,8 @@ pub fn apply(books: &mut Books, adjustments: &[StoredAdjustment]) {
     }
     for stored in adjustments {
         let adj = &stored.adjustment;
-        let at = jiff::Timestamp::from_second(adj.effective_at).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        let at =
+            jiff::Timestamp::from_second(adj.effective_at).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
         match adj.kind {
             AdjustmentKind::RecordPayment | AdjustmentKind::RecordRefund => {
                 let kind = if adj.kind == AdjustmentKind::RecordPayment {

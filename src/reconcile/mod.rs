@@ -256,6 +256,7 @@ pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
         refunds: tx.refunds()?,
         coverage: tx.charge_coverage()?,
     };
+    adjustments::refunds_onto_charges(&mut books);
     adjustments::apply(&mut books, &tx.adjustments()?);
     Ok(books)
 }

@@ -123,7 +123,10 @@ impl StoreTx<'_> {
                     invoice_number: r.get(3)?,
                     payment_id: r.get(5)?,
                     gateway_id: r.get(6)?,
-                    amount: Money::from_minor(r.get(7)?, currency_from_store(&r.get::<_, String>(8)?)?),
+                    amount: Money::from_minor(
+                        r.get(7)?,
+                        currency_from_store(&r.get::<_, String>(8)?)?,
+                    ),
                     effective_at: r.get(9)?,
                 },
                 created_at: r.get(10)?,

@@ -97,7 +97,9 @@ impl StoreTx<'_> {
                 opt_text(charge.payment_intent.as_deref()),
                 opt_text(charge.invoice_ref.as_deref()),
                 opt_text(charge.description.as_deref()),
-                charge.fee.map_or(Value::Null, |f| Value::Integer(f.minor())),
+                charge
+                    .fee
+                    .map_or(Value::Null, |f| Value::Integer(f.minor())),
                 metadata_json(&charge.metadata),
                 text(extra),
             ],

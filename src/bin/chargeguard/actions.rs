@@ -52,7 +52,8 @@ pub struct RechargeArgs {
 
 pub fn recharge(ctx: &Ctx, args: RechargeArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let action = actions::propose_recharge(&mut store, &args.invoice_number, &actor(args.by), now())?;
+    let action =
+        actions::propose_recharge(&mut store, &args.invoice_number, &actor(args.by), now())?;
     print_created(ctx, &action)
 }
 
@@ -144,7 +145,10 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> anyhow::Result<ExitCode> {
     if ctx.json {
         output::json(&approval)?;
     } else if approval.action.state == ActionState::Approved {
-        println!("action {} approved ({} of {} approvals)", approval.action.id, approval.approvals, approval.needed);
+        println!(
+            "action {} approved ({} of {} approvals)",
+            approval.action.id, approval.approvals, approval.needed
+        );
     } else {
         println!(
             "approval recorded ({} of {}); a second, different approver is needed",
@@ -173,7 +177,13 @@ pub fn execute(ctx: &Ctx, args: ExecuteArgs) -> anyhow::Result<ExitCode> {
         output::json(&request)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let executed = rt.block_on(actions::execute(&mut store, &client, args.action_id, &actor(args.by), now()))?;
+    let executed = rt.block_on(actions::execute(
+        &mut store,
+        &client,
+        args.action_id,
+        &actor(args.by),
+        now(),
+    ))?;
     if ctx.json {
         output::json(&executed)?;
     } else {
@@ -215,7 +225,18 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     });
     println!(
         "{}",
-        output::table(&["id", "kind", "state", "what", "proposed by", "approved by", "key"], rows)
+        output::table(
+            &[
+                "id",
+                "kind",
+                "state",
+                "what",
+                "proposed by",
+                "approved by",
+                "key"
+            ],
+            rows
+        )
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -232,7 +253,11 @@ pub fn recover(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             println!("  action {}: {}", a.id, a.state);
         }
     }
-    Ok(if report.still_unknown > 0 { ExitCode::from(UNDECIDED) } else { ExitCode::SUCCESS })
+    Ok(if report.still_unknown > 0 {
+        ExitCode::from(UNDECIDED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 #[derive(Debug, clap::Args)]
@@ -246,7 +271,13 @@ pub struct CancelArgs {
 
 pub fn cancel(ctx: &Ctx, args: CancelArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let action = actions::cancel(&mut store, args.action_id, &actor(args.by), &args.reason, now())?;
+    let action = actions::cancel(
+        &mut store,
+        args.action_id,
+        &actor(args.by),
+        &args.reason,
+        now(),
+    )?;
     println!("action {} cancelled", action.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -263,7 +294,13 @@ pub struct DismissArgs {
 
 pub fn dismiss(ctx: &Ctx, args: DismissArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let finding = actions::dismiss(&mut store, args.finding_id, &actor(args.by), &args.reason, now())?;
+    let finding = actions::dismiss(
+        &mut store,
+        args.finding_id,
+        &actor(args.by),
+        &args.reason,
+        now(),
+    )?;
     println!("finding {} dismissed", finding.id);
     Ok(ExitCode::SUCCESS)
 }
@@ -284,14 +321,19 @@ enum AuditWhat {
 
 pub fn audit(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let (entries, head) = store.read(|tx| Ok::<_, chargeguard::store::StoreError>((tx.audit_entries(None, None)?, tx.audit_head()?)))?;
+    let (entries, head) = store.read(|tx| {
+        Ok::<_, chargeguard::store::StoreError>((tx.audit_entries(None, None)?, tx.audit_head()?))
+    })?;
     match args.what {
         AuditWhat::Verify => match chargeguard::audit::verify(&entries, head) {
             Ok(report) => {
                 if ctx.json {
                     output::json(&report)?;
                 } else {
-                    println!("the audit log holds: {} entries, head {}", report.entries, report.head_hash);
+                    println!(
+                        "the audit log holds: {} entries, head {}",
+                        report.entries, report.head_hash
+                    );
                 }
                 Ok(ExitCode::SUCCESS)
             }
@@ -308,8 +350,13 @@ pub fn audit(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<ExitCode> {
                 output::json(&entries)?;
             } else {
                 for e in &entries {
-                    let at = jiff::Timestamp::from_second(e.at).map(|t| t.to_string()).unwrap_or_default();
-                    println!("{:>6} {at} {:<12} {:<22} {:<14} {}", e.seq, e.actor, e.event, e.subject, e.details);
+                    let at = jiff::Timestamp::from_second(e.at)
+                        .map(|t| t.to_string())
+                        .unwrap_or_default();
+                    println!(
+                        "{:>6} {at} {:<12} {:<22} {:<14} {}",
+                        e.seq, e.actor, e.event, e.subject, e.details
+                    );
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -7,9 +7,9 @@
 mod actions;
 mod demo;
 mod findings;
+mod gateway;
 mod import;
 mod output;
-mod gateway;
 mod sandbox;
 
 use std::path::PathBuf;
@@ -19,7 +19,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "chargeguard", version, about = "Reconcile a payment gateway with your invoices and ledger, and fix what does not add up without ever charging twice.")]
+#[command(
+    name = "chargeguard",
+    version,
+    about = "Reconcile a payment gateway with your invoices and ledger, and fix what does not add up without ever charging twice."
+)]
 struct Cli {
     /// The store file (default: chargeguard.db in the app's data folder).
     #[arg(long, global = true, env = "CHARGEGUARD_DB")]
@@ -107,6 +111,10 @@ pub fn data_dir() -> anyhow::Result<PathBuf> {
 }
 
 fn main() -> ExitCode {
+    // Crash points for the kill tests, armed by the FAILPOINTS environment variable; not
+    // compiled into a build without the `failpoints` feature.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let cli = Cli::parse();
     let ctx = Ctx {
         db: cli.db,

@@ -4,8 +4,16 @@ use comfy_table::{Table, presets::UTF8_BORDERS_ONLY};
 use serde::Serialize;
 
 pub fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
-    Ok(())
+    line(&serde_json::to_string_pretty(value)?)
+}
+
+/// Prints one line; a reader that went away (`| head`) ends the output quietly.
+pub fn line(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    match writeln!(std::io::stdout().lock(), "{text}") {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 pub fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Table {

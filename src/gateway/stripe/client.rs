@@ -644,7 +644,6 @@ impl StripeClient {
         })
         .await
     }
-
 }
 
 /// An async iterator over the pages of a list.
