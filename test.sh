@@ -7,4 +7,4 @@ ensure_build_tools
 ensure_test_tools
 # Tests that need the OS keyring talk to a real Secret Service: run them in a D-Bus
 # session with gnome-keyring unlocked (see scripts/with-keyring.sh).
-scripts/with-keyring.sh cargo test --all-targets --release
+scripts/with-keyring.sh cargo test --release --features failpoints

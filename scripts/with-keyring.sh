@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# Runs a command inside a private D-Bus session with an unlocked gnome-keyring, so tests
-# use the operating system's real Secret Service and never touch the user's own keyring.
+# Runs a command inside a private D-Bus session with a fresh, unlocked gnome-keyring, so
+# tests use the operating system's real Secret Service and never touch the user's own
+# keyring (the daemon keeps its files in a temporary folder, removed afterwards).
 set -euo pipefail
 if [ -z "${CHARGEGUARD_IN_KEYRING_SESSION:-}" ] && command -v dbus-run-session >/dev/null && command -v gnome-keyring-daemon >/dev/null; then
   export CHARGEGUARD_IN_KEYRING_SESSION=1
-  exec dbus-run-session -- bash -c 'echo -n "chargeguard-test" | gnome-keyring-daemon --unlock --components=secrets >/dev/null; exec "$@"' keyring "$@"
+  keyring_home=$(mktemp -d)
+  trap 'rm -rf "$keyring_home"' EXIT
+  export CHARGEGUARD_KEYRING_HOME="$keyring_home"
+  dbus-run-session -- bash -c 'echo -n "chargeguard-test" | XDG_DATA_HOME="$CHARGEGUARD_KEYRING_HOME" gnome-keyring-daemon --unlock --components=secrets >/dev/null; "$@"' keyring "$@"
+  exit $?
 fi
 exec "$@"
