@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub mod audit;
+pub mod check;
 pub mod dates;
 pub mod demo;
 pub mod gateway;

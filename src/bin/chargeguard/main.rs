@@ -5,6 +5,7 @@
 //! the program with a non-zero exit code and a message that says what to do next.
 
 mod actions;
+mod check;
 mod demo;
 mod findings;
 mod gateway;
@@ -75,6 +76,8 @@ enum Command {
     Dismiss(actions::DismissArgs),
     /// Verify or print the audit log.
     Audit(actions::AuditArgs),
+    /// Scheduled run: sync, recover, reconcile, report what is new (exit 10 when something is).
+    Check,
     /// Check a gateway secret key (read from stdin) and keep it in the OS keyring.
     Connect(gateway::ConnectArgs),
     /// Pull the gateway's charges and refunds into the store.
@@ -138,6 +141,7 @@ fn main() -> ExitCode {
         Command::Cancel(args) => actions::cancel(&ctx, args),
         Command::Dismiss(args) => actions::dismiss(&ctx, args),
         Command::Audit(args) => actions::audit(&ctx, args),
+        Command::Check => check::run(&ctx),
         Command::Connect(args) => gateway::connect(&ctx, args),
         Command::Sync(args) => gateway::sync(&ctx, args),
     };

@@ -1,0 +1,45 @@
+//! `chargeguard check`: the scheduled run. Exit codes, for cron and CI alerts:
+//! 0 nothing new; 10 new (or reopened) findings; 3 actions still undecided; 2 an error.
+
+use std::process::ExitCode;
+
+use crate::gateway::{client, runtime};
+use crate::{Ctx, findings, output};
+
+/// Exit code when the check found something new.
+pub const NEW_FINDINGS: u8 = 10;
+/// Exit code when an action's outcome is still unknown after recovery.
+pub const UNDECIDED: u8 = 3;
+
+pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let client = client(ctx, &mut store)?;
+    let report = runtime()?.block_on(chargeguard::check::run(
+        &mut store,
+        &client,
+        jiff::Timestamp::now(),
+        |_| {},
+    ))?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        println!("synced: {}", report.sync);
+        println!("{}", report.recovery);
+        println!("{}", report.reconcile);
+        if report.new_findings.is_empty() {
+            println!("Nothing new since the last check.");
+        } else {
+            println!("New since the last check:");
+            findings::print_table(&report.new_findings);
+        }
+    }
+    Ok(
+        if !report.new_findings.is_empty() || report.reconcile.reopened > 0 {
+            ExitCode::from(NEW_FINDINGS)
+        } else if report.undecided_actions > 0 {
+            ExitCode::from(UNDECIDED)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
+}
