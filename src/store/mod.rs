@@ -161,14 +161,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let store_tx = StoreTx { tx };
-        let value = work(&store_tx)?;
-        store_tx.tx.commit().map_err(StoreError::from)?;
-        Ok(value)
+        self.in_transaction(TransactionBehavior::Immediate, true, work)
     }
 
     /// Runs `work` in a transaction that is always rolled back: what it would do, unwritten.
@@ -176,14 +169,7 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(StoreError::from)?;
-        let store_tx = StoreTx { tx };
-        let value = work(&store_tx);
-        store_tx.tx.rollback().map_err(StoreError::from)?;
-        value
+        self.in_transaction(TransactionBehavior::Immediate, false, work)
     }
 
     /// Reads inside one transaction, so every table is seen at the same moment.
@@ -191,13 +177,30 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        self.in_transaction(TransactionBehavior::Deferred, false, work)
+    }
+
+    /// Writes take the write lock up front (`Immediate`), so two processes never both read
+    /// a state and then race to change it; only a successful write commits.
+    fn in_transaction<T, E>(
+        &mut self,
+        behavior: TransactionBehavior,
+        commit: bool,
+        work: impl FnOnce(&StoreTx<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError>,
+    {
         let tx = self
             .conn
-            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .transaction_with_behavior(behavior)
             .map_err(StoreError::from)?;
         let store_tx = StoreTx { tx };
         let value = work(&store_tx);
-        store_tx.tx.rollback().map_err(StoreError::from)?;
+        match (&value, commit) {
+            (Ok(_), true) => store_tx.tx.commit().map_err(StoreError::from)?,
+            _ => store_tx.tx.rollback().map_err(StoreError::from)?,
+        }
         value
     }
 }
