@@ -11,10 +11,11 @@
 
 mod actions;
 mod audit;
+mod extra;
 mod findings;
 mod gateway;
-mod imports;
 mod gateway_sync;
+mod imports;
 mod ledger;
 mod mappings;
 mod people;
@@ -22,16 +23,18 @@ mod schema;
 mod sources;
 mod upsert;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
+pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
-pub use mappings::SavedMapping;
 pub use gateway_sync::StoredChargeExtras;
+pub use mappings::SavedMapping;
 pub use sources::{SourceCounts, SourceKind};
-pub use upsert::{FieldChange, UpsertOutcome};
+pub use upsert::{FieldChange, UpsertOutcome, Upserted};
 
 /// What went wrong in the store. Callers act on the variant: a newer file means "upgrade
 /// Chargeguard", a busy file means "another window is writing, try again".
@@ -163,7 +166,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let store_tx = StoreTx { tx };
+        let store_tx = StoreTx::new(tx);
         let value = work(&store_tx)?;
         store_tx.tx.commit().map_err(StoreError::from)?;
         Ok(value)
@@ -178,7 +181,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(StoreError::from)?;
-        let store_tx = StoreTx { tx };
+        let store_tx = StoreTx::new(tx);
         let value = work(&store_tx);
         store_tx.tx.rollback().map_err(StoreError::from)?;
         value
@@ -193,7 +196,7 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Deferred)
             .map_err(StoreError::from)?;
-        let store_tx = StoreTx { tx };
+        let store_tx = StoreTx::new(tx);
         let value = work(&store_tx);
         store_tx.tx.rollback().map_err(StoreError::from)?;
         value
@@ -203,6 +206,17 @@ impl Store {
 /// A transaction on the store. All reads and writes of records go through its methods.
 pub struct StoreTx<'c> {
     tx: Transaction<'c>,
+    /// Whether the last upserted row was new: the next is tried as an insert first.
+    expect_new: Cell<bool>,
+}
+
+impl<'c> StoreTx<'c> {
+    fn new(tx: Transaction<'c>) -> Self {
+        StoreTx {
+            tx,
+            expect_new: Cell::new(true),
+        }
+    }
 }
 
 impl StoreTx<'_> {
@@ -229,6 +243,11 @@ impl StoreTx<'_> {
         )?;
         Ok(())
     }
+}
+
+/// Bytes known to be ASCII (a currency code) as text.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
 }
 
 /// Decodes a lower-case currency code read back from the store.
