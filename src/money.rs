@@ -70,6 +70,15 @@ impl Currency {
         self.0.code().to_ascii_lowercase()
     }
 
+    /// The lower-case code as bytes, for paths that run per row and should not allocate.
+    pub fn lower_bytes(self) -> [u8; 3] {
+        let mut out = [0u8; 3];
+        for (o, b) in out.iter_mut().zip(self.0.code().bytes()) {
+            *o = b.to_ascii_lowercase();
+        }
+        out
+    }
+
     /// Number of decimals of the minor unit: JPY 0, USD 2, KWD 3.
     pub fn exponent(self) -> u32 {
         // Checked in `from_code`: every `Currency` has an exponent.

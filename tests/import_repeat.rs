@@ -4,8 +4,11 @@
 
 mod import_support;
 
+use std::collections::BTreeMap;
+
 use chargeguard::import::{FileKind, ImportOptions, import_file};
 use chargeguard::records::InvoiceStatus;
+use chargeguard::store::StoredRow;
 use import_support::{TestStore, fixture, now};
 use rstest::rstest;
 
@@ -167,5 +170,89 @@ fn a_dry_run_reports_and_writes_nothing(#[case] earlier: bool) {
         assert_eq!(report.counts.new, 6);
         assert!(report.coverage.is_some());
     }
+    assert_eq!(t.dump(), before);
+}
+
+#[test]
+fn a_re_export_with_its_columns_reordered_or_widened_is_unchanged() {
+    let mut t = TestStore::new();
+    let first = t.file(
+        "first.csv",
+        b"invoice_number,customer_id,amount,currency,issued_at,due_at,status,Sales rep,Region\n\
+          INV-1,c1,5.00,USD,2026-10-01,,open,Maya,North\n\
+          INV-2,c1,7.00,USD,2026-10-01,,open,,South\n",
+    );
+    t.import(FileKind::Invoices, &first);
+    let before = t.dump();
+    // Other order, and a new column that is empty on these rows.
+    let again = t.file(
+        "again.csv",
+        b"Region,invoice_number,Team,customer_id,amount,currency,issued_at,due_at,status,Sales rep\n\
+          North,INV-1,,c1,5.00,USD,2026-10-01,,open,Maya\n\
+          South,INV-2,,c1,7.00,USD,2026-10-01,,open,\n",
+    );
+    let report = t.import(FileKind::Invoices, &again);
+    assert_eq!(
+        (
+            report.counts.new,
+            report.counts.changed,
+            report.counts.unchanged
+        ),
+        (0, 0, 2)
+    );
+    assert_eq!(t.dump(), before, "nothing was written");
+
+    let changed = t.file(
+        "changed.csv",
+        b"Region,invoice_number,Team,customer_id,amount,currency,issued_at,due_at,status,Sales rep\n\
+          North,INV-1,Blue,c1,5.00,USD,2026-10-01,,open,Maya\n",
+    );
+    let report = t.import(FileKind::Invoices, &changed);
+    assert_eq!(report.counts.changed, 1);
+    assert_eq!(
+        report.changed[0].changes[0].new.as_deref(),
+        Some(r#"{"Region":"North","Sales rep":"Maya","Team":"Blue"}"#),
+        "a change of extra columns reads as {{header: value}}"
+    );
+    assert_eq!(
+        t.extra(StoredRow::Invoice("INV-1")),
+        BTreeMap::from([
+            ("Region".to_string(), "North".to_string()),
+            ("Sales rep".to_string(), "Maya".to_string()),
+            ("Team".to_string(), "Blue".to_string()),
+        ])
+    );
+}
+
+#[test]
+fn a_key_found_unchanged_then_repeated_with_other_values_is_refused() {
+    let mut t = TestStore::new();
+    let stored = t.file(
+        "stored.csv",
+        b"invoice_number,customer_id,amount,currency,issued_at,due_at,status\n\
+          INV-1,c1,5.00,USD,2026-10-01,,open\n",
+    );
+    t.import(FileKind::Invoices, &stored);
+    let before = t.dump();
+    let path = t.file(
+        "repeat.csv",
+        b"invoice_number,customer_id,amount,currency,issued_at,due_at,status\n\
+          INV-2,c1,6.00,USD,2026-10-01,,open\n\
+          INV-1,c1,5.00,USD,2026-10-01,,open\n\
+          INV-1,c1,5.00,USD,2026-10-01,,paid\n",
+    );
+    let err = import_file(
+        &mut t.store,
+        FileKind::Invoices,
+        &path,
+        &ImportOptions::default(),
+        now(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("repeat.csv:4:1: invoice_number: `INV-1` is also on line 3 with other values (status open vs paid)"),
+        "{err}"
+    );
     assert_eq!(t.dump(), before);
 }

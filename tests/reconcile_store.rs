@@ -10,7 +10,7 @@ use chargeguard::records::{
     Charge, ChargeStatus, Coverage, Invoice, InvoiceStatus, LedgerEntry, LedgerKind, Origin,
 };
 use chargeguard::store::{
-    FindingFilter, FindingStatus, Resolution, SourceKind, Store, StoredFinding,
+    ExtraColumns, FindingFilter, FindingStatus, Resolution, SourceKind, Store, StoredFinding,
 };
 use jiff::{SignedDuration, Timestamp};
 
@@ -74,30 +74,34 @@ fn store_with_two_problems(dir: &tempfile::TempDir) -> Store {
                 source_id: source,
                 line: None,
             };
-            tx.upsert_invoice(&invoice("INV-1", 10_000), "{}", &origin)?;
-            tx.upsert_invoice(&invoice("INV-2", 2_500), "{}", &origin)?;
+            tx.upsert_invoice(&invoice("INV-1", 10_000), ExtraColumns::NONE, &origin)?;
+            tx.upsert_invoice(&invoice("INV-2", 2_500), ExtraColumns::NONE, &origin)?;
             tx.upsert_ledger_entry(
                 &payment("pay_1", "INV-1", 10_000, Some("ch_a"), 5),
-                "{}",
+                ExtraColumns::NONE,
                 &origin,
             )?;
-            tx.upsert_ledger_entry(&payment("pay_2", "INV-2", 2_500, None, 5), "{}", &origin)?;
+            tx.upsert_ledger_entry(
+                &payment("pay_2", "INV-2", 2_500, None, 5),
+                ExtraColumns::NONE,
+                &origin,
+            )?;
             tx.upsert_charge(
                 "stripe",
                 &charge("ch_a", 10_000, 0, "INV-1", 1),
-                "{}",
+                ExtraColumns::NONE,
                 &origin,
             )?;
             tx.upsert_charge(
                 "stripe",
                 &charge("ch_b", 10_000, 0, "INV-1", 3),
-                "{}",
+                ExtraColumns::NONE,
                 &origin,
             )?;
             tx.upsert_charge(
                 "stripe",
                 &charge("ch_x", 2_500, 0, "INV-2", 4),
-                "{}",
+                ExtraColumns::NONE,
                 &origin,
             )?;
             tx.add_charge_coverage(
@@ -122,7 +126,7 @@ fn sync_charge(store: &mut Store, updated: &Charge, at: Timestamp) {
             tx.upsert_charge(
                 "stripe",
                 updated,
-                "{}",
+                ExtraColumns::NONE,
                 &Origin {
                     source_id: source,
                     line: None,
@@ -367,8 +371,8 @@ fn a_payment_outside_the_synced_window_waits_instead_of_being_missing() {
             // November: after the coverage window; and October: inside it.
             let november = payment("pay_nov", "INV-1", 10_000, Some("ch_nov"), 45 * 24 * 60);
             let october = payment("pay_oct", "INV-1", 10_000, Some("ch_oct"), 10);
-            tx.upsert_ledger_entry(&november, "{}", &origin)?;
-            tx.upsert_ledger_entry(&october, "{}", &origin)?;
+            tx.upsert_ledger_entry(&november, ExtraColumns::NONE, &origin)?;
+            tx.upsert_ledger_entry(&october, ExtraColumns::NONE, &origin)?;
             Ok::<_, chargeguard::store::StoreError>(())
         })
         .unwrap();

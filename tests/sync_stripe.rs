@@ -13,7 +13,7 @@ use chargeguard::money::{Currency, Money};
 use chargeguard::records::{Charge, ChargeStatus, Origin};
 use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
 use chargeguard::secret::SecretKey;
-use chargeguard::store::{SourceKind, Store};
+use chargeguard::store::{ExtraColumns, SourceKind, Store};
 use chargeguard::sync::{self, SyncOptions};
 use serde_json::{Value, json};
 
@@ -169,10 +169,14 @@ async fn export_then_sync_is_one_row_per_charge_and_keeps_the_fee() {
                     ..chargeguard::gateway::stripe::wire::charge_record(wire).unwrap()
                 };
                 assert_eq!(charge.status, ChargeStatus::Succeeded);
+                let set = tx.column_set(&["Card Brand".to_string()])?;
                 tx.upsert_charge(
                     "stripe",
                     &charge,
-                    r#"{"Customer Email":""}"#,
+                    ExtraColumns {
+                        set,
+                        values: r#"["Visa"]"#,
+                    },
                     &Origin {
                         source_id: source,
                         line: Some(line as u64 + 2),

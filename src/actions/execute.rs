@@ -21,7 +21,9 @@ use crate::gateway::stripe::{
 use crate::money::Money;
 use crate::reconcile::{self, Books};
 use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
-use crate::store::{ActionRow, Adjustment, AdjustmentKind, Resolution, SourceKind, Store, StoreTx};
+use crate::store::{
+    ActionRow, Adjustment, AdjustmentKind, ExtraColumns, Resolution, SourceKind, Store, StoreTx,
+};
 
 /// How an execution ended.
 #[derive(Debug, Clone, Serialize)]
@@ -343,7 +345,7 @@ fn effects(
             Answer::Refund(refund),
         ) => {
             if let Ok(record) = wire::refund_record(refund) {
-                tx.upsert_refund(crate::sync::GATEWAY, &record, "{}", &origin)?;
+                tx.upsert_refund(crate::sync::GATEWAY, &record, ExtraColumns::NONE, &origin)?;
             }
             if let Some(mut charge) = books.charges.iter().find(|c| &c.id == charge_id).cloned() {
                 charge.amount_refunded = charge
@@ -354,7 +356,10 @@ fn effects(
                     charge.amount_refunded.minor() <= charge.amount.minor(),
                     "a charge is never refunded beyond its amount"
                 );
-                tx.upsert_charge(crate::sync::GATEWAY, &charge, "{}", &origin)?;
+                // Keep the columns an export brought for this charge.
+                let stored = tx.stored_charge_extras(crate::sync::GATEWAY, charge_id)?;
+                let extra = stored.as_ref().map_or(ExtraColumns::NONE, |s| s.extra());
+                tx.upsert_charge(crate::sync::GATEWAY, &charge, extra, &origin)?;
             }
             // If the ledger records this charge, it must learn of the refund too.
             let recorded = books.ledger.iter().any(|e| {

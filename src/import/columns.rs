@@ -3,10 +3,11 @@
 //! Headers are matched by name, trimmed and case-insensitively, in any order, through the
 //! column mapping when there is one; a UTF-8 byte order mark is ignored. The match happens
 //! once per file and yields plain field indexes, so the per-row path never looks a name up.
-//! Every column the layout does not use is an *extra* column: its non-empty values are
-//! kept on the row as a JSON object (keys sorted, so a re-export that only reorders its
-//! columns reads as unchanged). Empty cells are not kept: a wide export like Stripe's is
-//! mostly empty cells, and storing them would multiply the store's size for no fact.
+//! Every column the layout does not use is an *extra* column, kept, never dropped: the
+//! file's extra headers, sorted, are its column set (stored once per distinct header) and
+//! each row keeps its values as a JSON array in that order (see `store/extra.rs`). Sorted,
+//! so a re-export that only reorders its columns reads as unchanged; empty cells are `""`
+//! and trailing ones left off, since a wide export like Stripe's is mostly empty cells.
 //!
 //! This module must never interpret a value (amounts, dates, statuses): that is the
 //! layout modules' work.
@@ -186,37 +187,25 @@ impl<'m> ColumnResolver<'m> {
                 found: self.header.names.clone(),
             });
         }
-        let mut extra: Vec<(String, usize)> = Vec::new();
+        let mut extra: Vec<(String, Col, bool)> = Vec::new();
         for (i, name) in self.header.names.iter().enumerate() {
             if self.header.claimed[i] {
                 continue;
             }
             let mut key = self.header.display_name(i);
             // Two unused columns with one name both stay: the second gets its position.
-            if extra.iter().any(|(k, _)| k.eq_ignore_ascii_case(&key)) || name.is_empty() {
+            if extra.iter().any(|(k, _, _)| k.eq_ignore_ascii_case(&key)) || name.is_empty() {
                 key = format!("{key} #{}", i + 1);
             }
-            extra.push((key, i));
+            extra.push((key, Col(i), false));
         }
-        let mut extra: Vec<(Col, String)> = extra
-            .into_iter()
-            .map(|(key, i)| (Col(i), json_key(&key)))
-            .collect();
-        extra.sort_by(|a, b| a.1.cmp(&b.1));
+        extra.sort_by(|a, b| a.0.cmp(&b.0));
         Ok(Columns {
             header: self.header,
             value_maps: self.value_maps,
-            extra_with_kept: extra.clone(),
             extra,
         })
     }
-}
-
-fn json_key(key: &str) -> String {
-    let mut out = String::with_capacity(key.len() + 3);
-    push_json_string(&mut out, key);
-    out.push(':');
-    out
 }
 
 /// The resolved columns of one file.
@@ -224,11 +213,9 @@ pub(crate) struct Columns {
     pub header: Header,
     /// Per field: the mapping's value translations (empty for most).
     value_maps: Vec<ValueMap>,
-    /// Unused columns, sorted by key, each with its JSON-encoded key and colon.
-    extra: Vec<(Col, String)>,
-    /// The same plus a used column whose value some rows cannot hold (see
-    /// [`Columns::keep_when_unused`]).
-    extra_with_kept: Vec<(Col, String)>,
+    /// The extra columns, sorted by name (the file's column set): each with its field, and
+    /// whether only some rows keep it (see [`Columns::keep_when_unused`]).
+    extra: Vec<(String, Col, bool)>,
 }
 
 impl Columns {
@@ -246,32 +233,38 @@ impl Columns {
     /// not use it (a fee in another currency than the charge's).
     pub fn keep_when_unused(&mut self, col: Col) {
         let key = self.header.display_name(col.0);
-        self.extra_with_kept.push((col, json_key(&key)));
-        self.extra_with_kept.sort_by(|a, b| a.1.cmp(&b.1));
+        self.extra.push((key, col, true));
+        self.extra.sort_by(|a, b| a.0.cmp(&b.0));
     }
 
-    /// Writes the row's extra columns as a JSON object into `out` (cleared first), with
-    /// the column of [`Columns::keep_when_unused`] when `with_kept`.
+    /// The names of the extra columns, sorted: the file's column set.
+    pub fn extra_names(&self) -> Vec<String> {
+        self.extra.iter().map(|(name, _, _)| name.clone()).collect()
+    }
+
+    /// Writes the row's extra columns into `out` (cleared first) as a JSON array in the
+    /// order of [`Columns::extra_names`], `""` for an empty cell and trailing empty cells
+    /// left off; with the column of [`Columns::keep_when_unused`] when `with_kept`.
     pub fn write_extra(&self, record: &StringRecord, with_kept: bool, out: &mut String) {
         out.clear();
-        out.push('{');
-        let columns = if with_kept {
-            &self.extra_with_kept
-        } else {
-            &self.extra
-        };
-        for (col, key) in columns {
-            let value = record.get(col.0).unwrap_or("").trim();
-            if value.is_empty() {
-                continue;
-            }
-            if out.len() > 1 {
+        out.push('[');
+        let mut end = out.len();
+        for (i, (_, col, kept_only)) in self.extra.iter().enumerate() {
+            let value = if *kept_only && !with_kept {
+                ""
+            } else {
+                record.get(col.0).unwrap_or("").trim()
+            };
+            if i > 0 {
                 out.push(',');
             }
-            out.push_str(key);
             push_json_string(out, value);
+            if !value.is_empty() {
+                end = out.len();
+            }
         }
-        out.push('}');
+        out.truncate(end);
+        out.push(']');
     }
 }
 

@@ -12,7 +12,7 @@ use super::columns::{Col, ColumnResolver};
 use super::{FileKind, Layout};
 use crate::money::Sign;
 use crate::records::{Invoice, InvoiceStatus, Origin};
-use crate::store::{StoreError, StoreTx, UpsertOutcome};
+use crate::store::{ExtraColumns, StoreError, StoreTx, Upserted};
 
 /// Our column names, in the documented order.
 pub(crate) const COLUMN_NAMES: &[&str] = &[
@@ -107,9 +107,9 @@ impl Layout for InvoicesLayout {
         &self,
         tx: &StoreTx<'_>,
         row: &Invoice,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         tx.upsert_invoice(row, extra, origin)
     }
 }

@@ -13,12 +13,14 @@
 //! - Importing a file again changes nothing: when no row is new or changed the
 //!   transaction is rolled back, so not even a `sources` row is added.
 //! - A key seen twice in one file must carry the same values both times; otherwise the
-//!   row is refused naming both lines. Identical repeats count as unchanged.
+//!   row is refused naming both lines. Identical repeats count as unchanged. The stored
+//!   row's origin tells a repeat: a row this import wrote names its source and line; one
+//!   it found unchanged is remembered in a fixed-size filter ([`seen`]).
 //! - `dry_run` does all of it in a transaction that is always rolled back.
 //!
-//! Memory is a fixed budget: the CSV buffers, one row, SQLite's page caches set for the
-//! import's length ([`IMPORT_CACHE_BYTES`]), and the keys already seen in the file kept in
-//! a temp table (on disk), never in a map that grows with the file.
+//! Memory is a fixed budget: the CSV buffers, one row, SQLite's page cache set for the
+//! import's length and the filter of keys found unchanged ([`IMPORT_CACHE_BYTES`]), never a
+//! map that grows with the file.
 //!
 //! The importers never talk to a gateway and never decide what a row means for
 //! reconciliation; they only make the store hold what the file says.
@@ -28,6 +30,7 @@ mod columns;
 mod invoices;
 pub mod mapping;
 mod payments;
+mod seen;
 mod source_file;
 mod stripe_payments;
 
@@ -42,11 +45,13 @@ use serde::Serialize;
 
 use crate::records::{Coverage, Origin};
 use crate::store::{
-    FieldChange, SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome,
+    ExtraColumns, FieldChange, SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome,
+    Upserted,
 };
 use cells::{Cells, RowErrors};
 use columns::{Col, ColumnResolver, Columns, Header};
 pub use mapping::{ColumnMapping, MappingError, MappingLayout};
+use seen::SeenKeys;
 use source_file::HashingReader;
 
 /// At most this many bad rows are reported in full; the rest are counted.
@@ -307,33 +312,37 @@ pub fn import_file(
         source,
     };
     let file = File::open(path).map_err(io_error)?;
-    // `\n` alone ends a record: csv counts lines one short after a `\r\n`, and every cell
-    // is trimmed anyway, so the `\r` of a Windows line end goes with the spaces. Field
-    // counts are checked here (`flexible`), where a blank line can be told from a bad row.
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .terminator(csv::Terminator::Any(b'\n'))
-        .buffer_capacity(64 * 1024)
-        .from_reader(HashingReader::open(file));
+    let mut reader = csv_reader(file);
     let header = read_header(&mut reader, path)?;
     // A large import touches index pages all over their B-trees; SQLite's default 2 MB
     // cache makes it re-read them from the WAL for every row. A fixed, larger cache for
     // the import's length keeps that bounded, whatever the file's size.
-    let previous =
-        store.read(|tx| tx.set_page_cache_kib(IMPORT_CACHE_KIB, IMPORT_TEMP_CACHE_KIB))?;
+    let previous = store.read(|tx| tx.set_page_cache_kib(IMPORT_CACHE_KIB))?;
     let result = import_rows(store, kind, path, options, now, reader, header);
-    let restored = store.read(|tx| tx.set_page_cache_kib(previous.0, previous.1));
+    let restored = store.read(|tx| tx.set_page_cache_kib(previous));
     let report = result?;
     restored?;
     Ok(report)
 }
 
-/// Page cache for the store during an import, and for its list of seen keys.
+/// Page cache for the store during an import.
 const IMPORT_CACHE_KIB: i64 = 64 * 1024;
-const IMPORT_TEMP_CACHE_KIB: i64 = 8 * 1024;
-/// What an import may hold in SQLite's page caches, whatever the file's size.
-pub const IMPORT_CACHE_BYTES: u64 = (IMPORT_CACHE_KIB + IMPORT_TEMP_CACHE_KIB) as u64 * 1024;
+/// What an import may hold in SQLite's page cache and its filter of seen keys, whatever
+/// the file's size.
+pub const IMPORT_CACHE_BYTES: u64 = IMPORT_CACHE_KIB as u64 * 1024 + SeenKeys::BYTES;
+
+/// The CSV reader every import reads through (and a second pass for repeated keys).
+fn csv_reader(file: File) -> CsvReader {
+    // `\n` alone ends a record: csv counts lines one short after a `\r\n`, and every cell
+    // is trimmed anyway, so the `\r` of a Windows line end goes with the spaces. Field
+    // counts are checked here (`flexible`), where a blank line can be told from a bad row.
+    csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .terminator(csv::Terminator::Any(b'\n'))
+        .buffer_capacity(64 * 1024)
+        .from_reader(HashingReader::open(file))
+}
 
 fn import_rows(
     store: &mut Store,
@@ -486,9 +495,9 @@ trait Layout {
         &self,
         tx: &StoreTx<'_>,
         row: &Self::Row,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError>;
+    ) -> Result<Upserted, StoreError>;
     /// The gateway window this file covers, known once every row was read.
     fn coverage(&self) -> Option<Coverage> {
         None
@@ -534,7 +543,9 @@ fn run<L: Layout>(
             None,
             now,
         )?;
-        tx.begin_import_keys()?;
+        let extra_set = tx.column_set(&columns.extra_names())?;
+        let mut seen = SeenKeys::new();
+        let mut suspects: Vec<Suspect> = Vec::new();
         let mut record = StringRecord::new();
         let mut errors = RowErrors::new(path);
         let mut extra = String::with_capacity(256);
@@ -581,27 +592,41 @@ fn run<L: Layout>(
                 continue;
             };
             let key = L::key(&row);
-            let first_line = tx.note_import_key(key, line)?;
             columns.write_extra(&record, layout.keeps_unused(&row), &mut extra);
             let origin = Origin {
                 source_id,
                 line: Some(line),
             };
-            match (layout.store(tx, &row, &extra, &origin)?, first_line) {
+            let extra = ExtraColumns {
+                set: extra_set,
+                values: &extra,
+            };
+            let Upserted { outcome, previous } = layout.store(tx, &row, extra, &origin)?;
+            // A row this import already wrote: the key is on an earlier line of the file.
+            let first_line = previous
+                .filter(|p| p.source_id == source_id)
+                .map(|p| p.line.unwrap_or(0));
+            match (outcome, first_line) {
                 (UpsertOutcome::New, _) => counts.new += 1,
-                (UpsertOutcome::Unchanged, _) => counts.unchanged += 1,
+                (UpsertOutcome::Unchanged, first) => {
+                    if first.is_none() {
+                        seen.insert(key);
+                    }
+                    counts.unchanged += 1;
+                }
                 (UpsertOutcome::Changed(changes), Some(first)) => {
                     let col = layout.key_column();
                     let mut cells = Cells::new(&record, line, &columns, &mut errors);
-                    cells.fail(
-                        col,
-                        format!(
-                            "`{key}` is also on line {first} with other values ({}); keep one of the two lines",
-                            describe_changes(&changes)
-                        ),
-                    );
+                    cells.fail(col, repeated_key(key, first, &changes));
                 }
                 (UpsertOutcome::Changed(changes), None) => {
+                    if seen.may_contain(key) {
+                        suspects.push(Suspect {
+                            key: key.to_string(),
+                            line,
+                            reason_if_repeat: changes.clone(),
+                        });
+                    }
                     counts.changed += 1;
                     if changed.len() < MAX_LISTED_CHANGES {
                         changed.push(ChangedRow {
@@ -628,6 +653,10 @@ fn run<L: Layout>(
             // one thing to fix.
             errors.list.retain(|e| e.line != unclosed.line);
             errors.push(unclosed);
+        }
+        if !suspects.is_empty() {
+            let col = layout.key_column();
+            settle_suspects(path, &columns, col, suspects, &mut errors).map_err(Abort::Failed)?;
         }
         if !errors.is_empty() {
             return Err(Abort::Failed(ImportError::Rows {
@@ -669,6 +698,79 @@ fn run<L: Layout>(
         Err(Abort::NothingNew(report)) => Ok(*report),
         Err(Abort::Failed(e)) => Err(e),
     }
+}
+
+/// Why a row whose key is also on line `first` is refused.
+fn repeated_key(key: &str, first: u64, changes: &[FieldChange]) -> String {
+    format!(
+        "`{key}` is also on line {first} with other values ({}); keep one of the two lines",
+        describe_changes(changes)
+    )
+}
+
+/// A changed row whose key the file may have had on an earlier line, unchanged there.
+struct Suspect {
+    key: String,
+    line: u64,
+    /// What differs from the stored row: from that earlier line, if there is one.
+    reason_if_repeat: Vec<FieldChange>,
+}
+
+/// Reads the file again for the first line of each suspect's key: a suspect whose key is on
+/// an earlier line is a repeat with other values, refused naming both lines; the others
+/// were ordinary changes.
+fn settle_suspects(
+    path: &Path,
+    columns: &Columns,
+    key_col: Col,
+    suspects: Vec<Suspect>,
+    errors: &mut RowErrors,
+) -> Result<(), ImportError> {
+    let io_error = |source| ImportError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let mut first: std::collections::HashMap<&str, Option<u64>> =
+        suspects.iter().map(|s| (s.key.as_str(), None)).collect();
+    let last = suspects.iter().map(|s| s.line).max().unwrap_or(0);
+    let mut reader = csv_reader(File::open(path).map_err(io_error)?);
+    let mut record = StringRecord::new();
+    let width = columns.header.names.len();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            // The first pass read this file whole; what fails now was reported there.
+            Err(_) => continue,
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if line >= last {
+            break;
+        }
+        if record.len() != width {
+            continue;
+        }
+        if let Some(slot) = first.get_mut(columns.text(&record, key_col))
+            && slot.is_none()
+        {
+            *slot = Some(line);
+        }
+    }
+    for suspect in &suspects {
+        if let Some(&Some(first_line)) = first.get(suspect.key.as_str())
+            && first_line < suspect.line
+        {
+            errors.push(RowError {
+                file: path.to_path_buf(),
+                line: suspect.line,
+                column: key_col.0 + 1,
+                column_name: columns.header.display_name(key_col.0),
+                value: suspect.key.clone(),
+                reason: repeated_key(&suspect.key, first_line, &suspect.reason_if_repeat),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn describe_changes(changes: &[FieldChange]) -> String {

@@ -13,7 +13,7 @@ use super::columns::{Col, ColumnResolver};
 use super::{FileKind, Layout};
 use crate::money::Sign;
 use crate::records::{LedgerEntry, LedgerKind, Origin};
-use crate::store::{StoreError, StoreTx, UpsertOutcome};
+use crate::store::{ExtraColumns, StoreError, StoreTx, Upserted};
 
 /// Our column names, in the documented order.
 pub(crate) const COLUMN_NAMES: &[&str] = &[
@@ -120,9 +120,9 @@ impl Layout for PaymentsLayout {
         &self,
         tx: &StoreTx<'_>,
         row: &LedgerEntry,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         tx.upsert_ledger_entry(row, extra, origin)
     }
 }

@@ -29,7 +29,7 @@ use super::{FileKind, Layout};
 use crate::dates::{self, DateError};
 use crate::money::Sign;
 use crate::records::{Charge, ChargeStatus, Coverage, Origin};
-use crate::store::{StoreError, StoreTx, UpsertOutcome};
+use crate::store::{ExtraColumns, StoreError, StoreTx, Upserted};
 
 /// The gateway name the store files these charges under.
 pub(crate) const GATEWAY: &str = "stripe";
@@ -292,9 +292,9 @@ impl Layout for StripePaymentsLayout {
         &self,
         tx: &StoreTx<'_>,
         row: &StripeRow,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         tx.upsert_charge(GATEWAY, &row.charge, extra, origin)
     }
 

@@ -4,10 +4,9 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use rusqlite::types::Value;
-
-use super::upsert::{TableSql, opt_text, text};
-use super::{StoreError, StoreTx, UpsertOutcome, currency_from_store, timestamp_from_store};
+use super::extra::ExtraColumns;
+use super::upsert::{Field, TableSql, Upserted};
+use super::{StoreError, StoreTx, currency_from_store, timestamp_from_store};
 use crate::money::Money;
 use crate::records::{Charge, ChargeStatus, GatewayRefund, Origin, RefundStatus};
 
@@ -32,7 +31,6 @@ fn charges_sql() -> &'static TableSql {
                 "description",
                 "fee_minor",
                 "metadata",
-                "extra",
             ],
         )
     })
@@ -52,14 +50,16 @@ fn refunds_sql() -> &'static TableSql {
                 "status",
                 "created_at",
                 "metadata",
-                "extra",
             ],
         )
     })
 }
 
-fn metadata_json(metadata: &BTreeMap<String, String>) -> Value {
-    Value::Text(serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into()))
+fn metadata_json(metadata: &BTreeMap<String, String>) -> String {
+    if metadata.is_empty() {
+        return "{}".into();
+    }
+    serde_json::to_string(metadata).unwrap_or_else(|_| "{}".into())
 }
 
 fn metadata_from_store(json: &str) -> Result<BTreeMap<String, String>, StoreError> {
@@ -74,35 +74,34 @@ impl StoreTx<'_> {
         &self,
         gateway: &str,
         charge: &Charge,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         assert_eq!(
             charge.amount.currency(),
             charge.amount_refunded.currency(),
             "a charge is refunded in its own currency"
         );
+        let metadata = metadata_json(&charge.metadata);
         charges_sql().upsert(
-            self.conn(),
-            &[text(gateway), text(&charge.id)],
-            vec![
-                Value::Integer(charge.amount.minor()),
-                Value::Integer(charge.amount_refunded.minor()),
-                Value::Text(charge.amount.currency().lower()),
-                text(charge.status.as_str()),
-                Value::Integer(i64::from(charge.captured)),
-                Value::Integer(charge.created.as_second()),
-                opt_text(charge.customer.as_deref()),
-                opt_text(charge.customer_email.as_deref()),
-                opt_text(charge.payment_intent.as_deref()),
-                opt_text(charge.invoice_ref.as_deref()),
-                opt_text(charge.description.as_deref()),
-                charge
-                    .fee
-                    .map_or(Value::Null, |f| Value::Integer(f.minor())),
-                metadata_json(&charge.metadata),
-                text(extra),
+            self,
+            &[Field::Text(gateway), Field::Text(&charge.id)],
+            &[
+                Field::Int(charge.amount.minor()),
+                Field::Int(charge.amount_refunded.minor()),
+                Field::Text(super::ascii(&charge.amount.currency().lower_bytes())),
+                Field::Text(charge.status.as_str()),
+                Field::Int(i64::from(charge.captured)),
+                Field::Int(charge.created.as_second()),
+                Field::opt_text(charge.customer.as_deref()),
+                Field::opt_text(charge.customer_email.as_deref()),
+                Field::opt_text(charge.payment_intent.as_deref()),
+                Field::opt_text(charge.invoice_ref.as_deref()),
+                Field::opt_text(charge.description.as_deref()),
+                Field::opt_int(charge.fee.map(|f| f.minor())),
+                Field::Text(&metadata),
             ],
+            extra,
             origin,
         )
     }
@@ -111,21 +110,22 @@ impl StoreTx<'_> {
         &self,
         gateway: &str,
         refund: &GatewayRefund,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
+        let metadata = metadata_json(&refund.metadata);
         refunds_sql().upsert(
-            self.conn(),
-            &[text(gateway), text(&refund.id)],
-            vec![
-                text(&refund.charge_id),
-                Value::Integer(refund.amount.minor()),
-                Value::Text(refund.amount.currency().lower()),
-                text(refund.status.as_str()),
-                Value::Integer(refund.created.as_second()),
-                metadata_json(&refund.metadata),
-                text(extra),
+            self,
+            &[Field::Text(gateway), Field::Text(&refund.id)],
+            &[
+                Field::Text(&refund.charge_id),
+                Field::Int(refund.amount.minor()),
+                Field::Text(super::ascii(&refund.amount.currency().lower_bytes())),
+                Field::Text(refund.status.as_str()),
+                Field::Int(refund.created.as_second()),
+                Field::Text(&metadata),
             ],
+            extra,
             origin,
         )
     }

@@ -12,7 +12,18 @@ use super::{StoreError, StoreTx};
 pub struct StoredChargeExtras {
     pub fee_minor: Option<i64>,
     pub customer_email: Option<String>,
+    /// The row's extra columns: its column set and values (see [`super::ExtraColumns`]).
+    pub extra_columns: Option<i64>,
     pub extra: String,
+}
+
+impl StoredChargeExtras {
+    pub fn extra(&self) -> super::ExtraColumns<'_> {
+        super::ExtraColumns {
+            set: self.extra_columns,
+            values: &self.extra,
+        }
+    }
 }
 
 impl StoreTx<'_> {
@@ -25,14 +36,15 @@ impl StoreTx<'_> {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT fee_minor, customer_email, extra FROM gateway_charges
+                "SELECT fee_minor, customer_email, extra_columns, extra FROM gateway_charges
                  WHERE gateway = ?1 AND charge_id = ?2",
             )?
             .query_row([gateway, charge_id], |r| {
                 Ok(StoredChargeExtras {
                     fee_minor: r.get(0)?,
                     customer_email: r.get(1)?,
-                    extra: r.get(2)?,
+                    extra_columns: r.get(2)?,
+                    extra: r.get(3)?,
                 })
             })
             .optional()?)

@@ -2,10 +2,9 @@
 
 use std::sync::OnceLock;
 
-use rusqlite::types::Value;
-
-use super::upsert::{TableSql, opt_text, text};
-use super::{StoreError, StoreTx, UpsertOutcome, currency_from_store, timestamp_from_store};
+use super::extra::ExtraColumns;
+use super::upsert::{Field, TableSql, Upserted};
+use super::{StoreError, StoreTx, currency_from_store, timestamp_from_store};
 use crate::money::Money;
 use crate::records::{Invoice, InvoiceStatus, LedgerEntry, LedgerKind, Origin};
 
@@ -24,7 +23,6 @@ fn invoices_sql() -> &'static TableSql {
                 "due_at",
                 "status",
                 "order_ref",
-                "extra",
             ],
         )
     })
@@ -44,36 +42,32 @@ fn ledger_sql() -> &'static TableSql {
                 "currency",
                 "recorded_at",
                 "gateway_id",
-                "extra",
             ],
         )
     })
 }
 
 impl StoreTx<'_> {
-    /// Stores an invoice by its number. `extra` is a JSON object of the columns beyond
-    /// the layout, kept as the file had them.
+    /// Stores an invoice by its number, with the file's columns beyond the layout.
     pub fn upsert_invoice(
         &self,
         invoice: &Invoice,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         invoices_sql().upsert(
-            self.conn(),
-            &[text(&invoice.number)],
-            vec![
-                text(&invoice.customer_id),
-                Value::Integer(invoice.amount.minor()),
-                Value::Text(invoice.amount.currency().lower()),
-                Value::Integer(invoice.issued_at.as_second()),
-                invoice
-                    .due_at
-                    .map_or(Value::Null, |t| Value::Integer(t.as_second())),
-                text(invoice.status.as_str()),
-                opt_text(invoice.order_ref.as_deref()),
-                text(extra),
+            self,
+            &[Field::Text(&invoice.number)],
+            &[
+                Field::Text(&invoice.customer_id),
+                Field::Int(invoice.amount.minor()),
+                Field::Text(super::ascii(&invoice.amount.currency().lower_bytes())),
+                Field::Int(invoice.issued_at.as_second()),
+                Field::opt_int(invoice.due_at.map(|t| t.as_second())),
+                Field::Text(invoice.status.as_str()),
+                Field::opt_text(invoice.order_ref.as_deref()),
             ],
+            extra,
             origin,
         )
     }
@@ -81,21 +75,21 @@ impl StoreTx<'_> {
     pub fn upsert_ledger_entry(
         &self,
         entry: &LedgerEntry,
-        extra: &str,
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
         ledger_sql().upsert(
-            self.conn(),
-            &[text(&entry.payment_id)],
-            vec![
-                text(&entry.invoice_number),
-                text(entry.kind.as_str()),
-                Value::Integer(entry.amount.minor()),
-                Value::Text(entry.amount.currency().lower()),
-                Value::Integer(entry.recorded_at.as_second()),
-                opt_text(entry.gateway_id.as_deref()),
-                text(extra),
+            self,
+            &[Field::Text(&entry.payment_id)],
+            &[
+                Field::Text(&entry.invoice_number),
+                Field::Text(entry.kind.as_str()),
+                Field::Int(entry.amount.minor()),
+                Field::Text(super::ascii(&entry.amount.currency().lower_bytes())),
+                Field::Int(entry.recorded_at.as_second()),
+                Field::opt_text(entry.gateway_id.as_deref()),
             ],
+            extra,
             origin,
         )
     }

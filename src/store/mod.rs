@@ -12,6 +12,7 @@
 mod actions;
 mod adjustments;
 mod audit;
+mod extra;
 mod findings;
 mod gateway;
 mod gateway_sync;
@@ -23,17 +24,19 @@ mod schema;
 mod sources;
 mod upsert;
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
 pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
+pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use gateway_sync::StoredChargeExtras;
 pub use mappings::SavedMapping;
 pub use sources::{SourceCounts, SourceKind};
-pub use upsert::{FieldChange, UpsertOutcome};
+pub use upsert::{FieldChange, UpsertOutcome, Upserted};
 
 /// What went wrong in the store. Callers act on the variant: a newer file means "upgrade
 /// Chargeguard", a busy file means "another window is writing, try again".
@@ -195,7 +198,7 @@ impl Store {
             .conn
             .transaction_with_behavior(behavior)
             .map_err(StoreError::from)?;
-        let store_tx = StoreTx { tx };
+        let store_tx = StoreTx::new(tx);
         let value = work(&store_tx);
         match (&value, commit) {
             (Ok(_), true) => store_tx.tx.commit().map_err(StoreError::from)?,
@@ -208,6 +211,17 @@ impl Store {
 /// A transaction on the store. All reads and writes of records go through its methods.
 pub struct StoreTx<'c> {
     tx: Transaction<'c>,
+    /// Whether the last upserted row was new: the next is tried as an insert first.
+    expect_new: Cell<bool>,
+}
+
+impl<'c> StoreTx<'c> {
+    fn new(tx: Transaction<'c>) -> Self {
+        StoreTx {
+            tx,
+            expect_new: Cell::new(true),
+        }
+    }
 }
 
 impl StoreTx<'_> {
@@ -234,6 +248,11 @@ impl StoreTx<'_> {
         )?;
         Ok(())
     }
+}
+
+/// Bytes known to be ASCII (a currency code) as text.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or("")
 }
 
 /// Decodes a lower-case currency code read back from the store.

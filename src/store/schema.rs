@@ -33,6 +33,14 @@ CREATE TABLE coverage (
     CHECK (covered_from <= covered_to)
 ) STRICT;
 
+-- The names of the extra columns (those no layout reads) of a file, sorted, as a JSON
+-- array: stored once per distinct header, not on every row. A row keeps the set's id and
+-- its values as a JSON array in the set's order (store/extra.rs).
+CREATE TABLE column_sets (
+    id     INTEGER PRIMARY KEY,
+    names  TEXT NOT NULL UNIQUE CHECK (json_valid(names) AND json_type(names) = 'array')
+) STRICT;
+
 CREATE TABLE invoices (
     id              INTEGER PRIMARY KEY,
     invoice_number  TEXT NOT NULL UNIQUE CHECK (invoice_number <> ''),
@@ -43,7 +51,8 @@ CREATE TABLE invoices (
     due_at          INTEGER,
     status          TEXT NOT NULL CHECK (status IN ('open', 'paid', 'void')),
     order_ref       TEXT,
-    extra           TEXT NOT NULL DEFAULT '{}',
+    extra_columns   INTEGER REFERENCES column_sets(id),
+    extra           TEXT NOT NULL DEFAULT '[]',
     source_id       INTEGER NOT NULL REFERENCES sources(id),
     source_line     INTEGER
 ) STRICT;
@@ -58,7 +67,8 @@ CREATE TABLE ledger_entries (
     currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
     recorded_at     INTEGER NOT NULL,
     gateway_id      TEXT CHECK (gateway_id IS NULL OR gateway_id <> ''),
-    extra           TEXT NOT NULL DEFAULT '{}',
+    extra_columns   INTEGER REFERENCES column_sets(id),
+    extra           TEXT NOT NULL DEFAULT '[]',
     source_id       INTEGER NOT NULL REFERENCES sources(id),
     source_line     INTEGER
 ) STRICT;
@@ -82,7 +92,8 @@ CREATE TABLE gateway_charges (
     description            TEXT,
     fee_minor              INTEGER,
     metadata               TEXT NOT NULL DEFAULT '{}',
-    extra                  TEXT NOT NULL DEFAULT '{}',
+    extra_columns          INTEGER REFERENCES column_sets(id),
+    extra                  TEXT NOT NULL DEFAULT '[]',
     source_id              INTEGER NOT NULL REFERENCES sources(id),
     source_line            INTEGER,
     UNIQUE (gateway, charge_id)
@@ -100,7 +111,8 @@ CREATE TABLE gateway_refunds (
     status        TEXT NOT NULL CHECK (status IN ('succeeded', 'pending', 'requires_action', 'failed', 'canceled')),
     created_at    INTEGER NOT NULL,
     metadata      TEXT NOT NULL DEFAULT '{}',
-    extra         TEXT NOT NULL DEFAULT '{}',
+    extra_columns INTEGER REFERENCES column_sets(id),
+    extra         TEXT NOT NULL DEFAULT '[]',
     source_id     INTEGER NOT NULL REFERENCES sources(id),
     source_line   INTEGER,
     UNIQUE (gateway, refund_id)

@@ -3,13 +3,21 @@
 //! A row is looked up by its natural key. Absent: inserted (new). Present with the same
 //! values: left alone, its origin too (unchanged). Present with other values: updated, its
 //! origin moved to the new source, and each changed field written to `row_changes` so the
-//! bookkeeper can see what the source said before.
+//! bookkeeper can see what the source said before. Either way the caller learns the stored
+//! row's origin, which is how an import tells a key repeated within its own file.
+//!
+//! This runs once per row of a file of millions, so it builds no SQL and no owned value per
+//! row: the statements are built once per table and cached, the row's values are borrowed
+//! ([`Field`]) and compared with the stored ones in place. Each transaction guesses whether
+//! the next row is new from the last one: a first import tries the `INSERT … ON CONFLICT DO
+//! NOTHING` first (one index probe when new), a re-import the `SELECT` first.
 
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params_from_iter};
+use rusqlite::ToSql;
+use rusqlite::types::{ToSqlOutput, ValueRef};
 use serde::Serialize;
 
-use super::StoreError;
+use super::extra::{ExtraColumns, extra_map_json, same_extra};
+use super::{StoreError, StoreTx};
 use crate::records::Origin;
 
 /// What importing one row did to the store.
@@ -21,6 +29,14 @@ pub enum UpsertOutcome {
     Changed(Vec<FieldChange>),
 }
 
+/// What an upsert did, and where the row it found had come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upserted {
+    pub outcome: UpsertOutcome,
+    /// The stored row's origin before this upsert; `None` when the row is new.
+    pub previous: Option<Origin>,
+}
+
 /// One field of a stored row that an import changed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldChange {
@@ -29,12 +45,71 @@ pub struct FieldChange {
     pub new: Option<String>,
 }
 
-/// The statements for one table, built once.
+/// One value of a row, borrowed from the record it describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Field<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+}
+
+impl<'a> Field<'a> {
+    pub fn opt_text(s: Option<&'a str>) -> Field<'a> {
+        s.map_or(Field::Null, Field::Text)
+    }
+
+    pub fn opt_int(i: Option<i64>) -> Field<'a> {
+        i.map_or(Field::Null, Field::Int)
+    }
+
+    /// Whether the stored value `stored` is this one.
+    fn is(&self, stored: ValueRef<'_>) -> bool {
+        match (self, stored) {
+            (Field::Null, ValueRef::Null) => true,
+            (Field::Int(a), ValueRef::Integer(b)) => *a == b,
+            (Field::Text(a), ValueRef::Text(b)) => a.as_bytes() == b,
+            _ => false,
+        }
+    }
+
+    fn text(&self) -> Option<String> {
+        match self {
+            Field::Null => None,
+            Field::Int(i) => Some(i.to_string()),
+            Field::Text(t) => Some((*t).to_string()),
+        }
+    }
+}
+
+impl ToSql for Field<'_> {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Field::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Field::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Field::Text(t) => ToSqlOutput::Borrowed(ValueRef::Text(t.as_bytes())),
+        })
+    }
+}
+
+fn stored_text(value: ValueRef<'_>) -> Option<String> {
+    match value {
+        ValueRef::Null => None,
+        ValueRef::Integer(i) => Some(i.to_string()),
+        ValueRef::Real(r) => Some(r.to_string()),
+        ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Some(hex::encode(b)),
+    }
+}
+
+/// The statements for one table, built once. Every table an import fills ends with the
+/// row's extra columns (`extra_columns`, `extra`) and its origin (`source_id`,
+/// `source_line`).
 pub(super) struct TableSql {
     pub entity: &'static str,
     select: String,
     insert: String,
     update: String,
+    keys: usize,
     fields: &'static [&'static str],
 }
 
@@ -51,25 +126,22 @@ impl TableSql {
             .map(|(i, k)| format!("{k} = ?{}", i + 1))
             .collect();
         let key_match = key_match.join(" AND ");
+        let tail = ["extra_columns", "extra", "source_id", "source_line"];
+        let stored: Vec<&str> = fields.iter().copied().chain(tail).collect();
         let select = format!(
             "SELECT {} FROM {table} WHERE {key_match}",
-            fields.join(", ")
+            stored.join(", ")
         );
-        let all: Vec<&str> = keys
-            .iter()
-            .chain(fields.iter())
-            .copied()
-            .chain(["source_id", "source_line"])
-            .collect();
+        let all: Vec<&str> = keys.iter().copied().chain(stored.iter().copied()).collect();
         let placeholders: Vec<String> = (1..=all.len()).map(|i| format!("?{i}")).collect();
         let insert = format!(
-            "INSERT INTO {table} ({}) VALUES ({})",
+            "INSERT INTO {table} ({}) VALUES ({}) ON CONFLICT ({}) DO NOTHING",
             all.join(", "),
-            placeholders.join(", ")
+            placeholders.join(", "),
+            keys.join(", ")
         );
-        let sets: Vec<String> = fields
+        let sets: Vec<String> = stored
             .iter()
-            .chain(["source_id", "source_line"].iter())
             .enumerate()
             .map(|(i, f)| format!("{f} = ?{}", keys.len() + i + 1))
             .collect();
@@ -79,63 +151,133 @@ impl TableSql {
             select,
             insert,
             update,
+            keys: keys.len(),
             fields,
         }
+    }
+
+    /// Binds key, values, extra and origin in the order of the insert and the update.
+    fn bind_all(
+        &self,
+        stmt: &mut rusqlite::CachedStatement<'_>,
+        key: &[Field<'_>],
+        values: &[Field<'_>],
+        extra: ExtraColumns<'_>,
+        origin: &Origin,
+    ) -> Result<(), StoreError> {
+        let mut i = 1;
+        for v in key.iter().chain(values) {
+            stmt.raw_bind_parameter(i, v)?;
+            i += 1;
+        }
+        stmt.raw_bind_parameter(i, extra.set)?;
+        stmt.raw_bind_parameter(i + 1, extra.values)?;
+        stmt.raw_bind_parameter(i + 2, origin.source_id)?;
+        stmt.raw_bind_parameter(i + 3, origin.line.map(|l| l as i64))?;
+        Ok(())
+    }
+
+    fn try_insert(
+        &self,
+        tx: &StoreTx<'_>,
+        key: &[Field<'_>],
+        values: &[Field<'_>],
+        extra: ExtraColumns<'_>,
+        origin: &Origin,
+    ) -> Result<bool, StoreError> {
+        let mut stmt = tx.conn().prepare_cached(&self.insert)?;
+        self.bind_all(&mut stmt, key, values, extra, origin)?;
+        Ok(stmt.raw_execute()? == 1)
     }
 
     /// Inserts, leaves or updates the row with key `key` and values `values` (in the
     /// order of `fields`).
     pub fn upsert(
         &self,
-        conn: &Connection,
-        key: &[Value],
-        values: Vec<Value>,
+        tx: &StoreTx<'_>,
+        key: &[Field<'_>],
+        values: &[Field<'_>],
+        extra: ExtraColumns<'_>,
         origin: &Origin,
-    ) -> Result<UpsertOutcome, StoreError> {
+    ) -> Result<Upserted, StoreError> {
+        debug_assert_eq!(key.len(), self.keys);
         debug_assert_eq!(values.len(), self.fields.len());
-        let existing: Option<Vec<Value>> = conn
-            .prepare_cached(&self.select)?
-            .query_row(params_from_iter(key.iter()), |row| {
-                (0..self.fields.len())
-                    .map(|i| row.get::<_, Value>(i))
-                    .collect()
-            })
-            .optional()?;
-        let origin_values = [
-            Value::Integer(origin.source_id),
-            origin
-                .line
-                .map_or(Value::Null, |l| Value::Integer(l as i64)),
-        ];
-        let Some(existing) = existing else {
-            let all = key.iter().cloned().chain(values).chain(origin_values);
-            conn.prepare_cached(&self.insert)?
-                .execute(params_from_iter(all))?;
-            return Ok(UpsertOutcome::New);
+        let new = Upserted {
+            outcome: UpsertOutcome::New,
+            previous: None,
         };
-        let changes: Vec<FieldChange> = self
-            .fields
-            .iter()
-            .zip(existing.iter().zip(values.iter()))
-            .filter(|(_, (old, new))| old != new)
-            .map(|(field, (old, new))| FieldChange {
-                field,
-                old: value_text(old),
-                new: value_text(new),
-            })
-            .collect();
-        if changes.is_empty() {
-            return Ok(UpsertOutcome::Unchanged);
+        if tx.expect_new.get() && self.try_insert(tx, key, values, extra, origin)? {
+            return Ok(new);
         }
-        let all = key.iter().cloned().chain(values).chain(origin_values);
-        conn.prepare_cached(&self.update)?
-            .execute(params_from_iter(all))?;
+        let n = self.fields.len();
+        let mut select = tx.conn().prepare_cached(&self.select)?;
+        for (i, k) in key.iter().enumerate() {
+            select.raw_bind_parameter(i + 1, k)?;
+        }
+        let mut rows = select.raw_query();
+        let Some(row) = rows.next()? else {
+            drop(rows);
+            tx.expect_new.set(true);
+            if self.try_insert(tx, key, values, extra, origin)? {
+                return Ok(new);
+            }
+            unreachable!("a key absent a moment ago in this transaction is absent now");
+        };
+        tx.expect_new.set(false);
+        let previous = Origin {
+            source_id: row.get(n + 2)?,
+            line: row.get::<_, Option<i64>>(n + 3)?.map(|l| l as u64),
+        };
+        let mut changes = Vec::new();
+        for (i, value) in values.iter().enumerate() {
+            let stored = row.get_ref(i)?;
+            if !value.is(stored) {
+                changes.push(FieldChange {
+                    field: self.fields[i],
+                    old: stored_text(stored),
+                    new: value.text(),
+                });
+            }
+        }
+        let stored_set: Option<i64> = row.get(n)?;
+        let stored_values = row.get_ref(n + 1)?.as_str().map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                n + 1,
+                rusqlite::types::Type::Text,
+                Box::new(e),
+            )
+        })?;
+        let extra_same = stored_set == extra.set && stored_values == extra.values;
+        let stored_extra = (!extra_same).then(|| (stored_set, stored_values.to_string()));
+        drop(rows);
+        if let Some((set, values)) = stored_extra {
+            let stored = ExtraColumns {
+                set,
+                values: &values,
+            };
+            if !same_extra(tx, stored, extra)? {
+                changes.push(FieldChange {
+                    field: "extra",
+                    old: Some(extra_map_json(tx, stored)?),
+                    new: Some(extra_map_json(tx, extra)?),
+                });
+            }
+        }
+        if changes.is_empty() {
+            return Ok(Upserted {
+                outcome: UpsertOutcome::Unchanged,
+                previous: Some(previous),
+            });
+        }
+        let mut update = tx.conn().prepare_cached(&self.update)?;
+        self.bind_all(&mut update, key, values, extra, origin)?;
+        update.raw_execute()?;
         let key_text = key
             .iter()
-            .filter_map(value_text)
+            .filter_map(Field::text)
             .collect::<Vec<_>>()
             .join("/");
-        let mut record = conn.prepare_cached(
+        let mut record = tx.conn().prepare_cached(
             "INSERT INTO row_changes (source_id, entity, entity_key, field, old_value, new_value)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         )?;
@@ -149,24 +291,9 @@ impl TableSql {
                 change.new
             ])?;
         }
-        Ok(UpsertOutcome::Changed(changes))
+        Ok(Upserted {
+            outcome: UpsertOutcome::Changed(changes),
+            previous: Some(previous),
+        })
     }
-}
-
-fn value_text(value: &Value) -> Option<String> {
-    match value {
-        Value::Null => None,
-        Value::Integer(i) => Some(i.to_string()),
-        Value::Real(r) => Some(r.to_string()),
-        Value::Text(t) => Some(t.clone()),
-        Value::Blob(b) => Some(hex::encode(b)),
-    }
-}
-
-pub(super) fn text(s: &str) -> Value {
-    Value::Text(s.to_string())
-}
-
-pub(super) fn opt_text(s: Option<&str>) -> Value {
-    s.map_or(Value::Null, text)
 }

@@ -27,7 +27,9 @@ use crate::gateway::stripe::{ListParams, Listed, StripeClient, StripeError};
 use crate::money::Money;
 use crate::records::{Coverage, Origin};
 use crate::secret::SecretError;
-use crate::store::{SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome};
+use crate::store::{
+    ExtraColumns, SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome,
+};
 use window::OpenWindow;
 
 /// The gateway name rows from Stripe carry in the store (the CSV export uses the same).
@@ -179,11 +181,11 @@ impl Stored for WireCharge {
                 if charge.customer_email.is_none() {
                     charge.customer_email = s.customer_email.clone();
                 }
-                s.extra.clone()
+                s.extra()
             }
-            None => "{}".to_string(),
+            None => ExtraColumns::NONE,
         };
-        Ok(tx.upsert_charge(GATEWAY, &charge, &extra, origin)?)
+        Ok(tx.upsert_charge(GATEWAY, &charge, extra, origin)?.outcome)
     }
 }
 
@@ -192,7 +194,9 @@ impl Stored for WireRefund {
 
     fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
         let refund = wire::refund_record(self)?;
-        Ok(tx.upsert_refund(GATEWAY, &refund, "{}", origin)?)
+        Ok(tx
+            .upsert_refund(GATEWAY, &refund, ExtraColumns::NONE, origin)?
+            .outcome)
     }
 }
 

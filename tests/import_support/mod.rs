@@ -3,11 +3,12 @@
 //! large Stripe exports written straight to disk.
 #![allow(dead_code)]
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use chargeguard::import::{FileKind, ImportOptions, ImportReport, import_file};
-use chargeguard::store::Store;
+use chargeguard::store::{Store, StoredRow};
 use jiff::Timestamp;
 
 pub fn fixture(name: &str) -> PathBuf {
@@ -41,6 +42,11 @@ impl TestStore {
             now(),
         )
         .unwrap_or_else(|e| panic!("import of {} failed: {e}", path.display()))
+    }
+
+    /// The extra columns kept with a stored row, as {header: value}.
+    pub fn extra(&mut self, row: StoredRow<'_>) -> BTreeMap<String, String> {
+        self.store.read(|tx| tx.extra_columns(row)).unwrap()
     }
 
     /// Writes `content` to a file named `name` beside the store.
