@@ -130,7 +130,8 @@ pub async fn execute(
                 ("first_sent_at", now.as_second().into()),
                 ("executor_pid", i64::from(std::process::id()).into()),
             ],
-        )?;
+        )
+        .map_err(|e| ActionError::started_elsewhere(id, e))?;
         tx.append_audit(
             now,
             by,
@@ -443,7 +444,8 @@ fn ledger_fix(
             ActionState::Executing,
             now,
             &[("executor_pid", i64::from(std::process::id()).into())],
-        )?;
+        )
+        .map_err(|e| ActionError::started_elsewhere(id, e))?;
         tx.insert_adjustment(id, &action.idempotency_key, adjustment, now)?;
         tx.move_action(
             id,
