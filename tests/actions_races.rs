@@ -305,7 +305,7 @@ fn a_recharge_and_a_ledger_fix_for_one_invoice_cannot_both_be_open() {
     let executed = w.cg(&["execute", &holder.to_string()]);
     if winner["kind"] == "recharge" {
         let (code, stderr) = refused(&executed);
-        assert_eq!(code, 2, "{stderr}");
+        assert_eq!(code, 1, "a guard refusal exits 1: {stderr}");
         assert!(
             stderr.contains("already holds succeeded charge"),
             "{stderr}"
