@@ -345,3 +345,55 @@ fn recover_propose_and_cancel_leave_an_execute_in_flight_alone() {
     assert_eq!(w.actions().len(), 1);
     ok(&w.cg(&["audit", "verify"]));
 }
+
+#[test]
+fn two_recovers_at_once_settle_an_undecided_refund_once() {
+    let w = World::new();
+    let (id, surplus) = approved_refund(&w);
+    // The refund commits at the gateway, its answer is held, and the executor is killed:
+    // the action is left `executing` by a process that is gone.
+    w.arm(json!({"path": "/v1/refunds", "method": "POST",
+                 "fault": "timeout_after_commit", "hold_ms": 1000}));
+    let mut child = w.spawn(&["execute", &id.to_string()], &[]);
+    w.wait_until(
+        "the gateway to commit the refund",
+        Duration::from_secs(20),
+        || w.stat("idempotency_keys") == 1,
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(w.action_state(id), "executing");
+    w.wait_until(
+        "the held answer to be let go",
+        Duration::from_secs(20),
+        || w.stat("idempotency_keys_running") == 0,
+    );
+
+    // Two windows recover at once; both look the refund up, held so that they overlap.
+    w.arm(
+        json!({"path": "/v1/refunds", "method": "GET", "fault": "slow",
+                 "hold_ms": 500, "times": 2}),
+    );
+    let barrier = Barrier::new(2);
+    let outs = std::thread::scope(|s| {
+        let run = || {
+            barrier.wait();
+            w.spawn(&["recover"], &[]).wait_with_output().unwrap()
+        };
+        let a = s.spawn(run);
+        let b = s.spawn(run);
+        [a.join().unwrap(), b.join().unwrap()]
+    });
+    for out in &outs {
+        ok(out);
+    }
+    assert_eq!(w.action_state(id), "succeeded");
+    assert_eq!(refunds_of(&w, &surplus).len(), 1);
+    let settled = w
+        .audit_log()
+        .into_iter()
+        .filter(|e| e["event"] == "action_succeeded")
+        .count();
+    assert_eq!(settled, 1, "settled once");
+    ok(&w.cg(&["audit", "verify"]));
+}

@@ -35,14 +35,26 @@ pub struct World {
 }
 
 impl World {
-    /// A sandbox and an empty store connected to it.
+    /// A sandbox and an empty store connected to it, in the system's temporary folder.
     pub fn new() -> World {
+        World::new_in(None)
+    }
+
+    /// The same under `base` (the soak uses a memory-backed folder when there is one:
+    /// still real SQLite files, without a disk flush per commit).
+    pub fn new_in(base: Option<&Path>) -> World {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
-        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = match base {
+            Some(base) => tempfile::Builder::new()
+                .prefix("chargeguard-")
+                .tempdir_in(base),
+            None => tempfile::tempdir(),
+        }
+        .expect("temp dir");
         let running = rt
             .block_on(sandbox::start(SandboxConfig::new(
                 dir.path().join("sandbox"),
