@@ -132,7 +132,8 @@ pub async fn execute(
                 ("first_sent_at", now.as_second().into()),
                 ("executor_pid", i64::from(std::process::id()).into()),
             ],
-        )?;
+        )
+        .map_err(|e| ActionError::started_elsewhere(id, e))?;
         tx.append_audit(
             now,
             by,
@@ -216,6 +217,44 @@ pub(crate) fn settle(
         .read(|tx| tx.action(id))?
         .ok_or(ActionError::NotFound(id))?
         .state;
+    // Two recoveries (two windows, or an execute's and a `recover`) may settle one action
+    // at once: the moves are compare-and-set, so the first decides and the other reports it.
+    if !matches!(
+        from,
+        ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview
+    ) {
+        return settled_elsewhere(store, id);
+    }
+    match settle_from(store, id, from, plan, answer, by, now) {
+        Err(ActionError::Store(crate::store::StoreError::StateMoved { .. })) => {
+            settled_elsewhere(store, id)
+        }
+        other => other,
+    }
+}
+
+fn settled_elsewhere(store: &mut Store, id: i64) -> Result<Executed, ActionError> {
+    let action = store
+        .read(|tx| tx.action(id))?
+        .ok_or(ActionError::NotFound(id))?;
+    Ok(Executed {
+        message: format!(
+            "action {id} was settled meanwhile by another window or process: {}",
+            action.state
+        ),
+        action,
+    })
+}
+
+fn settle_from(
+    store: &mut Store,
+    id: i64,
+    from: ActionState,
+    plan: &Plan,
+    answer: Result<Answer, StripeError>,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<Executed, ActionError> {
     match answer {
         Ok(answer) => store.write(|tx| {
             let (object_id, succeeded, outcome) = match &answer {
@@ -448,7 +487,8 @@ fn ledger_fix(
             ActionState::Executing,
             now,
             &[("executor_pid", i64::from(std::process::id()).into())],
-        )?;
+        )
+        .map_err(|e| ActionError::started_elsewhere(id, e))?;
         tx.insert_adjustment(id, &action.idempotency_key, adjustment, now)?;
         tx.move_action(
             id,

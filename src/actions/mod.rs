@@ -76,6 +76,20 @@ pub enum ActionError {
     Store(#[from] StoreError),
 }
 
+impl ActionError {
+    /// A lost compare-and-set on `approved → executing`: another window, thread or process
+    /// started action `id` first, which the loser must hear as "already in progress".
+    pub(crate) fn started_elsewhere(id: i64, e: StoreError) -> ActionError {
+        match e {
+            StoreError::StateMoved { .. } => ActionError::AlreadyInProgress {
+                target: format!("action {id}"),
+                holder: Some(id),
+            },
+            other => ActionError::Store(other),
+        }
+    }
+}
+
 impl From<ReconcileError> for ActionError {
     fn from(e: ReconcileError) -> Self {
         match e {

@@ -133,8 +133,9 @@ async fn recover_one(
     let id = action.id;
     let by = "recovery";
     if action.state == ActionState::Executing {
-        // Its process died between the journal write and the answer.
-        store.write(|tx| {
+        // Its process died between the journal write and the answer. Another recovery may
+        // have moved it first; settling is a compare-and-set, so carry on either way.
+        let moved = store.write(|tx| {
             tx.move_action(id, ActionState::Executing, ActionState::Unknown, now, &[])?;
             tx.append_audit(
                 now,
@@ -143,7 +144,11 @@ async fn recover_one(
                 &format!("action:{id}"),
                 &json!({ "cause": "the process executing it is gone" }),
             )
-        })?;
+        });
+        match moved {
+            Ok(_) | Err(crate::store::StoreError::StateMoved { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     let plan: Plan = serde_json::from_str(&action.plan)
         .map_err(|e| ActionError::Refused(format!("action {id} has an unreadable plan: {e}")))?;

@@ -265,9 +265,38 @@ CREATE TABLE audit_head (
 ) STRICT;
 "#;
 
+/// One action may leave several adjustments: a duplicate invoice's refund records the
+/// refund on the ledger AND voids the invoice, each under its own key (`KEY/refund`,
+/// `KEY/void`). V2 made `action_id` unique, so that settle failed after the gateway had
+/// refunded, leaving the action undecidable. The key stays unique; the action id does not.
+const V3_ADJUSTMENTS_PER_ACTION: &str = r#"
+CREATE TABLE adjustments_v3 (
+    id               INTEGER PRIMARY KEY,
+    action_id        INTEGER NOT NULL REFERENCES actions(id),
+    idempotency_key  TEXT NOT NULL UNIQUE,
+    invoice_number   TEXT NOT NULL,
+    kind             TEXT NOT NULL CHECK (kind IN ('record_payment', 'reverse_payment', 'correct_amount', 'record_refund', 'void_invoice')),
+    payment_id       TEXT,
+    gateway_id       TEXT,
+    amount_minor     INTEGER NOT NULL,
+    currency         TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    effective_at     INTEGER NOT NULL,
+    created_at       INTEGER NOT NULL
+) STRICT;
+INSERT INTO adjustments_v3 SELECT id, action_id, idempotency_key, invoice_number, kind, payment_id,
+    gateway_id, amount_minor, currency, effective_at, created_at FROM adjustments;
+DROP TABLE adjustments;
+ALTER TABLE adjustments_v3 RENAME TO adjustments;
+CREATE INDEX adjustments_action ON adjustments(action_id);
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
-    Migrations::new(vec![M::up(V1_CORE), M::up(V2_ACTIONS)])
+    Migrations::new(vec![
+        M::up(V1_CORE),
+        M::up(V2_ACTIONS),
+        M::up(V3_ADJUSTMENTS_PER_ACTION),
+    ])
 }
 
 #[cfg(test)]

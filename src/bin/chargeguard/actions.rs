@@ -177,13 +177,21 @@ pub fn execute(ctx: &Ctx, args: ExecuteArgs) -> anyhow::Result<ExitCode> {
         output::json(&request)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let executed = rt.block_on(actions::execute(
+    let executed = match rt.block_on(actions::execute(
         &mut store,
         &client,
         args.action_id,
         &actor(args.by),
         now(),
-    ))?;
+    )) {
+        Ok(executed) => executed,
+        // A guard refusal is a refusal (exit 1, as documented above), not an error.
+        Err(refusal @ actions::ActionError::Guard { .. }) => {
+            eprintln!("refused: {refusal}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if ctx.json {
         output::json(&executed)?;
     } else {
