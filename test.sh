@@ -7,4 +7,7 @@ ensure_build_tools
 ensure_test_tools
 # Tests that need the OS keyring talk to a real Secret Service: run them in a D-Bus
 # session with gnome-keyring unlocked (see scripts/with-keyring.sh).
+# The randomized soak of guarded actions runs a few hundred trials here; run it locally with
+# CHARGEGUARD_SOAK_TRIALS=5000 for thousands.
+export CHARGEGUARD_SOAK_TRIALS="${CHARGEGUARD_SOAK_TRIALS:-200}"
 scripts/with-keyring.sh cargo test --release --features failpoints
