@@ -147,3 +147,65 @@ fn a_killed_execution_is_recovered_and_happens_exactly_once(
     world.assert_audit_holds();
     world.assert_books_tie_out(kind);
 }
+
+/// A `recover` (a scheduled run, a second window) while `execute` is alive and between the
+/// journal and the answer leaves the action to it: the executor is not gone, so nothing is
+/// replayed. Once it is killed, recovery takes over.
+#[rstest]
+fn recovery_leaves_a_live_execution_alone_and_takes_over_once_it_is_killed(
+    #[values(Kind::Refund, Kind::Recharge)] kind: Kind,
+) {
+    let world = World::new();
+    let id = world.approved(kind);
+    let mut running = world.spawn_execute(id, Some("execute.after_journal=sleep(120000)"), &[]);
+    running.wait_for_line("failpoint execute.after_journal reached");
+
+    let report: Value = serde_json::from_str(&world.ok(&["--json", "recover"])).expect("json");
+    assert_eq!(report["examined"], json!(0), "{report}");
+    assert_eq!(world.state(id), "executing");
+    assert_eq!(world.made(kind).len(), 0, "recovery sent nothing");
+    assert_eq!(world.stats()["idempotency_keys"], json!(0));
+
+    running.kill();
+    let report: Value = serde_json::from_str(&world.ok(&["--json", "recover"])).expect("json");
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    world.assert_done_exactly_once(kind, id);
+    world.assert_audit_holds();
+}
+
+/// Recovery shares the send and the settle with `execute`, so it can die between them too:
+/// the action stays `unknown` (recovery committed that first) and the next run settles it
+/// from what the gateway holds, without sending again.
+#[rstest]
+fn a_recovery_killed_before_it_settles_is_finished_by_the_next_one(
+    #[values(Kind::Refund, Kind::Recharge)] kind: Kind,
+) {
+    let world = World::new();
+    let id = world.approved(kind);
+    let mut running = world.spawn_execute(id, Some("execute.after_journal=sleep(120000)"), &[]);
+    running.wait_for_line("failpoint execute.after_journal reached");
+    running.kill();
+
+    let mut recovering = world.spawn(&["recover"], Some("execute.before_settle=sleep(120000)"));
+    recovering.wait_for_line("failpoint execute.before_settle reached");
+    recovering.kill();
+    assert_eq!(world.state(id), "unknown");
+    assert_eq!(world.made(kind).len(), 1, "the replay reached the gateway");
+
+    let report: Value = serde_json::from_str(&world.ok(&["--json", "recover"])).expect("json");
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    world.assert_done_exactly_once(kind, id);
+    assert_eq!(
+        world.audit_events(id),
+        [
+            "action_proposed",
+            "action_approval",
+            "action_approved",
+            "action_executing",
+            "action_unknown",
+            "action_succeeded",
+        ]
+    );
+    world.assert_audit_holds();
+    world.assert_books_tie_out(kind);
+}

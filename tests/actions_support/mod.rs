@@ -86,6 +86,11 @@ impl World {
     /// Seeds the sandbox, imports the books, connects, syncs, reconciles and adds an
     /// approver: what a bookkeeper has done before the first fix is approved.
     pub fn new() -> World {
+        World::with_recharge_card("pm_card_visa")
+    }
+
+    /// The same, with `card` (a Stripe test token) as the card saved for INV-2's customer.
+    pub fn with_recharge_card(card: &str) -> World {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -118,7 +123,7 @@ impl World {
             Some(json!({
                 "customers": [
                     {"id": REFUND_CUSTOMER, "email": "alba@example.com", "payment_method": "pm_card_visa"},
-                    {"id": RECHARGE_CUSTOMER, "email": "brio@example.com", "payment_method": "pm_card_visa"},
+                    {"id": RECHARGE_CUSTOMER, "email": "brio@example.com", "payment_method": card},
                 ],
                 "charges": [
                     {"amount": REFUND_MINOR, "currency": "usd", "customer": REFUND_CUSTOMER,
@@ -257,7 +262,13 @@ impl World {
         let id = id.to_string();
         let mut args: Vec<&str> = extra.to_vec();
         args.extend(["execute", id.as_str()]);
-        let mut command = self.command(&args);
+        self.spawn(&args, failpoints)
+    }
+
+    /// Starts `chargeguard ARGS…` with `FAILPOINTS` set, reading its standard error line by
+    /// line.
+    pub fn spawn(&self, args: &[&str], failpoints: Option<&str>) -> Running {
+        let mut command = self.command(args);
         if let Some(f) = failpoints {
             command.env("FAILPOINTS", f);
         }
