@@ -435,6 +435,20 @@ impl World {
     /// Exactly one refund or charge at the gateway, made under the action's key (nothing
     /// anywhere under another key), and the action says `succeeded` with that object.
     pub fn assert_done_exactly_once(&self, kind: Kind, id: i64) {
+        self.done_once(kind, id, true);
+    }
+
+    /// The same, once the gateway has forgotten every key: it must not have learnt one
+    /// since (nothing was sent after it forgot).
+    pub fn assert_done_exactly_once_sending_nothing_since_keys_were_forgotten(
+        &self,
+        kind: Kind,
+        id: i64,
+    ) {
+        self.done_once(kind, id, false);
+    }
+
+    fn done_once(&self, kind: Kind, id: i64, key_remembered: bool) {
         let action = self.action(id);
         let key = action["key"].as_str().expect("key");
         assert_eq!(action["state"], json!("succeeded"), "{action}");
@@ -474,12 +488,33 @@ impl World {
                 assert_eq!(paid[0]["amount"], json!(RECHARGE_MINOR));
             }
         }
-        self.assert_nothing_under_another_key(key);
+        if key_remembered {
+            self.assert_nothing_under_another_key(key);
+        } else {
+            self.assert_made_only_under(key);
+            assert_eq!(
+                self.stats()["idempotency_keys"],
+                json!(0),
+                "nothing was sent"
+            );
+        }
     }
 
     /// Every object at the gateway that carries an idempotency key carries `key`, and the
-    /// gateway remembers no other key.
+    /// one key the gateway remembers is `key`: nothing was ever sent under another.
     pub fn assert_nothing_under_another_key(&self, key: &str) {
+        self.assert_made_only_under(key);
+        let keys = self.stats()["idempotency_keys"].as_i64().expect("count");
+        assert_eq!(keys, 1, "the gateway remembers {keys} idempotency keys");
+        assert!(
+            self.gateway_remembers(key),
+            "the one key the gateway remembers is not the journal's {key}"
+        );
+    }
+
+    /// Every object at the gateway that carries an idempotency key in its metadata carries
+    /// `key`.
+    pub fn assert_made_only_under(&self, key: &str) {
         for path in ["/v1/refunds?limit=100", "/v1/payment_intents?limit=100"] {
             for object in self.list(path) {
                 let carried = &object["metadata"]["idempotency_key"];
@@ -490,8 +525,31 @@ impl World {
                 );
             }
         }
-        let keys = self.stats()["idempotency_keys"].as_i64().expect("count");
-        assert!(keys <= 1, "the gateway saw {keys} idempotency keys");
+    }
+
+    /// Whether the gateway remembers idempotency key `key`, asked without an effect: a
+    /// create under `key` for a charge that does not exist. A remembered key is refused as
+    /// reused with other parameters (or on another endpoint) before anything runs; an
+    /// unknown key runs the create, which finds no such charge and is not remembered.
+    pub fn gateway_remembers(&self, key: &str) -> bool {
+        self.rt.block_on(async {
+            let response = self
+                .http
+                .post(format!("{}/v1/refunds", self.base))
+                .bearer_auth(API_KEY)
+                .header("Idempotency-Key", key)
+                .form(&[("charge", "ch_probeThatDoesNotExist")])
+                .send()
+                .await
+                .expect("the sandbox answers");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("json");
+            match (status, body["error"]["type"].as_str()) {
+                (400, Some("idempotency_error")) => true,
+                (404, _) => false,
+                other => panic!("unexpected answer to the key probe: {other:?} {body}"),
+            }
+        })
     }
 }
 
