@@ -8,7 +8,10 @@
 //! on anything else. `unknown` is never guessed at here: recovery decides it.
 //!
 //! Named points on this path (`fail` crate failpoints, compiled in with the `failpoints`
-//! feature) let the kill tests stop the process at each of them.
+//! feature) let the kill tests stop the process at each of them: `execute.before_journal`,
+//! `execute.after_journal`, `execute.before_send`, `execute.after_answer`,
+//! `execute.before_settle`. An armed point says so on standard error as it is reached
+//! (`failpoint NAME reached`), so a test can wait for that line, then kill.
 
 use serde::Serialize;
 use serde_json::json;
@@ -24,6 +27,19 @@ use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
 use crate::store::{
     ActionRow, Adjustment, AdjustmentKind, ExtraColumns, Resolution, SourceKind, Store, StoreTx,
 };
+
+/// A named crash point: `fail::fail_point!`, announced on standard error when `FAILPOINTS`
+/// arms it. The `fail` crate runs only the first action of a chain (`print(…)->sleep(…)`
+/// prints and never sleeps), so the announcement cannot be one of its actions.
+macro_rules! crash_point {
+    ($name:literal) => {{
+        #[cfg(feature = "failpoints")]
+        if fail::list().iter().any(|(armed, _)| armed == $name) {
+            eprintln!("failpoint {} reached", $name);
+        }
+        fail::fail_point!($name);
+    }};
+}
 
 /// How an execution ended.
 #[derive(Debug, Clone, Serialize)]
@@ -118,7 +134,7 @@ pub async fn execute(
         Err(Guarded::Gateway(e)) => return Err(ActionError::GatewayUnavailable(e)),
     };
 
-    fail::fail_point!("execute.before_journal");
+    crash_point!("execute.before_journal");
     store.write(|tx| {
         tx.move_action(
             id,
@@ -143,10 +159,10 @@ pub async fn execute(
         )?;
         Ok::<_, ActionError>(())
     })?;
-    fail::fail_point!("execute.after_journal");
+    crash_point!("execute.after_journal");
 
     let answer = send(client, &plan, &prepared).await;
-    fail::fail_point!("execute.after_answer");
+    crash_point!("execute.after_answer");
     settle(store, id, &plan, answer, by, now)
 }
 
@@ -195,7 +211,7 @@ pub(crate) async fn send(
     plan: &Plan,
     prepared: &PreparedCreate,
 ) -> Result<Answer, StripeError> {
-    fail::fail_point!("execute.before_send");
+    crash_point!("execute.before_send");
     match plan {
         Plan::Refund { .. } => client.send_create(prepared).await.map(Answer::Refund),
         Plan::Recharge { .. } => client.send_create(prepared).await.map(Answer::Intent),
@@ -212,7 +228,7 @@ pub(crate) fn settle(
     by: &str,
     now: jiff::Timestamp,
 ) -> Result<Executed, ActionError> {
-    fail::fail_point!("execute.before_settle");
+    crash_point!("execute.before_settle");
     let from = store
         .read(|tx| tx.action(id))?
         .ok_or(ActionError::NotFound(id))?
@@ -420,7 +436,7 @@ fn effects(
                         payment_id: None,
                         gateway_id: Some(charge_id.clone()),
                         amount: *amount,
-                        effective_at: now.as_second(),
+                        effective_at: made_at(now, refund.created),
                     },
                     now,
                 )?;
@@ -459,7 +475,7 @@ fn effects(
                     payment_id: None,
                     gateway_id: charge_id.or_else(|| Some(pi.id.clone())),
                     amount: *amount,
-                    effective_at: now.as_second(),
+                    effective_at: made_at(now, pi.created),
                 },
                 now,
             )?;
@@ -470,6 +486,17 @@ fn effects(
         tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
     }
     Ok(())
+}
+
+/// When a recorded payment or refund took place: when the gateway made it, never earlier.
+///
+/// `now` is when the command started, which can be seconds before the gateway made the
+/// object (the guards' reads, retries, a replay waiting out a request still in flight). A
+/// ledger entry dated before its charge existed lies inside the coverage of a sync that
+/// ran in the charge's own second without listing it, and reconciliation would call the
+/// fresh payment a missing charge and propose reversing it.
+fn made_at(now: jiff::Timestamp, gateway_created: i64) -> i64 {
+    now.as_second().max(gateway_created)
 }
 
 fn ledger_fix(
@@ -769,4 +796,126 @@ async fn saved_card(client: &StripeClient, customer: &str) -> Result<Option<Stri
     }
     let methods = client.list_payment_methods(customer).await?;
     Ok(methods.data.into_iter().next().map(|m| m.id))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{Answer, settle};
+    use crate::actions::{ActionState, Plan};
+    use crate::money::{Currency, Money};
+    use crate::reconcile;
+    use crate::records::{Coverage, Invoice, InvoiceStatus, Origin};
+    use crate::store::{FindingFilter, NewAction, SourceKind, Store, StoreError};
+
+    /// Regression (found by the kill tests): a re-charge recorded its payment at the
+    /// instant the command started. When the charge was made seconds later (a replay
+    /// waiting out the first request, still in flight) and the next sync ran in the
+    /// charge's own second, the sync covered the payment's date without listing the
+    /// charge, and reconciliation told the bookkeeper to reverse a real payment.
+    #[test]
+    fn a_recharge_paid_after_the_command_started_is_not_reported_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
+        let usd = Currency::from_code("usd").unwrap();
+        let started = jiff::Timestamp::from_second(1_795_000_000).unwrap();
+        let charged_at = started.as_second() + 3;
+        let plan = Plan::Recharge {
+            invoice_number: "INV-2".into(),
+            customer: "cus_brio".into(),
+            amount: Money::from_minor(12_000, usd),
+            attempt: 1,
+        };
+        let id = store
+            .write(|tx| {
+                let source =
+                    tx.begin_source(SourceKind::Invoices, "invoices.csv", None, started)?;
+                tx.upsert_invoice(
+                    &Invoice {
+                        number: "INV-2".into(),
+                        customer_id: "cus_brio".into(),
+                        amount: Money::from_minor(12_000, usd),
+                        issued_at: started - jiff::SignedDuration::from_hours(24),
+                        due_at: None,
+                        status: InvoiceStatus::Open,
+                        order_ref: None,
+                    },
+                    "{}",
+                    &Origin {
+                        source_id: source,
+                        line: Some(2),
+                    },
+                )?;
+                let id = tx.insert_action(
+                    &NewAction {
+                        kind: "recharge",
+                        finding_id: None,
+                        finding_snapshot: None,
+                        invoice_number: Some("INV-2"),
+                        charge_id: None,
+                        amount_minor: 12_000,
+                        currency: "usd",
+                        idempotency_key: "cg-recharge-test",
+                        attempt: 1,
+                        plan: &serde_json::to_string(&plan).unwrap(),
+                        proposed_by: "alice",
+                    },
+                    started,
+                )?;
+                tx.move_action(
+                    id,
+                    ActionState::Proposed,
+                    ActionState::Approved,
+                    started,
+                    &[],
+                )?;
+                tx.move_action(
+                    id,
+                    ActionState::Approved,
+                    ActionState::Executing,
+                    started,
+                    &[("request_body", "amount=12000".to_string().into())],
+                )?;
+                // A sync that ran in the charge's second: it covers up to the second before.
+                let sync = tx.begin_source(SourceKind::StripeSync, "sync", None, started)?;
+                tx.add_charge_coverage(
+                    sync,
+                    crate::sync::GATEWAY,
+                    Coverage {
+                        from: started - jiff::SignedDuration::from_hours(48),
+                        to: jiff::Timestamp::from_second(charged_at - 1).unwrap(),
+                    },
+                )?;
+                Ok::<_, StoreError>(id)
+            })
+            .unwrap();
+        let intent = serde_json::from_value(json!({
+            "id": "pi_new", "amount": 12_000, "currency": "usd", "status": "succeeded",
+            "created": charged_at, "latest_charge": "ch_new",
+            "metadata": {"invoice_number": "INV-2", "idempotency_key": "cg-recharge-test"},
+        }))
+        .unwrap();
+        let executed = settle(
+            &mut store,
+            id,
+            &plan,
+            Ok(Answer::Intent(intent)),
+            "alice",
+            started,
+        )
+        .unwrap();
+        assert_eq!(executed.action.state, ActionState::Succeeded);
+
+        reconcile::run(&mut store, started).unwrap();
+        let findings = store
+            .read(|tx| tx.findings(&FindingFilter::default()))
+            .unwrap();
+        assert!(
+            findings.is_empty(),
+            "the fresh payment is not yet synced, not missing: {findings:#?}"
+        );
+        let adjustments = store.read(|tx| tx.adjustments()).unwrap();
+        assert_eq!(adjustments[0].adjustment.effective_at, charged_at);
+    }
 }

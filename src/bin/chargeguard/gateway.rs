@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
-use chargeguard::gateway::stripe::{STRIPE_API_BASE, StripeClient};
+use chargeguard::gateway::stripe::{RetryPolicy, STRIPE_API_BASE, StripeClient};
 use chargeguard::secret::{self, Keyring, SecretKey};
 use chargeguard::store::Store;
 use chargeguard::sync::{self, ObjectKind, SyncError, SyncOptions, SyncProgress};
@@ -88,7 +88,13 @@ fn read_key() -> anyhow::Result<SecretKey> {
 /// A client for the store's gateway connection (`connect` must have run).
 pub fn client(ctx: &Ctx, store: &mut Store) -> anyhow::Result<StripeClient> {
     let connection = sync::connection(store)?.ok_or(SyncError::NotConnected)?;
-    Ok(connection.client(ctx.http_timeout)?)
+    let policy = RetryPolicy {
+        max_attempts: ctx.http_attempts,
+        ..RetryPolicy::default()
+    };
+    Ok(connection
+        .client(ctx.http_timeout)?
+        .with_retry_policy(policy))
 }
 
 pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {

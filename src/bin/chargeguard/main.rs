@@ -38,6 +38,11 @@ struct Cli {
     #[arg(long, global = true, default_value_t = 30)]
     http_timeout: u64,
 
+    /// Attempts per gateway call, the first included (1: never retry). Retries of a
+    /// refund or re-charge always reuse its idempotency key.
+    #[arg(long, global = true, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10))]
+    http_attempts: u32,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -89,6 +94,7 @@ pub struct Ctx {
     pub db: Option<PathBuf>,
     pub json: bool,
     pub http_timeout: std::time::Duration,
+    pub http_attempts: u32,
 }
 
 impl Ctx {
@@ -123,6 +129,7 @@ fn main() -> ExitCode {
         db: cli.db,
         json: cli.json,
         http_timeout: std::time::Duration::from_secs(cli.http_timeout),
+        http_attempts: cli.http_attempts,
     };
     let result = match cli.command {
         Command::Import(args) => import::run(&ctx, args),
