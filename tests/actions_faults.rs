@@ -11,10 +11,10 @@
 
 mod kill_support;
 
-use kill_support::{API_KEY, Kind, World};
 use chargeguard::gateway::stripe::StripeClient;
 use chargeguard::secret::SecretKey;
 use chargeguard::store::Store;
+use kill_support::{API_KEY, Kind, World};
 use rstest::rstest;
 use serde_json::{Value, json};
 

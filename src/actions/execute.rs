@@ -841,7 +841,7 @@ mod tests {
                         status: InvoiceStatus::Open,
                         order_ref: None,
                     },
-                    "{}",
+                    crate::store::ExtraColumns::NONE,
                     &Origin {
                         source_id: source,
                         line: Some(2),
