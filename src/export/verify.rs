@@ -155,12 +155,15 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
             let mut block_start_line = 2;
             let mut block_index = 0usize;
             loop {
-                let line = reader.position().line();
                 match reader.read_record(&mut record) {
                     Ok(true) => {}
                     Ok(false) => break,
-                    Err(e) => return fail(&entry.name, Some(line), format!("is not valid CSV: {e}")),
+                    Err(e) => {
+                        let line = e.position().map(|p| p.record() + 1);
+                        return fail(&entry.name, line, format!("is not valid CSV: {e}"));
+                    }
                 }
+                let line = record.position().map_or(0, |p| p.record() + 1);
                 if first {
                     first = false;
                     if let Some(h) = header
@@ -238,6 +241,9 @@ fn block_problem(per_block: u64, line: u64) -> String {
 }
 
 /// Reads one CSV of the package into records with their line numbers, by column name.
+/// A line number is the record's number plus one (the header is line 1): a package's
+/// fields never hold a line break, and the csv crate's own line count lags by one on
+/// CRLF files, which is what a spreadsheet program saves.
 struct Table {
     file: &'static str,
     header: &'static [&'static str],
@@ -251,11 +257,13 @@ impl Table {
         let mut rows = Vec::new();
         let mut record = csv::StringRecord::new();
         loop {
-            let line = reader.position().line();
             match reader.read_record(&mut record) {
-                Ok(true) => rows.push((line, record.clone())),
+                Ok(true) => rows.push((record.position().map_or(0, |p| p.record() + 1), record.clone())),
                 Ok(false) => break,
-                Err(e) => return fail(file, Some(line), format!("is not valid CSV: {e}")),
+                Err(e) => {
+                    let line = e.position().map(|p| p.record() + 1);
+                    return fail(file, line, format!("is not valid CSV: {e}"));
+                }
             }
         }
         Ok(Table { file, header, rows })
