@@ -20,7 +20,17 @@ const TZ: &str = "Europe/Berlin";
 fn export(dir: &Path, db: &Path, month: &str, out: &str, env: &[(&str, &str)]) -> PathBuf {
     ok(&cg_with(
         dir,
-        &["--db", db.to_str().unwrap(), "export", "month", month, "--out", out, "--tz", TZ],
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "export",
+            "month",
+            month,
+            "--out",
+            out,
+            "--tz",
+            TZ,
+        ],
         "",
         env,
     ));
@@ -57,20 +67,26 @@ fn the_demo_month_is_exported_verified_and_every_file_matches_the_store() {
 
     // Charges: exactly October's, in time order, amounts to the cent.
     let rows = read_csv(&pkg.join("gateway_charges.csv"));
-    let in_october: Vec<_> = charges.iter().filter(|c| october.contains(c.created)).collect();
+    let in_october: Vec<_> = charges
+        .iter()
+        .filter(|c| october.contains(c.created))
+        .collect();
     assert!(in_october.len() > 50, "the demo has October charges");
     assert_eq!(rows.len(), in_october.len());
     let by_id: BTreeMap<&str, _> = in_october.iter().map(|c| (c.id.as_str(), *c)).collect();
     let mut last = String::new();
     for (line, row) in &rows {
-        let c = by_id
-            .get(row["charge_id"].as_str())
-            .unwrap_or_else(|| panic!("line {line}: {} is not an October charge", row["charge_id"]));
+        let c = by_id.get(row["charge_id"].as_str()).unwrap_or_else(|| {
+            panic!("line {line}: {} is not an October charge", row["charge_id"])
+        });
         assert_eq!(row["amount"], c.amount.to_decimal_string(), "line {line}");
         assert_eq!(row["currency"], c.amount.currency().lower(), "line {line}");
         let at: jiff::Timestamp = row["created_at"].parse().unwrap();
         assert_eq!(at, c.created, "line {line}");
-        assert!(row["created_at"] >= last, "line {line}: rows are in time order");
+        assert!(
+            row["created_at"] >= last,
+            "line {line}: rows are in time order"
+        );
         last = row["created_at"].clone();
     }
 
@@ -105,7 +121,10 @@ fn the_demo_month_is_exported_verified_and_every_file_matches_the_store() {
         .collect();
     assert!(!about_october.is_empty());
     for f in about_october {
-        assert_eq!(listed.get(&f.id.to_string()).map(String::as_str), Some("open"));
+        assert_eq!(
+            listed.get(&f.id.to_string()).map(String::as_str),
+            Some("open")
+        );
     }
 
     // The tie-out's gross, added up here from the store, per currency.
@@ -122,21 +141,35 @@ fn the_demo_month_is_exported_verified_and_every_file_matches_the_store() {
             .find(|(_, r)| &r["currency"] == currency && r["line"] == "total:gateway_gross")
             .unwrap_or_else(|| panic!("no gross for {currency}"));
         let c = chargeguard::money::Currency::from_code(currency).unwrap();
-        assert_eq!(row.1["amount"], Money::from_minor(*minor, c).to_decimal_string());
+        assert_eq!(
+            row.1["amount"],
+            Money::from_minor(*minor, c).to_decimal_string()
+        );
     }
 
     // The workbook opens on the summary; the page is self-contained with its chart.
     let xlsx = zip_entries(&std::fs::read(pkg.join("workbook.xlsx")).unwrap());
     let workbook = String::from_utf8(xlsx["xl/workbook.xml"].clone()).unwrap();
     let first = workbook.find("<sheet ").unwrap();
-    assert!(workbook[first..].starts_with(r#"<sheet name="Summary""#), "{workbook}");
-    for sheet in ["Gateway charges", "Ledger payments", "Findings", "Audit log"] {
+    assert!(
+        workbook[first..].starts_with(r#"<sheet name="Summary""#),
+        "{workbook}"
+    );
+    for sheet in [
+        "Gateway charges",
+        "Ledger payments",
+        "Findings",
+        "Audit log",
+    ] {
         assert!(workbook.contains(sheet), "no sheet {sheet}");
     }
     let html = std::fs::read_to_string(pkg.join("summary.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("Tie-out in USD"));
     let outside = html.replace("http://www.w3.org/2000/svg", "");
-    assert!(!outside.contains("http"), "summary.html links outside itself");
+    assert!(
+        !outside.contains("http"),
+        "summary.html links outside itself"
+    );
     assert!(!html.contains("<script") && !html.contains("<link"));
 
     // The zip holds the folder, byte for byte.
@@ -150,7 +183,12 @@ fn the_secret_key_never_appears_in_a_package() {
     let dir = tmp.path();
     let key = "sk_test_MonthEndSecretDoNotLeak4242";
     let db = dir.join("cg.db");
-    ok(&cg_with(dir, &["--db", db.to_str().unwrap(), "demo"], "", &[("CHARGEGUARD_API_KEY", key)]));
+    ok(&cg_with(
+        dir,
+        &["--db", db.to_str().unwrap(), "demo"],
+        "",
+        &[("CHARGEGUARD_API_KEY", key)],
+    ));
     let pkg = export(dir, &db, "2026-10", "pkg", &[("CHARGEGUARD_API_KEY", key)]);
     let mut haystacks = files_of(&pkg);
     haystacks.extend(zip_entries(&std::fs::read(dir.join("pkg.zip")).unwrap()));
@@ -164,12 +202,26 @@ fn the_secret_key_never_appears_in_a_package() {
 
 /// What a tamperer does to a copy of the package.
 enum Tamper {
-    EditCell { file: &'static str, column: &'static str },
-    DeleteLine { file: &'static str },
-    SwapFiles { a: &'static str, b: &'static str },
-    ReplaceWithOtherMonth { file: &'static str },
-    AddFile { file: &'static str },
-    RemoveFile { file: &'static str },
+    EditCell {
+        file: &'static str,
+        column: &'static str,
+    },
+    DeleteLine {
+        file: &'static str,
+    },
+    SwapFiles {
+        a: &'static str,
+        b: &'static str,
+    },
+    ReplaceWithOtherMonth {
+        file: &'static str,
+    },
+    AddFile {
+        file: &'static str,
+    },
+    RemoveFile {
+        file: &'static str,
+    },
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -279,12 +331,18 @@ fn an_edit_with_the_hashes_forged_too_is_caught_by_adding_up_again() {
         blocks.record(record.unwrap().iter());
     }
     entry.blocks = blocks.finish().1;
-    std::fs::write(&manifest_path, serde_json::to_vec_pretty(&manifest).unwrap()).unwrap();
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
 
     let (code, stderr) = failed(&cg(dir, &["export", "verify", "pkg"]));
     assert_eq!(code, 1);
     assert!(
-        stderr.contains("tieout.csv line") && stderr.contains("gateway_gross") && stderr.contains("gateway_charges.csv add up to"),
+        stderr.contains("tieout.csv line")
+            && stderr.contains("gateway_gross")
+            && stderr.contains("gateway_charges.csv add up to"),
         "{stderr}"
     );
 }
@@ -312,20 +370,39 @@ fn books_that_do_not_balance_are_refused_and_nothing_is_written() {
     let hidden = findings
         .iter()
         .find(|f| {
-            f.charge_ids
-                .iter()
-                .any(|id| charges.iter().any(|c| &c.id == id && october.contains(c.created)))
+            f.charge_ids.iter().any(|id| {
+                charges
+                    .iter()
+                    .any(|c| &c.id == id && october.contains(c.created))
+            })
         })
         .expect("the demo has an October orphan");
     let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("DELETE FROM findings WHERE id = ?1", [hidden.id]).unwrap();
+    conn.execute("DELETE FROM findings WHERE id = ?1", [hidden.id])
+        .unwrap();
     drop(conn);
 
-    let out = cg(dir, &["--db", db.to_str().unwrap(), "export", "month", "2026-10", "--out", "pkg", "--tz", TZ]);
+    let out = cg(
+        dir,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "export",
+            "month",
+            "2026-10",
+            "--out",
+            "pkg",
+            "--tz",
+            TZ,
+        ],
+    );
     let (code, stderr) = failed(&out);
     assert_eq!(code, 2);
     assert!(stderr.contains("do not tie out"), "{stderr}");
-    assert!(stderr.contains(&hidden.charge_ids[0]), "the charge is named: {stderr}");
+    assert!(
+        stderr.contains(&hidden.charge_ids[0]),
+        "the charge is named: {stderr}"
+    );
     assert!(stderr.contains("no package was written"), "{stderr}");
     let left: Vec<String> = std::fs::read_dir(dir)
         .unwrap()

@@ -107,11 +107,7 @@ tr.total td {{ font-weight: bold; }}
         end = esc(&manifest.ends_at),
         zone = esc(&manifest.time_zone),
         status = match (&manifest.closed, &manifest.as_of) {
-            (Some(c), _) => format!(
-                "Closed {} by {}",
-                esc(&c.closed_at),
-                esc(&c.closed_by)
-            ),
+            (Some(c), _) => format!("Closed {} by {}", esc(&c.closed_at), esc(&c.closed_by)),
             (None, Some(at)) => format!("Open; as of {}", esc(at)),
             (None, None) => "Open (not closed)".to_string(),
         },

@@ -280,11 +280,18 @@ fn hash_file(dir: &Path, name: &str) -> Result<FileEntry, ExportError> {
 }
 
 /// Per currency and local day: gateway and ledger money, for the chart.
-fn daily(rows: &Rows<'_>, sel: &tables::Selection<'_>, tie: &tieout::TieOut<'_>, period: &Period) -> html::Daily {
+fn daily(
+    rows: &Rows<'_>,
+    sel: &tables::Selection<'_>,
+    tie: &tieout::TieOut<'_>,
+    period: &Period,
+) -> html::Daily {
     let days = period.days().len();
     let mut out = html::Daily::new();
     let mut add = |code: String, at: jiff::Timestamp, gateway: i128, ledger: i128| {
-        let day = (period.local_day(at).day() as usize).saturating_sub(1).min(days - 1);
+        let day = (period.local_day(at).day() as usize)
+            .saturating_sub(1)
+            .min(days - 1);
         let series = out.entry(code).or_insert_with(|| vec![(0, 0); days]);
         series[day].0 += gateway;
         series[day].1 += ledger;
@@ -292,7 +299,12 @@ fn daily(rows: &Rows<'_>, sel: &tables::Selection<'_>, tie: &tieout::TieOut<'_>,
     for &i in &sel.charges {
         let c = &rows.charges[i];
         if tieout::captured(c) {
-            add(c.amount.currency().lower(), c.created, c.amount.minor().into(), 0);
+            add(
+                c.amount.currency().lower(),
+                c.created,
+                c.amount.minor().into(),
+                0,
+            );
         }
     }
     for r in &sel.refunds {
@@ -300,12 +312,22 @@ fn daily(rows: &Rows<'_>, sel: &tables::Selection<'_>, tie: &tieout::TieOut<'_>,
             tables::RefundRow::Object(i) => {
                 let r = &rows.refunds[i];
                 if tieout::refund_counts(r.status) {
-                    add(r.amount.currency().lower(), r.created, -i128::from(r.amount.minor()), 0);
+                    add(
+                        r.amount.currency().lower(),
+                        r.created,
+                        -i128::from(r.amount.minor()),
+                        0,
+                    );
                 }
             }
             tables::RefundRow::ChargeTotal(i, amount) => {
                 let c = &rows.charges[i];
-                add(c.amount.currency().lower(), c.created, -i128::from(amount), 0);
+                add(
+                    c.amount.currency().lower(),
+                    c.created,
+                    -i128::from(amount),
+                    0,
+                );
             }
         }
     }
@@ -318,7 +340,12 @@ fn daily(rows: &Rows<'_>, sel: &tables::Selection<'_>, tie: &tieout::TieOut<'_>,
     for &i in &sel.adjustments {
         let a = &rows.adjustments[i].adjustment;
         if let Ok(at) = jiff::Timestamp::from_second(a.effective_at) {
-            add(a.amount.currency().lower(), at, 0, tie.adjustment_effects[i].into());
+            add(
+                a.amount.currency().lower(),
+                at,
+                0,
+                tie.adjustment_effects[i].into(),
+            );
         }
     }
     out
@@ -345,7 +372,10 @@ fn write_zip(dir: &Path, names: &[String], zip_path: &Path) -> Result<(), Export
 }
 
 /// Exports one period as a package. Nothing is written unless the tie-out balances.
-pub fn export_month(store: &mut Store, request: &ExportRequest) -> Result<ExportReport, ExportError> {
+pub fn export_month(
+    store: &mut Store,
+    request: &ExportRequest,
+) -> Result<ExportReport, ExportError> {
     let schema_version = store.schema_version()?;
     let (period, close, loaded) = store.read(|tx| {
         let (period, close) = period::resolve(tx, &request.month, request.tz.as_deref())?;

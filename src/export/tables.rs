@@ -71,32 +71,107 @@ pub const AUDIT: &str = "audit_log.csv";
 pub const TIEOUT: &str = "tieout.csv";
 
 pub const INVOICES_HEADER: &[&str] = &[
-    "invoice_number", "customer_id", "amount", "currency", "issued_at", "due_at", "status", "order_ref",
+    "invoice_number",
+    "customer_id",
+    "amount",
+    "currency",
+    "issued_at",
+    "due_at",
+    "status",
+    "order_ref",
 ];
 pub const LEDGER_HEADER: &[&str] = &[
-    "payment_id", "invoice_number", "kind", "amount", "currency", "recorded_at", "gateway_id", "tieout_line",
+    "payment_id",
+    "invoice_number",
+    "kind",
+    "amount",
+    "currency",
+    "recorded_at",
+    "gateway_id",
+    "tieout_line",
 ];
 pub const ADJUSTMENTS_HEADER: &[&str] = &[
-    "adjustment_id", "action_id", "idempotency_key", "invoice_number", "kind", "payment_id", "gateway_id",
-    "amount", "currency", "ledger_effect", "effective_at", "tieout_line",
+    "adjustment_id",
+    "action_id",
+    "idempotency_key",
+    "invoice_number",
+    "kind",
+    "payment_id",
+    "gateway_id",
+    "amount",
+    "currency",
+    "ledger_effect",
+    "effective_at",
+    "tieout_line",
 ];
 pub const CHARGES_HEADER: &[&str] = &[
-    "charge_id", "created_at", "status", "captured", "amount", "amount_refunded", "fee", "currency",
-    "customer_id", "payment_intent_id", "invoice_ref", "description", "tieout_line",
+    "charge_id",
+    "created_at",
+    "status",
+    "captured",
+    "amount",
+    "amount_refunded",
+    "fee",
+    "currency",
+    "customer_id",
+    "payment_intent_id",
+    "invoice_ref",
+    "description",
+    "tieout_line",
 ];
 pub const REFUNDS_HEADER: &[&str] = &[
-    "refund_id", "charge_id", "created_at", "status", "amount", "currency", "source", "tieout_line",
+    "refund_id",
+    "charge_id",
+    "created_at",
+    "status",
+    "amount",
+    "currency",
+    "source",
+    "tieout_line",
 ];
 pub const FINDINGS_HEADER: &[&str] = &[
-    "finding_id", "fingerprint", "kind", "status", "resolution", "confidence", "invoice_number", "charge_ids",
-    "payment_ids", "amount", "currency", "reason", "first_seen_at", "resolved_at",
+    "finding_id",
+    "fingerprint",
+    "kind",
+    "status",
+    "resolution",
+    "confidence",
+    "invoice_number",
+    "charge_ids",
+    "payment_ids",
+    "amount",
+    "currency",
+    "reason",
+    "first_seen_at",
+    "resolved_at",
 ];
 pub const ACTIONS_HEADER: &[&str] = &[
-    "action_id", "kind", "state", "idempotency_key", "attempt", "finding_id", "invoice_number", "charge_id",
-    "amount", "currency", "proposed_by", "proposed_at", "approvers", "gateway_object_id", "outcome", "updated_at",
+    "action_id",
+    "kind",
+    "state",
+    "idempotency_key",
+    "attempt",
+    "finding_id",
+    "invoice_number",
+    "charge_id",
+    "amount",
+    "currency",
+    "proposed_by",
+    "proposed_at",
+    "approvers",
+    "gateway_object_id",
+    "outcome",
+    "updated_at",
 ];
 pub const AUDIT_HEADER: &[&str] = &[
-    "seq", "at", "actor", "event", "subject", "details", "prev_hash", "hash",
+    "seq",
+    "at",
+    "actor",
+    "event",
+    "subject",
+    "details",
+    "prev_hash",
+    "hash",
 ];
 pub const TIEOUT_HEADER: &[&str] = &["currency", "line", "label", "amount"];
 
@@ -165,7 +240,11 @@ pub fn select<'a>(
     for &c in &charges {
         if let Some(&amount) = tie.refunded_without_object.get(&c) {
             let ch = &rows.charges[c];
-            refunds.push((ch.created, ch.id.as_str(), RefundRow::ChargeTotal(c, amount)));
+            refunds.push((
+                ch.created,
+                ch.id.as_str(),
+                RefundRow::ChargeTotal(c, amount),
+            ));
         }
     }
     refunds.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -191,14 +270,19 @@ pub fn select<'a>(
             _ => None,
         })
         .collect();
-    let charge_ids: HashSet<&str> = charges.iter().map(|&i| rows.charges[i].id.as_str()).collect();
+    let charge_ids: HashSet<&str> = charges
+        .iter()
+        .map(|&i| rows.charges[i].id.as_str())
+        .collect();
     let payment_ids: HashSet<&str> = ledger
         .iter()
         .map(|&i| rows.ledger[i].payment_id.as_str())
         .collect();
     for f in rows.findings {
         let touches = f.charge_ids.iter().any(|c| charge_ids.contains(c.as_str()))
-            || f.payment_ids.iter().any(|p| payment_ids.contains(p.as_str()))
+            || f.payment_ids
+                .iter()
+                .any(|p| payment_ids.contains(p.as_str()))
             || f.resolved_at.is_some_and(inside);
         if touches {
             finding_ids.insert(f.id);
@@ -238,7 +322,9 @@ pub fn select<'a>(
                 inside_s(a.proposed_at)
                     || adjustment_actions.contains(&a.id)
                     || a.finding_id.is_some_and(|f| finding_ids.contains(&f))
-                    || a.charge_id.as_deref().is_some_and(|c| charge_ids.contains(c))
+                    || a.charge_id
+                        .as_deref()
+                        .is_some_and(|c| charge_ids.contains(c))
             })
             .collect();
         v.sort_by_key(|a| a.id);
@@ -524,7 +610,12 @@ pub fn tieout_table<'a>(tie: &'a TieOut<'a>, findings: &'a [StoredFinding]) -> T
     for c in &tie.currencies {
         let currency = cur(&c.currency);
         for (key, label, amount) in c.totals() {
-            cells.push([t(&c.currency), o(format!("total:{key}")), t(label), Cell::Money(amount, currency)]);
+            cells.push([
+                t(&c.currency),
+                o(format!("total:{key}")),
+                t(label),
+                Cell::Money(amount, currency),
+            ]);
         }
         for (line, amount) in &c.lines {
             cells.push([

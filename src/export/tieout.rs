@@ -59,8 +59,9 @@ pub struct Rows<'a> {
     pub coverage: &'a [Coverage],
 }
 
-/// The line of the statement a movement is explained by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+/// The line of the statement a movement is explained by. In JSON and CSV it is its text
+/// (`finding:12`), so it can key a map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum LineKey {
     Fees,
     Finding(i64),
@@ -82,6 +83,12 @@ impl fmt::Display for LineKey {
             LineKey::NotYetSynced => f.write_str("not_yet_synced"),
             LineKey::Unexplained => f.write_str("unexplained"),
         }
+    }
+}
+
+impl Serialize for LineKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
@@ -139,15 +146,27 @@ impl CurrencyTieOut {
     /// The statement's named totals, in the order they are printed.
     pub fn totals(&self) -> [(&'static str, &'static str, i64); 9] {
         [
-            ("gateway_gross", "Gateway: gross captured", self.gateway_gross),
+            (
+                "gateway_gross",
+                "Gateway: gross captured",
+                self.gateway_gross,
+            ),
             ("gateway_refunds", "Gateway: refunds", self.gateway_refunds),
             ("gateway_fees", "Gateway: fees", self.gateway_fees),
             ("gateway_net", "Gateway: net", self.gateway_net),
             ("ledger_payments", "Ledger: payments", self.ledger_payments),
             ("ledger_refunds", "Ledger: refunds", self.ledger_refunds),
-            ("ledger_adjustments", "Ledger: adjustments (ledger fixes)", self.ledger_adjustments),
+            (
+                "ledger_adjustments",
+                "Ledger: adjustments (ledger fixes)",
+                self.ledger_adjustments,
+            ),
             ("ledger_net", "Ledger: net", self.ledger_net),
-            ("difference", "Difference (gateway net − ledger net)", self.difference),
+            (
+                "difference",
+                "Difference (gateway net − ledger net)",
+                self.difference,
+            ),
         ]
     }
 }
@@ -278,7 +297,11 @@ impl<'a> TieOut<'a> {
     /// the group of the ledger payment it changes.
     pub fn adjustment_group(&self, rows: &Rows<'a>, index: usize) -> Option<Group<'a>> {
         let adj = &rows.adjustments[index].adjustment;
-        if let Some(charge) = adj.gateway_id.as_deref().and_then(|g| self.resolve(rows, g)) {
+        if let Some(charge) = adj
+            .gateway_id
+            .as_deref()
+            .and_then(|g| self.resolve(rows, g))
+        {
             return Some(Group::Charge(charge));
         }
         let payment = adj.payment_id.as_deref()?;
@@ -437,10 +460,10 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
     const L_REFUNDS: usize = 4;
     const ADJUSTMENTS: usize = 5;
     let movement = |groups: &mut HashMap<Group<'a>, Sums>,
-                        group: Group<'a>,
-                        currency: Currency,
-                        contribution: i128,
-                        in_period: bool| {
+                    group: Group<'a>,
+                    currency: Currency,
+                    contribution: i128,
+                    in_period: bool| {
         let sums = groups.entry(group).or_default();
         add(&mut sums.all, currency, contribution);
         if in_period {
@@ -450,10 +473,17 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
 
     let mut refunded_by_object: HashMap<&str, i128> = HashMap::new();
     for r in rows.refunds.iter().filter(|r| refund_counts(r.status)) {
-        *refunded_by_object.entry(r.charge_id.as_str()).or_default() += i128::from(r.amount.minor());
+        *refunded_by_object.entry(r.charge_id.as_str()).or_default() +=
+            i128::from(r.amount.minor());
         let in_p = inside(r.created);
         let cur = r.amount.currency();
-        movement(&mut groups, Group::Charge(&r.charge_id), cur, -i128::from(r.amount.minor()), in_p);
+        movement(
+            &mut groups,
+            Group::Charge(&r.charge_id),
+            cur,
+            -i128::from(r.amount.minor()),
+            in_p,
+        );
         if in_p {
             totals.entry(cur).or_default()[G_REFUNDS] += i128::from(r.amount.minor());
         }
@@ -471,13 +501,25 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
             movement(&mut groups, Group::Charge(&c.id), cur, 0, in_p);
             continue;
         }
-        movement(&mut groups, Group::Charge(&c.id), cur, i128::from(c.amount.minor()), in_p);
+        movement(
+            &mut groups,
+            Group::Charge(&c.id),
+            cur,
+            i128::from(c.amount.minor()),
+            in_p,
+        );
         let by_objects = refunded_by_object.get(c.id.as_str()).copied().unwrap_or(0);
         let without = i128::from(c.amount_refunded.minor()) - by_objects;
         if without > 0 {
             let without = i64::try_from(without).unwrap_or(i64::MAX);
             t.refunded_without_object.insert(i, without);
-            movement(&mut groups, Group::Charge(&c.id), cur, -i128::from(without), in_p);
+            movement(
+                &mut groups,
+                Group::Charge(&c.id),
+                cur,
+                -i128::from(without),
+                in_p,
+            );
             if in_p {
                 totals.entry(cur).or_default()[G_REFUNDS] += i128::from(without);
             }
@@ -498,7 +540,9 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
         movement(&mut groups, group, cur, contribution, in_p);
         if let Some(&f) = finding_by_payment.get(e.payment_id.as_str()) {
             let sums = groups.get_mut(&group).expect("just added");
-            let keep = sums.finding_by_payment.is_some_and(|old| explains(&rows.findings[old]));
+            let keep = sums
+                .finding_by_payment
+                .is_some_and(|old| explains(&rows.findings[old]));
             if !keep {
                 sums.finding_by_payment = Some(f);
             }
@@ -515,7 +559,13 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
             movement(&mut groups, group, cur, -i128::from(effect), in_p);
         } else if effect != 0 {
             // A fix about nothing the store knows: counted, and unexplained if it moved money.
-            movement(&mut groups, Group::Unresolved(usize::MAX - i), cur, -i128::from(effect), in_p);
+            movement(
+                &mut groups,
+                Group::Unresolved(usize::MAX - i),
+                cur,
+                -i128::from(effect),
+                in_p,
+            );
         }
         if in_p {
             totals.entry(cur).or_default()[ADJUSTMENTS] += i128::from(effect);
@@ -526,11 +576,17 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
     let covered = |at: jiff::Timestamp| rows.coverage.iter().any(|w| w.contains(at));
     let mut unexplained = Vec::new();
     let mut line_sums: BTreeMap<(Currency, LineKey), i128> = BTreeMap::new();
-    let mut sorted: Vec<(&Group<'a>, &Sums)> = groups.iter().filter(|(_, s)| !s.in_period.is_empty()).collect();
+    let mut sorted: Vec<(&Group<'a>, &Sums)> = groups
+        .iter()
+        .filter(|(_, s)| !s.in_period.is_empty())
+        .collect();
     sorted.sort_by(|a, b| a.0.cmp(b.0));
     for (group, sums) in sorted {
         let finding = match group {
-            Group::Charge(id) => finding_by_charge.get(id).copied().or(sums.finding_by_payment),
+            Group::Charge(id) => finding_by_charge
+                .get(id)
+                .copied()
+                .or(sums.finding_by_payment),
             _ => sums.finding_by_payment,
         };
         let zero_in_period = sums.in_period.iter().all(|(_, v)| *v == 0);
@@ -593,10 +649,8 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
         c.ledger_refunds = fit(sums[L_REFUNDS])?;
         c.ledger_adjustments = fit(sums[ADJUSTMENTS])?;
         c.ledger_net = fit(sums[PAYMENTS] - sums[L_REFUNDS] + sums[ADJUSTMENTS])?;
-        c.difference = fit(
-            (sums[GROSS] - sums[G_REFUNDS] - sums[FEES])
-                - (sums[PAYMENTS] - sums[L_REFUNDS] + sums[ADJUSTMENTS]),
-        )?;
+        c.difference = fit((sums[GROSS] - sums[G_REFUNDS] - sums[FEES])
+            - (sums[PAYMENTS] - sums[L_REFUNDS] + sums[ADJUSTMENTS]))?;
         if sums[FEES] != 0 {
             c.lines.insert(LineKey::Fees, fit(-sums[FEES])?);
         }
@@ -606,7 +660,8 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
         let c = currencies
             .entry(cur)
             .or_insert_with(|| CurrencyTieOut::new(&cur.lower()));
-        c.lines.insert(line, i64::try_from(v).map_err(|_| overflow(cur))?);
+        c.lines
+            .insert(line, i64::try_from(v).map_err(|_| overflow(cur))?);
     }
     for c in currencies.values() {
         let explained: i128 = c.lines.values().map(|v| i128::from(*v)).sum();

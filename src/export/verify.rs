@@ -69,8 +69,13 @@ impl Source {
         let file = std::fs::File::open(path)
             .or_else(|_| std::fs::File::open(super::zip_path_of(path)))
             .or_else(|e| fail(&name, None, format!("cannot open the package: {e}")))?;
-        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file))
-            .or_else(|e| fail(&name, None, format!("is neither a package folder nor its zip: {e}")))?;
+        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).or_else(|e| {
+            fail(
+                &name,
+                None,
+                format!("is neither a package folder nor its zip: {e}"),
+            )
+        })?;
         let mut entries = HashMap::new();
         for i in 0..zip.len() {
             let mut entry = zip
@@ -123,10 +128,19 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
         .reader("manifest.json")?
         .read_to_string(&mut text)
         .or_else(|e| fail("manifest.json", None, e.to_string()))?;
-    let manifest: Manifest = serde_json::from_str(&text)
-        .or_else(|e| fail("manifest.json", None, format!("is not a package manifest: {e}")))?;
+    let manifest: Manifest = serde_json::from_str(&text).or_else(|e| {
+        fail(
+            "manifest.json",
+            None,
+            format!("is not a package manifest: {e}"),
+        )
+    })?;
     if manifest.format != FORMAT {
-        return fail("manifest.json", None, format!("format `{}` is not `{FORMAT}`", manifest.format));
+        return fail(
+            "manifest.json",
+            None,
+            format!("format `{}` is not `{FORMAT}`", manifest.format),
+        );
     }
 
     // 1. Exactly the files the manifest lists.
@@ -134,10 +148,18 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
     let mut listed: BTreeSet<String> = manifest.files.iter().map(|f| f.name.clone()).collect();
     listed.insert("manifest.json".into());
     if let Some(extra) = present.difference(&listed).next() {
-        return fail(extra, None, "is not listed in manifest.json: a file was added or renamed");
+        return fail(
+            extra,
+            None,
+            "is not listed in manifest.json: a file was added or renamed",
+        );
     }
     if let Some(missing) = listed.difference(&present).next() {
-        return fail(missing, None, "is listed in manifest.json but missing from the package");
+        return fail(
+            missing,
+            None,
+            "is listed in manifest.json but missing from the package",
+        );
     }
 
     // 2. Every file as it was written.
@@ -182,12 +204,16 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
                     }
                     continue;
                 }
-                if blocks.records == 0 || blocks.records % blocks.per_block() == 0 {
+                if blocks.records.is_multiple_of(blocks.per_block()) {
                     block_start_line = line;
                 }
                 if let Some(hash) = blocks.record(record.iter()) {
                     if entry.blocks.get(block_index).map(String::as_str) != Some(hash) {
-                        return fail(&entry.name, Some(block_start_line), block_problem(blocks.per_block(), line));
+                        return fail(
+                            &entry.name,
+                            Some(block_start_line),
+                            block_problem(blocks.per_block(), line),
+                        );
                     }
                     block_index += 1;
                 }
@@ -197,13 +223,19 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
             if all_blocks.len() > block_index
                 && entry.blocks.get(block_index) != all_blocks.get(block_index)
             {
-                return fail(&entry.name, Some(block_start_line), block_problem(entry.block_records.unwrap_or(1), end_line));
+                return fail(
+                    &entry.name,
+                    Some(block_start_line),
+                    block_problem(entry.block_records.unwrap_or(1), end_line),
+                );
             }
             if n != expected_records {
                 return fail(
                     &entry.name,
                     Some(end_line),
-                    format!("holds {n} records, the manifest says {expected_records}: lines were deleted or added"),
+                    format!(
+                        "holds {n} records, the manifest says {expected_records}: lines were deleted or added"
+                    ),
                 );
             }
             records += n;
@@ -234,9 +266,12 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
 
 fn block_problem(per_block: u64, line: u64) -> String {
     if per_block == 1 {
-        "differs from what was exported: this line was edited, or one before it deleted or moved".to_string()
+        "differs from what was exported: this line was edited, or one before it deleted or moved"
+            .to_string()
     } else {
-        format!("differs from what was exported somewhere in the {per_block} records from here (up to line {line})")
+        format!(
+            "differs from what was exported somewhere in the {per_block} records from here (up to line {line})"
+        )
     }
 }
 
@@ -258,7 +293,10 @@ impl Table {
         let mut record = csv::StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
-                Ok(true) => rows.push((record.position().map_or(0, |p| p.record() + 1), record.clone())),
+                Ok(true) => rows.push((
+                    record.position().map_or(0, |p| p.record() + 1),
+                    record.clone(),
+                )),
                 Ok(false) => break,
                 Err(e) => {
                     let line = e.position().map(|p| p.record() + 1);
@@ -270,7 +308,10 @@ impl Table {
     }
 
     fn col(&self, name: &str) -> usize {
-        self.header.iter().position(|h| *h == name).expect("a known column")
+        self.header
+            .iter()
+            .position(|h| *h == name)
+            .expect("a known column")
     }
 }
 
@@ -305,10 +346,18 @@ impl Cursor<'_> {
 
     fn line_key(&self) -> Result<LineKey, VerifyError> {
         let text = self.get("tieout_line");
-        LineKey::parse(text).map_or_else(|| self.fail(format!("tieout_line `{text}` is not a tie-out line")), Ok)
+        LineKey::parse(text).map_or_else(
+            || self.fail(format!("tieout_line `{text}` is not a tie-out line")),
+            Ok,
+        )
     }
 
-    fn in_period(&self, name: &str, from: jiff::Timestamp, to: jiff::Timestamp) -> Result<(), VerifyError> {
+    fn in_period(
+        &self,
+        name: &str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> Result<(), VerifyError> {
         let text = self.get(name);
         let at: jiff::Timestamp = text
             .parse()
@@ -328,6 +377,9 @@ fn rows(table: &Table) -> impl Iterator<Item = Cursor<'_>> {
     })
 }
 
+/// What `tieout.csv` states for one currency: its totals and its lines.
+type Stated = (BTreeMap<String, i128>, BTreeMap<String, i128>);
+
 #[derive(Default)]
 struct Sums {
     totals: BTreeMap<&'static str, i128>,
@@ -341,15 +393,27 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
         text.parse::<jiff::Timestamp>()
             .or_else(|e| fail("manifest.json", None, format!("period bound `{text}`: {e}")))
     };
-    let (from, to) = (parse_bound(&manifest.starts_at)?, parse_bound(&manifest.ends_at)?);
+    let (from, to) = (
+        parse_bound(&manifest.starts_at)?,
+        parse_bound(&manifest.ends_at)?,
+    );
     let mut sums: BTreeMap<Currency, Sums> = BTreeMap::new();
-    let add_total = |sums: &mut BTreeMap<Currency, Sums>, c: Currency, key: &'static str, file: &'static str, v: i64| {
+    let add_total = |sums: &mut BTreeMap<Currency, Sums>,
+                     c: Currency,
+                     key: &'static str,
+                     file: &'static str,
+                     v: i64| {
         let s = sums.entry(c).or_default();
         *s.totals.entry(key).or_default() += i128::from(v);
         s.from.insert(key, file);
     };
     let add_line = |sums: &mut BTreeMap<Currency, Sums>, c: Currency, line: LineKey, v: i64| {
-        *sums.entry(c).or_default().lines.entry(line.to_string()).or_default() += i128::from(v);
+        *sums
+            .entry(c)
+            .or_default()
+            .lines
+            .entry(line.to_string())
+            .or_default() += i128::from(v);
     };
 
     let charges = Table::read(source, tables::CHARGES)?;
@@ -400,7 +464,13 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
         r.in_period("effective_at", from, to)?;
         let c = r.currency()?;
         let effect = r.money("ledger_effect", c)?;
-        add_total(&mut sums, c, "ledger_adjustments", tables::ADJUSTMENTS, effect);
+        add_total(
+            &mut sums,
+            c,
+            "ledger_adjustments",
+            tables::ADJUSTMENTS,
+            effect,
+        );
         add_line(&mut sums, c, r.line_key()?, -effect);
     }
     let findings = Table::read(source, tables::FINDINGS)?;
@@ -421,7 +491,7 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
 
     // Compare with the statement, line by line.
     let tieout = Table::read(source, tables::TIEOUT)?;
-    let mut stated: BTreeMap<Currency, (BTreeMap<String, i128>, BTreeMap<String, i128>)> = BTreeMap::new();
+    let mut stated: BTreeMap<Currency, Stated> = BTreeMap::new();
     for r in rows(&tieout) {
         let c = r.currency()?;
         let amount = i128::from(r.money("amount", c)?);
@@ -430,7 +500,10 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
         if let Some(total) = key.strip_prefix("total:") {
             let again = s.and_then(|s| s.totals.get(total)).copied().unwrap_or(0);
             if again != amount {
-                let file = s.and_then(|s| s.from.get(total)).copied().unwrap_or("the package's rows");
+                let file = s
+                    .and_then(|s| s.from.get(total))
+                    .copied()
+                    .unwrap_or("the package's rows");
                 return r.fail(format!(
                     "{total} in {} says {}, but the rows of {file} add up to {}",
                     c.code(),
@@ -438,15 +511,25 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
                     show(again, c)
                 ));
             }
-            stated.entry(c).or_default().0.insert(total.to_string(), amount);
+            stated
+                .entry(c)
+                .or_default()
+                .0
+                .insert(total.to_string(), amount);
         } else if let Some(line) = key.strip_prefix("line:") {
-            let parsed = LineKey::parse(line).map_or_else(|| r.fail(format!("`{line}` is not a tie-out line")), Ok)?;
+            let parsed = LineKey::parse(line)
+                .map_or_else(|| r.fail(format!("`{line}` is not a tie-out line")), Ok)?;
             match parsed {
                 LineKey::Unexplained => {
-                    return r.fail("the statement holds an unexplained difference: the books do not tie out");
+                    return r.fail(
+                        "the statement holds an unexplained difference: the books do not tie out",
+                    );
                 }
                 LineKey::Finding(id) if !finding_ids.contains(&id) => {
-                    return r.fail(format!("names finding {id}, which is not in {}", tables::FINDINGS));
+                    return r.fail(format!(
+                        "names finding {id}, which is not in {}",
+                        tables::FINDINGS
+                    ));
                 }
                 _ => {}
             }
@@ -459,7 +542,11 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
                     show(again, c)
                 ));
             }
-            stated.entry(c).or_default().1.insert(line.to_string(), amount);
+            stated
+                .entry(c)
+                .or_default()
+                .1
+                .insert(line.to_string(), amount);
         } else {
             return r.fail(format!("`{key}` is neither a total nor a line"));
         }
@@ -469,12 +556,28 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
         let (totals, lines) = stated.get(c).cloned().unwrap_or_default();
         for (key, v) in &s.totals {
             if *v != 0 && !totals.contains_key(*key) {
-                return fail(tables::TIEOUT, None, format!("has no {key} for {}, but the rows add up to {}", c.code(), show(*v, *c)));
+                return fail(
+                    tables::TIEOUT,
+                    None,
+                    format!(
+                        "has no {key} for {}, but the rows add up to {}",
+                        c.code(),
+                        show(*v, *c)
+                    ),
+                );
             }
         }
         for (key, v) in &s.lines {
             if !lines.contains_key(key) {
-                return fail(tables::TIEOUT, None, format!("has no line {key} for {}, but rows marked so add up to {}", c.code(), show(*v, *c)));
+                return fail(
+                    tables::TIEOUT,
+                    None,
+                    format!(
+                        "has no line {key} for {}, but rows marked so add up to {}",
+                        c.code(),
+                        show(*v, *c)
+                    ),
+                );
             }
         }
         let explained: i128 = lines.values().sum();
@@ -483,7 +586,12 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
             return fail(
                 tables::TIEOUT,
                 None,
-                format!("the lines for {} add up to {}, not to the difference {}", c.code(), show(explained, *c), show(difference, *c)),
+                format!(
+                    "the lines for {} add up to {}, not to the difference {}",
+                    c.code(),
+                    show(explained, *c),
+                    show(difference, *c)
+                ),
             );
         }
         differences.insert(c.lower(), show(difference, *c));
@@ -493,8 +601,14 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
     let audit = Table::read(source, tables::AUDIT)?;
     let mut previous: Option<(i64, String)> = None;
     for r in rows(&audit) {
-        let seq: i64 = r.get("seq").parse().or_else(|_| r.fail("seq is not a number"))?;
-        let at: i64 = r.get("at").parse().or_else(|_| r.fail("at is not a number"))?;
+        let seq: i64 = r
+            .get("seq")
+            .parse()
+            .or_else(|_| r.fail("seq is not a number"))?;
+        let at: i64 = r
+            .get("at")
+            .parse()
+            .or_else(|_| r.fail("at is not a number"))?;
         let hash = crate::audit::entry_hash(
             r.get("prev_hash"),
             seq,
@@ -505,13 +619,17 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
             r.get("details"),
         );
         if hash != r.get("hash") {
-            return r.fail(format!("audit entry {seq} does not match its hash: it was edited"));
+            return r.fail(format!(
+                "audit entry {seq} does not match its hash: it was edited"
+            ));
         }
         if let Some((prev_seq, prev_hash)) = &previous
             && seq == prev_seq + 1
             && r.get("prev_hash") != prev_hash
         {
-            return r.fail(format!("audit entry {seq} does not follow entry {prev_seq}"));
+            return r.fail(format!(
+                "audit entry {seq} does not follow entry {prev_seq}"
+            ));
         }
         previous = Some((seq, hash));
     }

@@ -105,7 +105,12 @@ pub fn write<'a>(
                         let format = formats
                             .entry(*currency)
                             .or_insert_with(|| money_format(*currency));
-                        ws.write_number_with_format(r, c, cell_number(*minor, *currency), &*format)?;
+                        ws.write_number_with_format(
+                            r,
+                            c,
+                            cell_number(*minor, *currency),
+                            &*format,
+                        )?;
                     }
                 }
             }

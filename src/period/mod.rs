@@ -41,7 +41,9 @@ pub enum PeriodError {
         "{period} was closed in {closed_in}; export and check it in that zone (drop --tz or pass --tz {closed_in})"
     )]
     ClosedInOtherZone { period: String, closed_in: String },
-    #[error("{period} has not ended yet (it ends {ends}); a period is closed only after its last day")]
+    #[error(
+        "{period} has not ended yet (it ends {ends}); a period is closed only after its last day"
+    )]
     NotEnded { period: String, ends: String },
     #[error("{0} is not closed; nothing to reopen")]
     NotClosed(String),
@@ -84,11 +86,7 @@ impl Period {
 
     /// `YYYY-MM`.
     pub fn label(&self) -> String {
-        format!(
-            "{:04}-{:02}",
-            self.first_day.year(),
-            self.first_day.month()
-        )
+        format!("{:04}-{:02}", self.first_day.year(), self.first_day.month())
     }
 
     pub fn zone(&self) -> &TimeZone {
@@ -299,7 +297,11 @@ mod tests {
     #[case::berlin_just_after_midnight_is_november("Europe/Berlin", "2026-10-31T23:00:00Z", false)]
     #[case::berlin_first_instant_of_october("Europe/Berlin", "2026-09-30T22:00:00Z", true)]
     #[case::berlin_last_second_of_september("Europe/Berlin", "2026-09-30T21:59:59Z", false)]
-    #[case::new_york_evening_of_the_31st_is_october("America/New_York", "2026-11-01T03:59:59Z", true)]
+    #[case::new_york_evening_of_the_31st_is_october(
+        "America/New_York",
+        "2026-11-01T03:59:59Z",
+        true
+    )]
     #[case::new_york_midnight_is_november("America/New_York", "2026-11-01T04:00:00Z", false)]
     #[case::utc_is_just_utc("UTC", "2026-10-31T23:59:59Z", true)]
     fn an_instant_falls_in_the_local_month(

@@ -74,7 +74,15 @@ pub const PASSPHRASE: &str = "correct horse battery staple";
 pub fn add_approver(dir: &Path, db: &Path, name: &str) {
     ok(&cg_with(
         dir,
-        &["--db", db.to_str().unwrap(), "user", "add", name, "--role", "approver"],
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "user",
+            "add",
+            name,
+            "--role",
+            "approver",
+        ],
         &format!("{PASSPHRASE}\n"),
         &[],
     ));
@@ -82,7 +90,8 @@ pub fn add_approver(dir: &Path, db: &Path, name: &str) {
 
 /// A CSV file as rows of column → value, in file order, with each row's line number.
 pub fn read_csv(path: &Path) -> Vec<(u64, BTreeMap<String, String>)> {
-    let mut reader = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let headers = reader.headers().unwrap().clone();
     let mut out = Vec::new();
     for record in reader.records() {
@@ -122,8 +131,10 @@ pub struct Sale<'a> {
 /// Writes `sales` as the three default-layout files, imports them into `dir/cg.db` and
 /// reconciles.
 pub fn books_of(dir: &Path, sales: &[Sale<'_>]) -> PathBuf {
-    let mut invoices = String::from("invoice_number,customer_id,amount,currency,issued_at,due_at,status\n");
-    let mut payments = String::from("payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id\n");
+    let mut invoices =
+        String::from("invoice_number,customer_id,amount,currency,issued_at,due_at,status\n");
+    let mut payments =
+        String::from("payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id\n");
     let mut stripe = String::from(
         "id,Description,Created date (UTC),Amount,Amount Refunded,Currency,Fee,Status,Customer ID,Customer Email,Captured,PaymentIntent ID,invoice_number (metadata)\n",
     );
@@ -149,7 +160,10 @@ pub fn books_of(dir: &Path, sales: &[Sale<'_>]) -> PathBuf {
     let d = db.to_str().unwrap();
     ok(&cg(dir, &["--db", d, "import", "invoices", "invoices.csv"]));
     ok(&cg(dir, &["--db", d, "import", "payments", "payments.csv"]));
-    ok(&cg(dir, &["--db", d, "import", "stripe-payments", "stripe.csv"]));
+    ok(&cg(
+        dir,
+        &["--db", d, "import", "stripe-payments", "stripe.csv"],
+    ));
     ok(&cg(dir, &["--db", d, "reconcile"]));
     db
 }
