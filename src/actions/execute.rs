@@ -508,6 +508,8 @@ fn ledger_fix(
 ) -> Result<Executed, ActionError> {
     let id = action.id;
     store.write(|tx| {
+        // The period may have been closed since the fix was proposed.
+        super::journal::refuse_if_closed_at(tx, adjustment.effective_at, "a ledger fix dated")?;
         tx.move_action(
             id,
             ActionState::Approved,

@@ -133,6 +133,10 @@ fn insert(
         // The same action proposed again: the one in the journal is the answer.
         return Ok(existing);
     }
+    refuse_if_closed(tx, now, "an action proposed")?;
+    if let Plan::LedgerFix { adjustment } = plan {
+        refuse_if_closed_at(tx, adjustment.effective_at, "a ledger fix dated")?;
+    }
     let plan_json = serde_json::to_string(plan).map_err(|e| ActionError::Refused(e.to_string()))?;
     let snap = finding.map(snapshot);
     let amount = plan.amount();
@@ -170,6 +174,31 @@ fn insert(
         }),
     )?;
     tx.action(id)?.ok_or(ActionError::NotFound(id))
+}
+
+/// Refuses what would be dated inside a closed period (month-end): it stays closed until
+/// a named approver reopens it with a reason.
+pub(super) fn refuse_if_closed(
+    tx: &StoreTx<'_>,
+    at: jiff::Timestamp,
+    what: &str,
+) -> Result<(), ActionError> {
+    match tx.period_closed(at)? {
+        Some(period) => Err(ActionError::Refused(format!(
+            "{what} {at} falls in {period}, which is closed; reopen it first (`chargeguard reopen {period} --by NAME --reason TEXT`)"
+        ))),
+        None => Ok(()),
+    }
+}
+
+pub(super) fn refuse_if_closed_at(
+    tx: &StoreTx<'_>,
+    seconds: i64,
+    what: &str,
+) -> Result<(), ActionError> {
+    let at = jiff::Timestamp::from_second(seconds)
+        .map_err(|e| ActionError::Refused(format!("{what} at {seconds}: {e}")))?;
+    refuse_if_closed(tx, at, what)
 }
 
 /// A unique-index refusal, named with the action that holds the target.

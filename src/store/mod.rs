@@ -20,6 +20,7 @@ mod imports;
 mod ledger;
 mod mappings;
 mod people;
+mod period;
 mod schema;
 mod sources;
 mod upsert;
@@ -35,6 +36,7 @@ pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use gateway_sync::StoredChargeExtras;
 pub use mappings::SavedMapping;
+pub use period::PeriodClose;
 pub use sources::{SourceCounts, SourceKind};
 pub use upsert::{FieldChange, UpsertOutcome, Upserted};
 
@@ -64,6 +66,10 @@ pub enum StoreError {
         "action {id} is no longer `{expected}`: another window or process moved it; look again"
     )]
     StateMoved { id: i64, expected: &'static str },
+    #[error(
+        "{0} is already closed; reopen it first (`chargeguard reopen {0} --by NAME --reason TEXT`)"
+    )]
+    PeriodAlreadyClosed(String),
     #[error("store error: {0}")]
     Sqlite(rusqlite::Error),
 }

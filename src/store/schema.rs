@@ -290,12 +290,37 @@ ALTER TABLE adjustments_v3 RENAME TO adjustments;
 CREATE INDEX adjustments_action ON adjustments(action_id);
 "#;
 
+/// Month-end: the periods a named person closed (and reopened, with a reason). A closed
+/// period refuses new ledger fixes and actions dated inside it; its bounds are kept as
+/// instants, computed once in the business's time zone when it was closed.
+const V4_PERIODS: &str = r#"
+CREATE TABLE period_closes (
+    id             INTEGER PRIMARY KEY,
+    period         TEXT NOT NULL CHECK (period GLOB '[0-9][0-9][0-9][0-9]-[0-1][0-9]'),
+    time_zone      TEXT NOT NULL CHECK (time_zone <> ''),
+    starts_at      INTEGER NOT NULL,
+    ends_at        INTEGER NOT NULL,
+    closed_at      INTEGER NOT NULL,
+    closed_by      TEXT NOT NULL REFERENCES users(name),
+    reopened_at    INTEGER,
+    reopened_by    TEXT REFERENCES users(name),
+    reopen_reason  TEXT,
+    CHECK (starts_at < ends_at),
+    CHECK ((reopened_at IS NULL) = (reopened_by IS NULL)),
+    CHECK ((reopened_at IS NULL) = (reopen_reason IS NULL))
+) STRICT;
+-- A period is closed at most once at a time; reopening keeps the row as history.
+CREATE UNIQUE INDEX period_closes_one_live ON period_closes(period) WHERE reopened_at IS NULL;
+CREATE INDEX period_closes_bounds ON period_closes(starts_at, ends_at) WHERE reopened_at IS NULL;
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
         M::up(V1_CORE),
         M::up(V2_ACTIONS),
         M::up(V3_ADJUSTMENTS_PER_ACTION),
+        M::up(V4_PERIODS),
     ])
 }
 

@@ -67,7 +67,7 @@ fn print_created(ctx: &Ctx, action: &ActionRow) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads a passphrase: from the terminal without echo, or a line of standard input.
-fn passphrase(prompt: &str) -> anyhow::Result<String> {
+pub fn passphrase(prompt: &str) -> anyhow::Result<String> {
     if std::io::stdin().is_terminal() {
         return rpassword::prompt_password(prompt).context("cannot read the passphrase");
     }

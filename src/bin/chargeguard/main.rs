@@ -10,6 +10,7 @@ mod demo;
 mod findings;
 mod gateway;
 mod import;
+mod monthend;
 mod output;
 mod sandbox;
 
@@ -87,6 +88,12 @@ enum Command {
     Connect(gateway::ConnectArgs),
     /// Pull the gateway's charges and refunds into the store.
     Sync(gateway::SyncArgs),
+    /// Write or check a month-end audit package.
+    Export(monthend::ExportArgs),
+    /// Close a month: no new actions or ledger fixes dated inside it.
+    Close(monthend::CloseArgs),
+    /// Reopen a closed month, with a reason.
+    Reopen(monthend::ReopenArgs),
 }
 
 /// What every command may need: where the store is and how to print.
@@ -151,6 +158,9 @@ fn main() -> ExitCode {
         Command::Check => check::run(&ctx),
         Command::Connect(args) => gateway::connect(&ctx, args),
         Command::Sync(args) => gateway::sync(&ctx, args),
+        Command::Export(args) => monthend::export(&ctx, args),
+        Command::Close(args) => monthend::close(&ctx, args),
+        Command::Reopen(args) => monthend::reopen(&ctx, args),
     };
     match result {
         Ok(code) => code,
