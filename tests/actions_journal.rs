@@ -537,6 +537,28 @@ fn a_ledger_fix_resolves_its_finding_for_good_and_keeps_its_adjustment(
     assert_eq!(adjustment.adjustment.kind.as_str(), adjustment_kind);
     assert_eq!(adjustment.adjustment.invoice_number, "INV-L");
     assert_eq!(adjustment.adjustment.amount.minor(), amount_minor);
+
+    // The invoicing app gets the fix back as a CSV row carrying the action's key.
+    let csv_path = w.db.with_file_name("adjustments.csv");
+    ok(&w.cg(&["export", "adjustments", "--out", csv_path.to_str().unwrap()]));
+    let exported = std::fs::read_to_string(&csv_path).unwrap();
+    let mut lines = exported.lines();
+    assert_eq!(
+        lines.next(),
+        Some(
+            "key,action_id,kind,invoice_number,payment_id,gateway_id,amount,currency,effective_at"
+        )
+    );
+    let row: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(row[0], action["key"].as_str().unwrap());
+    assert_eq!(row[2], adjustment_kind);
+    assert_eq!(row[3], "INV-L");
+    assert_eq!(
+        row[6],
+        format!("{}.{:02}", amount_minor / 100, amount_minor % 100)
+    );
+    assert_eq!(row[7], "usd");
+    assert!(lines.next().is_none(), "{exported}");
 }
 
 /// Regression: a duplicate invoice whose charge the ledger recorded leaves two

@@ -18,6 +18,7 @@
 //! - **Memory.** The rows are loaded once (as reconciliation does); the files stream to
 //!   disk row by row, the workbook in constant-memory mode.
 
+pub mod adjustments;
 pub mod html;
 pub mod manifest;
 pub mod tables;

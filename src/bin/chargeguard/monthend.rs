@@ -39,6 +39,13 @@ enum ExportWhat {
     },
     /// Check a package (its folder or its .zip): every file's hash, every total re-added.
     Verify { package: PathBuf },
+    /// Write every ledger fix as a CSV the invoicing app can import back, each row with
+    /// its idempotency key.
+    Adjustments {
+        /// The CSV file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 fn money(minor: i64, code: &str) -> String {
@@ -49,6 +56,14 @@ fn money(minor: i64, code: &str) -> String {
 
 pub fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<ExitCode> {
     match args.what {
+        ExportWhat::Adjustments { out } => {
+            let mut store = ctx.open_store()?;
+            let file = std::fs::File::create(&out)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", out.display()))?;
+            let rows = chargeguard::export::adjustments::write_adjustments(&mut store, file)?;
+            println!("{}: {rows} adjustment(s)", out.display());
+            Ok(ExitCode::SUCCESS)
+        }
         ExportWhat::Month {
             month,
             out,
