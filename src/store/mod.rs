@@ -32,7 +32,7 @@ pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use gateway_sync::StoredChargeExtras;
 pub use mappings::SavedMapping;
-pub use sources::{SourceCounts, SourceKind};
+pub use sources::{SourceCounts, SourceKind, SourceRow};
 pub use upsert::{FieldChange, UpsertOutcome};
 
 /// What went wrong in the store. Callers act on the variant: a newer file means "upgrade

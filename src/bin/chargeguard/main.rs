@@ -12,6 +12,7 @@ mod gateway;
 mod import;
 mod output;
 mod sandbox;
+mod ui_server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,6 +83,8 @@ enum Command {
     Connect(gateway::ConnectArgs),
     /// Pull the gateway's charges and refunds into the store.
     Sync(gateway::SyncArgs),
+    /// Serve the app's API and its web front end on loopback (browser tests, no desktop).
+    UiServer(ui_server::UiServerArgs),
 }
 
 /// What every command may need: where the store is and how to print.
@@ -144,6 +147,7 @@ fn main() -> ExitCode {
         Command::Check => check::run(&ctx),
         Command::Connect(args) => gateway::connect(&ctx, args),
         Command::Sync(args) => gateway::sync(&ctx, args),
+        Command::UiServer(args) => ui_server::run(&ctx, args),
     };
     match result {
         Ok(code) => code,
