@@ -8,3 +8,5 @@ ensure_test_tools
 # Tests that need the OS keyring talk to a real Secret Service: run them in a D-Bus
 # session with gnome-keyring unlocked (see scripts/with-keyring.sh).
 scripts/with-keyring.sh cargo test --release --features failpoints
+# The front end: Vitest units and the Playwright morning in Chromium against `ui-server`.
+scripts/test-ui.sh

@@ -11,7 +11,8 @@ apt_install chromium
 # Node.js comes with the machine; Debian's only where it is missing.
 command -v npm >/dev/null || apt_install nodejs npm
 
-cargo build --bin chargeguard
+# Release with failpoints (unarmed), as test.sh builds it: CI compiles the crate once.
+cargo build --release --features failpoints --bin chargeguard
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 
 cd ui
@@ -21,4 +22,4 @@ cd ui
 npm ci --no-audit --no-fund || npm install --no-save --no-audit --no-fund
 npm run build
 npx vitest run
-CHARGEGUARD_BIN="$target/debug/chargeguard" node e2e/morning.mjs
+CHARGEGUARD_BIN="$target/release/chargeguard" node e2e/morning.mjs
