@@ -11,3 +11,5 @@ ensure_test_tools
 # CHARGEGUARD_SOAK_TRIALS=5000 for thousands.
 export CHARGEGUARD_SOAK_TRIALS="${CHARGEGUARD_SOAK_TRIALS:-200}"
 scripts/with-keyring.sh cargo test --release --features failpoints
+# The front end: Vitest units and the Playwright morning in Chromium against `ui-server`.
+scripts/test-ui.sh

@@ -6,6 +6,7 @@
 //! for the map and `../shared/DESIGN.md` for the contract.
 
 pub mod actions;
+pub mod api;
 pub mod audit;
 pub mod check;
 pub mod dates;

@@ -11,12 +11,17 @@
 
 mod books;
 mod ids;
+pub mod sandbox;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 pub use books::generate;
+
+/// The store setting that marks a store as the demo's: `chargeguard demo` refuses to
+/// write into a store without it (real books), and the windows show a "Demo data" banner.
+pub const DEMO_STORE_SETTING: &str = "demo_store";
 
 /// How much to generate.
 #[derive(Debug, Clone, Copy)]

@@ -19,7 +19,7 @@ use super::wire::ApiError;
 use crate::money::Currency;
 
 /// The body of `POST /_sandbox/seed`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedRequest {
     #[serde(default)]
@@ -30,7 +30,7 @@ pub struct SeedRequest {
     pub refunds: Vec<SeedRefund>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedCustomer {
     pub id: Option<String>,
@@ -43,7 +43,7 @@ pub struct SeedCustomer {
     pub payment_method: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedCharge {
     pub id: Option<String>,
@@ -66,7 +66,7 @@ pub struct SeedCharge {
     pub payment_intent_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedRefund {
     pub charge: String,
@@ -79,7 +79,7 @@ pub struct SeedRefund {
 }
 
 /// The ids made, in the order given.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Seeded {
     pub customers: Vec<String>,
     pub payment_intents: Vec<String>,

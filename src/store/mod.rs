@@ -37,7 +37,7 @@ pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use gateway_sync::StoredChargeExtras;
 pub use mappings::SavedMapping;
 pub use period::PeriodClose;
-pub use sources::{SourceCounts, SourceKind};
+pub use sources::{SourceCounts, SourceKind, SourceRow};
 pub use upsert::{FieldChange, UpsertOutcome, Upserted};
 
 /// What went wrong in the store. Callers act on the variant: a newer file means "upgrade

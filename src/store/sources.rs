@@ -37,7 +37,41 @@ pub struct SourceCounts {
     pub unchanged: u64,
 }
 
+/// One finished or running import or sync, as the `sources` table keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceRow {
+    pub id: i64,
+    pub kind: SourceKind,
+    /// The file imported, or the API base synced from.
+    pub origin: String,
+    pub at: Timestamp,
+    pub counts: SourceCounts,
+}
+
 impl StoreTx<'_> {
+    /// The most recent source of `kind` (the last sync, the last invoices import), if any.
+    pub fn last_source(&self, kind: SourceKind) -> Result<Option<SourceRow>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id, origin, imported_at, rows_new, rows_changed, rows_unchanged
+             FROM sources WHERE kind = ?1 ORDER BY id DESC LIMIT 1",
+        )?;
+        let mut rows = stmt.query([kind.as_str()])?;
+        let Some(r) = rows.next()? else {
+            return Ok(None);
+        };
+        Ok(Some(SourceRow {
+            id: r.get(0)?,
+            kind,
+            origin: r.get(1)?,
+            at: timestamp_from_store(r.get(2)?)?,
+            counts: SourceCounts {
+                new: r.get::<_, i64>(3)? as u64,
+                changed: r.get::<_, i64>(4)? as u64,
+                unchanged: r.get::<_, i64>(5)? as u64,
+            },
+        }))
+    }
+
     /// Records the start of an import or sync; rows written after it name its id.
     pub fn begin_source(
         &self,

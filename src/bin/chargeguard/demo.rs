@@ -20,9 +20,13 @@ pub struct DemoArgs {
     /// Where to write the generated CSV files (default: beside the demo store).
     #[arg(long)]
     files: Option<PathBuf>,
+    /// Also seed the demo's charges into a sandbox gateway kept in DIR, and connect the
+    /// demo store to it (what the desktop app and `ui-server --sandbox-state DIR` run on).
+    #[arg(long)]
+    sandbox_state: Option<PathBuf>,
 }
 
-const DEMO_MARK: &str = "demo_store";
+const DEMO_MARK: &str = chargeguard::demo::DEMO_STORE_SETTING;
 
 pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let db = match &ctx.db {
@@ -77,6 +81,11 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         })
     })?;
 
+    let sandbox = match &args.sandbox_state {
+        Some(dir) => Some(seed_sandbox(&mut store, dir, ctx.http_timeout)?),
+        None => None,
+    };
+
     let mut found: Vec<PlantedFinding> = open.iter().map(PlantedFinding::from).collect();
     found.sort();
     let all_found = found == files.planted;
@@ -89,10 +98,19 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             "reconcile": summary,
             "findings": open,
             "answer_key_matches": all_found,
+            "sandbox_charges_seeded": sandbox,
         }))?;
     } else {
         println!("Demo store: {}", db.display());
         println!("Demo files: {}", dir.display());
+        if let (Some(seeded), Some(state)) = (sandbox, &args.sandbox_state) {
+            println!(
+                "Demo sandbox: {} ({seeded} charges seeded; `chargeguard --db {} ui-server --sandbox-state {}` runs it)",
+                state.display(),
+                db.display(),
+                state.display()
+            );
+        }
         for report in &reports {
             println!("  {report}");
         }
@@ -117,4 +135,27 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Seeds the demo store's charges into a sandbox kept in `dir` (started here for the
+/// occasion, on a free loopback port) and connects the store to it.
+fn seed_sandbox(
+    store: &mut chargeguard::store::Store,
+    dir: &std::path::Path,
+    timeout: std::time::Duration,
+) -> anyhow::Result<usize> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let running = chargeguard::sandbox::start(chargeguard::sandbox::SandboxConfig::new(dir))
+            .await
+            .with_context(|| format!("starting the demo sandbox in {}", dir.display()))?;
+        let seeded =
+            chargeguard::demo::sandbox::seed_and_connect(store, &running.base_url(), timeout).await;
+        running.shutdown().await?;
+        Ok(seeded?)
+    })
 }

@@ -13,6 +13,7 @@ mod import;
 mod monthend;
 mod output;
 mod sandbox;
+mod ui_server;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -94,6 +95,8 @@ enum Command {
     Close(monthend::CloseArgs),
     /// Reopen a closed month, with a reason.
     Reopen(monthend::ReopenArgs),
+    /// Serve the app's API and its web front end on loopback (browser tests, no desktop).
+    UiServer(ui_server::UiServerArgs),
 }
 
 /// What every command may need: where the store is and how to print.
@@ -161,6 +164,7 @@ fn main() -> ExitCode {
         Command::Export(args) => monthend::export(&ctx, args),
         Command::Close(args) => monthend::close(&ctx, args),
         Command::Reopen(args) => monthend::reopen(&ctx, args),
+        Command::UiServer(args) => ui_server::run(&ctx, args),
     };
     match result {
         Ok(code) => code,

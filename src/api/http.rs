@@ -1,0 +1,229 @@
+//! The HTTP wrapper of the API, for the front end built for the web (browser tests, and a
+//! window-less machine): `POST /api/COMMAND` with the command's argument as a JSON body,
+//! exactly what the desktop shell's `invoke(COMMAND, args)` takes, and the built front
+//! end's static files for everything else.
+//!
+//! It holds no rule: each route parses, calls the `api` function of the same name and
+//! writes its answer — the value with 200, or the `ApiError` with a status that matches
+//! its code. It binds loopback only (the API can move money), and refuses requests whose
+//! `Host` is not a loopback name, so a web page elsewhere cannot reach it by DNS rebinding.
+
+use std::net::SocketAddr;
+use std::path::{Component, Path, PathBuf};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path as UrlPath, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{Api, ApiError, ApiErrorCode};
+
+#[derive(Clone)]
+struct Shared {
+    api: Api,
+    static_dir: Option<PathBuf>,
+}
+
+fn status_for(code: ApiErrorCode) -> StatusCode {
+    match code {
+        ApiErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ApiErrorCode::InvalidInput | ApiErrorCode::HeuristicUnchecked => StatusCode::BAD_REQUEST,
+        ApiErrorCode::WrongPassphrase => StatusCode::FORBIDDEN,
+        ApiErrorCode::AlreadyInProgress | ApiErrorCode::Stale => StatusCode::CONFLICT,
+        ApiErrorCode::Refused => StatusCode::UNPROCESSABLE_ENTITY,
+        ApiErrorCode::NotConnected | ApiErrorCode::GatewayUnavailable => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
+        ApiErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+fn answer<T: Serialize>(result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(value) => axum::Json(value).into_response(),
+        Err(e) => (status_for(e.code), axum::Json(e)).into_response(),
+    }
+}
+
+fn parse<T: DeserializeOwned>(command: &str, body: &Bytes) -> Result<T, ApiError> {
+    let body: &[u8] = if body.is_empty() { b"null" } else { body };
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::invalid(format!("the request for `{command}` is malformed: {e}")))
+}
+
+/// Runs a blocking API call (SQLite, Argon2) off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ApiError::internal(format!("the request stopped: {e}")))?
+}
+
+async fn command(
+    State(shared): State<Shared>,
+    UrlPath(name): UrlPath<String>,
+    body: Bytes,
+) -> Response {
+    let api = shared.api.clone();
+    macro_rules! call {
+        ($f:path) => {
+            answer(blocking(move || $f(&api)).await)
+        };
+        ($f:path, $t:ty) => {
+            match parse::<$t>(&name, &body) {
+                Ok(arg) => answer(blocking(move || $f(&api, &arg)).await),
+                Err(e) => answer::<()>(Err(e)),
+            }
+        };
+    }
+    match name.as_str() {
+        "today" => call!(super::today),
+        "findings" => call!(super::findings, super::json::FindingsQuery),
+        "finding" => call!(super::finding, super::json::IdRequest),
+        "propose" => call!(super::propose, super::json::ProposeRequest),
+        "approve" => call!(super::approve, super::json::ApproveRequest),
+        "dismiss" => call!(super::dismiss, super::json::DismissRequest),
+        "actions" => call!(super::actions_list),
+        "reconcile" => call!(super::reconcile_now),
+        "audit_verify" => call!(super::audit_verify),
+        "import_file" => call!(super::import_file, super::json::ImportRequest),
+        "execute" => match parse::<super::json::ExecuteRequest>(&name, &body) {
+            Ok(arg) => answer(super::execute(&api, &arg).await),
+            Err(e) => answer::<()>(Err(e)),
+        },
+        "recover" => answer(super::recover(&api).await),
+        "sync_now" => answer(super::sync_now(&api).await),
+        other => answer::<()>(Err(ApiError::new(
+            ApiErrorCode::NotFound,
+            format!(
+                "there is no command `{other}`; the front end and the server are of different versions, reload the page"
+            ),
+        ))),
+    }
+}
+
+fn content_type(path: &Path) -> &'static str {
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        Some("json") => "application/json",
+        Some("ico") => "image/x-icon",
+        Some("woff2") => "font/woff2",
+        _ => "application/octet-stream",
+    }
+}
+
+/// The built front end: a file under the static folder, else its `index.html` (the app
+/// routes on the client side).
+async fn static_file(State(shared): State<Shared>, request: Request) -> Response {
+    let Some(dir) = shared.static_dir else {
+        return (
+            StatusCode::NOT_FOUND,
+            "no front end is served: build it (`npm run build` in ui/) and pass --static ui/dist",
+        )
+            .into_response();
+    };
+    let wanted = request.uri().path().trim_start_matches('/');
+    let relative = Path::new(wanted);
+    let safe = relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    let mut path = dir.join(if safe && !wanted.is_empty() {
+        relative
+    } else {
+        Path::new("index.html")
+    });
+    if !path.is_file() {
+        path = dir.join("index.html");
+    }
+    let read = path.clone();
+    match tokio::task::spawn_blocking(move || std::fs::read(read))
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    {
+        Ok(bytes) => (
+            [
+                (header::CONTENT_TYPE, content_type(&path)),
+                (
+                    header::CONTENT_SECURITY_POLICY,
+                    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'",
+                ),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => (
+            StatusCode::NOT_FOUND,
+            format!("cannot read {}: {e}", path.display()),
+        )
+            .into_response(),
+    }
+}
+
+fn loopback_host(headers: &HeaderMap) -> bool {
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host,
+    };
+    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+async fn only_loopback_hosts(request: Request, next: Next) -> Response {
+    if !loopback_host(request.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "this server answers only to 127.0.0.1 or localhost",
+        )
+            .into_response();
+    }
+    next.run(request).await
+}
+
+/// The wrapper's routes over `api`, serving the front end from `static_dir`.
+pub fn router(api: Api, static_dir: Option<PathBuf>) -> Router {
+    Router::new()
+        .route("/api/{command}", post(command))
+        .fallback(static_file)
+        .layer(middleware::from_fn(only_loopback_hosts))
+        .with_state(Shared { api, static_dir })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {0}: the API can move money, so it listens on loopback only (127.0.0.1)"
+    )]
+    NonLoopback(SocketAddr),
+    #[error("cannot listen on {addr}: {source}; pick another port (port 0 picks a free one)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Binds `addr` (loopback only) and returns the listener with the address it got.
+pub async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), ServeError> {
+    if !addr.ip().is_loopback() {
+        return Err(ServeError::NonLoopback(addr));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| ServeError::Bind { addr, source })?;
+    Ok((listener, bound))
+}

@@ -1,0 +1,627 @@
+//! The one API the windows call: the desktop shell (`src-tauri/`), the HTTP wrapper for
+//! browser tests (`chargeguard ui-server`) and anything else with a screen.
+//!
+//! Plain functions over an [`Api`] (where the store is, the gateway timeout, the demo's
+//! sandbox key): each opens the store, calls the core, and returns a transport type from
+//! [`json`] or an [`ApiError`] `{code, message}`. This is gitbutler's `but-api` pattern:
+//! the shells only parse and forward, so no business rule lives in them, and none lives
+//! here either — every decision (what a finding is, its fix, whether an action may run) is
+//! the core's. What this layer adds is translation: rows into transport types, core
+//! errors into messages a bookkeeper can act on from a window.
+//!
+//! The secret key never leaves this layer towards the front end: no transport type has a
+//! field that could hold it, and [`Api::with_gateway_key`] is set only by the shell.
+
+pub mod error;
+pub mod generated;
+pub mod http;
+pub mod json;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+pub use error::{ApiError, ApiErrorCode};
+use json::*;
+
+use crate::actions::{self, Plan};
+use crate::gateway::stripe::StripeClient;
+use crate::import::{self, FileKind, ImportOptions};
+use crate::reconcile::{self, Confidence as CoreConfidence, FindingKind as CoreKind};
+use crate::secret::SecretKey;
+use crate::store::{self, ActionRow, SourceKind, Store, StoredFinding};
+use crate::sync::{self, SyncOptions};
+
+/// The store setting that marks a store as the demo's ("Demo data" banner).
+pub const DEMO_STORE_SETTING: &str = crate::demo::DEMO_STORE_SETTING;
+
+/// Where the API works: one store file, and how to reach its gateway.
+#[derive(Clone)]
+pub struct Api {
+    db: PathBuf,
+    http_timeout: Duration,
+    gateway_key: Option<SecretKey>,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("db", &self.db)
+            .field("http_timeout", &self.http_timeout)
+            .field(
+                "gateway_key",
+                &self.gateway_key.as_ref().map(|k| k.masked()),
+            )
+            .finish()
+    }
+}
+
+impl Api {
+    /// The API over the store at `db`, with a 30-second gateway timeout and the key from
+    /// `CHARGEGUARD_API_KEY` or the OS keyring.
+    pub fn new(db: impl Into<PathBuf>) -> Api {
+        Api {
+            db: db.into(),
+            http_timeout: Duration::from_secs(30),
+            gateway_key: None,
+        }
+    }
+
+    pub fn with_http_timeout(mut self, timeout: Duration) -> Api {
+        self.http_timeout = timeout;
+        self
+    }
+
+    /// Use this key for the store's gateway instead of the keyring: the demo's in-app
+    /// sandbox, whose test key is no secret.
+    pub fn with_gateway_key(mut self, key: SecretKey) -> Api {
+        self.gateway_key = Some(key);
+        self
+    }
+
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    fn open(&self) -> Result<Store, ApiError> {
+        Ok(Store::open(&self.db)?)
+    }
+
+    async fn client(&self, store: &mut Store) -> Result<StripeClient, ApiError> {
+        let connection = sync::connection(store)?.ok_or_else(|| {
+            ApiError::new(
+                ApiErrorCode::NotConnected,
+                "this store is not connected to a gateway; connect one in Settings first",
+            )
+        })?;
+        let timeout = self.http_timeout;
+        let client = match &self.gateway_key {
+            Some(key) => StripeClient::new(&connection.api_base, key.clone(), timeout)
+                .map_err(|e| ApiError::new(ApiErrorCode::NotConnected, e.to_string()))?,
+            // The keyring blocks on D-Bus: keep it off the async threads.
+            None => tokio::task::spawn_blocking(move || connection.client(timeout))
+                .await
+                .map_err(|e| ApiError::internal(format!("the keyring lookup stopped: {e}")))??,
+        };
+        Ok(client)
+    }
+}
+
+fn now() -> Timestamp {
+    Timestamp::now()
+}
+
+fn id32(id: i64) -> u32 {
+    u32::try_from(id).unwrap_or(u32::MAX)
+}
+
+fn count32(n: u64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+fn instant(seconds: i64) -> String {
+    Timestamp::from_second(seconds)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+fn required(what: &str, text: &str) -> Result<(), ApiError> {
+    if text.trim().is_empty() {
+        return Err(ApiError::invalid(format!("{what} is required")));
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- conversions
+
+fn kind_out(k: CoreKind) -> FindingKind {
+    match k {
+        CoreKind::DoubleCharge => FindingKind::DoubleCharge,
+        CoreKind::OrphanCharge => FindingKind::OrphanCharge,
+        CoreKind::MissingCharge => FindingKind::MissingCharge,
+        CoreKind::AmountMismatch => FindingKind::AmountMismatch,
+        CoreKind::UnrecordedRefund => FindingKind::UnrecordedRefund,
+        CoreKind::DuplicateInvoice => FindingKind::DuplicateInvoice,
+    }
+}
+
+fn kind_in(k: FindingKind) -> CoreKind {
+    match k {
+        FindingKind::DoubleCharge => CoreKind::DoubleCharge,
+        FindingKind::OrphanCharge => CoreKind::OrphanCharge,
+        FindingKind::MissingCharge => CoreKind::MissingCharge,
+        FindingKind::AmountMismatch => CoreKind::AmountMismatch,
+        FindingKind::UnrecordedRefund => CoreKind::UnrecordedRefund,
+        FindingKind::DuplicateInvoice => CoreKind::DuplicateInvoice,
+    }
+}
+
+fn confidence_out(c: CoreConfidence) -> Confidence {
+    match c {
+        CoreConfidence::Exact => Confidence::Exact,
+        CoreConfidence::Heuristic => Confidence::Heuristic,
+    }
+}
+
+fn status_out(s: store::FindingStatus) -> FindingStatus {
+    match s {
+        store::FindingStatus::Open => FindingStatus::Open,
+        store::FindingStatus::Resolved => FindingStatus::Resolved,
+    }
+}
+
+fn status_in(s: FindingStatus) -> store::FindingStatus {
+    match s {
+        FindingStatus::Open => store::FindingStatus::Open,
+        FindingStatus::Resolved => store::FindingStatus::Resolved,
+    }
+}
+
+fn resolution_out(r: store::Resolution) -> Resolution {
+    match r {
+        store::Resolution::Cleared => Resolution::Cleared,
+        store::Resolution::Fixed => Resolution::Fixed,
+        store::Resolution::Dismissed => Resolution::Dismissed,
+    }
+}
+
+fn state_out(s: actions::ActionState) -> (ActionState, &'static str) {
+    use actions::ActionState as S;
+    match s {
+        S::Proposed => (ActionState::Proposed, "waiting for approval"),
+        S::Approved => (ActionState::Approved, "approved, ready to execute"),
+        S::Executing => (ActionState::Executing, "sending to the gateway"),
+        S::Succeeded => (ActionState::Succeeded, "done"),
+        S::Failed => (ActionState::Failed, "refused by the gateway"),
+        S::Unknown => (ActionState::Unknown, "checking with the gateway"),
+        S::NeedsReview => (
+            ActionState::NeedsReview,
+            "needs a person to check the gateway",
+        ),
+        S::Cancelled => (ActionState::Cancelled, "cancelled"),
+    }
+}
+
+fn finding_row(f: &StoredFinding) -> FindingRow {
+    FindingRow {
+        id: id32(f.id),
+        kind: kind_out(f.kind),
+        status: status_out(f.status),
+        resolution: f.resolution.map(resolution_out),
+        invoice_number: f.invoice_number.clone(),
+        charge_ids: f.charge_ids.clone(),
+        amount: Amount::from_parts(f.amount_minor, &f.currency),
+        confidence: confidence_out(f.confidence),
+        reason: f.reason.clone(),
+        first_seen_at: f.first_seen_at.to_string(),
+    }
+}
+
+fn action_view(a: &ActionRow) -> ActionView {
+    let (state, words) = state_out(a.state);
+    let description = serde_json::from_str::<Plan>(&a.plan)
+        .map(|p| p.describe())
+        .unwrap_or_else(|_| a.kind.clone());
+    ActionView {
+        id: id32(a.id),
+        kind: a.kind.clone(),
+        state,
+        state_words: words.to_string(),
+        description,
+        finding_id: a.finding_id.map(id32),
+        invoice_number: a.invoice_number.clone(),
+        charge_id: a.charge_id.clone(),
+        amount: Amount::from_parts(a.amount_minor, &a.currency),
+        key: a.idempotency_key.clone(),
+        proposed_by: a.proposed_by.clone(),
+        proposed_at: instant(a.proposed_at),
+        approvers: a.approvers.clone(),
+        updated_at: instant(a.updated_at),
+        gateway_object_id: a.gateway_object_id.clone(),
+    }
+}
+
+/// Reads the evidence JSON reconciliation wrote (`reconcile::evidence`) into typed rows.
+/// Keys it does not know become facts, so nothing the core shows is lost.
+fn evidence(value: &serde_json::Value) -> Evidence {
+    use serde_json::Value;
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let text_or = |v: &Value, k: &str| text(v, k).unwrap_or_default();
+    let int = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let money = |v: &Value, k: &str| Amount::from_parts(int(v, k), &text_or(v, "currency"));
+    let invoice = |v: &Value| EvidenceInvoice {
+        number: text_or(v, "number"),
+        customer_id: text_or(v, "customer_id"),
+        amount: money(v, "amount_minor"),
+        issued_at: text_or(v, "issued_at"),
+        due_at: text(v, "due_at"),
+        status: text_or(v, "status"),
+        order_ref: text(v, "order_ref"),
+        gateway_net: money(v, "gateway_net_minor"),
+    };
+    let Some(map) = value.as_object() else {
+        return Evidence::default();
+    };
+    let mut out = Evidence::default();
+    for (key, v) in map {
+        match key.as_str() {
+            "invoice" => out.invoice = v.is_object().then(|| invoice(v)),
+            "earlier_invoice" => out.earlier_invoice = v.is_object().then(|| invoice(v)),
+            "ledger_entries" => {
+                out.ledger_entries = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|e| EvidenceLedgerEntry {
+                        payment_id: text_or(e, "payment_id"),
+                        invoice_number: text_or(e, "invoice_number"),
+                        kind: text_or(e, "kind"),
+                        amount: money(e, "amount_minor"),
+                        recorded_at: text_or(e, "recorded_at"),
+                        gateway_id: text(e, "gateway_id"),
+                    })
+                    .collect()
+            }
+            "charges" => {
+                out.charges = v
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|c| EvidenceCharge {
+                        id: text_or(c, "id"),
+                        role: text_or(c, "role"),
+                        amount: money(c, "amount_minor"),
+                        refunded: money(c, "amount_refunded_minor"),
+                        net: money(c, "net_minor"),
+                        status: text_or(c, "status"),
+                        created: text_or(c, "created"),
+                        customer: text(c, "customer"),
+                        customer_email: text(c, "customer_email"),
+                        invoice_ref: text(c, "invoice_ref"),
+                        linked_invoice: text(c, "linked_invoice"),
+                        linked_by: text(c, "linked_by"),
+                        recorded_in_ledger: c
+                            .get("recorded_in_ledger")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
+                    })
+                    .collect()
+            }
+            other => {
+                let (label, amount) = match (other.strip_suffix("_minor"), v.as_i64()) {
+                    (Some(label), Some(minor)) => (label, Some(minor)),
+                    _ => (other, None),
+                };
+                // A fact in minor units is in the finding's currency (the invoice's).
+                let currency = map
+                    .get("invoice")
+                    .and_then(|i| i.get("currency"))
+                    .and_then(Value::as_str);
+                out.facts.push(EvidenceFact {
+                    label: label.replace('_', " "),
+                    value: match v {
+                        Value::String(s) => s.clone(),
+                        v => v.to_string(),
+                    },
+                    amount: amount
+                        .zip(currency)
+                        .map(|(minor, c)| Amount::from_parts(minor, c)),
+                })
+            }
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------- operations
+
+/// The morning's overview: last sync, coverage, open findings by kind with the money at
+/// stake per currency, and the actions that wait.
+pub fn today(api: &Api) -> Result<Today, ApiError> {
+    let mut store = api.open()?;
+    store.read(|tx| {
+        let open = tx.findings(&store::FindingFilter {
+            kind: None,
+            status: Some(store::FindingStatus::Open),
+        })?;
+        let mut open_by_kind = Vec::new();
+        for kind in CoreKind::ALL {
+            let mut amounts: Vec<(String, i64)> = Vec::new();
+            let mut count = 0;
+            for f in open.iter().filter(|f| f.kind == kind) {
+                count += 1;
+                match amounts.iter_mut().find(|(c, _)| *c == f.currency) {
+                    Some((_, sum)) => *sum = sum.saturating_add(f.amount_minor),
+                    None => amounts.push((f.currency.clone(), f.amount_minor)),
+                }
+            }
+            amounts.sort();
+            open_by_kind.push(KindTotal {
+                kind: kind_out(kind),
+                count,
+                amounts: amounts
+                    .iter()
+                    .map(|(c, m)| Amount::from_parts(*m, c))
+                    .collect(),
+            });
+        }
+        let actions = tx.actions(None)?;
+        use actions::ActionState as S;
+        Ok(Today {
+            demo: tx.setting(DEMO_STORE_SETTING)?.is_some(),
+            gateway: tx.setting(sync::API_BASE_SETTING)?,
+            last_sync: tx.last_source(SourceKind::StripeSync)?.map(|s| LastSync {
+                at: s.at.to_string(),
+                new: count32(s.counts.new),
+                changed: count32(s.counts.changed),
+                unchanged: count32(s.counts.unchanged),
+            }),
+            coverage: tx
+                .charge_coverage()?
+                .into_iter()
+                .map(|c| CoverageWindow {
+                    from: c.from.to_string(),
+                    to: c.to.to_string(),
+                })
+                .collect(),
+            open_findings: open.len() as u32,
+            open_by_kind,
+            undecided_actions: actions
+                .iter()
+                .filter(|a| matches!(a.state, S::Unknown | S::Executing | S::NeedsReview))
+                .count() as u32,
+            waiting_actions: actions
+                .iter()
+                .filter(|a| matches!(a.state, S::Proposed | S::Approved))
+                .count() as u32,
+        })
+    })
+}
+
+/// The findings queue, oldest first, filtered by kind, status and confidence.
+pub fn findings(api: &Api, query: &FindingsQuery) -> Result<Vec<FindingRow>, ApiError> {
+    let mut store = api.open()?;
+    let filter = store::FindingFilter {
+        kind: query.kind.map(kind_in),
+        status: query.status.map(status_in),
+    };
+    let all = store.read(|tx| tx.findings(&filter))?;
+    Ok(all
+        .iter()
+        .map(finding_row)
+        .filter(|f| query.confidence.is_none_or(|c| f.confidence == c))
+        .collect())
+}
+
+/// One finding with its evidence side by side, its one fix and the actions taken on it.
+pub fn finding(api: &Api, request: &IdRequest) -> Result<FindingDetail, ApiError> {
+    let id = request.id;
+    let mut store = api.open()?;
+    let (found, books, actions) = store.read(|tx| {
+        let found = tx.finding(i64::from(id))?;
+        let books = reconcile::books_in(tx)?;
+        let actions = tx.actions(None)?;
+        Ok::<_, ApiError>((found, books, actions))
+    })?;
+    let found = found.ok_or_else(|| {
+        ApiError::new(
+            ApiErrorCode::NotFound,
+            format!("there is no finding {id}; reload the Findings list"),
+        )
+    })?;
+    let (fix, no_fix_reason) = match actions::plan::for_finding(&found, &books, now()) {
+        Ok(plan) => (
+            Some(ProposedFix {
+                kind: plan.kind().to_string(),
+                description: plan.describe(),
+                amount: Amount::from_money(plan.amount()),
+                moves_money: !matches!(plan, Plan::LedgerFix { .. }),
+            }),
+            None,
+        ),
+        Err(why) => (None, Some(why.to_string())),
+    };
+    let mut mine: Vec<ActionView> = actions
+        .iter()
+        .filter(|a| a.finding_id == Some(found.id))
+        .map(action_view)
+        .collect();
+    mine.sort_by_key(|a| std::cmp::Reverse(a.id));
+    Ok(FindingDetail {
+        finding: finding_row(&found),
+        evidence: evidence(&found.evidence),
+        fix,
+        no_fix_reason,
+        actions: mine,
+    })
+}
+
+/// Proposes the finding's fix as an action. Proposing again returns the same action.
+pub fn propose(api: &Api, request: &ProposeRequest) -> Result<ActionView, ApiError> {
+    required("your name", &request.by)?;
+    let mut store = api.open()?;
+    let action = actions::propose_for_finding(
+        &mut store,
+        i64::from(request.finding_id),
+        &request.by,
+        now(),
+    )?;
+    Ok(action_view(&action))
+}
+
+/// Records an approval, after checking the approver's passphrase.
+pub fn approve(api: &Api, request: &ApproveRequest) -> Result<Approved, ApiError> {
+    required("the approver's name", &request.name)?;
+    required("the passphrase", &request.passphrase)?;
+    let mut store = api.open()?;
+    let approval = actions::approve(
+        &mut store,
+        i64::from(request.action_id),
+        &request.name,
+        &request.passphrase,
+        request.heuristic_checked,
+        now(),
+    )?;
+    Ok(Approved {
+        action: action_view(&approval.action),
+        approvals: count32(approval.approvals as u64),
+        needed: count32(approval.needed as u64),
+    })
+}
+
+/// Dismisses a finding a person judged fine; the reason is required and audited.
+pub fn dismiss(api: &Api, request: &DismissRequest) -> Result<FindingRow, ApiError> {
+    required("your name", &request.by)?;
+    required("a reason", &request.reason)?;
+    let mut store = api.open()?;
+    let finding = actions::dismiss(
+        &mut store,
+        i64::from(request.finding_id),
+        &request.by,
+        &request.reason,
+        now(),
+    )?;
+    Ok(finding_row(&finding))
+}
+
+/// Executes an approved action exactly once; a second call (a double click, another
+/// window) sends nothing new and answers `already_in_progress` or the first result.
+pub async fn execute(api: &Api, request: &ExecuteRequest) -> Result<Executed, ApiError> {
+    required("your name", &request.by)?;
+    let mut store = api.open()?;
+    let client = api.client(&mut store).await?;
+    let done = actions::execute(
+        &mut store,
+        &client,
+        i64::from(request.action_id),
+        &request.by,
+        now(),
+    )
+    .await?;
+    Ok(Executed {
+        action: action_view(&done.action),
+        message: done.message,
+    })
+}
+
+/// Settles every action whose outcome is unknown, by asking the gateway.
+pub async fn recover(api: &Api) -> Result<Recovered, ApiError> {
+    let mut store = api.open()?;
+    let client = api.client(&mut store).await?;
+    let report = actions::recover(&mut store, &client, now()).await?;
+    Ok(Recovered {
+        examined: count32(report.examined),
+        succeeded: count32(report.succeeded),
+        failed: count32(report.failed),
+        needs_review: count32(report.needs_review),
+        still_unknown: count32(report.still_unknown),
+        message: report.to_string(),
+    })
+}
+
+/// Every action, newest first.
+pub fn actions_list(api: &Api) -> Result<Vec<ActionView>, ApiError> {
+    let mut store = api.open()?;
+    let mut all: Vec<ActionView> = store
+        .read(|tx| tx.actions(None))?
+        .iter()
+        .map(action_view)
+        .collect();
+    all.sort_by_key(|a| std::cmp::Reverse(a.id));
+    Ok(all)
+}
+
+/// Pulls the gateway's charges and refunds, then reconciles.
+pub async fn sync_now(api: &Api) -> Result<Synced, ApiError> {
+    let mut store = api.open()?;
+    let client = api.client(&mut store).await?;
+    let report = sync::sync(&mut store, &client, now(), SyncOptions::default(), |_| {}).await?;
+    let summary = reconcile::run(&mut store, now())?;
+    let open: u64 = summary.open_by_kind.values().sum();
+    Ok(Synced {
+        new: count32(report.charges.new + report.refunds.new),
+        changed: count32(report.charges.changed + report.refunds.changed),
+        unchanged: count32(report.charges.unchanged + report.refunds.unchanged),
+        open_findings: count32(open),
+        message: format!("synced: {report}"),
+    })
+}
+
+/// Lays the gateway beside the ledger again and updates the findings.
+pub fn reconcile_now(api: &Api) -> Result<u32, ApiError> {
+    let mut store = api.open()?;
+    let summary = reconcile::run(&mut store, now())?;
+    Ok(count32(summary.open_by_kind.values().sum()))
+}
+
+/// Checks the audit log's hash chain and says where it breaks, if it does.
+pub fn audit_verify(api: &Api) -> Result<AuditVerified, ApiError> {
+    let mut store = api.open()?;
+    let (entries, head) = store
+        .read(|tx| Ok::<_, store::StoreError>((tx.audit_entries(None, None)?, tx.audit_head()?)))?;
+    Ok(match crate::audit::verify(&entries, head) {
+        Ok(report) => AuditVerified {
+            holds: true,
+            entries: count32(report.entries),
+            head_hash: Some(report.head_hash),
+            problem: None,
+        },
+        Err(broken) => AuditVerified {
+            holds: false,
+            entries: count32(entries.len() as u64),
+            head_hash: None,
+            problem: Some(broken.to_string()),
+        },
+    })
+}
+
+/// Imports one CSV file (one transaction: a bad row leaves the store as it was).
+pub fn import_file(api: &Api, request: &ImportRequest) -> Result<Imported, ApiError> {
+    required("a file", &request.path)?;
+    let mut store = api.open()?;
+    let kind = match request.kind {
+        ImportKind::Invoices => FileKind::Invoices,
+        ImportKind::Payments => FileKind::Payments,
+        ImportKind::StripePayments => FileKind::StripePayments,
+    };
+    let mapping = match &request.mapping {
+        Some(name) => Some(
+            import::resolve_mapping(&mut store, name)
+                .map_err(|e| ApiError::invalid(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let options = ImportOptions {
+        mapping,
+        ..ImportOptions::default()
+    };
+    let report = import::import_file(&mut store, kind, Path::new(&request.path), &options, now())
+        .map_err(|e| ApiError::new(ApiErrorCode::Refused, e.to_string()))?;
+    Ok(Imported {
+        new: count32(report.counts.new),
+        changed: count32(report.counts.changed),
+        unchanged: count32(report.counts.unchanged),
+        message: report.to_string(),
+    })
+}

@@ -1,0 +1,324 @@
+//! The API the windows call (`chargeguard::api`), on the demo store with its sandbox
+//! gateway over real loopback HTTP: what the Today screen counts, the findings filters,
+//! one finding's evidence and fix, and the morning — propose, approve, execute — with the
+//! errors a window branches on, and one refund however many times Execute is pressed.
+
+mod api_support;
+
+use api_support::{APPROVER, PASSPHRASE, demo, stats};
+use chargeguard::api::json::*;
+use chargeguard::api::{self, ApiErrorCode};
+use rstest::rstest;
+
+fn by_kind(today: &Today, kind: FindingKind) -> &KindTotal {
+    today
+        .open_by_kind
+        .iter()
+        .find(|k| k.kind == kind)
+        .expect("every kind is listed")
+}
+
+#[test]
+fn today_counts_the_demo_findings_with_money_per_currency_never_mixed() {
+    let demo = demo();
+    let api = api::Api::new(&demo.db);
+    let today = api::today(&api).unwrap();
+    assert!(today.demo, "the demo store is marked as demo data");
+    assert!(today.gateway.is_some(), "the demo store is connected");
+    assert_eq!(today.open_findings, 16);
+    assert_eq!(today.open_by_kind.len(), 6);
+    let doubles = by_kind(&today, FindingKind::DoubleCharge);
+    assert_eq!(doubles.count, 4);
+    // Two EUR double charges of 45.00 add up; JPY and KWD stay apart, with their exponents.
+    let amounts: Vec<(&str, &str, u32)> = doubles
+        .amounts
+        .iter()
+        .map(|a| (a.currency.as_str(), a.minor.as_str(), a.exponent))
+        .collect();
+    assert_eq!(
+        amounts,
+        vec![("EUR", "9000", 2), ("JPY", "12000", 0), ("KWD", "12500", 3)]
+    );
+    assert!(!today.coverage.is_empty(), "the export's window is covered");
+}
+
+#[rstest]
+#[case::everything(FindingsQuery::default(), 16)]
+#[case::double_charges(FindingsQuery { kind: Some(FindingKind::DoubleCharge), ..Default::default() }, 4)]
+#[case::heuristic_only(FindingsQuery { confidence: Some(Confidence::Heuristic), ..Default::default() }, 2)]
+#[case::heuristic_orphans(FindingsQuery { kind: Some(FindingKind::OrphanCharge), confidence: Some(Confidence::Heuristic), ..Default::default() }, 2)]
+#[case::resolved_none_yet(FindingsQuery { status: Some(FindingStatus::Resolved), ..Default::default() }, 0)]
+fn findings_filters(#[case] query: FindingsQuery, #[case] expected: usize) {
+    let demo = demo();
+    let rows = api::findings(&api::Api::new(&demo.db), &query).unwrap();
+    assert_eq!(rows.len(), expected, "{query:?}");
+    for row in &rows {
+        if let Some(kind) = query.kind {
+            assert_eq!(row.kind, kind);
+        }
+        if let Some(c) = query.confidence {
+            assert_eq!(row.confidence, c);
+        }
+    }
+}
+
+/// A double charge under the approval threshold (one approver is enough): the demo's EUR
+/// one. (12000 JPY is above the default threshold of 500 in major units: two approvers.)
+fn first_double_charge(api: &api::Api) -> FindingRow {
+    api::findings(
+        api,
+        &FindingsQuery {
+            kind: Some(FindingKind::DoubleCharge),
+            status: Some(FindingStatus::Open),
+            confidence: None,
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .find(|f| f.amount.currency == "EUR")
+    .expect("the demo holds a EUR double charge")
+}
+
+#[test]
+fn a_double_charge_shows_its_evidence_side_by_side_and_one_refund() {
+    let demo = demo();
+    let api = api::Api::new(&demo.db);
+    let row = first_double_charge(&api);
+    let detail = api::finding(&api, &IdRequest { id: row.id }).unwrap();
+    let invoice = detail.evidence.invoice.expect("the invoice is shown");
+    assert_eq!(Some(&invoice.number), row.invoice_number.as_ref());
+    assert_eq!(
+        detail.evidence.charges.len(),
+        2,
+        "the kept and the surplus charge"
+    );
+    let roles: Vec<&str> = detail
+        .evidence
+        .charges
+        .iter()
+        .map(|c| c.role.as_str())
+        .collect();
+    assert!(
+        roles.contains(&"kept") && roles.contains(&"surplus"),
+        "{roles:?}"
+    );
+    assert!(!detail.evidence.ledger_entries.is_empty());
+    let fix = detail.fix.expect("a double charge has a fix");
+    assert_eq!(fix.kind, "refund");
+    assert!(fix.moves_money);
+    assert_eq!(fix.amount, row.amount);
+    assert!(
+        fix.description.contains(&row.charge_ids[0]),
+        "{}",
+        fix.description
+    );
+}
+
+#[test]
+fn dismissing_needs_a_reason() {
+    let demo = demo();
+    let api = api::Api::new(&demo.db);
+    let row = first_double_charge(&api);
+    let refused = api::dismiss(
+        &api,
+        &DismissRequest {
+            finding_id: row.id,
+            by: "bob".into(),
+            reason: "  ".into(),
+        },
+    )
+    .unwrap_err();
+    assert_eq!(refused.code, ApiErrorCode::InvalidInput);
+    assert!(refused.message.contains("reason"), "{}", refused.message);
+    let dismissed = api::dismiss(
+        &api,
+        &DismissRequest {
+            finding_id: row.id,
+            by: "bob".into(),
+            reason: "the customer asked to keep it as credit".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(dismissed.status, FindingStatus::Resolved);
+    assert_eq!(dismissed.resolution, Some(Resolution::Dismissed));
+    assert!(api::audit_verify(&api).unwrap().holds);
+}
+
+#[test]
+fn a_heuristic_fix_is_not_approved_until_a_person_checked_the_match() {
+    let demo = demo();
+    let api = api::Api::new(&demo.db);
+    let heuristic = api::findings(
+        &api,
+        &FindingsQuery {
+            confidence: Some(Confidence::Heuristic),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .remove(0);
+    let action = api::propose(
+        &api,
+        &ProposeRequest {
+            finding_id: heuristic.id,
+            by: "bob".into(),
+        },
+    )
+    .unwrap();
+    let mut request = ApproveRequest {
+        action_id: action.id,
+        name: APPROVER.into(),
+        passphrase: PASSPHRASE.into(),
+        heuristic_checked: false,
+    };
+    let refused = api::approve(&api, &request).unwrap_err();
+    assert_eq!(refused.code, ApiErrorCode::HeuristicUnchecked);
+    request.heuristic_checked = true;
+    assert_eq!(
+        api::approve(&api, &request).unwrap().action.state,
+        ActionState::Approved
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_morning_propose_approve_execute_refunds_once_however_often_execute_is_pressed() {
+    let demo = demo();
+    let (api, sandbox) = demo.connect().await;
+    let refunds_before = stats(&sandbox).await["refunds"].as_i64().unwrap();
+    let row = first_double_charge(&api);
+
+    let action = api::propose(
+        &api,
+        &ProposeRequest {
+            finding_id: row.id,
+            by: "bob".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(action.state, ActionState::Proposed);
+    assert_eq!(action.state_words, "waiting for approval");
+    // A second press of Propose is the same action.
+    let again = api::propose(
+        &api,
+        &ProposeRequest {
+            finding_id: row.id,
+            by: "bob".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!((again.id, &again.key), (action.id, &action.key));
+
+    let wrong = api::approve(
+        &api,
+        &ApproveRequest {
+            action_id: action.id,
+            name: APPROVER.into(),
+            passphrase: "not the passphrase".into(),
+            heuristic_checked: false,
+        },
+    )
+    .unwrap_err();
+    assert_eq!(wrong.code, ApiErrorCode::WrongPassphrase);
+    let approved = api::approve(
+        &api,
+        &ApproveRequest {
+            action_id: action.id,
+            name: APPROVER.into(),
+            passphrase: PASSPHRASE.into(),
+            heuristic_checked: false,
+        },
+    )
+    .unwrap();
+    assert_eq!(approved.action.state, ActionState::Approved);
+    assert_eq!(approved.action.approvers, vec![APPROVER.to_string()]);
+
+    // Three presses of Execute at once, as three windows would.
+    let request = ExecuteRequest {
+        action_id: action.id,
+        by: "bob".into(),
+    };
+    let presses = (0..3).map(|_| {
+        let (api, request) = (api.clone(), request.clone());
+        tokio::spawn(async move { api::execute(&api, &request).await })
+    });
+    let results: Vec<_> = futures_join(presses).await;
+    let succeeded = results
+        .iter()
+        .filter(|r| matches!(r, Ok(e) if e.action.state == ActionState::Succeeded))
+        .count();
+    assert!(succeeded >= 1, "{results:?}");
+    for r in &results {
+        if let Err(e) = r {
+            assert_eq!(e.code, ApiErrorCode::AlreadyInProgress, "{e:?}");
+        }
+    }
+    // And once more afterwards: it says so and sends nothing.
+    let late = api::execute(&api, &request).await.unwrap();
+    assert!(
+        late.message.contains("already succeeded"),
+        "{}",
+        late.message
+    );
+
+    let refunds_after = stats(&sandbox).await["refunds"].as_i64().unwrap();
+    assert_eq!(
+        refunds_after - refunds_before,
+        1,
+        "exactly one refund at the gateway"
+    );
+
+    let detail = api::finding(&api, &IdRequest { id: row.id }).unwrap();
+    assert_eq!(detail.finding.status, FindingStatus::Resolved);
+    assert_eq!(detail.finding.resolution, Some(Resolution::Fixed));
+    assert_eq!(detail.actions[0].state, ActionState::Succeeded);
+    assert!(
+        detail.actions[0]
+            .gateway_object_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("re_"))
+    );
+    let today = api::today(&api).unwrap();
+    assert_eq!(by_kind(&today, FindingKind::DoubleCharge).count, 3);
+    assert!(api::audit_verify(&api).unwrap().holds);
+    sandbox.shutdown().await.unwrap();
+}
+
+async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::new();
+    for h in handles.collect::<Vec<_>>() {
+        out.push(h.await.expect("task ends"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn syncing_the_demo_from_its_sandbox_finds_exactly_what_the_demo_planted() {
+    let demo = demo();
+    let (api, sandbox) = demo.connect().await;
+    let before = api::findings(&api, &FindingsQuery::default()).unwrap();
+    let synced = api::sync_now(&api).await.unwrap();
+    assert_eq!(
+        synced.new, 18,
+        "the export's refunds arrive as refund objects: {synced:?}"
+    );
+    let after = api::findings(&api, &FindingsQuery::default()).unwrap();
+    assert_eq!(
+        before, after,
+        "the sandbox holds the same books as the export"
+    );
+    let today = api::today(&api).unwrap();
+    assert!(today.last_sync.is_some());
+    sandbox.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_without_a_gateway_says_to_connect_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = api::Api::new(dir.path().join("empty.db"));
+    let e = api::sync_now(&api).await.unwrap_err();
+    assert_eq!(e.code, ApiErrorCode::NotConnected);
+    assert!(e.message.contains("Settings"), "{}", e.message);
+    let today = api::today(&api).unwrap();
+    assert!(!today.demo);
+    assert_eq!(today.open_findings, 0);
+}

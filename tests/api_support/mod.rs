@@ -1,0 +1,91 @@
+//! Shared by the API tests: the demo store made by the real `chargeguard demo
+//! --sandbox-state`, its sandbox started in-process on a free loopback port, and an
+//! approver with a passphrase.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use chargeguard::api::Api;
+use chargeguard::people::{self, Role};
+use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
+use chargeguard::store::Store;
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_chargeguard");
+pub const APPROVER: &str = "alice";
+pub const PASSPHRASE: &str = "correct horse battery";
+
+pub struct Demo {
+    pub dir: TempDir,
+    pub db: PathBuf,
+    pub sandbox_state: PathBuf,
+}
+
+/// A demo store and its seeded sandbox state, through the real binary; alice approves.
+pub fn demo() -> Demo {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let db = dir.path().join("demo.db");
+    let sandbox_state = dir.path().join("sandbox");
+    let out = Command::new(BIN)
+        .arg("--db")
+        .arg(&db)
+        .arg("demo")
+        .arg("--sandbox-state")
+        .arg(&sandbox_state)
+        .output()
+        .expect("chargeguard demo runs");
+    assert!(
+        out.status.success(),
+        "demo failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut store = Store::open(&db).expect("demo store opens");
+    people::add_user(
+        &mut store,
+        APPROVER,
+        Role::Approver,
+        PASSPHRASE,
+        jiff::Timestamp::now(),
+    )
+    .expect("alice is added");
+    Demo {
+        dir,
+        db,
+        sandbox_state,
+    }
+}
+
+impl Demo {
+    /// Starts the demo's sandbox and points the store at it, as `ui-server` does.
+    pub async fn connect(&self) -> (Api, RunningSandbox) {
+        let running = sandbox::start(SandboxConfig::new(&self.sandbox_state))
+            .await
+            .expect("sandbox starts");
+        let mut store = Store::open(&self.db).unwrap();
+        let seeded = chargeguard::demo::sandbox::seed_and_connect(
+            &mut store,
+            &running.base_url(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("demo store connects to its sandbox");
+        assert_eq!(seeded, 0, "the demo had seeded its sandbox already");
+        let api = Api::new(&self.db)
+            .with_http_timeout(Duration::from_secs(5))
+            .with_gateway_key(chargeguard::demo::sandbox::demo_key());
+        (api, running)
+    }
+}
+
+/// The sandbox's object counts (`GET /_sandbox/stats`).
+pub async fn stats(sandbox: &RunningSandbox) -> Value {
+    reqwest::get(format!("{}/_sandbox/stats", sandbox.base_url()))
+        .await
+        .expect("stats answer")
+        .json()
+        .await
+        .expect("stats are JSON")
+}

@@ -1,0 +1,98 @@
+// The window: a "Demo data" banner when the store is the demo's, and three screens —
+// Today, Findings, Actions — reachable by tab and by keyboard (Alt+1..3).
+import { useCallback, useEffect, useState } from "react";
+import type { Today as TodayData } from "./generated";
+import { call, CommandError } from "./transport";
+import { Today } from "./views/Today";
+import { Findings } from "./views/Findings";
+import { Actions } from "./views/Actions";
+
+type Screen = "today" | "findings" | "actions";
+const SCREENS: { id: Screen; label: string }[] = [
+  { id: "today", label: "Today" },
+  { id: "findings", label: "Findings" },
+  { id: "actions", label: "Actions" },
+];
+
+export function App() {
+  const [screen, setScreen] = useState<Screen>("today");
+  const [today, setToday] = useState<TodayData | null>(null);
+  const [error, setError] = useState<string | null>(null);
+  const [user, setUser] = useState(() => localStorage.getItem("chargeguard.user") ?? "bookkeeper");
+
+  const refresh = useCallback(async () => {
+    try {
+      setToday(await call("today", null));
+      setError(null);
+    } catch (e) {
+      setError(e instanceof CommandError ? e.message : String(e));
+    }
+  }, []);
+
+  useEffect(() => {
+    void refresh();
+  }, [refresh, screen]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (!e.altKey) return;
+      const index = ["1", "2", "3"].indexOf(e.key);
+      if (index >= 0) {
+        e.preventDefault();
+        setScreen(SCREENS[index].id);
+      }
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, []);
+
+  return (
+    <div className="app">
+      {today?.demo && (
+        <div className="demo-banner" role="status">
+          Demo data — a made-up store and a sandbox gateway; no real money moves.
+        </div>
+      )}
+      <header className="top">
+        <h1>Chargeguard</h1>
+        <nav role="tablist" aria-label="Screens">
+          {SCREENS.map((s, i) => (
+            <button
+              key={s.id}
+              role="tab"
+              aria-selected={screen === s.id}
+              className={screen === s.id ? "tab active" : "tab"}
+              onClick={() => setScreen(s.id)}
+              title={`Alt+${i + 1}`}
+            >
+              {s.label}
+            </button>
+          ))}
+        </nav>
+        <label className="who">
+          You are
+          <input
+            aria-label="Your name"
+            value={user}
+            onChange={(e) => {
+              setUser(e.target.value);
+              localStorage.setItem("chargeguard.user", e.target.value);
+            }}
+          />
+        </label>
+      </header>
+      {error && (
+        <p className="error" role="alert">
+          {error}
+        </p>
+      )}
+      <main>
+        {screen === "today" && (
+          <Today today={today} onRefresh={refresh} onOpenFindings={() => setScreen("findings")} />
+        )}
+        {screen === "findings" && <Findings user={user} onChanged={refresh} />}
+        {screen === "actions" && <Actions user={user} onChanged={refresh} />}
+      </main>
+    </div>
+  );
+}

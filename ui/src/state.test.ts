@@ -1,0 +1,97 @@
+import { describe, expect, it } from "vitest";
+import type { ActionView, FindingRow } from "./generated";
+import { bulkApprovable, checkApprove, checkDismiss, executeView, oncePerFlight } from "./state";
+
+const amount = { minor: "4500", currency: "EUR", exponent: 2 };
+
+function finding(id: number, confidence: FindingRow["confidence"], status: FindingRow["status"] = "open"): FindingRow {
+  return {
+    id,
+    kind: "double_charge",
+    status,
+    resolution: null,
+    invoice_number: "INV-1",
+    charge_ids: ["ch_1"],
+    amount,
+    confidence,
+    reason: "",
+    first_seen_at: "2026-10-01T00:00:00Z",
+  };
+}
+
+function action(state: ActionView["state"], words = "words"): ActionView {
+  return {
+    id: 1,
+    kind: "refund",
+    state,
+    state_words: words,
+    description: "Refund",
+    finding_id: 1,
+    invoice_number: "INV-1",
+    charge_id: "ch_1",
+    amount,
+    key: "k",
+    proposed_by: "bob",
+    proposed_at: "",
+    approvers: [],
+    updated_at: "",
+    gateway_object_id: null,
+  };
+}
+
+describe("forms", () => {
+  it.each([
+    ["empty", "", false],
+    ["only spaces", "   ", false],
+    ["a reason", "customer keeps it as credit", true],
+  ])("dismissal with %s reason", (_n, reason, ok) => {
+    expect(checkDismiss(reason).ok).toBe(ok);
+  });
+
+  it.each([
+    ["no name", "", "pass", false, false, false],
+    ["no passphrase", "alice", "", false, false, false],
+    ["exact match", "alice", "pass", false, false, true],
+    ["heuristic unchecked", "alice", "pass", true, false, false],
+    ["heuristic checked", "alice", "pass", true, true, true],
+  ])("approval: %s", (_n, name, pass, heuristic, checked, ok) => {
+    expect(checkApprove(name, pass, heuristic, checked).ok).toBe(ok);
+  });
+});
+
+describe("bulk approval", () => {
+  it("never takes heuristic or resolved findings", () => {
+    const rows = [finding(1, "exact"), finding(2, "heuristic"), finding(3, "exact", "resolved")];
+    expect(bulkApprovable(rows).map((r) => r.id)).toEqual([1]);
+  });
+});
+
+describe("execute button", () => {
+  it.each([
+    ["approved is ready", "approved", false, "ready"],
+    ["a press in flight", "approved", true, "in_flight"],
+    ["executing elsewhere", "executing", false, "in_flight"],
+    ["unknown reads checking", "unknown", false, "checking"],
+    ["succeeded is done", "succeeded", false, "done"],
+  ] as const)("%s", (_n, state, inFlight, kind) => {
+    expect(executeView(action(state), inFlight).kind).toBe(kind);
+  });
+
+  it("a second press while the first is answered does nothing", async () => {
+    let calls = 0;
+    let release!: () => void;
+    const press = oncePerFlight(
+      () =>
+        new Promise<number>((resolve) => {
+          calls += 1;
+          release = () => resolve(calls);
+        }),
+    );
+    const first = press();
+    const second = await press();
+    expect(second).toBeUndefined();
+    release();
+    expect(await first).toBe(1);
+    expect(calls).toBe(1);
+  });
+});

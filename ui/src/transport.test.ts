@@ -1,0 +1,38 @@
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { call, CommandError } from "./transport";
+
+afterEach(() => {
+  vi.unstubAllGlobals();
+  delete (globalThis as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__;
+});
+
+describe("transport", () => {
+  it("posts the command to the HTTP wrapper and returns its answer", async () => {
+    const fetch = vi.fn(async () => new Response(JSON.stringify([]), { status: 200 }));
+    vi.stubGlobal("fetch", fetch);
+    await expect(call("findings", { status: "open" })).resolves.toEqual([]);
+    expect(fetch).toHaveBeenCalledWith("/api/findings", expect.objectContaining({ method: "POST", body: '{"status":"open"}' }));
+  });
+
+  it("turns the wrapper's {code, message} into a CommandError", async () => {
+    vi.stubGlobal(
+      "fetch",
+      vi.fn(async () => new Response(JSON.stringify({ code: "already_in_progress", message: "busy" }), { status: 409 })),
+    );
+    const e = await call("execute", { action_id: 1, by: "bob" }).catch((x) => x);
+    expect(e).toBeInstanceOf(CommandError);
+    expect(e.code).toBe("already_in_progress");
+  });
+
+  it("uses Tauri's invoke inside the desktop app, with the argument as `request`", async () => {
+    const invoke = vi.fn(async () => ({ holds: true }));
+    (globalThis as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__ = { invoke };
+    const fetch = vi.fn();
+    vi.stubGlobal("fetch", fetch);
+    await call("finding", { id: 3 });
+    expect(invoke).toHaveBeenCalledWith("finding", { request: { id: 3 } });
+    await call("audit_verify", null);
+    expect(invoke).toHaveBeenLastCalledWith("audit_verify", {});
+    expect(fetch).not.toHaveBeenCalled();
+  });
+});

@@ -1,0 +1,102 @@
+// The one way the front end reaches the core: a named command with one argument, answered
+// by a value or an ApiError {code, message}. In the desktop app it is Tauri's `invoke`;
+// in a browser it is the HTTP wrapper (`chargeguard ui-server`), `POST /api/COMMAND`.
+// Both shells call the same `chargeguard::api` functions with the same generated types.
+import type {
+  ActionView,
+  ApiError,
+  ApproveRequest,
+  Approved,
+  AuditVerified,
+  DismissRequest,
+  ExecuteRequest,
+  Executed,
+  FindingDetail,
+  FindingRow,
+  FindingsQuery,
+  IdRequest,
+  ImportRequest,
+  Imported,
+  ProposeRequest,
+  Recovered,
+  Synced,
+  Today,
+} from "./generated";
+
+/** Every command: its argument and its answer, as the core defines them. */
+export interface Commands {
+  today: [null, Today];
+  findings: [FindingsQuery, FindingRow[]];
+  finding: [IdRequest, FindingDetail];
+  propose: [ProposeRequest, ActionView];
+  approve: [ApproveRequest, Approved];
+  dismiss: [DismissRequest, FindingRow];
+  execute: [ExecuteRequest, Executed];
+  recover: [null, Recovered];
+  actions: [null, ActionView[]];
+  sync_now: [null, Synced];
+  reconcile: [null, number];
+  audit_verify: [null, AuditVerified];
+  import_file: [ImportRequest, Imported];
+}
+
+export type Command = keyof Commands;
+
+export class CommandError extends Error {
+  readonly code: ApiError["code"];
+  constructor(error: ApiError) {
+    super(error.message);
+    this.code = error.code;
+  }
+}
+
+function isApiError(value: unknown): value is ApiError {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as ApiError).code === "string" &&
+    typeof (value as ApiError).message === "string"
+  );
+}
+
+type Invoke = (command: string, args?: Record<string, unknown>) => Promise<unknown>;
+
+function tauriInvoke(): Invoke | null {
+  const internals = (globalThis as { __TAURI_INTERNALS__?: { invoke?: Invoke } })
+    .__TAURI_INTERNALS__;
+  return internals?.invoke ?? null;
+}
+
+export async function call<C extends Command>(
+  command: C,
+  arg: Commands[C][0],
+): Promise<Commands[C][1]> {
+  const invoke = tauriInvoke();
+  if (invoke) {
+    try {
+      return (await invoke(command, arg === null ? {} : { request: arg })) as Commands[C][1];
+    } catch (e) {
+      throw isApiError(e) ? new CommandError(e) : e;
+    }
+  }
+  let response: Response;
+  try {
+    response = await fetch(`/api/${command}`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(arg),
+    });
+  } catch {
+    throw new CommandError({
+      code: "internal",
+      message: "Chargeguard's server does not answer; is `chargeguard ui-server` still running?",
+    });
+  }
+  const body: unknown = await response.json().catch(() => null);
+  if (!response.ok) {
+    throw new CommandError(
+      isApiError(body) ? body : { code: "internal", message: `HTTP ${response.status}` },
+    );
+  }
+  return body as Commands[C][1];
+}

@@ -1,0 +1,339 @@
+// One finding: its reason in plain words, the evidence side by side (invoice, ledger,
+// gateway charges), the one proposed fix, and the steps of its action — propose, approve
+// (name and passphrase), execute (in flight, then its outcome) — or dismiss with a reason.
+import { useCallback, useEffect, useRef, useState } from "react";
+import type { ActionView, FindingDetail } from "../generated";
+import { call, CommandError } from "../transport";
+import { formatAmount } from "../money";
+import { KIND_LABEL, STATE_LABEL, shortInstant } from "../labels";
+import { checkApprove, checkDismiss, executeView, type ExecuteView } from "../state";
+
+function message(e: unknown): string {
+  if (e instanceof CommandError) {
+    return e.code === "already_in_progress" ? `Already in progress: ${e.message}` : e.message;
+  }
+  return String(e);
+}
+
+export function FindingPanel(props: { id: number; user: string; onChanged: () => Promise<void> }) {
+  const [detail, setDetail] = useState<FindingDetail | null>(null);
+  const [error, setError] = useState<string | null>(null);
+
+  const load = useCallback(async () => {
+    try {
+      setDetail(await call("finding", { id: props.id }));
+    } catch (e) {
+      setError(message(e));
+    }
+  }, [props.id]);
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const changed = async () => {
+    await load();
+    await props.onChanged();
+  };
+
+  if (!detail) return error ? <p className="error">{error}</p> : <p aria-busy="true">Loading…</p>;
+  const f = detail.finding;
+  const ev = detail.evidence;
+  const action: ActionView | undefined = detail.actions[0];
+  const heuristic = f.confidence === "heuristic";
+
+  return (
+    <article aria-labelledby="finding-title" className="panel">
+      <h2 id="finding-title">
+        {KIND_LABEL[f.kind]} <span className="muted">#{f.id}</span>{" "}
+        {heuristic && <span className="badge heuristic">heuristic match: check it yourself</span>}
+      </h2>
+      <p className="reason">{f.reason}</p>
+      <p>
+        <strong>{formatAmount(f.amount)}</strong> · {f.status}
+        {f.resolution && ` (${f.resolution})`}
+      </p>
+
+      <div className="evidence">
+        <section aria-label="Invoice">
+          <h3>Invoice</h3>
+          {[ev.earlier_invoice, ev.invoice].filter((i) => i).map((inv) => (
+            <dl key={inv!.number}>
+              <dt>Number</dt>
+              <dd>{inv!.number}{inv === ev.earlier_invoice && " (earlier)"}</dd>
+              <dt>Customer</dt>
+              <dd>{inv!.customer_id}</dd>
+              <dt>Amount</dt>
+              <dd>{formatAmount(inv!.amount)}</dd>
+              <dt>Issued</dt>
+              <dd>{shortInstant(inv!.issued_at)}</dd>
+              <dt>Status</dt>
+              <dd>{inv!.status}</dd>
+              {inv!.order_ref && (
+                <>
+                  <dt>Order</dt>
+                  <dd>{inv!.order_ref}</dd>
+                </>
+              )}
+              <dt>Gateway holds</dt>
+              <dd>{formatAmount(inv!.gateway_net)}</dd>
+            </dl>
+          ))}
+          {!ev.invoice && <p>No invoice.</p>}
+        </section>
+        <section aria-label="Ledger">
+          <h3>Ledger</h3>
+          {ev.ledger_entries.length === 0 && <p>Nothing recorded.</p>}
+          {ev.ledger_entries.map((l) => (
+            <dl key={l.payment_id}>
+              <dt>{l.kind}</dt>
+              <dd>
+                {l.payment_id}: {formatAmount(l.amount)}
+              </dd>
+              <dt>Recorded</dt>
+              <dd>{shortInstant(l.recorded_at)}</dd>
+              <dt>Gateway id</dt>
+              <dd>{l.gateway_id ?? "cash / transfer"}</dd>
+            </dl>
+          ))}
+        </section>
+        <section aria-label="Gateway">
+          <h3>Gateway</h3>
+          {ev.charges.map((c) => (
+            <dl key={c.id} className={`charge role-${c.role}`}>
+              <dt>{c.role}</dt>
+              <dd>
+                <code>{c.id}</code>
+              </dd>
+              <dt>Amount</dt>
+              <dd>
+                {formatAmount(c.amount)}
+                {c.refunded.minor !== "0" && ` (refunded ${formatAmount(c.refunded)})`}
+              </dd>
+              <dt>Created</dt>
+              <dd>{shortInstant(c.created)}</dd>
+              <dt>Status</dt>
+              <dd>{c.status}</dd>
+              <dt>Tied by</dt>
+              <dd>{c.linked_by ?? "—"}</dd>
+              <dt>In ledger</dt>
+              <dd>{c.recorded_in_ledger ? "yes" : "no"}</dd>
+            </dl>
+          ))}
+        </section>
+      </div>
+      {ev.facts.length > 0 && (
+        <p className="muted">
+          {ev.facts.map((x) => `${x.label}: ${x.amount ? formatAmount(x.amount) : x.value}`).join(" · ")}
+        </p>
+      )}
+
+      <section aria-label="Fix" className="fix">
+        <h3>The fix</h3>
+        {detail.fix ? (
+          <p data-testid="fix">{detail.fix.description}</p>
+        ) : (
+          f.status === "open" && <p>{detail.no_fix_reason}</p>
+        )}
+        {f.status === "resolved" && (
+          <p>
+            Resolved{f.resolution === "fixed" ? " by the action below" : f.resolution === "dismissed" ? " by a dismissal (see the audit log)" : ": the data no longer shows it"}.
+            The evidence above is as it was when the finding was last seen.
+          </p>
+        )}
+        {f.status === "open" && (
+          <Steps
+            detail={detail}
+            action={action}
+            user={props.user}
+            heuristic={heuristic}
+            onChanged={changed}
+          />
+        )}
+        {action && <ActionSummary action={action} />}
+      </section>
+      {f.status === "open" && !(action && ["approved", "executing", "unknown", "needs_review"].includes(action.state)) && (
+        <Dismiss findingId={f.id} user={props.user} onChanged={changed} />
+      )}
+    </article>
+  );
+}
+
+function ActionSummary({ action }: { action: ActionView }) {
+  return (
+    <p className="action-summary" data-testid="action-state" data-state={action.state}>
+      Action #{action.id}: <span className={`state state-${action.state}`}>{STATE_LABEL[action.state]}</span>{" "}
+      — {action.state_words}
+      {action.approvers.length > 0 && ` · approved by ${action.approvers.join(", ")}`}
+      {action.gateway_object_id && (
+        <>
+          {" "}
+          · gateway <code>{action.gateway_object_id}</code>
+        </>
+      )}
+      <br />
+      <span className="muted">
+        key <code className="key">{action.key}</code>
+      </span>
+    </p>
+  );
+}
+
+function Steps(props: {
+  detail: FindingDetail;
+  action: ActionView | undefined;
+  user: string;
+  heuristic: boolean;
+  onChanged: () => Promise<void>;
+}) {
+  const { action } = props;
+  const [error, setError] = useState<string | null>(null);
+  const [name, setName] = useState("");
+  const [passphrase, setPassphrase] = useState("");
+  const [checked, setChecked] = useState(false);
+  const [note, setNote] = useState<string | null>(null);
+  const [inFlight, setInFlight] = useState(false);
+  const flying = useRef(false);
+  const [last, setLast] = useState<ExecuteView | undefined>(undefined);
+
+  if (!props.detail.fix) return null;
+  const open = !action || action.state === "cancelled" || action.state === "failed";
+
+  if (open) {
+    const propose = async () => {
+      try {
+        await call("propose", { finding_id: props.detail.finding.id, by: props.user });
+        setError(null);
+      } catch (e) {
+        setError(message(e));
+      }
+      await props.onChanged();
+    };
+    return (
+      <>
+        <button onClick={propose}>Propose this fix</button>
+        {error && <p className="error" role="alert">{error}</p>}
+      </>
+    );
+  }
+
+  if (action!.state === "proposed") {
+    const check = checkApprove(name, passphrase, props.heuristic, checked);
+    const approve = async (e: React.FormEvent) => {
+      e.preventDefault();
+      if (!check.ok) {
+        setError(check.problem ?? null);
+        return;
+      }
+      try {
+        const done = await call("approve", {
+          action_id: action!.id,
+          name,
+          passphrase,
+          heuristic_checked: checked,
+        });
+        setPassphrase("");
+        setError(null);
+        setNote(
+          done.approvals < done.needed
+            ? `Approval ${done.approvals} of ${done.needed}: a second, different approver is needed.`
+            : null,
+        );
+      } catch (err) {
+        setError(message(err));
+      }
+      await props.onChanged();
+    };
+    return (
+      <form onSubmit={approve} aria-label="Approve" className="approve">
+        <label>
+          Approver
+          <input value={name} onChange={(e) => setName(e.target.value)} autoComplete="username" />
+        </label>
+        <label>
+          Passphrase
+          <input
+            type="password"
+            value={passphrase}
+            onChange={(e) => setPassphrase(e.target.value)}
+            autoComplete="current-password"
+          />
+        </label>
+        {props.heuristic && (
+          <label className="check">
+            <input type="checkbox" checked={checked} onChange={(e) => setChecked(e.target.checked)} />I checked
+            this match
+          </label>
+        )}
+        <button type="submit">Approve</button>
+        {note && <p role="status">{note}</p>}
+        {error && <p className="error" role="alert">{error}</p>}
+      </form>
+    );
+  }
+
+  const view = executeView(action!, inFlight, last);
+  const execute = async () => {
+    // A second press while the first is answered sends nothing (the core would refuse it
+    // anyway: one action, one key, one effect).
+    if (flying.current) return;
+    flying.current = true;
+    setInFlight(true);
+    try {
+      const done = await call("execute", { action_id: action!.id, by: props.user });
+      setLast({ kind: "done", message: done.message });
+    } catch (e) {
+      setLast({ kind: "error", message: message(e) });
+    } finally {
+      flying.current = false;
+      setInFlight(false);
+      await props.onChanged();
+    }
+  };
+  return (
+    <div className="execute">
+      {(view.kind === "ready" || view.kind === "error") && (
+        <button onClick={execute} className="primary">
+          Execute
+        </button>
+      )}
+      {view.kind === "in_flight" && (
+        <p role="status" aria-busy="true">
+          <progress aria-label="Request in flight" /> Sending to the gateway…
+        </p>
+      )}
+      {view.kind === "checking" && <p role="status">Checking with the gateway: {view.message}</p>}
+      {view.kind === "error" && <p className="error" role="alert">{view.message}</p>}
+      {last?.kind === "done" && <p role="status">{last.message}</p>}
+    </div>
+  );
+}
+
+function Dismiss(props: { findingId: number; user: string; onChanged: () => Promise<void> }) {
+  const [reason, setReason] = useState("");
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (e: React.FormEvent) => {
+    e.preventDefault();
+    const check = checkDismiss(reason);
+    if (!check.ok) {
+      setError(check.problem ?? null);
+      return;
+    }
+    try {
+      await call("dismiss", { finding_id: props.findingId, by: props.user, reason });
+      setError(null);
+    } catch (err) {
+      setError(message(err));
+    }
+    await props.onChanged();
+  };
+  return (
+    <form onSubmit={submit} aria-label="Dismiss" className="dismiss">
+      <label>
+        Reason to dismiss
+        <input value={reason} onChange={(e) => setReason(e.target.value)} required aria-required="true" />
+      </label>
+      <button type="submit">Dismiss</button>
+      {error && <p className="error" role="alert">{error}</p>}
+    </form>
+  );
+}
