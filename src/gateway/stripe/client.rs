@@ -226,6 +226,10 @@ impl PreparedCreate {
             .set("currency", intent.amount.currency().lower())
             .set("customer", &intent.customer)
             .set("payment_method", &intent.payment_method)
+            // A card, confirmed off-session: naming the type keeps Stripe from applying the
+            // dashboard's automatic payment methods, which would demand a `return_url` for
+            // redirect-based methods and refuse the confirmation.
+            .set("payment_method_types[0]", "card")
             .set("confirm", "true")
             .set("off_session", intent.off_session)
             .set_opt("description", intent.description.as_deref())
