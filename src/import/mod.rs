@@ -177,8 +177,8 @@ impl fmt::Display for ImportReport {
     }
 }
 
-/// `2997` -> `2,997`.
-fn thousands(n: u64) -> String {
+/// `2997` -> `2,997`: counts in reports, for people.
+pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {

@@ -24,6 +24,7 @@ pub use window::ObjectKind;
 
 use crate::gateway::stripe::wire::{self, Charge as WireCharge, Refund as WireRefund};
 use crate::gateway::stripe::{ListParams, Listed, StripeClient, StripeError};
+use crate::import::thousands;
 use crate::money::Money;
 use crate::records::{Coverage, Origin};
 use crate::secret::SecretError;
@@ -84,18 +85,6 @@ impl fmt::Display for SyncReport {
             thousands(self.charges.unchanged + self.refunds.unchanged),
         )
     }
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
 }
 
 /// Options of a sync.
