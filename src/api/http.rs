@@ -3,8 +3,8 @@
 //! exactly what the desktop shell's `invoke(COMMAND, args)` takes, and the built front
 //! end's static files for everything else.
 //!
-//! It holds no rule: each route parses, calls the `api` function of the same name and
-//! writes its answer — the value with 200, or the `ApiError` with a status that matches
+//! It holds no rule: each route hands the command to [`super::commands::call`] (the list
+//! the desktop shell routes through too) and writes its answer — the value with 200, or the `ApiError` with a status that matches
 //! its code. It binds loopback only (the API can move money), and refuses requests whose
 //! `Host` is not a loopback name, so a web page elsewhere cannot reach it by DNS rebinding.
 
@@ -18,8 +18,6 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 
 use super::{Api, ApiError, ApiErrorCode};
 
@@ -43,26 +41,11 @@ fn status_for(code: ApiErrorCode) -> StatusCode {
     }
 }
 
-fn answer<T: Serialize>(result: Result<T, ApiError>) -> Response {
+fn answer(result: Result<serde_json::Value, ApiError>) -> Response {
     match result {
         Ok(value) => axum::Json(value).into_response(),
         Err(e) => (status_for(e.code), axum::Json(e)).into_response(),
     }
-}
-
-fn parse<T: DeserializeOwned>(command: &str, body: &Bytes) -> Result<T, ApiError> {
-    let body: &[u8] = if body.is_empty() { b"null" } else { body };
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::invalid(format!("the request for `{command}` is malformed: {e}")))
-}
-
-/// Runs a blocking API call (SQLite, Argon2) off the async threads.
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| ApiError::internal(format!("the request stopped: {e}")))?
 }
 
 async fn command(
@@ -70,42 +53,16 @@ async fn command(
     UrlPath(name): UrlPath<String>,
     body: Bytes,
 ) -> Response {
-    let api = shared.api.clone();
-    macro_rules! call {
-        ($f:path) => {
-            answer(blocking(move || $f(&api)).await)
-        };
-        ($f:path, $t:ty) => {
-            match parse::<$t>(&name, &body) {
-                Ok(arg) => answer(blocking(move || $f(&api, &arg)).await),
-                Err(e) => answer::<()>(Err(e)),
-            }
-        };
-    }
-    match name.as_str() {
-        "today" => call!(super::today),
-        "findings" => call!(super::findings, super::json::FindingsQuery),
-        "finding" => call!(super::finding, super::json::IdRequest),
-        "propose" => call!(super::propose, super::json::ProposeRequest),
-        "approve" => call!(super::approve, super::json::ApproveRequest),
-        "dismiss" => call!(super::dismiss, super::json::DismissRequest),
-        "actions" => call!(super::actions_list),
-        "reconcile" => call!(super::reconcile_now),
-        "audit_verify" => call!(super::audit_verify),
-        "import_file" => call!(super::import_file, super::json::ImportRequest),
-        "execute" => match parse::<super::json::ExecuteRequest>(&name, &body) {
-            Ok(arg) => answer(super::execute(&api, &arg).await),
-            Err(e) => answer::<()>(Err(e)),
-        },
-        "recover" => answer(super::recover(&api).await),
-        "sync_now" => answer(super::sync_now(&api).await),
-        other => answer::<()>(Err(ApiError::new(
-            ApiErrorCode::NotFound,
-            format!(
-                "there is no command `{other}`; the front end and the server are of different versions, reload the page"
-            ),
-        ))),
-    }
+    let body: &[u8] = if body.is_empty() { b"null" } else { &body };
+    let request = match serde_json::from_slice(body) {
+        Ok(request) => request,
+        Err(e) => {
+            return answer(Err(ApiError::invalid(format!(
+                "the request for `{name}` is not JSON: {e}"
+            ))));
+        }
+    };
+    answer(super::commands::call(&shared.api, &name, request).await)
 }
 
 fn content_type(path: &Path) -> &'static str {

@@ -24,15 +24,15 @@ describe("transport", () => {
     expect(e.code).toBe("already_in_progress");
   });
 
-  it("uses Tauri's invoke inside the desktop app, with the argument as `request`", async () => {
+  it("uses Tauri's one `api` command inside the desktop app, naming the command", async () => {
     const invoke = vi.fn(async () => ({ holds: true }));
     (globalThis as { __TAURI_INTERNALS__?: unknown }).__TAURI_INTERNALS__ = { invoke };
     const fetch = vi.fn();
     vi.stubGlobal("fetch", fetch);
     await call("finding", { id: 3 });
-    expect(invoke).toHaveBeenCalledWith("finding", { request: { id: 3 } });
+    expect(invoke).toHaveBeenCalledWith("api", { command: "finding", request: { id: 3 } });
     await call("audit_verify", null);
-    expect(invoke).toHaveBeenLastCalledWith("audit_verify", {});
+    expect(invoke).toHaveBeenLastCalledWith("api", { command: "audit_verify", request: null });
     expect(fetch).not.toHaveBeenCalled();
   });
 });

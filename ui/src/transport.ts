@@ -74,7 +74,9 @@ export async function call<C extends Command>(
   const invoke = tauriInvoke();
   if (invoke) {
     try {
-      return (await invoke(command, arg === null ? {} : { request: arg })) as Commands[C][1];
+      // The shell defines one command, `api`, routing by name to the same list as the
+      // HTTP wrapper (chargeguard::api::commands).
+      return (await invoke("api", { command, request: arg })) as Commands[C][1];
     } catch (e) {
       throw isApiError(e) ? new CommandError(e) : e;
     }
