@@ -17,6 +17,7 @@ pub mod error;
 pub mod generated;
 pub mod http;
 pub mod json;
+pub mod session;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -12,12 +12,14 @@
 mod books;
 mod ids;
 pub mod sandbox;
+mod store;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 pub use books::generate;
+pub use store::{DemoBuilt, DemoError, build, is_demo, is_demo_or_empty};
 
 /// The store setting that marks a store as the demo's: `chargeguard demo` refuses to
 /// write into a store without it (real books), and the windows show a "Demo data" banner.

@@ -5,10 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chargeguard::demo::{self, DemoSpec, PlantedFinding};
-use chargeguard::import::{self, FileKind, ImportOptions};
-use chargeguard::reconcile;
-use chargeguard::store::{FindingFilter, FindingStatus};
+use chargeguard::demo::{self, DemoSpec};
 
 use crate::{Ctx, findings, output};
 
@@ -26,8 +23,6 @@ pub struct DemoArgs {
     sandbox_state: Option<PathBuf>,
 }
 
-const DEMO_MARK: &str = chargeguard::demo::DEMO_STORE_SETTING;
-
 pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     let db = match &ctx.db {
         Some(path) => path.clone(),
@@ -35,16 +30,6 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     };
     let mut store = chargeguard::store::Store::open(&db)
         .with_context(|| format!("opening the demo store {}", db.display()))?;
-    let is_demo = store.read(|tx| tx.setting(DEMO_MARK))?.is_some();
-    let is_empty = store.read(|tx| tx.invoices())?.is_empty();
-    if !is_demo && !is_empty {
-        anyhow::bail!(
-            "{} holds real books, not a demo; run `chargeguard demo` without --db, or give it a new file",
-            db.display()
-        );
-    }
-    store.write(|tx| tx.set_setting(DEMO_MARK, "true"))?;
-
     let mut spec = DemoSpec::demo();
     if let Some(seed) = args.seed {
         spec.seed = seed;
@@ -56,39 +41,20 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             .map(|p| p.join("demo-files"))
             .unwrap_or_else(|| PathBuf::from("demo-files")),
     };
-    let files = demo::generate(&dir, &spec)
-        .with_context(|| format!("writing the demo files into {}", dir.display()))?;
-
-    let options = ImportOptions {
-        dry_run: false,
-        zone: jiff::tz::TimeZone::UTC,
-        mapping: None,
-    };
-    let now = jiff::Timestamp::now();
-    let mut reports = Vec::new();
-    for (kind, path) in [
-        (FileKind::Invoices, &files.invoices),
-        (FileKind::Payments, &files.payments),
-        (FileKind::StripePayments, &files.stripe_payments),
-    ] {
-        reports.push(import::import_file(&mut store, kind, path, &options, now)?);
-    }
-    let summary = reconcile::run(&mut store, now)?;
-    let open = store.read(|tx| {
-        tx.findings(&FindingFilter {
-            kind: None,
-            status: Some(FindingStatus::Open),
-        })
-    })?;
+    let built = demo::build(&mut store, &db, &dir, &spec, jiff::Timestamp::now())?;
 
     let sandbox = match &args.sandbox_state {
         Some(dir) => Some(seed_sandbox(&mut store, dir, ctx.http_timeout)?),
         None => None,
     };
 
-    let mut found: Vec<PlantedFinding> = open.iter().map(PlantedFinding::from).collect();
-    found.sort();
-    let all_found = found == files.planted;
+    let all_found = built.answer_key_matches;
+    let (files, reports, summary, open) = (
+        built.files,
+        built.imports,
+        built.reconcile,
+        built.open_findings,
+    );
 
     if ctx.json {
         output::json(&serde_json::json!({

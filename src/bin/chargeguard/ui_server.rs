@@ -12,7 +12,6 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chargeguard::api::{self, Api};
-use chargeguard::sandbox::{self, SandboxConfig};
 
 use crate::Ctx;
 
@@ -47,14 +46,9 @@ pub fn run(ctx: &Ctx, args: UiServerArgs) -> anyhow::Result<ExitCode> {
         let mut api = Api::new(&db).with_http_timeout(ctx.http_timeout);
         let _sandbox = match &args.sandbox_state {
             Some(dir) => {
-                let running = sandbox::start(SandboxConfig::new(dir)).await?;
-                let url = running.base_url();
-                let mut store = chargeguard::store::Store::open(&db)
-                    .with_context(|| format!("opening the store {}", db.display()))?;
-                chargeguard::demo::sandbox::seed_and_connect(&mut store, &url, ctx.http_timeout)
-                    .await?;
-                api = api.with_gateway_key(chargeguard::demo::sandbox::demo_key());
-                println!("sandbox on {url}");
+                let (with_key, running) = api::session::with_demo_sandbox(api, dir).await?;
+                api = with_key;
+                println!("sandbox on {}", running.base_url());
                 Some(running)
             }
             None => None,

@@ -1,0 +1,188 @@
+//! What a window opens on: the store in the app's data folder, or — on first launch,
+//! before any real books exist — the demo store with its sandbox gateway running inside
+//! the app. The desktop shell calls [`open_desktop`] once at start-up and keeps the
+//! returned [`Session`] (and so the sandbox) alive as long as the window.
+//!
+//! It decides nothing about the books: it only chooses the store and starts the demo's
+//! gateway. The sandbox binds loopback only and uses the demo's test key, which is no
+//! secret; a real store's key stays in the OS keyring, read by [`Api`] when needed.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::demo::{self, DemoSpec};
+use crate::sandbox::{self, RunningSandbox, SandboxConfig};
+use crate::store::Store;
+
+use super::{Api, ApiError};
+
+/// The store a desktop install keeps its real books in, inside its data folder.
+pub const REAL_STORE_FILE: &str = "chargeguard.db";
+
+/// An open window's API, and the demo's sandbox when the store is the demo's.
+#[derive(Debug)]
+pub struct Session {
+    pub api: Api,
+    pub demo: bool,
+    sandbox: Option<RunningSandbox>,
+}
+
+impl Session {
+    /// The demo sandbox's address, when one runs.
+    pub fn sandbox_url(&self) -> Option<String> {
+        self.sandbox.as_ref().map(RunningSandbox::base_url)
+    }
+
+    /// Stops the demo's sandbox (if any), letting answers in progress finish.
+    pub async fn close(self) -> Result<(), ApiError> {
+        if let Some(sandbox) = self.sandbox {
+            sandbox
+                .shutdown()
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Where the demo lives inside a data folder: its store, its generated files, its sandbox.
+pub fn demo_paths(data_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let demo = data_dir.join("demo");
+    (
+        demo.join("chargeguard-demo.db"),
+        demo.join("demo-files"),
+        demo.join("sandbox"),
+    )
+}
+
+/// Opens the real store of `data_dir` if it has one, else the demo (built on first use).
+pub async fn open_desktop(data_dir: &Path, timeout: Duration) -> Result<Session, ApiError> {
+    let real = data_dir.join(REAL_STORE_FILE);
+    if real.exists() {
+        return Ok(Session {
+            api: Api::new(real).with_http_timeout(timeout),
+            demo: false,
+            sandbox: None,
+        });
+    }
+    let (db, files, sandbox_state) = demo_paths(data_dir);
+    let build_db = db.clone();
+    tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
+        if let Some(parent) = build_db.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                ApiError::internal(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let mut store = Store::open(&build_db)?;
+        if demo::is_demo(&mut store)? {
+            return Ok(());
+        }
+        let built = demo::build(
+            &mut store,
+            &build_db,
+            &files,
+            &DemoSpec::demo(),
+            jiff::Timestamp::now(),
+        )
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        if !built.answer_key_matches {
+            tracing::warn!("the demo's findings differ from what it planted");
+        }
+        Ok(())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("building the demo stopped: {e}")))??;
+    let (api, sandbox) =
+        with_demo_sandbox(Api::new(&db).with_http_timeout(timeout), &sandbox_state).await?;
+    Ok(Session {
+        api,
+        demo: true,
+        sandbox: Some(sandbox),
+    })
+}
+
+/// Starts the demo's sandbox with its state in `state_dir`, seeds it with the store's
+/// charges (once) and connects the store to it; the API then talks to it with the demo key.
+pub async fn with_demo_sandbox(
+    api: Api,
+    state_dir: &Path,
+) -> Result<(Api, RunningSandbox), ApiError> {
+    let running = sandbox::start(SandboxConfig::new(state_dir))
+        .await
+        .map_err(|e| {
+            ApiError::internal(format!(
+                "cannot start the demo gateway in {}: {e}",
+                state_dir.display()
+            ))
+        })?;
+    let db = api.db().to_path_buf();
+    let url = running.base_url();
+    let timeout = api.http_timeout;
+    let mut store = tokio::task::spawn_blocking(move || Store::open(&db))
+        .await
+        .map_err(|e| ApiError::internal(format!("opening the store stopped: {e}")))??;
+    demo::sandbox::seed_and_connect(&mut store, &url, timeout)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((api.with_gateway_key(demo::sandbox::demo_key()), running))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn first_launch_opens_the_demo_with_its_gateway_and_a_relaunch_reuses_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let session = open_desktop(dir.path(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(session.demo);
+        assert!(
+            session
+                .sandbox_url()
+                .unwrap()
+                .starts_with("http://127.0.0.1:")
+        );
+        let api = session.api.clone();
+        let today = tokio::task::spawn_blocking(move || super::super::today(&api))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(today.demo);
+        let open_before = today.open_findings;
+        assert!(open_before > 0);
+        let synced = super::super::sync_now(&session.api).await.unwrap();
+        assert!(
+            synced.new + synced.changed + synced.unchanged > 0,
+            "{synced:?}"
+        );
+        session.close().await.unwrap();
+
+        let again = open_desktop(dir.path(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let api = again.api.clone();
+        let today = tokio::task::spawn_blocking(move || super::super::today(&api))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            today.open_findings, open_before,
+            "a relaunch must not rebuild the books"
+        );
+        again.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_data_folder_with_real_books_opens_them_and_no_demo() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(&dir.path().join(REAL_STORE_FILE)).unwrap();
+        let session = open_desktop(dir.path(), Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert!(!session.demo);
+        assert!(session.sandbox_url().is_none());
+        assert!(!demo_paths(dir.path()).0.exists());
+    }
+}
