@@ -13,3 +13,5 @@ export CHARGEGUARD_SOAK_TRIALS="${CHARGEGUARD_SOAK_TRIALS:-200}"
 scripts/with-keyring.sh cargo test --release --features failpoints
 # The front end: Vitest units and the Playwright morning in Chromium against `ui-server`.
 scripts/test-ui.sh
+# The real desktop app (Tauri, WebKitGTK) under Xvfb through tauri-driver.
+scripts/test-desktop.sh

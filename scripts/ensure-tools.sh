@@ -23,3 +23,18 @@ ensure_test_tools() {
   # A real Secret Service for the keyring tests.
   apt_install dbus dbus-x11 gnome-keyring libsecret-tools
 }
+
+# The desktop app: WebKitGTK and GTK to build it; Xvfb, Debian's WebKitWebDriver and
+# tauri-driver (from crates.io, pinned) to drive it in the tests.
+ensure_desktop_libs() {
+  apt_install libwebkit2gtk-4.1-dev libgtk-3-dev librsvg2-dev libayatana-appindicator3-dev libsoup-3.0-dev
+}
+
+ensure_desktop_tools() {
+  ensure_desktop_libs
+  apt_install xvfb xauth webkit2gtk-driver dbus
+  if ! command -v tauri-driver >/dev/null; then
+    echo "Installing tauri-driver 2.1.0 (cargo install)" >&2
+    cargo install tauri-driver --version 2.1.0 --locked --quiet
+  fi
+}

@@ -1,0 +1,83 @@
+//! Chargeguard's desktop app: a Tauri 2 window over the core's API. The shell is thin on
+//! purpose: at start-up it picks the data folder and opens the session (the real store, or
+//! on first launch the demo with its sandbox gateway inside the app), and its one command,
+//! `api`, hands `(command, request)` to `chargeguard::api::commands::call` — the same list
+//! the HTTP wrapper routes — and returns the answer or the `{code, message}` error.
+//!
+//! It must never hold a business rule, and never hand the gateway's secret key to the
+//! webview: the key stays in the OS keyring and in the core's client.
+//!
+//! For tests, `CHARGEGUARD_APP_ID` replaces the app identifier (so the webview's own data
+//! lands apart from a real install's) and `CHARGEGUARD_DATA_DIR` names the data folder.
+
+#![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chargeguard::api::session::{self, Session};
+use chargeguard::api::{self, ApiError, ApiErrorCode};
+use serde_json::Value;
+use tauri::{Manager, State};
+
+/// What the window talks to: the open session, or why it could not open.
+struct Shell {
+    session: Result<Session, ApiError>,
+}
+
+#[tauri::command]
+async fn api(shell: State<'_, Shell>, command: String, request: Value) -> Result<Value, ApiError> {
+    let session = shell.session.as_ref().map_err(Clone::clone)?;
+    api::commands::call(&session.api, &command, request).await
+}
+
+fn data_dir(app: &tauri::App) -> Result<PathBuf, ApiError> {
+    if let Some(dir) = std::env::var_os("CHARGEGUARD_DATA_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    app.path().app_data_dir().map_err(|e| {
+        ApiError::new(
+            ApiErrorCode::Internal,
+            format!("cannot find a data folder for this user ({e}); set CHARGEGUARD_DATA_DIR"),
+        )
+    })
+}
+
+fn open_session(app: &tauri::App) -> Result<Session, ApiError> {
+    let dir = data_dir(app)?;
+    let session =
+        tauri::async_runtime::block_on(session::open_desktop(&dir, Duration::from_secs(30)))?;
+    tracing::info!(
+        data_dir = %dir.display(),
+        demo = session.demo,
+        sandbox = session.sandbox_url().as_deref().unwrap_or("none"),
+        "session open"
+    );
+    Ok(session)
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_ansi(false)
+        .with_writer(std::io::stderr)
+        .init();
+    let mut context = tauri::generate_context!();
+    if let Ok(identifier) = std::env::var("CHARGEGUARD_APP_ID") {
+        context.config_mut().identifier = identifier;
+    }
+    tauri::Builder::default()
+        .setup(|app| {
+            // A session that cannot open still gets a window: every command then answers
+            // with the reason, which the window shows, instead of the app vanishing.
+            let session = open_session(app);
+            if let Err(e) = &session {
+                tracing::error!("cannot open the books: {e}");
+            }
+            app.manage(Shell { session });
+            Ok(())
+        })
+        .invoke_handler(tauri::generate_handler![api])
+        .run(context)
+        .expect("the desktop app stopped with an error");
+}

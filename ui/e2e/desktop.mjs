@@ -1,0 +1,195 @@
+// The real desktop app, smoke-tested through WebDriver: the built Tauri binary in WebKitGTK,
+// driven by `tauri-driver` (which starts Debian's WebKitWebDriver) under Xvfb. It runs with a
+// test app identifier and a fresh data folder, so no real user's data is touched.
+//
+// It checks what a bookkeeper sees on first launch: the demo store built inside the app
+// with its sandbox gateway, the demo banner and findings; then approves and executes one
+// double charge's refund with a double click, and asks the in-app sandbox how many refunds
+// it made (exactly one).
+//
+// Usage (scripts/test-desktop.sh does all of it): xvfb-run node e2e/desktop.mjs, with
+// CHARGEGUARD_DESKTOP_BIN (the built app), CHARGEGUARD_BIN (the CLI, to add an approver)
+// and TAURI_DRIVER (default: tauri-driver on PATH). Screenshots go to ui/test-results/.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, existsSync, writeFileSync, openSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { createServer } from "node:net";
+import { Builder, By, Capabilities, until } from "selenium-webdriver";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const shots = join(resolve(here, ".."), "test-results");
+mkdirSync(shots, { recursive: true });
+const app = process.env.CHARGEGUARD_DESKTOP_BIN;
+const cli = process.env.CHARGEGUARD_BIN;
+const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
+for (const [name, path] of [["CHARGEGUARD_DESKTOP_BIN", app], ["CHARGEGUARD_BIN", cli]]) {
+  if (!path || !existsSync(path)) throw new Error(`${name} must name a built binary (got ${path})`);
+}
+
+const PASSPHRASE = "correct horse battery";
+const dataDir = mkdtempSync(join(tmpdir(), "chargeguard-desktop-"));
+const demoDb = join(dataDir, "demo", "chargeguard-demo.db");
+
+function freePort() {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+    server.on("error", reject);
+  });
+}
+
+async function waitFor(what, condition, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await condition();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// tauri-driver starts WebKitWebDriver, which starts the app: all inherit this environment.
+const port = await freePort();
+const nativePort = await freePort();
+// The app's log goes to a file (it names the in-app sandbox's address).
+const logPath = join(dataDir, "app.log");
+const logFd = openSync(logPath, "a");
+const appLog = () => readFileSync(logPath, "utf8");
+const driverProcess = spawn(tauriDriver, ["--port", String(port), "--native-port", String(nativePort)], {
+  env: {
+    ...process.env,
+    CHARGEGUARD_APP_ID: "app.chargeguard.desktop.test",
+    CHARGEGUARD_DATA_DIR: dataDir,
+  },
+  stdio: ["ignore", logFd, logFd],
+});
+await waitFor("tauri-driver to listen", async () => {
+  try {
+    const r = await fetch(`http://127.0.0.1:${port}/status`);
+    return r.ok || r.status < 500;
+  } catch {
+    return false;
+  }
+});
+
+let passed = 0;
+let failed = 0;
+async function step(name, body) {
+  console.log(`… ${name}`);
+  try {
+    await body();
+    passed += 1;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`FAILED - ${name}: ${e.stack ?? e}`);
+    throw e;
+  }
+}
+function expect(condition, what) {
+  if (!condition) throw new Error(what);
+}
+
+const capabilities = new Capabilities();
+capabilities.set("tauri:options", { application: app });
+capabilities.setBrowserName("wry");
+let driver;
+
+async function shot(name) {
+  writeFileSync(join(shots, name), await driver.takeScreenshot(), "base64");
+}
+async function visible(locator, timeoutMs = 60_000) {
+  const element = await driver.wait(until.elementLocated(locator), timeoutMs);
+  await driver.wait(until.elementIsVisible(element), timeoutMs);
+  return element;
+}
+async function textOf(locator) {
+  return (await visible(locator)).getText();
+}
+/** Waits until the first element at `locator` has text for which `wanted` holds. */
+async function textWhere(locator, wanted, timeoutMs = 60_000) {
+  // One flat wait: a driver.wait nested in another's condition never returns.
+  return driver.wait(async () => {
+    const [element] = await driver.findElements(locator);
+    if (!element) return false;
+    const text = await element.getText();
+    return wanted(text) ? text : false;
+  }, timeoutMs, `waiting for ${locator}`);
+}
+async function sandboxRefunds() {
+  const url = appLog().match(/sandbox="?(http:\/\/127\.0\.0\.1:\d+)/)?.[1];
+  expect(url, `the app did not log its sandbox's address:\n${appLog()}`);
+  const stats = await (await fetch(`${url}/_sandbox/stats`)).json();
+  return stats.refunds;
+}
+
+try {
+  console.log("… starting the app through tauri-driver");
+  driver = await new Builder().withCapabilities(capabilities).usingServer(`http://127.0.0.1:${port}/`).build();
+
+  await step("first launch builds the demo store and shows it under a Demo data banner", async () => {
+    const banner = await textOf(By.css(".demo-banner"));
+    expect(banner.includes("Demo data"), `banner reads: ${banner}`);
+    await textWhere(By.css('[data-testid="open-findings"]'), (t) => t === "16");
+    expect(existsSync(demoDb), "the demo store lives in the test data folder");
+    await shot("desktop-1-today.png");
+  });
+
+  await step("the Findings screen lists the demo's double charges", async () => {
+    await (await visible(By.xpath('//button[@role="tab"][normalize-space()="Findings"]'))).click();
+    const kind = await visible(By.xpath('//label[starts-with(normalize-space(.), "Kind")]//select'));
+    await kind.findElement(By.css('option[value="double_charge"]')).click();
+    // A EUR one: under the approval threshold, so one approver is enough.
+    const row = await visible(By.xpath('//div[@role="row"][@data-kind="double_charge"][contains(., "45.00 EUR")]'));
+    await row.click();
+    await visible(By.xpath('//h2[@id="finding-title"][contains(., "Double charge")]'));
+    const fix = await textOf(By.css('[data-testid="fix"]'));
+    expect(fix.startsWith("Refund "), `the fix is a refund: ${fix}`);
+    await shot("desktop-2-evidence.png");
+  });
+
+  await step("an approver approves, and a double click on Execute refunds exactly once", async () => {
+    // The approver is added the way an administrator would, with the command line, into
+    // the store the app has open.
+    const added = spawnSync(cli, ["--db", demoDb, "user", "add", "alice", "--role", "approver"], {
+      input: `${PASSPHRASE}\n`,
+      encoding: "utf8",
+    });
+    expect(added.status === 0, `user add failed: ${added.stderr}`);
+    const before = await sandboxRefunds();
+    await (await visible(By.xpath('//button[normalize-space()="Propose this fix"]'))).click();
+    const form = await visible(By.css('form[aria-label="Approve"]'));
+    const approver = await form.findElement(By.xpath('.//label[contains(., "Approver")]//input'));
+    await approver.clear();
+    await approver.sendKeys("alice");
+    await form.findElement(By.xpath('.//label[contains(., "Passphrase")]//input')).sendKeys(PASSPHRASE);
+    await form.findElement(By.xpath('.//button[normalize-space()="Approve"]')).click();
+    const execute = await visible(By.xpath('//button[normalize-space()="Execute"]'));
+    await driver.actions().doubleClick(execute).perform();
+    await visible(By.css('[data-testid="action-state"][data-state="succeeded"]'));
+    await shot("desktop-3-resolved.png");
+    const after = await waitFor("the refund to reach the sandbox", async () => {
+      const n = await sandboxRefunds();
+      return n > before ? n : null;
+    });
+    expect(after - before === 1, `expected one refund at the sandbox, saw ${after - before}`);
+  });
+} catch {
+  // Reported by `step`; keep what the window showed, then fall through to the summary.
+  if (driver) {
+    await shot("desktop-failure.png").catch(() => {});
+    const source = await driver.getPageSource().catch((e) => `(no page source: ${e})`);
+    console.log(`The window's page when it failed:\n${source.slice(0, 3000)}`);
+  }
+} finally {
+  if (driver) await driver.quit().catch(() => {});
+  driverProcess.kill("SIGKILL");
+}
+if (failed > 0) console.log(appLog().slice(-4000));
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 && passed > 0 ? 0 : 1);
