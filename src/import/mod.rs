@@ -567,10 +567,24 @@ where
         // Reading, hashing and parsing the file run on a thread of their own beside the one
         // writer: the transaction stays on this thread, and the store sees rows in file order.
         let (sender, receiver) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+        // Stored batches go back to be dropped where their rows were allocated: freeing
+        // another thread's allocations costs the allocator a lock per row.
+        let (done, returned) = std::sync::mpsc::channel();
         let (read, written) = std::thread::scope(|scope| {
-            let reading = scope.spawn(move || read_rows(reader, layout, columns, path, sender));
-            let written =
-                write_rows::<L>(tx, receiver, source_id, extra_set, key_col, columns, path);
+            let rows = Batches {
+                send: sender,
+                returned,
+            };
+            let reading = scope.spawn(move || read_rows(reader, layout, columns, path, rows));
+            let written = write_rows::<L>(
+                tx,
+                (receiver, done),
+                source_id,
+                extra_set,
+                key_col,
+                columns,
+                path,
+            );
             let read = reading
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -642,6 +656,35 @@ where
     }
 }
 
+/// The reading thread's ends of the channels: rows to the writer, stored batches back.
+struct Batches<R> {
+    send: std::sync::mpsc::SyncSender<Vec<ParsedRow<R>>>,
+    returned: std::sync::mpsc::Receiver<Vec<ParsedRow<R>>>,
+}
+
+impl<R> Batches<R> {
+    /// Sends a full batch; `false` when the writer stopped taking rows.
+    fn send(&self, batch: Vec<ParsedRow<R>>) -> bool {
+        self.send.send(batch).is_ok()
+    }
+
+    /// An empty batch: one the writer gave back (its rows dropped here), else a new one.
+    fn empty(&self) -> Vec<ParsedRow<R>> {
+        let mut reuse = None;
+        while let Ok(mut stored) = self.returned.try_recv() {
+            stored.clear();
+            reuse = Some(stored);
+        }
+        reuse.unwrap_or_else(|| Vec::with_capacity(BATCH_ROWS))
+    }
+}
+
+/// The writer's ends of the channels: rows from the reader, stored batches back to it.
+type WriterEnds<R> = (
+    std::sync::mpsc::Receiver<Vec<ParsedRow<R>>>,
+    std::sync::mpsc::Sender<Vec<ParsedRow<R>>>,
+);
+
 /// What reading the whole file found, besides its rows.
 struct ReadRows<L> {
     /// The layout after every row (it knows the file's coverage).
@@ -662,7 +705,7 @@ fn read_rows<L: Layout>(
     mut layout: L,
     columns: &Columns,
     path: &Path,
-    rows: std::sync::mpsc::SyncSender<Vec<ParsedRow<L::Row>>>,
+    rows: Batches<L::Row>,
 ) -> Result<Option<ReadRows<L>>, ImportError> {
     let mut record = StringRecord::new();
     let mut errors = RowErrors::new(path);
@@ -708,13 +751,13 @@ fn read_rows<L: Layout>(
         columns.write_extra(&record, layout.keeps_unused(&row), &mut extra);
         batch.push(ParsedRow { row, extra, line });
         if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH_ROWS));
-            if rows.send(full).is_err() {
+            let full = std::mem::replace(&mut batch, rows.empty());
+            if !rows.send(full) {
                 return Ok(None);
             }
         }
     }
-    if !batch.is_empty() && rows.send(batch).is_err() {
+    if !batch.is_empty() && !rows.send(batch) {
         return Ok(None);
     }
     drop(rows);
@@ -748,7 +791,7 @@ struct Written {
 /// Stores every row the reading thread sends, in file order, in the one transaction.
 fn write_rows<L: Layout>(
     tx: &StoreTx<'_>,
-    rows: std::sync::mpsc::Receiver<Vec<ParsedRow<L::Row>>>,
+    (rows, done): WriterEnds<L::Row>,
     source_id: i64,
     extra_set: Option<i64>,
     key_col: Col,
@@ -764,17 +807,18 @@ fn write_rows<L: Layout>(
         errors: RowErrors::new(path),
     };
     for batch in rows {
-        for ParsedRow { row, extra, line } in batch {
-            let key = L::key(&row);
+        for ParsedRow { row, extra, line } in &batch {
+            let line = *line;
+            let key = L::key(row);
             let origin = Origin {
                 source_id,
                 line: Some(line),
             };
             let extra = ExtraColumns {
                 set: extra_set,
-                values: &extra,
+                values: extra,
             };
-            let Upserted { outcome, previous } = L::store(tx, &row, extra, &origin)?;
+            let Upserted { outcome, previous } = L::store(tx, row, extra, &origin)?;
             // A row this import already wrote: the key is on an earlier line of the file.
             let first_line = previous
                 .filter(|p| p.source_id == source_id)
@@ -818,6 +862,8 @@ fn write_rows<L: Layout>(
                 }
             }
         }
+        // Gone once the reader has finished: then the batch is dropped here.
+        let _ = done.send(batch);
     }
     Ok(written)
 }
