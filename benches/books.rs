@@ -115,10 +115,17 @@ fn main() {
         "{:>9} | {:<17} | {:>9} | {:>10} | {:>12} | {:>9}",
         "invoices", "stage", "rows", "seconds", "rows/s", "peak MiB"
     );
+    // CHARGEGUARD_BENCH_KEEP=DIR keeps each size's files and store in DIR/N, for measuring
+    // one stage again: `books --stage reconcile DIR/N/bench.db`.
+    let keep = std::env::var_os("CHARGEGUARD_BENCH_KEEP").map(PathBuf::from);
     for n in sizes {
-        let dir = tempfile::tempdir().expect("temp dir");
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = keep
+            .as_ref()
+            .map_or(temp.path().to_path_buf(), |k| k.join(n.to_string()));
+        std::fs::create_dir_all(&dir).expect("bench dir");
         let start = Instant::now();
-        let files = demo::generate(dir.path(), &DemoSpec::scale(n)).expect("generate");
+        let files = demo::generate(&dir, &DemoSpec::scale(n)).expect("generate");
         println!(
             "{n:>9} | {:<17} | {:>9} | {:>10.3} | {:>12} | {:>9}",
             "generate files",
@@ -127,7 +134,10 @@ fn main() {
             "",
             ""
         );
-        let db = dir.path().join("bench.db");
+        let db = dir.join("bench.db");
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        }
         for (stage, label, file) in [
             (
                 "invoices",

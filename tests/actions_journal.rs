@@ -595,6 +595,18 @@ fn a_duplicate_invoice_refund_records_the_refund_and_voids_the_invoice() {
     assert_eq!(w.action_state(id), "succeeded");
     let refunds = w.list_all(&format!("/v1/refunds?charge={}", ch(1)));
     assert_eq!(refunds.len(), 1);
+    // Settling stores the refunded charge whole: reconciliation's books leave out its
+    // metadata, the store must not lose it.
+    let charge = Store::open(&w.db)
+        .unwrap()
+        .read(|tx| tx.charge("stripe", &ch(1)))
+        .unwrap()
+        .expect("the charge is stored");
+    assert_eq!(charge.amount_refunded.minor(), 2500);
+    assert_eq!(
+        charge.metadata.get("invoice_number").map(String::as_str),
+        Some("INV-D2")
+    );
     let mut kinds: Vec<String> = Store::open(&w.db)
         .unwrap()
         .read(|tx| tx.adjustments())

@@ -256,3 +256,27 @@ fn a_key_found_unchanged_then_repeated_with_other_values_is_refused() {
     );
     assert_eq!(t.dump(), before);
 }
+
+/// Bad cells are found where the file is read and repeated keys where it is stored, on two
+/// threads: the report still lists every problem in file order.
+#[test]
+fn a_repeated_key_and_a_bad_cell_are_both_reported_in_file_order() {
+    let mut t = TestStore::new();
+    let before = t.dump();
+    let path = t.file(
+        "both.csv",
+        b"invoice_number,customer_id,amount,currency,issued_at,due_at,status\n\
+          INV-1,c1,5.00,USD,2026-10-01,,open\n\
+          INV-1,c1,7.00,USD,2026-10-01,,open\n\
+          INV-2,c1,5.001,USD,2026-10-01,,open\n",
+    );
+    let err = t.refused(FileKind::Invoices, &path);
+    let repeat = err
+        .find("both.csv:3:1: invoice_number: `INV-1` is also on line 2")
+        .unwrap_or_else(|| panic!("{err}"));
+    let amount = err
+        .find("both.csv:4:3: amount:")
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(repeat < amount, "{err}");
+    assert_eq!(t.dump(), before);
+}

@@ -402,8 +402,15 @@ fn effects(
             if let Ok(record) = wire::refund_record(refund) {
                 tx.upsert_refund(crate::sync::GATEWAY, &record, ExtraColumns::NONE, &origin)?;
             }
-            if let Some(mut charge) = books.charges.iter().find(|c| &c.id == charge_id).cloned() {
-                charge.amount_refunded = charge
+            // The books' charge lacks what reconciliation never reads (its description and
+            // metadata): store the charge read whole, with the refunded total the books know.
+            let booked = books.charges.iter().find(|c| &c.id == charge_id);
+            let stored = match booked {
+                Some(_) => tx.charge(crate::sync::GATEWAY, charge_id)?,
+                None => None,
+            };
+            if let (Some(booked), Some(mut charge)) = (booked, stored) {
+                charge.amount_refunded = booked
                     .amount_refunded
                     .checked_add(*amount)
                     .map_err(|e| ActionError::Refused(e.to_string()))?;

@@ -187,6 +187,18 @@ impl RowErrors {
         }
     }
 
+    /// Adds the errors another pass over the same file found: the list stays in file
+    /// order, the first [`RowErrors::CAP`] in full.
+    pub fn merge(&mut self, other: RowErrors) {
+        self.more += other.more;
+        self.list.extend(other.list);
+        self.list.sort_by_key(|e| e.line);
+        if self.list.len() > Self::CAP {
+            self.more += (self.list.len() - Self::CAP) as u64;
+            self.list.truncate(Self::CAP);
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }

@@ -104,7 +104,6 @@ impl Layout for InvoicesLayout {
     }
 
     fn store(
-        &self,
         tx: &StoreTx<'_>,
         row: &Invoice,
         extra: ExtraColumns<'_>,

@@ -18,9 +18,12 @@
 //!   it found unchanged is remembered in a fixed-size filter ([`seen`]).
 //! - `dry_run` does all of it in a transaction that is always rolled back.
 //!
-//! Memory is a fixed budget: the CSV buffers, one row, SQLite's page cache set for the
-//! import's length and the filter of keys found unchanged ([`IMPORT_CACHE_BYTES`]), never a
-//! map that grows with the file.
+//! Reading, hashing and parsing run on a thread of their own, a few batches of rows ahead
+//! of the one writer that holds the transaction (a million-row file keeps both cores busy).
+//!
+//! Memory is a fixed budget: the CSV buffers, the batches in flight, SQLite's page cache set
+//! for the import's length and the filter of keys found unchanged ([`IMPORT_CACHE_BYTES`]),
+//! never a map that grows with the file.
 //!
 //! The importers never talk to a gateway and never decide what a row means for
 //! reconciliation; they only make the store hold what the file says.
@@ -492,7 +495,6 @@ trait Layout {
         false
     }
     fn store(
-        &self,
         tx: &StoreTx<'_>,
         row: &Self::Row,
         extra: ExtraColumns<'_>,
@@ -523,20 +525,38 @@ impl From<StoreError> for Abort {
     }
 }
 
-fn run<L: Layout>(
+/// A row the reading thread parsed, for the writing one.
+struct ParsedRow<R> {
+    row: R,
+    /// The row's extra columns (see [`ExtraColumns`]).
+    extra: String,
+    line: u64,
+}
+
+/// Rows go from the reading thread to the writer in batches of this many, at most
+/// [`BATCHES_IN_FLIGHT`] batches ahead: a fixed amount of memory, whatever the file.
+const BATCH_ROWS: usize = 512;
+const BATCHES_IN_FLIGHT: usize = 4;
+
+fn run<L: Layout + Send>(
     store: &mut Store,
-    mut layout: L,
+    layout: L,
     columns: Columns,
     input: Input<'_>,
-) -> Result<ImportReport, ImportError> {
+) -> Result<ImportReport, ImportError>
+where
+    L::Row: Send,
+{
     let Input {
-        mut reader,
+        reader,
         path,
         options,
         now,
     } = input;
     let dry_run = options.dry_run;
-    let work = |tx: &StoreTx<'_>| -> Result<ImportReport, Abort> {
+    let columns = &columns;
+    let key_col = layout.key_column();
+    let work = move |tx: &StoreTx<'_>| -> Result<ImportReport, Abort> {
         let source_id = tx.begin_source(
             L::KIND.source_kind(),
             &path.display().to_string(),
@@ -544,119 +564,55 @@ fn run<L: Layout>(
             now,
         )?;
         let extra_set = tx.column_set(&columns.extra_names())?;
-        let mut seen = SeenKeys::new();
-        let mut suspects: Vec<Suspect> = Vec::new();
-        let mut record = StringRecord::new();
-        let mut errors = RowErrors::new(path);
-        let mut extra = String::with_capacity(256);
-        let mut counts = SourceCounts::default();
-        let mut changed = Vec::new();
-        let mut changed_unlisted = 0u64;
-        let width = columns.header.names.len();
-        // The last row whose last field spans lines: an unclosed quote, if the file does
-        // not end with a quote.
-        let mut open_quote: Option<RowError> = None;
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    if let Some(row_error) = csv_row_error(&e, &columns, path) {
-                        errors.push(row_error);
-                        continue;
-                    }
-                    return Err(Abort::Failed(csv_fatal(e, path)));
-                }
-            }
-            let line = record.position().map_or(0, |p| p.line());
-            if record.len() != width {
-                if record.len() == 1 && record[0].trim().is_empty() {
-                    continue;
-                }
-                errors.push(field_count_error(&record, line, &columns, path));
-                continue;
-            }
-            open_quote = record
-                .get(width - 1)
-                .filter(|last| last.contains('\n'))
-                .map(|_| RowError {
-                    file: path.to_path_buf(),
-                    line,
-                    column: width,
-                    column_name: columns.header.display_name(width - 1),
-                    value: String::new(),
-                    reason: "a quote opened in this field is never closed, so the rest of the file became one value; close the quote".to_string(),
-                });
-            let mut cells = Cells::new(&record, line, &columns, &mut errors);
-            let Some(row) = layout.parse(&mut cells) else {
-                continue;
+        // Reading, hashing and parsing the file run on a thread of their own beside the one
+        // writer: the transaction stays on this thread, and the store sees rows in file order.
+        let (sender, receiver) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+        // Stored batches go back to be dropped where their rows were allocated: freeing
+        // another thread's allocations costs the allocator a lock per row.
+        let (done, returned) = std::sync::mpsc::channel();
+        let (read, written) = std::thread::scope(|scope| {
+            let rows = Batches {
+                send: sender,
+                returned,
             };
-            let key = L::key(&row);
-            columns.write_extra(&record, layout.keeps_unused(&row), &mut extra);
-            let origin = Origin {
+            let reading = scope.spawn(move || read_rows(reader, layout, columns, path, rows));
+            let written = write_rows::<L>(
+                tx,
+                (receiver, done),
                 source_id,
-                line: Some(line),
-            };
-            let extra = ExtraColumns {
-                set: extra_set,
-                values: &extra,
-            };
-            let Upserted { outcome, previous } = layout.store(tx, &row, extra, &origin)?;
-            // A row this import already wrote: the key is on an earlier line of the file.
-            let first_line = previous
-                .filter(|p| p.source_id == source_id)
-                .map(|p| p.line.unwrap_or(0));
-            match (outcome, first_line) {
-                (UpsertOutcome::New, _) => counts.new += 1,
-                (UpsertOutcome::Unchanged, first) => {
-                    if first.is_none() {
-                        seen.insert(key);
-                    }
-                    counts.unchanged += 1;
-                }
-                (UpsertOutcome::Changed(changes), Some(first)) => {
-                    let col = layout.key_column();
-                    let mut cells = Cells::new(&record, line, &columns, &mut errors);
-                    cells.fail(col, repeated_key(key, first, &changes));
-                }
-                (UpsertOutcome::Changed(changes), None) => {
-                    if seen.may_contain(key) {
-                        suspects.push(Suspect {
-                            key: key.to_string(),
-                            line,
-                            reason_if_repeat: changes.clone(),
-                        });
-                    }
-                    counts.changed += 1;
-                    if changed.len() < MAX_LISTED_CHANGES {
-                        changed.push(ChangedRow {
-                            line,
-                            key: key.to_string(),
-                            changes,
-                        });
-                    } else {
-                        changed_unlisted += 1;
-                    }
-                }
-            }
-        }
-        let (content_sha256, last_byte) = reader
-            .into_inner()
-            .finish()
-            .map_err(|source| ImportError::Io {
-                file: path.to_path_buf(),
-                source,
-            })
-            .map_err(Abort::Failed)?;
-        if let Some(unclosed) = open_quote.filter(|_| last_byte != Some(b'"')) {
+                extra_set,
+                key_col,
+                columns,
+                path,
+            );
+            let read = reading
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (read, written)
+        });
+        let written = written?;
+        // `None`: the writer stopped, and said why above.
+        let read = read
+            .map_err(Abort::Failed)?
+            .expect("the writer took every row");
+        let Written {
+            counts,
+            changed,
+            changed_unlisted,
+            suspects,
+            errors: store_errors,
+        } = written;
+        let mut errors = read.errors;
+        errors.merge(store_errors);
+        if let Some(unclosed) = read.open_quote.filter(|_| read.last_byte != Some(b'"')) {
             // What else that row got wrong came from the swallowed text: the quote is the
             // one thing to fix.
             errors.list.retain(|e| e.line != unclosed.line);
             errors.push(unclosed);
         }
         if !suspects.is_empty() {
-            let col = layout.key_column();
-            settle_suspects(path, &columns, col, suspects, &mut errors).map_err(Abort::Failed)?;
+            settle_suspects(path, columns, key_col, suspects, &mut errors)
+                .map_err(Abort::Failed)?;
         }
         if !errors.is_empty() {
             return Err(Abort::Failed(ImportError::Rows {
@@ -665,9 +621,9 @@ fn run<L: Layout>(
                 more: errors.more,
             }));
         }
-        tx.set_source_content_sha256(source_id, &content_sha256)?;
+        tx.set_source_content_sha256(source_id, &read.content_sha256)?;
         tx.finish_source(source_id, counts)?;
-        let coverage = layout.coverage();
+        let coverage = read.layout.coverage();
         if let Some(window) = coverage {
             tx.add_charge_coverage(source_id, stripe_payments::GATEWAY, window)?;
         }
@@ -681,7 +637,7 @@ fn run<L: Layout>(
             coverage,
             dry_run,
             source_id: (!dry_run && !nothing_new).then_some(source_id),
-            content_sha256,
+            content_sha256: read.content_sha256,
         };
         if nothing_new {
             return Err(Abort::NothingNew(Box::new(report)));
@@ -698,6 +654,218 @@ fn run<L: Layout>(
         Err(Abort::NothingNew(report)) => Ok(*report),
         Err(Abort::Failed(e)) => Err(e),
     }
+}
+
+/// The reading thread's ends of the channels: rows to the writer, stored batches back.
+struct Batches<R> {
+    send: std::sync::mpsc::SyncSender<Vec<ParsedRow<R>>>,
+    returned: std::sync::mpsc::Receiver<Vec<ParsedRow<R>>>,
+}
+
+impl<R> Batches<R> {
+    /// Sends a full batch; `false` when the writer stopped taking rows.
+    fn send(&self, batch: Vec<ParsedRow<R>>) -> bool {
+        self.send.send(batch).is_ok()
+    }
+
+    /// An empty batch: one the writer gave back (its rows dropped here), else a new one.
+    fn empty(&self) -> Vec<ParsedRow<R>> {
+        let mut reuse = None;
+        while let Ok(mut stored) = self.returned.try_recv() {
+            stored.clear();
+            reuse = Some(stored);
+        }
+        reuse.unwrap_or_else(|| Vec::with_capacity(BATCH_ROWS))
+    }
+}
+
+/// The writer's ends of the channels: rows from the reader, stored batches back to it.
+type WriterEnds<R> = (
+    std::sync::mpsc::Receiver<Vec<ParsedRow<R>>>,
+    std::sync::mpsc::Sender<Vec<ParsedRow<R>>>,
+);
+
+/// What reading the whole file found, besides its rows.
+struct ReadRows<L> {
+    /// The layout after every row (it knows the file's coverage).
+    layout: L,
+    /// The cells refused.
+    errors: RowErrors,
+    /// The last row whose last field spans lines: an unclosed quote, if the file does
+    /// not end with a quote.
+    open_quote: Option<RowError>,
+    content_sha256: String,
+    last_byte: Option<u8>,
+}
+
+/// Reads, checks and parses every row of the file, in order, and sends the good ones to
+/// the writer. `Ok(None)` when the writer stopped taking rows.
+fn read_rows<L: Layout>(
+    mut reader: CsvReader,
+    mut layout: L,
+    columns: &Columns,
+    path: &Path,
+    rows: Batches<L::Row>,
+) -> Result<Option<ReadRows<L>>, ImportError> {
+    let mut record = StringRecord::new();
+    let mut errors = RowErrors::new(path);
+    let width = columns.header.names.len();
+    let mut open_quote: Option<RowError> = None;
+    let mut batch = Vec::with_capacity(BATCH_ROWS);
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => {}
+            Ok(false) => break,
+            Err(e) => {
+                if let Some(row_error) = csv_row_error(&e, columns, path) {
+                    errors.push(row_error);
+                    continue;
+                }
+                return Err(csv_fatal(e, path));
+            }
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        if record.len() != width {
+            if record.len() == 1 && record[0].trim().is_empty() {
+                continue;
+            }
+            errors.push(field_count_error(&record, line, columns, path));
+            continue;
+        }
+        open_quote = record
+            .get(width - 1)
+            .filter(|last| last.contains('\n'))
+            .map(|_| RowError {
+                file: path.to_path_buf(),
+                line,
+                column: width,
+                column_name: columns.header.display_name(width - 1),
+                value: String::new(),
+                reason: "a quote opened in this field is never closed, so the rest of the file became one value; close the quote".to_string(),
+            });
+        let mut cells = Cells::new(&record, line, columns, &mut errors);
+        let Some(row) = layout.parse(&mut cells) else {
+            continue;
+        };
+        let mut extra = String::with_capacity(256);
+        columns.write_extra(&record, layout.keeps_unused(&row), &mut extra);
+        batch.push(ParsedRow { row, extra, line });
+        if batch.len() == BATCH_ROWS {
+            let full = std::mem::replace(&mut batch, rows.empty());
+            if !rows.send(full) {
+                return Ok(None);
+            }
+        }
+    }
+    if !batch.is_empty() && !rows.send(batch) {
+        return Ok(None);
+    }
+    drop(rows);
+    let (content_sha256, last_byte) =
+        reader
+            .into_inner()
+            .finish()
+            .map_err(|source| ImportError::Io {
+                file: path.to_path_buf(),
+                source,
+            })?;
+    Ok(Some(ReadRows {
+        layout,
+        errors,
+        open_quote,
+        content_sha256,
+        last_byte,
+    }))
+}
+
+/// What storing the rows did.
+struct Written {
+    counts: SourceCounts,
+    changed: Vec<ChangedRow>,
+    changed_unlisted: u64,
+    suspects: Vec<Suspect>,
+    /// Keys repeated in the file with other values.
+    errors: RowErrors,
+}
+
+/// Stores every row the reading thread sends, in file order, in the one transaction.
+fn write_rows<L: Layout>(
+    tx: &StoreTx<'_>,
+    (rows, done): WriterEnds<L::Row>,
+    source_id: i64,
+    extra_set: Option<i64>,
+    key_col: Col,
+    columns: &Columns,
+    path: &Path,
+) -> Result<Written, StoreError> {
+    let mut seen = SeenKeys::new();
+    let mut written = Written {
+        counts: SourceCounts::default(),
+        changed: Vec::new(),
+        changed_unlisted: 0,
+        suspects: Vec::new(),
+        errors: RowErrors::new(path),
+    };
+    for batch in rows {
+        for ParsedRow { row, extra, line } in &batch {
+            let line = *line;
+            let key = L::key(row);
+            let origin = Origin {
+                source_id,
+                line: Some(line),
+            };
+            let extra = ExtraColumns {
+                set: extra_set,
+                values: extra,
+            };
+            let Upserted { outcome, previous } = L::store(tx, row, extra, &origin)?;
+            // A row this import already wrote: the key is on an earlier line of the file.
+            let first_line = previous
+                .filter(|p| p.source_id == source_id)
+                .map(|p| p.line.unwrap_or(0));
+            match (outcome, first_line) {
+                (UpsertOutcome::New, _) => written.counts.new += 1,
+                (UpsertOutcome::Unchanged, first) => {
+                    if first.is_none() {
+                        seen.insert(key);
+                    }
+                    written.counts.unchanged += 1;
+                }
+                (UpsertOutcome::Changed(changes), Some(first)) => {
+                    written.errors.push(RowError {
+                        file: path.to_path_buf(),
+                        line,
+                        column: key_col.0 + 1,
+                        column_name: columns.header.display_name(key_col.0),
+                        value: key.to_string(),
+                        reason: repeated_key(key, first, &changes),
+                    });
+                }
+                (UpsertOutcome::Changed(changes), None) => {
+                    if seen.may_contain(key) {
+                        written.suspects.push(Suspect {
+                            key: key.to_string(),
+                            line,
+                            reason_if_repeat: changes.clone(),
+                        });
+                    }
+                    written.counts.changed += 1;
+                    if written.changed.len() < MAX_LISTED_CHANGES {
+                        written.changed.push(ChangedRow {
+                            line,
+                            key: key.to_string(),
+                            changes,
+                        });
+                    } else {
+                        written.changed_unlisted += 1;
+                    }
+                }
+            }
+        }
+        // Gone once the reader has finished: then the batch is dropped here.
+        let _ = done.send(batch);
+    }
+    Ok(written)
 }
 
 /// Why a row whose key is also on line `first` is refused.

@@ -117,7 +117,6 @@ impl Layout for PaymentsLayout {
     }
 
     fn store(
-        &self,
         tx: &StoreTx<'_>,
         row: &LedgerEntry,
         extra: ExtraColumns<'_>,

@@ -289,7 +289,6 @@ impl Layout for StripePaymentsLayout {
     }
 
     fn store(
-        &self,
         tx: &StoreTx<'_>,
         row: &StripeRow,
         extra: ExtraColumns<'_>,

@@ -247,17 +247,21 @@ pub fn load_books(store: &mut Store) -> Result<Books, ReconcileError> {
 }
 
 /// The books as reconciliation sees them: the imported rows with Chargeguard's own ledger
-/// fixes (adjustments) applied on top.
+/// fixes (adjustments) applied on top. Charges come without their description and
+/// metadata, which no rule reads ([`StoreTx::charges_to_reconcile`]): to store a charge
+/// again, read it whole from the store.
 pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
     let mut books = Books {
         invoices: tx.invoices()?,
         ledger: tx.ledger_entries()?,
-        charges: tx.charges()?,
+        charges: tx.charges_to_reconcile()?,
         refunds: tx.refunds()?,
         coverage: tx.charge_coverage()?,
     };
+    let adjustments = tx.adjustments()?;
+    books.ledger.reserve(adjustments.len());
     adjustments::refunds_onto_charges(&mut books);
-    adjustments::apply(&mut books, &tx.adjustments()?);
+    adjustments::apply(&mut books, &adjustments);
     Ok(books)
 }
 

@@ -101,7 +101,7 @@ impl StoreTx<'_> {
              FROM invoices ORDER BY invoice_number",
         )?;
         let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.row_count("invoices")?);
         while let Some(r) = rows.next()? {
             let status: String = r.get(6)?;
             out.push(Invoice {
@@ -130,7 +130,7 @@ impl StoreTx<'_> {
              FROM ledger_entries ORDER BY payment_id",
         )?;
         let mut rows = stmt.query([])?;
-        let mut out = Vec::new();
+        let mut out = Vec::with_capacity(self.row_count("ledger_entries")?);
         while let Some(r) = rows.next()? {
             let kind: String = r.get(2)?;
             out.push(LedgerEntry {

@@ -235,6 +235,15 @@ impl StoreTx<'_> {
         &self.tx
     }
 
+    /// How many rows `table` holds, to size a `Vec` that reads them all exactly.
+    fn row_count(&self, table: &'static str) -> Result<usize, StoreError> {
+        let n: i64 = self
+            .conn()
+            .prepare_cached(&format!("SELECT count(*) FROM {table}"))?
+            .query_row([], |r| r.get(0))?;
+        Ok(usize::try_from(n).unwrap_or(0))
+    }
+
     /// A setting by key (`None` when unset).
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         use rusqlite::OptionalExtension;

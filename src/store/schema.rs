@@ -314,6 +314,15 @@ CREATE UNIQUE INDEX period_closes_one_live ON period_closes(period) WHERE reopen
 CREATE INDEX period_closes_bounds ON period_closes(starts_at, ends_at) WHERE reopened_at IS NULL;
 "#;
 
+/// Importing a million-row Stripe export spent most of its time inserting into these two
+/// indexes, keyed on values in random order, and no statement reads through them: the
+/// charges are only ever looked up by (gateway, charge_id) or read whole. Add an index back
+/// with the query that needs it.
+const V5_UNUSED_CHARGE_INDEXES: &str = r#"
+DROP INDEX gateway_charges_invoice_ref;
+DROP INDEX gateway_charges_payment_intent;
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -321,13 +330,72 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V2_ACTIONS),
         M::up(V3_ADJUSTMENTS_PER_ACTION),
         M::up(V4_PERIODS),
+        M::up(V5_UNUSED_CHARGE_INDEXES),
     ])
 }
 
 #[cfg(test)]
 mod tests {
+    use rusqlite::Connection;
+
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    fn index_names(conn: &Connection, table: &str) -> Vec<String> {
+        conn.prepare(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 ORDER BY name",
+        )
+        .unwrap()
+        .query_map([table], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap()
+    }
+
+    #[test]
+    fn v5_drops_the_unused_charge_indexes_and_keeps_every_charge() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = super::migrations();
+        migrations.to_version(&mut conn, 4).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sources (id, kind, origin, imported_at) VALUES (1, 'stripe_export', 'u.csv', 0);
+             INSERT INTO gateway_charges (gateway, charge_id, amount_minor, amount_refunded_minor, currency,
+                 status, captured, created_at, payment_intent_id, invoice_ref, metadata, source_id, source_line)
+             VALUES ('stripe', 'ch_1', 1000, 0, 'usd', 'succeeded', 1, 1790000000, 'pi_1', 'INV-1',
+                 '{\"invoice_number\":\"INV-1\"}', 1, 2);",
+        )
+        .unwrap();
+        let before: Vec<String> = conn
+            .query_row("SELECT json_array(gateway, charge_id, amount_minor, payment_intent_id, invoice_ref, metadata, source_line) FROM gateway_charges", [], |r| r.get(0))
+            .map(|row| vec![row])
+            .unwrap();
+        assert!(
+            index_names(&conn, "gateway_charges")
+                .contains(&"gateway_charges_invoice_ref".to_string())
+        );
+
+        migrations.to_latest(&mut conn).unwrap();
+
+        assert_eq!(
+            index_names(&conn, "gateway_charges"),
+            ["sqlite_autoindex_gateway_charges_1"],
+            "only the natural key's index is left"
+        );
+        let after: Vec<String> = conn
+            .query_row("SELECT json_array(gateway, charge_id, amount_minor, payment_intent_id, invoice_ref, metadata, source_line) FROM gateway_charges", [], |r| r.get(0))
+            .map(|row| vec![row])
+            .unwrap();
+        assert_eq!(before, after);
+        let duplicate = conn.execute(
+            "INSERT INTO gateway_charges (gateway, charge_id, amount_minor, amount_refunded_minor, currency,
+                 status, captured, created_at, source_id) VALUES ('stripe', 'ch_1', 5, 0, 'usd', 'failed', 0, 0, 1)",
+            [],
+        );
+        assert!(
+            duplicate.is_err(),
+            "a charge id is still unique per gateway"
+        );
     }
 }

@@ -44,6 +44,20 @@ impl TestStore {
         .unwrap_or_else(|e| panic!("import of {} failed: {e}", path.display()))
     }
 
+    /// The message of an import that must be refused.
+    pub fn refused(&mut self, kind: FileKind, path: &Path) -> String {
+        match import_file(
+            &mut self.store,
+            kind,
+            path,
+            &ImportOptions::default(),
+            now(),
+        ) {
+            Ok(report) => panic!("the import of {} was not refused: {report}", path.display()),
+            Err(e) => e.to_string(),
+        }
+    }
+
     /// The extra columns kept with a stored row, as {header: value}.
     pub fn extra(&mut self, row: StoredRow<'_>) -> BTreeMap<String, String> {
         self.store.read(|tx| tx.extra_columns(row)).unwrap()
