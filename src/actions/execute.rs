@@ -749,7 +749,7 @@ async fn still_covered(
 /// A succeeded charge the gateway holds for the invoice: in the store, by search on the
 /// invoice reference, or among the customer's recent charges (lists are read-your-writes;
 /// search may lag, so it is never the only read).
-async fn paid_at_gateway(
+pub(crate) async fn paid_at_gateway(
     client: &StripeClient,
     books: &Books,
     invoice_number: &str,
@@ -795,7 +795,10 @@ async fn paid_at_gateway(
 }
 
 /// The customer's card to charge: the default one, else the first saved card.
-async fn saved_card(client: &StripeClient, customer: &str) -> Result<Option<String>, Guarded> {
+pub(crate) async fn saved_card(
+    client: &StripeClient,
+    customer: &str,
+) -> Result<Option<String>, Guarded> {
     let found = client.retrieve_customer(customer).await?;
     if let Some(default) = found
         .invoice_settings

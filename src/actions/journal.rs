@@ -8,10 +8,9 @@ use sha2::{Digest, Sha256};
 
 use super::plan::{self, Plan};
 use super::{ActionError, ActionState, key};
-use crate::money::{Currency, Money};
+use crate::money::Currency;
 use crate::people::{self, Role};
 use crate::reconcile::{self, Confidence};
-use crate::records::InvoiceStatus;
 use crate::store::{
     ActionRow, FindingStatus, NewAction, Resolution, Store, StoreTx, StoredFinding,
 };
@@ -79,24 +78,15 @@ pub fn propose_recharge(
             .iter()
             .find(|i| i.number == invoice_number)
             .ok_or_else(|| ActionError::InvoiceNotFound(invoice_number.to_string()))?;
-        if invoice.status == InvoiceStatus::Void {
-            return Err(ActionError::Refused(format!(
-                "invoice {invoice_number} is void; nothing is owed"
-            )));
-        }
-        let owed = invoice.amount.minor() - plan::ledger_paid(&books, invoice_number);
-        if invoice.status == InvoiceStatus::Paid || owed <= 0 {
-            return Err(ActionError::Refused(format!(
-                "the ledger says invoice {invoice_number} is paid; a re-charge would charge the customer twice"
-            )));
-        }
+        let owed = super::recharge::owed_in_ledger(&books, invoice_number)
+            .map_err(ActionError::Refused)?;
         let attempt = next_attempt(tx, "recharge", |a| {
             a.invoice_number.as_deref() == Some(invoice_number)
         })?;
         let plan = Plan::Recharge {
             invoice_number: invoice_number.to_string(),
             customer: invoice.customer_id.clone(),
-            amount: Money::from_minor(owed, invoice.amount.currency()),
+            amount: owed,
             attempt,
         };
         let attempt_text = attempt.to_string();

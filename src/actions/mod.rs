@@ -13,6 +13,7 @@ mod journal;
 pub mod key;
 mod lifecycle;
 pub mod plan;
+mod recharge;
 mod recovery;
 
 pub use execute::{Executed, dry_run, execute};
@@ -22,6 +23,10 @@ pub use journal::{
 };
 pub use lifecycle::ActionState;
 pub use plan::Plan;
+pub use recharge::{
+    FailedAttempt, GuardCheck, GuardOutcome, RechargeCandidate, RechargeChecks, RechargeGuard,
+    check_recharge, propose_checked_recharge, recharge_candidates,
+};
 pub use recovery::{REPLAY_WINDOW_SECONDS, RecoveryReport, recover, recover_target};
 
 use crate::gateway::stripe::StripeError;

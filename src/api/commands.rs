@@ -66,6 +66,40 @@ pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiErr
             to_json(super::execute(&api, &request).await?)
         }
         "recover" => to_json(super::recover(&api).await?),
+        "audit_log" => blocking!(super::audit_log::audit_log, super::audit_log::AuditQuery),
+        "period_status" => blocking!(
+            super::monthend::period_status,
+            super::monthend::MonthRequest
+        ),
+        "monthend_export" => {
+            blocking!(
+                super::monthend::monthend_export,
+                super::monthend::ExportMonthRequest
+            )
+        }
+        "monthend_verify" => blocking!(
+            super::monthend::monthend_verify,
+            super::monthend::PathRequest
+        ),
+        "period_close" => blocking!(
+            super::monthend::period_close,
+            super::monthend::ClosePeriodRequest
+        ),
+        "period_reopen" => {
+            blocking!(
+                super::monthend::period_reopen,
+                super::monthend::ReopenPeriodRequest
+            )
+        }
+        "recharge_candidates" => blocking!(super::recharge::recharge_candidates),
+        "recharge_check" => {
+            let request: super::recharge::InvoiceRequest = parse(name, request)?;
+            to_json(super::recharge::recharge_check(&api, &request).await?)
+        }
+        "recharge_propose" => {
+            let request: super::recharge::RechargeProposeRequest = parse(name, request)?;
+            to_json(super::recharge::recharge_propose(&api, &request).await?)
+        }
         "sync_now" => to_json(super::sync_now(&api).await?),
         other => Err(ApiError::new(
             ApiErrorCode::NotFound,

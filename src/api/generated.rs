@@ -63,6 +63,38 @@ pub fn render() -> Vec<(String, String)> {
     one::<ImportKind>(&cfg, &mut out);
     one::<ImportRequest>(&cfg, &mut out);
     one::<Imported>(&cfg, &mut out);
+    {
+        use super::audit_log::*;
+        one::<AuditQuery>(&cfg, &mut out);
+        one::<AuditRow>(&cfg, &mut out);
+        one::<AuditPage>(&cfg, &mut out);
+    }
+    {
+        use super::monthend::*;
+        one::<MonthRequest>(&cfg, &mut out);
+        one::<PeriodView>(&cfg, &mut out);
+        one::<PeriodCloseView>(&cfg, &mut out);
+        one::<TieOutView>(&cfg, &mut out);
+        one::<TieOutLine>(&cfg, &mut out);
+        one::<ExportMonthRequest>(&cfg, &mut out);
+        one::<ExportedPackage>(&cfg, &mut out);
+        one::<PathRequest>(&cfg, &mut out);
+        one::<PackageVerified>(&cfg, &mut out);
+        one::<PackageProblem>(&cfg, &mut out);
+        one::<ClosePeriodRequest>(&cfg, &mut out);
+        one::<ReopenPeriodRequest>(&cfg, &mut out);
+    }
+    {
+        use super::recharge::*;
+        one::<RechargeCandidate>(&cfg, &mut out);
+        one::<FailedAttempt>(&cfg, &mut out);
+        one::<InvoiceRequest>(&cfg, &mut out);
+        one::<RechargeProposeRequest>(&cfg, &mut out);
+        one::<RechargeGuard>(&cfg, &mut out);
+        one::<GuardOutcome>(&cfg, &mut out);
+        one::<GuardCheck>(&cfg, &mut out);
+        one::<RechargeCheck>(&cfg, &mut out);
+    }
     out.sort();
     out
 }

@@ -12,11 +12,14 @@
 //! The secret key never leaves this layer towards the front end: no transport type has a
 //! field that could hold it, and [`Api::with_gateway_key`] is set only by the shell.
 
+pub mod audit_log;
 pub mod commands;
 pub mod error;
 pub mod generated;
 pub mod http;
 pub mod json;
+pub mod monthend;
+pub mod recharge;
 pub mod session;
 
 use std::path::{Path, PathBuf};

@@ -134,6 +134,7 @@ pub fn generate(dir: &Path, spec: &DemoSpec) -> io::Result<DemoFiles> {
         books.incident_round()?;
     }
     books.not_yet_synced_payment()?;
+    books.declined_not_retried()?;
 
     books.invoices.flush()?;
     books.payments.flush()?;
@@ -599,6 +600,25 @@ impl Books {
             c,
             "heuristic",
         );
+        Ok(())
+    }
+
+    /// Cards declined and nobody has tried again: unpaid invoices waiting for a re-charge
+    /// by hand. A failed attempt carries no money, so these are never findings. Last in
+    /// the file, so the random draws of everything before stay as they were.
+    fn declined_not_retried(&mut self) -> io::Result<()> {
+        for (issued_day, declines) in [(40, 1), (55, 2)] {
+            let c = self.new_customer();
+            let amount = self.customers[c].plan;
+            let issued = START + issued_day * DAY + 3_600;
+            let inv = self.invoice(c, amount, issued, false, None)?;
+            for attempt in 0..declines {
+                let mut declined =
+                    self.new_charge(c, amount, issued + 120 + attempt * 3 * DAY, Some(&inv));
+                declined.succeeded = false;
+                self.charge(declined)?;
+            }
+        }
         Ok(())
     }
 

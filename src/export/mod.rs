@@ -495,6 +495,20 @@ pub fn zip_path_of(folder: &Path) -> PathBuf {
     folder.with_file_name(name)
 }
 
+/// Where a package of `period` (`YYYY-MM`) goes inside `parent` when nobody names a
+/// folder: `chargeguard-2026-10`, else `chargeguard-2026-10-2`, `-3`, … — the first name
+/// whose folder and zip are both free, since a package is never written over another.
+pub fn free_package_folder(parent: &Path, period: &str) -> PathBuf {
+    let base = format!("chargeguard-{period}");
+    (1u32..)
+        .map(|n| match n {
+            1 => parent.join(&base),
+            n => parent.join(format!("{base}-{n}")),
+        })
+        .find(|folder| !folder.exists() && !zip_path_of(folder).exists())
+        .expect("some numbered name is free")
+}
+
 fn staging_path(folder: &Path) -> PathBuf {
     let mut name = folder
         .file_name()
@@ -502,4 +516,29 @@ fn staging_path(folder: &Path) -> PathBuf {
         .unwrap_or_else(|| "package".into());
     name.push(".partial");
     folder.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_default_package_folder_never_lands_on_an_earlier_package_or_its_zip() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = free_package_folder(dir.path(), "2026-10");
+        assert_eq!(first, dir.path().join("chargeguard-2026-10"));
+        std::fs::create_dir(&first).unwrap();
+        let second = free_package_folder(dir.path(), "2026-10");
+        assert_eq!(second, dir.path().join("chargeguard-2026-10-2"));
+        // Only the zip of the second is left (its folder was moved away): still taken.
+        std::fs::write(zip_path_of(&second), b"zip").unwrap();
+        assert_eq!(
+            free_package_folder(dir.path(), "2026-10"),
+            dir.path().join("chargeguard-2026-10-3")
+        );
+        assert_eq!(
+            free_package_folder(dir.path(), "2026-11"),
+            dir.path().join("chargeguard-2026-11")
+        );
+    }
 }

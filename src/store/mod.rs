@@ -32,6 +32,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 pub use actions::{ActionRow, NewAction, OutgoingRequest};
 pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
+pub use audit::AuditFilter;
 pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use gateway_sync::StoredChargeExtras;

@@ -1,17 +1,26 @@
-// The window: a "Demo data" banner when the store is the demo's, and three screens —
-// Today, Findings, Actions — reachable by tab and by keyboard (Alt+1..3).
+// The window: a "Demo data" banner when the store is the demo's, and its screens —
+// Today, Findings, Actions, Re-charge, … — reachable by tab and by keyboard (Alt+1..9).
 import { useCallback, useEffect, useState } from "react";
 import type { Today as TodayData } from "./generated";
 import { call, CommandError } from "./transport";
 import { Today } from "./views/Today";
 import { Findings } from "./views/Findings";
 import { Actions } from "./views/Actions";
+import { Recharge } from "./views/Recharge";
+import { MonthEnd } from "./views/MonthEnd";
+import { AuditLog } from "./views/AuditLog";
 
-type Screen = "today" | "findings" | "actions";
+type Screen = "today" | "findings" | "actions"
+  | "recharge"
+  | "monthend"
+  | "audit";
 const SCREENS: { id: Screen; label: string }[] = [
   { id: "today", label: "Today" },
   { id: "findings", label: "Findings" },
   { id: "actions", label: "Actions" },
+  { id: "recharge", label: "Re-charge" },
+  { id: "monthend", label: "Month-end" },
+  { id: "audit", label: "Audit log" },
 ];
 
 export function App() {
@@ -36,8 +45,8 @@ export function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (!e.altKey) return;
-      const index = ["1", "2", "3"].indexOf(e.key);
-      if (index >= 0) {
+      const index = ["1", "2", "3", "4", "5", "6", "7", "8", "9"].indexOf(e.key);
+      if (index >= 0 && index < SCREENS.length) {
         e.preventDefault();
         setScreen(SCREENS[index].id);
       }
@@ -92,6 +101,9 @@ export function App() {
         )}
         {screen === "findings" && <Findings user={user} onChanged={refresh} />}
         {screen === "actions" && <Actions user={user} onChanged={refresh} />}
+        {screen === "recharge" && <Recharge user={user} onChanged={refresh} />}
+        {screen === "monthend" && <MonthEnd onChanged={refresh} />}
+        {screen === "audit" && <AuditLog />}
       </main>
     </div>
   );

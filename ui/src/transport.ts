@@ -5,6 +5,16 @@
 import type {
   ActionView,
   ApiError,
+  AuditPage,
+  AuditQuery,
+  ClosePeriodRequest,
+  ExportMonthRequest,
+  ExportedPackage,
+  MonthRequest,
+  PackageVerified,
+  PathRequest,
+  PeriodView,
+  ReopenPeriodRequest,
   ApproveRequest,
   Approved,
   AuditVerified,
@@ -17,6 +27,10 @@ import type {
   IdRequest,
   ImportRequest,
   Imported,
+  InvoiceRequest,
+  RechargeCandidate,
+  RechargeCheck,
+  RechargeProposeRequest,
   ProposeRequest,
   Recovered,
   Synced,
@@ -38,6 +52,15 @@ export interface Commands {
   reconcile: [null, number];
   audit_verify: [null, AuditVerified];
   import_file: [ImportRequest, Imported];
+  recharge_candidates: [null, RechargeCandidate[]];
+  recharge_check: [InvoiceRequest, RechargeCheck];
+  recharge_propose: [RechargeProposeRequest, ActionView];
+  period_status: [MonthRequest, PeriodView];
+  monthend_export: [ExportMonthRequest, ExportedPackage];
+  monthend_verify: [PathRequest, PackageVerified];
+  period_close: [ClosePeriodRequest, PeriodView];
+  period_reopen: [ReopenPeriodRequest, PeriodView];
+  audit_log: [AuditQuery, AuditPage];
 }
 
 export type Command = keyof Commands;

@@ -1,0 +1,480 @@
+//! Re-charging by hand: which unpaid invoices had a failed attempt, and the guards of
+//! DESIGN.md rule 4 for a re-charge, each reported with its own result *before* anything is
+//! proposed — the same reads `execute` makes before it sends (`execute::paid_at_gateway`,
+//! `execute::saved_card`), so the window shows exactly what execution will check again.
+//!
+//! A guard that could not ask the gateway is "unchecked", never "passed": a re-charge is
+//! proposed only when every guard passed, and execution runs them all again anyway.
+
+use serde::Serialize;
+
+use super::execute::{self, Guarded};
+use super::{ActionError, ActionState, plan};
+use crate::gateway::stripe::StripeClient;
+use crate::money::Money;
+use crate::reconcile::{self, Books};
+use crate::records::{ChargeStatus, Invoice, InvoiceStatus};
+use crate::store::{ActionRow, Store, StoreError, StoreTx};
+
+/// One failed attempt to collect an invoice: a declined charge at the gateway, or a
+/// re-charge action the gateway refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailedAttempt {
+    pub at: jiff::Timestamp,
+    /// The declined gateway charge, when the attempt is one.
+    pub charge_id: Option<String>,
+    /// The failed re-charge action, when the attempt is one.
+    pub action_id: Option<i64>,
+    /// Plain words: "charge ch_… was declined at the gateway".
+    pub what: String,
+}
+
+/// An invoice the ledger says is unpaid, which at least one attempt failed to collect.
+#[derive(Debug, Clone, Serialize)]
+pub struct RechargeCandidate {
+    pub invoice: Invoice,
+    /// What the ledger says is still owed (the amount a re-charge would take).
+    pub owed: Money,
+    /// Newest first.
+    pub failed_attempts: Vec<FailedAttempt>,
+    /// The open action holding the invoice, if one does (a re-charge under way, a fix).
+    pub open_action: Option<ActionRow>,
+}
+
+/// What the ledger says is owed on `invoice_number`, or why nothing is: the ledger guard,
+/// shared by the candidates, the checks, `propose_recharge` and `execute`.
+pub(crate) fn owed_in_ledger(books: &Books, invoice_number: &str) -> Result<Money, String> {
+    let invoice = books
+        .invoices
+        .iter()
+        .find(|i| i.number == invoice_number)
+        .ok_or_else(|| format!("invoice {invoice_number} is not in the store"))?;
+    if invoice.status == InvoiceStatus::Void {
+        return Err(format!("invoice {invoice_number} is void; nothing is owed"));
+    }
+    let owed = invoice.amount.minor() - plan::ledger_paid(books, invoice_number);
+    if invoice.status == InvoiceStatus::Paid || owed <= 0 {
+        return Err(format!(
+            "the ledger says invoice {invoice_number} is paid; a re-charge would charge the customer twice"
+        ));
+    }
+    Ok(Money::from_minor(owed, invoice.amount.currency()))
+}
+
+fn failed_attempts(
+    books: &Books,
+    actions: &[ActionRow],
+    invoice_number: &str,
+) -> Vec<FailedAttempt> {
+    let mut out: Vec<FailedAttempt> = books
+        .charges
+        .iter()
+        .filter(|c| {
+            c.status == ChargeStatus::Failed && c.invoice_ref.as_deref() == Some(invoice_number)
+        })
+        .map(|c| FailedAttempt {
+            at: c.created,
+            charge_id: Some(c.id.clone()),
+            action_id: None,
+            what: format!(
+                "charge {} for {} was declined at the gateway",
+                c.id, c.amount
+            ),
+        })
+        .collect();
+    out.extend(
+        actions
+            .iter()
+            .filter(|a| {
+                a.kind == "recharge"
+                    && a.state == ActionState::Failed
+                    && a.invoice_number.as_deref() == Some(invoice_number)
+            })
+            .map(|a| FailedAttempt {
+                at: jiff::Timestamp::from_second(a.updated_at).unwrap_or_default(),
+                charge_id: None,
+                action_id: Some(a.id),
+                what: format!("re-charge action {} was refused by the gateway", a.id),
+            }),
+    );
+    out.sort_by_key(|a| std::cmp::Reverse(a.at));
+    out
+}
+
+fn open_action_on(actions: &[ActionRow], invoice_number: &str) -> Option<ActionRow> {
+    actions
+        .iter()
+        .find(|a| a.state.is_open() && a.invoice_number.as_deref() == Some(invoice_number))
+        .cloned()
+}
+
+/// Unpaid invoices (by the ledger) with at least one failed attempt, oldest invoice first.
+pub fn recharge_candidates(store: &mut Store) -> Result<Vec<RechargeCandidate>, ActionError> {
+    let (books, actions) =
+        store.read(|tx| Ok::<_, ActionError>((reconcile::books_in(tx)?, tx.actions(None)?)))?;
+    let mut out: Vec<RechargeCandidate> = books
+        .invoices
+        .iter()
+        .filter_map(|invoice| {
+            let owed = owed_in_ledger(&books, &invoice.number).ok()?;
+            let failed = failed_attempts(&books, &actions, &invoice.number);
+            (!failed.is_empty()).then(|| RechargeCandidate {
+                invoice: invoice.clone(),
+                owed,
+                failed_attempts: failed,
+                open_action: open_action_on(&actions, &invoice.number),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        (a.invoice.issued_at, &a.invoice.number).cmp(&(b.invoice.issued_at, &b.invoice.number))
+    });
+    Ok(out)
+}
+
+/// The guards a re-charge must pass, in the order they are shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RechargeGuard {
+    /// The ledger says the invoice is unpaid (open, and payments short of its amount).
+    UnpaidInLedger,
+    /// The gateway holds no succeeded, un-refunded charge for it (asked, not remembered).
+    NoSucceededCharge,
+    /// No other action holds the invoice (proposed, approved, executing or undecided).
+    NothingInFlight,
+    /// The customer has a saved card at the gateway to charge.
+    CardOnFile,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardOutcome {
+    Passed,
+    Refused,
+    /// The gateway could not be asked; it is not known whether the guard holds.
+    Unchecked,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuardCheck {
+    pub guard: RechargeGuard,
+    pub outcome: GuardOutcome,
+    /// Plain words: what was found.
+    pub detail: String,
+}
+
+/// Every guard of a re-charge of one invoice, each with its result.
+#[derive(Debug, Clone, Serialize)]
+pub struct RechargeChecks {
+    pub invoice: Invoice,
+    /// What a re-charge would take (the ledger's balance), when the ledger says it is owed.
+    pub amount: Option<Money>,
+    /// The attempt a re-charge proposed now would be (moves on only after a decline).
+    pub attempt: i64,
+    pub checks: Vec<GuardCheck>,
+    /// The open action holding the invoice, if any: continue it rather than propose.
+    pub open_action: Option<ActionRow>,
+}
+
+impl RechargeChecks {
+    /// Every guard passed: a re-charge may be proposed.
+    pub fn all_passed(&self) -> bool {
+        self.checks
+            .iter()
+            .all(|c| c.outcome == GuardOutcome::Passed)
+    }
+}
+
+fn check(guard: RechargeGuard, outcome: GuardOutcome, detail: String) -> GuardCheck {
+    GuardCheck {
+        guard,
+        outcome,
+        detail,
+    }
+}
+
+fn unchecked(guard: RechargeGuard, e: Guarded) -> GuardCheck {
+    match e {
+        Guarded::Refused(reason) => check(guard, GuardOutcome::Refused, reason),
+        Guarded::Gateway(e) => check(
+            guard,
+            GuardOutcome::Unchecked,
+            format!("the gateway could not be asked ({e}); check again when it answers"),
+        ),
+    }
+}
+
+/// Runs every guard of a re-charge of `invoice_number` against the store and the gateway,
+/// and reports each one's result. Writes nothing.
+pub async fn check_recharge(
+    store: &mut Store,
+    client: &StripeClient,
+    invoice_number: &str,
+) -> Result<RechargeChecks, ActionError> {
+    let (books, actions, attempt) = store.read(|tx| {
+        let books = reconcile::books_in(tx)?;
+        let actions = tx.actions(None)?;
+        let attempt = next_recharge_attempt(tx, invoice_number)?;
+        Ok::<_, ActionError>((books, actions, attempt))
+    })?;
+    let invoice = books
+        .invoices
+        .iter()
+        .find(|i| i.number == invoice_number)
+        .cloned()
+        .ok_or_else(|| ActionError::InvoiceNotFound(invoice_number.to_string()))?;
+    let mut checks = Vec::new();
+
+    let owed = owed_in_ledger(&books, invoice_number);
+    checks.push(match &owed {
+        Ok(owed) => check(
+            RechargeGuard::UnpaidInLedger,
+            GuardOutcome::Passed,
+            format!(
+                "the ledger says {owed} of the {} is still owed",
+                invoice.amount
+            ),
+        ),
+        Err(why) => check(
+            RechargeGuard::UnpaidInLedger,
+            GuardOutcome::Refused,
+            why.clone(),
+        ),
+    });
+
+    checks.push(
+        match execute::paid_at_gateway(client, &books, invoice_number, &invoice.customer_id).await
+        {
+            Ok(None) => check(
+                RechargeGuard::NoSucceededCharge,
+                GuardOutcome::Passed,
+                format!(
+                    "the gateway holds no succeeded charge for invoice {invoice_number} (asked just now)"
+                ),
+            ),
+            Ok(Some(charge)) => check(
+                RechargeGuard::NoSucceededCharge,
+                GuardOutcome::Refused,
+                format!(
+                    "the gateway already holds succeeded charge {charge} for invoice {invoice_number}{}",
+                    if owed.is_ok() {
+                        "; the ledger has not recorded it: reconcile, and fix the ledger instead"
+                    } else {
+                        ""
+                    }
+                ),
+            ),
+            Err(e) => unchecked(RechargeGuard::NoSucceededCharge, e),
+        },
+    );
+
+    let open_action = open_action_on(&actions, invoice_number);
+    checks.push(match &open_action {
+        None => check(
+            RechargeGuard::NothingInFlight,
+            GuardOutcome::Passed,
+            format!("no action holds invoice {invoice_number}"),
+        ),
+        Some(a) => check(
+            RechargeGuard::NothingInFlight,
+            GuardOutcome::Refused,
+            format!(
+                "action {} ({}) is {} on invoice {invoice_number}; finish, recover or cancel it first",
+                a.id, a.kind, a.state
+            ),
+        ),
+    });
+
+    checks.push(
+        match execute::saved_card(client, &invoice.customer_id).await {
+            Ok(Some(_)) => check(
+                RechargeGuard::CardOnFile,
+                GuardOutcome::Passed,
+                format!(
+                    "customer {} has a saved card at the gateway",
+                    invoice.customer_id
+                ),
+            ),
+            Ok(None) => check(
+                RechargeGuard::CardOnFile,
+                GuardOutcome::Refused,
+                format!(
+                    "customer {} has no saved card at the gateway; ask them to add one",
+                    invoice.customer_id
+                ),
+            ),
+            Err(e) => unchecked(RechargeGuard::CardOnFile, e),
+        },
+    );
+
+    Ok(RechargeChecks {
+        invoice,
+        amount: owed.ok(),
+        attempt,
+        checks,
+        open_action,
+    })
+}
+
+/// The attempt number a re-charge of `invoice_number` proposed now would carry.
+fn next_recharge_attempt(tx: &StoreTx<'_>, invoice_number: &str) -> Result<i64, StoreError> {
+    let failed = tx
+        .actions(Some(&[ActionState::Failed]))?
+        .into_iter()
+        .filter(|a| a.kind == "recharge" && a.invoice_number.as_deref() == Some(invoice_number))
+        .count();
+    Ok(failed as i64 + 1)
+}
+
+/// Proposes a re-charge of `invoice_number` only if every guard passes now. The same
+/// re-charge proposed again (a double click, a second window) returns the open action.
+pub async fn propose_checked_recharge(
+    store: &mut Store,
+    client: &StripeClient,
+    invoice_number: &str,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    let checks = check_recharge(store, client, invoice_number).await?;
+    if let Some(open) = &checks.open_action
+        && open.kind == "recharge"
+        && open.state == ActionState::Proposed
+    {
+        return Ok(open.clone());
+    }
+    let refused: Vec<&str> = checks
+        .checks
+        .iter()
+        .filter(|c| c.outcome != GuardOutcome::Passed)
+        .map(|c| c.detail.as_str())
+        .collect();
+    if !refused.is_empty() {
+        return Err(ActionError::Refused(format!(
+            "no re-charge was proposed: {}",
+            refused.join("; ")
+        )));
+    }
+    super::propose_recharge(store, invoice_number, by, now)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::money::Currency;
+    use crate::records::{Charge, LedgerEntry, LedgerKind};
+
+    fn usd(minor: i64) -> Money {
+        Money::from_minor(minor, Currency::from_code("usd").unwrap())
+    }
+
+    fn at(s: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_790_000_000 + s).unwrap()
+    }
+
+    fn invoice(number: &str, amount: i64, status: InvoiceStatus) -> Invoice {
+        Invoice {
+            number: number.into(),
+            customer_id: "cus_1".into(),
+            amount: usd(amount),
+            issued_at: at(0),
+            due_at: None,
+            status,
+            order_ref: None,
+        }
+    }
+
+    fn charge(id: &str, invoice: &str, status: ChargeStatus, s: i64) -> Charge {
+        Charge {
+            id: id.into(),
+            amount: usd(4900),
+            amount_refunded: usd(0),
+            status,
+            captured: status == ChargeStatus::Succeeded,
+            created: at(s),
+            customer: Some("cus_1".into()),
+            customer_email: None,
+            payment_intent: None,
+            invoice_ref: Some(invoice.into()),
+            description: None,
+            fee: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    fn books() -> Books {
+        Books {
+            invoices: vec![
+                invoice("INV-OPEN", 4900, InvoiceStatus::Open),
+                invoice("INV-PART", 4900, InvoiceStatus::Open),
+                invoice("INV-PAID", 4900, InvoiceStatus::Paid),
+                invoice("INV-VOID", 4900, InvoiceStatus::Void),
+            ],
+            ledger: vec![LedgerEntry {
+                payment_id: "P-1".into(),
+                invoice_number: "INV-PART".into(),
+                kind: LedgerKind::Payment,
+                amount: usd(1900),
+                recorded_at: at(5),
+                gateway_id: None,
+            }],
+            charges: vec![
+                charge("ch_declined", "INV-OPEN", ChargeStatus::Failed, 10),
+                charge("ch_later", "INV-OPEN", ChargeStatus::Failed, 20),
+                charge("ch_ok", "INV-PAID", ChargeStatus::Succeeded, 10),
+            ],
+            refunds: vec![],
+            coverage: vec![],
+        }
+    }
+
+    #[test]
+    fn the_ledger_guard_owes_the_balance_and_refuses_paid_and_void_invoices() {
+        let books = books();
+        assert_eq!(owed_in_ledger(&books, "INV-OPEN"), Ok(usd(4900)));
+        assert_eq!(
+            owed_in_ledger(&books, "INV-PART"),
+            Ok(usd(3000)),
+            "a partial cash payment leaves the balance"
+        );
+        assert!(
+            owed_in_ledger(&books, "INV-PAID")
+                .unwrap_err()
+                .contains("paid")
+        );
+        assert!(
+            owed_in_ledger(&books, "INV-VOID")
+                .unwrap_err()
+                .contains("void")
+        );
+        assert!(
+            owed_in_ledger(&books, "INV-NONE")
+                .unwrap_err()
+                .contains("not in the store")
+        );
+    }
+
+    #[test]
+    fn failed_attempts_are_declined_charges_and_refused_recharges_newest_first() {
+        let books = books();
+        let attempts = failed_attempts(&books, &[], "INV-OPEN");
+        let ids: Vec<_> = attempts.iter().map(|a| a.charge_id.clone()).collect();
+        assert_eq!(
+            ids,
+            vec![
+                Some("ch_later".to_string()),
+                Some("ch_declined".to_string())
+            ]
+        );
+        assert!(
+            attempts[0].what.contains("declined"),
+            "{}",
+            attempts[0].what
+        );
+        assert!(
+            failed_attempts(&books, &[], "INV-PART").is_empty(),
+            "an invoice never attempted is not a re-charge candidate"
+        );
+    }
+}

@@ -1,0 +1,432 @@
+//! The Month-end screen's commands and their transport types: a month's state (its zone
+//! and bounds, closed or not, its close/reopen history, and whether its books tie out
+//! now), exporting its audit package, verifying a package, and closing and reopening it
+//! with an approver's passphrase. `period` and `export` decide; this module translates.
+//!
+//! A package goes where the bookkeeper names, or by default into a fresh
+//! `chargeguard-YYYY-MM` folder beside the store (the data folder), never over another.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::json::Amount;
+use super::{Api, ApiError, ApiErrorCode, count32, instant, now, required};
+use crate::export::{self, ExportError, ExportRequest, tieout::CurrencyTieOut};
+use crate::period::{self, PeriodError};
+use crate::store::{PeriodClose, StoreError};
+
+// ---------------------------------------------------------------- transport types
+
+/// Names a month (`YYYY-MM`) and, optionally, the zone to read it in (else the business's
+/// `timezone` setting; a closed month keeps the zone it was closed in).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "MonthRequest.ts")]
+pub struct MonthRequest {
+    pub month: String,
+    #[ts(optional)]
+    pub tz: Option<String>,
+}
+
+/// One month as the Month-end screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "PeriodView.ts")]
+pub struct PeriodView {
+    /// `YYYY-MM`.
+    pub month: String,
+    pub time_zone: String,
+    /// The business's `timezone` setting, when there is one.
+    pub business_zone: Option<String>,
+    /// Local text with offset: the first instant, and the next month's first.
+    pub starts_at: String,
+    pub ends_at: String,
+    /// The month is over (a period is closed only after its last day).
+    pub ended: bool,
+    /// The live close, when the month is closed.
+    pub closed: Option<PeriodCloseView>,
+    /// Every close of this month, reopened ones included, oldest first.
+    pub history: Vec<PeriodCloseView>,
+    /// The tie-out on the books as they are now, per currency.
+    pub tie_out: Vec<TieOutView>,
+    /// Why the books do not tie out now (an export or close would be refused).
+    pub tie_out_problem: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "PeriodCloseView.ts")]
+pub struct PeriodCloseView {
+    pub time_zone: String,
+    /// RFC 3339 instants.
+    pub closed_at: String,
+    pub closed_by: String,
+    pub reopened_at: Option<String>,
+    pub reopened_by: Option<String>,
+    pub reopen_reason: Option<String>,
+}
+
+/// One currency's tie-out: each side's totals and the difference, explained line by line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "TieOutView.ts")]
+pub struct TieOutView {
+    /// Upper-case ISO code.
+    pub currency: String,
+    /// The statement's named totals, in the order they are printed.
+    pub totals: Vec<TieOutLine>,
+    /// What explains the difference (fees, each finding, timing, cash…); adds up to it.
+    pub explained_by: Vec<TieOutLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "TieOutLine.ts")]
+pub struct TieOutLine {
+    /// `gateway_net`, `fees`, `finding:12`, …
+    pub key: String,
+    /// Plain words: "Gateway: net", "Finding 12".
+    pub label: String,
+    pub amount: Amount,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ExportMonthRequest.ts")]
+pub struct ExportMonthRequest {
+    pub month: String,
+    #[ts(optional)]
+    pub tz: Option<String>,
+    /// A folder to create (it must not exist); by default a fresh one in the data folder.
+    #[ts(optional)]
+    pub folder: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ExportedPackage.ts")]
+pub struct ExportedPackage {
+    pub month: String,
+    pub time_zone: String,
+    /// The package folder, and the same files as a zip beside it.
+    pub folder: String,
+    pub zip: String,
+    /// File names, as the manifest lists them.
+    pub files: Vec<String>,
+    /// The package speaks as of the period's close (a closed month), else `None`.
+    pub as_of: Option<String>,
+    pub tie_out: Vec<TieOutView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "PathRequest.ts")]
+pub struct PathRequest {
+    /// A package folder or its `.zip`, on this computer.
+    pub path: String,
+}
+
+/// What `export verify` found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "PackageVerified.ts")]
+pub struct PackageVerified {
+    pub holds: bool,
+    pub month: Option<String>,
+    pub files: u32,
+    pub records: u32,
+    /// Per currency: "USD: 12.34 USD, explained in full".
+    pub differences: Vec<String>,
+    /// The first thing that does not hold: file, line, what.
+    pub problem: Option<PackageProblem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "PackageProblem.ts")]
+pub struct PackageProblem {
+    pub file: String,
+    pub line: Option<u32>,
+    pub problem: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ClosePeriodRequest.ts")]
+pub struct ClosePeriodRequest {
+    pub month: String,
+    #[ts(optional)]
+    pub tz: Option<String>,
+    /// The approver who signs the month off, and their passphrase.
+    pub name: String,
+    pub passphrase: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ReopenPeriodRequest.ts")]
+pub struct ReopenPeriodRequest {
+    pub month: String,
+    pub name: String,
+    pub passphrase: String,
+    /// Required: why the month must change (kept in the audit log).
+    pub reason: String,
+}
+
+// ---------------------------------------------------------------- errors
+
+/// The command line's hints, in the window's words.
+fn for_window(message: String) -> String {
+    message
+        .replace(
+            "(`chargeguard reconcile`)",
+            "(press Reconcile, or Sync now on Today)",
+        )
+        .replace(
+            "pass --tz Europe/Berlin (or the zone you keep the books in), or set the `timezone` setting",
+            "choose the zone you keep the books in (Europe/Berlin, America/New_York…) in the Time zone field",
+        )
+        .replace(
+            "(drop --tz or pass --tz ",
+            "(clear the Time zone field or choose ",
+        )
+        .replace("choose another --out folder", "name another folder")
+}
+
+impl From<PeriodError> for ApiError {
+    fn from(e: PeriodError) -> Self {
+        use ApiErrorCode as C;
+        match e {
+            PeriodError::Store(s) => s.into(),
+            PeriodError::People(p) => p.into(),
+            e @ PeriodError::NotAnApprover(_) => ApiError::new(C::WrongPassphrase, e.to_string()),
+            e @ (PeriodError::BadMonth(_)
+            | PeriodError::BadZone(_)
+            | PeriodError::NoZone
+            | PeriodError::NoReason) => ApiError::invalid(for_window(e.to_string())),
+            e => ApiError::new(C::Refused, for_window(e.to_string())),
+        }
+    }
+}
+
+impl From<ExportError> for ApiError {
+    fn from(e: ExportError) -> Self {
+        match e {
+            ExportError::Period(p) => p.into(),
+            ExportError::Store(StoreError::PeriodAlreadyClosed(month)) => ApiError::new(
+                ApiErrorCode::Refused,
+                format!("{month} is closed already; reopen it with a reason to change it"),
+            ),
+            ExportError::Store(s) => s.into(),
+            e @ ExportError::Write { .. } => ApiError::internal(for_window(e.to_string())),
+            e => ApiError::new(ApiErrorCode::Refused, for_window(e.to_string())),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- conversions
+
+fn close_view(c: &PeriodClose) -> PeriodCloseView {
+    PeriodCloseView {
+        time_zone: c.time_zone.clone(),
+        closed_at: instant(c.closed_at),
+        closed_by: c.closed_by.clone(),
+        reopened_at: c.reopened_at.map(instant),
+        reopened_by: c.reopened_by.clone(),
+        reopen_reason: c.reopen_reason.clone(),
+    }
+}
+
+fn line_label(key: &str) -> String {
+    match key.strip_prefix("finding:") {
+        Some(id) => format!("Finding {id}"),
+        None => match key {
+            "fees" => "Gateway fees".into(),
+            "matched" => "Matched".into(),
+            "timing" => "Timing across the month's edges".into(),
+            "cash" => "Cash, cheque or transfer".into(),
+            "not_yet_synced" => "Not yet synced".into(),
+            "unexplained" => "Unexplained".into(),
+            other => other.replace('_', " "),
+        },
+    }
+}
+
+fn tie_out_view(c: &CurrencyTieOut) -> TieOutView {
+    let amount = |minor: i64| Amount::from_parts(minor, &c.currency);
+    TieOutView {
+        currency: c.currency.to_ascii_uppercase(),
+        totals: c
+            .totals()
+            .iter()
+            .map(|(key, label, minor)| TieOutLine {
+                key: key.to_string(),
+                label: label.to_string(),
+                amount: amount(*minor),
+            })
+            .collect(),
+        explained_by: c
+            .lines
+            .iter()
+            .filter(|(_, minor)| **minor != 0)
+            .map(|(key, minor)| TieOutLine {
+                key: key.to_string(),
+                label: line_label(&key.to_string()),
+                amount: amount(*minor),
+            })
+            .collect(),
+    }
+}
+
+fn tz(request: Option<&String>) -> Option<&str> {
+    request.map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+// ---------------------------------------------------------------- commands
+
+/// One month: its zone and bounds, whether it is closed (and its history), and whether its
+/// books tie out now.
+pub fn period_status(api: &Api, request: &MonthRequest) -> Result<PeriodView, ApiError> {
+    required("a month", &request.month)?;
+    let mut store = api.open()?;
+    store.read(|tx| {
+        let (period, close) = period::resolve(tx, &request.month, tz(request.tz.as_ref()))?;
+        let label = period.label();
+        let history: Vec<PeriodCloseView> = tx
+            .period_closes()?
+            .iter()
+            .filter(|c| c.period == label)
+            .map(close_view)
+            .collect();
+        let (tie_out, tie_out_problem) = match export::check_tie_out(tx, &period) {
+            Ok(currencies) => (currencies.iter().map(tie_out_view).collect(), None),
+            Err(e) => (Vec::new(), Some(ApiError::from(e).message)),
+        };
+        Ok(PeriodView {
+            month: label,
+            time_zone: period.zone_name().to_string(),
+            business_zone: tx.setting(period::TIMEZONE_SETTING)?,
+            starts_at: period.local_text(period.start()),
+            ends_at: period.local_text(period.end()),
+            ended: now() >= period.end(),
+            closed: close.as_ref().map(close_view),
+            history,
+            tie_out,
+            tie_out_problem,
+        })
+    })
+}
+
+/// Writes the month's audit package (a folder and its zip); nothing is written unless the
+/// books tie out.
+pub fn monthend_export(
+    api: &Api,
+    request: &ExportMonthRequest,
+) -> Result<ExportedPackage, ApiError> {
+    required("a month", &request.month)?;
+    let mut store = api.open()?;
+    let label = period::Period::parse(&request.month, "UTC")?.label();
+    let out = match request.folder.as_deref().map(str::trim) {
+        Some(folder) if !folder.is_empty() => PathBuf::from(folder),
+        _ => {
+            let parent = api
+                .db()
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."));
+            export::free_package_folder(parent, &label)
+        }
+    };
+    let report = export::export_month(
+        &mut store,
+        &ExportRequest {
+            month: request.month.clone(),
+            tz: tz(request.tz.as_ref()).map(str::to_string),
+            as_of: None,
+            out,
+        },
+    )?;
+    Ok(ExportedPackage {
+        month: report.manifest.period.clone(),
+        time_zone: report.manifest.time_zone.clone(),
+        folder: report.folder.display().to_string(),
+        zip: report.zip.display().to_string(),
+        files: report
+            .manifest
+            .files
+            .iter()
+            .map(|f| f.name.clone())
+            .collect(),
+        as_of: report.manifest.as_of.clone(),
+        tie_out: report.tie_out.iter().map(tie_out_view).collect(),
+    })
+}
+
+/// Checks a package (folder or zip): every file's hash, every total re-added. A package
+/// that does not hold is an answer (`holds: false`), not an error.
+pub fn monthend_verify(_api: &Api, request: &PathRequest) -> Result<PackageVerified, ApiError> {
+    required("a package folder or zip", &request.path)?;
+    Ok(match export::verify(Path::new(request.path.trim())) {
+        Ok(report) => PackageVerified {
+            holds: true,
+            month: Some(report.period),
+            files: count32(report.files as u64),
+            records: count32(report.records),
+            differences: report
+                .differences
+                .iter()
+                .map(|(c, d)| format!("{}: {d}, explained in full", c.to_ascii_uppercase()))
+                .collect(),
+            problem: None,
+        },
+        Err(e) => PackageVerified {
+            holds: false,
+            month: None,
+            files: 0,
+            records: 0,
+            differences: Vec::new(),
+            problem: Some(PackageProblem {
+                file: e.file,
+                line: e.line.map(count32),
+                problem: e.problem,
+            }),
+        },
+    })
+}
+
+/// Closes the month: an approver's sign-off, after its last day, only if it ties out.
+pub fn period_close(api: &Api, request: &ClosePeriodRequest) -> Result<PeriodView, ApiError> {
+    required("a month", &request.month)?;
+    required("the approver's name", &request.name)?;
+    required("the passphrase", &request.passphrase)?;
+    let mut store = api.open()?;
+    let report = export::close_period(
+        &mut store,
+        &request.month,
+        tz(request.tz.as_ref()),
+        &request.name,
+        &request.passphrase,
+        now(),
+    )?;
+    period_status(
+        api,
+        &MonthRequest {
+            month: report.close.period,
+            tz: None,
+        },
+    )
+}
+
+/// Reopens a closed month; the reason goes into the audit log.
+pub fn period_reopen(api: &Api, request: &ReopenPeriodRequest) -> Result<PeriodView, ApiError> {
+    required("a month", &request.month)?;
+    required("the approver's name", &request.name)?;
+    required("the passphrase", &request.passphrase)?;
+    required("a reason", &request.reason)?;
+    let mut store = api.open()?;
+    let report = period::reopen(
+        &mut store,
+        &request.month,
+        &request.name,
+        &request.passphrase,
+        &request.reason,
+        now(),
+    )?;
+    period_status(
+        api,
+        &MonthRequest {
+            month: report.close.period,
+            tz: Some(report.close.time_zone),
+        },
+    )
+}
