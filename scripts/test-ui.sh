@@ -23,3 +23,4 @@ npm ci --no-audit --no-fund || npm install --no-save --no-audit --no-fund
 npm run build
 npx vitest run
 CHARGEGUARD_BIN="$target/release/chargeguard" node e2e/morning.mjs
+CHARGEGUARD_BIN="$target/release/chargeguard" node e2e/import-settings-today.mjs

@@ -14,6 +14,7 @@ pub mod key;
 mod lifecycle;
 pub mod plan;
 mod recovery;
+mod threshold;
 
 pub use execute::{Executed, dry_run, execute};
 pub use journal::{
@@ -23,6 +24,7 @@ pub use journal::{
 pub use lifecycle::ActionState;
 pub use plan::Plan;
 pub use recovery::{REPLAY_WINDOW_SECONDS, RecoveryReport, recover, recover_target};
+pub use threshold::{approval_threshold, set_approval_threshold};
 
 use crate::gateway::stripe::StripeError;
 use crate::people::PeopleError;

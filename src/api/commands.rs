@@ -61,6 +61,21 @@ pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiErr
         "reconcile" => blocking!(super::reconcile_now),
         "audit_verify" => blocking!(super::audit_verify),
         "import_file" => blocking!(super::import_file, ImportRequest),
+        "upload_csv" => blocking!(super::imports::upload_csv, super::imports::UploadRequest),
+        "import_csv" => blocking!(super::imports::import_csv, super::imports::ImportCsvRequest),
+        "mappings" => blocking!(super::imports::mappings_list),
+        "mapping_get" => blocking!(
+            super::imports::mapping_get,
+            super::imports::MappingNameRequest
+        ),
+        "mapping_save" => blocking!(
+            super::imports::mapping_save,
+            super::imports::MappingSaveRequest
+        ),
+        "mapping_preview" => blocking!(
+            super::imports::mapping_preview,
+            super::imports::MappingPreviewRequest
+        ),
         "execute" => {
             let request: ExecuteRequest = parse(name, request)?;
             to_json(super::execute(&api, &request).await?)

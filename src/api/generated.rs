@@ -63,6 +63,27 @@ pub fn render() -> Vec<(String, String)> {
     one::<ImportKind>(&cfg, &mut out);
     one::<ImportRequest>(&cfg, &mut out);
     one::<Imported>(&cfg, &mut out);
+    {
+        use super::imports::*;
+        one::<UploadRequest>(&cfg, &mut out);
+        one::<Uploaded>(&cfg, &mut out);
+        one::<ImportCsvRequest>(&cfg, &mut out);
+        one::<ImportOutcome>(&cfg, &mut out);
+        one::<ChangedRowView>(&cfg, &mut out);
+        one::<ImportProblem>(&cfg, &mut out);
+        one::<Layout>(&cfg, &mut out);
+        one::<MappingDraft>(&cfg, &mut out);
+        one::<ColumnPair>(&cfg, &mut out);
+        one::<ValuePair>(&cfg, &mut out);
+        one::<MappingSummary>(&cfg, &mut out);
+        one::<MappingView>(&cfg, &mut out);
+        one::<MappingNameRequest>(&cfg, &mut out);
+        one::<MappingSaveRequest>(&cfg, &mut out);
+        one::<MappingPreviewRequest>(&cfg, &mut out);
+        one::<MappingPreviewView>(&cfg, &mut out);
+        one::<PreviewColumnView>(&cfg, &mut out);
+        one::<PreviewRowView>(&cfg, &mut out);
+    }
     out.sort();
     out
 }

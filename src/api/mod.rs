@@ -16,6 +16,7 @@ pub mod commands;
 pub mod error;
 pub mod generated;
 pub mod http;
+pub mod imports;
 pub mod json;
 
 use std::path::{Path, PathBuf};

@@ -1,17 +1,19 @@
 // The window: a "Demo data" banner when the store is the demo's, and three screens —
-// Today, Findings, Actions — reachable by tab and by keyboard (Alt+1..3).
+// Today, Findings, Actions, Import — reachable by tab and by keyboard (Alt+1, Alt+2, …).
 import { useCallback, useEffect, useState } from "react";
 import type { Today as TodayData } from "./generated";
 import { call, CommandError } from "./transport";
 import { Today } from "./views/Today";
 import { Findings } from "./views/Findings";
 import { Actions } from "./views/Actions";
+import { Import } from "./views/Import";
 
-type Screen = "today" | "findings" | "actions";
+type Screen = "today" | "findings" | "actions" | "import";
 const SCREENS: { id: Screen; label: string }[] = [
   { id: "today", label: "Today" },
   { id: "findings", label: "Findings" },
   { id: "actions", label: "Actions" },
+  { id: "import", label: "Import" },
 ];
 
 export function App() {
@@ -36,8 +38,8 @@ export function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (!e.altKey) return;
-      const index = ["1", "2", "3"].indexOf(e.key);
-      if (index >= 0) {
+      const index = Number(e.key) - 1;
+      if (Number.isInteger(index) && index >= 0 && index < SCREENS.length) {
         e.preventDefault();
         setScreen(SCREENS[index].id);
       }
@@ -92,6 +94,7 @@ export function App() {
         )}
         {screen === "findings" && <Findings user={user} onChanged={refresh} />}
         {screen === "actions" && <Actions user={user} onChanged={refresh} />}
+        {screen === "import" && <Import onChanged={refresh} />}
       </main>
     </div>
   );

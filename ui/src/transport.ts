@@ -21,6 +21,16 @@ import type {
   Recovered,
   Synced,
   Today,
+  UploadRequest,
+  Uploaded,
+  ImportCsvRequest,
+  ImportOutcome,
+  MappingSummary,
+  MappingNameRequest,
+  MappingView,
+  MappingSaveRequest,
+  MappingPreviewRequest,
+  MappingPreviewView,
 } from "./generated";
 
 /** Every command: its argument and its answer, as the core defines them. */
@@ -38,6 +48,12 @@ export interface Commands {
   reconcile: [null, number];
   audit_verify: [null, AuditVerified];
   import_file: [ImportRequest, Imported];
+  upload_csv: [UploadRequest, Uploaded];
+  import_csv: [ImportCsvRequest, ImportOutcome];
+  mappings: [null, MappingSummary[]];
+  mapping_get: [MappingNameRequest, MappingView];
+  mapping_save: [MappingSaveRequest, MappingView];
+  mapping_preview: [MappingPreviewRequest, MappingPreviewView];
 }
 
 export type Command = keyof Commands;
