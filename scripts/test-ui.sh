@@ -23,4 +23,5 @@ npm ci --no-audit --no-fund || npm install --no-save --no-audit --no-fund
 npm run build
 npx vitest run
 CHARGEGUARD_BIN="$target/release/chargeguard" node e2e/morning.mjs
-CHARGEGUARD_BIN="$target/release/chargeguard" node e2e/import-settings-today.mjs
+# Settings connects a gateway: its key goes to a private Secret Service where one can run.
+CHARGEGUARD_BIN="$target/release/chargeguard" ../scripts/with-keyring.sh node e2e/import-settings-today.mjs

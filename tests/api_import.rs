@@ -4,11 +4,12 @@
 //! nothing; the same file twice reads "0 new, N unchanged"; a bad row comes back with its
 //! file name, line and column; a mapping made in the form previews, saves and imports.
 
+mod api_support;
+
+use api_support::call;
 use base64::Engine as _;
 use chargeguard::api::imports::*;
-use chargeguard::api::{self, ApiError, ApiErrorCode, commands};
-use serde::Serialize;
-use serde::de::DeserializeOwned;
+use chargeguard::api::{self, ApiError, ApiErrorCode};
 use serde_json::json;
 
 const INVOICES: &str = "invoice_number,customer_id,amount,currency,issued_at,due_at,status\n\
@@ -20,15 +21,6 @@ INV-3,cus_3,12.500,KWD,2026-10-03,2026-11-02,open\n";
 const ACME: &str = "Invoice #,customer_id,Total,currency,issued_at,due_at,status,Salesperson\n\
 A-1,cus_1,10.00,USD,2026-10-01,2026-10-31,Unpaid,Kim\n\
 A-2,cus_2,20.00,USD,2026-10-02,2026-11-01,Settled,Lee\n";
-
-async fn call<Q: Serialize, A: DeserializeOwned>(
-    api: &api::Api,
-    command: &str,
-    request: Q,
-) -> Result<A, ApiError> {
-    let value = commands::call(api, command, serde_json::to_value(request).unwrap()).await?;
-    Ok(serde_json::from_value(value).expect("the answer has the command's type"))
-}
 
 async fn upload(api: &api::Api, name: &str, bytes: &[u8]) -> Uploaded {
     call(

@@ -82,6 +82,26 @@ pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiErr
         }
         "recover" => to_json(super::recover(&api).await?),
         "sync_now" => to_json(super::sync_now(&api).await?),
+        "settings" => blocking!(super::settings::settings),
+        "connect_gateway" => {
+            let request: super::settings::ConnectRequest = parse(name, request)?;
+            to_json(super::settings::connect_gateway(&api, request).await?)
+        }
+        "user_add" => blocking!(super::settings::user_add, super::settings::UserAddRequest),
+        "threshold_set" => blocking!(
+            super::settings::threshold_set,
+            super::settings::ThresholdRequest
+        ),
+        "time_zone_set" => blocking!(
+            super::settings::time_zone_set,
+            super::settings::TimeZoneRequest
+        ),
+        "sync_start" => to_json(super::today_sync::sync_start(&api).await?),
+        "sync_progress" => blocking!(super::today_sync::sync_progress),
+        "daily_totals" => blocking!(
+            super::today_sync::daily_totals,
+            super::today_sync::DailyTotalsRequest
+        ),
         other => Err(ApiError::new(
             ApiErrorCode::NotFound,
             format!(

@@ -84,6 +84,29 @@ pub fn render() -> Vec<(String, String)> {
         one::<PreviewColumnView>(&cfg, &mut out);
         one::<PreviewRowView>(&cfg, &mut out);
     }
+    {
+        use super::settings::*;
+        one::<KeySource>(&cfg, &mut out);
+        one::<GatewaySettings>(&cfg, &mut out);
+        one::<PersonRole>(&cfg, &mut out);
+        one::<Person>(&cfg, &mut out);
+        one::<Settings>(&cfg, &mut out);
+        one::<ConnectRequest>(&cfg, &mut out);
+        one::<UserAddRequest>(&cfg, &mut out);
+        one::<ThresholdRequest>(&cfg, &mut out);
+        one::<TimeZoneRequest>(&cfg, &mut out);
+    }
+    {
+        use super::today_sync::*;
+        one::<SyncState>(&cfg, &mut out);
+        one::<SyncPhase>(&cfg, &mut out);
+        one::<KindProgress>(&cfg, &mut out);
+        one::<SyncStatus>(&cfg, &mut out);
+        one::<DailyTotalsRequest>(&cfg, &mut out);
+        one::<DailyTotals>(&cfg, &mut out);
+        one::<CurrencySeries>(&cfg, &mut out);
+        one::<DayAmounts>(&cfg, &mut out);
+    }
     out.sort();
     out
 }

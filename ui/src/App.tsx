@@ -1,5 +1,5 @@
 // The window: a "Demo data" banner when the store is the demo's, and three screens —
-// Today, Findings, Actions, Import — reachable by tab and by keyboard (Alt+1, Alt+2, …).
+// Today, Findings, Actions, Import, Settings — reachable by tab and by keyboard (Alt+1, Alt+2, …).
 import { useCallback, useEffect, useState } from "react";
 import type { Today as TodayData } from "./generated";
 import { call, CommandError } from "./transport";
@@ -7,13 +7,15 @@ import { Today } from "./views/Today";
 import { Findings } from "./views/Findings";
 import { Actions } from "./views/Actions";
 import { Import } from "./views/Import";
+import { Settings } from "./views/Settings";
 
-type Screen = "today" | "findings" | "actions" | "import";
+type Screen = "today" | "findings" | "actions" | "import" | "settings";
 const SCREENS: { id: Screen; label: string }[] = [
   { id: "today", label: "Today" },
   { id: "findings", label: "Findings" },
   { id: "actions", label: "Actions" },
   { id: "import", label: "Import" },
+  { id: "settings", label: "Settings" },
 ];
 
 export function App() {
@@ -95,6 +97,7 @@ export function App() {
         {screen === "findings" && <Findings user={user} onChanged={refresh} />}
         {screen === "actions" && <Actions user={user} onChanged={refresh} />}
         {screen === "import" && <Import onChanged={refresh} />}
+        {screen === "settings" && <Settings user={user} onChanged={refresh} />}
       </main>
     </div>
   );

@@ -31,6 +31,14 @@ import type {
   MappingSaveRequest,
   MappingPreviewRequest,
   MappingPreviewView,
+  Settings,
+  ConnectRequest,
+  UserAddRequest,
+  ThresholdRequest,
+  TimeZoneRequest,
+  SyncStatus,
+  DailyTotalsRequest,
+  DailyTotals,
 } from "./generated";
 
 /** Every command: its argument and its answer, as the core defines them. */
@@ -54,6 +62,14 @@ export interface Commands {
   mapping_get: [MappingNameRequest, MappingView];
   mapping_save: [MappingSaveRequest, MappingView];
   mapping_preview: [MappingPreviewRequest, MappingPreviewView];
+  settings: [null, Settings];
+  connect_gateway: [ConnectRequest, Settings];
+  user_add: [UserAddRequest, Settings];
+  threshold_set: [ThresholdRequest, Settings];
+  time_zone_set: [TimeZoneRequest, Settings];
+  sync_start: [null, SyncStatus];
+  sync_progress: [null, SyncStatus];
+  daily_totals: [DailyTotalsRequest, DailyTotals];
 }
 
 export type Command = keyof Commands;
