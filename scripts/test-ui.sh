@@ -24,3 +24,5 @@ npm run build
 npx vitest run
 CHARGEGUARD_BIN="$target/release/chargeguard" node e2e/morning.mjs
 CHARGEGUARD_BIN="$target/release/chargeguard" node e2e/books.mjs
+# Settings connects a gateway: its key goes to a private Secret Service where one can run.
+CHARGEGUARD_BIN="$target/release/chargeguard" ../scripts/with-keyring.sh node e2e/import-settings-today.mjs

@@ -15,6 +15,7 @@ mod lifecycle;
 pub mod plan;
 mod recharge;
 mod recovery;
+mod threshold;
 
 pub use execute::{Executed, dry_run, execute};
 pub use journal::{
@@ -28,6 +29,7 @@ pub use recharge::{
     check_recharge, propose_checked_recharge, recharge_candidates,
 };
 pub use recovery::{REPLAY_WINDOW_SECONDS, RecoveryReport, recover, recover_target};
+pub use threshold::{approval_threshold, set_approval_threshold};
 
 use crate::gateway::stripe::StripeError;
 use crate::people::PeopleError;

@@ -61,6 +61,21 @@ pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiErr
         "reconcile" => blocking!(super::reconcile_now),
         "audit_verify" => blocking!(super::audit_verify),
         "import_file" => blocking!(super::import_file, ImportRequest),
+        "upload_csv" => blocking!(super::imports::upload_csv, super::imports::UploadRequest),
+        "import_csv" => blocking!(super::imports::import_csv, super::imports::ImportCsvRequest),
+        "mappings" => blocking!(super::imports::mappings_list),
+        "mapping_get" => blocking!(
+            super::imports::mapping_get,
+            super::imports::MappingNameRequest
+        ),
+        "mapping_save" => blocking!(
+            super::imports::mapping_save,
+            super::imports::MappingSaveRequest
+        ),
+        "mapping_preview" => blocking!(
+            super::imports::mapping_preview,
+            super::imports::MappingPreviewRequest
+        ),
         "execute" => {
             let request: ExecuteRequest = parse(name, request)?;
             to_json(super::execute(&api, &request).await?)
@@ -101,6 +116,26 @@ pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiErr
             to_json(super::recharge::recharge_propose(&api, &request).await?)
         }
         "sync_now" => to_json(super::sync_now(&api).await?),
+        "settings" => blocking!(super::settings::settings),
+        "connect_gateway" => {
+            let request: super::settings::ConnectRequest = parse(name, request)?;
+            to_json(super::settings::connect_gateway(&api, request).await?)
+        }
+        "user_add" => blocking!(super::settings::user_add, super::settings::UserAddRequest),
+        "threshold_set" => blocking!(
+            super::settings::threshold_set,
+            super::settings::ThresholdRequest
+        ),
+        "time_zone_set" => blocking!(
+            super::settings::time_zone_set,
+            super::settings::TimeZoneRequest
+        ),
+        "sync_start" => to_json(super::today_sync::sync_start(&api).await?),
+        "sync_progress" => blocking!(super::today_sync::sync_progress),
+        "daily_totals" => blocking!(
+            super::today_sync::daily_totals,
+            super::today_sync::DailyTotalsRequest
+        ),
         other => Err(ApiError::new(
             ApiErrorCode::NotFound,
             format!(

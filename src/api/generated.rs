@@ -95,6 +95,50 @@ pub fn render() -> Vec<(String, String)> {
         one::<GuardCheck>(&cfg, &mut out);
         one::<RechargeCheck>(&cfg, &mut out);
     }
+    {
+        use super::imports::*;
+        one::<UploadRequest>(&cfg, &mut out);
+        one::<Uploaded>(&cfg, &mut out);
+        one::<ImportCsvRequest>(&cfg, &mut out);
+        one::<ImportOutcome>(&cfg, &mut out);
+        one::<ChangedRowView>(&cfg, &mut out);
+        one::<ImportProblem>(&cfg, &mut out);
+        one::<Layout>(&cfg, &mut out);
+        one::<MappingDraft>(&cfg, &mut out);
+        one::<ColumnPair>(&cfg, &mut out);
+        one::<ValuePair>(&cfg, &mut out);
+        one::<MappingSummary>(&cfg, &mut out);
+        one::<MappingView>(&cfg, &mut out);
+        one::<MappingNameRequest>(&cfg, &mut out);
+        one::<MappingSaveRequest>(&cfg, &mut out);
+        one::<MappingPreviewRequest>(&cfg, &mut out);
+        one::<MappingPreviewView>(&cfg, &mut out);
+        one::<PreviewColumnView>(&cfg, &mut out);
+        one::<PreviewRowView>(&cfg, &mut out);
+    }
+    {
+        use super::settings::*;
+        one::<KeySource>(&cfg, &mut out);
+        one::<GatewaySettings>(&cfg, &mut out);
+        one::<PersonRole>(&cfg, &mut out);
+        one::<Person>(&cfg, &mut out);
+        one::<Settings>(&cfg, &mut out);
+        one::<ConnectRequest>(&cfg, &mut out);
+        one::<UserAddRequest>(&cfg, &mut out);
+        one::<ThresholdRequest>(&cfg, &mut out);
+        one::<TimeZoneRequest>(&cfg, &mut out);
+    }
+    {
+        use super::today_sync::*;
+        one::<SyncState>(&cfg, &mut out);
+        one::<SyncPhase>(&cfg, &mut out);
+        one::<KindProgress>(&cfg, &mut out);
+        one::<SyncStatus>(&cfg, &mut out);
+        one::<DailyTotalsRequest>(&cfg, &mut out);
+        one::<DailyTotals>(&cfg, &mut out);
+        one::<CurrencySeries>(&cfg, &mut out);
+        one::<DayAmounts>(&cfg, &mut out);
+    }
     out.sort();
     out
 }

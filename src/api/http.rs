@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path as UrlPath, Request, State};
+use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -152,6 +152,10 @@ async fn only_loopback_hosts(request: Request, next: Next) -> Response {
 pub fn router(api: Api, static_dir: Option<PathBuf>) -> Router {
     Router::new()
         .route("/api/{command}", post(command))
+        // An upload's bytes travel as base64 (4 characters per 3 bytes) inside JSON.
+        .layer(DefaultBodyLimit::max(
+            super::imports::MAX_UPLOAD_BYTES / 3 * 4 + 64 * 1024,
+        ))
         .fallback(static_file)
         .layer(middleware::from_fn(only_loopback_hosts))
         .with_state(Shared { api, static_dir })

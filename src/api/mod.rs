@@ -17,10 +17,13 @@ pub mod commands;
 pub mod error;
 pub mod generated;
 pub mod http;
+pub mod imports;
 pub mod json;
 pub mod monthend;
 pub mod recharge;
 pub mod session;
+pub mod settings;
+pub mod today_sync;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -36,7 +39,7 @@ use crate::import::{self, FileKind, ImportOptions};
 use crate::reconcile::{self, Confidence as CoreConfidence, FindingKind as CoreKind};
 use crate::secret::SecretKey;
 use crate::store::{self, ActionRow, SourceKind, Store, StoredFinding};
-use crate::sync::{self, SyncOptions};
+use crate::sync;
 
 /// The store setting that marks a store as the demo's ("Demo data" banner).
 pub const DEMO_STORE_SETTING: &str = crate::demo::DEMO_STORE_SETTING;
@@ -559,18 +562,7 @@ pub fn actions_list(api: &Api) -> Result<Vec<ActionView>, ApiError> {
 
 /// Pulls the gateway's charges and refunds, then reconciles.
 pub async fn sync_now(api: &Api) -> Result<Synced, ApiError> {
-    let mut store = api.open()?;
-    let client = api.client(&mut store).await?;
-    let report = sync::sync(&mut store, &client, now(), SyncOptions::default(), |_| {}).await?;
-    let summary = reconcile::run(&mut store, now())?;
-    let open: u64 = summary.open_by_kind.values().sum();
-    Ok(Synced {
-        new: count32(report.charges.new + report.refunds.new),
-        changed: count32(report.charges.changed + report.refunds.changed),
-        unchanged: count32(report.charges.unchanged + report.refunds.unchanged),
-        open_findings: count32(open),
-        message: format!("synced: {report}"),
-    })
+    today_sync::sync_and_reconcile(api, |_| {}, || {}).await
 }
 
 /// Lays the gateway beside the ledger again and updates the findings.

@@ -19,6 +19,7 @@
 //!   disk row by row, the workbook in constant-memory mode.
 
 pub mod adjustments;
+pub mod daily;
 pub mod html;
 pub mod manifest;
 pub mod tables;

@@ -110,6 +110,28 @@ pub enum MappingError {
         "a Stripe payments export has Stripe's own layout and takes no column mapping; import it without --mapping"
     )]
     NotForStripe,
+    #[error(
+        "`{name}` cannot name a saved mapping: use 1 to 64 letters, digits, spaces, `-` or `_` (a name with `/` or ending in .toml is read as a file)"
+    )]
+    BadName { name: String },
+}
+
+/// Checks the name a mapping is saved under: one that `resolve_mapping` would read as a
+/// path (a `/`, a `.toml` ending) could be saved but never found again.
+pub fn check_name(name: &str) -> Result<&str, MappingError> {
+    let trimmed = name.trim();
+    let fits = !trimmed.is_empty()
+        && trimmed.chars().count() <= 64
+        && trimmed
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'));
+    if fits {
+        Ok(trimmed)
+    } else {
+        Err(MappingError::BadName {
+            name: name.to_string(),
+        })
+    }
 }
 
 /// Another app's layout described as ours: which of its headers feeds each of our columns,
@@ -144,6 +166,17 @@ impl ColumnMapping {
             MappingLayout::parse(&file.layout).ok_or_else(|| MappingError::UnknownLayout {
                 found: file.layout.clone(),
             })?;
+        ColumnMapping::new(layout, &file.columns, &file.values)
+    }
+
+    /// A mapping from its parts (a form in the window), with the same checks as
+    /// [`ColumnMapping::from_toml`]: our column names only, one header per column, no value
+    /// listed twice.
+    pub fn new(
+        layout: MappingLayout,
+        columns_in: &BTreeMap<String, String>,
+        values_in: &BTreeMap<String, BTreeMap<String, String>>,
+    ) -> Result<Self, MappingError> {
         let allowed = layout.columns();
         let check_column = |column: &str| -> Result<String, MappingError> {
             let canonical = column.trim().to_ascii_lowercase();
@@ -159,7 +192,7 @@ impl ColumnMapping {
         };
         let mut columns = BTreeMap::new();
         let mut by_header: BTreeMap<String, String> = BTreeMap::new();
-        for (column, header) in &file.columns {
+        for (column, header) in columns_in {
             let canonical = check_column(column)?;
             let header = header.trim();
             if header.is_empty() {
@@ -175,7 +208,7 @@ impl ColumnMapping {
             columns.insert(canonical, header.to_string());
         }
         let mut values = BTreeMap::new();
-        for (column, map) in &file.values {
+        for (column, map) in values_in {
             let canonical = check_column(column)?;
             let mut seen = BTreeMap::new();
             for theirs in map.keys() {
@@ -222,6 +255,152 @@ impl ColumnMapping {
     pub fn values_for(&self, canonical: &str) -> Option<&BTreeMap<String, String>> {
         self.values.get(canonical)
     }
+
+    /// The layout read as it is documented: every header under our own name.
+    pub fn identity(layout: MappingLayout) -> ColumnMapping {
+        ColumnMapping {
+            layout,
+            columns: BTreeMap::new(),
+            values: BTreeMap::new(),
+        }
+    }
+
+    /// Their value translated to ours (letter case and surrounding spaces do not count, as
+    /// on import); a value the mapping does not list passes through.
+    fn translate(&self, canonical: &str, theirs: &str) -> String {
+        let theirs = theirs.trim();
+        self.values_for(canonical)
+            .and_then(|map| {
+                map.iter()
+                    .find(|(t, _)| t.to_lowercase() == theirs.to_lowercase())
+                    .map(|(_, ours)| ours.clone())
+            })
+            .unwrap_or_else(|| theirs.to_string())
+    }
+}
+
+/// One of our columns in a preview: the header it reads and where the file has it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PreviewColumn {
+    /// Our column name.
+    pub name: &'static str,
+    /// The header it is read from (the mapping's, else our name).
+    pub header: String,
+    /// 0-based position of that header in the file; `None` when the file lacks it.
+    pub position: Option<usize>,
+    /// The import refuses a file without it.
+    pub required: bool,
+}
+
+/// The first rows of a file as a mapping makes them read: for a bookkeeper to see that
+/// "Total" lands in `amount` and "Unpaid" becomes `open` before importing anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MappingPreview {
+    /// The file's headers, as read (trimmed).
+    pub headers: Vec<String>,
+    pub columns: Vec<PreviewColumn>,
+    /// Per row: its line in the file and one cell per column of `columns` (`None` where
+    /// the file lacks the column), values translated by the mapping.
+    pub rows: Vec<(u64, Vec<Option<String>>)>,
+    /// Headers no column reads: kept with each row as extra columns, never dropped.
+    pub unused_headers: Vec<String>,
+}
+
+impl MappingPreview {
+    /// Required columns the file lacks, as "amount (mapped to `Total`)".
+    pub fn missing(&self) -> Vec<String> {
+        self.columns
+            .iter()
+            .filter(|c| c.required && c.position.is_none())
+            .map(|c| {
+                if c.header == c.name {
+                    c.name.to_string()
+                } else {
+                    format!("{} (mapped to `{}`)", c.name, c.header)
+                }
+            })
+            .collect()
+    }
+}
+
+impl MappingLayout {
+    /// Whether the import refuses a file without `column` (only `order_ref` is optional).
+    pub fn requires(self, column: &str) -> bool {
+        !(self == MappingLayout::Invoices && column == "order_ref")
+    }
+}
+
+/// Reads the header and the first `rows` rows of `path` through `mapping`. Reads only;
+/// whether a value is valid is the import's to say (a dry run says it for every row).
+pub fn preview(
+    path: &std::path::Path,
+    mapping: &ColumnMapping,
+    rows: usize,
+) -> Result<MappingPreview, super::ImportError> {
+    let io = |source| super::ImportError::Io {
+        file: path.to_path_buf(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(std::io::BufReader::new(file));
+    let not_text = |e: csv::Error| {
+        io(std::io::Error::other(format!(
+            "{e}; save the file as UTF-8 CSV"
+        )))
+    };
+    let raw: Vec<String> = reader
+        .headers()
+        .map_err(not_text)?
+        .iter()
+        .map(str::to_string)
+        .collect();
+    // Read as the import reads a header: trimmed, a byte order mark ignored.
+    let headers = super::columns::Header::new(&raw).names;
+    let columns: Vec<PreviewColumn> = mapping
+        .layout
+        .columns()
+        .iter()
+        .map(|&name| {
+            let header = mapping.header_for(name).to_string();
+            let position = headers
+                .iter()
+                .position(|h| h.to_lowercase() == header.to_lowercase());
+            PreviewColumn {
+                name,
+                header,
+                position,
+                required: mapping.layout.requires(name),
+            }
+        })
+        .collect();
+    let unused_headers = headers
+        .iter()
+        .enumerate()
+        .filter(|(i, h)| !h.is_empty() && !columns.iter().any(|c| c.position == Some(*i)))
+        .map(|(_, h)| h.clone())
+        .collect();
+    let mut out = Vec::new();
+    for record in reader.records().take(rows) {
+        let record = record.map_err(not_text)?;
+        let line = record.position().map_or(0, |p| p.line());
+        let cells = columns
+            .iter()
+            .map(|c| {
+                c.position
+                    .map(|i| mapping.translate(c.name, record.get(i).unwrap_or("")))
+            })
+            .collect();
+        out.push((line, cells));
+    }
+    Ok(MappingPreview {
+        headers,
+        columns,
+        rows: out,
+        unused_headers,
+    })
 }
 
 #[cfg(test)]
@@ -248,6 +427,65 @@ Settled = "paid"
         assert_eq!(mapping.values_for("status").unwrap()["Unpaid"], "open");
         let again = ColumnMapping::from_toml(&mapping.to_toml()).unwrap();
         assert_eq!(again, mapping);
+    }
+
+    #[test]
+    fn a_mapping_from_a_form_is_checked_like_one_from_toml() {
+        let columns = BTreeMap::from([("Amount".to_string(), "Total".to_string())]);
+        let values = BTreeMap::from([(
+            "status".to_string(),
+            BTreeMap::from([("Unpaid".to_string(), "open".to_string())]),
+        )]);
+        let mapping = ColumnMapping::new(MappingLayout::Invoices, &columns, &values).unwrap();
+        assert_eq!(mapping.header_for("amount"), "Total");
+        let wrong = BTreeMap::from([("payment_id".to_string(), "Ref".to_string())]);
+        let err =
+            ColumnMapping::new(MappingLayout::Invoices, &wrong, &BTreeMap::new()).unwrap_err();
+        assert!(err.to_string().contains("does not have"), "{err}");
+    }
+
+    #[test]
+    fn a_preview_shows_the_first_rows_as_our_columns_with_values_translated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("acme.csv");
+        std::fs::write(
+            &path,
+            "Invoice #,customer_id,Total,currency,issued_at,due_at,status,Salesperson\n\
+             A-1,c1,10.00,USD,2026-10-01,2026-10-31,Unpaid,Kim\n\
+             A-2,c2,20.00,USD,2026-10-02,2026-11-01,SETTLED,Lee\n\
+             A-3,c3,30.00,USD,2026-10-03,2026-11-02,Unpaid,Kim\n",
+        )
+        .unwrap();
+        let mapping = ColumnMapping::from_toml(ACME).unwrap();
+        let preview = preview(&path, &mapping, 2).unwrap();
+        assert_eq!(preview.rows.len(), 2, "only the rows asked for");
+        let col = |name: &str| preview.columns.iter().position(|c| c.name == name).unwrap();
+        let (line, cells) = &preview.rows[1];
+        assert_eq!(*line, 3, "the header is line 1");
+        assert_eq!(cells[col("invoice_number")].as_deref(), Some("A-2"));
+        assert_eq!(cells[col("amount")].as_deref(), Some("20.00"));
+        assert_eq!(
+            cells[col("status")].as_deref(),
+            Some("paid"),
+            "case does not count"
+        );
+        assert_eq!(cells[col("order_ref")], None, "the file has no order_ref");
+        assert!(preview.missing().is_empty(), "order_ref is optional");
+        assert_eq!(preview.unused_headers, vec!["Salesperson"]);
+
+        let unmapped =
+            super::preview(&path, &ColumnMapping::identity(MappingLayout::Invoices), 1).unwrap();
+        assert_eq!(unmapped.missing(), vec!["invoice_number", "amount"]);
+    }
+
+    #[rstest]
+    #[case::plain("acme", true)]
+    #[case::spaces_and_dashes("Acme Books-2", true)]
+    #[case::a_path("maps/acme", false)]
+    #[case::a_toml_file("acme.toml", false)]
+    #[case::blank("  ", false)]
+    fn a_saved_mapping_needs_a_name_that_reads_back(#[case] name: &str, #[case] ok: bool) {
+        assert_eq!(check_name(name).is_ok(), ok, "{name}");
     }
 
     #[rstest]

@@ -426,6 +426,7 @@ pub fn save_mapping(
     name: &str,
     mapping: &ColumnMapping,
 ) -> Result<(), ImportError> {
+    let name = mapping::check_name(name)?;
     store.write(|tx| -> Result<(), ImportError> {
         Ok(tx.save_mapping(name, &mapping.to_toml(), mapping.layout.as_str())?)
     })

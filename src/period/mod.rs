@@ -158,6 +158,44 @@ pub fn business_zone(tx: &StoreTx<'_>, tz: Option<&str>) -> Result<String, Perio
     }
 }
 
+/// Sets the business's time zone (the `timezone` setting) to the IANA zone `name`, spelled
+/// as the tz database spells it (`europe/berlin` is kept as `Europe/Berlin`). A fixed
+/// offset or an abbreviation (`+01:00`, `CET` aside, `EST`) is refused: a month is read in
+/// a place's zone, with its clock changes. Periods already closed keep the zone they were
+/// closed in. The change is audited as `by`'s.
+pub fn set_business_zone(
+    store: &mut Store,
+    name: &str,
+    by: &str,
+    at: Timestamp,
+) -> Result<String, PeriodError> {
+    let typed = name.trim();
+    let refuse = || {
+        PeriodError::BadZone(format!(
+            "`{typed}` is not a time zone of the tz database; type a place's zone such as Europe/Berlin, America/New_York or Asia/Kolkata (UTC for none)"
+        ))
+    };
+    if typed.is_empty() || typed.starts_with(['+', '-']) {
+        return Err(refuse());
+    }
+    let zone = crate::dates::zone(typed).map_err(|_| refuse())?;
+    let canonical = zone.iana_name().ok_or_else(refuse)?.to_string();
+    store.write(|tx| {
+        let before = tx.setting(TIMEZONE_SETTING)?;
+        if before.as_deref() != Some(canonical.as_str()) {
+            tx.set_setting(TIMEZONE_SETTING, &canonical)?;
+            tx.append_audit(
+                at,
+                by,
+                "timezone_set",
+                "setting:timezone",
+                &json!({ "from": before, "to": canonical }),
+            )?;
+        }
+        Ok(canonical)
+    })
+}
+
 /// The period a command means: a closed period is read in the zone it was closed in (and
 /// `--tz` must agree); an open one in `--tz` or the business's zone.
 pub fn resolve(
@@ -287,6 +325,34 @@ pub fn reopen(
 mod tests {
     use super::*;
     use rstest::rstest;
+
+    #[rstest]
+    #[case::berlin("Europe/Berlin", Some("Europe/Berlin"))]
+    #[case::lower_case_is_spelled_as_the_database_does("asia/kolkata", Some("Asia/Kolkata"))]
+    #[case::utc("UTC", Some("UTC"))]
+    #[case::fixed_offset("+01:00", None)]
+    #[case::made_up("Mars/Olympus_Mons", None)]
+    #[case::empty("  ", None)]
+    fn the_business_zone_is_an_iana_zone(#[case] typed: &str, #[case] kept: Option<&str>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
+        let at = Timestamp::from_second(1_800_000_000).unwrap();
+        let result = set_business_zone(&mut store, typed, "alice", at);
+        let stored = store.read(|tx| tx.setting(TIMEZONE_SETTING)).unwrap();
+        match kept {
+            Some(name) => {
+                assert_eq!(result.unwrap(), name);
+                assert_eq!(stored.as_deref(), Some(name));
+                let audit = store.read(|tx| tx.audit_entries(None, None)).unwrap();
+                assert_eq!(audit.last().unwrap().event, "timezone_set");
+            }
+            None => {
+                let err = result.unwrap_err().to_string();
+                assert!(err.contains("Europe/Berlin"), "says what to type: {err}");
+                assert_eq!(stored, None, "nothing was stored");
+            }
+        }
+    }
 
     fn ts(text: &str) -> Timestamp {
         text.parse().unwrap()

@@ -89,3 +89,16 @@ pub async fn stats(sandbox: &RunningSandbox) -> Value {
         .await
         .expect("stats are JSON")
 }
+
+/// Runs a command through the one list both shells route by, as a window would, and reads
+/// its answer as the command's type.
+pub async fn call<Q: serde::Serialize, A: serde::de::DeserializeOwned>(
+    api: &Api,
+    command: &str,
+    request: Q,
+) -> Result<A, chargeguard::api::ApiError> {
+    let value =
+        chargeguard::api::commands::call(api, command, serde_json::to_value(request).unwrap())
+            .await?;
+    Ok(serde_json::from_value(value).expect("the answer has the command's type"))
+}

@@ -1,5 +1,6 @@
 // The window: a "Demo data" banner when the store is the demo's, and its screens —
-// Today, Findings, Actions, Re-charge, … — reachable by tab and by keyboard (Alt+1..9).
+// Today, Findings, Actions, Re-charge, Import, Month-end, Audit log, Settings — reachable by tab
+// and by keyboard (Alt+1, Alt+2, …).
 import { useCallback, useEffect, useState } from "react";
 import type { Today as TodayData } from "./generated";
 import { call, CommandError } from "./transport";
@@ -9,18 +10,19 @@ import { Actions } from "./views/Actions";
 import { Recharge } from "./views/Recharge";
 import { MonthEnd } from "./views/MonthEnd";
 import { AuditLog } from "./views/AuditLog";
+import { Import } from "./views/Import";
+import { Settings } from "./views/Settings";
 
-type Screen = "today" | "findings" | "actions"
-  | "recharge"
-  | "monthend"
-  | "audit";
+type Screen = "today" | "findings" | "actions" | "recharge" | "import" | "monthend" | "audit" | "settings";
 const SCREENS: { id: Screen; label: string }[] = [
   { id: "today", label: "Today" },
   { id: "findings", label: "Findings" },
   { id: "actions", label: "Actions" },
   { id: "recharge", label: "Re-charge" },
+  { id: "import", label: "Import" },
   { id: "monthend", label: "Month-end" },
   { id: "audit", label: "Audit log" },
+  { id: "settings", label: "Settings" },
 ];
 
 export function App() {
@@ -45,8 +47,8 @@ export function App() {
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (!e.altKey) return;
-      const index = ["1", "2", "3", "4", "5", "6", "7", "8", "9"].indexOf(e.key);
-      if (index >= 0 && index < SCREENS.length) {
+      const index = Number(e.key) - 1;
+      if (Number.isInteger(index) && index >= 0 && index < SCREENS.length) {
         e.preventDefault();
         setScreen(SCREENS[index].id);
       }
@@ -104,6 +106,8 @@ export function App() {
         {screen === "recharge" && <Recharge user={user} onChanged={refresh} />}
         {screen === "monthend" && <MonthEnd onChanged={refresh} />}
         {screen === "audit" && <AuditLog />}
+        {screen === "import" && <Import onChanged={refresh} />}
+        {screen === "settings" && <Settings user={user} onChanged={refresh} />}
       </main>
     </div>
   );

@@ -35,6 +35,24 @@ import type {
   Recovered,
   Synced,
   Today,
+  UploadRequest,
+  Uploaded,
+  ImportCsvRequest,
+  ImportOutcome,
+  MappingSummary,
+  MappingNameRequest,
+  MappingView,
+  MappingSaveRequest,
+  MappingPreviewRequest,
+  MappingPreviewView,
+  Settings,
+  ConnectRequest,
+  UserAddRequest,
+  ThresholdRequest,
+  TimeZoneRequest,
+  SyncStatus,
+  DailyTotalsRequest,
+  DailyTotals,
 } from "./generated";
 
 /** Every command: its argument and its answer, as the core defines them. */
@@ -61,6 +79,20 @@ export interface Commands {
   period_close: [ClosePeriodRequest, PeriodView];
   period_reopen: [ReopenPeriodRequest, PeriodView];
   audit_log: [AuditQuery, AuditPage];
+  upload_csv: [UploadRequest, Uploaded];
+  import_csv: [ImportCsvRequest, ImportOutcome];
+  mappings: [null, MappingSummary[]];
+  mapping_get: [MappingNameRequest, MappingView];
+  mapping_save: [MappingSaveRequest, MappingView];
+  mapping_preview: [MappingPreviewRequest, MappingPreviewView];
+  settings: [null, Settings];
+  connect_gateway: [ConnectRequest, Settings];
+  user_add: [UserAddRequest, Settings];
+  threshold_set: [ThresholdRequest, Settings];
+  time_zone_set: [TimeZoneRequest, Settings];
+  sync_start: [null, SyncStatus];
+  sync_progress: [null, SyncStatus];
+  daily_totals: [DailyTotalsRequest, DailyTotals];
 }
 
 export type Command = keyof Commands;

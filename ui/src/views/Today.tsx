@@ -1,10 +1,13 @@
-// Today: last sync and its coverage, "Sync now", and the open findings by kind with the
-// money at stake per currency.
-import { useState } from "react";
-import type { Today as TodayData } from "../generated";
+// Today: last sync and its coverage, "Sync now" with a progress bar (the core's sync runs in
+// the background; the window polls `sync_progress`), the open findings by kind with the
+// money at stake per currency, and a chart of gateway vs ledger by day.
+import { useEffect, useRef, useState } from "react";
+import type { SyncStatus, Today as TodayData } from "../generated";
 import { call, CommandError } from "../transport";
 import { formatAmounts } from "../money";
 import { KIND_LABEL, shortInstant } from "../labels";
+import { finalMessage, nextPoll } from "../syncing";
+import { DailyChart } from "./DailyChart";
 
 export function Today(props: {
   today: TodayData | null;
@@ -12,22 +15,56 @@ export function Today(props: {
   onOpenFindings: () => void;
 }) {
   const { today } = props;
-  const [syncing, setSyncing] = useState(false);
+  const [sync, setSync] = useState<SyncStatus | null>(null);
   const [message, setMessage] = useState<string | null>(null);
+  const [chartVersion, setChartVersion] = useState(0);
+  const polls = useRef(0);
+  const { onRefresh } = props;
+
+  // While a run goes on (started here, or before a reload), ask for its progress.
+  useEffect(() => {
+    if (!sync) return;
+    const wait = nextPoll(sync, polls.current);
+    if (wait === null) {
+      setMessage(finalMessage(sync));
+      if (polls.current > 0) {
+        polls.current = 0;
+        setChartVersion((v) => v + 1);
+        void onRefresh();
+      }
+      return;
+    }
+    const timer = setTimeout(async () => {
+      polls.current += 1;
+      try {
+        setSync(await call("sync_progress", null));
+      } catch (e) {
+        setMessage(e instanceof CommandError ? e.message : String(e));
+        setSync(null);
+      }
+    }, wait);
+    return () => clearTimeout(timer);
+  }, [sync, onRefresh]);
+
+  useEffect(() => {
+    // A sync started before this window was opened (or reloaded) shows its progress too.
+    call("sync_progress", null)
+      .then((s) => s.state === "running" && setSync(s))
+      .catch(() => undefined);
+  }, []);
 
   if (!today) return <p aria-busy="true">Loading…</p>;
 
+  const syncing = sync?.state === "running";
   const syncNow = async () => {
-    setSyncing(true);
     setMessage(null);
     try {
-      const synced = await call("sync_now", null);
-      setMessage(synced.message);
+      polls.current = 0;
+      const started = await call("sync_start", null);
+      polls.current = started.state === "running" ? 1 : 0;
+      setSync(started);
     } catch (e) {
       setMessage(e instanceof CommandError ? e.message : String(e));
-    } finally {
-      setSyncing(false);
-      await props.onRefresh();
     }
   };
 
@@ -51,7 +88,12 @@ export function Today(props: {
           <button onClick={syncNow} disabled={syncing || !today.gateway} aria-busy={syncing}>
             {syncing ? "Syncing…" : "Sync now"}
           </button>
-          {syncing && <progress aria-label="Sync progress" />}
+          {syncing && sync && (
+            <div className="sync-progress" data-testid="sync-progress">
+              <progress aria-label="Sync progress" max={100} value={sync.percent} />
+              <span>{sync.words}</span>
+            </div>
+          )}
           {message && <p role="status">{message}</p>}
         </div>
         <div className="card">
@@ -82,6 +124,7 @@ export function Today(props: {
         </tbody>
       </table>
       <button onClick={props.onOpenFindings}>Work the findings queue</button>
+      <DailyChart version={chartVersion} />
     </section>
   );
 }

@@ -1,0 +1,291 @@
+//! The Settings screen's commands: the gateway connection, the people who approve, the
+//! approval threshold, the business's time zone, and where the data lives.
+//!
+//! **The secret key goes one way.** [`connect_gateway`] takes it once, hands it to the
+//! core (`sync::connect` checks it against the gateway, then files it in the OS keyring)
+//! and drops it. No answer of this module (or any other) has a field that could carry it,
+//! not even its mask: the screen says *that* a key is kept and where, never which. A
+//! malformed key is refused without being echoed (`SecretKey::new`). Where
+//! `CHARGEGUARD_API_KEY` is set, that key wins and nothing is written to the keyring, as on
+//! the command line.
+//!
+//! **Who may change what** is the core's: a threshold change is an approver's sign-off
+//! with their passphrase (`actions::set_approval_threshold`); the time zone must be an
+//! IANA zone (`period::set_business_zone`); a person is added with a role and a passphrase
+//! of which only a hash is kept (`people::add_user`). Each change is audited by the core.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use super::{Api, ApiError, ApiErrorCode, now, required};
+use crate::actions;
+use crate::people::{self, Role as CoreRole};
+use crate::period::{self, PeriodError};
+use crate::secret::{self, Keyring, SecretKey};
+use crate::sync;
+
+// ---------------------------------------------------------------- transport types
+
+/// Where the gateway key comes from. Never the key, nor its mask.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "KeySource.ts")]
+pub enum KeySource {
+    /// No gateway is connected.
+    None,
+    /// The operating system's keyring, filed by `connect`.
+    Keyring,
+    /// The environment variable `CHARGEGUARD_API_KEY` (scheduled runs, CI).
+    Environment,
+    /// The app itself: the demo's in-app sandbox, whose test key is no secret.
+    App,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "GatewaySettings.ts")]
+pub struct GatewaySettings {
+    /// The API base the store syncs from, when connected.
+    pub api_base: Option<String>,
+    pub key_source: KeySource,
+    /// Connecting another gateway is possible from this window (not in the demo's).
+    pub can_connect: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "PersonRole.ts")]
+pub enum PersonRole {
+    /// May approve actions, close periods and change the threshold.
+    Approver,
+    /// May propose and execute, not approve.
+    Bookkeeper,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "Person.ts")]
+pub struct Person {
+    pub name: String,
+    pub role: PersonRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "Settings.ts")]
+pub struct Settings {
+    pub gateway: GatewaySettings,
+    pub people: Vec<Person>,
+    /// Whole units above which a refund or re-charge needs a second approver ("500").
+    pub approval_threshold: String,
+    /// The threshold is the built-in default (no one has set it).
+    pub threshold_is_default: bool,
+    /// The business's IANA time zone; `None` until set (months are then not read at all).
+    pub time_zone: Option<String>,
+    /// The folder holding the store (and uploads waiting for their import).
+    pub data_folder: String,
+    /// The store file itself.
+    pub store_file: String,
+}
+
+/// The gateway and its secret key, typed once.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ConnectRequest.ts")]
+pub struct ConnectRequest {
+    /// Stripe's (`https://api.stripe.com`) or a sandbox's `http://127.0.0.1:PORT`.
+    pub api_base: String,
+    /// Kept only long enough to check it and hand it to the keyring.
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for ConnectRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectRequest")
+            .field("api_base", &self.api_base)
+            .field("secret_key", &"(not shown)")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "UserAddRequest.ts")]
+pub struct UserAddRequest {
+    pub name: String,
+    pub role: PersonRole,
+    pub passphrase: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ThresholdRequest.ts")]
+pub struct ThresholdRequest {
+    /// Whole units, without separators ("500").
+    pub major: String,
+    /// The approver signing the change off.
+    pub by: String,
+    pub passphrase: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "TimeZoneRequest.ts")]
+pub struct TimeZoneRequest {
+    /// An IANA zone: `Europe/Berlin`.
+    pub zone: String,
+    pub by: String,
+}
+
+// ---------------------------------------------------------------- operations
+
+fn role_out(r: CoreRole) -> PersonRole {
+    match r {
+        CoreRole::Approver => PersonRole::Approver,
+        CoreRole::Bookkeeper => PersonRole::Bookkeeper,
+    }
+}
+
+fn role_in(r: PersonRole) -> CoreRole {
+    match r {
+        PersonRole::Approver => CoreRole::Approver,
+        PersonRole::Bookkeeper => CoreRole::Bookkeeper,
+    }
+}
+
+fn period_error(e: PeriodError) -> ApiError {
+    match e {
+        PeriodError::Store(s) => s.into(),
+        PeriodError::People(p) => p.into(),
+        other => ApiError::invalid(other.to_string()),
+    }
+}
+
+/// Everything the Settings screen shows; nothing secret.
+pub fn settings(api: &Api) -> Result<Settings, ApiError> {
+    let mut store = api.open()?;
+    let connection = sync::connection(&mut store)?;
+    let (people, threshold, zone) = store.read(|tx| {
+        let people = tx.users()?;
+        let threshold = actions::approval_threshold(tx)?;
+        let zone = tx.setting(period::TIMEZONE_SETTING)?;
+        Ok::<_, ApiError>((people, threshold, zone))
+    })?;
+    let key_source = match (&connection, &api.gateway_key) {
+        (None, _) => KeySource::None,
+        (Some(_), Some(_)) => KeySource::App,
+        (Some(_), None) if std::env::var_os(secret::API_KEY_ENV).is_some() => {
+            KeySource::Environment
+        }
+        (Some(_), None) => KeySource::Keyring,
+    };
+    let store_file = std::path::absolute(api.db()).unwrap_or_else(|_| api.db().to_path_buf());
+    let data_folder = store_file
+        .parent()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
+    Ok(Settings {
+        gateway: GatewaySettings {
+            api_base: connection.map(|c| c.api_base),
+            key_source,
+            can_connect: api.gateway_key.is_none(),
+        },
+        people: people
+            .into_iter()
+            .map(|(name, role)| Person {
+                name,
+                role: role_out(role),
+            })
+            .collect(),
+        approval_threshold: threshold.0.to_string(),
+        threshold_is_default: threshold.1,
+        time_zone: zone,
+        data_folder,
+        store_file: store_file.display().to_string(),
+    })
+}
+
+/// Checks the key against the gateway, files it in the keyring and keeps the API base in
+/// the store; answers the settings, which never hold the key.
+pub async fn connect_gateway(api: &Api, request: ConnectRequest) -> Result<Settings, ApiError> {
+    required("the gateway's address", &request.api_base)?;
+    if api.gateway_key.is_some() {
+        return Err(ApiError::new(
+            ApiErrorCode::Refused,
+            "this window runs the demo store with its own sandbox gateway; to connect a real gateway, start Chargeguard on your own store (not the demo)",
+        ));
+    }
+    let ConnectRequest {
+        api_base,
+        secret_key,
+    } = request;
+    let key = SecretKey::new(&secret_key)?;
+    drop(secret_key);
+    // The keyring blocks on D-Bus: open it off the async threads. With the environment's
+    // key in charge, nothing is written to the keyring (as `chargeguard connect` does).
+    let keyring = if secret::key_from_env()?.is_some() {
+        None
+    } else {
+        Some(
+            tokio::task::spawn_blocking(Keyring::open)
+                .await
+                .map_err(|e| ApiError::internal(format!("the keyring lookup stopped: {e}")))??,
+        )
+    };
+    let mut store = api.open()?;
+    sync::connect(
+        &mut store,
+        api_base.trim(),
+        key,
+        keyring.as_ref(),
+        api.http_timeout,
+    )
+    .await
+    .map_err(|e| match e {
+        sync::SyncError::Gateway(g) => ApiError::new(
+            ApiErrorCode::GatewayUnavailable,
+            format!(
+                "the gateway did not accept the key: {g}. Check the address and paste the key again; nothing was saved"
+            ),
+        ),
+        other => other.into(),
+    })?;
+    drop(store);
+    settings(api)
+}
+
+/// Adds a person with a role and a passphrase (only its hash is kept).
+pub fn user_add(api: &Api, request: &UserAddRequest) -> Result<Settings, ApiError> {
+    let mut store = api.open()?;
+    people::add_user(
+        &mut store,
+        request.name.trim(),
+        role_in(request.role),
+        &request.passphrase,
+        now(),
+    )?;
+    drop(store);
+    settings(api)
+}
+
+/// Sets the approval threshold, signed off by an approver.
+pub fn threshold_set(api: &Api, request: &ThresholdRequest) -> Result<Settings, ApiError> {
+    required("the approver's name", &request.by)?;
+    let mut store = api.open()?;
+    actions::set_approval_threshold(
+        &mut store,
+        &request.major,
+        request.by.trim(),
+        &request.passphrase,
+        now(),
+    )
+    .map_err(|e| match e {
+        actions::ActionError::Refused(text) => ApiError::invalid(text),
+        other => other.into(),
+    })?;
+    drop(store);
+    settings(api)
+}
+
+/// Sets the business's time zone (an IANA zone).
+pub fn time_zone_set(api: &Api, request: &TimeZoneRequest) -> Result<Settings, ApiError> {
+    required("your name", &request.by)?;
+    let mut store = api.open()?;
+    period::set_business_zone(&mut store, &request.zone, request.by.trim(), now())
+        .map_err(period_error)?;
+    drop(store);
+    settings(api)
+}

@@ -1,0 +1,224 @@
+//! Gateway vs ledger, day by day, per currency: the Today screen's chart (the month-end
+//! summary draws the same two lines for a closed period, from the tie-out's selection).
+//!
+//! Pure: rows in, totals out, no store and no clock. A day is a calendar day in the
+//! business's zone. What counts is what the tie-out counts: on the gateway side a charge
+//! that succeeded and was captured adds its amount on the day it was created, and a refund
+//! that did not fail takes its amount away on the day it was made (a refund the store
+//! knows only as a charge's `amount_refunded` is taken away on the charge's day); on the
+//! ledger side a payment adds and a refund takes away, on the day it was recorded. Ledger
+//! fixes proposed by Chargeguard are not drawn: the chart shows the two sources as they
+//! stand. Money is summed in `i128` minor units of one currency; currencies never mix.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::tieout::{captured, refund_counts};
+use crate::records::{Charge, GatewayRefund, LedgerEntry, LedgerKind};
+
+/// One day's money on each side, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DayTotal {
+    pub day: Date,
+    pub gateway: i128,
+    pub ledger: i128,
+}
+
+/// Per lower-case currency code, one [`DayTotal`] per day of `[first, last]`, days with
+/// no money included (a chart needs the gaps), oldest first.
+pub fn gateway_vs_ledger(
+    charges: &[Charge],
+    refunds: &[GatewayRefund],
+    ledger: &[LedgerEntry],
+    zone: &TimeZone,
+    first: Date,
+    last: Date,
+) -> BTreeMap<String, Vec<DayTotal>> {
+    let mut out: BTreeMap<String, Vec<DayTotal>> = BTreeMap::new();
+    if last < first {
+        return out;
+    }
+    let Ok(span) = first.until(last) else {
+        return out;
+    };
+    let days = usize::try_from(span.get_days()).unwrap_or(0) + 1;
+    let mut add = |code: String, at: Timestamp, gateway: i128, ledger: i128| {
+        let day = at.to_zoned(zone.clone()).date();
+        if day < first || day > last {
+            return;
+        }
+        let Ok(offset) = first.until(day) else {
+            return;
+        };
+        let index = usize::try_from(offset.get_days()).unwrap_or(0);
+        let series = out.entry(code).or_insert_with(|| {
+            (0..days)
+                .map(|i| DayTotal {
+                    day: first
+                        .checked_add(jiff::Span::new().days(i as i64))
+                        .unwrap_or(first),
+                    gateway: 0,
+                    ledger: 0,
+                })
+                .collect()
+        });
+        series[index].gateway += gateway;
+        series[index].ledger += ledger;
+    };
+    let mut refunded_by_object: BTreeMap<&str, i128> = BTreeMap::new();
+    for r in refunds {
+        if refund_counts(r.status) {
+            *refunded_by_object.entry(r.charge_id.as_str()).or_default() +=
+                i128::from(r.amount.minor());
+            add(
+                r.amount.currency().lower(),
+                r.created,
+                -i128::from(r.amount.minor()),
+                0,
+            );
+        }
+    }
+    for c in charges {
+        if !captured(c) {
+            continue;
+        }
+        let code = c.amount.currency().lower();
+        add(code.clone(), c.created, c.amount.minor().into(), 0);
+        // Refunded money the store holds no refund object for (an export's
+        // `Amount Refunded`) leaves on the charge's own day.
+        let known = refunded_by_object.get(c.id.as_str()).copied().unwrap_or(0);
+        let unseen = i128::from(c.amount_refunded.minor()) - known;
+        if unseen > 0 {
+            add(code, c.created, -unseen, 0);
+        }
+    }
+    for e in ledger {
+        let v = i128::from(e.amount.minor());
+        let v = if e.kind == LedgerKind::Payment { v } else { -v };
+        add(e.amount.currency().lower(), e.recorded_at, 0, v);
+    }
+    out
+}
+
+/// The latest day, in `zone`, on which either side holds money, not after `today`: where a
+/// chart of recent days should end (a store of old books still shows them).
+pub fn last_active_day(
+    charges: &[Charge],
+    ledger: &[LedgerEntry],
+    zone: &TimeZone,
+    today: Date,
+) -> Option<Date> {
+    charges
+        .iter()
+        .filter(|c| captured(c))
+        .map(|c| c.created)
+        .chain(ledger.iter().map(|e| e.recorded_at))
+        .map(|t| t.to_zoned(zone.clone()).date())
+        .filter(|d| *d <= today)
+        .max()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::money::{Currency, Money};
+    use crate::records::{ChargeStatus, RefundStatus};
+
+    fn at(text: &str) -> Timestamp {
+        text.parse().unwrap()
+    }
+
+    fn money(minor: i64, code: &str) -> Money {
+        Money::from_minor(minor, Currency::from_code(code).unwrap())
+    }
+
+    fn charge(id: &str, minor: i64, code: &str, created: &str, refunded: i64) -> Charge {
+        Charge {
+            id: id.into(),
+            amount: money(minor, code),
+            amount_refunded: money(refunded, code),
+            status: ChargeStatus::Succeeded,
+            captured: true,
+            created: at(created),
+            customer: None,
+            customer_email: None,
+            payment_intent: None,
+            invoice_ref: None,
+            description: None,
+            fee: None,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    fn entry(kind: LedgerKind, minor: i64, code: &str, recorded: &str) -> LedgerEntry {
+        LedgerEntry {
+            payment_id: format!("p-{minor}-{recorded}"),
+            invoice_number: "INV-1".into(),
+            kind,
+            amount: money(minor, code),
+            recorded_at: at(recorded),
+            gateway_id: None,
+        }
+    }
+
+    #[test]
+    fn days_are_the_business_zones_and_currencies_never_mix() {
+        let berlin = TimeZone::get("Europe/Berlin").unwrap();
+        let first = Date::new(2026, 10, 30).unwrap();
+        let last = Date::new(2026, 11, 1).unwrap();
+        let mut declined = charge("ch_declined", 9_999, "usd", "2026-10-30T10:00:00Z", 0);
+        declined.status = ChargeStatus::Failed;
+        let charges = vec![
+            // 23:30 UTC on the 31st is 00:30 on 1 November in Berlin.
+            charge("ch_1", 4_900, "usd", "2026-10-31T23:30:00Z", 0),
+            charge("ch_2", 12_000, "jpy", "2026-10-30T09:00:00Z", 0),
+            // Refunded in full, known only from the export's column.
+            charge("ch_3", 1_000, "usd", "2026-10-30T12:00:00Z", 1_000),
+            declined,
+        ];
+        let refunds = vec![GatewayRefund {
+            id: "re_1".into(),
+            charge_id: "ch_1".into(),
+            amount: money(900, "usd"),
+            status: RefundStatus::Succeeded,
+            created: at("2026-11-01T08:00:00Z"),
+            metadata: BTreeMap::new(),
+        }];
+        let ledger = vec![
+            entry(LedgerKind::Payment, 4_900, "usd", "2026-10-31T22:59:59Z"),
+            entry(LedgerKind::Refund, 900, "usd", "2026-11-01T09:00:00Z"),
+            entry(LedgerKind::Payment, 12_000, "jpy", "2026-10-30T09:05:00Z"),
+        ];
+        let totals = gateway_vs_ledger(&charges, &refunds, &ledger, &berlin, first, last);
+        assert_eq!(totals.keys().collect::<Vec<_>>(), ["jpy", "usd"]);
+        let usd: Vec<(String, i128, i128)> = totals["usd"]
+            .iter()
+            .map(|d| (d.day.to_string(), d.gateway, d.ledger))
+            .collect();
+        assert_eq!(
+            usd,
+            vec![
+                ("2026-10-30".into(), 0, 0),
+                // 22:59:59 UTC is 23:59:59 on the 31st in Berlin (CET after the change).
+                ("2026-10-31".into(), 0, 4_900),
+                ("2026-11-01".into(), 4_900 - 900, -900),
+            ]
+        );
+        assert_eq!(totals["jpy"][0].gateway, 12_000);
+        assert_eq!(totals["jpy"][0].ledger, 12_000);
+    }
+
+    #[test]
+    fn money_outside_the_days_asked_for_is_left_out() {
+        let first = Date::new(2026, 10, 1).unwrap();
+        let last = Date::new(2026, 10, 2).unwrap();
+        let charges = vec![charge("ch_1", 100, "eur", "2026-09-30T12:00:00Z", 0)];
+        let totals = gateway_vs_ledger(&charges, &[], &[], &TimeZone::UTC, first, last);
+        assert!(totals.is_empty(), "{totals:?}");
+    }
+}
