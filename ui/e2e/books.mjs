@@ -10,21 +10,21 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import {
   PASSPHRASE,
-  demoWorld,
+  demoStore,
   expect,
   launchBrowser,
-  reporter,
+  steps,
   sandboxStats,
   shots,
   startServer,
-} from "./books-support.mjs";
+} from "./support.mjs";
 
-const world = demoWorld();
+const world = demoStore({ approver: true });
 // A second approver, for amounts above the approval threshold.
 world.run(["user", "add", "bob", "--role", "approver"], `${PASSPHRASE}\n`);
 const server = await startServer(world);
 const browser = await launchBrowser();
-const { step, summary } = reporter();
+const { step, summary } = steps();
 const shot = (page, name) => page.screenshot({ path: join(shots, `books-${name}.png`), fullPage: true });
 
 async function api(command, body) {

@@ -11,16 +11,13 @@
 // CHARGEGUARD_DESKTOP_BIN (the built app), CHARGEGUARD_BIN (the CLI, to add an approver)
 // and TAURI_DRIVER (default: tauri-driver on PATH). Screenshots go to ui/test-results/.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync, writeFileSync, openSync, readFileSync } from "node:fs";
+import { mkdtempSync, existsSync, writeFileSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { Builder, By, Capabilities, until } from "selenium-webdriver";
+import { PASSPHRASE, expect, shots, steps } from "./support.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const shots = join(resolve(here, ".."), "test-results");
-mkdirSync(shots, { recursive: true });
 const app = process.env.CHARGEGUARD_DESKTOP_BIN;
 const cli = process.env.CHARGEGUARD_BIN;
 const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
@@ -28,7 +25,6 @@ for (const [name, path] of [["CHARGEGUARD_DESKTOP_BIN", app], ["CHARGEGUARD_BIN"
   if (!path || !existsSync(path)) throw new Error(`${name} must name a built binary (got ${path})`);
 }
 
-const PASSPHRASE = "correct horse battery";
 const dataDir = mkdtempSync(join(tmpdir(), "chargeguard-desktop-"));
 const demoDb = join(dataDir, "demo", "chargeguard-demo.db");
 
@@ -77,23 +73,8 @@ await waitFor("tauri-driver to listen", async () => {
   }
 });
 
-let passed = 0;
-let failed = 0;
-async function step(name, body) {
-  console.log(`… ${name}`);
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAILED - ${name}: ${e.stack ?? e}`);
-    throw e;
-  }
-}
-function expect(condition, what) {
-  if (!condition) throw new Error(what);
-}
+const report = steps();
+const { step } = report;
 
 const capabilities = new Capabilities();
 capabilities.set("tauri:options", { application: app });
@@ -190,6 +171,5 @@ try {
   if (driver) await driver.quit().catch(() => {});
   driverProcess.kill("SIGKILL");
 }
-if (failed > 0) console.log(appLog().slice(-4000));
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+if (report.failed > 0) console.log(appLog().slice(-4000));
+report.summary();

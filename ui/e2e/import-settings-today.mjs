@@ -9,7 +9,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { bin, demoStore, expect, launchBrowser, shots, startServer, steps } from "./support-b.mjs";
+import { bin, demoStore, expect, launchBrowser, shots, startServer, steps } from "./support.mjs";
 
 const INVOICES = [
   "invoice_number,customer_id,amount,currency,issued_at,due_at,status",

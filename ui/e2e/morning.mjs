@@ -6,96 +6,13 @@
 // Usage: node e2e/morning.mjs   (after `npm run build`; CHARGEGUARD_BIN names the binary,
 // default ../target/debug/chargeguard or $CARGO_TARGET_DIR/debug/chargeguard).
 // Screenshots go to ui/test-results/. The last line is "N passed, N failed".
-import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve, dirname } from "node:path";
-import { fileURLToPath } from "node:url";
-import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { PASSPHRASE, demoStore, expect, launchBrowser, sandboxStats, shots, startServer, steps } from "./support.mjs";
 
-const here = dirname(fileURLToPath(import.meta.url));
-const ui = resolve(here, "..");
-const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(ui, "..", "target");
-const bin = process.env.CHARGEGUARD_BIN ?? join(targetDir, "debug", "chargeguard");
-const browserPath = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const shots = join(ui, "test-results");
-mkdirSync(shots, { recursive: true });
-if (!existsSync(bin)) throw new Error(`no chargeguard binary at ${bin}; build it or set CHARGEGUARD_BIN`);
-if (!existsSync(join(ui, "dist", "index.html"))) throw new Error("no web build: run `npm run build` first");
-
-const PASSPHRASE = "correct horse battery";
-const work = mkdtempSync(join(tmpdir(), "chargeguard-e2e-"));
-const db = join(work, "demo.db");
-const sandboxState = join(work, "sandbox");
-
-function run(args, input) {
-  const r = spawnSync(bin, ["--db", db, ...args], { input, encoding: "utf8" });
-  if (r.status !== 0) throw new Error(`chargeguard ${args.join(" ")} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-/** Starts ui-server and resolves with its URLs once it prints "listening on". */
-function startServer() {
-  const child = spawn(
-    bin,
-    ["--db", db, "--http-timeout", "5", "ui-server", "--sandbox-state", sandboxState, "--static", join(ui, "dist")],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  return new Promise((resolveStart, reject) => {
-    const timer = setTimeout(() => reject(new Error("ui-server did not start within 60 s")), 60_000);
-    let sandbox = null;
-    createInterface({ input: child.stdout }).on("line", (line) => {
-      const s = line.match(/^sandbox on (http:\/\/\S+)/);
-      if (s) sandbox = s[1];
-      const l = line.match(/^listening on (http:\/\/\S+)/);
-      if (l) {
-        clearTimeout(timer);
-        resolveStart({ child, url: l[1], sandbox });
-      }
-    });
-    child.on("exit", (code) => reject(new Error(`ui-server exited early (${code})`)));
-  });
-}
-
-async function sandboxStats(sandbox) {
-  const r = await fetch(`${sandbox}/_sandbox/stats`);
-  return r.json();
-}
-
-let passed = 0;
-let failed = 0;
-async function step(name, body) {
-  try {
-    await body();
-    passed += 1;
-    console.log(`ok - ${name}`);
-  } catch (e) {
-    failed += 1;
-    console.log(`FAILED - ${name}: ${e.stack ?? e}`);
-    throw e;
-  }
-}
-function expect(condition, what) {
-  if (!condition) throw new Error(what);
-}
-
-run(["demo", "--sandbox-state", sandboxState]);
-run(["user", "add", "alice", "--role", "approver"], `${PASSPHRASE}\n`);
-const server = await startServer();
-const browser = await chromium.launch({
-  executablePath: browserPath,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-  ],
-});
+const store = demoStore({ approver: true });
+const server = await startServer(store);
+const browser = await launchBrowser();
+const { step, summary } = steps();
 
 try {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, locale: "en-US" });
@@ -188,5 +105,4 @@ try {
   await browser.close();
   server.child.kill("SIGKILL");
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 && passed > 0 ? 0 : 1);
+summary();

@@ -1,63 +1,70 @@
-// Start-up for the browser scenarios of e2e/books.mjs: a fresh demo store with its sandbox
-// made by the real binary, an approver, the real `chargeguard ui-server` serving the web
-// build, Debian's Chromium, and a tiny step/expect reporter that ends with
-// "N passed, N failed". (morning.mjs keeps its own copy until the two are merged.)
+// What every browser and desktop scenario shares: where the built binary, the web build and
+// the screenshots are; a demo store made by the real binary; the real `chargeguard
+// ui-server` on it with the demo's sandbox inside; Debian's Chromium through
+// playwright-core; and a small reporter of named steps whose last line is
+// "N passed, N failed" (the exit code says the same).
 import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
 
 export const PASSPHRASE = "correct horse battery";
 export const ui = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const shots = join(ui, "test-results");
-
+mkdirSync(shots, { recursive: true });
 const targetDir = process.env.CARGO_TARGET_DIR ?? resolve(ui, "..", "target");
-const bin = process.env.CHARGEGUARD_BIN ?? join(targetDir, "debug", "chargeguard");
+export const bin = process.env.CHARGEGUARD_BIN ?? join(targetDir, "debug", "chargeguard");
 
-/** A demo store in a temporary folder, and `chargeguard --db STORE ARGS…` over it. */
-export function demoWorld() {
+function needBuilds() {
   if (!existsSync(bin)) throw new Error(`no chargeguard binary at ${bin}; build it or set CHARGEGUARD_BIN`);
   if (!existsSync(join(ui, "dist", "index.html"))) throw new Error("no web build: run `npm run build` first");
-  mkdirSync(shots, { recursive: true });
-  const work = mkdtempSync(join(tmpdir(), "chargeguard-books-"));
+}
+
+/**
+ * A fresh folder with a demo store and its sandbox state, and `run(args, input, env)` =
+ * `chargeguard --db STORE ARGS…` over it. `approver` adds alice as an approver.
+ */
+export function demoStore({ approver = false } = {}) {
+  needBuilds();
+  const work = mkdtempSync(join(tmpdir(), "chargeguard-e2e-"));
   const db = join(work, "demo.db");
   const sandboxState = join(work, "sandbox");
-  const run = (args, input) => {
-    const r = spawnSync(bin, ["--db", db, ...args], { input, encoding: "utf8" });
+  const run = (args, input, env = {}) => {
+    const r = spawnSync(bin, ["--db", db, ...args], { input, encoding: "utf8", env: { ...process.env, ...env } });
     if (r.status !== 0) throw new Error(`chargeguard ${args.join(" ")} failed (${r.status}): ${r.stderr}`);
     return r.stdout;
   };
   run(["demo", "--sandbox-state", sandboxState]);
-  run(["user", "add", "alice", "--role", "approver"], `${PASSPHRASE}\n`);
+  if (approver) run(["user", "add", "alice", "--role", "approver"], `${PASSPHRASE}\n`);
   return { work, db, sandboxState, run };
 }
 
-/** Starts ui-server on the world's store; resolves once it prints "listening on". */
-export function startServer(world) {
-  const child = spawn(
-    bin,
-    ["--db", world.db, "--http-timeout", "5", "ui-server", "--sandbox-state", world.sandboxState, "--static", join(ui, "dist")],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+/** Starts ui-server on `store`; resolves with its URL (and the sandbox's) once it listens. */
+export function startServer(store, { env = {}, sandbox = true } = {}) {
+  needBuilds();
+  const args = ["--db", store.db, "--http-timeout", "5", "ui-server", "--static", join(ui, "dist")];
+  if (sandbox) args.push("--sandbox-state", store.sandboxState);
+  const child = spawn(bin, args, { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, ...env } });
   return new Promise((ready, reject) => {
     const timer = setTimeout(() => reject(new Error("ui-server did not start within 60 s")), 60_000);
-    let sandbox = null;
+    let sandboxUrl = null;
     createInterface({ input: child.stdout }).on("line", (line) => {
-      sandbox = line.match(/^sandbox on (http:\/\/\S+)/)?.[1] ?? sandbox;
+      sandboxUrl = line.match(/^sandbox on (http:\/\/\S+)/)?.[1] ?? sandboxUrl;
       const url = line.match(/^listening on (http:\/\/\S+)/)?.[1];
       if (url) {
         clearTimeout(timer);
-        ready({ child, url, sandbox });
+        ready({ child, url, sandbox: sandboxUrl });
       }
     });
     child.on("exit", (code) => reject(new Error(`ui-server exited early (${code})`)));
   });
 }
 
+/** Debian's Chromium, headless, kept off the network it cannot reach. */
 export async function launchBrowser() {
+  const { chromium } = await import("playwright-core");
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
@@ -66,11 +73,12 @@ export async function launchBrowser() {
 }
 
 /** Named steps; the first failure stops the run, and `summary()` exits with the verdict. */
-export function reporter() {
+export function steps() {
   let passed = 0;
   let failed = 0;
   return {
     async step(name, body) {
+      console.log(`… ${name}`);
       try {
         await body();
         passed += 1;
@@ -80,6 +88,9 @@ export function reporter() {
         console.log(`FAILED - ${name}: ${e.stack ?? e}`);
         throw e;
       }
+    },
+    get failed() {
+      return failed;
     },
     summary() {
       console.log(`${passed} passed, ${failed} failed`);
@@ -92,7 +103,7 @@ export function expect(condition, what) {
   if (!condition) throw new Error(what);
 }
 
-/** The sandbox's object counts. */
+/** The sandbox's object counts (refunds, payment intents, …). */
 export async function sandboxStats(sandbox) {
   return (await fetch(`${sandbox}/_sandbox/stats`)).json();
 }
