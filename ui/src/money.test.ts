@@ -9,6 +9,9 @@ describe("formatMinor", () => {
     ["less than one unit", "5", 2, "en-US", "0.05"],
     ["negative", "-123456", 2, "en-US", "-1,234.56"],
     ["german separators", "123456789", 2, "de-DE", "1.234.567,89"],
+    ["indian lakh and crore grouping", "1234567890", 2, "en-IN", "1,23,45,678.90"],
+    ["indian grouping of yen", "12345678", 0, "en-IN", "1,23,45,678"],
+    ["indian grouping beyond 2^53", "9223372036854775807", 2, "en-IN", "92,23,37,20,36,85,47,758.07"],
     // 2^63 - 1 cents: a JavaScript number would print 92233720368547760.00.
     ["beyond 2^53, not rounded", "9223372036854775807", 2, "en-US", "92,233,720,368,547,758.07"],
   ])("%s", (_name, minor, exponent, locale, expected) => {

@@ -20,16 +20,15 @@ export function separators(locale: string | undefined): Separators {
   return { group, decimal };
 }
 
-function groupDigits(digits: string, group: string): string {
-  let out = "";
-  for (let i = 0; i < digits.length; i++) {
-    if (i > 0 && (digits.length - i) % 3 === 0) out += group;
-    out += digits[i];
-  }
-  return out;
+/**
+ * The whole units grouped as the locale groups them (thousands in en-US, lakh and crore
+ * in en-IN). Intl formats a BigInt exactly, digit for digit, so nothing is rounded.
+ */
+function groupWhole(digits: string, locale: string | undefined): string {
+  return new Intl.NumberFormat(locale, { maximumFractionDigits: 0 }).format(BigInt(digits));
 }
 
-/** "-1234567" with exponent 2 → "-12,345.67" (in en); never rounded. */
+/** "-1234567" with exponent 2 → "-12,345.67" in en-US; "123456789000" → "1,23,45,67,890.00" in en-IN; never rounded. */
 export function formatMinor(minor: string, exponent: number, locale?: string): string {
   const value = BigInt(minor); // throws on anything that is not an integer
   const negative = value < 0n;
@@ -37,7 +36,7 @@ export function formatMinor(minor: string, exponent: number, locale?: string): s
   const whole = digits.slice(0, digits.length - exponent);
   const fraction = digits.slice(digits.length - exponent);
   const sep = separators(locale);
-  const text = groupDigits(whole, sep.group) + (exponent > 0 ? sep.decimal + fraction : "");
+  const text = groupWhole(whole, locale) + (exponent > 0 ? sep.decimal + fraction : "");
   return (negative ? "-" : "") + text;
 }
 
