@@ -368,3 +368,89 @@ fn the_chart_holds_exact_minor_units_per_currency_day_by_day() {
         "the demo's incidents show as days where the two sides differ"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connecting_from_the_desktop_demo_makes_own_books_that_the_next_start_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let session = api::session::open_desktop(dir.path(), Duration::from_secs(5))
+        .await
+        .unwrap();
+    let own = dir.path().join(api::session::REAL_STORE_FILE);
+    let before: Settings = call(&session.api, "settings", Value::Null).await.unwrap();
+    assert!(before.gateway.can_connect, "{before:?}");
+    assert_eq!(
+        before.gateway.own_books.as_deref(),
+        Some(own.display().to_string().as_str())
+    );
+
+    // Nothing listens on port 9: refused, and no half-made books are left behind.
+    let unreachable = call::<_, Settings>(
+        &session.api,
+        "connect_gateway",
+        json!({"api_base": "http://127.0.0.1:9", "secret_key": KEY}),
+    )
+    .await
+    .unwrap_err();
+    assert!(!unreachable.message.contains(SECRET_PART));
+    assert!(!own.exists(), "a refused connection must not leave a store");
+
+    // A second sandbox stands in for the business's real Stripe account.
+    let real = sandbox::start(SandboxConfig::new(dir.path().join("real-gateway")))
+        .await
+        .unwrap();
+    let keyring = Keyring::open().ok();
+    let connected = call::<_, Settings>(
+        &session.api,
+        "connect_gateway",
+        json!({"api_base": real.base_url(), "secret_key": KEY}),
+    )
+    .await;
+    match connected {
+        Ok(settings) => {
+            assert!(own.exists());
+            assert_eq!(
+                settings
+                    .gateway
+                    .api_base
+                    .as_deref()
+                    .map(|b| b.trim_end_matches('/')),
+                Some(real.base_url().as_str())
+            );
+            assert!(
+                !serde_json::to_string(&settings)
+                    .unwrap()
+                    .contains(SECRET_PART)
+            );
+            // The demo window keeps its demo and its sandbox.
+            let demo: Settings = call(&session.api, "settings", Value::Null).await.unwrap();
+            assert_eq!(demo.gateway.key_source, KeySource::App);
+            assert!(!demo.gateway.can_connect, "own books exist now: {demo:?}");
+            session.close().await.unwrap();
+            let next = api::session::open_desktop(dir.path(), Duration::from_secs(5))
+                .await
+                .unwrap();
+            assert!(
+                !next.demo,
+                "the next start opens the bookkeeper's own books"
+            );
+            assert_eq!(next.api.db(), own.as_path());
+            let account = chargeguard::store::Store::open(&own)
+                .unwrap()
+                .read(|tx| tx.setting(chargeguard::sync::ACCOUNT_SETTING))
+                .unwrap()
+                .unwrap();
+            if let Some(keyring) = keyring {
+                keyring.forget(&account).unwrap();
+            }
+        }
+        // No Secret Service (and no key in the environment): refused, and nothing made.
+        Err(e) => {
+            assert!(
+                keyring.is_none(),
+                "with a keyring the connection must work: {e:?}"
+            );
+            assert!(!own.exists());
+        }
+    }
+    real.shutdown().await.unwrap();
+}

@@ -50,6 +50,9 @@ pub struct Api {
     db: PathBuf,
     http_timeout: Duration,
     gateway_key: Option<SecretKey>,
+    /// In the desktop app's demo: where this install's own books go once the bookkeeper
+    /// connects a real gateway from Settings.
+    own_books: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Api {
@@ -61,6 +64,7 @@ impl std::fmt::Debug for Api {
                 "gateway_key",
                 &self.gateway_key.as_ref().map(|k| k.masked()),
             )
+            .field("own_books", &self.own_books)
             .finish()
     }
 }
@@ -73,6 +77,7 @@ impl Api {
             db: db.into(),
             http_timeout: Duration::from_secs(30),
             gateway_key: None,
+            own_books: None,
         }
     }
 
@@ -85,6 +90,12 @@ impl Api {
     /// sandbox, whose test key is no secret.
     pub fn with_gateway_key(mut self, key: SecretKey) -> Api {
         self.gateway_key = Some(key);
+        self
+    }
+
+    /// Where connecting a real gateway from the demo window creates the install's own store.
+    pub fn with_own_books(mut self, path: impl Into<PathBuf>) -> Api {
+        self.own_books = Some(path.into());
         self
     }
 

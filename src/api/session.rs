@@ -92,8 +92,13 @@ pub async fn open_desktop(data_dir: &Path, timeout: Duration) -> Result<Session,
     })
     .await
     .map_err(|e| ApiError::internal(format!("building the demo stopped: {e}")))??;
-    let (api, sandbox) =
-        with_demo_sandbox(Api::new(&db).with_http_timeout(timeout), &sandbox_state).await?;
+    let (api, sandbox) = with_demo_sandbox(
+        Api::new(&db)
+            .with_http_timeout(timeout)
+            .with_own_books(real),
+        &sandbox_state,
+    )
+    .await?;
     Ok(Session {
         api,
         demo: true,

@@ -47,8 +47,13 @@ pub struct GatewaySettings {
     /// The API base the store syncs from, when connected.
     pub api_base: Option<String>,
     pub key_source: KeySource,
-    /// Connecting another gateway is possible from this window (not in the demo's).
+    /// Connecting a gateway is possible from this window: always on one's own store; in the
+    /// desktop app's demo, until one's own books exist.
     pub can_connect: bool,
+    /// In the desktop app's demo: the store file connecting creates for one's own books
+    /// (the demo stays as it is; the app opens the new store at its next start). Once it
+    /// exists, `can_connect` is false and the window says to reopen the app.
+    pub own_books: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -172,6 +177,15 @@ pub fn settings(api: &Api) -> Result<Settings, ApiError> {
         }
         (Some(_), None) => KeySource::Keyring,
     };
+    // From the desktop app's demo window only: where one's own books go (or went).
+    let own_books = match (&api.gateway_key, &api.own_books) {
+        (Some(_), Some(path)) => Some(path.clone()),
+        _ => None,
+    };
+    let can_connect = match &own_books {
+        Some(path) => !path.exists(),
+        None => api.gateway_key.is_none(),
+    };
     let store_file = std::path::absolute(api.db()).unwrap_or_else(|_| api.db().to_path_buf());
     let data_folder = store_file
         .parent()
@@ -181,7 +195,8 @@ pub fn settings(api: &Api) -> Result<Settings, ApiError> {
         gateway: GatewaySettings {
             api_base: connection.map(|c| c.api_base),
             key_source,
-            can_connect: api.gateway_key.is_none(),
+            can_connect,
+            own_books: own_books.map(|p| p.display().to_string()),
         },
         people: people
             .into_iter()
@@ -203,10 +218,21 @@ pub fn settings(api: &Api) -> Result<Settings, ApiError> {
 pub async fn connect_gateway(api: &Api, request: ConnectRequest) -> Result<Settings, ApiError> {
     required("the gateway's address", &request.api_base)?;
     if api.gateway_key.is_some() {
-        return Err(ApiError::new(
-            ApiErrorCode::Refused,
-            "this window runs the demo store with its own sandbox gateway; to connect a real gateway, start Chargeguard on your own store (not the demo)",
-        ));
+        // The demo's store keeps its sandbox; a real gateway gets a store of its own.
+        return match &api.own_books {
+            Some(own) if !own.exists() => connect_own_books(api, own, request).await,
+            Some(own) => Err(ApiError::new(
+                ApiErrorCode::Refused,
+                format!(
+                    "your own books already exist at {}; close and reopen Chargeguard to work on them",
+                    own.display()
+                ),
+            )),
+            None => Err(ApiError::new(
+                ApiErrorCode::Refused,
+                "this window runs the demo store with its own sandbox gateway; to connect a real gateway, start Chargeguard on your own store (not the demo)",
+            )),
+        };
     }
     let ConnectRequest {
         api_base,
@@ -245,6 +271,28 @@ pub async fn connect_gateway(api: &Api, request: ConnectRequest) -> Result<Setti
     })?;
     drop(store);
     settings(api)
+}
+
+/// From the demo window: creates the install's own store at `own`, connected to the real
+/// gateway. If the gateway refuses the key (or anything else fails) the new store is
+/// removed again, so the next start still opens the demo rather than empty books.
+async fn connect_own_books(
+    demo: &Api,
+    own: &std::path::Path,
+    request: ConnectRequest,
+) -> Result<Settings, ApiError> {
+    let own_api = Api::new(own).with_http_timeout(demo.http_timeout);
+    let connected = Box::pin(connect_gateway(&own_api, request)).await;
+    if connected.is_err() {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = own.as_os_str().to_owned();
+            path.push(suffix);
+            let _ = std::fs::remove_file(std::path::PathBuf::from(path));
+        }
+    }
+    let mut settings = connected?;
+    settings.gateway.own_books = Some(own.display().to_string());
+    Ok(settings)
 }
 
 /// Adds a person with a role and a passphrase (only its hash is kept).

@@ -15,9 +15,12 @@ import { mkdtempSync, existsSync, writeFileSync, openSync, readFileSync } from "
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createServer } from "node:net";
+import { createInterface } from "node:readline";
 import { Builder, By, Capabilities, until } from "selenium-webdriver";
 import { PASSPHRASE, expect, shots, steps } from "./support.mjs";
 
+const KEY_ENV = "CHARGEGUARD_API_KEY";
+const OWN_KEY = "sk_test_51DesktopOwnBooksKey0123456789";
 const app = process.env.CHARGEGUARD_DESKTOP_BIN;
 const cli = process.env.CHARGEGUARD_BIN;
 const tauriDriver = process.env.TAURI_DRIVER ?? "tauri-driver";
@@ -61,6 +64,9 @@ const driverProcess = spawn(tauriDriver, ["--port", String(port), "--native-port
     ...process.env,
     CHARGEGUARD_APP_ID: "app.chargeguard.desktop.test",
     CHARGEGUARD_DATA_DIR: dataDir,
+    // The bookkeeper's own gateway below is a second sandbox; no Secret Service runs here,
+    // so the app takes the key from the environment, as `chargeguard connect` does in CI.
+    [KEY_ENV]: OWN_KEY,
   },
   stdio: ["ignore", logFd, logFd],
 });
@@ -102,6 +108,21 @@ async function textWhere(locator, wanted, timeoutMs = 60_000) {
     return wanted(text) ? text : false;
   }, timeoutMs, `waiting for ${locator}`);
 }
+/** A second sandbox, standing in for the bookkeeper's own Stripe account. */
+async function ownGateway() {
+  const child = spawn(cli, ["sandbox", "serve", "--addr", "127.0.0.1:0", "--state", join(dataDir, "own-gateway")], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const url = await new Promise((ready, reject) => {
+    child.on("exit", (code) => reject(new Error(`the sandbox exited early (${code})`)));
+    createInterface({ input: child.stdout }).on("line", (line) => {
+      const found = line.match(/listening on (http:\/\/\S+)/)?.[1];
+      if (found) ready(found);
+    });
+  });
+  return { child, url };
+}
+
 async function sandboxRefunds() {
   const url = appLog().match(/sandbox="?(http:\/\/127\.0\.0\.1:\d+)/)?.[1];
   expect(url, `the app did not log its sandbox's address:\n${appLog()}`);
@@ -159,6 +180,34 @@ try {
       return n > before ? n : null;
     });
     expect(after - before === 1, `expected one refund at the sandbox, saw ${after - before}`);
+  });
+
+  await step("Settings connects the bookkeeper's own gateway; the next start opens their own books", async () => {
+    const own = await ownGateway();
+    await (await visible(By.xpath('//button[@role="tab"][normalize-space()="Settings"]'))).click();
+    await visible(By.css('[data-testid="own-books"]'));
+    const field = async (label) => {
+      const id = await (await visible(By.xpath(`//label[normalize-space()="${label}"]`))).getAttribute("for");
+      const input = await driver.findElement(By.id(id));
+      await input.clear();
+      return input;
+    };
+    await (await field("Gateway address")).sendKeys(own.url);
+    await (await field("Secret key (sk_live_… or sk_test_…)")).sendKeys(OWN_KEY);
+    await (await visible(By.xpath('//form[@aria-label="Connect a gateway"]//button[@type="submit"]'))).click();
+    await textWhere(By.xpath('//*[contains(., "close and reopen Chargeguard")][not(*)]'), (t) => t.length > 0);
+    expect(existsSync(join(dataDir, "chargeguard.db")), "the own books were created in the data folder");
+    const page = await driver.getPageSource();
+    expect(!page.includes(OWN_KEY.slice(8)), "the window never shows the key");
+    await shot("desktop-4-own-books.png");
+
+    await driver.quit();
+    driver = await new Builder().withCapabilities(capabilities).usingServer(`http://127.0.0.1:${port}/`).build();
+    await visible(By.xpath('//button[@role="tab"][normalize-space()="Today"]'));
+    await textWhere(By.css('[data-testid="open-findings"]'), (t) => t === "0");
+    expect((await driver.findElements(By.css(".demo-banner"))).length === 0, "no demo banner on one's own books");
+    await shot("desktop-5-reopened.png");
+    own.child.kill("SIGKILL");
   });
 } catch {
   // Reported by `step`; keep what the window showed, then fall through to the summary.

@@ -7,6 +7,13 @@ export type GatewaySettings = {
  */
 api_base: string | null, key_source: KeySource, 
 /**
- * Connecting another gateway is possible from this window (not in the demo's).
+ * Connecting a gateway is possible from this window: always on one's own store; in the
+ * desktop app's demo, until one's own books exist.
  */
-can_connect: boolean, };
+can_connect: boolean, 
+/**
+ * In the desktop app's demo: the store file connecting creates for one's own books
+ * (the demo stays as it is; the app opens the new store at its next start). Once it
+ * exists, `can_connect` is false and the window says to reopen the app.
+ */
+own_books: string | null, };

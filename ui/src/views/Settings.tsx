@@ -90,6 +90,7 @@ export function Settings(props: { user: string; onChanged: () => Promise<void> }
 
 function Gateway(props: { settings: SettingsData; onChanged: (s: SettingsData) => Promise<void> }) {
   const { gateway } = props.settings;
+  const ownBooks = gateway.own_books;
   const [apiBase, setApiBase] = useState(gateway.api_base ?? "https://api.stripe.com");
   const [key, setKey] = useState("");
   const form = useForm();
@@ -100,6 +101,11 @@ function Gateway(props: { settings: SettingsData; onChanged: (s: SettingsData) =
       // The key leaves the form's state at once, whatever the answer.
       setKey("");
       const next = await call("connect_gateway", { api_base: apiBase, secret_key: typed });
+      if (ownBooks) {
+        // The demo window stays on the demo; the new books open at the next start.
+        await props.onChanged(await call("settings", null));
+        return `Connected to ${next.gateway.api_base}: the gateway accepted the key. Your own books are at ${ownBooks}; close and reopen Chargeguard to work on them.`;
+      }
       await props.onChanged(next);
       return `Connected to ${next.gateway.api_base}: the gateway accepted the key. ${KEY_SOURCE_WORDS[next.gateway.key_source]}`;
     });
@@ -108,6 +114,12 @@ function Gateway(props: { settings: SettingsData; onChanged: (s: SettingsData) =
       <h3 id="gateway-title">Gateway</h3>
       <p data-testid="gateway-api-base">{gateway.api_base ?? "Not connected"}</p>
       <p className="hint">{KEY_SOURCE_WORDS[gateway.key_source]}</p>
+      {ownBooks && gateway.can_connect && (
+        <p className="hint" data-testid="own-books">
+          This is the demo. Connecting your own gateway starts your own books in {ownBooks}; the
+          demo stays as it is.
+        </p>
+      )}
       {gateway.can_connect ? (
         <form
           aria-label="Connect a gateway"
@@ -133,7 +145,11 @@ function Gateway(props: { settings: SettingsData; onChanged: (s: SettingsData) =
           </button>
         </form>
       ) : (
-        <p className="hint">To connect a real gateway, start Chargeguard on your own store, not the demo.</p>
+        <p className="hint">
+          {ownBooks
+            ? "Your own books exist now: close and reopen Chargeguard to work on them."
+            : "To connect a real gateway, start Chargeguard on your own store, not the demo."}
+        </p>
       )}
       <Outcome ok={form.ok} error={form.error} />
     </section>
