@@ -25,6 +25,18 @@ const KEY: &str = "sk_test_51SettingsScreenNeverShowsThisKey9876";
 /// The part of the key no mask would show either.
 const SECRET_PART: &str = "SettingsScreenNeverShowsThisKey";
 
+/// The settings name `base` as the gateway (Stripe's client adds a trailing slash).
+fn assert_connected_to(settings: &Settings, base: &str) {
+    assert_eq!(
+        settings
+            .gateway
+            .api_base
+            .as_deref()
+            .map(|b| b.trim_end_matches('/')),
+        Some(base)
+    );
+}
+
 /// Polls until the sync is no longer running (each poll is what the window does).
 async fn until_finished(api: &api::Api) -> SyncStatus {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -80,14 +92,7 @@ async fn the_secret_key_typed_once_reaches_no_answer_and_no_store_byte() {
     .expect("the sandbox accepts a test key");
     answers.push(connected.clone());
     let settings: Settings = serde_json::from_value(connected).unwrap();
-    assert_eq!(
-        settings
-            .gateway
-            .api_base
-            .as_deref()
-            .map(|b| b.trim_end_matches('/')),
-        Some(running.base_url().as_str())
-    );
+    assert_connected_to(&settings, &running.base_url());
     let expected_source = if keyring.is_some() {
         KeySource::Keyring
     } else {
@@ -408,14 +413,7 @@ async fn connecting_from_the_desktop_demo_makes_own_books_that_the_next_start_op
     match connected {
         Ok(settings) => {
             assert!(own.exists());
-            assert_eq!(
-                settings
-                    .gateway
-                    .api_base
-                    .as_deref()
-                    .map(|b| b.trim_end_matches('/')),
-                Some(real.base_url().as_str())
-            );
+            assert_connected_to(&settings, &real.base_url());
             assert!(
                 !serde_json::to_string(&settings)
                     .unwrap()
