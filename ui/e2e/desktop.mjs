@@ -90,23 +90,48 @@ let driver;
 async function shot(name) {
   writeFileSync(join(shots, name), await driver.takeScreenshot(), "base64");
 }
+/**
+ * Runs `body` again while React replaces the element under it (a filter answering, the
+ * virtualized table redrawing): WebKitWebDriver then calls the old node stale.
+ */
+async function unlessStale(body, timeoutMs = 60_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await body();
+    } catch (e) {
+      if (e?.name !== "StaleElementReferenceError" || Date.now() > deadline) throw e;
+    }
+  }
+}
 async function visible(locator, timeoutMs = 60_000) {
-  const element = await driver.wait(until.elementLocated(locator), timeoutMs);
-  await driver.wait(until.elementIsVisible(element), timeoutMs);
-  return element;
+  return unlessStale(async () => {
+    const element = await driver.wait(until.elementLocated(locator), timeoutMs);
+    await driver.wait(until.elementIsVisible(element), timeoutMs);
+    return element;
+  }, timeoutMs);
+}
+/** Finds the element at `locator` and clicks it, again if it was replaced meanwhile. */
+async function clickOn(locator) {
+  await unlessStale(async () => (await visible(locator)).click());
 }
 async function textOf(locator) {
-  return (await visible(locator)).getText();
+  return unlessStale(async () => (await visible(locator)).getText());
 }
 /** Waits until the first element at `locator` has text for which `wanted` holds. */
 async function textWhere(locator, wanted, timeoutMs = 60_000) {
   // One flat wait: a driver.wait nested in another's condition never returns.
-  return driver.wait(async () => {
-    const [element] = await driver.findElements(locator);
-    if (!element) return false;
-    const text = await element.getText();
-    return wanted(text) ? text : false;
-  }, timeoutMs, `waiting for ${locator}`);
+  return driver.wait(
+    () =>
+      unlessStale(async () => {
+        const [element] = await driver.findElements(locator);
+        if (!element) return false;
+        const text = await element.getText();
+        return wanted(text) ? text : false;
+      }),
+    timeoutMs,
+    `waiting for ${locator}`,
+  );
 }
 /** A second sandbox, standing in for the bookkeeper's own Stripe account. */
 async function ownGateway() {
@@ -143,12 +168,11 @@ try {
   });
 
   await step("the Findings screen lists the demo's double charges", async () => {
-    await (await visible(By.xpath('//button[@role="tab"][normalize-space()="Findings"]'))).click();
-    const kind = await visible(By.xpath('//label[starts-with(normalize-space(.), "Kind")]//select'));
-    await kind.findElement(By.css('option[value="double_charge"]')).click();
+    await clickOn(By.xpath('//button[@role="tab"][normalize-space()="Findings"]'));
+    await clickOn(By.xpath('//label[starts-with(normalize-space(.), "Kind")]//select/option[@value="double_charge"]'));
+    await textWhere(By.css(".filters .count"), (t) => t === "4 findings");
     // A EUR one: under the approval threshold, so one approver is enough.
-    const row = await visible(By.xpath('//div[@role="row"][@data-kind="double_charge"][contains(., "45.00 EUR")]'));
-    await row.click();
+    await clickOn(By.xpath('//div[@role="row"][@data-kind="double_charge"][contains(., "45.00 EUR")]'));
     await visible(By.xpath('//h2[@id="finding-title"][contains(., "Double charge")]'));
     const fix = await textOf(By.css('[data-testid="fix"]'));
     expect(fix.startsWith("Refund "), `the fix is a refund: ${fix}`);
@@ -164,7 +188,7 @@ try {
     });
     expect(added.status === 0, `user add failed: ${added.stderr}`);
     const before = await sandboxRefunds();
-    await (await visible(By.xpath('//button[normalize-space()="Propose this fix"]'))).click();
+    await clickOn(By.xpath('//button[normalize-space()="Propose this fix"]'));
     const form = await visible(By.css('form[aria-label="Approve"]'));
     const approver = await form.findElement(By.xpath('.//label[contains(., "Approver")]//input'));
     await approver.clear();
@@ -184,7 +208,7 @@ try {
 
   await step("Settings connects the bookkeeper's own gateway; the next start opens their own books", async () => {
     const own = await ownGateway();
-    await (await visible(By.xpath('//button[@role="tab"][normalize-space()="Settings"]'))).click();
+    await clickOn(By.xpath('//button[@role="tab"][normalize-space()="Settings"]'));
     await visible(By.css('[data-testid="own-books"]'));
     const field = async (label) => {
       const id = await (await visible(By.xpath(`//label[normalize-space()="${label}"]`))).getAttribute("for");
@@ -194,7 +218,7 @@ try {
     };
     await (await field("Gateway address")).sendKeys(own.url);
     await (await field("Secret key (sk_live_… or sk_test_…)")).sendKeys(OWN_KEY);
-    await (await visible(By.xpath('//form[@aria-label="Connect a gateway"]//button[@type="submit"]'))).click();
+    await clickOn(By.xpath('//form[@aria-label="Connect a gateway"]//button[@type="submit"]'));
     await textWhere(By.xpath('//*[contains(., "close and reopen Chargeguard")][not(*)]'), (t) => t.length > 0);
     expect(existsSync(join(dataDir, "chargeguard.db")), "the own books were created in the data folder");
     const page = await driver.getPageSource();
