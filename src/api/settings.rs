@@ -234,6 +234,13 @@ pub async fn connect_gateway(api: &Api, request: ConnectRequest) -> Result<Setti
             )),
         };
     }
+    connect_store(api, request).await?;
+    settings(api)
+}
+
+/// Checks the key against the gateway and connects `api`'s store to it (the key to the
+/// keyring, or nowhere when the environment holds it).
+async fn connect_store(api: &Api, request: ConnectRequest) -> Result<(), ApiError> {
     let ConnectRequest {
         api_base,
         secret_key,
@@ -269,8 +276,7 @@ pub async fn connect_gateway(api: &Api, request: ConnectRequest) -> Result<Setti
         ),
         other => other.into(),
     })?;
-    drop(store);
-    settings(api)
+    Ok(())
 }
 
 /// From the demo window: creates the install's own store at `own`, connected to the real
@@ -282,7 +288,7 @@ async fn connect_own_books(
     request: ConnectRequest,
 ) -> Result<Settings, ApiError> {
     let own_api = Api::new(own).with_http_timeout(demo.http_timeout);
-    let connected = Box::pin(connect_gateway(&own_api, request)).await;
+    let connected = connect_store(&own_api, request).await;
     if connected.is_err() {
         for suffix in ["", "-wal", "-shm"] {
             let mut path = own.as_os_str().to_owned();
@@ -290,7 +296,8 @@ async fn connect_own_books(
             let _ = std::fs::remove_file(std::path::PathBuf::from(path));
         }
     }
-    let mut settings = connected?;
+    connected?;
+    let mut settings = settings(&own_api)?;
     settings.gateway.own_books = Some(own.display().to_string());
     Ok(settings)
 }
