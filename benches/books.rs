@@ -99,6 +99,9 @@ fn run_stage(stage: &str, db: &Path, file: Option<&Path>) -> (f64, u64, f64) {
     )
 }
 
+#[global_allocator]
+static ALLOCATOR: chargeguard::Allocator = chargeguard::Allocator;
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(i) = args.iter().position(|a| a == "--stage") {

@@ -13,6 +13,9 @@ use serde_json::{Value, json};
 
 const BATCH: usize = 10_000;
 
+#[global_allocator]
+static ALLOCATOR: chargeguard::Allocator = chargeguard::Allocator;
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let total: usize = std::env::var("CHARGEGUARD_BENCH_SYNC")

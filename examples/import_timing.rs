@@ -2,19 +2,17 @@
 //! `cargo run --release --example import_timing -- FILE.csv DB`
 use std::time::Instant;
 
+mod support;
+use support::cpu_seconds;
+
 #[path = "../tests/import_support/mod.rs"]
 mod import_support;
 
 use chargeguard::import::{FileKind, ImportOptions, import_file};
 use chargeguard::store::Store;
 
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
+#[global_allocator]
+static ALLOCATOR: chargeguard::Allocator = chargeguard::Allocator;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -23,3 +23,9 @@ pub mod sandbox;
 pub mod secret;
 pub mod store;
 pub mod sync;
+
+/// The memory allocator every Chargeguard program uses (`#[global_allocator]` in each
+/// binary names this one type, so the choice is made once). A million-row book is some
+/// ten million short strings: mimalloc's size classes keep a 27-byte Stripe id in 32 bytes,
+/// where glibc's malloc takes 48, which is a sixth of the books' memory.
+pub use mimalloc::MiMalloc as Allocator;

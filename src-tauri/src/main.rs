@@ -56,6 +56,9 @@ fn open_session(app: &tauri::App) -> Result<Session, ApiError> {
     Ok(session)
 }
 
+#[global_allocator]
+static ALLOCATOR: chargeguard::Allocator = chargeguard::Allocator;
+
 fn main() {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)

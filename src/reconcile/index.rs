@@ -1,53 +1,109 @@
-//! The books, indexed for reconciliation: hash maps keyed by `&str` borrowed from the
-//! [`Books`](super::Books), and array-backed chains instead of a `Vec` per key, so a
-//! million rows cost a few allocations, not a million.
+//! The books, indexed for reconciliation: the big lookups hold row numbers only and read
+//! their keys back from the [`Books`](super::Books) ([`RowIndex`]), and rows sharing a key
+//! are chained through arrays instead of a `Vec` per key, so a million rows cost a few
+//! allocations and a few bytes each, not a million strings.
 //!
 //! It owns lookups only; it must never decide what is a finding.
 
-use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, Hash};
+use std::hash::BuildHasher;
 
-use crate::records::{Charge, ChargeStatus, InvoiceStatus};
+use hashbrown::{DefaultHashBuilder, HashTable};
+
+use crate::records::{Charge, ChargeStatus, Invoice, InvoiceStatus};
 
 use super::Books;
 
-/// Maps keyed by ids borrowed from the books.
-pub(super) type IdMap<K, V> = HashMap<K, V>;
-pub(super) type IdSet<K> = HashSet<K>;
-
-pub(super) fn id_map<K, V>(capacity: usize) -> IdMap<K, V> {
-    HashMap::with_capacity(capacity)
-}
+/// Small maps keyed by ids borrowed from the books. The books are the business's own
+/// files, so a fast seeded hash (foldhash) serves; SipHash was a tenth of a million-row run.
+pub(super) type IdMap<K, V> = hashbrown::HashMap<K, V>;
+pub(super) type IdSet<K> = hashbrown::HashSet<K>;
 
 /// "No row": the end of a chain.
 pub(super) const NONE: u32 = u32::MAX;
 
-/// Rows grouped by a key without a `Vec` per key: the map holds the first row of each
-/// key and `next` chains the rest.
-pub(super) struct MultiIndex<K> {
-    heads: IdMap<K, u32>,
-    next: Vec<u32>,
+/// Rows of `rows` found by a text key, holding only their row numbers (4 bytes a row where a
+/// map of `&str` holds 24): a lookup compares the key it is given with the row's own.
+pub(super) struct RowIndex<'b, T> {
+    rows: &'b [T],
+    key: fn(&T) -> Option<&str>,
+    table: HashTable<u32>,
+    hashing: DefaultHashBuilder,
 }
 
-impl<K: Hash + Eq> MultiIndex<K> {
-    /// Room for `rows` rows, of which up to `keys` distinct keys.
-    pub fn new(rows: usize, keys: usize) -> Self {
-        MultiIndex {
-            heads: id_map(keys),
-            next: vec![NONE; rows],
+impl<'b, T> RowIndex<'b, T> {
+    /// An empty index over `rows`, keyed by `key` (a row without one is never found).
+    pub fn new(rows: &'b [T], key: fn(&T) -> Option<&str>) -> Self {
+        RowIndex {
+            rows,
+            key,
+            table: HashTable::with_capacity(rows.len()),
+            hashing: DefaultHashBuilder::default(),
         }
     }
 
-    /// Adds `row` under `key`; returns true when the key already had rows.
-    pub fn push(&mut self, key: K, row: u32) -> bool {
-        let previous = self.heads.insert(key, row);
-        self.next[row as usize] = previous.unwrap_or(NONE);
-        previous.is_some()
+    /// Every row by its key; the first row of a key wins.
+    pub fn first_of_each(rows: &'b [T], key: fn(&T) -> Option<&str>) -> Self {
+        let mut index = RowIndex::new(rows, key);
+        for row in 0..rows.len() as u32 {
+            index.put(row, false);
+        }
+        index
     }
 
-    pub fn get<'a>(&'a self, key: &K) -> Chain<'a> {
+    fn key_of(&self, row: u32) -> Option<&'b str> {
+        (self.key)(&self.rows[row as usize])
+    }
+
+    /// Files `row` under its key; `replace` decides who stays when the key is there.
+    /// Returns the row that was there.
+    fn put(&mut self, row: u32, replace: bool) -> Option<u32> {
+        let key = self.key_of(row)?;
+        let hash = self.hashing.hash_one(key);
+        let (rows, key_of) = (self.rows, self.key);
+        let same = |&r: &u32| key_of(&rows[r as usize]) == Some(key);
+        if let Some(slot) = self.table.find_mut(hash, same) {
+            let was = *slot;
+            if replace {
+                *slot = row;
+            }
+            return Some(was);
+        }
+        let hashing = &self.hashing;
+        self.table.insert_unique(hash, row, |&r| {
+            hashing.hash_one(key_of(&rows[r as usize]).unwrap_or_default())
+        });
+        None
+    }
+
+    pub fn get(&self, key: &str) -> Option<u32> {
+        let hash = self.hashing.hash_one(key);
+        self.table
+            .find(hash, |&r| self.key_of(r) == Some(key))
+            .copied()
+    }
+}
+
+/// Rows grouped by a key without a `Vec` per key: the index holds the latest row of each
+/// key and `next` chains the rest.
+pub(super) struct MultiIndex<'b, T> {
+    heads: RowIndex<'b, T>,
+    next: Vec<u32>,
+}
+
+impl<'b, T> MultiIndex<'b, T> {
+    /// Every row of `rows` grouped by `key`.
+    pub fn new(rows: &'b [T], key: fn(&T) -> Option<&str>) -> Self {
+        let mut heads = RowIndex::new(rows, key);
+        let mut next = vec![NONE; rows.len()];
+        for row in 0..rows.len() as u32 {
+            next[row as usize] = heads.put(row, true).unwrap_or(NONE);
+        }
+        MultiIndex { heads, next }
+    }
+
+    pub fn get<'a>(&'a self, key: &str) -> Chain<'a> {
         Chain {
-            at: self.heads.get(key).copied().unwrap_or(NONE),
+            at: self.heads.get(key).unwrap_or(NONE),
             next: &self.next,
         }
     }
@@ -89,7 +145,7 @@ pub(super) fn saturate(sum: i128) -> i64 {
 
 pub(super) struct Index<'b> {
     pub books: &'b Books,
-    pub invoice_by_number: IdMap<&'b str, u32>,
+    pub invoice_by_number: RowIndex<'b, Invoice>,
     /// The invoice row each ledger entry names (`NONE` when no such invoice exists).
     pub ledger_invoice: Vec<u32>,
     /// Ledger entries per invoice row, chained through `ledger_next`.
@@ -146,23 +202,21 @@ impl<'b> Index<'b> {
 }
 
 struct InvoiceMaps<'b> {
-    invoice_by_number: IdMap<&'b str, u32>,
+    invoice_by_number: RowIndex<'b, Invoice>,
     order_groups: Vec<Vec<u32>>,
     has_order: Vec<bool>,
 }
 
 impl<'b> InvoiceMaps<'b> {
     fn new(books: &'b Books) -> InvoiceMaps<'b> {
-        let mut invoice_by_number = id_map(books.invoices.len());
+        let invoice_by_number =
+            RowIndex::first_of_each(&books.invoices, |i| Some(i.number.as_str()));
         // Shared order references are rare: hashing each one and sorting the hashes finds
         // them with one sequential pass, where a map would cost a random insert per invoice.
         let hashing = std::hash::RandomState::new();
         let mut order_hashes: Vec<(u64, u32)> = Vec::with_capacity(books.invoices.len());
         let mut has_order = vec![false; books.invoices.len()];
         for (i, invoice) in books.invoices.iter().enumerate() {
-            invoice_by_number
-                .entry(invoice.number.as_str())
-                .or_insert(i as u32);
             let Some(order) = invoice
                 .order_ref
                 .as_deref()
@@ -209,13 +263,13 @@ impl<'b> InvoiceMaps<'b> {
 /// The invoice row of each ledger entry, and the entries chained per invoice row.
 fn ledger_by_invoice(
     books: &Books,
-    invoice_by_number: &IdMap<&str, u32>,
+    invoice_by_number: &RowIndex<'_, Invoice>,
 ) -> (Vec<u32>, Vec<u32>, Vec<u32>) {
     let mut ledger_invoice = vec![NONE; books.ledger.len()];
     let mut ledger_head = vec![NONE; books.invoices.len()];
     let mut ledger_next = vec![NONE; books.ledger.len()];
     for (i, entry) in books.ledger.iter().enumerate() {
-        if let Some(&inv) = invoice_by_number.get(entry.invoice_number.as_str()) {
+        if let Some(inv) = invoice_by_number.get(entry.invoice_number.as_str()) {
             ledger_invoice[i] = inv;
             ledger_next[i] = ledger_head[inv as usize];
             ledger_head[inv as usize] = i as u32;
@@ -227,21 +281,15 @@ fn ledger_by_invoice(
 /// The gateway's objects by id.
 pub(super) struct GatewaySide<'b> {
     books: &'b Books,
-    pub charge_by_id: IdMap<&'b str, u32>,
-    pub charges_by_intent: MultiIndex<&'b str>,
+    pub charge_by_id: RowIndex<'b, Charge>,
+    pub charges_by_intent: MultiIndex<'b, Charge>,
     pub refund_by_id: IdMap<&'b str, u32>,
 }
 
 impl<'b> GatewaySide<'b> {
     fn new(books: &'b Books) -> GatewaySide<'b> {
-        let mut charge_by_id = id_map(books.charges.len());
-        let mut charges_by_intent = MultiIndex::new(books.charges.len(), books.charges.len());
-        for (i, charge) in books.charges.iter().enumerate() {
-            charge_by_id.entry(charge.id.as_str()).or_insert(i as u32);
-            if let Some(pi) = charge.payment_intent.as_deref() {
-                charges_by_intent.push(pi, i as u32);
-            }
-        }
+        let charge_by_id = RowIndex::first_of_each(&books.charges, |c| Some(c.id.as_str()));
+        let charges_by_intent = MultiIndex::new(&books.charges, |c| c.payment_intent.as_deref());
         let refund_by_id = books
             .refunds
             .iter()
@@ -264,8 +312,8 @@ impl<'b> GatewaySide<'b> {
     /// intent.
     pub fn charges_named(&self, gateway_id: &str) -> Vec<u32> {
         match self.charge_by_id.get(gateway_id) {
-            Some(&c) => vec![c],
-            None => self.charges_by_intent.get(&gateway_id).collect(),
+            Some(c) => vec![c],
+            None => self.charges_by_intent.get(gateway_id).collect(),
         }
     }
 
@@ -273,11 +321,11 @@ impl<'b> GatewaySide<'b> {
     /// payment intent's succeeded charge (the earliest if, against Stripe's rules, there
     /// are several). `None` when no such charge succeeded or exists.
     pub fn recorded_charge(&self, gateway_id: &str) -> Option<u32> {
-        if let Some(&c) = self.charge_by_id.get(gateway_id) {
+        if let Some(c) = self.charge_by_id.get(gateway_id) {
             return Some(c);
         }
         self.charges_by_intent
-            .get(&gateway_id)
+            .get(gateway_id)
             .filter(|&c| succeeded(self.charge(c)))
             .min_by(|&a, &b| {
                 let (a, b) = (self.charge(a), self.charge(b));
@@ -291,7 +339,54 @@ impl<'b> GatewaySide<'b> {
         self.recorded_charge(gateway_id).or_else(|| {
             let refund = *self.refund_by_id.get(gateway_id)?;
             let charge_id = self.books.refunds[refund as usize].charge_id.as_str();
-            self.charge_by_id.get(charge_id).copied()
+            self.charge_by_id.get(charge_id)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    type Row = (&'static str, Option<&'static str>);
+
+    fn key(row: &Row) -> Option<&str> {
+        row.1
+    }
+
+    #[test]
+    fn a_row_index_finds_the_first_row_of_each_key_and_never_a_row_without_one() {
+        let rows = [
+            ("a", Some("INV-1")),
+            ("b", None),
+            ("c", Some("INV-2")),
+            ("d", Some("INV-1")),
+        ];
+        let index = RowIndex::first_of_each(&rows, key);
+        assert_eq!(index.get("INV-1"), Some(0));
+        assert_eq!(index.get("INV-2"), Some(2));
+        assert_eq!(index.get(""), None);
+        assert_eq!(index.get("INV-3"), None);
+    }
+
+    #[test]
+    fn a_multi_index_chains_every_row_of_a_key_latest_first() {
+        let rows: Vec<Row> = (0..10_000)
+            .map(|i| ("row", Some(if i % 3 == 0 { "pi_a" } else { "pi_b" })))
+            .chain([("row", None)])
+            .collect();
+        let index = MultiIndex::new(&rows, key);
+        let a: Vec<u32> = index.get("pi_a").collect();
+        let b: Vec<u32> = index.get("pi_b").collect();
+        assert_eq!(
+            a,
+            (0..10_000)
+                .rev()
+                .filter(|i| i % 3 == 0)
+                .collect::<Vec<u32>>()
+        );
+        assert_eq!(b.len(), 10_000 - a.len());
+        assert!(b.windows(2).all(|w| w[0] > w[1]));
+        assert_eq!(index.get("pi_c").count(), 0);
     }
 }

@@ -56,7 +56,7 @@ fn link_exactly(
     for (k, link) in links.iter_mut().enumerate() {
         let c = offset + k;
         let charge = &books.charges[c];
-        if let Some(&inv) = charge
+        if let Some(inv) = charge
             .invoice_ref
             .as_deref()
             .and_then(|r| ix.invoice_by_number.get(r.trim()))

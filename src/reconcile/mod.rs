@@ -80,11 +80,12 @@ pub struct Books {
 }
 
 /// The outcome of one reconciliation, sorted: findings by fingerprint, links by charge id,
-/// payment ids alphabetically.
+/// payment ids alphabetically. Its links borrow their ids from the books it was made of (a
+/// million links would otherwise copy two million strings nobody writes anywhere).
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Reconciliation {
+pub struct Reconciliation<'b> {
     pub findings: Vec<Finding>,
-    pub links: Vec<ChargeLink>,
+    pub links: Vec<ChargeLink<'b>>,
     /// Ledger payments whose gateway charge is absent and whose date lies outside every
     /// coverage window: not findings, just "not yet synced".
     pub not_yet_synced: Vec<String>,
@@ -183,10 +184,10 @@ impl Confidence {
 }
 
 /// A charge tied to the invoice it pays, and by what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ChargeLink {
-    pub charge_id: String,
-    pub invoice_number: String,
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ChargeLink<'b> {
+    pub charge_id: &'b str,
+    pub invoice_number: &'b str,
     pub by: LinkBy,
 }
 
@@ -237,7 +238,7 @@ pub enum ReconcileError {
 }
 
 /// Reconciles the books, purely. See the module documentation for the rules.
-pub fn reconcile(books: &Books) -> Reconciliation {
+pub fn reconcile(books: &Books) -> Reconciliation<'_> {
     rules::reconcile(books)
 }
 

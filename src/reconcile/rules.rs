@@ -210,7 +210,7 @@ impl LedgerRecords {
     }
 }
 
-pub(super) fn reconcile(books: &Books) -> Reconciliation {
+pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
     let coverage = CoverageIndex::new(&books.coverage);
     let (ix, ledger) = Index::new(books, |gateway| {
         LedgerRecords::resolve(books, gateway, &coverage)
@@ -294,7 +294,7 @@ fn findings_of(w: &mut Work<'_>, missing: &[(u32, Vec<u32>)]) -> Vec<Finding> {
 }
 
 /// Every link, by charge id.
-fn charge_links(books: &Books, links: &[Link]) -> Vec<ChargeLink> {
+fn charge_links<'b>(books: &'b Books, links: &[Link]) -> Vec<ChargeLink<'b>> {
     let mut rows: Vec<(u32, u32, LinkBy)> = links
         .iter()
         .enumerate()
@@ -307,8 +307,8 @@ fn charge_links(books: &Books, links: &[Link]) -> Vec<ChargeLink> {
     }
     rows.into_iter()
         .map(|(c, inv, by)| ChargeLink {
-            charge_id: books.charges[c as usize].id.clone(),
-            invoice_number: books.invoices[inv as usize].number.clone(),
+            charge_id: books.charges[c as usize].id.as_str(),
+            invoice_number: books.invoices[inv as usize].number.as_str(),
             by,
         })
         .collect()
@@ -794,10 +794,7 @@ fn missing_charges(w: &Work<'_>, missing: &[(u32, Vec<u32>)], out: &mut Vec<Find
     for (p, named) in missing {
         let entry = &books.ledger[*p as usize];
         let gateway_id = entry.gateway_id.as_deref().unwrap_or_default();
-        let invoice =
-            w.ix.invoice_by_number
-                .get(entry.invoice_number.as_str())
-                .copied();
+        let invoice = w.ix.invoice_by_number.get(entry.invoice_number.as_str());
         let why = if named.is_empty() {
             "the gateway has no such charge, although the synced data covers that date".to_string()
         } else {

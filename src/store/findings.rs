@@ -196,7 +196,7 @@ impl StoreTx<'_> {
     /// documentation) and records the run.
     pub fn apply_reconciliation(
         &self,
-        reconciliation: &Reconciliation,
+        reconciliation: &Reconciliation<'_>,
         now: Timestamp,
     ) -> Result<ReconcileSummary, StoreError> {
         let now_s = now.as_second();

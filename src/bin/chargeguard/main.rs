@@ -129,6 +129,9 @@ pub fn data_dir() -> anyhow::Result<PathBuf> {
         .context("cannot find a data folder for this user; pass --db PATH")
 }
 
+#[global_allocator]
+static ALLOCATOR: chargeguard::Allocator = chargeguard::Allocator;
+
 fn main() -> ExitCode {
     // Crash points for the kill tests, armed by the FAILPOINTS environment variable; not
     // compiled into a build without the `failpoints` feature.
