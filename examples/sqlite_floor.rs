@@ -7,7 +7,9 @@
 //!
 //! - `store`: the store's own table, with its unique (gateway, charge_id) index;
 //! - `16 KiB pages`: the same, in a file with 16 KiB pages instead of 4 KiB;
-//! - `no unique index`: the same columns without the unique constraint, to show its cost.
+//! - `no unique index`: the same columns without the unique constraint, to show its cost;
+//! - `unique index after`: those rows first, then the unique index built in one sorted pass,
+//!   in the same transaction (what a bulk load into an empty table could do).
 //!
 //! `cargo run --release --example sqlite_floor -- FILLED.db SCRATCH.db`
 use std::path::Path;
@@ -50,8 +52,38 @@ fn remove_store(path: &Path) {
     }
 }
 
-fn time_inserts(way: &str, path: &Path, table: &str, names: &[String], rows: &[Vec<Value>]) {
+/// A fresh store at `path` holding the filled store's sources and column sets, which
+/// every charge names (the store keeps foreign keys on, and so does this).
+fn fresh_store(path: &Path, filled: &Path, page_size: Option<u32>) {
+    remove_store(path);
+    if let Some(size) = page_size {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "page_size", size).unwrap();
+    }
+    drop(Store::open(path).expect("a fresh store"));
+    let conn = Connection::open(path).unwrap();
+    conn.execute(
+        "ATTACH DATABASE ?1 AS filled",
+        [filled.display().to_string()],
+    )
+    .unwrap();
+    conn.execute_batch(
+        "INSERT INTO sources SELECT * FROM filled.sources;
+         INSERT INTO column_sets SELECT * FROM filled.column_sets;
+         DETACH DATABASE filled;",
+    )
+    .unwrap();
+}
+
+fn time_inserts(
+    way: &str,
+    path: &Path,
+    table: &str,
+    (names, rows): (&[String], &[Vec<Value>]),
+    after: Option<&str>,
+) {
     let conn = Connection::open(path).expect("open scratch store");
+    conn.pragma_update(None, "foreign_keys", "ON").unwrap();
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     conn.pragma_update(None, "synchronous", "FULL").unwrap();
     conn.pragma_update(None, "cache_size", -64 * 1024).unwrap();
@@ -69,10 +101,13 @@ fn time_inserts(way: &str, path: &Path, table: &str, names: &[String], rows: &[V
             stmt.execute(rusqlite::params_from_iter(row)).unwrap();
         }
     }
+    if let Some(sql) = after {
+        conn.execute_batch(sql).unwrap();
+    }
     let inserted = (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu);
     conn.execute_batch("COMMIT").unwrap();
     println!(
-        "{way:>16}: {} rows inserted in {:.2} s wall ({:.2} CPU-s); with the commit (WAL, fsync, checkpoint) {:.2} s wall ({:.2} CPU-s)",
+        "{way:>20}: {} rows inserted in {:.2} s wall ({:.2} CPU-s); with the commit (WAL, fsync, checkpoint) {:.2} s wall ({:.2} CPU-s)",
         rows.len(),
         inserted.0,
         inserted.1,
@@ -91,22 +126,16 @@ fn main() {
         }
     };
     let (names, rows) = read_rows(filled);
+    let rows = (names.as_slice(), rows.as_slice());
 
-    remove_store(scratch);
-    drop(Store::open(scratch).expect("a fresh store"));
-    time_inserts("store", scratch, "gateway_charges", &names, &rows);
+    fresh_store(scratch, filled, None);
+    time_inserts("store", scratch, "gateway_charges", rows, None);
 
-    remove_store(scratch);
-    {
-        let conn = Connection::open(scratch).unwrap();
-        conn.pragma_update(None, "page_size", 16 * 1024).unwrap();
-    }
-    drop(Store::open(scratch).expect("a fresh store with 16 KiB pages"));
-    time_inserts("16 KiB pages", scratch, "gateway_charges", &names, &rows);
+    fresh_store(scratch, filled, Some(16 * 1024));
+    time_inserts("16 KiB pages", scratch, "gateway_charges", rows, None);
 
-    remove_store(scratch);
-    drop(Store::open(scratch).expect("a fresh store"));
-    {
+    let without_key = |scratch: &Path| {
+        fresh_store(scratch, filled, None);
         let conn = Connection::open(scratch).unwrap();
         let columns: Vec<String> = names.iter().map(|n| format!("{n} ANY")).collect();
         conn.execute_batch(&format!(
@@ -114,13 +143,23 @@ fn main() {
             columns.join(", ")
         ))
         .unwrap();
-    }
+    };
+    without_key(scratch);
     time_inserts(
         "no unique index",
         scratch,
         "charges_without_key",
-        &names,
-        &rows,
+        rows,
+        None,
+    );
+
+    without_key(scratch);
+    time_inserts(
+        "unique index after",
+        scratch,
+        "charges_without_key",
+        rows,
+        Some("CREATE UNIQUE INDEX charges_key ON charges_without_key (gateway, charge_id)"),
     );
     remove_store(scratch);
 }
