@@ -33,6 +33,10 @@ pub(super) struct RowIndex<'b, T> {
 impl<'b, T> RowIndex<'b, T> {
     /// An empty index over `rows`, keyed by `key` (a row without one is never found).
     pub fn new(rows: &'b [T], key: fn(&T) -> Option<&str>) -> Self {
+        assert!(
+            rows.len() < NONE as usize,
+            "row numbers are u32 and {NONE} means no row: a book this size cannot be indexed"
+        );
         RowIndex {
             rows,
             key,
