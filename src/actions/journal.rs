@@ -97,7 +97,7 @@ pub fn propose_recharge(
 
 /// 1 + the number of earlier actions of this kind on the same thing that definitely failed:
 /// a retry after a timeout reuses the journal's key; only a definite "no" moves on.
-fn next_attempt(
+pub(super) fn next_attempt(
     tx: &StoreTx<'_>,
     kind: &str,
     same_target: impl Fn(&ActionRow) -> bool,
@@ -217,11 +217,10 @@ pub fn approvals_needed(tx: &StoreTx<'_>, action: &ActionRow) -> Result<usize, A
         "{APPROVAL_THRESHOLD_SETTING}.{}",
         currency.lower()
     ))?;
-    let general = tx.setting(APPROVAL_THRESHOLD_SETTING)?;
-    let major: i64 = per_currency
-        .or(general)
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(DEFAULT_APPROVAL_THRESHOLD);
+    let major: i64 = match per_currency {
+        Some(v) => v.trim().parse().unwrap_or(DEFAULT_APPROVAL_THRESHOLD),
+        None => super::threshold::approval_threshold(tx)?.0,
+    };
     let threshold = major.saturating_mul(10i64.pow(currency.exponent()));
     Ok(if action.amount_minor > threshold {
         2

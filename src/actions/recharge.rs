@@ -9,12 +9,12 @@
 use serde::Serialize;
 
 use super::execute::{self, Guarded};
-use super::{ActionError, ActionState, plan};
+use super::{ActionError, ActionState, journal, plan};
 use crate::gateway::stripe::StripeClient;
 use crate::money::Money;
 use crate::reconcile::{self, Books};
 use crate::records::{ChargeStatus, Invoice, InvoiceStatus};
-use crate::store::{ActionRow, Store, StoreError, StoreTx};
+use crate::store::{ActionRow, Store};
 
 /// One failed attempt to collect an invoice: a declined charge at the gateway, or a
 /// re-charge action the gateway refused.
@@ -214,7 +214,9 @@ pub async fn check_recharge(
     let (books, actions, attempt) = store.read(|tx| {
         let books = reconcile::books_in(tx)?;
         let actions = tx.actions(None)?;
-        let attempt = next_recharge_attempt(tx, invoice_number)?;
+        let attempt = journal::next_attempt(tx, "recharge", |a| {
+            a.invoice_number.as_deref() == Some(invoice_number)
+        })?;
         Ok::<_, ActionError>((books, actions, attempt))
     })?;
     let invoice = books
@@ -314,16 +316,6 @@ pub async fn check_recharge(
         checks,
         open_action,
     })
-}
-
-/// The attempt number a re-charge of `invoice_number` proposed now would carry.
-fn next_recharge_attempt(tx: &StoreTx<'_>, invoice_number: &str) -> Result<i64, StoreError> {
-    let failed = tx
-        .actions(Some(&[ActionState::Failed]))?
-        .into_iter()
-        .filter(|a| a.kind == "recharge" && a.invoice_number.as_deref() == Some(invoice_number))
-        .count();
-    Ok(failed as i64 + 1)
 }
 
 /// Proposes a re-charge of `invoice_number` only if every guard passes now. The same

@@ -357,8 +357,7 @@ fn with_name(message: String, path: &Path, name: &str) -> String {
 
 /// The folder beside the store where uploaded files wait for their import.
 pub fn uploads_dir(api: &Api) -> PathBuf {
-    let parent = api.db().parent().filter(|p| !p.as_os_str().is_empty());
-    parent.unwrap_or(Path::new(".")).join("uploads")
+    api.data_dir().join("uploads")
 }
 
 /// The part of a browser's file name that is safe as a file name here.

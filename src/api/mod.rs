@@ -103,6 +103,14 @@ impl Api {
         &self.db
     }
 
+    /// The folder the store lives in, where uploads wait and packages are written.
+    pub fn data_dir(&self) -> &Path {
+        self.db
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+    }
+
     fn open(&self) -> Result<Store, ApiError> {
         Ok(Store::open(&self.db)?)
     }

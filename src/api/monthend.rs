@@ -318,14 +318,7 @@ pub fn monthend_export(
     let label = period::Period::parse(&request.month, "UTC")?.label();
     let out = match request.folder.as_deref().map(str::trim) {
         Some(folder) if !folder.is_empty() => PathBuf::from(folder),
-        _ => {
-            let parent = api
-                .db()
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
-            export::free_package_folder(parent, &label)
-        }
+        _ => export::free_package_folder(api.data_dir(), &label),
     };
     let report = export::export_month(
         &mut store,

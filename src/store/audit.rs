@@ -108,7 +108,7 @@ impl StoreTx<'_> {
 }
 
 /// One `SELECT seq, at, actor, event, subject, details, prev_hash, hash` row.
-fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+pub(super) fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
     Ok(AuditEntry {
         seq: r.get(0)?,
         at: r.get(1)?,

@@ -137,18 +137,7 @@ impl StoreTx<'_> {
             "SELECT seq, at, actor, event, subject, details, prev_hash, hash FROM audit_log
              WHERE subject = ?1 ORDER BY seq",
         )?;
-        let rows = stmt.query_map([subject], |r| {
-            Ok(crate::audit::AuditEntry {
-                seq: r.get(0)?,
-                at: r.get(1)?,
-                actor: r.get(2)?,
-                event: r.get(3)?,
-                subject: r.get(4)?,
-                details: r.get(5)?,
-                prev_hash: r.get(6)?,
-                hash: r.get(7)?,
-            })
-        })?;
+        let rows = stmt.query_map([subject], super::audit::audit_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 }
