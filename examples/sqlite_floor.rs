@@ -59,6 +59,13 @@ fn fresh_store(path: &Path, filled: &Path, page_size: Option<u32>) {
     if let Some(size) = page_size {
         let conn = Connection::open(path).unwrap();
         conn.pragma_update(None, "page_size", size).unwrap();
+        // An empty file forgets its page size unless something is written with it.
+        conn.execute_batch("CREATE TABLE page_size_set (x); DROP TABLE page_size_set;")
+            .unwrap();
+        let set: u32 = conn
+            .pragma_query_value(None, "page_size", |r| r.get(0))
+            .unwrap();
+        assert_eq!(set, size, "the scratch store keeps the page size asked for");
     }
     drop(Store::open(path).expect("a fresh store"));
     let conn = Connection::open(path).unwrap();
