@@ -21,8 +21,9 @@ pub(super) type IdSet<K> = hashbrown::HashSet<K>;
 /// "No row": the end of a chain.
 pub(super) const NONE: u32 = u32::MAX;
 
-/// Rows of `rows` found by a text key, holding only their row numbers (4 bytes a row where a
-/// map of `&str` holds 24): a lookup compares the key it is given with the row's own.
+/// Rows of `rows` found by a text key, holding only their row numbers (a `u32` per slot
+/// where a map of `&str` holds 24 bytes): a lookup compares the key it is given with the
+/// row's own.
 pub(super) struct RowIndex<'b, T> {
     rows: &'b [T],
     key: fn(&T) -> Option<&str>,
