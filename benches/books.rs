@@ -41,6 +41,7 @@ fn child(stage: &str, db: &Path, file: Option<&Path>) {
                 dry_run: false,
                 zone: jiff::tz::TimeZone::UTC,
                 mapping: None,
+                ..ImportOptions::default()
             };
             let report = import::import_file(&mut store, kind, file.expect("file"), &options, now)
                 .expect("import");
@@ -128,7 +129,8 @@ fn main() {
             .map_or(temp.path().to_path_buf(), |k| k.join(n.to_string()));
         std::fs::create_dir_all(&dir).expect("bench dir");
         let start = Instant::now();
-        let files = demo::generate(&dir, &DemoSpec::scale(n)).expect("generate");
+        let files =
+            demo::generate(&dir, &DemoSpec::scale(n), jiff::Timestamp::now()).expect("generate");
         println!(
             "{n:>9} | {:<17} | {:>9} | {:>10.3} | {:>12} | {:>9}",
             "generate files",

@@ -111,6 +111,7 @@ fn child(stage: &str, db: &Path, arg: Option<&Path>) {
                 dry_run: false,
                 zone: jiff::tz::TimeZone::UTC,
                 mapping: None,
+                ..ImportOptions::default()
             };
             let report = import::import_file(&mut store, kind, arg.expect("file"), &options, now)
                 .expect("import");

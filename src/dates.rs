@@ -20,6 +20,10 @@ pub enum DateError {
     )]
     Malformed { text: String },
     #[error(
+        "`{text}` is not a date in this layout's format `{format}`; if the app writes dates another way (days and months swapped), pick the layout that does with --from, or a mapping whose [format] date says so"
+    )]
+    NotInFormat { text: String, format: String },
+    #[error(
         "`{text}` does not exist or happens twice in {zone} (a clock change); add an offset such as +01:00"
     )]
     Ambiguous { text: String, zone: String },
@@ -43,6 +47,36 @@ pub fn parse_instant(text: &str, zone: &TimeZone) -> Result<Timestamp, DateError
             text: text.to_string(),
         });
     };
+    in_zone(civil, text, zone)
+}
+
+/// Reads a date (or date and time) written in an app's own format (`%b %d %Y` for
+/// `Jan 28 2021`, `%d/%m/%Y`), fixed by the file's layout and never guessed per row; a
+/// value without an offset is taken in `zone`, a plain date as the start of its day.
+pub fn parse_instant_as(text: &str, format: &str, zone: &TimeZone) -> Result<Timestamp, DateError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(DateError::Empty);
+    }
+    let not_in_format = || DateError::NotInFormat {
+        text: text.to_string(),
+        format: format.to_string(),
+    };
+    let parsed = jiff::fmt::strtime::parse(format, text).map_err(|_| not_in_format())?;
+    if let Ok(ts) = parsed.to_timestamp() {
+        return Ok(ts);
+    }
+    let civil = match parsed.to_datetime() {
+        Ok(dt) => dt,
+        Err(_) => parsed
+            .to_date()
+            .map_err(|_| not_in_format())?
+            .to_datetime(jiff::civil::Time::midnight()),
+    };
+    in_zone(civil, text, zone)
+}
+
+fn in_zone(civil: DateTime, text: &str, zone: &TimeZone) -> Result<Timestamp, DateError> {
     zone.to_ambiguous_zoned(civil)
         .unambiguous()
         .map(|zoned| zoned.timestamp())
@@ -94,6 +128,24 @@ mod tests {
             parse_instant("2026-10-25 02:30:00", &berlin),
             Err(DateError::Ambiguous { .. })
         ));
+    }
+
+    #[rstest]
+    #[case::month_name("Jan 28 2021", "%b %d %Y", "2021-01-28T00:00:00Z")]
+    #[case::day_first("28/01/2021", "%d/%m/%Y", "2021-01-28T00:00:00Z")]
+    #[case::with_time("2021-01-28 14:05", "%Y-%m-%d %H:%M", "2021-01-28T14:05:00Z")]
+    #[case::with_offset("2021-01-28 14:05 +0100", "%Y-%m-%d %H:%M %z", "2021-01-28T13:05:00Z")]
+    fn dates_in_an_apps_own_format(#[case] text: &str, #[case] format: &str, #[case] at: &str) {
+        let ts = parse_instant_as(text, format, &TimeZone::UTC).unwrap();
+        assert_eq!(ts.to_string(), at);
+    }
+
+    #[rstest]
+    #[case::month_first_read_day_first("01/28/2021", "%d/%m/%Y")]
+    #[case::iso_in_a_month_name_layout("2021-01-28", "%b %d %Y")]
+    fn dates_not_in_the_layouts_format_are_refused(#[case] text: &str, #[case] format: &str) {
+        let err = parse_instant_as(text, format, &TimeZone::UTC).unwrap_err();
+        assert!(matches!(err, DateError::NotInFormat { .. }), "{err}");
     }
 
     #[rstest]

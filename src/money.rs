@@ -42,6 +42,35 @@ pub enum MoneyError {
     Overflow(String),
 }
 
+/// What may stand around an amount written for people: nothing, a currency sign, or the
+/// currency's own code (`USD`, `US$`); another currency's code is an error.
+fn check_currency_marks(marks: &str, currency: Currency) -> Result<(), &'static str> {
+    if marks.is_empty() {
+        return Ok(());
+    }
+    let letters: String = marks.chars().filter(|c| c.is_alphabetic()).collect();
+    if letters.is_empty() {
+        // Currency signs ($ € £ ¥ ₹ …): any non-alphanumeric mark but a digit separator.
+        return if marks
+            .chars()
+            .all(|c| !c.is_alphanumeric() && !matches!(c, ',' | '.' | '\'' | '+'))
+        {
+            Ok(())
+        } else {
+            Err("it has marks around the number that are not a currency sign")
+        };
+    }
+    let code = currency.code();
+    let upper = letters.to_uppercase();
+    if upper == code || (upper.len() < 3 && code.starts_with(&upper)) {
+        Ok(())
+    } else if upper.len() == 3 && upper.chars().all(|c| c.is_ascii_uppercase()) {
+        Err("it is written in another currency than the row's")
+    } else {
+        Err("it has letters around the number that are not the row's currency")
+    }
+}
+
 /// An ISO 4217 currency that has a minor unit. Shown upper-case ("USD"), stored and
 /// serialized lower-case ("usd") as Stripe writes it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -149,6 +178,97 @@ impl Money {
 
     pub fn is_zero(self) -> bool {
         self.minor == 0
+    }
+
+    /// An amount as an invoicing app writes it for people, read exactly: a currency symbol
+    /// or code before or after it (`$1,020.00`, `1.020,00 €`, `USD 13.50`), its whole part
+    /// grouped in threes by `,`, `.`, `'` or a space (whichever is not `decimal`), a minus
+    /// or parentheses for a negative. Grouping that is not in threes (`1,02.00`), a second
+    /// decimal mark or another currency's code is refused rather than guessed.
+    pub fn parse_written(
+        text: &str,
+        currency: Currency,
+        sign: Sign,
+        decimal: char,
+    ) -> Result<Money, MoneyError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(MoneyError::Empty);
+        }
+        let malformed = |reason| MoneyError::Malformed {
+            text: trimmed.to_string(),
+            reason,
+        };
+        let (mut negative, mut body) = match trimmed.strip_prefix('(') {
+            Some(inner) => match inner.strip_suffix(')') {
+                Some(inner) => (true, inner.trim()),
+                None => return Err(malformed("an opening parenthesis is never closed")),
+            },
+            None => (false, trimmed),
+        };
+        let is_number = |c: char| c.is_ascii_digit() || c == decimal;
+        let start = body.find(is_number).ok_or(malformed("it has no digits"))?;
+        let end = body
+            .rfind(|c: char| c.is_ascii_digit())
+            .map_or(start, |i| i + 1);
+        let (prefix, suffix) = (&body[..start], &body[end..]);
+        let mut marks = String::new();
+        for c in prefix.chars().chain(suffix.chars()) {
+            match c {
+                '-' | '\u{2212}' if !negative => negative = true,
+                c if c.is_whitespace() => {}
+                c => marks.push(c),
+            }
+        }
+        check_currency_marks(&marks, currency).map_err(malformed)?;
+        body = &body[start..end];
+        let (whole, fraction) = match body.split_once(decimal) {
+            Some((w, f)) => (w, Some(f)),
+            None => (body, None),
+        };
+        if fraction.is_some_and(|f| !f.bytes().all(|b| b.is_ascii_digit())) {
+            return Err(malformed(
+                "after the decimal mark only digits may follow; check the layout's decimal mark",
+            ));
+        }
+        let groups: Vec<&str> = whole
+            .split([',', '.', '\'', ' ', '\u{a0}', '\u{202f}'])
+            .collect();
+        let grouped_in_threes = groups.len() == 1
+            || (!groups[0].is_empty()
+                && groups[0].len() <= 3
+                && groups[1..].iter().all(|g| g.len() == 3));
+        if !grouped_in_threes
+            || groups
+                .iter()
+                .any(|g| !g.bytes().all(|b| b.is_ascii_digit()))
+        {
+            return Err(malformed(
+                "its digits are not grouped in threes around one decimal mark; check the layout's decimal mark",
+            ));
+        }
+        let mut plain = String::with_capacity(body.len() + 1);
+        if negative {
+            plain.push('-');
+        }
+        plain.extend(groups);
+        if let Some(f) = fraction {
+            plain.push('.');
+            plain.push_str(f);
+        }
+        Money::parse(&plain, currency, sign).map_err(|e| match e {
+            MoneyError::Negative { .. } => MoneyError::Negative {
+                text: trimmed.to_string(),
+            },
+            MoneyError::TooPrecise {
+                currency, exponent, ..
+            } => MoneyError::TooPrecise {
+                text: trimmed.to_string(),
+                currency,
+                exponent,
+            },
+            other => other,
+        })
     }
 
     /// Parses a decimal in the currency's major unit, exactly.
@@ -335,5 +455,41 @@ mod tests {
             let back = Money::parse(&money.to_decimal_string(), currency, Sign::Any).unwrap();
             proptest::prop_assert_eq!(back, money);
         }
+    }
+
+    #[rstest]
+    #[case::thousands_and_symbol("$1,020.00", "USD", '.', 102_000)]
+    #[case::symbol_after_with_comma_decimal("1.020,50 €", "EUR", ',', 102_050)]
+    #[case::code_before("USD 13.50", "USD", '.', 1_350)]
+    #[case::us_dollar_sign("US$13.50", "USD", '.', 1_350)]
+    #[case::space_grouping("1 020,00", "EUR", ',', 102_000)]
+    #[case::swiss_apostrophe("1'020.00", "CHF", '.', 102_000)]
+    #[case::parentheses_negative("($13.50)", "USD", '.', -1_350)]
+    #[case::minus_before_symbol("-$13.50", "USD", '.', -1_350)]
+    #[case::plain("13.5", "USD", '.', 1_350)]
+    #[case::yen_grouped("¥12,000", "JPY", '.', 12_000)]
+    fn amounts_written_for_people_are_read_exactly(
+        #[case] text: &str,
+        #[case] code: &str,
+        #[case] decimal: char,
+        #[case] minor: i64,
+    ) {
+        let money = Money::parse_written(text, cur(code), Sign::Any, decimal).unwrap();
+        assert_eq!(money.minor(), minor, "{text}");
+    }
+
+    #[rstest]
+    #[case::groups_not_in_threes("1,02.00", '.')]
+    #[case::two_decimal_marks("1.020.50", ',')]
+    #[case::decimal_comma_read_as_point("13,50", '.')]
+    #[case::another_currency("EUR 13.50", '.')]
+    #[case::too_precise("$13.505", '.')]
+    #[case::words("thirteen", '.')]
+    #[case::unclosed_parenthesis("(13.50", '.')]
+    fn amounts_written_for_people_are_never_guessed(#[case] text: &str, #[case] decimal: char) {
+        assert!(
+            Money::parse_written(text, cur("USD"), Sign::Any, decimal).is_err(),
+            "{text}"
+        );
     }
 }

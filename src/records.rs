@@ -50,6 +50,15 @@ pub struct Invoice {
     pub status: InvoiceStatus,
     /// The order this invoice bills; two live invoices with one order ref are a duplicate.
     pub order_ref: Option<String>,
+    /// The gateway's own id for this invoice (Stripe Billing's `in_…`), when the invoice
+    /// lives at the gateway: a charge naming it pays this invoice, before any other link.
+    pub gateway_invoice_id: Option<String>,
+    /// What the invoicing app's export says was paid on this invoice (its amount paid, or
+    /// its total less the balance due), in the invoice's currency: the ledger of a business
+    /// that has no payments export. `None` when the export does not say.
+    pub stated_paid: Option<Money>,
+    /// When the export says the invoice was (last) paid, where it says.
+    pub paid_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -132,6 +141,9 @@ pub struct Charge {
     pub payment_intent: Option<String>,
     /// The invoice reference the gateway carries (`metadata[invoice_number]`).
     pub invoice_ref: Option<String>,
+    /// The gateway's own invoice this charge pays (Stripe Billing's `in_…`: the payments
+    /// export's `Invoice ID`, the API's `invoice`).
+    pub gateway_invoice_id: Option<String>,
     pub description: Option<String>,
     pub fee: Option<Money>,
     pub metadata: BTreeMap<String, String>,

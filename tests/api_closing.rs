@@ -67,9 +67,12 @@ fn a_month_shows_its_zone_bounds_and_a_tie_out_per_currency() {
 
 #[test]
 fn without_a_zone_the_window_is_told_to_choose_one_not_to_pass_a_flag() {
-    let demo = demo();
+    // One's own books start with no zone (the demo comes with one set).
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("books.db");
+    chargeguard::store::Store::open(&db).unwrap();
     let error = api::monthend::period_status(
-        &api::Api::new(&demo.db),
+        &api::Api::new(&db),
         &MonthRequest {
             month: "2026-10".into(),
             tz: None,
@@ -84,7 +87,7 @@ fn without_a_zone_the_window_is_told_to_choose_one_not_to_pass_a_flag() {
     );
     assert!(!error.message.contains("--tz"), "{}", error.message);
     let bad = api::monthend::period_status(
-        &api::Api::new(&demo.db),
+        &api::Api::new(&db),
         &MonthRequest {
             month: "October".into(),
             tz: Some(BERLIN.into()),

@@ -238,3 +238,78 @@ fn a_bad_file_names_line_and_column_exits_non_zero_and_changes_nothing() {
     );
     assert!(!reimport.status.success());
 }
+
+fn chargeguard_with_input(dir: &Path, args: &[&str], input: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chargeguard"))
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env("XDG_DATA_HOME", dir.join("data"))
+        .env_remove("CHARGEGUARD_DB")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run chargeguard");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn the_demos_first_hour_needs_no_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    let db = db.to_str().unwrap();
+    let out = ok(&chargeguard(dir.path(), &["--db", db, "demo"]));
+    assert!(
+        out.contains(
+            "ada (passphrase ada-demo-passphrase) and ben (passphrase ben-demo-passphrase)"
+        ),
+        "the demo says who may approve: {out}"
+    );
+    let json = ok(&chargeguard(
+        dir.path(),
+        &["--db", db, "findings", "--json", "--kind", "double_charge"],
+    ));
+    let findings: Vec<Value> = serde_json::from_str(&json).unwrap();
+    let finding = findings[0]["id"].to_string();
+    let action = ok(&chargeguard(dir.path(), &["--db", db, "propose", &finding]));
+    let action = action.trim();
+    let state = |dir: &Path| -> String {
+        let json = ok(&chargeguard(dir, &["--db", db, "actions", "--json"]));
+        let actions: Vec<Value> = serde_json::from_str(&json).unwrap();
+        actions[0]["state"].as_str().unwrap().to_string()
+    };
+    ok(&chargeguard_with_input(
+        dir.path(),
+        &["--db", db, "approve", action, "--by", "ada"],
+        "ada-demo-passphrase\n",
+    ));
+    if state(dir.path()) == "proposed" {
+        // Above the threshold: a second, different approver.
+        let again = chargeguard_with_input(
+            dir.path(),
+            &["--db", db, "approve", action, "--by", "ada"],
+            "ada-demo-passphrase\n",
+        );
+        assert!(!again.status.success(), "one person cannot approve twice");
+        ok(&chargeguard_with_input(
+            dir.path(),
+            &["--db", db, "approve", action, "--by", "ben"],
+            "ben-demo-passphrase\n",
+        ));
+    }
+    assert_eq!(state(dir.path()), "approved");
+    // The month exports in the demo's own time zone, with no --tz.
+    let out = ok(&chargeguard(
+        dir.path(),
+        &["--db", db, "export", "month", "2026-10", "--out", "package"],
+    ));
+    assert!(dir.path().join("package").exists(), "{out}");
+}

@@ -60,6 +60,7 @@ fn reconcile_books(invoices: &str, payments: &str, stripe: &str) -> Vec<Seen> {
         dry_run: false,
         zone: jiff::tz::TimeZone::UTC,
         mapping: None,
+        ..ImportOptions::default()
     };
     let now: jiff::Timestamp = "2026-11-23T09:00:00Z".parse().unwrap();
     for (kind, name, header, rows) in [

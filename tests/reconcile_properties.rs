@@ -300,6 +300,9 @@ impl Builder {
             due_at: Some(self.at(issued_min + 14 * 24 * 60)),
             status: InvoiceStatus::Open,
             order_ref: None,
+            gateway_invoice_id: None,
+            stated_paid: None,
+            paid_at: None,
         });
         number
     }
@@ -316,6 +319,7 @@ impl Builder {
             customer_email: None,
             payment_intent: None,
             invoice_ref: None,
+            gateway_invoice_id: None,
             description: None,
             fee: None,
             metadata: BTreeMap::new(),

@@ -31,6 +31,9 @@ fn invoice(number: &str, minor: i64) -> Invoice {
         due_at: None,
         status: InvoiceStatus::Open,
         order_ref: None,
+        gateway_invoice_id: None,
+        stated_paid: None,
+        paid_at: None,
     }
 }
 
@@ -46,6 +49,7 @@ fn charge(id: &str, minor: i64, refunded: i64, invoice: &str, at: i64) -> Charge
         customer_email: None,
         payment_intent: None,
         invoice_ref: Some(invoice.into()),
+        gateway_invoice_id: None,
         description: None,
         fee: None,
         metadata: BTreeMap::new(),

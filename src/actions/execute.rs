@@ -852,6 +852,9 @@ mod tests {
                         due_at: None,
                         status: InvoiceStatus::Open,
                         order_ref: None,
+                        gateway_invoice_id: None,
+                        stated_paid: None,
+                        paid_at: None,
                     },
                     crate::store::ExtraColumns::NONE,
                     &Origin {

@@ -374,6 +374,9 @@ mod tests {
             due_at: None,
             status,
             order_ref: None,
+            gateway_invoice_id: None,
+            stated_paid: None,
+            paid_at: None,
         }
     }
 
@@ -389,6 +392,7 @@ mod tests {
             customer_email: None,
             payment_intent: None,
             invoice_ref: Some(invoice.into()),
+            gateway_invoice_id: None,
             description: None,
             fee: None,
             metadata: BTreeMap::new(),

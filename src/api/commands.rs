@@ -126,6 +126,10 @@ pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiErr
             super::settings::threshold_set,
             super::settings::ThresholdRequest
         ),
+        "default_currency_set" => blocking!(
+            super::settings::default_currency_set,
+            super::settings::DefaultCurrencyRequest
+        ),
         "time_zone_set" => blocking!(
             super::settings::time_zone_set,
             super::settings::TimeZoneRequest

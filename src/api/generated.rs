@@ -38,6 +38,7 @@ pub fn render() -> Vec<(String, String)> {
     one::<ActionState>(&cfg, &mut out);
     one::<Today>(&cfg, &mut out);
     one::<LastSync>(&cfg, &mut out);
+    one::<DemoApprover>(&cfg, &mut out);
     one::<CoverageWindow>(&cfg, &mut out);
     one::<KindTotal>(&cfg, &mut out);
     one::<FindingsQuery>(&cfg, &mut out);
@@ -127,6 +128,7 @@ pub fn render() -> Vec<(String, String)> {
         one::<UserAddRequest>(&cfg, &mut out);
         one::<ThresholdRequest>(&cfg, &mut out);
         one::<TimeZoneRequest>(&cfg, &mut out);
+        one::<DefaultCurrencyRequest>(&cfg, &mut out);
     }
     {
         use super::today_sync::*;

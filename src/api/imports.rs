@@ -76,6 +76,12 @@ pub struct ImportCsvRequest {
     /// A saved mapping's name, for another app's layout (invoices and payments only).
     #[ts(optional)]
     pub mapping: Option<String>,
+    /// A shipped layout's name (`xero-us`), where the headers do not say which app's.
+    #[ts(optional)]
+    pub from: Option<String>,
+    /// The currency of a file without a currency column (else the default currency).
+    #[ts(optional)]
+    pub currency: Option<String>,
     /// Say what would be added, changed and refused; write nothing.
     pub dry_run: bool,
 }
@@ -104,6 +110,11 @@ pub struct ImportOutcome {
     pub problems_more: u32,
     /// The zone dates without an offset were read in.
     pub zone: String,
+    /// The app whose export this was, recognised by its headers (`Zoho Invoice / Zoho
+    /// Books`); `None` for Chargeguard's own layout.
+    pub recognised: Option<String>,
+    /// Rows left out as not ours: "2 drafts (never due) were not imported".
+    pub skipped: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -454,14 +465,22 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
     let path = PathBuf::from(&request.path);
     let name = file_name(&path);
     let mut store = api.open()?;
-    let zone_name = store
-        .read(|tx| tx.setting(crate::period::TIMEZONE_SETTING))?
-        .unwrap_or_else(|| "UTC".to_string());
-    let zone = crate::dates::zone(&zone_name).map_err(|e| {
-        ApiError::invalid(format!(
-            "{e}; set the business's time zone in Settings again"
-        ))
-    })?;
+    let defaults =
+        import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let currency = match request
+        .currency
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        Some(code) => Some(
+            crate::money::Currency::from_code(code)
+                .map_err(|e| ApiError::invalid(format!("{e}; type a code such as USD")))?,
+        ),
+        None => defaults.currency,
+    };
+    let zone_name = defaults.zone_name;
+    let zone = defaults.zone;
     let mapping = match request.mapping.as_deref().filter(|m| !m.trim().is_empty()) {
         Some(name) => Some(
             import::resolve_mapping(&mut store, name)
@@ -473,6 +492,8 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
         dry_run: request.dry_run,
         zone,
         mapping,
+        from: request.from.clone().filter(|f| !f.trim().is_empty()),
+        currency,
     };
     let result = import::import_file(&mut store, kind_in(request.kind), &path, &options, now());
     if !request.dry_run {
@@ -491,6 +512,8 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
         problems: Vec::new(),
         problems_more: 0,
         zone: zone_name,
+        recognised: None,
+        skipped: Vec::new(),
     };
     match result {
         Ok(report) => {
@@ -525,6 +548,8 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
                 })
                 .collect();
             outcome.changed_unlisted = count32(report.changed_unlisted);
+            outcome.recognised = report.recognised.clone();
+            outcome.skipped = report.skipped.iter().map(|s| s.to_string()).collect();
         }
         Err(ImportError::Rows { errors, more, .. }) => {
             let total = errors.len() as u64 + more;
@@ -554,8 +579,11 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
             missing,
             ambiguous,
             found,
+            layouts,
             ..
         }) => {
+            let known = layouts.known;
+            outcome.recognised = layouts.read_as;
             let found_text = if found.is_empty() {
                 "none (the file is empty)".to_string()
             } else {
@@ -584,9 +612,19 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
                     )
                 }))
                 .collect();
-            outcome.message = format!(
-                "{name}: the columns do not match this kind of file, nothing was imported; pick another kind, or a column mapping"
-            );
+            outcome.message = if known.is_empty() {
+                format!(
+                    "{name}: the columns do not match this kind of file, nothing was imported; pick another kind, or a column mapping"
+                )
+            } else {
+                format!(
+                    "{name}: the columns match no layout Chargeguard knows, nothing was imported; pick another kind, a column mapping, or the app's layout: {}",
+                    known.join(", ")
+                )
+            };
+        }
+        Err(e @ (ImportError::UnknownLayout { .. } | ImportError::Setting { .. })) => {
+            return Err(ApiError::invalid(e.to_string()));
         }
         Err(ImportError::Store(e)) => return Err(e.into()),
         Err(e @ ImportError::Mapping(_)) => return Err(ApiError::invalid(e.to_string())),

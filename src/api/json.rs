@@ -106,6 +106,9 @@ pub enum ActionState {
 pub struct Today {
     /// The store is the demo's (show the "Demo data" banner).
     pub demo: bool,
+    /// In the demo only: its approvers and their passphrases, for the banner (no secret:
+    /// made-up people of a made-up store).
+    pub demo_approvers: Vec<DemoApprover>,
     /// The gateway's API base, when the store is connected.
     pub gateway: Option<String>,
     pub last_sync: Option<LastSync>,
@@ -118,6 +121,13 @@ pub struct Today {
     pub undecided_actions: u32,
     /// Actions waiting for an approval or an execution.
     pub waiting_actions: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "DemoApprover.ts")]
+pub struct DemoApprover {
+    pub name: String,
+    pub passphrase: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

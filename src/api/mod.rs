@@ -395,8 +395,21 @@ pub fn today(api: &Api) -> Result<Today, ApiError> {
         }
         let actions = tx.actions(None)?;
         use actions::ActionState as S;
+        let demo = tx.setting(DEMO_STORE_SETTING)?.is_some();
+        let demo_approvers = if demo {
+            crate::demo::DEMO_APPROVERS
+                .iter()
+                .map(|(name, passphrase)| DemoApprover {
+                    name: name.to_string(),
+                    passphrase: passphrase.to_string(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         Ok(Today {
-            demo: tx.setting(DEMO_STORE_SETTING)?.is_some(),
+            demo,
+            demo_approvers,
             gateway: tx.setting(sync::API_BASE_SETTING)?,
             last_sync: tx.last_source(SourceKind::StripeSync)?.map(|s| LastSync {
                 at: s.at.to_string(),

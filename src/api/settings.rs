@@ -84,6 +84,9 @@ pub struct Settings {
     pub threshold_is_default: bool,
     /// The business's IANA time zone; `None` until set (months are then not read at all).
     pub time_zone: Option<String>,
+    /// The currency of imported files that have no currency column (`USD`); `None` until
+    /// set (such a file then needs one named at its import).
+    pub default_currency: Option<String>,
     /// The folder holding the store (and uploads waiting for their import).
     pub data_folder: String,
     /// The store file itself.
@@ -128,6 +131,14 @@ pub struct ThresholdRequest {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "DefaultCurrencyRequest.ts")]
+pub struct DefaultCurrencyRequest {
+    /// An ISO 4217 code: `USD`.
+    pub code: String,
+    pub by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export_to = "TimeZoneRequest.ts")]
 pub struct TimeZoneRequest {
     /// An IANA zone: `Europe/Berlin`.
@@ -163,11 +174,12 @@ fn period_error(e: PeriodError) -> ApiError {
 pub fn settings(api: &Api) -> Result<Settings, ApiError> {
     let mut store = api.open()?;
     let connection = sync::connection(&mut store)?;
-    let (people, threshold, zone) = store.read(|tx| {
+    let (people, threshold, zone, currency) = store.read(|tx| {
         let people = tx.users()?;
         let threshold = actions::approval_threshold(tx)?;
         let zone = tx.setting(period::TIMEZONE_SETTING)?;
-        Ok::<_, ApiError>((people, threshold, zone))
+        let currency = tx.setting(crate::import::defaults::DEFAULT_CURRENCY_SETTING)?;
+        Ok::<_, ApiError>((people, threshold, zone, currency))
     })?;
     let key_source = match (&connection, &api.gateway_key) {
         (None, _) => KeySource::None,
@@ -208,6 +220,7 @@ pub fn settings(api: &Api) -> Result<Settings, ApiError> {
         approval_threshold: threshold.0.to_string(),
         threshold_is_default: threshold.1,
         time_zone: zone,
+        default_currency: currency,
         data_folder,
         store_file: store_file.display().to_string(),
     })
@@ -330,6 +343,28 @@ pub fn threshold_set(api: &Api, request: &ThresholdRequest) -> Result<Settings, 
     .map_err(|e| match e {
         actions::ActionError::Refused(text) => ApiError::invalid(text),
         other => other.into(),
+    })?;
+    drop(store);
+    settings(api)
+}
+
+/// Sets the currency of imported files that have no currency column.
+pub fn default_currency_set(
+    api: &Api,
+    request: &DefaultCurrencyRequest,
+) -> Result<Settings, ApiError> {
+    required("your name", &request.by)?;
+    required("a currency code", &request.code)?;
+    let mut store = api.open()?;
+    crate::import::defaults::set_default_currency(
+        &mut store,
+        &request.code,
+        request.by.trim(),
+        now(),
+    )
+    .map_err(|e| match e {
+        crate::import::ImportError::Store(s) => s.into(),
+        other => ApiError::invalid(other.to_string()),
     })?;
     drop(store);
     settings(api)

@@ -86,7 +86,9 @@ struct Books {
 }
 
 /// Writes the demo books into `dir` and returns what a reconciliation must find there.
-pub fn generate(dir: &Path, spec: &DemoSpec) -> io::Result<DemoFiles> {
+/// `now` is when they are made: the one payment "not yet synced" is dated after it, so a
+/// sync run today still cannot cover it.
+pub fn generate(dir: &Path, spec: &DemoSpec, now: jiff::Timestamp) -> io::Result<DemoFiles> {
     std::fs::create_dir_all(dir)?;
     let (invoices, payments, stripe_payments) = DemoFiles::paths_in(dir);
     let writer = |path: &Path| -> io::Result<csv::Writer<BufWriter<File>>> {
@@ -133,7 +135,7 @@ pub fn generate(dir: &Path, spec: &DemoSpec) -> io::Result<DemoFiles> {
     while books.rounds_done() < rounds {
         books.incident_round()?;
     }
-    books.not_yet_synced_payment()?;
+    books.not_yet_synced_payment(now.as_second())?;
     books.declined_not_retried()?;
 
     books.invoices.flush()?;
@@ -622,11 +624,13 @@ impl Books {
         Ok(())
     }
 
-    /// A payment recorded after the export's last charge: not missing, just not synced.
-    fn not_yet_synced_payment(&mut self) -> io::Result<()> {
+    /// A payment recorded after the export's last charge, and after `now`: not missing,
+    /// just not synced (a sync covers the gateway up to the moment it runs, so a payment
+    /// dated before that would be a real `missing_charge` once synced).
+    fn not_yet_synced_payment(&mut self, now: i64) -> io::Result<()> {
         let c = self.new_customer();
         let amount = self.customers[c].plan;
-        let issued = START + (MONTHS * 30 + 5) * DAY;
+        let issued = (START + (MONTHS * 30 + 5) * DAY).max(now + DAY);
         let inv = self.invoice(c, amount, issued, true, None)?;
         let charge = gateway_id(&mut self.rng, "ch_3P", 22);
         let id = self.payment(&inv, c, "payment", amount, issued + 40, Some(&charge))?;

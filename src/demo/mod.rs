@@ -25,6 +25,17 @@ pub use store::{DemoBuilt, DemoError, build, is_demo, is_demo_or_empty};
 /// write into a store without it (real books), and the windows show a "Demo data" banner.
 pub const DEMO_STORE_SETTING: &str = "demo_store";
 
+/// The demo's two approvers and their passphrases, stated on the demo's banner so that a
+/// newcomer can approve (twice, above the threshold) without visiting Settings first. Only
+/// a demo store has them; their passphrases are no secret.
+pub const DEMO_APPROVERS: [(&str, &str); 2] = [
+    ("ada", "ada-demo-passphrase"),
+    ("ben", "ben-demo-passphrase"),
+];
+
+/// The time zone the demo's books are kept in (its months are read in it).
+pub const DEMO_TIME_ZONE: &str = "UTC";
+
 /// How much to generate.
 #[derive(Debug, Clone, Copy)]
 pub struct DemoSpec {

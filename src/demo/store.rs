@@ -33,6 +33,10 @@ pub enum DemoError {
     Import(#[from] ImportError),
     #[error(transparent)]
     Reconcile(#[from] ReconcileError),
+    #[error(transparent)]
+    People(#[from] crate::people::PeopleError),
+    #[error(transparent)]
+    Period(#[from] crate::period::PeriodError),
 }
 
 /// What building the demo did, and whether the findings match what was planted.
@@ -70,7 +74,7 @@ pub fn build(
         return Err(DemoError::RealBooks(db.to_path_buf()));
     }
     store.write(|tx| tx.set_setting(DEMO_STORE_SETTING, "true"))?;
-    let files = generate(files_dir, spec).map_err(|source| DemoError::Files {
+    let files = generate(files_dir, spec, now).map_err(|source| DemoError::Files {
         dir: files_dir.to_path_buf(),
         source,
     })?;
@@ -78,6 +82,7 @@ pub fn build(
         dry_run: false,
         zone: jiff::tz::TimeZone::UTC,
         mapping: None,
+        ..ImportOptions::default()
     };
     let mut imports = Vec::new();
     for (kind, path) in [
@@ -88,6 +93,7 @@ pub fn build(
         imports.push(import::import_file(store, kind, path, &options, now)?);
     }
     let reconcile = reconcile::run(store, now)?;
+    ready_to_use(store, now)?;
     let open_findings = store.read(|tx| {
         tx.findings(&FindingFilter {
             kind: None,
@@ -104,6 +110,26 @@ pub fn build(
         open_findings,
         answer_key_matches,
     })
+}
+
+/// What a newcomer needs before the first approval: the demo's approvers and its time
+/// zone, each set once (a rebuild keeps what is there).
+fn ready_to_use(store: &mut Store, now: Timestamp) -> Result<(), DemoError> {
+    for (name, passphrase) in super::DEMO_APPROVERS {
+        if store.read(|tx| tx.user(name))?.is_none() {
+            crate::people::add_user(store, name, crate::people::Role::Approver, passphrase, now)?;
+        }
+    }
+    let zone = store.read(|tx| tx.setting(crate::period::TIMEZONE_SETTING))?;
+    if zone.is_none() {
+        crate::period::set_business_zone(
+            store,
+            super::DEMO_TIME_ZONE,
+            super::DEMO_APPROVERS[0].0,
+            now,
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -142,6 +168,7 @@ mod tests {
             dry_run: false,
             zone: jiff::tz::TimeZone::UTC,
             mapping: None,
+            ..ImportOptions::default()
         };
         import::import_file(
             &mut store,

@@ -149,6 +149,7 @@ mod tests {
             customer_email: None,
             payment_intent: None,
             invoice_ref: None,
+            gateway_invoice_id: None,
             description: None,
             fee: None,
             metadata: BTreeMap::new(),

@@ -84,7 +84,24 @@ impl<'r> Cells<'r> {
 
     /// An amount in `currency`'s major unit.
     pub fn money(&mut self, col: Col, currency: Currency, sign: Sign) -> Option<Money> {
-        match Money::parse(self.text(col), currency, sign) {
+        let result = Money::parse(self.text(col), currency, sign);
+        self.money_result(col, result)
+    }
+
+    /// An amount written for people (`$1,020.00`), with `decimal` as its decimal mark.
+    pub fn written_money(
+        &mut self,
+        col: Col,
+        currency: Currency,
+        sign: Sign,
+        decimal: char,
+    ) -> Option<Money> {
+        let result = Money::parse_written(self.text(col), currency, sign, decimal);
+        self.money_result(col, result)
+    }
+
+    fn money_result(&mut self, col: Col, result: Result<Money, MoneyError>) -> Option<Money> {
+        match result {
             Ok(m) => Some(m),
             Err(e) => {
                 let advice = match e {
@@ -139,6 +156,47 @@ impl<'r> Cells<'r> {
 
     pub fn failed(&self) -> bool {
         self.failed
+    }
+}
+
+/// How one file writes its dates and amounts: ISO 8601 and plain decimals (our own
+/// layouts), or the app's own formats a mapping names.
+pub(crate) struct Formats {
+    pub zone: TimeZone,
+    pub date: Option<String>,
+    pub decimal: Option<char>,
+}
+
+impl Formats {
+    pub fn new(zone: TimeZone, mapping: Option<&super::mapping::ColumnMapping>) -> Formats {
+        let format = mapping.map(|m| &m.format);
+        Formats {
+            zone,
+            date: format.and_then(|f| f.date.clone()),
+            decimal: format.and_then(|f| f.decimal.as_deref()?.chars().next()),
+        }
+    }
+
+    pub fn money(
+        &self,
+        cells: &mut Cells<'_>,
+        col: Col,
+        currency: Currency,
+        sign: Sign,
+    ) -> Option<Money> {
+        match self.decimal {
+            Some(decimal) => cells.written_money(col, currency, sign, decimal),
+            None => cells.money(col, currency, sign),
+        }
+    }
+
+    pub fn instant(&self, cells: &mut Cells<'_>, col: Col) -> Option<Timestamp> {
+        match &self.date {
+            Some(format) => {
+                cells.instant_from(col, |t| dates::parse_instant_as(t, format, &self.zone))
+            }
+            None => cells.instant(col, &self.zone),
+        }
     }
 }
 

@@ -30,6 +30,9 @@ pub(crate) struct Header {
     pub names: Vec<String>,
     lower: Vec<String>,
     claimed: Vec<bool>,
+    /// Values every row has, for columns a mapping gives a constant (or the import a
+    /// default): read as fields past the file's last, `(our column, value)`.
+    constants: Vec<(String, String)>,
 }
 
 impl Header {
@@ -46,17 +49,28 @@ impl Header {
                 n.trim().to_string()
             })
             .collect();
-        let lower = names.iter().map(|n| n.to_lowercase()).collect();
+        // Import templates mark required headers with `*` (Xero's `*InvoiceNumber`).
+        let lower = names
+            .iter()
+            .map(|n| n.strip_prefix('*').unwrap_or(n).trim().to_lowercase())
+            .collect();
         let claimed = vec![false; names.len()];
         Header {
             names,
             lower,
             claimed,
+            constants: Vec::new(),
         }
     }
 
     /// Name of field `index` for messages: the header, or "column N" where it is blank.
     pub fn display_name(&self, index: usize) -> String {
+        if let Some((ours, _)) = index
+            .checked_sub(self.names.len())
+            .and_then(|k| self.constants.get(k))
+        {
+            return format!("{ours} (a constant)");
+        }
         match self.names.get(index) {
             Some(n) if !n.is_empty() => n.clone(),
             _ => format!("column {}", index + 1),
@@ -97,6 +111,9 @@ impl<'m> ColumnResolver<'m> {
     }
 
     fn find(&mut self, canonical: &str, aliases: &[&str]) -> Option<usize> {
+        if let Some(value) = self.mapping.and_then(|m| m.constants.get(canonical)) {
+            return Some(self.constant(canonical, value.clone()));
+        }
         let wanted = self.wanted_names(canonical, aliases);
         let hits: Vec<usize> = (0..self.header.lower.len())
             .filter(|&i| wanted.contains(&self.header.lower[i]))
@@ -131,6 +148,57 @@ impl<'m> ColumnResolver<'m> {
                 Col(usize::MAX)
             }
         }
+    }
+
+    /// A value every row has, read as a field past the file's last.
+    fn constant(&mut self, canonical: &str, value: String) -> usize {
+        self.header.constants.push((canonical.to_string(), value));
+        self.header.names.len() + self.header.constants.len() - 1
+    }
+
+    /// A required column that, when the file lacks it, reads as `fallback` on every row
+    /// (the import's currency); `advice` says how to give one when there is none.
+    pub fn required_or(
+        &mut self,
+        canonical: &'static str,
+        fallback: Option<&str>,
+        advice: &str,
+    ) -> Col {
+        if let Some(i) = self.find(canonical, &[]) {
+            return Col(i);
+        }
+        match fallback {
+            Some(value) => Col(self.constant(canonical, value.to_string())),
+            None => {
+                let theirs = self.mapping.map(|m| m.header_for(canonical));
+                self.missing.push(match theirs {
+                    Some(h) if h != canonical => {
+                        format!("{canonical} (mapped to `{h}`; {advice})")
+                    }
+                    _ => format!("{canonical} ({advice})"),
+                });
+                Col(usize::MAX)
+            }
+        }
+    }
+
+    /// A column of the file named by its own header (a mapping's line columns).
+    pub fn header(&mut self, header: &str) -> Col {
+        match self.header_if_any(header) {
+            Some(col) => col,
+            None => {
+                self.missing.push(format!("`{}`", header.trim()));
+                Col(usize::MAX)
+            }
+        }
+    }
+
+    /// The same, `None` where the file lacks it.
+    pub fn header_if_any(&mut self, header: &str) -> Option<Col> {
+        let wanted = header.trim().to_lowercase();
+        let i = self.header.lower.iter().position(|h| *h == wanted)?;
+        self.header.claimed[i] = true;
+        Some(Col(i))
     }
 
     /// A column the layout reads when the file has it.
@@ -178,13 +246,32 @@ impl<'m> ColumnResolver<'m> {
     }
 
     /// Ends resolution: an error naming everything missing, or the columns for the rows.
-    pub fn finish(self, file: &Path) -> Result<Columns, ImportError> {
+    pub fn finish(mut self, file: &Path) -> Result<Columns, ImportError> {
+        let mut keep = Vec::new();
+        if let Some(mapping) = self.mapping {
+            let rules = [(&mapping.keep, true), (&mapping.drop, false)];
+            for (table, kept) in rules {
+                for (header, values) in table {
+                    let col = self.header(header);
+                    // Still an extra column: the kept rows' value is worth keeping.
+                    if let Some(claimed) = self.header.claimed.get_mut(col.0) {
+                        *claimed = false;
+                    }
+                    let values = values.iter().map(|v| v.to_lowercase()).collect();
+                    keep.push((col, values, kept));
+                }
+            }
+        }
         if !self.missing.is_empty() || !self.ambiguous.is_empty() {
             return Err(ImportError::MissingColumns {
                 file: file.to_path_buf(),
                 missing: self.missing,
                 ambiguous: self.ambiguous,
                 found: self.header.names.clone(),
+                layouts: Box::new(super::LayoutsTried {
+                    read_as: self.mapping.map(|m| m.display_name().to_string()),
+                    known: Vec::new(),
+                }),
             });
         }
         let mut extra: Vec<(String, Col, bool)> = Vec::new();
@@ -204,6 +291,7 @@ impl<'m> ColumnResolver<'m> {
             header: self.header,
             value_maps: self.value_maps,
             extra,
+            keep,
         })
     }
 }
@@ -216,12 +304,30 @@ pub(crate) struct Columns {
     /// The extra columns, sorted by name (the file's column set): each with its field, and
     /// whether only some rows keep it (see [`Columns::keep_when_unused`]).
     extra: Vec<(String, Col, bool)>,
+    /// Rows are imported only where these fields hold one of these values (lower case),
+    /// or, with `false`, none of them.
+    keep: Vec<(Col, Vec<String>, bool)>,
 }
 
 impl Columns {
+    /// Whether the row is of the kind the layout imports (see the mapping's `[keep]`);
+    /// the header whose value says it is not, otherwise.
+    pub fn kept<'a>(&'a self, record: &StringRecord) -> Result<(), &'a str> {
+        for (col, values, kept) in &self.keep {
+            let value = record.get(col.0).unwrap_or("").trim().to_lowercase();
+            if values.contains(&value) != *kept {
+                return Err(&self.header.names[col.0]);
+            }
+        }
+        Ok(())
+    }
+
     /// The trimmed text of field `col` with the mapping's value translation applied
     /// ("" where the row has no such field).
     pub fn text<'a>(&'a self, record: &'a StringRecord, col: Col) -> &'a str {
+        if let Some(k) = col.0.checked_sub(self.header.names.len()) {
+            return self.header.constants.get(k).map_or("", |(_, v)| v.as_str());
+        }
         let raw = record.get(col.0).unwrap_or("").trim();
         match self.value_maps.get(col.0) {
             Some(map) => map.apply(raw),

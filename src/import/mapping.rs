@@ -11,11 +11,26 @@
 //! Unpaid = "open"
 //! ```
 //!
-//! It renames headers and translates values; it never computes anything (no arithmetic,
-//! no date formats), so what a row means is still decided by the importer's own rules.
-//! Mappings apply to the invoices and payments layouts only: Stripe's export has one
-//! layout, Stripe's. A mapping is checked when it is read, so a typo in a column name is
-//! reported before any file is opened.
+//! Beyond renaming headers and translating values, a mapping can say what another app's
+//! export needs to read as ours (see `layouts/README.md`):
+//!
+//! ```toml
+//! name = "Zoho Invoice"          # the app, for "recognised: Zoho Invoice"
+//! recognise = ["Invoice Status", "Currency Code", "Balance"]  # all present: this app
+//! [constants]                    # our column = a value the app never writes
+//! [format]
+//! date = "%d/%m/%Y"              # the app's one date format (never guessed per row)
+//! decimal = "."                  # thousands separators and currency symbols are skipped
+//! [lines]                        # one row per line item, grouped by invoice number
+//! sum = ["Item Total"]           # the total is the sum of these (else `amount` repeats it)
+//! ```
+//!
+//! One header may feed two of our columns. A mapping never computes beyond that (a sum of
+//! line columns, a total less its balance), so what a row means is still decided by the
+//! importer's own rules. Mappings apply to the invoices and payments layouts only:
+//! Stripe's export has one layout, Stripe's. A mapping is checked when it is read, so a
+//! typo in a column name is reported before any file is opened. The layouts shipped with
+//! the program are mappings too ([`super::layouts`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -81,14 +96,26 @@ pub enum MappingError {
         "the mapping maps column `{column}` to an empty header; write the header as it appears in the file"
     )]
     EmptyHeader { column: String },
+    #[error("the mapping gives `{column}` both a header and a constant; keep one of the two")]
+    HeaderAndConstant { column: String },
     #[error(
-        "the mapping sends both `{first}` and `{second}` to the header `{header}`; each header can feed one column"
+        "the mapping's [format] date `{format}` is not a date format: {detail}; write it with %Y, %m, %d, %b, %H, %M, %S (e.g. \"%d/%m/%Y\")"
     )]
-    SharedHeader {
-        header: String,
-        first: String,
-        second: String,
-    },
+    DateFormat { format: String, detail: String },
+    #[error(
+        "the mapping's [format] decimal `{found}` is not one a number is written with; use \".\" or \",\""
+    )]
+    Decimal { found: String },
+    #[error(
+        "the mapping's [lines] needs `sum = [\"…\"]` (the line columns to add up) or `total = true` (`amount` repeats the invoice's total on every line)"
+    )]
+    Lines,
+    #[error(
+        "the mapping's [keep] or [drop] `{header}` needs a header and the values of the rows to keep, as `Type = [\"Sales invoice\"]`"
+    )]
+    Keep { header: String },
+    #[error("a mapping for {layout} files has no [lines]: each row is one record")]
+    LinesNotForLayout { layout: MappingLayout },
     #[error(
         "the mapping's [values.{column}] lists `{value}` twice (letter case does not count); keep one"
     )]
@@ -139,10 +166,54 @@ pub fn check_name(name: &str) -> Result<&str, MappingError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ColumnMapping {
     pub layout: MappingLayout,
+    /// The app whose export this reads ("Zoho Invoice"), for messages.
+    pub name: Option<String>,
+    /// Headers that, all present, identify the app's export.
+    pub recognise: Vec<String>,
     /// Our column -> their header. Columns not listed keep our name.
     pub columns: BTreeMap<String, String>,
     /// Our column -> (their value -> our value). Values not listed pass through.
     pub values: BTreeMap<String, BTreeMap<String, String>>,
+    /// Our column -> a value every row has (a column the app never writes).
+    pub constants: BTreeMap<String, String>,
+    pub format: ValueFormat,
+    /// The file has one row per line item: how an invoice's lines make one invoice.
+    pub lines: Option<LineItems>,
+    /// Their header -> the values (any case) of the rows to import; other rows are
+    /// another kind of record the export holds too (Xero's credit notes), counted and left
+    /// out.
+    pub keep: BTreeMap<String, Vec<String>>,
+    /// Their header -> the values (any case) of rows that are not ours (Wave's payment
+    /// rows among its invoices), counted and left out.
+    pub drop: BTreeMap<String, Vec<String>>,
+    /// The app writes no amount paid: an invoice it calls paid states it was paid in full.
+    pub paid_in_full_by_status: bool,
+}
+
+/// How the app writes dates and numbers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValueFormat {
+    /// A strftime-style format every date of the file has (`%b %d %Y`); `None`: ISO 8601.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// The decimal mark, `.` or `,`; set, amounts may carry thousands separators and
+    /// currency symbols (`$1,020.00`). `None`: plain decimals only, as our own layout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decimal: Option<String>,
+}
+
+/// How line-item rows make one invoice.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LineItems {
+    /// The columns whose sum over an invoice's lines is its amount (line total, tax); a
+    /// header ending in `?` is added where the file has it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sum: Vec<String>,
+    /// `amount` holds the invoice's total, repeated on every line.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub total: bool,
 }
 
 /// The TOML's shape, kept apart so that unknown keys are refused rather than ignored.
@@ -150,10 +221,30 @@ pub struct ColumnMapping {
 #[serde(deny_unknown_fields)]
 struct MappingFile {
     layout: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    recognise: Vec<String>,
     #[serde(default)]
     columns: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    constants: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "is_default_format")]
+    format: ValueFormat,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    lines: Option<LineItems>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    paid_in_full_by_status: bool,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    keep: BTreeMap<String, Vec<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    drop: BTreeMap<String, Vec<String>>,
     #[serde(default)]
     values: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+fn is_default_format(format: &ValueFormat) -> bool {
+    *format == ValueFormat::default()
 }
 
 impl ColumnMapping {
@@ -166,7 +257,82 @@ impl ColumnMapping {
             MappingLayout::parse(&file.layout).ok_or_else(|| MappingError::UnknownLayout {
                 found: file.layout.clone(),
             })?;
-        ColumnMapping::new(layout, &file.columns, &file.values)
+        let mut mapping = ColumnMapping::new(layout, &file.columns, &file.values)?;
+        mapping.name = file
+            .name
+            .map(|n| n.trim().to_string())
+            .filter(|n| !n.is_empty());
+        mapping.recognise = file
+            .recognise
+            .iter()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .collect();
+        for (column, value) in &file.constants {
+            let canonical = mapping.check_column(column)?;
+            if mapping.columns.contains_key(&canonical) {
+                return Err(MappingError::HeaderAndConstant { column: canonical });
+            }
+            mapping
+                .constants
+                .insert(canonical, value.trim().to_string());
+        }
+        if let Some(date) = &file.format.date {
+            check_date_format(date)?;
+        }
+        if let Some(decimal) = &file.format.decimal
+            && decimal != "."
+            && decimal != ","
+        {
+            return Err(MappingError::Decimal {
+                found: decimal.clone(),
+            });
+        }
+        mapping.format = file.format;
+        if let Some(lines) = file.lines {
+            if layout != MappingLayout::Invoices {
+                return Err(MappingError::LinesNotForLayout { layout });
+            }
+            if lines.sum.is_empty() != lines.total || lines.sum.iter().any(|h| h.trim().is_empty())
+            {
+                return Err(MappingError::Lines);
+            }
+            mapping.lines = Some(lines);
+        }
+        mapping.keep = row_values(file.keep)?;
+        mapping.drop = row_values(file.drop)?;
+        mapping.paid_in_full_by_status = file.paid_in_full_by_status;
+        Ok(mapping)
+    }
+
+    /// Our column's canonical name, or the error naming the ones allowed.
+    fn check_column(&self, column: &str) -> Result<String, MappingError> {
+        let canonical = column.trim().to_ascii_lowercase();
+        if self.layout.columns().contains(&canonical.as_str()) {
+            Ok(canonical)
+        } else {
+            Err(MappingError::UnknownColumn {
+                column: column.to_string(),
+                layout: self.layout,
+                allowed: self.layout.columns().to_vec(),
+            })
+        }
+    }
+
+    /// The app's name, or "your mapping".
+    pub fn display_name(&self) -> &str {
+        self.name.as_deref().unwrap_or("your mapping")
+    }
+
+    /// Whether a file with these headers (trimmed, any case, a leading `*` ignored) is
+    /// this app's export.
+    pub fn recognises(&self, headers: &[String]) -> bool {
+        let bare = |h: &String| h.strip_prefix('*').unwrap_or(h).trim().to_string();
+        !self.recognise.is_empty()
+            && self
+                .recognise
+                .iter()
+                .all(|r| headers.iter().any(|h| bare(h).eq_ignore_ascii_case(r)))
     }
 
     /// A mapping from its parts (a form in the window), with the same checks as
@@ -190,20 +356,13 @@ impl ColumnMapping {
                 })
             }
         };
+        // One header may feed two columns (an app with one date for issue and due).
         let mut columns = BTreeMap::new();
-        let mut by_header: BTreeMap<String, String> = BTreeMap::new();
         for (column, header) in columns_in {
             let canonical = check_column(column)?;
             let header = header.trim();
             if header.is_empty() {
                 return Err(MappingError::EmptyHeader { column: canonical });
-            }
-            if let Some(first) = by_header.insert(header.to_lowercase(), canonical.clone()) {
-                return Err(MappingError::SharedHeader {
-                    header: header.to_string(),
-                    first,
-                    second: canonical,
-                });
             }
             columns.insert(canonical, header.to_string());
         }
@@ -229,6 +388,7 @@ impl ColumnMapping {
             layout,
             columns,
             values,
+            ..ColumnMapping::identity(layout)
         })
     }
 
@@ -236,7 +396,15 @@ impl ColumnMapping {
     pub fn to_toml(&self) -> String {
         let file = MappingFile {
             layout: self.layout.as_str().to_string(),
+            name: self.name.clone(),
+            recognise: self.recognise.clone(),
             columns: self.columns.clone(),
+            constants: self.constants.clone(),
+            format: self.format.clone(),
+            lines: self.lines.clone(),
+            paid_in_full_by_status: self.paid_in_full_by_status,
+            keep: self.keep.clone(),
+            drop: self.drop.clone(),
             values: self.values.clone(),
         };
         // Only strings in string-keyed tables: serializing cannot fail.
@@ -260,8 +428,16 @@ impl ColumnMapping {
     pub fn identity(layout: MappingLayout) -> ColumnMapping {
         ColumnMapping {
             layout,
+            name: None,
+            recognise: Vec::new(),
             columns: BTreeMap::new(),
             values: BTreeMap::new(),
+            constants: BTreeMap::new(),
+            format: ValueFormat::default(),
+            lines: None,
+            keep: BTreeMap::new(),
+            drop: BTreeMap::new(),
+            paid_in_full_by_status: false,
         }
     }
 
@@ -324,10 +500,46 @@ impl MappingPreview {
 }
 
 impl MappingLayout {
-    /// Whether the import refuses a file without `column` (only `order_ref` is optional).
+    /// Whether the import refuses a file without `column` (in our own layout: a file
+    /// with line items needs no `amount`, one with a currency setting no `currency`).
     pub fn requires(self, column: &str) -> bool {
-        !(self == MappingLayout::Invoices && column == "order_ref")
+        match self {
+            MappingLayout::Invoices => super::invoices::REQUIRED.contains(&column),
+            MappingLayout::Payments => true,
+        }
     }
+}
+
+/// A `[keep]` or `[drop]` table: each header with the values it names, trimmed.
+fn row_values(
+    table: BTreeMap<String, Vec<String>>,
+) -> Result<BTreeMap<String, Vec<String>>, MappingError> {
+    let mut out = BTreeMap::new();
+    for (header, values) in table {
+        let header = header.trim().to_string();
+        if header.is_empty() || values.is_empty() {
+            return Err(MappingError::Keep { header });
+        }
+        out.insert(
+            header,
+            values.iter().map(|v| v.trim().to_string()).collect(),
+        );
+    }
+    Ok(out)
+}
+
+/// Checks a strftime-style date format by writing a date with it.
+fn check_date_format(format: &str) -> Result<(), MappingError> {
+    let error = |detail: String| MappingError::DateFormat {
+        format: format.to_string(),
+        detail,
+    };
+    if !format.contains('%') {
+        return Err(error("it has no % directive".into()));
+    }
+    jiff::fmt::strtime::format(format, jiff::civil::date(2021, 1, 28).at(13, 5, 9, 0))
+        .map(|_| ())
+        .map_err(|e| error(e.to_string()))
 }
 
 /// Reads the header and the first `rows` rows of `path` through `mapping`. Reads only;
@@ -496,10 +708,19 @@ Settled = "paid"
         "does not have"
     )]
     #[case::empty_header("layout = \"payments\"\n[columns]\namount = \" \"", "empty header")]
-    #[case::one_header_two_columns(
-        "layout = \"invoices\"\n[columns]\nissued_at = \"Date\"\ndue_at = \"date\"",
-        "each header can feed one column"
+    #[case::header_and_constant(
+        "layout = \"invoices\"\n[columns]\ncurrency = \"Cur\"\n[constants]\ncurrency = \"USD\"",
+        "both a header and a constant"
     )]
+    #[case::bad_date_format(
+        "layout = \"invoices\"\n[format]\ndate = \"dd/mm/yyyy\"",
+        "not a date format"
+    )]
+    #[case::bad_decimal(
+        "layout = \"invoices\"\n[format]\ndecimal = \"'\"",
+        "use \".\" or \",\""
+    )]
+    #[case::lines_without_a_total("layout = \"invoices\"\n[lines]", "[lines] needs")]
     #[case::unknown_key("layout = \"invoices\"\ncolums = {}", "not valid TOML")]
     #[case::value_twice(
         "layout = \"invoices\"\n[values.status]\nUnpaid = \"open\"\nunpaid = \"open\"",

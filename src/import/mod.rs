@@ -30,7 +30,9 @@
 
 mod cells;
 mod columns;
+pub mod defaults;
 mod invoices;
+pub mod layouts;
 pub mod mapping;
 mod payments;
 mod seen;
@@ -105,6 +107,11 @@ pub struct ImportOptions {
     pub zone: TimeZone,
     /// Another app's layout, for invoices and payments files.
     pub mapping: Option<ColumnMapping>,
+    /// A shipped layout by name (`--from xero`), where the headers do not say which.
+    pub from: Option<String>,
+    /// The currency of a file that has no currency column (`--currency`, or the store's
+    /// default currency).
+    pub currency: Option<crate::money::Currency>,
 }
 
 impl Default for ImportOptions {
@@ -113,6 +120,8 @@ impl Default for ImportOptions {
             dry_run: false,
             zone: TimeZone::UTC,
             mapping: None,
+            from: None,
+            currency: None,
         }
     }
 }
@@ -161,6 +170,48 @@ pub struct ImportReport {
     pub source_id: Option<i64>,
     /// SHA-256 of the file's bytes, hex.
     pub content_sha256: String,
+    /// Rows left out because they are not records of ours, each kind counted.
+    pub skipped: Vec<SkippedRows>,
+    /// The app whose export this was, when a layout was recognised by its headers or
+    /// picked (`Zoho Invoice / Zoho Books`); `None` for our own layout.
+    pub recognised: Option<String>,
+}
+
+/// Rows of a file that are not ours to import, and what they are: "11 payment attempts
+/// without a charge".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedRows {
+    pub count: u64,
+    /// What they are, in the plural where `count` is not 1.
+    pub what: String,
+}
+
+impl SkippedRows {
+    /// `count` rows of one kind, or nothing when there are none.
+    pub(crate) fn some(count: u64, one: &str, many: &str) -> Vec<SkippedRows> {
+        let what = match count {
+            0 => return Vec::new(),
+            1 => one,
+            _ => many,
+        };
+        vec![SkippedRows {
+            count,
+            what: what.to_string(),
+        }]
+    }
+}
+
+impl fmt::Display for SkippedRows {
+    /// "11 payment attempts without a charge were not imported"
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let verb = if self.count == 1 { "was" } else { "were" };
+        write!(
+            f,
+            "{} {} {verb} not imported",
+            thousands(self.count),
+            self.what
+        )
+    }
 }
 
 impl fmt::Display for ImportReport {
@@ -173,6 +224,9 @@ impl fmt::Display for ImportReport {
             thousands(self.counts.changed),
             thousands(self.counts.unchanged)
         )?;
+        for skipped in &self.skipped {
+            write!(f, "; {skipped}")?;
+        }
         if self.dry_run {
             f.write_str(" (dry run: nothing was written)")?;
         }
@@ -230,9 +284,15 @@ pub enum ImportError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{file}: {}found columns: {}. Rename the file's headers, or import with a column mapping (--mapping)",
+    #[error("{file}:1: {}{}found columns: {}. {}",
+        .layouts.read_as.as_deref().map(|l| format!("read as {l}: ")).unwrap_or_default(),
         describe_missing(.missing, .ambiguous),
-        if .found.is_empty() { "none (the file is empty)".to_string() } else { .found.join(", ") })]
+        if .found.is_empty() { "none (the file is empty)".to_string() } else { .found.join(", ") },
+        if .layouts.known.is_empty() {
+            "Rename the file's headers, or import with a column mapping (--mapping)".to_string()
+        } else {
+            format!("No layout Chargeguard knows has these headers: rename them, import with a column mapping (--mapping), or name the app's layout with --from, one of: {}", .layouts.known.join(", "))
+        })]
     MissingColumns {
         file: PathBuf,
         /// Our column names the header lacks (with the header a mapping looked for).
@@ -241,7 +301,13 @@ pub enum ImportError {
         ambiguous: Vec<String>,
         /// The file's headers, as read.
         found: Vec<String>,
+        /// Which layout the file was read as, or could have been.
+        layouts: Box<LayoutsTried>,
     },
+    #[error("{detail}")]
+    Setting { detail: String },
+    #[error("no layout is called `{name}`; --from takes one of: {}", .known.join(", "))]
+    UnknownLayout { name: String, known: Vec<String> },
     #[error("{file}: {} refused, nothing was imported; fix {} and import again:\n{}{}",
         rows_phrase(.errors.len() as u64 + .more),
         if .errors.len() as u64 + .more == 1 { "it" } else { "them" },
@@ -257,6 +323,15 @@ pub enum ImportError {
     Mapping(#[from] MappingError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+/// The layouts behind a missing-columns refusal.
+#[derive(Debug, Default)]
+pub struct LayoutsTried {
+    /// The layout the file was read as (a mapping's app), if any.
+    pub read_as: Option<String>,
+    /// The shipped layouts of this kind, when none was tried: what `--from` takes.
+    pub known: Vec<String>,
 }
 
 fn describe_missing(missing: &[String], ambiguous: &[String]) -> String {
@@ -292,23 +367,8 @@ pub fn import_file(
     options: &ImportOptions,
     now: Timestamp,
 ) -> Result<ImportReport, ImportError> {
-    let mapping = options.mapping.as_ref();
-    if let Some(m) = mapping {
-        let fits = matches!(
-            (kind, m.layout),
-            (FileKind::Invoices, MappingLayout::Invoices)
-                | (FileKind::Payments, MappingLayout::Payments)
-        );
-        if kind == FileKind::StripePayments {
-            return Err(MappingError::NotForStripe.into());
-        }
-        if !fits {
-            return Err(MappingError::WrongLayout {
-                mapping: m.layout,
-                file_kind: kind.as_str(),
-            }
-            .into());
-        }
+    if kind == FileKind::StripePayments && (options.mapping.is_some() || options.from.is_some()) {
+        return Err(MappingError::NotForStripe.into());
     }
     let io_error = |source| ImportError::Io {
         file: path.to_path_buf(),
@@ -317,16 +377,89 @@ pub fn import_file(
     let file = File::open(path).map_err(io_error)?;
     let mut reader = csv_reader(file);
     let header = read_header(&mut reader, path)?;
+    let mapping = choose_mapping(store, kind, &header, options)?;
     // A large import touches index pages all over their B-trees; SQLite's default 2 MB
     // cache makes it re-read them from the WAL for every row. A fixed, larger cache for
     // the import's length keeps that bounded, whatever the file's size.
     let previous = store.read(|tx| tx.set_page_cache_kib(IMPORT_CACHE_KIB))?;
-    let result = import_rows(store, kind, path, options, now, reader, header);
+    let result = import_rows(
+        store,
+        kind,
+        path,
+        options,
+        mapping.as_ref(),
+        now,
+        reader,
+        header,
+    );
     let restored = store.read(|tx| tx.set_page_cache_kib(previous));
-    let report = result?;
+    let mut report = result?;
     restored?;
+    report.recognised = mapping
+        .filter(|m| m.name.is_some())
+        .map(|m| m.display_name().to_string());
     Ok(report)
 }
+
+/// The mapping a file is read through (see [`layouts`] for the order), or `None` for our
+/// own layout.
+fn choose_mapping(
+    store: &mut Store,
+    kind: FileKind,
+    header: &Header,
+    options: &ImportOptions,
+) -> Result<Option<ColumnMapping>, ImportError> {
+    let layout = match kind {
+        FileKind::Invoices => MappingLayout::Invoices,
+        FileKind::Payments => MappingLayout::Payments,
+        FileKind::StripePayments => return Ok(None),
+    };
+    let chosen = if let Some(m) = &options.mapping {
+        Some(m.clone())
+    } else if let Some(name) = &options.from {
+        let shipped = layouts::named(name).ok_or_else(|| ImportError::UnknownLayout {
+            name: name.clone(),
+            known: layouts::names(layout),
+        })?;
+        Some(shipped.mapping.clone())
+    } else {
+        let saved = saved_mappings(store)?;
+        layouts::recognise(layout, &header.names, &saved)
+    };
+    if let Some(m) = &chosen
+        && m.layout != layout
+    {
+        return Err(MappingError::WrongLayout {
+            mapping: m.layout,
+            file_kind: kind.as_str(),
+        }
+        .into());
+    }
+    Ok(chosen)
+}
+
+/// The user's saved mappings that can recognise a file by its headers.
+fn saved_mappings(store: &mut Store) -> Result<Vec<ColumnMapping>, ImportError> {
+    let saved = store.read(|tx| -> Result<Vec<String>, StoreError> {
+        let mut out = Vec::new();
+        for (name, _) in tx.mappings()? {
+            if let Some(m) = tx.mapping(&name)? {
+                out.push(m.definition);
+            }
+        }
+        Ok(out)
+    })?;
+    // A saved mapping that no longer reads (an older program's) recognises nothing.
+    Ok(saved
+        .iter()
+        .filter_map(|text| ColumnMapping::from_toml(text).ok())
+        .filter(|m| !m.recognise.is_empty())
+        .collect())
+}
+
+/// What to do about a file without a currency column.
+const NO_CURRENCY: &str =
+    "the file has none: import with --currency CODE, or set a default currency in Settings";
 
 /// Page cache for the store during an import.
 const IMPORT_CACHE_KIB: i64 = 64 * 1024;
@@ -347,16 +480,17 @@ fn csv_reader(file: File) -> CsvReader {
         .from_reader(HashingReader::open(file))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn import_rows(
     store: &mut Store,
     kind: FileKind,
     path: &Path,
     options: &ImportOptions,
+    mapping: Option<&ColumnMapping>,
     now: Timestamp,
     reader: CsvReader,
     header: Header,
 ) -> Result<ImportReport, ImportError> {
-    let mapping = options.mapping.as_ref();
     let mut resolver = ColumnResolver::new(header, mapping);
     let input = Input {
         reader,
@@ -366,13 +500,27 @@ fn import_rows(
     };
     match kind {
         FileKind::Invoices => {
-            let layout = invoices::InvoicesLayout::resolve(&mut resolver, options.zone.clone());
-            let columns = resolver.finish(path)?;
+            let layout = invoices::InvoicesLayout::resolve(
+                &mut resolver,
+                mapping,
+                options.zone.clone(),
+                options.currency,
+            );
+            let columns = resolver
+                .finish(path)
+                .map_err(|e| with_known_layouts(e, mapping, MappingLayout::Invoices))?;
             run(store, layout, columns, input)
         }
         FileKind::Payments => {
-            let layout = payments::PaymentsLayout::resolve(&mut resolver, options.zone.clone());
-            let columns = resolver.finish(path)?;
+            let layout = payments::PaymentsLayout::resolve(
+                &mut resolver,
+                mapping,
+                options.zone.clone(),
+                options.currency,
+            );
+            let columns = resolver
+                .finish(path)
+                .map_err(|e| with_known_layouts(e, mapping, MappingLayout::Payments))?;
             run(store, layout, columns, input)
         }
         FileKind::StripePayments => {
@@ -381,6 +529,34 @@ fn import_rows(
             layout.prepare(&mut columns);
             run(store, layout, columns, input)
         }
+    }
+}
+
+/// A header our own layout does not fit, where no layout was recognised either: the
+/// refusal lists the layouts `--from` could name.
+fn with_known_layouts(
+    error: ImportError,
+    mapping: Option<&ColumnMapping>,
+    layout: MappingLayout,
+) -> ImportError {
+    match error {
+        ImportError::MissingColumns {
+            file,
+            missing,
+            ambiguous,
+            found,
+            layouts: tried,
+        } if mapping.is_none() => ImportError::MissingColumns {
+            file,
+            missing,
+            ambiguous,
+            found,
+            layouts: Box::new(LayoutsTried {
+                read_as: tried.read_as,
+                known: layouts::names(layout),
+            }),
+        },
+        other => other,
     }
 }
 
@@ -505,6 +681,30 @@ trait Layout {
     fn coverage(&self) -> Option<Coverage> {
         None
     }
+    /// Rows the file holds that are not records of ours (payment attempts, drafts),
+    /// counted once every row was read.
+    fn skipped(&self) -> Vec<SkippedRows> {
+        Vec::new()
+    }
+    /// Whether consecutive rows with one key are one record's lines (line items).
+    fn groups(&self) -> bool {
+        false
+    }
+    /// Takes the next line of the record that started on `first_line` into it; where
+    /// they disagree, refuses the line in `cells`. Only layouts that group.
+    fn merge(
+        &mut self,
+        _into: &mut Self::Row,
+        _first_line: u64,
+        _next: Self::Row,
+        _cells: &mut Cells<'_>,
+    ) {
+        unreachable!("only a layout that groups merges rows")
+    }
+    /// Finishes a record once all its lines are in; `Err` says why it is refused.
+    fn complete(&self, _row: &mut Self::Row) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 struct Input<'a> {
@@ -625,6 +825,14 @@ where
         tx.set_source_content_sha256(source_id, &read.content_sha256)?;
         tx.finish_source(source_id, counts)?;
         let coverage = read.layout.coverage();
+        let mut skipped = read.layout.skipped();
+        if let Some((header, count)) = read.other_kinds {
+            skipped.extend(SkippedRows::some(
+                count,
+                &format!("row of another kind (by its {header})"),
+                &format!("rows of other kinds (by their {header})"),
+            ));
+        }
         if let Some(window) = coverage {
             tx.add_charge_coverage(source_id, stripe_payments::GATEWAY, window)?;
         }
@@ -639,6 +847,8 @@ where
             dry_run,
             source_id: (!dry_run && !nothing_new).then_some(source_id),
             content_sha256: read.content_sha256,
+            skipped,
+            recognised: None,
         };
         if nothing_new {
             return Err(Abort::NothingNew(Box::new(report)));
@@ -697,6 +907,8 @@ struct ReadRows<L> {
     open_quote: Option<RowError>,
     content_sha256: String,
     last_byte: Option<u8>,
+    /// Rows of another kind than the layout imports: the header that says so, and how many.
+    other_kinds: Option<(String, u64)>,
 }
 
 /// Reads, checks and parses every row of the file, in order, and sends the good ones to
@@ -713,6 +925,9 @@ fn read_rows<L: Layout>(
     let width = columns.header.names.len();
     let mut open_quote: Option<RowError> = None;
     let mut batch = Vec::with_capacity(BATCH_ROWS);
+    // A record whose lines may go on (layouts that group line items).
+    let mut pending: Option<ParsedRow<L::Row>> = None;
+    let mut other_kinds: Option<(String, u64)> = None;
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
@@ -744,19 +959,40 @@ fn read_rows<L: Layout>(
                 value: String::new(),
                 reason: "a quote opened in this field is never closed, so the rest of the file became one value; close the quote".to_string(),
             });
+        if let Err(header) = columns.kept(&record) {
+            let (_, count) = other_kinds.get_or_insert_with(|| (header.to_string(), 0));
+            *count += 1;
+            continue;
+        }
         let mut cells = Cells::new(&record, line, columns, &mut errors);
         let Some(row) = layout.parse(&mut cells) else {
             continue;
         };
+        if let Some(first) = pending.as_mut()
+            && L::key(&first.row) == L::key(&row)
+        {
+            layout.merge(&mut first.row, first.line, row, &mut cells);
+            continue;
+        }
+        // A record with lines keeps its first line's extra columns.
         let mut extra = String::with_capacity(256);
         columns.write_extra(&record, layout.keeps_unused(&row), &mut extra);
-        batch.push(ParsedRow { row, extra, line });
-        if batch.len() == BATCH_ROWS {
-            let full = std::mem::replace(&mut batch, rows.empty());
-            if !rows.send(full) {
-                return Ok(None);
-            }
+        let parsed = ParsedRow { row, extra, line };
+        let ready = if layout.groups() {
+            pending.replace(parsed)
+        } else {
+            Some(parsed)
+        };
+        if let Some(ready) = ready
+            && !send_complete(&layout, ready, &mut batch, &rows, &mut errors, columns)
+        {
+            return Ok(None);
         }
+    }
+    if let Some(last) = pending.take()
+        && !send_complete(&layout, last, &mut batch, &rows, &mut errors, columns)
+    {
+        return Ok(None);
     }
     if !batch.is_empty() && !rows.send(batch) {
         return Ok(None);
@@ -776,7 +1012,39 @@ fn read_rows<L: Layout>(
         open_quote,
         content_sha256,
         last_byte,
+        other_kinds,
     }))
+}
+
+/// Completes a record and adds it to the batch, sending a full batch to the writer;
+/// `false` when the writer stopped taking rows. A record its layout refuses is noted at
+/// its first line.
+fn send_complete<L: Layout>(
+    layout: &L,
+    mut parsed: ParsedRow<L::Row>,
+    batch: &mut Vec<ParsedRow<L::Row>>,
+    rows: &Batches<L::Row>,
+    errors: &mut RowErrors,
+    columns: &Columns,
+) -> bool {
+    if let Err(reason) = layout.complete(&mut parsed.row) {
+        let key = layout.key_column();
+        errors.push(RowError {
+            file: errors.file.clone(),
+            line: parsed.line,
+            column: key.0 + 1,
+            column_name: columns.header.display_name(key.0),
+            value: L::key(&parsed.row).to_string(),
+            reason,
+        });
+        return true;
+    }
+    batch.push(parsed);
+    if batch.len() == BATCH_ROWS {
+        let full = std::mem::replace(batch, rows.empty());
+        return rows.send(full);
+    }
+    true
 }
 
 /// What storing the rows did.

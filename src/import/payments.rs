@@ -8,10 +8,11 @@
 
 use jiff::tz::TimeZone;
 
-use super::cells::{Cells, CurrencyCache};
+use super::cells::{Cells, CurrencyCache, Formats};
 use super::columns::{Col, ColumnResolver};
+use super::mapping::ColumnMapping;
 use super::{FileKind, Layout};
-use crate::money::Sign;
+use crate::money::{Currency, Sign};
 use crate::records::{LedgerEntry, LedgerKind, Origin};
 use crate::store::{ExtraColumns, StoreError, StoreTx, Upserted};
 
@@ -34,21 +35,30 @@ pub(crate) struct PaymentsLayout {
     currency: Col,
     recorded_at: Col,
     gateway_id: Col,
-    zone: TimeZone,
+    formats: Formats,
     currencies: CurrencyCache,
 }
 
 impl PaymentsLayout {
-    pub fn resolve(columns: &mut ColumnResolver<'_>, zone: TimeZone) -> Self {
+    pub fn resolve(
+        columns: &mut ColumnResolver<'_>,
+        mapping: Option<&ColumnMapping>,
+        zone: TimeZone,
+        currency: Option<Currency>,
+    ) -> Self {
         PaymentsLayout {
             payment_id: columns.required("payment_id", &[]),
             invoice_number: columns.required("invoice_number", &[]),
             kind: columns.required("kind", &[]),
             amount: columns.required("amount", &[]),
-            currency: columns.required("currency", &[]),
+            currency: columns.required_or(
+                "currency",
+                currency.map(Currency::code),
+                super::NO_CURRENCY,
+            ),
             recorded_at: columns.required("recorded_at", &[]),
             gateway_id: columns.required("gateway_id", &[]),
-            zone,
+            formats: Formats::new(zone, mapping),
             currencies: CurrencyCache::default(),
         }
     }
@@ -72,7 +82,7 @@ impl Layout for PaymentsLayout {
             );
         }
         let currency = cells.currency(self.currency, &mut self.currencies);
-        let amount = currency.and_then(|c| cells.money(self.amount, c, Sign::Any));
+        let amount = currency.and_then(|c| self.formats.money(cells, self.amount, c, Sign::Any));
         let amount = match amount {
             Some(m) if m.is_negative() => {
                 cells.fail(
@@ -93,7 +103,7 @@ impl Layout for PaymentsLayout {
             }
             other => other,
         };
-        let recorded_at = cells.instant(self.recorded_at, &self.zone);
+        let recorded_at = self.formats.instant(cells, self.recorded_at);
         let gateway_id = cells.optional(self.gateway_id);
         if cells.failed() {
             return None;

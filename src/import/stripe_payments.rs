@@ -25,9 +25,9 @@ use jiff::tz::{Offset, TimeZone};
 
 use super::cells::{Cells, CurrencyCache};
 use super::columns::{Col, ColumnResolver, Columns};
-use super::{FileKind, Layout};
+use super::{FileKind, Layout, SkippedRows};
 use crate::dates::{self, DateError};
-use crate::money::Sign;
+use crate::money::{Money, Sign};
 use crate::records::{Charge, ChargeStatus, Coverage, Origin};
 use crate::store::{ExtraColumns, StoreError, StoreTx, Upserted};
 
@@ -51,9 +51,12 @@ pub(crate) struct StripePaymentsLayout {
     customer: Option<Col>,
     customer_email: Option<Col>,
     payment_intent: Option<Col>,
+    invoice_id: Option<Col>,
     metadata: Vec<(Col, String)>,
     currencies: CurrencyCache,
     window: Option<Coverage>,
+    /// Rows without a charge id: payment attempts that never made a charge.
+    attempts: u64,
 }
 
 pub(crate) struct StripeRow {
@@ -78,9 +81,11 @@ impl StripePaymentsLayout {
             customer: columns.optional("Customer ID", &[]),
             customer_email: columns.optional("Customer Email", &[]),
             payment_intent: columns.optional("PaymentIntent ID", &["Payment Intent ID"]),
+            invoice_id: columns.optional("Invoice ID", &[]),
             metadata: columns.claim_suffixed(METADATA_SUFFIX),
             currencies: CurrencyCache::default(),
             window: None,
+            attempts: 0,
         }
     }
 
@@ -180,12 +185,25 @@ impl Layout for StripePaymentsLayout {
     const KIND: FileKind = FileKind::StripePayments;
 
     fn parse(&mut self, cells: &mut Cells<'_>) -> Option<StripeRow> {
+        // A row without a charge id is a payment attempt (a PaymentIntent that made no
+        // charge: `requires_payment_method`, `canceled`, even `succeeded` in real files,
+        // with only a `PaymentIntent ID`). It is not a charge and holds no money here: it
+        // is counted and left out, never stored as a charge nor refused.
+        if cells.optional(self.id).is_none() {
+            self.attempts += 1;
+            return None;
+        }
+        let status_text = cells.text(self.status);
+        let status = charge_status(status_text);
         let id = cells.required(self.id, "charge id");
         let created = cells.instant_from(self.created, parse_created);
         let currency = cells.currency(self.currency, &mut self.currencies);
         let amount = currency.and_then(|c| cells.money(self.amount, c, Sign::NonNegative));
-        let refunded =
-            currency.and_then(|c| cells.money(self.amount_refunded, c, Sign::NonNegative));
+        // Stripe leaves `Amount Refunded` empty on rows it never refunded.
+        let refunded = currency.and_then(|c| match cells.optional(self.amount_refunded) {
+            None => Some(Money::zero(c)),
+            Some(_) => cells.money(self.amount_refunded, c, Sign::NonNegative),
+        });
         if let (Some(a), Some(r)) = (amount, refunded)
             && r.minor() > a.minor()
         {
@@ -196,8 +214,6 @@ impl Layout for StripePaymentsLayout {
                 ),
             );
         }
-        let status_text = cells.text(self.status);
-        let status = charge_status(status_text);
         if status.is_none() {
             cells.fail(
                 self.status,
@@ -211,6 +227,10 @@ impl Layout for StripePaymentsLayout {
             Some(true)
         } else if captured_text.eq_ignore_ascii_case("false") {
             Some(false)
+        } else if captured_text.is_empty() {
+            // Stripe leaves it empty where nothing could be captured; a status that says
+            // the money moved says it was.
+            status.map(|(s, uncaptured)| s == ChargeStatus::Succeeded && uncaptured != Some(false))
         } else {
             cells.fail(
                 self.captured,
@@ -268,6 +288,7 @@ impl Layout for StripePaymentsLayout {
                 customer_email: owned(self.customer_email),
                 payment_intent: owned(self.payment_intent),
                 invoice_ref,
+                gateway_invoice_id: owned(self.invoice_id),
                 description: owned(self.description),
                 fee,
                 metadata,
@@ -299,6 +320,14 @@ impl Layout for StripePaymentsLayout {
 
     fn coverage(&self) -> Option<Coverage> {
         self.window
+    }
+
+    fn skipped(&self) -> Vec<SkippedRows> {
+        SkippedRows::some(
+            self.attempts,
+            "payment attempt without a charge",
+            "payment attempts without a charge",
+        )
     }
 }
 

@@ -22,8 +22,28 @@ fn invoice_json(w: &Work<'_>, inv: u32) -> Value {
         "due_at": invoice.due_at.map(|t| t.to_string()),
         "status": invoice.status.as_str(),
         "order_ref": invoice.order_ref,
+        "gateway_invoice_id": invoice.gateway_invoice_id,
+        "stated_paid_minor": invoice.stated_paid.map(|m| m.minor()),
+        "paid_at": invoice.paid_at.map(|t| t.to_string()),
+        "ledger_from": ledger_from(w, inv),
         "gateway_net_minor": super::index::saturate(w.gateway_net[inv as usize]),
     })
+}
+
+/// Which record stands for this invoice's ledger: the app's payments (`payments export`),
+/// what the invoice export says was paid (`invoice export`), the gateway's own invoice
+/// (`gateway invoice`), or none.
+fn ledger_from(w: &Work<'_>, inv: u32) -> Option<&'static str> {
+    let invoice = &w.ix.books.invoices[inv as usize];
+    if w.ix.ledger_head[inv as usize] != NONE {
+        Some("payments export")
+    } else if invoice.stated_paid.is_some() {
+        Some("invoice export")
+    } else if invoice.gateway_invoice_id.is_some() {
+        Some("gateway invoice")
+    } else {
+        None
+    }
 }
 
 fn charge_json(w: &Work<'_>, c: u32, role: &str) -> Value {
@@ -50,9 +70,11 @@ fn charge_json(w: &Work<'_>, c: u32, role: &str) -> Value {
         "customer_email": charge.customer_email,
         "payment_intent": charge.payment_intent,
         "invoice_ref": charge.invoice_ref,
+        "gateway_invoice_id": charge.gateway_invoice_id,
         "linked_invoice": linked_invoice,
         "linked_by": linked_by,
         "recorded_in_ledger": w.payment_head[c as usize] != NONE,
+        "accounted_by_invoice": w.accounted[c as usize],
     })
 }
 

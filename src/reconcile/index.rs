@@ -151,6 +151,9 @@ pub(super) fn saturate(sum: i128) -> i64 {
 pub(super) struct Index<'b> {
     pub books: &'b Books,
     pub invoice_by_number: RowIndex<'b, Invoice>,
+    /// Invoices by the gateway's own invoice id (Stripe Billing's `in_…`); `None` when no
+    /// invoice has one, as in most books.
+    pub invoice_by_gateway_id: Option<RowIndex<'b, Invoice>>,
     /// The invoice row each ledger entry names (`NONE` when no such invoice exists).
     pub ledger_invoice: Vec<u32>,
     /// Ledger entries per invoice row, chained through `ledger_next`.
@@ -191,6 +194,7 @@ impl<'b> Index<'b> {
         let index = Index {
             books,
             invoice_by_number: invoices.invoice_by_number,
+            invoice_by_gateway_id: invoices.invoice_by_gateway_id,
             ledger_invoice,
             ledger_head,
             ledger_next,
@@ -208,6 +212,7 @@ impl<'b> Index<'b> {
 
 struct InvoiceMaps<'b> {
     invoice_by_number: RowIndex<'b, Invoice>,
+    invoice_by_gateway_id: Option<RowIndex<'b, Invoice>>,
     order_groups: Vec<Vec<u32>>,
     has_order: Vec<bool>,
 }
@@ -216,6 +221,11 @@ impl<'b> InvoiceMaps<'b> {
     fn new(books: &'b Books) -> InvoiceMaps<'b> {
         let invoice_by_number =
             RowIndex::first_of_each(&books.invoices, |i| Some(i.number.as_str()));
+        let invoice_by_gateway_id = books
+            .invoices
+            .iter()
+            .any(|i| i.gateway_invoice_id.is_some())
+            .then(|| RowIndex::first_of_each(&books.invoices, |i| i.gateway_invoice_id.as_deref()));
         // Shared order references are rare: hashing each one and sorting the hashes finds
         // them with one sequential pass, where a map would cost a random insert per invoice.
         let hashing = std::hash::RandomState::new();
@@ -259,6 +269,7 @@ impl<'b> InvoiceMaps<'b> {
         }
         InvoiceMaps {
             invoice_by_number,
+            invoice_by_gateway_id,
             order_groups,
             has_order,
         }

@@ -1,4 +1,5 @@
-//! Ties each charge to the invoice it pays: by the gateway's invoice reference, by the
+//! Ties each charge to the invoice it pays: by the gateway's own invoice id (Stripe
+//! Billing's `in_…`), by the gateway's invoice reference, by the
 //! ledger payment that records it, and only then by a heuristic (same customer, amount
 //! and currency, close in time), in that order (see the module documentation of
 //! [`reconcile`](super)).
@@ -56,6 +57,14 @@ fn link_exactly(
     for (k, link) in links.iter_mut().enumerate() {
         let c = offset + k;
         let charge = &books.charges[c];
+        if let Some(inv) = charge.gateway_invoice_id.as_deref().and_then(|id| {
+            ix.invoice_by_gateway_id
+                .as_ref()
+                .and_then(|by_id| by_id.get(id.trim()))
+        }) {
+            *link = Some((inv, LinkBy::GatewayInvoice));
+            continue;
+        }
         if let Some(inv) = charge
             .invoice_ref
             .as_deref()
@@ -187,16 +196,19 @@ fn link_by_heuristic(ix: &Index<'_>, links: &mut [Link]) {
 }
 
 /// What the ledger says was paid on an invoice (payments less refunds, cash included, in
-/// the invoice's currency): an invoice the ledger calls paid is not the first guess for
-/// an unexplained charge.
+/// the invoice's currency; or what the invoice export states, where that is more): an
+/// invoice the ledger calls paid is not the first guess for an unexplained charge.
 fn ledger_paid(ix: &Index<'_>, inv: u32) -> i128 {
-    let currency = ix.books.invoices[inv as usize].amount.currency();
-    Chain::from_heads(ix.ledger_head[inv as usize], &ix.ledger_next)
+    let invoice = &ix.books.invoices[inv as usize];
+    let currency = invoice.amount.currency();
+    let stated = invoice.stated_paid.map_or(0, |m| i128::from(m.minor()));
+    let recorded: i128 = Chain::from_heads(ix.ledger_head[inv as usize], &ix.ledger_next)
         .map(|p| &ix.books.ledger[p as usize])
         .filter(|entry| entry.amount.currency() == currency)
         .map(|entry| match entry.kind {
             LedgerKind::Payment => i128::from(entry.amount.minor()),
             LedgerKind::Refund => -i128::from(entry.amount.minor()),
         })
-        .sum()
+        .sum();
+    recorded.max(stated)
 }

@@ -8,7 +8,9 @@
 //! is the only door to the store: it loads the books, reconciles and applies the result in
 //! one write transaction.
 //!
-//! How a charge is tied to an invoice, in order: the invoice reference the gateway carries
+//! How a charge is tied to an invoice, in order: the gateway's own invoice id the charge
+//! names (Stripe Billing's `in_…`, the export's `Invoice ID`) on an invoice imported with
+//! that id (`gateway_invoice`, exact); the invoice reference the gateway carries
 //! (`metadata[invoice_number]`) naming an existing invoice (`reference`, exact); a ledger
 //! payment whose gateway id is the charge id or the charge's payment intent id, on an
 //! existing invoice (`ledger`, exact; the lowest payment id wins if several disagree);
@@ -194,6 +196,9 @@ pub struct ChargeLink<'b> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkBy {
+    /// The charge names the gateway's own invoice (Stripe Billing's `in_…`), which an
+    /// imported invoice carries.
+    GatewayInvoice,
     /// The gateway carries the invoice number (metadata).
     Reference,
     /// A ledger payment records the charge (or its payment intent).
@@ -205,6 +210,7 @@ pub enum LinkBy {
 impl LinkBy {
     pub fn as_str(self) -> &'static str {
         match self {
+            LinkBy::GatewayInvoice => "gateway_invoice",
             LinkBy::Reference => "reference",
             LinkBy::Ledger => "ledger",
             LinkBy::Heuristic => "heuristic",

@@ -42,6 +42,9 @@ pub(super) struct Work<'b> {
     pub counted_head: Vec<u32>,
     pub counted_next: Vec<u32>,
     pub gateway_net: Vec<i128>,
+    /// Charges the invoice's own record accounts for where no ledger payment does (see
+    /// [`accounted_by_invoices`]): never orphans.
+    pub accounted: Vec<bool>,
     pub claimed: Vec<Option<FindingKind>>,
 }
 
@@ -245,6 +248,7 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
         }
     }
 
+    let accounted = accounted_by_invoices(books, &links, &counted_head, &counted_next);
     let mut w = Work {
         ix,
         payment_head,
@@ -258,6 +262,7 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
         counted_head,
         counted_next,
         gateway_net,
+        accounted,
         claimed: vec![None; n_charges],
     };
 
@@ -280,6 +285,43 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
         links: charge_links,
         not_yet_synced,
     }
+}
+
+/// Charges an invoice's own record accounts for, with or without a ledger payment: one
+/// that names the gateway's own invoice (Stripe Billing's invoice records its payment), and,
+/// on an invoice whose export states what was paid, its counted charges, oldest first, as
+/// far as that amount reaches. A charge beyond it is not accounted for: the app does not
+/// know about it (an orphan), or it over-covers the invoice (a double charge).
+fn accounted_by_invoices(
+    books: &Books,
+    links: &[Link],
+    counted_head: &[u32],
+    counted_next: &[u32],
+) -> Vec<bool> {
+    let mut accounted: Vec<bool> = links
+        .iter()
+        .map(|link| matches!(link, Some((_, LinkBy::GatewayInvoice))))
+        .collect();
+    for (inv, invoice) in books.invoices.iter().enumerate() {
+        let Some(stated) = invoice.stated_paid else {
+            continue;
+        };
+        let mut charges: Vec<u32> = Chain::from_heads(counted_head[inv], counted_next).collect();
+        charges.sort_unstable_by_key(|&c| {
+            let charge = &books.charges[c as usize];
+            (charge.created, charge.id.as_str())
+        });
+        let mut left = i128::from(stated.minor());
+        for c in charges {
+            let net = i128::from(books.charges[c as usize].net_captured());
+            if net > left {
+                break;
+            }
+            accounted[c as usize] = true;
+            left -= net;
+        }
+    }
+    accounted
 }
 
 fn findings_of(w: &mut Work<'_>, missing: &[(u32, Vec<u32>)]) -> Vec<Finding> {
@@ -585,7 +627,9 @@ fn charge_findings(w: &mut Work<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         if !w.is_recorded(c) {
-            orphan_charge(w, c, out);
+            if !w.accounted[c as usize] {
+                orphan_charge(w, c, out);
+            }
         } else if !amount_mismatch(w, c, out) {
             unrecorded_refund(w, c, out);
         }

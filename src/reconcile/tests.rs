@@ -38,6 +38,9 @@ fn inv(number: &str, minor: i64) -> Invoice {
         due_at: Some(t0() + SignedDuration::from_hours(14 * 24)),
         status: InvoiceStatus::Open,
         order_ref: None,
+        gateway_invoice_id: None,
+        stated_paid: None,
+        paid_at: None,
     }
 }
 
@@ -54,6 +57,7 @@ fn ch(id: &str, minor: i64, at: i64) -> Charge {
         customer_email: None,
         payment_intent: None,
         invoice_ref: None,
+        gateway_invoice_id: None,
         description: None,
         fee: None,
         metadata: BTreeMap::new(),
@@ -64,6 +68,7 @@ fn ch(id: &str, minor: i64, at: i64) -> Charge {
 fn ch_ref(id: &str, minor: i64, at: i64, invoice: &str) -> Charge {
     Charge {
         invoice_ref: Some(invoice.into()),
+        gateway_invoice_id: None,
         ..ch(id, minor, at)
     }
 }

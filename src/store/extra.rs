@@ -197,6 +197,9 @@ mod tests {
                     due_at: None,
                     status: InvoiceStatus::Open,
                     order_ref: None,
+                    gateway_invoice_id: None,
+                    stated_paid: None,
+                    paid_at: None,
                 };
                 let extra = ExtraColumns {
                     set,

@@ -31,6 +31,7 @@ fn charges_sql() -> &'static TableSql {
                 "description",
                 "fee_minor",
                 "metadata",
+                "gateway_invoice_id",
             ],
         )
     })
@@ -72,11 +73,13 @@ fn metadata_from_store(json: &str) -> Result<BTreeMap<String, String>, StoreErro
 /// The columns [`charge_from_row`] reads, in its order.
 const CHARGE_COLUMNS: &str =
     "charge_id, amount_minor, amount_refunded_minor, currency, status, captured, created_at,
-    customer_id, customer_email, payment_intent_id, invoice_ref, description, fee_minor, metadata";
+    customer_id, customer_email, payment_intent_id, invoice_ref, description, fee_minor, metadata,
+    gateway_invoice_id";
 /// The same, without the text reconciliation never reads.
 const CHARGE_COLUMNS_TO_RECONCILE: &str =
     "charge_id, amount_minor, amount_refunded_minor, currency, status, captured, created_at,
-    customer_id, customer_email, payment_intent_id, invoice_ref, NULL, fee_minor, '{}'";
+    customer_id, customer_email, payment_intent_id, invoice_ref, NULL, fee_minor, '{}',
+    gateway_invoice_id";
 
 fn charge_from_row(r: &rusqlite::Row<'_>) -> Result<Charge, StoreError> {
     let currency = currency_from_store(r.get_ref(3)?.as_str().map_err(rusqlite::Error::from)?)?;
@@ -96,6 +99,7 @@ fn charge_from_row(r: &rusqlite::Row<'_>) -> Result<Charge, StoreError> {
         customer_email: r.get(8)?,
         payment_intent: r.get(9)?,
         invoice_ref: r.get(10)?,
+        gateway_invoice_id: r.get(14)?,
         description: r.get(11)?,
         fee: r
             .get::<_, Option<i64>>(12)?
@@ -139,6 +143,7 @@ impl StoreTx<'_> {
                 Field::opt_text(charge.description.as_deref()),
                 Field::opt_int(charge.fee.map(|f| f.minor())),
                 Field::Text(&metadata),
+                Field::opt_text(charge.gateway_invoice_id.as_deref()),
             ],
             extra,
             origin,

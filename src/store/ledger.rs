@@ -23,6 +23,9 @@ fn invoices_sql() -> &'static TableSql {
                 "due_at",
                 "status",
                 "order_ref",
+                "gateway_invoice_id",
+                "stated_paid_minor",
+                "paid_at",
             ],
         )
     })
@@ -66,6 +69,16 @@ impl StoreTx<'_> {
                 Field::opt_int(invoice.due_at.map(|t| t.as_second())),
                 Field::Text(invoice.status.as_str()),
                 Field::opt_text(invoice.order_ref.as_deref()),
+                Field::opt_text(invoice.gateway_invoice_id.as_deref()),
+                Field::opt_int(invoice.stated_paid.map(|m| {
+                    assert_eq!(
+                        m.currency(),
+                        invoice.amount.currency(),
+                        "an invoice is paid in its own currency"
+                    );
+                    m.minor()
+                })),
+                Field::opt_int(invoice.paid_at.map(|t| t.as_second())),
             ],
             extra,
             origin,
@@ -97,17 +110,19 @@ impl StoreTx<'_> {
     /// Every invoice, in invoice-number order.
     pub fn invoices(&self) -> Result<Vec<Invoice>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
-            "SELECT invoice_number, customer_id, amount_minor, currency, issued_at, due_at, status, order_ref
+            "SELECT invoice_number, customer_id, amount_minor, currency, issued_at, due_at, status, order_ref,
+                    gateway_invoice_id, stated_paid_minor, paid_at
              FROM invoices ORDER BY invoice_number",
         )?;
         let mut rows = stmt.query([])?;
         let mut out = Vec::with_capacity(self.row_count("invoices")?);
         while let Some(r) = rows.next()? {
             let status: String = r.get(6)?;
+            let currency = currency_from_store(&r.get::<_, String>(3)?)?;
             out.push(Invoice {
                 number: r.get(0)?,
                 customer_id: r.get(1)?,
-                amount: Money::from_minor(r.get(2)?, currency_from_store(&r.get::<_, String>(3)?)?),
+                amount: Money::from_minor(r.get(2)?, currency),
                 issued_at: timestamp_from_store(r.get(4)?)?,
                 due_at: r
                     .get::<_, Option<i64>>(5)?
@@ -118,6 +133,14 @@ impl StoreTx<'_> {
                     detail: status.clone(),
                 })?,
                 order_ref: r.get(7)?,
+                gateway_invoice_id: r.get(8)?,
+                stated_paid: r
+                    .get::<_, Option<i64>>(9)?
+                    .map(|m| Money::from_minor(m, currency)),
+                paid_at: r
+                    .get::<_, Option<i64>>(10)?
+                    .map(timestamp_from_store)
+                    .transpose()?,
             });
         }
         Ok(out)

@@ -323,6 +323,16 @@ DROP INDEX gateway_charges_invoice_ref;
 DROP INDEX gateway_charges_payment_intent;
 "#;
 
+/// Real exports: an invoice may live at the gateway (Stripe Billing's `in_…`, which its
+/// charges name), and an invoicing app's export may state what was paid on an invoice, the
+/// only ledger a business without a payments export has.
+const V6_GATEWAY_INVOICES_AND_STATED_PAYMENTS: &str = r#"
+ALTER TABLE invoices ADD COLUMN gateway_invoice_id TEXT CHECK (gateway_invoice_id <> '');
+ALTER TABLE invoices ADD COLUMN stated_paid_minor INTEGER CHECK (stated_paid_minor >= 0);
+ALTER TABLE invoices ADD COLUMN paid_at INTEGER;
+ALTER TABLE gateway_charges ADD COLUMN gateway_invoice_id TEXT CHECK (gateway_invoice_id <> '');
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -331,6 +341,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V3_ADJUSTMENTS_PER_ACTION),
         M::up(V4_PERIODS),
         M::up(V5_UNUSED_CHARGE_INDEXES),
+        M::up(V6_GATEWAY_INVOICES_AND_STATED_PAYMENTS),
     ])
 }
 

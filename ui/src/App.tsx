@@ -62,6 +62,19 @@ export function App() {
       {today?.demo && (
         <div className="demo-banner" role="status">
           Demo data — a made-up store and a sandbox gateway; no real money moves.
+          {today.demo_approvers.length > 0 && (
+            <span data-testid="demo-approvers">
+              {" "}
+              Approve as{" "}
+              {today.demo_approvers.map((a, i) => (
+                <span key={a.name}>
+                  {i > 0 && " or "}
+                  <strong>{a.name}</strong> (passphrase <code>{a.passphrase}</code>)
+                </span>
+              ))}
+              ; above the threshold a refund needs both.
+            </span>
+          )}
         </div>
       )}
       <header className="top">

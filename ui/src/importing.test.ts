@@ -45,7 +45,10 @@ describe("the kind of file", () => {
     expect(guessKind("\uFEFFInvoice_Number,customer_id,amount,currency,issued_at,due_at,status")).toBe("invoices");
     expect(guessKind("payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id")).toBe("payments");
     expect(guessKind('"id","Description","Created date (UTC)","Amount"')).toBe("stripe_payments");
-    expect(guessKind("Invoice #,Total,Status")).toBeNull();
+    expect(guessKind("id,Description,Created (UTC),Amount")).toBe("stripe_payments");
+    expect(guessKind("Invoice Date,Invoice ID,Invoice Number,Invoice Status")).toBe("invoices");
+    expect(guessKind("Invoice #,Total,Status")).toBe("invoices");
+    expect(guessKind("Ref,Who,Sum")).toBeNull();
   });
 });
 
@@ -78,6 +81,8 @@ describe("results", () => {
     problems: [],
     problems_more: 0,
     zone: "UTC",
+    recognised: null,
+    skipped: [],
     ...over,
   });
 

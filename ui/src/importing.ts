@@ -66,9 +66,11 @@ export function guessKind(headerLine: string): ImportKind | null {
     .split(",")
     .map((h) => h.trim().replace(/^"|"$/g, "").toLowerCase());
   const has = (name: string) => headers.includes(name);
-  if (has("id") && has("created date (utc)")) return "stripe_payments";
+  if (has("id") && (has("created date (utc)") || has("created (utc)"))) return "stripe_payments";
   if (has("payment_id") && has("recorded_at")) return "payments";
   if (has("invoice_number") && has("issued_at")) return "invoices";
+  // Another app's invoice export: the core recognises which app by its headers.
+  if (headers.some((h) => h.includes("invoice") || h === "documentnumber")) return "invoices";
   return null;
 }
 

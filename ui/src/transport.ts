@@ -38,6 +38,7 @@ import type {
   UploadRequest,
   Uploaded,
   ImportCsvRequest,
+  DefaultCurrencyRequest,
   ImportOutcome,
   MappingSummary,
   MappingNameRequest,
@@ -90,6 +91,7 @@ export interface Commands {
   user_add: [UserAddRequest, Settings];
   threshold_set: [ThresholdRequest, Settings];
   time_zone_set: [TimeZoneRequest, Settings];
+  default_currency_set: [DefaultCurrencyRequest, Settings];
   sync_start: [null, SyncStatus];
   sync_progress: [null, SyncStatus];
   daily_totals: [DailyTotalsRequest, DailyTotals];

@@ -88,6 +88,14 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
                 files.planted.len()
             );
         }
+        let approvers: Vec<String> = chargeguard::demo::DEMO_APPROVERS
+            .iter()
+            .map(|(name, passphrase)| format!("{name} (passphrase {passphrase})"))
+            .collect();
+        println!(
+            "Approvers: {}; above the threshold a refund needs both.",
+            approvers.join(" and ")
+        );
         println!(
             "Try: chargeguard --db {} findings --kind double_charge",
             db.display()

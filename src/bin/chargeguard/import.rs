@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chargeguard::import::{self, ColumnMapping, FileKind, ImportOptions};
+use chargeguard::import::{self, ColumnMapping, FileKind, ImportOptions, layouts};
+use chargeguard::money::Currency;
 
 use crate::{Ctx, output};
 
@@ -30,12 +31,21 @@ struct FileArgs {
     /// A saved mapping name, or a mapping TOML file, for another app's column names.
     #[arg(long)]
     mapping: Option<String>,
+    /// The app whose export this is, by its layout's name (`chargeguard layouts`), where
+    /// its headers do not say (Xero for a US organisation: `xero-us`).
+    #[arg(long)]
+    from: Option<String>,
+    /// The currency of a file without a currency column (ISO 4217, e.g. USD); else the
+    /// store's default currency.
+    #[arg(long)]
+    currency: Option<String>,
     /// Show what would be added, changed and refused; write nothing.
     #[arg(long)]
     dry_run: bool,
-    /// Time zone for dates and times written without one (IANA name).
-    #[arg(long, default_value = "UTC")]
-    tz: String,
+    /// Time zone for dates and times written without one (IANA name); else the
+    /// business's time zone, else UTC.
+    #[arg(long)]
+    tz: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
@@ -45,7 +55,15 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
         ImportWhat::StripePayments(f) => (FileKind::StripePayments, f),
     };
     let mut store = ctx.open_store()?;
-    let zone = chargeguard::dates::zone(&file.tz).map_err(anyhow::Error::msg)?;
+    let defaults = import::defaults::defaults(&mut store)?;
+    let zone = match &file.tz {
+        Some(tz) => chargeguard::dates::zone(tz).map_err(anyhow::Error::msg)?,
+        None => defaults.zone,
+    };
+    let currency = match &file.currency {
+        Some(code) => Some(Currency::from_code(code.trim())?),
+        None => defaults.currency,
+    };
     let mapping = match &file.mapping {
         Some(name) => Some(import::resolve_mapping(&mut store, name)?),
         None => None,
@@ -54,6 +72,8 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
         dry_run: file.dry_run,
         zone,
         mapping,
+        from: file.from,
+        currency,
     };
     let report = import::import_file(
         &mut store,
@@ -65,9 +85,96 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
     if ctx.json {
         output::json(&report)?;
     } else {
+        if let Some(app) = &report.recognised {
+            println!("recognised: {app}");
+        }
         println!("{report}");
         for row in &report.changed {
             println!("  {row}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SettingsArgs {
+    #[command(subcommand)]
+    what: SettingsWhat,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum SettingsWhat {
+    /// The currency of invoice and payment files that have no currency column.
+    DefaultCurrency {
+        /// An ISO 4217 code: USD, EUR, JPY.
+        code: String,
+        /// Who sets it (kept in the audit log).
+        #[arg(long)]
+        by: String,
+    },
+}
+
+/// `chargeguard settings …`.
+pub fn settings(ctx: &Ctx, args: SettingsArgs) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    match args.what {
+        SettingsWhat::DefaultCurrency { code, by } => {
+            let currency = import::defaults::set_default_currency(
+                &mut store,
+                &code,
+                by.trim(),
+                jiff::Timestamp::now(),
+            )?;
+            println!("default currency: {}", currency.code());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct LayoutsArgs {
+    /// Print this layout's TOML (to copy, change and save as your own mapping).
+    name: Option<String>,
+}
+
+/// `chargeguard layouts [NAME]`: the invoicing apps' exports Chargeguard reads with no
+/// mapping, or one of them as TOML.
+pub fn layouts(ctx: &Ctx, args: LayoutsArgs) -> anyhow::Result<ExitCode> {
+    match args.name {
+        Some(name) => {
+            let layout = layouts::named(&name).ok_or_else(|| {
+                let known: Vec<&str> = layouts::shipped().iter().map(|l| l.id).collect();
+                anyhow::anyhow!(
+                    "no layout is called `{name}`; the layouts: {}",
+                    known.join(", ")
+                )
+            })?;
+            print!("{}", layout.toml);
+        }
+        None if ctx.json => {
+            let rows: Vec<serde_json::Value> = layouts::shipped()
+                .iter()
+                .map(|l| {
+                    serde_json::json!({
+                        "id": l.id,
+                        "name": l.mapping.display_name(),
+                        "layout": l.mapping.layout.as_str(),
+                        "recognise": l.mapping.recognise,
+                    })
+                })
+                .collect();
+            output::json(&rows)?;
+        }
+        None => {
+            for l in layouts::shipped() {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    l.id,
+                    l.mapping.layout,
+                    l.mapping.display_name(),
+                    l.mapping.recognise.join(", ")
+                );
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -55,6 +55,10 @@ enum Command {
     Import(import::ImportArgs),
     /// Save, list or show column mappings for other invoicing apps' layouts.
     Mapping(import::MappingArgs),
+    /// The invoicing apps' exports read with no mapping, or one's layout as TOML.
+    Layouts(import::LayoutsArgs),
+    /// Set the business's defaults: the currency of files without one.
+    Settings(import::SettingsArgs),
     /// Lay the gateway beside the ledger and update the findings.
     Reconcile,
     /// List findings.
@@ -147,6 +151,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Import(args) => import::run(&ctx, args),
         Command::Mapping(args) => import::mapping(&ctx, args),
+        Command::Layouts(args) => import::layouts(&ctx, args),
+        Command::Settings(args) => import::settings(&ctx, args),
         Command::Reconcile => findings::reconcile(&ctx),
         Command::Findings(args) => findings::list(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),

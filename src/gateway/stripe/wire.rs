@@ -83,6 +83,10 @@ pub struct Charge {
     pub receipt_email: Option<String>,
     #[serde(default)]
     pub payment_intent: Option<Expandable>,
+    /// Stripe Billing's invoice the charge pays (API versions before 2025-03-31 send it on
+    /// the charge; later ones leave it out).
+    #[serde(default)]
+    pub invoice: Option<Expandable>,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
@@ -265,6 +269,11 @@ pub fn charge_record(c: &Charge) -> Result<records::Charge, StripeError> {
             .get(INVOICE_METADATA_KEY)
             .filter(|v| !v.is_empty())
             .cloned(),
+        gateway_invoice_id: c
+            .invoice
+            .as_ref()
+            .map(|x| x.id().to_string())
+            .filter(|id| !id.is_empty()),
         description: c.description.clone().filter(|d| !d.is_empty()),
         fee,
         metadata: c.metadata.clone(),

@@ -11,6 +11,14 @@ path: string,
  */
 mapping?: string, 
 /**
+ * A shipped layout's name (`xero-us`), where the headers do not say which app's.
+ */
+from?: string, 
+/**
+ * The currency of a file without a currency column (else the default currency).
+ */
+currency?: string, 
+/**
  * Say what would be added, changed and refused; write nothing.
  */
 dry_run: boolean, };

@@ -37,4 +37,13 @@ problems_more: number,
 /**
  * The zone dates without an offset were read in.
  */
-zone: string, };
+zone: string, 
+/**
+ * The app whose export this was, recognised by its headers (`Zoho Invoice / Zoho
+ * Books`); `None` for Chargeguard's own layout.
+ */
+recognised: string | null, 
+/**
+ * Rows left out as not ours: "2 drafts (never due) were not imported".
+ */
+skipped: Array<string>, };

@@ -16,6 +16,11 @@ threshold_is_default: boolean,
  */
 time_zone: string | null, 
 /**
+ * The currency of imported files that have no currency column (`USD`); `None` until
+ * set (such a file then needs one named at its import).
+ */
+default_currency: string | null, 
+/**
  * The folder holding the store (and uploads waiting for their import).
  */
 data_folder: string, 

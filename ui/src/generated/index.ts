@@ -20,6 +20,8 @@ export type * from "./CurrencySeries";
 export type * from "./DailyTotals";
 export type * from "./DailyTotalsRequest";
 export type * from "./DayAmounts";
+export type * from "./DefaultCurrencyRequest";
+export type * from "./DemoApprover";
 export type * from "./DismissRequest";
 export type * from "./Evidence";
 export type * from "./EvidenceCharge";

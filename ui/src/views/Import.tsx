@@ -236,6 +236,16 @@ function FileCard(props: {
               <dd>{formatCount(o.unchanged)}</dd>
             </dl>
           )}
+          {o.recognised && (
+            <p data-testid="import-recognised">
+              Recognised: <strong>{o.recognised}</strong>
+            </p>
+          )}
+          {o.skipped.map((line) => (
+            <p key={line} className="hint" data-testid="import-skipped">
+              {line}
+            </p>
+          ))}
           <p className="hint">Dates without a time zone were read in {o.zone}.</p>
           {o.changed_rows.length > 0 && (
             <table className="grid" aria-label="Changed rows">

@@ -73,6 +73,7 @@ export function Settings(props: { user: string; onChanged: () => Promise<void> }
         <People settings={settings} onChanged={changed} />
         <Threshold settings={settings} user={props.user} onChanged={changed} />
         <TimeZone settings={settings} user={props.user} onChanged={changed} />
+        <DefaultCurrency settings={settings} user={props.user} onChanged={changed} />
         <section className="card" aria-labelledby="data-title">
           <h3 id="data-title">Data folder</h3>
           <p>
@@ -313,6 +314,47 @@ function TimeZone(props: {
         </datalist>
         <button type="submit" disabled={form.busy || zone.trim() === ""}>
           Set time zone
+        </button>
+      </form>
+      <Outcome ok={form.ok} error={form.error} />
+    </section>
+  );
+}
+
+function DefaultCurrency(props: {
+  settings: SettingsData;
+  user: string;
+  onChanged: (s: SettingsData) => Promise<void>;
+}) {
+  const [code, setCode] = useState(props.settings.default_currency ?? "");
+  const form = useForm();
+  const id = useId();
+  const save = () =>
+    form.run(async () => {
+      const next = await call("default_currency_set", { code, by: props.user });
+      await props.onChanged(next);
+      return `Files without a currency column are now read in ${next.default_currency}.`;
+    });
+  return (
+    <section className="card" aria-labelledby="currency-title">
+      <h3 id="currency-title">Default currency</h3>
+      <p>
+        <strong data-testid="default-currency">{props.settings.default_currency ?? "Not set"}</strong>
+        {props.settings.default_currency === null &&
+          " — an invoice export without a currency column (Invoicely, Wave) needs one named at its import."}
+      </p>
+      <form
+        aria-label="Change the default currency"
+        className="stack"
+        onSubmit={(e) => {
+          e.preventDefault();
+          void save();
+        }}
+      >
+        <label htmlFor={id}>The currency of files that do not say (like USD)</label>
+        <input id={id} value={code} onChange={(e) => setCode(e.target.value.toUpperCase())} maxLength={3} />
+        <button type="submit" disabled={form.busy || code.trim().length !== 3}>
+          Set default currency
         </button>
       </form>
       <Outcome ok={form.ok} error={form.error} />
