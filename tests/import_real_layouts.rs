@@ -434,3 +434,306 @@ fn what_an_invoice_export_says_was_paid_stands_for_the_ledger() {
     );
     assert_eq!(findings.len(), 2, "{findings:#?}");
 }
+
+#[test]
+fn a_dry_run_previews_the_first_invoices_as_read_and_writes_nothing() {
+    let mut t = TestStore::new();
+    let options = ImportOptions {
+        dry_run: true,
+        ..ImportOptions::default()
+    };
+    let report = import_file(
+        &mut t.store,
+        FileKind::Invoices,
+        &fixture("layouts/zoho-invoice.csv"),
+        &options,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(
+        report.recognised.as_deref(),
+        Some("Zoho Invoice / Zoho Books")
+    );
+    assert_eq!(
+        report.preview[0],
+        "line 2: INV-000101 · Acme Widgets · 205.50 USD · paid · issued 2024-03-01 · paid 205.50 USD"
+    );
+    assert_eq!(report.preview.len(), 4, "{:?}", report.preview);
+    assert!(t.store.read(|tx| tx.invoices()).unwrap().is_empty());
+}
+
+#[test]
+fn a_charge_repeated_with_other_values_is_refused_in_one_short_line() {
+    let mut t = TestStore::new();
+    let wide = "x".repeat(3_000);
+    let first = stripe_row(
+        "ch_twice",
+        "2025-03-04 17:32:09",
+        "120.00",
+        "cus_a",
+        "",
+        "INV-1",
+    );
+    let second = first
+        .replace("Subscription", &format!("Renewal {wide}"))
+        .replace("120.00", "130.00");
+    let file = t.file(
+        "unified_payments.csv",
+        format!("{STRIPE_2024_HEADER}\n{first}{second}").as_bytes(),
+    );
+    let err = t.refused(FileKind::StripePayments, &file);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 2, "{err}");
+    assert!(
+        lines[1].contains(":3:1: id: `ch_twice` is also on line 2"),
+        "{err}"
+    );
+    assert!(lines[1].contains("amount_minor 12000 vs 13000"), "{err}");
+    assert!(
+        lines[1].contains("description Subscription vs Renewal"),
+        "{err}"
+    );
+    assert!(
+        lines[1].len() < 400,
+        "one short line, not the row: {} chars",
+        lines[1].len()
+    );
+}
+
+// ---------------------------------------------------------------- any layout, the same books
+
+mod same_books {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    struct Inv {
+        customer: String,
+        /// Line amounts in cents; the invoice's amount is their sum.
+        lines: Vec<i64>,
+        issued_day: i64,
+        due_in: i64,
+        status: &'static str,
+    }
+
+    fn invoice() -> impl Strategy<Value = Inv> {
+        (
+            "[A-Z][a-z]{2,8}( [A-Z][a-z]{2,8})?",
+            proptest::collection::vec(0i64..5_000_000, 1..4),
+            0i64..700,
+            0i64..60,
+            prop_oneof![Just("open"), Just("paid"), Just("void")],
+        )
+            .prop_map(|(customer, lines, issued_day, due_in, status)| Inv {
+                customer,
+                lines,
+                issued_day,
+                due_in,
+                status,
+            })
+    }
+
+    fn day(offset: i64) -> jiff::civil::Date {
+        jiff::civil::date(2025, 1, 1)
+            .checked_add(jiff::Span::new().days(offset))
+            .unwrap()
+    }
+
+    fn plain(cents: i64) -> String {
+        format!("{}.{:02}", cents / 100, cents % 100)
+    }
+
+    /// `1,234,567.89`, as Invoicely writes it.
+    fn grouped(cents: i64) -> String {
+        let whole = chargeguard::import::thousands((cents / 100) as u64);
+        format!("{whole}.{:02}", cents % 100)
+    }
+
+    fn csv_line(cells: &[String]) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(cells).unwrap();
+        String::from_utf8(w.into_inner().unwrap()).unwrap()
+    }
+
+    fn ours(books: &[Inv]) -> String {
+        let mut out =
+            "invoice_number,customer_id,amount,currency,issued_at,due_at,status\n".to_string();
+        for (n, i) in books.iter().enumerate() {
+            out.push_str(&csv_line(&[
+                format!("INV-{n}"),
+                i.customer.clone(),
+                plain(i.lines.iter().sum()),
+                "USD".into(),
+                day(i.issued_day).to_string(),
+                day(i.issued_day + i.due_in).to_string(),
+                i.status.into(),
+            ]));
+        }
+        out
+    }
+
+    /// Xero's export: one row per line, the invoice's total and paid/due on each, UK
+    /// dates, and a credit note that is not an invoice.
+    fn xero(books: &[Inv]) -> String {
+        let text = std::fs::read_to_string(fixture("layouts/xero.csv")).unwrap();
+        let header: Vec<String> = text
+            .lines()
+            .next()
+            .unwrap()
+            .split(',')
+            .map(String::from)
+            .collect();
+        let mut out = csv_line(&header);
+        let row = |values: &[(&str, String)]| {
+            let cells: Vec<String> = header
+                .iter()
+                .map(|h| {
+                    values
+                        .iter()
+                        .find(|(k, _)| k == h)
+                        .map(|(_, v)| v.clone())
+                        .unwrap_or_default()
+                })
+                .collect();
+            csv_line(&cells)
+        };
+        for (n, i) in books.iter().enumerate() {
+            let total: i64 = i.lines.iter().sum();
+            let (paid, due) = match i.status {
+                "paid" => (total, 0),
+                "open" => (0, total),
+                _ => (0, 0),
+            };
+            let status = match i.status {
+                "paid" => "Paid",
+                "open" => "Awaiting Payment",
+                _ => "Voided",
+            };
+            for line in &i.lines {
+                out.push_str(&row(&[
+                    ("ContactName", i.customer.clone()),
+                    ("InvoiceNumber", format!("INV-{n}")),
+                    (
+                        "InvoiceDate",
+                        day(i.issued_day).strftime("%d/%m/%Y").to_string(),
+                    ),
+                    (
+                        "DueDate",
+                        day(i.issued_day + i.due_in)
+                            .strftime("%d/%m/%Y")
+                            .to_string(),
+                    ),
+                    ("Total", plain(total)),
+                    ("InvoiceAmountPaid", plain(paid)),
+                    ("InvoiceAmountDue", plain(due)),
+                    ("LineAmount", plain(*line)),
+                    ("Description", "Work".into()),
+                    ("Currency", "USD".into()),
+                    ("Type", "Sales invoice".into()),
+                    ("Status", status.into()),
+                ]));
+            }
+        }
+        out.push_str(&row(&[
+            ("ContactName", "Someone".into()),
+            ("InvoiceNumber", "CN-1".into()),
+            ("InvoiceDate", "01/01/2025".into()),
+            ("DueDate", "01/01/2025".into()),
+            ("Total", "10.00".into()),
+            ("Currency", "USD".into()),
+            ("Type", "Sales credit note".into()),
+            ("Status", "Paid".into()),
+        ]));
+        out
+    }
+
+    /// Invoicely's export: `Jan 28 2021`, `1,020.00`, no currency.
+    fn invoicely(books: &[Inv]) -> String {
+        let mut out = "\"Date\",\"Due\",\"Details\",\"Client\",\"Status\",\"Total\"\n".to_string();
+        for (n, i) in books.iter().enumerate() {
+            let status = match i.status {
+                "paid" => "Paid",
+                "open" => "Due",
+                _ => "Void",
+            };
+            out.push_str(&csv_line(&[
+                day(i.issued_day).strftime("%b %d %Y").to_string(),
+                day(i.issued_day + i.due_in)
+                    .strftime("%b %d %Y")
+                    .to_string(),
+                format!("INV-{n}"),
+                i.customer.clone(),
+                status.into(),
+                grouped(i.lines.iter().sum()),
+            ]));
+        }
+        out
+    }
+
+    /// The invoices a store holds, as our own layout can say them.
+    fn stored(text: &str, options: &ImportOptions) -> Vec<String> {
+        let mut t = TestStore::new();
+        let file = t.file("invoices.csv", text.as_bytes());
+        import_file(&mut t.store, FileKind::Invoices, &file, options, now())
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        t.store
+            .read(|tx| tx.invoices())
+            .unwrap()
+            .into_iter()
+            .map(|i| {
+                format!(
+                    "{} {} {} {} {:?} {}",
+                    i.number,
+                    i.customer_id,
+                    i.amount,
+                    i.issued_at,
+                    i.due_at,
+                    i.status.as_str()
+                )
+            })
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn an_apps_export_and_our_own_layout_make_the_same_store(
+            books in proptest::collection::vec(invoice(), 1..12)
+        ) {
+            let want = stored(&ours(&books), &ImportOptions::default());
+            prop_assert_eq!(&stored(&xero(&books), &ImportOptions::default()), &want);
+            prop_assert_eq!(&stored(&invoicely(&books), &options(Some("USD"), None)), &want);
+        }
+    }
+}
+
+#[test]
+fn waves_payments_in_the_same_file_make_the_ledger() {
+    let mut t = TestStore::new();
+    let file = fixture("layouts/wave.csv");
+    let options = options(Some("USD"), None);
+    import_file(&mut t.store, FileKind::Invoices, &file, &options, now()).unwrap();
+    let report = import_file(&mut t.store, FileKind::Payments, &file, &options, now()).unwrap();
+    assert_eq!(report.recognised.as_deref(), Some("Wave payments"));
+    assert_eq!(report.counts.new, 2, "{report}");
+    let ledger: Vec<String> = t
+        .store
+        .read(|tx| tx.ledger_entries())
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {:?}",
+                e.invoice_number,
+                e.kind.as_str(),
+                e.amount,
+                e.gateway_id
+            )
+        })
+        .collect();
+    assert_eq!(
+        ledger,
+        vec!["11 payment 850.00 USD None", "12 payment 500.00 USD None"]
+    );
+}

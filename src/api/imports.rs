@@ -115,6 +115,9 @@ pub struct ImportOutcome {
     pub recognised: Option<String>,
     /// Rows left out as not ours: "2 drafts (never due) were not imported".
     pub skipped: Vec<String>,
+    /// The first records as read ("line 2: INV-1 · cus_A · 120.00 USD · open · …"): the
+    /// dry run's preview, before anything is written.
+    pub preview: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -514,6 +517,7 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
         zone: zone_name,
         recognised: None,
         skipped: Vec::new(),
+        preview: Vec::new(),
     };
     match result {
         Ok(report) => {
@@ -550,6 +554,7 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
             outcome.changed_unlisted = count32(report.changed_unlisted);
             outcome.recognised = report.recognised.clone();
             outcome.skipped = report.skipped.iter().map(|s| s.to_string()).collect();
+            outcome.preview = report.preview.clone();
         }
         Err(ImportError::Rows { errors, more, .. }) => {
             let total = errors.len() as u64 + more;

@@ -256,6 +256,22 @@ impl Layout for InvoicesLayout {
         self.number
     }
 
+    fn describe(row: &InvoiceRow) -> String {
+        let i = &row.invoice;
+        let mut text = format!(
+            "{} · {} · {} · {} · issued {}",
+            i.number,
+            i.customer_id,
+            i.amount,
+            i.status.as_str(),
+            i.issued_at.strftime("%Y-%m-%d")
+        );
+        if let Some(paid) = i.stated_paid {
+            text.push_str(&format!(" · paid {paid}"));
+        }
+        text
+    }
+
     fn groups(&self) -> bool {
         self.lines
     }

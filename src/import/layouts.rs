@@ -52,6 +52,10 @@ const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../layouts/invoices/invoice-ninja-items.toml"),
     ),
     ("wave", include_str!("../../layouts/invoices/wave.toml")),
+    (
+        "wave-payments",
+        include_str!("../../layouts/payments/wave-payments.toml"),
+    ),
 ];
 
 /// A layout shipped with the program.
@@ -158,12 +162,22 @@ mod tests {
 
     #[test]
     fn every_file_in_the_layouts_folder_is_shipped() {
-        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("layouts/invoices");
-        for entry in std::fs::read_dir(folder).unwrap() {
-            let path = entry.unwrap().path();
-            if path.extension().is_some_and(|e| e == "toml") {
-                let stem = path.file_stem().unwrap().to_str().unwrap();
-                assert!(named(stem).is_some(), "{stem}.toml is not in SHIPPED");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("layouts");
+        for (folder, layout) in [
+            ("invoices", MappingLayout::Invoices),
+            ("payments", MappingLayout::Payments),
+        ] {
+            for entry in std::fs::read_dir(root.join(folder)).unwrap() {
+                let path = entry.unwrap().path();
+                if path.extension().is_some_and(|e| e == "toml") {
+                    let stem = path.file_stem().unwrap().to_str().unwrap();
+                    let shipped =
+                        named(stem).unwrap_or_else(|| panic!("{stem}.toml is not in SHIPPED"));
+                    assert_eq!(
+                        shipped.mapping.layout, layout,
+                        "{stem}.toml is in the wrong folder"
+                    );
+                }
             }
         }
     }

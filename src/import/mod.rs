@@ -175,7 +175,13 @@ pub struct ImportReport {
     /// The app whose export this was, when a layout was recognised by its headers or
     /// picked (`Zoho Invoice / Zoho Books`); `None` for our own layout.
     pub recognised: Option<String>,
+    /// The first records as they were read ("line 2: INV-1 · cus_A · 120.00 USD · open …"),
+    /// for a bookkeeper to see the file was understood before importing it.
+    pub preview: Vec<String>,
 }
+
+/// How many records a report previews.
+pub const PREVIEW_RECORDS: usize = 5;
 
 /// Rows of a file that are not ours to import, and what they are: "11 payment attempts
 /// without a charge".
@@ -701,6 +707,10 @@ trait Layout {
     ) {
         unreachable!("only a layout that groups merges rows")
     }
+    /// The record in a few words, for the report's preview.
+    fn describe(row: &Self::Row) -> String {
+        Self::key(row).to_string()
+    }
     /// Finishes a record once all its lines are in; `Err` says why it is refused.
     fn complete(&self, _row: &mut Self::Row) -> Result<(), String> {
         Ok(())
@@ -798,6 +808,7 @@ where
             .expect("the writer took every row");
         let Written {
             counts,
+            preview,
             changed,
             changed_unlisted,
             suspects,
@@ -849,6 +860,7 @@ where
             content_sha256: read.content_sha256,
             skipped,
             recognised: None,
+            preview,
         };
         if nothing_new {
             return Err(Abort::NothingNew(Box::new(report)));
@@ -1050,6 +1062,8 @@ fn send_complete<L: Layout>(
 /// What storing the rows did.
 struct Written {
     counts: SourceCounts,
+    /// The first records, described (see [`ImportReport::preview`]).
+    preview: Vec<String>,
     changed: Vec<ChangedRow>,
     changed_unlisted: u64,
     suspects: Vec<Suspect>,
@@ -1070,6 +1084,7 @@ fn write_rows<L: Layout>(
     let mut seen = SeenKeys::new();
     let mut written = Written {
         counts: SourceCounts::default(),
+        preview: Vec::new(),
         changed: Vec::new(),
         changed_unlisted: 0,
         suspects: Vec::new(),
@@ -1079,6 +1094,11 @@ fn write_rows<L: Layout>(
         for ParsedRow { row, extra, line } in &batch {
             let line = *line;
             let key = L::key(row);
+            if written.preview.len() < PREVIEW_RECORDS {
+                written
+                    .preview
+                    .push(format!("line {line}: {}", L::describe(row)));
+            }
             let origin = Origin {
                 source_id,
                 line: Some(line),
@@ -1210,19 +1230,56 @@ fn settle_suspects(
     Ok(())
 }
 
+/// "customer_id cus_A vs cus_B, Item Name Bracket vs Install": what differs, short enough
+/// for one line however wide the rows (at most three values, each cut at 40 characters; the
+/// extra columns named one by one).
 fn describe_changes(changes: &[FieldChange]) -> String {
-    changes
-        .iter()
-        .map(|c| {
-            format!(
+    const MOST: usize = 3;
+    let short = |v: Option<&str>| -> String {
+        match v {
+            None | Some("") => "empty".to_string(),
+            Some(v) if v.chars().count() > 40 => {
+                format!("{}…", v.chars().take(39).collect::<String>())
+            }
+            Some(v) => v.to_string(),
+        }
+    };
+    let mut parts: Vec<String> = Vec::new();
+    for c in changes {
+        if c.field == "extra" {
+            let map = |v: &Option<String>| -> std::collections::BTreeMap<String, String> {
+                v.as_deref()
+                    .and_then(|t| serde_json::from_str(t).ok())
+                    .unwrap_or_default()
+            };
+            let (old, new) = (map(&c.old), map(&c.new));
+            let keys: std::collections::BTreeSet<&String> = old.keys().chain(new.keys()).collect();
+            for key in keys {
+                let (a, b) = (old.get(key), new.get(key));
+                if a != b {
+                    parts.push(format!(
+                        "{key} {} vs {}",
+                        short(a.map(String::as_str)),
+                        short(b.map(String::as_str))
+                    ));
+                }
+            }
+        } else {
+            parts.push(format!(
                 "{} {} vs {}",
                 c.field,
-                c.old.as_deref().unwrap_or("empty"),
-                c.new.as_deref().unwrap_or("empty")
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+                short(c.old.as_deref()),
+                short(c.new.as_deref())
+            ));
+        }
+    }
+    let more = parts.len().saturating_sub(MOST);
+    parts.truncate(MOST);
+    let mut text = parts.join(", ");
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
 }
 
 /// A row with more or fewer fields than the header.

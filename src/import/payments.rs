@@ -126,6 +126,18 @@ impl Layout for PaymentsLayout {
         self.payment_id
     }
 
+    fn describe(row: &LedgerEntry) -> String {
+        format!(
+            "{} · invoice {} · {} {} · {} · {}",
+            row.payment_id,
+            row.invoice_number,
+            row.kind.as_str(),
+            row.amount,
+            row.recorded_at.strftime("%Y-%m-%d"),
+            row.gateway_id.as_deref().unwrap_or("no gateway id")
+        )
+    }
+
     fn store(
         tx: &StoreTx<'_>,
         row: &LedgerEntry,

@@ -305,6 +305,21 @@ impl Layout for StripePaymentsLayout {
         self.id
     }
 
+    fn describe(row: &StripeRow) -> String {
+        let c = &row.charge;
+        format!(
+            "{} · {} · {} · {} · {}",
+            c.id,
+            c.amount,
+            c.status.as_str(),
+            c.created.strftime("%Y-%m-%d %H:%M"),
+            c.gateway_invoice_id
+                .as_deref()
+                .or(c.invoice_ref.as_deref())
+                .unwrap_or("no invoice named")
+        )
+    }
+
     fn keeps_unused(&self, row: &StripeRow) -> bool {
         row.fee_kept
     }

@@ -83,6 +83,7 @@ describe("results", () => {
     zone: "UTC",
     recognised: null,
     skipped: [],
+    preview: [],
     ...over,
   });
 

@@ -89,6 +89,11 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
             println!("recognised: {app}");
         }
         println!("{report}");
+        if report.dry_run {
+            for line in &report.preview {
+                println!("  {line}");
+            }
+        }
         for row in &report.changed {
             println!("  {row}");
         }

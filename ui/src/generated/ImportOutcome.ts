@@ -46,4 +46,9 @@ recognised: string | null,
 /**
  * Rows left out as not ours: "2 drafts (never due) were not imported".
  */
-skipped: Array<string>, };
+skipped: Array<string>, 
+/**
+ * The first records as read ("line 2: INV-1 · cus_A · 120.00 USD · open · …"): the
+ * dry run's preview, before anything is written.
+ */
+preview: Array<string>, };

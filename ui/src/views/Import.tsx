@@ -246,6 +246,13 @@ function FileCard(props: {
               {line}
             </p>
           ))}
+          {o.preview.length > 0 && (
+            <ul className="preview" aria-label="First records as read" data-testid="import-preview">
+              {o.preview.map((line) => (
+                <li key={line}>{line}</li>
+              ))}
+            </ul>
+          )}
           <p className="hint">Dates without a time zone were read in {o.zone}.</p>
           {o.changed_rows.length > 0 && (
             <table className="grid" aria-label="Changed rows">
