@@ -126,7 +126,7 @@ fn charge_status(text: &str) -> Option<(ChargeStatus, Option<bool>)> {
         | "refund pending"
         | "disputed"
         | "early fraud warning" => (ChargeStatus::Succeeded, None),
-        "uncaptured" => (ChargeStatus::Succeeded, Some(false)),
+        "uncaptured" | "requires capture" => (ChargeStatus::Succeeded, Some(false)),
         "pending"
         | "incomplete"
         | "processing"
@@ -377,6 +377,8 @@ mod tests {
     #[case::failed("FAILED", ChargeStatus::Failed, None)]
     #[case::blocked("Blocked", ChargeStatus::Failed, None)]
     #[case::canceled("Canceled", ChargeStatus::Failed, None)]
+    #[case::a_payment_intent_status("requires_payment_method", ChargeStatus::Pending, None)]
+    #[case::authorised_not_captured("requires_capture", ChargeStatus::Succeeded, Some(false))]
     fn stripe_statuses_map_onto_ours(
         #[case] text: &str,
         #[case] status: ChargeStatus,

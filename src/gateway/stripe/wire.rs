@@ -353,6 +353,27 @@ mod tests {
         );
         assert_eq!(c.created.as_second(), 1679090539);
         assert_eq!(c.fee, None);
+        assert_eq!(c.gateway_invoice_id, None, "today's API sends no invoice");
+    }
+
+    #[test]
+    fn a_charge_of_an_older_api_version_names_its_billing_invoice() {
+        for invoice in [
+            r#""in_1MtHbELkdIwHu7ixl4OzzPMv""#,
+            r#"{"id": "in_1MtHbELkdIwHu7ixl4OzzPMv", "object": "invoice"}"#,
+        ] {
+            let json = CHARGE.replacen(
+                "\"paid\": true,",
+                &format!("\"paid\": true, \"invoice\": {invoice},"),
+                1,
+            );
+            let wire: Charge = serde_json::from_str(&json).unwrap();
+            let c = charge_record(&wire).unwrap();
+            assert_eq!(
+                c.gateway_invoice_id.as_deref(),
+                Some("in_1MtHbELkdIwHu7ixl4OzzPMv")
+            );
+        }
     }
 
     #[test]
