@@ -81,6 +81,11 @@ fn imported(t: &mut TestStore, file: &Path, options: &ImportOptions) -> String {
 #[case::wave_with_a_currency("wave.csv", Some("USD"), None)]
 #[case::quickbooks_online_with_a_currency("quickbooks-online.csv", Some("USD"), None)]
 #[case::xero_for_a_us_organisation("xero-us.csv", None, Some("xero-us"))]
+#[case::quickbooks_online_day_first_with_tax(
+    "quickbooks-online-dmy.csv",
+    None,
+    Some("quickbooks-online-dmy")
+)]
 fn an_apps_export_imports_as_its_golden_file_says(
     #[case] name: &str,
     #[case] currency: Option<&str>,

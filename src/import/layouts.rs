@@ -25,6 +25,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "quickbooks-online",
         include_str!("../../layouts/invoices/quickbooks-online.toml"),
     ),
+    (
+        "quickbooks-online-dmy",
+        include_str!("../../layouts/invoices/quickbooks-online-dmy.toml"),
+    ),
     ("xero", include_str!("../../layouts/invoices/xero.toml")),
     (
         "xero-us",
