@@ -623,7 +623,7 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
                 )
             } else {
                 format!(
-                    "{name}: the columns match no layout Chargeguard knows, nothing was imported; pick another kind, a column mapping, or the app's layout: {}",
+                    "{name}: the columns do not match this kind of file, nor any app's layout Chargeguard knows, nothing was imported; pick another kind or a column mapping (layouts known: {})",
                     known.join(", ")
                 )
             };
