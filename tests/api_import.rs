@@ -314,3 +314,60 @@ async fn a_missing_file_says_so_by_its_name() {
         e.message
     );
 }
+
+#[tokio::test]
+async fn an_apps_export_is_recognised_previewed_and_its_drafts_counted_before_anything_is_written()
+{
+    let (_dir, api) = setup();
+    let bytes = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/import/layouts/zoho-invoice.csv"),
+    )
+    .unwrap();
+    let up = upload(&api, "Invoice.csv", &bytes).await;
+    let dry = import(&api, "invoices", &up.path, None, true)
+        .await
+        .unwrap();
+    assert!(!dry.written);
+    assert_eq!(dry.recognised.as_deref(), Some("Zoho Invoice / Zoho Books"));
+    assert_eq!(dry.skipped, vec!["1 draft (never due) was not imported"]);
+    assert_eq!(dry.preview.len(), 4, "{:?}", dry.preview);
+    assert!(dry.preview[0].starts_with("line 2: INV-000101 · Acme Widgets · 205.50 USD"));
+    let done = import(&api, "invoices", &up.path, None, false)
+        .await
+        .unwrap();
+    assert!(done.written);
+    assert_eq!(done.new, 4);
+}
+
+#[tokio::test]
+async fn a_file_without_a_currency_imports_in_the_default_currency_set_in_settings() {
+    let (_dir, api) = setup();
+    let invoicely = "\"Date\",\"Due\",\"Details\",\"Client\",\"Status\",\"Total\"\n\
+                     \"Apr 11 2024\",\"Apr 25 2024\",\"INV-31\",\"Quarry Lane Books\",\"Paid\",\"2,450.00\"\n";
+    let up = upload(&api, "invoices.csv", invoicely.as_bytes()).await;
+    let refused = import(&api, "invoices", &up.path, None, true)
+        .await
+        .unwrap();
+    assert!(
+        refused
+            .problems
+            .iter()
+            .any(|p| p.column_name.contains("currency") && p.column_name.contains("Settings")),
+        "{:?}",
+        refused.problems
+    );
+    let settings: chargeguard::api::settings::Settings = call(
+        &api,
+        "default_currency_set",
+        json!({"code": "usd", "by": "kim"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(settings.default_currency.as_deref(), Some("USD"));
+    let done = import(&api, "invoices", &up.path, None, false)
+        .await
+        .unwrap();
+    assert_eq!(done.recognised.as_deref(), Some("Invoicely"));
+    assert_eq!(done.new, 1, "{}", done.message);
+}
