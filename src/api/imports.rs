@@ -686,6 +686,12 @@ pub fn mapping_save(api: &Api, request: &MappingSaveRequest) -> Result<MappingVi
         .map_err(|e| ApiError::invalid(e.to_string()))?
         .to_string();
     let mut store = api.open()?;
+    // The form shows columns and values only: what else a saved mapping says stays.
+    let saved = store.read(|tx| tx.mapping(&name))?;
+    let mapping = match saved.and_then(|s| ColumnMapping::from_toml(&s.definition).ok()) {
+        Some(saved) => mapping.keeping_beyond_the_form(&saved),
+        None => mapping,
+    };
     import::save_mapping(&mut store, &name, &mapping).map_err(|e| match e {
         ImportError::Store(s) => ApiError::from(s),
         other => ApiError::invalid(other.to_string()),

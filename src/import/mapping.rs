@@ -319,6 +319,30 @@ impl ColumnMapping {
         }
     }
 
+    /// This mapping (made from a form of columns and values) with what the form does not
+    /// show kept from the `saved` mapping it replaces: its name, recognition, formats, line
+    /// grouping, row filters and constants (but a constant for a column the form now
+    /// gives a header). Editing a copied layout in the window must not lose its date format.
+    pub fn keeping_beyond_the_form(mut self, saved: &ColumnMapping) -> ColumnMapping {
+        if saved.layout != self.layout {
+            return self;
+        }
+        self.name = saved.name.clone();
+        self.recognise = saved.recognise.clone();
+        self.format = saved.format.clone();
+        self.lines = saved.lines.clone();
+        self.keep = saved.keep.clone();
+        self.drop = saved.drop.clone();
+        self.paid_in_full_by_status = saved.paid_in_full_by_status;
+        self.constants = saved
+            .constants
+            .iter()
+            .filter(|(column, _)| !self.columns.contains_key(*column))
+            .map(|(c, v)| (c.clone(), v.clone()))
+            .collect();
+        self
+    }
+
     /// The app's name, or "your mapping".
     pub fn display_name(&self) -> &str {
         self.name.as_deref().unwrap_or("your mapping")
@@ -639,6 +663,32 @@ Settled = "paid"
         assert_eq!(mapping.values_for("status").unwrap()["Unpaid"], "open");
         let again = ColumnMapping::from_toml(&mapping.to_toml()).unwrap();
         assert_eq!(again, mapping);
+    }
+
+    #[test]
+    fn a_copied_layout_edited_in_a_form_keeps_what_the_form_does_not_show() {
+        let saved = ColumnMapping::from_toml(
+            "layout = \"invoices\"\nname = \"Mine\"\nrecognise = [\"Ref\"]\n\
+             [columns]\ninvoice_number = \"Ref\"\n[constants]\nstatus = \"open\"\ncurrency = \"USD\"\n\
+             [format]\ndate = \"%d/%m/%Y\"\n[lines]\ntotal = true\n",
+        )
+        .unwrap();
+        let columns = BTreeMap::from([
+            ("invoice_number".to_string(), "Ref".to_string()),
+            ("status".to_string(), "State".to_string()),
+        ]);
+        let form = ColumnMapping::new(MappingLayout::Invoices, &columns, &BTreeMap::new()).unwrap();
+        let kept = form.keeping_beyond_the_form(&saved);
+        assert_eq!(kept.format.date.as_deref(), Some("%d/%m/%Y"));
+        assert_eq!(kept.lines, saved.lines);
+        assert_eq!(kept.recognise, vec!["Ref"]);
+        assert_eq!(kept.header_for("status"), "State", "the form's header wins");
+        assert_eq!(
+            kept.constants,
+            BTreeMap::from([("currency".to_string(), "USD".to_string())]),
+            "a constant the form replaced with a header is gone"
+        );
+        assert_eq!(ColumnMapping::from_toml(&kept.to_toml()).unwrap(), kept);
     }
 
     #[test]

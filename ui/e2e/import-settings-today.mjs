@@ -81,8 +81,8 @@ try {
     const editor = page.getByRole("region", { name: "Column mapping for another app's layout" });
     await editor.getByLabel("File").selectOption({ label: "acme.csv" });
     await editor.getByTestId("mapping-missing").filter({ hasText: "invoice_number" }).waitFor();
-    await editor.getByLabel("Header for invoice_number").selectOption("Invoice #");
-    await editor.getByLabel("Header for amount").selectOption("Total");
+    await editor.getByLabel("Header for invoice_number", { exact: true }).selectOption("Invoice #");
+    await editor.getByLabel("Header for amount", { exact: true }).selectOption("Total");
     await editor.getByRole("button", { name: "Add a value translation" }).click();
     await editor.getByLabel("Their value 1").fill("Unpaid");
     await editor.getByLabel("Our value 1").fill("open");
