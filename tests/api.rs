@@ -322,3 +322,91 @@ async fn a_store_without_a_gateway_says_to_connect_one() {
     assert!(!today.demo);
     assert_eq!(today.open_findings, 0);
 }
+
+/// `chargeguard ui-server`'s API on loopback, as `ui-server` serves it, with its secret.
+async fn served(api: api::Api) -> (String, api::http::ApiSecret) {
+    let secret = api::http::ApiSecret::generate();
+    let (listener, bound) = api::http::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let router = api::http::router(api, None, secret.clone());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (format!("http://{bound}"), secret)
+}
+
+#[tokio::test]
+async fn a_web_page_elsewhere_cannot_drive_the_api_only_its_own_window_can() {
+    let demo = demo();
+    let (base, secret) = served(api::Api::new(&demo.db)).await;
+    let open = || api::today(&api::Api::new(&demo.db)).unwrap().open_findings;
+    let before = open();
+    let finding = api::findings(&api::Api::new(&demo.db), &FindingsQuery::default()).unwrap()[0].id;
+    let dismiss =
+        serde_json::json!({"finding_id": finding, "by": "attacker", "reason": "x"}).to_string();
+    let client = reqwest::Client::new();
+    let url = format!("{base}/api/dismiss");
+    let bearer = format!("Bearer {}", secret.reveal());
+    // (what is sent, the status refused with): a form a page posts cross-site needs no
+    // preflight; a page cannot read the secret, nor set Authorization without a preflight.
+    let attempts = [
+        (
+            client
+                .post(&url)
+                .header("content-type", "text/plain")
+                .header("origin", "https://evil.example"),
+            403,
+        ),
+        (
+            client.post(&url).header("content-type", "application/json"),
+            401,
+        ),
+        (
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("authorization", "Bearer 00"),
+            401,
+        ),
+        (
+            client
+                .post(&url)
+                .header("content-type", "text/plain")
+                .header("authorization", &bearer),
+            415,
+        ),
+        (
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("authorization", &bearer)
+                .header("origin", "https://evil.example"),
+            403,
+        ),
+    ];
+    for (request, status) in attempts {
+        let answer = request.body(dismiss.clone()).send().await.unwrap();
+        assert_eq!(answer.status().as_u16(), status);
+        assert!(
+            answer
+                .headers()
+                .get("access-control-allow-origin")
+                .is_none(),
+            "no CORS header, ever"
+        );
+    }
+    assert_eq!(open(), before, "nothing was dismissed");
+
+    // Its own window: the secret from the address, JSON, its own origin (or none).
+    let own = client
+        .post(format!("{base}/api/today"))
+        .header("content-type", "application/json")
+        .header("authorization", &bearer)
+        .header("origin", &base)
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(own.status().as_u16(), 200);
+    let today: Today = own.json().await.unwrap();
+    assert_eq!(today.open_findings, before);
+}

@@ -7,6 +7,14 @@
 //! the desktop shell routes through too) and writes its answer — the value with 200, or the `ApiError` with a status that matches
 //! its code. It binds loopback only (the API can move money), and refuses requests whose
 //! `Host` is not a loopback name, so a web page elsewhere cannot reach it by DNS rebinding.
+//!
+//! **Only its own window reaches the API.** Any page the bookkeeper opens in a browser can
+//! send a "simple" cross-site `POST` to loopback (a form's `text/plain` body needs no
+//! preflight), so each start makes a secret ([`ApiSecret`], printed in the window's address
+//! as `#token=…`, which a browser never sends anywhere), and every `POST /api/COMMAND` must
+//! carry it as `Authorization: Bearer …` (a header no cross-site page can set without a
+//! preflight this server never answers), a JSON body, and no `Origin` but the server's own.
+//! Otherwise the answer is 401, 415 or 403 and nothing is done. No CORS header is ever sent.
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
@@ -25,6 +33,80 @@ use super::{Api, ApiError, ApiErrorCode};
 struct Shared {
     api: Api,
     static_dir: Option<PathBuf>,
+    secret: ApiSecret,
+}
+
+/// The secret a `ui-server` makes at each start: only a window opened with it (or a client
+/// it was given to) drives the API. It shows itself only through [`ApiSecret::reveal`].
+#[derive(Clone)]
+pub struct ApiSecret(std::sync::Arc<str>);
+
+impl ApiSecret {
+    /// 32 random bytes from the operating system's generator, hex.
+    pub fn generate() -> ApiSecret {
+        let bytes: [u8; 32] = rand::random();
+        ApiSecret(hex::encode(bytes).into())
+    }
+
+    /// The secret itself, for the one address the server prints.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `offered` is the secret, compared in constant time.
+    fn matches(&self, offered: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), offered.as_bytes());
+        a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+}
+
+impl std::fmt::Debug for ApiSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiSecret(…)")
+    }
+}
+
+/// Refuses an API call that did not come from the server's own window (see the module
+/// documentation); nothing is done for a refused call.
+async fn own_window_only(State(shared): State<Shared>, request: Request, next: Next) -> Response {
+    let headers = request.headers();
+    let refuse = |status: StatusCode, message: &str| {
+        (status, axum::Json(ApiError::invalid(message.to_string()))).into_response()
+    };
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let own = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|host| format!("http://{host}"));
+        if origin.to_str().ok() != own.as_deref() {
+            return refuse(
+                StatusCode::FORBIDDEN,
+                "this API answers only its own window, not another site's page",
+            );
+        }
+    }
+    let offered = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "));
+    if !offered.is_some_and(|t| shared.secret.matches(t.trim())) {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "this API needs the secret from the address `chargeguard ui-server` printed; open the window from that address",
+        );
+    }
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|t| t.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "an API call's body is JSON (Content-Type: application/json)",
+        );
+    }
+    next.run(request).await
 }
 
 fn status_for(code: ApiErrorCode) -> StatusCode {
@@ -148,17 +230,29 @@ async fn only_loopback_hosts(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The wrapper's routes over `api`, serving the front end from `static_dir`.
-pub fn router(api: Api, static_dir: Option<PathBuf>) -> Router {
+/// The wrapper's routes over `api`, serving the front end from `static_dir`; API calls
+/// must carry `secret`.
+pub fn router(api: Api, static_dir: Option<PathBuf>, secret: ApiSecret) -> Router {
+    let shared = Shared {
+        api,
+        static_dir,
+        secret,
+    };
     Router::new()
-        .route("/api/{command}", post(command))
+        .route(
+            "/api/{command}",
+            post(command).route_layer(middleware::from_fn_with_state(
+                shared.clone(),
+                own_window_only,
+            )),
+        )
         // An upload's bytes travel as base64 (4 characters per 3 bytes) inside JSON.
         .layer(DefaultBodyLimit::max(
             super::imports::MAX_UPLOAD_BYTES / 3 * 4 + 64 * 1024,
         ))
         .fallback(static_file)
         .layer(middleware::from_fn(only_loopback_hosts))
-        .with_state(Shared { api, static_dir })
+        .with_state(shared)
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -28,11 +28,7 @@ const { step, summary } = steps();
 const shot = (page, name) => page.screenshot({ path: join(shots, `books-${name}.png`), fullPage: true });
 
 async function api(command, body) {
-  const r = await fetch(`${server.url}/api/${command}`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify(body ?? null),
-  });
+  const r = await server.post(command, body);
   return r.json();
 }
 
@@ -42,7 +38,7 @@ try {
   page.setDefaultTimeout(20_000);
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
-  await page.goto(server.url);
+  await page.goto(server.page);
   await page.getByRole("status").filter({ hasText: "Demo data" }).waitFor();
 
   // ------------------------------------------------------------------ Re-charge

@@ -38,7 +38,7 @@ try {
   page.setDefaultTimeout(20_000);
   const pageErrors = [];
   page.on("pageerror", (e) => pageErrors.push(String(e)));
-  await page.goto(server.url);
+  await page.goto(server.page);
   await page.getByTestId("open-findings").waitFor();
 
   const card = (name) => page.getByRole("article", { name });
@@ -191,7 +191,7 @@ try {
     if (r.url().includes("/api/")) bodies.push(await r.text().catch(() => ""));
   });
   await step("Settings: a key typed once connects the gateway and is never shown or sent back", async () => {
-    await page.goto(ownServer.url);
+    await page.goto(ownServer.page);
     await page.getByRole("tab", { name: "Settings" }).click();
     const form = page.getByRole("form", { name: "Connect a gateway" });
     await form.getByLabel("Gateway address").fill(own.sandboxUrl);

@@ -23,7 +23,7 @@ try {
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
 
   await step("Today opens on the demo store under a Demo data banner", async () => {
-    await page.goto(server.url);
+    await page.goto(server.page);
     await page.getByRole("status").filter({ hasText: "Demo data" }).waitFor();
     await page.getByTestId("open-findings").filter({ hasText: "16" }).waitFor();
     await page.screenshot({ path: join(shots, "1-today.png"), fullPage: true });
@@ -73,11 +73,7 @@ try {
     // Two more presses straight at the API, as two other windows would: nothing more is sent.
     const again = await Promise.all(
       [1, 2].map(() =>
-        fetch(`${server.url}/api/execute`, {
-          method: "POST",
-          headers: { "content-type": "application/json" },
-          body: JSON.stringify({ action_id: actionId, by: "other-window" }),
-        }).then((r) => r.json()),
+        server.post("execute", { action_id: actionId, by: "other-window" }).then((r) => r.json()),
       ),
     );
     for (const a of again) expect(a.action?.state === "succeeded" || a.code === "already_in_progress", JSON.stringify(a));

@@ -41,7 +41,11 @@ export function demoStore({ approver = false } = {}) {
   return { work, db, sandboxState, run };
 }
 
-/** Starts ui-server on `store`; resolves with its URL (and the sandbox's) once it listens. */
+/**
+ * Starts ui-server on `store`; resolves once it listens with `page` (the address it printed,
+ * `#token=…` included: the window to open), `url` (the same without the secret), `post`
+ * (an API call as the window makes it, secret included) and the sandbox's URL.
+ */
 export function startServer(store, { env = {}, sandbox = true } = {}) {
   needBuilds();
   const args = ["--db", store.db, "--http-timeout", "5", "ui-server", "--static", join(ui, "dist")];
@@ -52,10 +56,19 @@ export function startServer(store, { env = {}, sandbox = true } = {}) {
     let sandboxUrl = null;
     createInterface({ input: child.stdout }).on("line", (line) => {
       sandboxUrl = line.match(/^sandbox on (http:\/\/\S+)/)?.[1] ?? sandboxUrl;
-      const url = line.match(/^listening on (http:\/\/\S+)/)?.[1];
-      if (url) {
+      const page = line.match(/^listening on (http:\/\/\S+)/)?.[1];
+      if (page) {
         clearTimeout(timer);
-        ready({ child, url, sandbox: sandboxUrl });
+        const url = page.replace(/\/?#.*$/, "");
+        const token = page.match(/#token=([0-9a-f]+)/)?.[1];
+        if (!token) reject(new Error(`ui-server printed no secret: ${line}`));
+        const post = (command, body) =>
+          fetch(`${url}/api/${command}`, {
+            method: "POST",
+            headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+            body: JSON.stringify(body ?? null),
+          });
+        ready({ child, url, page, token, post, sandbox: sandboxUrl });
       }
     });
     child.on("exit", (code) => reject(new Error(`ui-server exited early (${code})`)));

@@ -14,6 +14,20 @@ describe("transport", () => {
     expect(fetch).toHaveBeenCalledWith("/api/findings", expect.objectContaining({ method: "POST", body: '{"status":"open"}' }));
   });
 
+  it("carries the secret of the address the window was opened with, and takes it out of the address bar", async () => {
+    window.sessionStorage.clear();
+    window.history.replaceState(null, "", "/#token=0123abcd");
+    const fetch = vi.fn(async () => new Response(JSON.stringify(3), { status: 200 }));
+    vi.stubGlobal("fetch", fetch);
+    await call("reconcile", null);
+    await call("reconcile", null);
+    expect(window.location.hash).toBe("");
+    for (const [, init] of fetch.mock.calls as unknown as [string, RequestInit][]) {
+      expect(init.headers).toMatchObject({ authorization: "Bearer 0123abcd", "content-type": "application/json" });
+    }
+    window.sessionStorage.clear();
+  });
+
   it("turns the wrapper's {code, message} into a CommandError", async () => {
     vi.stubGlobal(
       "fetch",

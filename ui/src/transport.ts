@@ -124,6 +124,31 @@ function tauriInvoke(): Invoke | null {
   return internals?.invoke ?? null;
 }
 
+const SECRET_KEY = "chargeguard-api-secret";
+
+/**
+ * The secret `chargeguard ui-server` printed in the address it was opened with
+ * (`#token=…`): kept for this tab only, and taken out of the address bar so it is not
+ * bookmarked or shared. Null inside the desktop app, which needs none.
+ */
+export function apiSecret(): string | null {
+  const fromAddress = /(?:^#|&)token=([0-9a-f]+)/.exec(globalThis.location?.hash ?? "")?.[1];
+  if (fromAddress) {
+    try {
+      globalThis.sessionStorage?.setItem(SECRET_KEY, fromAddress);
+      globalThis.history?.replaceState(null, "", globalThis.location.pathname + globalThis.location.search);
+    } catch {
+      // A browser without storage keeps working for this page's life from the address.
+    }
+    return fromAddress;
+  }
+  try {
+    return globalThis.sessionStorage?.getItem(SECRET_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export async function call<C extends Command>(
   command: C,
   arg: Commands[C][0],
@@ -140,9 +165,13 @@ export async function call<C extends Command>(
   }
   let response: Response;
   try {
+    const secret = apiSecret();
     response = await fetch(`/api/${command}`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: {
+        "content-type": "application/json",
+        ...(secret ? { authorization: `Bearer ${secret}` } : {}),
+      },
       body: JSON.stringify(arg),
     });
   } catch {

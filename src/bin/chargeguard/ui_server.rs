@@ -3,7 +3,8 @@
 //! this only reads the flags, starts the demo's sandbox when asked, and serves.
 //!
 //! It prints `sandbox on http://ADDR` (with `--sandbox-state`) and then
-//! `listening on http://ADDR` as its last start-up line, flushed, so a test can wait for it.
+//! `listening on http://ADDR/#token=SECRET` as its last start-up line, flushed, so a test
+//! can wait for it: the window opened at that address is the only one that drives the API.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -61,9 +62,10 @@ pub fn run(ctx: &Ctx, args: UiServerArgs) -> anyhow::Result<ExitCode> {
             );
         }
         let (listener, bound) = api::http::bind(addr).await?;
-        println!("listening on http://{bound}");
+        let secret = api::http::ApiSecret::generate();
+        println!("listening on http://{bound}/#token={}", secret.reveal());
         std::io::stdout().flush().ok();
-        axum::serve(listener, api::http::router(api, static_dir))
+        axum::serve(listener, api::http::router(api, static_dir, secret))
             .with_graceful_shutdown(async {
                 let _ = tokio::signal::ctrl_c().await;
             })
