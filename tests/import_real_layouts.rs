@@ -742,3 +742,31 @@ fn waves_payments_in_the_same_file_make_the_ledger() {
         vec!["11 payment 850.00 USD None", "12 payment 500.00 USD None"]
     );
 }
+
+#[test]
+fn zoho_books_payments_applied_to_two_invoices_are_two_ledger_entries() {
+    let mut t = TestStore::new();
+    let report = t.import(FileKind::Payments, &fixture("layouts/zoho-payments.csv"));
+    assert_eq!(report.recognised.as_deref(), Some("Zoho Books payments"));
+    let ledger: Vec<String> = t
+        .store
+        .read(|tx| tx.ledger_entries())
+        .unwrap()
+        .into_iter()
+        .map(|e| {
+            format!(
+                "{} {} {} {:?}",
+                e.payment_id, e.invoice_number, e.amount, e.gateway_id
+            )
+        })
+        .collect();
+    assert_eq!(
+        ledger,
+        vec![
+            "4410027000000131005 INV-000101 205.50 USD None",
+            "4410027000000131024 INV-000102 750.00 EUR None",
+            "4410027000000131025 INV-000106 200.00 EUR None",
+        ],
+        "each invoice's share, never the whole payment twice"
+    );
+}

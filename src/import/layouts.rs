@@ -60,6 +60,10 @@ const SHIPPED: &[(&str, &str)] = &[
         "wave-payments",
         include_str!("../../layouts/payments/wave-payments.toml"),
     ),
+    (
+        "zoho-payments",
+        include_str!("../../layouts/payments/zoho-payments.toml"),
+    ),
 ];
 
 /// A layout shipped with the program.
