@@ -287,38 +287,40 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
     }
 }
 
-/// Charges an invoice's own record accounts for, with or without a ledger payment: one
-/// that names the gateway's own invoice (Stripe Billing's invoice records its payment), and,
-/// on an invoice whose export states what was paid, its counted charges, oldest first, as
-/// far as that amount reaches. A charge beyond it is not accounted for: the app does not
-/// know about it (an orphan), or it over-covers the invoice (a double charge).
+/// Charges an invoice's own record accounts for, with or without a ledger payment: among
+/// the charges counted towards a live invoice (linked, in its currency, holding money),
+/// one that names the gateway's own invoice (Stripe Billing's invoice records its payment),
+/// and, on an invoice whose export states what was paid, the others, oldest first, each
+/// that still fits in what is left of that amount. A charge beyond it is not accounted for: the app does not know
+/// of it (an orphan), or it over-covers the invoice (a double charge). A charge on a void
+/// invoice, or in another currency, is never accounted for by the invoice.
 fn accounted_by_invoices(
     books: &Books,
     links: &[Link],
     counted_head: &[u32],
     counted_next: &[u32],
 ) -> Vec<bool> {
-    let mut accounted: Vec<bool> = links
-        .iter()
-        .map(|link| matches!(link, Some((_, LinkBy::GatewayInvoice))))
-        .collect();
+    let mut accounted = vec![false; links.len()];
     for (inv, invoice) in books.invoices.iter().enumerate() {
-        let Some(stated) = invoice.stated_paid else {
+        if invoice.status == InvoiceStatus::Void || counted_head[inv] == NONE {
             continue;
-        };
+        }
         let mut charges: Vec<u32> = Chain::from_heads(counted_head[inv], counted_next).collect();
         charges.sort_unstable_by_key(|&c| {
             let charge = &books.charges[c as usize];
             (charge.created, charge.id.as_str())
         });
-        let mut left = i128::from(stated.minor());
+        let mut left = invoice.stated_paid.map_or(0, |m| i128::from(m.minor()));
         for c in charges {
-            let net = i128::from(books.charges[c as usize].net_captured());
-            if net > left {
-                break;
+            if matches!(links[c as usize], Some((_, LinkBy::GatewayInvoice))) {
+                accounted[c as usize] = true;
+                continue;
             }
-            accounted[c as usize] = true;
-            left -= net;
+            let net = i128::from(books.charges[c as usize].net_captured());
+            if net <= left {
+                accounted[c as usize] = true;
+                left -= net;
+            }
         }
     }
     accounted

@@ -193,6 +193,23 @@ use FindingKind::*;
           vec![Charge { amount: Money::from_minor(5_000, cur("JPY")), amount_refunded: Money::from_minor(0, cur("JPY")), ..ch_ref("ch_a", 0, 0, "INV-1") },
                Charge { amount: Money::from_minor(5_000, cur("JPY")), amount_refunded: Money::from_minor(0, cur("JPY")), ..ch_ref("ch_b", 0, 1, "INV-1") }]),
     vec![(DoubleCharge, Some("INV-1"), vec!["ch_b"], 5_000, Exact)])]
+#[case::a_second_charge_naming_one_billing_invoice_is_a_double_charge(
+    books(vec![Invoice { gateway_invoice_id: Some("in_1".into()), ..inv("INV-1", 10_000) }],
+          vec![],
+          vec![Charge { gateway_invoice_id: Some("in_1".into()), ..ch("ch_a", 10_000, 0) },
+               Charge { gateway_invoice_id: Some("in_1".into()), ..ch("ch_b", 10_000, 5) }]),
+    vec![(DoubleCharge, Some("INV-1"), vec!["ch_b"], 10_000, Exact)])]
+#[case::a_billing_invoice_charge_in_another_currency_is_not_accounted_for(
+    books(vec![Invoice { gateway_invoice_id: Some("in_1".into()), ..inv("INV-1", 10_000) }],
+          vec![],
+          vec![Charge { amount: Money::from_minor(9_500, cur("EUR")), amount_refunded: Money::from_minor(0, cur("EUR")),
+                        gateway_invoice_id: Some("in_1".into()), ..ch("ch_a", 0, 0) }]),
+    vec![(OrphanCharge, Some("INV-1"), vec!["ch_a"], 9_500, Exact)])]
+#[case::a_charge_beyond_what_the_invoice_export_says_was_paid_is_an_orphan(
+    books(vec![Invoice { stated_paid: Some(usd(6_000)), ..inv("INV-1", 10_000) }],
+          vec![],
+          vec![ch_ref("ch_a", 6_000, 0, "INV-1"), ch_ref("ch_b", 4_000, 1, "INV-1")]),
+    vec![(OrphanCharge, Some("INV-1"), vec!["ch_b"], 4_000, Exact)])]
 #[case::overpayment_inside_the_last_charge_points_at_it(
     books(vec![inv("INV-1", 10_000)],
           vec![pay("pay_1", "INV-1", 6_000, Some("ch_a")), pay("pay_2", "INV-1", 6_000, Some("ch_b"))],
@@ -331,6 +348,14 @@ fn finds(#[case] books: Books, #[case] expected: Vec<Expected>) {
                Invoice { order_ref: Some("ORD-1".into()), issued_at: minutes(2), ..inv("INV-2", 10_000) }],
           vec![pay("pay_1", "INV-1", 10_000, Some("ch_a"))],
           vec![ch_ref("ch_a", 10_000, 0, "INV-1")]))]
+#[case::a_charge_naming_its_stripe_billing_invoice_needs_no_ledger(
+    books(vec![Invoice { gateway_invoice_id: Some("in_1".into()), ..inv("INV-1", 10_000) }],
+          vec![],
+          vec![Charge { gateway_invoice_id: Some("in_1".into()), customer: Some("cus_x".into()), ..ch("ch_a", 10_000, 0) }]))]
+#[case::what_the_invoice_export_says_was_paid_accounts_for_its_charges(
+    books(vec![Invoice { stated_paid: Some(usd(10_000)), ..inv("INV-1", 10_000) }],
+          vec![],
+          vec![ch_ref("ch_a", 4_000, 0, "INV-1"), ch_ref("ch_b", 6_000, 1, "INV-1")]))]
 fn finds_nothing(#[case] books: Books) {
     let r = reconcile(&books);
     assert_eq!(seen(&r), vec![], "{:#?}", r.findings);
