@@ -203,10 +203,21 @@ async fn people_threshold_and_time_zone_change_only_as_the_core_allows() {
     )
     .await
     .unwrap();
+    // Once there is an approver, nobody is added without one vouching.
+    let alone = call::<_, Settings>(
+        &api,
+        "user_add",
+        json!({"name": "bob", "role": "approver", "passphrase": "bob's own passphrase"}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(alone.code, ApiErrorCode::InvalidInput);
+    assert!(alone.message.contains("approver"), "{}", alone.message);
     let with_bob: Settings = call(
         &api,
         "user_add",
-        json!({"name": "bob", "role": "bookkeeper", "passphrase": "bob's own passphrase"}),
+        json!({"name": "bob", "role": "bookkeeper", "passphrase": "bob's own passphrase",
+               "by": APPROVER, "by_passphrase": PASSPHRASE}),
     )
     .await
     .unwrap();

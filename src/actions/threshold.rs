@@ -74,6 +74,7 @@ mod tests {
             "alice",
             Role::Approver,
             "correct horse battery",
+            None,
             now,
         )
         .unwrap();
@@ -82,6 +83,10 @@ mod tests {
             "bob",
             Role::Bookkeeper,
             "another passphrase",
+            Some(people::Sponsor {
+                name: "alice",
+                passphrase: "correct horse battery",
+            }),
             now,
         )
         .unwrap();

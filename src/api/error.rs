@@ -95,6 +95,9 @@ impl From<PeopleError> for ApiError {
                     "the name or passphrase for `{name}` is not right; type them again (an approver is added with `chargeguard user add`)"
                 ),
             ),
+            PeopleError::NeedsApprover => ApiError::invalid(
+                "adding a person needs an approver of this store to vouch: fill in an approver's name and passphrase (nobody may add a second approver for themselves)",
+            ),
             other => ApiError::invalid(other.to_string()),
         }
     }

@@ -12,7 +12,8 @@
 //! **Who may change what** is the core's: a threshold change is an approver's sign-off
 //! with their passphrase (`actions::set_approval_threshold`); the time zone must be an
 //! IANA zone (`period::set_business_zone`); a person is added with a role and a passphrase
-//! of which only a hash is kept (`people::add_user`). Each change is audited by the core.
+//! of which only a hash is kept, once the store has an approver only with an approver's
+//! passphrase (`people::add_user`). Each change is audited by the core.
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -118,6 +119,12 @@ pub struct UserAddRequest {
     pub name: String,
     pub role: PersonRole,
     pub passphrase: String,
+    /// An approver of this store vouching for the new person (needed once there is one).
+    #[ts(optional)]
+    pub by: Option<String>,
+    /// That approver's passphrase.
+    #[ts(optional)]
+    pub by_passphrase: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -318,11 +325,19 @@ async fn connect_own_books(
 /// Adds a person with a role and a passphrase (only its hash is kept).
 pub fn user_add(api: &Api, request: &UserAddRequest) -> Result<Settings, ApiError> {
     let mut store = api.open()?;
+    let sponsor = match (&request.by, &request.by_passphrase) {
+        (Some(by), Some(passphrase)) if !by.trim().is_empty() => Some(people::Sponsor {
+            name: by.trim(),
+            passphrase,
+        }),
+        _ => None,
+    };
     people::add_user(
         &mut store,
         request.name.trim(),
         role_in(request.role),
         &request.passphrase,
+        sponsor,
         now(),
     )?;
     drop(store);

@@ -115,9 +115,22 @@ pub fn build(
 /// What a newcomer needs before the first approval: the demo's approvers and its time
 /// zone, each set once (a rebuild keeps what is there).
 fn ready_to_use(store: &mut Store, now: Timestamp) -> Result<(), DemoError> {
-    for (name, passphrase) in super::DEMO_APPROVERS {
+    let [first, _] = super::DEMO_APPROVERS;
+    for (i, (name, passphrase)) in super::DEMO_APPROVERS.into_iter().enumerate() {
         if store.read(|tx| tx.user(name))?.is_none() {
-            crate::people::add_user(store, name, crate::people::Role::Approver, passphrase, now)?;
+            // The first is the demo's first person; she vouches for the second.
+            let sponsor = (i > 0).then_some(crate::people::Sponsor {
+                name: first.0,
+                passphrase: first.1,
+            });
+            crate::people::add_user(
+                store,
+                name,
+                crate::people::Role::Approver,
+                passphrase,
+                sponsor,
+                now,
+            )?;
         }
     }
     let zone = store.read(|tx| tx.setting(crate::period::TIMEZONE_SETTING))?;

@@ -290,12 +290,23 @@ impl World {
         json_of(&ok(&self.cg(&["--json", "audit", "log"])))
     }
 
+    /// Adds a person with the tests' passphrase: alice, the first approver, freely; anyone
+    /// else vouched for by alice.
     pub fn add_user(&self, name: &str, role: &str) {
-        ok(&self.cg_with(
-            &["user", "add", name, "--role", role],
-            Some(PASSPHRASE),
-            &[],
-        ));
+        if name == "alice" {
+            ok(&self.cg_with(
+                &["user", "add", name, "--role", role],
+                Some(PASSPHRASE),
+                &[],
+            ));
+        } else {
+            let both = format!("{PASSPHRASE}\n{PASSPHRASE}");
+            ok(&self.cg_with(
+                &["user", "add", name, "--role", role, "--by", "alice"],
+                Some(&both),
+                &[],
+            ));
+        }
     }
 
     pub fn approve(&self, id: i64, by: &str) -> Output {

@@ -43,11 +43,16 @@ pub fn demo() -> Demo {
         String::from_utf8_lossy(&out.stderr)
     );
     let mut store = Store::open(&db).expect("demo store opens");
+    let [(demo_approver, demo_passphrase), _] = chargeguard::demo::DEMO_APPROVERS;
     people::add_user(
         &mut store,
         APPROVER,
         Role::Approver,
         PASSPHRASE,
+        Some(people::Sponsor {
+            name: demo_approver,
+            passphrase: demo_passphrase,
+        }),
         jiff::Timestamp::now(),
     )
     .expect("alice is added");

@@ -71,7 +71,9 @@ pub fn demo_store(dir: &Path) -> PathBuf {
 
 pub const PASSPHRASE: &str = "correct horse battery staple";
 
+/// Adds an approver to the demo store, vouched for by the demo's first approver.
 pub fn add_approver(dir: &Path, db: &Path, name: &str) {
+    let [(demo_approver, demo_passphrase), _] = chargeguard::demo::DEMO_APPROVERS;
     ok(&cg_with(
         dir,
         &[
@@ -82,8 +84,10 @@ pub fn add_approver(dir: &Path, db: &Path, name: &str) {
             name,
             "--role",
             "approver",
+            "--by",
+            demo_approver,
         ],
-        &format!("{PASSPHRASE}\n"),
+        &format!("{PASSPHRASE}\n{demo_passphrase}\n"),
         &[],
     ));
 }

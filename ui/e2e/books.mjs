@@ -21,7 +21,7 @@ import {
 
 const world = demoStore({ approver: true });
 // A second approver, for amounts above the approval threshold.
-world.run(["user", "add", "bob", "--role", "approver"], `${PASSPHRASE}\n`);
+world.run(["user", "add", "bob", "--role", "approver", "--by", "alice"], `${PASSPHRASE}\n${PASSPHRASE}\n`);
 const server = await startServer(world);
 const browser = await launchBrowser();
 const { step, summary } = steps();

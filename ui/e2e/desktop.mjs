@@ -181,9 +181,9 @@ try {
 
   await step("an approver approves, and a double click on Execute refunds exactly once", async () => {
     // The approver is added the way an administrator would, with the command line, into
-    // the store the app has open.
-    const added = spawnSync(cli, ["--db", demoDb, "user", "add", "alice", "--role", "approver"], {
-      input: `${PASSPHRASE}\n`,
+    // the store the app has open, vouched for by the demo's own approver.
+    const added = spawnSync(cli, ["--db", demoDb, "user", "add", "alice", "--role", "approver", "--by", "ada"], {
+      input: `${PASSPHRASE}\nada-demo-passphrase\n`,
       encoding: "utf8",
     });
     expect(added.status === 0, `user add failed: ${added.stderr}`);

@@ -148,6 +148,12 @@ try {
     await people.getByLabel("Role").selectOption("approver");
     await people.getByLabel("Passphrase (at least 8 characters)").fill("kim's long passphrase");
     await people.getByLabel("The passphrase again").fill("kim's long passphrase");
+    // Nobody adds an approver alone: the demo's own approver vouches, with her passphrase.
+    await people.getByLabel("Approver adding them").fill("ada");
+    await people.getByLabel("The approver's passphrase").fill("not ada's passphrase");
+    await people.getByRole("button", { name: "Add person" }).click();
+    await page.getByRole("alert").filter({ hasText: "passphrase" }).waitFor();
+    await people.getByLabel("The approver's passphrase").fill("ada-demo-passphrase");
     await people.getByRole("button", { name: "Add person" }).click();
     await page.getByRole("table", { name: "People" }).getByRole("cell", { name: "kim" }).waitFor();
     const threshold = page.getByRole("form", { name: "Change the threshold" });

@@ -37,7 +37,8 @@ export function demoStore({ approver = false } = {}) {
     return r.stdout;
   };
   run(["demo", "--sandbox-state", sandboxState]);
-  if (approver) run(["user", "add", "alice", "--role", "approver"], `${PASSPHRASE}\n`);
+  // The demo's own approver vouches for alice (nobody adds an approver alone).
+  if (approver) run(["user", "add", "alice", "--role", "approver", "--by", "ada"], `${PASSPHRASE}\nada-demo-passphrase\n`);
   return { work, db, sandboxState, run };
 }
 

@@ -87,11 +87,15 @@ pub struct UserArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum UserWhat {
-    /// Add a person (passphrase from the terminal, or standard input).
+    /// Add a person (passphrase from the terminal, or standard input). Once the store has
+    /// an approver, one of them vouches with --by (their passphrase is asked next).
     Add {
         name: String,
         #[arg(long, value_parser = ["approver", "bookkeeper"], default_value = "approver")]
         role: String,
+        /// The approver who adds this person.
+        #[arg(long)]
+        by: Option<String>,
     },
     /// List the people this store knows.
     List,
@@ -100,10 +104,20 @@ enum UserWhat {
 pub fn user(ctx: &Ctx, args: UserArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     match args.what {
-        UserWhat::Add { name, role } => {
+        UserWhat::Add { name, role, by } => {
             let role = Role::parse(&role).unwrap_or(Role::Approver);
             let secret = passphrase(&format!("Passphrase for {name}: "))?;
-            people::add_user(&mut store, &name, role, &secret, now())?;
+            let vouching = match &by {
+                Some(by) => Some(passphrase(&format!(
+                    "Passphrase of {by}, who adds {name}: "
+                ))?),
+                None => None,
+            };
+            let sponsor = by
+                .as_deref()
+                .zip(vouching.as_deref())
+                .map(|(name, passphrase)| people::Sponsor { name, passphrase });
+            people::add_user(&mut store, &name, role, &secret, sponsor, now())?;
             println!("added {name} ({})", role.as_str());
         }
         UserWhat::List => {

@@ -162,13 +162,24 @@ function People(props: { settings: SettingsData; onChanged: (s: SettingsData) =>
   const [role, setRole] = useState<PersonRole>("approver");
   const [passphrase, setPassphrase] = useState("");
   const [again, setAgain] = useState("");
+  const [by, setBy] = useState("");
+  const [byPassphrase, setByPassphrase] = useState("");
   const form = useForm();
-  const ids = { name: useId(), role: useId(), pass: useId(), again: useId() };
+  const ids = { name: useId(), role: useId(), pass: useId(), again: useId(), by: useId(), byPass: useId() };
+  // Once the store has an approver, one of them vouches for every new person.
+  const vouched = props.settings.people.some((p) => p.role === "approver");
   const add = () =>
     form.run(async () => {
       const problem = personProblem(name, passphrase, again);
       if (problem) throw new Error(problem);
-      const next = await call("user_add", { name, role, passphrase });
+      const typed = byPassphrase;
+      setByPassphrase("");
+      const next = await call("user_add", {
+        name,
+        role,
+        passphrase,
+        ...(vouched ? { by, by_passphrase: typed } : {}),
+      });
       setPassphrase("");
       setAgain("");
       setName("");
@@ -217,6 +228,20 @@ function People(props: { settings: SettingsData; onChanged: (s: SettingsData) =>
         <input id={ids.pass} type="password" autoComplete="new-password" value={passphrase} onChange={(e) => setPassphrase(e.target.value)} />
         <label htmlFor={ids.again}>The passphrase again</label>
         <input id={ids.again} type="password" autoComplete="new-password" value={again} onChange={(e) => setAgain(e.target.value)} />
+        {vouched && (
+          <>
+            <label htmlFor={ids.by}>Approver adding them</label>
+            <input id={ids.by} value={by} onChange={(e) => setBy(e.target.value)} />
+            <label htmlFor={ids.byPass}>The approver's passphrase</label>
+            <input
+              id={ids.byPass}
+              type="password"
+              autoComplete="current-password"
+              value={byPassphrase}
+              onChange={(e) => setByPassphrase(e.target.value)}
+            />
+          </>
+        )}
         <button type="submit" disabled={form.busy}>
           Add person
         </button>
