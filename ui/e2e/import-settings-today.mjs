@@ -198,7 +198,13 @@ try {
   });
   await step("Settings: a key typed once connects the gateway and is never shown or sent back", async () => {
     await page.goto(ownServer.page);
+    // The window has read its secret and answered once before we move on.
+    await page.getByRole("button", { name: "Sync now" }).waitFor();
     await page.getByRole("tab", { name: "Settings" }).click();
+    const loaded = page.getByRole("heading", { name: "Settings" }).or(page.getByRole("alert"));
+    await loaded.first().waitFor();
+    const alert = page.getByRole("alert");
+    if (await alert.count()) throw new Error(`Settings did not load: ${await alert.first().innerText()}`);
     const form = page.getByRole("form", { name: "Connect a gateway" });
     await form.getByLabel("Gateway address").fill(own.sandboxUrl);
     await form.getByLabel(/Secret key/).fill(KEY);
