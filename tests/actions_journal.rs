@@ -395,6 +395,47 @@ fn a_declined_recharge_fails_and_the_next_one_is_attempt_two_with_a_new_key() {
 }
 
 #[test]
+fn a_cancelled_recharge_can_be_proposed_again_under_a_new_key_and_charges_once() {
+    let w = World::new();
+    unpaid(&w, "pm_card_visa");
+    w.add_user("alice", "approver");
+    let first = id_of(&ok(&w.recharge("INV-R")));
+    ok(&w.cg(&[
+        "cancel",
+        &first.to_string(),
+        "--by",
+        "alice",
+        "--reason",
+        "wrong card on file",
+    ]));
+    let cancelled = w.action(first);
+    assert_eq!(cancelled["state"], "cancelled");
+
+    let second = id_of(&ok(&w.recharge("INV-R")));
+    assert_ne!(
+        second, first,
+        "the invoice is not stuck on its cancelled attempt"
+    );
+    let retry = w.action(second);
+    assert_eq!(retry["attempt"], 2);
+    assert_ne!(retry["key"], cancelled["key"], "a new attempt, a new key");
+    assert_eq!(
+        id_of(&ok(&w.recharge("INV-R"))),
+        second,
+        "asking again is the same action"
+    );
+
+    ok(&w.approve(second, "alice"));
+    ok(&w.cg(&["execute", &second.to_string()]));
+    assert_eq!(w.action_state(second), "succeeded");
+    assert_eq!(
+        w.stat("payment_intents"),
+        1,
+        "one charge, and none under the cancelled key"
+    );
+}
+
+#[test]
 fn an_undecided_recharge_keeps_attempt_one_and_its_key() {
     let w = World::new();
     unpaid(&w, "pm_card_visa");

@@ -397,3 +397,71 @@ fn two_recovers_at_once_settle_an_undecided_refund_once() {
     assert_eq!(settled, 1, "settled once");
     ok(&w.cg(&["audit", "verify"]));
 }
+
+/// Cancel and execute race for one approved re-charge from two processes, then the invoice
+/// is proposed again and whatever is open is executed: whichever won, the customer is
+/// charged once. The payment is held at the sandbox so an execute that wins is still in
+/// flight when the cancel arrives.
+#[rstest]
+#[case::held_in_flight(true)]
+#[case::at_full_speed(false)]
+fn cancel_execute_and_propose_again_race_and_still_charge_once(#[case] hold: bool) {
+    let w = World::new();
+    w.seed(json!({"customers": [{"id": "cus_R", "payment_method": "pm_card_visa"}]}));
+    w.import_invoices(&[Invoice {
+        number: "INV-R",
+        customer: "cus_R",
+        amount: "75.00",
+        status: "open",
+        order_ref: None,
+    }]);
+    w.add_user("alice", "approver");
+    let first = id_of(&ok(&w.recharge("INV-R")));
+    ok(&w.approve(first, "alice"));
+    if hold {
+        w.arm(json!({"path": "/v1/payment_intents", "method": "POST", "fault": "slow", "hold_ms": 800}));
+    }
+    let barrier = Barrier::new(2);
+    let first_text = first.to_string();
+    std::thread::scope(|s| {
+        let cancel = s.spawn(|| {
+            barrier.wait();
+            w.spawn(
+                &["cancel", &first_text, "--by", "alice", "--reason", "race"],
+                &[],
+            )
+            .wait_with_output()
+            .unwrap()
+        });
+        let execute = s.spawn(|| {
+            barrier.wait();
+            w.spawn(&["execute", &first_text], &[])
+                .wait_with_output()
+                .unwrap()
+        });
+        let (cancel, execute) = (cancel.join().unwrap(), execute.join().unwrap());
+        assert!(
+            cancel.status.success() != execute.status.success() || !cancel.status.success(),
+            "a cancel and an execute of one action cannot both win"
+        );
+    });
+    w.disarm();
+    let after_race = w.action_state(first);
+    assert!(
+        after_race == "cancelled" || after_race == "succeeded",
+        "{after_race}"
+    );
+    let again = id_of(&ok(&w.recharge("INV-R")));
+    if after_race == "succeeded" {
+        assert_eq!(
+            again, first,
+            "a charged attempt keeps its key: the journal's answer"
+        );
+    } else {
+        assert_ne!(again, first);
+        ok(&w.approve(again, "alice"));
+        ok(&w.cg(&["execute", &again.to_string()]));
+        assert_eq!(w.action_state(again), "succeeded");
+    }
+    assert_eq!(w.stat("payment_intents"), 1, "the customer is charged once");
+}

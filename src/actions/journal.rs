@@ -95,19 +95,22 @@ pub fn propose_recharge(
     })
 }
 
-/// 1 + the number of earlier actions of this kind on the same thing that definitely failed:
-/// a retry after a timeout reuses the journal's key; only a definite "no" moves on.
+/// 1 + the number of earlier actions of this kind on the same thing that ended without
+/// money moving: definitely failed (a decline), or cancelled (by a person, or by a guard).
+/// A cancel only ever moves an action that sent nothing (`proposed` or `approved`, compare
+/// and set), so its key never reached the gateway and a new one is safe. A retry after a
+/// timeout reuses the journal's key: `unknown`, `executing` and `succeeded` never move on.
 pub(super) fn next_attempt(
     tx: &StoreTx<'_>,
     kind: &str,
     same_target: impl Fn(&ActionRow) -> bool,
 ) -> Result<i64, ActionError> {
-    let failed = tx
-        .actions(Some(&[ActionState::Failed]))?
+    let ended = tx
+        .actions(Some(&[ActionState::Failed, ActionState::Cancelled]))?
         .into_iter()
         .filter(|a| a.kind == kind && same_target(a))
         .count();
-    Ok(failed as i64 + 1)
+    Ok(ended as i64 + 1)
 }
 
 fn insert(
