@@ -362,8 +362,30 @@ impl Money {
 }
 
 impl fmt::Display for Money {
+    /// For people: `12,000 JPY`, `1,250.500 KWD`, `-1,234.50 USD` — the whole part grouped
+    /// in threes, every decimal the currency has, never rounded. Machines read
+    /// [`Money::to_decimal_string`] (`12000`), which [`Money::parse`] takes back.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}", self.to_decimal_string(), self.currency.code())
+        let plain = self.to_decimal_string();
+        let (sign, unsigned) = match plain.strip_prefix('-') {
+            Some(rest) => ("-", rest),
+            None => ("", plain.as_str()),
+        };
+        let (whole, fraction) = match unsigned.split_once('.') {
+            Some((w, fr)) => (w, Some(fr)),
+            None => (unsigned, None),
+        };
+        f.write_str(sign)?;
+        for (i, digit) in whole.chars().enumerate() {
+            if i > 0 && (whole.len() - i).is_multiple_of(3) {
+                f.write_str(",")?;
+            }
+            write!(f, "{digit}")?;
+        }
+        if let Some(fraction) = fraction {
+            write!(f, ".{fraction}")?;
+        }
+        write!(f, " {}", self.currency.code())
     }
 }
 
@@ -443,7 +465,7 @@ mod tests {
     #[test]
     fn formats_with_the_currency_decimals() {
         assert_eq!(Money::from_minor(1250, cur("USD")).to_string(), "12.50 USD");
-        assert_eq!(Money::from_minor(1000, cur("JPY")).to_string(), "1000 JPY");
+        assert_eq!(Money::from_minor(1000, cur("JPY")).to_string(), "1,000 JPY");
         assert_eq!(Money::from_minor(-5, cur("KWD")).to_string(), "-0.005 KWD");
     }
 
@@ -491,5 +513,28 @@ mod tests {
             Money::parse_written(text, cur("USD"), Sign::Any, decimal).is_err(),
             "{text}"
         );
+    }
+
+    #[rstest]
+    #[case::yen("12000", "JPY", "12,000 JPY")]
+    #[case::dinar("1250.500", "KWD", "1,250.500 KWD")]
+    #[case::negative_dollars("-1234.5", "USD", "-1,234.50 USD")]
+    #[case::a_million("1000000", "USD", "1,000,000.00 USD")]
+    #[case::small("999.99", "EUR", "999.99 EUR")]
+    #[case::zero("0", "USD", "0.00 USD")]
+    fn amounts_read_as_people_write_them(
+        #[case] text: &str,
+        #[case] code: &str,
+        #[case] shown: &str,
+    ) {
+        let money = Money::parse(text, cur(code), Sign::Any).unwrap();
+        assert_eq!(money.to_string(), shown);
+        let back = Money::parse_written(
+            shown.trim_end_matches(code).trim(),
+            cur(code),
+            Sign::Any,
+            '.',
+        );
+        assert_eq!(back.unwrap(), money, "what is shown reads back exactly");
     }
 }
