@@ -294,7 +294,9 @@ pub enum ImportError {
         .layouts.read_as.as_deref().map(|l| format!("read as {l}: ")).unwrap_or_default(),
         describe_missing(.missing, .ambiguous),
         if .found.is_empty() { "none (the file is empty)".to_string() } else { .found.join(", ") },
-        if .layouts.known.is_empty() {
+        if let Some(app) = &.layouts.read_as {
+            format!("Give what is missing as it says; if this is not {app}'s export, import with --from another layout or a column mapping (--mapping)")
+        } else if .layouts.known.is_empty() {
             "Rename the file's headers, or import with a column mapping (--mapping)".to_string()
         } else {
             format!("No layout Chargeguard knows has these headers: rename them, import with a column mapping (--mapping), or name the app's layout with --from, one of: {}", .layouts.known.join(", "))
