@@ -29,14 +29,17 @@ fn money_format(currency: Currency) -> Format {
     Format::new().set_num_format(pattern)
 }
 
+/// What an xlsx number cell holds.
+type XlsxNumber = f64; // float-ok: an xlsx number cell is a double; the CSVs keep the exact decimals
+
 /// Minor units to the number a spreadsheet cell holds. This is the only place money
 /// becomes a float, because an xlsx number cell *is* an IEEE double: the value is
 /// `minor / 10^decimals` computed once here, with no arithmetic on it afterwards. Every
 /// amount up to 2^53 minor units (90 trillion dollars) is exactly representable as an
 /// integer, and the division gives the double nearest the decimal, which Excel shows
 /// exactly at the currency's decimals. The package's CSV files keep the exact decimals.
-fn cell_number(minor: i64, currency: Currency) -> f64 {
-    minor as f64 / 10f64.powi(currency.exponent() as i32)
+fn cell_number(minor: i64, currency: Currency) -> XlsxNumber {
+    minor as f64 / 10f64.powi(currency.exponent() as i32) // float-ok: see above
 }
 
 /// Writes the workbook to `path`: `summary` first, then `tables`.
@@ -99,7 +102,7 @@ pub fn write<'a>(
                     }
                     Cell::Int(n) => {
                         // Ids and sequence numbers, far below 2^53.
-                        ws.write_number(r, c, *n as f64)?;
+                        ws.write_number(r, c, *n as f64)?; // float-ok: ids, not money
                     }
                     Cell::Money(minor, currency) => {
                         let format = formats

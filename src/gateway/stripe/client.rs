@@ -366,7 +366,7 @@ impl StripeClient {
             {
                 RetryDecision::Stop => None,
                 RetryDecision::Retry { after, jitter } => Some(if jitter {
-                    jittered(after, rand::random::<f64>())
+                    jittered(after, rand::random::<f64>()) // float-ok: retry jitter
                 } else {
                     after
                 }),
