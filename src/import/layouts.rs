@@ -120,8 +120,7 @@ pub(crate) fn recognise(
     headers: &[String],
     saved: &[ColumnMapping],
 ) -> Option<ColumnMapping> {
-    let has = |name: &&str| headers.iter().any(|h| h.eq_ignore_ascii_case(name));
-    if own_columns(layout).iter().all(has) {
+    if fits_own_layout(layout, headers) {
         return None;
     }
     if let Some(mine) = saved
@@ -140,6 +139,13 @@ pub(crate) fn recognise(
         }
     }
     best.cloned()
+}
+
+/// Whether the headers hold every column our own layout requires: no mapping is needed.
+pub(crate) fn fits_own_layout(layout: MappingLayout, headers: &[String]) -> bool {
+    own_columns(layout)
+        .iter()
+        .all(|name| headers.iter().any(|h| h.eq_ignore_ascii_case(name)))
 }
 
 /// Our own layout's required columns.

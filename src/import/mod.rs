@@ -430,7 +430,10 @@ fn choose_mapping(
             known: layouts::names(layout),
         })?;
         Some(shipped.mapping.clone())
+    } else if layouts::fits_own_layout(layout, &header.names) {
+        None
     } else {
+        // Only a file our own layout does not fit reads the user's saved mappings.
         let saved = saved_mappings(store)?;
         layouts::recognise(layout, &header.names, &saved)
     };
