@@ -842,7 +842,7 @@ where
         tx.finish_source(source_id, counts)?;
         let coverage = read.layout.coverage();
         let mut skipped = read.layout.skipped();
-        if let Some((header, count)) = read.other_kinds {
+        for (header, count) in read.other_kinds {
             skipped.extend(SkippedRows::some(
                 count,
                 &format!("row of another kind (by its {header})"),
@@ -924,8 +924,9 @@ struct ReadRows<L> {
     open_quote: Option<RowError>,
     content_sha256: String,
     last_byte: Option<u8>,
-    /// Rows of another kind than the layout imports: the header that says so, and how many.
-    other_kinds: Option<(String, u64)>,
+    /// Rows of another kind than the layout imports: each header that said so, and how many
+    /// rows it left out, in the order first met.
+    other_kinds: Vec<(String, u64)>,
 }
 
 /// Reads, checks and parses every row of the file, in order, and sends the good ones to
@@ -944,7 +945,7 @@ fn read_rows<L: Layout>(
     let mut batch = Vec::with_capacity(BATCH_ROWS);
     // A record whose lines may go on (layouts that group line items).
     let mut pending: Option<ParsedRow<L::Row>> = None;
-    let mut other_kinds: Option<(String, u64)> = None;
+    let mut other_kinds: Vec<(String, u64)> = Vec::new();
     loop {
         match reader.read_record(&mut record) {
             Ok(true) => {}
@@ -977,8 +978,10 @@ fn read_rows<L: Layout>(
                 reason: "a quote opened in this field is never closed, so the rest of the file became one value; close the quote".to_string(),
             });
         if let Err(header) = columns.kept(&record) {
-            let (_, count) = other_kinds.get_or_insert_with(|| (header.to_string(), 0));
-            *count += 1;
+            match other_kinds.iter_mut().find(|(h, _)| h == header) {
+                Some((_, count)) => *count += 1,
+                None => other_kinds.push((header.to_string(), 1)),
+            }
             continue;
         }
         let mut cells = Cells::new(&record, line, columns, &mut errors);
