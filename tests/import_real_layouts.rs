@@ -770,3 +770,16 @@ fn zoho_books_payments_applied_to_two_invoices_are_two_ledger_entries() {
         "each invoice's share, never the whole payment twice"
     );
 }
+
+#[test]
+fn a_saved_mapping_that_recognises_a_file_wins_over_the_shipped_layout() {
+    let mut t = TestStore::new();
+    let shipped = chargeguard::import::layouts::named("xero").unwrap();
+    let mine = shipped
+        .toml
+        .replace("name = \"Xero\"", "name = \"Our Xero, tweaked\"");
+    let mapping = chargeguard::import::ColumnMapping::from_toml(&mine).unwrap();
+    chargeguard::import::save_mapping(&mut t.store, "our-xero", &mapping).unwrap();
+    let report = t.import(FileKind::Invoices, &fixture("layouts/xero.csv"));
+    assert_eq!(report.recognised.as_deref(), Some("Our Xero, tweaked"));
+}
