@@ -41,16 +41,21 @@ fn payment<'a>(id: &'a str, invoice: &'a str, amount: &'a str, gateway: &'a str)
 
 /// INV-1 for `amount` ("600.00"), paid, charged twice; returns (finding id, charge ids).
 fn double_charge(w: &World, amount: &str) -> (i64, Vec<String>) {
+    double_charge_in(w, amount, "USD")
+}
+
+/// [`double_charge`] in `currency`, `amount` written with all its decimals ("499.000" KWD).
+fn double_charge_in(w: &World, amount: &str, currency: &str) -> (i64, Vec<String>) {
     // "600.00" → 60000 minor units: the text's digits, never a float.
     let minor: i64 = amount.replace('.', "").parse().unwrap();
     let t = now();
     let seeded = w.seed(json!({
         "customers": [{"id": "cus_A", "payment_method": "pm_card_visa"}],
         "charges": [
-            {"amount": minor, "currency": "usd", "customer": "cus_A", "created": t - 2 * HOUR,
-             "metadata": {"invoice_number": "INV-1"}},
-            {"amount": minor, "currency": "usd", "customer": "cus_A", "created": t - HOUR,
-             "metadata": {"invoice_number": "INV-1"}},
+            {"amount": minor, "currency": currency.to_lowercase(), "customer": "cus_A",
+             "created": t - 2 * HOUR, "metadata": {"invoice_number": "INV-1"}},
+            {"amount": minor, "currency": currency.to_lowercase(), "customer": "cus_A",
+             "created": t - HOUR, "metadata": {"invoice_number": "INV-1"}},
         ]
     }));
     let charges: Vec<String> = seeded["charges"]
@@ -59,8 +64,8 @@ fn double_charge(w: &World, amount: &str) -> (i64, Vec<String>) {
         .iter()
         .map(|c| c.as_str().unwrap().to_string())
         .collect();
-    w.import_invoices(&[invoice("INV-1", "cus_A", amount, "paid")]);
-    w.import_payments(&[payment("PAY-1", "INV-1", amount, &charges[0])]);
+    w.import_invoices_in(&[invoice("INV-1", "cus_A", amount, "paid")], currency);
+    w.import_payments_in(&[payment("PAY-1", "INV-1", amount, &charges[0])], currency);
     w.sync_and_reconcile();
     let finding = w.finding("double_charge", "INV-1");
     (finding["id"].as_i64().unwrap(), charges)
@@ -71,13 +76,6 @@ fn audit_events(w: &World, event: &str) -> Vec<Value> {
         .into_iter()
         .filter(|e| e["event"] == event)
         .collect()
-}
-
-fn set_setting(w: &World, key: &str, value: &str) {
-    Store::open(&w.db)
-        .unwrap()
-        .write(|tx| tx.set_setting(key, value))
-        .unwrap();
 }
 
 // ---- approvals ----
@@ -154,23 +152,33 @@ fn an_approval_that_is_not_allowed_is_refused_and_audited(
 }
 
 #[rstest]
-#[case::above_the_default_threshold(None, "600.00", 2)]
-#[case::at_the_default_threshold(None, "500.00", 1)]
-#[case::below_a_raised_threshold(Some("1000"), "600.00", 1)]
-#[case::above_a_lowered_threshold(Some("20"), "49.00", 2)]
-fn above_the_threshold_a_refund_needs_a_second_different_approver(
+#[case::above_the_dollar_default(None, "USD", "600.00", 2)]
+#[case::at_the_dollar_default(None, "USD", "500.00", 1)]
+#[case::yen_600_is_about_four_dollars(None, "JPY", "600", 1)]
+#[case::above_the_yen_default(None, "JPY", "80000", 2)]
+#[case::dinars_499_are_about_1600_dollars(None, "KWD", "499.000", 2)]
+#[case::below_a_raised_threshold(Some("1,000"), "USD", "600.00", 1)]
+#[case::above_a_lowered_threshold(Some("20"), "USD", "49.00", 2)]
+#[case::a_threshold_with_decimals(Some("99.500"), "KWD", "99.501", 2)]
+fn above_its_currencys_threshold_a_refund_needs_a_second_different_approver(
     #[case] threshold: Option<&str>,
+    #[case] currency: &str,
     #[case] amount: &str,
     #[case] needed: usize,
 ) {
     let w = World::new();
-    if let Some(major) = threshold {
-        set_setting(&w, "approval_threshold", major);
-    }
-    let (finding, _) = double_charge(&w, amount);
-    let id = w.propose(finding);
     w.add_user("alice", "approver");
     w.add_user("bob", "approver");
+    if let Some(set) = threshold {
+        let out = ok(&w.cg_with(
+            &["settings", "threshold", currency, set, "--by", "alice"],
+            Some(PASSPHRASE),
+            &[],
+        ));
+        assert!(out.contains("two approvers are needed"), "{out}");
+    }
+    let (finding, _) = double_charge_in(&w, amount, currency);
+    let id = w.propose(finding);
     let first = ok(&w.approve(id, "alice"));
     if needed == 1 {
         assert!(first.contains("approved (1 of 1 approvals)"), "{first}");
@@ -178,7 +186,11 @@ fn above_the_threshold_a_refund_needs_a_second_different_approver(
         return;
     }
     assert!(
-        first.contains("a second, different approver is needed"),
+        first.contains("a second, different approver is needed (above"),
+        "{first}"
+    );
+    assert!(
+        first.contains(&format!("{currency} two approvers")),
         "{first}"
     );
     assert_eq!(w.action_state(id), "proposed");

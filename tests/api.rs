@@ -63,7 +63,7 @@ fn findings_filters(#[case] query: FindingsQuery, #[case] expected: usize) {
 }
 
 /// A double charge under the approval threshold (one approver is enough): the demo's EUR
-/// one. (12000 JPY is above the default threshold of 500 in major units: two approvers.)
+/// one.
 fn first_double_charge(api: &api::Api) -> FindingRow {
     api::findings(
         api,
@@ -197,6 +197,12 @@ async fn the_morning_propose_approve_execute_refunds_once_however_often_execute_
     .unwrap();
     assert_eq!(action.state, ActionState::Proposed);
     assert_eq!(action.state_words, "waiting for approval");
+    // The approval screen shows what the approval takes, in the action's own currency.
+    assert_eq!(action.approvals_needed, 1);
+    assert_eq!(
+        action.threshold.as_ref().map(|t| t.words.as_str()),
+        Some("above 450.00 EUR two approvers are needed")
+    );
     // A second press of Propose is the same action.
     let again = api::propose(
         &api,

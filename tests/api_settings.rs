@@ -178,8 +178,10 @@ async fn people_threshold_and_time_zone_change_only_as_the_core_allows() {
     let dir = tempfile::tempdir().unwrap();
     let api = api::Api::new(dir.path().join("cg.db"));
     let start: Settings = call(&api, "settings", Value::Null).await.unwrap();
-    assert_eq!(start.approval_threshold, "500");
-    assert!(start.threshold_is_default);
+    assert!(
+        start.thresholds.is_empty(),
+        "no money in the books, none set: nothing to list"
+    );
     assert_eq!(start.time_zone, None);
     assert_eq!(start.gateway.key_source, KeySource::None);
     assert_eq!(
@@ -244,7 +246,7 @@ async fn people_threshold_and_time_zone_change_only_as_the_core_allows() {
     let wrong = call::<_, Settings>(
         &api,
         "threshold_set",
-        json!({"major": "250", "by": APPROVER, "passphrase": "not it at all"}),
+        json!({"currency": "JPY", "amount": "50,000", "by": APPROVER, "passphrase": "not it at all"}),
     )
     .await
     .unwrap_err();
@@ -252,7 +254,7 @@ async fn people_threshold_and_time_zone_change_only_as_the_core_allows() {
     let bookkeeper = call::<_, Settings>(
         &api,
         "threshold_set",
-        json!({"major": "250", "by": "bob", "passphrase": "bob's own passphrase"}),
+        json!({"currency": "JPY", "amount": "50,000", "by": "bob", "passphrase": "bob's own passphrase"}),
     )
     .await
     .unwrap_err();
@@ -265,22 +267,30 @@ async fn people_threshold_and_time_zone_change_only_as_the_core_allows() {
     let decimals = call::<_, Settings>(
         &api,
         "threshold_set",
-        json!({"major": "250.50", "by": APPROVER, "passphrase": PASSPHRASE}),
+        json!({"currency": "JPY", "amount": "50,000.5", "by": APPROVER, "passphrase": PASSPHRASE}),
     )
     .await
     .unwrap_err();
     assert_eq!(decimals.code, ApiErrorCode::InvalidInput);
+    assert!(decimals.message.contains("JPY"), "{}", decimals.message);
     let set: Settings = call(
         &api,
         "threshold_set",
-        json!({"major": "250", "by": APPROVER, "passphrase": PASSPHRASE}),
+        json!({"currency": "jpy", "amount": "50,000", "by": APPROVER, "passphrase": PASSPHRASE}),
     )
     .await
     .unwrap();
+    assert_eq!(set.thresholds.len(), 1, "{:?}", set.thresholds);
+    let jpy = &set.thresholds[0];
     assert_eq!(
-        (set.approval_threshold.as_str(), set.threshold_is_default),
-        ("250", false)
+        (
+            jpy.amount.minor.as_str(),
+            jpy.amount.currency.as_str(),
+            jpy.source
+        ),
+        ("50000", "JPY", ThresholdSource::Set)
     );
+    assert_eq!(jpy.words, "above 50,000 JPY two approvers are needed");
 
     let bad_zone =
         call::<_, Settings>(&api, "time_zone_set", json!({"zone": "CET+1", "by": "bob"}))

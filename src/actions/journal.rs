@@ -15,13 +15,6 @@ use crate::store::{
     ActionRow, FindingStatus, NewAction, Resolution, Store, StoreTx, StoredFinding,
 };
 
-/// The setting for the amount above which a refund or re-charge needs a second approver,
-/// in major units of whatever currency the action is in (`approval_threshold.usd`
-/// overrides it for one currency).
-pub const APPROVAL_THRESHOLD_SETTING: &str = "approval_threshold";
-/// Without a setting: above 500 (dollars, euros, yen…) a second approver is needed.
-pub const DEFAULT_APPROVAL_THRESHOLD: i64 = 500;
-
 /// What a finding looked like when its fix was proposed; an approval of a finding that has
 /// changed since is refused.
 fn snapshot(finding: &StoredFinding) -> String {
@@ -209,27 +202,35 @@ fn busy(tx: &StoreTx<'_>, e: crate::store::StoreError, plan: &Plan) -> ActionErr
 }
 
 /// How many approvals an action needs: two, by different people, for a refund or re-charge
-/// above the threshold; one otherwise.
+/// above its currency's threshold; one otherwise.
 pub fn approvals_needed(tx: &StoreTx<'_>, action: &ActionRow) -> Result<usize, ActionError> {
+    Ok(approval_rule(tx, action)?.map_or(1, |rule| rule.needed))
+}
+
+/// What decides an action's approvals: its currency's threshold and what follows from it
+/// (`None` for a ledger fix, which moves no money at a gateway and needs one approver).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApprovalRule {
+    pub threshold: super::threshold::Threshold,
+    pub needed: usize,
+}
+
+pub fn approval_rule(
+    tx: &StoreTx<'_>,
+    action: &ActionRow,
+) -> Result<Option<ApprovalRule>, ActionError> {
     if action.kind == "ledger_fix" {
-        return Ok(1);
+        return Ok(None);
     }
     let currency =
         Currency::from_code(&action.currency).map_err(|e| ActionError::Refused(e.to_string()))?;
-    let per_currency = tx.setting(&format!(
-        "{APPROVAL_THRESHOLD_SETTING}.{}",
-        currency.lower()
-    ))?;
-    let major: i64 = match per_currency {
-        Some(v) => v.trim().parse().unwrap_or(DEFAULT_APPROVAL_THRESHOLD),
-        None => super::threshold::approval_threshold(tx)?.0,
-    };
-    let threshold = major.saturating_mul(10i64.pow(currency.exponent()));
-    Ok(if action.amount_minor > threshold {
+    let threshold = super::threshold::threshold(tx, currency)?;
+    let needed = if action.amount_minor > threshold.amount.minor() {
         2
     } else {
         1
-    })
+    };
+    Ok(Some(ApprovalRule { threshold, needed }))
 }
 
 /// What an approval did.
@@ -238,6 +239,9 @@ pub struct Approval {
     pub action: ActionRow,
     pub approvals: usize,
     pub needed: usize,
+    /// The currency's threshold that decided `needed` (none for a ledger fix).
+    #[serde(skip)]
+    pub threshold: Option<super::threshold::Threshold>,
 }
 
 /// Records `name`'s approval of action `id`, after checking their passphrase. A heuristic
@@ -297,7 +301,8 @@ pub fn approve(
         }
         tx.add_approval(id, name, now)?;
         let approvals = action.approvers.len() + 1;
-        let needed = approvals_needed(tx, &action)?;
+        let rule = approval_rule(tx, &action)?;
+        let needed = rule.map_or(1, |r| r.needed);
         tx.append_audit(
             now,
             name,
@@ -320,6 +325,7 @@ pub fn approve(
             action,
             approvals,
             needed,
+            threshold: rule.map(|r| r.threshold),
         })
     })
 }

@@ -19,8 +19,8 @@ mod threshold;
 
 pub use execute::{Executed, dry_run, execute};
 pub use journal::{
-    APPROVAL_THRESHOLD_SETTING, Approval, DEFAULT_APPROVAL_THRESHOLD, approvals_needed, approve,
-    cancel, dismiss, propose_for_finding, propose_recharge,
+    Approval, ApprovalRule, approval_rule, approvals_needed, approve, cancel, dismiss,
+    propose_for_finding, propose_recharge,
 };
 pub use lifecycle::ActionState;
 pub use plan::Plan;
@@ -29,7 +29,10 @@ pub use recharge::{
     check_recharge, propose_checked_recharge, recharge_candidates,
 };
 pub use recovery::{REPLAY_WINDOW_SECONDS, RecoveryReport, recover, recover_target};
-pub use threshold::{approval_threshold, set_approval_threshold};
+pub use threshold::{
+    APPROVAL_THRESHOLD_PREFIX, Threshold, ThresholdSource, default_threshold,
+    set_approval_threshold, threshold, thresholds,
+};
 
 use crate::gateway::stripe::StripeError;
 use crate::people::PeopleError;

@@ -126,6 +126,8 @@ pub fn render() -> Vec<(String, String)> {
         one::<Settings>(&cfg, &mut out);
         one::<ConnectRequest>(&cfg, &mut out);
         one::<UserAddRequest>(&cfg, &mut out);
+        one::<ThresholdSource>(&cfg, &mut out);
+        one::<ThresholdView>(&cfg, &mut out);
         one::<ThresholdRequest>(&cfg, &mut out);
         one::<TimeZoneRequest>(&cfg, &mut out);
         one::<DefaultCurrencyRequest>(&cfg, &mut out);

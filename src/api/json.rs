@@ -305,6 +305,10 @@ pub struct ActionView {
     pub updated_at: String,
     /// The gateway object it made (`re_…`, `pi_…`), once known.
     pub gateway_object_id: Option<String>,
+    /// Different approvers it takes: 2 above its currency's threshold, else 1.
+    pub approvals_needed: u32,
+    /// Its currency's threshold (none for a ledger fix, which one approver signs).
+    pub threshold: Option<super::settings::ThresholdView>,
 }
 
 /// Names one finding or action.

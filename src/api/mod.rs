@@ -38,7 +38,7 @@ use crate::gateway::stripe::StripeClient;
 use crate::import::{self, FileKind, ImportOptions};
 use crate::reconcile::{self, Confidence as CoreConfidence, FindingKind as CoreKind};
 use crate::secret::SecretKey;
-use crate::store::{self, ActionRow, SourceKind, Store, StoredFinding};
+use crate::store::{self, ActionRow, SourceKind, Store, StoreTx, StoredFinding};
 use crate::sync;
 
 /// The store setting that marks a store as the demo's ("Demo data" banner).
@@ -245,12 +245,15 @@ fn finding_row(f: &StoredFinding) -> FindingRow {
     }
 }
 
-fn action_view(a: &ActionRow) -> ActionView {
+/// An action as the windows show it, with what its approval takes: its currency's
+/// threshold and how many approvers that means.
+fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> {
+    let rule = actions::approval_rule(tx, a)?;
     let (state, words) = state_out(a.state);
     let description = serde_json::from_str::<Plan>(&a.plan)
         .map(|p| p.describe())
         .unwrap_or_else(|_| a.kind.clone());
-    ActionView {
+    Ok(ActionView {
         id: id32(a.id),
         kind: a.kind.clone(),
         state,
@@ -266,7 +269,14 @@ fn action_view(a: &ActionRow) -> ActionView {
         approvers: a.approvers.clone(),
         updated_at: instant(a.updated_at),
         gateway_object_id: a.gateway_object_id.clone(),
-    }
+        approvals_needed: rule.map_or(1, |r| count32(r.needed as u64)),
+        threshold: rule.map(|r| settings::ThresholdView::from_core(r.threshold)),
+    })
+}
+
+/// [`action_view`] of an action just written.
+fn action_view_now(store: &mut Store, a: &ActionRow) -> Result<ActionView, ApiError> {
+    store.read(|tx| action_view(tx, a))
 }
 
 /// Reads the evidence JSON reconciliation wrote (`reconcile::evidence`) into typed rows.
@@ -458,11 +468,16 @@ pub fn findings(api: &Api, query: &FindingsQuery) -> Result<Vec<FindingRow>, Api
 pub fn finding(api: &Api, request: &IdRequest) -> Result<FindingDetail, ApiError> {
     let id = request.id;
     let mut store = api.open()?;
-    let (found, books, actions) = store.read(|tx| {
+    let (found, books, mut mine) = store.read(|tx| {
         let found = tx.finding(i64::from(id))?;
         let books = reconcile::books_in(tx)?;
-        let actions = tx.actions(None)?;
-        Ok::<_, ApiError>((found, books, actions))
+        let mine = tx
+            .actions(None)?
+            .iter()
+            .filter(|a| found.as_ref().is_some_and(|f| a.finding_id == Some(f.id)))
+            .map(|a| action_view(tx, a))
+            .collect::<Result<Vec<ActionView>, ApiError>>()?;
+        Ok::<_, ApiError>((found, books, mine))
     })?;
     let found = found.ok_or_else(|| {
         ApiError::new(
@@ -482,11 +497,6 @@ pub fn finding(api: &Api, request: &IdRequest) -> Result<FindingDetail, ApiError
         ),
         Err(why) => (None, Some(why.to_string())),
     };
-    let mut mine: Vec<ActionView> = actions
-        .iter()
-        .filter(|a| a.finding_id == Some(found.id))
-        .map(action_view)
-        .collect();
     mine.sort_by_key(|a| std::cmp::Reverse(a.id));
     Ok(FindingDetail {
         finding: finding_row(&found),
@@ -507,7 +517,7 @@ pub fn propose(api: &Api, request: &ProposeRequest) -> Result<ActionView, ApiErr
         &request.by,
         now(),
     )?;
-    Ok(action_view(&action))
+    action_view_now(&mut store, &action)
 }
 
 /// Records an approval, after checking the approver's passphrase.
@@ -524,7 +534,7 @@ pub fn approve(api: &Api, request: &ApproveRequest) -> Result<Approved, ApiError
         now(),
     )?;
     Ok(Approved {
-        action: action_view(&approval.action),
+        action: action_view_now(&mut store, &approval.action)?,
         approvals: count32(approval.approvals as u64),
         needed: count32(approval.needed as u64),
     })
@@ -560,7 +570,7 @@ pub async fn execute(api: &Api, request: &ExecuteRequest) -> Result<Executed, Ap
     )
     .await?;
     Ok(Executed {
-        action: action_view(&done.action),
+        action: action_view_now(&mut store, &done.action)?,
         message: done.message,
     })
 }
@@ -583,11 +593,12 @@ pub async fn recover(api: &Api) -> Result<Recovered, ApiError> {
 /// Every action, newest first.
 pub fn actions_list(api: &Api) -> Result<Vec<ActionView>, ApiError> {
     let mut store = api.open()?;
-    let mut all: Vec<ActionView> = store
-        .read(|tx| tx.actions(None))?
-        .iter()
-        .map(action_view)
-        .collect();
+    let mut all: Vec<ActionView> = store.read(|tx| {
+        tx.actions(None)?
+            .iter()
+            .map(|a| action_view(tx, a))
+            .collect::<Result<_, ApiError>>()
+    })?;
     all.sort_by_key(|a| std::cmp::Reverse(a.id));
     Ok(all)
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::json::{ActionView, Amount};
-use super::{Api, ApiError, action_view, now, required};
+use super::{Api, ApiError, action_view, action_view_now, now, required};
 use crate::actions::{self, GuardOutcome as CoreOutcome, RechargeGuard as CoreGuard};
 
 // ---------------------------------------------------------------- transport types
@@ -124,28 +124,37 @@ fn outcome_out(o: CoreOutcome) -> GuardOutcome {
 /// Unpaid invoices with a failed attempt, oldest invoice first.
 pub fn recharge_candidates(api: &Api) -> Result<Vec<RechargeCandidate>, ApiError> {
     let mut store = api.open()?;
-    Ok(actions::recharge_candidates(&mut store)?
-        .into_iter()
-        .map(|c| RechargeCandidate {
-            invoice_number: c.invoice.number.clone(),
-            customer_id: c.invoice.customer_id.clone(),
-            invoice_amount: Amount::from_money(c.invoice.amount),
-            owed: Amount::from_money(c.owed),
-            issued_at: c.invoice.issued_at.to_string(),
-            due_at: c.invoice.due_at.map(|d| d.to_string()),
-            failed_attempts: c
-                .failed_attempts
-                .iter()
-                .map(|a| FailedAttempt {
-                    at: a.at.to_string(),
-                    charge_id: a.charge_id.clone(),
-                    action_id: a.action_id.map(super::id32),
-                    what: a.what.clone(),
+    let candidates = actions::recharge_candidates(&mut store)?;
+    store.read(|tx| {
+        candidates
+            .into_iter()
+            .map(|c| {
+                Ok(RechargeCandidate {
+                    invoice_number: c.invoice.number.clone(),
+                    customer_id: c.invoice.customer_id.clone(),
+                    invoice_amount: Amount::from_money(c.invoice.amount),
+                    owed: Amount::from_money(c.owed),
+                    issued_at: c.invoice.issued_at.to_string(),
+                    due_at: c.invoice.due_at.map(|d| d.to_string()),
+                    failed_attempts: c
+                        .failed_attempts
+                        .iter()
+                        .map(|a| FailedAttempt {
+                            at: a.at.to_string(),
+                            charge_id: a.charge_id.clone(),
+                            action_id: a.action_id.map(super::id32),
+                            what: a.what.clone(),
+                        })
+                        .collect(),
+                    open_action: c
+                        .open_action
+                        .as_ref()
+                        .map(|a| action_view(tx, a))
+                        .transpose()?,
                 })
-                .collect(),
-            open_action: c.open_action.as_ref().map(action_view),
-        })
-        .collect())
+            })
+            .collect()
+    })
 }
 
 /// Runs every guard of a re-charge of one invoice (the gateway is asked) and reports each.
@@ -157,6 +166,10 @@ pub async fn recharge_check(
     let mut store = api.open()?;
     let client = api.client(&mut store).await?;
     let checked = actions::check_recharge(&mut store, &client, &request.invoice_number).await?;
+    let open_action = match &checked.open_action {
+        Some(a) => Some(action_view_now(&mut store, a)?),
+        None => None,
+    };
     Ok(RechargeCheck {
         invoice_number: checked.invoice.number.clone(),
         customer_id: checked.invoice.customer_id.clone(),
@@ -172,7 +185,7 @@ pub async fn recharge_check(
                 detail: c.detail.clone(),
             })
             .collect(),
-        open_action: checked.open_action.as_ref().map(action_view),
+        open_action,
     })
 }
 
@@ -194,5 +207,5 @@ pub async fn recharge_propose(
         now(),
     )
     .await?;
-    Ok(action_view(&action))
+    action_view_now(&mut store, &action)
 }

@@ -18,6 +18,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
+use super::json::Amount;
 use super::{Api, ApiError, ApiErrorCode, now, required};
 use crate::actions;
 use crate::people::{self, Role as CoreRole};
@@ -79,10 +80,9 @@ pub struct Person {
 pub struct Settings {
     pub gateway: GatewaySettings,
     pub people: Vec<Person>,
-    /// Whole units above which a refund or re-charge needs a second approver ("500").
-    pub approval_threshold: String,
-    /// The threshold is the built-in default (no one has set it).
-    pub threshold_is_default: bool,
+    /// Per currency, the amount above which a refund or re-charge needs a second
+    /// approver: every currency the books hold money in, and every one an approver set.
+    pub thresholds: Vec<ThresholdView>,
     /// The business's IANA time zone; `None` until set (months are then not read at all).
     pub time_zone: Option<String>,
     /// The currency of imported files that have no currency column (`USD`); `None` until
@@ -127,11 +127,51 @@ pub struct UserAddRequest {
     pub by_passphrase: Option<String>,
 }
 
+/// Where a currency's threshold comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "ThresholdSource.ts")]
+pub enum ThresholdSource {
+    /// An approver set it.
+    Set,
+    /// The built-in default, about 500 US dollars in the currency's own terms.
+    Default,
+    /// No default and none set: every amount needs two approvers.
+    Unset,
+}
+
+/// One currency's approval threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ThresholdView.ts")]
+pub struct ThresholdView {
+    /// Amounts strictly above it need two different approvers.
+    pub amount: Amount,
+    pub source: ThresholdSource,
+    /// Plain words: "above 75,000 JPY two approvers are needed".
+    pub words: String,
+}
+
+impl ThresholdView {
+    pub fn from_core(t: actions::Threshold) -> ThresholdView {
+        ThresholdView {
+            amount: Amount::from_money(t.amount),
+            source: match t.source {
+                actions::ThresholdSource::Set => ThresholdSource::Set,
+                actions::ThresholdSource::Default => ThresholdSource::Default,
+                actions::ThresholdSource::Unset => ThresholdSource::Unset,
+            },
+            words: t.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export_to = "ThresholdRequest.ts")]
 pub struct ThresholdRequest {
-    /// Whole units, without separators ("500").
-    pub major: String,
+    /// The ISO 4217 code of the currency ("JPY").
+    pub currency: String,
+    /// The amount as people write it ("75,000", "1,250.500").
+    pub amount: String,
     /// The approver signing the change off.
     pub by: String,
     pub passphrase: String,
@@ -183,7 +223,7 @@ pub fn settings(api: &Api) -> Result<Settings, ApiError> {
     let connection = sync::connection(&mut store)?;
     let (people, threshold, zone, currency) = store.read(|tx| {
         let people = tx.users()?;
-        let threshold = actions::approval_threshold(tx)?;
+        let threshold = actions::thresholds(tx)?;
         let zone = tx.setting(period::TIMEZONE_SETTING)?;
         let currency = tx.setting(crate::import::defaults::DEFAULT_CURRENCY_SETTING)?;
         Ok::<_, ApiError>((people, threshold, zone, currency))
@@ -224,8 +264,10 @@ pub fn settings(api: &Api) -> Result<Settings, ApiError> {
                 role: role_out(role),
             })
             .collect(),
-        approval_threshold: threshold.0.to_string(),
-        threshold_is_default: threshold.1,
+        thresholds: threshold
+            .into_iter()
+            .map(ThresholdView::from_core)
+            .collect(),
         time_zone: zone,
         default_currency: currency,
         data_folder,
@@ -350,7 +392,8 @@ pub fn threshold_set(api: &Api, request: &ThresholdRequest) -> Result<Settings, 
     let mut store = api.open()?;
     actions::set_approval_threshold(
         &mut store,
-        &request.major,
+        &request.currency,
+        &request.amount,
         request.by.trim(),
         &request.passphrase,
         now(),

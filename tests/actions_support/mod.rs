@@ -214,12 +214,17 @@ impl World {
 
     /// Imports invoices: `(number, customer, amount "49.00", status, order_ref)`.
     pub fn import_invoices(&self, rows: &[Invoice<'_>]) {
+        self.import_invoices_in(rows, "USD");
+    }
+
+    /// [`World::import_invoices`] in `currency` (an ISO 4217 code).
+    pub fn import_invoices_in(&self, rows: &[Invoice<'_>], currency: &str) {
         let mut text = String::from(
             "invoice_number,customer_id,amount,currency,issued_at,due_at,status,order_ref\n",
         );
         for i in rows {
             text.push_str(&format!(
-                "{},{},{},USD,2026-01-05,2026-02-05,{},{}\n",
+                "{},{},{},{currency},2026-01-05,2026-02-05,{},{}\n",
                 i.number,
                 i.customer,
                 i.amount,
@@ -233,11 +238,16 @@ impl World {
 
     /// Imports ledger rows: `(payment id, invoice, kind, amount, gateway id)`.
     pub fn import_payments(&self, rows: &[Payment<'_>]) {
+        self.import_payments_in(rows, "USD");
+    }
+
+    /// [`World::import_payments`] in `currency` (an ISO 4217 code).
+    pub fn import_payments_in(&self, rows: &[Payment<'_>], currency: &str) {
         let mut text =
             String::from("payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id\n");
         for p in rows {
             text.push_str(&format!(
-                "{},{},{},{},USD,2026-01-06T10:00:00Z,{}\n",
+                "{},{},{},{},{currency},2026-01-06T10:00:00Z,{}\n",
                 p.id,
                 p.invoice,
                 p.kind,

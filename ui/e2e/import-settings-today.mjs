@@ -156,15 +156,19 @@ try {
     await people.getByLabel("The approver's passphrase").fill("ada-demo-passphrase");
     await people.getByRole("button", { name: "Add person" }).click();
     await page.getByRole("table", { name: "People" }).getByRole("cell", { name: "kim" }).waitFor();
-    const threshold = page.getByRole("form", { name: "Change the threshold" });
-    await threshold.getByLabel("New threshold (whole units, like 500)").fill("250");
+    // The demo's books hold yen: its threshold is in yen's own terms until one is set.
+    await page.getByTestId("threshold-JPY").filter({ hasText: "75,000 JPY" }).waitFor();
+    const threshold = page.getByRole("form", { name: "Change a threshold" });
+    await threshold.getByLabel(/Currency/).fill("JPY");
+    await threshold.getByLabel(/New threshold/).fill("50,000");
     await threshold.getByLabel("Approver signing off").fill("kim");
     await threshold.getByLabel("Their passphrase").fill("not kim's passphrase");
     await threshold.getByRole("button", { name: "Change threshold" }).click();
     await page.getByRole("alert").filter({ hasText: "passphrase" }).waitFor();
     await threshold.getByLabel("Their passphrase").fill("kim's long passphrase");
     await threshold.getByRole("button", { name: "Change threshold" }).click();
-    await page.getByTestId("threshold").filter({ hasText: "250" }).waitFor();
+    await page.getByTestId("threshold-JPY").filter({ hasText: "50,000 JPY" }).waitFor();
+    await page.getByTestId("threshold-JPY").filter({ hasText: "set by an approver" }).waitFor();
     const zone = page.getByRole("form", { name: "Change the time zone" });
     await zone.getByLabel(/The zone you keep the books in/).fill("Mars/Olympus_Mons");
     await zone.getByRole("button", { name: "Set time zone" }).click();

@@ -53,6 +53,8 @@ try {
   await step("A wrong passphrase is refused; the right one approves", async () => {
     await page.getByRole("button", { name: "Propose this fix" }).click();
     const form = page.getByRole("form", { name: "Approve" });
+    // The approval screen says what it takes, in the action's own currency.
+    await form.getByTestId("approval-rule").filter({ hasText: "under the EUR threshold of 450.00 EUR" }).waitFor();
     await form.getByLabel("Approver").fill("alice");
     await form.getByLabel("Passphrase").fill("not it at all");
     await form.getByRole("button", { name: "Approve" }).click();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ActionView, FindingRow } from "./generated";
-import { bulkApprovable, checkApprove, checkDismiss, executeView, oncePerFlight } from "./state";
+import { approvalRule, bulkApprovable, checkApprove, checkDismiss, executeView, oncePerFlight } from "./state";
 
 const amount = { minor: "4500", currency: "EUR", exponent: 2 };
 
@@ -36,6 +36,8 @@ function action(state: ActionView["state"], words = "words"): ActionView {
     approvers: [],
     updated_at: "",
     gateway_object_id: null,
+    approvals_needed: 1,
+    threshold: null,
   };
 }
 
@@ -93,5 +95,32 @@ describe("execute button", () => {
     release();
     expect(await first).toBe(1);
     expect(calls).toBe(1);
+  });
+});
+
+describe("approvalRule", () => {
+  const jpy = (minor: string) => ({ minor, currency: "JPY", exponent: 0 });
+  const withRule = (minor: string, needed: number, source: "set" | "default" | "unset") => ({
+    ...action("proposed"),
+    amount: jpy(minor),
+    approvals_needed: needed,
+    threshold: { amount: jpy(source === "unset" ? "0" : "75000"), source, words: "" },
+  });
+
+  it("says the action's own currency and threshold, grouped as people write them", () => {
+    expect(approvalRule(withRule("600", 1, "default"))).toBe(
+      "Needs one approver: 600 JPY is at or under the JPY threshold of 75,000 JPY.",
+    );
+    expect(approvalRule(withRule("80000", 2, "set"))).toBe(
+      "Needs two different approvers: 80,000 JPY is above the JPY threshold of 75,000 JPY.",
+    );
+  });
+
+  it("says where to set a threshold a currency does not have", () => {
+    expect(approvalRule(withRule("1", 2, "unset"))).toContain("no threshold is set for JPY");
+  });
+
+  it("a ledger fix needs one approver and has no threshold", () => {
+    expect(approvalRule({ ...action("proposed"), threshold: null })).toBe("Needs one approver.");
   });
 });

@@ -2,6 +2,7 @@
 // sent (the core checks again), which findings a bulk approval may include, and the
 // Execute button's in-flight state. Pure functions, unit-tested.
 import type { ActionView, FindingRow } from "./generated";
+import { formatAmount } from "./money";
 
 export interface FormCheck {
   ok: boolean;
@@ -67,4 +68,16 @@ export function oncePerFlight<T>(run: () => Promise<T>): () => Promise<T | undef
       flying = false;
     }
   };
+}
+
+/** What approving this action takes, in its own currency's terms. */
+export function approvalRule(action: ActionView): string {
+  const needs = action.approvals_needed > 1 ? "two different approvers" : "one approver";
+  if (!action.threshold) return `Needs ${needs}.`;
+  const t = action.threshold;
+  if (t.source === "unset") {
+    return `Needs ${needs}: no threshold is set for ${t.amount.currency}, so every amount needs two (an approver can set one in Settings).`;
+  }
+  const where = action.approvals_needed > 1 ? "above" : "at or under";
+  return `Needs ${needs}: ${formatAmount(action.amount)} is ${where} the ${t.amount.currency} threshold of ${formatAmount(t.amount)}.`;
 }

@@ -164,8 +164,12 @@ pub fn approve(ctx: &Ctx, args: ApproveArgs) -> anyhow::Result<ExitCode> {
             approval.action.id, approval.approvals, approval.needed
         );
     } else {
+        let why = approval
+            .threshold
+            .map(|t| format!(" ({t})"))
+            .unwrap_or_default();
         println!(
-            "approval recorded ({} of {}); a second, different approver is needed",
+            "approval recorded ({} of {}); a second, different approver is needed{why}",
             approval.approvals, approval.needed
         );
     }

@@ -117,6 +117,19 @@ enum SettingsWhat {
         #[arg(long)]
         by: String,
     },
+    /// Per currency, the amount above which a refund or re-charge needs a second approver.
+    /// Without CURRENCY and AMOUNT, lists them; with both, sets one, signed off by an
+    /// approver (passphrase from the terminal, or standard input).
+    Threshold {
+        /// An ISO 4217 code: USD, EUR, JPY.
+        #[arg(requires = "amount", requires = "by")]
+        currency: Option<String>,
+        /// As you write it: 500, 75,000, 1,250.500.
+        amount: Option<String>,
+        /// The approver signing the change off.
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 /// `chargeguard settings …`.
@@ -131,6 +144,38 @@ pub fn settings(ctx: &Ctx, args: SettingsArgs) -> anyhow::Result<ExitCode> {
                 jiff::Timestamp::now(),
             )?;
             println!("default currency: {}", currency.code());
+        }
+        SettingsWhat::Threshold {
+            currency: Some(currency),
+            amount: Some(amount),
+            by: Some(by),
+        } => {
+            let passphrase = crate::actions::passphrase(&format!("passphrase for {by}: "))?;
+            let set = chargeguard::actions::set_approval_threshold(
+                &mut store,
+                &currency,
+                &amount,
+                by.trim(),
+                &passphrase,
+                jiff::Timestamp::now(),
+            )?;
+            println!("{}: {set}", set.amount.currency().code());
+        }
+        SettingsWhat::Threshold { .. } => {
+            let all = store.read(chargeguard::actions::thresholds)?;
+            if all.is_empty() {
+                println!(
+                    "No money in the books yet; each currency takes its default (about 500 US dollars) until an approver sets one."
+                );
+            }
+            for t in all {
+                let source = match t.source {
+                    chargeguard::actions::ThresholdSource::Set => "set by an approver",
+                    chargeguard::actions::ThresholdSource::Default => "default",
+                    chargeguard::actions::ThresholdSource::Unset => "none set",
+                };
+                println!("{}: {t} ({source})", t.amount.currency().code());
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

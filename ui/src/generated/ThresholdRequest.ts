@@ -2,9 +2,13 @@
 
 export type ThresholdRequest = { 
 /**
- * Whole units, without separators ("500").
+ * The ISO 4217 code of the currency ("JPY").
  */
-major: string, 
+currency: string, 
+/**
+ * The amount as people write it ("75,000", "1,250.500").
+ */
+amount: string, 
 /**
  * The approver signing the change off.
  */

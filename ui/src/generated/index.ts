@@ -86,6 +86,8 @@ export type * from "./SyncState";
 export type * from "./SyncStatus";
 export type * from "./Synced";
 export type * from "./ThresholdRequest";
+export type * from "./ThresholdSource";
+export type * from "./ThresholdView";
 export type * from "./TieOutLine";
 export type * from "./TieOutView";
 export type * from "./TimeZoneRequest";

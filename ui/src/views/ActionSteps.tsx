@@ -5,7 +5,7 @@
 import { useRef, useState } from "react";
 import type { ActionView } from "../generated";
 import { call, CommandError } from "../transport";
-import { checkApprove, executeView, type ExecuteView } from "../state";
+import { approvalRule, checkApprove, executeView, type ExecuteView } from "../state";
 import { STATE_LABEL } from "../labels";
 
 /** An error as the bookkeeper reads it. */
@@ -62,6 +62,9 @@ export function ActionSteps(props: {
     };
     return (
       <form onSubmit={approve} aria-label="Approve" className="approve">
+        <p className="muted" data-testid="approval-rule">
+          {approvalRule(action)}
+        </p>
         <label>
           Approver
           <input value={name} onChange={(e) => setName(e.target.value)} autoComplete="username" />

@@ -3,7 +3,8 @@
 // approve and the approval threshold (an approver's sign-off), the business's time zone,
 // and where the data lives.
 import { useCallback, useEffect, useId, useState } from "react";
-import type { PersonRole, Settings as SettingsData } from "../generated";
+import type { PersonRole, Settings as SettingsData, ThresholdSource } from "../generated";
+import { formatAmount } from "../money";
 import { call, CommandError } from "../transport";
 import { KEY_SOURCE_WORDS, personProblem, zoneSuggestions } from "../settingsForm";
 
@@ -251,42 +252,78 @@ function People(props: { settings: SettingsData; onChanged: (s: SettingsData) =>
   );
 }
 
+const SOURCE_WORDS: Record<ThresholdSource, string> = {
+  set: "set by an approver",
+  default: "the default, about 500 US dollars",
+  unset: "none set: every amount needs two approvers",
+};
+
 function Threshold(props: {
   settings: SettingsData;
   user: string;
   onChanged: (s: SettingsData) => Promise<void>;
 }) {
-  const [major, setMajor] = useState(props.settings.approval_threshold);
+  const first = props.settings.thresholds[0];
+  const [currency, setCurrency] = useState(first?.amount.currency ?? props.settings.default_currency ?? "");
+  const [amount, setAmount] = useState("");
   const [by, setBy] = useState(props.user);
   const [passphrase, setPassphrase] = useState("");
   const form = useForm();
-  const ids = { major: useId(), by: useId(), pass: useId() };
+  const ids = { currency: useId(), amount: useId(), by: useId(), pass: useId() };
   const save = () =>
     form.run(async () => {
       const typed = passphrase;
       setPassphrase("");
-      const next = await call("threshold_set", { major, by, passphrase: typed });
+      const next = await call("threshold_set", { currency, amount, by, passphrase: typed });
       await props.onChanged(next);
-      return `Above ${next.approval_threshold} (in any currency's whole units) a refund or re-charge now needs two approvers.`;
+      const set = next.thresholds.find((t) => t.amount.currency === currency.trim().toUpperCase());
+      return set ? `${set.amount.currency}: ${set.words}.` : "Threshold changed.";
     });
   return (
     <section className="card" aria-labelledby="threshold-title">
-      <h3 id="threshold-title">Approval threshold</h3>
-      <p>
-        Above <strong data-testid="threshold">{props.settings.approval_threshold}</strong> whole units
-        {props.settings.threshold_is_default && " (the default)"}, a refund or re-charge needs a second,
-        different approver.
-      </p>
+      <h3 id="threshold-title">Approval thresholds</h3>
+      <p>Above its currency's threshold, a refund or re-charge needs a second, different approver.</p>
+      {props.settings.thresholds.length === 0 ? (
+        <p className="muted">
+          No money in the books yet: each currency takes its default, about 500 US dollars in its own terms.
+        </p>
+      ) : (
+        <table aria-label="Thresholds by currency">
+          <thead>
+            <tr>
+              <th>Currency</th>
+              <th>Two approvers above</th>
+              <th>From</th>
+            </tr>
+          </thead>
+          <tbody>
+            {props.settings.thresholds.map((t) => (
+              <tr key={t.amount.currency} data-testid={`threshold-${t.amount.currency}`}>
+                <td>{t.amount.currency}</td>
+                <td className="num">{t.source === "unset" ? "every amount" : formatAmount(t.amount)}</td>
+                <td>{SOURCE_WORDS[t.source]}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
       <form
-        aria-label="Change the threshold"
+        aria-label="Change a threshold"
         className="stack"
         onSubmit={(e) => {
           e.preventDefault();
           void save();
         }}
       >
-        <label htmlFor={ids.major}>New threshold (whole units, like 500)</label>
-        <input id={ids.major} inputMode="numeric" value={major} onChange={(e) => setMajor(e.target.value)} />
+        <label htmlFor={ids.currency}>Currency (like USD or JPY)</label>
+        <input
+          id={ids.currency}
+          value={currency}
+          maxLength={3}
+          onChange={(e) => setCurrency(e.target.value.toUpperCase())}
+        />
+        <label htmlFor={ids.amount}>New threshold (as you write it, like 75,000 or 1,250.500)</label>
+        <input id={ids.amount} inputMode="decimal" value={amount} onChange={(e) => setAmount(e.target.value)} />
         <label htmlFor={ids.by}>Approver signing off</label>
         <input id={ids.by} value={by} onChange={(e) => setBy(e.target.value)} />
         <label htmlFor={ids.pass}>Their passphrase</label>
