@@ -94,7 +94,7 @@ fn user_add_keeps_only_a_hash_of_the_passphrase() {
     for entry in std::fs::read_dir(w.dir.path()).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("cg.db") {
+        if name.starts_with("cg.db") && path.is_file() {
             files += 1;
             let bytes = std::fs::read(&path).unwrap();
             let found = bytes

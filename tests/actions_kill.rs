@@ -162,6 +162,7 @@ fn recovery_leaves_a_live_execution_alone_and_takes_over_once_it_is_killed(
 
     let report: Value = serde_json::from_str(&world.ok(&["--json", "recover"])).expect("json");
     assert_eq!(report["examined"], json!(0), "{report}");
+    assert_eq!(report["in_flight"], json!(1), "its lease is held: {report}");
     assert_eq!(world.state(id), "executing");
     assert_eq!(world.made(kind).len(), 0, "recovery sent nothing");
     assert_eq!(world.stats()["idempotency_keys"], json!(0));
@@ -169,6 +170,102 @@ fn recovery_leaves_a_live_execution_alone_and_takes_over_once_it_is_killed(
     running.kill();
     let report: Value = serde_json::from_str(&world.ok(&["--json", "recover"])).expect("json");
     assert_eq!(report["succeeded"], json!(1), "{report}");
+    world.assert_done_exactly_once(kind, id);
+    world.assert_audit_holds();
+}
+
+/// The same while the request is at the gateway (held there by the sandbox before it
+/// commits): recovery cannot take the executor's lease, so it says the action is being
+/// sent elsewhere and sends nothing. Once the executor is killed, the request is still at
+/// the gateway under its key; recovery's replay under that key meets Stripe's 409 ("in
+/// flight") and waits it out rather than calling it failed, and one object is made.
+#[rstest]
+fn recovery_leaves_a_request_held_at_the_gateway_to_its_live_sender(
+    #[values(Kind::Refund, Kind::Recharge)] kind: Kind,
+) {
+    let world = World::new();
+    let id = world.approved(kind);
+    world.arm(kind, "slow", Some(8_000));
+    let mut running = world.spawn_execute(id, None, &[]);
+    wait_until("the request holds its key at the gateway", || {
+        world.stats()["idempotency_keys_running"] == json!(1)
+    });
+
+    let beside: Value = serde_json::from_str(&world.ok(&["--json", "recover"])).expect("json");
+    assert_eq!(
+        (&beside["examined"], &beside["in_flight"]),
+        (&json!(0), &json!(1)),
+        "{beside}"
+    );
+    let words = world.ok(&["recover"]);
+    assert!(
+        words.contains("being sent by another window or process right now"),
+        "{words}"
+    );
+    assert!(
+        running.alive(),
+        "the sender is still waiting for its answer"
+    );
+    assert_eq!(world.state(id), "executing");
+    assert_eq!(
+        world.stats()["idempotency_keys_running"],
+        json!(1),
+        "one request at the gateway, the sender's"
+    );
+    assert_eq!(world.made(kind).len(), 0, "recovery made nothing");
+
+    running.kill();
+    // The held request commits when the sandbox lets it go; until then a replay's 409
+    // leaves the action unknown, never failed, and the next run looks again.
+    wait_until("recovery settles it", || {
+        // Exit 3: still unknown, try again later.
+        let out = world.run(&["recover"]);
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{out:?}");
+        assert_ne!(
+            world.state(id),
+            "failed",
+            "an in-flight key is not a refusal"
+        );
+        world.state(id) == "succeeded"
+    });
+    assert_eq!(world.state(id), "succeeded");
+    world.assert_done_exactly_once(kind, id);
+    world.assert_audit_holds();
+    world.assert_books_tie_out(kind);
+}
+
+/// An executor's process id says nothing: once it is killed, the system may give that id
+/// to any other process. Here a live process holds the id the journal wrote (this test's
+/// own), and recovery still sees that the executor is gone, because its lease is free.
+#[rstest]
+fn a_dead_executors_pid_held_by_another_process_does_not_keep_its_action_stuck(
+    #[values(Kind::Refund, Kind::Recharge)] kind: Kind,
+) {
+    let world = World::new();
+    let id = world.approved(kind);
+    let mut running = world.spawn_execute(id, Some("execute.before_send=sleep(120000)"), &[]);
+    running.wait_for_line("failpoint execute.before_send reached");
+    running.kill();
+    let live = std::process::id();
+    let changed = rusqlite::Connection::open(&world.db)
+        .expect("open the store")
+        .execute(
+            "UPDATE actions SET executor_pid = ?1 WHERE id = ?2",
+            rusqlite::params![live, id],
+        )
+        .expect("give the executor's pid to a live process");
+    assert_eq!(changed, 1);
+
+    let report: Value = serde_json::from_str(&world.ok(&["--json", "recover"])).expect("json");
+    assert_eq!(
+        (
+            &report["examined"],
+            &report["succeeded"],
+            &report["in_flight"]
+        ),
+        (&json!(1), &json!(1), &json!(0)),
+        "{report}"
+    );
     world.assert_done_exactly_once(kind, id);
     world.assert_audit_holds();
 }

@@ -102,6 +102,15 @@ pub async fn execute(
         return ledger_fix(store, &action, adjustment, by, now);
     }
 
+    // From here until the answer is settled this process holds the action's lease, which
+    // the system releases if the process dies: recovery takes over only an action whose
+    // lease it can take, so it never replays beside a live send.
+    let Some(_lease) = store.try_lease(id)? else {
+        return Err(ActionError::AlreadyInProgress {
+            target: format!("action {id}"),
+            holder: Some(id),
+        });
+    };
     let books = store.read(reconcile::books_in)?;
     let prepared = match guard(client, &books, &plan, &action.idempotency_key).await {
         Ok(prepared) => prepared,

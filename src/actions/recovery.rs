@@ -2,7 +2,12 @@
 //! anything under a new key and without guessing.
 //!
 //! An action is undecided when it is `unknown` (a timeout, a 5xx, a dropped connection),
-//! or `executing` while the process that sent it is gone (killed mid-request). For each:
+//! or `executing` while the process that sent it is gone (killed mid-request). Which of
+//! the `executing` ones are gone is told by their lease (`Store::try_lease`): an executor
+//! holds it from before the journal write until the answer is settled, and the system
+//! releases it when the process dies. Recovery works only on an action whose lease it has
+//! taken, and leaves one whose lease is held alone; two recoveries never work on one
+//! action at once either. For each:
 //!
 //! 1. Look the object up by its idempotency key in metadata, with *list* calls (the
 //!    refunds of the charge; the customer's payment intents since the first send). Lists
@@ -36,36 +41,36 @@ pub struct RecoveryReport {
     pub needs_review: u64,
     /// Still undecided (the gateway could not be reached, or the first send is in flight).
     pub still_unknown: u64,
+    /// Left alone: another window or process is sending or settling them now.
+    pub in_flight: u64,
     pub actions: Vec<ActionRow>,
 }
 
 impl std::fmt::Display for RecoveryReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let busy = match self.in_flight {
+            0 => String::new(),
+            n => format!("; {n} being sent by another window or process right now, left to it"),
+        };
         if self.examined == 0 {
-            return write!(f, "Nothing to recover: every action's outcome is known.");
+            return write!(
+                f,
+                "Nothing to recover: every action's outcome is known{busy}."
+            );
         }
         write!(
             f,
-            "Recovered {} action(s): {} succeeded, {} failed, {} need a person's review, {} still unknown",
+            "Recovered {} action(s): {} succeeded, {} failed, {} need a person's review, {} still unknown{busy}",
             self.examined, self.succeeded, self.failed, self.needs_review, self.still_unknown
         )
     }
 }
 
-/// Whether the process that moved an action to `executing` is gone.
-fn executor_gone(action: &ActionRow) -> bool {
-    match action.executor_pid {
-        Some(pid) if pid == i64::from(std::process::id()) => false,
-        Some(pid) => !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        None => true,
-    }
-}
-
-fn undecided(action: &ActionRow) -> bool {
+/// Whether an action may be undecided: `unknown`, or `executing` with a request that may
+/// have left (a ledger fix sends nothing). Its lease says whether anyone is still at it.
+fn may_be_undecided(action: &ActionRow) -> bool {
     action.state == ActionState::Unknown
-        || (action.state == ActionState::Executing
-            && action.kind != "ledger_fix"
-            && executor_gone(action))
+        || (action.state == ActionState::Executing && action.kind != "ledger_fix")
 }
 
 /// Settles every undecided action of the store.
@@ -79,7 +84,7 @@ pub async fn recover(
     recover_these(
         store,
         client,
-        actions.into_iter().filter(undecided).collect(),
+        actions.into_iter().filter(may_be_undecided).collect(),
         now,
     )
     .await
@@ -97,7 +102,7 @@ pub async fn recover_target(
     recover_these(
         store,
         client,
-        actions.into_iter().filter(undecided).collect(),
+        actions.into_iter().filter(may_be_undecided).collect(),
         now,
     )
     .await
@@ -111,6 +116,17 @@ async fn recover_these(
 ) -> Result<RecoveryReport, ActionError> {
     let mut report = RecoveryReport::default();
     for action in actions {
+        let Some(_lease) = store.try_lease(action.id)? else {
+            report.in_flight += 1;
+            continue;
+        };
+        // Read again under the lease: whoever held it may have settled it meanwhile.
+        let Some(action) = store
+            .read(|tx| tx.action(action.id))?
+            .filter(may_be_undecided)
+        else {
+            continue;
+        };
         report.examined += 1;
         let settled = recover_one(store, client, action, now).await?;
         match settled.state {
@@ -142,7 +158,7 @@ async fn recover_one(
                 by,
                 "action_unknown",
                 &format!("action:{id}"),
-                &json!({ "cause": "the process executing it is gone" }),
+                &json!({ "cause": "the process executing it is gone (its lease was free)" }),
             )
         });
         match moved {

@@ -17,6 +17,7 @@ mod findings;
 mod gateway;
 mod gateway_sync;
 mod imports;
+mod lease;
 mod ledger;
 mod mappings;
 mod people;
@@ -36,6 +37,7 @@ pub use audit::AuditFilter;
 pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
 pub use gateway_sync::StoredChargeExtras;
+pub use lease::Lease;
 pub use mappings::SavedMapping;
 pub use period::PeriodClose;
 pub use sources::{SourceCounts, SourceKind, SourceRow};
@@ -71,6 +73,14 @@ pub enum StoreError {
         "{0} is already closed; reopen it first (`chargeguard reopen {0} --by NAME --reason TEXT`)"
     )]
     PeriodAlreadyClosed(String),
+    #[error(
+        "cannot take the lease file {path}: {source}; check that the store's folder is writable"
+    )]
+    Lease {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("store error: {0}")]
     Sqlite(rusqlite::Error),
 }
