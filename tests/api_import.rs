@@ -371,3 +371,53 @@ async fn a_file_without_a_currency_imports_in_the_default_currency_set_in_settin
     assert_eq!(done.recognised.as_deref(), Some("Invoicely"));
     assert_eq!(done.new, 1, "{}", done.message);
 }
+
+/// The desktop app hands the core the paths its file dialog or a drop gave it: the core
+/// says from each header which kind of file it is, imports it where it lies, and leaves
+/// the person's file in place (only an upload's copy is removed after its import).
+#[tokio::test]
+async fn a_file_named_by_path_is_recognised_by_its_header_and_imported_where_it_lies() {
+    let (dir, api) = setup();
+    let elsewhere = tempfile::tempdir().unwrap();
+    let path = elsewhere.path().join("October invoices.csv");
+    std::fs::write(&path, INVOICES).unwrap();
+    let path_text = path.display().to_string();
+
+    let seen: FileKindView = call(&api, "file_kind", json!({"path": path_text}))
+        .await
+        .unwrap();
+    assert_eq!(seen.name, "October invoices.csv");
+    assert_eq!(seen.kind, Some(api::json::ImportKind::Invoices));
+    assert_eq!(seen.layout, None, "our own layout needs no app's");
+
+    let done = import(&api, "invoices", &path_text, None, false)
+        .await
+        .unwrap();
+    assert_eq!((done.new, done.written), (3, true));
+    assert!(path.exists(), "the person's own file stays where it is");
+    assert!(
+        !dir.path().join("uploads").exists(),
+        "nothing was copied beside the store"
+    );
+
+    let stripe = elsewhere.path().join("unified_payments.csv");
+    std::fs::write(&stripe, "id,Created date (UTC),Amount,Currency\n").unwrap();
+    let seen: FileKindView = call(
+        &api,
+        "file_kind",
+        json!({"path": stripe.display().to_string()}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seen.kind, Some(api::json::ImportKind::StripePayments));
+
+    let gone = call::<_, FileKindView>(
+        &api,
+        "file_kind",
+        json!({"path": elsewhere.path().join("moved.csv").display().to_string()}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(gone.code, ApiErrorCode::Refused);
+    assert!(gone.message.contains("moved.csv"), "{}", gone.message);
+}

@@ -70,6 +70,7 @@ fn main() {
         context.config_mut().identifier = identifier;
     }
     tauri::Builder::default()
+        .plugin(tauri_plugin_dialog::init())
         .setup(|app| {
             // A session that cannot open still gets a window: every command then answers
             // with the reason, which the window shows, instead of the app vanishing.

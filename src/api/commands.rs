@@ -63,6 +63,7 @@ pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiErr
         "import_file" => blocking!(super::import_file, ImportRequest),
         "upload_csv" => blocking!(super::imports::upload_csv, super::imports::UploadRequest),
         "import_csv" => blocking!(super::imports::import_csv, super::imports::ImportCsvRequest),
+        "file_kind" => blocking!(super::imports::file_kind, super::imports::FileRequest),
         "mappings" => blocking!(super::imports::mappings_list),
         "mapping_get" => blocking!(
             super::imports::mapping_get,

@@ -100,6 +100,8 @@ pub fn render() -> Vec<(String, String)> {
         use super::imports::*;
         one::<UploadRequest>(&cfg, &mut out);
         one::<Uploaded>(&cfg, &mut out);
+        one::<FileRequest>(&cfg, &mut out);
+        one::<FileKindView>(&cfg, &mut out);
         one::<ImportCsvRequest>(&cfg, &mut out);
         one::<ImportOutcome>(&cfg, &mut out);
         one::<ChangedRowView>(&cfg, &mut out);

@@ -67,6 +67,26 @@ pub struct Uploaded {
     pub bytes: u32,
 }
 
+/// A file on this computer, by path: from the desktop's file dialog or a drop, or an
+/// upload's `path`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "FileRequest.ts")]
+pub struct FileRequest {
+    pub path: String,
+}
+
+/// What a file's header says it is: the kind to pre-select, which the person can change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "FileKindView.ts")]
+pub struct FileKindView {
+    /// The file's name, as the screen and every error name it.
+    pub name: String,
+    /// `None` when nothing in the header says.
+    pub kind: Option<ImportKind>,
+    /// The app's layout (or saved mapping) that reads it, for another app's export.
+    pub layout: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export_to = "ImportCsvRequest.ts")]
 pub struct ImportCsvRequest {
@@ -461,6 +481,30 @@ fn forget_upload(api: &Api, path: &Path) {
 }
 
 // ---------------------------------------------------------------- import
+
+/// Which kind of file `path` is, from its header alone; reads nothing else, writes nothing.
+pub fn file_kind(api: &Api, request: &FileRequest) -> Result<FileKindView, ApiError> {
+    required("a file", &request.path)?;
+    let path = PathBuf::from(&request.path);
+    let name = file_name(&path);
+    let mut store = api.open()?;
+    let recognised = import::recognise_file(&mut store, &path).map_err(|e| match e {
+        ImportError::Store(e) => e.into(),
+        other => ApiError::new(
+            ApiErrorCode::Refused,
+            with_name(other.to_string(), &path, &name),
+        ),
+    })?;
+    Ok(FileKindView {
+        name,
+        kind: recognised.kind.map(|k| match k {
+            FileKind::Invoices => ImportKind::Invoices,
+            FileKind::Payments => ImportKind::Payments,
+            FileKind::StripePayments => ImportKind::StripePayments,
+        }),
+        layout: recognised.layout,
+    })
+}
 
 /// Imports (or, with `dry_run`, tries) one CSV file; a refusal comes back as problems.
 pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome, ApiError> {

@@ -35,6 +35,7 @@ mod invoices;
 pub mod layouts;
 pub mod mapping;
 mod payments;
+mod recognise;
 mod seen;
 mod source_file;
 mod stripe_payments;
@@ -58,6 +59,8 @@ use columns::{Col, ColumnResolver, Columns, Header};
 pub use mapping::{ColumnMapping, MappingError, MappingLayout};
 use seen::SeenKeys;
 use source_file::HashingReader;
+
+pub use recognise::{Recognised, recognise_file};
 
 /// At most this many bad rows are reported in full; the rest are counted.
 pub const MAX_ROW_ERRORS: usize = RowErrors::CAP;

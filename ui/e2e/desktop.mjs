@@ -11,9 +11,9 @@
 // CHARGEGUARD_DESKTOP_BIN (the built app), CHARGEGUARD_BIN (the CLI, to add an approver)
 // and TAURI_DRIVER (default: tauri-driver on PATH). Screenshots go to ui/test-results/.
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, existsSync, writeFileSync, openSync, readFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, existsSync, writeFileSync, openSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { Builder, By, Capabilities, until } from "selenium-webdriver";
@@ -206,6 +206,34 @@ try {
     expect(after - before === 1, `expected one refund at the sandbox, saw ${after - before}`);
   });
 
+  await step("Import takes files by path through the platform's dialog; the window may do nothing else with files", async () => {
+    await clickOn(By.xpath('//button[@role="tab"][normalize-space()="Import"]'));
+    await visible(By.xpath('//button[normalize-space()="Choose CSV files"]'));
+    expect((await driver.findElements(By.css('input[type="file"]'))).length === 0, "no browser upload in the desktop app");
+    // What the dialog or a drop hands the window is a path; the core reads the file there.
+    const csv = join(dataDir, "picked", "October invoices.csv");
+    mkdirSync(dirname(csv), { recursive: true });
+    writeFileSync(csv, "invoice_number,customer_id,amount,currency,issued_at,due_at,status\nD-1,cus_d,10.00,EUR,2026-10-01,2026-10-31,open\n");
+    const invoke = (cmd, args) =>
+      driver.executeAsyncScript(
+        `const done = arguments[arguments.length - 1];
+         window.__TAURI_INTERNALS__.invoke(arguments[0], arguments[1])
+           .then((value) => done({ ok: value }), (error) => done({ error: String(error?.message ?? error) }));`,
+        cmd,
+        args,
+      );
+    const kind = await invoke("api", { command: "file_kind", request: { path: csv } });
+    expect(kind.ok?.kind === "invoices" && kind.ok?.name === "October invoices.csv", `file_kind: ${JSON.stringify(kind)}`);
+    const tried = await invoke("api", { command: "import_csv", request: { kind: "invoices", path: csv, dry_run: true } });
+    expect(tried.ok?.new === 1, `a dry run by path: ${JSON.stringify(tried)}`);
+    // The capability grants the dialog's `open` only: no save dialog, no file system.
+    const save = await invoke("plugin:dialog|save", { options: {} });
+    expect(save.error && /not allowed|denied|forbidden/i.test(save.error), `the save dialog was allowed: ${JSON.stringify(save)}`);
+    const read = await invoke("plugin:fs|read_text_file", { path: csv });
+    expect(read.error !== undefined, `the window read a file itself: ${JSON.stringify(read)}`);
+    await shot("desktop-4-import.png");
+  });
+
   await step("Settings connects the bookkeeper's own gateway; the next start opens their own books", async () => {
     const own = await ownGateway();
     await clickOn(By.xpath('//button[@role="tab"][normalize-space()="Settings"]'));
@@ -223,14 +251,14 @@ try {
     expect(existsSync(join(dataDir, "chargeguard.db")), "the own books were created in the data folder");
     const page = await driver.getPageSource();
     expect(!page.includes(OWN_KEY.slice(8)), "the window never shows the key");
-    await shot("desktop-4-own-books.png");
+    await shot("desktop-5-own-books.png");
 
     await driver.quit();
     driver = await new Builder().withCapabilities(capabilities).usingServer(`http://127.0.0.1:${port}/`).build();
     await visible(By.xpath('//button[@role="tab"][normalize-space()="Today"]'));
     await textWhere(By.css('[data-testid="open-findings"]'), (t) => t === "0");
     expect((await driver.findElements(By.css(".demo-banner"))).length === 0, "no demo banner on one's own books");
-    await shot("desktop-5-reopened.png");
+    await shot("desktop-6-reopened.png");
     own.child.kill("SIGKILL");
   });
 } catch {

@@ -4,7 +4,6 @@ import {
   draftOf,
   formOf,
   formatCount,
-  guessKind,
   importRequest,
   kindChoices,
   outcomeHeadline,
@@ -41,15 +40,6 @@ describe("the kind of file", () => {
     expect(importRequest(choices, "mapping:deleted", "/u/x.csv", false)).toBeNull();
   });
 
-  it("is guessed from the documented headers, in any order and case, and not otherwise", () => {
-    expect(guessKind("\uFEFFInvoice_Number,customer_id,amount,currency,issued_at,due_at,status")).toBe("invoices");
-    expect(guessKind("payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id")).toBe("payments");
-    expect(guessKind('"id","Description","Created date (UTC)","Amount"')).toBe("stripe_payments");
-    expect(guessKind("id,Description,Created (UTC),Amount")).toBe("stripe_payments");
-    expect(guessKind("Invoice Date,Invoice ID,Invoice Number,Invoice Status")).toBe("invoices");
-    expect(guessKind("Invoice #,Total,Status")).toBe("invoices");
-    expect(guessKind("Ref,Who,Sum")).toBeNull();
-  });
 });
 
 describe("a browser's file", () => {

@@ -59,21 +59,6 @@ export function importRequest(
   };
 }
 
-/** A guess from the file's first line, so the usual files need no choice at all. */
-export function guessKind(headerLine: string): ImportKind | null {
-  const headers = headerLine
-    .replace(/^\uFEFF/, "")
-    .split(",")
-    .map((h) => h.trim().replace(/^"|"$/g, "").toLowerCase());
-  const has = (name: string) => headers.includes(name);
-  if (has("id") && (has("created date (utc)") || has("created (utc)"))) return "stripe_payments";
-  if (has("payment_id") && has("recorded_at")) return "payments";
-  if (has("invoice_number") && has("issued_at")) return "invoices";
-  // Another app's invoice export: the core recognises which app by its headers.
-  if (headers.some((h) => h.includes("invoice") || h === "documentnumber")) return "invoices";
-  return null;
-}
-
 /** Bytes as standard, padded base64, in chunks (a spread of a large file would overflow). */
 export function toBase64(bytes: Uint8Array): string {
   let binary = "";

@@ -38,6 +38,8 @@ import type {
   UploadRequest,
   Uploaded,
   ImportCsvRequest,
+  FileRequest,
+  FileKindView,
   DefaultCurrencyRequest,
   ImportOutcome,
   MappingSummary,
@@ -82,6 +84,7 @@ export interface Commands {
   audit_log: [AuditQuery, AuditPage];
   upload_csv: [UploadRequest, Uploaded];
   import_csv: [ImportCsvRequest, ImportOutcome];
+  file_kind: [FileRequest, FileKindView];
   mappings: [null, MappingSummary[]];
   mapping_get: [MappingNameRequest, MappingView];
   mapping_save: [MappingSaveRequest, MappingView];

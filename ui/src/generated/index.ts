@@ -33,6 +33,8 @@ export type * from "./Executed";
 export type * from "./ExportMonthRequest";
 export type * from "./ExportedPackage";
 export type * from "./FailedAttempt";
+export type * from "./FileKindView";
+export type * from "./FileRequest";
 export type * from "./FindingDetail";
 export type * from "./FindingKind";
 export type * from "./FindingRow";

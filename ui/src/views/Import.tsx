@@ -4,8 +4,11 @@
 // line and column. Below, a column-mapping editor for other apps' layouts, with a preview
 // of the file's first rows as Chargeguard will read them, saved by name.
 //
-// The browser has no path for a file, so its bytes go to the core first (`upload_csv`,
-// kept beside the store) and the import runs on that file; see src/api/imports.rs.
+// The desktop app picks files with the platform's dialog or takes them dropped on the
+// window, as paths the core reads (src/desktop.ts). A browser has no path for a file, so
+// its bytes go to the core first (`upload_csv`, kept beside the store) and the import runs
+// on that copy; see src/api/imports.rs. Either way the core says from the header which kind
+// of file it is (`file_kind`), and the person can change it.
 import { useCallback, useEffect, useId, useMemo, useRef, useState } from "react";
 import type {
   ImportOutcome,
@@ -14,6 +17,7 @@ import type {
   MappingSummary,
 } from "../generated";
 import { call, CommandError } from "../transport";
+import { isDesktop, onFileDrop, pickCsvPaths } from "../desktop";
 import {
   type KindChoice,
   type MappingForm,
@@ -21,7 +25,6 @@ import {
   emptyForm,
   formOf,
   formatCount,
-  guessKind,
   importRequest,
   kindChoices,
   outcomeHeadline,
@@ -31,10 +34,15 @@ import {
 
 interface FileItem {
   id: number;
-  file: File;
-  /** Where the core keeps its bytes; null until uploaded, and again after the import. */
+  name: string;
+  /** Bytes a browser holds; null for a file the desktop app has by path. */
+  file: File | null;
+  /** Where the core reads it: the desktop's path, or an upload's (null again after an
+   *  upload's import, which removes the copy). */
   path: string | null;
   choice: string;
+  /** The app whose export it is, when the core recognised one. */
+  layout: string | null;
   busy: boolean;
   outcome: ImportOutcome | null;
   error: string | null;
@@ -42,9 +50,10 @@ interface FileItem {
 
 const message = (e: unknown) => (e instanceof CommandError ? e.message : String(e));
 
-async function firstLine(file: File): Promise<string> {
-  const head = await file.slice(0, 4096).text();
-  return head.split(/\r?\n/)[0] ?? "";
+async function upload(file: File): Promise<string> {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const up = await call("upload_csv", { name: file.name, content_base64: toBase64(bytes) });
+  return up.path;
 }
 
 export function Import(props: { onChanged: () => Promise<void> }) {
@@ -69,30 +78,78 @@ export function Import(props: { onChanged: () => Promise<void> }) {
   const update = (id: number, change: Partial<FileItem>) =>
     setFiles((all) => all.map((f) => (f.id === id ? { ...f, ...change } : f)));
 
-  const add = async (list: FileList | File[]) => {
+  /** Adds files the core can read at `paths`, each with the kind its header suggests. */
+  const addAt = async (entries: { path: string; file: File | null }[]) => {
     const added: FileItem[] = [];
-    for (const file of Array.from(list)) {
-      const guessed = guessKind(await firstLine(file));
-      added.push({
-        id: nextId.current++,
-        file,
-        path: null,
-        choice: guessed ?? "invoices",
-        busy: false,
-        outcome: null,
-        error: null,
-      });
+    for (const { path, file } of entries) {
+      try {
+        const seen = await call("file_kind", { path });
+        added.push({
+          id: nextId.current++,
+          name: seen.name,
+          file,
+          path,
+          choice: seen.kind ?? "invoices",
+          layout: seen.layout,
+          busy: false,
+          outcome: null,
+          error: null,
+        });
+      } catch (e) {
+        setError(message(e));
+      }
     }
     setFiles((all) => [...all, ...added]);
   };
 
-  /** The file's path at the core, uploading its bytes when it has none. */
+  /** A browser's files: their bytes go to the core, then they are read like any path. */
+  const add = async (list: FileList | File[]) => {
+    const entries = [];
+    for (const file of Array.from(list)) {
+      try {
+        entries.push({ path: await upload(file), file });
+      } catch (e) {
+        setError(message(e));
+      }
+    }
+    await addAt(entries);
+  };
+
+  const desktop = isDesktop();
+  useEffect(() => {
+    if (!desktop) return;
+    let stop: (() => void) | null = null;
+    let gone = false;
+    void onFileDrop((state) => {
+      setDragging(state.kind === "over");
+      if (state.kind === "dropped") void addAt(state.paths.map((path) => ({ path, file: null })));
+    }).then((unlisten) => {
+      if (gone) unlisten();
+      else stop = unlisten;
+    });
+    return () => {
+      gone = true;
+      stop?.();
+    };
+    // `addAt` only reads refs and setters, so one listener serves the screen's life.
+  }, [desktop]);
+
+  const choose = async () => {
+    try {
+      const paths = await pickCsvPaths();
+      await addAt(paths.map((path) => ({ path, file: null })));
+    } catch (e) {
+      setError(message(e));
+    }
+  };
+
+  /** The file's path at the core, uploading a browser's bytes again when it has none. */
   const pathOf = async (item: FileItem): Promise<string> => {
     if (item.path) return item.path;
-    const bytes = new Uint8Array(await item.file.arrayBuffer());
-    const up = await call("upload_csv", { name: item.file.name, content_base64: toBase64(bytes) });
-    update(item.id, { path: up.path });
-    return up.path;
+    if (!item.file) throw new Error("That file is no longer there; choose it again.");
+    const path = await upload(item.file);
+    update(item.id, { path });
+    return path;
   };
 
   const run = async (item: FileItem, dryRun: boolean) => {
@@ -102,11 +159,13 @@ export function Import(props: { onChanged: () => Promise<void> }) {
       const request = importRequest(choices, item.choice, path, dryRun);
       if (!request) throw new Error("That mapping is gone; pick the kind of file again.");
       const outcome = await call("import_csv", request);
-      // After a real import the core removed its copy: upload again if asked again.
-      update(item.id, { busy: false, outcome, ...(dryRun ? {} : { path: null }) });
+      // After a real import the core removed an upload's copy: upload again if asked
+      // again. A desktop path stays the person's file.
+      const forget = dryRun || !item.file ? {} : { path: null };
+      update(item.id, { busy: false, outcome, ...forget });
       if (!dryRun) await props.onChanged();
     } catch (e) {
-      update(item.id, { busy: false, error: message(e), ...(dryRun ? {} : { path: null }) });
+      update(item.id, { busy: false, error: message(e), ...(dryRun || !item.file ? {} : { path: null }) });
     }
   };
 
@@ -127,22 +186,29 @@ export function Import(props: { onChanged: () => Promise<void> }) {
         onDrop={(e) => {
           e.preventDefault();
           setDragging(false);
-          void add(e.dataTransfer.files);
+          // The desktop app hears drops as paths (above); a browser gets the bytes.
+          if (!desktop) void add(e.dataTransfer.files);
         }}
       >
-        <label>
-          Choose CSV files
-          <input
-            type="file"
-            accept=".csv,text/csv"
-            multiple
-            aria-label="Choose CSV files"
-            onChange={(e) => {
-              if (e.target.files) void add(e.target.files);
-              e.target.value = "";
-            }}
-          />
-        </label>
+        {desktop ? (
+          <button type="button" onClick={() => void choose()}>
+            Choose CSV files
+          </button>
+        ) : (
+          <label>
+            Choose CSV files
+            <input
+              type="file"
+              accept=".csv,text/csv"
+              multiple
+              aria-label="Choose CSV files"
+              onChange={(e) => {
+                if (e.target.files) void add(e.target.files);
+                e.target.value = "";
+              }}
+            />
+          </label>
+        )}
         <span className="hint">or drop them here</span>
       </div>
       {error && (
@@ -191,10 +257,11 @@ function FileCard(props: {
   const selectId = useId();
   const o = item.outcome;
   return (
-    <article className="card file-card" aria-label={item.file.name} data-testid="import-file">
+    <article className="card file-card" aria-label={item.name} data-testid="import-file">
       <header className="file-head">
-        <h3>{item.file.name}</h3>
-        <span className="muted">{formatCount(item.file.size)} bytes</span>
+        <h3>{item.name}</h3>
+        {item.file && <span className="muted">{formatCount(item.file.size)} bytes</span>}
+        {item.layout && <span className="muted">recognised: {item.layout}</span>}
         <label htmlFor={selectId}>What is this file?</label>
         <select id={selectId} value={item.choice} onChange={(e) => props.onChoose(e.target.value)}>
           {props.choices.map((c) => (
@@ -209,11 +276,11 @@ function FileCard(props: {
         <button className="primary" onClick={() => props.onRun(false)} disabled={item.busy}>
           Import
         </button>
-        <button onClick={props.onRemove} disabled={item.busy} aria-label={`Remove ${item.file.name}`}>
+        <button onClick={props.onRemove} disabled={item.busy} aria-label={`Remove ${item.name}`}>
           Remove
         </button>
       </header>
-      {item.busy && <progress aria-label={`Importing ${item.file.name}`} />}
+      {item.busy && <progress aria-label={`Importing ${item.name}`} />}
       {item.error && (
         <p className="error" role="alert">
           {item.error}
@@ -390,7 +457,7 @@ function MappingEditor(props: {
               <select id={ids.file} value={item.id} onChange={(e) => setFileId(Number(e.target.value))}>
                 {props.files.map((f) => (
                   <option key={f.id} value={f.id}>
-                    {f.file.name}
+                    {f.name}
                   </option>
                 ))}
               </select>
