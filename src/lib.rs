@@ -6,19 +6,16 @@
 //! for the map and `../shared/DESIGN.md` for the contract.
 
 pub mod actions;
+pub use chargeguard_domain::{audit, dates, money, records};
 pub mod api;
-pub mod audit;
 pub mod check;
-pub mod dates;
 pub mod demo;
 pub mod export;
 pub mod gateway;
 pub mod import;
-pub mod money;
 pub mod people;
 pub mod period;
 pub mod reconcile;
-pub mod records;
 pub mod sandbox;
 pub mod secret;
 pub mod store;

@@ -15,35 +15,10 @@
 use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use serde::{Deserialize, Serialize};
 
 use crate::store::{Store, StoreError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// May approve actions.
-    Approver,
-    /// May propose and execute, not approve.
-    Bookkeeper,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Approver => "approver",
-            Role::Bookkeeper => "bookkeeper",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "approver" => Some(Role::Approver),
-            "bookkeeper" => Some(Role::Bookkeeper),
-            _ => None,
-        }
-    }
-}
+pub use chargeguard_domain::Role;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PeopleError {

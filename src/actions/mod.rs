@@ -11,18 +11,17 @@
 mod execute;
 mod journal;
 pub mod key;
-mod lifecycle;
 pub mod plan;
 mod recharge;
 mod recovery;
 mod threshold;
 
+pub use chargeguard_domain::ActionState;
 pub use execute::{Executed, dry_run, execute};
 pub use journal::{
     Approval, ApprovalRule, approval_rule, approvals_needed, approve, cancel, dismiss,
     propose_for_finding, propose_recharge,
 };
-pub use lifecycle::ActionState;
 pub use plan::Plan;
 pub use recharge::{
     FailedAttempt, GuardCheck, GuardOutcome, RechargeCandidate, RechargeChecks, RechargeGuard,

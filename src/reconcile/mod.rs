@@ -67,9 +67,9 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::money::Money;
 use crate::records::{Charge, Coverage, GatewayRefund, Invoice, LedgerEntry};
 use crate::store::{Store, StoreError, StoreTx};
+pub use chargeguard_domain::finding::{Confidence, Finding, FindingKind};
 
 /// Everything reconciliation reads: the store's rows, in any order.
 #[derive(Debug, Clone, Default)]
@@ -91,98 +91,6 @@ pub struct Reconciliation<'b> {
     /// Ledger payments whose gateway charge is absent and whose date lies outside every
     /// coverage window: not findings, just "not yet synced".
     pub not_yet_synced: Vec<String>,
-}
-
-/// One thing that does not add up, with the money it is about and the evidence.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Finding {
-    pub kind: FindingKind,
-    /// Kind plus the ids it is about; stable across runs so a finding is updated, not copied.
-    pub fingerprint: String,
-    pub confidence: Confidence,
-    pub invoice_number: Option<String>,
-    /// The gateway charges this finding is about, sorted. A charge is in at most one finding.
-    pub charge_ids: Vec<String>,
-    /// The ledger entries this finding is about, sorted.
-    pub payment_ids: Vec<String>,
-    pub amount: Money,
-    /// Plain words for the bookkeeper: what is wrong and what would fix it.
-    pub reason: String,
-    /// The invoice, its ledger entries and the charges, with times and amounts.
-    pub evidence: serde_json::Value,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingKind {
-    DoubleCharge,
-    OrphanCharge,
-    MissingCharge,
-    AmountMismatch,
-    UnrecordedRefund,
-    DuplicateInvoice,
-}
-
-impl FindingKind {
-    pub const ALL: [FindingKind; 6] = [
-        FindingKind::DoubleCharge,
-        FindingKind::OrphanCharge,
-        FindingKind::MissingCharge,
-        FindingKind::AmountMismatch,
-        FindingKind::UnrecordedRefund,
-        FindingKind::DuplicateInvoice,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingKind::DoubleCharge => "double_charge",
-            FindingKind::OrphanCharge => "orphan_charge",
-            FindingKind::MissingCharge => "missing_charge",
-            FindingKind::AmountMismatch => "amount_mismatch",
-            FindingKind::UnrecordedRefund => "unrecorded_refund",
-            FindingKind::DuplicateInvoice => "duplicate_invoice",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<FindingKind> {
-        let text = text.trim();
-        FindingKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(text))
-    }
-}
-
-impl std::fmt::Display for FindingKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// How sure the finding is: `exact` rests only on references and recorded ids;
-/// `heuristic` rests on at least one guess (customer, amount and time) and is never
-/// auto-approved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Confidence {
-    Exact,
-    Heuristic,
-}
-
-impl Confidence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Confidence::Exact => "exact",
-            Confidence::Heuristic => "heuristic",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Confidence> {
-        match text.trim() {
-            "exact" => Some(Confidence::Exact),
-            "heuristic" => Some(Confidence::Heuristic),
-            _ => None,
-        }
-    }
 }
 
 /// A charge tied to the invoice it pays, and by what.
@@ -280,12 +188,6 @@ pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, Reconc
         let reconciliation = reconcile(&books);
         Ok(tx.apply_reconciliation(&reconciliation, now)?)
     })
-}
-
-impl std::fmt::Display for Confidence {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 impl std::fmt::Display for ReconcileSummary {

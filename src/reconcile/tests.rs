@@ -7,6 +7,7 @@ use jiff::{SignedDuration, Timestamp};
 use rstest::rstest;
 
 use super::*;
+use crate::money::Money;
 use crate::money::Currency;
 use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
 

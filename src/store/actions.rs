@@ -11,7 +11,7 @@ use rusqlite::types::Value;
 use serde::Serialize;
 
 use super::{StoreError, StoreTx};
-use crate::actions::ActionState;
+use chargeguard_domain::ActionState;
 
 /// One action as the journal holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

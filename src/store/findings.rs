@@ -12,71 +12,13 @@ use std::collections::{HashMap, HashSet};
 
 use jiff::Timestamp;
 use rusqlite::OptionalExtension;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{StoreError, StoreTx, timestamp_from_store};
-use crate::reconcile::{Confidence, Finding, FindingKind, ReconcileSummary, Reconciliation};
+use chargeguard_domain::finding::{Confidence, Finding, FindingKind};
+pub use chargeguard_domain::finding::{FindingStatus, Resolution};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FindingStatus {
-    Open,
-    Resolved,
-}
-
-impl FindingStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            FindingStatus::Open => "open",
-            FindingStatus::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<FindingStatus> {
-        match text.trim() {
-            "open" => Some(FindingStatus::Open),
-            "resolved" => Some(FindingStatus::Resolved),
-            _ => None,
-        }
-    }
-}
-
-impl std::fmt::Display for FindingStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// Why a finding is no longer open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Resolution {
-    /// The data no longer shows it (a later import or sync settled it).
-    Cleared,
-    /// An approved action fixed it.
-    Fixed,
-    /// A person judged it fine.
-    Dismissed,
-}
-
-impl Resolution {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Resolution::Cleared => "cleared",
-            Resolution::Fixed => "fixed",
-            Resolution::Dismissed => "dismissed",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<Resolution> {
-        match text.trim() {
-            "cleared" => Some(Resolution::Cleared),
-            "fixed" => Some(Resolution::Fixed),
-            "dismissed" => Some(Resolution::Dismissed),
-            _ => None,
-        }
-    }
-}
+use crate::reconcile::{ReconcileSummary, Reconciliation};
 
 /// Which findings to list; `None` means any.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

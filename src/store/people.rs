@@ -3,7 +3,7 @@
 use rusqlite::OptionalExtension;
 
 use super::{StoreError, StoreTx};
-use crate::people::Role;
+use chargeguard_domain::Role;
 
 impl StoreTx<'_> {
     pub fn insert_user(
