@@ -57,6 +57,7 @@ pub mod adjustments;
 mod evidence;
 mod index;
 mod links;
+mod queue;
 mod rules;
 
 #[cfg(test)]
@@ -186,7 +187,7 @@ pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, Reconc
     store.write(|tx| {
         let books = books_in(tx)?;
         let reconciliation = reconcile(&books);
-        Ok(tx.apply_reconciliation(&reconciliation, now)?)
+        Ok(queue::apply(tx, &reconciliation, now)?)
     })
 }
 

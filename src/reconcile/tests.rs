@@ -7,8 +7,8 @@ use jiff::{SignedDuration, Timestamp};
 use rstest::rstest;
 
 use super::*;
-use crate::money::Money;
 use crate::money::Currency;
+use crate::money::Money;
 use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
 
 const T0: &str = "2026-10-01T09:00:00Z";

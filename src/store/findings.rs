@@ -1,14 +1,9 @@
-//! Findings in the store: the bookkeeper's queue, kept across reconciliations.
-//!
-//! A finding is keyed by its fingerprint, so applying a reconciliation updates what is
-//! already there instead of adding a copy. New fingerprints are inserted open; open ones
-//! the run still shows get their amount, reason and evidence refreshed; open ones the run
-//! no longer shows are resolved as `cleared`; a `cleared` one that comes back is reopened
-//! (the data regressed) and counted; a `fixed` or `dismissed` one stays resolved whatever
-//! the data says, since a person or an action decided it. Every run leaves a
-//! `reconcile_runs` row. This module never decides what is a finding: reconciliation does.
+//! Findings in the store: the bookkeeper's queue, kept across reconciliations, keyed by
+//! fingerprint. It offers the queue's typed moves (insert, refresh, touch, clear) and the
+//! reads they need; which move a run makes is the queue's lifecycle, in
+//! `reconcile::queue`. It never decides what is a finding, nor what becomes of one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use rusqlite::OptionalExtension;
@@ -17,8 +12,6 @@ use serde::Serialize;
 use super::{StoreError, StoreTx, timestamp_from_store};
 use chargeguard_domain::finding::{Confidence, Finding, FindingKind};
 pub use chargeguard_domain::finding::{FindingStatus, Resolution};
-
-use crate::reconcile::{ReconcileSummary, Reconciliation};
 
 /// Which findings to list; `None` means any.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -133,153 +126,158 @@ impl Columns {
     }
 }
 
+/// Where a stored finding stands, by fingerprint: what the queue's lifecycle reads before
+/// it applies a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FindingState {
+    pub id: i64,
+    pub status: FindingStatus,
+    pub resolution: Option<Resolution>,
+}
+
+/// What one reconciliation run did, as `reconcile_runs` keeps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReconcileRun {
+    pub new: u64,
+    pub open: u64,
+    pub resolved: u64,
+    pub reopened: u64,
+    pub not_yet_synced: u64,
+}
+
 impl StoreTx<'_> {
-    /// Applies one reconciliation's findings to the stored queue (see the module
-    /// documentation) and records the run.
-    pub fn apply_reconciliation(
-        &self,
-        reconciliation: &Reconciliation<'_>,
-        now: Timestamp,
-    ) -> Result<ReconcileSummary, StoreError> {
-        let now_s = now.as_second();
-        let mut existing: HashMap<String, (i64, FindingStatus, Option<Resolution>)> =
-            HashMap::new();
-        {
-            let mut stmt = self
-                .conn()
-                .prepare_cached("SELECT id, fingerprint, status, resolution FROM findings")?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let status: String = r.get(2)?;
-                let resolution: Option<String> = r.get(3)?;
-                existing.insert(
-                    r.get(1)?,
-                    (
-                        r.get(0)?,
-                        FindingStatus::parse(&status)
-                            .ok_or_else(|| corrupt("finding status", &status))?,
-                        resolution.as_deref().and_then(Resolution::parse),
-                    ),
-                );
-            }
-        }
-
-        let mut summary = ReconcileSummary {
-            not_yet_synced: reconciliation.not_yet_synced.len() as u64,
-            ..ReconcileSummary::default()
-        };
-        let mut seen: HashSet<i64> = HashSet::with_capacity(reconciliation.findings.len());
-        let mut insert = self.conn().prepare_cached(
-            "INSERT INTO findings (fingerprint, kind, confidence, invoice_number, charge_ids, payment_ids,
-                 amount_minor, currency, reason, evidence, status, first_seen_at, last_seen_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11, ?11)",
-        )?;
-        // Refreshes an open finding, or reopens a cleared one: same statement, since both
-        // end open with this run's facts.
-        let mut refresh = self.conn().prepare_cached(
-            "UPDATE findings SET kind = ?2, confidence = ?3, invoice_number = ?4, charge_ids = ?5,
-                 payment_ids = ?6, amount_minor = ?7, currency = ?8, reason = ?9, evidence = ?10,
-                 status = 'open', resolution = NULL, resolved_at = NULL, last_seen_at = ?11
-             WHERE id = ?1",
-        )?;
-        let mut touch = self
+    /// Every stored finding's state, by fingerprint.
+    pub fn finding_states(&self) -> Result<HashMap<String, FindingState>, StoreError> {
+        let mut out = HashMap::new();
+        let mut stmt = self
             .conn()
-            .prepare_cached("UPDATE findings SET last_seen_at = ?2 WHERE id = ?1")?;
-        for finding in &reconciliation.findings {
-            let existing = existing.get(&finding.fingerprint).copied();
-            match existing {
-                Some((id, FindingStatus::Resolved, resolution))
-                    if resolution != Some(Resolution::Cleared) =>
-                {
-                    // Fixed or dismissed: a decision, not data; it stays resolved.
-                    touch.execute(rusqlite::params![id, now_s])?;
-                    seen.insert(id);
-                }
-                Some((id, status, _)) => {
-                    let c = Columns::of(finding)?;
-                    refresh.execute(rusqlite::params![
-                        id,
-                        c.kind,
-                        c.confidence,
-                        c.invoice_number,
-                        c.charge_ids,
-                        c.payment_ids,
-                        c.amount_minor,
-                        c.currency,
-                        c.reason,
-                        c.evidence,
-                        now_s
-                    ])?;
-                    match status {
-                        FindingStatus::Open => summary.still_open += 1,
-                        FindingStatus::Resolved => summary.reopened += 1,
-                    }
-                    seen.insert(id);
-                }
-                None => {
-                    let c = Columns::of(finding)?;
-                    insert.execute(rusqlite::params![
-                        finding.fingerprint,
-                        c.kind,
-                        c.confidence,
-                        c.invoice_number,
-                        c.charge_ids,
-                        c.payment_ids,
-                        c.amount_minor,
-                        c.currency,
-                        c.reason,
-                        c.evidence,
-                        now_s
-                    ])?;
-                    summary.new += 1;
-                }
-            }
+            .prepare_cached("SELECT id, fingerprint, status, resolution FROM findings")?;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let status: String = r.get(2)?;
+            let resolution: Option<String> = r.get(3)?;
+            out.insert(
+                r.get(1)?,
+                FindingState {
+                    id: r.get(0)?,
+                    status: FindingStatus::parse(&status)
+                        .ok_or_else(|| corrupt("finding status", &status))?,
+                    resolution: resolution.as_deref().and_then(Resolution::parse),
+                },
+            );
         }
+        Ok(out)
+    }
 
-        let mut clear = self.conn().prepare_cached(
-            "UPDATE findings SET status = 'resolved', resolution = 'cleared', resolved_at = ?2
-             WHERE id = ?1 AND status = 'open'",
+    /// Adds a finding first seen `now`, open.
+    pub fn insert_finding(&self, finding: &Finding, now: Timestamp) -> Result<(), StoreError> {
+        let c = Columns::of(finding)?;
+        self.conn()
+            .prepare_cached(
+                "INSERT INTO findings (fingerprint, kind, confidence, invoice_number, charge_ids, payment_ids,
+                     amount_minor, currency, reason, evidence, status, first_seen_at, last_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11, ?11)",
+            )?
+            .execute(rusqlite::params![
+                finding.fingerprint,
+                c.kind,
+                c.confidence,
+                c.invoice_number,
+                c.charge_ids,
+                c.payment_ids,
+                c.amount_minor,
+                c.currency,
+                c.reason,
+                c.evidence,
+                now.as_second()
+            ])?;
+        Ok(())
+    }
+
+    /// Writes this run's facts over finding `id` and leaves it open (refreshed, or reopened
+    /// when it had been resolved).
+    pub fn refresh_finding(
+        &self,
+        id: i64,
+        finding: &Finding,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let c = Columns::of(finding)?;
+        self.conn()
+            .prepare_cached(
+                "UPDATE findings SET kind = ?2, confidence = ?3, invoice_number = ?4, charge_ids = ?5,
+                     payment_ids = ?6, amount_minor = ?7, currency = ?8, reason = ?9, evidence = ?10,
+                     status = 'open', resolution = NULL, resolved_at = NULL, last_seen_at = ?11
+                 WHERE id = ?1",
+            )?
+            .execute(rusqlite::params![
+                id,
+                c.kind,
+                c.confidence,
+                c.invoice_number,
+                c.charge_ids,
+                c.payment_ids,
+                c.amount_minor,
+                c.currency,
+                c.reason,
+                c.evidence,
+                now.as_second()
+            ])?;
+        Ok(())
+    }
+
+    /// Notes that a run saw finding `id` again, changing nothing else.
+    pub fn touch_finding(&self, id: i64, now: Timestamp) -> Result<(), StoreError> {
+        self.conn()
+            .prepare_cached("UPDATE findings SET last_seen_at = ?2 WHERE id = ?1")?
+            .execute(rusqlite::params![id, now.as_second()])?;
+        Ok(())
+    }
+
+    /// Resolves open finding `id` as `cleared`; whether it was open.
+    pub fn clear_finding(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let changed = self
+            .conn()
+            .prepare_cached(
+                "UPDATE findings SET status = 'resolved', resolution = 'cleared', resolved_at = ?2
+                 WHERE id = ?1 AND status = 'open'",
+            )?
+            .execute(rusqlite::params![id, now.as_second()])?;
+        Ok(changed > 0)
+    }
+
+    /// Open findings per kind, every kind listed (zero included).
+    pub fn open_findings_by_kind(&self) -> Result<BTreeMap<FindingKind, u64>, StoreError> {
+        let mut out: BTreeMap<FindingKind, u64> =
+            FindingKind::ALL.into_iter().map(|k| (k, 0)).collect();
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT kind, count(*) FROM findings WHERE status = 'open' GROUP BY kind",
         )?;
-        let mut gone: Vec<i64> = existing
-            .values()
-            .filter(|(id, status, _)| *status == FindingStatus::Open && !seen.contains(id))
-            .map(|(id, _, _)| *id)
-            .collect();
-        gone.sort_unstable();
-        for id in gone {
-            summary.resolved += clear.execute(rusqlite::params![id, now_s])? as u64;
+        let mut rows = stmt.query([])?;
+        while let Some(r) = rows.next()? {
+            let kind: String = r.get(0)?;
+            let kind = FindingKind::parse(&kind).ok_or_else(|| corrupt("finding kind", &kind))?;
+            out.insert(kind, r.get::<_, i64>(1)? as u64);
         }
+        Ok(out)
+    }
 
-        summary.open_by_kind = FindingKind::ALL.into_iter().map(|k| (k, 0)).collect();
-        {
-            let mut stmt = self.conn().prepare_cached(
-                "SELECT kind, count(*) FROM findings WHERE status = 'open' GROUP BY kind",
-            )?;
-            let mut rows = stmt.query([])?;
-            while let Some(r) = rows.next()? {
-                let kind: String = r.get(0)?;
-                let kind =
-                    FindingKind::parse(&kind).ok_or_else(|| corrupt("finding kind", &kind))?;
-                summary
-                    .open_by_kind
-                    .insert(kind, r.get::<_, i64>(1)? as u64);
-            }
-        }
-        let open_total: u64 = summary.open_by_kind.values().sum();
+    /// Keeps a run's counts in `reconcile_runs`.
+    pub fn record_reconcile_run(&self, at: Timestamp, run: ReconcileRun) -> Result<(), StoreError> {
         self.conn().execute(
             "INSERT INTO reconcile_runs (ran_at, findings_new, findings_open, findings_resolved,
                  findings_reopened, not_yet_synced)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             rusqlite::params![
-                now_s,
-                summary.new as i64,
-                open_total as i64,
-                summary.resolved as i64,
-                summary.reopened as i64,
-                summary.not_yet_synced as i64
+                at.as_second(),
+                run.new as i64,
+                run.open as i64,
+                run.resolved as i64,
+                run.reopened as i64,
+                run.not_yet_synced as i64
             ],
         )?;
-        Ok(summary)
+        Ok(())
     }
 
     /// Stored findings matching `filter`, oldest first (by id).

@@ -35,7 +35,9 @@ pub use actions::{ActionRow, NewAction, OutgoingRequest};
 pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
 pub use audit::AuditFilter;
 pub use extra::{ExtraColumns, StoredRow};
-pub use findings::{FindingFilter, FindingStatus, Resolution, StoredFinding};
+pub use findings::{
+    FindingFilter, FindingState, FindingStatus, ReconcileRun, Resolution, StoredFinding,
+};
 pub use gateway_sync::StoredChargeExtras;
 pub use lease::Lease;
 pub use mappings::SavedMapping;
