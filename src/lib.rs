@@ -7,6 +7,7 @@
 
 pub mod actions;
 pub use chargeguard_domain::{audit, dates, money, records};
+pub use chargeguard_store as store;
 pub mod api;
 pub mod check;
 pub mod demo;
@@ -18,7 +19,6 @@ pub mod period;
 pub mod reconcile;
 pub mod sandbox;
 pub mod secret;
-pub mod store;
 pub mod sync;
 
 /// The memory allocator every Chargeguard program uses (`#[global_allocator]` in each

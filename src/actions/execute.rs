@@ -25,7 +25,8 @@ use crate::money::Money;
 use crate::reconcile::{self, Books};
 use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
 use crate::store::{
-    ActionRow, Adjustment, AdjustmentKind, ExtraColumns, Resolution, SourceKind, Store, StoreTx,
+    ActionRow, Adjustment, AdjustmentKind, ExtraColumns, MoveWith, Resolution, Sending, SourceKind,
+    Store, StoreTx,
 };
 
 /// A named crash point: `fail::fail_point!`, announced on standard error when `FAILPOINTS`
@@ -121,10 +122,7 @@ pub async fn execute(
                     ActionState::Approved,
                     ActionState::Cancelled,
                     now,
-                    &[(
-                        "outcome",
-                        json!({ "guard_refused": reason }).to_string().into(),
-                    )],
+                    MoveWith::outcome(json!({ "guard_refused": reason })),
                 )?;
                 tx.append_audit(
                     now,
@@ -150,13 +148,16 @@ pub async fn execute(
             ActionState::Approved,
             ActionState::Executing,
             now,
-            &[
-                ("request_method", "POST".to_string().into()),
-                ("request_path", prepared.path.clone().into()),
-                ("request_body", prepared.body.clone().into()),
-                ("first_sent_at", now.as_second().into()),
-                ("executor_pid", i64::from(std::process::id()).into()),
-            ],
+            MoveWith {
+                sending: Some(Sending {
+                    method: "POST".into(),
+                    path: prepared.path.clone(),
+                    body: prepared.body.clone(),
+                    first_sent_at: now,
+                }),
+                executor_pid: Some(std::process::id()),
+                ..MoveWith::default()
+            },
         )
         .map_err(|e| ActionError::started_elsewhere(id, e))?;
         tx.append_audit(
@@ -300,10 +301,11 @@ fn settle_from(
                 from,
                 to,
                 now,
-                &[
-                    ("gateway_object_id", object_id.clone().into()),
-                    ("outcome", outcome.to_string().into()),
-                ],
+                MoveWith {
+                    gateway_object_id: Some(object_id.clone()),
+                    outcome: Some(outcome.clone()),
+                    ..MoveWith::default()
+                },
             )?;
             let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
             if succeeded {
@@ -334,7 +336,7 @@ fn settle_from(
                 ActionState::Failed
             };
             store.write(|tx| {
-                tx.move_action(id, from, to, now, &[("outcome", json!({ "error": e.to_string() }).to_string().into())])?;
+                tx.move_action(id, from, to, now, MoveWith::outcome(json!({ "error": e.to_string() })))?;
                 tx.append_audit(now, by, &format!("action_{to}"), &format!("action:{id}"), &json!({ "error": e.to_string() }))?;
                 Ok(Executed {
                     message: format!("{} — {e}", plan.describe()),
@@ -347,7 +349,7 @@ fn settle_from(
             let to = if from == ActionState::Executing { ActionState::Unknown } else { from };
             store.write(|tx| {
                 if to != from {
-                    tx.move_action(id, from, to, now, &[("outcome", json!({ "undecided": e.to_string() }).to_string().into())])?;
+                    tx.move_action(id, from, to, now, MoveWith::outcome(json!({ "undecided": e.to_string() })))?;
                     tx.append_audit(now, by, "action_unknown", &format!("action:{id}"), &json!({ "error": e.to_string() }))?;
                 }
                 Ok(Executed {
@@ -531,7 +533,10 @@ fn ledger_fix(
             ActionState::Approved,
             ActionState::Executing,
             now,
-            &[("executor_pid", i64::from(std::process::id()).into())],
+            MoveWith {
+                executor_pid: Some(std::process::id()),
+                ..MoveWith::default()
+            },
         )
         .map_err(|e| ActionError::started_elsewhere(id, e))?;
         tx.insert_adjustment(id, &action.idempotency_key, adjustment, now)?;
@@ -540,10 +545,7 @@ fn ledger_fix(
             ActionState::Executing,
             ActionState::Succeeded,
             now,
-            &[(
-                "outcome",
-                json!({ "adjustment": adjustment }).to_string().into(),
-            )],
+            MoveWith::outcome(json!({ "adjustment": adjustment })),
         )?;
         if let Some(finding_id) = action.finding_id {
             tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
@@ -828,7 +830,9 @@ mod tests {
     use crate::money::{Currency, Money};
     use crate::reconcile;
     use crate::records::{Coverage, Invoice, InvoiceStatus, Origin};
-    use crate::store::{FindingFilter, NewAction, SourceKind, Store, StoreError};
+    use crate::store::{
+        FindingFilter, MoveWith, NewAction, Sending, SourceKind, Store, StoreError,
+    };
 
     /// Regression (found by the kill tests): a re-charge recorded its payment at the
     /// instant the command started. When the charge was made seconds later (a replay
@@ -892,14 +896,22 @@ mod tests {
                     ActionState::Proposed,
                     ActionState::Approved,
                     started,
-                    &[],
+                    MoveWith::default(),
                 )?;
                 tx.move_action(
                     id,
                     ActionState::Approved,
                     ActionState::Executing,
                     started,
-                    &[("request_body", "amount=12000".to_string().into())],
+                    MoveWith {
+                        sending: Some(Sending {
+                            method: "POST".into(),
+                            path: "/v1/payment_intents".into(),
+                            body: "amount=12000".into(),
+                            first_sent_at: started,
+                        }),
+                        ..MoveWith::default()
+                    },
                 )?;
                 // A sync that ran in the charge's second: it covers up to the second before.
                 let sync = tx.begin_source(SourceKind::StripeSync, "sync", None, started)?;

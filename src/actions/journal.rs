@@ -12,7 +12,7 @@ use crate::money::Currency;
 use crate::people::{self, Role};
 use crate::reconcile::{self, Confidence};
 use crate::store::{
-    ActionRow, FindingStatus, NewAction, Resolution, Store, StoreTx, StoredFinding,
+    ActionRow, FindingStatus, MoveWith, NewAction, Resolution, Store, StoreTx, StoredFinding,
 };
 
 /// What a finding looked like when its fix was proposed; an approval of a finding that has
@@ -311,7 +311,7 @@ pub fn approve(
             &json!({ "approvals": approvals, "needed": needed }),
         )?;
         if approvals >= needed {
-            tx.move_action(id, ActionState::Proposed, ActionState::Approved, now, &[])?;
+            tx.move_action(id, ActionState::Proposed, ActionState::Approved, now, MoveWith::default())?;
             tx.append_audit(
                 now,
                 name,
@@ -352,12 +352,7 @@ pub fn cancel(
             action.state,
             ActionState::Cancelled,
             now,
-            &[(
-                "outcome",
-                json!({ "cancelled_by": by, "reason": reason })
-                    .to_string()
-                    .into(),
-            )],
+            MoveWith::outcome(json!({ "cancelled_by": by, "reason": reason })),
         )?;
         tx.append_audit(
             now,

@@ -27,7 +27,7 @@ use super::{ActionError, ActionState};
 use crate::gateway::stripe::{
     IDEMPOTENCY_METADATA_KEY, ListParams, PreparedCreate, StripeClient, wire,
 };
-use crate::store::{ActionRow, Store};
+use crate::store::{ActionRow, MoveWith, Store};
 
 /// Stripe forgets idempotency keys after 24 hours; we stop replaying an hour before.
 pub const REPLAY_WINDOW_SECONDS: i64 = 23 * 3600;
@@ -152,7 +152,13 @@ async fn recover_one(
         // Its process died between the journal write and the answer. Another recovery may
         // have moved it first; settling is a compare-and-set, so carry on either way.
         let moved = store.write(|tx| {
-            tx.move_action(id, ActionState::Executing, ActionState::Unknown, now, &[])?;
+            tx.move_action(
+                id,
+                ActionState::Executing,
+                ActionState::Unknown,
+                now,
+                MoveWith::default(),
+            )?;
             tx.append_audit(
                 now,
                 by,
@@ -258,7 +264,7 @@ fn to_review(
             ActionState::Unknown,
             ActionState::NeedsReview,
             now,
-            &[("outcome", json!({ "needs_review": why }).to_string().into())],
+            MoveWith::outcome(json!({ "needs_review": why })),
         )?;
         tx.append_audit(
             now,

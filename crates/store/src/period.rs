@@ -132,7 +132,7 @@ impl StoreTx<'_> {
     pub fn audit_entries_about(
         &self,
         subject: &str,
-    ) -> Result<Vec<crate::audit::AuditEntry>, StoreError> {
+    ) -> Result<Vec<chargeguard_domain::audit::AuditEntry>, StoreError> {
         let mut stmt = self.conn().prepare_cached(
             "SELECT seq, at, actor, event, subject, details, prev_hash, hash FROM audit_log
              WHERE subject = ?1 ORDER BY seq",

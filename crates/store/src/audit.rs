@@ -4,7 +4,7 @@
 use rusqlite::OptionalExtension;
 
 use super::{StoreError, StoreTx};
-use crate::audit::{AuditEntry, GENESIS, entry_hash};
+use chargeguard_domain::audit::{AuditEntry, GENESIS, entry_hash};
 
 impl StoreTx<'_> {
     /// Appends one entry after the current head and moves the head to it.
@@ -133,7 +133,7 @@ pub struct AuditFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::Store;
 
     #[test]
     fn pages_run_newest_first_and_filters_count_what_they_match() {

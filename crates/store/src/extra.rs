@@ -171,7 +171,7 @@ pub(super) fn extra_map_json(
 mod tests {
     use super::*;
     use crate::records::{Invoice, InvoiceStatus, Origin};
-    use crate::store::{SourceKind, Store};
+    use crate::{SourceKind, Store};
 
     #[test]
     fn extra_columns_read_back_as_header_and_value() {

@@ -59,12 +59,37 @@ pub struct NewAction<'a> {
     pub proposed_by: &'a str,
 }
 
-/// The request an action is about to send, written before it leaves.
-#[derive(Debug, Clone)]
-pub struct OutgoingRequest<'a> {
-    pub method: &'a str,
-    pub path: &'a str,
-    pub body: &'a str,
+/// What a move writes besides the state, in the same compare-and-set statement.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MoveWith {
+    /// Into `executing`: the request about to leave, kept before its first byte does.
+    pub sending: Option<Sending>,
+    /// The process that moved it, for a person reading the journal; whether it still
+    /// works on the action is its lease's to say (`Store::try_lease`), never this.
+    pub executor_pid: Option<u32>,
+    /// The gateway object the action made (`re_…`, `pi_…`).
+    pub gateway_object_id: Option<String>,
+    /// What decided the move, as JSON (`{"refund": …}`, `{"error": …}`).
+    pub outcome: Option<serde_json::Value>,
+}
+
+impl MoveWith {
+    /// A move that writes only its outcome.
+    pub fn outcome(outcome: serde_json::Value) -> MoveWith {
+        MoveWith {
+            outcome: Some(outcome),
+            ..MoveWith::default()
+        }
+    }
+}
+
+/// The exact request an action sends, and when it first leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sending {
+    pub method: String,
+    pub path: String,
+    pub body: String,
+    pub first_sent_at: jiff::Timestamp,
 }
 
 const COLUMNS: &str = "id, kind, state, finding_id, finding_snapshot, invoice_number, charge_id, amount_minor, currency,
@@ -199,25 +224,48 @@ impl StoreTx<'_> {
             .collect())
     }
 
-    /// Moves an action `from → to` if, and only if, it is still in `from`. `extra` sets
-    /// more columns in the same statement (`outcome`, `gateway_object_id`, the request).
-    /// Panics on a move the lifecycle forbids: that is a bug, not a runtime condition.
+    /// Moves an action `from → to` if, and only if, it is still in `from`, writing what
+    /// `with` holds in the same statement. Panics on a move the lifecycle forbids: that is
+    /// a bug, not a runtime condition.
     pub fn move_action(
         &self,
         id: i64,
         from: ActionState,
         to: ActionState,
         at: jiff::Timestamp,
-        extra: &[(&'static str, Value)],
+        with: MoveWith,
     ) -> Result<(), StoreError> {
         assert!(from.can_go_to(to), "illegal action move {from} -> {to}");
+        assert!(
+            with.sending.is_none() || to == ActionState::Executing,
+            "a request is journaled only on the move into executing"
+        );
+        let mut extra: Vec<(&str, Value)> = Vec::new();
+        if let Some(sending) = with.sending {
+            extra.push(("request_method", Value::Text(sending.method)));
+            extra.push(("request_path", Value::Text(sending.path)));
+            extra.push(("request_body", Value::Text(sending.body)));
+            extra.push((
+                "first_sent_at",
+                Value::Integer(sending.first_sent_at.as_second()),
+            ));
+        }
+        if let Some(pid) = with.executor_pid {
+            extra.push(("executor_pid", Value::Integer(i64::from(pid))));
+        }
+        if let Some(object) = with.gateway_object_id {
+            extra.push(("gateway_object_id", Value::Text(object)));
+        }
+        if let Some(outcome) = with.outcome {
+            extra.push(("outcome", Value::Text(outcome.to_string())));
+        }
         let mut sets = vec!["state = ?1".to_string(), "updated_at = ?2".to_string()];
         let mut params: Vec<Value> = vec![
             Value::Text(to.as_str().into()),
             Value::Integer(at.as_second()),
         ];
         for (column, value) in extra {
-            params.push(value.clone());
+            params.push(value);
             sets.push(format!("{column} = ?{}", params.len()));
         }
         params.push(Value::Integer(id));

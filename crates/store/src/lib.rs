@@ -1,13 +1,18 @@
 //! The store: one SQLite file holding everything Chargeguard knows.
 //!
-//! Every SQL statement of the program lives under this module, so that the rest of the
-//! code speaks in records and the day a team moves to PostgreSQL only this module moves.
+//! Every SQL statement of the program lives in this crate, so that the rest of the code
+//! speaks in records and the day a team moves to PostgreSQL only this crate moves. It
+//! stands on the domain floor (`chargeguard-domain`) and on nothing else of ours.
 //! The file is opened in WAL mode with `synchronous=FULL` (a committed write survives a
 //! power cut before any request leaves for a gateway) and foreign keys on; migrations run
 //! at open, and a file written by a newer version is refused untouched.
 //!
 //! Writes happen inside [`Store::write`]: one SQLite transaction that commits only when the
 //! closure returns `Ok`, so an import that fails on its 3,000th row leaves nothing behind.
+
+// The floor's modules under their usual names, so `crate::money::Money` reads as it does
+// everywhere else.
+use chargeguard_domain::{money, records};
 
 mod actions;
 mod adjustments;
@@ -31,7 +36,7 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-pub use actions::{ActionRow, NewAction, OutgoingRequest};
+pub use actions::{ActionRow, MoveWith, NewAction, Sending};
 pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
 pub use audit::AuditFilter;
 pub use extra::{ExtraColumns, StoredRow};
@@ -53,7 +58,7 @@ pub enum StoreError {
     Open {
         path: PathBuf,
         #[source]
-        source: rusqlite::Error,
+        source: DatabaseError,
     },
     #[error(
         "the store at {path} was written by a newer version of Chargeguard; upgrade Chargeguard to open it (nothing was changed)"
@@ -84,7 +89,25 @@ pub enum StoreError {
         source: std::io::Error,
     },
     #[error("store error: {0}")]
-    Sqlite(rusqlite::Error),
+    Database(#[source] DatabaseError),
+}
+
+/// An error of the database engine underneath, kept opaque: callers act on
+/// [`StoreError`]'s variants, never on one engine's error codes, so another engine
+/// (PostgreSQL, for a team) can stand behind the same interface.
+#[derive(Debug)]
+pub struct DatabaseError(rusqlite::Error);
+
+impl std::fmt::Display for DatabaseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for DatabaseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -100,10 +123,10 @@ impl From<rusqlite::Error> for StoreError {
                 } else if text.contains("actions.charge_id") {
                     StoreError::TargetBusy("this charge".into())
                 } else {
-                    StoreError::Sqlite(e)
+                    StoreError::Database(DatabaseError(e))
                 }
             }
-            _ => StoreError::Sqlite(e),
+            _ => StoreError::Database(DatabaseError(e)),
         }
     }
 }
@@ -126,12 +149,14 @@ impl Store {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
                 path: path.to_path_buf(),
-                source: rusqlite::Error::InvalidPath(format!("{}: {e}", parent.display()).into()),
+                source: DatabaseError(rusqlite::Error::InvalidPath(
+                    format!("{}: {e}", parent.display()).into(),
+                )),
             })?;
         }
         let open_err = |source| StoreError::Open {
             path: path.to_path_buf(),
-            source,
+            source: DatabaseError(source),
         };
         let mut conn = Connection::open_with_flags(
             path,
