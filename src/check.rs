@@ -8,7 +8,7 @@
 
 use serde::Serialize;
 
-use crate::actions::{self, ActionError, RecoveryReport};
+use crate::actions::{self, ActionError, ActionState, RecoveryReport};
 use crate::gateway::stripe::StripeClient;
 use crate::reconcile::{self, ReconcileError, ReconcileSummary};
 use crate::store::{FindingFilter, FindingStatus, Store, StoreError, StoredFinding};
@@ -37,20 +37,54 @@ pub struct CheckReport {
     pub reconcile: ReconcileSummary,
     /// Open findings not reported by an earlier check.
     pub new_findings: Vec<StoredFinding>,
-    /// Actions still undecided after recovery (the gateway could not settle them yet).
+    /// Actions still undecided after recovery (`ActionState::is_undecided`: the gateway
+    /// could not settle them yet, one is being sent right now, or a person must look).
     pub undecided_actions: u64,
 }
 
-/// Runs one check against `client`'s gateway.
+/// What the morning run did: the one sequence every shell runs when asked to bring the
+/// books up to date (the scheduled `check`, the Today screen's Sync now).
+#[derive(Debug, Clone, Serialize)]
+pub struct Morning {
+    pub sync: SyncReport,
+    pub recovery: RecoveryReport,
+    pub reconcile: ReconcileSummary,
+}
+
+/// Syncs the gateway, settles every action whose outcome was left unknown (recovery must
+/// see what sync brought, and reconcile must see what recovery settled), then reconciles.
+/// `on_page` hears each synced page; `on_settle` is called once sync is done.
+pub async fn morning(
+    store: &mut Store,
+    client: &StripeClient,
+    now: jiff::Timestamp,
+    on_page: impl FnMut(SyncProgress),
+    on_settle: impl FnOnce(),
+) -> Result<Morning, CheckError> {
+    let sync = sync::sync(store, client, now, SyncOptions::default(), on_page).await?;
+    on_settle();
+    let recovery = actions::recover(store, client, now).await?;
+    let reconcile = reconcile::run(store, now)?;
+    Ok(Morning {
+        sync,
+        recovery,
+        reconcile,
+    })
+}
+
+/// Runs one check against `client`'s gateway: the morning run, and what it found that no
+/// earlier check reported.
 pub async fn run(
     store: &mut Store,
     client: &StripeClient,
     now: jiff::Timestamp,
     progress: impl FnMut(SyncProgress),
 ) -> Result<CheckReport, CheckError> {
-    let sync = sync::sync(store, client, now, SyncOptions::default(), progress).await?;
-    let recovery = actions::recover(store, client, now).await?;
-    let reconcile = reconcile::run(store, now)?;
+    let Morning {
+        sync,
+        recovery,
+        reconcile,
+    } = morning(store, client, now, progress, || {}).await?;
     let new_findings = store.write(|tx| {
         let last: i64 = tx
             .setting(LAST_REPORTED_SETTING)?
@@ -64,9 +98,15 @@ pub async fn run(
         tx.set_setting(LAST_REPORTED_SETTING, &highest.to_string())?;
         Ok::<_, StoreError>(open.into_iter().filter(|f| f.id > last).collect::<Vec<_>>())
     })?;
+    let undecided: Vec<ActionState> = ActionState::ALL
+        .into_iter()
+        .filter(|s| s.is_undecided())
+        .collect();
+    let undecided_actions =
+        store.read(|tx| Ok::<_, StoreError>(tx.actions(Some(&undecided))?.len() as u64))?;
     Ok(CheckReport {
         sync,
-        undecided_actions: recovery.still_unknown,
+        undecided_actions,
         recovery,
         reconcile,
         new_findings,

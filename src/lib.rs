@@ -9,6 +9,7 @@ pub mod actions;
 pub use chargeguard_domain::{audit, dates, money, records};
 pub use chargeguard_store as store;
 pub mod api;
+pub mod audit_trail;
 pub mod check;
 pub mod demo;
 pub mod export;

@@ -416,3 +416,78 @@ async fn a_web_page_elsewhere_cannot_drive_the_api_only_its_own_window_can() {
     let today: Today = own.json().await.unwrap();
     assert_eq!(today.open_findings, before);
 }
+
+/// Sync now on the Today screen is the morning run the scheduled `check` is: a refund the
+/// gateway made but whose answer was lost stays `unknown` after Execute, and the next
+/// Sync now settles it from the gateway (recovery runs between sync and reconcile), with
+/// no second refund.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_now_settles_an_action_whose_answer_was_lost() {
+    let demo = demo();
+    let (api, sandbox) = demo.connect().await;
+    let row = first_double_charge(&api);
+    let action = api::propose(
+        &api,
+        &ProposeRequest {
+            finding_id: row.id,
+            by: "bob".into(),
+        },
+    )
+    .unwrap();
+    api::approve(
+        &api,
+        &ApproveRequest {
+            action_id: action.id,
+            name: APPROVER.into(),
+            passphrase: PASSPHRASE.into(),
+            heuristic_checked: false,
+        },
+    )
+    .unwrap();
+    let refunds_before = stats(&sandbox).await["refunds"].as_i64().unwrap();
+    let armed = reqwest::Client::new()
+        .post(format!("{}/_sandbox/faults", sandbox.base_url()))
+        .json(&serde_json::json!({
+            "path": "/v1/refunds", "method": "POST",
+            "fault": "lose_response_after_commit", "times": 100
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(armed.status().is_success());
+    let executed = api::execute(
+        &api,
+        &ExecuteRequest {
+            action_id: action.id,
+            by: "bob".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(executed.action.state, ActionState::Unknown, "{executed:?}");
+    // Every retry under the key was committed once and its answer lost; the gateway
+    // answers again from here on.
+    reqwest::Client::new()
+        .delete(format!("{}/_sandbox/faults", sandbox.base_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api::today(&api).unwrap().undecided_actions, 1);
+
+    let synced = api::sync_now(&api).await.unwrap();
+    assert!(
+        synced.message.contains("Recovered 1 action"),
+        "{}",
+        synced.message
+    );
+    let detail = api::finding(&api, &IdRequest { id: row.id }).unwrap();
+    assert_eq!(detail.actions[0].state, ActionState::Succeeded);
+    assert_eq!(detail.finding.status, FindingStatus::Resolved);
+    assert_eq!(api::today(&api).unwrap().undecided_actions, 0);
+    assert_eq!(
+        stats(&sandbox).await["refunds"].as_i64().unwrap() - refunds_before,
+        1,
+        "the gateway made one refund, whatever the client heard"
+    );
+    sandbox.shutdown().await.unwrap();
+}

@@ -420,11 +420,19 @@ fn effects(
                 Some(_) => tx.charge(crate::sync::GATEWAY, charge_id)?,
                 None => None,
             };
+            // A sync that ran after the refund was made (the morning run syncs before it
+            // recovers) brought the refund already, and the books' total counts it: adding
+            // it again would refund the charge twice on paper.
+            let known = books.refunds.iter().any(|r| r.id == refund.id);
             if let (Some(booked), Some(mut charge)) = (booked, stored) {
-                charge.amount_refunded = booked
-                    .amount_refunded
-                    .checked_add(*amount)
-                    .map_err(|e| ActionError::Refused(e.to_string()))?;
+                charge.amount_refunded = if known {
+                    booked.amount_refunded
+                } else {
+                    booked
+                        .amount_refunded
+                        .checked_add(*amount)
+                        .map_err(|e| ActionError::Refused(e.to_string()))?
+                };
                 assert!(
                     charge.amount_refunded.minor() <= charge.amount.minor(),
                     "a charge is never refunded beyond its amount"

@@ -179,3 +179,15 @@ impl From<ReconcileError> for ApiError {
         }
     }
 }
+
+impl From<crate::check::CheckError> for ApiError {
+    fn from(e: crate::check::CheckError) -> Self {
+        use crate::check::CheckError;
+        match e {
+            CheckError::Sync(e) => e.into(),
+            CheckError::Recovery(e) => e.into(),
+            CheckError::Reconcile(e) => e.into(),
+            CheckError::Store(e) => e.into(),
+        }
+    }
+}

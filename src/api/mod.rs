@@ -437,10 +437,7 @@ pub fn today(api: &Api) -> Result<Today, ApiError> {
                 .collect(),
             open_findings: open.len() as u32,
             open_by_kind,
-            undecided_actions: actions
-                .iter()
-                .filter(|a| matches!(a.state, S::Unknown | S::Executing | S::NeedsReview))
-                .count() as u32,
+            undecided_actions: actions.iter().filter(|a| a.state.is_undecided()).count() as u32,
             waiting_actions: actions
                 .iter()
                 .filter(|a| matches!(a.state, S::Proposed | S::Approved))
@@ -618,9 +615,8 @@ pub fn reconcile_now(api: &Api) -> Result<u32, ApiError> {
 /// Checks the audit log's hash chain and says where it breaks, if it does.
 pub fn audit_verify(api: &Api) -> Result<AuditVerified, ApiError> {
     let mut store = api.open()?;
-    let (entries, head) = store
-        .read(|tx| Ok::<_, store::StoreError>((tx.audit_entries(None, None)?, tx.audit_head()?)))?;
-    Ok(match crate::audit::verify(&entries, head) {
+    let checked = crate::audit_trail::verify(&mut store)?;
+    Ok(match checked.chain {
         Ok(report) => AuditVerified {
             holds: true,
             entries: count32(report.entries),
@@ -629,7 +625,7 @@ pub fn audit_verify(api: &Api) -> Result<AuditVerified, ApiError> {
         },
         Err(broken) => AuditVerified {
             holds: false,
-            entries: count32(entries.len() as u64),
+            entries: count32(checked.entries),
             head_hash: None,
             problem: Some(broken.to_string()),
         },

@@ -31,8 +31,8 @@ use super::json::{Amount, Synced};
 use super::{Api, ApiError, count32, now};
 use crate::export::daily;
 use crate::money::Currency;
-use crate::reconcile;
-use crate::sync::{self, ObjectKind, SyncOptions, SyncProgress};
+
+use crate::sync::{ObjectKind, SyncProgress};
 
 // ---------------------------------------------------------------- transport types
 
@@ -270,16 +270,19 @@ pub(super) async fn sync_and_reconcile(
 ) -> Result<Synced, ApiError> {
     let mut store = api.open()?;
     let client = api.client(&mut store).await?;
-    let report = sync::sync(&mut store, &client, now(), SyncOptions::default(), on_page).await?;
-    on_reconcile();
-    let summary = reconcile::run(&mut store, now())?;
+    let done = crate::check::morning(&mut store, &client, now(), on_page, on_reconcile).await?;
+    let (report, summary) = (&done.sync, &done.reconcile);
     let open: u64 = summary.open_by_kind.values().sum();
     Ok(Synced {
         new: count32(report.charges.new + report.refunds.new),
         changed: count32(report.charges.changed + report.refunds.changed),
         unchanged: count32(report.charges.unchanged + report.refunds.unchanged),
         open_findings: count32(open),
-        message: format!("synced: {report}"),
+        message: if done.recovery.examined > 0 {
+            format!("synced: {report}; {}", done.recovery)
+        } else {
+            format!("synced: {report}")
+        },
     })
 }
 
@@ -303,16 +306,14 @@ fn amount(minor: i128, currency: Currency) -> Amount {
 pub fn daily_totals(api: &Api, request: &DailyTotalsRequest) -> Result<DailyTotals, ApiError> {
     let days = request.days.unwrap_or(14).clamp(1, 92);
     let mut store = api.open()?;
-    let (charges, refunds, ledger, zone_name) = store.read(|tx| {
+    let (charges, refunds, ledger, (zone_name, zone)) = store.read(|tx| {
         Ok::<_, ApiError>((
             tx.charges()?,
             tx.refunds()?,
             tx.ledger_entries()?,
-            tx.setting(crate::period::TIMEZONE_SETTING)?,
+            crate::period::day_zone(tx).map_err(|e| ApiError::invalid(e.to_string()))?,
         ))
     })?;
-    let zone_name = zone_name.unwrap_or_else(|| "UTC".to_string());
-    let zone = crate::dates::zone(&zone_name).map_err(ApiError::invalid)?;
     let today: Date = now().to_zoned(zone.clone()).date();
     let Some(last) = daily::last_active_day(&charges, &ledger, &zone, today) else {
         return Ok(DailyTotals {

@@ -28,16 +28,16 @@ pub struct ImportDefaults {
 
 /// Reads the import defaults from the store's settings.
 pub fn defaults(store: &mut Store) -> Result<ImportDefaults, ImportError> {
-    let (zone, currency) = store.read(|tx| -> Result<_, StoreError> {
-        Ok((
-            tx.setting(crate::period::TIMEZONE_SETTING)?,
-            tx.setting(DEFAULT_CURRENCY_SETTING)?,
-        ))
+    let (zone, currency) = store.read(|tx| -> Result<_, ImportError> {
+        let zone = crate::period::day_zone(tx).map_err(|e| match e {
+            crate::period::PeriodError::Store(s) => ImportError::Store(s),
+            other => ImportError::Setting {
+                detail: other.to_string(),
+            },
+        })?;
+        Ok((zone, tx.setting(DEFAULT_CURRENCY_SETTING)?))
     })?;
-    let zone_name = zone.unwrap_or_else(|| "UTC".to_string());
-    let zone = crate::dates::zone(&zone_name).map_err(|detail| ImportError::Setting {
-        detail: format!("{detail}; set the business's time zone in Settings again"),
-    })?;
+    let (zone_name, zone) = zone;
     let currency = currency
         .map(|code| {
             Currency::from_code(&code).map_err(|e| ImportError::Setting {

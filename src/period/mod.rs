@@ -158,6 +158,22 @@ pub fn business_zone(tx: &StoreTx<'_>, tz: Option<&str>) -> Result<String, Perio
     }
 }
 
+/// The zone a day is read in where a day, not a month, is asked for (an import's dates
+/// without a zone, the Today chart's days): the business's, or UTC until one is set. Every
+/// shell reads it here, so a file imported from the command line and from a window gets
+/// the same dates.
+pub fn day_zone(tx: &StoreTx<'_>) -> Result<(String, TimeZone), PeriodError> {
+    let name = tx
+        .setting(TIMEZONE_SETTING)?
+        .unwrap_or_else(|| "UTC".to_string());
+    let zone = crate::dates::zone(&name).map_err(|detail| {
+        PeriodError::BadZone(format!(
+            "{detail}; set the business's time zone in Settings again"
+        ))
+    })?;
+    Ok((name, zone))
+}
+
 /// Sets the business's time zone (the `timezone` setting) to the IANA zone `name`, spelled
 /// as the tz database spells it (`europe/berlin` is kept as `Europe/Berlin`). A fixed
 /// offset or an abbreviation (`+01:00`, `CET` aside, `EST`) is refused: a month is read in

@@ -71,6 +71,14 @@ impl ActionState {
         )
     }
 
+    /// Sent (or being sent) with no outcome the books know: `executing`, `unknown` or
+    /// `needs_review`. Money may have moved; what a person watches until it is decided.
+    /// (Which of these recovery may settle now is recovery's to say, by the lease.)
+    pub fn is_undecided(self) -> bool {
+        use ActionState::*;
+        matches!(self, Executing | Unknown | NeedsReview)
+    }
+
     /// Still holds its target: no second action on the same invoice or charge meanwhile.
     pub fn is_open(self) -> bool {
         use ActionState::*;

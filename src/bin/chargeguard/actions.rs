@@ -347,11 +347,8 @@ enum AuditWhat {
 
 pub fn audit(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let (entries, head) = store.read(|tx| {
-        Ok::<_, chargeguard::store::StoreError>((tx.audit_entries(None, None)?, tx.audit_head()?))
-    })?;
     match args.what {
-        AuditWhat::Verify => match chargeguard::audit::verify(&entries, head) {
+        AuditWhat::Verify => match chargeguard::audit_trail::verify(&mut store)?.chain {
             Ok(report) => {
                 if ctx.json {
                     output::json(&report)?;
@@ -372,6 +369,7 @@ pub fn audit(ctx: &Ctx, args: AuditArgs) -> anyhow::Result<ExitCode> {
             }
         },
         AuditWhat::Log => {
+            let entries = chargeguard::audit_trail::entries(&mut store)?;
             if ctx.json {
                 output::json(&entries)?;
             } else {
