@@ -7,19 +7,17 @@
 
 pub mod actions;
 pub use chargeguard_domain::{audit, dates, money, records};
+pub use chargeguard_gateway::{gateway, sandbox, secret};
 pub use chargeguard_store as store;
 pub mod api;
 pub mod audit_trail;
 pub mod check;
 pub mod demo;
 pub mod export;
-pub mod gateway;
 pub mod import;
 pub mod people;
 pub mod period;
 pub mod reconcile;
-pub mod sandbox;
-pub mod secret;
 pub mod sync;
 
 /// The memory allocator every Chargeguard program uses (`#[global_allocator]` in each

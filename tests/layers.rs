@@ -67,7 +67,12 @@ fn every_crate_depends_only_on_the_layers_below_it() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    for crate_name in ["chargeguard-domain", "chargeguard-store", "chargeguard"] {
+    for crate_name in [
+        "chargeguard-domain",
+        "chargeguard-store",
+        "chargeguard-gateway",
+        "chargeguard",
+    ] {
         assert!(
             ours.contains(crate_name),
             "{crate_name} is in the workspace"
