@@ -35,3 +35,76 @@ fn generated_typescript_matches_the_rust_types() {
         stale.join(", ")
     );
 }
+
+/// The API's enums are the core's, mirrored for the front end: each must name exactly the
+/// core's variants, by the same wire names, or a state the core reaches could not be shown
+/// (or the window could send one the core does not know).
+#[test]
+fn every_enum_mirror_names_exactly_the_cores_variants() {
+    use chargeguard::api::json;
+    use chargeguard::api::settings::PersonRole;
+    use chargeguard_domain as core;
+    use ts_rs::TS;
+
+    fn wire_names<T: serde::Serialize>(all: &[T]) -> Vec<String> {
+        let mut names: Vec<String> = all
+            .iter()
+            .map(|v| {
+                serde_json::to_value(v)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        names
+    }
+    fn mirror_names<T: TS>() -> Vec<String> {
+        let union = T::inline(&ts_rs::Config::new());
+        let mut names: Vec<String> = union
+            .split('|')
+            .map(|v| v.trim().trim_matches('"').to_string())
+            .collect();
+        names.sort();
+        names
+    }
+    let pairs = [
+        (
+            "FindingKind",
+            wire_names(&core::FindingKind::ALL),
+            mirror_names::<json::FindingKind>(),
+        ),
+        (
+            "FindingStatus",
+            wire_names(&core::FindingStatus::ALL),
+            mirror_names::<json::FindingStatus>(),
+        ),
+        (
+            "Resolution",
+            wire_names(&core::Resolution::ALL),
+            mirror_names::<json::Resolution>(),
+        ),
+        (
+            "Confidence",
+            wire_names(&core::Confidence::ALL),
+            mirror_names::<json::Confidence>(),
+        ),
+        (
+            "ActionState",
+            wire_names(&core::ActionState::ALL),
+            mirror_names::<json::ActionState>(),
+        ),
+        (
+            "Role",
+            wire_names(&core::Role::ALL),
+            mirror_names::<PersonRole>(),
+        ),
+    ];
+    for (name, core_names, mirror) in pairs {
+        assert_eq!(
+            mirror, core_names,
+            "{name}: the API's mirror and the core's enum differ"
+        );
+    }
+}

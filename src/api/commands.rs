@@ -1,7 +1,8 @@
 //! Every command the windows may call, by name: the one list both shells route through.
 //! The desktop shell's single `api` command and the HTTP wrapper's `POST /api/COMMAND`
 //! both hand `(name, JSON argument)` to [`call`], so a command added here exists in both
-//! at once and the two can never disagree on what a name means.
+//! at once and the two can never disagree on what a name means. The same declaration
+//! renders the front end's `Commands` map (`ui/src/generated/commands.ts`).
 //!
 //! It parses the argument into the command's generated request type, runs the command
 //! (blocking ones — SQLite, Argon2 — off the async threads) and returns its answer as
@@ -37,117 +38,135 @@ async fn blocking<T: Serialize + Send + 'static>(
     to_json(answer)
 }
 
-/// Runs the command `name` with its argument `request` (JSON `null` for commands that take
-/// none) and returns its answer as JSON.
-pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiError> {
-    let api = api.clone();
-    macro_rules! blocking {
-        ($f:path) => {
-            blocking(move || $f(&api)).await
-        };
-        ($f:path, $t:ty) => {{
-            let request: $t = parse(name, request)?;
-            blocking(move || $f(&api, &request)).await
-        }};
-    }
-    match name {
-        "today" => blocking!(super::today),
-        "findings" => blocking!(super::findings, FindingsQuery),
-        "finding" => blocking!(super::finding, IdRequest),
-        "propose" => blocking!(super::propose, ProposeRequest),
-        "approve" => blocking!(super::approve, ApproveRequest),
-        "dismiss" => blocking!(super::dismiss, DismissRequest),
-        "actions" => blocking!(super::actions_list),
-        "reconcile" => blocking!(super::reconcile_now),
-        "audit_verify" => blocking!(super::audit_verify),
-        "import_file" => blocking!(super::import_file, ImportRequest),
-        "upload_csv" => blocking!(super::imports::upload_csv, super::imports::UploadRequest),
-        "import_csv" => blocking!(super::imports::import_csv, super::imports::ImportCsvRequest),
-        "file_kind" => blocking!(super::imports::file_kind, super::imports::FileRequest),
-        "mappings" => blocking!(super::imports::mappings_list),
-        "mapping_get" => blocking!(
-            super::imports::mapping_get,
-            super::imports::MappingNameRequest
-        ),
-        "mapping_save" => blocking!(
-            super::imports::mapping_save,
-            super::imports::MappingSaveRequest
-        ),
-        "mapping_preview" => blocking!(
-            super::imports::mapping_preview,
-            super::imports::MappingPreviewRequest
-        ),
-        "execute" => {
-            let request: ExecuteRequest = parse(name, request)?;
-            to_json(super::execute(&api, &request).await?)
+/// One command as the windows see it: its name, and the TypeScript names of its argument
+/// (`None`: it takes none, JSON `null`) and its answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Declared {
+    pub name: &'static str,
+    pub request: Option<String>,
+    pub answer: String,
+}
+
+/// Runs one declared command: parses its argument as its request type, calls it (a
+/// blocking one off the async threads) and checks its answer is the declared type.
+macro_rules! run {
+    (blocking, $api:ident, $name:ident, $request:ident, $f:path, [], $ans:ty) => {
+        blocking(move || -> Result<$ans, ApiError> { $f(&$api) }).await
+    };
+    (blocking, $api:ident, $name:ident, $request:ident, $f:path, [$req:ty], $ans:ty) => {{
+        let request: $req = parse($name, $request)?;
+        blocking(move || -> Result<$ans, ApiError> { $f(&$api, &request) }).await
+    }};
+    (awaited, $api:ident, $name:ident, $request:ident, $f:path, [], $ans:ty) => {{
+        let answer: $ans = $f(&$api).await?;
+        to_json(answer)
+    }};
+    (awaited, $api:ident, $name:ident, $request:ident, $f:path, [$req:ty], $ans:ty) => {{
+        let request: $req = parse($name, $request)?;
+        let answer: $ans = $f(&$api, &request).await?;
+        to_json(answer)
+    }};
+    (awaited_owned, $api:ident, $name:ident, $request:ident, $f:path, [$req:ty], $ans:ty) => {{
+        let request: $req = parse($name, $request)?;
+        let answer: $ans = $f(&$api, request).await?;
+        to_json(answer)
+    }};
+}
+
+/// The one declaration of every command: `name: how function [argument] -> answer;`.
+/// From it come [`call`] (the dispatch both shells route through) and [`declared`] (which
+/// `generated.rs` renders as the front end's `Commands` map), so a command exists in the
+/// dispatch and in TypeScript at once, with the same types, or not at all.
+macro_rules! commands {
+    ($( $name:ident : $how:ident $f:path [ $($req:ty)? ] -> $ans:ty ; )*) => {
+        /// Runs the command `name` with its argument `request` (JSON `null` for commands
+        /// that take none) and returns its answer as JSON.
+        pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiError> {
+            let api = api.clone();
+            match name {
+                $( stringify!($name) => run!($how, api, name, request, $f, [$($req)?], $ans), )*
+                other => Err(ApiError::new(
+                    ApiErrorCode::NotFound,
+                    format!(
+                        "there is no command `{other}`; the window and Chargeguard are of different versions, reload the window"
+                    ),
+                )),
+            }
         }
-        "recover" => to_json(super::recover(&api).await?),
-        "audit_log" => blocking!(super::audit_log::audit_log, super::audit_log::AuditQuery),
-        "period_status" => blocking!(
-            super::monthend::period_status,
-            super::monthend::MonthRequest
-        ),
-        "monthend_export" => {
-            blocking!(
-                super::monthend::monthend_export,
-                super::monthend::ExportMonthRequest
-            )
+
+        /// Every command, in declaration order.
+        pub fn declared(cfg: &ts_rs::Config) -> Vec<Declared> {
+            vec![$(
+                Declared {
+                    name: stringify!($name),
+                    request: None $( .or(Some(<$req as ts_rs::TS>::name(cfg))) )?,
+                    answer: <$ans as ts_rs::TS>::name(cfg),
+                },
+            )*]
         }
-        "monthend_verify" => blocking!(
-            super::monthend::monthend_verify,
-            super::monthend::PathRequest
-        ),
-        "period_close" => blocking!(
-            super::monthend::period_close,
-            super::monthend::ClosePeriodRequest
-        ),
-        "period_reopen" => {
-            blocking!(
-                super::monthend::period_reopen,
-                super::monthend::ReopenPeriodRequest
-            )
-        }
-        "recharge_candidates" => blocking!(super::recharge::recharge_candidates),
-        "recharge_check" => {
-            let request: super::recharge::InvoiceRequest = parse(name, request)?;
-            to_json(super::recharge::recharge_check(&api, &request).await?)
-        }
-        "recharge_propose" => {
-            let request: super::recharge::RechargeProposeRequest = parse(name, request)?;
-            to_json(super::recharge::recharge_propose(&api, &request).await?)
-        }
-        "sync_now" => to_json(super::sync_now(&api).await?),
-        "settings" => blocking!(super::settings::settings),
-        "connect_gateway" => {
-            let request: super::settings::ConnectRequest = parse(name, request)?;
-            to_json(super::settings::connect_gateway(&api, request).await?)
-        }
-        "user_add" => blocking!(super::settings::user_add, super::settings::UserAddRequest),
-        "threshold_set" => blocking!(
-            super::settings::threshold_set,
-            super::settings::ThresholdRequest
-        ),
-        "default_currency_set" => blocking!(
-            super::settings::default_currency_set,
-            super::settings::DefaultCurrencyRequest
-        ),
-        "time_zone_set" => blocking!(
-            super::settings::time_zone_set,
-            super::settings::TimeZoneRequest
-        ),
-        "sync_start" => to_json(super::today_sync::sync_start(&api).await?),
-        "sync_progress" => blocking!(super::today_sync::sync_progress),
-        "daily_totals" => blocking!(
-            super::today_sync::daily_totals,
-            super::today_sync::DailyTotalsRequest
-        ),
-        other => Err(ApiError::new(
-            ApiErrorCode::NotFound,
-            format!(
-                "there is no command `{other}`; the window and Chargeguard are of different versions, reload the window"
-            ),
-        )),
-    }
+    };
+}
+
+use super::audit_log::{AuditPage, AuditQuery};
+use super::imports::{
+    FileKindView, FileRequest, ImportCsvRequest, ImportOutcome, MappingNameRequest,
+    MappingPreviewRequest, MappingPreviewView, MappingSaveRequest, MappingSummary, MappingView,
+    UploadRequest, Uploaded,
+};
+use super::json::{
+    ActionView, Approved, AuditVerified, Executed, FindingDetail, FindingRow, Imported, Recovered,
+    Synced, Today,
+};
+use super::monthend::{
+    ClosePeriodRequest, ExportMonthRequest, ExportedPackage, MonthRequest, PackageVerified,
+    PathRequest, PeriodView, ReopenPeriodRequest,
+};
+use super::recharge::{InvoiceRequest, RechargeCandidate, RechargeCheck, RechargeProposeRequest};
+use super::settings::{
+    ConnectRequest, DefaultCurrencyRequest, Settings, ThresholdRequest, TimeZoneRequest,
+    UserAddRequest,
+};
+use super::today_sync::{DailyTotals, DailyTotalsRequest, SyncStatus};
+
+commands! {
+    today: blocking super::today [] -> Today;
+    findings: blocking super::findings [FindingsQuery] -> Vec<FindingRow>;
+    finding: blocking super::finding [IdRequest] -> FindingDetail;
+    propose: blocking super::propose [ProposeRequest] -> ActionView;
+    approve: blocking super::approve [ApproveRequest] -> Approved;
+    dismiss: blocking super::dismiss [DismissRequest] -> FindingRow;
+    execute: awaited super::execute [ExecuteRequest] -> Executed;
+    recover: awaited super::recover [] -> Recovered;
+    actions: blocking super::actions_list [] -> Vec<ActionView>;
+    sync_now: awaited super::sync_now [] -> Synced;
+    reconcile: blocking super::reconcile_now [] -> u32;
+    audit_verify: blocking super::audit_verify [] -> AuditVerified;
+    import_file: blocking super::import_file [ImportRequest] -> Imported;
+    recharge_candidates: blocking super::recharge::recharge_candidates [] -> Vec<RechargeCandidate>;
+    recharge_check: awaited super::recharge::recharge_check [InvoiceRequest] -> RechargeCheck;
+    recharge_propose: awaited super::recharge::recharge_propose [RechargeProposeRequest] -> ActionView;
+    period_status: blocking super::monthend::period_status [MonthRequest] -> PeriodView;
+    monthend_export: blocking super::monthend::monthend_export [ExportMonthRequest] -> ExportedPackage;
+    monthend_verify: blocking super::monthend::monthend_verify [PathRequest] -> PackageVerified;
+    period_close: blocking super::monthend::period_close [ClosePeriodRequest] -> PeriodView;
+    period_reopen: blocking super::monthend::period_reopen [ReopenPeriodRequest] -> PeriodView;
+    audit_log: blocking super::audit_log::audit_log [AuditQuery] -> AuditPage;
+    upload_csv: blocking super::imports::upload_csv [UploadRequest] -> Uploaded;
+    import_csv: blocking super::imports::import_csv [ImportCsvRequest] -> ImportOutcome;
+    file_kind: blocking super::imports::file_kind [FileRequest] -> FileKindView;
+    mappings: blocking super::imports::mappings_list [] -> Vec<MappingSummary>;
+    mapping_get: blocking super::imports::mapping_get [MappingNameRequest] -> MappingView;
+    mapping_save: blocking super::imports::mapping_save [MappingSaveRequest] -> MappingView;
+    mapping_preview: blocking super::imports::mapping_preview [MappingPreviewRequest] -> MappingPreviewView;
+    settings: blocking super::settings::settings [] -> Settings;
+    connect_gateway: awaited_owned super::settings::connect_gateway [ConnectRequest] -> Settings;
+    user_add: blocking super::settings::user_add [UserAddRequest] -> Settings;
+    threshold_set: blocking super::settings::threshold_set [ThresholdRequest] -> Settings;
+    time_zone_set: blocking super::settings::time_zone_set [TimeZoneRequest] -> Settings;
+    default_currency_set: blocking super::settings::default_currency_set [DefaultCurrencyRequest] -> Settings;
+    sync_start: awaited super::today_sync::sync_start [] -> SyncStatus;
+    sync_progress: blocking super::today_sync::sync_progress [] -> SyncStatus;
+    daily_totals: blocking super::today_sync::daily_totals [DailyTotalsRequest] -> DailyTotals;
 }
 
 #[cfg(test)]

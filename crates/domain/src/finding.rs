@@ -83,6 +83,8 @@ pub enum Confidence {
 }
 
 impl Confidence {
+    pub const ALL: [Confidence; 2] = [Confidence::Exact, Confidence::Heuristic];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Confidence::Exact => "exact",
@@ -107,6 +109,8 @@ pub enum FindingStatus {
 }
 
 impl FindingStatus {
+    pub const ALL: [FindingStatus; 2] = [FindingStatus::Open, FindingStatus::Resolved];
+
     pub fn as_str(self) -> &'static str {
         match self {
             FindingStatus::Open => "open",
@@ -142,6 +146,12 @@ pub enum Resolution {
 }
 
 impl Resolution {
+    pub const ALL: [Resolution; 3] = [
+        Resolution::Cleared,
+        Resolution::Fixed,
+        Resolution::Dismissed,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Resolution::Cleared => "cleared",

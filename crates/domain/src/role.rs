@@ -13,6 +13,8 @@ pub enum Role {
 }
 
 impl Role {
+    pub const ALL: [Role; 2] = [Role::Approver, Role::Bookkeeper];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Approver => "approver",

@@ -98,3 +98,4 @@ export type * from "./UploadRequest";
 export type * from "./Uploaded";
 export type * from "./UserAddRequest";
 export type * from "./ValuePair";
+export type * from "./commands";
