@@ -19,11 +19,11 @@ use serde_json::json;
 use super::plan::{self, Plan};
 use super::{ActionError, ActionState, recovery};
 use crate::gateway::stripe::{
-    NewPaymentIntent, NewRefund, PreparedCreate, StripeClient, StripeError, wire,
+    Intent, NewPaymentIntent, NewRefund, PreparedCreate, StripeClient, StripeError,
 };
 use crate::money::Money;
 use crate::reconcile::{self, Books};
-use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
+use crate::records::{GatewayRefund, InvoiceStatus, LedgerKind, RefundStatus};
 use crate::store::{
     ActionRow, Adjustment, AdjustmentKind, ExtraColumns, MoveWith, Resolution, Sending, SourceKind,
     Store, StoreTx,
@@ -212,8 +212,8 @@ pub async fn dry_run(
 /// The gateway's answer to a create, reduced to what settles an action.
 #[derive(Debug)]
 pub(crate) enum Answer {
-    Refund(wire::Refund),
-    Intent(wire::PaymentIntent),
+    Refund(GatewayRefund),
+    Intent(Intent),
 }
 
 pub(crate) async fn send(
@@ -223,8 +223,11 @@ pub(crate) async fn send(
 ) -> Result<Answer, StripeError> {
     crash_point!("execute.before_send");
     match plan {
-        Plan::Refund { .. } => client.send_create(prepared).await.map(Answer::Refund),
-        Plan::Recharge { .. } => client.send_create(prepared).await.map(Answer::Intent),
+        Plan::Refund { .. } => client.send_refund(prepared).await.map(Answer::Refund),
+        Plan::Recharge { .. } => client
+            .send_payment_intent(prepared)
+            .await
+            .map(Answer::Intent),
         Plan::LedgerFix { .. } => unreachable!("a ledger fix sends nothing"),
     }
 }
@@ -286,13 +289,13 @@ fn settle_from(
             let (object_id, succeeded, outcome) = match &answer {
                 Answer::Refund(r) => (
                     r.id.clone(),
-                    !matches!(r.status.as_deref(), Some("failed" | "canceled")),
-                    json!({ "refund": r.id, "status": r.status, "amount": r.amount }),
+                    !matches!(r.status, RefundStatus::Failed | RefundStatus::Canceled),
+                    json!({ "refund": r.id, "status": r.status.as_str(), "amount": r.amount.minor() }),
                 ),
                 Answer::Intent(pi) => (
                     pi.id.clone(),
-                    pi.status == "succeeded" || pi.status == "processing",
-                    json!({ "payment_intent": pi.id, "status": pi.status, "latest_charge": pi.latest_charge.as_ref().map(|c| c.id().to_string()) }),
+                    pi.status.moved_money(),
+                    json!({ "payment_intent": pi.id, "status": pi.status.as_str(), "latest_charge": pi.latest_charge }),
                 ),
             };
             let to = if succeeded { ActionState::Succeeded } else { ActionState::Failed };
@@ -327,7 +330,7 @@ fn settle_from(
                 action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
             })
         }),
-        Err(e) if refused_for_good(&e) => {
+        Err(e) if e.is_definite() => {
             // A definite answer: nothing moved (a decline, a refusal). An idempotency
             // mismatch is a bug, not a reason to send again: a person looks.
             let to = if matches!(e, StripeError::Idempotency { in_flight: false, .. }) {
@@ -364,23 +367,6 @@ fn settle_from(
     }
 }
 
-/// Whether the gateway said a definite "no" (nothing moved, and sending the same again
-/// would get the same "no"), or flagged an idempotency mismatch. Everything else — no
-/// answer, a 5xx, a rate limit, an in-flight conflict, a refused key — leaves the outcome
-/// open, for recovery.
-fn refused_for_good(e: &StripeError) -> bool {
-    matches!(
-        e,
-        StripeError::CardDeclined { .. }
-            | StripeError::InvalidRequest { .. }
-            | StripeError::NotFound { .. }
-            | StripeError::Idempotency {
-                in_flight: false,
-                ..
-            }
-    )
-}
-
 /// What a succeeded action changes in the books, in the same transaction as `succeeded`.
 fn effects(
     tx: &StoreTx<'_>,
@@ -410,9 +396,7 @@ fn effects(
             },
             Answer::Refund(refund),
         ) => {
-            if let Ok(record) = wire::refund_record(refund) {
-                tx.upsert_refund(crate::sync::GATEWAY, &record, ExtraColumns::NONE, &origin)?;
-            }
+            tx.upsert_refund(crate::sync::GATEWAY, refund, ExtraColumns::NONE, &origin)?;
             // The books' charge lacks what reconciliation never reads (its description and
             // metadata): store the charge read whole, with the refunded total the books know.
             let booked = books.charges.iter().find(|c| &c.id == charge_id);
@@ -491,7 +475,7 @@ fn effects(
             },
             Answer::Intent(pi),
         ) => {
-            let charge_id = pi.latest_charge.as_ref().map(|c| c.id().to_string());
+            let charge_id = pi.latest_charge.clone();
             tx.insert_adjustment(
                 action.id,
                 &format!("{}/payment", action.idempotency_key),
@@ -521,8 +505,8 @@ fn effects(
 /// ledger entry dated before its charge existed lies inside the coverage of a sync that
 /// ran in the charge's own second without listing it, and reconciliation would call the
 /// fresh payment a missing charge and propose reversing it.
-fn made_at(now: jiff::Timestamp, gateway_created: i64) -> i64 {
-    now.as_second().max(gateway_created)
+fn made_at(now: jiff::Timestamp, gateway_created: jiff::Timestamp) -> i64 {
+    now.as_second().max(gateway_created.as_second())
 }
 
 fn ledger_fix(
@@ -600,24 +584,25 @@ pub(crate) async fn guard(
             invoice_number,
             void_invoice,
         } => {
-            let charge = client.retrieve_charge(charge_id).await?;
-            if charge.status != "succeeded" || !charge.captured {
+            let charge = client.charge(charge_id).await?;
+            if !charge.counts() {
                 return Err(Guarded::Refused(format!(
                     "charge {charge_id} did not succeed at the gateway ({})",
-                    charge.status
+                    if charge.captured {
+                        charge.status.as_str()
+                    } else {
+                        "not captured"
+                    }
                 )));
             }
-            if !charge
-                .currency
-                .eq_ignore_ascii_case(&amount.currency().lower())
-            {
+            if charge.amount.currency() != amount.currency() {
                 return Err(Guarded::Refused(format!(
                     "charge {charge_id} is in {}, the refund in {}",
-                    charge.currency,
+                    charge.amount.currency(),
                     amount.currency()
                 )));
             }
-            let refundable = charge.amount - charge.amount_refunded;
+            let refundable = charge.net_captured();
             if refundable <= 0 {
                 return Err(Guarded::Refused(format!(
                     "charge {charge_id} is already refunded in full"
@@ -635,7 +620,7 @@ pub(crate) async fn guard(
                     books,
                     inv,
                     charge_id,
-                    charge.amount - charge.amount_refunded - amount.minor(),
+                    charge.net_captured() - amount.minor(),
                 )
                 .await?;
             }
@@ -734,13 +719,9 @@ async fn still_covered(
     }
     let mut covered = remaining_on_charge;
     for other in &others {
-        let c = client.retrieve_charge(other).await?;
-        if c.status == "succeeded"
-            && c.captured
-            && c.currency
-                .eq_ignore_ascii_case(&invoice.amount.currency().lower())
-        {
-            covered += c.amount - c.amount_refunded;
+        let c = client.charge(other).await?;
+        if c.amount.currency() == invoice.amount.currency() {
+            covered += c.net_captured();
         }
     }
     covered += books
@@ -774,40 +755,27 @@ pub(crate) async fn paid_at_gateway(
     invoice_number: &str,
     customer: &str,
 ) -> Result<Option<String>, Guarded> {
-    let holds = |status: &str, captured: bool, amount: i64, refunded: i64| {
-        status == "succeeded" && captured && amount > refunded
-    };
-    if let Some(c) = books.charges.iter().find(|c| {
-        c.invoice_ref.as_deref() == Some(invoice_number)
-            && c.status == ChargeStatus::Succeeded
-            && c.net_captured() > 0
-    }) {
+    // It still holds money for the invoice: it counts, and was not refunded in full.
+    let holds = |c: &crate::records::Charge| c.net_captured() > 0;
+    if let Some(c) = books
+        .charges
+        .iter()
+        .find(|c| c.invoice_ref.as_deref() == Some(invoice_number) && holds(c))
+    {
         // The store may be stale: ask the gateway about it.
-        let now = client.retrieve_charge(&c.id).await?;
-        if holds(&now.status, now.captured, now.amount, now.amount_refunded) {
+        if holds(&client.charge(&c.id).await?) {
             return Ok(Some(c.id.clone()));
         }
     }
-    let query = crate::gateway::stripe::metadata_query("invoice_number", invoice_number);
-    let found = client.search_charges(&query, None).await?;
-    if let Some(c) = found
-        .data
-        .iter()
-        .find(|c| holds(&c.status, c.captured, c.amount, c.amount_refunded))
-    {
+    let by_reference = client
+        .charges_by_metadata(crate::gateway::stripe::INVOICE_METADATA_KEY, invoice_number)
+        .await?;
+    if let Some(c) = by_reference.iter().find(|c| holds(c)) {
         return Ok(Some(c.id.clone()));
     }
-    let mut pages = client.pages::<wire::Charge>(crate::gateway::stripe::ListParams {
-        customer: Some(customer.to_string()),
-        ..Default::default()
-    });
-    while let Some(page) = pages.next_page().await {
-        for c in page?.data {
-            if c.metadata.get("invoice_number").map(String::as_str) == Some(invoice_number)
-                && holds(&c.status, c.captured, c.amount, c.amount_refunded)
-            {
-                return Ok(Some(c.id));
-            }
+    for c in client.customer_charges(customer).await? {
+        if c.invoice_ref.as_deref() == Some(invoice_number) && holds(&c) {
+            return Ok(Some(c.id));
         }
     }
     Ok(None)
@@ -934,11 +902,14 @@ mod tests {
                 Ok::<_, StoreError>(id)
             })
             .unwrap();
-        let intent = serde_json::from_value(json!({
-            "id": "pi_new", "amount": 12_000, "currency": "usd", "status": "succeeded",
-            "created": charged_at, "latest_charge": "ch_new",
-            "metadata": {"invoice_number": "INV-2", "idempotency_key": "cg-recharge-test"},
-        }))
+        let intent = crate::gateway::stripe::wire::intent_record(
+            &serde_json::from_value(json!({
+                "id": "pi_new", "amount": 12_000, "currency": "usd", "status": "succeeded",
+                "created": charged_at, "latest_charge": "ch_new",
+                "metadata": {"invoice_number": "INV-2", "idempotency_key": "cg-recharge-test"},
+            }))
+            .unwrap(),
+        )
         .unwrap();
         let executed = settle(
             &mut store,

@@ -24,9 +24,7 @@ use serde_json::json;
 use super::execute::{Answer, send, settle};
 use super::plan::Plan;
 use super::{ActionError, ActionState};
-use crate::gateway::stripe::{
-    IDEMPOTENCY_METADATA_KEY, ListParams, PreparedCreate, StripeClient, wire,
-};
+use crate::gateway::stripe::{IDEMPOTENCY_METADATA_KEY, PreparedCreate, StripeClient};
 use crate::store::{ActionRow, MoveWith, Store};
 
 /// Stripe forgets idempotency keys after 24 hours; we stop replaying an hour before.
@@ -216,31 +214,20 @@ async fn lookup(
         m.get(IDEMPOTENCY_METADATA_KEY).map(String::as_str) == Some(key)
     };
     match plan {
-        Plan::Refund { charge_id, .. } => {
-            let mut pages = client.pages::<wire::Refund>(ListParams {
-                charge: Some(charge_id.clone()),
-                ..Default::default()
-            });
-            while let Some(page) = pages.next_page().await {
-                if let Some(r) = page?.data.into_iter().find(|r| has_key(&r.metadata)) {
-                    return Ok(Some(Answer::Refund(r)));
-                }
-            }
-            Ok(None)
-        }
+        Plan::Refund { charge_id, .. } => Ok(client
+            .charge_refunds(charge_id)
+            .await?
+            .into_iter()
+            .find(|r| has_key(&r.metadata))
+            .map(Answer::Refund)),
         Plan::Recharge { customer, .. } => {
             let since = action.first_sent_at.map(|t| t - 3600);
-            let mut pages = client.pages::<wire::PaymentIntent>(ListParams {
-                customer: Some(customer.clone()),
-                created_gte: since,
-                ..Default::default()
-            });
-            while let Some(page) = pages.next_page().await {
-                if let Some(pi) = page?.data.into_iter().find(|p| has_key(&p.metadata)) {
-                    return Ok(Some(Answer::Intent(pi)));
-                }
-            }
-            Ok(None)
+            Ok(client
+                .customer_intents(customer, since)
+                .await?
+                .into_iter()
+                .find(|pi| has_key(&pi.metadata))
+                .map(Answer::Intent))
         }
         Plan::LedgerFix { .. } => Ok(None),
     }

@@ -328,7 +328,7 @@ impl<'a> TieOut<'a> {
 
 /// Is this charge money the gateway holds (succeeded and captured)?
 pub fn captured(c: &Charge) -> bool {
-    c.status == ChargeStatus::Succeeded && c.captured
+    c.counts()
 }
 
 /// Does a refund in this state count (Stripe's `amount_refunded` counts a pending one)?

@@ -9,7 +9,7 @@ use std::hash::BuildHasher;
 
 use hashbrown::{DefaultHashBuilder, HashTable};
 
-use crate::records::{Charge, ChargeStatus, Invoice, InvoiceStatus};
+use crate::records::{Charge, Invoice, InvoiceStatus};
 
 use super::Books;
 
@@ -138,9 +138,9 @@ impl Iterator for Chain<'_> {
     }
 }
 
-/// A charge carries money only when it succeeded and was captured.
+/// A charge carries money only when it succeeded and was captured ([`Charge::counts`]).
 pub(super) fn succeeded(charge: &Charge) -> bool {
-    charge.status == ChargeStatus::Succeeded && charge.captured
+    charge.counts()
 }
 
 /// Saturating conversion of an `i128` sum back to minor units.

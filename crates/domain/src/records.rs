@@ -150,10 +150,17 @@ pub struct Charge {
 }
 
 impl Charge {
+    /// Whether this charge is money that moved: it succeeded and was captured. A failed,
+    /// pending or uncaptured attempt moved nothing. The one rule for which charges count,
+    /// read by reconciliation, the tie-out, the guards and the re-charge check alike.
+    pub fn counts(&self) -> bool {
+        self.status == ChargeStatus::Succeeded && self.captured
+    }
+
     /// The money this charge still holds: captured and succeeded, less what was refunded.
     /// A failed, pending or uncaptured attempt holds nothing.
     pub fn net_captured(&self) -> i64 {
-        if self.status == ChargeStatus::Succeeded && self.captured {
+        if self.counts() {
             self.amount.minor() - self.amount_refunded.minor()
         } else {
             0

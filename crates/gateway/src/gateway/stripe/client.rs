@@ -559,6 +559,104 @@ impl StripeClient {
         self.get(self.url(&[path])?, params).await
     }
 
+    // ---- money-moving creates and their lookups, as the journal settles them ----
+
+    /// Sends a prepared refund create (the journal's exact bytes and key).
+    pub async fn send_refund(
+        &self,
+        prepared: &PreparedCreate,
+    ) -> Result<crate::records::GatewayRefund, StripeError> {
+        super::wire::refund_record(&self.send_create::<super::wire::Refund>(prepared).await?)
+    }
+
+    /// Sends a prepared payment intent create (the journal's exact bytes and key).
+    pub async fn send_payment_intent(
+        &self,
+        prepared: &PreparedCreate,
+    ) -> Result<super::wire::Intent, StripeError> {
+        super::wire::intent_record(&self.send_create::<PaymentIntent>(prepared).await?)
+    }
+
+    /// Every refund of `charge`, by list (which reads its writes).
+    pub async fn charge_refunds(
+        &self,
+        charge: &str,
+    ) -> Result<Vec<crate::records::GatewayRefund>, StripeError> {
+        let mut out = Vec::new();
+        let mut pages = self.pages::<super::wire::Refund>(super::ListParams {
+            charge: Some(charge.to_string()),
+            ..Default::default()
+        });
+        while let Some(page) = pages.next_page().await {
+            for r in page?.data {
+                out.push(super::wire::refund_record(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every payment intent of `customer` created at or after `since` (unix seconds), by
+    /// list.
+    pub async fn customer_intents(
+        &self,
+        customer: &str,
+        since: Option<i64>,
+    ) -> Result<Vec<super::wire::Intent>, StripeError> {
+        let mut out = Vec::new();
+        let mut pages = self.pages::<PaymentIntent>(super::ListParams {
+            customer: Some(customer.to_string()),
+            created_gte: since,
+            ..Default::default()
+        });
+        while let Some(page) = pages.next_page().await {
+            for pi in page?.data {
+                out.push(super::wire::intent_record(&pi)?);
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- charges as the books hold them ----
+
+    /// Charge `id` as the books hold one: typed status, money in its currency.
+    pub async fn charge(&self, id: &str) -> Result<crate::records::Charge, StripeError> {
+        super::wire::charge_record(&self.retrieve_charge(id).await?)
+    }
+
+    /// The first page of charges whose metadata `key` is `value`, by search (which may lag
+    /// behind writes: never the only read).
+    pub async fn charges_by_metadata(
+        &self,
+        key: &str,
+        value: &str,
+    ) -> Result<Vec<crate::records::Charge>, StripeError> {
+        let query = super::metadata_query(key, value);
+        self.search_charges(&query, None)
+            .await?
+            .data
+            .iter()
+            .map(super::wire::charge_record)
+            .collect()
+    }
+
+    /// Every charge of `customer`, newest first, by list (which reads its writes).
+    pub async fn customer_charges(
+        &self,
+        customer: &str,
+    ) -> Result<Vec<crate::records::Charge>, StripeError> {
+        let mut out = Vec::new();
+        let mut pages = self.pages::<Charge>(super::ListParams {
+            customer: Some(customer.to_string()),
+            ..Default::default()
+        });
+        while let Some(page) = pages.next_page().await {
+            for c in page?.data {
+                out.push(super::wire::charge_record(&c)?);
+            }
+        }
+        Ok(out)
+    }
+
     // ---- retrieve ----
 
     pub async fn retrieve_charge(&self, id: &str) -> Result<Charge, StripeError> {
@@ -701,16 +799,7 @@ fn left_open(outcome: &AttemptOutcome) -> bool {
 /// Whether an answer settles a create whatever earlier attempts did: Stripe's idempotency
 /// layer answered it (replaying the first outcome, or refusing the request outright).
 fn settles(e: &StripeError) -> bool {
-    matches!(
-        e,
-        StripeError::CardDeclined { .. }
-            | StripeError::InvalidRequest { .. }
-            | StripeError::NotFound { .. }
-            | StripeError::Idempotency {
-                in_flight: false,
-                ..
-            }
-    )
+    e.is_definite()
 }
 
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

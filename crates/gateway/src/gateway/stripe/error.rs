@@ -80,6 +80,25 @@ pub enum StripeError {
 }
 
 impl StripeError {
+    /// Whether the gateway gave a definite answer that settles a create for good: a
+    /// decline or a refusal (nothing moved, and the same request would get the same "no"),
+    /// or an idempotency mismatch (the key is bound to another request). Everything else
+    /// (no answer, a 5xx, a rate limit, the key still in flight, a refused secret key)
+    /// leaves the outcome open. The one place this is decided: the client's retry loop
+    /// and the journal both ask here.
+    pub fn is_definite(&self) -> bool {
+        matches!(
+            self,
+            StripeError::CardDeclined { .. }
+                | StripeError::InvalidRequest { .. }
+                | StripeError::NotFound { .. }
+                | StripeError::Idempotency {
+                    in_flight: false,
+                    ..
+                }
+        )
+    }
+
     /// Builds the error for an HTTP error answer from its status and Stripe's error object.
     pub fn from_answer(status: u16, error: ErrorObject, retry_after: Option<Duration>) -> Self {
         let message = error

@@ -308,6 +308,84 @@ pub fn refund_record(r: &Refund) -> Result<records::GatewayRefund, StripeError> 
     })
 }
 
+/// A payment intent as the journal settles a re-charge: typed status, no wire format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Intent {
+    pub id: String,
+    pub status: IntentStatus,
+    pub amount: Money,
+    /// The charge it made last (the one a succeeded intent's money is on).
+    pub latest_charge: Option<String>,
+    pub created: Timestamp,
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// A payment intent's status, as Stripe names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IntentStatus {
+    RequiresPaymentMethod,
+    RequiresConfirmation,
+    RequiresAction,
+    Processing,
+    RequiresCapture,
+    Canceled,
+    Succeeded,
+}
+
+impl IntentStatus {
+    const ALL: [(IntentStatus, &'static str); 7] = [
+        (
+            IntentStatus::RequiresPaymentMethod,
+            "requires_payment_method",
+        ),
+        (IntentStatus::RequiresConfirmation, "requires_confirmation"),
+        (IntentStatus::RequiresAction, "requires_action"),
+        (IntentStatus::Processing, "processing"),
+        (IntentStatus::RequiresCapture, "requires_capture"),
+        (IntentStatus::Canceled, "canceled"),
+        (IntentStatus::Succeeded, "succeeded"),
+    ];
+
+    pub fn parse(text: &str) -> Option<IntentStatus> {
+        IntentStatus::ALL
+            .iter()
+            .find(|(_, name)| *name == text)
+            .map(|(s, _)| *s)
+    }
+
+    pub fn as_str(self) -> &'static str {
+        IntentStatus::ALL
+            .iter()
+            .find(|(s, _)| *s == self)
+            .map_or("unknown", |(_, name)| name)
+    }
+
+    /// Whether the customer's money moved (or is moving, as a bank debit does): the
+    /// re-charge happened and must not happen again.
+    pub fn moved_money(self) -> bool {
+        matches!(self, IntentStatus::Succeeded | IntentStatus::Processing)
+    }
+}
+
+/// The core's reading of a Stripe payment intent.
+pub fn intent_record(pi: &PaymentIntent) -> Result<Intent, StripeError> {
+    let cur = currency(&pi.id, &pi.currency)?;
+    let status = IntentStatus::parse(&pi.status).ok_or_else(|| {
+        unreadable(
+            &pi.id,
+            format!("unknown payment intent status {:?}", pi.status),
+        )
+    })?;
+    Ok(Intent {
+        id: pi.id.clone(),
+        status,
+        amount: Money::from_minor(pi.amount, cur),
+        latest_charge: pi.latest_charge.as_ref().map(|c| c.id().to_string()),
+        created: instant(&pi.id, pi.created)?,
+        metadata: pi.metadata.clone(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
