@@ -237,8 +237,11 @@ impl RowErrors {
         }
     }
 
-    pub fn push(&mut self, error: RowError) {
+    pub fn push(&mut self, mut error: RowError) {
         if self.list.len() < Self::CAP {
+            // What a message quotes of a cell or header is cut short; `value` keeps it whole.
+            error.reason = super::clip_quoted(&error.reason);
+            error.column_name = super::clip(&error.column_name).into_owned();
             self.list.push(error);
         } else {
             self.more += 1;

@@ -294,10 +294,10 @@ pub enum ImportError {
         source: std::io::Error,
     },
     #[error("{file}:1: {}{}found columns: {}. {}",
-        .layouts.read_as.as_deref().map(|l| format!("read as {l}: ")).unwrap_or_default(),
+        .layouts.read_as.as_deref().map(|l| format!("read as {}: ", clip(l))).unwrap_or_default(),
         describe_missing(.missing, .ambiguous),
-        if .found.is_empty() { "none (the file is empty)".to_string() } else { .found.join(", ") },
-        if let Some(app) = &.layouts.read_as {
+        if .found.is_empty() { "none (the file is empty)".to_string() } else { .found.iter().map(|f| clip(f)).collect::<Vec<_>>().join(", ") },
+        if let Some(app) = .layouts.read_as.as_deref().map(clip) {
             format!("Give what is missing as it says; if this is not {app}'s export, import with --from another layout or a column mapping (--mapping)")
         } else if .layouts.known.is_empty() {
             "Rename the file's headers, or import with a column mapping (--mapping)".to_string()
@@ -350,14 +350,44 @@ fn describe_missing(missing: &[String], ambiguous: &[String]) -> String {
     if !missing.is_empty() {
         out.push_str(&format!(
             "missing required columns: {}; ",
-            missing.join(", ")
+            clip_quoted(&missing.join(", "))
         ));
     }
     if !ambiguous.is_empty() {
         out.push_str(&format!(
             "more than one column could be: {}; ",
-            ambiguous.join(", ")
+            clip_quoted(&ambiguous.join(", "))
         ));
+    }
+    out
+}
+
+/// The most of one cell or header a message quotes: a value can be any length, and a
+/// refusal must stay readable (a row error's `value` keeps it whole).
+const QUOTED_CHARS: usize = 60;
+
+/// `text` cut to [`QUOTED_CHARS`] characters, ending in `…` where it was cut.
+pub(crate) fn clip(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        None => text.into(),
+        Some(_) => {
+            let end = text
+                .char_indices()
+                .nth(QUOTED_CHARS - 1)
+                .map_or(0, |(i, _)| i);
+            format!("{}…", &text[..end]).into()
+        }
+    }
+}
+
+/// A message with each value it quotes between backticks clipped.
+pub(crate) fn clip_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len().min(1024));
+    for (i, part) in message.split('`').enumerate() {
+        if i > 0 {
+            out.push('`');
+        }
+        out.push_str(if i % 2 == 1 { clip(part) } else { part.into() }.as_ref());
     }
     out
 }
@@ -640,7 +670,7 @@ fn read_header(reader: &mut CsvReader, path: &Path) -> Result<Header, ImportErro
                         file: path.to_path_buf(),
                         line: 1,
                         column: i + 1,
-                        column_name: String::from_utf8_lossy(field).into_owned(),
+                        column_name: clip(&String::from_utf8_lossy(field)).into_owned(),
                         value: String::from_utf8_lossy(field).into_owned(),
                         reason: NOT_UTF8.to_string(),
                     }],
