@@ -853,7 +853,7 @@ mod tests {
                 )?;
                 let id = tx.insert_action(
                     &NewAction {
-                        kind: "recharge",
+                        kind: chargeguard_domain::ActionKind::Recharge,
                         finding_id: None,
                         finding_snapshot: None,
                         invoice_number: Some("INV-2"),

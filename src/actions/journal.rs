@@ -7,7 +7,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::plan::{self, Plan};
-use super::{ActionError, ActionState, key};
+use super::{ActionError, ActionKind, ActionState, key};
 use crate::money::Currency;
 use crate::people::{self, Role};
 use crate::reconcile::{self, Confidence};
@@ -51,7 +51,7 @@ pub fn propose_for_finding(
         if let Some(charge) = plan.charge_id() {
             parts.push(charge);
         }
-        let key = key::derive(plan.kind(), &parts);
+        let key = key::derive(plan.kind().as_str(), &parts);
         insert(tx, &plan, Some(&finding), &key, attempt, by, now)
     })
 }
@@ -73,7 +73,7 @@ pub fn propose_recharge(
             .ok_or_else(|| ActionError::InvoiceNotFound(invoice_number.to_string()))?;
         let owed = super::recharge::owed_in_ledger(&books, invoice_number)
             .map_err(ActionError::Refused)?;
-        let attempt = next_attempt(tx, "recharge", |a| {
+        let attempt = next_attempt(tx, ActionKind::Recharge, |a| {
             a.invoice_number.as_deref() == Some(invoice_number)
         })?;
         let plan = Plan::Recharge {
@@ -95,7 +95,7 @@ pub fn propose_recharge(
 /// timeout reuses the journal's key: `unknown`, `executing` and `succeeded` never move on.
 pub(super) fn next_attempt(
     tx: &StoreTx<'_>,
-    kind: &str,
+    kind: ActionKind,
     same_target: impl Fn(&ActionRow) -> bool,
 ) -> Result<i64, ActionError> {
     let ended = tx
@@ -151,7 +151,7 @@ fn insert(
         "action_proposed",
         &format!("action:{id}"),
         &json!({
-            "kind": plan.kind(),
+            "kind": plan.kind().as_str(),
             "plan": plan,
             "describe": plan.describe(),
             "key": key,
@@ -219,7 +219,7 @@ pub fn approval_rule(
     tx: &StoreTx<'_>,
     action: &ActionRow,
 ) -> Result<Option<ApprovalRule>, ActionError> {
-    if action.kind == "ledger_fix" {
+    if !action.kind.moves_money() {
         return Ok(None);
     }
     let currency =

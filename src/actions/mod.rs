@@ -16,7 +16,7 @@ mod recharge;
 mod recovery;
 mod threshold;
 
-pub use chargeguard_domain::ActionState;
+pub use chargeguard_domain::{ActionKind, ActionState};
 pub use execute::{Executed, dry_run, execute};
 pub use journal::{
     Approval, ApprovalRule, approval_rule, approvals_needed, approve, cancel, dismiss,

@@ -4,6 +4,7 @@
 //! Turning a finding into a plan is a pure function of the finding and the books; it never
 //! looks at the gateway (the guards do that, at execution) and never writes.
 
+use chargeguard_domain::ActionKind;
 use serde::{Deserialize, Serialize};
 
 use crate::money::Money;
@@ -36,11 +37,11 @@ pub enum Plan {
 }
 
 impl Plan {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ActionKind {
         match self {
-            Plan::Refund { .. } => "refund",
-            Plan::Recharge { .. } => "recharge",
-            Plan::LedgerFix { .. } => "ledger_fix",
+            Plan::Refund { .. } => ActionKind::Refund,
+            Plan::Recharge { .. } => ActionKind::Recharge,
+            Plan::LedgerFix { .. } => ActionKind::LedgerFix,
         }
     }
 

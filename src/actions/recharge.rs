@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::execute::{self, Guarded};
-use super::{ActionError, ActionState, journal, plan};
+use super::{ActionError, ActionKind, ActionState, journal, plan};
 use crate::gateway::stripe::StripeClient;
 use crate::money::Money;
 use crate::reconcile::{self, Books};
@@ -86,7 +86,7 @@ fn failed_attempts(
         actions
             .iter()
             .filter(|a| {
-                a.kind == "recharge"
+                a.kind == ActionKind::Recharge
                     && a.state == ActionState::Failed
                     && a.invoice_number.as_deref() == Some(invoice_number)
             })
@@ -214,7 +214,7 @@ pub async fn check_recharge(
     let (books, actions, attempt) = store.read(|tx| {
         let books = reconcile::books_in(tx)?;
         let actions = tx.actions(None)?;
-        let attempt = journal::next_attempt(tx, "recharge", |a| {
+        let attempt = journal::next_attempt(tx, ActionKind::Recharge, |a| {
             a.invoice_number.as_deref() == Some(invoice_number)
         })?;
         Ok::<_, ActionError>((books, actions, attempt))
@@ -329,7 +329,7 @@ pub async fn propose_checked_recharge(
 ) -> Result<ActionRow, ActionError> {
     let checks = check_recharge(store, client, invoice_number).await?;
     if let Some(open) = &checks.open_action
-        && open.kind == "recharge"
+        && open.kind == ActionKind::Recharge
         && open.state == ActionState::Proposed
     {
         return Ok(open.clone());

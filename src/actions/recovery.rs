@@ -68,7 +68,7 @@ impl std::fmt::Display for RecoveryReport {
 /// have left (a ledger fix sends nothing). Its lease says whether anyone is still at it.
 fn may_be_undecided(action: &ActionRow) -> bool {
     action.state == ActionState::Unknown
-        || (action.state == ActionState::Executing && action.kind != "ledger_fix")
+        || (action.state == ActionState::Executing && action.kind.moves_money())
 }
 
 /// Settles every undecided action of the store.

@@ -252,10 +252,10 @@ fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> 
     let (state, words) = state_out(a.state);
     let description = serde_json::from_str::<Plan>(&a.plan)
         .map(|p| p.describe())
-        .unwrap_or_else(|_| a.kind.clone());
+        .unwrap_or_else(|_| a.kind.to_string());
     Ok(ActionView {
         id: id32(a.id),
-        kind: a.kind.clone(),
+        kind: a.kind.to_string(),
         state,
         state_words: words.to_string(),
         description,

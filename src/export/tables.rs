@@ -538,7 +538,7 @@ pub fn tables<'a>(
                 let a = sel.actions[i];
                 out.extend([
                     Cell::Int(a.id),
-                    t(&a.kind),
+                    t(a.kind.as_str()),
                     t(a.state.as_str()),
                     t(&a.idempotency_key),
                     Cell::Int(a.attempt),

@@ -18,6 +18,6 @@ pub mod records;
 pub mod role;
 
 pub use finding::{Confidence, Finding, FindingKind, FindingStatus, Resolution};
-pub use lifecycle::ActionState;
+pub use lifecycle::{ActionKind, ActionState};
 pub use money::{Currency, Money};
 pub use role::Role;

@@ -139,3 +139,43 @@ mod tests {
         );
     }
 }
+
+/// What an action does: a refund or a re-charge at the gateway, or a fix in the ledger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Refund,
+    Recharge,
+    LedgerFix,
+}
+
+impl ActionKind {
+    pub const ALL: [ActionKind; 3] = [
+        ActionKind::Refund,
+        ActionKind::Recharge,
+        ActionKind::LedgerFix,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Refund => "refund",
+            ActionKind::Recharge => "recharge",
+            ActionKind::LedgerFix => "ledger_fix",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<ActionKind> {
+        ActionKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+
+    /// Whether it sends a request to a gateway (a ledger fix changes only our books).
+    pub fn moves_money(self) -> bool {
+        !matches!(self, ActionKind::LedgerFix)
+    }
+}
+
+impl std::fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}

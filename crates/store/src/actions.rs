@@ -11,13 +11,13 @@ use rusqlite::types::Value;
 use serde::Serialize;
 
 use super::{StoreError, StoreTx};
-use chargeguard_domain::ActionState;
+use chargeguard_domain::{ActionKind, ActionState};
 
 /// One action as the journal holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: ActionKind,
     pub state: ActionState,
     pub finding_id: Option<i64>,
     pub finding_snapshot: Option<String>,
@@ -46,7 +46,7 @@ pub struct ActionRow {
 /// A new action, as proposed.
 #[derive(Debug, Clone)]
 pub struct NewAction<'a> {
-    pub kind: &'a str,
+    pub kind: ActionKind,
     pub finding_id: Option<i64>,
     pub finding_snapshot: Option<&'a str>,
     pub invoice_number: Option<&'a str>,
@@ -96,12 +96,16 @@ const COLUMNS: &str = "id, kind, state, finding_id, finding_snapshot, invoice_nu
     idempotency_key, attempt, plan, request_method, request_path, request_body, first_sent_at, gateway_object_id,
     outcome, proposed_by, proposed_at, updated_at, executor_pid";
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ActionRow, String)> {
+/// A row with its state and kind still as text, parsed by [`StoreTx::finish_row`].
+type RawRow = (ActionRow, String, String);
+
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
     let state: String = r.get(2)?;
+    let kind: String = r.get(1)?;
     Ok((
         ActionRow {
             id: r.get(0)?,
-            kind: r.get(1)?,
+            kind: ActionKind::Refund,
             state: ActionState::Proposed,
             finding_id: r.get(3)?,
             finding_snapshot: r.get(4)?,
@@ -125,14 +129,19 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(ActionRow, String)> {
             approvers: Vec::new(),
         },
         state,
+        kind,
     ))
 }
 
 impl StoreTx<'_> {
-    fn finish_row(&self, (mut row, state): (ActionRow, String)) -> Result<ActionRow, StoreError> {
+    fn finish_row(&self, (mut row, state, kind): RawRow) -> Result<ActionRow, StoreError> {
         row.state = ActionState::parse(&state).ok_or_else(|| StoreError::Corrupt {
             what: "action state".into(),
             detail: state,
+        })?;
+        row.kind = ActionKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
+            what: "action kind".into(),
+            detail: kind,
         })?;
         row.approvers = self.approvers(row.id)?;
         Ok(row)
@@ -150,7 +159,7 @@ impl StoreTx<'_> {
                  currency, idempotency_key, attempt, plan, proposed_by, proposed_at, updated_at)
              VALUES (?1, 'proposed', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
             rusqlite::params![
-                new.kind,
+                new.kind.as_str(),
                 new.finding_id,
                 new.finding_snapshot,
                 new.invoice_number,

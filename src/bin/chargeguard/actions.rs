@@ -241,7 +241,7 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         let plan: Option<actions::Plan> = serde_json::from_str(&a.plan).ok();
         vec![
             a.id.to_string(),
-            a.kind.clone(),
+            a.kind.to_string(),
             a.state.to_string(),
             plan.map(|p| p.describe()).unwrap_or_default(),
             a.proposed_by.clone(),
