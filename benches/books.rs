@@ -7,23 +7,15 @@
 //! Targets (DESIGN issue 3): 1M Stripe export rows imported in under 5 s, reconcile of 1M
 //! invoices under 2 s, peak memory under 1 GiB.
 
+mod support;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use chargeguard::demo::{self, DemoSpec};
 use chargeguard::import::{self, FileKind, ImportOptions};
 use chargeguard::reconcile;
 use chargeguard::store::Store;
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// Runs one stage in this process and prints `stage seconds rows peak_mib` on stdout.
 fn child(stage: &str, db: &Path, file: Option<&Path>) {
@@ -59,7 +51,7 @@ fn child(stage: &str, db: &Path, file: Option<&Path>) {
                 "reconcile {:.3} {} {:.1}",
                 start.elapsed().as_secs_f64(),
                 books.invoices.len(),
-                peak_rss_mib()
+                support::peak_rss_mib()
             );
             std::hint::black_box(result);
             return;
@@ -70,44 +62,15 @@ fn child(stage: &str, db: &Path, file: Option<&Path>) {
         }
         other => panic!("unknown stage {other}"),
     };
-    println!(
-        "{stage} {:.3} {rows} {:.1}",
-        start.elapsed().as_secs_f64(),
-        peak_rss_mib()
-    );
-}
-
-fn run_stage(stage: &str, db: &Path, file: Option<&Path>) -> (f64, u64, f64) {
-    let exe = std::env::current_exe().expect("current exe");
-    let mut cmd = Command::new(exe);
-    cmd.arg("--stage").arg(stage).arg(db);
-    if let Some(f) = file {
-        cmd.arg(f);
-    }
-    let out = cmd.output().expect("run stage");
-    assert!(
-        out.status.success(),
-        "stage {stage} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text.lines().last().unwrap_or_default();
-    let parts: Vec<&str> = line.split_whitespace().collect();
-    (
-        parts[1].parse().unwrap_or(0.0),
-        parts[2].parse().unwrap_or(0),
-        parts[3].parse().unwrap_or(0.0),
-    )
+    support::report(stage, start, rows);
 }
 
 #[global_allocator]
 static ALLOCATOR: chargeguard::Allocator = chargeguard::Allocator;
 
 fn main() {
-    let args: Vec<String> = std::env::args().collect();
-    if let Some(i) = args.iter().position(|a| a == "--stage") {
-        let file = args.get(i + 3).map(PathBuf::from);
-        child(&args[i + 1], Path::new(&args[i + 2]), file.as_deref());
+    if let Some((stage, db, arg)) = support::stage_args() {
+        child(&stage, &db, arg.as_deref());
         return;
     }
     let sizes: Vec<usize> = std::env::var("CHARGEGUARD_BENCH_SIZES")
@@ -168,7 +131,7 @@ fn main() {
             ("reconcile", "reconcile (pure)", None),
             ("run", "reconcile + store", None),
         ] {
-            let (secs, rows, peak) = run_stage(stage, &db, file);
+            let (secs, rows, peak) = support::run_stage(stage, &db, file);
             let rate = if secs > 0.0 { rows as f64 / secs } else { 0.0 };
             println!(
                 "{n:>9} | {label:<17} | {rows:>9} | {secs:>10.3} | {rate:>12.0} | {peak:>9.1}"
