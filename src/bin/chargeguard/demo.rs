@@ -93,7 +93,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             .map(|(name, passphrase)| format!("{name} (passphrase {passphrase})"))
             .collect();
         println!(
-            "Approvers: {}; above the threshold a refund needs both.",
+            "Approvers: {}; above its currency's threshold (`chargeguard settings threshold`) a refund needs both.",
             approvers.join(" and ")
         );
         println!(
