@@ -10,12 +10,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
 use serde_json::{Value, json};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_chargeguard");
+#[path = "../harness/mod.rs"]
+mod harness;
+#[allow(unused_imports)]
+pub use harness::{BIN, ok, refused};
 pub const KEY: &str = "sk_test_actionsTestsKey";
 pub const PASSPHRASE: &str = "correct horse battery";
 /// The `created` time of seeded charges is counted back from here.
@@ -351,15 +354,7 @@ impl Drop for World {
 }
 
 pub fn wait_until(what: &str, within: Duration, condition: &mut dyn FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    loop {
-        if condition() {
-            return;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::yield_now();
-        std::thread::park_timeout(Duration::from_millis(5));
-    }
+    harness::wait_until_within(what, within, condition)
 }
 
 /// An action's state through a store opened for the read (a deferred transaction, so
@@ -389,30 +384,6 @@ pub struct Payment<'a> {
     pub kind: &'a str,
     pub amount: &'a str,
     pub gateway_id: Option<&'a str>,
-}
-
-pub fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).expect("utf-8")
-}
-
-/// The output of a command that must fail: its exit code and its stderr.
-pub fn refused(out: &Output) -> (i32, String) {
-    assert!(
-        !out.status.success(),
-        "expected a refusal, got success:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 pub fn json_of(text: &str) -> Vec<Value> {

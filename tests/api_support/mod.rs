@@ -14,7 +14,10 @@ use chargeguard::store::Store;
 use serde_json::Value;
 use tempfile::TempDir;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_chargeguard");
+#[path = "../harness/mod.rs"]
+mod harness;
+#[allow(unused_imports)]
+pub use harness::BIN;
 pub const APPROVER: &str = "alice";
 pub const PASSPHRASE: &str = "correct horse battery";
 

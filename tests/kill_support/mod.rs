@@ -15,13 +15,16 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_chargeguard");
+#[path = "../harness/mod.rs"]
+mod harness;
+#[allow(unused_imports)]
+pub use harness::{BIN, PATIENCE, expect_exit};
 pub const API_KEY: &str = "sk_test_killAndFaultTests7Q2m";
 pub const PASSPHRASE: &str = "correct horse battery staple";
 pub const REFUND_CUSTOMER: &str = "cus_alba";
@@ -30,9 +33,6 @@ pub const RECHARGE_INVOICE: &str = "INV-2";
 /// The surplus of INV-1, and what INV-2 owes, in cents.
 pub const REFUND_MINOR: i64 = 4900;
 pub const RECHARGE_MINOR: i64 = 12000;
-
-/// How long any one wait for a process or a condition may take before the test fails.
-pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The two actions that move money.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -625,24 +625,8 @@ impl Running {
 }
 
 /// Polls `condition` until it holds, failing the test after [`PATIENCE`].
-pub fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + PATIENCE;
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-pub fn expect_exit(out: &Output, code: i32, args: &[&str]) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "chargeguard {}: {}\nstdout:\n{}\nstderr:\n{}",
-        args.join(" "),
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+pub fn wait_until(what: &str, condition: impl FnMut() -> bool) {
+    harness::wait_until_within(what, PATIENCE, condition)
 }
 
 pub fn path_str(path: &Path) -> &str {

@@ -9,9 +9,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+#[path = "../harness/mod.rs"]
+mod harness;
+#[allow(unused_imports)]
+pub use harness::ok;
+/// The exit code and standard error of a command that must fail.
+#[allow(unused_imports)]
+pub use harness::refused as failed;
+
 /// Runs `chargeguard` in `dir` with `args`, feeding `stdin`.
 pub fn cg_with(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chargeguard"));
+    let mut cmd = Command::new(harness::BIN);
     cmd.current_dir(dir)
         .env("HOME", dir)
         .env("XDG_DATA_HOME", dir.join("data"))
@@ -36,30 +44,6 @@ pub fn cg_with(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> 
 
 pub fn cg(dir: &Path, args: &[&str]) -> Output {
     cg_with(dir, args, "", &[])
-}
-
-pub fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
-}
-
-/// The exit code and standard error of a command that must fail.
-pub fn failed(out: &Output) -> (i32, String) {
-    assert!(
-        !out.status.success(),
-        "expected a failure, got success:\n{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// A demo store (charges in September to November 2026) at `dir/cg.db`.
