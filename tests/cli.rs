@@ -6,8 +6,12 @@ use std::process::{Command, Output};
 
 use serde_json::Value;
 
+#[path = "harness/mod.rs"]
+mod harness;
+use harness::ok;
+
 fn chargeguard(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chargeguard"))
+    Command::new(harness::BIN)
         .current_dir(dir)
         .env("HOME", dir)
         .env("XDG_DATA_HOME", dir.join("data"))
@@ -15,17 +19,6 @@ fn chargeguard(dir: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run chargeguard")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(
-        out.status.success(),
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout.clone()).unwrap()
 }
 
 #[test]
