@@ -31,7 +31,11 @@ pub fn recognise_file(store: &mut Store, path: &Path) -> Result<Recognised, Impo
     let names = &header.names;
     let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
     let has = |name: &str| lower.iter().any(|h| h == name);
-    if has("id") && (has("created date (utc)") || has("created (utc)")) {
+    let (created, created_before) = super::stripe_payments::CREATED;
+    let is_created = |name: &&str| has(&name.to_ascii_lowercase());
+    if has(super::stripe_payments::ID)
+        && (is_created(&created) || created_before.iter().any(is_created))
+    {
         return Ok(Recognised {
             kind: Some(FileKind::StripePayments),
             layout: None,

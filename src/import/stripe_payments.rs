@@ -65,11 +65,16 @@ pub(crate) struct StripeRow {
     fee_kept: bool,
 }
 
+/// The export's charge id column.
+pub(crate) const ID: &str = "id";
+/// When the charge was made: Stripe's name since 2024, then the names before it.
+pub(crate) const CREATED: (&str, &[&str]) = ("Created date (UTC)", &["Created (UTC)"]);
+
 impl StripePaymentsLayout {
     pub fn resolve(columns: &mut ColumnResolver<'_>) -> Self {
         StripePaymentsLayout {
-            id: columns.required("id", &[]),
-            created: columns.required("Created date (UTC)", &["Created (UTC)"]),
+            id: columns.required(ID, &[]),
+            created: columns.required(CREATED.0, CREATED.1),
             amount: columns.required("Amount", &[]),
             amount_refunded: columns.required("Amount Refunded", &[]),
             currency: columns.required("Currency", &[]),

@@ -169,29 +169,42 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
+    /// Runs `sql` with `?1` = `key` (a fingerprint or an id), `?2`..`?10` = the finding's
+    /// columns in [`Columns`] order, and `?11` = `now`.
+    fn write_finding(
+        &self,
+        sql: &str,
+        key: &dyn rusqlite::ToSql,
+        finding: &Finding,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let c = Columns::of(finding)?;
+        self.conn().prepare_cached(sql)?.execute(rusqlite::params![
+            key,
+            c.kind,
+            c.confidence,
+            c.invoice_number,
+            c.charge_ids,
+            c.payment_ids,
+            c.amount_minor,
+            c.currency,
+            c.reason,
+            c.evidence,
+            now.as_second()
+        ])?;
+        Ok(())
+    }
+
     /// Adds a finding first seen `now`, open.
     pub fn insert_finding(&self, finding: &Finding, now: Timestamp) -> Result<(), StoreError> {
-        let c = Columns::of(finding)?;
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO findings (fingerprint, kind, confidence, invoice_number, charge_ids, payment_ids,
-                     amount_minor, currency, reason, evidence, status, first_seen_at, last_seen_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11, ?11)",
-            )?
-            .execute(rusqlite::params![
-                finding.fingerprint,
-                c.kind,
-                c.confidence,
-                c.invoice_number,
-                c.charge_ids,
-                c.payment_ids,
-                c.amount_minor,
-                c.currency,
-                c.reason,
-                c.evidence,
-                now.as_second()
-            ])?;
-        Ok(())
+        self.write_finding(
+            "INSERT INTO findings (fingerprint, kind, confidence, invoice_number, charge_ids, payment_ids,
+                 amount_minor, currency, reason, evidence, status, first_seen_at, last_seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 'open', ?11, ?11)",
+            &finding.fingerprint,
+            finding,
+            now,
+        )
     }
 
     /// Writes this run's facts over finding `id` and leaves it open (refreshed, or reopened
@@ -202,28 +215,15 @@ impl StoreTx<'_> {
         finding: &Finding,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        let c = Columns::of(finding)?;
-        self.conn()
-            .prepare_cached(
-                "UPDATE findings SET kind = ?2, confidence = ?3, invoice_number = ?4, charge_ids = ?5,
-                     payment_ids = ?6, amount_minor = ?7, currency = ?8, reason = ?9, evidence = ?10,
-                     status = 'open', resolution = NULL, resolved_at = NULL, last_seen_at = ?11
-                 WHERE id = ?1",
-            )?
-            .execute(rusqlite::params![
-                id,
-                c.kind,
-                c.confidence,
-                c.invoice_number,
-                c.charge_ids,
-                c.payment_ids,
-                c.amount_minor,
-                c.currency,
-                c.reason,
-                c.evidence,
-                now.as_second()
-            ])?;
-        Ok(())
+        self.write_finding(
+            "UPDATE findings SET kind = ?2, confidence = ?3, invoice_number = ?4, charge_ids = ?5,
+                 payment_ids = ?6, amount_minor = ?7, currency = ?8, reason = ?9, evidence = ?10,
+                 status = 'open', resolution = NULL, resolved_at = NULL, last_seen_at = ?11
+             WHERE id = ?1",
+            &id,
+            finding,
+            now,
+        )
     }
 
     /// Notes that a run saw finding `id` again, changing nothing else.
