@@ -94,8 +94,8 @@ fn reconcile_books(invoices: &str, payments: &str, stripe: &str) -> Vec<Seen> {
                 kind: f.kind.to_string(),
                 invoice: f.invoice_number.clone(),
                 charges,
-                amount_minor: f.amount_minor,
-                currency: f.currency.clone(),
+                amount_minor: f.amount.minor(),
+                currency: f.amount.currency().lower(),
                 confidence: f.confidence.to_string(),
             }
         })

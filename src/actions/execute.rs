@@ -22,7 +22,7 @@ use crate::gateway::stripe::{
     Intent, NewPaymentIntent, NewRefund, PreparedCreate, StripeClient, StripeError,
 };
 use crate::money::Money;
-use crate::reconcile::{self, Books};
+use crate::reconcile::Books;
 use crate::records::{GatewayRefund, InvoiceStatus, LedgerKind, RefundStatus};
 use crate::store::{
     ActionRow, Adjustment, AdjustmentKind, ExtraColumns, MoveWith, Resolution, Sending, SourceKind,
@@ -96,8 +96,7 @@ pub async fn execute(
             });
         }
     }
-    let plan: Plan = serde_json::from_str(&action.plan)
-        .map_err(|e| ActionError::Refused(format!("action {id} has an unreadable plan: {e}")))?;
+    let plan = action.plan.clone();
 
     if let Plan::LedgerFix { adjustment } = &plan {
         return ledger_fix(store, &action, adjustment, by, now);
@@ -112,7 +111,7 @@ pub async fn execute(
             holder: Some(id),
         });
     };
-    let books = store.read(reconcile::books_in)?;
+    let books = store.read(|tx| plan::books_for_plan(tx, &plan))?;
     let prepared = match guard(client, &books, &plan, &action.idempotency_key).await {
         Ok(prepared) => prepared,
         Err(Guarded::Refused(reason)) => {
@@ -186,12 +185,11 @@ pub async fn dry_run(
     let action = store
         .read(|tx| tx.action(id))?
         .ok_or(ActionError::NotFound(id))?;
-    let plan: Plan = serde_json::from_str(&action.plan)
-        .map_err(|e| ActionError::Refused(format!("action {id} has an unreadable plan: {e}")))?;
+    let plan = action.plan.clone();
     if let Plan::LedgerFix { adjustment } = &plan {
         return Ok(json!({ "action": id, "describe": plan.describe(), "adjustment": adjustment }));
     }
-    let books = store.read(reconcile::books_in)?;
+    let books = store.read(|tx| plan::books_for_plan(tx, &plan))?;
     match guard(client, &books, &plan, &action.idempotency_key).await {
         Ok(prepared) => Ok(json!({
             "action": id,
@@ -385,7 +383,7 @@ fn effects(
         source_id: source,
         line: None,
     };
-    let books = reconcile::books_in(tx)?;
+    let books = plan::books_for_plan(tx, plan)?;
     match (plan, answer) {
         (
             Plan::Refund {
@@ -853,16 +851,11 @@ mod tests {
                 )?;
                 let id = tx.insert_action(
                     &NewAction {
-                        kind: chargeguard_domain::ActionKind::Recharge,
+                        plan: &plan,
                         finding_id: None,
                         finding_snapshot: None,
-                        invoice_number: Some("INV-2"),
-                        charge_id: None,
-                        amount_minor: 12_000,
-                        currency: "usd",
                         idempotency_key: "cg-recharge-test",
                         attempt: 1,
-                        plan: &serde_json::to_string(&plan).unwrap(),
                         proposed_by: "alice",
                     },
                     started,

@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 
 use super::plan::{self, Plan};
 use super::{ActionError, ActionKind, ActionState, key};
-use crate::money::Currency;
 use crate::people::{self, Role};
 use crate::reconcile::{self, Confidence};
 use crate::store::{
@@ -20,9 +19,9 @@ use crate::store::{
 fn snapshot(finding: &StoredFinding) -> String {
     let mut hasher = Sha256::new();
     hasher.update(finding.fingerprint.as_bytes());
-    hasher.update(finding.amount_minor.to_be_bytes());
-    hasher.update(finding.currency.as_bytes());
-    hasher.update(finding.evidence.to_string().as_bytes());
+    hasher.update(finding.amount.minor().to_be_bytes());
+    hasher.update(finding.amount.currency().lower().as_bytes());
+    hasher.update(finding.evidence.canonical_json().as_bytes());
     hex::encode(hasher.finalize())
 }
 
@@ -38,7 +37,7 @@ pub fn propose_for_finding(
         let finding = tx
             .finding(finding_id)?
             .ok_or(ActionError::FindingNotFound(finding_id))?;
-        let books = reconcile::books_in(tx)?;
+        let books = plan::books_for_finding(tx, &finding)?;
         let plan = plan::for_finding(&finding, &books, now)?;
         let attempt = next_attempt(tx, plan.kind(), |a| a.finding_id == Some(finding_id))?;
         let amount = plan.amount().minor().to_string();
@@ -65,7 +64,7 @@ pub fn propose_recharge(
     now: jiff::Timestamp,
 ) -> Result<ActionRow, ActionError> {
     store.write(|tx| {
-        let books = reconcile::books_in(tx)?;
+        let books = reconcile::books_about(tx, &[invoice_number], &[])?;
         let invoice = books
             .invoices
             .iter()
@@ -123,23 +122,15 @@ fn insert(
     if let Plan::LedgerFix { adjustment } = plan {
         refuse_if_closed_at(tx, adjustment.effective_at, "a ledger fix dated")?;
     }
-    let plan_json = serde_json::to_string(plan).map_err(|e| ActionError::Refused(e.to_string()))?;
     let snap = finding.map(snapshot);
-    let amount = plan.amount();
-    let currency = amount.currency().lower();
     let id = tx
         .insert_action(
             &NewAction {
-                kind: plan.kind(),
+                plan,
                 finding_id: finding.map(|f| f.id),
                 finding_snapshot: snap.as_deref(),
-                invoice_number: plan.invoice_number(),
-                charge_id: plan.charge_id(),
-                amount_minor: amount.minor(),
-                currency: &currency,
                 idempotency_key: key,
                 attempt,
-                plan: &plan_json,
                 proposed_by: by,
             },
             now,
@@ -222,10 +213,8 @@ pub fn approval_rule(
     if !action.kind.moves_money() {
         return Ok(None);
     }
-    let currency =
-        Currency::from_code(&action.currency).map_err(|e| ActionError::Refused(e.to_string()))?;
-    let threshold = super::threshold::threshold(tx, currency)?;
-    let needed = if action.amount_minor > threshold.amount.minor() {
+    let threshold = super::threshold::threshold(tx, action.amount.currency())?;
+    let needed = if action.amount.minor() > threshold.amount.minor() {
         2
     } else {
         1

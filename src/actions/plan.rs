@@ -4,123 +4,40 @@
 //! Turning a finding into a plan is a pure function of the finding and the books; it never
 //! looks at the gateway (the guards do that, at execution) and never writes.
 
-use chargeguard_domain::ActionKind;
-use serde::{Deserialize, Serialize};
+pub use chargeguard_domain::plan::Plan;
 
 use crate::money::Money;
 use crate::reconcile::{Books, FindingKind};
 use crate::records::{InvoiceStatus, LedgerKind};
 use crate::store::{Adjustment, AdjustmentKind, StoredFinding};
 
-/// One action's intent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Plan {
-    /// Give back (part of) a charge.
-    Refund {
-        charge_id: String,
-        amount: Money,
-        /// The invoice the charge pays, whose coverage the guard protects.
-        invoice_number: Option<String>,
-        /// For a duplicate invoice: the invoice voided together with the refund.
-        void_invoice: Option<String>,
-    },
-    /// Charge an unpaid invoice again, with the customer's saved card.
-    Recharge {
-        invoice_number: String,
-        customer: String,
-        amount: Money,
-        attempt: i64,
-    },
-    /// Correct the ledger; no money moves.
-    LedgerFix { adjustment: Adjustment },
+/// The part of the books a finding's fix is decided on: its invoice and its charges, with
+/// what surrounds them (`reconcile::books_about`).
+pub fn books_for_finding(
+    tx: &crate::store::StoreTx<'_>,
+    finding: &StoredFinding,
+) -> Result<Books, crate::reconcile::ReconcileError> {
+    let invoices: Vec<&str> = finding.invoice_number.as_deref().into_iter().collect();
+    let charges: Vec<&str> = finding.charge_ids.iter().map(String::as_str).collect();
+    crate::reconcile::books_about(tx, &invoices, &charges)
 }
 
-impl Plan {
-    pub fn kind(&self) -> ActionKind {
-        match self {
-            Plan::Refund { .. } => ActionKind::Refund,
-            Plan::Recharge { .. } => ActionKind::Recharge,
-            Plan::LedgerFix { .. } => ActionKind::LedgerFix,
-        }
+/// The part of the books an action's guards and effects read: the invoices and the charge
+/// its plan holds, with what surrounds them.
+pub fn books_for_plan(
+    tx: &crate::store::StoreTx<'_>,
+    plan: &Plan,
+) -> Result<Books, crate::reconcile::ReconcileError> {
+    let mut invoices: Vec<&str> = plan.invoice_number().into_iter().collect();
+    if let Plan::Refund {
+        void_invoice: Some(void),
+        ..
+    } = plan
+    {
+        invoices.push(void);
     }
-
-    pub fn amount(&self) -> Money {
-        match self {
-            Plan::Refund { amount, .. } | Plan::Recharge { amount, .. } => *amount,
-            Plan::LedgerFix { adjustment } => adjustment.amount,
-        }
-    }
-
-    /// The invoice this action holds while it is open.
-    pub fn invoice_number(&self) -> Option<&str> {
-        match self {
-            Plan::Refund { invoice_number, .. } => invoice_number.as_deref(),
-            Plan::Recharge { invoice_number, .. } => Some(invoice_number),
-            Plan::LedgerFix { adjustment } => Some(&adjustment.invoice_number),
-        }
-    }
-
-    /// The charge this action holds while it is open.
-    pub fn charge_id(&self) -> Option<&str> {
-        match self {
-            Plan::Refund { charge_id, .. } => Some(charge_id),
-            Plan::Recharge { .. } => None,
-            Plan::LedgerFix { adjustment } => adjustment.gateway_id.as_deref().filter(|g| {
-                // A ledger fix about a gateway charge holds that charge too.
-                g.starts_with("ch_") || g.starts_with("py_")
-            }),
-        }
-    }
-
-    /// Plain words for the bookkeeper.
-    pub fn describe(&self) -> String {
-        match self {
-            Plan::Refund {
-                charge_id,
-                amount,
-                void_invoice,
-                ..
-            } => match void_invoice {
-                Some(inv) => {
-                    format!("Refund {amount} of charge {charge_id} and void invoice {inv}")
-                }
-                None => format!("Refund {amount} of charge {charge_id}"),
-            },
-            Plan::Recharge {
-                invoice_number,
-                amount,
-                attempt,
-                ..
-            } => format!("Re-charge invoice {invoice_number} for {amount} (attempt {attempt})"),
-            Plan::LedgerFix { adjustment: a } => match a.kind {
-                AdjustmentKind::RecordPayment => format!(
-                    "Record a payment of {} on invoice {} for {}",
-                    a.amount,
-                    a.invoice_number,
-                    a.gateway_id.as_deref().unwrap_or("the charge")
-                ),
-                AdjustmentKind::ReversePayment => format!(
-                    "Reverse ledger payment {} ({}) on invoice {}",
-                    a.payment_id.as_deref().unwrap_or("?"),
-                    a.amount,
-                    a.invoice_number
-                ),
-                AdjustmentKind::CorrectAmount => format!(
-                    "Correct ledger payment {} to {}",
-                    a.payment_id.as_deref().unwrap_or("?"),
-                    a.amount
-                ),
-                AdjustmentKind::RecordRefund => format!(
-                    "Record a refund of {} on invoice {} for {}",
-                    a.amount,
-                    a.invoice_number,
-                    a.gateway_id.as_deref().unwrap_or("the charge")
-                ),
-                AdjustmentKind::VoidInvoice => format!("Void invoice {}", a.invoice_number),
-            },
-        }
-    }
+    let charges: Vec<&str> = plan.charge_id().into_iter().collect();
+    crate::reconcile::books_about(tx, &invoices, &charges)
 }
 
 /// Why a finding has no fix Chargeguard can carry out.
@@ -143,9 +60,8 @@ pub fn for_finding(
     if finding.status != crate::store::FindingStatus::Open {
         return Err(NoPlan::Resolved(finding.id));
     }
-    let currency = crate::money::Currency::from_code(&finding.currency)
-        .map_err(|e| NoPlan::NeedsAPerson(e.to_string()))?;
-    let amount = Money::from_minor(finding.amount_minor, currency);
+    let amount = finding.amount;
+    let currency = amount.currency();
     let invoice = finding
         .invoice_number
         .as_deref()
@@ -297,4 +213,64 @@ pub fn ledger_paid(books: &Books, invoice_number: &str) -> i64 {
             LedgerKind::Refund => -e.amount.minor(),
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::demo::{self, DemoSpec};
+    use crate::store::{FindingFilter, Store};
+
+    /// The targeted reads must give every plan and every ledger total that the whole books
+    /// give: the demo plants each kind of incident, refunds, payment intents and all.
+    #[test]
+    fn the_part_of_the_books_about_a_finding_decides_as_the_whole_books_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo.db");
+        let mut store = Store::open(&db).unwrap();
+        let now = jiff::Timestamp::now();
+        demo::build(
+            &mut store,
+            &db,
+            &dir.path().join("files"),
+            &DemoSpec::demo(),
+            now,
+        )
+        .unwrap();
+        store
+            .read(|tx| {
+                let whole = crate::reconcile::books_in(tx).unwrap();
+                let findings = tx.findings(&FindingFilter::default())?;
+                assert!(findings.len() > 5, "the demo plants incidents");
+                for f in &findings {
+                    let part = books_for_finding(tx, f).unwrap();
+                    assert_eq!(
+                        for_finding(f, &part, now),
+                        for_finding(f, &whole, now),
+                        "finding {} ({})",
+                        f.id,
+                        f.fingerprint
+                    );
+                    if let Ok(plan) = for_finding(f, &whole, now) {
+                        let about_plan = books_for_plan(tx, &plan).unwrap();
+                        if let Some(inv) = plan.invoice_number() {
+                            assert_eq!(ledger_paid(&about_plan, inv), ledger_paid(&whole, inv));
+                        }
+                    }
+                }
+                for invoice in &whole.invoices {
+                    let n = invoice.number.as_str();
+                    let part = crate::reconcile::books_about(tx, &[n], &[]).unwrap();
+                    assert_eq!(ledger_paid(&part, n), ledger_paid(&whole, n), "{n}");
+                    assert_eq!(
+                        crate::actions::recharge::owed_in_ledger(&part, n),
+                        crate::actions::recharge::owed_in_ledger(&whole, n),
+                        "{n}"
+                    );
+                    assert_eq!(part.invoices, vec![invoice.clone()]);
+                }
+                Ok::<_, crate::store::StoreError>(())
+            })
+            .unwrap();
+    }
 }

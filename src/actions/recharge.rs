@@ -212,7 +212,7 @@ pub async fn check_recharge(
     invoice_number: &str,
 ) -> Result<RechargeChecks, ActionError> {
     let (books, actions, attempt) = store.read(|tx| {
-        let books = reconcile::books_in(tx)?;
+        let books = reconcile::books_about(tx, &[invoice_number], &[])?;
         let actions = tx.actions(None)?;
         let attempt = journal::next_attempt(tx, ActionKind::Recharge, |a| {
             a.invoice_number.as_deref() == Some(invoice_number)

@@ -170,8 +170,7 @@ async fn recover_one(
             Err(e) => return Err(e.into()),
         }
     }
-    let plan: Plan = serde_json::from_str(&action.plan)
-        .map_err(|e| ActionError::Refused(format!("action {id} has an unreadable plan: {e}")))?;
+    let plan = action.plan.clone();
     let (Some(path), Some(body), Some(first_sent)) = (
         action.request_path.clone(),
         action.request_body.clone(),

@@ -238,7 +238,7 @@ fn finding_row(f: &StoredFinding) -> FindingRow {
         resolution: f.resolution.map(resolution_out),
         invoice_number: f.invoice_number.clone(),
         charge_ids: f.charge_ids.clone(),
-        amount: Amount::from_parts(f.amount_minor, &f.currency),
+        amount: Amount::from_money(f.amount),
         confidence: confidence_out(f.confidence),
         reason: f.reason.clone(),
         first_seen_at: f.first_seen_at.to_string(),
@@ -250,9 +250,7 @@ fn finding_row(f: &StoredFinding) -> FindingRow {
 fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> {
     let rule = actions::approval_rule(tx, a)?;
     let (state, words) = state_out(a.state);
-    let description = serde_json::from_str::<Plan>(&a.plan)
-        .map(|p| p.describe())
-        .unwrap_or_else(|_| a.kind.to_string());
+    let description = a.plan.describe();
     Ok(ActionView {
         id: id32(a.id),
         kind: a.kind.to_string(),
@@ -262,7 +260,7 @@ fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> 
         finding_id: a.finding_id.map(id32),
         invoice_number: a.invoice_number.clone(),
         charge_id: a.charge_id.clone(),
-        amount: Amount::from_parts(a.amount_minor, &a.currency),
+        amount: Amount::from_money(a.amount),
         key: a.idempotency_key.clone(),
         proposed_by: a.proposed_by.clone(),
         proposed_at: instant(a.proposed_at),
@@ -279,96 +277,85 @@ fn action_view_now(store: &mut Store, a: &ActionRow) -> Result<ActionView, ApiEr
     store.read(|tx| action_view(tx, a))
 }
 
-/// Reads the evidence JSON reconciliation wrote (`reconcile::evidence`) into typed rows.
-/// Keys it does not know become facts, so nothing the core shows is lost.
-fn evidence(value: &serde_json::Value) -> Evidence {
-    use serde_json::Value;
-    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
-    let text_or = |v: &Value, k: &str| text(v, k).unwrap_or_default();
-    let int = |v: &Value, k: &str| v.get(k).and_then(Value::as_i64).unwrap_or(0);
-    let money = |v: &Value, k: &str| Amount::from_parts(int(v, k), &text_or(v, "currency"));
-    let invoice = |v: &Value| EvidenceInvoice {
-        number: text_or(v, "number"),
-        customer_id: text_or(v, "customer_id"),
-        amount: money(v, "amount_minor"),
-        issued_at: text_or(v, "issued_at"),
-        due_at: text(v, "due_at"),
-        status: text_or(v, "status"),
-        order_ref: text(v, "order_ref"),
-        gateway_net: money(v, "gateway_net_minor"),
+/// The evidence reconciliation kept (`chargeguard_domain::evidence`), as the screens show it.
+fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
+    use crate::money::Money;
+    use chargeguard_domain::evidence::{Fact, InvoiceEvidence};
+    let invoice = |i: &InvoiceEvidence| EvidenceInvoice {
+        number: i.number.clone(),
+        customer_id: i.customer_id.clone(),
+        amount: Amount::from_money(i.amount),
+        issued_at: i.issued_at.to_string(),
+        due_at: i.due_at.map(|t| t.to_string()),
+        status: i.status.as_str().to_string(),
+        order_ref: i.order_ref.clone(),
+        gateway_net: Amount::from_money(Money::from_minor(
+            i.gateway_net_minor,
+            i.amount.currency(),
+        )),
     };
-    let Some(map) = value.as_object() else {
-        return Evidence::default();
-    };
-    let mut out = Evidence::default();
-    for (key, v) in map {
-        match key.as_str() {
-            "invoice" => out.invoice = v.is_object().then(|| invoice(v)),
-            "earlier_invoice" => out.earlier_invoice = v.is_object().then(|| invoice(v)),
-            "ledger_entries" => {
-                out.ledger_entries = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|e| EvidenceLedgerEntry {
-                        payment_id: text_or(e, "payment_id"),
-                        invoice_number: text_or(e, "invoice_number"),
-                        kind: text_or(e, "kind"),
-                        amount: money(e, "amount_minor"),
-                        recorded_at: text_or(e, "recorded_at"),
-                        gateway_id: text(e, "gateway_id"),
-                    })
-                    .collect()
-            }
-            "charges" => {
-                out.charges = v
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|c| EvidenceCharge {
-                        id: text_or(c, "id"),
-                        role: text_or(c, "role"),
-                        amount: money(c, "amount_minor"),
-                        refunded: money(c, "amount_refunded_minor"),
-                        net: money(c, "net_minor"),
-                        status: text_or(c, "status"),
-                        created: text_or(c, "created"),
-                        customer: text(c, "customer"),
-                        customer_email: text(c, "customer_email"),
-                        invoice_ref: text(c, "invoice_ref"),
-                        linked_invoice: text(c, "linked_invoice"),
-                        linked_by: text(c, "linked_by"),
-                        recorded_in_ledger: c
-                            .get("recorded_in_ledger")
-                            .and_then(Value::as_bool)
-                            .unwrap_or(false),
-                    })
-                    .collect()
-            }
-            other => {
-                let (label, amount) = match (other.strip_suffix("_minor"), v.as_i64()) {
-                    (Some(label), Some(minor)) => (label, Some(minor)),
-                    _ => (other, None),
+    // A fact in minor units is in the finding's currency (the invoice's).
+    let currency = e.invoice.as_ref().map(|i| i.amount.currency());
+    Evidence {
+        invoice: e.invoice.as_ref().map(invoice),
+        earlier_invoice: e.earlier_invoice.as_ref().map(invoice),
+        ledger_entries: e
+            .ledger_entries
+            .iter()
+            .map(|l| EvidenceLedgerEntry {
+                payment_id: l.payment_id.clone(),
+                invoice_number: l.invoice_number.clone(),
+                kind: l.kind.as_str().to_string(),
+                amount: Amount::from_money(l.amount),
+                recorded_at: l.recorded_at.to_string(),
+                gateway_id: l.gateway_id.clone(),
+            })
+            .collect(),
+        charges: e
+            .charges
+            .iter()
+            .map(|c| {
+                let in_its_currency =
+                    |minor| Amount::from_money(Money::from_minor(minor, c.amount.currency()));
+                EvidenceCharge {
+                    id: c.id.clone(),
+                    role: c.role.clone(),
+                    amount: Amount::from_money(c.amount),
+                    refunded: in_its_currency(c.amount_refunded_minor),
+                    net: in_its_currency(c.net_minor),
+                    status: c.status.as_str().to_string(),
+                    created: c.created.to_string(),
+                    customer: c.customer.clone(),
+                    customer_email: c.customer_email.clone(),
+                    invoice_ref: c.invoice_ref.clone(),
+                    linked_invoice: c.linked_invoice.clone(),
+                    linked_by: c.linked_by.clone(),
+                    recorded_in_ledger: c.recorded_in_ledger,
+                }
+            })
+            .collect(),
+        facts: e
+            .facts
+            .named()
+            .into_iter()
+            .map(|(name, fact)| {
+                let (label, value, amount) = match fact {
+                    Fact::Minor(minor) => (
+                        name.strip_suffix("_minor").unwrap_or(name),
+                        minor.to_string(),
+                        currency.map(|c| Amount::from_money(Money::from_minor(minor, c))),
+                    ),
+                    Fact::Text(text) => (name, text, None),
+                    Fact::Flag(flag) => (name, flag.to_string(), None),
                 };
-                // A fact in minor units is in the finding's currency (the invoice's).
-                let currency = map
-                    .get("invoice")
-                    .and_then(|i| i.get("currency"))
-                    .and_then(Value::as_str);
-                out.facts.push(EvidenceFact {
+                EvidenceFact {
                     label: label.replace('_', " "),
-                    value: match v {
-                        Value::String(s) => s.clone(),
-                        v => v.to_string(),
-                    },
-                    amount: amount
-                        .zip(currency)
-                        .map(|(minor, c)| Amount::from_parts(minor, c)),
-                })
-            }
-        }
+                    value,
+                    amount,
+                }
+            })
+            .collect(),
     }
-    out
 }
 
 // ---------------------------------------------------------------- operations
@@ -388,9 +375,10 @@ pub fn today(api: &Api) -> Result<Today, ApiError> {
             let mut count = 0;
             for f in open.iter().filter(|f| f.kind == kind) {
                 count += 1;
-                match amounts.iter_mut().find(|(c, _)| *c == f.currency) {
-                    Some((_, sum)) => *sum = sum.saturating_add(f.amount_minor),
-                    None => amounts.push((f.currency.clone(), f.amount_minor)),
+                let (currency, minor) = (f.amount.currency().lower(), f.amount.minor());
+                match amounts.iter_mut().find(|(c, _)| *c == currency) {
+                    Some((_, sum)) => *sum = sum.saturating_add(minor),
+                    None => amounts.push((currency, minor)),
                 }
             }
             amounts.sort();
@@ -467,11 +455,13 @@ pub fn finding(api: &Api, request: &IdRequest) -> Result<FindingDetail, ApiError
     let mut store = api.open()?;
     let (found, books, mut mine) = store.read(|tx| {
         let found = tx.finding(i64::from(id))?;
-        let books = reconcile::books_in(tx)?;
+        let books = match &found {
+            Some(f) => actions::plan::books_for_finding(tx, f)?,
+            None => reconcile::Books::default(),
+        };
         let mine = tx
-            .actions(None)?
+            .actions_of_finding(i64::from(id))?
             .iter()
-            .filter(|a| found.as_ref().is_some_and(|f| a.finding_id == Some(f.id)))
             .map(|a| action_view(tx, a))
             .collect::<Result<Vec<ActionView>, ApiError>>()?;
         Ok::<_, ApiError>((found, books, mine))

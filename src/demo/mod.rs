@@ -85,8 +85,8 @@ impl From<&crate::store::StoredFinding> for PlantedFinding {
             kind: f.kind.as_str(),
             invoice_number: f.invoice_number.clone(),
             charge_ids,
-            amount_minor: f.amount_minor,
-            currency: f.currency.clone(),
+            amount_minor: f.amount.minor(),
+            currency: f.amount.currency().lower(),
             confidence: f.confidence.as_str(),
         }
     }

@@ -354,7 +354,7 @@ pub fn select<'a>(
 }
 
 fn cur(code: &str) -> Currency {
-    Currency::from_code(code).expect("the store holds only valid currency codes")
+    Currency::from_code(code).expect("the tie-out holds only valid currency codes")
 }
 
 /// The tables of a package, in the order of the workbook's sheets (after the summary).
@@ -521,8 +521,8 @@ pub fn tables<'a>(
                     opt(f.invoice_number.as_deref()),
                     o(f.charge_ids.join(" ")),
                     o(f.payment_ids.join(" ")),
-                    Cell::Money(f.amount_minor, cur(&f.currency)),
-                    t(&f.currency),
+                    Cell::Money(f.amount.minor(), f.amount.currency()),
+                    o(f.amount.currency().lower()),
                     t(&f.reason),
                     when(f.first_seen_at),
                     f.resolved_at.map(when).unwrap_or(t("")),
@@ -545,8 +545,8 @@ pub fn tables<'a>(
                     a.finding_id.map(Cell::Int).unwrap_or(t("")),
                     opt(a.invoice_number.as_deref()),
                     opt(a.charge_id.as_deref()),
-                    Cell::Money(a.amount_minor, cur(&a.currency)),
-                    t(&a.currency),
+                    Cell::Money(a.amount.minor(), a.amount.currency()),
+                    o(a.amount.currency().lower()),
                     t(&a.proposed_by),
                     when_s(a.proposed_at),
                     o(a.approvers.join(" ")),

@@ -1,95 +1,89 @@
-//! The evidence a finding carries: the invoice, its ledger entries and the charges, with
-//! times and amounts, as JSON the bookkeeper's screen and the month-end export show side
-//! by side.
+//! The evidence a finding carries (`chargeguard_domain::evidence`): the invoice, its
+//! ledger entries and the charges, with times and amounts, filled from the rows a rule chose.
 //!
-//! It only describes rows the rules already chose; it must never decide anything. Keys are
-//! sorted (serde_json's map), lists by id, so the evidence is stable from run to run.
+//! It only describes rows the rules already chose; it must never decide anything. Lists are
+//! sorted by id, so the evidence is stable from run to run.
 
-use serde_json::{Map, Value, json};
+use chargeguard_domain::evidence::{
+    ChargeEvidence, Evidence, Facts, InvoiceEvidence, LedgerEvidence, LedgerSource,
+};
 
 use super::index::{Chain, NONE};
 use super::rules::Work;
 
-fn invoice_json(w: &Work<'_>, inv: u32) -> Value {
+fn invoice_evidence(w: &Work<'_>, inv: u32) -> InvoiceEvidence {
     let invoice = &w.ix.books.invoices[inv as usize];
-    json!({
-        "number": invoice.number,
-        "customer_id": invoice.customer_id,
-        "amount_minor": invoice.amount.minor(),
-        "amount": invoice.amount.to_decimal_string(),
-        "currency": invoice.amount.currency().lower(),
-        "issued_at": invoice.issued_at.to_string(),
-        "due_at": invoice.due_at.map(|t| t.to_string()),
-        "status": invoice.status.as_str(),
-        "order_ref": invoice.order_ref,
-        "gateway_invoice_id": invoice.gateway_invoice_id,
-        "stated_paid_minor": invoice.stated_paid.map(|m| m.minor()),
-        "paid_at": invoice.paid_at.map(|t| t.to_string()),
-        "ledger_from": ledger_from(w, inv),
-        "gateway_net_minor": super::index::saturate(w.gateway_net[inv as usize]),
-    })
+    InvoiceEvidence {
+        number: invoice.number.clone(),
+        customer_id: invoice.customer_id.clone(),
+        amount: invoice.amount,
+        issued_at: invoice.issued_at,
+        due_at: invoice.due_at,
+        status: invoice.status,
+        order_ref: invoice.order_ref.clone(),
+        gateway_invoice_id: invoice.gateway_invoice_id.clone(),
+        stated_paid_minor: invoice.stated_paid.map(|m| m.minor()),
+        paid_at: invoice.paid_at,
+        ledger_from: ledger_from(w, inv),
+        gateway_net_minor: super::index::saturate(w.gateway_net[inv as usize]),
+    }
 }
 
-/// Which record stands for this invoice's ledger: the app's payments (`payments export`),
-/// what the invoice export says was paid (`invoice export`), the gateway's own invoice
-/// (`gateway invoice`), or none.
-fn ledger_from(w: &Work<'_>, inv: u32) -> Option<&'static str> {
+/// Which record stands for this invoice's ledger: the app's payments, what the invoice
+/// export says was paid, the gateway's own invoice, or none.
+fn ledger_from(w: &Work<'_>, inv: u32) -> Option<LedgerSource> {
     let invoice = &w.ix.books.invoices[inv as usize];
     if w.ix.ledger_head[inv as usize] != NONE {
-        Some("payments export")
+        Some(LedgerSource::PaymentsExport)
     } else if invoice.stated_paid.is_some() {
-        Some("invoice export")
+        Some(LedgerSource::InvoiceExport)
     } else if invoice.gateway_invoice_id.is_some() {
-        Some("gateway invoice")
+        Some(LedgerSource::GatewayInvoice)
     } else {
         None
     }
 }
 
-fn charge_json(w: &Work<'_>, c: u32, role: &str) -> Value {
+fn charge_evidence(w: &Work<'_>, c: u32, role: &str) -> ChargeEvidence {
     let charge = w.ix.charge(c);
     let (linked_invoice, linked_by) = match w.links[c as usize] {
         Some((inv, by)) => (
-            Some(w.ix.books.invoices[inv as usize].number.as_str()),
-            Some(by.as_str()),
+            Some(w.ix.books.invoices[inv as usize].number.clone()),
+            Some(by.as_str().to_string()),
         ),
         None => (None, None),
     };
-    json!({
-        "id": charge.id,
-        "role": role,
-        "amount_minor": charge.amount.minor(),
-        "amount": charge.amount.to_decimal_string(),
-        "amount_refunded_minor": charge.amount_refunded.minor(),
-        "net_minor": charge.net_captured(),
-        "currency": charge.amount.currency().lower(),
-        "status": charge.status.as_str(),
-        "captured": charge.captured,
-        "created": charge.created.to_string(),
-        "customer": charge.customer,
-        "customer_email": charge.customer_email,
-        "payment_intent": charge.payment_intent,
-        "invoice_ref": charge.invoice_ref,
-        "gateway_invoice_id": charge.gateway_invoice_id,
-        "linked_invoice": linked_invoice,
-        "linked_by": linked_by,
-        "recorded_in_ledger": w.payment_head[c as usize] != NONE,
-        "accounted_by_invoice": w.accounted[c as usize],
-    })
+    ChargeEvidence {
+        id: charge.id.clone(),
+        role: role.to_string(),
+        amount: charge.amount,
+        amount_refunded_minor: charge.amount_refunded.minor(),
+        net_minor: charge.net_captured(),
+        status: charge.status,
+        captured: charge.captured,
+        created: charge.created,
+        customer: charge.customer.clone(),
+        customer_email: charge.customer_email.clone(),
+        payment_intent: charge.payment_intent.clone(),
+        invoice_ref: charge.invoice_ref.clone(),
+        gateway_invoice_id: charge.gateway_invoice_id.clone(),
+        linked_invoice,
+        linked_by,
+        recorded_in_ledger: w.payment_head[c as usize] != NONE,
+        accounted_by_invoice: w.accounted[c as usize],
+    }
 }
 
-fn ledger_json(w: &Work<'_>, p: u32) -> Value {
+fn ledger_evidence(w: &Work<'_>, p: u32) -> LedgerEvidence {
     let entry = &w.ix.books.ledger[p as usize];
-    json!({
-        "payment_id": entry.payment_id,
-        "invoice_number": entry.invoice_number,
-        "kind": entry.kind.as_str(),
-        "amount_minor": entry.amount.minor(),
-        "amount": entry.amount.to_decimal_string(),
-        "currency": entry.amount.currency().lower(),
-        "recorded_at": entry.recorded_at.to_string(),
-        "gateway_id": entry.gateway_id,
-    })
+    LedgerEvidence {
+        payment_id: entry.payment_id.clone(),
+        invoice_number: entry.invoice_number.clone(),
+        kind: entry.kind,
+        amount: entry.amount,
+        recorded_at: entry.recorded_at,
+        gateway_id: entry.gateway_id.clone(),
+    }
 }
 
 /// What a finding is about, for [`build`].
@@ -103,10 +97,10 @@ pub(super) struct Subject<'a> {
     /// Ledger entries beyond those of the invoices and charges.
     pub ledger: &'a [u32],
     /// Kind-specific facts (the recorded gateway id of a missing charge, …).
-    pub facts: Vec<(&'static str, Value)>,
+    pub facts: Facts,
 }
 
-pub(super) fn build(w: &Work<'_>, subject: Subject<'_>) -> Value {
+pub(super) fn build(w: &Work<'_>, subject: Subject<'_>) -> Evidence {
     let mut entries: Vec<u32> = subject.ledger.to_vec();
     for inv in subject.invoice.iter().chain(subject.other_invoice.iter()) {
         entries.extend(Chain::from_heads(
@@ -132,31 +126,14 @@ pub(super) fn build(w: &Work<'_>, subject: Subject<'_>) -> Value {
     let mut charges: Vec<(u32, &str)> = subject.charges.to_vec();
     charges.sort_unstable_by(|a, b| w.ix.charge(a.0).id.cmp(&w.ix.charge(b.0).id));
 
-    let mut map = Map::new();
-    map.insert(
-        "invoice".into(),
-        subject
-            .invoice
-            .map_or(Value::Null, |inv| invoice_json(w, inv)),
-    );
-    if let Some(other) = subject.other_invoice {
-        map.insert("earlier_invoice".into(), invoice_json(w, other));
+    Evidence {
+        invoice: subject.invoice.map(|inv| invoice_evidence(w, inv)),
+        earlier_invoice: subject.other_invoice.map(|inv| invoice_evidence(w, inv)),
+        ledger_entries: entries.iter().map(|&p| ledger_evidence(w, p)).collect(),
+        charges: charges
+            .iter()
+            .map(|&(c, role)| charge_evidence(w, c, role))
+            .collect(),
+        facts: subject.facts,
     }
-    map.insert(
-        "ledger_entries".into(),
-        Value::Array(entries.iter().map(|&p| ledger_json(w, p)).collect()),
-    );
-    map.insert(
-        "charges".into(),
-        Value::Array(
-            charges
-                .iter()
-                .map(|&(c, role)| charge_json(w, c, role))
-                .collect(),
-        ),
-    );
-    for (key, value) in subject.facts {
-        map.insert(key.into(), value);
-    }
-    Value::Object(map)
 }

@@ -181,6 +181,50 @@ pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
     Ok(books)
 }
 
+/// The part of the books one action or finding is about, read with targeted queries: the
+/// invoices named, the charges named, and around them everything the plan and the guards
+/// weigh — the ledger entries on those invoices or naming those charges (or their payment
+/// intents), the charges those entries name or that name those invoices, their refunds,
+/// and the adjustments on any of it. The same rows [`books_in`] would give for these
+/// invoices and charges, without reading the rest of the books.
+pub fn books_about(
+    tx: &StoreTx<'_>,
+    invoice_numbers: &[&str],
+    charge_ids: &[&str],
+) -> Result<Books, ReconcileError> {
+    let named_charges = tx.charges_about(charge_ids, &[], &[])?;
+    let mut gateway_ids: Vec<&str> = charge_ids.to_vec();
+    gateway_ids.extend(
+        named_charges
+            .iter()
+            .filter_map(|c| c.payment_intent.as_deref()),
+    );
+    let ledger = tx.ledger_entries_about(invoice_numbers, &gateway_ids)?;
+    // The charges the ledger names (by charge id or by payment intent), and those naming
+    // the invoices.
+    let mut ids: Vec<&str> = charge_ids.to_vec();
+    ids.extend(ledger.iter().filter_map(|e| e.gateway_id.as_deref()));
+    ids.sort_unstable();
+    ids.dedup();
+    let charges = tx.charges_about(&ids, invoice_numbers, &ids)?;
+    let charge_ids: Vec<&str> = charges.iter().map(|c| c.id.as_str()).collect();
+    let refunds = tx.refunds_of(&charge_ids)?;
+    let mut recorded: Vec<&str> = charge_ids.clone();
+    recorded.extend(charges.iter().filter_map(|c| c.payment_intent.as_deref()));
+    let adjustments = tx.adjustments_about(invoice_numbers, &recorded)?;
+    let mut books = Books {
+        invoices: tx.invoices_numbered(invoice_numbers)?,
+        ledger,
+        charges,
+        refunds,
+        coverage: tx.charge_coverage()?,
+    };
+    books.ledger.reserve(adjustments.len());
+    adjustments::refunds_onto_charges(&mut books);
+    adjustments::apply(&mut books, &adjustments);
+    Ok(books)
+}
+
 /// Loads the books from the store, reconciles them and applies the findings, all in one
 /// write transaction: a concurrent import is either wholly seen or not at all.
 pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {

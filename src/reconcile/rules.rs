@@ -8,7 +8,7 @@
 
 use std::hash::BuildHasher;
 
-use serde_json::json;
+use chargeguard_domain::evidence::Facts;
 
 use crate::money::{Currency, Money};
 use crate::records::{ChargeStatus, Coverage, InvoiceStatus, LedgerKind};
@@ -509,14 +509,17 @@ fn duplicate_invoices(w: &mut Work<'_>, out: &mut Vec<Finding>) -> Vec<bool> {
                 other_invoice: Some(original),
                 charges: &roles,
                 ledger: &[],
-                facts: vec![(
-                    "matched_by",
-                    json!(if guessed {
-                        "customer_amount_time"
-                    } else {
-                        "order_ref"
-                    }),
-                )],
+                facts: Facts {
+                    matched_by: Some(
+                        if guessed {
+                            "customer_amount_time"
+                        } else {
+                            "order_ref"
+                        }
+                        .to_string(),
+                    ),
+                    ..Facts::default()
+                },
             },
         );
         out.push(Finding {
@@ -605,7 +608,10 @@ fn double_charges(w: &mut Work<'_>, later_duplicates: &[bool], out: &mut Vec<Fin
                 other_invoice: None,
                 charges: &roles,
                 ledger: &[],
-                facts: vec![("due_minor", json!(saturate(due)))],
+                facts: Facts {
+                    due_minor: Some(saturate(due)),
+                    ..Facts::default()
+                },
             },
         );
         out.push(Finding {
@@ -675,7 +681,7 @@ fn orphan_charge(w: &mut Work<'_>, c: u32, out: &mut Vec<Finding>) {
                 other_invoice: None,
                 charges: &[(c, "orphan")],
                 ledger: &[],
-                facts: Vec::new(),
+                facts: Facts::default(),
             },
         );
         out.push(Finding {
@@ -765,7 +771,7 @@ fn amount_mismatch(w: &mut Work<'_>, c: u32, out: &mut Vec<Finding>) -> bool {
                 other_invoice: None,
                 charges: &[(c, "recorded")],
                 ledger: &payments,
-                facts: Vec::new(),
+                facts: Facts::default(),
             },
         );
         out.push(Finding {
@@ -816,7 +822,10 @@ fn unrecorded_refund(w: &mut Work<'_>, c: u32, out: &mut Vec<Finding>) {
                 other_invoice: None,
                 charges: &[(c, "refunded")],
                 ledger: &entries,
-                facts: vec![("ledger_refunded_minor", json!(saturate(known)))],
+                facts: Facts {
+                    ledger_refunded_minor: Some(saturate(known)),
+                    ..Facts::default()
+                },
             },
         );
         out.push(Finding {
@@ -873,10 +882,11 @@ fn missing_charges(w: &Work<'_>, missing: &[(u32, Vec<u32>)], out: &mut Vec<Find
                 other_invoice: None,
                 charges: &roles,
                 ledger: &[*p],
-                facts: vec![
-                    ("gateway_id", json!(gateway_id)),
-                    ("charge_found", json!(!named.is_empty())),
-                ],
+                facts: Facts {
+                    gateway_id: Some(gateway_id.to_string()),
+                    charge_found: Some(!named.is_empty()),
+                    ..Facts::default()
+                },
             },
         );
         out.push(Finding {

@@ -554,7 +554,7 @@ fn evidence_shows_the_invoice_its_ledger_and_its_charges() {
         ],
     );
     let r = reconcile(&b);
-    let evidence = &r.findings[0].evidence;
+    let evidence = &serde_json::to_value(&r.findings[0].evidence).unwrap();
     assert_eq!(evidence["invoice"]["number"], "INV-1");
     assert_eq!(evidence["invoice"]["amount_minor"], 10_000);
     assert_eq!(evidence["ledger_entries"][0]["payment_id"], "pay_1");

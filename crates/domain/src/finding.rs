@@ -23,7 +23,7 @@ pub struct Finding {
     /// Plain words for the bookkeeper: what is wrong and what would fix it.
     pub reason: String,
     /// The invoice, its ledger entries and the charges, with times and amounts.
-    pub evidence: serde_json::Value,
+    pub evidence: crate::evidence::Evidence,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -2,8 +2,8 @@
 //!
 //! Money (integer minor units of one ISO 4217 currency), instants and the business's
 //! dates, the records the books are made of (invoices, ledger entries, charges, refunds),
-//! findings with their kinds, statuses and resolutions, the one lifecycle of an action, a
-//! person's role, and the audit log's hash chain.
+//! findings with their kinds, statuses and resolutions, the one lifecycle of an action and
+//! its plan, a person's role, and the audit log's hash chain.
 //!
 //! It imports nothing of Chargeguard's and does no I/O: the store, the gateway and the
 //! core build on it, never the other way round (`tests/layers.rs` in the root crate
@@ -11,13 +11,17 @@
 
 pub mod audit;
 pub mod dates;
+pub mod evidence;
 pub mod finding;
 pub mod lifecycle;
 pub mod money;
+pub mod plan;
 pub mod records;
 pub mod role;
 
+pub use evidence::Evidence;
 pub use finding::{Confidence, Finding, FindingKind, FindingStatus, Resolution};
 pub use lifecycle::{ActionKind, ActionState};
 pub use money::{Currency, Money};
+pub use plan::{Adjustment, AdjustmentKind, Plan};
 pub use role::Role;

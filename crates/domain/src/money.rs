@@ -538,3 +538,68 @@ mod tests {
         assert_eq!(back.unwrap(), money, "what is shown reads back exactly");
     }
 }
+
+/// Serde for a [`Money`] written as two fields beside its owner's others: `amount_minor`
+/// and the lower-case `currency` (`#[serde(flatten, with = "money::as_minor_parts")]`),
+/// the shape the CLI's JSON and the store's columns have always had.
+pub mod as_minor_parts {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Currency, Money};
+
+    #[derive(Serialize, Deserialize)]
+    struct Parts {
+        amount_minor: i64,
+        currency: String,
+    }
+
+    pub fn serialize<S: Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        Parts {
+            amount_minor: money.minor(),
+            currency: money.currency().lower(),
+        }
+        .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        let parts = Parts::deserialize(deserializer)?;
+        let currency = Currency::from_code(&parts.currency).map_err(serde::de::Error::custom)?;
+        Ok(Money::from_minor(parts.amount_minor, currency))
+    }
+}
+
+/// Like [`as_minor_parts`], with the decimal `amount` beside them for a person reading the
+/// JSON (`"amount": "49.00"`); reading back takes the minor units and ignores the text.
+pub mod as_written_parts {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::{Currency, Money};
+
+    #[derive(Serialize)]
+    struct Written {
+        amount_minor: i64,
+        amount: String,
+        currency: String,
+    }
+
+    #[derive(Deserialize)]
+    struct Read {
+        amount_minor: i64,
+        currency: String,
+    }
+
+    pub fn serialize<S: Serializer>(money: &Money, serializer: S) -> Result<S::Ok, S::Error> {
+        Written {
+            amount_minor: money.minor(),
+            amount: money.to_decimal_string(),
+            currency: money.currency().lower(),
+        }
+        .serialize(serializer)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+        let read = Read::deserialize(deserializer)?;
+        let currency = Currency::from_code(&read.currency).map_err(serde::de::Error::custom)?;
+        Ok(Money::from_minor(read.amount_minor, currency))
+    }
+}

@@ -10,8 +10,9 @@ use rusqlite::OptionalExtension;
 use rusqlite::types::Value;
 use serde::Serialize;
 
-use super::{StoreError, StoreTx};
-use chargeguard_domain::{ActionKind, ActionState};
+use super::{StoreError, StoreTx, currency_from_store};
+use chargeguard_domain::money::{self, Money};
+use chargeguard_domain::{ActionKind, ActionState, Plan};
 
 /// One action as the journal holds it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -23,13 +24,14 @@ pub struct ActionRow {
     pub finding_snapshot: Option<String>,
     pub invoice_number: Option<String>,
     pub charge_id: Option<String>,
-    pub amount_minor: i64,
-    pub currency: String,
+    /// Shown as `amount_minor` and lower-case `currency`, as the CLI's JSON always was.
+    #[serde(flatten, with = "money::as_minor_parts")]
+    pub amount: Money,
     #[serde(rename = "key")]
     pub idempotency_key: String,
     pub attempt: i64,
-    /// What the action will do, as JSON (`actions::Plan`).
-    pub plan: String,
+    /// What the action will do.
+    pub plan: Plan,
     pub request_method: Option<String>,
     pub request_path: Option<String>,
     pub request_body: Option<String>,
@@ -43,19 +45,14 @@ pub struct ActionRow {
     pub approvers: Vec<String>,
 }
 
-/// A new action, as proposed.
+/// A new action, as proposed. Its kind, amount, invoice and charge are its plan's.
 #[derive(Debug, Clone)]
 pub struct NewAction<'a> {
-    pub kind: ActionKind,
+    pub plan: &'a Plan,
     pub finding_id: Option<i64>,
     pub finding_snapshot: Option<&'a str>,
-    pub invoice_number: Option<&'a str>,
-    pub charge_id: Option<&'a str>,
-    pub amount_minor: i64,
-    pub currency: &'a str,
     pub idempotency_key: &'a str,
     pub attempt: i64,
-    pub plan: &'a str,
     pub proposed_by: &'a str,
 }
 
@@ -96,53 +93,62 @@ const COLUMNS: &str = "id, kind, state, finding_id, finding_snapshot, invoice_nu
     idempotency_key, attempt, plan, request_method, request_path, request_body, first_sent_at, gateway_object_id,
     outcome, proposed_by, proposed_at, updated_at, executor_pid";
 
-/// A row with its state and kind still as text, parsed by [`StoreTx::finish_row`].
-type RawRow = (ActionRow, String, String);
+fn corrupt(what: String, detail: impl ToString) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: detail.to_string(),
+    }
+}
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawRow> {
-    let state: String = r.get(2)?;
-    let kind: String = r.get(1)?;
-    Ok((
-        ActionRow {
-            id: r.get(0)?,
-            kind: ActionKind::Refund,
-            state: ActionState::Proposed,
-            finding_id: r.get(3)?,
-            finding_snapshot: r.get(4)?,
-            invoice_number: r.get(5)?,
-            charge_id: r.get(6)?,
-            amount_minor: r.get(7)?,
-            currency: r.get(8)?,
-            idempotency_key: r.get(9)?,
-            attempt: r.get(10)?,
-            plan: r.get(11)?,
-            request_method: r.get(12)?,
-            request_path: r.get(13)?,
-            request_body: r.get(14)?,
-            first_sent_at: r.get(15)?,
-            gateway_object_id: r.get(16)?,
-            outcome: r.get(17)?,
-            proposed_by: r.get(18)?,
-            proposed_at: r.get(19)?,
-            updated_at: r.get(20)?,
-            executor_pid: r.get(21)?,
-            approvers: Vec::new(),
-        },
-        state,
+/// Reads one row; the outer error is the engine's, the inner one a value that does not
+/// parse (a corrupt store). Approvers are added by [`StoreTx::finish_row`].
+fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<ActionRow, StoreError>> {
+    let id: i64 = r.get(0)?;
+    let (kind, state): (String, String) = (r.get(1)?, r.get(2)?);
+    let (amount_minor, currency): (i64, String) = (r.get(7)?, r.get(8)?);
+    let plan: String = r.get(11)?;
+    let typed = || -> Result<_, StoreError> {
+        Ok((
+            ActionKind::parse(&kind).ok_or_else(|| corrupt("action kind".into(), &kind))?,
+            ActionState::parse(&state).ok_or_else(|| corrupt("action state".into(), &state))?,
+            Money::from_minor(amount_minor, currency_from_store(&currency)?),
+            serde_json::from_str::<Plan>(&plan)
+                .map_err(|e| corrupt(format!("action {id}'s plan"), e))?,
+        ))
+    };
+    let (kind, state, amount, plan) = match typed() {
+        Ok(typed) => typed,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(ActionRow {
+        id,
         kind,
-    ))
+        state,
+        finding_id: r.get(3)?,
+        finding_snapshot: r.get(4)?,
+        invoice_number: r.get(5)?,
+        charge_id: r.get(6)?,
+        amount,
+        idempotency_key: r.get(9)?,
+        attempt: r.get(10)?,
+        plan,
+        request_method: r.get(12)?,
+        request_path: r.get(13)?,
+        request_body: r.get(14)?,
+        first_sent_at: r.get(15)?,
+        gateway_object_id: r.get(16)?,
+        outcome: r.get(17)?,
+        proposed_by: r.get(18)?,
+        proposed_at: r.get(19)?,
+        updated_at: r.get(20)?,
+        executor_pid: r.get(21)?,
+        approvers: Vec::new(),
+    }))
 }
 
 impl StoreTx<'_> {
-    fn finish_row(&self, (mut row, state, kind): RawRow) -> Result<ActionRow, StoreError> {
-        row.state = ActionState::parse(&state).ok_or_else(|| StoreError::Corrupt {
-            what: "action state".into(),
-            detail: state,
-        })?;
-        row.kind = ActionKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
-            what: "action kind".into(),
-            detail: kind,
-        })?;
+    fn finish_row(&self, row: Result<ActionRow, StoreError>) -> Result<ActionRow, StoreError> {
+        let mut row = row?;
         row.approvers = self.approvers(row.id)?;
         Ok(row)
     }
@@ -159,16 +165,19 @@ impl StoreTx<'_> {
                  currency, idempotency_key, attempt, plan, proposed_by, proposed_at, updated_at)
              VALUES (?1, 'proposed', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
             rusqlite::params![
-                new.kind.as_str(),
+                new.plan.kind().as_str(),
                 new.finding_id,
                 new.finding_snapshot,
-                new.invoice_number,
-                new.charge_id,
-                new.amount_minor,
-                new.currency,
+                new.plan.invoice_number(),
+                new.plan.charge_id(),
+                new.plan.amount().minor(),
+                new.plan.amount().currency().lower(),
                 new.idempotency_key,
                 new.attempt,
-                new.plan,
+                serde_json::to_string(new.plan).map_err(|e| StoreError::Corrupt {
+                    what: "action plan".into(),
+                    detail: e.to_string(),
+                })?,
                 new.proposed_by,
                 at.as_second()
             ],
@@ -216,21 +225,34 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
-    /// Open actions touching an invoice or a charge.
+    /// The actions proposed for finding `finding_id`, newest first.
+    pub fn actions_of_finding(&self, finding_id: i64) -> Result<Vec<ActionRow>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM actions WHERE finding_id = ?1 ORDER BY id DESC"
+        ))?;
+        let rows = stmt.query_map([finding_id], read_row)?;
+        rows.map(|row| self.finish_row(row?)).collect()
+    }
+
+    /// Open actions touching an invoice or a charge, newest first.
     pub fn open_actions_for(
         &self,
         invoice_number: Option<&str>,
         charge_id: Option<&str>,
     ) -> Result<Vec<ActionRow>, StoreError> {
-        Ok(self
-            .actions(None)?
-            .into_iter()
-            .filter(|a| a.state.is_open())
-            .filter(|a| {
-                (invoice_number.is_some() && a.invoice_number.as_deref() == invoice_number)
-                    || (charge_id.is_some() && a.charge_id.as_deref() == charge_id)
-            })
-            .collect())
+        let open: Vec<String> = ActionState::ALL
+            .iter()
+            .filter(|s| s.is_open())
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect();
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM actions
+             WHERE state IN ({}) AND (invoice_number = ?1 OR charge_id = ?2)
+             ORDER BY id DESC",
+            open.join(", ")
+        ))?;
+        let rows = stmt.query_map(rusqlite::params![invoice_number, charge_id], read_row)?;
+        rows.map(|row| self.finish_row(row?)).collect()
     }
 
     /// Moves an action `from → to` if, and only if, it is still in `from`, writing what

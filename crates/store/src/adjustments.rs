@@ -2,64 +2,12 @@
 //! made it. Reconciliation applies them on top of the imported ledger; the month-end
 //! export hands them to the invoicing app, key and all, so a second import is refused there.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::{StoreError, StoreTx, currency_from_store};
+use super::{AnyOf, StoreError, StoreTx, currency_from_store};
 use crate::money::Money;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AdjustmentKind {
-    /// Record a payment the ledger never saw (an orphan charge, a re-charge).
-    RecordPayment,
-    /// Reverse a ledger payment whose charge does not exist or did not succeed.
-    ReversePayment,
-    /// Set a ledger payment to the amount the gateway really charged.
-    CorrectAmount,
-    /// Record a refund the gateway made.
-    RecordRefund,
-    /// Void an invoice (the later of two for one order).
-    VoidInvoice,
-}
-
-impl AdjustmentKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AdjustmentKind::RecordPayment => "record_payment",
-            AdjustmentKind::ReversePayment => "reverse_payment",
-            AdjustmentKind::CorrectAmount => "correct_amount",
-            AdjustmentKind::RecordRefund => "record_refund",
-            AdjustmentKind::VoidInvoice => "void_invoice",
-        }
-    }
-
-    pub fn parse(text: &str) -> Option<AdjustmentKind> {
-        [
-            AdjustmentKind::RecordPayment,
-            AdjustmentKind::ReversePayment,
-            AdjustmentKind::CorrectAmount,
-            AdjustmentKind::RecordRefund,
-            AdjustmentKind::VoidInvoice,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == text)
-    }
-}
-
-/// One ledger fix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Adjustment {
-    pub kind: AdjustmentKind,
-    pub invoice_number: String,
-    /// The ledger payment it changes (reverse, correct), if any.
-    pub payment_id: Option<String>,
-    /// The gateway object it records (record payment, record refund), if any.
-    pub gateway_id: Option<String>,
-    /// For `correct_amount` the payment's new amount; otherwise the amount recorded.
-    pub amount: Money,
-    /// Unix seconds.
-    pub effective_at: i64,
-}
+pub use chargeguard_domain::plan::{Adjustment, AdjustmentKind};
 
 /// An adjustment as stored, with the action and key that made it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -102,12 +50,30 @@ impl StoreTx<'_> {
 
     /// Every adjustment, oldest first.
     pub fn adjustments(&self) -> Result<Vec<StoredAdjustment>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
+        self.read_adjustments(&AnyOf::ALL)
+    }
+
+    /// The adjustments on these invoices or recording these gateway ids, oldest first.
+    pub fn adjustments_about(
+        &self,
+        invoice_numbers: &[&str],
+        gateway_ids: &[&str],
+    ) -> Result<Vec<StoredAdjustment>, StoreError> {
+        self.read_adjustments(
+            &AnyOf::none()
+                .or("invoice_number", invoice_numbers)
+                .or("gateway_id", gateway_ids),
+        )
+    }
+
+    fn read_adjustments(&self, filter: &AnyOf<'_>) -> Result<Vec<StoredAdjustment>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT id, action_id, idempotency_key, invoice_number, kind, payment_id, gateway_id, amount_minor,
                     currency, effective_at, created_at
-             FROM adjustments ORDER BY id",
-        )?;
-        let mut rows = stmt.query([])?;
+             FROM adjustments WHERE {} ORDER BY id",
+            filter.sql()
+        ))?;
+        let mut rows = stmt.query(filter.params())?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let kind: String = r.get(4)?;

@@ -9,9 +9,10 @@ use jiff::Timestamp;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 
-use super::{StoreError, StoreTx, timestamp_from_store};
+use super::{StoreError, StoreTx, currency_from_store, timestamp_from_store};
 use chargeguard_domain::finding::{Confidence, Finding, FindingKind};
 pub use chargeguard_domain::finding::{FindingStatus, Resolution};
+use chargeguard_domain::{Evidence, Money};
 
 /// Which findings to list; `None` means any.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,12 +32,12 @@ pub struct StoredFinding {
     pub invoice_number: Option<String>,
     pub charge_ids: Vec<String>,
     pub payment_ids: Vec<String>,
-    pub amount_minor: i64,
-    /// Lower-case ISO 4217 code.
-    pub currency: String,
+    /// Shown as `amount_minor` and lower-case `currency` in `findings --json`.
+    #[serde(flatten, with = "chargeguard_domain::money::as_minor_parts")]
+    pub amount: Money,
     pub confidence: Confidence,
     pub reason: String,
-    pub evidence: serde_json::Value,
+    pub evidence: Evidence,
     pub first_seen_at: Timestamp,
     pub last_seen_at: Timestamp,
     pub resolved_at: Option<Timestamp>,
@@ -80,8 +81,7 @@ fn finding_from_row(r: &rusqlite::Row<'_>) -> Result<StoredFinding, StoreError> 
         invoice_number: r.get(5)?,
         charge_ids: list(6, "finding charge ids")?,
         payment_ids: list(7, "finding payment ids")?,
-        amount_minor: r.get(8)?,
-        currency: r.get(9)?,
+        amount: Money::from_minor(r.get(8)?, currency_from_store(&r.get::<_, String>(9)?)?),
         confidence: Confidence::parse(&confidence)
             .ok_or_else(|| corrupt("finding confidence", &confidence))?,
         reason: r.get(11)?,

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use super::extra::ExtraColumns;
 use super::upsert::{Field, TableSql, Upserted};
-use super::{StoreError, StoreTx, currency_from_store, timestamp_from_store};
+use super::{AnyOf, StoreError, StoreTx, currency_from_store, timestamp_from_store};
 use crate::money::Money;
 use crate::records::{Charge, ChargeStatus, GatewayRefund, Origin, RefundStatus};
 
@@ -191,6 +191,31 @@ impl StoreTx<'_> {
         ))
     }
 
+    /// The charges, as [`StoreTx::charges_to_reconcile`] reads them, with one of these ids,
+    /// naming one of these invoices, or made by one of these payment intents; in charge-id
+    /// order.
+    pub fn charges_about(
+        &self,
+        ids: &[&str],
+        invoice_refs: &[&str],
+        payment_intents: &[&str],
+    ) -> Result<Vec<Charge>, StoreError> {
+        let filter = AnyOf::none()
+            .or("charge_id", ids)
+            .or("invoice_ref", invoice_refs)
+            .or("payment_intent_id", payment_intents);
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {CHARGE_COLUMNS_TO_RECONCILE} FROM gateway_charges WHERE {} ORDER BY charge_id",
+            filter.sql()
+        ))?;
+        let mut rows = stmt.query(filter.params())?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(charge_from_row(r)?);
+        }
+        Ok(out)
+    }
+
     /// Charge `charge_id` of `gateway`, whole, if it is stored.
     pub fn charge(&self, gateway: &str, charge_id: &str) -> Result<Option<Charge>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
@@ -215,12 +240,22 @@ impl StoreTx<'_> {
 
     /// Every gateway refund, in refund-id order.
     pub fn refunds(&self) -> Result<Vec<GatewayRefund>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
+        self.read_refunds(&AnyOf::ALL)
+    }
+
+    /// The refunds of these charges, in refund-id order.
+    pub fn refunds_of(&self, charge_ids: &[&str]) -> Result<Vec<GatewayRefund>, StoreError> {
+        self.read_refunds(&AnyOf::none().or("charge_id", charge_ids))
+    }
+
+    fn read_refunds(&self, filter: &AnyOf<'_>) -> Result<Vec<GatewayRefund>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT refund_id, charge_id, amount_minor, currency, status, created_at, metadata
-             FROM gateway_refunds ORDER BY refund_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::with_capacity(self.row_count("gateway_refunds")?);
+             FROM gateway_refunds WHERE {} ORDER BY refund_id",
+            filter.sql()
+        ))?;
+        let mut rows = stmt.query(filter.params())?;
+        let mut out = Vec::with_capacity(self.capacity_for("gateway_refunds", filter)?);
         while let Some(r) = rows.next()? {
             let currency = currency_from_store(&r.get::<_, String>(3)?)?;
             let status: String = r.get(4)?;

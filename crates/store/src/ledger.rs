@@ -4,7 +4,7 @@ use std::sync::OnceLock;
 
 use super::extra::ExtraColumns;
 use super::upsert::{Field, TableSql, Upserted};
-use super::{StoreError, StoreTx, currency_from_store, timestamp_from_store};
+use super::{AnyOf, StoreError, StoreTx, currency_from_store, timestamp_from_store};
 use crate::money::Money;
 use crate::records::{Invoice, InvoiceStatus, LedgerEntry, LedgerKind, Origin};
 
@@ -109,13 +109,23 @@ impl StoreTx<'_> {
 
     /// Every invoice, in invoice-number order.
     pub fn invoices(&self) -> Result<Vec<Invoice>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
+        self.read_invoices(&AnyOf::ALL)
+    }
+
+    /// The invoices of these numbers that are stored, in invoice-number order.
+    pub fn invoices_numbered(&self, numbers: &[&str]) -> Result<Vec<Invoice>, StoreError> {
+        self.read_invoices(&AnyOf::none().or("invoice_number", numbers))
+    }
+
+    fn read_invoices(&self, filter: &AnyOf<'_>) -> Result<Vec<Invoice>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT invoice_number, customer_id, amount_minor, currency, issued_at, due_at, status, order_ref,
                     gateway_invoice_id, stated_paid_minor, paid_at
-             FROM invoices ORDER BY invoice_number",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::with_capacity(self.row_count("invoices")?);
+             FROM invoices WHERE {} ORDER BY invoice_number",
+            filter.sql()
+        ))?;
+        let mut rows = stmt.query(filter.params())?;
+        let mut out = Vec::with_capacity(self.capacity_for("invoices", filter)?);
         while let Some(r) = rows.next()? {
             let status: String = r.get(6)?;
             let currency = currency_from_store(&r.get::<_, String>(3)?)?;
@@ -148,12 +158,31 @@ impl StoreTx<'_> {
 
     /// Every ledger entry, in payment-id order.
     pub fn ledger_entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
+        self.read_ledger(&AnyOf::ALL)
+    }
+
+    /// The ledger entries on these invoices or naming these gateway ids (charges or payment
+    /// intents), in payment-id order.
+    pub fn ledger_entries_about(
+        &self,
+        invoice_numbers: &[&str],
+        gateway_ids: &[&str],
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.read_ledger(
+            &AnyOf::none()
+                .or("invoice_number", invoice_numbers)
+                .or("gateway_id", gateway_ids),
+        )
+    }
+
+    fn read_ledger(&self, filter: &AnyOf<'_>) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT payment_id, invoice_number, kind, amount_minor, currency, recorded_at, gateway_id
-             FROM ledger_entries ORDER BY payment_id",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut out = Vec::with_capacity(self.row_count("ledger_entries")?);
+             FROM ledger_entries WHERE {} ORDER BY payment_id",
+            filter.sql()
+        ))?;
+        let mut rows = stmt.query(filter.params())?;
+        let mut out = Vec::with_capacity(self.capacity_for("ledger_entries", filter)?);
         while let Some(r) = rows.next()? {
             let kind: String = r.get(2)?;
             out.push(LedgerEntry {

@@ -274,6 +274,16 @@ impl StoreTx<'_> {
     }
 
     /// How many rows `table` holds, to size a `Vec` that reads them all exactly.
+    /// How many rows a whole-table read will return, to size its vector once; a targeted
+    /// read (a `filter` other than [`AnyOf::ALL`]) starts empty.
+    fn capacity_for(&self, table: &'static str, filter: &AnyOf<'_>) -> Result<usize, StoreError> {
+        if filter.is_all() {
+            self.row_count(table)
+        } else {
+            Ok(0)
+        }
+    }
+
     fn row_count(&self, table: &'static str) -> Result<usize, StoreError> {
         let n: i64 = self
             .conn()
@@ -372,5 +382,59 @@ mod tests {
         let v2 = Store::open(&path).unwrap().schema_version().unwrap();
         assert_eq!(v1, v2);
         assert!(v1 >= 1);
+    }
+}
+
+/// The rows a targeted read wants: those whose `column` is one of some keys, for each
+/// column given (`a IN (?, …) OR b IN (?, …)`). No keys at all match no row; [`AnyOf::ALL`]
+/// matches every row (a whole-table read).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AnyOf<'a> {
+    all: bool,
+    clauses: Vec<String>,
+    keys: Vec<&'a str>,
+}
+
+impl<'a> AnyOf<'a> {
+    pub(crate) const ALL: AnyOf<'static> = AnyOf {
+        all: true,
+        clauses: Vec::new(),
+        keys: Vec::new(),
+    };
+
+    pub(crate) fn none() -> AnyOf<'a> {
+        AnyOf::default()
+    }
+
+    /// Also rows whose `column` is one of `keys`.
+    pub(crate) fn or(mut self, column: &'static str, keys: &[&'a str]) -> AnyOf<'a> {
+        if keys.is_empty() {
+            return self;
+        }
+        let first = self.keys.len() + 1;
+        let marks: Vec<String> = (first..first + keys.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        self.clauses
+            .push(format!("{column} IN ({})", marks.join(", ")));
+        self.keys.extend_from_slice(keys);
+        self
+    }
+
+    pub(crate) fn is_all(&self) -> bool {
+        self.all
+    }
+
+    /// The clause to put after `WHERE`.
+    pub(crate) fn sql(&self) -> String {
+        match (self.all, self.clauses.is_empty()) {
+            (true, _) => "1".into(),
+            (false, true) => "0".into(),
+            (false, false) => format!("({})", self.clauses.join(" OR ")),
+        }
+    }
+
+    pub(crate) fn params(&self) -> impl rusqlite::Params + '_ {
+        rusqlite::params_from_iter(self.keys.iter())
     }
 }

@@ -238,12 +238,11 @@ pub fn list(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let rows = all.iter().map(|a| {
-        let plan: Option<actions::Plan> = serde_json::from_str(&a.plan).ok();
         vec![
             a.id.to_string(),
             a.kind.to_string(),
             a.state.to_string(),
-            plan.map(|p| p.describe()).unwrap_or_default(),
+            a.plan.describe(),
             a.proposed_by.clone(),
             a.approvers.join(", "),
             a.idempotency_key.clone(),

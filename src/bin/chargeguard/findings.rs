@@ -2,7 +2,6 @@
 
 use std::process::ExitCode;
 
-use chargeguard::money::{Currency, Money};
 use chargeguard::reconcile::{self, FindingKind};
 use chargeguard::store::StoredFinding;
 use chargeguard::store::{FindingFilter, FindingStatus};
@@ -66,7 +65,7 @@ pub fn print_table(findings: &[StoredFinding]) {
             f.status.to_string(),
             f.confidence.to_string(),
             f.invoice_number.clone().unwrap_or_else(|| "—".into()),
-            amount_text(f.amount_minor, &f.currency),
+            f.amount.to_string(),
             f.charge_ids.join(" "),
             f.reason.clone(),
         ]
@@ -87,11 +86,4 @@ pub fn print_table(findings: &[StoredFinding]) {
             rows
         )
     );
-}
-
-fn amount_text(minor: i64, currency: &str) -> String {
-    match Currency::from_code(currency) {
-        Ok(c) => Money::from_minor(minor, c).to_string(),
-        Err(_) => format!("{minor} {currency} (minor units)"),
-    }
 }
