@@ -1,24 +1,13 @@
-//! Chargeguard's core: everything that is not a window.
-//!
-//! It pulls a payment gateway's charges and a business's invoices and payment ledger into
-//! one SQLite store, reconciles them, and (in later modules) guards every action that
-//! moves money so that nothing is ever charged or refunded twice. See `ARCHITECTURE.md`
-//! for the map and `../shared/DESIGN.md` for the contract.
+//! Chargeguard, as its programs and tests see it: the layers' crates under their old paths
+//! (`chargeguard::store`, `chargeguard::actions`, `chargeguard::api`, …) and the one memory
+//! allocator. Nothing is defined here; see `ARCHITECTURE.md` for the map and
+//! `../shared/DESIGN.md` for the contract.
 
-pub mod actions;
-pub use chargeguard_domain::{audit, dates, money, records};
-pub use chargeguard_gateway::{gateway, sandbox, secret};
-pub use chargeguard_store as store;
-pub mod api;
-pub mod audit_trail;
-pub mod check;
-pub mod demo;
-pub mod export;
-pub mod import;
-pub mod people;
-pub mod period;
-pub mod reconcile;
-pub mod sync;
+pub use chargeguard_api as api;
+pub use chargeguard_core::{
+    actions, audit, audit_trail, check, dates, demo, export, gateway, import, money, people,
+    period, reconcile, records, sandbox, secret, store, sync,
+};
 
 /// The memory allocator every Chargeguard program uses (`#[global_allocator]` in each
 /// binary names this one type, so the choice is made once). A million-row book is some

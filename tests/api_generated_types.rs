@@ -1,4 +1,4 @@
-//! The TypeScript types in `ui/src/generated/` are generated from `src/api/json.rs`; this
+//! The TypeScript types in `ui/src/generated/` are generated from `crates/api/src/json.rs`; this
 //! fails when they drift. `UPDATE_GENERATED=1 cargo test --test api_generated_types`
 //! rewrites them.
 

@@ -13,11 +13,25 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("chargeguard-store", &["chargeguard-domain"]),
     ("chargeguard-gateway", &["chargeguard-domain"]),
     (
+        "chargeguard-core",
+        &[
+            "chargeguard-domain",
+            "chargeguard-store",
+            "chargeguard-gateway",
+        ],
+    ),
+    (
+        "chargeguard-api",
+        &["chargeguard-domain", "chargeguard-core"],
+    ),
+    (
         "chargeguard",
         &[
             "chargeguard-domain",
             "chargeguard-store",
             "chargeguard-gateway",
+            "chargeguard-core",
+            "chargeguard-api",
         ],
     ),
     ("chargeguard-desktop", &["chargeguard"]),
@@ -71,6 +85,8 @@ fn every_crate_depends_only_on_the_layers_below_it() {
         "chargeguard-domain",
         "chargeguard-store",
         "chargeguard-gateway",
+        "chargeguard-core",
+        "chargeguard-api",
         "chargeguard",
     ] {
         assert!(

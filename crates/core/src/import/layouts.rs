@@ -19,50 +19,59 @@ use super::mapping::{ColumnMapping, MappingLayout};
 const SHIPPED: &[(&str, &str)] = &[
     (
         "stripe-invoices",
-        include_str!("../../layouts/invoices/stripe-invoices.toml"),
+        include_str!("../../../../layouts/invoices/stripe-invoices.toml"),
     ),
     (
         "quickbooks-online",
-        include_str!("../../layouts/invoices/quickbooks-online.toml"),
+        include_str!("../../../../layouts/invoices/quickbooks-online.toml"),
     ),
     (
         "quickbooks-online-dmy",
-        include_str!("../../layouts/invoices/quickbooks-online-dmy.toml"),
+        include_str!("../../../../layouts/invoices/quickbooks-online-dmy.toml"),
     ),
-    ("xero", include_str!("../../layouts/invoices/xero.toml")),
+    (
+        "xero",
+        include_str!("../../../../layouts/invoices/xero.toml"),
+    ),
     (
         "xero-us",
-        include_str!("../../layouts/invoices/xero-us.toml"),
+        include_str!("../../../../layouts/invoices/xero-us.toml"),
     ),
     (
         "freshbooks",
-        include_str!("../../layouts/invoices/freshbooks.toml"),
+        include_str!("../../../../layouts/invoices/freshbooks.toml"),
     ),
-    ("zoho", include_str!("../../layouts/invoices/zoho.toml")),
+    (
+        "zoho",
+        include_str!("../../../../layouts/invoices/zoho.toml"),
+    ),
     (
         "invoice2go",
-        include_str!("../../layouts/invoices/invoice2go.toml"),
+        include_str!("../../../../layouts/invoices/invoice2go.toml"),
     ),
     (
         "invoicely",
-        include_str!("../../layouts/invoices/invoicely.toml"),
+        include_str!("../../../../layouts/invoices/invoicely.toml"),
     ),
     (
         "invoice-ninja",
-        include_str!("../../layouts/invoices/invoice-ninja.toml"),
+        include_str!("../../../../layouts/invoices/invoice-ninja.toml"),
     ),
     (
         "invoice-ninja-items",
-        include_str!("../../layouts/invoices/invoice-ninja-items.toml"),
+        include_str!("../../../../layouts/invoices/invoice-ninja-items.toml"),
     ),
-    ("wave", include_str!("../../layouts/invoices/wave.toml")),
+    (
+        "wave",
+        include_str!("../../../../layouts/invoices/wave.toml"),
+    ),
     (
         "wave-payments",
-        include_str!("../../layouts/payments/wave-payments.toml"),
+        include_str!("../../../../layouts/payments/wave-payments.toml"),
     ),
     (
         "zoho-payments",
-        include_str!("../../layouts/payments/zoho-payments.toml"),
+        include_str!("../../../../layouts/payments/zoho-payments.toml"),
     ),
 ];
 
@@ -176,7 +185,7 @@ mod tests {
 
     #[test]
     fn every_file_in_the_layouts_folder_is_shipped() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("layouts");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../layouts");
         for (folder, layout) in [
             ("invoices", MappingLayout::Invoices),
             ("payments", MappingLayout::Payments),

@@ -20,11 +20,11 @@ use ts_rs::TS;
 
 use super::json::Amount;
 use super::{Api, ApiError, ApiErrorCode, now, required};
-use crate::actions;
-use crate::people::{self, Role as CoreRole};
-use crate::period::{self, PeriodError};
-use crate::secret::{self, Keyring, SecretKey};
-use crate::sync;
+use chargeguard_core::actions;
+use chargeguard_core::people::{self, Role as CoreRole};
+use chargeguard_core::period::{self, PeriodError};
+use chargeguard_core::secret::{self, Keyring, SecretKey};
+use chargeguard_core::sync;
 
 // ---------------------------------------------------------------- transport types
 
@@ -225,7 +225,7 @@ pub fn settings(api: &Api) -> Result<Settings, ApiError> {
         let people = tx.users()?;
         let threshold = actions::thresholds(tx)?;
         let zone = tx.setting(period::TIMEZONE_SETTING)?;
-        let currency = tx.setting(crate::import::defaults::DEFAULT_CURRENCY_SETTING)?;
+        let currency = tx.setting(chargeguard_core::import::defaults::DEFAULT_CURRENCY_SETTING)?;
         Ok::<_, ApiError>((people, threshold, zone, currency))
     })?;
     let key_source = match (&connection, &api.gateway_key) {
@@ -414,14 +414,14 @@ pub fn default_currency_set(
     required("your name", &request.by)?;
     required("a currency code", &request.code)?;
     let mut store = api.open()?;
-    crate::import::defaults::set_default_currency(
+    chargeguard_core::import::defaults::set_default_currency(
         &mut store,
         &request.code,
         request.by.trim(),
         now(),
     )
     .map_err(|e| match e {
-        crate::import::ImportError::Store(s) => s.into(),
+        chargeguard_core::import::ImportError::Store(s) => s.into(),
         other => ApiError::invalid(other.to_string()),
     })?;
     drop(store);

@@ -176,7 +176,7 @@ mod tests {
         let db = dir.path().join("real.db");
         let mut store = Store::open(&db).unwrap();
         let invoices =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/invoices.csv");
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/import/invoices.csv");
         let options = ImportOptions {
             dry_run: false,
             zone: jiff::tz::TimeZone::UTC,

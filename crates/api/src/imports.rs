@@ -35,8 +35,10 @@ use ts_rs::TS;
 
 use super::json::ImportKind;
 use super::{Api, ApiError, ApiErrorCode, count32, now, required};
-use crate::import::mapping::{self as core_mapping, MappingPreview as CorePreview};
-use crate::import::{self, ColumnMapping, FileKind, ImportError, ImportOptions, MappingLayout};
+use chargeguard_core::import::mapping::{self as core_mapping, MappingPreview as CorePreview};
+use chargeguard_core::import::{
+    self, ColumnMapping, FileKind, ImportError, ImportOptions, MappingLayout,
+};
 
 /// How many rows a mapping preview shows.
 pub const PREVIEW_ROWS: usize = 5;
@@ -521,7 +523,7 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
         .filter(|c| !c.is_empty())
     {
         Some(code) => Some(
-            crate::money::Currency::from_code(code)
+            chargeguard_core::money::Currency::from_code(code)
                 .map_err(|e| ApiError::invalid(format!("{e}; type a code such as USD")))?,
         ),
         None => defaults.currency,

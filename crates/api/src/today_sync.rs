@@ -29,10 +29,10 @@ use ts_rs::TS;
 
 use super::json::{Amount, Synced};
 use super::{Api, ApiError, count32, now};
-use crate::export::daily;
-use crate::money::Currency;
+use chargeguard_core::export::daily;
+use chargeguard_core::money::Currency;
 
-use crate::sync::{ObjectKind, SyncProgress};
+use chargeguard_core::sync::{ObjectKind, SyncProgress};
 
 // ---------------------------------------------------------------- transport types
 
@@ -161,9 +161,9 @@ fn words(status: &SyncStatus) -> String {
         format!(
             "{name}: page {}, {} fetched ({} new, {} changed)",
             p.pages,
-            crate::import::thousands(p.fetched.into()),
-            crate::import::thousands(p.new.into()),
-            crate::import::thousands(p.changed.into())
+            chargeguard_core::import::thousands(p.fetched.into()),
+            chargeguard_core::import::thousands(p.new.into()),
+            chargeguard_core::import::thousands(p.changed.into())
         )
     };
     match status.phase {
@@ -270,7 +270,8 @@ pub(super) async fn sync_and_reconcile(
 ) -> Result<Synced, ApiError> {
     let mut store = api.open()?;
     let client = api.client(&mut store).await?;
-    let done = crate::check::morning(&mut store, &client, now(), on_page, on_reconcile).await?;
+    let done =
+        chargeguard_core::check::morning(&mut store, &client, now(), on_page, on_reconcile).await?;
     let (report, summary) = (&done.sync, &done.reconcile);
     let open: u64 = summary.open_by_kind.values().sum();
     Ok(Synced {
@@ -311,7 +312,7 @@ pub fn daily_totals(api: &Api, request: &DailyTotalsRequest) -> Result<DailyTota
             tx.charges()?,
             tx.refunds()?,
             tx.ledger_entries()?,
-            crate::period::day_zone(tx).map_err(|e| ApiError::invalid(e.to_string()))?,
+            chargeguard_core::period::day_zone(tx).map_err(|e| ApiError::invalid(e.to_string()))?,
         ))
     })?;
     let today: Date = now().to_zoned(zone.clone()).date();

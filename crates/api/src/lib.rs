@@ -33,16 +33,16 @@ use jiff::Timestamp;
 pub use error::{ApiError, ApiErrorCode};
 use json::*;
 
-use crate::actions::{self, Plan};
-use crate::gateway::stripe::StripeClient;
-use crate::import::{self, FileKind, ImportOptions};
-use crate::reconcile::{self, Confidence as CoreConfidence, FindingKind as CoreKind};
-use crate::secret::SecretKey;
-use crate::store::{self, ActionRow, SourceKind, Store, StoreTx, StoredFinding};
-use crate::sync;
+use chargeguard_core::actions::{self, Plan};
+use chargeguard_core::gateway::stripe::StripeClient;
+use chargeguard_core::import::{self, FileKind, ImportOptions};
+use chargeguard_core::reconcile::{self, Confidence as CoreConfidence, FindingKind as CoreKind};
+use chargeguard_core::secret::SecretKey;
+use chargeguard_core::store::{self, ActionRow, SourceKind, Store, StoreTx, StoredFinding};
+use chargeguard_core::sync;
 
 /// The store setting that marks a store as the demo's ("Demo data" banner).
-pub const DEMO_STORE_SETTING: &str = crate::demo::DEMO_STORE_SETTING;
+pub const DEMO_STORE_SETTING: &str = chargeguard_core::demo::DEMO_STORE_SETTING;
 
 /// Where the API works: one store file, and how to reach its gateway.
 #[derive(Clone)]
@@ -279,7 +279,7 @@ fn action_view_now(store: &mut Store, a: &ActionRow) -> Result<ActionView, ApiEr
 
 /// The evidence reconciliation kept (`chargeguard_domain::evidence`), as the screens show it.
 fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
-    use crate::money::Money;
+    use chargeguard_core::money::Money;
     use chargeguard_domain::evidence::{Fact, InvoiceEvidence};
     let invoice = |i: &InvoiceEvidence| EvidenceInvoice {
         number: i.number.clone(),
@@ -395,7 +395,7 @@ pub fn today(api: &Api) -> Result<Today, ApiError> {
         use actions::ActionState as S;
         let demo = tx.setting(DEMO_STORE_SETTING)?.is_some();
         let demo_approvers = if demo {
-            crate::demo::DEMO_APPROVERS
+            chargeguard_core::demo::DEMO_APPROVERS
                 .iter()
                 .map(|(name, passphrase)| DemoApprover {
                     name: name.to_string(),
@@ -605,7 +605,7 @@ pub fn reconcile_now(api: &Api) -> Result<u32, ApiError> {
 /// Checks the audit log's hash chain and says where it breaks, if it does.
 pub fn audit_verify(api: &Api) -> Result<AuditVerified, ApiError> {
     let mut store = api.open()?;
-    let checked = crate::audit_trail::verify(&mut store)?;
+    let checked = chargeguard_core::audit_trail::verify(&mut store)?;
     Ok(match checked.chain {
         Ok(report) => AuditVerified {
             holds: true,

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{Api, ApiError, count32, instant};
-use crate::store::AuditFilter;
+use chargeguard_core::store::AuditFilter;
 
 /// Entries per page when the window does not say.
 pub const DEFAULT_PAGE: u32 = 200;

@@ -8,7 +8,7 @@ use ts_rs::TS;
 
 use super::json::{ActionView, Amount};
 use super::{Api, ApiError, action_view, action_view_now, now, required};
-use crate::actions::{self, GuardOutcome as CoreOutcome, RechargeGuard as CoreGuard};
+use chargeguard_core::actions::{self, GuardOutcome as CoreOutcome, RechargeGuard as CoreGuard};
 
 // ---------------------------------------------------------------- transport types
 

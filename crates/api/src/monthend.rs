@@ -13,9 +13,9 @@ use ts_rs::TS;
 
 use super::json::Amount;
 use super::{Api, ApiError, ApiErrorCode, count32, instant, now, required};
-use crate::export::{self, ExportError, ExportRequest, tieout::CurrencyTieOut};
-use crate::period::{self, PeriodError};
-use crate::store::{PeriodClose, StoreError};
+use chargeguard_core::export::{self, ExportError, ExportRequest, tieout::CurrencyTieOut};
+use chargeguard_core::period::{self, PeriodError};
+use chargeguard_core::store::{PeriodClose, StoreError};
 
 // ---------------------------------------------------------------- transport types
 

@@ -9,17 +9,17 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::actions::ActionError;
-use crate::people::PeopleError;
-use crate::reconcile::ReconcileError;
-use crate::secret::SecretError;
-use crate::store::StoreError;
-use crate::sync::SyncError;
+use chargeguard_core::actions::ActionError;
+use chargeguard_core::people::PeopleError;
+use chargeguard_core::reconcile::ReconcileError;
+use chargeguard_core::secret::SecretError;
+use chargeguard_core::store::StoreError;
+use chargeguard_core::sync::SyncError;
 
 /// What the front end can do about an error; it branches on these, and only these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
-#[ts(export, export_to = "ApiErrorCode.ts")]
+#[ts(export_to = "ApiErrorCode.ts")]
 pub enum ApiErrorCode {
     /// The id named does not exist (any more): reload the list.
     NotFound,
@@ -47,7 +47,7 @@ pub enum ApiErrorCode {
 /// An error as the front end receives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS, thiserror::Error)]
 #[error("{message}")]
-#[ts(export, export_to = "ApiError.ts")]
+#[ts(export_to = "ApiError.ts")]
 pub struct ApiError {
     pub code: ApiErrorCode,
     /// One or two sentences: what happened and what the bookkeeper can do next.
@@ -180,9 +180,9 @@ impl From<ReconcileError> for ApiError {
     }
 }
 
-impl From<crate::check::CheckError> for ApiError {
-    fn from(e: crate::check::CheckError) -> Self {
-        use crate::check::CheckError;
+impl From<chargeguard_core::check::CheckError> for ApiError {
+    fn from(e: chargeguard_core::check::CheckError) -> Self {
+        use chargeguard_core::check::CheckError;
         match e {
             CheckError::Sync(e) => e.into(),
             CheckError::Recovery(e) => e.into(),

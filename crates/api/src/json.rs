@@ -13,7 +13,7 @@
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
-use crate::money::{Currency, Money};
+use chargeguard_core::money::{Currency, Money};
 
 /// An amount of money, exact: `minor` units of `currency` with `exponent` decimals.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

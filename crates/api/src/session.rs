@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::demo::{self, DemoSpec};
-use crate::sandbox::{self, RunningSandbox, SandboxConfig};
-use crate::store::Store;
+use chargeguard_core::demo::{self, DemoSpec};
+use chargeguard_core::sandbox::{self, RunningSandbox, SandboxConfig};
+use chargeguard_core::store::Store;
 
 use super::{Api, ApiError};
 
