@@ -95,3 +95,43 @@ fn every_crate_depends_only_on_the_layers_below_it() {
         );
     }
 }
+
+/// What a layer must not name even though the crate it sits on exports it: Stripe's wire
+/// types stay inside the gateway (its own tests read them), and the store's engine stays
+/// inside the store. Scanned as text, because a `pub` module cannot be half-public.
+const NEVER_ABOVE: &[(&str, &[&str])] = &[
+    (
+        "stripe::wire",
+        &["crates/core/src", "crates/api/src", "src", "src-tauri/src"],
+    ),
+    (
+        "rusqlite",
+        &["crates/core/src", "crates/api/src", "src", "src-tauri/src"],
+    ),
+];
+
+#[test]
+fn no_wire_type_and_no_engine_type_shows_above_their_layer() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for (needle, dirs) in NEVER_ABOVE {
+        for dir in *dirs {
+            let mut stack = vec![root.join(dir)];
+            while let Some(path) = stack.pop() {
+                if path.is_dir() {
+                    for entry in std::fs::read_dir(&path).expect("read a source folder") {
+                        stack.push(entry.expect("a folder entry").path());
+                    }
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).expect("read a source file");
+                    for (n, line) in text.lines().enumerate() {
+                        if line.contains(needle) && !line.trim_start().starts_with("//") {
+                            found.push(format!("{}:{}: {needle}", path.display(), n + 1));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "{}", found.join("\n"));
+}

@@ -1,13 +1,33 @@
 //! What a file import needs from the store beyond the row upserts and the column sets: the
-//! page cache for the import's length, and the file's content hash (known only once the
-//! last byte has streamed past). Nothing here may write to a table other than `sources`.
+//! engine set up for a bulk write while it lasts, and the file's content hash (known only
+//! once the last byte has streamed past). Nothing here may write to a table other than
+//! `sources`.
 
-use super::{StoreError, StoreTx};
+use super::{Store, StoreError, StoreTx};
+
+/// What a bulk write may hold in the engine's page cache, whatever the file's size.
+pub const BULK_WRITE_CACHE_BYTES: u64 = BULK_WRITE_CACHE_KIB as u64 * 1024;
+const BULK_WRITE_CACHE_KIB: i64 = 64 * 1024;
+
+impl Store {
+    /// Runs `work`, a bulk write such as a file import, with the engine set up for many
+    /// rows at once, and puts the setup back afterwards whatever `work` returned.
+    ///
+    /// A large import touches index pages all over their B-trees; SQLite's default 2 MB
+    /// cache makes it re-read them from the WAL for every row. A fixed, larger cache for
+    /// the write's length keeps that bounded.
+    pub fn bulk_write<T>(&mut self, work: impl FnOnce(&mut Store) -> T) -> Result<T, StoreError> {
+        let previous = self.read(|tx| tx.set_page_cache_kib(BULK_WRITE_CACHE_KIB))?;
+        let out = work(self);
+        self.read(|tx| tx.set_page_cache_kib(previous))?;
+        Ok(out)
+    }
+}
 
 impl StoreTx<'_> {
     /// Sets the connection's page cache for the store, in KiB; returns the previous size
     /// (in KiB) so it can be restored.
-    pub fn set_page_cache_kib(&self, kib: i64) -> Result<i64, StoreError> {
+    fn set_page_cache_kib(&self, kib: i64) -> Result<i64, StoreError> {
         let pages_or_kib: i64 =
             self.conn()
                 .pragma_query_value(Some("main"), "cache_size", |r| r.get(0))?;

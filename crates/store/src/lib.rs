@@ -22,6 +22,7 @@ mod findings;
 mod gateway;
 mod gateway_sync;
 mod imports;
+pub use imports::BULK_WRITE_CACHE_BYTES;
 mod lease;
 mod ledger;
 mod mappings;

@@ -797,7 +797,6 @@ pub(crate) async fn saved_card(
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
 
     use super::{Answer, settle};
     use crate::actions::{ActionState, Plan};
@@ -895,15 +894,21 @@ mod tests {
                 Ok::<_, StoreError>(id)
             })
             .unwrap();
-        let intent = crate::gateway::stripe::wire::intent_record(
-            &serde_json::from_value(json!({
-                "id": "pi_new", "amount": 12_000, "currency": "usd", "status": "succeeded",
-                "created": charged_at, "latest_charge": "ch_new",
-                "metadata": {"invoice_number": "INV-2", "idempotency_key": "cg-recharge-test"},
-            }))
-            .unwrap(),
-        )
-        .unwrap();
+        let intent = crate::gateway::stripe::Intent {
+            id: "pi_new".into(),
+            status: crate::gateway::stripe::IntentStatus::Succeeded,
+            amount: Money::from_minor(12_000, Currency::from_code("USD").unwrap()),
+            latest_charge: Some("ch_new".into()),
+            created: jiff::Timestamp::from_second(charged_at).unwrap(),
+            metadata: [
+                ("invoice_number".to_string(), "INV-2".to_string()),
+                (
+                    "idempotency_key".to_string(),
+                    "cg-recharge-test".to_string(),
+                ),
+            ]
+            .into(),
+        };
         let executed = settle(
             &mut store,
             id,

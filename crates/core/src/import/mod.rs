@@ -419,23 +419,18 @@ pub fn import_file(
     let mut reader = csv_reader(file);
     let header = read_header(&mut reader, path)?;
     let mapping = choose_mapping(store, kind, &header, options)?;
-    // A large import touches index pages all over their B-trees; SQLite's default 2 MB
-    // cache makes it re-read them from the WAL for every row. A fixed, larger cache for
-    // the import's length keeps that bounded, whatever the file's size.
-    let previous = store.read(|tx| tx.set_page_cache_kib(IMPORT_CACHE_KIB))?;
-    let result = import_rows(
-        store,
-        kind,
-        path,
-        options,
-        mapping.as_ref(),
-        now,
-        reader,
-        header,
-    );
-    let restored = store.read(|tx| tx.set_page_cache_kib(previous));
-    let mut report = result?;
-    restored?;
+    let mut report = store.bulk_write(|store| {
+        import_rows(
+            store,
+            kind,
+            path,
+            options,
+            mapping.as_ref(),
+            now,
+            reader,
+            header,
+        )
+    })??;
     report.recognised = mapping
         .filter(|m| m.name.is_some())
         .map(|m| m.display_name().to_string());
@@ -505,11 +500,9 @@ fn saved_mappings(store: &mut Store) -> Result<Vec<ColumnMapping>, ImportError> 
 const NO_CURRENCY: &str =
     "the file has none: import with --currency CODE, or set a default currency in Settings";
 
-/// Page cache for the store during an import.
-const IMPORT_CACHE_KIB: i64 = 64 * 1024;
-/// What an import may hold in SQLite's page cache and its filter of seen keys, whatever
+/// What an import may hold in the store's page cache and its filter of seen keys, whatever
 /// the file's size.
-pub const IMPORT_CACHE_BYTES: u64 = IMPORT_CACHE_KIB as u64 * 1024 + SeenKeys::BYTES;
+pub const IMPORT_CACHE_BYTES: u64 = crate::store::BULK_WRITE_CACHE_BYTES + SeenKeys::BYTES;
 
 /// The CSV reader every import reads through (and a second pass for repeated keys).
 fn csv_reader(file: File) -> CsvReader {

@@ -22,11 +22,10 @@ use serde::Serialize;
 pub use connect::{ACCOUNT_SETTING, API_BASE_SETTING, Connection, connect, connection};
 pub use window::ObjectKind;
 
-use crate::gateway::stripe::wire::{self, Charge as WireCharge, Refund as WireRefund};
-use crate::gateway::stripe::{ListParams, Listed, StripeClient, StripeError};
+use crate::gateway::stripe::{ListParams, ListedRecord, StripeClient, StripeError};
 use crate::import::thousands;
 use crate::money::Money;
-use crate::records::{Coverage, Origin};
+use crate::records::{Charge, Coverage, GatewayRefund, Origin};
 use crate::secret::SecretError;
 use crate::store::{
     ExtraColumns, SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome,
@@ -114,7 +113,7 @@ pub async fn sync(
             .map_err(SyncError::from)
     })?;
     let mut report = SyncReport::default();
-    let charges = sync_kind::<WireCharge>(
+    let charges = sync_kind::<Charge>(
         store,
         client,
         source_id,
@@ -126,7 +125,7 @@ pub async fn sync(
     )
     .await?;
     report.charges = charges;
-    report.refunds = sync_kind::<WireRefund>(
+    report.refunds = sync_kind::<GatewayRefund>(
         store,
         client,
         source_id,
@@ -146,17 +145,17 @@ pub async fn sync(
     Ok(report)
 }
 
-/// A gateway object the sync stores.
-trait Stored: Listed {
+/// A gateway record the sync stores.
+trait Stored: ListedRecord {
     const KIND: ObjectKind;
     fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError>;
 }
 
-impl Stored for WireCharge {
+impl Stored for Charge {
     const KIND: ObjectKind = ObjectKind::Charge;
 
     fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
-        let mut charge = wire::charge_record(self)?;
+        let mut charge = self.clone();
         // The API answers without the fee and sometimes without the e-mail an export
         // carried; keep what the store already knows rather than blank it.
         let stored = tx.stored_charge_extras(GATEWAY, &charge.id)?;
@@ -178,13 +177,12 @@ impl Stored for WireCharge {
     }
 }
 
-impl Stored for WireRefund {
+impl Stored for GatewayRefund {
     const KIND: ObjectKind = ObjectKind::Refund;
 
     fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
-        let refund = wire::refund_record(self)?;
         Ok(tx
-            .upsert_refund(GATEWAY, &refund, ExtraColumns::NONE, origin)?
+            .upsert_refund(GATEWAY, self, ExtraColumns::NONE, origin)?
             .outcome)
     }
 }
@@ -235,13 +233,14 @@ async fn sync_kind<T: Stored>(
             starting_after: window.starting_after.clone(),
             ..ListParams::default()
         };
-        let page = client.list::<T>(&params).await?;
-        let last = page.data.last().map(|o| o.id().to_string());
+        let page = client.list_records::<T>(&params).await?;
+        let fetched = page.records.len() as u64;
+        let last = page.last_id;
         let finished = !page.has_more || last.is_none();
         let page_counts = store.write(|tx| -> Result<SourceCounts, SyncError> {
             let mut c = SourceCounts::default();
-            for object in &page.data {
-                match object.store(tx, &origin)? {
+            for record in &page.records {
+                match record.store(tx, &origin)? {
                     UpsertOutcome::New => c.new += 1,
                     UpsertOutcome::Unchanged => c.unchanged += 1,
                     UpsertOutcome::Changed(_) => c.changed += 1,
@@ -263,7 +262,7 @@ async fn sync_kind<T: Stored>(
         counts.changed += page_counts.changed;
         counts.unchanged += page_counts.unchanged;
         state.pages += 1;
-        state.fetched += page.data.len() as u64;
+        state.fetched += fetched;
         state.new = counts.new;
         state.changed = counts.changed;
         progress(state);

@@ -83,6 +83,39 @@ impl Listed for PaymentIntent {
     }
 }
 
+/// A record the sync pulls page by page, as the domain has it; the wire object it is read
+/// from stays in the gateway.
+pub trait ListedRecord: Sized {
+    #[doc(hidden)]
+    type Wire: Listed;
+    #[doc(hidden)]
+    fn from_wire(wire: &Self::Wire) -> Result<Self, StripeError>;
+}
+
+impl ListedRecord for crate::records::Charge {
+    type Wire = Charge;
+    fn from_wire(wire: &Charge) -> Result<Self, StripeError> {
+        super::wire::charge_record(wire)
+    }
+}
+
+impl ListedRecord for crate::records::GatewayRefund {
+    type Wire = Refund;
+    fn from_wire(wire: &Refund) -> Result<Self, StripeError> {
+        super::wire::refund_record(wire)
+    }
+}
+
+/// One page of a list, in the domain's terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordPage<R> {
+    pub records: Vec<R>,
+    /// Whether the list goes on after this page.
+    pub has_more: bool,
+    /// The id of the page's last object: `starting_after` for the next page.
+    pub last_id: Option<String>,
+}
+
 /// Filters of a list call. Stripe lists newest first; `starting_after` continues after the
 /// given object (towards older ones).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -501,6 +534,24 @@ impl StripeClient {
     /// One page of a list endpoint.
     pub async fn list<T: Listed>(&self, params: &ListParams) -> Result<List<T>, StripeError> {
         self.get(self.url(&[T::PATH])?, params.form()).await
+    }
+
+    /// One page of a list, converted into records; a wire object the domain cannot read
+    /// fails the page (`StripeError::Unreadable`), never drops silently.
+    pub async fn list_records<R: ListedRecord>(
+        &self,
+        params: &ListParams,
+    ) -> Result<RecordPage<R>, StripeError> {
+        let page = self.list::<R::Wire>(params).await?;
+        Ok(RecordPage {
+            last_id: page.data.last().map(|o| o.id().to_string()),
+            has_more: page.has_more,
+            records: page
+                .data
+                .iter()
+                .map(R::from_wire)
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     pub async fn list_charges(&self, params: &ListParams) -> Result<List<Charge>, StripeError> {

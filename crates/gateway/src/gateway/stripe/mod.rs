@@ -12,8 +12,8 @@ pub mod retry;
 pub mod wire;
 
 pub use client::{
-    IDEMPOTENCY_METADATA_KEY, ListParams, Listed, NewPaymentIntent, NewRefund, Pages,
-    PreparedCreate, STRIPE_API_BASE, STRIPE_VERSION, StripeClient, metadata_query,
+    IDEMPOTENCY_METADATA_KEY, ListParams, Listed, ListedRecord, NewPaymentIntent, NewRefund, Pages,
+    PreparedCreate, RecordPage, STRIPE_API_BASE, STRIPE_VERSION, StripeClient, metadata_query,
 };
 pub use error::StripeError;
 pub use retry::{AttemptOutcome, RetryDecision, RetryPolicy};
