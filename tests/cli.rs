@@ -16,6 +16,7 @@ fn chargeguard(dir: &Path, args: &[&str]) -> Output {
         .env("HOME", dir)
         .env("XDG_DATA_HOME", dir.join("data"))
         .env_remove("CHARGEGUARD_DB")
+        .env_remove(chargeguard::places::DATA_DIR_ENV)
         .args(args)
         .output()
         .expect("run chargeguard")
@@ -305,4 +306,40 @@ fn the_demos_first_hour_needs_no_settings() {
         &["--db", db, "export", "month", "2026-10", "--out", "package"],
     ));
     assert!(dir.path().join("package").exists(), "{out}");
+}
+
+/// One data folder for both shells: what the command line imports without `--db` is the
+/// store the desktop app opens, not a second set of books beside it.
+#[test]
+fn the_command_line_and_the_desktop_app_open_the_same_books() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("books");
+    let invoices = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/invoices.csv");
+    let out = Command::new(harness::BIN)
+        .current_dir(dir.path())
+        .env("HOME", dir.path())
+        .env_remove("CHARGEGUARD_DB")
+        .env(chargeguard::places::DATA_DIR_ENV, &data)
+        .args(["import", "invoices", invoices.to_str().unwrap()])
+        .output()
+        .unwrap();
+    ok(&out);
+    let imported = chargeguard::store::Store::open(&chargeguard::places::real_store(&data))
+        .unwrap()
+        .read(|tx| tx.invoices())
+        .unwrap();
+    assert!(!imported.is_empty());
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let session = runtime
+        .block_on(chargeguard::api::session::open_desktop(
+            &data,
+            std::time::Duration::from_secs(5),
+        ))
+        .unwrap();
+    assert!(!session.demo, "the desktop found the books the CLI made");
+    let today = chargeguard::api::today(&session.api).unwrap();
+    assert!(!today.demo, "{today:?}");
+    let mut store = chargeguard::store::Store::open(session.api.db()).unwrap();
+    assert_eq!(store.read(|tx| tx.invoices()).unwrap(), imported);
 }

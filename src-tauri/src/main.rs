@@ -8,11 +8,11 @@
 //! webview: the key stays in the OS keyring and in the core's client.
 //!
 //! For tests, `CHARGEGUARD_APP_ID` replaces the app identifier (so the webview's own data
-//! lands apart from a real install's) and `CHARGEGUARD_DATA_DIR` names the data folder.
+//! lands apart from a real install's) and `CHARGEGUARD_DATA_DIR` names the data folder,
+//! for this app and the command line alike (`chargeguard::places`).
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use chargeguard::api::session::{self, Session};
@@ -31,20 +31,11 @@ async fn api(shell: State<'_, Shell>, command: String, request: Value) -> Result
     api::commands::call(&session.api, &command, request).await
 }
 
-fn data_dir(app: &tauri::App) -> Result<PathBuf, ApiError> {
-    if let Some(dir) = std::env::var_os("CHARGEGUARD_DATA_DIR") {
-        return Ok(PathBuf::from(dir));
-    }
-    app.path().app_data_dir().map_err(|e| {
-        ApiError::new(
-            ApiErrorCode::Internal,
-            format!("cannot find a data folder for this user ({e}); set CHARGEGUARD_DATA_DIR"),
-        )
-    })
-}
-
-fn open_session(app: &tauri::App) -> Result<Session, ApiError> {
-    let dir = data_dir(app)?;
+/// The same data folder the command line uses (`chargeguard::places`), so both open the
+/// same books.
+fn open_session() -> Result<Session, ApiError> {
+    let dir = chargeguard::places::data_dir()
+        .map_err(|e| ApiError::new(ApiErrorCode::Internal, e.to_string()))?;
     let session =
         tauri::async_runtime::block_on(session::open_desktop(&dir, Duration::from_secs(30)))?;
     tracing::info!(
@@ -74,7 +65,7 @@ fn main() {
         .setup(|app| {
             // A session that cannot open still gets a window: every command then answers
             // with the reason, which the window shows, instead of the app vanishing.
-            let session = open_session(app);
+            let session = open_session();
             if let Err(e) = &session {
                 tracing::error!("cannot open the books: {e}");
             }

@@ -7,17 +7,17 @@
 //! gateway. The sandbox binds loopback only and uses the demo's test key, which is no
 //! secret; a real store's key stays in the OS keyring, read by [`Api`] when needed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use chargeguard_core::demo::{self, DemoSpec};
+use chargeguard_core::places::{self, DemoPaths};
 use chargeguard_core::sandbox::{self, RunningSandbox, SandboxConfig};
 use chargeguard_core::store::Store;
 
 use super::{Api, ApiError};
 
-/// The store a desktop install keeps its real books in, inside its data folder.
-pub const REAL_STORE_FILE: &str = "chargeguard.db";
+pub use chargeguard_core::places::REAL_STORE_FILE;
 
 /// An open window's API, and the demo's sandbox when the store is the demo's.
 #[derive(Debug)]
@@ -45,19 +45,9 @@ impl Session {
     }
 }
 
-/// Where the demo lives inside a data folder: its store, its generated files, its sandbox.
-pub fn demo_paths(data_dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
-    let demo = data_dir.join("demo");
-    (
-        demo.join("chargeguard-demo.db"),
-        demo.join("demo-files"),
-        demo.join("sandbox"),
-    )
-}
-
 /// Opens the real store of `data_dir` if it has one, else the demo (built on first use).
 pub async fn open_desktop(data_dir: &Path, timeout: Duration) -> Result<Session, ApiError> {
-    let real = data_dir.join(REAL_STORE_FILE);
+    let real = places::real_store(data_dir);
     if real.exists() {
         return Ok(Session {
             api: Api::new(real).with_http_timeout(timeout),
@@ -65,7 +55,11 @@ pub async fn open_desktop(data_dir: &Path, timeout: Duration) -> Result<Session,
             sandbox: None,
         });
     }
-    let (db, files, sandbox_state) = demo_paths(data_dir);
+    let DemoPaths {
+        store: db,
+        files,
+        sandbox: sandbox_state,
+    } = DemoPaths::in_data_dir(data_dir);
     let build_db = db.clone();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         if let Some(parent) = build_db.parent() {
@@ -188,6 +182,6 @@ mod tests {
             .unwrap();
         assert!(!session.demo);
         assert!(session.sandbox_url().is_none());
-        assert!(!demo_paths(dir.path()).0.exists());
+        assert!(!DemoPaths::in_data_dir(dir.path()).store.exists());
     }
 }

@@ -19,5 +19,6 @@ pub mod export;
 pub mod import;
 pub mod people;
 pub mod period;
+pub mod places;
 pub mod reconcile;
 pub mod sync;

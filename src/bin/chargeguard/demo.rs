@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use chargeguard::demo::{self, DemoSpec};
+use chargeguard::places::DemoPaths;
 
 use crate::{Ctx, findings, output};
 
@@ -24,23 +25,18 @@ pub struct DemoArgs {
 }
 
 pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let db = match &ctx.db {
-        Some(path) => path.clone(),
-        None => crate::data_dir()?.join("demo").join("chargeguard-demo.db"),
+    let places = match &ctx.db {
+        Some(path) => DemoPaths::beside(path),
+        None => DemoPaths::in_data_dir(&crate::data_dir()?),
     };
+    let db = places.store.clone();
     let mut store = chargeguard::store::Store::open(&db)
         .with_context(|| format!("opening the demo store {}", db.display()))?;
     let mut spec = DemoSpec::demo();
     if let Some(seed) = args.seed {
         spec.seed = seed;
     }
-    let dir = match args.files {
-        Some(dir) => dir,
-        None => db
-            .parent()
-            .map(|p| p.join("demo-files"))
-            .unwrap_or_else(|| PathBuf::from("demo-files")),
-    };
+    let dir = args.files.unwrap_or(places.files);
     let built = demo::build(&mut store, &db, &dir, &spec, jiff::Timestamp::now())?;
 
     let sandbox = match &args.sandbox_state {

@@ -116,7 +116,7 @@ impl Ctx {
     pub fn db_path(&self) -> anyhow::Result<PathBuf> {
         match &self.db {
             Some(path) => Ok(path.clone()),
-            None => Ok(data_dir()?.join("chargeguard.db")),
+            None => Ok(chargeguard::places::real_store(&data_dir()?)),
         }
     }
 
@@ -128,9 +128,7 @@ impl Ctx {
 }
 
 pub fn data_dir() -> anyhow::Result<PathBuf> {
-    directories::ProjectDirs::from("app", "Chargeguard", "Chargeguard")
-        .map(|dirs| dirs.data_dir().to_path_buf())
-        .context("cannot find a data folder for this user; pass --db PATH")
+    Ok(chargeguard::places::data_dir()?)
 }
 
 #[global_allocator]

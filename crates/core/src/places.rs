@@ -1,0 +1,91 @@
+//! Where a user's books live when no path is given: one data folder for every shell, so
+//! that `chargeguard import` on the command line and the desktop app open the same store.
+//! Inside it, the real store and, apart from it, the demo (its store, generated files and
+//! sandbox state).
+//!
+//! It only names paths; it never creates, opens or deletes anything.
+
+use std::path::{Path, PathBuf};
+
+/// Names another data folder (tests, a second set of books).
+pub const DATA_DIR_ENV: &str = "CHARGEGUARD_DATA_DIR";
+
+/// The real store's file inside the data folder.
+pub const REAL_STORE_FILE: &str = "chargeguard.db";
+
+#[derive(Debug, thiserror::Error)]
+pub enum PlacesError {
+    #[error(
+        "cannot find a data folder for this user (no home folder); set {DATA_DIR_ENV} or pass --db PATH"
+    )]
+    NoDataDir,
+}
+
+/// The data folder: `CHARGEGUARD_DATA_DIR` when set, else the platform's own place for an
+/// app's data (`~/.local/share/chargeguard` on Linux, `~/Library/Application
+/// Support/app.Chargeguard.Chargeguard` on macOS, `%APPDATA%\Chargeguard\Chargeguard\data`
+/// on Windows).
+pub fn data_dir() -> Result<PathBuf, PlacesError> {
+    if let Some(dir) = std::env::var_os(DATA_DIR_ENV).filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(dir));
+    }
+    directories::ProjectDirs::from("app", "Chargeguard", "Chargeguard")
+        .map(|dirs| dirs.data_dir().to_path_buf())
+        .ok_or(PlacesError::NoDataDir)
+}
+
+/// The real store in `data_dir`.
+pub fn real_store(data_dir: &Path) -> PathBuf {
+    data_dir.join(REAL_STORE_FILE)
+}
+
+/// Where the demo keeps its store, the CSV files it generates and its sandbox's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoPaths {
+    pub store: PathBuf,
+    pub files: PathBuf,
+    pub sandbox: PathBuf,
+}
+
+impl DemoPaths {
+    /// The demo of a data folder, in its `demo/` folder, apart from the real store.
+    pub fn in_data_dir(data_dir: &Path) -> DemoPaths {
+        DemoPaths::beside(&data_dir.join("demo").join("chargeguard-demo.db"))
+    }
+
+    /// A demo whose store is `store`: its files and sandbox beside it.
+    pub fn beside(store: &Path) -> DemoPaths {
+        let folder = store
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        DemoPaths {
+            store: store.to_path_buf(),
+            files: folder.join("demo-files"),
+            sandbox: folder.join("sandbox"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_lives_apart_from_the_real_store() {
+        let data = Path::new("/data/chargeguard");
+        let demo = DemoPaths::in_data_dir(data);
+        assert_eq!(real_store(data), data.join("chargeguard.db"));
+        assert_eq!(demo.store, data.join("demo/chargeguard-demo.db"));
+        assert_eq!(demo.files, data.join("demo/demo-files"));
+        assert_eq!(demo.sandbox, data.join("demo/sandbox"));
+        assert_ne!(demo.store.parent(), real_store(data).parent());
+    }
+
+    #[test]
+    fn a_demo_store_named_without_a_folder_keeps_its_files_beside_it() {
+        let demo = DemoPaths::beside(Path::new("demo.db"));
+        assert_eq!(demo.files, Path::new("./demo-files"));
+        assert_eq!(demo.sandbox, Path::new("./sandbox"));
+    }
+}
