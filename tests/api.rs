@@ -5,7 +5,7 @@
 
 mod api_support;
 
-use api_support::{APPROVER, PASSPHRASE, demo, stats};
+use api_support::{APPROVER, PASSPHRASE, control, demo, stats};
 use chargeguard::api::json::*;
 use chargeguard::api::{self, ApiErrorCode};
 use rstest::rstest;
@@ -445,16 +445,12 @@ async fn sync_now_settles_an_action_whose_answer_was_lost() {
     )
     .unwrap();
     let refunds_before = stats(&sandbox).await["refunds"].as_i64().unwrap();
-    let armed = reqwest::Client::new()
-        .post(format!("{}/_sandbox/faults", sandbox.base_url()))
-        .json(&serde_json::json!({
+    control(&sandbox)
+        .arm(serde_json::json!({
             "path": "/v1/refunds", "method": "POST",
             "fault": "lose_response_after_commit", "times": 100
         }))
-        .send()
-        .await
-        .unwrap();
-    assert!(armed.status().is_success());
+        .await;
     let executed = api::execute(
         &api,
         &ExecuteRequest {
@@ -467,11 +463,7 @@ async fn sync_now_settles_an_action_whose_answer_was_lost() {
     assert_eq!(executed.action.state, ActionState::Unknown, "{executed:?}");
     // Every retry under the key was committed once and its answer lost; the gateway
     // answers again from here on.
-    reqwest::Client::new()
-        .delete(format!("{}/_sandbox/faults", sandbox.base_url()))
-        .send()
-        .await
-        .unwrap();
+    control(&sandbox).disarm().await;
     assert_eq!(api::today(&api).unwrap().undecided_actions, 1);
 
     let synced = api::sync_now(&api).await.unwrap();

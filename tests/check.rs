@@ -3,35 +3,24 @@
 //! with nothing new, exits 0.
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use chargeguard::sandbox::{self, SandboxConfig};
 use serde_json::{Value, json};
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 const KEY: &str = "sk_test_checkTestsKey";
-const BIN: &str = env!("CARGO_BIN_EXE_chargeguard");
 
 fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> Output {
-    let mut child = Command::new(BIN)
+    let mut command = harness::cli(db.parent().expect("the store's folder"));
+    command
         .arg("--db")
         .arg(db)
         .args(args)
-        .env("CHARGEGUARD_API_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    child.wait_with_output().unwrap()
+        .env("CHARGEGUARD_API_KEY", KEY);
+    harness::run_with_stdin(command, stdin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,7 +2,7 @@
 //! then the three imports, reconcile and findings on files of their own.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use serde_json::Value;
 
@@ -11,12 +11,7 @@ mod harness;
 use harness::ok;
 
 fn chargeguard(dir: &Path, args: &[&str]) -> Output {
-    Command::new(harness::BIN)
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("CHARGEGUARD_DB")
-        .env_remove(chargeguard::places::DATA_DIR_ENV)
+    harness::cli(dir)
         .args(args)
         .output()
         .expect("run chargeguard")
@@ -234,25 +229,9 @@ fn a_bad_file_names_line_and_column_exits_non_zero_and_changes_nothing() {
 }
 
 fn chargeguard_with_input(dir: &Path, args: &[&str], input: &str) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_chargeguard"))
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("CHARGEGUARD_DB")
-        .args(args)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("run chargeguard");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut command = harness::cli(dir);
+    command.args(args);
+    harness::run_with_stdin(command, Some(input))
 }
 
 #[test]
@@ -315,10 +294,7 @@ fn the_command_line_and_the_desktop_app_open_the_same_books() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("books");
     let invoices = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import/invoices.csv");
-    let out = Command::new(harness::BIN)
-        .current_dir(dir.path())
-        .env("HOME", dir.path())
-        .env_remove("CHARGEGUARD_DB")
+    let out = harness::cli(dir.path())
         .env(chargeguard::places::DATA_DIR_ENV, &data)
         .args(["import", "invoices", invoices.to_str().unwrap()])
         .output()

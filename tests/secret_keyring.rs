@@ -7,15 +7,13 @@
 //!
 //! Where no Secret Service answers they print why and pass without checking anything.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use chargeguard::sandbox::{self, SandboxConfig};
 use chargeguard::secret::{Keyring, SecretKey};
 use chargeguard::store::Store;
 use chargeguard::sync;
 
-const BIN: &str = env!("CARGO_BIN_EXE_chargeguard");
+#[path = "harness/mod.rs"]
+mod harness;
 
 fn keyring_or_skip(test: &str) -> Option<Keyring> {
     match Keyring::open() {
@@ -45,23 +43,9 @@ fn a_saved_key_is_read_back_and_forgotten() {
 }
 
 fn chargeguard(db: &std::path::Path, args: &[&str], stdin: &str) -> std::process::Output {
-    let mut child = Command::new(BIN)
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env_remove("CHARGEGUARD_API_KEY")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
-    child.wait_with_output().unwrap()
+    let mut command = harness::cli(db.parent().expect("the store's folder"));
+    command.arg("--db").arg(db).args(args);
+    harness::run_with_stdin(command, Some(stdin))
 }
 
 #[test]
@@ -135,12 +119,11 @@ fn the_environment_key_is_never_written_to_the_keyring() {
         )))
         .unwrap();
     let db = dir.path().join("cg.db");
-    let out = Command::new(BIN)
+    let out = harness::cli(dir.path())
         .arg("--db")
         .arg(&db)
         .args(["connect", "--api-base", &sandbox.base_url()])
         .env("CHARGEGUARD_API_KEY", "sk_test_fromTheEnvironment0007")
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     assert!(

@@ -13,12 +13,15 @@ use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
 use chargeguard::secret::SecretKey;
 use serde_json::{Value, json};
 
+#[path = "harness/mod.rs"]
+mod harness;
+
 const KEY: &str = "sk_test_chargeguardClientTests0001";
 
 struct Gateway {
     sandbox: RunningSandbox,
     _dir: tempfile::TempDir,
-    control: reqwest::Client,
+    control: harness::SandboxControl,
 }
 
 impl Gateway {
@@ -28,9 +31,9 @@ impl Gateway {
             .await
             .unwrap();
         Gateway {
+            control: harness::SandboxControl::new(&sandbox.base_url()),
             sandbox,
             _dir: dir,
-            control: reqwest::Client::new(),
         }
     }
 
@@ -49,25 +52,8 @@ impl Gateway {
         })
     }
 
-    async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .control
-            .request(method, format!("{}{path}", self.sandbox.base_url()));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        assert!(
-            response.status().is_success(),
-            "{path}: {}",
-            response.status()
-        );
-        response.json().await.unwrap()
-    }
-
     async fn seed(&self, body: Value) -> Value {
-        self.control(reqwest::Method::POST, "/_sandbox/seed", Some(body))
-            .await
+        self.control.seed(body).await
     }
 
     async fn arm(&self, path: &str, fault: &str, times: u32, hold_ms: Option<u64>) {
@@ -75,15 +61,11 @@ impl Gateway {
         if let Some(ms) = hold_ms {
             spec["hold_ms"] = json!(ms);
         }
-        self.control(reqwest::Method::POST, "/_sandbox/faults", Some(spec))
-            .await;
+        self.control.arm(spec).await;
     }
 
     async fn stat(&self, name: &str) -> i64 {
-        self.control(reqwest::Method::GET, "/_sandbox/stats", None)
-            .await[name]
-            .as_i64()
-            .unwrap()
+        self.control.stats().await[name].as_i64().unwrap()
     }
 
     async fn customer_with_card(&self) -> String {

@@ -32,6 +32,7 @@ pub struct World {
     pub db: PathBuf,
     pub base: String,
     http: reqwest::Client,
+    control: harness::SandboxControl,
     files: AtomicU64,
     /// Global flags for every command (`--http-timeout 1` for the fault tests).
     pub flags: Vec<String>,
@@ -69,6 +70,7 @@ impl World {
             sandbox: Some(running),
             db: dir.path().join("cg.db"),
             dir,
+            control: harness::SandboxControl::new(&base),
             base,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
@@ -82,16 +84,12 @@ impl World {
     }
 
     fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = harness::cli(self.dir.path());
         cmd.arg("--db")
             .arg(&self.db)
             .args(&self.flags)
             .args(args)
-            .env("CHARGEGUARD_API_KEY", KEY)
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
-            .env_remove("CHARGEGUARD_DB")
-            .env_remove("FAILPOINTS");
+            .env("CHARGEGUARD_API_KEY", KEY);
         cmd
     }
 
@@ -130,43 +128,19 @@ impl World {
     // ---- the sandbox, from outside the client under test ----
 
     pub fn seed(&self, body: Value) -> Value {
-        let url = format!("{}/_sandbox/seed", self.base);
-        self.rt.block_on(async {
-            let response = self.http.post(&url).json(&body).send().await.expect("seed");
-            let status = response.status();
-            let body: Value = response.json().await.expect("seed answer");
-            assert!(status.is_success(), "seeding failed: {body}");
-            body
-        })
+        self.rt.block_on(self.control.seed(body))
     }
 
     pub fn arm(&self, fault: Value) {
-        let url = format!("{}/_sandbox/faults", self.base);
-        self.rt.block_on(async {
-            let response = self.http.post(&url).json(&fault).send().await.expect("arm");
-            assert!(response.status().is_success(), "arming {fault}");
-        })
+        self.rt.block_on(self.control.arm(fault))
     }
 
     pub fn disarm(&self) {
-        let url = format!("{}/_sandbox/faults", self.base);
-        self.rt.block_on(async {
-            self.http.delete(&url).send().await.expect("disarm");
-        })
+        self.rt.block_on(self.control.disarm())
     }
 
     pub fn stats(&self) -> Value {
-        let url = format!("{}/_sandbox/stats", self.base);
-        self.rt.block_on(async {
-            self.http
-                .get(&url)
-                .send()
-                .await
-                .expect("stats")
-                .json()
-                .await
-                .expect("stats json")
-        })
+        self.rt.block_on(self.control.stats())
     }
 
     pub fn stat(&self, name: &str) -> i64 {

@@ -4,7 +4,6 @@
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::Duration;
 
 use chargeguard::api::Api;
@@ -32,7 +31,7 @@ pub fn demo() -> Demo {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("demo.db");
     let sandbox_state = dir.path().join("sandbox");
-    let out = Command::new(BIN)
+    let out = harness::cli(dir.path())
         .arg("--db")
         .arg(&db)
         .arg("demo")
@@ -90,12 +89,12 @@ impl Demo {
 
 /// The sandbox's object counts (`GET /_sandbox/stats`).
 pub async fn stats(sandbox: &RunningSandbox) -> Value {
-    reqwest::get(format!("{}/_sandbox/stats", sandbox.base_url()))
-        .await
-        .expect("stats answer")
-        .json()
-        .await
-        .expect("stats are JSON")
+    control(sandbox).stats().await
+}
+
+/// The sandbox's control routes (faults, stats), from outside the client under test.
+pub fn control(sandbox: &RunningSandbox) -> harness::SandboxControl {
+    harness::SandboxControl::new(&sandbox.base_url())
 }
 
 /// Runs a command through the one list both shells route by, as a window would, and reads

@@ -65,6 +65,7 @@ pub struct World {
     sandbox: Option<RunningSandbox>,
     pub rt: tokio::runtime::Runtime,
     pub http: reqwest::Client,
+    control: harness::SandboxControl,
     pub base: String,
     pub dir: TempDir,
     pub db: PathBuf,
@@ -110,6 +111,7 @@ impl World {
                 .timeout(PATIENCE)
                 .build()
                 .expect("client"),
+            control: harness::SandboxControl::new(&base),
             base,
             db: dir.path().join("cg.db"),
             dir,
@@ -117,10 +119,7 @@ impl World {
             surplus_charge: String::new(),
         };
         let now = jiff::Timestamp::now().as_second();
-        let seeded = world.control(
-            reqwest::Method::POST,
-            "/_sandbox/seed",
-            Some(json!({
+        let seeded = world.rt.block_on(world.control.seed(json!({
                 "customers": [
                     {"id": REFUND_CUSTOMER, "email": "alba@example.com", "payment_method": "pm_card_visa"},
                     {"id": RECHARGE_CUSTOMER, "email": "brio@example.com", "payment_method": card},
@@ -134,8 +133,7 @@ impl World {
                      "created": now - 3600, "status": "failed",
                      "metadata": {"invoice_number": RECHARGE_INVOICE}},
                 ],
-            })),
-        );
+        })));
         let charges: Vec<String> = seeded["charges"]
             .as_array()
             .expect("seeded charges")
@@ -189,19 +187,12 @@ impl World {
 
     /// `chargeguard --db cg.db ARGS…`, not yet started.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(BIN);
+        let mut command = harness::cli(self.dir.path());
         command
-            .current_dir(self.dir.path())
-            .env("HOME", self.dir.path())
-            .env("XDG_DATA_HOME", self.dir.path().join("data"))
             .env("CHARGEGUARD_API_KEY", API_KEY)
-            .env_remove("CHARGEGUARD_DB")
-            .env_remove("FAILPOINTS")
-            .env_remove("RUST_LOG")
             .arg("--db")
             .arg(&self.db)
-            .args(args)
-            .stdin(Stdio::null());
+            .args(args);
         command
     }
 
@@ -356,22 +347,6 @@ impl World {
     // ---- the sandbox ----
 
     /// A call to a `/_sandbox/…` control endpoint; its JSON answer.
-    pub fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        self.rt.block_on(async {
-            let mut request = self.http.request(method, format!("{}{path}", self.base));
-            if let Some(body) = &body {
-                request = request.json(body);
-            }
-            let response = request.send().await.expect("the sandbox answers");
-            assert!(
-                response.status().is_success(),
-                "{path}: {}",
-                response.status()
-            );
-            response.json().await.expect("json")
-        })
-    }
-
     /// Arms a fault on the create `kind` sends (POST only: the guards' and recovery's
     /// reads pass untouched).
     pub fn arm(&self, kind: Kind, fault: &str, hold_ms: Option<u64>) {
@@ -380,16 +355,16 @@ impl World {
         if let Some(hold) = hold_ms {
             spec["hold_ms"] = json!(hold);
         }
-        self.control(reqwest::Method::POST, "/_sandbox/faults", Some(spec));
+        self.rt.block_on(self.control.arm(spec));
     }
 
     pub fn stats(&self) -> Value {
-        self.control(reqwest::Method::GET, "/_sandbox/stats", None)
+        self.rt.block_on(self.control.stats())
     }
 
     /// What Stripe does 24 hours after a request: it forgets the key.
     pub fn forget_keys(&self) {
-        self.control(reqwest::Method::DELETE, "/_sandbox/idempotency_keys", None);
+        self.rt.block_on(self.control.forget_keys());
     }
 
     /// A Stripe API read, as any client would make it; the JSON answer.

@@ -5,9 +5,8 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 #[path = "../harness/mod.rs"]
 mod harness;
@@ -19,27 +18,12 @@ pub use harness::refused as failed;
 
 /// Runs `chargeguard` in `dir` with `args`, feeding `stdin`.
 pub fn cg_with(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(harness::BIN);
-    cmd.current_dir(dir)
-        .env("HOME", dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env_remove("CHARGEGUARD_DB")
-        .env_remove("CHARGEGUARD_API_KEY")
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut command = harness::cli(dir);
+    command.args(args);
     for (k, v) in env {
-        cmd.env(k, v);
+        command.env(k, v);
     }
-    let mut child = cmd.spawn().expect("run chargeguard");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(stdin.as_bytes())
-        .expect("write stdin");
-    child.wait_with_output().expect("wait for chargeguard")
+    harness::run_with_stdin(command, Some(stdin))
 }
 
 pub fn cg(dir: &Path, args: &[&str]) -> Output {

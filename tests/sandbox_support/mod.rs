@@ -10,6 +10,9 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 use tempfile::TempDir;
 
+#[path = "../harness/mod.rs"]
+mod harness;
+
 pub const KEY: &str = "sk_test_sandbox_tests";
 
 pub struct Sandbox {
@@ -60,38 +63,21 @@ impl Sandbox {
         response.json().await.expect("json")
     }
 
+    /// The sandbox's control routes (seed, faults, stats).
+    pub fn control(&self) -> harness::SandboxControl {
+        harness::SandboxControl::new(&self.running.base_url())
+    }
+
     pub async fn arm(&self, fault: Value) {
-        let response = self
-            .http
-            .post(self.url("/_sandbox/faults"))
-            .json(&fault)
-            .send()
-            .await
-            .expect("arm");
-        assert_eq!(response.status(), StatusCode::OK, "arming {fault}");
+        self.control().arm(fault).await
     }
 
     pub async fn seed(&self, seed: Value) -> Value {
-        let response = self
-            .http
-            .post(self.url("/_sandbox/seed"))
-            .json(&seed)
-            .send()
-            .await
-            .expect("seed");
-        assert_eq!(response.status(), StatusCode::OK);
-        response.json().await.expect("json")
+        self.control().seed(seed).await
     }
 
     pub async fn stats(&self) -> Value {
-        self.http
-            .get(self.url("/_sandbox/stats"))
-            .send()
-            .await
-            .expect("stats")
-            .json()
-            .await
-            .expect("json")
+        self.control().stats().await
     }
 
     /// Pays with a confirmed payment intent; returns the answer.
