@@ -113,8 +113,8 @@ const INVOICES: FileKind = FileKind::Invoices;
 const PAYMENTS: FileKind = FileKind::Payments;
 const STRIPE: FileKind = FileKind::StripePayments;
 
-/// Every real file of every kind, with what it takes to import (as `import_real_layouts`
-/// and `import_layouts` import them).
+/// Every real file of every kind, with what it takes to import (as `import::real_layouts`
+/// and `import::layouts` import them).
 const BASES: &[Base] = &[
     own(INVOICES, "invoices.csv"),
     own(INVOICES, "invoices_bom_shuffled.csv"),

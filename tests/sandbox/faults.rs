@@ -1,7 +1,7 @@
 //! Each fault as a raw client sees it, and what it left behind: whether the effect
 //! happened, and what a retry with the same Idempotency-Key gets.
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::time::{Duration, Instant};
 

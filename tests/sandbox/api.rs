@@ -2,7 +2,7 @@
 //! lists that page without skipping or repeating, `created` windows, search by metadata,
 //! customers with saved cards, and keys that are refused.
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::collections::HashSet;
 

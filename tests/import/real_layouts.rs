@@ -4,9 +4,9 @@
 //! what a bookkeeper must find in the store: which app was recognised, the import's counts
 //! and what it left out, then every invoice with its amount, dates, status and what the
 //! export says was paid. Regenerate the golden files after a deliberate change with
-//! `CHARGEGUARD_BLESS=1 cargo test --test import_real_layouts`, and read the diff.
+//! `CHARGEGUARD_BLESS=1 cargo test --test import real_layouts`, and read the diff.
 
-mod import_support;
+use crate::import_support;
 
 use std::path::Path;
 

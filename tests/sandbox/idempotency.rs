@@ -2,7 +2,7 @@
 //! and parameters replay the first answer; other parameters or another endpoint are a 400
 //! `idempotency_error`; a key whose first request still runs is a 409.
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use reqwest::StatusCode;
 use sandbox_support::{header, sandbox};

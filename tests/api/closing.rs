@@ -3,7 +3,7 @@
 //! bookkeeper names, verified and found out when changed, closing and reopening with an
 //! approver's passphrase, and the audit log paged and filtered with its chain intact.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::{APPROVER, PASSPHRASE, demo};
 use chargeguard::api::audit_log::*;

@@ -2,7 +2,7 @@
 //! `sources` row), a row that changed at the source is updated with its change recorded
 //! and reported, and a dry run writes nothing.
 
-mod import_support;
+use crate::import_support;
 
 use std::collections::BTreeMap;
 

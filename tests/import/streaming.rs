@@ -1,7 +1,7 @@
 //! The importer streams: a large export goes through without its memory growing with the
 //! file. Alone in its own test binary so no other test moves the process's peak memory.
 
-mod import_support;
+use crate::import_support;
 
 use std::time::Instant;
 
@@ -54,7 +54,7 @@ fn a_large_export_imports_in_bounded_memory() {
     assert_eq!(stored[0], ["200000", "2", "200001"]);
 }
 
-/// The figure for the report: `cargo test --release --test import_streaming -- --ignored --nocapture`.
+/// The figure for the report: `cargo test --release --test import streaming -- --ignored --nocapture`.
 #[test]
 #[ignore = "a timing, run by hand in release"]
 fn one_million_stripe_rows_timing() {

@@ -1,7 +1,7 @@
 //! Another invoicing app's layout imports through a column mapping, from a TOML file or
 //! saved by name in the store; a mapping that does not fit is refused before any row.
 
-mod import_support;
+use crate::import_support;
 
 use std::collections::BTreeMap;
 

@@ -2,7 +2,7 @@
 //! entries and charges say exactly what the file says, every row names its source line,
 //! and extra columns are kept.
 
-mod import_support;
+use crate::import_support;
 
 use std::collections::BTreeMap;
 

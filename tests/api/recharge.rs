@@ -3,7 +3,7 @@
 //! anything is proposed, a proposal refused while a guard fails, and a re-charge that goes
 //! through approve and execute like any fix — once, however often Propose is pressed.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::{APPROVER, PASSPHRASE, demo, stats};
 use chargeguard::api::json::*;

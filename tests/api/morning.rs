@@ -3,7 +3,7 @@
 //! one finding's evidence and fix, and the morning — propose, approve, execute — with the
 //! errors a window branches on, and one refund however many times Execute is pressed.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::{APPROVER, PASSPHRASE, control, demo, stats};
 use chargeguard::api::json::*;

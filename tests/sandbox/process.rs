@@ -2,7 +2,7 @@
 //! refuses a non-loopback address unless told, and its state survives `kill -9` and a
 //! restart on the same `--state` (objects and idempotent replays intact).
 
-mod sandbox_support;
+use crate::sandbox_support;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! period exports to the same bytes every time, refuses new fixes dated inside it until
 //! a named approver reopens it with a reason, and both are in the audit log.
 
-mod monthend_support;
+use crate::monthend_support;
 
 use std::path::Path;
 

@@ -3,7 +3,7 @@
 //! fears (a cell, a line, a file) and caught by `export verify`; and refused outright
 //! when the books do not balance.
 
-mod monthend_support;
+use crate::monthend_support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! Bad input is refused whole: the error names the file, line and column of every bad
 //! cell with its value and what to do, and the store's content is exactly what it was.
 
-mod import_support;
+use crate::import_support;
 
 use chargeguard::import::{FileKind, ImportError, ImportOptions, RowError, import_file};
 use import_support::{TestStore, fixture, now};

@@ -4,7 +4,7 @@
 //! nothing; the same file twice reads "0 new, N unchanged"; a bad row comes back with its
 //! file name, line and column; a mapping made in the form previews, saves and imports.
 
-mod api_support;
+use crate::api_support;
 
 use api_support::call;
 use base64::Engine as _;
