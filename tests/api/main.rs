@@ -5,7 +5,7 @@
 #[path = "../api_support/mod.rs"]
 mod api_support;
 
-mod morning;
 mod closing;
 mod import;
+mod morning;
 mod recharge;
