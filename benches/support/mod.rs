@@ -1,6 +1,7 @@
 //! What the benchmarks share: each measured stage runs in a child process of the bench's
 //! own binary (`--stage NAME DB [ARG]`), so its peak memory is its own, and reports one
 //! line, `stage seconds rows peak_mib`, that the parent reads back.
+#![allow(dead_code)] // a bench uses what it needs of it
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -62,6 +62,78 @@ fn findings_filters(#[case] query: FindingsQuery, #[case] expected: usize) {
     }
 }
 
+/// The window reads the queue a page at a time: the pages, in order, are the whole queue
+/// once, and the filters hold on every page.
+#[rstest]
+#[case::everything(FindingsQuery::default())]
+#[case::open_heuristic(FindingsQuery { status: Some(FindingStatus::Open), confidence: Some(Confidence::Heuristic), ..Default::default() })]
+#[case::double_charges(FindingsQuery { kind: Some(FindingKind::DoubleCharge), ..Default::default() })]
+fn the_queue_in_pages_is_the_whole_queue_once(#[case] query: FindingsQuery) {
+    let demo = demo();
+    let api = api::Api::new(&demo.db);
+    let whole = api::findings(&api, &query).unwrap();
+    assert!(!whole.is_empty());
+    let mut paged: Vec<FindingRow> = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = api::findings(
+            &api,
+            &FindingsQuery {
+                limit: Some(3),
+                after,
+                ..query.clone()
+            },
+        )
+        .unwrap();
+        assert!(page.len() <= 3);
+        pages += 1;
+        paged.extend(page.iter().cloned());
+        match page.last() {
+            Some(last) if page.len() == 3 => after = Some(last.id),
+            _ => break,
+        }
+    }
+    assert_eq!(paged, whole, "{query:?}");
+    assert_eq!(pages, whole.len() / 3 + 1);
+}
+
+/// Today's totals are the open queue's, kind by kind and currency by currency.
+#[test]
+fn today_adds_up_the_open_queue() {
+    let demo = demo();
+    let api = api::Api::new(&demo.db);
+    let today = api::today(&api).unwrap();
+    let open = api::findings(
+        &api,
+        &FindingsQuery {
+            status: Some(FindingStatus::Open),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(today.open_findings as usize, open.len());
+    for total in &today.open_by_kind {
+        let rows: Vec<&FindingRow> = open.iter().filter(|f| f.kind == total.kind).collect();
+        assert_eq!(total.count as usize, rows.len(), "{:?}", total.kind);
+        let mut sums: Vec<(String, i128)> = Vec::new();
+        for row in rows {
+            let minor: i128 = row.amount.minor.parse().unwrap();
+            match sums.iter_mut().find(|(c, _)| *c == row.amount.currency) {
+                Some((_, sum)) => *sum += minor,
+                None => sums.push((row.amount.currency.clone(), minor)),
+            }
+        }
+        sums.sort();
+        let shown: Vec<(String, i128)> = total
+            .amounts
+            .iter()
+            .map(|a| (a.currency.clone(), a.minor.parse().unwrap()))
+            .collect();
+        assert_eq!(shown, sums, "{:?}", total.kind);
+    }
+}
+
 /// A double charge under the approval threshold (one approver is enough): the demo's EUR
 /// one.
 fn first_double_charge(api: &api::Api) -> FindingRow {
@@ -71,6 +143,7 @@ fn first_double_charge(api: &api::Api) -> FindingRow {
             kind: Some(FindingKind::DoubleCharge),
             status: Some(FindingStatus::Open),
             confidence: None,
+            ..Default::default()
         },
     )
     .unwrap()

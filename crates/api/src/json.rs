@@ -167,6 +167,12 @@ pub struct FindingsQuery {
     pub status: Option<FindingStatus>,
     #[ts(optional)]
     pub confidence: Option<Confidence>,
+    /// At most this many findings (a page); every one when absent.
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    /// Only findings after this id: the last id of the page before.
+    #[ts(optional)]
+    pub after: Option<u32>,
 }
 
 /// One row of the findings queue.

@@ -36,6 +36,7 @@ use json::*;
 use chargeguard_core::actions::{self, Plan};
 use chargeguard_core::gateway::stripe::StripeClient;
 use chargeguard_core::import::{self, FileKind, ImportOptions};
+use chargeguard_core::money::Money;
 use chargeguard_core::reconcile::{self, Confidence as CoreConfidence, FindingKind as CoreKind};
 use chargeguard_core::secret::SecretKey;
 use chargeguard_core::store::{self, ActionRow, SourceKind, Store, StoreTx, StoredFinding};
@@ -191,6 +192,13 @@ fn confidence_out(c: CoreConfidence) -> Confidence {
     }
 }
 
+fn confidence_in(c: Confidence) -> CoreConfidence {
+    match c {
+        Confidence::Exact => CoreConfidence::Exact,
+        Confidence::Heuristic => CoreConfidence::Heuristic,
+    }
+}
+
 fn status_out(s: store::FindingStatus) -> FindingStatus {
     match s {
         store::FindingStatus::Open => FindingStatus::Open,
@@ -279,7 +287,6 @@ fn action_view_now(store: &mut Store, a: &ActionRow) -> Result<ActionView, ApiEr
 
 /// The evidence reconciliation kept (`chargeguard_domain::evidence`), as the screens show it.
 fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
-    use chargeguard_core::money::Money;
     use chargeguard_domain::evidence::{Fact, InvoiceEvidence};
     let invoice = |i: &InvoiceEvidence| EvidenceInvoice {
         number: i.number.clone(),
@@ -365,33 +372,31 @@ fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
 pub fn today(api: &Api) -> Result<Today, ApiError> {
     let mut store = api.open()?;
     store.read(|tx| {
-        let open = tx.findings(&store::FindingFilter {
-            kind: None,
-            status: Some(store::FindingStatus::Open),
-        })?;
-        let mut open_by_kind = Vec::new();
-        for kind in CoreKind::ALL {
-            let mut amounts: Vec<(String, i64)> = Vec::new();
-            let mut count = 0;
-            for f in open.iter().filter(|f| f.kind == kind) {
-                count += 1;
-                let (currency, minor) = (f.amount.currency().lower(), f.amount.minor());
-                match amounts.iter_mut().find(|(c, _)| *c == currency) {
-                    Some((_, sum)) => *sum = sum.saturating_add(minor),
-                    None => amounts.push((currency, minor)),
+        let totals = tx.open_totals()?;
+        let open_by_kind: Vec<KindTotal> = CoreKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let of_kind = totals.iter().filter(|t| t.kind == kind);
+                KindTotal {
+                    kind: kind_out(kind),
+                    count: count32(of_kind.clone().map(|t| t.count).sum()),
+                    amounts: of_kind
+                        .map(|t| Amount::from_money(Money::from_minor(t.minor, t.currency)))
+                        .collect(),
                 }
-            }
-            amounts.sort();
-            open_by_kind.push(KindTotal {
-                kind: kind_out(kind),
-                count,
-                amounts: amounts
+            })
+            .collect();
+        let open_findings = count32(totals.iter().map(|t| t.count).sum());
+        let actions = tx.action_counts()?;
+        let in_states = |wanted: &dyn Fn(actions::ActionState) -> bool| {
+            count32(
+                actions
                     .iter()
-                    .map(|(c, m)| Amount::from_parts(*m, c))
-                    .collect(),
-            });
-        }
-        let actions = tx.actions(None)?;
+                    .filter(|(s, _)| wanted(*s))
+                    .map(|(_, n)| n)
+                    .sum(),
+            )
+        };
         use actions::ActionState as S;
         let demo = tx.setting(DEMO_STORE_SETTING)?.is_some();
         let demo_approvers = if demo {
@@ -423,13 +428,10 @@ pub fn today(api: &Api) -> Result<Today, ApiError> {
                     to: c.to.to_string(),
                 })
                 .collect(),
-            open_findings: open.len() as u32,
+            open_findings,
             open_by_kind,
-            undecided_actions: actions.iter().filter(|a| a.state.is_undecided()).count() as u32,
-            waiting_actions: actions
-                .iter()
-                .filter(|a| matches!(a.state, S::Proposed | S::Approved))
-                .count() as u32,
+            undecided_actions: in_states(&|s| s.is_undecided()),
+            waiting_actions: in_states(&|s| matches!(s, S::Proposed | S::Approved)),
         })
     })
 }
@@ -441,12 +443,13 @@ pub fn findings(api: &Api, query: &FindingsQuery) -> Result<Vec<FindingRow>, Api
         kind: query.kind.map(kind_in),
         status: query.status.map(status_in),
     };
-    let all = store.read(|tx| tx.findings(&filter))?;
-    Ok(all
-        .iter()
-        .map(finding_row)
-        .filter(|f| query.confidence.is_none_or(|c| f.confidence == c))
-        .collect())
+    let confidence = query.confidence.map(confidence_in);
+    let page = store::Page {
+        after: query.after.map(i64::from),
+        limit: query.limit.unwrap_or(u32::MAX),
+    };
+    let found = store.read(|tx| tx.findings_page(&filter, confidence, page))?;
+    Ok(found.iter().map(finding_row).collect())
 }
 
 /// One finding with its evidence side by side, its one fix and the actions taken on it.

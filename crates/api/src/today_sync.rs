@@ -307,16 +307,22 @@ fn amount(minor: i128, currency: Currency) -> Amount {
 pub fn daily_totals(api: &Api, request: &DailyTotalsRequest) -> Result<DailyTotals, ApiError> {
     let days = request.days.unwrap_or(14).clamp(1, 92);
     let mut store = api.open()?;
-    let (charges, refunds, ledger, (zone_name, zone)) = store.read(|tx| {
-        Ok::<_, ApiError>((
-            tx.charges()?,
-            tx.refunds()?,
-            tx.ledger_entries()?,
-            chargeguard_core::period::day_zone(tx).map_err(|e| ApiError::invalid(e.to_string()))?,
-        ))
+    let (recent, zone_name) = store.read(|tx| {
+        let (zone_name, zone) =
+            chargeguard_core::period::day_zone(tx).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let today: Date = now().to_zoned(zone.clone()).date();
+        let recent = daily::recent(tx, &zone, today, days).map_err(|e| match e {
+            daily::ChartError::Store(e) => ApiError::from(e),
+            e => ApiError::internal(e.to_string()),
+        })?;
+        Ok::<_, ApiError>((recent, zone_name))
     })?;
-    let today: Date = now().to_zoned(zone.clone()).date();
-    let Some(last) = daily::last_active_day(&charges, &ledger, &zone, today) else {
+    let Some(daily::Recent {
+        first,
+        last,
+        totals,
+    }) = recent
+    else {
         return Ok(DailyTotals {
             zone: zone_name,
             first: None,
@@ -324,10 +330,6 @@ pub fn daily_totals(api: &Api, request: &DailyTotalsRequest) -> Result<DailyTota
             series: Vec::new(),
         });
     };
-    let first = last
-        .checked_sub(jiff::Span::new().days(i64::from(days) - 1))
-        .unwrap_or(last);
-    let totals = daily::gateway_vs_ledger(&charges, &refunds, &ledger, &zone, first, last);
     let series = totals
         .into_iter()
         .filter_map(|(code, series)| {

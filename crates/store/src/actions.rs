@@ -209,6 +209,24 @@ impl StoreTx<'_> {
         row.map(|r| self.finish_row(r)).transpose()
     }
 
+    /// How many actions are in each state (states with none are left out).
+    pub fn action_counts(&self) -> Result<Vec<(ActionState, u64)>, StoreError> {
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT state, count(*) FROM actions GROUP BY state")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let state: String = r.get(0)?;
+            let count: i64 = r.get(1)?;
+            out.push((
+                ActionState::parse(&state).ok_or_else(|| corrupt("action state".into(), &state))?,
+                u64::try_from(count).unwrap_or(0),
+            ));
+        }
+        Ok(out)
+    }
+
     /// Every action, newest first; only those in `states` when given.
     pub fn actions(&self, states: Option<&[ActionState]>) -> Result<Vec<ActionRow>, StoreError> {
         let mut stmt = self

@@ -66,7 +66,7 @@ impl StoreTx<'_> {
         )
     }
 
-    fn read_adjustments(&self, filter: &AnyOf<'_>) -> Result<Vec<StoredAdjustment>, StoreError> {
+    fn read_adjustments(&self, filter: &AnyOf) -> Result<Vec<StoredAdjustment>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT id, action_id, idempotency_key, invoice_number, kind, payment_id, gateway_id, amount_minor,
                     currency, effective_at, created_at

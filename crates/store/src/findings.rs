@@ -21,6 +21,23 @@ pub struct FindingFilter {
     pub status: Option<FindingStatus>,
 }
 
+/// One page of the queue: findings after id `after` (oldest first), at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub after: Option<i64>,
+    pub limit: u32,
+}
+
+/// The open findings of one kind in one currency: how many, and the money at stake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenTotal {
+    pub kind: FindingKind,
+    pub currency: chargeguard_domain::Currency,
+    pub count: u64,
+    /// The sum of their amounts, in minor units (saturating).
+    pub minor: i64,
+}
+
 /// A finding as the store keeps it. Its JSON form is the `findings --json` contract.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredFinding {
@@ -295,6 +312,60 @@ impl StoreTx<'_> {
             out.push(finding_from_row(r)?);
         }
         Ok(out)
+    }
+
+    /// One page of the findings `filter` and `confidence` select, oldest first.
+    pub fn findings_page(
+        &self,
+        filter: &FindingFilter,
+        confidence: Option<Confidence>,
+        page: Page,
+    ) -> Result<Vec<StoredFinding>, StoreError> {
+        let sql = format!(
+            "{SELECT_FINDING} WHERE (?1 IS NULL OR kind = ?1) AND (?2 IS NULL OR status = ?2)
+                AND (?3 IS NULL OR confidence = ?3) AND id > ?4
+             ORDER BY id LIMIT ?5"
+        );
+        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut rows = stmt.query(rusqlite::params![
+            filter.kind.map(FindingKind::as_str),
+            filter.status.map(FindingStatus::as_str),
+            confidence.map(Confidence::as_str),
+            page.after.unwrap_or(0),
+            page.limit
+        ])?;
+        let mut out = Vec::with_capacity(page.limit.min(1024) as usize);
+        while let Some(r) = rows.next()? {
+            out.push(finding_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    /// The open findings by kind and currency: counts and sums, reading three columns of
+    /// each (summed here, saturating: SQLite's `sum` fails on overflow, `total` is a float).
+    pub fn open_totals(&self) -> Result<Vec<OpenTotal>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT kind, currency, amount_minor FROM findings WHERE status = 'open'",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut totals: BTreeMap<(String, String), (u64, i64)> = BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            let total = totals.entry((r.get(0)?, r.get(1)?)).or_default();
+            total.0 += 1;
+            total.1 = total.1.saturating_add(r.get(2)?);
+        }
+        totals
+            .into_iter()
+            .map(|((kind, currency), (count, minor))| {
+                Ok(OpenTotal {
+                    kind: FindingKind::parse(&kind)
+                        .ok_or_else(|| corrupt("finding kind", &kind))?,
+                    currency: currency_from_store(&currency)?,
+                    count,
+                    minor,
+                })
+            })
+            .collect()
     }
 
     /// One stored finding by id.

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use jiff::Timestamp;
+
 use super::extra::ExtraColumns;
 use super::upsert::{Field, TableSql, Upserted};
 use super::{AnyOf, StoreError, StoreTx, currency_from_store, timestamp_from_store};
@@ -216,6 +218,46 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
+    /// The charges made in `[from, to)`, as [`StoreTx::charges_to_reconcile`] reads them,
+    /// oldest first.
+    pub fn charges_created_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Charge>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {CHARGE_COLUMNS_TO_RECONCILE} FROM gateway_charges
+             WHERE created_at >= ?1 AND created_at < ?2 ORDER BY created_at, charge_id"
+        ))?;
+        let mut rows = stmt.query([from.as_second(), to.as_second()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(charge_from_row(r)?);
+        }
+        Ok(out)
+    }
+
+    /// The newest charge made before `before` for which `wanted` holds, reading newest
+    /// first and stopping at the first.
+    pub fn newest_charge_before(
+        &self,
+        before: Timestamp,
+        wanted: impl Fn(&Charge) -> bool,
+    ) -> Result<Option<Charge>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {CHARGE_COLUMNS_TO_RECONCILE} FROM gateway_charges
+             WHERE created_at < ?1 ORDER BY created_at DESC"
+        ))?;
+        let mut rows = stmt.query([before.as_second()])?;
+        while let Some(r) = rows.next()? {
+            let charge = charge_from_row(r)?;
+            if wanted(&charge) {
+                return Ok(Some(charge));
+            }
+        }
+        Ok(None)
+    }
+
     /// Charge `charge_id` of `gateway`, whole, if it is stored.
     pub fn charge(&self, gateway: &str, charge_id: &str) -> Result<Option<Charge>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
@@ -243,12 +285,37 @@ impl StoreTx<'_> {
         self.read_refunds(&AnyOf::ALL)
     }
 
+    /// The refunds made in `[from, to)`, in refund-id order.
+    pub fn refunds_created_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<GatewayRefund>, StoreError> {
+        self.read_refunds(&AnyOf::none().or_between("created_at", from, to))
+    }
+
+    /// The refunds of the charges made in `[from, to)`, whenever the refunds were made, in
+    /// refund-id order.
+    pub fn refunds_of_charges_created_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<GatewayRefund>, StoreError> {
+        self.read_refunds(&AnyOf::none().or_in_made_between(
+            "charge_id",
+            "charge_id FROM gateway_charges",
+            "created_at",
+            from,
+            to,
+        ))
+    }
+
     /// The refunds of these charges, in refund-id order.
     pub fn refunds_of(&self, charge_ids: &[&str]) -> Result<Vec<GatewayRefund>, StoreError> {
         self.read_refunds(&AnyOf::none().or("charge_id", charge_ids))
     }
 
-    fn read_refunds(&self, filter: &AnyOf<'_>) -> Result<Vec<GatewayRefund>, StoreError> {
+    fn read_refunds(&self, filter: &AnyOf) -> Result<Vec<GatewayRefund>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT refund_id, charge_id, amount_minor, currency, status, created_at, metadata
              FROM gateway_refunds WHERE {} ORDER BY refund_id",

@@ -2,6 +2,8 @@
 
 use std::sync::OnceLock;
 
+use jiff::Timestamp;
+
 use super::extra::ExtraColumns;
 use super::upsert::{Field, TableSql, Upserted};
 use super::{AnyOf, StoreError, StoreTx, currency_from_store, timestamp_from_store};
@@ -117,7 +119,7 @@ impl StoreTx<'_> {
         self.read_invoices(&AnyOf::none().or("invoice_number", numbers))
     }
 
-    fn read_invoices(&self, filter: &AnyOf<'_>) -> Result<Vec<Invoice>, StoreError> {
+    fn read_invoices(&self, filter: &AnyOf) -> Result<Vec<Invoice>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT invoice_number, customer_id, amount_minor, currency, issued_at, due_at, status, order_ref,
                     gateway_invoice_id, stated_paid_minor, paid_at
@@ -175,7 +177,31 @@ impl StoreTx<'_> {
         )
     }
 
-    fn read_ledger(&self, filter: &AnyOf<'_>) -> Result<Vec<LedgerEntry>, StoreError> {
+    /// The ledger entries recorded in `[from, to)`, in payment-id order.
+    pub fn ledger_entries_recorded_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.read_ledger(&AnyOf::none().or_between("recorded_at", from, to))
+    }
+
+    /// When the newest ledger entry recorded before `before` was recorded.
+    pub fn newest_ledger_entry_before(
+        &self,
+        before: Timestamp,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT recorded_at FROM ledger_entries WHERE recorded_at < ?1
+             ORDER BY recorded_at DESC LIMIT 1",
+        )?;
+        let mut rows = stmt.query([before.as_second()])?;
+        rows.next()?
+            .map(|r| timestamp_from_store(r.get(0)?))
+            .transpose()
+    }
+
+    fn read_ledger(&self, filter: &AnyOf) -> Result<Vec<LedgerEntry>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT payment_id, invoice_number, kind, amount_minor, currency, recorded_at, gateway_id
              FROM ledger_entries WHERE {} ORDER BY payment_id",

@@ -42,7 +42,8 @@ pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
 pub use audit::AuditFilter;
 pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{
-    FindingFilter, FindingState, FindingStatus, ReconcileRun, Resolution, StoredFinding,
+    FindingFilter, FindingState, FindingStatus, OpenTotal, Page, ReconcileRun, Resolution,
+    StoredFinding,
 };
 pub use gateway_sync::StoredChargeExtras;
 pub use lease::Lease;
@@ -277,7 +278,7 @@ impl StoreTx<'_> {
     /// How many rows `table` holds, to size a `Vec` that reads them all exactly.
     /// How many rows a whole-table read will return, to size its vector once; a targeted
     /// read (a `filter` other than [`AnyOf::ALL`]) starts empty.
-    fn capacity_for(&self, table: &'static str, filter: &AnyOf<'_>) -> Result<usize, StoreError> {
+    fn capacity_for(&self, table: &'static str, filter: &AnyOf) -> Result<usize, StoreError> {
         if filter.is_all() {
             self.row_count(table)
         } else {
@@ -386,39 +387,81 @@ mod tests {
     }
 }
 
-/// The rows a targeted read wants: those whose `column` is one of some keys, for each
-/// column given (`a IN (?, …) OR b IN (?, …)`). No keys at all match no row; [`AnyOf::ALL`]
-/// matches every row (a whole-table read).
+/// The rows a targeted read wants: those whose `column` is one of some keys, or falls in a
+/// range, for each clause given (`a IN (?, …) OR b >= ? AND b < ?`). No clause at all
+/// matches no row; [`AnyOf::ALL`] matches every row (a whole-table read).
 #[derive(Debug, Clone, Default)]
-pub(crate) struct AnyOf<'a> {
+pub(crate) struct AnyOf {
     all: bool,
     clauses: Vec<String>,
-    keys: Vec<&'a str>,
+    params: Vec<rusqlite::types::Value>,
 }
 
-impl<'a> AnyOf<'a> {
-    pub(crate) const ALL: AnyOf<'static> = AnyOf {
+impl AnyOf {
+    pub(crate) const ALL: AnyOf = AnyOf {
         all: true,
         clauses: Vec::new(),
-        keys: Vec::new(),
+        params: Vec::new(),
     };
 
-    pub(crate) fn none() -> AnyOf<'a> {
+    pub(crate) fn none() -> AnyOf {
         AnyOf::default()
     }
 
     /// Also rows whose `column` is one of `keys`.
-    pub(crate) fn or(mut self, column: &'static str, keys: &[&'a str]) -> AnyOf<'a> {
+    pub(crate) fn or(mut self, column: &'static str, keys: &[&str]) -> AnyOf {
         if keys.is_empty() {
             return self;
         }
-        let first = self.keys.len() + 1;
+        let first = self.params.len() + 1;
         let marks: Vec<String> = (first..first + keys.len())
             .map(|i| format!("?{i}"))
             .collect();
         self.clauses
             .push(format!("{column} IN ({})", marks.join(", ")));
-        self.keys.extend_from_slice(keys);
+        self.params.extend(
+            keys.iter()
+                .map(|k| rusqlite::types::Value::Text(k.to_string())),
+        );
+        self
+    }
+
+    /// Also rows whose instant `column` is in `[from, to)`.
+    pub(crate) fn or_between(
+        mut self,
+        column: &'static str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> AnyOf {
+        let n = self.params.len();
+        self.clauses.push(format!(
+            "({column} >= ?{} AND {column} < ?{})",
+            n + 1,
+            n + 2
+        ));
+        self.params.push(from.as_second().into());
+        self.params.push(to.as_second().into());
+        self
+    }
+
+    /// Also rows whose `column` is among `select`'s rows whose instant `range_column` is in
+    /// `[from, to)` (`charge_id FROM gateway_charges`, `created_at`).
+    pub(crate) fn or_in_made_between(
+        mut self,
+        column: &'static str,
+        select: &'static str,
+        range_column: &'static str,
+        from: jiff::Timestamp,
+        to: jiff::Timestamp,
+    ) -> AnyOf {
+        let n = self.params.len();
+        self.clauses.push(format!(
+            "{column} IN (SELECT {select} WHERE {range_column} >= ?{} AND {range_column} < ?{})",
+            n + 1,
+            n + 2
+        ));
+        self.params.push(from.as_second().into());
+        self.params.push(to.as_second().into());
         self
     }
 
@@ -436,6 +479,6 @@ impl<'a> AnyOf<'a> {
     }
 
     pub(crate) fn params(&self) -> impl rusqlite::Params + '_ {
-        rusqlite::params_from_iter(self.keys.iter())
+        rusqlite::params_from_iter(self.params.iter())
     }
 }

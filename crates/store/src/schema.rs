@@ -333,6 +333,18 @@ ALTER TABLE invoices ADD COLUMN paid_at INTEGER;
 ALTER TABLE gateway_charges ADD COLUMN gateway_invoice_id TEXT CHECK (gateway_invoice_id <> '');
 "#;
 
+/// Reads of one invoice's part of the books (proposing, the guards, settling, a finding's
+/// detail) and of recent days (the Today screen's chart) find their rows by index instead
+/// of scanning every charge: the charges naming an invoice or a payment intent, and rows
+/// by the instant they were made.
+const V7_TARGETED_READS: &str = r#"
+CREATE INDEX gateway_charges_invoice_ref ON gateway_charges(invoice_ref) WHERE invoice_ref IS NOT NULL;
+CREATE INDEX gateway_charges_payment_intent ON gateway_charges(payment_intent_id) WHERE payment_intent_id IS NOT NULL;
+CREATE INDEX gateway_charges_created ON gateway_charges(created_at);
+CREATE INDEX gateway_refunds_created ON gateway_refunds(created_at);
+CREATE INDEX ledger_entries_recorded ON ledger_entries(recorded_at);
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -342,6 +354,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V4_PERIODS),
         M::up(V5_UNUSED_CHARGE_INDEXES),
         M::up(V6_GATEWAY_INVOICES_AND_STATED_PAYMENTS),
+        M::up(V7_TARGETED_READS),
     ])
 }
 
@@ -387,7 +400,7 @@ mod tests {
                 .contains(&"gateway_charges_invoice_ref".to_string())
         );
 
-        migrations.to_latest(&mut conn).unwrap();
+        migrations.to_version(&mut conn, 5).unwrap();
 
         assert_eq!(
             index_names(&conn, "gateway_charges"),
@@ -408,5 +421,32 @@ mod tests {
             duplicate.is_err(),
             "a charge id is still unique per gateway"
         );
+    }
+
+    #[test]
+    fn v7_indexes_the_targeted_reads() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        assert_eq!(
+            index_names(&conn, "gateway_charges"),
+            [
+                "gateway_charges_created",
+                "gateway_charges_invoice_ref",
+                "gateway_charges_payment_intent",
+                "sqlite_autoindex_gateway_charges_1"
+            ]
+        );
+        let plan: Vec<String> = conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT charge_id FROM gateway_charges
+                 WHERE invoice_ref IN ('INV-1') OR payment_intent_id IN ('pi_1')",
+            )
+            .unwrap()
+            .query_map([], |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("; ");
+        assert!(!plan.contains("SCAN gateway_charges"), "{plan}");
     }
 }

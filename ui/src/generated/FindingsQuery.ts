@@ -6,4 +6,12 @@ import type { FindingStatus } from "./FindingStatus";
 /**
  * Which findings to list; a `None` filter lets everything through.
  */
-export type FindingsQuery = { kind?: FindingKind, status?: FindingStatus, confidence?: Confidence, };
+export type FindingsQuery = { kind?: FindingKind, status?: FindingStatus, confidence?: Confidence, 
+/**
+ * At most this many findings (a page); every one when absent.
+ */
+limit?: number, 
+/**
+ * Only findings after this id: the last id of the page before.
+ */
+after?: number, };

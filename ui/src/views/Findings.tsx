@@ -33,6 +33,8 @@ const COLUMNS = [
 ];
 
 const ROW_HEIGHT = 34;
+// Findings asked for at a time.
+const PAGE = 500;
 
 export function Findings(props: { user: string; onChanged: () => Promise<void> }) {
   const [query, setQuery] = useState<FindingsQuery>({ status: "open" });
@@ -41,12 +43,25 @@ export function Findings(props: { user: string; onChanged: () => Promise<void> }
   const [selected, setSelected] = useState<number | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
 
+  // The queue arrives a page at a time: the first page shows at once, whatever the books'
+  // size, and the rest is appended behind it. A newer query stops an older one's paging.
+  const generation = useRef(0);
   const load = useCallback(async () => {
+    const mine = ++generation.current;
     try {
-      setRows(await call("findings", query));
+      let all: FindingRow[] = [];
+      let after: number | undefined;
+      for (;;) {
+        const page = await call("findings", { ...query, limit: PAGE, after });
+        if (generation.current !== mine) return;
+        all = all.concat(page);
+        setRows(all);
+        if (page.length < PAGE) break;
+        after = page[page.length - 1].id;
+      }
       setError(null);
     } catch (e) {
-      setError(e instanceof CommandError ? e.message : String(e));
+      if (generation.current === mine) setError(e instanceof CommandError ? e.message : String(e));
     }
   }, [query]);
   useEffect(() => {

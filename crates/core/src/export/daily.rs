@@ -121,6 +121,62 @@ pub fn last_active_day(
         .max()
 }
 
+/// The chart of the latest days with money, read from the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recent {
+    pub first: Date,
+    pub last: Date,
+    pub totals: BTreeMap<String, Vec<DayTotal>>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChartError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("the chart's days cannot be placed in the time zone: {0}")]
+    Zone(#[from] jiff::Error),
+}
+
+/// [`gateway_vs_ledger`] over the `days` days ending on [`last_active_day`], reading only
+/// those days' rows (and the refunds of their charges) instead of the whole books; `None`
+/// when neither side holds money on or before `today`.
+pub fn recent(
+    tx: &crate::store::StoreTx<'_>,
+    zone: &TimeZone,
+    today: Date,
+    days: u32,
+) -> Result<Option<Recent>, ChartError> {
+    let start_of = |day: Date| -> Result<Timestamp, jiff::Error> {
+        Ok(day.to_zoned(zone.clone())?.timestamp())
+    };
+    let tomorrow = start_of(today.tomorrow()?)?;
+    let newest_charge = tx
+        .newest_charge_before(tomorrow, captured)?
+        .map(|c| c.created);
+    let newest_entry = tx.newest_ledger_entry_before(tomorrow)?;
+    let Some(newest) = newest_charge.max(newest_entry) else {
+        return Ok(None);
+    };
+    let last = newest.to_zoned(zone.clone()).date();
+    let first = last
+        .checked_sub(jiff::Span::new().days(i64::from(days.max(1)) - 1))
+        .unwrap_or(last);
+    let (from, to) = (start_of(first)?, start_of(last.tomorrow()?)?);
+    let charges = tx.charges_created_between(from, to)?;
+    let mut refunds = tx.refunds_created_between(from, to)?;
+    // A charge's refunds made after the window still say how much of its refunded total
+    // the store knows as refund objects.
+    refunds.extend(tx.refunds_of_charges_created_between(from, to)?);
+    refunds.sort_by(|a, b| a.id.cmp(&b.id));
+    refunds.dedup_by(|a, b| a.id == b.id);
+    let ledger = tx.ledger_entries_recorded_between(from, to)?;
+    Ok(Some(Recent {
+        first,
+        last,
+        totals: gateway_vs_ledger(&charges, &refunds, &ledger, zone, first, last),
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -221,5 +277,89 @@ mod tests {
         let charges = vec![charge("ch_1", 100, "eur", "2026-09-30T12:00:00Z", 0)];
         let totals = gateway_vs_ledger(&charges, &[], &[], &TimeZone::UTC, first, last);
         assert!(totals.is_empty(), "{totals:?}");
+    }
+
+    /// The chart read a few days at a time from the store draws what the whole books draw,
+    /// in any zone, for any length, on any day: the demo has refunds made days after their
+    /// charges, ledger entries without charges, and several currencies.
+    #[test]
+    fn the_recent_days_read_from_the_store_are_the_whole_books_days() {
+        use crate::demo::{self, DemoSpec};
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo.db");
+        let mut store = crate::store::Store::open(&db).unwrap();
+        let now = Timestamp::now();
+        demo::build(
+            &mut store,
+            &db,
+            &dir.path().join("files"),
+            &DemoSpec::demo(),
+            now,
+        )
+        .unwrap();
+        // The demo's refunds are totals on its charges; give some of them refund objects,
+        // made days after their charges (as a sync brings them).
+        store
+            .write(|tx| {
+                let source =
+                    tx.begin_source(crate::store::SourceKind::StripeSync, "test", None, now)?;
+                let origin = crate::records::Origin {
+                    source_id: source,
+                    line: None,
+                };
+                let refunded: Vec<Charge> = tx
+                    .charges()?
+                    .into_iter()
+                    .filter(|c| captured(c) && c.amount_refunded.minor() > 0)
+                    .collect();
+                assert!(!refunded.is_empty(), "the demo refunds some charges");
+                for (i, c) in refunded.iter().enumerate() {
+                    let refund = GatewayRefund {
+                        id: format!("re_test_{i}"),
+                        charge_id: c.id.clone(),
+                        amount: c.amount_refunded,
+                        status: RefundStatus::Succeeded,
+                        created: c.created + jiff::SignedDuration::from_hours(24 * (i as i64 % 5)),
+                        metadata: BTreeMap::new(),
+                    };
+                    tx.upsert_refund("stripe", &refund, crate::store::ExtraColumns::NONE, &origin)?;
+                }
+                Ok::<_, crate::store::StoreError>(())
+            })
+            .unwrap();
+        store
+            .read(|tx| {
+                let (charges, refunds, ledger) =
+                    (tx.charges()?, tx.refunds()?, tx.ledger_entries()?);
+                assert!(!refunds.is_empty());
+                for zone in [TimeZone::UTC, TimeZone::get("Pacific/Auckland").unwrap()] {
+                    for back in [0, 3, 20, 400] {
+                        let today = now
+                            .to_zoned(zone.clone())
+                            .date()
+                            .checked_sub(jiff::Span::new().days(back))
+                            .unwrap();
+                        for days in [1, 14, 92] {
+                            let got = recent(tx, &zone, today, days).unwrap();
+                            let want =
+                                last_active_day(&charges, &ledger, &zone, today).map(|last| {
+                                    let first = last
+                                        .checked_sub(jiff::Span::new().days(i64::from(days) - 1))
+                                        .unwrap();
+                                    Recent {
+                                        first,
+                                        last,
+                                        totals: gateway_vs_ledger(
+                                            &charges, &refunds, &ledger, &zone, first, last,
+                                        ),
+                                    }
+                                });
+                            assert_eq!(got, want, "{zone:?} {today} {days}");
+                        }
+                    }
+                }
+                Ok::<_, crate::store::StoreError>(())
+            })
+            .unwrap();
     }
 }

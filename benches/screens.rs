@@ -1,0 +1,180 @@
+//! Benchmark: what the desktop asks for when each screen opens, on generated books of a
+//! small size and a large one (default 10,000 and 1,000,000 invoices; override with
+//! `CHARGEGUARD_BENCH_SIZES=10000,200000`). Each call is timed through the API the windows
+//! call (the median of five, after one warm-up), and printed beside the same call on the
+//! small books from the same run and beside the 100 ms budget: a screen whose cost follows
+//! the page, not the books, shows a ratio near 1.
+//!
+//! `CHARGEGUARD_BENCH_KEEP=DIR` keeps each size's store in `DIR/N` and reuses it.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use chargeguard::api::json::{FindingStatus, FindingsQuery, IdRequest};
+use chargeguard::api::monthend::MonthRequest;
+use chargeguard::api::today_sync::DailyTotalsRequest;
+use chargeguard::api::{self, Api};
+use chargeguard::demo::{self, DemoSpec};
+use chargeguard::import::{self, FileKind, ImportOptions};
+use chargeguard::store::Store;
+
+/// The most a screen may take to answer.
+const BUDGET_MS: f64 = 100.0;
+/// The findings a page asks for.
+const PAGE: u32 = 200;
+
+#[global_allocator]
+static ALLOCATOR: chargeguard::Allocator = chargeguard::Allocator;
+
+/// Books of `n` invoices, imported and reconciled, in `dir`; reused when already there.
+fn books(dir: &Path, n: usize) -> PathBuf {
+    let db = dir.join("bench.db");
+    let done = dir.join("reconciled");
+    if done.exists() {
+        return db;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
+    let now = jiff::Timestamp::now();
+    let files = demo::generate(dir, &DemoSpec::scale(n), now).expect("generate the books");
+    let mut store = Store::open(&db).expect("open the store");
+    let options = ImportOptions {
+        zone: jiff::tz::TimeZone::UTC,
+        ..ImportOptions::default()
+    };
+    for (kind, file) in [
+        (FileKind::Invoices, &files.invoices),
+        (FileKind::Payments, &files.payments),
+        (FileKind::StripePayments, &files.stripe_payments),
+    ] {
+        import::import_file(&mut store, kind, file, &options, now).expect("import");
+    }
+    chargeguard::reconcile::run(&mut store, now).expect("reconcile");
+    std::fs::write(&done, b"").expect("mark the books built");
+    db
+}
+
+/// The median of five timed calls after a warm-up, in milliseconds.
+fn time_ms<T>(mut call: impl FnMut() -> T) -> f64 {
+    std::hint::black_box(call());
+    let mut times: Vec<f64> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            std::hint::black_box(call());
+            start.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[2]
+}
+
+/// Each screen's calls on the books in `db`: (call, milliseconds).
+fn screens(db: &Path) -> Vec<(&'static str, f64)> {
+    let api = Api::new(db);
+    let open = FindingsQuery {
+        status: Some(FindingStatus::Open),
+        limit: Some(PAGE),
+        ..FindingsQuery::default()
+    };
+    let first = api::findings(&api, &open).expect("findings")[0].id;
+    let month = api::today(&api)
+        .expect("today")
+        .coverage
+        .last()
+        .map(|c| c.to[..7].to_string())
+        .unwrap_or_else(|| jiff::Timestamp::now().to_string()[..7].to_string());
+    vec![
+        ("today", time_ms(|| api::today(&api).expect("today"))),
+        (
+            "findings (a page)",
+            time_ms(|| api::findings(&api, &open).expect("findings")),
+        ),
+        (
+            "a finding's detail",
+            time_ms(|| api::finding(&api, &IdRequest { id: first }).expect("finding")),
+        ),
+        (
+            "chart (14 days)",
+            time_ms(|| {
+                api::today_sync::daily_totals(&api, &DailyTotalsRequest { days: None })
+                    .expect("chart")
+            }),
+        ),
+        (
+            "re-charge candidates",
+            time_ms(|| api::recharge::recharge_candidates(&api).expect("candidates")),
+        ),
+        (
+            "month-end status",
+            time_ms(|| {
+                api::monthend::period_status(
+                    &api,
+                    &MonthRequest {
+                        month: month.clone(),
+                        tz: None,
+                    },
+                )
+                .expect("period status")
+            }),
+        ),
+        (
+            "settings",
+            time_ms(|| api::settings::settings(&api).expect("settings")),
+        ),
+        (
+            "actions",
+            time_ms(|| api::actions_list(&api).expect("actions")),
+        ),
+    ]
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("CHARGEGUARD_BENCH_SIZES")
+        .unwrap_or_else(|_| "10000,1000000".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    let keep = std::env::var_os("CHARGEGUARD_BENCH_KEEP").map(PathBuf::from);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let mut runs: Vec<(usize, Vec<(&'static str, f64)>)> = Vec::new();
+    for &n in &sizes {
+        let dir = keep
+            .as_ref()
+            .map_or(temp.path(), PathBuf::as_path)
+            .join(n.to_string());
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let start = Instant::now();
+        let db = books(&dir, n);
+        eprintln!(
+            "{n} invoices: books ready in {:.1} s",
+            start.elapsed().as_secs_f64()
+        );
+        runs.push((n, screens(&db)));
+    }
+    let Some((small, base)) = runs.first() else {
+        return;
+    };
+    println!(
+        "{:<22} | {:>9} | {:>10} | {:>10} | {:>8} | {:>9}",
+        "screen call", "invoices", "ms", "ms at 1st", "ratio", "budget"
+    );
+    for (n, figures) in &runs {
+        for ((call, ms), (_, base_ms)) in figures.iter().zip(base) {
+            println!(
+                "{call:<22} | {n:>9} | {ms:>10.2} | {base_ms:>10.2} | {:>8.1} | {:>9}",
+                ms / base_ms.max(0.001),
+                if *ms <= BUDGET_MS { "ok" } else { "OVER" }
+            );
+        }
+    }
+    println!(
+        "(\"ms at 1st\" is the same call on {small} invoices, in this run; budget {BUDGET_MS} ms)"
+    );
+    println!(
+        "peak memory of this process: {:.0} MiB",
+        support::peak_rss_mib()
+    );
+}
