@@ -218,6 +218,16 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
+    /// The invoice numbers declined charges name, each once.
+    pub fn invoices_named_by_failed_charges(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT DISTINCT invoice_ref FROM gateway_charges
+             WHERE status = 'failed' AND invoice_ref IS NOT NULL ORDER BY invoice_ref",
+        )?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The charges made in `[from, to)`, as [`StoreTx::charges_to_reconcile`] reads them,
     /// oldest first.
     pub fn charges_created_between(

@@ -316,13 +316,9 @@ impl StoreTx<'_> {
 
     /// The currencies the books hold money in (charges, invoices, ledger), upper case.
     pub fn currencies_in_use(&self) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
-            "SELECT DISTINCT upper(currency) FROM (
-                 SELECT currency FROM gateway_charges
-                 UNION SELECT currency FROM invoices
-                 UNION SELECT currency FROM ledger_entries)
-             ORDER BY 1",
-        )?;
+        let mut stmt = self
+            .conn()
+            .prepare_cached("SELECT code FROM currencies_in_use ORDER BY code")?;
         let rows = stmt.query_map([], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

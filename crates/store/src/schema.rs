@@ -341,8 +341,29 @@ const V7_TARGETED_READS: &str = r#"
 CREATE INDEX gateway_charges_invoice_ref ON gateway_charges(invoice_ref) WHERE invoice_ref IS NOT NULL;
 CREATE INDEX gateway_charges_payment_intent ON gateway_charges(payment_intent_id) WHERE payment_intent_id IS NOT NULL;
 CREATE INDEX gateway_charges_created ON gateway_charges(created_at);
+CREATE INDEX gateway_charges_failed ON gateway_charges(invoice_ref) WHERE status = 'failed' AND invoice_ref IS NOT NULL;
 CREATE INDEX gateway_refunds_created ON gateway_refunds(created_at);
 CREATE INDEX ledger_entries_recorded ON ledger_entries(recorded_at);
+
+-- The currencies the books use (Settings lists a threshold for each), kept as rows arrive
+-- instead of found by reading every row.
+CREATE TABLE currencies_in_use (code TEXT PRIMARY KEY) WITHOUT ROWID;
+INSERT OR IGNORE INTO currencies_in_use
+    SELECT upper(currency) FROM gateway_charges
+    UNION SELECT upper(currency) FROM invoices
+    UNION SELECT upper(currency) FROM ledger_entries;
+CREATE TRIGGER currencies_of_charges AFTER INSERT ON gateway_charges
+    BEGIN INSERT OR IGNORE INTO currencies_in_use VALUES (upper(NEW.currency)); END;
+CREATE TRIGGER currencies_of_changed_charges AFTER UPDATE OF currency ON gateway_charges
+    BEGIN INSERT OR IGNORE INTO currencies_in_use VALUES (upper(NEW.currency)); END;
+CREATE TRIGGER currencies_of_invoices AFTER INSERT ON invoices
+    BEGIN INSERT OR IGNORE INTO currencies_in_use VALUES (upper(NEW.currency)); END;
+CREATE TRIGGER currencies_of_changed_invoices AFTER UPDATE OF currency ON invoices
+    BEGIN INSERT OR IGNORE INTO currencies_in_use VALUES (upper(NEW.currency)); END;
+CREATE TRIGGER currencies_of_ledger AFTER INSERT ON ledger_entries
+    BEGIN INSERT OR IGNORE INTO currencies_in_use VALUES (upper(NEW.currency)); END;
+CREATE TRIGGER currencies_of_changed_ledger AFTER UPDATE OF currency ON ledger_entries
+    BEGIN INSERT OR IGNORE INTO currencies_in_use VALUES (upper(NEW.currency)); END;
 "#;
 
 /// Every migration, oldest first. Append only.
@@ -431,6 +452,7 @@ mod tests {
             index_names(&conn, "gateway_charges"),
             [
                 "gateway_charges_created",
+                "gateway_charges_failed",
                 "gateway_charges_invoice_ref",
                 "gateway_charges_payment_intent",
                 "sqlite_autoindex_gateway_charges_1"
@@ -448,5 +470,35 @@ mod tests {
             .unwrap();
         let plan = plan.join("; ");
         assert!(!plan.contains("SCAN gateway_charges"), "{plan}");
+    }
+
+    #[test]
+    fn v7_knows_the_currencies_in_use_before_it_and_after() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = super::migrations();
+        migrations.to_version(&mut conn, 6).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sources (id, kind, origin, imported_at) VALUES (1, 'stripe_export', 'u.csv', 0);
+             INSERT INTO gateway_charges (gateway, charge_id, amount_minor, amount_refunded_minor, currency,
+                 status, captured, created_at, source_id) VALUES ('stripe', 'ch_1', 5, 0, 'eur', 'succeeded', 1, 0, 1);",
+        )
+        .unwrap();
+        migrations.to_latest(&mut conn).unwrap();
+        conn.execute_batch(
+            "INSERT INTO invoices (invoice_number, customer_id, amount_minor, currency, issued_at, status, source_id)
+                 VALUES ('INV-1', 'c', 100, 'jpy', 0, 'open', 1);
+             INSERT INTO ledger_entries (payment_id, invoice_number, kind, amount_minor, currency, recorded_at, source_id)
+                 VALUES ('p1', 'INV-1', 'payment', 100, 'kwd', 0, 1);
+             UPDATE gateway_charges SET currency = 'usd' WHERE charge_id = 'ch_1';",
+        )
+        .unwrap();
+        let codes: Vec<String> = conn
+            .prepare("SELECT code FROM currencies_in_use ORDER BY code")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(codes, ["EUR", "JPY", "KWD", "USD"]);
     }
 }

@@ -30,7 +30,7 @@ pub struct FailedAttempt {
 }
 
 /// An invoice the ledger says is unpaid, which at least one attempt failed to collect.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RechargeCandidate {
     pub invoice: Invoice,
     /// What the ledger says is still owed (the amount a re-charge would take).
@@ -108,24 +108,51 @@ fn open_action_on(actions: &[ActionRow], invoice_number: &str) -> Option<ActionR
         .cloned()
 }
 
-/// Unpaid invoices (by the ledger) with at least one failed attempt, oldest invoice first.
-pub fn recharge_candidates(store: &mut Store) -> Result<Vec<RechargeCandidate>, ActionError> {
-    let (books, actions) =
-        store.read(|tx| Ok::<_, ActionError>((reconcile::books_in(tx)?, tx.actions(None)?)))?;
-    let mut out: Vec<RechargeCandidate> = books
+/// The candidates among `books`' invoices.
+fn candidates_in(books: &Books, actions: &[ActionRow]) -> Vec<RechargeCandidate> {
+    books
         .invoices
         .iter()
         .filter_map(|invoice| {
-            let owed = owed_in_ledger(&books, &invoice.number).ok()?;
-            let failed = failed_attempts(&books, &actions, &invoice.number);
+            let owed = owed_in_ledger(books, &invoice.number).ok()?;
+            let failed = failed_attempts(books, actions, &invoice.number);
             (!failed.is_empty()).then(|| RechargeCandidate {
                 invoice: invoice.clone(),
                 owed,
                 failed_attempts: failed,
-                open_action: open_action_on(&actions, &invoice.number),
+                open_action: open_action_on(actions, &invoice.number),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// Invoices read at a time for the candidates (well under the engine's limit on a
+/// statement's parameters).
+const CANDIDATE_CHUNK: usize = 500;
+
+/// Unpaid invoices (by the ledger) with at least one failed attempt, oldest invoice first.
+/// Only the invoices a declined charge or a refused re-charge names are read, with their
+/// part of the books, not the whole books.
+pub fn recharge_candidates(store: &mut Store) -> Result<Vec<RechargeCandidate>, ActionError> {
+    let mut out = store.read(|tx| {
+        let actions = tx.actions(None)?;
+        let mut named = tx.invoices_named_by_failed_charges()?;
+        named.extend(
+            actions
+                .iter()
+                .filter(|a| a.kind == ActionKind::Recharge && a.state == ActionState::Failed)
+                .filter_map(|a| a.invoice_number.clone()),
+        );
+        named.sort_unstable();
+        named.dedup();
+        let mut out = Vec::new();
+        for chunk in named.chunks(CANDIDATE_CHUNK) {
+            let numbers: Vec<&str> = chunk.iter().map(String::as_str).collect();
+            let books = reconcile::books_about(tx, &numbers, &[])?;
+            out.extend(candidates_in(&books, &actions));
+        }
+        Ok::<_, ActionError>(out)
+    })?;
     out.sort_by(|a, b| {
         (a.invoice.issued_at, &a.invoice.number).cmp(&(b.invoice.issued_at, &b.invoice.number))
     });
@@ -472,5 +499,32 @@ mod tests {
             failed_attempts(&books, &[], "INV-PART").is_empty(),
             "an invoice never attempted is not a re-charge candidate"
         );
+    }
+
+    /// The candidates read invoice by invoice are the ones the whole books give.
+    #[test]
+    fn the_candidates_from_their_invoices_are_the_whole_books_candidates() {
+        use crate::demo::{self, DemoSpec};
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo.db");
+        let mut store = Store::open(&db).unwrap();
+        demo::build(
+            &mut store,
+            &db,
+            &dir.path().join("files"),
+            &DemoSpec::scale(3_000),
+            jiff::Timestamp::now(),
+        )
+        .unwrap();
+        let mut whole = store
+            .read(|tx| {
+                Ok::<_, ActionError>(candidates_in(&reconcile::books_in(tx)?, &tx.actions(None)?))
+            })
+            .unwrap();
+        whole.sort_by(|a, b| {
+            (a.invoice.issued_at, &a.invoice.number).cmp(&(b.invoice.issued_at, &b.invoice.number))
+        });
+        assert!(!whole.is_empty(), "the demo declines some charges");
+        assert_eq!(recharge_candidates(&mut store).unwrap(), whole);
     }
 }
