@@ -114,7 +114,7 @@ fn screens(db: &Path) -> Vec<(&'static str, f64)> {
                     &api,
                     &MonthRequest {
                         month: month.clone(),
-                        tz: None,
+                        tz: Some("UTC".into()),
                     },
                 )
                 .expect("period status")

@@ -193,17 +193,18 @@ impl StoreTx<'_> {
         ))
     }
 
-    /// The charges, as [`StoreTx::charges_to_reconcile`] reads them, with one of these ids,
-    /// naming one of these invoices, or made by one of these payment intents; in charge-id
-    /// order.
+    /// The charges, as [`StoreTx::charges_to_reconcile`] reads them, that are `gateway`'s
+    /// with one of these ids, name one of these invoices, or were made by one of these
+    /// payment intents; in charge-id order.
     pub fn charges_about(
         &self,
+        gateway: &str,
         ids: &[&str],
         invoice_refs: &[&str],
         payment_intents: &[&str],
     ) -> Result<Vec<Charge>, StoreError> {
         let filter = AnyOf::none()
-            .or("charge_id", ids)
+            .or_of_gateway(gateway, "charge_id", ids)
             .or("invoice_ref", invoice_refs)
             .or("payment_intent_id", payment_intents);
         let mut stmt = self.conn().prepare_cached(&format!(

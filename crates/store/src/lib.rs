@@ -422,6 +422,34 @@ impl AnyOf {
         self
     }
 
+    /// Also rows of `gateway` whose `column` is one of `keys` (a key unique per gateway,
+    /// found through the `(gateway, key)` index).
+    pub(crate) fn or_of_gateway(
+        mut self,
+        gateway: &str,
+        column: &'static str,
+        keys: &[&str],
+    ) -> AnyOf {
+        if keys.is_empty() {
+            return self;
+        }
+        let first = self.params.len() + 1;
+        let marks: Vec<String> = (first + 1..first + 1 + keys.len())
+            .map(|i| format!("?{i}"))
+            .collect();
+        self.clauses.push(format!(
+            "(gateway = ?{first} AND {column} IN ({}))",
+            marks.join(", ")
+        ));
+        self.params
+            .push(rusqlite::types::Value::Text(gateway.to_string()));
+        self.params.extend(
+            keys.iter()
+                .map(|k| rusqlite::types::Value::Text(k.to_string())),
+        );
+        self
+    }
+
     /// Also rows whose instant `column` is in `[from, to)`.
     pub(crate) fn or_between(
         mut self,

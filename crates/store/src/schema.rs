@@ -461,7 +461,8 @@ mod tests {
         let plan: Vec<String> = conn
             .prepare(
                 "EXPLAIN QUERY PLAN SELECT charge_id FROM gateway_charges
-                 WHERE invoice_ref IN ('INV-1') OR payment_intent_id IN ('pi_1')",
+                 WHERE (gateway = 'stripe' AND charge_id IN ('ch_1', 'ch_2'))
+                    OR invoice_ref IN ('INV-1') OR payment_intent_id IN ('pi_1')",
             )
             .unwrap()
             .query_map([], |r| r.get::<_, String>(3))

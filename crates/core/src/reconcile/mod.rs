@@ -192,7 +192,7 @@ pub fn books_about(
     invoice_numbers: &[&str],
     charge_ids: &[&str],
 ) -> Result<Books, ReconcileError> {
-    let named_charges = tx.charges_about(charge_ids, &[], &[])?;
+    let named_charges = tx.charges_about(crate::sync::GATEWAY, charge_ids, &[], &[])?;
     let mut gateway_ids: Vec<&str> = charge_ids.to_vec();
     gateway_ids.extend(
         named_charges
@@ -206,7 +206,7 @@ pub fn books_about(
     ids.extend(ledger.iter().filter_map(|e| e.gateway_id.as_deref()));
     ids.sort_unstable();
     ids.dedup();
-    let charges = tx.charges_about(&ids, invoice_numbers, &ids)?;
+    let charges = tx.charges_about(crate::sync::GATEWAY, &ids, invoice_numbers, &ids)?;
     let charge_ids: Vec<&str> = charges.iter().map(|c| c.id.as_str()).collect();
     let refunds = tx.refunds_of(&charge_ids)?;
     let mut recorded: Vec<&str> = charge_ids.clone();
