@@ -39,6 +39,33 @@ pub fn real_store(data_dir: &Path) -> PathBuf {
     data_dir.join(REAL_STORE_FILE)
 }
 
+/// Moves the real store an older desktop install kept in `legacy` (the app's own data
+/// folder, before both shells shared one) into `data_dir`, when `data_dir` has none, so its
+/// books open where both shells now look. Never overwrites: with a store already in
+/// `data_dir`, or none in `legacy`, it does nothing. Whether it moved one.
+///
+/// The write-ahead log and shared memory move before the store, so a move cut short is
+/// finished by the next start: the store is the last file to arrive, and until it does
+/// `data_dir` still has none.
+pub fn adopt_legacy_store(legacy: &Path, data_dir: &Path) -> std::io::Result<bool> {
+    let (from, to) = (real_store(legacy), real_store(data_dir));
+    if to.exists() || !from.exists() || legacy == data_dir {
+        return Ok(false);
+    }
+    std::fs::create_dir_all(data_dir)?;
+    for suffix in ["-wal", "-shm", ""] {
+        let with = |p: &Path| {
+            let mut name = p.as_os_str().to_owned();
+            name.push(suffix);
+            PathBuf::from(name)
+        };
+        if with(&from).exists() {
+            std::fs::rename(with(&from), with(&to))?;
+        }
+    }
+    Ok(true)
+}
+
 /// Where the demo keeps its store, the CSV files it generates and its sandbox's state.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DemoPaths {
@@ -87,5 +114,48 @@ mod tests {
         let demo = DemoPaths::beside(Path::new("demo.db"));
         assert_eq!(demo.files, Path::new("./demo-files"));
         assert_eq!(demo.sandbox, Path::new("./sandbox"));
+    }
+
+    #[test]
+    fn an_older_desktop_store_moves_into_the_shared_folder_whole_and_only_once() {
+        use crate::store::Store;
+        let dir = tempfile::tempdir().unwrap();
+        let (legacy, shared) = (
+            dir.path().join("app.chargeguard.desktop"),
+            dir.path().join("chargeguard"),
+        );
+        std::fs::create_dir_all(&legacy).unwrap();
+        let mut old = Store::open(&real_store(&legacy)).unwrap();
+        old.write(|tx| tx.set_setting("business.name", "Alba Ltd"))
+            .unwrap();
+        // Copied while the old store is still open: its latest write may be only in the log.
+        let copy = dir.path().join("copy");
+        std::fs::create_dir_all(&copy).unwrap();
+        for suffix in ["", "-wal", "-shm"] {
+            let name = format!("{REAL_STORE_FILE}{suffix}");
+            if legacy.join(&name).exists() {
+                std::fs::copy(legacy.join(&name), copy.join(&name)).unwrap();
+            }
+        }
+        drop(old);
+        let copy_legacy = copy;
+
+        assert!(adopt_legacy_store(&copy_legacy, &shared).unwrap());
+        let mut moved = Store::open(&real_store(&shared)).unwrap();
+        assert_eq!(
+            moved
+                .read(|tx| tx.setting("business.name"))
+                .unwrap()
+                .as_deref(),
+            Some("Alba Ltd")
+        );
+        assert!(!real_store(&copy_legacy).exists());
+
+        // With books in the shared folder, another old store is left where it is.
+        assert!(!adopt_legacy_store(&legacy, &shared).unwrap());
+        assert!(real_store(&legacy).exists());
+        assert!(
+            !adopt_legacy_store(&dir.path().join("nothing-here"), &dir.path().join("x")).unwrap()
+        );
     }
 }
