@@ -429,7 +429,7 @@ async fn a_declined_card_is_a_definitive_answer_naming_the_charge() {
         }
         other => panic!("expected a decline, got {other}"),
     }
-    assert!(err.is_definitive());
+    assert!(err.is_definite());
 }
 
 #[tokio::test]

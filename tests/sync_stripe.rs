@@ -3,9 +3,9 @@
 //! and the secret key found nowhere it should not be.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use chargeguard::gateway::stripe::StripeClient;
@@ -18,7 +18,8 @@ use chargeguard::sync::{self, SyncOptions};
 use serde_json::{Value, json};
 
 const KEY: &str = "sk_test_syncTestsSecretValue9Q7Z";
-const BIN: &str = env!("CARGO_BIN_EXE_chargeguard");
+#[path = "harness/mod.rs"]
+mod harness;
 
 async fn sandbox_with(
     charges: usize,
@@ -204,26 +205,13 @@ async fn export_then_sync_is_one_row_per_charge_and_keeps_the_fee() {
 }
 
 fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
-    let mut child = Command::new(BIN)
+    let mut command = harness::cli(db.parent().expect("the store's folder"));
+    command
         .arg("--db")
         .arg(db)
         .args(args)
-        .env("CHARGEGUARD_API_KEY", KEY)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+        .env("CHARGEGUARD_API_KEY", KEY);
+    harness::run_with_stdin(command, stdin)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -248,7 +236,7 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_doubled() {
 
     let db_for_child = db.clone();
     let killed_after = tokio::task::spawn_blocking(move || {
-        let mut child = Command::new(BIN)
+        let mut child = harness::cli(db_for_child.parent().expect("the store's folder"))
             .arg("--db")
             .arg(&db_for_child)
             .args(["sync", "--page-size", "10"])

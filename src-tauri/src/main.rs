@@ -34,27 +34,22 @@ async fn api(shell: State<'_, Shell>, command: String, request: Value) -> Result
 /// The same data folder the command line uses (`chargeguard::places`), so both open the
 /// same books. Real books an older version kept in the app's own data folder move there
 /// first (only where the shared folder has none).
-fn open_session(app: &tauri::App) -> Result<Session, ApiError> {
+fn open_session() -> Result<Session, ApiError> {
     let dir = chargeguard::places::data_dir()
         .map_err(|e| ApiError::new(ApiErrorCode::Internal, e.to_string()))?;
-    if std::env::var_os(chargeguard::places::DATA_DIR_ENV).is_none()
-        && let Ok(legacy) = app.path().app_data_dir()
-    {
-        match chargeguard::places::adopt_legacy_store(&legacy, &dir) {
-            Ok(true) => {
-                tracing::info!(from = %legacy.display(), to = %dir.display(), "moved the books into the shared data folder")
-            }
-            Ok(false) => {}
-            Err(e) => {
-                return Err(ApiError::new(
-                    ApiErrorCode::Internal,
-                    format!(
-                        "your books are in {} and could not be moved to {} ({e}); move chargeguard.db there yourself",
-                        legacy.display(),
-                        dir.display()
-                    ),
-                ));
-            }
+    match chargeguard::places::adopt_legacy_books(&dir) {
+        Ok(true) => {
+            tracing::info!(to = %dir.display(), "moved the books into the shared data folder")
+        }
+        Ok(false) => {}
+        Err(e) => {
+            return Err(ApiError::new(
+                ApiErrorCode::Internal,
+                format!(
+                    "the books an earlier version kept could not be moved to {} ({e}); move chargeguard.db there yourself",
+                    dir.display()
+                ),
+            ));
         }
     }
     let session =
@@ -86,7 +81,7 @@ fn main() {
         .setup(|app| {
             // A session that cannot open still gets a window: every command then answers
             // with the reason, which the window shows, instead of the app vanishing.
-            let session = open_session(app);
+            let session = open_session();
             if let Err(e) = &session {
                 tracing::error!("cannot open the books: {e}");
             }

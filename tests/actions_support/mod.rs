@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 #[path = "../harness/mod.rs"]
 mod harness;
 #[allow(unused_imports)]
-pub use harness::{BIN, ok, refused};
+pub use harness::{ok, refused};
 pub const KEY: &str = "sk_test_actionsTestsKey";
 pub const PASSPHRASE: &str = "correct horse battery";
 /// The `created` time of seeded charges is counted back from here.

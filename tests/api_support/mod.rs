@@ -15,8 +15,6 @@ use tempfile::TempDir;
 
 #[path = "../harness/mod.rs"]
 mod harness;
-#[allow(unused_imports)]
-pub use harness::BIN;
 pub const APPROVER: &str = "alice";
 pub const PASSPHRASE: &str = "correct horse battery";
 

@@ -24,7 +24,7 @@ use tempfile::TempDir;
 #[path = "../harness/mod.rs"]
 mod harness;
 #[allow(unused_imports)]
-pub use harness::{BIN, PATIENCE, expect_exit};
+pub use harness::{PATIENCE, expect_exit};
 pub const API_KEY: &str = "sk_test_killAndFaultTests7Q2m";
 pub const PASSPHRASE: &str = "correct horse battery staple";
 pub const REFUND_CUSTOMER: &str = "cus_alba";

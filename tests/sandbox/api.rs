@@ -419,3 +419,55 @@ async fn unknown_parameters_and_urls_are_refused_like_stripe() {
     assert_eq!(body["error"]["param"], "colour");
     assert_eq!(sb.get("/v1/invoices").await.status(), StatusCode::NOT_FOUND);
 }
+
+/// A web page in the user's browser may post a `text/plain` body to loopback without a
+/// preflight, or reach it under its own name by DNS rebinding: neither gets an answer, and
+/// nothing is planted.
+#[tokio::test]
+async fn a_web_page_cannot_seed_arm_or_call_the_sandbox() {
+    let sb = sandbox().await;
+    let before = sb.stats().await;
+    let seed = r#"{"charges": [{"amount": 100, "currency": "usd"}]}"#;
+    let from_a_page = sb
+        .http
+        .post(sb.url("/_sandbox/seed"))
+        .header("Origin", "https://evil.example")
+        .header("Content-Type", "text/plain")
+        .body(seed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(from_a_page.status(), StatusCode::FORBIDDEN);
+    let rebound = sb
+        .http
+        .post(sb.url("/_sandbox/faults"))
+        .header("Host", "evil.example")
+        .body(r#"{"path": "/v1/refunds", "fault": "error_500_after_commit"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+    let api_from_a_page = sb
+        .http
+        .get(sb.url("/v1/charges"))
+        .bearer_auth(sandbox_support::KEY)
+        .header("Origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api_from_a_page.status(), StatusCode::FORBIDDEN);
+    assert_eq!(sb.stats().await["charges"], before["charges"]);
+    let armed: Value = sb
+        .http
+        .get(sb.url("/_sandbox/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(armed["faults"], json!([]));
+    // The same seed from a Stripe-like client (no Origin, a loopback Host) is taken.
+    sb.seed(serde_json::from_str(seed).unwrap()).await;
+    assert_ne!(sb.stats().await["charges"], before["charges"]);
+}

@@ -61,7 +61,7 @@ async fn a_raw_socket_reads_end_of_stream_and_no_status_line() {
         .await;
     let body = "amount=100&currency=usd&payment_method=pm_card_visa&confirm=true";
     let request = format!(
-        "POST /v1/payment_intents HTTP/1.1\r\nHost: sandbox\r\nAuthorization: Bearer sk_test_raw\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        "POST /v1/payment_intents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer sk_test_raw\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     );
     let mut socket = tokio::net::TcpStream::connect(sb.running.addr())

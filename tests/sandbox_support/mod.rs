@@ -19,6 +19,7 @@ pub struct Sandbox {
     pub running: RunningSandbox,
     pub http: Client,
     pub dir: TempDir,
+    control: harness::SandboxControl,
 }
 
 pub async fn sandbox() -> Sandbox {
@@ -27,6 +28,7 @@ pub async fn sandbox() -> Sandbox {
         .await
         .expect("sandbox starts");
     Sandbox {
+        control: harness::SandboxControl::new(&running.base_url()),
         running,
         http: client(Duration::from_secs(20)),
         dir,
@@ -64,8 +66,8 @@ impl Sandbox {
     }
 
     /// The sandbox's control routes (seed, faults, stats).
-    pub fn control(&self) -> harness::SandboxControl {
-        harness::SandboxControl::new(&self.running.base_url())
+    pub fn control(&self) -> &harness::SandboxControl {
+        &self.control
     }
 
     pub async fn arm(&self, fault: Value) {

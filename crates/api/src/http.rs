@@ -22,7 +22,7 @@ use std::path::{Component, Path, PathBuf};
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path as UrlPath, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -208,19 +208,8 @@ async fn static_file(State(shared): State<Shared>, request: Request) -> Response
     }
 }
 
-fn loopback_host(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
-        _ => host,
-    };
-    matches!(name, "127.0.0.1" | "localhost" | "[::1]")
-}
-
 async fn only_loopback_hosts(request: Request, next: Next) -> Response {
-    if !loopback_host(request.headers()) {
+    if !chargeguard_core::loopback::is_loopback_host(request.headers()) {
         return (
             StatusCode::FORBIDDEN,
             "this server answers only to 127.0.0.1 or localhost",

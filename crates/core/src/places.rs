@@ -39,6 +39,26 @@ pub fn real_store(data_dir: &Path) -> PathBuf {
     data_dir.join(REAL_STORE_FILE)
 }
 
+/// The folder where desktop versions before the shared data folder kept their books: the
+/// platform's data folder under the app's identifier (what Tauri's `app_data_dir` was).
+pub fn legacy_desktop_dir() -> Option<PathBuf> {
+    directories::BaseDirs::new().map(|dirs| dirs.data_dir().join("app.chargeguard.desktop"))
+}
+
+/// Before a shell opens the books of the data folder: brings in the real store an older
+/// desktop version left in its own folder ([`adopt_legacy_store`]), unless
+/// `CHARGEGUARD_DATA_DIR` names the folder (tests, a second set of books). Both shells call
+/// it, so whichever starts first, the old books are the ones opened. Whether it moved one.
+pub fn adopt_legacy_books(data_dir: &Path) -> std::io::Result<bool> {
+    if std::env::var_os(DATA_DIR_ENV).is_some_and(|d| !d.is_empty()) {
+        return Ok(false);
+    }
+    match legacy_desktop_dir() {
+        Some(legacy) => adopt_legacy_store(&legacy, data_dir),
+        None => Ok(false),
+    }
+}
+
 /// Moves the real store an older desktop install kept in `legacy` (the app's own data
 /// folder, before both shells shared one) into `data_dir`, when `data_dir` has none, so its
 /// books open where both shells now look. Never overwrites: with a store already in

@@ -14,5 +14,6 @@
 use chargeguard_domain::{money, records};
 
 pub mod gateway;
+pub mod loopback;
 pub mod sandbox;
 pub mod secret;

@@ -116,7 +116,16 @@ impl Ctx {
     pub fn db_path(&self) -> anyhow::Result<PathBuf> {
         match &self.db {
             Some(path) => Ok(path.clone()),
-            None => Ok(chargeguard::places::real_store(&data_dir()?)),
+            None => {
+                let dir = data_dir()?;
+                chargeguard::places::adopt_legacy_books(&dir).with_context(|| {
+                    format!(
+                        "moving the books an earlier desktop version kept into {}",
+                        dir.display()
+                    )
+                })?;
+                Ok(chargeguard::places::real_store(&dir))
+            }
         }
     }
 

@@ -43,29 +43,38 @@ export function Findings(props: { user: string; onChanged: () => Promise<void> }
   const [selected, setSelected] = useState<number | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
 
-  // The queue arrives a page at a time: the first page shows at once, whatever the books'
-  // size, and the rest is appended behind it. A newer query stops an older one's paging.
+  // The queue arrives a page at a time: on a new query the first page shows at once,
+  // whatever the books' size, and the rest is appended behind it; a refresh after a change
+  // keeps the rows on screen (and the selection's place) until the whole queue is read. A
+  // newer load, or leaving the screen, stops an older one's paging.
   const generation = useRef(0);
-  const load = useCallback(async () => {
-    const mine = ++generation.current;
-    try {
-      let all: FindingRow[] = [];
-      let after: number | undefined;
-      for (;;) {
-        const page = await call("findings", { ...query, limit: PAGE, after });
-        if (generation.current !== mine) return;
-        all = all.concat(page);
+  const load = useCallback(
+    async (progressive: boolean) => {
+      const mine = ++generation.current;
+      try {
+        let all: FindingRow[] = [];
+        let after: number | undefined;
+        for (;;) {
+          const page = await call("findings", { ...query, limit: PAGE, after });
+          if (generation.current !== mine) return;
+          all = all.concat(page);
+          if (progressive) setRows(all);
+          setError(null);
+          if (page.length < PAGE) break;
+          after = page[page.length - 1].id;
+        }
         setRows(all);
-        if (page.length < PAGE) break;
-        after = page[page.length - 1].id;
+      } catch (e) {
+        if (generation.current === mine) setError(e instanceof CommandError ? e.message : String(e));
       }
-      setError(null);
-    } catch (e) {
-      if (generation.current === mine) setError(e instanceof CommandError ? e.message : String(e));
-    }
-  }, [query]);
+    },
+    [query],
+  );
   useEffect(() => {
-    void load();
+    void load(true);
+    return () => {
+      generation.current++;
+    };
   }, [load]);
 
   const table = useReactTable({
@@ -198,8 +207,7 @@ export function Findings(props: { user: string; onChanged: () => Promise<void> }
             id={selected}
             user={props.user}
             onChanged={async () => {
-              await load();
-              await props.onChanged();
+              await Promise.all([load(false), props.onChanged()]);
             }}
           />
         )}

@@ -771,12 +771,12 @@ pub(crate) async fn paid_at_gateway(
     if let Some(c) = by_reference.iter().find(|c| holds(c)) {
         return Ok(Some(c.id.clone()));
     }
-    for c in client.customer_charges(customer).await? {
-        if c.invoice_ref.as_deref() == Some(invoice_number) && holds(&c) {
-            return Ok(Some(c.id));
-        }
-    }
-    Ok(None)
+    Ok(client
+        .customer_charge_where(customer, |c| {
+            c.invoice_ref.as_deref() == Some(invoice_number) && holds(c)
+        })
+        .await?
+        .map(|c| c.id))
 }
 
 /// The customer's card to charge: the default one, else the first saved card.

@@ -208,11 +208,17 @@ pub fn ledger_paid(books: &Books, invoice_number: &str) -> i64 {
         .ledger
         .iter()
         .filter(|e| e.invoice_number == invoice_number)
-        .map(|e| match e.kind {
-            LedgerKind::Payment => e.amount.minor(),
-            LedgerKind::Refund => -e.amount.minor(),
-        })
+        .map(paid_by)
         .sum()
+}
+
+/// What one ledger entry adds to its invoice's paid total: a payment its amount, a refund
+/// less.
+pub fn paid_by(entry: &crate::records::LedgerEntry) -> i64 {
+    match entry.kind {
+        LedgerKind::Payment => entry.amount.minor(),
+        LedgerKind::Refund => -entry.amount.minor(),
+    }
 }
 
 #[cfg(test)]

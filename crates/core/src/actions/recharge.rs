@@ -6,6 +6,8 @@
 //! A guard that could not ask the gateway is "unchecked", never "passed": a re-charge is
 //! proposed only when every guard passed, and execution runs them all again anyway.
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use super::execute::{self, Guarded};
@@ -13,7 +15,7 @@ use super::{ActionError, ActionKind, ActionState, journal, plan};
 use crate::gateway::stripe::StripeClient;
 use crate::money::Money;
 use crate::reconcile::{self, Books};
-use crate::records::{ChargeStatus, Invoice, InvoiceStatus};
+use crate::records::{Charge, ChargeStatus, Invoice, InvoiceStatus};
 use crate::store::{ActionRow, Store};
 
 /// One failed attempt to collect an invoice: a declined charge at the gateway, or a
@@ -49,29 +51,50 @@ pub(crate) fn owed_in_ledger(books: &Books, invoice_number: &str) -> Result<Mone
         .iter()
         .find(|i| i.number == invoice_number)
         .ok_or_else(|| format!("invoice {invoice_number} is not in the store"))?;
+    owed_on(invoice, plan::ledger_paid(books, invoice_number))
+}
+
+/// [`owed_in_ledger`] of an invoice whose ledger says `paid` (minor units).
+fn owed_on(invoice: &Invoice, paid: i64) -> Result<Money, String> {
+    let number = &invoice.number;
     if invoice.status == InvoiceStatus::Void {
-        return Err(format!("invoice {invoice_number} is void; nothing is owed"));
+        return Err(format!("invoice {number} is void; nothing is owed"));
     }
-    let owed = invoice.amount.minor() - plan::ledger_paid(books, invoice_number);
+    let owed = invoice.amount.minor() - paid;
     if invoice.status == InvoiceStatus::Paid || owed <= 0 {
         return Err(format!(
-            "the ledger says invoice {invoice_number} is paid; a re-charge would charge the customer twice"
+            "the ledger says invoice {number} is paid; a re-charge would charge the customer twice"
         ));
     }
     Ok(Money::from_minor(owed, invoice.amount.currency()))
 }
 
+/// The failed attempts of one invoice of `books`, the way [`candidates_in`] finds them for
+/// a chunk of invoices at once (its tests' reference).
+#[cfg(test)]
 fn failed_attempts(
     books: &Books,
     actions: &[ActionRow],
     invoice_number: &str,
 ) -> Vec<FailedAttempt> {
-    let mut out: Vec<FailedAttempt> = books
-        .charges
-        .iter()
-        .filter(|c| {
-            c.status == ChargeStatus::Failed && c.invoice_ref.as_deref() == Some(invoice_number)
-        })
+    attempts(
+        books
+            .charges
+            .iter()
+            .filter(|c| c.invoice_ref.as_deref() == Some(invoice_number)),
+        actions
+            .iter()
+            .filter(|a| a.invoice_number.as_deref() == Some(invoice_number)),
+    )
+}
+
+/// The failed attempts among one invoice's charges and actions, newest first.
+fn attempts<'a>(
+    charges: impl Iterator<Item = &'a Charge>,
+    actions: impl Iterator<Item = &'a ActionRow>,
+) -> Vec<FailedAttempt> {
+    let mut out: Vec<FailedAttempt> = charges
+        .filter(|c| c.status == ChargeStatus::Failed)
         .map(|c| FailedAttempt {
             at: c.created,
             charge_id: Some(c.id.clone()),
@@ -84,12 +107,7 @@ fn failed_attempts(
         .collect();
     out.extend(
         actions
-            .iter()
-            .filter(|a| {
-                a.kind == ActionKind::Recharge
-                    && a.state == ActionState::Failed
-                    && a.invoice_number.as_deref() == Some(invoice_number)
-            })
+            .filter(|a| a.kind == ActionKind::Recharge && a.state == ActionState::Failed)
             .map(|a| FailedAttempt {
                 at: jiff::Timestamp::from_second(a.updated_at).unwrap_or_default(),
                 charge_id: None,
@@ -108,19 +126,44 @@ fn open_action_on(actions: &[ActionRow], invoice_number: &str) -> Option<ActionR
         .cloned()
 }
 
-/// The candidates among `books`' invoices.
+/// The candidates among `books`' invoices. Each list is grouped by invoice in one pass, so
+/// a chunk of invoices costs its rows, not its rows times its invoices.
 fn candidates_in(books: &Books, actions: &[ActionRow]) -> Vec<RechargeCandidate> {
+    let mut paid: HashMap<&str, i64> = HashMap::new();
+    for entry in &books.ledger {
+        *paid.entry(entry.invoice_number.as_str()).or_default() += plan::paid_by(entry);
+    }
+    let mut charges: HashMap<&str, Vec<&Charge>> = HashMap::new();
+    for charge in &books.charges {
+        if let Some(invoice) = charge.invoice_ref.as_deref() {
+            charges.entry(invoice).or_default().push(charge);
+        }
+    }
+    let mut on_invoice: HashMap<&str, Vec<&ActionRow>> = HashMap::new();
+    for action in actions {
+        if let Some(invoice) = action.invoice_number.as_deref() {
+            on_invoice.entry(invoice).or_default().push(action);
+        }
+    }
     books
         .invoices
         .iter()
         .filter_map(|invoice| {
-            let owed = owed_in_ledger(books, &invoice.number).ok()?;
-            let failed = failed_attempts(books, actions, &invoice.number);
+            let number = invoice.number.as_str();
+            let owed = owed_on(invoice, paid.get(number).copied().unwrap_or(0)).ok()?;
+            let mine = on_invoice.get(number).map_or(&[][..], Vec::as_slice);
+            let failed = attempts(
+                charges.get(number).into_iter().flatten().copied(),
+                mine.iter().copied(),
+            );
             (!failed.is_empty()).then(|| RechargeCandidate {
                 invoice: invoice.clone(),
                 owed,
                 failed_attempts: failed,
-                open_action: open_action_on(actions, &invoice.number),
+                open_action: mine
+                    .iter()
+                    .find(|a| a.state.is_open())
+                    .map(|a| (*a).clone()),
             })
         })
         .collect()
@@ -516,15 +559,99 @@ mod tests {
             jiff::Timestamp::now(),
         )
         .unwrap();
-        let mut whole = store
+        // An open re-charge on one unpaid invoice with a decline, and a re-charge the gateway
+        // refused on an unpaid invoice without one (a candidate through its action only).
+        let now = jiff::Timestamp::now();
+        let books = store.read(reconcile::books_in).unwrap();
+        let unpaid = |declined: bool| {
+            books
+                .invoices
+                .iter()
+                .find(|i| {
+                    owed_in_ledger(&books, &i.number).is_ok()
+                        && declined
+                            == books.charges.iter().any(|c| {
+                                c.status == ChargeStatus::Failed
+                                    && c.invoice_ref.as_deref() == Some(i.number.as_str())
+                            })
+                })
+                .map(|i| i.number.clone())
+                .expect("the generated books have such an invoice")
+        };
+        let (open_on, refused_on) = (unpaid(true), unpaid(false));
+        journal::propose_recharge(&mut store, &open_on, "alice", now).unwrap();
+        let refused = journal::propose_recharge(&mut store, &refused_on, "alice", now).unwrap();
+        store
+            .write(|tx| {
+                use crate::store::{MoveWith, Sending};
+                let id = refused.id;
+                tx.move_action(
+                    id,
+                    ActionState::Proposed,
+                    ActionState::Approved,
+                    now,
+                    MoveWith::default(),
+                )?;
+                let sending = Sending {
+                    method: "POST".into(),
+                    path: "/v1/payment_intents".into(),
+                    body: String::new(),
+                    first_sent_at: now,
+                };
+                tx.move_action(
+                    id,
+                    ActionState::Approved,
+                    ActionState::Executing,
+                    now,
+                    MoveWith {
+                        sending: Some(sending),
+                        ..MoveWith::default()
+                    },
+                )?;
+                tx.move_action(
+                    id,
+                    ActionState::Executing,
+                    ActionState::Failed,
+                    now,
+                    MoveWith::default(),
+                )
+            })
+            .unwrap();
+        // The reference: each invoice of the whole books, one by one, through the shared
+        // guards (the ledger's owed amount, the failed attempts, the open action).
+        let mut whole: Vec<RechargeCandidate> = store
             .read(|tx| {
-                Ok::<_, ActionError>(candidates_in(&reconcile::books_in(tx)?, &tx.actions(None)?))
+                let books = reconcile::books_in(tx)?;
+                let actions = tx.actions(None)?;
+                Ok::<_, ActionError>(
+                    books
+                        .invoices
+                        .iter()
+                        .filter_map(|invoice| {
+                            let owed = owed_in_ledger(&books, &invoice.number).ok()?;
+                            let failed = failed_attempts(&books, &actions, &invoice.number);
+                            (!failed.is_empty()).then(|| RechargeCandidate {
+                                invoice: invoice.clone(),
+                                owed,
+                                failed_attempts: failed,
+                                open_action: open_action_on(&actions, &invoice.number),
+                            })
+                        })
+                        .collect(),
+                )
             })
             .unwrap();
         whole.sort_by(|a, b| {
             (a.invoice.issued_at, &a.invoice.number).cmp(&(b.invoice.issued_at, &b.invoice.number))
         });
         assert!(!whole.is_empty(), "the demo declines some charges");
+        let on = |n: &str| whole.iter().find(|c| c.invoice.number == n).cloned();
+        assert!(on(&open_on).is_some_and(|c| c.open_action.is_some()));
+        assert!(on(&refused_on).is_some_and(|c| {
+            c.failed_attempts
+                .iter()
+                .any(|a| a.action_id == Some(refused.id))
+        }));
         assert_eq!(recharge_candidates(&mut store).unwrap(), whole);
     }
 }

@@ -209,23 +209,16 @@ async fn lookup(
     action: &ActionRow,
 ) -> Result<Option<Answer>, crate::gateway::stripe::StripeError> {
     let key = action.idempotency_key.as_str();
-    let has_key = |m: &std::collections::BTreeMap<String, String>| {
-        m.get(IDEMPOTENCY_METADATA_KEY).map(String::as_str) == Some(key)
-    };
     match plan {
         Plan::Refund { charge_id, .. } => Ok(client
-            .charge_refunds(charge_id)
+            .charge_refund_with(charge_id, IDEMPOTENCY_METADATA_KEY, key)
             .await?
-            .into_iter()
-            .find(|r| has_key(&r.metadata))
             .map(Answer::Refund)),
         Plan::Recharge { customer, .. } => {
             let since = action.first_sent_at.map(|t| t - 3600);
             Ok(client
-                .customer_intents(customer, since)
+                .customer_intent_with(customer, since, IDEMPOTENCY_METADATA_KEY, key)
                 .await?
-                .into_iter()
-                .find(|pi| has_key(&pi.metadata))
                 .map(Answer::Intent))
         }
         Plan::LedgerFix { .. } => Ok(None),

@@ -31,6 +31,10 @@ pub enum DemoSandboxError {
     Refused { status: u16, body: String },
     #[error("cannot connect the demo store to its sandbox: {0}")]
     Connect(#[from] SyncError),
+    #[error(
+        "this store holds real books, not the demo's: the demo sandbox runs only on the demo store (`chargeguard demo`), and a real store connects to Stripe (`chargeguard connect`)"
+    )]
+    NotTheDemo,
 }
 
 /// The seed that makes a sandbox hold `charges` (as the store has them): the same ids,
@@ -147,12 +151,16 @@ pub async fn connect(
 }
 
 /// Seeds the store's charges into the sandbox at `base_url` (unless it holds them
-/// already) and connects the store to it. Returns how many charges were seeded.
+/// already) and connects the store to it. Returns how many charges were seeded. Only the
+/// demo store is ever connected to the demo's sandbox: real books stay on their gateway.
 pub async fn seed_and_connect(
     store: &mut Store,
     base_url: &str,
     timeout: Duration,
 ) -> Result<usize, DemoSandboxError> {
+    if !super::is_demo(store).map_err(|e| DemoSandboxError::Connect(e.into()))? {
+        return Err(DemoSandboxError::NotTheDemo);
+    }
     let charges = store
         .read(|tx| tx.charges())
         .map_err(|e| DemoSandboxError::Connect(e.into()))?;
@@ -164,4 +172,21 @@ pub async fn seed_and_connect(
     };
     connect(store, base_url, timeout).await?;
     Ok(seeded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn real_books_are_never_connected_to_the_demo_sandbox() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("real.db")).unwrap();
+        // No sandbox listens there: the refusal comes before any request.
+        let refused = seed_and_connect(&mut store, "http://127.0.0.1:9", Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, DemoSandboxError::NotTheDemo), "{refused}");
+        assert!(sync::connection(&mut store).unwrap().is_none());
+    }
 }

@@ -103,24 +103,6 @@ pub fn gateway_vs_ledger(
     out
 }
 
-/// The latest day, in `zone`, on which either side holds money, not after `today`: where a
-/// chart of recent days should end (a store of old books still shows them).
-pub fn last_active_day(
-    charges: &[Charge],
-    ledger: &[LedgerEntry],
-    zone: &TimeZone,
-    today: Date,
-) -> Option<Date> {
-    charges
-        .iter()
-        .filter(|c| captured(c))
-        .map(|c| c.created)
-        .chain(ledger.iter().map(|e| e.recorded_at))
-        .map(|t| t.to_zoned(zone.clone()).date())
-        .filter(|d| *d <= today)
-        .max()
-}
-
 /// The chart of the latest days with money, read from the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recent {
@@ -137,9 +119,10 @@ pub enum ChartError {
     Zone(#[from] jiff::Error),
 }
 
-/// [`gateway_vs_ledger`] over the `days` days ending on [`last_active_day`], reading only
-/// those days' rows (and the refunds of their charges) instead of the whole books; `None`
-/// when neither side holds money on or before `today`.
+/// [`gateway_vs_ledger`] over the `days` days ending on the latest day, not after `today`,
+/// on which either side holds money, reading only those days' rows (and the refunds of
+/// their charges) instead of the whole books; `None` when neither side holds money on or
+/// before `today`.
 pub fn recent(
     tx: &crate::store::StoreTx<'_>,
     zone: &TimeZone,
@@ -184,6 +167,24 @@ mod tests {
     use super::*;
     use crate::money::{Currency, Money};
     use crate::records::{ChargeStatus, RefundStatus};
+
+    /// The latest day, in `zone`, on which either side holds money, not after `today`: where a
+    /// chart of recent days should end, from the whole books: what [`recent`] must find.
+    pub fn last_active_day(
+        charges: &[Charge],
+        ledger: &[LedgerEntry],
+        zone: &TimeZone,
+        today: Date,
+    ) -> Option<Date> {
+        charges
+            .iter()
+            .filter(|c| captured(c))
+            .map(|c| c.created)
+            .chain(ledger.iter().map(|e| e.recorded_at))
+            .map(|t| t.to_zoned(zone.clone()).date())
+            .filter(|d| *d <= today)
+            .max()
+    }
 
     fn at(text: &str) -> Timestamp {
         text.parse().unwrap()
@@ -332,9 +333,13 @@ mod tests {
                 let (charges, refunds, ledger) =
                     (tx.charges()?, tx.refunds()?, tx.ledger_entries()?);
                 assert!(!refunds.is_empty());
+                // Days counted back from the demo's newest money (its dates are fixed), and
+                // one before any of it.
+                let newest = charges.iter().map(|c| c.created).max().unwrap();
+                let mut drawn = 0;
                 for zone in [TimeZone::UTC, TimeZone::get("Pacific/Auckland").unwrap()] {
-                    for back in [0, 3, 20, 400] {
-                        let today = now
+                    for back in [-2, 0, 3, 20, 400] {
+                        let today = newest
                             .to_zoned(zone.clone())
                             .date()
                             .checked_sub(jiff::Span::new().days(back))
@@ -354,10 +359,16 @@ mod tests {
                                         ),
                                     }
                                 });
+                            drawn += usize::from(got.is_some());
                             assert_eq!(got, want, "{zone:?} {today} {days}");
                         }
                     }
                 }
+                assert_eq!(
+                    drawn,
+                    2 * 4 * 3,
+                    "every day but the one before the books draws"
+                );
                 Ok::<_, crate::store::StoreError>(())
             })
             .unwrap();

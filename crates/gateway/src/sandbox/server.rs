@@ -184,7 +184,28 @@ pub fn router(app: Arc<App>) -> Router {
         // Seeding 100,000 charges is one large JSON body.
         .layer(DefaultBodyLimit::max(512 * 1024 * 1024))
         .layer(middleware::from_fn_with_state(Arc::clone(&app), stamp))
+        .layer(middleware::from_fn(stripe_clients_only))
         .with_state(app)
+}
+
+/// Refuses what a web page in the user's browser could send: a request addressed to a name
+/// that is not loopback (DNS rebinding), or one carrying an `Origin` (a browser's fetch or
+/// form post; Stripe's clients send none). A page could otherwise post a `text/plain` body
+/// to the control routes, which need no key, and plant charges or arm faults.
+async fn stripe_clients_only(request: Request, next: Next) -> Response {
+    if !crate::loopback::is_loopback_host(request.headers()) {
+        return control_error(
+            StatusCode::FORBIDDEN,
+            "the sandbox answers only to 127.0.0.1 or localhost",
+        );
+    }
+    if request.headers().contains_key(axum::http::header::ORIGIN) {
+        return control_error(
+            StatusCode::FORBIDDEN,
+            "the sandbox answers Stripe clients, not web pages (the request carried an Origin)",
+        );
+    }
+    next.run(request).await
 }
 
 /// Gives every request a `Request-Id` and echoes `Stripe-Version`, on every answer.

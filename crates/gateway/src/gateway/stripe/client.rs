@@ -628,43 +628,64 @@ impl StripeClient {
         super::wire::intent_record(&self.send_create::<PaymentIntent>(prepared).await?)
     }
 
-    /// Every refund of `charge`, by list (which reads its writes).
-    pub async fn charge_refunds(
+    /// The refund of `charge` whose metadata `key` is `value`, by list (which reads its
+    /// writes). Pages are read until it is found, and only it is converted: an unrelated
+    /// object the domain cannot read never hides the one sought.
+    pub async fn charge_refund_with(
         &self,
         charge: &str,
-    ) -> Result<Vec<crate::records::GatewayRefund>, StripeError> {
-        let mut out = Vec::new();
-        let mut pages = self.pages::<super::wire::Refund>(super::ListParams {
+        key: &str,
+        value: &str,
+    ) -> Result<Option<crate::records::GatewayRefund>, StripeError> {
+        let params = super::ListParams {
             charge: Some(charge.to_string()),
             ..Default::default()
-        });
-        while let Some(page) = pages.next_page().await {
-            for r in page?.data {
-                out.push(super::wire::refund_record(&r)?);
-            }
-        }
-        Ok(out)
+        };
+        self.first_listed::<super::wire::Refund, _>(
+            params,
+            |r| r.metadata.get(key).map(String::as_str) == Some(value),
+            super::wire::refund_record,
+        )
+        .await
     }
 
-    /// Every payment intent of `customer` created at or after `since` (unix seconds), by
-    /// list.
-    pub async fn customer_intents(
+    /// The payment intent of `customer`, created at or after `since` (unix seconds), whose
+    /// metadata `key` is `value`, by list; read and converted as [`Self::charge_refund_with`].
+    pub async fn customer_intent_with(
         &self,
         customer: &str,
         since: Option<i64>,
-    ) -> Result<Vec<super::wire::Intent>, StripeError> {
-        let mut out = Vec::new();
-        let mut pages = self.pages::<PaymentIntent>(super::ListParams {
+        key: &str,
+        value: &str,
+    ) -> Result<Option<super::wire::Intent>, StripeError> {
+        let params = super::ListParams {
             customer: Some(customer.to_string()),
             created_gte: since,
             ..Default::default()
-        });
+        };
+        self.first_listed::<PaymentIntent, _>(
+            params,
+            |pi| pi.metadata.get(key).map(String::as_str) == Some(value),
+            super::wire::intent_record,
+        )
+        .await
+    }
+
+    /// The first object of a list for which `wanted` holds, converted; `None` after the
+    /// last page.
+    async fn first_listed<W: Listed, R>(
+        &self,
+        params: super::ListParams,
+        wanted: impl Fn(&W) -> bool,
+        convert: impl Fn(&W) -> Result<R, StripeError>,
+    ) -> Result<Option<R>, StripeError> {
+        let mut pages = self.pages::<W>(params);
         while let Some(page) = pages.next_page().await {
-            for pi in page?.data {
-                out.push(super::wire::intent_record(&pi)?);
+            if let Some(found) = page?.data.iter().find(|w| wanted(w)) {
+                return convert(found).map(Some);
             }
         }
-        Ok(out)
+        Ok(None)
     }
 
     // ---- charges as the books hold them ----
@@ -690,22 +711,26 @@ impl StripeClient {
             .collect()
     }
 
-    /// Every charge of `customer`, newest first, by list (which reads its writes).
-    pub async fn customer_charges(
+    /// The newest charge of `customer` for which `wanted` holds, by list (which reads its
+    /// writes); pages are read only until it is found.
+    pub async fn customer_charge_where(
         &self,
         customer: &str,
-    ) -> Result<Vec<crate::records::Charge>, StripeError> {
-        let mut out = Vec::new();
+        wanted: impl Fn(&crate::records::Charge) -> bool,
+    ) -> Result<Option<crate::records::Charge>, StripeError> {
         let mut pages = self.pages::<Charge>(super::ListParams {
             customer: Some(customer.to_string()),
             ..Default::default()
         });
         while let Some(page) = pages.next_page().await {
             for c in page?.data {
-                out.push(super::wire::charge_record(&c)?);
+                let charge = super::wire::charge_record(&c)?;
+                if wanted(&charge) {
+                    return Ok(Some(charge));
+                }
             }
         }
-        Ok(out)
+        Ok(None)
     }
 
     // ---- retrieve ----

@@ -134,12 +134,6 @@ impl StripeError {
             },
         }
     }
-
-    /// True when a money-moving request certainly did not take effect, so the action may be
-    /// marked failed (a decline, a refusal, a bad key). False for `Indeterminate`.
-    pub fn is_definitive(&self) -> bool {
-        !matches!(self, StripeError::Indeterminate { .. })
-    }
 }
 
 #[cfg(test)]
@@ -204,7 +198,7 @@ mod tests {
                 after: Duration::from_secs(30),
             }),
         };
-        assert!(!err.is_definitive());
+        assert!(!err.is_definite());
         let text = err.to_string();
         assert!(
             text.contains("unknown") && text.contains("cg-refund-1"),
