@@ -13,7 +13,6 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chargeguard::demo::{self, DemoSpec};
-use chargeguard::import::{self, FileKind, ImportOptions};
 use chargeguard::reconcile;
 use chargeguard::store::Store;
 
@@ -22,23 +21,11 @@ fn child(stage: &str, db: &Path, file: Option<&Path>) {
     let now = jiff::Timestamp::now();
     let mut store = Store::open(db).expect("open store");
     let start = Instant::now();
+    if let Some(rows) = support::import_stage(stage, &mut store, file) {
+        support::report(stage, start, rows);
+        return;
+    }
     let rows: u64 = match stage {
-        "invoices" | "payments" | "stripe" => {
-            let kind = match stage {
-                "invoices" => FileKind::Invoices,
-                "payments" => FileKind::Payments,
-                _ => FileKind::StripePayments,
-            };
-            let options = ImportOptions {
-                dry_run: false,
-                zone: jiff::tz::TimeZone::UTC,
-                mapping: None,
-                ..ImportOptions::default()
-            };
-            let report = import::import_file(&mut store, kind, file.expect("file"), &options, now)
-                .expect("import");
-            report.counts.new + report.counts.changed + report.counts.unchanged
-        }
         "load" => {
             let books = reconcile::load_books(&mut store).expect("load");
             books.invoices.len() as u64
@@ -57,7 +44,7 @@ fn child(stage: &str, db: &Path, file: Option<&Path>) {
             return;
         }
         "run" => {
-            let summary = reconcile::run(&mut store, now).expect("reconcile run");
+            let summary = reconcile::run_whole(&mut store, now).expect("reconcile run");
             summary.new + summary.still_open
         }
         other => panic!("unknown stage {other}"),
@@ -73,11 +60,7 @@ fn main() {
         child(&stage, &db, arg.as_deref());
         return;
     }
-    let sizes: Vec<usize> = std::env::var("CHARGEGUARD_BENCH_SIZES")
-        .unwrap_or_else(|_| "10000,100000,1000000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes = support::sizes("10000,100000,1000000");
     println!(
         "{:>9} | {:<17} | {:>9} | {:>10} | {:>12} | {:>9}",
         "invoices", "stage", "rows", "seconds", "rows/s", "peak MiB"

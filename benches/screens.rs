@@ -132,11 +132,7 @@ fn screens(db: &Path) -> Vec<(&'static str, f64)> {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::var("CHARGEGUARD_BENCH_SIZES")
-        .unwrap_or_else(|_| "10000,1000000".into())
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect();
+    let sizes = support::sizes("10000,1000000");
     let keep = std::env::var_os("CHARGEGUARD_BENCH_KEEP").map(PathBuf::from);
     let temp = tempfile::tempdir().expect("temp dir");
     let mut runs: Vec<(usize, Vec<(&'static str, f64)>)> = Vec::new();

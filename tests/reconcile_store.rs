@@ -1,11 +1,12 @@
 //! Reconciling a real store file: the findings queue keeps its ids across runs, a cleared
 //! finding stays resolved, a dismissed one stays dismissed even when the data still shows
-//! it, and a regressed one reopens.
+//! it, and a regressed one reopens (whole runs, so that every count is the whole queue's);
+//! a run of what changed looks at the changed part alone and leaves the rest as it was.
 
 use std::collections::BTreeMap;
 
 use chargeguard::money::{Currency, Money};
-use chargeguard::reconcile::{self, FindingKind, ReconcileSummary};
+use chargeguard::reconcile::{self, FindingKind, ReconcileSummary, RunScope};
 use chargeguard::records::{
     Charge, ChargeStatus, Coverage, Invoice, InvoiceStatus, LedgerEntry, LedgerKind, Origin,
 };
@@ -162,7 +163,7 @@ fn reconciling_twice_updates_the_same_findings_in_place() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_with_two_problems(&dir);
 
-    let first = reconcile::run(&mut store, t(60)).unwrap();
+    let first = reconcile::run_whole(&mut store, t(60)).unwrap();
     assert_eq!(
         (first.new, first.still_open, first.resolved, first.reopened),
         (2, 0, 0, 0)
@@ -172,7 +173,7 @@ fn reconciling_twice_updates_the_same_findings_in_place() {
     assert_eq!(first.open_by_kind[&FindingKind::MissingCharge], 0);
     let before = all_findings(&mut store);
 
-    let second = reconcile::run(&mut store, t(120)).unwrap();
+    let second = reconcile::run_whole(&mut store, t(120)).unwrap();
     assert_eq!(
         (
             second.new,
@@ -210,7 +211,7 @@ fn reconciling_twice_updates_the_same_findings_in_place() {
 fn a_cleared_finding_stays_resolved_on_the_next_run() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_with_two_problems(&dir);
-    reconcile::run(&mut store, t(60)).unwrap();
+    reconcile::run_whole(&mut store, t(60)).unwrap();
     let id = by_fingerprint(&all_findings(&mut store), DOUBLE).id;
 
     // Someone refunded the surplus charge at the gateway; the next sync shows it.
@@ -219,7 +220,7 @@ fn a_cleared_finding_stays_resolved_on_the_next_run() {
         &charge("ch_b", 10_000, 10_000, "INV-1", 3),
         t(90),
     );
-    let summary = reconcile::run(&mut store, t(120)).unwrap();
+    let summary = reconcile::run_whole(&mut store, t(120)).unwrap();
     assert_eq!(
         (
             summary.new,
@@ -230,7 +231,7 @@ fn a_cleared_finding_stays_resolved_on_the_next_run() {
         (0, 1, 1, 0)
     );
 
-    let again = reconcile::run(&mut store, t(180)).unwrap();
+    let again = reconcile::run_whole(&mut store, t(180)).unwrap();
     assert_eq!(
         (again.new, again.still_open, again.resolved, again.reopened),
         (0, 1, 0, 0)
@@ -246,14 +247,14 @@ fn a_cleared_finding_stays_resolved_on_the_next_run() {
 fn a_dismissed_finding_stays_resolved_while_the_data_still_shows_it() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_with_two_problems(&dir);
-    reconcile::run(&mut store, t(60)).unwrap();
+    reconcile::run_whole(&mut store, t(60)).unwrap();
     let id = by_fingerprint(&all_findings(&mut store), ORPHAN).id;
     let dismissed = store
         .write(|tx| tx.resolve_finding(id, Resolution::Dismissed, t(70)))
         .unwrap();
     assert!(dismissed);
 
-    let summary: ReconcileSummary = reconcile::run(&mut store, t(120)).unwrap();
+    let summary: ReconcileSummary = reconcile::run_whole(&mut store, t(120)).unwrap();
     assert_eq!(
         (
             summary.new,
@@ -278,7 +279,7 @@ fn a_dismissed_finding_stays_resolved_while_the_data_still_shows_it() {
 fn a_regressed_finding_reopens_with_the_same_id() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = store_with_two_problems(&dir);
-    reconcile::run(&mut store, t(60)).unwrap();
+    reconcile::run_whole(&mut store, t(60)).unwrap();
     let id = by_fingerprint(&all_findings(&mut store), DOUBLE).id;
 
     sync_charge(
@@ -286,10 +287,10 @@ fn a_regressed_finding_reopens_with_the_same_id() {
         &charge("ch_b", 10_000, 10_000, "INV-1", 3),
         t(90),
     );
-    reconcile::run(&mut store, t(120)).unwrap();
+    reconcile::run_whole(&mut store, t(120)).unwrap();
     // A corrected export says the refund never went through.
     sync_charge(&mut store, &charge("ch_b", 10_000, 0, "INV-1", 3), t(150));
-    let summary = reconcile::run(&mut store, t(180)).unwrap();
+    let summary = reconcile::run_whole(&mut store, t(180)).unwrap();
     assert_eq!(
         (
             summary.new,
@@ -306,6 +307,59 @@ fn a_regressed_finding_reopens_with_the_same_id() {
     assert_eq!(double.resolved_at, None);
     assert_eq!(double.first_seen_at, t(60));
     assert_eq!(all_findings(&mut store).len(), 2);
+}
+
+#[test]
+fn a_run_of_what_changed_looks_at_the_changed_invoice_alone_and_leaves_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = store_with_two_problems(&dir);
+    let first = reconcile::run(&mut store, t(60)).unwrap();
+    assert_eq!(
+        first.scope,
+        RunScope::Whole,
+        "a store's first run sees every row"
+    );
+
+    let quiet = reconcile::run(&mut store, t(90)).unwrap();
+    let RunScope::Changed(size) = quiet.scope else {
+        panic!("a second run looks at what changed: {quiet:?}")
+    };
+    assert_eq!(size.invoices + size.charges + size.ledger_entries, 0);
+    assert_eq!(
+        (quiet.new, quiet.still_open, quiet.resolved, quiet.reopened),
+        (0, 0, 0, 0)
+    );
+    assert_eq!(quiet.open_by_kind[&FindingKind::DoubleCharge], 1);
+    assert_eq!(quiet.open_by_kind[&FindingKind::OrphanCharge], 1);
+
+    // The surplus charge on INV-1 is refunded; the orphan ch_x, on INV-2, is for another amount.
+    sync_charge(
+        &mut store,
+        &charge("ch_b", 10_000, 10_000, "INV-1", 3),
+        t(100),
+    );
+    let summary = reconcile::run(&mut store, t(120)).unwrap();
+    let RunScope::Changed(size) = summary.scope else {
+        panic!("{summary:?}")
+    };
+    assert_eq!(size.invoices, 1, "INV-1 alone: {size:?}");
+    assert_eq!(
+        (summary.new, summary.still_open, summary.resolved),
+        (0, 0, 1)
+    );
+    let findings = all_findings(&mut store);
+    let double = by_fingerprint(&findings, DOUBLE);
+    assert_eq!(double.resolution, Some(Resolution::Cleared));
+    let orphan = by_fingerprint(&findings, ORPHAN);
+    assert_eq!(orphan.status, FindingStatus::Open);
+    assert_eq!(orphan.last_seen_at, t(60), "not looked at again");
+    assert_eq!(summary.to_string().lines().count(), 1);
+    assert!(
+        summary
+            .to_string()
+            .starts_with("Reconciled what changed (1 invoices"),
+        "{summary}"
+    );
 }
 
 #[test]

@@ -4,6 +4,9 @@
 #![allow(dead_code)] // a bench uses what it needs of it
 
 use std::path::{Path, PathBuf};
+
+use chargeguard::import::{self, FileKind, ImportOptions};
+use chargeguard::store::Store;
 use std::process::Command;
 use std::time::Instant;
 
@@ -59,4 +62,39 @@ pub fn run_stage(stage: &str, db: &Path, arg: Option<&Path>) -> (f64, u64, f64) 
         parts[2].parse().unwrap_or(0),
         parts[3].parse().unwrap_or(0.0),
     )
+}
+
+/// The import stages every bench shares: `invoices`, `payments` or `stripe` imports `file`
+/// into the store at `db` and returns the rows read; `None` for any other stage.
+pub fn import_stage(stage: &str, store: &mut Store, file: Option<&Path>) -> Option<u64> {
+    let kind = match stage {
+        "invoices" => FileKind::Invoices,
+        "payments" => FileKind::Payments,
+        "stripe" => FileKind::StripePayments,
+        _ => return None,
+    };
+    let options = ImportOptions {
+        dry_run: false,
+        zone: jiff::tz::TimeZone::UTC,
+        mapping: None,
+        ..ImportOptions::default()
+    };
+    let report = import::import_file(
+        store,
+        kind,
+        file.expect("an import stage names its file"),
+        &options,
+        jiff::Timestamp::now(),
+    )
+    .expect("import");
+    Some(report.counts.new + report.counts.changed + report.counts.unchanged)
+}
+
+/// The sizes a bench runs at: `CHARGEGUARD_BENCH_SIZES` (`10000,1000000`) or `default`.
+pub fn sizes(default: &str) -> Vec<usize> {
+    std::env::var("CHARGEGUARD_BENCH_SIZES")
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
 }

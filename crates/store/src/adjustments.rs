@@ -66,6 +66,11 @@ impl StoreTx<'_> {
         )
     }
 
+    /// The adjustments the last scope walk reached, oldest first.
+    pub fn adjustments_in_scope(&self) -> Result<Vec<StoredAdjustment>, StoreError> {
+        self.read_adjustments(&AnyOf::none().or_in_scope("scope_adjustment"))
+    }
+
     fn read_adjustments(&self, filter: &AnyOf) -> Result<Vec<StoredAdjustment>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT id, action_id, idempotency_key, invoice_number, kind, payment_id, gateway_id, amount_minor,

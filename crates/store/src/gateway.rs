@@ -203,10 +203,21 @@ impl StoreTx<'_> {
         invoice_refs: &[&str],
         payment_intents: &[&str],
     ) -> Result<Vec<Charge>, StoreError> {
-        let filter = AnyOf::none()
-            .or_of_gateway(gateway, "charge_id", ids)
-            .or("invoice_ref", invoice_refs)
-            .or("payment_intent_id", payment_intents);
+        self.charges_to_reconcile_where(
+            &AnyOf::none()
+                .or_of_gateway(gateway, "charge_id", ids)
+                .or("invoice_ref", invoice_refs)
+                .or("payment_intent_id", payment_intents),
+        )
+    }
+
+    /// The charges the last scope walk reached, as [`StoreTx::charges_to_reconcile`]
+    /// reads them, in charge-id order.
+    pub fn charges_in_scope(&self) -> Result<Vec<Charge>, StoreError> {
+        self.charges_to_reconcile_where(&AnyOf::none().or_in_scope("scope_charge"))
+    }
+
+    fn charges_to_reconcile_where(&self, filter: &AnyOf) -> Result<Vec<Charge>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT {CHARGE_COLUMNS_TO_RECONCILE} FROM gateway_charges WHERE {} ORDER BY charge_id",
             filter.sql()
@@ -324,6 +335,11 @@ impl StoreTx<'_> {
     /// The refunds of these charges, in refund-id order.
     pub fn refunds_of(&self, charge_ids: &[&str]) -> Result<Vec<GatewayRefund>, StoreError> {
         self.read_refunds(&AnyOf::none().or("charge_id", charge_ids))
+    }
+
+    /// The refunds the last scope walk reached, in refund-id order.
+    pub fn refunds_in_scope(&self) -> Result<Vec<GatewayRefund>, StoreError> {
+        self.read_refunds(&AnyOf::none().or_in_scope("scope_refund"))
     }
 
     fn read_refunds(&self, filter: &AnyOf) -> Result<Vec<GatewayRefund>, StoreError> {

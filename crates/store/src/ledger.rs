@@ -119,6 +119,11 @@ impl StoreTx<'_> {
         self.read_invoices(&AnyOf::none().or("invoice_number", numbers))
     }
 
+    /// The invoices the last scope walk reached, in invoice-number order.
+    pub fn invoices_in_scope(&self) -> Result<Vec<Invoice>, StoreError> {
+        self.read_invoices(&AnyOf::none().or_in_scope("scope_invoice"))
+    }
+
     fn read_invoices(&self, filter: &AnyOf) -> Result<Vec<Invoice>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT invoice_number, customer_id, amount_minor, currency, issued_at, due_at, status, order_ref,
@@ -161,6 +166,11 @@ impl StoreTx<'_> {
     /// Every ledger entry, in payment-id order.
     pub fn ledger_entries(&self) -> Result<Vec<LedgerEntry>, StoreError> {
         self.read_ledger(&AnyOf::ALL)
+    }
+
+    /// The ledger entries the last scope walk reached, in payment-id order.
+    pub fn ledger_entries_in_scope(&self) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.read_ledger(&AnyOf::none().or_in_scope("scope_ledger"))
     }
 
     /// The ledger entries on these invoices or naming these gateway ids (charges or payment

@@ -29,6 +29,8 @@ mod mappings;
 mod people;
 mod period;
 mod schema;
+mod scope;
+pub use scope::{ScopeSize, ScopeWindows};
 mod sources;
 mod upsert;
 
@@ -486,6 +488,14 @@ impl AnyOf {
         ));
         self.params.push(from.as_second().into());
         self.params.push(to.as_second().into());
+        self
+    }
+
+    /// Also rows a scope walk reached ([`StoreTx::walk_changed_scope`]), listed by id in
+    /// the temporary `table`.
+    pub(crate) fn or_in_scope(mut self, table: &'static str) -> AnyOf {
+        self.clauses
+            .push(format!("id IN (SELECT id FROM temp.{table})"));
         self
     }
 

@@ -366,6 +366,114 @@ CREATE TRIGGER currencies_of_changed_ledger AFTER UPDATE OF currency ON ledger_e
     BEGIN INSERT OR IGNORE INTO currencies_in_use VALUES (upper(NEW.currency)); END;
 "#;
 
+/// Reconciling what changed (issue 17): every row written after a reconciliation is noted
+/// by a trigger in `reconcile_pending`, and the next run reconciles only the part of the
+/// books those rows reach (store/scope.rs). Noting starts once a whole reconciliation has
+/// run under these rules (`reconcile_tracking` has its row): a store migrated from V7 has
+/// rows no trigger saw, so its first run is whole. When an update moves a row's keys (its
+/// customer, invoice reference, payment intent, invoice number…), the rows its old keys
+/// reached are noted too: a charge moved off an invoice leaves that invoice to be looked
+/// at again. The indexes are the ones the scope's walk reads through.
+const V8_RECONCILE_WHAT_CHANGED: &str = r#"
+CREATE TABLE reconcile_tracking (
+    one    INTEGER PRIMARY KEY CHECK (one = 1),
+    rules  INTEGER NOT NULL
+) STRICT;
+CREATE TABLE reconcile_pending (
+    tbl     TEXT NOT NULL CHECK (tbl IN ('invoice', 'ledger', 'charge', 'refund', 'adjustment', 'coverage')),
+    row_id  INTEGER NOT NULL,
+    PRIMARY KEY (tbl, row_id)
+) STRICT, WITHOUT ROWID;
+-- Gateway ids (a charge, payment intent or refund) an update moved a row away from: what
+-- they name is looked at again.
+CREATE TABLE reconcile_pending_ids (gateway_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
+-- The ledger payments whose charge is not synced yet, as the last runs left them: a run
+-- that looks at part of the books still reports the whole count.
+CREATE TABLE unsynced_payments (payment_id TEXT PRIMARY KEY) STRICT, WITHOUT ROWID;
+
+CREATE INDEX invoices_customer ON invoices(customer_id, amount_minor);
+CREATE INDEX invoices_gateway_invoice ON invoices(gateway_invoice_id) WHERE gateway_invoice_id IS NOT NULL;
+CREATE INDEX gateway_charges_customer ON gateway_charges(customer_id, amount_minor) WHERE customer_id IS NOT NULL;
+CREATE INDEX gateway_charges_email ON gateway_charges(customer_email, amount_minor) WHERE customer_email IS NOT NULL;
+CREATE INDEX gateway_charges_gateway_invoice ON gateway_charges(gateway_invoice_id) WHERE gateway_invoice_id IS NOT NULL;
+CREATE INDEX adjustments_invoice ON adjustments(invoice_number);
+CREATE INDEX adjustments_payment ON adjustments(payment_id) WHERE payment_id IS NOT NULL;
+CREATE INDEX adjustments_gateway ON adjustments(gateway_id) WHERE gateway_id IS NOT NULL;
+
+CREATE TRIGGER pending_new_invoice AFTER INSERT ON invoices
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('invoice', NEW.id); END;
+CREATE TRIGGER pending_changed_invoice AFTER UPDATE ON invoices
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('invoice', NEW.id); END;
+CREATE TRIGGER pending_moved_invoice AFTER UPDATE ON invoices
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+     AND (OLD.customer_id IS NOT NEW.customer_id OR OLD.currency IS NOT NEW.currency
+          OR OLD.amount_minor IS NOT NEW.amount_minor OR OLD.issued_at IS NOT NEW.issued_at
+          OR OLD.due_at IS NOT NEW.due_at OR OLD.order_ref IS NOT NEW.order_ref
+          OR OLD.gateway_invoice_id IS NOT NEW.gateway_invoice_id)
+    BEGIN
+        INSERT OR IGNORE INTO reconcile_pending SELECT 'invoice', id FROM invoices
+            WHERE customer_id = OLD.customer_id OR order_ref = OLD.order_ref
+               OR gateway_invoice_id = OLD.gateway_invoice_id;
+        INSERT OR IGNORE INTO reconcile_pending SELECT 'charge', id FROM gateway_charges
+            WHERE customer_id = OLD.customer_id OR customer_email = OLD.customer_id
+               OR gateway_invoice_id = OLD.gateway_invoice_id;
+    END;
+
+CREATE TRIGGER pending_new_ledger AFTER INSERT ON ledger_entries
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('ledger', NEW.id); END;
+CREATE TRIGGER pending_changed_ledger AFTER UPDATE ON ledger_entries
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('ledger', NEW.id); END;
+CREATE TRIGGER pending_moved_ledger AFTER UPDATE ON ledger_entries
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+     AND (OLD.invoice_number IS NOT NEW.invoice_number OR OLD.gateway_id IS NOT NEW.gateway_id)
+    BEGIN
+        INSERT OR IGNORE INTO reconcile_pending SELECT 'invoice', id FROM invoices
+            WHERE invoice_number = OLD.invoice_number;
+        INSERT OR IGNORE INTO reconcile_pending_ids SELECT OLD.gateway_id WHERE OLD.gateway_id IS NOT NULL;
+    END;
+
+CREATE TRIGGER pending_new_charge AFTER INSERT ON gateway_charges
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('charge', NEW.id); END;
+CREATE TRIGGER pending_changed_charge AFTER UPDATE ON gateway_charges
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('charge', NEW.id); END;
+CREATE TRIGGER pending_moved_charge AFTER UPDATE ON gateway_charges
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+     AND (OLD.customer_id IS NOT NEW.customer_id OR OLD.customer_email IS NOT NEW.customer_email
+          OR OLD.currency IS NOT NEW.currency OR OLD.amount_minor IS NOT NEW.amount_minor
+          OR OLD.created_at IS NOT NEW.created_at OR OLD.payment_intent_id IS NOT NEW.payment_intent_id
+          OR OLD.invoice_ref IS NOT NEW.invoice_ref OR OLD.gateway_invoice_id IS NOT NEW.gateway_invoice_id)
+    BEGIN
+        INSERT OR IGNORE INTO reconcile_pending SELECT 'invoice', id FROM invoices
+            WHERE invoice_number = trim(OLD.invoice_ref) OR gateway_invoice_id = trim(OLD.gateway_invoice_id)
+               OR customer_id = OLD.customer_id OR customer_id = OLD.customer_email;
+        INSERT OR IGNORE INTO reconcile_pending_ids
+            SELECT OLD.payment_intent_id WHERE OLD.payment_intent_id IS NOT NULL;
+    END;
+
+CREATE TRIGGER pending_new_refund AFTER INSERT ON gateway_refunds
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('refund', NEW.id); END;
+CREATE TRIGGER pending_changed_refund AFTER UPDATE ON gateway_refunds
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN
+        INSERT OR IGNORE INTO reconcile_pending VALUES ('refund', NEW.id);
+        INSERT OR IGNORE INTO reconcile_pending_ids SELECT OLD.charge_id WHERE OLD.charge_id IS NOT NEW.charge_id;
+    END;
+
+CREATE TRIGGER pending_new_adjustment AFTER INSERT ON adjustments
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('adjustment', NEW.id); END;
+CREATE TRIGGER pending_new_coverage AFTER INSERT ON coverage
+    WHEN EXISTS (SELECT 1 FROM reconcile_tracking)
+    BEGIN INSERT OR IGNORE INTO reconcile_pending VALUES ('coverage', NEW.id); END;
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -376,6 +484,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V5_UNUSED_CHARGE_INDEXES),
         M::up(V6_GATEWAY_INVOICES_AND_STATED_PAYMENTS),
         M::up(V7_TARGETED_READS),
+        M::up(V8_RECONCILE_WHAT_CHANGED),
     ])
 }
 
@@ -447,7 +556,7 @@ mod tests {
     #[test]
     fn v7_indexes_the_targeted_reads() {
         let mut conn = Connection::open_in_memory().unwrap();
-        super::migrations().to_latest(&mut conn).unwrap();
+        super::migrations().to_version(&mut conn, 7).unwrap();
         assert_eq!(
             index_names(&conn, "gateway_charges"),
             [

@@ -8,9 +8,22 @@ use chargeguard::store::{FindingFilter, FindingStatus};
 
 use crate::{Ctx, output};
 
-pub fn reconcile(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// Look at every row of the books, not only what changed since the last run. The
+    /// findings are the same; this is for peace of mind, and costs the whole books.
+    #[arg(long)]
+    full: bool,
+}
+
+pub fn reconcile(ctx: &Ctx, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let summary = reconcile::run(&mut store, jiff::Timestamp::now())?;
+    let now = jiff::Timestamp::now();
+    let summary = if args.full {
+        reconcile::run_whole(&mut store, now)?
+    } else {
+        reconcile::run(&mut store, now)?
+    };
     if ctx.json {
         output::json(&summary)?;
     } else {

@@ -59,8 +59,9 @@ enum Command {
     Layouts(import::LayoutsArgs),
     /// Set the business's defaults: the currency of files without one.
     Settings(import::SettingsArgs),
-    /// Lay the gateway beside the ledger and update the findings.
-    Reconcile,
+    /// Lay the gateway beside the ledger and update the findings (what changed since the
+    /// last run; `--full` for every row).
+    Reconcile(findings::ReconcileArgs),
     /// List findings.
     Findings(findings::FindingsArgs),
     /// Build a demo store full of realistic incidents, reconcile it and show the findings.
@@ -160,7 +161,7 @@ fn main() -> ExitCode {
         Command::Mapping(args) => import::mapping(&ctx, args),
         Command::Layouts(args) => import::layouts(&ctx, args),
         Command::Settings(args) => import::settings(&ctx, args),
-        Command::Reconcile => findings::reconcile(&ctx),
+        Command::Reconcile(args) => findings::reconcile(&ctx, args),
         Command::Findings(args) => findings::list(&ctx, args),
         Command::Demo(args) => demo::run(&ctx, args),
         Command::Sandbox(args) => sandbox::run(args),

@@ -18,7 +18,7 @@ use super::index::{Chain, IdMap, IdSet, Index, NONE, succeeded};
 /// How far from an invoice's issue or due date a charge may be and still be guessed to
 /// pay it: a week covers a card retried over a few days without reaching the next month
 /// of a monthly plan.
-const HEURISTIC_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
+pub(super) const HEURISTIC_WINDOW: SignedDuration = SignedDuration::from_hours(7 * 24);
 
 /// A charge's link: the invoice row and how it was found.
 pub(super) type Link = Option<(u32, LinkBy)>;

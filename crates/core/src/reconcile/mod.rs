@@ -5,8 +5,9 @@
 //! function from [`Books`] (the store's rows) to a [`Reconciliation`] (links, findings,
 //! payments not yet synced); it must never touch I/O, a clock or a random source, and its
 //! output is sorted so that two runs over the same books are byte-for-byte equal. [`run`]
-//! is the only door to the store: it loads the books, reconciles and applies the result in
-//! one write transaction.
+//! and [`run_whole`] are the doors to the store: each loads the books (what changed since
+//! the last run and everything it reaches, or every row), reconciles and applies the result
+//! in one write transaction.
 //!
 //! How a charge is tied to an invoice, in order: the gateway's own invoice id the charge
 //! names (Stripe Billing's `in_…`, the export's `Invoice ID`) on an invoice imported with
@@ -69,7 +70,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::records::{Charge, Coverage, GatewayRefund, Invoice, LedgerEntry};
-use crate::store::{Store, StoreError, StoreTx};
+use crate::store::{ScopeSize, ScopeWindows, Store, StoreError, StoreTx};
 pub use chargeguard_domain::finding::{Confidence, Finding, FindingKind};
 
 /// Everything reconciliation reads: the store's rows, in any order.
@@ -127,9 +128,22 @@ impl LinkBy {
     }
 }
 
+/// Which part of the books a run looked at.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(tag = "looked_at", rename_all = "snake_case")]
+pub enum RunScope {
+    /// Every row: the first run, a run under new rules, or `reconcile --full`.
+    #[default]
+    Whole,
+    /// The rows written since the last run and everything they reach.
+    Changed(ScopeSize),
+}
+
 /// What applying a reconciliation did to the stored findings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ReconcileSummary {
+    /// The part of the books this run looked at.
+    pub scope: RunScope,
     /// Findings seen for the first time.
     pub new: u64,
     /// Findings already open and still there.
@@ -167,7 +181,7 @@ pub fn load_books(store: &mut Store) -> Result<Books, ReconcileError> {
 /// metadata, which no rule reads ([`StoreTx::charges_to_reconcile`]): to store a charge
 /// again, read it whole from the store.
 pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
-    let mut books = Books {
+    let books = Books {
         invoices: tx.invoices()?,
         ledger: tx.ledger_entries()?,
         charges: tx.charges_to_reconcile()?,
@@ -175,10 +189,16 @@ pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
         coverage: tx.charge_coverage()?,
     };
     let adjustments = tx.adjustments()?;
+    Ok(with_adjustments(books, &adjustments))
+}
+
+/// The stored rows as reconciliation sees them: the gateway's refunds brought onto their
+/// charges and Chargeguard's ledger fixes applied on top.
+fn with_adjustments(mut books: Books, adjustments: &[crate::store::StoredAdjustment]) -> Books {
     books.ledger.reserve(adjustments.len());
     adjustments::refunds_onto_charges(&mut books);
-    adjustments::apply(&mut books, &adjustments);
-    Ok(books)
+    adjustments::apply(&mut books, adjustments);
+    books
 }
 
 /// The part of the books one action or finding is about, read with targeted queries: the
@@ -212,35 +232,89 @@ pub fn books_about(
     let mut recorded: Vec<&str> = charge_ids.clone();
     recorded.extend(charges.iter().filter_map(|c| c.payment_intent.as_deref()));
     let adjustments = tx.adjustments_about(invoice_numbers, &recorded)?;
-    let mut books = Books {
+    let books = Books {
         invoices: tx.invoices_numbered(invoice_numbers)?,
         ledger,
         charges,
         refunds,
         coverage: tx.charge_coverage()?,
     };
-    books.ledger.reserve(adjustments.len());
-    adjustments::refunds_onto_charges(&mut books);
-    adjustments::apply(&mut books, &adjustments);
-    Ok(books)
+    Ok(with_adjustments(books, &adjustments))
 }
 
-/// Loads the books from the store, reconciles them and applies the findings, all in one
-/// write transaction: a concurrent import is either wholly seen or not at all.
+/// The version of the rules above. A store notes changes for the rules it was last wholly
+/// reconciled under; when this moves (a rule changed), the next run is whole, so no
+/// finding is left as older rules decided it. Bump it with any change to what a rule finds.
+pub const RULES_VERSION: i64 = 1;
+
+/// The windows of the guesses, for the store's walk of what changed rows reach.
+fn scope_windows() -> ScopeWindows {
+    ScopeWindows {
+        heuristic_window_seconds: links::HEURISTIC_WINDOW.as_secs(),
+        duplicate_window_seconds: rules::DUPLICATE_WINDOW_SECONDS,
+    }
+}
+
+/// Reconciles what changed since the last run and applies the findings, all in one write
+/// transaction: a concurrent import is either wholly seen or not at all.
+///
+/// It looks at the rows written since the last run and everything they reach (their
+/// invoices, charges, ledger entries, refunds and ledger fixes, and the guesses' time
+/// windows around them; see the store's `scope` module) and leaves every other finding as
+/// it is: the same findings a whole run gives, for the cost of the day's rows. The first
+/// run on a store, and the first under new rules, look at everything ([`run_whole`]).
 pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
     store.write(|tx| {
-        let books = books_in(tx)?;
+        if tx.reconcile_tracking()? != Some(RULES_VERSION) {
+            return whole(tx, now);
+        }
+        let size = tx.walk_changed_scope(crate::sync::GATEWAY, scope_windows())?;
+        let books = Books {
+            invoices: tx.invoices_in_scope()?,
+            ledger: tx.ledger_entries_in_scope()?,
+            charges: tx.charges_in_scope()?,
+            refunds: tx.refunds_in_scope()?,
+            coverage: tx.charge_coverage()?,
+        };
+        let books = with_adjustments(books, &tx.adjustments_in_scope()?);
         let reconciliation = reconcile(&books);
-        Ok(queue::apply(tx, &reconciliation, now)?)
+        let clearable = tx.open_findings_in_scope()?;
+        tx.replace_unsynced_payments(false, &reconciliation.not_yet_synced)?;
+        let mut summary = queue::apply(tx, &reconciliation, Some(&clearable), now)?;
+        summary.scope = RunScope::Changed(size);
+        Ok(summary)
     })
 }
 
+/// Reconciles every row of the books (`reconcile --full`) and applies the findings in one
+/// write transaction; from then on the store notes what changes for [`run`].
+pub fn run_whole(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
+    store.write(|tx| whole(tx, now))
+}
+
+fn whole(tx: &StoreTx<'_>, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
+    let books = books_in(tx)?;
+    let reconciliation = reconcile(&books);
+    tx.replace_unsynced_payments(true, &reconciliation.not_yet_synced)?;
+    let summary = queue::apply(tx, &reconciliation, None, now)?;
+    tx.track_changes_from_here(RULES_VERSION)?;
+    Ok(summary)
+}
+
 impl std::fmt::Display for ReconcileSummary {
-    /// "Reconciled: 3 new findings, 12 still open, 1 resolved; open: 2 double_charge, …"
+    /// "Reconciled what changed (…): 3 new, 12 still open, 1 resolved. Open: 2 double_charge, …"
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.scope {
+            RunScope::Whole => write!(f, "Reconciled every row")?,
+            RunScope::Changed(size) => write!(
+                f,
+                "Reconciled what changed ({} invoices, {} ledger entries, {} charges looked at)",
+                size.invoices, size.ledger_entries, size.charges
+            )?,
+        }
         write!(
             f,
-            "Reconciled: {} new, {} still open, {} resolved",
+            ": {} new, {} still open, {} resolved",
             self.new, self.still_open, self.resolved
         )?;
         if self.reopened > 0 {

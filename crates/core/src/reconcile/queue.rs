@@ -17,14 +17,18 @@ use super::{ReconcileSummary, Reconciliation};
 use crate::store::{FindingStatus, ReconcileRun, Resolution, StoreError, StoreTx};
 
 /// Applies one reconciliation's findings to the stored queue, and records the run.
+/// `clearable` lists (ascending) the open findings the run looked at, when it looked at
+/// part of the books: an open finding outside it is not gone, only not looked at. `None`:
+/// the run saw everything. The ledger's unsynced payments were stored before.
 pub fn apply(
     tx: &StoreTx<'_>,
     reconciliation: &Reconciliation<'_>,
+    clearable: Option<&[i64]>,
     now: Timestamp,
 ) -> Result<ReconcileSummary, StoreError> {
     let existing = tx.finding_states()?;
     let mut summary = ReconcileSummary {
-        not_yet_synced: reconciliation.not_yet_synced.len() as u64,
+        not_yet_synced: tx.unsynced_payment_count()?,
         ..ReconcileSummary::default()
     };
     let mut seen: HashSet<i64> = HashSet::with_capacity(reconciliation.findings.len());
@@ -55,6 +59,7 @@ pub fn apply(
     let mut gone: Vec<i64> = existing
         .values()
         .filter(|s| s.status == FindingStatus::Open && !seen.contains(&s.id))
+        .filter(|s| clearable.is_none_or(|ids| ids.binary_search(&s.id).is_ok()))
         .map(|s| s.id)
         .collect();
     gone.sort_unstable();

@@ -20,7 +20,7 @@ use super::{Books, ChargeLink, Confidence, Finding, FindingKind, LinkBy, Reconci
 
 /// Two invoices of one customer for the same amount issued this close together are
 /// probably one order invoiced twice (a double click, a scheduler firing twice).
-const DUPLICATE_WINDOW_SECONDS: i64 = 10 * 60;
+pub(super) const DUPLICATE_WINDOW_SECONDS: i64 = 10 * 60;
 
 /// Everything the rules share: the index, the ledger and invoice links, and which charge
 /// each finding has claimed so far.
