@@ -107,14 +107,21 @@ fn main() {
     );
     let mut results = Vec::new();
     for n in sizes {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let files = demo::generate(dir.path(), &DemoSpec::scale(n), jiff::Timestamp::now())
-            .expect("generate");
+        // CHARGEGUARD_BENCH_KEEP=DIR keeps each size's files and stores in DIR/N, for
+        // measuring one stage again: `daily --stage reconcile DIR/N/daily.db`.
+        let temp = tempfile::tempdir().expect("temp dir");
+        let dir = std::env::var_os("CHARGEGUARD_BENCH_KEEP")
+            .map_or(temp.path().to_path_buf(), |k| {
+                PathBuf::from(k).join(n.to_string())
+            });
+        std::fs::create_dir_all(&dir).expect("bench dir");
+        let files =
+            demo::generate(&dir, &DemoSpec::scale(n), jiff::Timestamp::now()).expect("generate");
         let (invoices_old, invoices_day) = split(&files.invoices, "issued_at", 0.01);
         let (payments_old, payments_day) = split(&files.payments, "recorded_at", 0.01);
         let (stripe_old, stripe_day) = split(&files.stripe_payments, "Created date (UTC)", 0.01);
 
-        let rebuild_db = dir.path().join("rebuild.db");
+        let rebuild_db = dir.join("rebuild.db");
         fresh(&rebuild_db);
         let (rebuild, rebuild_peak) = timed(
             n,
@@ -138,7 +145,7 @@ fn main() {
                 ("reconcile", "rebuild: reconcile (whole)", None),
             ],
         );
-        let daily_db = dir.path().join("daily.db");
+        let daily_db = dir.join("daily.db");
         fresh(&daily_db);
         timed(
             n,
