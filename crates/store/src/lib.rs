@@ -17,6 +17,8 @@ use chargeguard_domain::{money, records};
 mod actions;
 mod adjustments;
 mod audit;
+mod chart;
+pub use chart::{QUARTER_SECONDS, QuarterMoney};
 mod extra;
 mod findings;
 mod gateway;
