@@ -23,8 +23,23 @@ fn outcome(check: &RechargeCheck, guard: RechargeGuard) -> GuardOutcome {
 fn the_demo_lists_its_declined_unpaid_invoices_and_nothing_paid() {
     let demo = demo();
     let api = api::Api::new(&demo.db);
-    let candidates = api::recharge::recharge_candidates(&api).unwrap();
+    let candidates = api::recharge::recharge_candidates(&api, &Default::default()).unwrap();
     assert_eq!(candidates.len(), 2, "{candidates:#?}");
+    // A page at a time, each after the invoice the page before ended on, gives the same.
+    let page = |after: Option<&str>| {
+        let query = api::recharge::RechargeQuery {
+            limit: Some(1),
+            after_invoice: after.map(str::to_string),
+        };
+        api::recharge::recharge_candidates(&api, &query).unwrap()
+    };
+    let first = page(None);
+    let second = page(Some(&first[0].invoice_number));
+    assert_eq!(
+        first.iter().chain(&second).cloned().collect::<Vec<_>>(),
+        candidates
+    );
+    assert!(page(Some(&second[0].invoice_number)).is_empty());
     let attempts: Vec<usize> = candidates.iter().map(|c| c.failed_attempts.len()).collect();
     assert_eq!(attempts, vec![1, 2], "oldest invoice first");
     for c in &candidates {
@@ -48,7 +63,7 @@ fn the_demo_lists_its_declined_unpaid_invoices_and_nothing_paid() {
 async fn every_guard_is_shown_then_a_proposed_recharge_is_approved_and_executed_once() {
     let demo = demo();
     let (api, sandbox) = demo.connect().await;
-    let invoice = api::recharge::recharge_candidates(&api).unwrap()[0]
+    let invoice = api::recharge::recharge_candidates(&api, &Default::default()).unwrap()[0]
         .invoice_number
         .clone();
     let request = InvoiceRequest {
@@ -147,7 +162,7 @@ async fn every_guard_is_shown_then_a_proposed_recharge_is_approved_and_executed_
     );
 
     // Paid now: off the list, and the guards refuse a second re-charge.
-    let left = api::recharge::recharge_candidates(&api).unwrap();
+    let left = api::recharge::recharge_candidates(&api, &Default::default()).unwrap();
     assert!(
         left.iter().all(|c| c.invoice_number != invoice),
         "{left:#?}"

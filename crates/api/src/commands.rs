@@ -121,7 +121,9 @@ use super::monthend::{
     ClosePeriodRequest, ExportMonthRequest, ExportedPackage, MonthRequest, PackageVerified,
     PathRequest, PeriodView, ReopenPeriodRequest,
 };
-use super::recharge::{InvoiceRequest, RechargeCandidate, RechargeCheck, RechargeProposeRequest};
+use super::recharge::{
+    InvoiceRequest, RechargeCandidate, RechargeCheck, RechargeProposeRequest, RechargeQuery,
+};
 use super::settings::{
     ConnectRequest, DefaultCurrencyRequest, Settings, ThresholdRequest, TimeZoneRequest,
     UserAddRequest,
@@ -142,7 +144,7 @@ commands! {
     reconcile: blocking super::reconcile_now [] -> u32;
     audit_verify: blocking super::audit_verify [] -> AuditVerified;
     import_file: blocking super::import_file [ImportRequest] -> Imported;
-    recharge_candidates: blocking super::recharge::recharge_candidates [] -> Vec<RechargeCandidate>;
+    recharge_candidates: blocking super::recharge::recharge_candidates [RechargeQuery] -> Vec<RechargeCandidate>;
     recharge_check: awaited super::recharge::recharge_check [InvoiceRequest] -> RechargeCheck;
     recharge_propose: awaited super::recharge::recharge_propose [RechargeProposeRequest] -> ActionView;
     period_status: blocking super::monthend::period_status [MonthRequest] -> PeriodView;

@@ -90,6 +90,7 @@ pub fn render() -> Vec<(String, String)> {
         one::<RechargeCandidate>(&cfg, &mut out);
         one::<FailedAttempt>(&cfg, &mut out);
         one::<InvoiceRequest>(&cfg, &mut out);
+        one::<RechargeQuery>(&cfg, &mut out);
         one::<RechargeProposeRequest>(&cfg, &mut out);
         one::<RechargeGuard>(&cfg, &mut out);
         one::<GuardOutcome>(&cfg, &mut out);

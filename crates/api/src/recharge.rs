@@ -40,6 +40,17 @@ pub struct FailedAttempt {
     pub what: String,
 }
 
+/// Which candidates to list: a page of at most `limit` (every one when absent), after the
+/// invoice the page before ended on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "RechargeQuery.ts")]
+pub struct RechargeQuery {
+    #[ts(optional)]
+    pub limit: Option<u32>,
+    #[ts(optional)]
+    pub after_invoice: Option<String>,
+}
+
 /// Names one invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export_to = "InvoiceRequest.ts")]
@@ -121,10 +132,15 @@ fn outcome_out(o: CoreOutcome) -> GuardOutcome {
 
 // ---------------------------------------------------------------- commands
 
-/// Unpaid invoices with a failed attempt, oldest invoice first.
-pub fn recharge_candidates(api: &Api) -> Result<Vec<RechargeCandidate>, ApiError> {
+/// Unpaid invoices with a failed attempt, oldest invoice first, a page at a time.
+pub fn recharge_candidates(
+    api: &Api,
+    query: &RechargeQuery,
+) -> Result<Vec<RechargeCandidate>, ApiError> {
     let mut store = api.open()?;
-    let candidates = actions::recharge_candidates(&mut store)?;
+    let limit = query.limit.map_or(usize::MAX, |l| l as usize);
+    let candidates =
+        actions::recharge_candidates_after(&mut store, query.after_invoice.as_deref(), limit)?;
     store.read(|tx| {
         candidates
             .into_iter()

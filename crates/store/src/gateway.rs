@@ -230,13 +230,32 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
-    /// The invoice numbers declined charges name, each once.
-    pub fn invoices_named_by_failed_charges(&self) -> Result<Vec<String>, StoreError> {
+    /// Up to `limit` invoices that a declined charge names or that are among `also`, in
+    /// issue order (issue instant, then number) after `after` (an issue instant in Unix
+    /// seconds and a number), with their issue instants.
+    pub fn invoices_with_a_failed_attempt(
+        &self,
+        after: Option<(i64, &str)>,
+        also: &[&str],
+        limit: usize,
+    ) -> Result<Vec<(String, i64)>, StoreError> {
+        let (at, number) = after.unwrap_or((i64::MIN, ""));
+        let also = serde_json::to_string(also).map_err(|e| StoreError::Corrupt {
+            what: "invoice numbers".into(),
+            detail: e.to_string(),
+        })?;
         let mut stmt = self.conn().prepare_cached(
-            "SELECT DISTINCT invoice_ref FROM gateway_charges
-             WHERE status = 'failed' AND invoice_ref IS NOT NULL ORDER BY invoice_ref",
+            "SELECT i.invoice_number, i.issued_at FROM invoices i
+              WHERE (i.issued_at, i.invoice_number) > (?1, ?2)
+                AND (EXISTS (SELECT 1 FROM gateway_charges c
+                              WHERE c.status = 'failed' AND c.invoice_ref = i.invoice_number)
+                     OR i.invoice_number IN (SELECT value FROM json_each(?3)))
+              ORDER BY i.issued_at, i.invoice_number LIMIT ?4",
         )?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
+        let rows = stmt.query_map(
+            rusqlite::params![at, number, also, i64::try_from(limit).unwrap_or(i64::MAX)],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

@@ -79,6 +79,7 @@ export type * from "./RechargeCandidate";
 export type * from "./RechargeCheck";
 export type * from "./RechargeGuard";
 export type * from "./RechargeProposeRequest";
+export type * from "./RechargeQuery";
 export type * from "./Recovered";
 export type * from "./ReopenPeriodRequest";
 export type * from "./Resolution";

@@ -11,19 +11,39 @@ import { shortInstant } from "../labels";
 import { attemptsSummary, checkPropose, GUARD_LABEL, OUTCOME_LABEL, outcomeMark } from "../recharge";
 import { ActionSteps, ActionSummary, errorMessage } from "./ActionSteps";
 
+// Candidates asked for at a time: a page answers in milliseconds whatever the books hold.
+const PAGE = 200;
+
 export function Recharge(props: { user: string; onChanged: () => Promise<void> }) {
   const [rows, setRows] = useState<RechargeCandidate[] | null>(null);
+  const [more, setMore] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
 
+  // The first page; "Show more" appends the next, after the last invoice shown.
   const load = useCallback(async () => {
     try {
-      setRows(await call("recharge_candidates", null));
+      const page = await call("recharge_candidates", { limit: PAGE });
+      setRows(page);
+      setMore(page.length === PAGE);
       setError(null);
     } catch (e) {
       setError(errorMessage(e));
     }
   }, []);
+  const loadMore = async () => {
+    if (!rows || rows.length === 0) return;
+    try {
+      const page = await call("recharge_candidates", {
+        limit: PAGE,
+        after_invoice: rows[rows.length - 1].invoice_number,
+      });
+      setRows(rows.concat(page));
+      setMore(page.length === PAGE);
+    } catch (e) {
+      setError(errorMessage(e));
+    }
+  };
   useEffect(() => {
     void load();
   }, [load]);
@@ -92,6 +112,11 @@ export function Recharge(props: { user: string; onChanged: () => Promise<void> }
               ))}
             </tbody>
           </table>
+        )}
+        {more && (
+          <button type="button" onClick={() => void loadMore()}>
+            Show more
+          </button>
         )}
       </div>
       <div className="detail">

@@ -177,29 +177,65 @@ const CANDIDATE_CHUNK: usize = 500;
 /// Only the invoices a declined charge or a refused re-charge names are read, with their
 /// part of the books, not the whole books.
 pub fn recharge_candidates(store: &mut Store) -> Result<Vec<RechargeCandidate>, ActionError> {
-    let mut out = store.read(|tx| {
+    recharge_candidates_after(store, None, usize::MAX)
+}
+
+/// At most `limit` of [`recharge_candidates`], those after invoice `after` (the last one a
+/// page before showed): a page costs the invoices read to fill it, not every candidate.
+pub fn recharge_candidates_after(
+    store: &mut Store,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<RechargeCandidate>, ActionError> {
+    candidates_read_by(store, after, limit, CANDIDATE_CHUNK)
+}
+
+/// [`recharge_candidates_after`], reading `chunk` invoices at a time.
+fn candidates_read_by(
+    store: &mut Store,
+    after: Option<&str>,
+    limit: usize,
+    chunk: usize,
+) -> Result<Vec<RechargeCandidate>, ActionError> {
+    store.read(|tx| {
         let actions = tx.actions(None)?;
-        let mut named = tx.invoices_named_by_failed_charges()?;
-        named.extend(
-            actions
-                .iter()
-                .filter(|a| a.kind == ActionKind::Recharge && a.state == ActionState::Failed)
-                .filter_map(|a| a.invoice_number.clone()),
-        );
-        named.sort_unstable();
-        named.dedup();
+        let refused: Vec<&str> = actions
+            .iter()
+            .filter(|a| a.kind == ActionKind::Recharge && a.state == ActionState::Failed)
+            .filter_map(|a| a.invoice_number.as_deref())
+            .collect();
+        let mut cursor: Option<(i64, String)> = match after {
+            Some(number) => tx
+                .invoices_numbered(&[number])?
+                .first()
+                .map(|i| (i.issued_at.as_second(), i.number.clone())),
+            None => None,
+        };
         let mut out = Vec::new();
-        for chunk in named.chunks(CANDIDATE_CHUNK) {
-            let numbers: Vec<&str> = chunk.iter().map(String::as_str).collect();
+        while out.len() < limit {
+            let batch = tx.invoices_with_a_failed_attempt(
+                cursor.as_ref().map(|(at, n)| (*at, n.as_str())),
+                &refused,
+                chunk,
+            )?;
+            let Some((last, at)) = batch.last() else {
+                break;
+            };
+            cursor = Some((*at, last.clone()));
+            let numbers: Vec<&str> = batch.iter().map(|(n, _)| n.as_str()).collect();
             let books = reconcile::books_about(tx, &numbers, &[])?;
-            out.extend(candidates_in(&books, &actions));
+            let mut found = candidates_in(&books, &actions);
+            found.sort_by(|a, b| {
+                (a.invoice.issued_at, &a.invoice.number)
+                    .cmp(&(b.invoice.issued_at, &b.invoice.number))
+            });
+            out.extend(found.into_iter().take(limit - out.len()));
+            if batch.len() < chunk {
+                break;
+            }
         }
         Ok::<_, ActionError>(out)
-    })?;
-    out.sort_by(|a, b| {
-        (a.invoice.issued_at, &a.invoice.number).cmp(&(b.invoice.issued_at, &b.invoice.number))
-    });
-    Ok(out)
+    })
 }
 
 /// The guards a re-charge must pass, in the order they are shown.
@@ -653,5 +689,23 @@ mod tests {
                 .any(|a| a.action_id == Some(refused.id))
         }));
         assert_eq!(recharge_candidates(&mut store).unwrap(), whole);
+        // Pages of one, each after the last invoice of the one before, read two invoices at
+        // a time (most declined invoices were paid after all): the same candidates, in the
+        // same order.
+        let named = store
+            .read(|tx| tx.invoices_with_a_failed_attempt(None, &[], usize::MAX))
+            .unwrap();
+        assert!(named.len() > 4 * whole.len(), "{} named", named.len());
+        let mut paged: Vec<RechargeCandidate> = Vec::new();
+        loop {
+            let after = paged.last().map(|c| c.invoice.number.clone());
+            let page = candidates_read_by(&mut store, after.as_deref(), 1, 2).unwrap();
+            assert!(page.len() <= 1);
+            if page.is_empty() {
+                break;
+            }
+            paged.extend(page);
+        }
+        assert_eq!(paged, whole);
     }
 }
