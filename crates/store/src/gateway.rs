@@ -230,9 +230,10 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
-    /// Up to `limit` invoices that a declined charge names or that are among `also`, in
-    /// issue order (issue instant, then number) after `after` (an issue instant in Unix
-    /// seconds and a number), with their issue instants.
+    /// Up to `limit` open invoices that a declined charge names or that are among `also`,
+    /// in issue order (issue instant, then number) after `after` (an issue instant in Unix
+    /// seconds and a number), with their issue instants. A paid or void invoice is owed
+    /// nothing, so it is never read.
     pub fn invoices_with_a_failed_attempt(
         &self,
         after: Option<(i64, &str)>,
@@ -246,7 +247,7 @@ impl StoreTx<'_> {
         })?;
         let mut stmt = self.conn().prepare_cached(
             "SELECT i.invoice_number, i.issued_at FROM invoices i
-              WHERE (i.issued_at, i.invoice_number) > (?1, ?2)
+              WHERE i.status = 'open' AND (i.issued_at, i.invoice_number) > (?1, ?2)
                 AND (EXISTS (SELECT 1 FROM gateway_charges c
                               WHERE c.status = 'failed' AND c.invoice_ref = i.invoice_number)
                      OR i.invoice_number IN (SELECT value FROM json_each(?3)))
