@@ -690,12 +690,8 @@ mod tests {
         }));
         assert_eq!(recharge_candidates(&mut store).unwrap(), whole);
         // Pages of one, each after the last invoice of the one before, read two invoices at
-        // a time (most declined invoices were paid after all): the same candidates, in the
-        // same order.
-        let named = store
-            .read(|tx| tx.invoices_with_a_failed_attempt(None, &[], usize::MAX))
-            .unwrap();
-        assert!(named.len() > 4 * whole.len(), "{} named", named.len());
+        // a time: the same candidates, in the same order.
+        assert!(whole.len() > 2, "more candidates than one read: {}", whole.len());
         let mut paged: Vec<RechargeCandidate> = Vec::new();
         loop {
             let after = paged.last().map(|c| c.invoice.number.clone());
