@@ -24,7 +24,7 @@ mod findings;
 mod gateway;
 mod gateway_sync;
 mod imports;
-pub use imports::BULK_WRITE_CACHE_BYTES;
+pub use imports::{BULK_WRITE_CACHE_BYTES, DeferredIndexes};
 mod lease;
 mod ledger;
 mod mappings;

@@ -691,7 +691,11 @@ mod tests {
         assert_eq!(recharge_candidates(&mut store).unwrap(), whole);
         // Pages of one, each after the last invoice of the one before, read two invoices at
         // a time: the same candidates, in the same order.
-        assert!(whole.len() > 2, "more candidates than one read: {}", whole.len());
+        assert!(
+            whole.len() > 2,
+            "more candidates than one read: {}",
+            whole.len()
+        );
         let mut paged: Vec<RechargeCandidate> = Vec::new();
         loop {
             let after = paged.last().map(|c| c.invoice.number.clone());

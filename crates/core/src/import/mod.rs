@@ -806,6 +806,7 @@ where
             now,
         )?;
         let extra_set = tx.column_set(&columns.extra_names())?;
+        let deferred = tx.index_after_rows_if_empty(L::KIND.source_kind())?;
         // Reading, hashing and parsing the file run on a thread of their own beside the one
         // writer: the transaction stays on this thread, and the store sees rows in file order.
         let (sender, receiver) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
@@ -864,6 +865,7 @@ where
                 more: errors.more,
             }));
         }
+        tx.rebuild_indexes(deferred)?;
         tx.set_source_content_sha256(source_id, &read.content_sha256)?;
         tx.finish_source(source_id, counts)?;
         let coverage = read.layout.coverage();
