@@ -98,6 +98,12 @@ impl SandboxControl {
             .await;
     }
 
+    /// The faults armed now, with the times each has left (`GET /_sandbox/faults`).
+    pub async fn armed(&self) -> Value {
+        self.call(reqwest::Method::GET, "/_sandbox/faults", None)
+            .await
+    }
+
     /// Disarms every fault.
     pub async fn disarm(&self) {
         self.call(reqwest::Method::DELETE, "/_sandbox/faults", None)

@@ -457,16 +457,7 @@ async fn a_web_page_cannot_seed_arm_or_call_the_sandbox() {
         .unwrap();
     assert_eq!(api_from_a_page.status(), StatusCode::FORBIDDEN);
     assert_eq!(sb.stats().await["charges"], before["charges"]);
-    let armed: Value = sb
-        .http
-        .get(sb.url("/_sandbox/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(armed["faults"], json!([]));
+    assert_eq!(sb.control().armed().await["faults"], json!([]));
     // The same seed from a Stripe-like client (no Origin, a loopback Host) is taken.
     sb.seed(serde_json::from_str(seed).unwrap()).await;
     assert_ne!(sb.stats().await["charges"], before["charges"]);

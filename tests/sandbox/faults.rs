@@ -204,35 +204,15 @@ async fn faults_are_listed_count_down_and_disarm() {
     let sb = sandbox().await;
     sb.arm(json!({"path": "/v1/refunds", "fault": "rate_limit", "times": 2}))
         .await;
-    let listed: Value = sb
-        .http
-        .get(sb.url("/_sandbox/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = sb.control().armed().await;
     assert_eq!(listed["faults"][0]["times"], 2);
     assert_eq!(
         sb.get("/v1/refunds").await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
-    let listed: Value = sb
-        .http
-        .get(sb.url("/_sandbox/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = sb.control().armed().await;
     assert_eq!(listed["faults"][0]["times"], 1);
-    sb.http
-        .delete(sb.url("/_sandbox/faults"))
-        .send()
-        .await
-        .unwrap();
+    sb.control().disarm().await;
     assert_eq!(sb.get("/v1/refunds").await.status(), StatusCode::OK);
     let refused = sb
         .http

@@ -158,9 +158,8 @@ mod tests {
             }
         }
         drop(old);
-        let copy_legacy = copy;
 
-        assert!(adopt_legacy_store(&copy_legacy, &shared).unwrap());
+        assert!(adopt_legacy_store(&copy, &shared).unwrap());
         let mut moved = Store::open(&real_store(&shared)).unwrap();
         assert_eq!(
             moved
@@ -169,7 +168,7 @@ mod tests {
                 .as_deref(),
             Some("Alba Ltd")
         );
-        assert!(!real_store(&copy_legacy).exists());
+        assert!(!real_store(&copy).exists());
 
         // With books in the shared folder, another old store is left where it is.
         assert!(!adopt_legacy_store(&legacy, &shared).unwrap());

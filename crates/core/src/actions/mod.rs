@@ -25,7 +25,7 @@ pub use journal::{
 pub use plan::Plan;
 pub use recharge::{
     FailedAttempt, GuardCheck, GuardOutcome, RechargeCandidate, RechargeChecks, RechargeGuard,
-    check_recharge, propose_checked_recharge, recharge_candidates, recharge_candidates_after,
+    check_recharge, propose_checked_recharge, recharge_candidates_after,
 };
 pub use recovery::{REPLAY_WINDOW_SECONDS, RecoveryReport, recover, recover_target};
 pub use threshold::{

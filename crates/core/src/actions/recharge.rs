@@ -173,15 +173,10 @@ fn candidates_in(books: &Books, actions: &[ActionRow]) -> Vec<RechargeCandidate>
 /// statement's parameters).
 const CANDIDATE_CHUNK: usize = 500;
 
-/// Unpaid invoices (by the ledger) with at least one failed attempt, oldest invoice first.
-/// Only the invoices a declined charge or a refused re-charge names are read, with their
-/// part of the books, not the whole books.
-pub fn recharge_candidates(store: &mut Store) -> Result<Vec<RechargeCandidate>, ActionError> {
-    recharge_candidates_after(store, None, usize::MAX)
-}
-
-/// At most `limit` of [`recharge_candidates`], those after invoice `after` (the last one a
-/// page before showed): a page costs the invoices read to fill it, not every candidate.
+/// Unpaid invoices (by the ledger) with at least one failed attempt, oldest invoice first:
+/// at most `limit`, those after invoice `after` (the last one a page before showed). Only
+/// open invoices a declined charge or a refused re-charge names are read, with their part
+/// of the books, so a page costs the invoices read to fill it, not every candidate.
 pub fn recharge_candidates_after(
     store: &mut Store,
     after: Option<&str>,
@@ -688,7 +683,10 @@ mod tests {
                 .iter()
                 .any(|a| a.action_id == Some(refused.id))
         }));
-        assert_eq!(recharge_candidates(&mut store).unwrap(), whole);
+        assert_eq!(
+            recharge_candidates_after(&mut store, None, usize::MAX).unwrap(),
+            whole
+        );
         // Pages of one, each after the last invoice of the one before, read two invoices at
         // a time: the same candidates, in the same order.
         assert!(

@@ -131,9 +131,7 @@ pub fn recent(
     today: Date,
     days: u32,
 ) -> Result<Option<Recent>, ChartError> {
-    let start_of = |day: Date| -> Result<Timestamp, jiff::Error> {
-        Ok(day.to_zoned(zone.clone())?.timestamp())
-    };
+    let start_of = |day: Date| start_of(day, zone);
     let quarter = |at: Timestamp| {
         let s = at.as_second();
         (s % QUARTER_SECONDS == 0).then_some(s / QUARTER_SECONDS)
@@ -178,6 +176,11 @@ pub fn recent(
     }))
 }
 
+/// The instant `day` starts in `zone`.
+fn start_of(day: Date, zone: &TimeZone) -> Result<Timestamp, jiff::Error> {
+    Ok(day.to_zoned(zone.clone())?.timestamp())
+}
+
 /// The `days` days ending on the day of `newest` in `zone`.
 fn days_ending(newest: Timestamp, zone: &TimeZone, days: u32) -> (Date, Date) {
     let last = newest.to_zoned(zone.clone()).date();
@@ -194,9 +197,7 @@ fn recent_from_rows(
     today: Date,
     days: u32,
 ) -> Result<Option<Recent>, ChartError> {
-    let start_of = |day: Date| -> Result<Timestamp, jiff::Error> {
-        Ok(day.to_zoned(zone.clone())?.timestamp())
-    };
+    let start_of = |day: Date| start_of(day, zone);
     let tomorrow = start_of(today.tomorrow()?)?;
     let newest_charge = tx
         .newest_charge_before(tomorrow, captured)?
