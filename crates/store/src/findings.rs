@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use rusqlite::OptionalExtension;
 use serde::Serialize;
 
-use super::{StoreError, StoreTx, currency_from_store, timestamp_from_store};
+use super::{AnyOf, StoreError, StoreTx, currency_from_store, timestamp_from_store};
 use chargeguard_domain::finding::{Confidence, Finding, FindingKind};
 pub use chargeguard_domain::finding::{FindingStatus, Resolution};
 use chargeguard_domain::{Evidence, Money};
@@ -166,10 +166,34 @@ impl StoreTx<'_> {
     /// Every stored finding's state, by fingerprint.
     pub fn finding_states(&self) -> Result<HashMap<String, FindingState>, StoreError> {
         let mut out = HashMap::new();
-        let mut stmt = self
-            .conn()
-            .prepare_cached("SELECT id, fingerprint, status, resolution FROM findings")?;
-        let mut rows = stmt.query([])?;
+        self.read_finding_states(&AnyOf::ALL, &mut out)?;
+        Ok(out)
+    }
+
+    /// The states of the stored findings among `fingerprints`, by fingerprint: what a run
+    /// that looked at part of the books needs, whatever the queue's history holds.
+    pub fn finding_states_of(
+        &self,
+        fingerprints: &[&str],
+    ) -> Result<HashMap<String, FindingState>, StoreError> {
+        let mut out = HashMap::with_capacity(fingerprints.len());
+        // Well under the engine's limit on a statement's parameters.
+        for chunk in fingerprints.chunks(500) {
+            self.read_finding_states(&AnyOf::none().or("fingerprint", chunk), &mut out)?;
+        }
+        Ok(out)
+    }
+
+    fn read_finding_states(
+        &self,
+        filter: &AnyOf,
+        out: &mut HashMap<String, FindingState>,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT id, fingerprint, status, resolution FROM findings WHERE {}",
+            filter.sql()
+        ))?;
+        let mut rows = stmt.query(filter.params())?;
         while let Some(r) = rows.next()? {
             let status: String = r.get(2)?;
             let resolution: Option<String> = r.get(3)?;
@@ -183,7 +207,7 @@ impl StoreTx<'_> {
                 },
             );
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Runs `sql` with `?1` = `key` (a fingerprint or an id), `?2`..`?10` = the finding's

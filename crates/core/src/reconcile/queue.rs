@@ -17,16 +17,28 @@ use super::{ReconcileSummary, Reconciliation};
 use crate::store::{FindingStatus, ReconcileRun, Resolution, StoreError, StoreTx};
 
 /// Applies one reconciliation's findings to the stored queue, and records the run.
-/// `clearable` lists (ascending) the open findings the run looked at, when it looked at
-/// part of the books: an open finding outside it is not gone, only not looked at. `None`:
-/// the run saw everything. The ledger's unsynced payments were stored before.
+/// `clearable` lists the open findings the run looked at, when it looked at part of the
+/// books: an open finding outside it is not gone, only not looked at. `None`: the run saw
+/// everything. The ledger's unsynced payments were stored before.
 pub fn apply(
     tx: &StoreTx<'_>,
     reconciliation: &Reconciliation<'_>,
     clearable: Option<&[i64]>,
     now: Timestamp,
 ) -> Result<ReconcileSummary, StoreError> {
-    let existing = tx.finding_states()?;
+    // A run of part of the books needs only the states of what it found; the findings it
+    // may clear are `clearable`, all open.
+    let existing = match clearable {
+        None => tx.finding_states()?,
+        Some(_) => {
+            let found: Vec<&str> = reconciliation
+                .findings
+                .iter()
+                .map(|f| f.fingerprint.as_str())
+                .collect();
+            tx.finding_states_of(&found)?
+        }
+    };
     let mut summary = ReconcileSummary {
         not_yet_synced: tx.unsynced_payment_count()?,
         ..ReconcileSummary::default()
@@ -56,12 +68,19 @@ pub fn apply(
             }
         }
     }
-    let mut gone: Vec<i64> = existing
-        .values()
-        .filter(|s| s.status == FindingStatus::Open && !seen.contains(&s.id))
-        .filter(|s| clearable.is_none_or(|ids| ids.binary_search(&s.id).is_ok()))
-        .map(|s| s.id)
-        .collect();
+    let mut gone: Vec<i64> = match clearable {
+        None => existing
+            .values()
+            .filter(|s| s.status == FindingStatus::Open)
+            .map(|s| s.id)
+            .filter(|id| !seen.contains(id))
+            .collect(),
+        Some(ids) => ids
+            .iter()
+            .copied()
+            .filter(|id| !seen.contains(id))
+            .collect(),
+    };
     gone.sort_unstable();
     for id in gone {
         if tx.clear_finding(id, now)? {
