@@ -4,7 +4,10 @@
 //! payment; one charge in a thousand never recorded, so the tie-out has findings to
 //! explain), imported and reconciled; then each stage runs in a child process of its own
 //! so that its peak memory (VmHWM) is its own. Prints seconds, rows per second and peak
-//! MiB per stage, and the package's size.
+//! MiB per stage, and the package's size. The export's peer, from the same run, is the
+//! `sqlite3` program writing the same tables of the same month as CSV files (`sqlite3
+//! dump`; skipped where `sqlite3` is not installed): issue 17 asks the package for at most
+//! twice its time, and under 256 MiB.
 
 mod support;
 
@@ -133,6 +136,11 @@ fn child(stage: &str, db: &Path, arg: Option<&Path>) {
                 .and_then(|f| f.records)
                 .unwrap_or(0)
         }
+        "sqlite3" => {
+            let out = arg.expect("out folder");
+            std::fs::create_dir_all(out).expect("peer folder");
+            sqlite3_dump(db, out)
+        }
         "verify" => {
             export::verify(arg.expect("package"))
                 .expect("verify")
@@ -141,6 +149,96 @@ fn child(stage: &str, db: &Path, arg: Option<&Path>) {
         other => panic!("unknown stage {other}"),
     };
     support::report(stage, start, rows);
+}
+
+/// The month's money tables and what the package names beside them, as `sqlite3` writes
+/// them to CSV files in `out`, sorted as the package sorts them; the rows written.
+fn sqlite3_dump(db: &Path, out: &Path) -> u64 {
+    let (start, end) = (1_790_812_800, 1_793_491_200); // October 2026, UTC
+    let inside = |column: &str| format!("{column} >= {start} AND {column} < {end}");
+    let queries = [
+        (
+            "invoices",
+            format!(
+                "SELECT * FROM invoices WHERE {} ORDER BY invoice_number",
+                inside("issued_at")
+            ),
+        ),
+        (
+            "ledger_payments",
+            format!(
+                "SELECT * FROM ledger_entries WHERE {} ORDER BY recorded_at, payment_id",
+                inside("recorded_at")
+            ),
+        ),
+        (
+            "adjustments",
+            format!(
+                "SELECT * FROM adjustments WHERE {} ORDER BY id",
+                inside("effective_at")
+            ),
+        ),
+        (
+            "gateway_charges",
+            format!(
+                "SELECT * FROM gateway_charges WHERE {} ORDER BY created_at, charge_id",
+                inside("created_at")
+            ),
+        ),
+        (
+            "gateway_refunds",
+            format!(
+                "SELECT * FROM gateway_refunds WHERE {} ORDER BY created_at, refund_id",
+                inside("created_at")
+            ),
+        ),
+        ("findings", "SELECT * FROM findings ORDER BY id".to_string()),
+        ("actions", "SELECT * FROM actions ORDER BY id".to_string()),
+        (
+            "audit_log",
+            format!(
+                "SELECT * FROM audit_log WHERE {} ORDER BY seq",
+                inside("at")
+            ),
+        ),
+    ];
+    let mut script = String::from(".headers on\n.mode csv\n");
+    for (name, query) in &queries {
+        let _ = writeln!(
+            script,
+            ".once '{}'",
+            out.join(format!("{name}.csv")).display()
+        );
+        let _ = writeln!(script, "{query};");
+    }
+    let mut child = std::process::Command::new("sqlite3")
+        .arg("-bail")
+        .arg(db)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("run sqlite3");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(script.as_bytes())
+        .expect("write the script");
+    assert!(child.wait().expect("sqlite3").success(), "sqlite3 failed");
+    queries
+        .iter()
+        .map(|(name, _)| {
+            let text = std::fs::read_to_string(out.join(format!("{name}.csv"))).unwrap_or_default();
+            text.lines().count().saturating_sub(1) as u64
+        })
+        .sum()
+}
+
+fn has_sqlite3() -> bool {
+    std::process::Command::new("sqlite3")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success())
 }
 
 #[global_allocator]
@@ -155,9 +253,16 @@ fn main() {
         .ok()
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(1_000_000);
-    let dir = tempfile::tempdir().expect("temp dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    // `CHARGEGUARD_BENCH_KEEP=DIR` leaves the books and the package in `DIR` to look at.
+    let kept = std::env::var_os("CHARGEGUARD_BENCH_KEEP").map(PathBuf::from);
+    if let Some(keep) = &kept {
+        let _ = std::fs::remove_dir_all(keep);
+        std::fs::create_dir_all(keep).expect("keep folder");
+    }
+    let dir = kept.as_deref().unwrap_or(tmp.path());
     let start = Instant::now();
-    let [invoices, payments, stripe] = write_books(dir.path(), n);
+    let [invoices, payments, stripe] = write_books(dir, n);
     println!(
         "{:>9} | {:<17} | {:>9} | {:>10} | {:>12} | {:>9}",
         "charges", "stage", "rows", "seconds", "rows/s", "peak MiB"
@@ -170,19 +275,38 @@ fn main() {
         "",
         ""
     );
-    let db = dir.path().join("bench.db");
-    let package = dir.path().join("close-2026-10");
-    for (stage, label, arg) in [
+    let db = dir.join("bench.db");
+    let package = dir.join("close-2026-10");
+    let peer = dir.join("sqlite3-dump");
+    let mut stages = vec![
         ("invoices", "import invoices", Some(invoices.as_path())),
         ("payments", "import payments", Some(payments.as_path())),
         ("stripe", "import stripe", Some(stripe.as_path())),
         ("reconcile", "reconcile + store", None),
         ("export", "export month", Some(package.as_path())),
         ("verify", "export verify", Some(package.as_path())),
-    ] {
+    ];
+    if has_sqlite3() {
+        stages.push(("sqlite3", "sqlite3 dump", Some(peer.as_path())));
+    }
+    let mut seconds = std::collections::HashMap::new();
+    for (stage, label, arg) in stages {
         let (secs, rows, peak) = support::run_stage(stage, &db, arg);
+        seconds.insert(stage, secs);
         let rate = if secs > 0.0 { rows as f64 / secs } else { 0.0 };
-        println!("{n:>9} | {label:<17} | {rows:>9} | {secs:>10.3} | {rate:>12.0} | {peak:>9.1}");
+        // The peer's memory is sqlite3's, not this child's: not shown.
+        let peak = if stage == "sqlite3" {
+            "—".to_string()
+        } else {
+            format!("{peak:.1}")
+        };
+        println!("{n:>9} | {label:<17} | {rows:>9} | {secs:>10.3} | {rate:>12.0} | {peak:>9}");
+    }
+    if let (Some(export), Some(dump)) = (seconds.get("export"), seconds.get("sqlite3")) {
+        println!(
+            "export month ÷ sqlite3 dump: {:.2} (issue 17 asks at most 2)",
+            export / dump
+        );
     }
     let zip = std::fs::metadata(export::zip_path_of(&package)).map_or(0, |m| m.len());
     println!(

@@ -49,7 +49,7 @@ fn opt<'a>(s: Option<&'a str>) -> Cell<'a> {
     t(s.unwrap_or(""))
 }
 
-type RowFn<'a> = Box<dyn Fn(usize, &mut Vec<Cell<'a>>) + 'a>;
+type RowFn<'a> = Box<dyn Fn(usize, &mut Vec<Cell<'a>>) + Send + Sync + 'a>;
 
 /// A table: one CSV file and one sheet.
 pub struct Table<'a> {

@@ -50,6 +50,8 @@ pub fn write<'a>(
     created: jiff::Timestamp,
 ) -> Result<(), XlsxError> {
     let mut workbook = Workbook::new();
+    // The sheets' XML (ten times the CSVs) is most of the export's deflating.
+    workbook.set_zip_compression_level(super::DEFLATE_LEVEL as u8);
     let dt = created.to_zoned(jiff::tz::TimeZone::UTC).datetime();
     let when = ExcelDateTime::from_ymd(dt.year() as u16, dt.month() as u8, dt.day() as u8)?
         .and_hms(dt.hour() as u16, dt.minute() as u8, dt.second() as u8)?;
