@@ -218,8 +218,14 @@ impl StoreTx<'_> {
     }
 
     fn charges_to_reconcile_where(&self, filter: &AnyOf) -> Result<Vec<Charge>, StoreError> {
+        self.charges_where(CHARGE_COLUMNS_TO_RECONCILE, filter)
+    }
+
+    /// The charges `filter` picks, with `columns` (whole, or as reconciliation reads
+    /// them), in charge-id order.
+    fn charges_where(&self, columns: &str, filter: &AnyOf) -> Result<Vec<Charge>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {CHARGE_COLUMNS_TO_RECONCILE} FROM gateway_charges WHERE {} ORDER BY charge_id",
+            "SELECT {columns} FROM gateway_charges WHERE {} ORDER BY charge_id",
             filter.sql()
         ))?;
         let mut rows = stmt.query(filter.params())?;
@@ -309,6 +315,49 @@ impl StoreTx<'_> {
         rows.next()?.map(charge_from_row).transpose()
     }
 
+    /// The charges made in `[from, to)`, whole, in charge-id order.
+    pub fn charges_made_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Charge>, StoreError> {
+        self.charges_where(
+            CHARGE_COLUMNS,
+            &AnyOf::none().or_between("created_at", from, to),
+        )
+    }
+
+    /// `gateway`'s charges with these ids or made by these payment intents, whole, in
+    /// charge-id order.
+    pub fn whole_charges_about(
+        &self,
+        gateway: &str,
+        ids: &[&str],
+        payment_intents: &[&str],
+    ) -> Result<Vec<Charge>, StoreError> {
+        self.charges_where(
+            CHARGE_COLUMNS,
+            &AnyOf::none()
+                .or_of_gateway(gateway, "charge_id", ids)
+                .or("payment_intent_id", payment_intents),
+        )
+    }
+
+    /// The earliest succeeded charge (by creation, then id) that `payment_intent` made,
+    /// whole: the charge a ledger entry naming the intent is about.
+    pub fn first_succeeded_charge_of_intent(
+        &self,
+        payment_intent: &str,
+    ) -> Result<Option<Charge>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT {CHARGE_COLUMNS} FROM gateway_charges
+             WHERE payment_intent_id = ?1 AND status = 'succeeded'
+             ORDER BY created_at, charge_id LIMIT 1"
+        ))?;
+        let mut rows = stmt.query([payment_intent])?;
+        rows.next()?.map(charge_from_row).transpose()
+    }
+
     fn read_charges(&self, sql: &str) -> Result<Vec<Charge>, StoreError> {
         // Sized once: a Vec grown by doubling holds up to twice the rows, and both its
         // old and new buffers while it moves.
@@ -350,6 +399,15 @@ impl StoreTx<'_> {
             from,
             to,
         ))
+    }
+
+    /// `gateway`'s refunds with these ids, in refund-id order.
+    pub fn refunds_with_ids(
+        &self,
+        gateway: &str,
+        ids: &[&str],
+    ) -> Result<Vec<GatewayRefund>, StoreError> {
+        self.read_refunds(&AnyOf::none().or_of_gateway(gateway, "refund_id", ids))
     }
 
     /// The refunds of these charges, in refund-id order.

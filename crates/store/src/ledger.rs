@@ -173,6 +173,23 @@ impl StoreTx<'_> {
         self.read_ledger(&AnyOf::none().or_in_scope("scope_ledger"))
     }
 
+    /// The ledger entries with these payment ids, in payment-id order.
+    pub fn ledger_entries_with_payment_ids(
+        &self,
+        payment_ids: &[&str],
+    ) -> Result<Vec<LedgerEntry>, StoreError> {
+        self.read_ledger(&AnyOf::none().or("payment_id", payment_ids))
+    }
+
+    /// The invoices issued in `[from, to)`, in invoice-number order.
+    pub fn invoices_issued_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<Invoice>, StoreError> {
+        self.read_invoices(&AnyOf::none().or_between("issued_at", from, to))
+    }
+
     /// The ledger entries on these invoices or naming these gateway ids (charges or payment
     /// intents), in payment-id order.
     pub fn ledger_entries_about(

@@ -15,13 +15,15 @@
 //!   changed books.
 //! - **No secrets.** Nothing from the settings, the keyring or a request body is
 //!   exported; an action's outcome is what the gateway answered.
-//! - **Memory.** The rows are loaded once (as reconciliation does); the files stream to
-//!   disk row by row, the workbook in constant-memory mode.
+//! - **Memory and time follow the month.** The period's rows are read once (`books`:
+//!   its own money movements, and across all time only what its tie-out weighs); the
+//!   files stream to disk row by row, the workbook in constant-memory mode.
 //! - **Two cores.** The workbook (its XML is ten times the CSVs) is written on a thread of
 //!   its own while the CSVs are written and deflated into the zip, both from the same
 //!   tables; deflate runs at a fast fixed level (`DEFLATE_LEVEL`).
 
 pub mod adjustments;
+mod books;
 pub mod daily;
 pub mod html;
 pub mod manifest;
@@ -39,8 +41,9 @@ use sha2::{Digest, Sha256};
 
 use crate::period::{self, Period, PeriodError};
 use crate::records::LedgerKind;
-use crate::store::{FindingFilter, PeriodClose, Store, StoreError, StoreTx};
+use crate::store::{PeriodClose, Store, StoreError, StoreTx};
 
+use books::Books;
 use manifest::{AuditHead, BlockHasher, ClosedBy, FileEntry, Manifest};
 use tables::{Cell, Table};
 use tieout::{Rows, TieOutError};
@@ -94,12 +97,7 @@ pub struct ExportReport {
 
 /// Everything an export reads, owned, from one consistent read of the store.
 struct Loaded {
-    charges: Vec<crate::records::Charge>,
-    refunds: Vec<crate::records::GatewayRefund>,
-    ledger: Vec<crate::records::LedgerEntry>,
-    adjustments: Vec<crate::store::StoredAdjustment>,
-    findings: Vec<crate::store::StoredFinding>,
-    coverage: Vec<crate::records::Coverage>,
+    books: Books,
     invoices: Vec<crate::records::Invoice>,
     actions: Vec<crate::store::ActionRow>,
     audit: Vec<crate::audit::AuditEntry>,
@@ -107,20 +105,81 @@ struct Loaded {
     schema_version: i64,
 }
 
-impl Loaded {
-    fn rows(&self) -> Rows<'_> {
-        Rows {
-            charges: &self.charges,
-            refunds: &self.refunds,
-            ledger: &self.ledger,
-            adjustments: &self.adjustments,
-            findings: &self.findings,
-            coverage: &self.coverage,
+/// Which rows of the store a month-end reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// What the period's tie-out and package need (see `books`): its own money movements
+    /// and, across all time, the rest of the charges whose movements inside it do not
+    /// cancel out. What every command reads.
+    Period,
+    /// Every row of the store: the reference the period's read is held to in tests.
+    Whole,
+}
+
+impl Books {
+    fn read(
+        tx: &StoreTx<'_>,
+        period: &Period,
+        reading: Reading,
+        with_text: bool,
+    ) -> Result<Books, StoreError> {
+        match reading {
+            Reading::Period => Books::of_period(tx, period, with_text),
+            Reading::Whole => Books::whole(tx),
         }
     }
 }
 
-fn load(tx: &StoreTx<'_>, period: &Period, schema_version: i64) -> Result<Loaded, StoreError> {
+/// Every invoice a package of `period` may show: those issued inside it, and those its
+/// books, adjustments, findings and actions name (`tables::select` picks from these).
+fn invoices_of_period(
+    tx: &StoreTx<'_>,
+    period: &Period,
+    books: &Books,
+    actions: &[crate::store::ActionRow],
+) -> Result<Vec<crate::records::Invoice>, StoreError> {
+    let mut numbers: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+    numbers.extend(books.ledger.iter().map(|e| e.invoice_number.as_str()));
+    numbers.extend(
+        books
+            .charges
+            .iter()
+            .filter_map(|c| c.invoice_ref.as_deref()),
+    );
+    numbers.extend(
+        books
+            .adjustments
+            .iter()
+            .map(|a| a.adjustment.invoice_number.as_str()),
+    );
+    numbers.extend(
+        books
+            .findings
+            .iter()
+            .filter_map(|f| f.invoice_number.as_deref()),
+    );
+    numbers.extend(actions.iter().filter_map(|a| a.invoice_number.as_deref()));
+    let mut invoices = tx.invoices_issued_between(period.start(), period.end())?;
+    let mut seen: std::collections::HashSet<String> =
+        invoices.iter().map(|i| i.number.clone()).collect();
+    let numbers: Vec<&str> = numbers.into_iter().filter(|n| !seen.contains(*n)).collect();
+    for keys in numbers.chunks(500) {
+        for invoice in tx.invoices_numbered(keys)? {
+            if seen.insert(invoice.number.clone()) {
+                invoices.push(invoice);
+            }
+        }
+    }
+    invoices.sort_by(|a, b| a.number.cmp(&b.number));
+    Ok(invoices)
+}
+
+fn load(
+    tx: &StoreTx<'_>,
+    period: &Period,
+    schema_version: i64,
+    reading: Reading,
+) -> Result<Loaded, StoreError> {
     let mut audit = tx.audit_entries(
         Some(period.start().as_second()),
         Some(period.end().as_second()),
@@ -131,15 +190,16 @@ fn load(tx: &StoreTx<'_>, period: &Period, schema_version: i64) -> Result<Loaded
         }
     }
     audit.sort_by_key(|e| e.seq);
+    let books = Books::read(tx, period, reading, true)?;
+    let actions = tx.actions(None)?;
+    let invoices = match reading {
+        Reading::Period => invoices_of_period(tx, period, &books, &actions)?,
+        Reading::Whole => tx.invoices()?,
+    };
     Ok(Loaded {
-        charges: tx.charges()?,
-        refunds: tx.refunds()?,
-        ledger: tx.ledger_entries()?,
-        adjustments: tx.adjustments()?,
-        findings: tx.findings(&FindingFilter::default())?,
-        coverage: tx.charge_coverage()?,
-        invoices: tx.invoices()?,
-        actions: tx.actions(None)?,
+        books,
+        invoices,
+        actions,
         audit,
         audit_head: tx.audit_head()?,
         schema_version,
@@ -147,14 +207,22 @@ fn load(tx: &StoreTx<'_>, period: &Period, schema_version: i64) -> Result<Loaded
 }
 
 /// The tie-out of `period` on the books as `tx` sees them; what `close` checks and
-/// records. Refuses when it does not balance.
+/// records, and what month-end status shows. Refuses when it does not balance.
 pub fn check_tie_out(
     tx: &StoreTx<'_>,
     period: &Period,
 ) -> Result<Vec<tieout::CurrencyTieOut>, ExportError> {
-    let loaded = load(tx, period, 0)?;
-    let rows = loaded.rows();
-    let tie = tieout::tie_out(&rows, period)?;
+    check_tie_out_reading(tx, period, Reading::Period)
+}
+
+/// [`check_tie_out`], reading the rows `reading` says.
+pub fn check_tie_out_reading(
+    tx: &StoreTx<'_>,
+    period: &Period,
+    reading: Reading,
+) -> Result<Vec<tieout::CurrencyTieOut>, ExportError> {
+    let books = Books::read(tx, period, reading, false)?;
+    let tie = tieout::tie_out(&books.rows(), period)?;
     Ok(tie.currencies)
 }
 
@@ -412,13 +480,22 @@ pub fn export_month(
     store: &mut Store,
     request: &ExportRequest,
 ) -> Result<ExportReport, ExportError> {
+    export_month_reading(store, request, Reading::Period)
+}
+
+/// [`export_month`], reading the rows `reading` says.
+pub fn export_month_reading(
+    store: &mut Store,
+    request: &ExportRequest,
+    reading: Reading,
+) -> Result<ExportReport, ExportError> {
     let schema_version = store.schema_version()?;
     let (period, close, loaded) = store.read(|tx| {
         let (period, close) = period::resolve(tx, &request.month, request.tz.as_deref())?;
-        let loaded = load(tx, &period, schema_version)?;
+        let loaded = load(tx, &period, schema_version, reading)?;
         Ok::<_, ExportError>((period, close, loaded))
     })?;
-    let rows = loaded.rows();
+    let rows = loaded.books.rows();
     let tie = tieout::tie_out(&rows, &period)?;
 
     let folder = request.out.clone();
@@ -445,7 +522,7 @@ pub fn export_month(
     let zip_staging = staging.with_extension("zip.partial");
     let result = (|| {
         let mut all = tables::tables(rows, &tie, &sel, &period);
-        let summary = tables::tieout_table(&tie, &loaded.findings);
+        let summary = tables::tieout_table(&tie, &loaded.books.findings);
         let created = as_of.unwrap_or(period.end());
         let xlsx = staging.join("workbook.xlsx");
         // The workbook is written on a second core while the CSVs are written and deflated
@@ -499,7 +576,7 @@ pub fn export_month(
             &manifest,
             &period,
             &tie.currencies,
-            &loaded.findings,
+            &loaded.books.findings,
             &daily(&rows, &sel, &tie, &period),
         );
         manifest

@@ -35,7 +35,9 @@
 //! than produce a statement that lies. Sums are `i128`, converted to `i64` minor units at
 //! the end (refused, not wrapped, should they not fit).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use hashbrown::HashMap;
 use std::fmt;
 
 use serde::Serialize;
@@ -391,8 +393,157 @@ fn adjustment_effects(rows: &Rows<'_>) -> Vec<i64> {
         .collect()
 }
 
+/// Does this finding explain the money of what it names (open, or judged fine by a
+/// person)? A fixed or cleared one no longer does, but may name a group whose fix is dated
+/// later.
+fn explains(f: &StoredFinding) -> bool {
+    f.status == FindingStatus::Open || f.resolution == Some(Resolution::Dismissed)
+}
+
+const GROSS: usize = 0;
+const G_REFUNDS: usize = 1;
+const FEES: usize = 2;
+const PAYMENTS: usize = 3;
+const L_REFUNDS: usize = 4;
+const ADJUSTMENTS: usize = 5;
+
+/// Every movement of the rows, summed by the group it belongs to; the first half of a
+/// tie-out.
+struct Grouped<'a> {
+    t: TieOut<'a>,
+    groups: HashMap<Group<'a>, Sums>,
+    totals: BTreeMap<Currency, [i128; 7]>,
+    finding_by_charge: HashMap<&'a str, usize>,
+}
+
+/// The charges whose movements inside `period` do not cancel out on these rows: the ones
+/// whose line the tie-out decides from their movements in every period. (Any other group
+/// is matched, or goes to a finding that names it.)
+pub fn charges_unsettled_in<'a>(rows: &Rows<'a>, period: &Period) -> Vec<&'a str> {
+    group(rows, period)
+        .groups
+        .into_iter()
+        .filter_map(|(group, sums)| match group {
+            Group::Charge(id) if sums.in_period.iter().any(|(_, v)| *v != 0) => Some(id),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Builds the tie-out of `period`. Refuses when any money is unexplained.
 pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOutError> {
+    let Grouped {
+        mut t,
+        groups,
+        totals,
+        finding_by_charge,
+    } = group(rows, period);
+
+    // Which line each group goes to.
+    let covered = |at: jiff::Timestamp| rows.coverage.iter().any(|w| w.contains(at));
+    let mut unexplained = Vec::new();
+    let mut line_sums: BTreeMap<(Currency, LineKey), i128> = BTreeMap::new();
+    let mut sorted: Vec<(&Group<'a>, &Sums)> = groups
+        .iter()
+        .filter(|(_, s)| !s.in_period.is_empty())
+        .collect();
+    sorted.sort_by(|a, b| a.0.cmp(b.0));
+    for (group, sums) in sorted {
+        let finding = match group {
+            Group::Charge(id) => finding_by_charge
+                .get(id)
+                .copied()
+                .or(sums.finding_by_payment),
+            _ => sums.finding_by_payment,
+        };
+        let zero_in_period = sums.in_period.iter().all(|(_, v)| *v == 0);
+        let zero_all = sums.all.iter().all(|(_, v)| *v == 0);
+        let line = match (group, finding) {
+            (Group::Cash(_), _) => LineKey::Cash,
+            (_, Some(f)) if explains(&rows.findings[f]) => LineKey::Finding(rows.findings[f].id),
+            _ if zero_in_period => LineKey::Matched,
+            (_, Some(f)) if zero_all => LineKey::Finding(rows.findings[f].id),
+            _ if zero_all => LineKey::Timing,
+            (Group::Unresolved(i), _)
+                if *i < rows.ledger.len() && !covered(rows.ledger[*i].recorded_at) =>
+            {
+                LineKey::NotYetSynced
+            }
+            _ => LineKey::Unexplained,
+        };
+        if line == LineKey::Unexplained {
+            for (cur, v) in sums.in_period.iter().filter(|(_, v)| *v != 0) {
+                unexplained.push(Unexplained {
+                    about: match group {
+                        Group::Charge(id) => format!("charge {id}"),
+                        Group::Unresolved(i) if *i < rows.ledger.len() => {
+                            format!("ledger entry {}", rows.ledger[*i].payment_id)
+                        }
+                        _ => "an adjustment about nothing in the store".into(),
+                    },
+                    currency: cur.lower(),
+                    amount_minor: i64::try_from(*v).unwrap_or(i64::MAX),
+                });
+            }
+        }
+        for (cur, v) in &sums.in_period {
+            *line_sums.entry((*cur, line)).or_default() += v;
+        }
+        if line != LineKey::Matched {
+            t.lines.insert(*group, line);
+        }
+    }
+    if !unexplained.is_empty() {
+        return Err(TieOutError::Unexplained {
+            period: period.label(),
+            unexplained,
+        });
+    }
+
+    let overflow = |cur: Currency| TieOutError::Overflow {
+        period: period.label(),
+        currency: cur.lower(),
+    };
+    let mut currencies: BTreeMap<Currency, CurrencyTieOut> = BTreeMap::new();
+    for (cur, sums) in &totals {
+        let fit = |v: i128| i64::try_from(v).map_err(|_| overflow(*cur));
+        let mut c = CurrencyTieOut::new(&cur.lower());
+        c.gateway_gross = fit(sums[GROSS])?;
+        c.gateway_refunds = fit(sums[G_REFUNDS])?;
+        c.gateway_fees = fit(sums[FEES])?;
+        c.gateway_net = fit(sums[GROSS] - sums[G_REFUNDS] - sums[FEES])?;
+        c.ledger_payments = fit(sums[PAYMENTS])?;
+        c.ledger_refunds = fit(sums[L_REFUNDS])?;
+        c.ledger_adjustments = fit(sums[ADJUSTMENTS])?;
+        c.ledger_net = fit(sums[PAYMENTS] - sums[L_REFUNDS] + sums[ADJUSTMENTS])?;
+        c.difference = fit((sums[GROSS] - sums[G_REFUNDS] - sums[FEES])
+            - (sums[PAYMENTS] - sums[L_REFUNDS] + sums[ADJUSTMENTS]))?;
+        if sums[FEES] != 0 {
+            c.lines.insert(LineKey::Fees, fit(-sums[FEES])?);
+        }
+        currencies.insert(*cur, c);
+    }
+    for ((cur, line), v) in line_sums {
+        let c = currencies
+            .entry(cur)
+            .or_insert_with(|| CurrencyTieOut::new(&cur.lower()));
+        c.lines
+            .insert(line, i64::try_from(v).map_err(|_| overflow(cur))?);
+    }
+    for c in currencies.values() {
+        let explained: i128 = c.lines.values().map(|v| i128::from(*v)).sum();
+        assert_eq!(
+            explained,
+            i128::from(c.difference),
+            "the tie-out lines of {} add up to the difference by construction",
+            c.currency
+        );
+    }
+    t.currencies = currencies.into_values().collect();
+    Ok(t)
+}
+
+fn group<'a>(rows: &Rows<'a>, period: &Period) -> Grouped<'a> {
     let (start, end) = (period.start(), period.end());
     let inside = |t: jiff::Timestamp| start <= t && t < end;
     let inside_s = |s: i64| start.as_second() <= s && s < end.as_second();
@@ -431,9 +582,6 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
 
     // Findings that explain a group (open, or judged fine by a person) and those that no
     // longer do (fixed or cleared) but may name a group whose fix is dated later.
-    let explains = |f: &StoredFinding| {
-        f.status == FindingStatus::Open || f.resolution == Some(Resolution::Dismissed)
-    };
     let mut finding_by_charge: HashMap<&str, usize> = HashMap::new();
     let mut finding_by_payment: HashMap<&str, usize> = HashMap::new();
     for (i, f) in rows.findings.iter().enumerate() {
@@ -453,12 +601,6 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
 
     let mut groups: HashMap<Group<'a>, Sums> = HashMap::new();
     let mut totals: BTreeMap<Currency, [i128; 7]> = BTreeMap::new();
-    const GROSS: usize = 0;
-    const G_REFUNDS: usize = 1;
-    const FEES: usize = 2;
-    const PAYMENTS: usize = 3;
-    const L_REFUNDS: usize = 4;
-    const ADJUSTMENTS: usize = 5;
     let movement = |groups: &mut HashMap<Group<'a>, Sums>,
                     group: Group<'a>,
                     currency: Currency,
@@ -572,106 +714,10 @@ pub fn tie_out<'a>(rows: &Rows<'a>, period: &Period) -> Result<TieOut<'a>, TieOu
         }
     }
 
-    // Which line each group goes to.
-    let covered = |at: jiff::Timestamp| rows.coverage.iter().any(|w| w.contains(at));
-    let mut unexplained = Vec::new();
-    let mut line_sums: BTreeMap<(Currency, LineKey), i128> = BTreeMap::new();
-    let mut sorted: Vec<(&Group<'a>, &Sums)> = groups
-        .iter()
-        .filter(|(_, s)| !s.in_period.is_empty())
-        .collect();
-    sorted.sort_by(|a, b| a.0.cmp(b.0));
-    for (group, sums) in sorted {
-        let finding = match group {
-            Group::Charge(id) => finding_by_charge
-                .get(id)
-                .copied()
-                .or(sums.finding_by_payment),
-            _ => sums.finding_by_payment,
-        };
-        let zero_in_period = sums.in_period.iter().all(|(_, v)| *v == 0);
-        let zero_all = sums.all.iter().all(|(_, v)| *v == 0);
-        let line = match (group, finding) {
-            (Group::Cash(_), _) => LineKey::Cash,
-            (_, Some(f)) if explains(&rows.findings[f]) => LineKey::Finding(rows.findings[f].id),
-            _ if zero_in_period => LineKey::Matched,
-            (_, Some(f)) if zero_all => LineKey::Finding(rows.findings[f].id),
-            _ if zero_all => LineKey::Timing,
-            (Group::Unresolved(i), _)
-                if *i < rows.ledger.len() && !covered(rows.ledger[*i].recorded_at) =>
-            {
-                LineKey::NotYetSynced
-            }
-            _ => LineKey::Unexplained,
-        };
-        if line == LineKey::Unexplained {
-            for (cur, v) in sums.in_period.iter().filter(|(_, v)| *v != 0) {
-                unexplained.push(Unexplained {
-                    about: match group {
-                        Group::Charge(id) => format!("charge {id}"),
-                        Group::Unresolved(i) if *i < rows.ledger.len() => {
-                            format!("ledger entry {}", rows.ledger[*i].payment_id)
-                        }
-                        _ => "an adjustment about nothing in the store".into(),
-                    },
-                    currency: cur.lower(),
-                    amount_minor: i64::try_from(*v).unwrap_or(i64::MAX),
-                });
-            }
-        }
-        for (cur, v) in &sums.in_period {
-            *line_sums.entry((*cur, line)).or_default() += v;
-        }
-        if line != LineKey::Matched {
-            t.lines.insert(*group, line);
-        }
+    Grouped {
+        t,
+        groups,
+        totals,
+        finding_by_charge,
     }
-    if !unexplained.is_empty() {
-        return Err(TieOutError::Unexplained {
-            period: period.label(),
-            unexplained,
-        });
-    }
-
-    let overflow = |cur: Currency| TieOutError::Overflow {
-        period: period.label(),
-        currency: cur.lower(),
-    };
-    let mut currencies: BTreeMap<Currency, CurrencyTieOut> = BTreeMap::new();
-    for (cur, sums) in &totals {
-        let fit = |v: i128| i64::try_from(v).map_err(|_| overflow(*cur));
-        let mut c = CurrencyTieOut::new(&cur.lower());
-        c.gateway_gross = fit(sums[GROSS])?;
-        c.gateway_refunds = fit(sums[G_REFUNDS])?;
-        c.gateway_fees = fit(sums[FEES])?;
-        c.gateway_net = fit(sums[GROSS] - sums[G_REFUNDS] - sums[FEES])?;
-        c.ledger_payments = fit(sums[PAYMENTS])?;
-        c.ledger_refunds = fit(sums[L_REFUNDS])?;
-        c.ledger_adjustments = fit(sums[ADJUSTMENTS])?;
-        c.ledger_net = fit(sums[PAYMENTS] - sums[L_REFUNDS] + sums[ADJUSTMENTS])?;
-        c.difference = fit((sums[GROSS] - sums[G_REFUNDS] - sums[FEES])
-            - (sums[PAYMENTS] - sums[L_REFUNDS] + sums[ADJUSTMENTS]))?;
-        if sums[FEES] != 0 {
-            c.lines.insert(LineKey::Fees, fit(-sums[FEES])?);
-        }
-        currencies.insert(*cur, c);
-    }
-    for ((cur, line), v) in line_sums {
-        let c = currencies
-            .entry(cur)
-            .or_insert_with(|| CurrencyTieOut::new(&cur.lower()));
-        c.lines
-            .insert(line, i64::try_from(v).map_err(|_| overflow(cur))?);
-    }
-    for c in currencies.values() {
-        let explained: i128 = c.lines.values().map(|v| i128::from(*v)).sum();
-        assert_eq!(
-            explained,
-            i128::from(c.difference),
-            "the tie-out lines of {} add up to the difference by construction",
-            c.currency
-        );
-    }
-    t.currencies = currencies.into_values().collect();
-    Ok(t)
 }
