@@ -1,13 +1,12 @@
 // Findings: the queue, filtered by kind, status and confidence, virtualized so that
 // 100,000 rows scroll as fast as 10; arrow keys move through it, Enter opens one. The
 // opened finding shows its evidence side by side with the one proposed fix.
-import { useCallback, useEffect, useMemo, useRef, useState } from "react";
-import {
-  createColumnHelper,
-  flexRender,
-  getCoreRowModel,
-  useReactTable,
-} from "@tanstack/react-table";
+//
+// Only the rows on screen are ever made into elements or cells: nothing walks the whole
+// queue when a page of it arrives (a table model rebuilt per page held the main thread
+// for up to a second at a time while 100,000 findings loaded; `e2e/findings-frames.mjs`
+// measures it).
+import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import type { Confidence, FindingKind, FindingRow, FindingsQuery, FindingStatus } from "../generated";
 import { call, CommandError } from "../transport";
@@ -15,30 +14,31 @@ import { formatAmount } from "../money";
 import { KIND_LABEL, KINDS } from "../labels";
 import { FindingPanel } from "./FindingPanel";
 
-const column = createColumnHelper<FindingRow>();
-const COLUMNS = [
-  column.accessor("id", { header: "#" }),
-  column.accessor("kind", { header: "Kind", cell: (c) => KIND_LABEL[c.getValue()] }),
-  column.accessor("invoice_number", { header: "Invoice", cell: (c) => c.getValue() ?? "—" }),
-  column.accessor("amount", { header: "Amount", cell: (c) => formatAmount(c.getValue()) }),
-  column.accessor("confidence", {
+/** A column of the queue: its header and how one finding reads in it. */
+type Column = { id: string; header: string; cell: (f: FindingRow) => ReactNode };
+const COLUMNS: Column[] = [
+  { id: "id", header: "#", cell: (f) => f.id },
+  { id: "kind", header: "Kind", cell: (f) => KIND_LABEL[f.kind] },
+  { id: "invoice_number", header: "Invoice", cell: (f) => f.invoice_number ?? "—" },
+  { id: "amount", header: "Amount", cell: (f) => formatAmount(f.amount) },
+  {
+    id: "confidence",
     header: "Match",
-    cell: (c) =>
-      c.getValue() === "heuristic" ? <span className="badge heuristic">heuristic</span> : "exact",
-  }),
-  column.accessor("status", {
-    header: "Status",
-    cell: (c) => c.getValue() + (c.row.original.resolution ? ` (${c.row.original.resolution})` : ""),
-  }),
+    cell: (f) => (f.confidence === "heuristic" ? <span className="badge heuristic">heuristic</span> : "exact"),
+  },
+  { id: "status", header: "Status", cell: (f) => f.status + (f.resolution ? ` (${f.resolution})` : "") },
 ];
 
 const ROW_HEIGHT = 34;
+const NO_FINDINGS: FindingRow[] = [];
 // Findings asked for at a time.
 const PAGE = 500;
 
 export function Findings(props: { user: string; onChanged: () => Promise<void> }) {
   const [query, setQuery] = useState<FindingsQuery>({ status: "open" });
-  const [rows, setRows] = useState<FindingRow[] | null>(null);
+  // The queue read so far: one array that pages are appended to in place (a copy per page
+  // left the collector 100,000-row arrays to sweep mid-scroll) and how much of it to show.
+  const [rows, setRows] = useState<{ list: FindingRow[]; count: number } | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [selected, setSelected] = useState<number | null>(null);
   const scroller = useRef<HTMLDivElement>(null);
@@ -52,18 +52,18 @@ export function Findings(props: { user: string; onChanged: () => Promise<void> }
     async (progressive: boolean) => {
       const mine = ++generation.current;
       try {
-        let all: FindingRow[] = [];
+        const all: FindingRow[] = [];
         let after: number | undefined;
         for (;;) {
           const page = await call("findings", { ...query, limit: PAGE, after });
           if (generation.current !== mine) return;
-          all = all.concat(page);
-          if (progressive) setRows(all);
+          for (const finding of page) all.push(finding);
+          if (progressive) setRows({ list: all, count: all.length });
           setError(null);
           if (page.length < PAGE) break;
           after = page[page.length - 1].id;
         }
-        setRows(all);
+        setRows({ list: all, count: all.length });
       } catch (e) {
         if (generation.current === mine) setError(e instanceof CommandError ? e.message : String(e));
       }
@@ -77,33 +77,32 @@ export function Findings(props: { user: string; onChanged: () => Promise<void> }
     };
   }, [load]);
 
-  const table = useReactTable({
-    data: rows ?? [],
-    columns: COLUMNS,
-    getCoreRowModel: getCoreRowModel(),
-  });
-  const tableRows = table.getRowModel().rows;
+  const queue = rows?.list ?? NO_FINDINGS;
+  const count = rows?.count ?? 0;
   const virtualizer = useVirtualizer({
-    count: tableRows.length,
+    count,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
   });
   const selectedIndex = useMemo(
-    () => tableRows.findIndex((r) => r.original.id === selected),
-    [tableRows, selected],
+    () => {
+      const i = queue.findIndex((f) => f.id === selected);
+      return i < count ? i : -1;
+    },
+    [queue, count, selected],
   );
 
   const onKeyDown = (e: React.KeyboardEvent) => {
-    if (tableRows.length === 0) return;
+    if (count === 0) return;
     let next = selectedIndex;
-    if (e.key === "ArrowDown" || e.key === "j") next = Math.min(tableRows.length - 1, selectedIndex + 1);
+    if (e.key === "ArrowDown" || e.key === "j") next = Math.min(count - 1, selectedIndex + 1);
     else if (e.key === "ArrowUp" || e.key === "k") next = Math.max(0, selectedIndex - 1);
     else if (e.key === "Home") next = 0;
-    else if (e.key === "End") next = tableRows.length - 1;
+    else if (e.key === "End") next = count - 1;
     else return;
     e.preventDefault();
-    setSelected(tableRows[next].original.id);
+    setSelected(queue[next].id);
     virtualizer.scrollToIndex(next);
   };
 
@@ -148,7 +147,7 @@ export function Findings(props: { user: string; onChanged: () => Promise<void> }
               ))}
             </select>
           </label>
-          <span className="count">{rows ? `${rows.length.toLocaleString()} findings` : "…"}</span>
+          <span className="count">{rows ? `${count.toLocaleString()} findings` : "…"}</span>
         </div>
         {error && (
           <p className="error" role="alert">
@@ -161,35 +160,35 @@ export function Findings(props: { user: string; onChanged: () => Promise<void> }
           tabIndex={0}
           role="grid"
           aria-label="Findings queue"
-          aria-rowcount={tableRows.length}
+          aria-rowcount={count}
           onKeyDown={onKeyDown}
         >
           <div className="thead" role="row">
-            {table.getFlatHeaders().map((h) => (
-              <div key={h.id} role="columnheader" className={`cell col-${h.id}`}>
-                {flexRender(h.column.columnDef.header, h.getContext())}
+            {COLUMNS.map((c) => (
+              <div key={c.id} role="columnheader" className={`cell col-${c.id}`}>
+                {c.header}
               </div>
             ))}
           </div>
           <div style={{ height: virtualizer.getTotalSize(), position: "relative" }}>
             {virtualizer.getVirtualItems().map((v) => {
-              const row = tableRows[v.index];
-              const isSelected = row.original.id === selected;
+              const finding = queue[v.index];
+              const isSelected = finding.id === selected;
               return (
                 <div
-                  key={row.id}
+                  key={finding.id}
                   role="row"
                   aria-rowindex={v.index + 1}
                   aria-selected={isSelected}
-                  data-finding-id={row.original.id}
-                  data-kind={row.original.kind}
+                  data-finding-id={finding.id}
+                  data-kind={finding.kind}
                   className={isSelected ? "trow selected" : "trow"}
                   style={{ position: "absolute", top: 0, transform: `translateY(${v.start}px)`, height: ROW_HEIGHT }}
-                  onClick={() => setSelected(row.original.id)}
+                  onClick={() => setSelected(finding.id)}
                 >
-                  {row.getVisibleCells().map((cell) => (
-                    <div key={cell.id} role="gridcell" className={`cell col-${cell.column.id}`}>
-                      {flexRender(cell.column.columnDef.cell, cell.getContext())}
+                  {COLUMNS.map((c) => (
+                    <div key={c.id} role="gridcell" className={`cell col-${c.id}`}>
+                      {c.cell(finding)}
                     </div>
                   ))}
                 </div>
