@@ -77,6 +77,12 @@ const CHARGE_COLUMNS: &str =
     "charge_id, amount_minor, amount_refunded_minor, currency, status, captured, created_at,
     customer_id, customer_email, payment_intent_id, invoice_ref, description, fee_minor, metadata,
     gateway_invoice_id";
+/// The same with the description but without the metadata, which no month-end prints
+/// and which was a tenth of a month-end's memory.
+const CHARGE_COLUMNS_TO_PRINT: &str =
+    "charge_id, amount_minor, amount_refunded_minor, currency, status, captured, created_at,
+    customer_id, customer_email, payment_intent_id, invoice_ref, description, fee_minor, '{}',
+    gateway_invoice_id";
 /// The same, without the text reconciliation never reads.
 const CHARGE_COLUMNS_TO_RECONCILE: &str =
     "charge_id, amount_minor, amount_refunded_minor, currency, status, captured, created_at,
@@ -315,42 +321,52 @@ impl StoreTx<'_> {
         rows.next()?.map(charge_from_row).transpose()
     }
 
-    /// The charges made in `[from, to)`, whole, in charge-id order.
+    /// Every charge as a month-end prints it: whole but for its metadata (empty), in
+    /// charge-id order.
+    pub fn charges_to_print(&self) -> Result<Vec<Charge>, StoreError> {
+        self.read_charges(&format!(
+            "SELECT {CHARGE_COLUMNS_TO_PRINT} FROM gateway_charges ORDER BY charge_id"
+        ))
+    }
+
+    /// The charges made in `[from, to)`, as [`StoreTx::charges_to_print`] reads them, in
+    /// charge-id order.
     pub fn charges_made_between(
         &self,
         from: Timestamp,
         to: Timestamp,
     ) -> Result<Vec<Charge>, StoreError> {
         self.charges_where(
-            CHARGE_COLUMNS,
+            CHARGE_COLUMNS_TO_PRINT,
             &AnyOf::none().or_between("created_at", from, to),
         )
     }
 
-    /// `gateway`'s charges with these ids or made by these payment intents, whole, in
-    /// charge-id order.
-    pub fn whole_charges_about(
+    /// `gateway`'s charges with these ids or made by these payment intents, as
+    /// [`StoreTx::charges_to_print`] reads them, in charge-id order.
+    pub fn charges_to_print_about(
         &self,
         gateway: &str,
         ids: &[&str],
         payment_intents: &[&str],
     ) -> Result<Vec<Charge>, StoreError> {
         self.charges_where(
-            CHARGE_COLUMNS,
+            CHARGE_COLUMNS_TO_PRINT,
             &AnyOf::none()
                 .or_of_gateway(gateway, "charge_id", ids)
                 .or("payment_intent_id", payment_intents),
         )
     }
 
-    /// The earliest succeeded charge (by creation, then id) that `payment_intent` made,
-    /// whole: the charge a ledger entry naming the intent is about.
+    /// The earliest succeeded charge (by creation, then id) that `payment_intent` made, as
+    /// [`StoreTx::charges_to_print`] reads it: the charge a ledger entry naming the intent
+    /// is about.
     pub fn first_succeeded_charge_of_intent(
         &self,
         payment_intent: &str,
     ) -> Result<Option<Charge>, StoreError> {
         let mut stmt = self.conn().prepare_cached(&format!(
-            "SELECT {CHARGE_COLUMNS} FROM gateway_charges
+            "SELECT {CHARGE_COLUMNS_TO_PRINT} FROM gateway_charges
              WHERE payment_intent_id = ?1 AND status = 'succeeded'
              ORDER BY created_at, charge_id LIMIT 1"
         ))?;

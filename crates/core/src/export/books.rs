@@ -46,7 +46,7 @@ impl Books {
     /// Every row of the store.
     pub fn whole(tx: &StoreTx<'_>) -> Result<Books, StoreError> {
         Ok(Books {
-            charges: tx.charges()?,
+            charges: tx.charges_to_print()?,
             refunds: tx.refunds()?,
             ledger: tx.ledger_entries()?,
             adjustments: tx.adjustments()?,
@@ -116,7 +116,7 @@ impl Books {
                 .map(str::to_string)
                 .collect();
         for ids in chunks(&unsettled) {
-            read.charges(tx.whole_charges_about(GATEWAY, &ids, &[])?);
+            read.charges(tx.charges_to_print_about(GATEWAY, &ids, &[])?);
         }
         read.refunds_of(tx, &unsettled)?;
         let mut naming: BTreeSet<String> = unsettled.clone();
@@ -233,7 +233,7 @@ impl Reading {
             .filter(|g| !self.has_charge(g) && !self.resolved.contains(g))
             .collect();
         for keys in chunks(&wanted) {
-            self.charges(tx.whole_charges_about(GATEWAY, &keys, &[])?);
+            self.charges(tx.charges_to_print_about(GATEWAY, &keys, &[])?);
             self.refunds(tx.refunds_with_ids(GATEWAY, &keys)?);
         }
         for g in &wanted {
