@@ -16,7 +16,7 @@
 //! The manifest's hashes catch an edit; re-adding catches an edit made together with new
 //! hashes whenever it changes money, which is what an auditor needs to trust.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -54,10 +54,15 @@ pub struct VerifyReport {
     pub differences: BTreeMap<String, String>,
 }
 
-/// Where the files are: a folder or a zip (read into memory entry by entry).
+/// Where the files are: a folder, or a zip whose entries are read one at a time when
+/// asked for (so a check holds one file of the package in memory, not all of them).
 enum Source {
     Folder(PathBuf),
-    Zip(HashMap<String, Vec<u8>>),
+    Zip {
+        name: String,
+        archive: std::cell::RefCell<zip::ZipArchive<std::io::BufReader<std::fs::File>>>,
+        entries: BTreeSet<String>,
+    },
 }
 
 impl Source {
@@ -69,31 +74,28 @@ impl Source {
         let file = std::fs::File::open(path)
             .or_else(|_| std::fs::File::open(super::zip_path_of(path)))
             .or_else(|e| fail(&name, None, format!("cannot open the package: {e}")))?;
-        let mut zip = zip::ZipArchive::new(std::io::BufReader::new(file)).or_else(|e| {
+        let zip = zip::ZipArchive::new(std::io::BufReader::new(file)).or_else(|e| {
             fail(
                 &name,
                 None,
                 format!("is neither a package folder nor its zip: {e}"),
             )
         })?;
-        let mut entries = HashMap::new();
-        for i in 0..zip.len() {
-            let mut entry = zip
-                .by_index(i)
-                .or_else(|e| fail(&name, None, format!("a damaged zip entry: {e}")))?;
-            let mut bytes = Vec::new();
-            entry
-                .read_to_end(&mut bytes)
-                .or_else(|e| fail(&name, None, format!("a damaged zip entry: {e}")))?;
-            let name = entry.name().map(|n| n.into_owned()).unwrap_or_default();
-            entries.insert(name, bytes);
-        }
-        Ok(Source::Zip(entries))
+        let entries = zip
+            .file_names()
+            .map(|n| n.map(std::borrow::Cow::into_owned))
+            .collect::<Result<BTreeSet<String>, _>>()
+            .or_else(|e| fail(&name, None, format!("a damaged zip entry: {e}")))?;
+        Ok(Source::Zip {
+            name,
+            archive: std::cell::RefCell::new(zip),
+            entries,
+        })
     }
 
     fn names(&self) -> Result<BTreeSet<String>, VerifyError> {
         match self {
-            Source::Zip(entries) => Ok(entries.keys().cloned().collect()),
+            Source::Zip { entries, .. } => Ok(entries.clone()),
             Source::Folder(dir) => {
                 let listing = std::fs::read_dir(dir)
                     .or_else(|e| fail(&dir.display().to_string(), None, e.to_string()))?;
@@ -108,10 +110,25 @@ impl Source {
 
     fn reader(&self, name: &str) -> Result<Box<dyn Read + '_>, VerifyError> {
         match self {
-            Source::Zip(entries) => match entries.get(name) {
-                Some(bytes) => Ok(Box::new(bytes.as_slice())),
-                None => fail(name, None, "is missing from the package"),
-            },
+            Source::Zip {
+                name: zip_name,
+                archive,
+                ..
+            } => {
+                let mut archive = archive.borrow_mut();
+                let mut entry = match archive.by_name(name) {
+                    Ok(entry) => entry,
+                    Err(zip::result::ZipError::FileNotFound) => {
+                        return fail(name, None, "is missing from the package");
+                    }
+                    Err(e) => return fail(zip_name, None, format!("a damaged zip entry: {e}")),
+                };
+                let mut bytes = Vec::new();
+                entry
+                    .read_to_end(&mut bytes)
+                    .or_else(|e| fail(zip_name, None, format!("a damaged zip entry: {e}")))?;
+                Ok(Box::new(std::io::Cursor::new(bytes)))
+            }
             Source::Folder(dir) => match std::fs::File::open(dir.join(name)) {
                 Ok(f) => Ok(Box::new(std::io::BufReader::with_capacity(1 << 20, f))),
                 Err(_) => fail(name, None, "is missing from the package"),
@@ -275,59 +292,55 @@ fn block_problem(per_block: u64, line: u64) -> String {
     }
 }
 
-/// Reads one CSV of the package into records with their line numbers, by column name.
-/// A line number is the record's number plus one (the header is line 1): a package's
-/// fields never hold a line break, and the csv crate's own line count lags by one on
-/// CRLF files, which is what a spreadsheet program saves.
-struct Table {
+/// Reads every record of one of the package's tables and hands each to `each`, in order,
+/// without keeping them: a month of a million charges is checked in the memory of one row.
+/// A record's line is its position among records plus one for the header: the package's
+/// fields never hold a line break, and the csv crate's own line count lags by one on CRLF
+/// files, which is what a spreadsheet program saves.
+fn each_row(
+    source: &Source,
     file: &'static str,
-    header: &'static [&'static str],
-    rows: Vec<(u64, csv::StringRecord)>,
-}
-
-impl Table {
-    fn read(source: &Source, file: &'static str) -> Result<Table, VerifyError> {
-        let header = header_of(file).expect("a package table");
-        let mut reader = csv::ReaderBuilder::new().from_reader(source.reader(file)?);
-        let mut rows = Vec::new();
-        let mut record = csv::StringRecord::new();
-        loop {
-            match reader.read_record(&mut record) {
-                Ok(true) => rows.push((
-                    record.position().map_or(0, |p| p.record() + 1),
-                    record.clone(),
-                )),
-                Ok(false) => break,
-                Err(e) => {
-                    let line = e.position().map(|p| p.record() + 1);
-                    return fail(file, line, format!("is not valid CSV: {e}"));
-                }
+    mut each: impl FnMut(Cursor<'_>) -> Result<(), VerifyError>,
+) -> Result<(), VerifyError> {
+    let header = header_of(file).expect("a package table");
+    let mut reader = csv::ReaderBuilder::new().from_reader(source.reader(file)?);
+    let mut record = csv::StringRecord::new();
+    loop {
+        match reader.read_record(&mut record) {
+            Ok(true) => each(Cursor {
+                file,
+                header,
+                line: record.position().map_or(0, |p| p.record() + 1),
+                record: &record,
+            })?,
+            Ok(false) => return Ok(()),
+            Err(e) => {
+                let line = e.position().map(|p| p.record() + 1);
+                return fail(file, line, format!("is not valid CSV: {e}"));
             }
         }
-        Ok(Table { file, header, rows })
-    }
-
-    fn col(&self, name: &str) -> usize {
-        self.header
-            .iter()
-            .position(|h| *h == name)
-            .expect("a known column")
     }
 }
 
 struct Cursor<'t> {
-    table: &'t Table,
+    file: &'static str,
+    header: &'static [&'static str],
     line: u64,
     record: &'t csv::StringRecord,
 }
 
 impl Cursor<'_> {
     fn get(&self, name: &str) -> &str {
-        self.record.get(self.table.col(name)).unwrap_or("")
+        let column = self
+            .header
+            .iter()
+            .position(|h| *h == name)
+            .expect("a known column");
+        self.record.get(column).unwrap_or("")
     }
 
     fn fail<T>(&self, problem: impl Into<String>) -> Result<T, VerifyError> {
-        fail(self.table.file, Some(self.line), problem)
+        fail(self.file, Some(self.line), problem)
     }
 
     fn currency(&self) -> Result<Currency, VerifyError> {
@@ -369,14 +382,6 @@ impl Cursor<'_> {
     }
 }
 
-fn rows(table: &Table) -> impl Iterator<Item = Cursor<'_>> {
-    table.rows.iter().map(move |(line, record)| Cursor {
-        table,
-        line: *line,
-        record,
-    })
-}
-
 /// What `tieout.csv` states for one currency: its totals and its lines.
 type Stated = (BTreeMap<String, i128>, BTreeMap<String, i128>);
 
@@ -416,8 +421,7 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
             .or_default() += i128::from(v);
     };
 
-    let charges = Table::read(source, tables::CHARGES)?;
-    for r in rows(&charges) {
+    each_row(source, tables::CHARGES, |r| {
         r.in_period("created_at", from, to)?;
         let c = r.currency()?;
         let fee = r.money("fee", c)?;
@@ -430,20 +434,20 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
             add_total(&mut sums, c, "gateway_gross", tables::CHARGES, amount);
             add_line(&mut sums, c, r.line_key()?, amount);
         }
-    }
-    let refunds = Table::read(source, tables::REFUNDS)?;
-    for r in rows(&refunds) {
+        Ok(())
+    })?;
+    each_row(source, tables::REFUNDS, |r| {
         r.in_period("created_at", from, to)?;
         if matches!(r.get("status"), "failed" | "canceled") {
-            continue;
+            return Ok(());
         }
         let c = r.currency()?;
         let amount = r.money("amount", c)?;
         add_total(&mut sums, c, "gateway_refunds", tables::REFUNDS, amount);
         add_line(&mut sums, c, r.line_key()?, -amount);
-    }
-    let ledger = Table::read(source, tables::LEDGER)?;
-    for r in rows(&ledger) {
+        Ok(())
+    })?;
+    each_row(source, tables::LEDGER, |r| {
         r.in_period("recorded_at", from, to)?;
         let c = r.currency()?;
         let amount = r.money("amount", c)?;
@@ -458,9 +462,9 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
             }
             other => return r.fail(format!("kind `{other}` is neither payment nor refund")),
         }
-    }
-    let adjustments = Table::read(source, tables::ADJUSTMENTS)?;
-    for r in rows(&adjustments) {
+        Ok(())
+    })?;
+    each_row(source, tables::ADJUSTMENTS, |r| {
         r.in_period("effective_at", from, to)?;
         let c = r.currency()?;
         let effect = r.money("ledger_effect", c)?;
@@ -472,11 +476,13 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
             effect,
         );
         add_line(&mut sums, c, r.line_key()?, -effect);
-    }
-    let findings = Table::read(source, tables::FINDINGS)?;
-    let finding_ids: BTreeSet<i64> = rows(&findings)
-        .filter_map(|r| r.get("finding_id").parse().ok())
-        .collect();
+        Ok(())
+    })?;
+    let mut finding_ids: BTreeSet<i64> = BTreeSet::new();
+    each_row(source, tables::FINDINGS, |r| {
+        finding_ids.extend(r.get("finding_id").parse::<i64>().ok());
+        Ok(())
+    })?;
 
     // Derived totals, from the re-added ones.
     for s in sums.values_mut() {
@@ -490,9 +496,8 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
     }
 
     // Compare with the statement, line by line.
-    let tieout = Table::read(source, tables::TIEOUT)?;
     let mut stated: BTreeMap<Currency, Stated> = BTreeMap::new();
-    for r in rows(&tieout) {
+    each_row(source, tables::TIEOUT, |r| {
         let c = r.currency()?;
         let amount = i128::from(r.money("amount", c)?);
         let key = r.get("line");
@@ -550,7 +555,8 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
         } else {
             return r.fail(format!("`{key}` is neither a total nor a line"));
         }
-    }
+        Ok(())
+    })?;
     let mut differences = BTreeMap::new();
     for (c, s) in &sums {
         let (totals, lines) = stated.get(c).cloned().unwrap_or_default();
@@ -598,9 +604,8 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
     }
 
     // The audit entries: each hash recomputes, consecutive entries chain.
-    let audit = Table::read(source, tables::AUDIT)?;
     let mut previous: Option<(i64, String)> = None;
-    for r in rows(&audit) {
+    each_row(source, tables::AUDIT, |r| {
         let seq: i64 = r
             .get("seq")
             .parse()
@@ -632,7 +637,8 @@ fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, Strin
             ));
         }
         previous = Some((seq, hash));
-    }
+        Ok(())
+    })?;
     Ok(differences)
 }
 
