@@ -331,7 +331,7 @@ impl StoreTx<'_> {
 
     /// The charges made in `[from, to)`, as [`StoreTx::charges_to_print`] reads them, in
     /// charge-id order.
-    pub fn charges_made_between(
+    pub fn charges_to_print_between(
         &self,
         from: Timestamp,
         to: Timestamp,
@@ -342,19 +342,16 @@ impl StoreTx<'_> {
         )
     }
 
-    /// `gateway`'s charges with these ids or made by these payment intents, as
-    /// [`StoreTx::charges_to_print`] reads them, in charge-id order.
-    pub fn charges_to_print_about(
+    /// `gateway`'s charges with these ids, as [`StoreTx::charges_to_print`] reads them, in
+    /// charge-id order.
+    pub fn charges_to_print_with_ids(
         &self,
         gateway: &str,
         ids: &[&str],
-        payment_intents: &[&str],
     ) -> Result<Vec<Charge>, StoreError> {
         self.charges_where(
             CHARGE_COLUMNS_TO_PRINT,
-            &AnyOf::none()
-                .or_of_gateway(gateway, "charge_id", ids)
-                .or("payment_intent_id", payment_intents),
+            &AnyOf::none().or_of_gateway(gateway, "charge_id", ids),
         )
     }
 

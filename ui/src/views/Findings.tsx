@@ -2,10 +2,10 @@
 // 100,000 rows scroll as fast as 10; arrow keys move through it, Enter opens one. The
 // opened finding shows its evidence side by side with the one proposed fix.
 //
-// Only the rows on screen are ever made into elements or cells: nothing walks the whole
-// queue when a page of it arrives (a table model rebuilt per page held the main thread
-// for up to a second at a time while 100,000 findings loaded; `e2e/findings-frames.mjs`
-// measures it).
+// Only the rows on screen are ever made into elements or cells, and nothing rebuilds a
+// model of the whole queue when a page of it arrives (a table model rebuilt per page held
+// the main thread for up to a second at a time while 100,000 findings loaded;
+// `e2e/findings-frames.mjs` measures it).
 import { type ReactNode, useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import type { Confidence, FindingKind, FindingRow, FindingsQuery, FindingStatus } from "../generated";

@@ -23,14 +23,23 @@
 
 use std::collections::BTreeSet;
 
+use hashbrown::HashSet;
+
+use super::Reading;
 use super::tieout::{self, Rows};
 use crate::period::Period;
-use crate::records::{Charge, Coverage, GatewayRefund, LedgerEntry};
-use crate::store::{FindingFilter, StoreError, StoreTx, StoredAdjustment, StoredFinding};
+use crate::records::{Charge, Coverage, GatewayRefund, Invoice, LedgerEntry};
+use crate::store::{
+    ActionRow, FindingFilter, StoreError, StoreTx, StoredAdjustment, StoredFinding,
+};
 use crate::sync::GATEWAY;
 
 /// Keys per `IN (…)` list: well under SQLite's limit on a statement's parameters.
 const CHUNK: usize = 500;
+
+/// A period holding more than one in this many of the books' charges and ledger entries
+/// is read whole ([`Reading::Cheapest`]).
+const READ_WHOLE_ABOVE_ONE_IN: u64 = 5;
 
 /// The rows a tie-out reads, owned.
 pub(super) struct Books {
@@ -43,10 +52,40 @@ pub(super) struct Books {
 }
 
 impl Books {
+    /// The rows `reading` says. A package prints the charges' descriptions (`with_text`);
+    /// a tie-out alone never reads them, and no month-end reads their metadata: both are
+    /// most of a charge's bytes.
+    pub fn read(
+        tx: &StoreTx<'_>,
+        period: &Period,
+        reading: Reading,
+        with_text: bool,
+    ) -> Result<Books, StoreError> {
+        let whole = match reading {
+            Reading::Whole => true,
+            Reading::Period => false,
+            Reading::Cheapest => {
+                // Through the date indexes a row costs several times what it costs in one
+                // pass over the table.
+                let (inside, all) = tx.money_rows_between(period.start(), period.end())?;
+                inside.saturating_mul(READ_WHOLE_ABOVE_ONE_IN) > all
+            }
+        };
+        if whole {
+            Books::whole(tx, with_text)
+        } else {
+            Books::of_period(tx, period, with_text)
+        }
+    }
+
     /// Every row of the store.
-    pub fn whole(tx: &StoreTx<'_>) -> Result<Books, StoreError> {
+    fn whole(tx: &StoreTx<'_>, with_text: bool) -> Result<Books, StoreError> {
         Ok(Books {
-            charges: tx.charges_to_print()?,
+            charges: if with_text {
+                tx.charges_to_print()?
+            } else {
+                tx.charges_to_reconcile()?
+            },
             refunds: tx.refunds()?,
             ledger: tx.ledger_entries()?,
             adjustments: tx.adjustments()?,
@@ -55,21 +94,16 @@ impl Books {
         })
     }
 
-    /// What the tie-out of `period` reads (see the module's comment). A package prints
-    /// the charges' descriptions (`with_text`); a tie-out alone never reads them, nor
-    /// their metadata, which are most of a charge's bytes.
-    pub fn of_period(
-        tx: &StoreTx<'_>,
-        period: &Period,
-        with_text: bool,
-    ) -> Result<Books, StoreError> {
+    /// What the tie-out of `period` reads (see the module's comment).
+    fn of_period(tx: &StoreTx<'_>, period: &Period, with_text: bool) -> Result<Books, StoreError> {
         let (start, end) = (period.start(), period.end());
-        let mut read = Reading {
+        let mut read = Read {
+            with_text,
             coverage: tx.charge_coverage()?,
-            ..Reading::default()
+            ..Read::default()
         };
         read.charges(if with_text {
-            tx.charges_made_between(start, end)?
+            tx.charges_to_print_between(start, end)?
         } else {
             tx.charges_created_between(start, end)?
         });
@@ -115,9 +149,7 @@ impl Books {
                 .into_iter()
                 .map(str::to_string)
                 .collect();
-        for ids in chunks(&unsettled) {
-            read.charges(tx.charges_to_print_about(GATEWAY, &ids, &[])?);
-        }
+        read.charges_with_ids(tx, &unsettled)?;
         read.refunds_of(tx, &unsettled)?;
         let mut naming: BTreeSet<String> = unsettled.clone();
         naming.extend(
@@ -148,6 +180,51 @@ impl Books {
         })
     }
 
+    /// Every invoice a package of `period` may show (`tables::select` picks from these):
+    /// those issued inside it, and those its money movements, adjustments, findings and
+    /// actions name.
+    pub fn invoices_shown(
+        &self,
+        tx: &StoreTx<'_>,
+        period: &Period,
+        actions: &[ActionRow],
+    ) -> Result<Vec<Invoice>, StoreError> {
+        let inside = |at: jiff::Timestamp| period.contains(at);
+        let mut numbers: BTreeSet<&str> = BTreeSet::new();
+        numbers.extend(
+            self.ledger
+                .iter()
+                .filter(|e| inside(e.recorded_at))
+                .map(|e| e.invoice_number.as_str()),
+        );
+        numbers.extend(
+            self.charges
+                .iter()
+                .filter(|c| inside(c.created))
+                .filter_map(|c| c.invoice_ref.as_deref()),
+        );
+        numbers.extend(
+            self.adjustments
+                .iter()
+                .map(|a| a.adjustment.invoice_number.as_str()),
+        );
+        numbers.extend(
+            self.findings
+                .iter()
+                .filter_map(|f| f.invoice_number.as_deref()),
+        );
+        numbers.extend(actions.iter().filter_map(|a| a.invoice_number.as_deref()));
+        let mut invoices = tx.invoices_issued_between(period.start(), period.end())?;
+        for invoice in &invoices {
+            numbers.remove(invoice.number.as_str());
+        }
+        for keys in chunks(&numbers) {
+            invoices.extend(tx.invoices_numbered(&keys)?);
+        }
+        invoices.sort_by(|a, b| a.number.cmp(&b.number));
+        Ok(invoices)
+    }
+
     pub fn rows(&self) -> Rows<'_> {
         Rows {
             charges: &self.charges,
@@ -163,27 +240,23 @@ impl Books {
 /// The rows read so far, each once; sorted as a read of every row gives them (charge id,
 /// refund id, payment id), so the tie-out meets them in the same order.
 #[derive(Default)]
-struct Reading {
+struct Read {
+    with_text: bool,
     charges: Vec<Charge>,
     refunds: Vec<GatewayRefund>,
     ledger: Vec<LedgerEntry>,
-    seen: hashbrown::HashSet<(Table, String)>,
+    charge_ids: HashSet<String>,
+    refund_ids: HashSet<String>,
+    payment_ids: HashSet<String>,
     /// Gateway ids already resolved.
-    resolved: hashbrown::HashSet<String>,
+    resolved: HashSet<String>,
     coverage: Vec<Coverage>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Table {
-    Charge,
-    Refund,
-    Ledger,
-}
-
-impl Reading {
+impl Read {
     fn charges(&mut self, rows: Vec<Charge>) {
         for c in rows {
-            if self.seen.insert((Table::Charge, c.id.clone())) {
+            if self.charge_ids.insert(c.id.clone()) {
                 self.charges.push(c);
             }
         }
@@ -191,7 +264,7 @@ impl Reading {
 
     fn refunds(&mut self, rows: Vec<GatewayRefund>) {
         for r in rows {
-            if self.seen.insert((Table::Refund, r.id.clone())) {
+            if self.refund_ids.insert(r.id.clone()) {
                 self.refunds.push(r);
             }
         }
@@ -199,14 +272,26 @@ impl Reading {
 
     fn ledger(&mut self, rows: Vec<LedgerEntry>) {
         for e in rows {
-            if self.seen.insert((Table::Ledger, e.payment_id.clone())) {
+            if self.payment_ids.insert(e.payment_id.clone()) {
                 self.ledger.push(e);
             }
         }
     }
 
-    fn has_charge(&self, id: &str) -> bool {
-        self.seen.contains(&(Table::Charge, id.to_string()))
+    /// The charges of these ids, with their descriptions when the read prints them.
+    fn charges_with_ids<K: AsRef<str>>(
+        &mut self,
+        tx: &StoreTx<'_>,
+        ids: &BTreeSet<K>,
+    ) -> Result<(), StoreError> {
+        for keys in chunks(ids) {
+            self.charges(if self.with_text {
+                tx.charges_to_print_with_ids(GATEWAY, &keys)?
+            } else {
+                tx.charges_about(GATEWAY, &keys, &[], &[])?
+            });
+        }
+        Ok(())
     }
 
     fn refunds_of(
@@ -230,14 +315,14 @@ impl Reading {
             .iter()
             .filter_map(|e| e.gateway_id.clone())
             .chain(also.iter().cloned())
-            .filter(|g| !self.has_charge(g) && !self.resolved.contains(g))
+            .filter(|g| !self.charge_ids.contains(g) && !self.resolved.contains(g))
             .collect();
+        self.charges_with_ids(tx, &wanted)?;
         for keys in chunks(&wanted) {
-            self.charges(tx.charges_to_print_about(GATEWAY, &keys, &[])?);
             self.refunds(tx.refunds_with_ids(GATEWAY, &keys)?);
         }
         for g in &wanted {
-            if !self.has_charge(g)
+            if !self.charge_ids.contains(g)
                 && let Some(first) = tx.first_succeeded_charge_of_intent(g)?
             {
                 self.charges(vec![first]);
@@ -273,4 +358,121 @@ impl Reading {
 fn chunks<K: AsRef<str>>(keys: &BTreeSet<K>) -> Vec<Vec<&str>> {
     let all: Vec<&str> = keys.iter().map(AsRef::as_ref).collect();
     all.chunks(CHUNK).map(<[&str]>::to_vec).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::money::{Currency, Money};
+    use crate::records::{ChargeStatus, LedgerKind, Origin};
+    use crate::store::{ExtraColumns, SourceKind, Store};
+
+    fn at(text: &str) -> jiff::Timestamp {
+        text.parse().unwrap()
+    }
+
+    /// A charge at `created` and its ledger payment at `recorded`.
+    fn paid(store: &mut Store, id: &str, created: &str, recorded: &str) {
+        let usd = Currency::from_code("USD").unwrap();
+        store
+            .write(|tx| {
+                let source =
+                    tx.begin_source(SourceKind::StripeSync, "stripe", None, at(created))?;
+                let origin = Origin {
+                    source_id: source,
+                    line: None,
+                };
+                let charge = Charge {
+                    id: format!("ch_{id}"),
+                    amount: Money::from_minor(1000, usd),
+                    amount_refunded: Money::from_minor(0, usd),
+                    status: ChargeStatus::Succeeded,
+                    captured: true,
+                    created: at(created),
+                    customer: None,
+                    customer_email: None,
+                    payment_intent: None,
+                    invoice_ref: Some(format!("INV-{id}")),
+                    gateway_invoice_id: None,
+                    description: Some("Subscription".into()),
+                    fee: None,
+                    metadata: BTreeMap::new(),
+                };
+                tx.upsert_charge(GATEWAY, &charge, ExtraColumns::NONE, &origin)?;
+                let entry = LedgerEntry {
+                    payment_id: format!("pay_{id}"),
+                    invoice_number: format!("INV-{id}"),
+                    kind: LedgerKind::Payment,
+                    amount: Money::from_minor(1000, usd),
+                    recorded_at: at(recorded),
+                    gateway_id: Some(format!("ch_{id}")),
+                };
+                tx.upsert_ledger_entry(&entry, ExtraColumns::NONE, &origin)?;
+                Ok::<_, StoreError>(())
+            })
+            .unwrap();
+    }
+
+    fn read(store: &mut Store, month: &str, reading: Reading) -> (Vec<String>, Vec<String>) {
+        let period = Period::parse(month, "UTC").unwrap();
+        store
+            .read(|tx| {
+                let books = Books::read(tx, &period, reading, true)?;
+                Ok::<_, StoreError>((
+                    books.charges.into_iter().map(|c| c.id).collect(),
+                    books.ledger.into_iter().map(|e| e.payment_id).collect(),
+                ))
+            })
+            .unwrap()
+    }
+
+    /// A month of a long history reads that month and the other side of what crosses its
+    /// edges, not the history; a month that is a good part of the books reads them whole.
+    #[test]
+    fn a_small_month_reads_its_own_rows_and_what_crosses_its_edges() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
+        for n in 0..12 {
+            paid(
+                &mut store,
+                &format!("sep{n}"),
+                "2026-09-10T10:00:00Z",
+                "2026-09-10T11:00:00Z",
+            );
+            paid(
+                &mut store,
+                &format!("nov{n}"),
+                "2026-11-10T10:00:00Z",
+                "2026-11-10T11:00:00Z",
+            );
+        }
+        paid(
+            &mut store,
+            "oct",
+            "2026-10-10T10:00:00Z",
+            "2026-10-10T11:00:00Z",
+        );
+        // Charged on the 31st, recorded on the 1st: October weighs its November side too.
+        paid(
+            &mut store,
+            "edge",
+            "2026-10-31T23:30:00Z",
+            "2026-11-01T00:30:00Z",
+        );
+
+        let expected = (
+            vec!["ch_edge".to_string(), "ch_oct".to_string()],
+            vec!["pay_edge".to_string(), "pay_oct".to_string()],
+        );
+        assert_eq!(read(&mut store, "2026-10", Reading::Period), expected);
+        assert_eq!(read(&mut store, "2026-10", Reading::Cheapest), expected);
+        let (charges, ledger) = read(&mut store, "2026-09", Reading::Cheapest);
+        assert_eq!(
+            (charges.len(), ledger.len()),
+            (26, 26),
+            "September is half the books"
+        );
+    }
 }

@@ -105,14 +105,14 @@ struct Loaded {
     schema_version: i64,
 }
 
-/// Which rows of the store a month-end reads. Both give the same tie-out and package (a
-/// property test holds them to it); they differ in cost.
+/// Which rows of the store a month-end reads (`books`). All give the same tie-out and
+/// package (a property test holds them to it); they differ in cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reading {
     /// The period's part when it is a small part of the books, else every row: what every
     /// command reads. Through the date indexes a row costs several times what it costs
-    /// in one pass over the whole table, so a month that is most of the books is read
-    /// whole.
+    /// in one pass over the whole table, so a month that is a good part of the books is
+    /// read whole.
     Cheapest,
     /// What the period's tie-out and package need (see `books`): its own money movements
     /// and, across all time, the rest of the charges whose movements inside it do not
@@ -120,79 +120,6 @@ pub enum Reading {
     Period,
     /// Every row of the store.
     Whole,
-}
-
-/// A period holding more than one in this many of the books' charges and ledger entries
-/// is read whole.
-const READ_WHOLE_ABOVE_ONE_IN: u64 = 5;
-
-impl Books {
-    fn read(
-        tx: &StoreTx<'_>,
-        period: &Period,
-        reading: Reading,
-        with_text: bool,
-    ) -> Result<Books, StoreError> {
-        let reading = match reading {
-            Reading::Cheapest => {
-                let (inside, all) = tx.money_rows_between(period.start(), period.end())?;
-                if inside.saturating_mul(READ_WHOLE_ABOVE_ONE_IN) > all {
-                    Reading::Whole
-                } else {
-                    Reading::Period
-                }
-            }
-            other => other,
-        };
-        match reading {
-            Reading::Period | Reading::Cheapest => Books::of_period(tx, period, with_text),
-            Reading::Whole => Books::whole(tx),
-        }
-    }
-}
-
-/// Every invoice a package of `period` may show: those issued inside it, and those its
-/// books, adjustments, findings and actions name (`tables::select` picks from these).
-fn invoices_of_period(
-    tx: &StoreTx<'_>,
-    period: &Period,
-    books: &Books,
-    actions: &[crate::store::ActionRow],
-) -> Result<Vec<crate::records::Invoice>, StoreError> {
-    let mut numbers: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
-    numbers.extend(books.ledger.iter().map(|e| e.invoice_number.as_str()));
-    numbers.extend(
-        books
-            .charges
-            .iter()
-            .filter_map(|c| c.invoice_ref.as_deref()),
-    );
-    numbers.extend(
-        books
-            .adjustments
-            .iter()
-            .map(|a| a.adjustment.invoice_number.as_str()),
-    );
-    numbers.extend(
-        books
-            .findings
-            .iter()
-            .filter_map(|f| f.invoice_number.as_deref()),
-    );
-    numbers.extend(actions.iter().filter_map(|a| a.invoice_number.as_deref()));
-    let mut invoices = tx.invoices_issued_between(period.start(), period.end())?;
-    let mut seen: std::collections::HashSet<String> =
-        invoices.iter().map(|i| i.number.clone()).collect();
-    let numbers: Vec<&str> = numbers.into_iter().filter(|n| !seen.contains(*n)).collect();
-    for keys in numbers.chunks(500) {
-        for invoice in tx.invoices_numbered(keys)? {
-            if seen.insert(invoice.number.clone()) {
-                invoices.push(invoice);
-            }
-        }
-    }
-    invoices.sort_by(|a, b| a.number.cmp(&b.number));
-    Ok(invoices)
 }
 
 fn load(
@@ -215,7 +142,7 @@ fn load(
     let actions = tx.actions(None)?;
     let invoices = match reading {
         Reading::Whole => tx.invoices()?,
-        Reading::Period | Reading::Cheapest => invoices_of_period(tx, period, &books, &actions)?,
+        Reading::Period | Reading::Cheapest => books.invoices_shown(tx, period, &actions)?,
     };
     Ok(Loaded {
         books,

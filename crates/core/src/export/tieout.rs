@@ -36,10 +36,9 @@
 //! the end (refused, not wrapped, should they not fit).
 
 use std::collections::BTreeMap;
-
-use hashbrown::HashMap;
 use std::fmt;
 
+use hashbrown::HashMap;
 use serde::Serialize;
 
 use crate::money::{Currency, Money};
