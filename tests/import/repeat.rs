@@ -280,3 +280,104 @@ fn a_repeated_key_and_a_bad_cell_are_both_reported_in_file_order() {
     assert!(repeat < amount, "{err}");
     assert_eq!(t.dump(), before);
 }
+
+/// A re-import walks the stored rows in the order the last import stored them, and finds
+/// by key any row that is elsewhere: whatever order the new export has, what it says is
+/// what is stored, and the counts are the rows that really changed.
+#[test]
+fn a_re_export_in_another_order_finds_every_row_wherever_it_is_stored() {
+    let mut t = TestStore::new();
+    let first = t.dir.path().join("first.csv");
+    let wider = t.dir.path().join("wider.csv");
+    import_support::write_stripe_export(&first, 300, 0);
+    import_support::write_stripe_export(&wider, 305, 0);
+    let lines = |path: &std::path::Path| -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .split_terminator("\r\n")
+            .map(str::to_string)
+            .collect()
+    };
+    let (header, rows) = lines(&first)
+        .split_first()
+        .map(|(h, r)| (h.clone(), r.to_vec()))
+        .unwrap();
+    let wider = lines(&wider);
+    // Rows 100..150 first, then 0..100 (their stored order), 150..200, 200..250 backwards,
+    // 250..290, five rows the store has never seen; 290..300 left out.
+    let mut next: Vec<String> = rows[100..150].to_vec();
+    next.extend_from_slice(&rows[0..100]);
+    next.extend_from_slice(&rows[150..200]);
+    next.extend(rows[200..250].iter().rev().cloned());
+    next.extend_from_slice(&rows[250..290]);
+    next.extend_from_slice(&wider[301..306]);
+    for edited in [10, 120, 220] {
+        let at = next
+            .iter()
+            .position(|r| r.contains(&format!(",Invoice INV-{edited},")))
+            .unwrap();
+        next[at] = next[at].replacen(
+            &format!(",Invoice INV-{edited},"),
+            &format!(",Invoice INV-{edited} (edited),"),
+            1,
+        );
+    }
+    let mut text = header;
+    for row in &next {
+        text.push_str("\r\n");
+        text.push_str(row);
+    }
+    text.push_str("\r\n");
+    let second = t.file("second.csv", text.as_bytes());
+
+    t.import(FileKind::StripePayments, &first);
+    let report = t.import(FileKind::StripePayments, &second);
+    assert_eq!(
+        (
+            report.counts.new,
+            report.counts.changed,
+            report.counts.unchanged
+        ),
+        (5, 3, 287)
+    );
+    let mut changed: Vec<(String, Option<String>)> = report
+        .changed
+        .iter()
+        .flat_map(|c| {
+            c.changes
+                .iter()
+                .map(|f| (f.field.to_string(), f.new.clone()))
+        })
+        .collect();
+    changed.sort();
+    assert_eq!(
+        changed,
+        [10, 120, 220]
+            .map(|i| (
+                "description".to_string(),
+                Some(format!("Invoice INV-{i} (edited)"))
+            ))
+            .to_vec()
+    );
+
+    // What the store now holds for the second file's rows is what that file alone says.
+    let mut alone = TestStore::new();
+    alone.import(FileKind::StripePayments, &second);
+    let charges = "SELECT charge_id, amount_minor, amount_refunded_minor, currency, status, \
+                   captured, created_at, customer_id, description, payment_intent_id, extra \
+                   FROM gateway_charges ORDER BY charge_id";
+    let stored = t.query(charges);
+    assert_eq!(
+        stored.len(),
+        305,
+        "the ten rows the second file left out stay"
+    );
+    let in_second: Vec<Vec<String>> = stored
+        .into_iter()
+        .filter(|row| {
+            next.iter()
+                .any(|line| line.starts_with(&format!("{},", row[0])))
+        })
+        .collect();
+    assert_eq!(in_second, alone.query(charges));
+}

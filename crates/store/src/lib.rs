@@ -263,6 +263,9 @@ pub struct StoreTx<'c> {
     tx: Transaction<'c>,
     /// Whether the last upserted row was new: the next is tried as an insert first.
     expect_new: Cell<bool>,
+    /// The table an upsert last found a stored row in, and the rowid after that row:
+    /// where a re-import's next row probably is.
+    next_rowid: Cell<Option<(&'static str, i64)>>,
 }
 
 impl<'c> StoreTx<'c> {
@@ -270,7 +273,19 @@ impl<'c> StoreTx<'c> {
         StoreTx {
             tx,
             expect_new: Cell::new(true),
+            next_rowid: Cell::new(None),
         }
+    }
+
+    /// Where the next row of `table` an upsert looks for probably is (see `upsert`).
+    fn next_rowid(&self, table: &'static str) -> Option<i64> {
+        self.next_rowid
+            .get()
+            .and_then(|(t, rowid)| (t == table).then_some(rowid))
+    }
+
+    fn set_next_rowid(&self, table: &'static str, rowid: i64) {
+        self.next_rowid.set(Some((table, rowid)));
     }
 }
 

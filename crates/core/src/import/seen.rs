@@ -28,27 +28,30 @@ impl SeenKeys {
         }
     }
 
-    fn probes(key: &str) -> impl Iterator<Item = usize> {
-        // FNV-1a, then two SplitMix64 finishers for double hashing.
+    /// The word of `bits` that holds all of a key's probes, and the probes' mask in it:
+    /// one cache miss per key instead of one per probe.
+    fn probes(key: &str) -> (usize, u64) {
+        // FNV-1a, then two SplitMix64 finishers: one picks the word, the other its bits.
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in key.bytes() {
             h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
         }
         let h1 = mix(h);
-        let h2 = mix(h1) | 1;
-        let mask = (1u64 << BITS_LOG2) - 1;
-        (0..PROBES).map(move |i| (h1.wrapping_add(i.wrapping_mul(h2)) & mask) as usize)
+        let h2 = mix(h1);
+        let word = (h1 & ((1u64 << (BITS_LOG2 - 6)) - 1)) as usize;
+        let mask = (0..PROBES).fold(0u64, |mask, i| mask | 1 << ((h2 >> (i * 6)) & 63));
+        (word, mask)
     }
 
     pub fn insert(&mut self, key: &str) {
-        for bit in Self::probes(key) {
-            self.bits[bit / 64] |= 1 << (bit % 64);
-        }
+        let (word, mask) = Self::probes(key);
+        self.bits[word] |= mask;
     }
 
     /// `false`: the key was never inserted. `true`: it probably was.
     pub fn may_contain(&self, key: &str) -> bool {
-        Self::probes(key).all(|bit| self.bits[bit / 64] & (1 << (bit % 64)) != 0)
+        let (word, mask) = Self::probes(key);
+        self.bits[word] & mask == mask
     }
 }
 
