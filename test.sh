@@ -11,6 +11,8 @@ ensure_test_tools
 # CHARGEGUARD_SOAK_TRIALS=5000 for thousands.
 export CHARGEGUARD_SOAK_TRIALS="${CHARGEGUARD_SOAK_TRIALS:-200}"
 scripts/with-keyring.sh cargo test --release --features failpoints
+# Stripe's own Node client against the sandbox gateway.
+scripts/test-stripe-clients.sh
 # The front end: Vitest units and the Playwright morning in Chromium against `ui-server`.
 scripts/test-ui.sh
 # The real desktop app (Tauri, WebKitGTK) under Xvfb through tauri-driver.

@@ -116,6 +116,13 @@ impl SandboxControl {
             .await
     }
 
+    /// Runs Stripe's automatic payout schedule now (`POST /_sandbox/payouts`): `{}` pays
+    /// out every currency's balance, arrived; the payouts made.
+    pub async fn payouts(&self, run: Value) -> Value {
+        self.call(reqwest::Method::POST, "/_sandbox/payouts", Some(&run))
+            .await
+    }
+
     /// What Stripe does 24 hours after a request: it forgets the key.
     pub async fn forget_keys(&self) {
         self.call(reqwest::Method::DELETE, "/_sandbox/idempotency_keys", None)

@@ -6,6 +6,8 @@
 mod sandbox_support;
 
 mod api;
+mod balance;
 mod faults;
+mod fidelity;
 mod idempotency;
 mod process;

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use chargeguard::sandbox::balance::Pricing;
 use chargeguard::sandbox::{RunningSandbox, SandboxConfig, start};
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
@@ -23,10 +24,18 @@ pub struct Sandbox {
 }
 
 pub async fn sandbox() -> Sandbox {
+    sandbox_priced(Pricing::default()).await
+}
+
+/// A sandbox whose payments cost `pricing`.
+pub async fn sandbox_priced(pricing: Pricing) -> Sandbox {
     let dir = tempfile::tempdir().expect("temp dir");
-    let running = start(SandboxConfig::new(dir.path()))
-        .await
-        .expect("sandbox starts");
+    let running = start(SandboxConfig {
+        pricing,
+        ..SandboxConfig::new(dir.path())
+    })
+    .await
+    .expect("sandbox starts");
     Sandbox {
         control: harness::SandboxControl::new(&running.base_url()),
         running,

@@ -8,6 +8,8 @@
 //!
 //! It stands on the domain floor (`chargeguard-domain`) and on nothing else of ours: it
 //! never touches the store or decides what a finding is.
+// The sandbox writes Stripe's objects, some of fifty fields, with one `json!` each.
+#![recursion_limit = "256"]
 
 // The floor's modules under their usual names, so `crate::money::Money` reads as it does
 // everywhere else.

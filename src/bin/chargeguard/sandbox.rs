@@ -29,6 +29,10 @@ pub enum SandboxCommand {
         /// Listen on an address other than loopback (the sandbox accepts any test key).
         #[arg(long)]
         allow_non_loopback: bool,
+        /// The fee of each payment from now on, per currency: `usd:2.9%+30,eur:1.5%+25`
+        /// (the fixed part in minor units; `*` for every other currency).
+        #[arg(long, default_value = "*:2.9%+30")]
+        pricing: String,
     },
 }
 
@@ -38,7 +42,9 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             addr,
             state,
             allow_non_loopback,
+            pricing,
         } => {
+            let pricing = sandbox::balance::Pricing::parse(&pricing).map_err(anyhow::Error::msg)?;
             let addr: SocketAddr = addr.parse().with_context(|| {
                 format!("`{addr}` is not an IP address and port; write it like 127.0.0.1:8420")
             })?;
@@ -50,6 +56,7 @@ pub fn run(args: SandboxArgs) -> anyhow::Result<ExitCode> {
             runtime.block_on(serve(SandboxConfig {
                 addr,
                 allow_non_loopback,
+                pricing,
                 ..SandboxConfig::new(state)
             }))?;
             Ok(ExitCode::SUCCESS)

@@ -13,7 +13,10 @@ use axum::http::{Method, StatusCode};
 use rusqlite::Transaction;
 use serde_json::{Map, Value, json};
 
+use super::balance;
 use super::cards::{Outcome, TestCard, test_card};
+use super::charge_amounts;
+use super::expand::expand;
 use super::search;
 use super::state::{self, Column, Cursor, Kind, ListQuery, StateError, Stored};
 use super::wire::{Answer, ApiError, Params, list_envelope};
@@ -42,9 +45,17 @@ pub enum Route {
     ListCharges,
     SearchCharges,
     GetCharge(String),
+    UpdateCharge(String),
+    UpdatePaymentIntent(String),
     CreateRefund,
     ListRefunds,
     GetRefund(String),
+    UpdateRefund(String),
+    ListBalanceTransactions,
+    GetBalanceTransaction(String),
+    CreatePayout,
+    ListPayouts,
+    GetPayout(String),
 }
 
 impl Route {
@@ -66,13 +77,21 @@ impl Route {
             ["v1", "payment_intents"] if get => Route::ListPaymentIntents,
             ["v1", "payment_intents", "search"] if get => Route::SearchPaymentIntents,
             ["v1", "payment_intents", p] if get => Route::GetPaymentIntent(id(p)),
+            ["v1", "payment_intents", p] if post => Route::UpdatePaymentIntent(id(p)),
             ["v1", "payment_intents", p, "confirm"] if post => Route::ConfirmPaymentIntent(id(p)),
             ["v1", "charges"] if get => Route::ListCharges,
             ["v1", "charges", "search"] if get => Route::SearchCharges,
             ["v1", "charges", c] if get => Route::GetCharge(id(c)),
+            ["v1", "charges", c] if post => Route::UpdateCharge(id(c)),
             ["v1", "refunds"] if post => Route::CreateRefund,
             ["v1", "refunds"] if get => Route::ListRefunds,
             ["v1", "refunds", r] if get => Route::GetRefund(id(r)),
+            ["v1", "refunds", r] if post => Route::UpdateRefund(id(r)),
+            ["v1", "balance_transactions"] if get => Route::ListBalanceTransactions,
+            ["v1", "balance_transactions", t] if get => Route::GetBalanceTransaction(id(t)),
+            ["v1", "payouts"] if post => Route::CreatePayout,
+            ["v1", "payouts"] if get => Route::ListPayouts,
+            ["v1", "payouts", p] if get => Route::GetPayout(id(p)),
             _ => return None,
         })
     }
@@ -177,6 +196,50 @@ pub fn execute(
             )
         }
         Route::GetRefund(id) => retrieve(tx, params, Kind::Refund, id),
+        Route::UpdateCharge(id) => update_charge(tx, params, id),
+        Route::UpdatePaymentIntent(id) => update_payment_intent(tx, params, id, now),
+        Route::UpdateRefund(id) => update_refund(tx, params, id),
+        Route::ListBalanceTransactions => {
+            let mut equal = vec![];
+            for (param, column) in [
+                ("payout", Column::Payout),
+                ("source", Column::Source),
+                ("type", Column::Type),
+                ("currency", Column::Currency),
+            ] {
+                if let Some(value) = params.text(param) {
+                    equal.push((column, value));
+                }
+            }
+            if let Some(payout) = params.text("payout") {
+                must_exist(tx, Kind::Payout, &payout, "payout")?;
+            }
+            list(
+                tx,
+                params,
+                Kind::BalanceTransaction,
+                "/v1/balance_transactions",
+                equal,
+                &["payout", "source", "type", "currency"],
+            )
+        }
+        Route::GetBalanceTransaction(id) => retrieve(tx, params, Kind::BalanceTransaction, id),
+        Route::CreatePayout => create_payout(tx, params, now),
+        Route::ListPayouts => {
+            let mut equal = vec![];
+            if let Some(status) = params.text("status") {
+                equal.push((Column::Status, status));
+            }
+            list(
+                tx,
+                params,
+                Kind::Payout,
+                "/v1/payouts",
+                equal,
+                &["status", "arrival_date", "destination"],
+            )
+        }
+        Route::GetPayout(id) => retrieve(tx, params, Kind::Payout, id),
     }
 }
 
@@ -197,60 +260,9 @@ fn retrieve(
     Ok(Answer::ok(body))
 }
 
-/// An object as a client sees it: a charge carries its refunds as a list.
-pub fn render(tx: &Transaction<'_>, stored: &Stored) -> Result<Value, ApiError> {
-    let mut body = stored.body.clone();
-    if stored.kind == Kind::Charge {
-        let id = stored.id().to_string();
-        let refunds = state::related(tx, Kind::Refund, Column::Charge, &id)?;
-        let count = refunds.len();
-        let data: Vec<Value> = refunds.into_iter().rev().map(|r| r.body).collect();
-        let mut list = list_envelope(&format!("/v1/charges/{id}/refunds"), data, false);
-        list["total_count"] = json!(count);
-        body["refunds"] = list;
-    }
-    Ok(body)
-}
-
-/// Replaces id strings named by `expand[]` paths (`latest_charge`, `data.customer`,
-/// `payment_intent.latest_charge`) with the objects they name.
-pub fn expand(tx: &Transaction<'_>, body: &mut Value, paths: &[String]) -> Result<(), ApiError> {
-    for path in paths {
-        let parts: Vec<&str> = path.split('.').collect();
-        expand_path(tx, body, &parts, path)?;
-    }
-    Ok(())
-}
-
-fn expand_path(
-    tx: &Transaction<'_>,
-    value: &mut Value,
-    parts: &[&str],
-    whole: &str,
-) -> Result<(), ApiError> {
-    let Some((first, rest)) = parts.split_first() else {
-        return Ok(());
-    };
-    if *first == "data"
-        && let Some(items) = value.get_mut("data").and_then(Value::as_array_mut)
-    {
-        for item in items {
-            expand_path(tx, item, rest, whole)?;
-        }
-        return Ok(());
-    }
-    let Some(field) = value.get_mut(*first) else {
-        return Err(ApiError::invalid_param(
-            "expand",
-            format!("This property cannot be expanded ({whole})."),
-        ));
-    };
-    if let Some(id) = field.as_str().map(str::to_string)
-        && let Some(stored) = state::get(tx, &id)?
-    {
-        *field = render(tx, &stored)?;
-    }
-    expand_path(tx, field, rest, whole)
+/// An object as a client sees it.
+pub fn render(_tx: &Transaction<'_>, stored: &Stored) -> Result<Value, ApiError> {
+    Ok(stored.body.clone())
 }
 
 fn list(
@@ -427,6 +439,7 @@ pub fn new_payment_method(
         "billing_details": {"address": null, "email": null, "name": null, "phone": null},
         "created": now,
         "customer": customer,
+        "customer_account": null,
         "livemode": false,
         "metadata": {},
     });
@@ -491,6 +504,7 @@ fn create_customer(tx: &Transaction<'_>, params: &Params, now: i64) -> Result<An
         "balance": 0,
         "created": now,
         "currency": null,
+        "default_source": null,
         "delinquent": false,
         "description": params.text("description"),
         "email": params.text("email"),
@@ -499,6 +513,7 @@ fn create_customer(tx: &Transaction<'_>, params: &Params, now: i64) -> Result<An
         "metadata": metadata(params),
         "name": params.text("name"),
         "phone": params.text("phone"),
+        "shipping": null,
     });
     state::insert(tx, Kind::Customer, &body, None)?;
     Ok(Answer::ok(body))
@@ -534,6 +549,7 @@ fn create_payment_intent(
     params.allow_only(PAYMENT_INTENT_PARAMS)?;
     let amount = amount(params, true)?;
     let currency = currency(params)?;
+    charge_amounts::check(amount.unwrap_or(0), &currency)?;
     let customer = params.text("customer");
     if let Some(c) = &customer {
         must_exist(tx, Kind::Customer, c, "customer")?;
@@ -565,38 +581,38 @@ fn create_payment_intent(
     let payment_method = pm_param
         .map(|pm| resolve_payment_method(tx, &pm, None, now))
         .transpose()?;
+    let setup_future_usage = params.text("setup_future_usage");
+    if let Some(usage) = &setup_future_usage
+        && !matches!(usage.as_str(), "off_session" | "on_session")
+    {
+        return Err(ApiError::invalid_param(
+            "setup_future_usage",
+            format!("Invalid setup_future_usage {usage}: use off_session or on_session."),
+        ));
+    }
     let id = state::next_id(tx, Kind::PaymentIntent)?;
     let status = if payment_method.is_some() {
         "requires_confirmation"
     } else {
         "requires_payment_method"
     };
-    let body = json!({
-        "id": id,
-        "object": "payment_intent",
-        "amount": amount,
-        "amount_capturable": 0,
-        "amount_received": 0,
-        "canceled_at": null,
-        "cancellation_reason": null,
-        "capture_method": "automatic",
-        "client_secret": format!("{id}_secret_sandbox"),
-        "confirmation_method": "automatic",
-        "created": now,
-        "currency": currency,
-        "customer": customer,
-        "description": params.text("description"),
-        "last_payment_error": null,
-        "latest_charge": null,
-        "livemode": false,
-        "metadata": metadata(params),
-        "next_action": null,
-        "payment_method": payment_method.as_ref().map(|(pm, _)| pm.id().to_string()),
-        "payment_method_types": ["card"],
-        "receipt_email": params.text("receipt_email"),
-        "setup_future_usage": null,
-        "status": status,
+    let body = payment_intent_body(IntentFacts {
+        id: &id,
+        amount: amount.unwrap_or(0),
+        currency: &currency,
+        created: now,
+        customer: customer.as_deref(),
+        description: params.text("description").as_deref(),
+        metadata: metadata(params),
+        payment_method: payment_method.as_ref().map(|(pm, _)| pm.id()),
+        status,
     });
+    let mut body = body;
+    body["receipt_email"] = json!(params.text("receipt_email"));
+    body["setup_future_usage"] = json!(setup_future_usage);
+    body["shipping"] = params.object("shipping").unwrap_or(Value::Null);
+    body["statement_descriptor"] = json!(params.text("statement_descriptor"));
+    body["statement_descriptor_suffix"] = json!(params.text("statement_descriptor_suffix"));
     let seq = state::insert(tx, Kind::PaymentIntent, &body, None)?;
     let mut intent = Stored {
         seq,
@@ -672,8 +688,13 @@ fn confirm_intent(
         payment_method: Some(pm.id()),
         description: intent.body["description"].as_str(),
         metadata: intent.body["metadata"].clone(),
+        receipt_email: intent.body["receipt_email"].as_str(),
         card,
     });
+    let mut charge = charge;
+    if matches!(card.outcome, Outcome::Succeeds) {
+        charge["balance_transaction"] = json!(balance::for_charge(tx, &charge)?);
+    }
     state::insert(tx, Kind::Charge, &charge, None)?;
     intent.body["latest_charge"] = json!(charge_id);
     match card.outcome {
@@ -715,6 +736,76 @@ fn confirm_intent(
     }
 }
 
+/// What a new payment intent is made of; the fields a create request may also set
+/// (receipt email, shipping, descriptors) start unset.
+pub struct IntentFacts<'a> {
+    pub id: &'a str,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub created: i64,
+    pub customer: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub metadata: Value,
+    pub payment_method: Option<&'a str>,
+    pub status: &'a str,
+}
+
+/// A payment intent in Stripe's shape, before any charge.
+pub fn payment_intent_body(f: IntentFacts<'_>) -> Value {
+    json!({
+        "id": f.id,
+        "object": "payment_intent",
+        "allowed_payment_method_types": null,
+        "amount": f.amount,
+        "amount_capturable": 0,
+        "amount_details": {"tip": {}},
+        "amount_received": 0,
+        "application": null,
+        "application_fee_amount": null,
+        "automatic_payment_methods": null,
+        "canceled_at": null,
+        "cancellation_reason": null,
+        "capture_method": "automatic",
+        "client_secret": format!("{}_secret_sandbox", f.id),
+        "confirmation_method": "automatic",
+        "created": f.created,
+        "currency": f.currency,
+        "customer": f.customer,
+        "customer_account": null,
+        "description": f.description,
+        "excluded_payment_method_types": null,
+        "invoice": null,
+        "last_payment_error": null,
+        "latest_charge": null,
+        "livemode": false,
+        "managed_payments": null,
+        "metadata": f.metadata,
+        "next_action": null,
+        "on_behalf_of": null,
+        "payment_method": f.payment_method,
+        "payment_method_configuration_details": null,
+        "payment_method_options": {"card": {
+            "installments": null,
+            "mandate_options": null,
+            "network": null,
+            "request_three_d_secure": "automatic",
+        }},
+        "payment_method_types": ["card"],
+        "payment_record": null,
+        "processing": null,
+        "receipt_email": null,
+        "review": null,
+        "setup_future_usage": null,
+        "shipping": null,
+        "source": null,
+        "statement_descriptor": null,
+        "statement_descriptor_suffix": null,
+        "status": f.status,
+        "transfer_data": null,
+        "transfer_group": null,
+    })
+}
+
 /// What a new charge is made of.
 pub struct ChargeFacts<'a> {
     pub id: &'a str,
@@ -726,6 +817,7 @@ pub struct ChargeFacts<'a> {
     pub payment_method: Option<&'a str>,
     pub description: Option<&'a str>,
     pub metadata: Value,
+    pub receipt_email: Option<&'a str>,
     pub card: &'a TestCard,
 }
 
@@ -735,14 +827,16 @@ pub fn charge_body(f: ChargeFacts<'_>) -> Value {
         Outcome::Succeeds => (true, None, None),
         Outcome::Declines(d) => (false, Some(d.code), Some(d.message)),
     };
-    let suffix = f.id.strip_prefix("ch_").unwrap_or(f.id);
     json!({
         "id": f.id,
         "object": "charge",
         "amount": f.amount,
         "amount_captured": if succeeded { f.amount } else { 0 },
         "amount_refunded": 0,
-        "balance_transaction": if succeeded { Some(format!("txn_{suffix}")) } else { None },
+        "application": null,
+        "application_fee": null,
+        "application_fee_amount": null,
+        "balance_transaction": null,
         "billing_details": {"address": null, "email": null, "name": null, "phone": null},
         "calculated_statement_descriptor": "CHARGEGUARD SANDBOX",
         "captured": succeeded,
@@ -751,18 +845,32 @@ pub fn charge_body(f: ChargeFacts<'_>) -> Value {
         "customer": f.customer,
         "description": f.description,
         "disputed": false,
+        "failure_balance_transaction": null,
         "failure_code": failure_code,
         "failure_message": failure_message,
+        "fraud_details": {},
+        "invoice": null,
         "livemode": false,
         "metadata": f.metadata,
+        "on_behalf_of": null,
         "outcome": f.card.outcome_json(),
         "paid": succeeded,
         "payment_intent": f.payment_intent,
         "payment_method": f.payment_method,
         "payment_method_details": {"type": "card", "card": f.card.card_json()},
+        "receipt_email": f.receipt_email,
+        "receipt_number": null,
         "receipt_url": null,
         "refunded": false,
+        "review": null,
+        "shipping": null,
+        "source": null,
+        "source_transfer": null,
+        "statement_descriptor": null,
+        "statement_descriptor_suffix": null,
         "status": if succeeded { "succeeded" } else { "failed" },
+        "transfer_data": null,
+        "transfer_group": null,
     })
 }
 
@@ -808,23 +916,28 @@ pub fn refund_charge(
         .with("code", "amount_too_large")));
     }
     let id = state::next_id(tx, Kind::Refund)?;
-    let suffix = id.strip_prefix("re_").unwrap_or(&id).to_string();
-    let body = json!({
+    let mut body = json!({
         "id": id,
         "object": "refund",
         "amount": amount,
-        "balance_transaction": format!("txn_{suffix}"),
+        "application": null,
+        "balance_transaction": null,
         "charge": charge_id,
         "created": facts.created,
         "currency": charge.body["currency"],
+        "customer": charge.body["customer"],
+        "customer_account": null,
+        "destination_details": {"card": {"reference_status": "pending", "reference_type": "acquirer_reference_number", "type": "refund"}, "type": "card"},
         "metadata": facts.metadata,
         "payment_intent": charge.body["payment_intent"],
+        "payment_method": charge.body["payment_method"],
         "reason": facts.reason,
         "receipt_number": null,
         "source_transfer_reversal": null,
         "status": "succeeded",
         "transfer_reversal": null,
     });
+    body["balance_transaction"] = json!(balance::for_refund(tx, &body)?);
     state::insert(tx, Kind::Refund, &body, None)?;
     charge.body["amount_refunded"] = json!(refunded + amount);
     charge.body["refunded"] = json!(refunded + amount == captured);
@@ -896,4 +1009,236 @@ fn create_refund(tx: &Transaction<'_>, params: &Params, now: i64) -> Result<Answ
         }
         Err(refusal) => Ok(refusal.into_answer()),
     }
+}
+
+// ---------------------------------------------------------------- updates
+
+/// Stripe's metadata update: keys sent are set, a key sent empty is removed, and
+/// `metadata=` clears them all.
+fn update_metadata(body: &mut Value, params: &Params) {
+    if params.get("metadata") == Some("") {
+        body["metadata"] = json!({});
+    }
+    for (key, value) in params.hash("metadata") {
+        let Some(metadata) = body["metadata"].as_object_mut() else {
+            body["metadata"] = json!({});
+            return update_metadata(body, params);
+        };
+        if value.is_empty() {
+            metadata.remove(&key);
+        } else {
+            metadata.insert(key, Value::String(value));
+        }
+    }
+}
+
+/// Sets a text field from its parameter when sent; sent empty, the field is unset.
+fn update_text(body: &mut Value, params: &Params, field: &str) {
+    if let Some(value) = params.get(field) {
+        body[field] = if value.is_empty() {
+            Value::Null
+        } else {
+            json!(value)
+        };
+    }
+}
+
+/// Sets a hash field (`shipping`) from its parameter when sent.
+fn update_object(body: &mut Value, params: &Params, field: &str) {
+    if let Some(value) = params.object(field) {
+        body[field] = value;
+    }
+}
+
+/// `POST /v1/charges/:id`: what Stripe lets change on a charge after the fact.
+fn update_charge(tx: &Transaction<'_>, params: &Params, id: &str) -> Result<Answer, ApiError> {
+    params.allow_only(&[
+        "customer",
+        "description",
+        "fraud_details",
+        "metadata",
+        "receipt_email",
+        "shipping",
+        "transfer_group",
+        "expand",
+    ])?;
+    let mut charge = must_exist(tx, Kind::Charge, id, "id")?;
+    if let Some(customer) = params.text("customer") {
+        must_exist(tx, Kind::Customer, &customer, "customer")?;
+        match charge.body["customer"].as_str() {
+            Some(current) if current != customer => {
+                return Err(ApiError::invalid_param(
+                    "customer",
+                    format!(
+                        "Charge {id} already belongs to customer {current}; a charge's customer can only be set when it has none."
+                    ),
+                ));
+            }
+            _ => charge.body["customer"] = json!(customer),
+        }
+    }
+    if let Some(report) = params.text("fraud_details[user_report]") {
+        if !matches!(report.as_str(), "fraudulent" | "safe") {
+            return Err(ApiError::invalid_param(
+                "fraud_details[user_report]",
+                format!("Invalid fraud_details[user_report] {report}: use fraudulent or safe."),
+            ));
+        }
+        charge.body["fraud_details"]["user_report"] = json!(report);
+    }
+    if let Some(group) = params.text("transfer_group")
+        && let Some(current) = charge.body["transfer_group"].as_str()
+        && current != group
+    {
+        return Err(ApiError::invalid_param(
+            "transfer_group",
+            format!(
+                "Charge {id} already has the transfer group {current}; it can only be set once."
+            ),
+        ));
+    }
+    for field in ["description", "receipt_email", "transfer_group"] {
+        update_text(&mut charge.body, params, field);
+    }
+    update_object(&mut charge.body, params, "shipping");
+    update_metadata(&mut charge.body, params);
+    state::update(tx, &charge)?;
+    answer_with_expand(tx, params, &charge)
+}
+
+/// What may change on a payment intent whatever its status; the rest only before it is
+/// confirmed.
+const ALWAYS_UPDATABLE: &[&str] = &[
+    "description",
+    "metadata",
+    "receipt_email",
+    "shipping",
+    "expand",
+];
+
+/// `POST /v1/payment_intents/:id`.
+fn update_payment_intent(
+    tx: &Transaction<'_>,
+    params: &Params,
+    id: &str,
+    now: i64,
+) -> Result<Answer, ApiError> {
+    params.allow_only(&[
+        "amount",
+        "currency",
+        "customer",
+        "description",
+        "metadata",
+        "payment_method",
+        "payment_method_types",
+        "receipt_email",
+        "setup_future_usage",
+        "shipping",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_group",
+        "expand",
+    ])?;
+    let mut intent = must_exist(tx, Kind::PaymentIntent, id, "intent")?;
+    let status = intent.body["status"].as_str().unwrap_or("").to_string();
+    if !matches!(
+        status.as_str(),
+        "requires_payment_method" | "requires_confirmation" | "requires_action"
+    ) && let Some(param) = params.names().find(|p| !ALWAYS_UPDATABLE.contains(p))
+    {
+        return Err(ApiError::invalid_param(
+            param,
+            format!(
+                "This PaymentIntent's {param} could not be updated because it has a status of {status}. You may only update the {param} of a PaymentIntent with one of the following statuses: requires_payment_method, requires_confirmation, requires_action."
+            ),
+        )
+        .with("code", "payment_intent_unexpected_state")
+        .with("payment_intent", render(tx, &intent)?));
+    }
+    if params.get("currency").is_some() {
+        intent.body["currency"] = json!(currency(params)?);
+    }
+    if let Some(amount) = amount(params, false)? {
+        intent.body["amount"] = json!(amount);
+    }
+    let currency = intent.body["currency"]
+        .as_str()
+        .unwrap_or("usd")
+        .to_string();
+    let amount = intent.body["amount"].as_i64().unwrap_or(0);
+    charge_amounts::check(amount, &currency)?;
+    if let Some(customer) = params.text("customer") {
+        must_exist(tx, Kind::Customer, &customer, "customer")?;
+        intent.body["customer"] = json!(customer);
+    }
+    if let Some(pm) = params.text("payment_method") {
+        let customer = intent.body["customer"].as_str().map(str::to_string);
+        let (pm, _) = resolve_payment_method(tx, &pm, customer.as_deref(), now)?;
+        intent.body["payment_method"] = json!(pm.id());
+        intent.body["status"] = json!("requires_confirmation");
+    }
+    if let Some(usage) = params.get("setup_future_usage") {
+        if !matches!(usage, "" | "off_session" | "on_session") {
+            return Err(ApiError::invalid_param(
+                "setup_future_usage",
+                format!("Invalid setup_future_usage {usage}: use off_session or on_session."),
+            ));
+        }
+        update_text(&mut intent.body, params, "setup_future_usage");
+    }
+    for field in [
+        "description",
+        "receipt_email",
+        "statement_descriptor",
+        "statement_descriptor_suffix",
+        "transfer_group",
+    ] {
+        update_text(&mut intent.body, params, field);
+    }
+    update_object(&mut intent.body, params, "shipping");
+    update_metadata(&mut intent.body, params);
+    state::update(tx, &intent)?;
+    answer_with_expand(tx, params, &intent)
+}
+
+/// `POST /v1/refunds/:id`: only its metadata changes.
+fn update_refund(tx: &Transaction<'_>, params: &Params, id: &str) -> Result<Answer, ApiError> {
+    params.allow_only(&["metadata", "expand"])?;
+    let mut refund = must_exist(tx, Kind::Refund, id, "id")?;
+    update_metadata(&mut refund.body, params);
+    state::update(tx, &refund)?;
+    answer_with_expand(tx, params, &refund)
+}
+
+/// `POST /v1/payouts`: a manual payout from what the balance holds.
+fn create_payout(tx: &Transaction<'_>, params: &Params, now: i64) -> Result<Answer, ApiError> {
+    params.allow_only(&[
+        "amount",
+        "currency",
+        "description",
+        "metadata",
+        "method",
+        "statement_descriptor",
+        "destination",
+        "source_type",
+        "expand",
+    ])?;
+    let amount = amount(params, true)?.unwrap_or(0);
+    let currency = currency(params)?;
+    if params.text("method").is_some_and(|m| m != "standard") {
+        return Err(ApiError::invalid_param(
+            "method",
+            "The sandbox pays out by the standard method only; send method=standard or leave it out.",
+        ));
+    }
+    let payout = balance::create_payout(
+        tx,
+        amount,
+        &currency,
+        params.text("description"),
+        metadata(params),
+        now,
+    )?;
+    let stored = must_exist(tx, Kind::Payout, payout["id"].as_str().unwrap_or(""), "id")?;
+    answer_with_expand(tx, params, &stored)
 }

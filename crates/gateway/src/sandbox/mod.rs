@@ -4,7 +4,8 @@
 //! is the same code that talks to Stripe, so it is a faithful stand-in, never a shortcut.
 //!
 //! Map: [`wire`] (form parameters, Stripe's error object), [`api`] (routes and their
-//! effects), [`cards`] (test payment methods decide outcomes), [`search`] (Stripe's query
+//! effects), [`balance`] (balance transactions, fees and payouts), [`expand`] (what
+//! `expand[]` may name), [`cards`] (test payment methods decide outcomes), [`search`] (Stripe's query
 //! language), [`state`] (its own SQLite file, the only SQL here), [`faults`], [`seed`],
 //! and `server` (authentication, idempotency, fault striking, the connection it can drop).
 //!
@@ -12,7 +13,10 @@
 //! address unless told to explicitly, and never accept a key that is not `sk_test_…`.
 
 pub mod api;
+pub mod balance;
 pub mod cards;
+mod charge_amounts;
+mod expand;
 pub mod faults;
 pub mod search;
 pub mod seed;
@@ -43,6 +47,8 @@ pub struct SandboxConfig {
     pub allow_non_loopback: bool,
     /// How long idempotency keys are remembered (Stripe: at least 24 hours).
     pub idempotency_ttl: Duration,
+    /// The fees charged on each payment from now on; kept in the state file.
+    pub pricing: balance::Pricing,
 }
 
 impl SandboxConfig {
@@ -53,6 +59,7 @@ impl SandboxConfig {
             state_dir: state_dir.into(),
             allow_non_loopback: false,
             idempotency_ttl: Duration::from_secs(24 * 60 * 60),
+            pricing: balance::Pricing::default(),
         }
     }
 }
@@ -135,9 +142,16 @@ pub async fn start(config: SandboxConfig) -> Result<RunningSandbox, SandboxError
         return Err(SandboxError::NonLoopback { addr: config.addr });
     }
     let dir = config.state_dir.clone();
-    let db = tokio::task::spawn_blocking(move || state::open(&dir))
-        .await
-        .map_err(|e| SandboxError::Serve(e.to_string()))??;
+    let pricing = config.pricing.clone();
+    let db = tokio::task::spawn_blocking(move || -> Result<_, state::StateError> {
+        let mut db = state::open(&dir)?;
+        let tx = db.transaction()?;
+        balance::set_pricing(&tx, &pricing)?;
+        tx.commit()?;
+        Ok(db)
+    })
+    .await
+    .map_err(|e| SandboxError::Serve(e.to_string()))??;
     let listener = tokio::net::TcpListener::bind(config.addr)
         .await
         .map_err(|source| SandboxError::Bind {

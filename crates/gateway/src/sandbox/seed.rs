@@ -12,7 +12,8 @@ use rusqlite::Transaction;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::api::{self, ChargeFacts, RefundFacts};
+use super::api::{self, ChargeFacts, IntentFacts, RefundFacts};
+use super::balance;
 use super::cards::{Outcome, test_card};
 use super::state::{self, Kind, Stored};
 use super::wire::ApiError;
@@ -248,38 +249,26 @@ pub fn apply(tx: &Transaction<'_>, request: &SeedRequest, now: i64) -> Result<Se
                     state::update(tx, &intent)?;
                 }
                 None => {
-                    let body = json!({
-                        "id": pi,
-                        "object": "payment_intent",
-                        "amount": c.amount,
-                        "amount_capturable": 0,
-                        "amount_received": if failed { 0 } else { c.amount },
-                        "canceled_at": null,
-                        "cancellation_reason": null,
-                        "capture_method": "automatic",
-                        "client_secret": format!("{pi}_secret_sandbox"),
-                        "confirmation_method": "automatic",
-                        "created": created,
-                        "currency": currency,
-                        "customer": c.customer,
-                        "description": c.description,
-                        "last_payment_error": last_error,
-                        "latest_charge": charge_id,
-                        "livemode": false,
-                        "metadata": meta,
-                        "next_action": null,
-                        "payment_method": if failed { None } else { Some(&pm_id) },
-                        "payment_method_types": ["card"],
-                        "receipt_email": null,
-                        "setup_future_usage": null,
-                        "status": status,
+                    let mut body = api::payment_intent_body(IntentFacts {
+                        id: pi,
+                        amount: c.amount,
+                        currency: &currency,
+                        created,
+                        customer: c.customer.as_deref(),
+                        description: c.description.as_deref(),
+                        metadata: meta.clone(),
+                        payment_method: (!failed).then_some(pm_id.as_str()),
+                        status,
                     });
+                    body["amount_received"] = json!(if failed { 0 } else { c.amount });
+                    body["last_payment_error"] = last_error;
+                    body["latest_charge"] = json!(charge_id);
                     state::insert(tx, Kind::PaymentIntent, &body, None)?;
                     seeded.payment_intents.push(pi.clone());
                 }
             }
         }
-        let body = api::charge_body(ChargeFacts {
+        let mut body = api::charge_body(ChargeFacts {
             id: &charge_id,
             amount: c.amount,
             currency: &currency,
@@ -289,8 +278,12 @@ pub fn apply(tx: &Transaction<'_>, request: &SeedRequest, now: i64) -> Result<Se
             payment_method: Some(&pm_id),
             description: c.description.as_deref(),
             metadata: meta,
+            receipt_email: None,
             card: &card,
         });
+        if body["status"] == "succeeded" {
+            body["balance_transaction"] = json!(balance::for_charge(tx, &body)?);
+        }
         state::insert(tx, Kind::Charge, &body, None)?;
         seeded.charges.push(charge_id);
     }

@@ -34,6 +34,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use super::api::{self, Route};
+use super::balance;
 use super::faults::{FaultKind, FaultSpec, Faults};
 use super::seed::{self, SeedRequest};
 use super::state::{self, IdempotencyRecord};
@@ -178,6 +179,7 @@ pub fn router(app: Arc<App>) -> Router {
             post(arm_fault).get(list_faults).delete(disarm_faults),
         )
         .route("/_sandbox/seed", post(seed_objects))
+        .route("/_sandbox/payouts", post(run_payouts))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/idempotency_keys", delete(forget_keys))
         .fallback(api_request)
@@ -312,6 +314,34 @@ async fn seed_objects(State(app): State<Arc<App>>, body: Bytes) -> Response {
         .await
     {
         Ok(created) => axum::Json(created).into_response(),
+        Err(e) => respond(e.into_answer()),
+    }
+}
+
+/// Pays out every currency's balance as Stripe's automatic schedule would: `{}` for payouts
+/// that have arrived, or `{"status": "in_transit", "arrival_date": T}`.
+async fn run_payouts(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let run: balance::PayoutRun = if body.is_empty() {
+        balance::PayoutRun::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(run) => run,
+            Err(e) => {
+                return control_error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "cannot read the payout run ({e}); send {{}} or {{\"status\": \"in_transit\", \"arrival_date\": 1767225600}}"
+                    ),
+                );
+            }
+        }
+    };
+    let now = jiff::Timestamp::now().as_second();
+    match app
+        .transaction(move |tx| balance::run_payouts(tx, &run, now))
+        .await
+    {
+        Ok(payouts) => axum::Json(json!({ "payouts": payouts })).into_response(),
         Err(e) => respond(e.into_answer()),
     }
 }

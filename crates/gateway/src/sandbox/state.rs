@@ -64,6 +64,19 @@ CREATE TABLE counters (
 ) STRICT;
 "#;
 
+/// Balance transactions and payouts: what a transaction came from (`source`) and which
+/// payout took it to the bank (`payout`); and settings such as the pricing.
+const V2_BALANCE: &str = r#"
+ALTER TABLE objects ADD COLUMN source TEXT;
+ALTER TABLE objects ADD COLUMN payout TEXT;
+CREATE INDEX objects_by_source ON objects(source, kind);
+CREATE INDEX objects_by_payout ON objects(payout, kind);
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+) STRICT;
+"#;
+
 /// What can go wrong with the sandbox's state file.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -85,15 +98,19 @@ pub enum Kind {
     PaymentIntent,
     Charge,
     Refund,
+    BalanceTransaction,
+    Payout,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Customer,
         Kind::PaymentMethod,
         Kind::PaymentIntent,
         Kind::Charge,
         Kind::Refund,
+        Kind::BalanceTransaction,
+        Kind::Payout,
     ];
 
     /// Stripe's `object` value.
@@ -104,6 +121,8 @@ impl Kind {
             Kind::PaymentIntent => "payment_intent",
             Kind::Charge => "charge",
             Kind::Refund => "refund",
+            Kind::BalanceTransaction => "balance_transaction",
+            Kind::Payout => "payout",
         }
     }
 
@@ -115,6 +134,8 @@ impl Kind {
             Kind::PaymentIntent => "payment_intent",
             Kind::Charge => "charge",
             Kind::Refund => "refund",
+            Kind::BalanceTransaction => "balance transaction",
+            Kind::Payout => "payout",
         }
     }
 
@@ -125,6 +146,8 @@ impl Kind {
             Kind::PaymentIntent => "pi",
             Kind::Charge => "ch",
             Kind::Refund => "re",
+            Kind::BalanceTransaction => "txn",
+            Kind::Payout => "po",
         }
     }
 
@@ -161,11 +184,20 @@ pub enum Column {
     Charge,
     Status,
     Currency,
+    /// What a balance transaction came from.
+    Source,
+    /// The payout that took a balance transaction to the bank.
+    Payout,
+    /// A balance transaction's `type`.
+    Type,
 }
 
 impl Column {
     fn sql(self) -> &'static str {
         match self {
+            Column::Source => "source",
+            Column::Payout => "payout",
+            Column::Type => "json_extract(body, '$.type')",
             Column::Customer => "customer",
             Column::PaymentIntent => "payment_intent",
             Column::Charge => "charge",
@@ -307,7 +339,7 @@ pub fn open(dir: &Path) -> Result<Connection, StateError> {
     // and the default 2 MiB turns that into disk reads.
     conn.pragma_update(None, "cache_size", -65_536)
         .map_err(|e| fail(e.to_string()))?;
-    Migrations::new(vec![M::up(V1_OBJECTS)])
+    Migrations::new(vec![M::up(V1_OBJECTS), M::up(V2_BALANCE)])
         .to_latest(&mut conn)
         .map_err(|e| fail(e.to_string()))?;
     Ok(conn)
@@ -383,8 +415,8 @@ pub fn insert(
 ) -> Result<i64, StateError> {
     let id = text_field(body, "id").unwrap_or_default();
     let mut stmt = tx.prepare_cached(
-        "INSERT INTO objects (id, kind, created, customer, payment_intent, charge, status, amount, currency, test_token, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO objects (id, kind, created, customer, payment_intent, charge, status, amount, currency, test_token, body, source)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     stmt.execute(params![
         id,
@@ -398,6 +430,7 @@ pub fn insert(
         text_field(body, "currency"),
         test_token,
         body.to_string(),
+        text_field(body, "source"),
     ])?;
     let seq = tx.last_insert_rowid();
     let mut meta =
@@ -670,4 +703,57 @@ pub fn stats(tx: &Transaction<'_>) -> Result<BTreeMap<String, i64>, StateError> 
     let keys: i64 = tx.query_row("SELECT count(*) FROM idempotency", [], |r| r.get(0))?;
     out.insert("idempotency_keys".into(), keys);
     Ok(out)
+}
+
+/// Balance transactions no payout has taken to the bank yet, oldest first.
+pub fn unpaid_out(tx: &Transaction<'_>) -> Result<Vec<Stored>, StateError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, kind, body, test_token FROM objects
+         WHERE kind = 'balance_transaction' AND payout IS NULL ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([], read_row)?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+/// Payouts still pending or in transit whose arrival date is `now` or earlier.
+pub fn payouts_arrived(tx: &Transaction<'_>, now: i64) -> Result<Vec<Stored>, StateError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT seq, kind, body, test_token FROM objects
+         WHERE kind = 'payout' AND status IN ('pending', 'in_transit')
+           AND json_extract(body, '$.arrival_date') <= ?1
+         ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([now], read_row)?;
+    rows.map(|r| decode(r?)).collect()
+}
+
+/// Ties balance transactions to the payout that took them to the bank; their funds were
+/// available by then.
+pub fn mark_paid_out(tx: &Transaction<'_>, ids: &[String], payout: &str) -> Result<(), StateError> {
+    let mut stmt = tx.prepare_cached(
+        "UPDATE objects SET payout = ?2,
+                body = json_set(body, '$.status', 'available')
+         WHERE id = ?1 AND kind = 'balance_transaction'",
+    )?;
+    for id in ids {
+        stmt.execute(params![id, payout])?;
+    }
+    Ok(())
+}
+
+pub fn setting(tx: &Transaction<'_>, key: &str) -> Result<Option<String>, StateError> {
+    Ok(tx
+        .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub fn set_setting(tx: &Transaction<'_>, key: &str, value: &str) -> Result<(), StateError> {
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [key, value],
+    )?;
+    Ok(())
 }

@@ -127,7 +127,17 @@ impl ApiError {
         ApiError::new(StatusCode::PAYMENT_REQUIRED, "card_error", message).with("code", code)
     }
 
-    pub fn into_answer(self) -> Answer {
+    /// The error as Stripe sends it: an error with a code links to that code's page.
+    pub fn into_answer(mut self) -> Answer {
+        if let Some(code) = self.error.get("code").and_then(Value::as_str)
+            && !self.error.contains_key("doc_url")
+        {
+            let url = format!(
+                "https://stripe.com/docs/error-codes/{}",
+                code.replace('_', "-")
+            );
+            self.error.insert("doc_url".into(), Value::String(url));
+        }
         let mut outer = Map::new();
         outer.insert("error".into(), Value::Object(self.error));
         Answer {
@@ -229,6 +239,40 @@ impl Params {
         out
     }
 
+    /// A nested hash parameter as JSON: `shipping[name]=A&shipping[address][city]=B` ->
+    /// {"name": "A", "address": {"city": "B"}}; `None` when nothing under `name` was sent,
+    /// `Some(null)` when it was sent empty (`shipping=`, which Stripe reads as unset).
+    pub fn object(&self, name: &str) -> Option<Value> {
+        let mut out: Option<Value> = None;
+        for (k, v) in &self.pairs {
+            if k == name && v.is_empty() {
+                out = Some(Value::Null);
+                continue;
+            }
+            let Some(rest) = k.strip_prefix(name).filter(|r| r.starts_with('[')) else {
+                continue;
+            };
+            let path: Vec<&str> = rest
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .split("][")
+                .collect();
+            let root = out.get_or_insert_with(|| json!({}));
+            if !root.is_object() {
+                *root = json!({});
+            }
+            let mut slot = root;
+            for segment in &path[..path.len() - 1] {
+                if !slot[*segment].is_object() {
+                    slot[*segment] = json!({});
+                }
+                slot = &mut slot[*segment];
+            }
+            slot[path[path.len() - 1]] = Value::String(v.clone());
+        }
+        out
+    }
+
     /// The values of an array parameter, sent as `expand[]=a`, `expand[0]=a` or `expand=a`.
     pub fn array(&self, name: &str) -> Vec<String> {
         self.pairs
@@ -263,6 +307,13 @@ impl Params {
             }
         }
         Ok(range)
+    }
+
+    /// The parameters sent, by their root name (`metadata` for `metadata[k]`), in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs
+            .iter()
+            .map(|(k, _)| k.split('[').next().unwrap_or(k))
     }
 
     /// Refuses parameters the endpoint does not know, naming the first, as Stripe does.
