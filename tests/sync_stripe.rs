@@ -101,7 +101,11 @@ async fn a_second_sync_fetches_nothing_new() {
     .unwrap();
     assert_eq!(first.charges.new, 230);
     assert_eq!(first.refunds.new, 5);
-    assert_eq!(pages, 3 + 1, "three pages of charges, one of refunds");
+    assert_eq!(
+        pages,
+        3 + 1 + 1,
+        "three pages of charges, one of refunds, one (empty) of payouts"
+    );
     assert_eq!(
         first.to_string(),
         "230 new charges, 5 new refunds, 0 changed, 0 unchanged"

@@ -209,6 +209,9 @@ fn apply(status: &mut SyncStatus, p: SyncProgress) {
             status.phase = SyncPhase::Refunds;
             status.refunds = progress;
         }
+        // The Today screen's bar shows charges and refunds; payouts, a few a week, follow
+        // within its last phase.
+        ObjectKind::Payout | ObjectKind::BalanceTransaction => {}
     }
 }
 
@@ -275,9 +278,9 @@ pub(super) async fn sync_and_reconcile(
     let (report, summary) = (&done.sync, &done.reconcile);
     let open: u64 = summary.open_by_kind.values().sum();
     Ok(Synced {
-        new: count32(report.charges.new + report.refunds.new),
-        changed: count32(report.charges.changed + report.refunds.changed),
-        unchanged: count32(report.charges.unchanged + report.refunds.unchanged),
+        new: count32(report.total().new),
+        changed: count32(report.total().changed),
+        unchanged: count32(report.total().unchanged),
         open_findings: count32(open),
         message: if done.recovery.examined > 0 {
             format!("synced: {report}; {}", done.recovery)

@@ -213,6 +213,74 @@ pub struct GatewayRefund {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// Where a payout stands: Stripe's statuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayoutStatus {
+    Paid,
+    Pending,
+    InTransit,
+    Canceled,
+    Failed,
+}
+
+impl PayoutStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayoutStatus::Paid => "paid",
+            PayoutStatus::Pending => "pending",
+            PayoutStatus::InTransit => "in_transit",
+            PayoutStatus::Canceled => "canceled",
+            PayoutStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<PayoutStatus> {
+        [
+            PayoutStatus::Paid,
+            PayoutStatus::Pending,
+            PayoutStatus::InTransit,
+            PayoutStatus::Canceled,
+            PayoutStatus::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
+    }
+}
+
+/// Money the gateway sent from its balance to the business's bank account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payout {
+    pub id: String,
+    pub amount: Money,
+    pub status: PayoutStatus,
+    /// Made by the gateway's payout schedule (its balance transactions are listed under it)
+    /// rather than asked for by hand.
+    pub automatic: bool,
+    pub created: Timestamp,
+    /// When the money is expected in (or reached) the bank.
+    pub arrival_date: Timestamp,
+    pub failure_code: Option<String>,
+}
+
+/// One movement of the gateway's balance: a charge less its fee, a refund, a payout, …
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    /// Stripe's `type`: `charge`, `refund`, `payout`, `payout_failure`, `adjustment`, ….
+    pub kind: String,
+    pub amount: Money,
+    pub fee: Money,
+    /// `amount − fee`: what the balance moved by.
+    pub net: Money,
+    pub created: Timestamp,
+    pub available_on: Timestamp,
+    /// The object it came from (a charge, refund or payout id).
+    pub source: Option<String>,
+    /// The automatic payout that took it to the bank, once known.
+    pub payout: Option<String>,
+}
+
 /// A window of time in which the store holds every charge the gateway made: an export's
 /// first and last rows, or a sync's `created` window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -28,6 +28,7 @@ pub use imports::{BULK_WRITE_CACHE_BYTES, DeferredIndexes};
 mod lease;
 mod ledger;
 mod mappings;
+mod payouts;
 mod people;
 mod period;
 mod schema;
@@ -52,6 +53,7 @@ pub use findings::{
 pub use gateway_sync::StoredChargeExtras;
 pub use lease::Lease;
 pub use mappings::SavedMapping;
+pub use payouts::PayoutRow;
 pub use period::PeriodClose;
 pub use sources::{SourceCounts, SourceKind, SourceRow};
 pub use upsert::{FieldChange, UpsertOutcome, Upserted};

@@ -579,6 +579,57 @@ BEGIN
 END;
 "#;
 
+/// The gateway's payouts to the bank and the balance transactions each paid out (a sync
+/// lists them per automatic payout), keyed by Stripe's ids like charges and refunds; and
+/// which payouts' transactions were listed to the end once the payout could change no more.
+const V11_PAYOUTS: &str = r#"
+CREATE TABLE gateway_payouts (
+    id            INTEGER PRIMARY KEY,
+    gateway       TEXT NOT NULL,
+    payout_id     TEXT NOT NULL CHECK (payout_id <> ''),
+    amount_minor  INTEGER NOT NULL,
+    currency      TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    status        TEXT NOT NULL CHECK (status IN ('paid', 'pending', 'in_transit', 'canceled', 'failed')),
+    automatic     INTEGER NOT NULL CHECK (automatic IN (0, 1)),
+    created_at    INTEGER NOT NULL,
+    arrival_date  INTEGER NOT NULL,
+    failure_code  TEXT,
+    extra_columns INTEGER REFERENCES column_sets(id),
+    extra         TEXT NOT NULL DEFAULT '[]',
+    source_id     INTEGER NOT NULL REFERENCES sources(id),
+    source_line   INTEGER,
+    UNIQUE (gateway, payout_id)
+) STRICT;
+CREATE INDEX gateway_payouts_by_arrival ON gateway_payouts(arrival_date);
+
+CREATE TABLE gateway_balance_transactions (
+    id               INTEGER PRIMARY KEY,
+    gateway          TEXT NOT NULL,
+    txn_id           TEXT NOT NULL CHECK (txn_id <> ''),
+    type             TEXT NOT NULL,
+    amount_minor     INTEGER NOT NULL,
+    fee_minor        INTEGER NOT NULL,
+    net_minor        INTEGER NOT NULL CHECK (net_minor = amount_minor - fee_minor),
+    currency         TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    created_at       INTEGER NOT NULL,
+    available_on     INTEGER NOT NULL,
+    source_object_id TEXT,
+    payout_id        TEXT,
+    extra_columns    INTEGER REFERENCES column_sets(id),
+    extra            TEXT NOT NULL DEFAULT '[]',
+    source_id        INTEGER NOT NULL REFERENCES sources(id),
+    source_line      INTEGER,
+    UNIQUE (gateway, txn_id)
+) STRICT;
+CREATE INDEX gateway_balance_transactions_by_payout ON gateway_balance_transactions(gateway, payout_id);
+
+CREATE TABLE payout_transactions_listed (
+    gateway    TEXT NOT NULL,
+    payout_id  TEXT NOT NULL,
+    PRIMARY KEY (gateway, payout_id)
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// The Re-charge screen reads its candidates a page at a time, oldest invoice first: the
 /// open invoices (only an open one can be owed) by issue instant, walked from the last one
 /// shown until a page is found. Most invoices are paid, so the index is small.
@@ -599,6 +650,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V8_RECONCILE_WHAT_CHANGED),
         M::up(V9_MONEY_BY_QUARTER_HOUR),
         M::up(V10_OPEN_INVOICES_BY_ISSUE),
+        M::up(V11_PAYOUTS),
     ])
 }
 

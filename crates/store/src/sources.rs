@@ -37,6 +37,24 @@ pub struct SourceCounts {
     pub unchanged: u64,
 }
 
+impl SourceCounts {
+    /// Counts what one upsert did.
+    pub fn tally(&mut self, outcome: &crate::UpsertOutcome) {
+        match outcome {
+            crate::UpsertOutcome::New => self.new += 1,
+            crate::UpsertOutcome::Unchanged => self.unchanged += 1,
+            crate::UpsertOutcome::Changed(_) => self.changed += 1,
+        }
+    }
+
+    /// Adds another source's counts.
+    pub fn add(&mut self, other: SourceCounts) {
+        self.new += other.new;
+        self.changed += other.changed;
+        self.unchanged += other.unchanged;
+    }
+}
+
 /// One finished or running import or sync, as the `sources` table keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SourceRow {

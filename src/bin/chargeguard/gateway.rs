@@ -1,4 +1,5 @@
-//! `chargeguard connect` and `chargeguard sync`: the gateway commands.
+//! `chargeguard connect`, `chargeguard sync` and `chargeguard payouts`: the gateway
+//! commands.
 //!
 //! `connect` reads the secret key from standard input (never from an argument, which would
 //! land in the shell history and the process list) and hands it to the core, which checks
@@ -134,10 +135,87 @@ pub fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Debug, clap::Args)]
+pub struct PayoutsArgs {}
+
+/// One payout as `payouts --json` prints it (DESIGN.md's fields, then what its balance
+/// transactions add up to).
+#[derive(Debug, serde::Serialize)]
+struct PayoutLine {
+    id: String,
+    amount_minor: i64,
+    currency: String,
+    arrival_date: jiff::Timestamp,
+    status: &'static str,
+    automatic: bool,
+    /// The bank line it arrived as: none until bank statements are imported (issue 18).
+    deposit: Option<String>,
+    /// Its balance transactions stored (its own debit left out), and their net total.
+    transactions: u64,
+    transactions_net_minor: i64,
+    failure_code: Option<String>,
+}
+
+pub fn payouts(ctx: &Ctx, _args: PayoutsArgs) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let rows = store.read(|tx| tx.payouts(sync::GATEWAY))?;
+    let lines: Vec<PayoutLine> = rows
+        .into_iter()
+        .map(|row| PayoutLine {
+            id: row.payout.id,
+            amount_minor: row.payout.amount.minor(),
+            currency: row.payout.amount.currency().lower(),
+            arrival_date: row.payout.arrival_date,
+            status: row.payout.status.as_str(),
+            automatic: row.payout.automatic,
+            deposit: None,
+            transactions: row.transactions,
+            transactions_net_minor: row.transactions_net.minor(),
+            failure_code: row.payout.failure_code,
+        })
+        .collect();
+    if ctx.json {
+        return crate::output::json(&lines).map(|()| ExitCode::SUCCESS);
+    }
+    if lines.is_empty() {
+        println!("No payouts. `chargeguard sync` pulls them from the gateway.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table = crate::output::table(
+        &[
+            "payout",
+            "arrives",
+            "amount",
+            "status",
+            "transactions",
+            "they add up to",
+        ],
+        lines.iter().map(|l| {
+            let money = |minor| {
+                chargeguard::money::Currency::from_code(&l.currency)
+                    .map(|c| chargeguard::money::Money::from_minor(minor, c).to_string())
+                    .unwrap_or_else(|_| format!("{minor} {}", l.currency))
+            };
+            vec![
+                l.id.clone(),
+                l.arrival_date.strftime("%Y-%m-%d").to_string(),
+                money(l.amount_minor),
+                l.status.to_string(),
+                l.transactions.to_string(),
+                money(l.transactions_net_minor),
+            ]
+        }),
+    );
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn progress_line(p: &SyncProgress) -> String {
     let kind = match p.kind {
         ObjectKind::Charge => "charges",
         ObjectKind::Refund => "refunds",
+        ObjectKind::Payout => "payouts",
+        ObjectKind::BalanceTransaction => "payouts' balance transactions",
     };
     format!(
         "{kind}: page {} committed, {} fetched, {} new, {} changed",

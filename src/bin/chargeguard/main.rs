@@ -92,8 +92,10 @@ enum Command {
     Check,
     /// Check a gateway secret key (read from stdin) and keep it in the OS keyring.
     Connect(gateway::ConnectArgs),
-    /// Pull the gateway's charges and refunds into the store.
+    /// Pull the gateway's charges, refunds and payouts into the store.
     Sync(gateway::SyncArgs),
+    /// List the gateway's payouts and what their balance transactions add up to.
+    Payouts(gateway::PayoutsArgs),
     /// Write or check a month-end audit package.
     Export(monthend::ExportArgs),
     /// Close a month: no new actions or ledger fixes dated inside it.
@@ -178,6 +180,7 @@ fn main() -> ExitCode {
         Command::Check => check::run(&ctx),
         Command::Connect(args) => gateway::connect(&ctx, args),
         Command::Sync(args) => gateway::sync(&ctx, args),
+        Command::Payouts(args) => gateway::payouts(&ctx, args),
         Command::Export(args) => monthend::export(&ctx, args),
         Command::Close(args) => monthend::close(&ctx, args),
         Command::Reopen(args) => monthend::reopen(&ctx, args),

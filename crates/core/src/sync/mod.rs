@@ -1,5 +1,6 @@
-//! Sync: pulls the gateway's charges and refunds into the store, and `connect`, which
-//! checks a key against the gateway before keeping it.
+//! Sync: pulls the gateway's charges, refunds and payouts (with the balance transactions
+//! each automatic payout took to the bank) into the store, and `connect`, which checks a
+//! key against the gateway before keeping it.
 //!
 //! A sync writes into the same tables a CSV import fills, keyed by Stripe's ids, so an
 //! export followed by a sync is one row per charge. It is incremental (a cursor per object
@@ -25,7 +26,9 @@ pub use window::ObjectKind;
 use crate::gateway::stripe::{ListParams, ListedRecord, StripeClient, StripeError};
 use crate::import::thousands;
 use crate::money::Money;
-use crate::records::{Charge, Coverage, GatewayRefund, Origin};
+use crate::records::{
+    BalanceTransaction, Charge, Coverage, GatewayRefund, Origin, Payout, PayoutStatus,
+};
 use crate::secret::SecretError;
 use crate::store::{
     ExtraColumns, SourceCounts, SourceKind, Store, StoreError, StoreTx, UpsertOutcome,
@@ -69,20 +72,49 @@ pub struct SyncProgress {
 pub struct SyncReport {
     pub charges: SourceCounts,
     pub refunds: SourceCounts,
+    pub payouts: SourceCounts,
+    pub balance_transactions: SourceCounts,
     /// The charge windows now covered (every charge created in them is stored).
     pub covered: Vec<Coverage>,
 }
 
 impl fmt::Display for SyncReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = self.total();
         write!(
             f,
             "{} new charges, {} new refunds, {} changed, {} unchanged",
             thousands(self.charges.new),
             thousands(self.refunds.new),
-            thousands(self.charges.changed + self.refunds.changed),
-            thousands(self.charges.unchanged + self.refunds.unchanged),
-        )
+            thousands(total.changed),
+            thousands(total.unchanged),
+        )?;
+        if self.payouts != SourceCounts::default() {
+            write!(
+                f,
+                "; {} new payouts, {} new balance transactions",
+                thousands(self.payouts.new),
+                thousands(self.balance_transactions.new),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl SyncReport {
+    /// Every kind's counts added up.
+    pub fn total(&self) -> SourceCounts {
+        [
+            self.charges,
+            self.refunds,
+            self.payouts,
+            self.balance_transactions,
+        ]
+        .iter()
+        .fold(SourceCounts::default(), |mut sum, c| {
+            sum.add(*c);
+            sum
+        })
     }
 }
 
@@ -136,11 +168,22 @@ pub async fn sync(
         &mut report.covered,
     )
     .await?;
-    let total = SourceCounts {
-        new: report.charges.new + report.refunds.new,
-        changed: report.charges.changed + report.refunds.changed,
-        unchanged: report.charges.unchanged + report.refunds.unchanged,
-    };
+    report.payouts = sync_kind::<Payout>(
+        store,
+        client,
+        source_id,
+        now,
+        options,
+        ObjectKind::Payout,
+        &mut progress,
+        &mut report.covered,
+    )
+    .await?;
+    let (followed, transactions) =
+        follow_payouts(store, client, source_id, options, &mut progress).await?;
+    report.payouts.changed += followed.changed;
+    report.balance_transactions = transactions;
+    let total = report.total();
     store.write(|tx| tx.finish_source(source_id, total).map_err(SyncError::from))?;
     Ok(report)
 }
@@ -185,6 +228,99 @@ impl Stored for GatewayRefund {
             .upsert_refund(GATEWAY, self, ExtraColumns::NONE, origin)?
             .outcome)
     }
+}
+
+impl Stored for Payout {
+    const KIND: ObjectKind = ObjectKind::Payout;
+
+    fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
+        Ok(tx.upsert_payout(GATEWAY, self, origin)?.outcome)
+    }
+}
+
+/// Brings each payout that may still change up to date, and stores the balance
+/// transactions of each automatic payout (`balance_transactions?payout=`), a page per
+/// transaction. A payout's transactions are marked listed only once it is settled (paid,
+/// failed or canceled) and every page is in, so a sync killed in between lists them again.
+async fn follow_payouts(
+    store: &mut Store,
+    client: &StripeClient,
+    source_id: i64,
+    options: SyncOptions,
+    progress: &mut impl FnMut(SyncProgress),
+) -> Result<(SourceCounts, SourceCounts), SyncError> {
+    let origin = Origin {
+        source_id,
+        line: None,
+    };
+    let mut payouts = SourceCounts::default();
+    let mut transactions = SourceCounts::default();
+    let mut state = SyncProgress {
+        kind: ObjectKind::BalanceTransaction,
+        pages: 0,
+        fetched: 0,
+        new: 0,
+        changed: 0,
+    };
+    let to_follow = store.read(|tx| tx.payouts_to_follow(GATEWAY).map_err(SyncError::from))?;
+    for mut payout in to_follow {
+        if matches!(
+            payout.status,
+            PayoutStatus::Pending | PayoutStatus::InTransit
+        ) {
+            payout = client.retrieve_payout(&payout.id).await?;
+            let outcome = store.write(|tx| payout.store(tx, &origin))?;
+            if matches!(outcome, UpsertOutcome::Changed(_)) {
+                payouts.changed += 1;
+            }
+        }
+        if !payout.automatic {
+            continue;
+        }
+        let settled = !matches!(
+            payout.status,
+            PayoutStatus::Pending | PayoutStatus::InTransit
+        );
+        let mut starting_after = None;
+        loop {
+            let params = ListParams {
+                limit: options.page_size.clamp(1, 100),
+                starting_after: starting_after.clone(),
+                payout: Some(payout.id.clone()),
+                ..ListParams::default()
+            };
+            let page = client.list_records::<BalanceTransaction>(&params).await?;
+            let finished = !page.has_more || page.last_id.is_none();
+            let counts = store.write(|tx| -> Result<SourceCounts, SyncError> {
+                let mut c = SourceCounts::default();
+                for txn in &page.records {
+                    let txn = BalanceTransaction {
+                        payout: Some(payout.id.clone()),
+                        ..txn.clone()
+                    };
+                    c.tally(
+                        &tx.upsert_balance_transaction(GATEWAY, &txn, &origin)?
+                            .outcome,
+                    );
+                }
+                if finished && settled {
+                    tx.mark_payout_transactions_listed(GATEWAY, &payout.id)?;
+                }
+                Ok(c)
+            })?;
+            transactions.add(counts);
+            state.pages += 1;
+            state.fetched += page.records.len() as u64;
+            state.new = transactions.new;
+            state.changed = transactions.changed;
+            progress(state);
+            if finished {
+                break;
+            }
+            starting_after = page.last_id;
+        }
+    }
+    Ok((payouts, transactions))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -240,11 +376,7 @@ async fn sync_kind<T: Stored>(
         let page_counts = store.write(|tx| -> Result<SourceCounts, SyncError> {
             let mut c = SourceCounts::default();
             for record in &page.records {
-                match record.store(tx, &origin)? {
-                    UpsertOutcome::New => c.new += 1,
-                    UpsertOutcome::Unchanged => c.unchanged += 1,
-                    UpsertOutcome::Changed(_) => c.changed += 1,
-                }
+                c.tally(&record.store(tx, &origin)?);
             }
             window.starting_after = last.clone().or(window.starting_after.take());
             if finished {
@@ -258,9 +390,7 @@ async fn sync_kind<T: Stored>(
             }
             Ok(c)
         })?;
-        counts.new += page_counts.new;
-        counts.changed += page_counts.changed;
-        counts.unchanged += page_counts.unchanged;
+        counts.add(page_counts);
         state.pages += 1;
         state.fetched += fetched;
         state.new = counts.new;
@@ -319,11 +449,28 @@ mod tests {
                 changed: 1,
                 unchanged: 0,
             },
-            covered: vec![],
+            ..SyncReport::default()
         };
         assert_eq!(
             report.to_string(),
             "1,204 new charges, 12 new refunds, 3 changed, 10 unchanged"
+        );
+        let paid_out = SyncReport {
+            payouts: SourceCounts {
+                new: 2,
+                changed: 1,
+                unchanged: 0,
+            },
+            balance_transactions: SourceCounts {
+                new: 40,
+                changed: 0,
+                unchanged: 5,
+            },
+            ..report
+        };
+        assert_eq!(
+            paid_out.to_string(),
+            "1,204 new charges, 12 new refunds, 4 changed, 15 unchanged; 2 new payouts, 40 new balance transactions"
         );
     }
 }

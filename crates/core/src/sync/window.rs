@@ -24,6 +24,8 @@ pub const OVERLAP_SECONDS: i64 = 300;
 pub enum ObjectKind {
     Charge,
     Refund,
+    Payout,
+    BalanceTransaction,
 }
 
 impl ObjectKind {
@@ -31,6 +33,8 @@ impl ObjectKind {
         match self {
             ObjectKind::Charge => "charge",
             ObjectKind::Refund => "refund",
+            ObjectKind::Payout => "payout",
+            ObjectKind::BalanceTransaction => "balance_transaction",
         }
     }
 

@@ -25,8 +25,8 @@ use super::error::StripeError;
 use super::form::Form;
 use super::retry::{AttemptOutcome, RetryDecision, RetryPolicy, jittered, parse_retry_after};
 use super::wire::{
-    Charge, Customer, ErrorEnvelope, ErrorObject, List, PaymentIntent, PaymentMethod, Refund,
-    SearchResult,
+    BalanceTransaction, Charge, Customer, ErrorEnvelope, ErrorObject, List, PaymentIntent,
+    PaymentMethod, Payout, Refund, SearchResult,
 };
 use crate::money::Money;
 use crate::secret::SecretKey;
@@ -99,6 +99,40 @@ impl ListedRecord for crate::records::Charge {
     }
 }
 
+impl Listed for Payout {
+    const PATH: &'static str = "v1/payouts";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn created(&self) -> i64 {
+        self.created
+    }
+}
+
+impl Listed for BalanceTransaction {
+    const PATH: &'static str = "v1/balance_transactions";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn created(&self) -> i64 {
+        self.created
+    }
+}
+
+impl ListedRecord for crate::records::Payout {
+    type Wire = Payout;
+    fn from_wire(wire: &Payout) -> Result<Self, StripeError> {
+        super::wire::payout_record(wire)
+    }
+}
+
+impl ListedRecord for crate::records::BalanceTransaction {
+    type Wire = BalanceTransaction;
+    fn from_wire(wire: &BalanceTransaction) -> Result<Self, StripeError> {
+        super::wire::balance_transaction_record(wire)
+    }
+}
+
 impl ListedRecord for crate::records::GatewayRefund {
     type Wire = Refund;
     fn from_wire(wire: &Refund) -> Result<Self, StripeError> {
@@ -129,6 +163,8 @@ pub struct ListParams {
     pub customer: Option<String>,
     /// Refunds only: those of one charge.
     pub charge: Option<String>,
+    /// Balance transactions only: those an automatic payout took to the bank.
+    pub payout: Option<String>,
 }
 
 impl Default for ListParams {
@@ -140,6 +176,7 @@ impl Default for ListParams {
             starting_after: None,
             customer: None,
             charge: None,
+            payout: None,
         }
     }
 }
@@ -153,6 +190,7 @@ impl ListParams {
             .set_opt("starting_after", self.starting_after.as_deref())
             .set_opt("customer", self.customer.as_deref())
             .set_opt("charge", self.charge.as_deref())
+            .set_opt("payout", self.payout.as_deref())
     }
 }
 
@@ -751,6 +789,14 @@ impl StripeClient {
     pub async fn retrieve_refund(&self, id: &str) -> Result<Refund, StripeError> {
         self.get(self.url_with_id("v1/refunds", id, &[])?, Form::new())
             .await
+    }
+
+    /// A payout as the domain has it (its status moves on until it is paid or failed).
+    pub async fn retrieve_payout(&self, id: &str) -> Result<crate::records::Payout, StripeError> {
+        let wire: Payout = self
+            .get(self.url_with_id("v1/payouts", id, &[])?, Form::new())
+            .await?;
+        super::wire::payout_record(&wire)
     }
 
     pub async fn retrieve_customer(&self, id: &str) -> Result<Customer, StripeError> {

@@ -119,6 +119,37 @@ pub struct Refund {
     pub reason: Option<String>,
 }
 
+/// A payout (`GET /v1/payouts`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Payout {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub created: i64,
+    pub arrival_date: i64,
+    #[serde(default)]
+    pub automatic: bool,
+    #[serde(default)]
+    pub failure_code: Option<String>,
+}
+
+/// A balance transaction (`GET /v1/balance_transactions`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct BalanceTransaction {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub amount: i64,
+    pub fee: i64,
+    pub net: i64,
+    pub currency: String,
+    pub created: i64,
+    pub available_on: i64,
+    #[serde(default)]
+    pub source: Option<Expandable>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaymentIntent {
     pub id: String,
@@ -305,6 +336,48 @@ pub fn refund_record(r: &Refund) -> Result<records::GatewayRefund, StripeError> 
         status,
         created: instant(&r.id, r.created)?,
         metadata: r.metadata.clone(),
+    })
+}
+
+pub fn payout_record(p: &Payout) -> Result<records::Payout, StripeError> {
+    let cur = currency(&p.id, &p.currency)?;
+    let status = records::PayoutStatus::parse(&p.status)
+        .ok_or_else(|| unreadable(&p.id, format!("unknown payout status {:?}", p.status)))?;
+    Ok(records::Payout {
+        id: p.id.clone(),
+        amount: Money::from_minor(p.amount, cur),
+        status,
+        automatic: p.automatic,
+        created: instant(&p.id, p.created)?,
+        arrival_date: instant(&p.id, p.arrival_date)?,
+        failure_code: p.failure_code.clone(),
+    })
+}
+
+/// A balance transaction; `payout` is known only from listing a payout's transactions.
+pub fn balance_transaction_record(
+    t: &BalanceTransaction,
+) -> Result<records::BalanceTransaction, StripeError> {
+    let cur = currency(&t.id, &t.currency)?;
+    if t.amount - t.fee != t.net {
+        return Err(unreadable(
+            &t.id,
+            format!(
+                "amount {} less fee {} is not its net {}",
+                t.amount, t.fee, t.net
+            ),
+        ));
+    }
+    Ok(records::BalanceTransaction {
+        id: t.id.clone(),
+        kind: t.kind.clone(),
+        amount: Money::from_minor(t.amount, cur),
+        fee: Money::from_minor(t.fee, cur),
+        net: Money::from_minor(t.net, cur),
+        created: instant(&t.id, t.created)?,
+        available_on: instant(&t.id, t.available_on)?,
+        source: t.source.as_ref().map(|s| s.id().to_string()),
+        payout: None,
     })
 }
 

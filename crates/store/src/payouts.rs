@@ -1,0 +1,193 @@
+//! The gateway's payouts and the balance transactions each took to the bank, as a sync
+//! stores them: upserted by Stripe's ids like charges, so a sync run twice changes nothing.
+//! It never decides whether a payout reached the bank (reconciliation does).
+
+use std::sync::OnceLock;
+
+use serde::Serialize;
+
+use super::upsert::{Field, TableSql, Upserted};
+use super::{ExtraColumns, StoreError, StoreTx, currency_from_store, timestamp_from_store};
+use crate::money::Money;
+use crate::records::{BalanceTransaction, Origin, Payout, PayoutStatus};
+
+fn payouts_sql() -> &'static TableSql {
+    static SQL: OnceLock<TableSql> = OnceLock::new();
+    SQL.get_or_init(|| {
+        TableSql::new(
+            "gateway_payouts",
+            "payout",
+            &["gateway", "payout_id"],
+            &[
+                "amount_minor",
+                "currency",
+                "status",
+                "automatic",
+                "created_at",
+                "arrival_date",
+                "failure_code",
+            ],
+        )
+    })
+}
+
+fn transactions_sql() -> &'static TableSql {
+    static SQL: OnceLock<TableSql> = OnceLock::new();
+    SQL.get_or_init(|| {
+        TableSql::new(
+            "gateway_balance_transactions",
+            "balance_transaction",
+            &["gateway", "txn_id"],
+            &[
+                "type",
+                "amount_minor",
+                "fee_minor",
+                "net_minor",
+                "currency",
+                "created_at",
+                "available_on",
+                "source_object_id",
+                "payout_id",
+            ],
+        )
+    })
+}
+
+/// A payout as the payouts list shows it: with what its balance transactions add up to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PayoutRow {
+    pub payout: Payout,
+    /// Its balance transactions stored, its own (the payout's debit) left out.
+    pub transactions: u64,
+    /// What those transactions add up to: the payout's amount once all are listed.
+    pub transactions_net: Money,
+}
+
+impl StoreTx<'_> {
+    pub fn upsert_payout(
+        &self,
+        gateway: &str,
+        payout: &Payout,
+        origin: &Origin,
+    ) -> Result<Upserted, StoreError> {
+        payouts_sql().upsert(
+            self,
+            &[Field::Text(gateway), Field::Text(&payout.id)],
+            &[
+                Field::Int(payout.amount.minor()),
+                Field::Text(super::ascii(&payout.amount.currency().lower_bytes())),
+                Field::Text(payout.status.as_str()),
+                Field::Int(i64::from(payout.automatic)),
+                Field::Int(payout.created.as_second()),
+                Field::Int(payout.arrival_date.as_second()),
+                Field::opt_text(payout.failure_code.as_deref()),
+            ],
+            ExtraColumns::NONE,
+            origin,
+        )
+    }
+
+    pub fn upsert_balance_transaction(
+        &self,
+        gateway: &str,
+        txn: &BalanceTransaction,
+        origin: &Origin,
+    ) -> Result<Upserted, StoreError> {
+        debug_assert_eq!(
+            txn.amount.checked_sub(txn.fee).ok(),
+            Some(txn.net),
+            "a balance transaction's net is its amount less its fee"
+        );
+        transactions_sql().upsert(
+            self,
+            &[Field::Text(gateway), Field::Text(&txn.id)],
+            &[
+                Field::Text(&txn.kind),
+                Field::Int(txn.amount.minor()),
+                Field::Int(txn.fee.minor()),
+                Field::Int(txn.net.minor()),
+                Field::Text(super::ascii(&txn.amount.currency().lower_bytes())),
+                Field::Int(txn.created.as_second()),
+                Field::Int(txn.available_on.as_second()),
+                Field::opt_text(txn.source.as_deref()),
+                Field::opt_text(txn.payout.as_deref()),
+            ],
+            ExtraColumns::NONE,
+            origin,
+        )
+    }
+
+    /// Payouts a sync must look at again: those that may still change (pending, in
+    /// transit), and automatic ones whose transactions were not listed to the end once
+    /// they could change no more. Oldest first.
+    pub fn payouts_to_follow(&self, gateway: &str) -> Result<Vec<Payout>, StoreError> {
+        self.read_payouts(
+            "WHERE p.gateway = ?1 AND (p.status IN ('pending', 'in_transit')
+                OR (p.automatic = 1 AND NOT EXISTS (SELECT 1 FROM payout_transactions_listed l
+                     WHERE l.gateway = p.gateway AND l.payout_id = p.payout_id)))
+             ORDER BY p.created_at, p.payout_id",
+            gateway,
+        )
+        .map(|rows| rows.into_iter().map(|r| r.payout).collect())
+    }
+
+    /// Records that every transaction of a settled payout is stored.
+    pub fn mark_payout_transactions_listed(
+        &self,
+        gateway: &str,
+        payout_id: &str,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO payout_transactions_listed (gateway, payout_id) VALUES (?1, ?2)
+             ON CONFLICT DO NOTHING",
+            [gateway, payout_id],
+        )?;
+        Ok(())
+    }
+
+    /// Every payout of `gateway`, newest arrival first, with its transactions' total.
+    pub fn payouts(&self, gateway: &str) -> Result<Vec<PayoutRow>, StoreError> {
+        self.read_payouts(
+            "WHERE p.gateway = ?1 ORDER BY p.arrival_date DESC, p.payout_id DESC",
+            gateway,
+        )
+    }
+
+    fn read_payouts(&self, filter: &str, gateway: &str) -> Result<Vec<PayoutRow>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
+            "SELECT p.payout_id, p.amount_minor, p.currency, p.status, p.automatic,
+                    p.created_at, p.arrival_date, p.failure_code,
+                    (SELECT count(*) FROM gateway_balance_transactions t
+                      WHERE t.gateway = p.gateway AND t.payout_id = p.payout_id
+                        AND t.source_object_id IS NOT p.payout_id),
+                    (SELECT coalesce(sum(t.net_minor), 0) FROM gateway_balance_transactions t
+                      WHERE t.gateway = p.gateway AND t.payout_id = p.payout_id
+                        AND t.source_object_id IS NOT p.payout_id)
+               FROM gateway_payouts p {filter}"
+        ))?;
+        let mut rows = stmt.query([gateway])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let currency = currency_from_store(&r.get::<_, String>(2)?)?;
+            let status: String = r.get(3)?;
+            let status = PayoutStatus::parse(&status).ok_or_else(|| StoreError::Corrupt {
+                what: "payout status".into(),
+                detail: status,
+            })?;
+            out.push(PayoutRow {
+                payout: Payout {
+                    id: r.get(0)?,
+                    amount: Money::from_minor(r.get(1)?, currency),
+                    status,
+                    automatic: r.get::<_, i64>(4)? == 1,
+                    created: timestamp_from_store(r.get(5)?)?,
+                    arrival_date: timestamp_from_store(r.get(6)?)?,
+                    failure_code: r.get(7)?,
+                },
+                transactions: r.get::<_, i64>(8)?.try_into().unwrap_or(0),
+                transactions_net: Money::from_minor(r.get(9)?, currency),
+            });
+        }
+        Ok(out)
+    }
+}
