@@ -319,3 +319,42 @@ fn the_command_line_and_the_desktop_app_open_the_same_books() {
     let mut store = chargeguard::store::Store::open(session.api.db()).unwrap();
     assert_eq!(store.read(|tx| tx.invoices()).unwrap(), imported);
 }
+
+#[test]
+fn a_bank_statement_imports_once_and_its_lines_list_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let statement =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bank/ofxparse-checking.ofx");
+    let file = statement.to_str().unwrap();
+    let first = ok(&chargeguard(d, &["--db", "cg.db", "import", "bank", file]));
+    assert!(
+        first.contains("3 new, 0 changed, 0 unchanged bank lines"),
+        "{first}"
+    );
+    let again = ok(&chargeguard(
+        d,
+        &["--db", "cg.db", "--json", "import", "bank", file],
+    ));
+    let again: Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["counts"]["new"], 0);
+    assert_eq!(again["counts"]["unchanged"], 3);
+    let lines: Value =
+        serde_json::from_str(&ok(&chargeguard(d, &["--db", "cg.db", "--json", "bank"]))).unwrap();
+    let lines = lines.as_array().unwrap();
+    assert_eq!(lines.len(), 3);
+    let fee = lines.iter().find(|l| l["id"] == "0000488").unwrap();
+    assert_eq!(fee["amount_minor"], -2500, "money out is negative");
+    assert_eq!(fee["currency"], "usd");
+    assert_eq!(fee["booked_on"], "2011-04-07");
+    assert_eq!(fee["account"], "5472369148 1452687~7");
+
+    std::fs::write(d.join("notes.txt"), "not a statement\n").unwrap();
+    let refused = chargeguard(d, &["--db", "cg.db", "import", "bank", "notes.txt"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("notes.txt is not a bank statement"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}

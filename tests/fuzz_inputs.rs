@@ -836,7 +836,10 @@ fn check_refusal(e: &ImportError, path: &Path) -> Result<(), TestCaseError> {
                 "the refusal does not name the file: {text}"
             );
         }
-        ImportError::Io { file, .. } => {
+        ImportError::Io { file, .. }
+        | ImportError::Statement { file, .. }
+        | ImportError::NotABankStatement { file } => {
+            check_quotes_short(&text)?;
             prop_assert_eq!(file.as_path(), path);
             prop_assert!(
                 text.contains(&name),
@@ -1072,6 +1075,64 @@ proptest! {
         let mut t = TestStore::new();
         let path = t.file("random.csv", &bytes);
         check_import(&mut t, base.kind, &path, &options(base, true))?;
+    }
+}
+
+// ---------------------------------------------------------------- bank statements
+
+/// The real statements of `tests/fixtures/bank/`.
+const STATEMENTS: &[&str] = &[
+    "ofxparse-checking.ofx",
+    "ofxparse-bank_medium.ofx",
+    "ofxparse-multiple_accounts2.ofx",
+    "ofxparse-suncorp.ofx",
+    "ofxparse-anzcc.ofx",
+    "ofxparse-chase_cc.qfx",
+    "ofxparse-ofx-v102-empty-tags.ofx",
+    "actual-1252.qfx",
+];
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A real statement cut, spliced, stripped of bytes or its line ends changed: imported
+    /// (and then again, changing nothing) or refused naming the file, never a panic, and a
+    /// refusal leaves the store as it was.
+    #[test]
+    fn bank_statements_mutated_are_imported_or_refused_cleanly(
+        base in 0..STATEMENTS.len(),
+        ops in prop::collection::vec(byte_op(), 1..4),
+        currency in prop::option::of(Just("USD")),
+    ) {
+        use chargeguard::import::bank::{BankOptions, import_bank_file};
+        let mut bytes = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/bank").join(STATEMENTS[base]),
+        )
+        .unwrap();
+        for op in &ops {
+            op.apply(&mut bytes);
+        }
+        let mut t = TestStore::new();
+        let path = t.file("statement.ofx", &bytes);
+        let options = BankOptions {
+            currency: currency.map(|c| chargeguard::money::Currency::from_code(c).unwrap()),
+            account: None,
+        };
+        let before = t.dump();
+        match import_bank_file(&mut t.store, &path, &options, now()) {
+            Ok(first) => {
+                let after = t.dump();
+                let again = import_bank_file(&mut t.store, &path, &options, now())
+                    .map_err(|e| TestCaseError::fail(format!("imported once, refused again: {e}")))?;
+                prop_assert_eq!(again.counts.new + again.counts.changed, 0);
+                prop_assert_eq!(again.counts.unchanged, first.counts.new);
+                prop_assert_eq!(t.dump(), after);
+            }
+            Err(e) => {
+                check_refusal(&e, &path)?;
+                prop_assert_eq!(t.dump(), before, "a refusal wrote something");
+            }
+        }
     }
 }
 

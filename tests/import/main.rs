@@ -5,6 +5,7 @@
 #[path = "../import_support/mod.rs"]
 mod import_support;
 
+mod bank;
 mod errors;
 mod layouts;
 mod mapping;

@@ -674,7 +674,13 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
                 )
             };
         }
-        Err(e @ (ImportError::UnknownLayout { .. } | ImportError::Setting { .. })) => {
+        // Only a bank statement import refuses with these; the screen's CSV kinds never do.
+        Err(
+            e @ (ImportError::UnknownLayout { .. }
+            | ImportError::Setting { .. }
+            | ImportError::Statement { .. }
+            | ImportError::NotABankStatement { .. }),
+        ) => {
             return Err(ApiError::invalid(e.to_string()));
         }
         Err(ImportError::Store(e)) => return Err(e.into()),

@@ -213,6 +213,21 @@ pub struct GatewayRefund {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// One line of a bank statement: money into (positive) or out of the business's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankLine {
+    /// The account's name in Chargeguard.
+    pub account: String,
+    /// The bank's own id for the line (OFX `FITID`), unique within the account.
+    pub id: String,
+    /// The day the bank booked it, as the bank wrote it.
+    pub booked_on: jiff::civil::Date,
+    pub amount: Money,
+    pub description: String,
+    /// The bank's kind of transaction (OFX `TRNTYPE`: `CREDIT`, `DEBIT`, `XFER`, …).
+    pub kind: Option<String>,
+}
+
 /// Where a payout stands: Stripe's statuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -17,6 +17,7 @@ use chargeguard_domain::{money, records};
 mod actions;
 mod adjustments;
 mod audit;
+mod bank;
 mod chart;
 pub use chart::{QUARTER_SECONDS, QuarterMoney};
 mod extra;
@@ -45,6 +46,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use actions::{ActionRow, MoveWith, NewAction, Sending};
 pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
 pub use audit::AuditFilter;
+pub use bank::StoredBankLine;
 pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{
     FindingFilter, FindingState, FindingStatus, OpenTotal, Page, ReconcileRun, Resolution,

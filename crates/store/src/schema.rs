@@ -630,6 +630,40 @@ CREATE TABLE payout_transactions_listed (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Bank statements and their lines, keyed by account and the bank's own line id. A
+/// statement is its own origin (not a `sources` row): it carries the account, the format
+/// and the balance it states.
+const V12_BANK_LINES: &str = r#"
+CREATE TABLE bank_statements (
+    id              INTEGER PRIMARY KEY,
+    account         TEXT NOT NULL,
+    file            TEXT NOT NULL,
+    content_sha256  TEXT NOT NULL,
+    format          TEXT NOT NULL,
+    currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    closing_minor   INTEGER,
+    imported_at     INTEGER NOT NULL,
+    lines_new       INTEGER NOT NULL DEFAULT 0,
+    lines_changed   INTEGER NOT NULL DEFAULT 0,
+    lines_unchanged INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+CREATE TABLE bank_lines (
+    id              INTEGER PRIMARY KEY,
+    account         TEXT NOT NULL,
+    line_id         TEXT NOT NULL CHECK (line_id <> ''),
+    booked_on       TEXT NOT NULL,
+    amount_minor    INTEGER NOT NULL,
+    currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    description     TEXT NOT NULL,
+    kind            TEXT,
+    statement_id    INTEGER NOT NULL REFERENCES bank_statements(id),
+    statement_line  INTEGER,
+    UNIQUE (account, line_id)
+) STRICT;
+CREATE INDEX bank_lines_by_day ON bank_lines(booked_on);
+"#;
+
 /// The Re-charge screen reads its candidates a page at a time, oldest invoice first: the
 /// open invoices (only an open one can be owed) by issue instant, walked from the last one
 /// shown until a page is found. Most invoices are paid, so the index is small.
@@ -651,6 +685,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V9_MONEY_BY_QUARTER_HOUR),
         M::up(V10_OPEN_INVOICES_BY_ISSUE),
         M::up(V11_PAYOUTS),
+        M::up(V12_BANK_LINES),
     ])
 }
 

@@ -23,6 +23,94 @@ enum ImportWhat {
     Payments(FileArgs),
     /// Stripe's dashboard payments export (unified payments CSV).
     StripePayments(FileArgs),
+    /// A bank statement: OFX or QFX (versions 1 and 2).
+    Bank(BankArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct BankArgs {
+    file: PathBuf,
+    /// The account's currency (ISO 4217), where the statement names none.
+    #[arg(long)]
+    currency: Option<String>,
+    /// The account's name in Chargeguard; the statement's bank and account ids by default.
+    #[arg(long)]
+    account: Option<String>,
+}
+
+/// `chargeguard import bank FILE`.
+fn import_bank(ctx: &Ctx, args: BankArgs) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let options = import::bank::BankOptions {
+        currency: args
+            .currency
+            .as_deref()
+            .map(|c| Currency::from_code(c.trim()))
+            .transpose()?,
+        account: args.account,
+    };
+    let report =
+        import::bank::import_bank_file(&mut store, &args.file, &options, jiff::Timestamp::now())?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// One line as `bank --json` prints it (DESIGN.md's fields).
+#[derive(Debug, serde::Serialize)]
+struct BankLineOut {
+    id: String,
+    account: String,
+    booked_on: String,
+    amount_minor: i64,
+    currency: String,
+    description: String,
+    kind: Option<String>,
+}
+
+/// `chargeguard bank`: every bank statement line imported.
+pub fn bank(ctx: &Ctx) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let lines: Vec<BankLineOut> = store
+        .read(|tx| tx.bank_lines())?
+        .into_iter()
+        .map(|s| BankLineOut {
+            id: s.line.id,
+            account: s.line.account,
+            booked_on: s.line.booked_on.to_string(),
+            amount_minor: s.line.amount.minor(),
+            currency: s.line.amount.currency().lower(),
+            description: s.line.description,
+            kind: s.line.kind,
+        })
+        .collect();
+    if ctx.json {
+        output::json(&lines)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if lines.is_empty() {
+        println!("No bank lines. `chargeguard import bank FILE` reads an OFX or QFX statement.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let table = output::table(
+        &["account", "booked", "amount", "description", "id"],
+        lines.iter().map(|l| {
+            vec![
+                l.account.clone(),
+                l.booked_on.clone(),
+                Currency::from_code(&l.currency)
+                    .map(|c| chargeguard::money::Money::from_minor(l.amount_minor, c).to_string())
+                    .unwrap_or_default(),
+                l.description.clone(),
+                l.id.clone(),
+            ]
+        }),
+    );
+    println!("{table}");
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, clap::Args)]
@@ -53,6 +141,7 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
         ImportWhat::Invoices(f) => (FileKind::Invoices, f),
         ImportWhat::Payments(f) => (FileKind::Payments, f),
         ImportWhat::StripePayments(f) => (FileKind::StripePayments, f),
+        ImportWhat::Bank(b) => return import_bank(ctx, b),
     };
     let mut store = ctx.open_store()?;
     let defaults = import::defaults::defaults(&mut store)?;

@@ -51,7 +51,7 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Import invoices, ledger payments or a Stripe payments export (CSV).
+    /// Import invoices, ledger payments, a Stripe payments export (CSV) or a bank statement.
     Import(import::ImportArgs),
     /// Save, list or show column mappings for other invoicing apps' layouts.
     Mapping(import::MappingArgs),
@@ -96,6 +96,8 @@ enum Command {
     Sync(gateway::SyncArgs),
     /// List the gateway's payouts and what their balance transactions add up to.
     Payouts(gateway::PayoutsArgs),
+    /// List the bank statement lines imported.
+    Bank,
     /// Write or check a month-end audit package.
     Export(monthend::ExportArgs),
     /// Close a month: no new actions or ledger fixes dated inside it.
@@ -181,6 +183,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => gateway::connect(&ctx, args),
         Command::Sync(args) => gateway::sync(&ctx, args),
         Command::Payouts(args) => gateway::payouts(&ctx, args),
+        Command::Bank => import::bank(&ctx),
         Command::Export(args) => monthend::export(&ctx, args),
         Command::Close(args) => monthend::close(&ctx, args),
         Command::Reopen(args) => monthend::reopen(&ctx, args),

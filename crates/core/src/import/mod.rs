@@ -28,6 +28,7 @@
 //! The importers never talk to a gateway and never decide what a row means for
 //! reconciliation; they only make the store hold what the file says.
 
+pub mod bank;
 mod cells;
 mod columns;
 pub mod defaults;
@@ -330,6 +331,20 @@ pub enum ImportError {
         /// Problems beyond the first [`MAX_ROW_ERRORS`].
         more: u64,
     },
+    #[error("{file}:{line}: {path}{}: {reason}; nothing was imported",
+        if .value.is_empty() { String::new() } else { format!(" {:?}", clip(.value)) })]
+    Statement {
+        file: PathBuf,
+        line: u64,
+        /// The element's path in the statement (`STMTRS/BANKTRANLIST/STMTTRN/TRNAMT`).
+        path: String,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "{file} is not a bank statement Chargeguard reads: it reads OFX and QFX files (versions 1 and 2) today; export the account's transactions as OFX, QFX, Quicken or Money"
+    )]
+    NotABankStatement { file: PathBuf },
     #[error(transparent)]
     Mapping(#[from] MappingError),
     #[error(transparent)]

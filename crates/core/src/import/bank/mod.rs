@@ -1,0 +1,269 @@
+//! Bank statements: the lines of the business's bank account, so that each payout can be
+//! found as a deposit. The format is recognised from the file; OFX/QFX (versions 1 and 2)
+//! is read today, camt.053 and the banks' CSV exports are still to come (issue 18).
+//!
+//! A line is keyed by its account and the bank's own id for it (OFX's `FITID`), so the
+//! same statement, or an overlapping one, imported again changes nothing. A file is read
+//! whole and checked before anything is written; one refused line refuses the file, naming
+//! its line and element path, and the store is left as it was. It never decides what a
+//! line means for the books.
+
+mod ofx;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::ImportError;
+use crate::money::Currency;
+use crate::records::BankLine;
+use crate::store::{SourceCounts, Store};
+
+/// A statement as read from a file, before its amounts meet a currency.
+#[derive(Debug)]
+pub(crate) struct ParsedStatement {
+    pub account: String,
+    pub currency: Option<Currency>,
+    pub lines: Vec<ParsedLine>,
+    /// The closing balance as written, with its date, where the file has one.
+    pub closing: Option<(String, Option<Date>)>,
+}
+
+#[derive(Debug)]
+pub(crate) struct ParsedLine {
+    /// The bank's id for the line, where it gives one.
+    pub id: Option<String>,
+    pub booked_on: Date,
+    pub amount_text: String,
+    /// Where the amount was written (line, element path), for a refusal.
+    pub amount_at: (u64, String),
+    pub description: String,
+    pub kind: Option<String>,
+    pub line: u64,
+}
+
+/// Why a statement cannot be read: where, and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct StatementProblem {
+    pub line: u64,
+    pub path: String,
+    pub value: String,
+    pub reason: String,
+}
+
+impl StatementProblem {
+    fn at(line: u64, path: &str, value: &str, reason: impl Into<String>) -> StatementProblem {
+        StatementProblem {
+            line,
+            path: path.to_string(),
+            value: value.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How to read a statement file.
+#[derive(Debug, Clone, Default)]
+pub struct BankOptions {
+    /// The account's currency, where the file names none.
+    pub currency: Option<Currency>,
+    /// The account's name in Chargeguard; the file's bank and account ids by default.
+    pub account: Option<String>,
+}
+
+/// What importing a statement did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BankImportReport {
+    pub file: PathBuf,
+    pub format: &'static str,
+    pub accounts: Vec<String>,
+    pub counts: SourceCounts,
+    /// The statement's own closing balance, as it states it (minor units), per account.
+    pub closing_balances: Vec<(String, i64, String)>,
+    pub content_sha256: String,
+}
+
+impl fmt::Display for BankImportReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} new, {} changed, {} unchanged bank lines ({})",
+            self.file.display(),
+            super::thousands(self.counts.new),
+            super::thousands(self.counts.changed),
+            super::thousands(self.counts.unchanged),
+            self.accounts.join(", ")
+        )
+    }
+}
+
+/// Imports a bank statement file into the store, as one transaction.
+pub fn import_bank_file(
+    store: &mut Store,
+    path: &Path,
+    options: &BankOptions,
+    now: Timestamp,
+) -> Result<BankImportReport, ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    let refused = |p: StatementProblem| ImportError::Statement {
+        file: path.to_path_buf(),
+        line: p.line,
+        path: p.path,
+        value: p.value,
+        reason: readable(&p.reason),
+    };
+    if !ofx::looks_like_ofx(&bytes) {
+        return Err(ImportError::NotABankStatement {
+            file: path.to_path_buf(),
+        });
+    }
+    let statements = ofx::read(&bytes).map_err(refused)?;
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    // Every amount is read before anything is written.
+    let mut ready = Vec::new();
+    for s in statements {
+        let currency = s.currency.or(options.currency).ok_or_else(|| {
+            refused(StatementProblem::at(
+                1,
+                "STMTRS/CURDEF",
+                "",
+                "the statement names no currency; give the account's with --currency",
+            ))
+        })?;
+        let account = options.account.clone().unwrap_or(s.account.clone());
+        let mut lines = Vec::new();
+        let mut seen: std::collections::HashMap<(Date, String, String), u32> =
+            std::collections::HashMap::new();
+        for l in &s.lines {
+            let amount = ofx::amount(&l.amount_text, currency).map_err(|why| {
+                refused(StatementProblem::at(
+                    l.amount_at.0,
+                    &l.amount_at.1,
+                    &l.amount_text,
+                    why,
+                ))
+            })?;
+            // A line the bank gave no id is keyed by what it says (its day, amount and
+            // text, and how many identical lines came before it in this statement), so the
+            // same statement imported again finds it.
+            let id = match &l.id {
+                Some(id) => id.clone(),
+                None => {
+                    let n = seen
+                        .entry((
+                            l.booked_on,
+                            amount.minor().to_string(),
+                            l.description.clone(),
+                        ))
+                        .or_default();
+                    *n += 1;
+                    let digest = Sha256::digest(
+                        format!("{}|{}|{}|{}", l.booked_on, amount.minor(), l.description, n)
+                            .as_bytes(),
+                    );
+                    format!("content:{}", &hex::encode(digest)[..20])
+                }
+            };
+            lines.push((
+                BankLine {
+                    account: account.clone(),
+                    id,
+                    booked_on: l.booked_on,
+                    amount,
+                    description: l.description.clone(),
+                    kind: l.kind.clone(),
+                },
+                l.line,
+            ));
+        }
+        let closing = match &s.closing {
+            Some((text, on)) => Some((
+                ofx::amount(text, currency).map_err(|why| {
+                    refused(StatementProblem::at(
+                        1,
+                        "STMTRS/LEDGERBAL/BALAMT",
+                        text,
+                        why,
+                    ))
+                })?,
+                *on,
+            )),
+            None => None,
+        };
+        ready.push((account, currency, lines, closing));
+    }
+    let file = path.display().to_string();
+    let report = store.write(|tx| -> Result<BankImportReport, Abort> {
+        let mut counts = SourceCounts::default();
+        let mut accounts = Vec::new();
+        let mut closing_balances = Vec::new();
+        for (account, currency, lines, closing) in &ready {
+            let statement = tx.begin_bank_statement(
+                account,
+                &file,
+                &sha256,
+                "ofx",
+                *currency,
+                closing.as_ref().map(|(m, _)| *m),
+                now,
+            )?;
+            let mut these = SourceCounts::default();
+            for (line, at) in lines {
+                these.tally(&tx.upsert_bank_line(line, statement, *at)?);
+            }
+            tx.finish_bank_statement(statement, these)?;
+            counts.add(these);
+            accounts.push(account.clone());
+            if let Some((money, _)) = closing {
+                closing_balances.push((account.clone(), money.minor(), currency.lower()));
+            }
+        }
+        let report = BankImportReport {
+            file: path.to_path_buf(),
+            format: "ofx",
+            accounts,
+            counts,
+            closing_balances,
+            content_sha256: sha256.clone(),
+        };
+        if counts.new == 0 && counts.changed == 0 {
+            // Nothing new: roll back, so not even the statement is recorded again.
+            return Err(Abort::NothingNew(Box::new(report)));
+        }
+        Ok(report)
+    });
+    match report {
+        Ok(report) => Ok(report),
+        Err(Abort::NothingNew(report)) => Ok(*report),
+        Err(Abort::Store(e)) => Err(e.into()),
+    }
+}
+
+/// A reason that may quote the file (an XML reader's message does), with every quote and
+/// every long word clipped, so a refusal stays a sentence whatever the file holds.
+fn readable(reason: &str) -> String {
+    super::clip_quoted(reason)
+        .split(' ')
+        .map(super::clip)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Why the statement's transaction did not commit.
+enum Abort {
+    NothingNew(Box<BankImportReport>),
+    Store(crate::store::StoreError),
+}
+
+impl From<crate::store::StoreError> for Abort {
+    fn from(e: crate::store::StoreError) -> Self {
+        Abort::Store(e)
+    }
+}

@@ -1,0 +1,141 @@
+//! Bank statement lines and the statements they came from. A line is keyed by its account
+//! and the bank's own id for it: present with the same values, it is left alone; with other
+//! values (a bank that restated it), it is updated and counted as changed.
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use super::{StoreError, StoreTx, UpsertOutcome, currency_from_store};
+use crate::money::{Currency, Money};
+use crate::records::BankLine;
+
+/// A stored line, with the statement it last came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredBankLine {
+    pub line: BankLine,
+    pub statement_id: i64,
+}
+
+impl StoreTx<'_> {
+    /// Records a statement being imported; its counts come with [`Self::finish_bank_statement`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn begin_bank_statement(
+        &self,
+        account: &str,
+        file: &str,
+        content_sha256: &str,
+        format: &str,
+        currency: Currency,
+        closing: Option<Money>,
+        at: Timestamp,
+    ) -> Result<i64, StoreError> {
+        self.conn().execute(
+            "INSERT INTO bank_statements (account, file, content_sha256, format, currency, closing_minor, imported_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            rusqlite::params![
+                account,
+                file,
+                content_sha256,
+                format,
+                currency.lower(),
+                closing.map(Money::minor),
+                at.as_second()
+            ],
+        )?;
+        Ok(self.conn().last_insert_rowid())
+    }
+
+    pub fn finish_bank_statement(
+        &self,
+        statement_id: i64,
+        counts: super::SourceCounts,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "UPDATE bank_statements SET lines_new = ?2, lines_changed = ?3, lines_unchanged = ?4
+             WHERE id = ?1",
+            rusqlite::params![
+                statement_id,
+                counts.new as i64,
+                counts.changed as i64,
+                counts.unchanged as i64
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Inserts a line, or leaves it when stored with the same values, or updates it.
+    pub fn upsert_bank_line(
+        &self,
+        line: &BankLine,
+        statement_id: i64,
+        statement_line: u64,
+    ) -> Result<UpsertOutcome, StoreError> {
+        let currency = line.amount.currency().lower();
+        let booked_on = line.booked_on.to_string();
+        let minor = line.amount.minor();
+        let statement_line = statement_line as i64;
+        let values: [&dyn rusqlite::ToSql; 9] = [
+            &line.account,
+            &line.id,
+            &booked_on,
+            &minor,
+            &currency,
+            &line.description,
+            &line.kind,
+            &statement_id,
+            &statement_line,
+        ];
+        let inserted = self.conn().execute(
+            "INSERT INTO bank_lines (account, line_id, booked_on, amount_minor, currency, description, kind, statement_id, statement_line)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+             ON CONFLICT (account, line_id) DO NOTHING",
+            values.as_slice(),
+        )?;
+        if inserted == 1 {
+            return Ok(UpsertOutcome::New);
+        }
+        let updated = self.conn().execute(
+            "UPDATE bank_lines SET booked_on = ?3, amount_minor = ?4, currency = ?5,
+                    description = ?6, kind = ?7, statement_id = ?8, statement_line = ?9
+              WHERE account = ?1 AND line_id = ?2
+                AND (booked_on, amount_minor, currency, description, kind) IS NOT (?3, ?4, ?5, ?6, ?7)",
+            values.as_slice(),
+        )?;
+        Ok(if updated == 1 {
+            UpsertOutcome::Changed(Vec::new())
+        } else {
+            UpsertOutcome::Unchanged
+        })
+    }
+
+    /// Every bank line, by account, then booking day and line id.
+    pub fn bank_lines(&self) -> Result<Vec<StoredBankLine>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT account, line_id, booked_on, amount_minor, currency, description, kind, statement_id
+               FROM bank_lines ORDER BY account, booked_on, line_id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let currency = currency_from_store(&r.get::<_, String>(4)?)?;
+            let booked_on: String = r.get(2)?;
+            out.push(StoredBankLine {
+                line: BankLine {
+                    account: r.get(0)?,
+                    id: r.get(1)?,
+                    booked_on: booked_on
+                        .parse()
+                        .map_err(|e: jiff::Error| StoreError::Corrupt {
+                            what: "bank line date".into(),
+                            detail: e.to_string(),
+                        })?,
+                    amount: Money::from_minor(r.get(3)?, currency),
+                    description: r.get(5)?,
+                    kind: r.get(6)?,
+                },
+                statement_id: r.get(7)?,
+            });
+        }
+        Ok(out)
+    }
+}

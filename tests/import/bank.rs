@@ -1,0 +1,115 @@
+//! Bank statements as banks write them: OFX and QFX files that other open-source projects
+//! keep as test data (`tests/fixtures/bank/SOURCES.md`), version 1 (SGML, Windows-1252)
+//! and version 2 (XML), bank and credit-card accounts, one file with several accounts,
+//! empty elements. Beside each, a golden `.expected` file says what a bookkeeper finds:
+//! the accounts, the counts, every line and the balance the statement states. Regenerate
+//! after a deliberate change with `CHARGEGUARD_BLESS=1 cargo test --test import bank`,
+//! and read the diff. Importing any of them again changes nothing.
+
+use crate::import_support;
+
+use std::path::Path;
+
+use chargeguard::import::ImportError;
+use chargeguard::import::bank::{BankOptions, import_bank_file};
+use chargeguard::money::Currency;
+use import_support::{TestStore, now};
+use rstest::rstest;
+
+fn bank_fixture(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/bank")
+        .join(name)
+}
+
+#[rstest]
+#[case::ofxparse_checking("ofxparse-checking.ofx", None)]
+#[case::ofxparse_bank_medium("ofxparse-bank_medium.ofx", None)]
+#[case::ofxparse_multiple_accounts("ofxparse-multiple_accounts2.ofx", None)]
+#[case::ofxparse_suncorp_xml("ofxparse-suncorp.ofx", None)]
+#[case::ofxparse_anz_credit_card_xml("ofxparse-anzcc.ofx", None)]
+#[case::ofxparse_chase_credit_card("ofxparse-chase_cc.qfx", None)]
+#[case::ofxparse_empty_elements("ofxparse-ofx-v102-empty-tags.ofx", Some("AUD"))]
+#[case::actual_windows_1252("actual-1252.qfx", None)]
+fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
+    #[case] name: &str,
+    #[case] currency: Option<&str>,
+) {
+    let mut t = TestStore::new();
+    let path = bank_fixture(name);
+    let options = BankOptions {
+        currency: currency.map(|c| Currency::from_code(c).unwrap()),
+        account: None,
+    };
+    let report = import_bank_file(&mut t.store, &path, &options, now())
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let lines = t.store.read(|tx| tx.bank_lines()).unwrap();
+    let mut seen = format!(
+        "accounts: {}\ncounts: {} new, {} changed, {} unchanged\nclosing balances: {:?}\n",
+        report.accounts.join(", "),
+        report.counts.new,
+        report.counts.changed,
+        report.counts.unchanged,
+        report.closing_balances,
+    );
+    for l in &lines {
+        let l = &l.line;
+        seen.push_str(&format!(
+            "{} | {} | {} | {} | {} | {}\n",
+            l.account,
+            l.booked_on,
+            l.amount,
+            l.kind.as_deref().unwrap_or("-"),
+            l.id,
+            l.description
+        ));
+    }
+    assert_eq!(report.counts.new as usize, lines.len());
+    let expected = path.with_extension("expected");
+    if std::env::var_os("CHARGEGUARD_BLESS").is_some() {
+        std::fs::write(&expected, &seen).unwrap();
+    }
+    let golden = std::fs::read_to_string(&expected)
+        .unwrap_or_else(|_| panic!("{} is missing; bless it", expected.display()));
+    assert_eq!(seen, golden, "{name}");
+
+    let before = t.dump();
+    let again = import_bank_file(&mut t.store, &path, &options, now()).unwrap();
+    assert_eq!(
+        (
+            again.counts.new,
+            again.counts.changed,
+            again.counts.unchanged
+        ),
+        (0, 0, report.counts.new)
+    );
+    assert_eq!(t.dump(), before, "nothing written, not even the statement");
+}
+
+#[test]
+fn a_bad_amount_refuses_the_whole_file_naming_line_and_element() {
+    let mut t = TestStore::new();
+    let good = std::fs::read_to_string(bank_fixture("ofxparse-checking.ofx")).unwrap();
+    let bad = good.replacen("<TRNAMT>", "<TRNAMT>12.3.4", 1);
+    let path = t.file("bad.ofx", bad.as_bytes());
+    let before = t.dump();
+    let error = import_bank_file(&mut t.store, &path, &BankOptions::default(), now()).unwrap_err();
+    assert!(matches!(error, ImportError::Statement { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("bad.ofx:"), "{message}");
+    assert!(message.contains("STMTTRN/TRNAMT"), "{message}");
+    assert!(message.contains("nothing was imported"), "{message}");
+    assert_eq!(t.dump(), before);
+
+    let csv = t.file("statement.csv", b"Date,Amount\n2026-11-01,10.00\n");
+    let error = import_bank_file(&mut t.store, &csv, &BankOptions::default(), now()).unwrap_err();
+    assert!(
+        matches!(error, ImportError::NotABankStatement { .. }),
+        "{error}"
+    );
+
+    let no_currency = bank_fixture("ofxparse-ofx-v102-empty-tags.ofx");
+    let error =
+        import_bank_file(&mut t.store, &no_currency, &BankOptions::default(), now()).unwrap_err();
+    assert!(error.to_string().contains("--currency"), "{error}");
+}
