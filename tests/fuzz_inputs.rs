@@ -1090,6 +1090,7 @@ const STATEMENTS: &[&str] = &[
     "ofxparse-chase_cc.qfx",
     "ofxparse-ofx-v102-empty-tags.ofx",
     "actual-1252.qfx",
+    "genkgo-camt053.v3.xml",
 ];
 
 proptest! {

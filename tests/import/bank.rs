@@ -31,6 +31,7 @@ fn bank_fixture(name: &str) -> std::path::PathBuf {
 #[case::ofxparse_chase_credit_card("ofxparse-chase_cc.qfx", None)]
 #[case::ofxparse_empty_elements("ofxparse-ofx-v102-empty-tags.ofx", Some("AUD"))]
 #[case::actual_windows_1252("actual-1252.qfx", None)]
+#[case::genkgo_camt053_v3("genkgo-camt053.v3.xml", None)]
 fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
     #[case] name: &str,
     #[case] currency: Option<&str>,
@@ -84,6 +85,44 @@ fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
         (0, 0, report.counts.new)
     );
     assert_eq!(t.dump(), before, "nothing written, not even the statement");
+}
+
+/// A camt.053 statement whose opening balance and lines do not come to its closing
+/// balance is imported, and the difference is said, not hidden.
+#[test]
+fn a_camt_statement_whose_lines_do_not_explain_its_balance_says_so() {
+    let statement = |closing: &str| {
+        format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><Stmt>
+<Acct><Id><IBAN>GB33BUKB20201555555555</IBAN></Id><Ccy>GBP</Ccy></Acct>
+<Bal><Tp><CdOrPrtry><Cd>OPBD</Cd></CdOrPrtry></Tp><Amt Ccy="GBP">1000.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-02</Dt></Dt></Bal>
+<Bal><Tp><CdOrPrtry><Cd>CLBD</Cd></CdOrPrtry></Tp><Amt Ccy="GBP">{closing}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Dt><Dt>2026-11-02</Dt></Dt></Bal>
+<Ntry><Amt Ccy="GBP">4731.20</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-11-02</Dt></BookgDt><AcctSvcrRef>BANK-1</AcctSvcrRef><AddtlNtryInf>STRIPE PAYMENTS UK LTD STRIPE</AddtlNtryInf></Ntry>
+<Ntry><Amt Ccy="GBP">12.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2026-11-02</Dt></BookgDt><AcctSvcrRef>BANK-2</AcctSvcrRef><AddtlNtryInf>ACCOUNT FEE</AddtlNtryInf></Ntry>
+<Ntry><Amt Ccy="GBP">99.00</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>PDNG</Cd></Sts><BookgDt><Dt>2026-11-03</Dt></BookgDt><AcctSvcrRef>BANK-3</AcctSvcrRef></Ntry>
+</Stmt></BkToCstmrStmt></Document>"#
+        )
+    };
+    let mut t = TestStore::new();
+    let explained = t.file("explained.xml", statement("5719.20").as_bytes());
+    let report =
+        import_bank_file(&mut t.store, &explained, &BankOptions::default(), now()).unwrap();
+    assert_eq!(report.counts.new, 2, "the pending entry is left out");
+    assert_eq!(report.not_booked, 1);
+    assert_eq!(report.balance_checks[0].difference_minor, 0);
+    assert!(!report.to_string().contains("warning"), "{report}");
+
+    let mut t = TestStore::new();
+    let short = t.file("short.xml", statement("5700.00").as_bytes());
+    let report = import_bank_file(&mut t.store, &short, &BankOptions::default(), now()).unwrap();
+    assert_eq!(report.balance_checks[0].difference_minor, -1920);
+    let text = report.to_string();
+    assert!(text.contains("do not explain its statement"), "{text}");
+    assert!(text.contains("difference -1920 gbp"), "{text}");
+    let lines = t.store.read(|tx| tx.bank_lines()).unwrap();
+    assert_eq!(lines[0].line.amount.minor(), 473_120);
+    assert_eq!(lines[0].line.description, "STRIPE PAYMENTS UK LTD STRIPE");
 }
 
 #[test]

@@ -342,7 +342,7 @@ pub enum ImportError {
         reason: String,
     },
     #[error(
-        "{file} is not a bank statement Chargeguard reads: it reads OFX and QFX files (versions 1 and 2) today; export the account's transactions as OFX, QFX, Quicken or Money"
+        "{file} is not a bank statement Chargeguard reads: it reads OFX and QFX files (versions 1 and 2) and ISO 20022 camt.053 today; export the account's transactions as OFX, QFX, Quicken, Money or camt.053"
     )]
     NotABankStatement { file: PathBuf },
     #[error(transparent)]

@@ -1,6 +1,6 @@
 //! Bank statements: the lines of the business's bank account, so that each payout can be
-//! found as a deposit. The format is recognised from the file; OFX/QFX (versions 1 and 2)
-//! is read today, camt.053 and the banks' CSV exports are still to come (issue 18).
+//! found as a deposit. The format is recognised from the file: OFX/QFX (versions 1 and 2)
+//! and ISO 20022 camt.053 are read today; the banks' CSV exports are still to come.
 //!
 //! A line is keyed by its account and the bank's own id for it (OFX's `FITID`), so the
 //! same statement, or an overlapping one, imported again changes nothing. A file is read
@@ -8,7 +8,9 @@
 //! its line and element path, and the store is left as it was. It never decides what a
 //! line means for the books.
 
+mod camt;
 mod ofx;
+mod tree;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -29,8 +31,12 @@ pub(crate) struct ParsedStatement {
     pub account: String,
     pub currency: Option<Currency>,
     pub lines: Vec<ParsedLine>,
-    /// The closing balance as written, with its date, where the file has one.
+    /// The opening and closing balances as written (signed), with their dates, where the
+    /// file has them.
+    pub opening: Option<(String, Option<Date>)>,
     pub closing: Option<(String, Option<Date>)>,
+    /// Entries the bank has not booked (pending, information only), left out.
+    pub not_booked: u64,
 }
 
 #[derive(Debug)]
@@ -84,7 +90,23 @@ pub struct BankImportReport {
     pub counts: SourceCounts,
     /// The statement's own closing balance, as it states it (minor units), per account.
     pub closing_balances: Vec<(String, i64, String)>,
+    /// Where a statement states both balances: whether its lines explain the change.
+    pub balance_checks: Vec<BalanceCheck>,
+    /// Entries the bank had not booked yet (pending), left out.
+    pub not_booked: u64,
     pub content_sha256: String,
+}
+
+/// A statement's opening balance plus its lines, beside the closing balance it states.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceCheck {
+    pub account: String,
+    pub currency: String,
+    pub opening_minor: i64,
+    pub lines_minor: i64,
+    pub closing_minor: i64,
+    /// `closing − (opening + lines)`: zero when the lines explain the statement.
+    pub difference_minor: i64,
 }
 
 impl fmt::Display for BankImportReport {
@@ -97,7 +119,32 @@ impl fmt::Display for BankImportReport {
             super::thousands(self.counts.changed),
             super::thousands(self.counts.unchanged),
             self.accounts.join(", ")
-        )
+        )?;
+        if self.not_booked > 0 {
+            write!(
+                f,
+                "; {} pending entries left out",
+                super::thousands(self.not_booked)
+            )?;
+        }
+        for c in self
+            .balance_checks
+            .iter()
+            .filter(|c| c.difference_minor != 0)
+        {
+            write!(
+                f,
+                "\nwarning: {}'s lines do not explain its statement: opening {} + lines {} = {}, but the bank states {} (difference {} {}, minor units); a line may be missing from the file",
+                c.account,
+                c.opening_minor,
+                c.lines_minor,
+                c.opening_minor + c.lines_minor,
+                c.closing_minor,
+                c.difference_minor,
+                c.currency
+            )?;
+        }
+        Ok(())
     }
 }
 
@@ -119,15 +166,20 @@ pub fn import_bank_file(
         value: p.value,
         reason: readable(&p.reason),
     };
-    if !ofx::looks_like_ofx(&bytes) {
+    let (format, statements) = if ofx::looks_like_ofx(&bytes) {
+        ("ofx", ofx::read(&bytes).map_err(refused)?)
+    } else if camt::looks_like_camt053(&bytes) {
+        ("camt.053", camt::read(&bytes).map_err(refused)?)
+    } else {
         return Err(ImportError::NotABankStatement {
             file: path.to_path_buf(),
         });
-    }
-    let statements = ofx::read(&bytes).map_err(refused)?;
+    };
+    let not_booked = statements.iter().map(|s| s.not_booked).sum();
     let sha256 = hex::encode(Sha256::digest(&bytes));
     // Every amount is read before anything is written.
     let mut ready = Vec::new();
+    let mut checks = Vec::new();
     for s in statements {
         let currency = s.currency.or(options.currency).ok_or_else(|| {
             refused(StatementProblem::at(
@@ -183,20 +235,28 @@ pub fn import_bank_file(
                 l.line,
             ));
         }
-        let closing = match &s.closing {
-            Some((text, on)) => Some((
-                ofx::amount(text, currency).map_err(|why| {
-                    refused(StatementProblem::at(
-                        1,
-                        "STMTRS/LEDGERBAL/BALAMT",
-                        text,
-                        why,
-                    ))
-                })?,
-                *on,
-            )),
-            None => None,
+        let balance = |stated: &Option<(String, Option<Date>)>| {
+            stated
+                .as_ref()
+                .map(|(text, on)| {
+                    ofx::amount(text, currency)
+                        .map(|m| (m, *on))
+                        .map_err(|why| refused(StatementProblem::at(1, "balance", text, why)))
+                })
+                .transpose()
         };
+        let closing = balance(&s.closing)?;
+        if let (Some((opening, _)), Some((closing, _))) = (balance(&s.opening)?, closing) {
+            let lines_minor: i64 = lines.iter().map(|(l, _)| l.amount.minor()).sum();
+            checks.push(BalanceCheck {
+                account: account.clone(),
+                currency: currency.lower(),
+                opening_minor: opening.minor(),
+                lines_minor,
+                closing_minor: closing.minor(),
+                difference_minor: closing.minor() - opening.minor() - lines_minor,
+            });
+        }
         ready.push((account, currency, lines, closing));
     }
     let file = path.display().to_string();
@@ -209,7 +269,7 @@ pub fn import_bank_file(
                 account,
                 &file,
                 &sha256,
-                "ofx",
+                format,
                 *currency,
                 closing.as_ref().map(|(m, _)| *m),
                 now,
@@ -227,10 +287,12 @@ pub fn import_bank_file(
         }
         let report = BankImportReport {
             file: path.to_path_buf(),
-            format: "ofx",
+            format,
             accounts,
             counts,
             closing_balances,
+            balance_checks: checks.clone(),
+            not_booked,
             content_sha256: sha256.clone(),
         };
         if counts.new == 0 && counts.changed == 0 {

@@ -10,41 +10,9 @@
 use encoding_rs::Encoding;
 use jiff::civil::Date;
 
+use super::tree::{Element, close_top, find, read_xml};
 use super::{ParsedLine, ParsedStatement, StatementProblem};
 use crate::money::{Currency, Money, Sign};
-
-/// One element of the document: a leaf with its text, or an aggregate with children.
-#[derive(Debug, Default)]
-struct Element {
-    name: String,
-    text: Option<String>,
-    children: Vec<Element>,
-    line: u64,
-}
-
-impl Element {
-    fn child(&self, name: &str) -> Option<&Element> {
-        self.children.iter().find(|c| c.name == name)
-    }
-
-    fn text_of(&self, name: &str) -> Option<&str> {
-        self.child(name)
-            .and_then(|c| c.text.as_deref())
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-    }
-
-    /// Every descendant named `name`, depth first.
-    fn all<'a>(&'a self, name: &str, out: &mut Vec<&'a Element>) {
-        for child in &self.children {
-            if child.name == name {
-                out.push(child);
-            } else {
-                child.all(name, out);
-            }
-        }
-    }
-}
 
 /// Whether `bytes` look like an OFX file (either version), after any byte-order mark.
 pub fn looks_like_ofx(bytes: &[u8]) -> bool {
@@ -197,112 +165,6 @@ fn read_sgml(bytes: &[u8]) -> Result<Element, StatementProblem> {
     Ok(stack.pop().expect("the root"))
 }
 
-fn read_xml(bytes: &[u8]) -> Result<Element, StatementProblem> {
-    use quick_xml::events::Event;
-    let declared = find(bytes, b"encoding=")
-        .filter(|at| *at < 200)
-        .and_then(|at| {
-            let rest = &bytes[at + 10..];
-            rest.iter()
-                .position(|b| *b == b'"' || *b == b'\'')
-                .map(|end| &rest[..end])
-        })
-        .and_then(Encoding::for_label)
-        .unwrap_or(encoding_rs::UTF_8);
-    // A file that declares UTF-16 without a byte-order mark is single-byte text (seen in
-    // the wild); encoding_rs finds a real UTF-16 file by its BOM.
-    let declared = if declared == encoding_rs::UTF_16LE || declared == encoding_rs::UTF_16BE {
-        encoding_rs::UTF_8
-    } else {
-        declared
-    };
-    let (text, _, _) = declared.decode(bytes);
-    let mut reader = quick_xml::Reader::from_str(&text);
-    let mut stack = vec![Element::default()];
-    let line_at = |offset: u64| {
-        1 + text.as_bytes()[..(offset as usize).min(text.len())]
-            .iter()
-            .filter(|b| **b == b'\n')
-            .count() as u64
-    };
-    loop {
-        let offset = reader.buffer_position();
-        let event = reader.read_event().map_err(|e| {
-            StatementProblem::at(
-                line_at(reader.error_position()),
-                "OFX",
-                "",
-                format!("the XML cannot be read: {e}"),
-            )
-        })?;
-        match event {
-            Event::Start(start) => stack.push(Element {
-                name: start.name().0.to_ascii_uppercase(),
-                line: line_at(offset),
-                ..Element::default()
-            }),
-            Event::Empty(start) => {
-                let empty = Element {
-                    name: start.name().0.to_ascii_uppercase(),
-                    line: line_at(offset),
-                    ..Element::default()
-                };
-                stack
-                    .last_mut()
-                    .expect("the root stays")
-                    .children
-                    .push(empty);
-            }
-            Event::Text(t) => {
-                let value = t.xml10_content();
-                if !value.trim().is_empty() && stack.len() > 1 {
-                    let top = stack.last_mut().expect("the root stays");
-                    top.text.get_or_insert_with(String::new).push_str(&value);
-                }
-            }
-            Event::CData(c) if stack.len() > 1 => {
-                let top = stack.last_mut().expect("the root stays");
-                top.text
-                    .get_or_insert_with(String::new)
-                    .push_str(&c.into_inner());
-            }
-            Event::GeneralRef(r) if stack.len() > 1 => {
-                let name = r.xml10_content();
-                let value = match r.resolve_char_ref() {
-                    Ok(Some(c)) => c.to_string(),
-                    _ => quick_xml::escape::resolve_xml_entity(&name)
-                        .map_or_else(|| format!("&{name};"), str::to_string),
-                };
-                let top = stack.last_mut().expect("the root stays");
-                top.text.get_or_insert_with(String::new).push_str(&value);
-            }
-            Event::End(_) if stack.len() > 1 => close_top(&mut stack),
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    while stack.len() > 1 {
-        close_top(&mut stack);
-    }
-    Ok(stack.pop().expect("the root"))
-}
-
-/// Ends the innermost open element: it becomes its parent's last child. The root (the
-/// stack's first element) is never closed this way.
-fn close_top(stack: &mut Vec<Element>) {
-    debug_assert!(stack.len() > 1, "the root stays open");
-    let done = stack.pop().expect("deeper than the root");
-    stack
-        .last_mut()
-        .expect("the root stays")
-        .children
-        .push(done);
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// SGML OFX escapes `&`, `<` and `>` like XML.
 fn unescape(text: &str) -> String {
     text.replace("&lt;", "<")
@@ -382,7 +244,9 @@ fn statement(s: &Element) -> Result<ParsedStatement, StatementProblem> {
         },
         currency,
         lines,
+        opening: None,
         closing: ledger,
+        not_booked: 0,
     })
 }
 
