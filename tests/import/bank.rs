@@ -152,3 +152,49 @@ fn a_bad_amount_refuses_the_whole_file_naming_line_and_element() {
         import_bank_file(&mut t.store, &no_currency, &BankOptions::default(), now()).unwrap_err();
     assert!(error.to_string().contains("--currency"), "{error}");
 }
+
+/// `--account` names a statement's account once; every later statement of it lands under
+/// that name, and nothing splits one account's lines between two names.
+#[test]
+fn an_account_keeps_the_name_it_was_first_imported_under() {
+    let statement = bank_fixture("ofxparse-checking.ofx");
+    let named = |name: &str| BankOptions {
+        currency: None,
+        account: Some(name.to_string()),
+    };
+    let mut t = TestStore::new();
+    let first = import_bank_file(&mut t.store, &statement, &named("Operating"), now()).unwrap();
+    assert_eq!(
+        (first.accounts.clone(), first.counts.new),
+        (vec!["Operating".to_string()], 3)
+    );
+    let again = import_bank_file(&mut t.store, &statement, &BankOptions::default(), now()).unwrap();
+    assert_eq!(
+        again.accounts,
+        ["Operating"],
+        "the name given the first time"
+    );
+    assert_eq!((again.counts.new, again.counts.unchanged), (0, 3));
+    let other = import_bank_file(&mut t.store, &statement, &named("Savings"), now()).unwrap_err();
+    assert!(
+        other.to_string().contains("is imported as \"Operating\""),
+        "{other}"
+    );
+
+    let mut t = TestStore::new();
+    import_bank_file(&mut t.store, &statement, &BankOptions::default(), now()).unwrap();
+    let late = import_bank_file(&mut t.store, &statement, &named("Operating"), now()).unwrap_err();
+    assert!(
+        late.to_string().contains("import it without --account"),
+        "{late}"
+    );
+    let lines = t.store.read(|tx| tx.bank_lines()).unwrap();
+    assert_eq!(lines.len(), 3, "no second copy under another name");
+
+    let two = bank_fixture("ofxparse-multiple_accounts2.ofx");
+    let refused = import_bank_file(&mut t.store, &two, &named("Operating"), now()).unwrap_err();
+    assert!(
+        refused.to_string().contains("holds 2 accounts"),
+        "{refused}"
+    );
+}

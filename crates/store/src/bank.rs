@@ -108,6 +108,38 @@ impl StoreTx<'_> {
         })
     }
 
+    /// The name given to a statement's account (its bank and account ids), if any.
+    pub fn bank_account_name(&self, statement_account: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT name FROM bank_account_names WHERE statement_account = ?1",
+                [statement_account],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Names a statement's account, once: a name already given stays.
+    pub fn name_bank_account(&self, statement_account: &str, name: &str) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO bank_account_names (statement_account, name) VALUES (?1, ?2)
+             ON CONFLICT DO NOTHING",
+            [statement_account, name],
+        )?;
+        Ok(())
+    }
+
+    /// Whether any line is stored under `account`.
+    pub fn bank_account_has_lines(&self, account: &str) -> Result<bool, StoreError> {
+        Ok(self.conn().query_row(
+            "SELECT EXISTS (SELECT 1 FROM bank_lines WHERE account = ?1)",
+            [account],
+            |r| r.get(0),
+        )?)
+    }
+
     /// Every bank line, by account, then booking day and line id.
     pub fn bank_lines(&self) -> Result<Vec<StoredBankLine>, StoreError> {
         let mut stmt = self.conn().prepare_cached(

@@ -664,6 +664,15 @@ CREATE TABLE bank_lines (
 CREATE INDEX bank_lines_by_day ON bank_lines(booked_on);
 "#;
 
+/// The name a bookkeeper gave a statement's account (`import bank --account`), so every
+/// later statement of that account lands under the same name.
+const V13_BANK_ACCOUNT_NAMES: &str = r#"
+CREATE TABLE bank_account_names (
+    statement_account  TEXT PRIMARY KEY,
+    name               TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+"#;
+
 /// The Re-charge screen reads its candidates a page at a time, oldest invoice first: the
 /// open invoices (only an open one can be owed) by issue instant, walked from the last one
 /// shown until a page is found. Most invoices are paid, so the index is small.
@@ -686,6 +695,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V10_OPEN_INVOICES_BY_ISSUE),
         M::up(V11_PAYOUTS),
         M::up(V12_BANK_LINES),
+        M::up(V13_BANK_ACCOUNT_NAMES),
     ])
 }
 

@@ -176,11 +176,26 @@ pub fn import_bank_file(
         });
     };
     let not_booked = statements.iter().map(|s| s.not_booked).sum();
+    if options.account.is_some() && statements.len() > 1 {
+        return Err(ImportError::Setting {
+            detail: format!(
+                "{} holds {} accounts' statements and --account names one; import it without --account",
+                path.display(),
+                statements.len()
+            ),
+        });
+    }
+    let names = store.read(|tx| -> Result<Vec<String>, ImportError> {
+        statements
+            .iter()
+            .map(|s| account_name(tx, &s.account, options.account.as_deref()))
+            .collect()
+    })?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     // Every amount is read before anything is written.
     let mut ready = Vec::new();
     let mut checks = Vec::new();
-    for s in statements {
+    for (s, account) in statements.into_iter().zip(names) {
         let currency = s.currency.or(options.currency).ok_or_else(|| {
             refused(StatementProblem::at(
                 1,
@@ -189,7 +204,7 @@ pub fn import_bank_file(
                 "the statement names no currency; give the account's with --currency",
             ))
         })?;
-        let account = options.account.clone().unwrap_or(s.account.clone());
+        let statement_account = s.account.clone();
         let mut lines = Vec::new();
         let mut seen: std::collections::HashMap<(Date, String, String), u32> =
             std::collections::HashMap::new();
@@ -257,14 +272,17 @@ pub fn import_bank_file(
                 difference_minor: closing.minor() - opening.minor() - lines_minor,
             });
         }
-        ready.push((account, currency, lines, closing));
+        ready.push((account, statement_account, currency, lines, closing));
     }
     let file = path.display().to_string();
     let report = store.write(|tx| -> Result<BankImportReport, Abort> {
         let mut counts = SourceCounts::default();
         let mut accounts = Vec::new();
         let mut closing_balances = Vec::new();
-        for (account, currency, lines, closing) in &ready {
+        for (account, statement_account, currency, lines, closing) in &ready {
+            if account != statement_account {
+                tx.name_bank_account(statement_account, account)?;
+            }
             let statement = tx.begin_bank_statement(
                 account,
                 &file,
@@ -316,6 +334,37 @@ fn readable(reason: &str) -> String {
         .map(super::clip)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The name a statement's account (its bank and account ids) is stored under: the one
+/// given with `--account` the first time, then the same one every time, so an account's
+/// lines never split between two names.
+fn account_name(
+    tx: &crate::store::StoreTx<'_>,
+    statement_account: &str,
+    given: Option<&str>,
+) -> Result<String, ImportError> {
+    let known = tx.bank_account_name(statement_account)?;
+    match (given, known) {
+        (None, Some(known)) => Ok(known),
+        (None, None) => Ok(statement_account.to_string()),
+        (Some(given), Some(known)) if given == known => Ok(known),
+        (Some(_), Some(known)) => Err(ImportError::Setting {
+            detail: format!(
+                "the statement's account {statement_account} is imported as {known:?}; import it with --account {known:?} or without --account"
+            ),
+        }),
+        (Some(given), None)
+            if given != statement_account && tx.bank_account_has_lines(statement_account)? =>
+        {
+            Err(ImportError::Setting {
+                detail: format!(
+                    "the statement's account {statement_account} was imported before under that name; import it without --account, so its lines stay together"
+                ),
+            })
+        }
+        (Some(given), None) => Ok(given.to_string()),
+    }
 }
 
 /// Why the statement's transaction did not commit.
