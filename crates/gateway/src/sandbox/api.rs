@@ -255,14 +255,9 @@ fn retrieve(
 ) -> Result<Answer, ApiError> {
     params.allow_only(&["expand"])?;
     let stored = must_exist(tx, kind, id, "id")?;
-    let mut body = render(tx, &stored)?;
+    let mut body = stored.body;
     expand(tx, &mut body, &params.array("expand"))?;
     Ok(Answer::ok(body))
-}
-
-/// An object as a client sees it.
-pub fn render(_tx: &Transaction<'_>, stored: &Stored) -> Result<Value, ApiError> {
-    Ok(stored.body.clone())
 }
 
 fn list(
@@ -317,10 +312,7 @@ fn list(
         conditions: vec![],
     };
     let (objects, has_more) = state::page(tx, &query)?;
-    let data = objects
-        .iter()
-        .map(|o| render(tx, o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let data: Vec<Value> = objects.into_iter().map(|o| o.body).collect();
     let mut body = list_envelope(url, data, has_more);
     expand(tx, &mut body, &params.array("expand"))?;
     Ok(Answer::ok(body))
@@ -377,10 +369,7 @@ fn search_objects(
         Some(last) if has_more => json!(format!("{PAGE_PREFIX}{}_{}", last.created(), last.seq)),
         _ => Value::Null,
     };
-    let data = objects
-        .iter()
-        .map(|o| render(tx, o))
-        .collect::<Result<Vec<_>, _>>()?;
+    let data: Vec<Value> = objects.into_iter().map(|o| o.body).collect();
     let mut body = json!({
         "object": "search_result",
         "url": url,
@@ -631,7 +620,7 @@ fn answer_with_expand(
     params: &Params,
     stored: &Stored,
 ) -> Result<Answer, ApiError> {
-    let mut body = render(tx, stored)?;
+    let mut body = stored.body.clone();
     expand(tx, &mut body, &params.array("expand"))?;
     Ok(Answer::ok(body))
 }
@@ -727,7 +716,7 @@ fn confirm_intent(
             intent.body["last_payment_error"] = last_error;
             intent.body["payment_method"] = Value::Null;
             state::update(tx, intent)?;
-            error["payment_intent"] = render(tx, intent)?;
+            error["payment_intent"] = intent.body.clone();
             Ok(Answer {
                 status: StatusCode::PAYMENT_REQUIRED,
                 body: json!({ "error": error }),
@@ -1153,7 +1142,7 @@ fn update_payment_intent(
             ),
         )
         .with("code", "payment_intent_unexpected_state")
-        .with("payment_intent", render(tx, &intent)?));
+        .with("payment_intent", intent.body.clone()));
     }
     if params.get("currency").is_some() {
         intent.body["currency"] = json!(currency(params)?);

@@ -135,7 +135,7 @@ fn expand_path(
     if let Some(id) = slot.as_str().map(str::to_string)
         && let Some(stored) = state::get(tx, &id)?
     {
-        *slot = super::api::render(tx, &stored)?;
+        *slot = stored.body;
     }
     expand_path(tx, slot, parts, at + field.len())
 }

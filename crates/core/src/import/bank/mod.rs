@@ -21,7 +21,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::ImportError;
-use crate::money::Currency;
+use crate::money::{Currency, Money, Sign};
 use crate::records::BankLine;
 use crate::store::{SourceCounts, Store};
 
@@ -209,7 +209,7 @@ pub fn import_bank_file(
         let mut seen: std::collections::HashMap<(Date, String, String), u32> =
             std::collections::HashMap::new();
         for l in &s.lines {
-            let amount = ofx::amount(&l.amount_text, currency).map_err(|why| {
+            let amount = amount(&l.amount_text, currency).map_err(|why| {
                 refused(StatementProblem::at(
                     l.amount_at.0,
                     &l.amount_at.1,
@@ -254,7 +254,7 @@ pub fn import_bank_file(
             stated
                 .as_ref()
                 .map(|(text, on)| {
-                    ofx::amount(text, currency)
+                    amount(text, currency)
                         .map(|m| (m, *on))
                         .map_err(|why| refused(StatementProblem::at(1, "balance", text, why)))
                 })
@@ -309,7 +309,7 @@ pub fn import_bank_file(
             accounts,
             counts,
             closing_balances,
-            balance_checks: checks.clone(),
+            balance_checks: checks,
             not_booked,
             content_sha256: sha256.clone(),
         };
@@ -324,6 +324,18 @@ pub fn import_bank_file(
         Err(Abort::NothingNew(report)) => Ok(*report),
         Err(Abort::Store(e)) => Err(e.into()),
     }
+}
+
+/// A statement's amount, exactly: a decimal point, or a decimal comma where a bank writes
+/// one in OFX (`-12,50`); a leading `+` is allowed.
+fn amount(text: &str, currency: Currency) -> Result<Money, String> {
+    let plain = text.trim().trim_start_matches('+');
+    let plain = if plain.contains(',') && !plain.contains('.') {
+        plain.replace(',', ".")
+    } else {
+        plain.to_string()
+    };
+    Money::parse(&plain, currency, Sign::Any).map_err(|e| e.to_string())
 }
 
 /// A reason that may quote the file (an XML reader's message does), with every quote and

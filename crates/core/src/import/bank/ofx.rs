@@ -12,7 +12,7 @@ use jiff::civil::Date;
 
 use super::tree::{Element, close_top, find, read_xml};
 use super::{ParsedLine, ParsedStatement, StatementProblem};
-use crate::money::{Currency, Money, Sign};
+use crate::money::Currency;
 
 /// Whether `bytes` look like an OFX file (either version), after any byte-order mark.
 pub fn looks_like_ofx(bytes: &[u8]) -> bool {
@@ -314,18 +314,6 @@ fn date(text: &str) -> Result<Date, String> {
     .map_err(|e| format!("not a date: {e}"))
 }
 
-/// An OFX amount, exactly: a decimal point, or a decimal comma where the bank writes one
-/// (`-12,50`); a leading `+` is allowed.
-pub fn amount(text: &str, currency: Currency) -> Result<Money, String> {
-    let plain = text.trim().trim_start_matches('+');
-    let plain = if plain.contains(',') && !plain.contains('.') {
-        plain.replace(',', ".")
-    } else {
-        plain.to_string()
-    };
-    Money::parse(&plain, currency, Sign::Any).map_err(|e| e.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,7 +337,7 @@ mod tests {
             "Windows-1252 0xE9 and &amp;"
         );
         assert_eq!(
-            amount(&second.amount_text, Currency::from_code("USD").unwrap())
+            super::super::amount(&second.amount_text, Currency::from_code("USD").unwrap())
                 .unwrap()
                 .minor(),
             -1250
