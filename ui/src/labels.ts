@@ -8,6 +8,10 @@ export const KIND_LABEL: Record<FindingKind, string> = {
   amount_mismatch: "Amount mismatch",
   unrecorded_refund: "Unrecorded refund",
   duplicate_invoice: "Duplicate invoice",
+  payout_missing_deposit: "Payout not in the bank",
+  payout_unbalanced: "Payout does not add up",
+  deposit_without_payout: "Deposit without a payout",
+  deposit_amount_differs: "Deposit differs from its payout",
 };
 
 export const KINDS = Object.keys(KIND_LABEL) as FindingKind[];

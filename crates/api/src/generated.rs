@@ -49,6 +49,8 @@ pub fn render() -> Vec<(String, String)> {
     one::<EvidenceInvoice>(&cfg, &mut out);
     one::<EvidenceLedgerEntry>(&cfg, &mut out);
     one::<EvidenceCharge>(&cfg, &mut out);
+    one::<EvidencePayout>(&cfg, &mut out);
+    one::<EvidenceDeposit>(&cfg, &mut out);
     one::<EvidenceFact>(&cfg, &mut out);
     one::<ActionView>(&cfg, &mut out);
     one::<IdRequest>(&cfg, &mut out);

@@ -59,6 +59,10 @@ pub enum FindingKind {
     AmountMismatch,
     UnrecordedRefund,
     DuplicateInvoice,
+    PayoutMissingDeposit,
+    PayoutUnbalanced,
+    DepositWithoutPayout,
+    DepositAmountDiffers,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -227,8 +231,36 @@ pub struct Evidence {
     pub earlier_invoice: Option<EvidenceInvoice>,
     pub ledger_entries: Vec<EvidenceLedgerEntry>,
     pub charges: Vec<EvidenceCharge>,
+    /// For a payout or deposit finding: the gateway's payout.
+    pub payout: Option<EvidencePayout>,
+    /// For a payout or deposit finding: the bank line.
+    pub deposit: Option<EvidenceDeposit>,
     /// Kind-specific facts, as label and text.
     pub facts: Vec<EvidenceFact>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "EvidencePayout.ts")]
+pub struct EvidencePayout {
+    pub id: String,
+    pub amount: Amount,
+    pub status: String,
+    pub created: String,
+    /// The day it was to arrive at the bank (`YYYY-MM-DD`).
+    pub arrival_date: String,
+    /// Its balance transactions, its own debit left out.
+    pub transactions: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "EvidenceDeposit.ts")]
+pub struct EvidenceDeposit {
+    pub account: String,
+    pub line_id: String,
+    /// The day the bank booked it (`YYYY-MM-DD`).
+    pub booked_on: String,
+    pub amount: Amount,
+    pub description: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -171,6 +171,10 @@ fn kind_out(k: CoreKind) -> FindingKind {
         CoreKind::AmountMismatch => FindingKind::AmountMismatch,
         CoreKind::UnrecordedRefund => FindingKind::UnrecordedRefund,
         CoreKind::DuplicateInvoice => FindingKind::DuplicateInvoice,
+        CoreKind::PayoutMissingDeposit => FindingKind::PayoutMissingDeposit,
+        CoreKind::PayoutUnbalanced => FindingKind::PayoutUnbalanced,
+        CoreKind::DepositWithoutPayout => FindingKind::DepositWithoutPayout,
+        CoreKind::DepositAmountDiffers => FindingKind::DepositAmountDiffers,
     }
 }
 
@@ -182,6 +186,10 @@ fn kind_in(k: FindingKind) -> CoreKind {
         FindingKind::AmountMismatch => CoreKind::AmountMismatch,
         FindingKind::UnrecordedRefund => CoreKind::UnrecordedRefund,
         FindingKind::DuplicateInvoice => CoreKind::DuplicateInvoice,
+        FindingKind::PayoutMissingDeposit => CoreKind::PayoutMissingDeposit,
+        FindingKind::PayoutUnbalanced => CoreKind::PayoutUnbalanced,
+        FindingKind::DepositWithoutPayout => CoreKind::DepositWithoutPayout,
+        FindingKind::DepositAmountDiffers => CoreKind::DepositAmountDiffers,
     }
 }
 
@@ -301,8 +309,14 @@ fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
             i.amount.currency(),
         )),
     };
-    // A fact in minor units is in the finding's currency (the invoice's).
-    let currency = e.invoice.as_ref().map(|i| i.amount.currency());
+    // A fact in minor units is in the finding's currency (the invoice's, or the payout's or
+    // deposit's).
+    let currency = e
+        .invoice
+        .as_ref()
+        .map(|i| i.amount.currency())
+        .or(e.payout.as_ref().map(|p| p.amount.currency()))
+        .or(e.deposit.as_ref().map(|d| d.amount.currency()));
     Evidence {
         invoice: e.invoice.as_ref().map(invoice),
         earlier_invoice: e.earlier_invoice.as_ref().map(invoice),
@@ -341,6 +355,21 @@ fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
                 }
             })
             .collect(),
+        payout: e.payout.as_ref().map(|p| EvidencePayout {
+            id: p.id.clone(),
+            amount: Amount::from_money(p.amount),
+            status: p.status.as_str().to_string(),
+            created: p.created.to_string(),
+            arrival_date: p.arrival_date.to_string(),
+            transactions: p.transactions,
+        }),
+        deposit: e.deposit.as_ref().map(|d| EvidenceDeposit {
+            account: d.account.clone(),
+            line_id: d.line_id.clone(),
+            booked_on: d.booked_on.to_string(),
+            amount: Amount::from_money(d.amount),
+            description: d.description.clone(),
+        }),
         facts: e
             .facts
             .named()

@@ -15,6 +15,7 @@ pub mod actions;
 pub mod audit_trail;
 pub mod check;
 pub mod demo;
+pub mod deposits;
 pub mod export;
 pub mod import;
 pub mod people;

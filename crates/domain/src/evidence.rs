@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{self, Money};
-use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind};
+use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind, PayoutStatus};
 
 /// The rows a finding is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,12 @@ pub struct Evidence {
     /// The charges, by id, each with its part in the finding.
     #[serde(default)]
     pub charges: Vec<ChargeEvidence>,
+    /// For a payout or deposit finding: the gateway's payout.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payout: Option<PayoutEvidence>,
+    /// For a payout or deposit finding: the bank line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deposit: Option<DepositEvidence>,
     #[serde(flatten)]
     pub facts: Facts,
 }
@@ -48,6 +54,16 @@ pub struct Facts {
     /// Missing charge: whether the gateway has a charge by that id at all.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub charge_found: Option<bool>,
+    /// Payout and deposit findings: the business days after a payout's arrival date its
+    /// deposit is looked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window_business_days: Option<u32>,
+    /// Deposit differs: the bank account's tolerance, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance_minor: Option<i64>,
+    /// Payout unbalanced: what its balance transactions add up to, in minor units.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transactions_net_minor: Option<i64>,
 }
 
 /// One kind-specific fact, for a screen that lists them by name.
@@ -73,6 +89,15 @@ impl Facts {
                 self.ledger_refunded_minor.map(Fact::Minor),
             ),
             ("matched_by", text(&self.matched_by)),
+            ("tolerance_minor", self.tolerance_minor.map(Fact::Minor)),
+            (
+                "transactions_net_minor",
+                self.transactions_net_minor.map(Fact::Minor),
+            ),
+            (
+                "window_business_days",
+                self.window_business_days.map(|d| Fact::Text(d.to_string())),
+            ),
         ] {
             if let Some(fact) = fact {
                 out.push((name, fact));
@@ -150,6 +175,31 @@ pub struct ChargeEvidence {
     pub accounted_by_invoice: bool,
 }
 
+/// A gateway payout, as a payout or deposit finding shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PayoutEvidence {
+    pub id: String,
+    #[serde(flatten, with = "money::as_written_parts")]
+    pub amount: Money,
+    pub status: PayoutStatus,
+    pub created: Timestamp,
+    pub arrival_date: jiff::civil::Date,
+    /// How many balance transactions it took to the bank, its own debit left out.
+    pub transactions: u64,
+}
+
+/// A bank statement line, as a payout or deposit finding shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DepositEvidence {
+    pub account: String,
+    /// The bank's id for the line.
+    pub line_id: String,
+    pub booked_on: jiff::civil::Date,
+    #[serde(flatten, with = "money::as_written_parts")]
+    pub amount: Money,
+    pub description: String,
+}
+
 impl Evidence {
     /// One text for the evidence whatever the order of its fields: keys sorted, as
     /// `serde_json`'s own map keeps them. A proposal's snapshot hashes it.
@@ -218,6 +268,8 @@ mod tests {
                 recorded_in_ledger: false,
                 accounted_by_invoice: false,
             }],
+            payout: None,
+            deposit: None,
             facts: Facts {
                 due_minor: Some(4900),
                 ..Facts::default()

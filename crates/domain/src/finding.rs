@@ -35,16 +35,31 @@ pub enum FindingKind {
     AmountMismatch,
     UnrecordedRefund,
     DuplicateInvoice,
+    /// A payout the gateway marked paid that no bank deposit shows, where the statements
+    /// cover its arrival.
+    PayoutMissingDeposit,
+    /// A payout whose balance transactions do not add up to it (an integrity check of our
+    /// own sync: Stripe's always do).
+    PayoutUnbalanced,
+    /// A deposit described as the gateway's transfer that no payout explains.
+    DepositWithoutPayout,
+    /// A deposit that met its payout with another amount (bank fees, FX), beyond the
+    /// account's tolerance.
+    DepositAmountDiffers,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 6] = [
+    pub const ALL: [FindingKind; 10] = [
         FindingKind::DoubleCharge,
         FindingKind::OrphanCharge,
         FindingKind::MissingCharge,
         FindingKind::AmountMismatch,
         FindingKind::UnrecordedRefund,
         FindingKind::DuplicateInvoice,
+        FindingKind::PayoutMissingDeposit,
+        FindingKind::PayoutUnbalanced,
+        FindingKind::DepositWithoutPayout,
+        FindingKind::DepositAmountDiffers,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,7 +70,23 @@ impl FindingKind {
             FindingKind::AmountMismatch => "amount_mismatch",
             FindingKind::UnrecordedRefund => "unrecorded_refund",
             FindingKind::DuplicateInvoice => "duplicate_invoice",
+            FindingKind::PayoutMissingDeposit => "payout_missing_deposit",
+            FindingKind::PayoutUnbalanced => "payout_unbalanced",
+            FindingKind::DepositWithoutPayout => "deposit_without_payout",
+            FindingKind::DepositAmountDiffers => "deposit_amount_differs",
         }
+    }
+
+    /// Whether the kind is about money reaching the bank (payouts and deposits), which is
+    /// reconciled whole on every run: a handful of payouts a month, not the invoices.
+    pub fn is_about_the_bank(self) -> bool {
+        matches!(
+            self,
+            FindingKind::PayoutMissingDeposit
+                | FindingKind::PayoutUnbalanced
+                | FindingKind::DepositWithoutPayout
+                | FindingKind::DepositAmountDiffers
+        )
     }
 
     pub fn parse(text: &str) -> Option<FindingKind> {

@@ -3,11 +3,22 @@
 //! values (a bank that restated it), it is updated and counted as changed.
 
 use jiff::Timestamp;
+use jiff::civil::Date;
 use serde::Serialize;
 
 use super::{StoreError, StoreTx, UpsertOutcome, currency_from_store};
 use crate::money::{Currency, Money};
 use crate::records::BankLine;
+
+/// The days one statement of an account covers: every line the bank booked on those days
+/// is in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatementCoverage {
+    pub account: String,
+    pub currency: Currency,
+    pub from: Date,
+    pub to: Date,
+}
 
 /// A stored line, with the statement it last came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -27,11 +38,12 @@ impl StoreTx<'_> {
         format: &str,
         currency: Currency,
         closing: Option<Money>,
+        covers: Option<(Date, Date)>,
         at: Timestamp,
     ) -> Result<i64, StoreError> {
         self.conn().execute(
-            "INSERT INTO bank_statements (account, file, content_sha256, format, currency, closing_minor, imported_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO bank_statements (account, file, content_sha256, format, currency, closing_minor, imported_at, covers_from, covers_to)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             rusqlite::params![
                 account,
                 file,
@@ -39,7 +51,9 @@ impl StoreTx<'_> {
                 format,
                 currency.lower(),
                 closing.map(Money::minor),
-                at.as_second()
+                at.as_second(),
+                covers.map(|(from, _)| from.to_string()),
+                covers.map(|(_, to)| to.to_string()),
             ],
         )?;
         Ok(self.conn().last_insert_rowid())
@@ -51,7 +65,11 @@ impl StoreTx<'_> {
         counts: super::SourceCounts,
     ) -> Result<(), StoreError> {
         self.conn().execute(
-            "UPDATE bank_statements SET lines_new = ?2, lines_changed = ?3, lines_unchanged = ?4
+            "UPDATE bank_statements SET lines_new = ?2, lines_changed = ?3, lines_unchanged = ?4,
+                    covers_from = coalesce(covers_from,
+                        (SELECT min(booked_on) FROM bank_lines l WHERE l.statement_id = ?1)),
+                    covers_to = coalesce(covers_to,
+                        (SELECT max(booked_on) FROM bank_lines l WHERE l.statement_id = ?1))
              WHERE id = ?1",
             rusqlite::params![
                 statement_id,
@@ -155,12 +173,7 @@ impl StoreTx<'_> {
                 line: BankLine {
                     account: r.get(0)?,
                     id: r.get(1)?,
-                    booked_on: booked_on
-                        .parse()
-                        .map_err(|e: jiff::Error| StoreError::Corrupt {
-                            what: "bank line date".into(),
-                            detail: e.to_string(),
-                        })?,
+                    booked_on: stored_date(&booked_on)?,
                     amount: Money::from_minor(r.get(3)?, currency),
                     description: r.get(5)?,
                     kind: r.get(6)?,
@@ -170,4 +183,43 @@ impl StoreTx<'_> {
         }
         Ok(out)
     }
+
+    /// The currencies of the statements imported under account `account`.
+    pub fn bank_account_currencies(&self, account: &str) -> Result<Vec<Currency>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT DISTINCT currency FROM bank_statements WHERE account = ?1 ORDER BY currency",
+        )?;
+        let codes: Vec<String> = stmt
+            .query_map([account], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        codes.iter().map(|c| currency_from_store(c)).collect()
+    }
+
+    /// The days each imported statement covers, by account then first day. A statement with
+    /// neither stated days nor lines covers nothing.
+    pub fn bank_coverage(&self) -> Result<Vec<StatementCoverage>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT account, currency, covers_from, covers_to FROM bank_statements
+              WHERE covers_from IS NOT NULL AND covers_to IS NOT NULL
+              ORDER BY account, covers_from, id",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push(StatementCoverage {
+                account: r.get(0)?,
+                currency: currency_from_store(&r.get::<_, String>(1)?)?,
+                from: stored_date(&r.get::<_, String>(2)?)?,
+                to: stored_date(&r.get::<_, String>(3)?)?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn stored_date(text: &str) -> Result<Date, StoreError> {
+    text.parse().map_err(|e: jiff::Error| StoreError::Corrupt {
+        what: "bank statement date".into(),
+        detail: e.to_string(),
+    })
 }

@@ -303,6 +303,18 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
+    /// The ids of the open findings of `kinds`, ascending.
+    pub fn open_findings_of_kinds(&self, kinds: &[FindingKind]) -> Result<Vec<i64>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT id FROM findings WHERE status = 'open' AND kind IN (SELECT value FROM json_each(?1))
+              ORDER BY id",
+        )?;
+        let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
+        let names = serde_json::to_string(&names).expect("kind names are plain text");
+        let rows = stmt.query_map([names], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Keeps a run's counts in `reconcile_runs`.
     pub fn record_reconcile_run(&self, at: Timestamp, run: ReconcileRun) -> Result<(), StoreError> {
         self.conn().execute(

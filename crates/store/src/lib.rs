@@ -46,7 +46,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub use actions::{ActionRow, MoveWith, NewAction, Sending};
 pub use adjustments::{Adjustment, AdjustmentKind, StoredAdjustment};
 pub use audit::AuditFilter;
-pub use bank::StoredBankLine;
+pub use bank::{StatementCoverage, StoredBankLine};
 pub use extra::{ExtraColumns, StoredRow};
 pub use findings::{
     FindingFilter, FindingState, FindingStatus, OpenTotal, Page, ReconcileRun, Resolution,
@@ -181,7 +181,10 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON")
+        // Off while migrating, as SQLite's own procedure for rebuilding a table asks (a
+        // rebuilt table that others reference would otherwise fail its drop); a migration
+        // that rebuilds one checks the foreign keys before it commits.
+        conn.pragma_update(None, "foreign_keys", "OFF")
             .map_err(open_err)?;
         let migrations = schema::migrations();
         migrations.to_latest(&mut conn).map_err(|e| match e {
@@ -195,6 +198,8 @@ impl Store {
                 detail: other.to_string(),
             },
         })?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),

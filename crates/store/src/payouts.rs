@@ -61,6 +61,9 @@ pub struct PayoutRow {
     pub transactions: u64,
     /// What those transactions add up to: the payout's amount once all are listed.
     pub transactions_net: Money,
+    /// Whether every transaction it took to the bank is stored (the sync listed them to
+    /// the end once the payout could change no more).
+    pub transactions_listed: bool,
 }
 
 impl StoreTx<'_> {
@@ -162,7 +165,9 @@ impl StoreTx<'_> {
                         AND t.source_object_id IS NOT p.payout_id),
                     (SELECT coalesce(sum(t.net_minor), 0) FROM gateway_balance_transactions t
                       WHERE t.gateway = p.gateway AND t.payout_id = p.payout_id
-                        AND t.source_object_id IS NOT p.payout_id)
+                        AND t.source_object_id IS NOT p.payout_id),
+                    EXISTS (SELECT 1 FROM payout_transactions_listed l
+                             WHERE l.gateway = p.gateway AND l.payout_id = p.payout_id)
                FROM gateway_payouts p {filter}"
         ))?;
         let mut rows = stmt.query([gateway])?;
@@ -186,6 +191,7 @@ impl StoreTx<'_> {
                 },
                 transactions: r.get::<_, i64>(8)?.try_into().unwrap_or(0),
                 transactions_net: Money::from_minor(r.get(9)?, currency),
+                transactions_listed: r.get(10)?,
             });
         }
         Ok(out)

@@ -673,6 +673,49 @@ CREATE TABLE bank_account_names (
 ) STRICT, WITHOUT ROWID;
 "#;
 
+/// Money reaching the bank becomes findings: the queue takes the payout and deposit kinds
+/// (SQLite cannot widen a CHECK in place, so the table is rebuilt with its ids, which the
+/// actions reference; foreign keys are checked at the end). A statement keeps the days it
+/// covers (OFX `DTSTART`/`DTEND`, camt's `FrToDt`, else its first and last lines), so a
+/// payout is called missing only where the bank's statements cover its arrival.
+const V14_BANK_FINDINGS: &str = r#"
+CREATE TABLE findings_v14 (
+    id              INTEGER PRIMARY KEY,
+    fingerprint     TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('double_charge', 'orphan_charge', 'missing_charge',
+                                                  'amount_mismatch', 'unrecorded_refund', 'duplicate_invoice',
+                                                  'payout_missing_deposit', 'payout_unbalanced',
+                                                  'deposit_without_payout', 'deposit_amount_differs')),
+    status          TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    -- cleared: gone from the data; fixed: an action fixed it; dismissed: a person judged it fine.
+    resolution      TEXT CHECK (resolution IN ('cleared', 'fixed', 'dismissed')),
+    confidence      TEXT NOT NULL CHECK (confidence IN ('exact', 'heuristic')),
+    invoice_number  TEXT,
+    charge_ids      TEXT NOT NULL,
+    payment_ids     TEXT NOT NULL,
+    amount_minor    INTEGER NOT NULL CHECK (amount_minor >= 0),
+    currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    reason          TEXT NOT NULL,
+    evidence        TEXT NOT NULL,
+    first_seen_at   INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    resolved_at     INTEGER,
+    CHECK ((status = 'open') = (resolution IS NULL))
+) STRICT;
+INSERT INTO findings_v14 SELECT id, fingerprint, kind, status, resolution, confidence, invoice_number,
+    charge_ids, payment_ids, amount_minor, currency, reason, evidence, first_seen_at, last_seen_at,
+    resolved_at FROM findings;
+DROP TABLE findings;
+ALTER TABLE findings_v14 RENAME TO findings;
+CREATE INDEX findings_status_kind ON findings(status, kind);
+
+ALTER TABLE bank_statements ADD COLUMN covers_from TEXT;
+ALTER TABLE bank_statements ADD COLUMN covers_to TEXT;
+UPDATE bank_statements SET
+    covers_from = (SELECT min(booked_on) FROM bank_lines l WHERE l.statement_id = bank_statements.id),
+    covers_to = (SELECT max(booked_on) FROM bank_lines l WHERE l.statement_id = bank_statements.id);
+"#;
+
 /// The Re-charge screen reads its candidates a page at a time, oldest invoice first: the
 /// open invoices (only an open one can be owed) by issue instant, walked from the last one
 /// shown until a page is found. Most invoices are paid, so the index is small.
@@ -696,6 +739,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V11_PAYOUTS),
         M::up(V12_BANK_LINES),
         M::up(V13_BANK_ACCOUNT_NAMES),
+        M::up(V14_BANK_FINDINGS).foreign_key_check(),
     ])
 }
 
@@ -706,6 +750,73 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn v14_widens_the_findings_kinds_and_keeps_each_finding_its_id_and_actions() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = super::migrations();
+        migrations.to_version(&mut conn, 13).unwrap();
+        conn.execute_batch(
+            "INSERT INTO findings (id, fingerprint, kind, status, confidence, charge_ids, payment_ids,
+                 amount_minor, currency, reason, evidence, first_seen_at, last_seen_at)
+             VALUES (7, 'double_charge:INV-1', 'double_charge', 'open', 'exact', '[\"ch_2\"]', '[]',
+                 4900, 'usd', 'twice', '{}', 1, 1);
+             INSERT INTO actions (kind, state, finding_id, amount_minor, currency, idempotency_key,
+                 plan, proposed_by, proposed_at, updated_at)
+             VALUES ('refund', 'proposed', 7, 4900, 'usd', 'k1', '{}', 'alice', 1, 1);
+             INSERT INTO sources (id, kind, origin, imported_at) VALUES (1, 'stripe_export', 'u.csv', 0);
+             INSERT INTO bank_statements (id, account, file, content_sha256, format, currency, imported_at)
+             VALUES (1, 'acct', 's.ofx', 'x', 'ofx', 'usd', 0);
+             INSERT INTO bank_lines (account, line_id, booked_on, amount_minor, currency, description, statement_id)
+             VALUES ('acct', 'L1', '2026-11-03', 100, 'usd', 'STRIPE', 1),
+                    ('acct', 'L2', '2026-11-20', 100, 'usd', 'STRIPE', 1);",
+        )
+        .unwrap();
+        let refused = conn.execute(
+            "UPDATE findings SET kind = 'payout_missing_deposit' WHERE id = 7",
+            [],
+        );
+        assert!(refused.is_err(), "V13 does not know the bank's kinds");
+
+        // As `Store::open` migrates: foreign keys off (the bundled SQLite has them on by
+        // default, and the drop would fail on the action's reference); the rebuild checks
+        // them itself before it commits.
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        migrations.to_version(&mut conn, 14).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+
+        conn.execute(
+            "UPDATE findings SET kind = 'payout_missing_deposit' WHERE id = 7",
+            [],
+        )
+        .unwrap();
+        let (finding, fingerprint): (i64, String) = conn
+            .query_row(
+                "SELECT a.finding_id, f.fingerprint FROM actions a JOIN findings f ON f.id = a.finding_id",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((finding, fingerprint.as_str()), (7, "double_charge:INV-1"));
+        assert!(
+            conn.execute("DELETE FROM findings WHERE id = 7", [])
+                .is_err(),
+            "the action still references its finding"
+        );
+        assert!(index_names(&conn, "findings").contains(&"findings_status_kind".to_string()));
+        let covers: (String, String) = conn
+            .query_row(
+                "SELECT covers_from, covers_to FROM bank_statements WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            covers,
+            ("2026-11-03".to_string(), "2026-11-20".to_string()),
+            "a statement imported before V14 covers its first to its last line"
+        );
     }
 
     fn index_names(conn: &Connection, table: &str) -> Vec<String> {

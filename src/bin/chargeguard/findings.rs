@@ -35,7 +35,8 @@ pub fn reconcile(ctx: &Ctx, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
 #[derive(Debug, clap::Args)]
 pub struct FindingsArgs {
     /// Only this kind (double_charge, orphan_charge, missing_charge, amount_mismatch,
-    /// unrecorded_refund, duplicate_invoice).
+    /// unrecorded_refund, duplicate_invoice, payout_missing_deposit, payout_unbalanced,
+    /// deposit_without_payout, deposit_amount_differs).
     #[arg(long)]
     kind: Option<String>,
     /// Only open or only resolved findings.
@@ -46,8 +47,10 @@ pub struct FindingsArgs {
 pub fn list(ctx: &Ctx, args: FindingsArgs) -> anyhow::Result<ExitCode> {
     let kind = match &args.kind {
         Some(k) => Some(FindingKind::parse(k).ok_or_else(|| {
+            let kinds: Vec<&str> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
             anyhow::anyhow!(
-                "unknown finding kind `{k}`; use one of double_charge, orphan_charge, missing_charge, amount_mismatch, unrecorded_refund, duplicate_invoice"
+                "unknown finding kind `{k}`; use one of {}",
+                kinds.join(", ")
             )
         })?),
         None => None,

@@ -148,8 +148,15 @@ struct PayoutLine {
     arrival_date: jiff::Timestamp,
     status: &'static str,
     automatic: bool,
-    /// The bank line it arrived as: none until bank statements are imported (issue 18).
+    /// The id of the bank line it arrived as, or none.
     deposit: Option<String>,
+    /// Where it stands against the bank: `deposited`, `not_yet_in_the_bank`, `missing`
+    /// or `not_expected` (not paid yet, failed or canceled).
+    bank: &'static str,
+    deposit_account: Option<String>,
+    deposit_booked_on: Option<String>,
+    /// The deposit less the payout (a bank fee, a conversion).
+    deposit_difference_minor: Option<i64>,
     /// Its balance transactions stored (its own debit left out), and their net total.
     transactions: u64,
     transactions_net_minor: i64,
@@ -158,7 +165,7 @@ struct PayoutLine {
 
 pub fn payouts(ctx: &Ctx, _args: PayoutsArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let rows = store.read(|tx| tx.payouts(sync::GATEWAY))?;
+    let rows = chargeguard::deposits::payouts(&mut store)?;
     let lines: Vec<PayoutLine> = rows
         .into_iter()
         .map(|row| PayoutLine {
@@ -168,9 +175,13 @@ pub fn payouts(ctx: &Ctx, _args: PayoutsArgs) -> anyhow::Result<ExitCode> {
             arrival_date: row.payout.arrival_date,
             status: row.payout.status.as_str(),
             automatic: row.payout.automatic,
-            deposit: None,
+            deposit: row.deposit.as_ref().map(|d| d.line_id.clone()),
+            bank: row.bank,
+            deposit_account: row.deposit.as_ref().map(|d| d.account.clone()),
+            deposit_booked_on: row.deposit.as_ref().map(|d| d.booked_on.to_string()),
+            deposit_difference_minor: row.deposit.as_ref().map(|d| d.difference_minor),
             transactions: row.transactions,
-            transactions_net_minor: row.transactions_net.minor(),
+            transactions_net_minor: row.transactions_net_minor,
             failure_code: row.payout.failure_code,
         })
         .collect();
@@ -189,12 +200,18 @@ pub fn payouts(ctx: &Ctx, _args: PayoutsArgs) -> anyhow::Result<ExitCode> {
             "status",
             "transactions",
             "they add up to",
+            "bank",
         ],
         lines.iter().map(|l| {
             let money = |minor| {
                 chargeguard::money::Currency::from_code(&l.currency)
                     .map(|c| chargeguard::money::Money::from_minor(minor, c).to_string())
                     .unwrap_or_else(|_| format!("{minor} {}", l.currency))
+            };
+            let bank = match (&l.deposit_booked_on, l.deposit_difference_minor) {
+                (Some(on), Some(0)) => format!("deposited {on}"),
+                (Some(on), Some(d)) => format!("deposited {on}, {} off", money(d)),
+                _ => l.bank.replace('_', " "),
             };
             vec![
                 l.id.clone(),
@@ -203,6 +220,7 @@ pub fn payouts(ctx: &Ctx, _args: PayoutsArgs) -> anyhow::Result<ExitCode> {
                 l.status.to_string(),
                 l.transactions.to_string(),
                 money(l.transactions_net_minor),
+                bank,
             ]
         }),
     );

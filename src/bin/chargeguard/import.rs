@@ -219,6 +219,18 @@ enum SettingsWhat {
         #[arg(long)]
         by: Option<String>,
     },
+    /// How far a bank account's deposit may differ from its Stripe payout (the bank's fee
+    /// on an incoming transfer) before it is a finding; zero until set. Signed off by an
+    /// approver (passphrase from the terminal, or standard input) and audited.
+    DepositTolerance {
+        /// The account's name, as `chargeguard bank` lists it.
+        account: String,
+        /// In the account's currency, as you write it: 2.50, 15.
+        amount: String,
+        /// The approver signing the change off.
+        #[arg(long)]
+        by: String,
+    },
 }
 
 /// `chargeguard settings …`.
@@ -249,6 +261,25 @@ pub fn settings(ctx: &Ctx, args: SettingsArgs) -> anyhow::Result<ExitCode> {
                 jiff::Timestamp::now(),
             )?;
             println!("{}: {set}", set.amount.currency().code());
+        }
+        SettingsWhat::DepositTolerance {
+            account,
+            amount,
+            by,
+        } => {
+            let passphrase = crate::actions::passphrase(&format!("passphrase for {by}: "))?;
+            let set = chargeguard::deposits::tolerance::set(
+                &mut store,
+                account.trim(),
+                &amount,
+                by.trim(),
+                &passphrase,
+                jiff::Timestamp::now(),
+            )?;
+            println!(
+                "deposits into {} may differ from their payouts by up to {}; run `chargeguard reconcile` to apply it",
+                set.account, set.amount
+            );
         }
         SettingsWhat::Threshold { .. } => {
             let all = store.read(chargeguard::actions::thresholds)?;

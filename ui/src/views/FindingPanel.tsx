@@ -47,6 +47,49 @@ export function FindingPanel(props: { id: number; user: string; onChanged: () =>
         {f.resolution && ` (${f.resolution})`}
       </p>
 
+      {(ev.payout || ev.deposit) && (
+        <div className="evidence">
+          <section aria-label="Payout">
+            <h3>Stripe payout</h3>
+            {ev.payout ? (
+              <dl>
+                <dt>Payout</dt>
+                <dd>
+                  <code>{ev.payout.id}</code>
+                </dd>
+                <dt>Amount</dt>
+                <dd>{formatAmount(ev.payout.amount)}</dd>
+                <dt>Arrives</dt>
+                <dd>{ev.payout.arrival_date}</dd>
+                <dt>Status</dt>
+                <dd>{ev.payout.status}</dd>
+                <dt>Transactions</dt>
+                <dd>{ev.payout.transactions}</dd>
+              </dl>
+            ) : (
+              <p>No payout explains it.</p>
+            )}
+          </section>
+          <section aria-label="Bank">
+            <h3>Bank</h3>
+            {ev.deposit ? (
+              <dl>
+                <dt>Account</dt>
+                <dd>{ev.deposit.account}</dd>
+                <dt>Booked</dt>
+                <dd>{ev.deposit.booked_on}</dd>
+                <dt>Amount</dt>
+                <dd>{formatAmount(ev.deposit.amount)}</dd>
+                <dt>Description</dt>
+                <dd>{ev.deposit.description}</dd>
+              </dl>
+            ) : (
+              <p>No deposit on the statements.</p>
+            )}
+          </section>
+        </div>
+      )}
+      {!(ev.payout || ev.deposit) && (
       <div className="evidence">
         <section aria-label="Invoice">
           <h3>Invoice</h3>
@@ -115,6 +158,7 @@ export function FindingPanel(props: { id: number; user: string; onChanged: () =>
           ))}
         </section>
       </div>
+      )}
       {ev.facts.length > 0 && (
         <p className="muted">
           {ev.facts.map((x) => `${x.label}: ${x.amount ? formatAmount(x.amount) : x.value}`).join(" · ")}

@@ -182,6 +182,14 @@ pub fn for_finding(
                 effective_at: now.as_second(),
             },
         }),
+        // Money between the gateway and the bank moves outside Chargeguard: no refund or
+        // ledger fix of an invoice settles it.
+        FindingKind::PayoutMissingDeposit
+        | FindingKind::PayoutUnbalanced
+        | FindingKind::DepositWithoutPayout
+        | FindingKind::DepositAmountDiffers => Err(NoPlan::NeedsAPerson(
+            "a payout or deposit is settled with the bank or Stripe, or by recording the bank's fee in the books".into(),
+        )),
     }
 }
 

@@ -134,6 +134,8 @@ pub(super) fn build(w: &Work<'_>, subject: Subject<'_>) -> Evidence {
             .iter()
             .map(|&(c, role)| charge_evidence(w, c, role))
             .collect(),
+        payout: None,
+        deposit: None,
         facts: subject.facts,
     }
 }

@@ -55,6 +55,7 @@
 //!   reaches the limit, and a saturated amount is still visibly wrong rather than a panic.
 
 pub mod adjustments;
+pub mod deposits;
 mod evidence;
 mod index;
 mod links;
@@ -242,6 +243,39 @@ pub fn books_about(
     Ok(with_adjustments(books, &adjustments))
 }
 
+/// What the bank rules read ([`deposits`]): the gateway's payouts, every bank line, what
+/// the statements cover, the tolerances people set and how far the payouts are synced.
+pub fn bank_books_in(tx: &StoreTx<'_>) -> Result<deposits::BankBooks, ReconcileError> {
+    Ok(deposits::BankBooks {
+        payouts: tx.payouts(crate::sync::GATEWAY)?,
+        lines: tx.bank_lines()?.into_iter().map(|s| s.line).collect(),
+        coverage: tx.bank_coverage()?,
+        tolerances: crate::deposits::tolerance::all(tx)?,
+        // A cursor a sync cannot read is no cursor here: the sync itself refuses it, and
+        // until it runs no deposit is called unexplained.
+        payouts_synced_before: crate::sync::window::cursor(tx, crate::sync::ObjectKind::Payout)
+            .ok()
+            .flatten()
+            .and_then(|s| Timestamp::from_second(s).ok()),
+    })
+}
+
+fn bank_kinds() -> Vec<FindingKind> {
+    FindingKind::ALL
+        .into_iter()
+        .filter(|k| k.is_about_the_bank())
+        .collect()
+}
+
+/// Adds the bank's findings to the books', keeping them sorted by fingerprint.
+fn with_bank_findings(reconciliation: &mut Reconciliation<'_>, bank: &deposits::BankBooks) {
+    let matching = deposits::reconcile(bank);
+    reconciliation.findings.extend(matching.findings);
+    reconciliation
+        .findings
+        .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+}
+
 /// The version of the rules above. A store notes changes for the rules it was last wholly
 /// reconciled under; when this moves (a rule changed), the next run is whole, so no
 /// finding is left as older rules decided it. Bump it with any change to what a rule finds.
@@ -277,8 +311,15 @@ pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, Reconc
             coverage: tx.charge_coverage()?,
         };
         let books = with_adjustments(books, &tx.adjustments_in_scope()?);
-        let reconciliation = reconcile(&books);
-        let clearable = tx.open_findings_in_scope()?;
+        let mut reconciliation = reconcile(&books);
+        let bank = bank_books_in(tx)?;
+        with_bank_findings(&mut reconciliation, &bank);
+        // The bank's findings are reconciled whole on every run (a few payouts a month),
+        // so each open one is the run's to clear.
+        let mut clearable = tx.open_findings_in_scope()?;
+        clearable.extend(tx.open_findings_of_kinds(&bank_kinds())?);
+        clearable.sort_unstable();
+        clearable.dedup();
         tx.replace_unsynced_payments(false, &reconciliation.not_yet_synced)?;
         let mut summary = queue::apply(tx, &reconciliation, Some(&clearable), now)?;
         summary.scope = RunScope::Changed(size);
@@ -294,7 +335,9 @@ pub fn run_whole(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, 
 
 fn whole(tx: &StoreTx<'_>, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
     let books = books_in(tx)?;
-    let reconciliation = reconcile(&books);
+    let mut reconciliation = reconcile(&books);
+    let bank = bank_books_in(tx)?;
+    with_bank_findings(&mut reconciliation, &bank);
     tx.replace_unsynced_payments(true, &reconciliation.not_yet_synced)?;
     let summary = queue::apply(tx, &reconciliation, None, now)?;
     tx.track_changes_from_here(RULES_VERSION)?;

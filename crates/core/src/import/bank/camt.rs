@@ -114,6 +114,10 @@ fn statement(s: &Element) -> Result<ParsedStatement, StatementProblem> {
         closing,
         opening,
         not_booked,
+        covers: text_at(s, &["FRTODT", "FRDTTM"])
+            .zip(text_at(s, &["FRTODT", "TODTTM"]))
+            .and_then(|(from, to)| Some((day(from).ok()?, day(to).ok()?)))
+            .filter(|(from, to)| from <= to),
     })
 }
 

@@ -37,6 +37,9 @@ pub(crate) struct ParsedStatement {
     pub closing: Option<(String, Option<Date>)>,
     /// Entries the bank has not booked (pending, information only), left out.
     pub not_booked: u64,
+    /// The first and last days the statement states it covers, where it states them and
+    /// they can be read (otherwise the store takes its first and last lines' days).
+    pub covers: Option<(Date, Date)>,
 }
 
 #[derive(Debug)]
@@ -272,14 +275,21 @@ pub fn import_bank_file(
                 difference_minor: closing.minor() - opening.minor() - lines_minor,
             });
         }
-        ready.push((account, statement_account, currency, lines, closing));
+        ready.push((
+            account,
+            statement_account,
+            currency,
+            lines,
+            closing,
+            s.covers,
+        ));
     }
     let file = path.display().to_string();
     let report = store.write(|tx| -> Result<BankImportReport, Abort> {
         let mut counts = SourceCounts::default();
         let mut accounts = Vec::new();
         let mut closing_balances = Vec::new();
-        for (account, statement_account, currency, lines, closing) in &ready {
+        for (account, statement_account, currency, lines, closing, covers) in &ready {
             if account != statement_account {
                 tx.name_bank_account(statement_account, account)?;
             }
@@ -290,6 +300,7 @@ pub fn import_bank_file(
                 format,
                 *currency,
                 closing.as_ref().map(|(m, _)| *m),
+                *covers,
                 now,
             )?;
             let mut these = SourceCounts::default();

@@ -212,6 +212,7 @@ fn statement(s: &Element) -> Result<ParsedStatement, StatementProblem> {
         None => None,
     };
     let mut lines = Vec::new();
+    let covers = s.child("BANKTRANLIST").and_then(period);
     if let Some(list) = s.child("BANKTRANLIST") {
         for t in list.children.iter().filter(|c| c.name == "STMTTRN") {
             lines.push(transaction(t, &format!("{path}/BANKTRANLIST/STMTTRN"))?);
@@ -247,6 +248,7 @@ fn statement(s: &Element) -> Result<ParsedStatement, StatementProblem> {
         opening: None,
         closing: ledger,
         not_booked: 0,
+        covers,
     })
 }
 
@@ -298,6 +300,25 @@ fn transaction(t: &Element, path: &str) -> Result<ParsedLine, StatementProblem> 
     })
 }
 
+/// The days a transaction list states it covers (`DTSTART`, `DTEND`). An end written as
+/// midnight is where the next day starts, so the last day covered is the one before; a
+/// period that cannot be read is no period (the lines' own days stand in for it), since
+/// calling a payout missing needs a statement that surely covers its day.
+fn period(list: &Element) -> Option<(Date, Date)> {
+    let start = date(list.text_of("DTSTART")?).ok()?;
+    let end_text = list.text_of("DTEND")?;
+    let mut end = date(end_text).ok()?;
+    let time: String = end_text
+        .chars()
+        .skip(8)
+        .take_while(char::is_ascii_digit)
+        .collect();
+    if time.len() >= 6 && time.bytes().all(|b| b == b'0') && end > start {
+        end = end.yesterday().ok()?;
+    }
+    (start <= end).then_some((start, end))
+}
+
 /// The calendar date of an OFX date-time (`20261122`, `20261122120000.000[-5:EST]`), as
 /// the bank wrote it: a statement line is booked on the bank's day.
 fn date(text: &str) -> Result<Date, String> {
@@ -317,6 +338,51 @@ fn date(text: &str) -> Result<Date, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_statement_covers_the_days_its_transaction_list_states() {
+        let list = |start: &str, end: &str| Element {
+            name: "BANKTRANLIST".into(),
+            line: 1,
+            text: None,
+            attributes: Vec::new(),
+            children: vec![
+                Element {
+                    name: "DTSTART".into(),
+                    line: 1,
+                    text: Some(start.into()),
+                    attributes: Vec::new(),
+                    children: Vec::new(),
+                },
+                Element {
+                    name: "DTEND".into(),
+                    line: 1,
+                    text: Some(end.into()),
+                    attributes: Vec::new(),
+                    children: Vec::new(),
+                },
+            ],
+        };
+        let d = |y, m, day| Date::new(y, m, day).unwrap();
+        assert_eq!(
+            period(&list("20261101", "20261130")),
+            Some((d(2026, 11, 1), d(2026, 11, 30)))
+        );
+        assert_eq!(
+            period(&list(
+                "20261101000000.000[-5:EST]",
+                "20261201000000.000[-5:EST]"
+            )),
+            Some((d(2026, 11, 1), d(2026, 11, 30))),
+            "an end at midnight is the start of a day not covered"
+        );
+        assert_eq!(
+            period(&list("20261101", "20261130235959")),
+            Some((d(2026, 11, 1), d(2026, 11, 30)))
+        );
+        assert_eq!(period(&list("20261130", "20261101")), None);
+        assert_eq!(period(&list("2026-11-01", "20261130")), None);
+    }
 
     const SGML: &str = "OFXHEADER:100\r\nDATA:OFXSGML\r\nVERSION:102\r\nSECURITY:NONE\r\nENCODING:USASCII\r\nCHARSET:1252\r\nCOMPRESSION:NONE\r\nOLDFILEUID:NONE\r\nNEWFILEUID:NONE\r\n\r\n<OFX>\r\n<BANKMSGSRSV1><STMTTRNRS><TRNUID>1<STMTRS><CURDEF>USD<BANKACCTFROM><BANKID>121000248<ACCTID>0001234<ACCTTYPE>CHECKING</BANKACCTFROM>\r\n<BANKTRANLIST><DTSTART>20261101<DTEND>20261130\r\n<STMTTRN><TRNTYPE>CREDIT<DTPOSTED>20261103120000.000[-5:EST]<TRNAMT>1234.56<FITID>F1<NAME>STRIPE TRANSFER<MEMO>ST-X1Y2\r\n</STMTTRN>\r\n<STMTTRN><TRNTYPE>DEBIT<DTPOSTED>20261104<TRNAMT>-12,50<FITID>F2<NAME>Caf\u{e9} &amp; Bar</STMTTRN>\r\n</BANKTRANLIST><LEDGERBAL><BALAMT>5000.00<DTASOF>20261130</LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\r\n";
 
