@@ -112,14 +112,25 @@ fn a_bookkeeper_imports_reconciles_and_reads_the_findings() {
     ));
     ok(&chargeguard(
         d,
+        &["--db", "cg.db", "import", "stripe", "unified_payments.csv"],
+    ));
+    // The same command takes Stripe's other files, told from their headers.
+    let payouts = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/stripe-reports/payouts-export.csv");
+    let imported = ok(&chargeguard(
+        d,
         &[
             "--db",
             "cg.db",
+            "--json",
             "import",
-            "stripe-payments",
-            "unified_payments.csv",
+            "stripe",
+            payouts.to_str().unwrap(),
         ],
     ));
+    let imported: Value = serde_json::from_str(&imported).unwrap();
+    assert_eq!(imported["report"], "payouts_export", "{imported}");
+    assert_eq!(imported["counts"]["new"], 1, "{imported}");
     let again = ok(&chargeguard(
         d,
         &["--db", "cg.db", "import", "invoices", "invoices.csv"],

@@ -1078,6 +1078,33 @@ proptest! {
     }
 }
 
+/// Imports a file twice with `import`: the second changes nothing; or it is refused naming
+/// the file, and the store is as it was.
+fn imported_twice_or_refused(
+    t: &mut TestStore,
+    path: &Path,
+    import: impl Fn(
+        &mut chargeguard::store::Store,
+    ) -> Result<chargeguard::store::SourceCounts, chargeguard::import::ImportError>,
+) -> Result<(), TestCaseError> {
+    let before = t.dump();
+    match import(&mut t.store) {
+        Ok(first) => {
+            let after = t.dump();
+            let again = import(&mut t.store)
+                .map_err(|e| TestCaseError::fail(format!("imported once, refused again: {e}")))?;
+            prop_assert_eq!(again.new + again.changed, 0);
+            prop_assert_eq!(again.unchanged, first.new);
+            prop_assert_eq!(t.dump(), after);
+        }
+        Err(e) => {
+            check_refusal(&e, path)?;
+            prop_assert_eq!(t.dump(), before, "a refusal wrote something");
+        }
+    }
+    Ok(())
+}
+
 // ---------------------------------------------------------------- bank statements
 
 /// The real statements of `tests/fixtures/bank/`.
@@ -1119,21 +1146,59 @@ proptest! {
             currency: currency.map(|c| chargeguard::money::Currency::from_code(c).unwrap()),
             account: None,
         };
-        let before = t.dump();
-        match import_bank_file(&mut t.store, &path, &options, now()) {
-            Ok(first) => {
-                let after = t.dump();
-                let again = import_bank_file(&mut t.store, &path, &options, now())
-                    .map_err(|e| TestCaseError::fail(format!("imported once, refused again: {e}")))?;
-                prop_assert_eq!(again.counts.new + again.counts.changed, 0);
-                prop_assert_eq!(again.counts.unchanged, first.counts.new);
-                prop_assert_eq!(t.dump(), after);
-            }
-            Err(e) => {
-                check_refusal(&e, &path)?;
-                prop_assert_eq!(t.dump(), before, "a refusal wrote something");
-            }
+        imported_twice_or_refused(&mut t, &path, |store| {
+            import_bank_file(store, &path, &options, now()).map(|r| r.counts)
+        })?;
+    }
+}
+
+// ---------------------------------------------------------------- Stripe reports
+
+/// The real Stripe balance and payout files of `tests/fixtures/stripe-reports/`.
+const STRIPE_REPORTS: &[&str] = &[
+    "balance-history-2016.csv",
+    "balance-history-2021.csv",
+    "balance-history-decimal-comma.csv",
+    "balance-history-spreadsheet.csv",
+    "payouts-export.csv",
+    "payouts-export-spreadsheet.csv",
+    "balance-change-itemized-default.csv",
+    "payout-reconciliation-itemized.csv",
+    "payouts-itemized.csv",
+];
+
+proptest! {
+    #![proptest_config(config())]
+
+    /// A real Stripe report cut, spliced, stripped of bytes or its line ends changed:
+    /// imported (and then again, changing nothing) or refused naming the file, never a
+    /// panic, and a refusal leaves the store as it was.
+    #[test]
+    fn stripe_reports_mutated_are_imported_or_refused_cleanly(
+        base in 0..STRIPE_REPORTS.len(),
+        ops in prop::collection::vec(byte_op(), 1..4),
+        month_first in any::<bool>(),
+    ) {
+        use chargeguard::import::stripe_reports::{DayOrder, ReportOptions, import_stripe_report};
+        let mut bytes = std::fs::read(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures/stripe-reports")
+                .join(STRIPE_REPORTS[base]),
+        )
+        .unwrap();
+        for op in &ops {
+            op.apply(&mut bytes);
         }
+        let mut t = TestStore::new();
+        let path = t.file("report.csv", &bytes);
+        let options = ReportOptions {
+            zone: jiff::tz::TimeZone::UTC,
+            day_order: month_first.then_some(DayOrder::MonthFirst),
+            dry_run: false,
+        };
+        imported_twice_or_refused(&mut t, &path, |store| {
+            import_stripe_report(store, &path, &options, now()).map(|r| r.counts)
+        })?;
     }
 }
 

@@ -12,3 +12,4 @@ mod mapping;
 mod real_layouts;
 mod repeat;
 mod streaming;
+mod stripe_reports;

@@ -196,4 +196,34 @@ impl StoreTx<'_> {
         }
         Ok(out)
     }
+
+    /// Every balance transaction of `gateway`, oldest first.
+    pub fn balance_transactions(
+        &self,
+        gateway: &str,
+    ) -> Result<Vec<BalanceTransaction>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT txn_id, type, amount_minor, fee_minor, net_minor, currency, created_at,
+                    available_on, source_object_id, payout_id
+               FROM gateway_balance_transactions WHERE gateway = ?1
+              ORDER BY created_at, txn_id",
+        )?;
+        let mut rows = stmt.query([gateway])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let currency = currency_from_store(&r.get::<_, String>(5)?)?;
+            out.push(BalanceTransaction {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                amount: Money::from_minor(r.get(2)?, currency),
+                fee: Money::from_minor(r.get(3)?, currency),
+                net: Money::from_minor(r.get(4)?, currency),
+                created: timestamp_from_store(r.get(6)?)?,
+                available_on: timestamp_from_store(r.get(7)?)?,
+                source: r.get(8)?,
+                payout: r.get(9)?,
+            });
+        }
+        Ok(out)
+    }
 }

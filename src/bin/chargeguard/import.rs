@@ -21,10 +21,57 @@ enum ImportWhat {
     Invoices(FileArgs),
     /// The invoicing app's payment ledger.
     Payments(FileArgs),
+    /// Any of Stripe's files, told from its header: the payments export (unified payments),
+    /// the balance history and payouts exports, and the itemized balance change, payout
+    /// reconciliation and payouts reports.
+    Stripe(StripeArgs),
     /// Stripe's dashboard payments export (unified payments CSV).
     StripePayments(FileArgs),
     /// A bank statement: OFX or QFX (versions 1 and 2).
     Bank(BankArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct StripeArgs {
+    #[command(flatten)]
+    file: FileArgs,
+    /// How to read dates a spreadsheet rewrote as `6/7/2026`, when every date in the file
+    /// reads both ways: month first (`mdy`) or day first (`dmy`).
+    #[arg(long, value_parser = ["mdy", "dmy"])]
+    dates: Option<String>,
+}
+
+/// `chargeguard import stripe FILE`: a balance or payout file, or the payments export.
+fn import_stripe(ctx: &Ctx, args: StripeArgs) -> anyhow::Result<ExitCode> {
+    use chargeguard::import::stripe_reports::{self, DayOrder, ReportOptions};
+    if stripe_reports::recognise_file(&args.file.file)?.is_none() {
+        return import_csv(ctx, FileKind::StripePayments, args.file);
+    }
+    let mut store = ctx.open_store()?;
+    let zone = match &args.file.tz {
+        Some(tz) => chargeguard::dates::zone(tz).map_err(anyhow::Error::msg)?,
+        None => import::defaults::defaults(&mut store)?.zone,
+    };
+    let options = ReportOptions {
+        zone,
+        day_order: args.dates.as_deref().map(|d| match d {
+            "dmy" => DayOrder::DayFirst,
+            _ => DayOrder::MonthFirst,
+        }),
+        dry_run: args.file.dry_run,
+    };
+    let report = stripe_reports::import_stripe_report(
+        &mut store,
+        &args.file.file,
+        &options,
+        jiff::Timestamp::now(),
+    )?;
+    if ctx.json {
+        output::json(&report)?;
+    } else {
+        println!("{report}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, clap::Args)]
@@ -141,8 +188,14 @@ pub fn run(ctx: &Ctx, args: ImportArgs) -> anyhow::Result<ExitCode> {
         ImportWhat::Invoices(f) => (FileKind::Invoices, f),
         ImportWhat::Payments(f) => (FileKind::Payments, f),
         ImportWhat::StripePayments(f) => (FileKind::StripePayments, f),
+        ImportWhat::Stripe(s) => return import_stripe(ctx, s),
         ImportWhat::Bank(b) => return import_bank(ctx, b),
     };
+    import_csv(ctx, kind, file)
+}
+
+/// Imports an invoices, payments or Stripe payments CSV.
+fn import_csv(ctx: &Ctx, kind: FileKind, file: FileArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     let defaults = import::defaults::defaults(&mut store)?;
     let zone = match &file.tz {

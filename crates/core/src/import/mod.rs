@@ -40,6 +40,7 @@ mod recognise;
 mod seen;
 mod source_file;
 mod stripe_payments;
+pub mod stripe_reports;
 
 use std::fmt;
 use std::fs::File;

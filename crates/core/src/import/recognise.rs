@@ -33,8 +33,11 @@ pub fn recognise_file(store: &mut Store, path: &Path) -> Result<Recognised, Impo
     let has = |name: &str| lower.iter().any(|h| h == name);
     let (created, created_before) = super::stripe_payments::CREATED;
     let is_created = |name: &&str| has(&name.to_ascii_lowercase());
+    // Stripe's balance history and payouts exports also have `id` and `Created (UTC)`:
+    // they are not the payments export (`import stripe` reads them).
     if has(super::stripe_payments::ID)
         && (is_created(&created) || created_before.iter().any(is_created))
+        && super::stripe_reports::recognise(names).is_none()
     {
         return Ok(Recognised {
             kind: Some(FileKind::StripePayments),
