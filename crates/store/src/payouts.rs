@@ -4,6 +4,8 @@
 
 use std::sync::OnceLock;
 
+use jiff::Timestamp;
+
 use serde::Serialize;
 
 use super::upsert::{Field, TableSql, Upserted};
@@ -122,10 +124,13 @@ impl StoreTx<'_> {
 
     /// Payouts a sync must look at again: those that may still change (pending, in
     /// transit), and automatic ones whose transactions were not listed to the end once
-    /// they could change no more. Oldest first.
+    /// they could change no more. Oldest first. Only payouts a sync brought in: one from
+    /// Stripe's files may be another account's, which this gateway would not know.
     pub fn payouts_to_follow(&self, gateway: &str) -> Result<Vec<Payout>, StoreError> {
         self.read_payouts(
-            "WHERE p.gateway = ?1 AND (p.status IN ('pending', 'in_transit')
+            "WHERE p.gateway = ?1
+               AND p.source_id IN (SELECT id FROM sources WHERE kind = 'stripe_sync')
+               AND (p.status IN ('pending', 'in_transit')
                 OR (p.automatic = 1 AND NOT EXISTS (SELECT 1 FROM payout_transactions_listed l
                      WHERE l.gateway = p.gateway AND l.payout_id = p.payout_id)))
              ORDER BY p.created_at, p.payout_id",
@@ -195,6 +200,18 @@ impl StoreTx<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// The latest creation instant of a payout `gateway`'s files brought in (Stripe's
+    /// payouts export or report, not a sync): how far the payouts imported from files reach.
+    pub fn latest_payout_from_files(&self, gateway: &str) -> Result<Option<Timestamp>, StoreError> {
+        let latest: Option<i64> = self.conn().query_row(
+            "SELECT max(p.created_at) FROM gateway_payouts p JOIN sources s ON s.id = p.source_id
+              WHERE p.gateway = ?1 AND s.kind = 'stripe_export'",
+            [gateway],
+            |r| r.get(0),
+        )?;
+        latest.map(timestamp_from_store).transpose()
     }
 
     /// Every balance transaction of `gateway`, oldest first.

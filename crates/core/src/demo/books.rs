@@ -83,6 +83,7 @@ struct Books {
     next_payment: u64,
     next_order: u64,
     files: DemoFiles,
+    settled: super::payouts::Settled,
 }
 
 /// Writes the demo books into `dir` and returns what a reconciliation must find there.
@@ -106,10 +107,13 @@ pub fn generate(dir: &Path, spec: &DemoSpec, now: jiff::Timestamp) -> io::Result
         next_invoice: 0,
         next_payment: 0,
         next_order: 0,
+        settled: super::payouts::Settled::default(),
         files: DemoFiles {
             invoices,
             payments,
             stripe_payments,
+            stripe_payouts: dir.join("stripe_payouts.csv"),
+            bank: dir.join("bank.ofx"),
             invoice_rows: 0,
             payment_rows: 0,
             charge_rows: 0,
@@ -141,6 +145,14 @@ pub fn generate(dir: &Path, spec: &DemoSpec, now: jiff::Timestamp) -> io::Result
     books.invoices.flush()?;
     books.payments.flush()?;
     books.charges.flush()?;
+    let planted = super::payouts::write(
+        dir,
+        START,
+        &books.settled,
+        &books.files.stripe_payouts,
+        &books.files.bank,
+    )?;
+    books.files.planted.extend(planted);
     books.files.planted.sort();
     Ok(books.files)
 }
@@ -283,6 +295,13 @@ impl Books {
         } else {
             0
         };
+        if row.succeeded {
+            self.settled.add(
+                currency,
+                (row.created - START).div_euclid(7 * DAY),
+                row.amount - row.refunded - fee,
+            );
+        }
         let status = match (row.succeeded, row.refunded) {
             (false, _) => "Failed",
             (true, 0) => "Paid",

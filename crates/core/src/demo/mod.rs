@@ -2,8 +2,8 @@
 //! files with every kind of incident DESIGN.md names, and every case that must *not* be
 //! flagged, in several currencies.
 //!
-//! It writes the three CSV files in their default layouts (so the demo goes through the
-//! real importers) and returns, beside them, the findings a correct reconciliation must
+//! It writes the three CSV files in their default layouts, Stripe's payouts export and a
+//! bank statement (so the demo goes through the real importers) and returns, beside them, the findings a correct reconciliation must
 //! report — the answer key the demo, the tests and the benchmarks check against. It
 //! streams: a million invoices never sit in memory at once. Same seed, same bytes.
 //!
@@ -11,6 +11,7 @@
 
 mod books;
 mod ids;
+mod payouts;
 pub mod sandbox;
 mod store;
 
@@ -98,6 +99,10 @@ pub struct DemoFiles {
     pub invoices: PathBuf,
     pub payments: PathBuf,
     pub stripe_payments: PathBuf,
+    /// Stripe's payouts export of the charges' money, week by week.
+    pub stripe_payouts: PathBuf,
+    /// The business's bank statement (OFX) with the payouts' deposits.
+    pub bank: PathBuf,
     pub invoice_rows: u64,
     pub payment_rows: u64,
     pub charge_rows: u64,

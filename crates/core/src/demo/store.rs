@@ -92,6 +92,22 @@ pub fn build(
     ] {
         imports.push(import::import_file(store, kind, path, &options, now)?);
     }
+    import::stripe_reports::import_stripe_report(
+        store,
+        &files.stripe_payouts,
+        &import::stripe_reports::ReportOptions {
+            zone: jiff::tz::TimeZone::UTC,
+            day_order: None,
+            dry_run: false,
+        },
+        now,
+    )?;
+    import::bank::import_bank_file(
+        store,
+        &files.bank,
+        &import::bank::BankOptions::default(),
+        now,
+    )?;
     let reconcile = reconcile::run(store, now)?;
     ready_to_use(store, now)?;
     let open_findings = store.read(|tx| {

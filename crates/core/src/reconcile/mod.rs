@@ -251,13 +251,24 @@ pub fn bank_books_in(tx: &StoreTx<'_>) -> Result<deposits::BankBooks, ReconcileE
         lines: tx.bank_lines()?.into_iter().map(|s| s.line).collect(),
         coverage: tx.bank_coverage()?,
         tolerances: crate::deposits::tolerance::all(tx)?,
-        // A cursor a sync cannot read is no cursor here: the sync itself refuses it, and
-        // until it runs no deposit is called unexplained.
-        payouts_synced_before: crate::sync::window::cursor(tx, crate::sync::ObjectKind::Payout)
-            .ok()
-            .flatten()
-            .and_then(|s| Timestamp::from_second(s).ok()),
+        payouts_synced_before: payouts_known_before(tx)?,
     })
+}
+
+/// Before when every payout is in the store: where the sync's payout cursor stands, or
+/// past the latest payout Stripe's files brought in (a file lists the payouts of its
+/// period, so one created after a deposit's day means that day's payout is in), whichever
+/// reaches further. A cursor a sync cannot read is no cursor here: the sync itself refuses
+/// it, and until it runs no deposit is called unexplained for it.
+fn payouts_known_before(tx: &StoreTx<'_>) -> Result<Option<Timestamp>, ReconcileError> {
+    let synced = crate::sync::window::cursor(tx, crate::sync::ObjectKind::Payout)
+        .ok()
+        .flatten()
+        .and_then(|s| Timestamp::from_second(s).ok());
+    let from_files = tx
+        .latest_payout_from_files(crate::sync::GATEWAY)?
+        .map(|t| t + jiff::SignedDuration::from_secs(1));
+    Ok(synced.max(from_files))
 }
 
 fn bank_kinds() -> Vec<FindingKind> {
