@@ -1118,6 +1118,13 @@ const STATEMENTS: &[&str] = &[
     "ofxparse-ofx-v102-empty-tags.ofx",
     "actual-1252.qfx",
     "genkgo-camt053.v3.xml",
+    "csv/chase-checking.csv",
+    "csv/bank-of-america.csv",
+    "csv/schwab.csv",
+    "csv/mercury.csv",
+    "csv/ing-de.csv",
+    "csv/ubs.csv",
+    "csv/natwest.csv",
 ];
 
 proptest! {
@@ -1145,6 +1152,7 @@ proptest! {
         let options = BankOptions {
             currency: currency.map(|c| chargeguard::money::Currency::from_code(c).unwrap()),
             account: None,
+            layout: None,
         };
         imported_twice_or_refused(&mut t, &path, |store| {
             import_bank_file(store, &path, &options, now()).map(|r| r.counts)

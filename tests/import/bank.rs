@@ -32,6 +32,36 @@ fn bank_fixture(name: &str) -> std::path::PathBuf {
 #[case::ofxparse_empty_elements("ofxparse-ofx-v102-empty-tags.ofx", Some("AUD"))]
 #[case::actual_windows_1252("actual-1252.qfx", None)]
 #[case::genkgo_camt053_v3("genkgo-camt053.v3.xml", None)]
+#[case::csv_chase_checking("csv/chase-checking.csv", None)]
+#[case::csv_chase_card("csv/chase-card.csv", None)]
+#[case::csv_bank_of_america_summary_block("csv/bank-of-america.csv", None)]
+#[case::csv_bank_of_america_card("csv/bank-of-america-card.csv", None)]
+#[case::csv_capital_one_card("csv/capital-one-card.csv", None)]
+#[case::csv_capital_one_360("csv/capital-one-360.csv", None)]
+#[case::csv_schwab_pending("csv/schwab.csv", None)]
+#[case::csv_mercury_two_accounts("csv/mercury.csv", None)]
+#[case::csv_dcu("csv/dcu.csv", None)]
+#[case::csv_amex_spending_positive("csv/amex.csv", None)]
+#[case::csv_citi_negative_credits("csv/citi.csv", None)]
+#[case::csv_td_bank("csv/td-bank.csv", None)]
+#[case::csv_lloyds_trailing_comma("csv/lloyds.csv", None)]
+#[case::csv_barclays("csv/barclays.csv", None)]
+#[case::csv_monzo("csv/monzo.csv", None)]
+#[case::csv_starling_opening_balance_row("csv/starling.csv", None)]
+#[case::csv_nationwide_pounds("csv/nationwide.csv", None)]
+#[case::csv_natwest_spaced_header("csv/natwest.csv", Some("GBP"))]
+#[case::csv_bank_of_ireland("csv/bank-of-ireland.csv", Some("EUR"))]
+#[case::csv_aib("csv/aib.csv", None)]
+#[case::csv_revolut_pending("csv/revolut.csv", None)]
+#[case::csv_revolut_business("csv/revolut-business.csv", None)]
+#[case::csv_wise("csv/wise.csv", None)]
+#[case::csv_n26("csv/n26.csv", None)]
+#[case::csv_ing_nl_af_bij("csv/ing-nl.csv", None)]
+#[case::csv_rabobank_latin1("csv/rabobank.csv", None)]
+#[case::csv_ing_de_summary_latin1("csv/ing-de.csv", None)]
+#[case::csv_commerzbank("csv/commerzbank.csv", None)]
+#[case::csv_sparkasse_vorgemerkt("csv/sparkasse.csv", None)]
+#[case::csv_ubs_summary_block("csv/ubs.csv", None)]
 fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
     #[case] name: &str,
     #[case] currency: Option<&str>,
@@ -41,6 +71,7 @@ fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
     let options = BankOptions {
         currency: currency.map(|c| Currency::from_code(c).unwrap()),
         account: None,
+        layout: None,
     };
     let report = import_bank_file(&mut t.store, &path, &options, now())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -53,6 +84,12 @@ fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
         report.counts.unchanged,
         report.closing_balances,
     );
+    if let Some(bank) = &report.recognised {
+        seen.push_str(&format!("recognised: {bank}\n"));
+    }
+    if report.not_booked > 0 {
+        seen.push_str(&format!("not booked: {}\n", report.not_booked));
+    }
     for l in &lines {
         let l = &l.line;
         seen.push_str(&format!(
@@ -161,6 +198,7 @@ fn an_account_keeps_the_name_it_was_first_imported_under() {
     let named = |name: &str| BankOptions {
         currency: None,
         account: Some(name.to_string()),
+        layout: None,
     };
     let mut t = TestStore::new();
     let first = import_bank_file(&mut t.store, &statement, &named("Operating"), now()).unwrap();
@@ -196,5 +234,106 @@ fn an_account_keeps_the_name_it_was_first_imported_under() {
     assert!(
         refused.to_string().contains("holds 2 accounts"),
         "{refused}"
+    );
+}
+
+/// A bank's CSV export with no lines (a quiet month) imports nothing and is no error; a
+/// line whose date is not in the bank's form is refused by line and column, nothing stored.
+#[test]
+fn a_csv_export_with_no_lines_imports_nothing_and_a_bad_date_is_named() {
+    let mut t = TestStore::new();
+    let empty = import_bank_file(
+        &mut t.store,
+        &bank_fixture("csv/revolut-empty.csv"),
+        &BankOptions::default(),
+        now(),
+    )
+    .unwrap();
+    assert_eq!(empty.counts, Default::default());
+    assert_eq!(empty.recognised.as_deref(), Some("Revolut"));
+
+    let text = std::fs::read_to_string(bank_fixture("csv/chase-checking.csv"))
+        .unwrap()
+        .replace("08/31/2023", "2023-08-31");
+    let path = t.dir.path().join("Chase1234_Activity.CSV");
+    std::fs::write(&path, text).unwrap();
+    let before = t.dump();
+    let refused = import_bank_file(&mut t.store, &path, &BankOptions::default(), now())
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains(":3:"), "the third line: {refused}");
+    assert!(refused.contains("Posting Date"), "{refused}");
+    assert!(refused.contains("2023-08-31"), "{refused}");
+    assert!(refused.contains("%m/%d/%Y"), "{refused}");
+    assert_eq!(t.dump(), before);
+}
+
+/// A bank no shipped layout knows is read with the person's own layout file, in the form
+/// the shipped ones have; without it the file is refused saying how to read it.
+#[test]
+fn a_bank_nobody_shipped_is_read_with_the_persons_own_layout() {
+    let mut t = TestStore::new();
+    let path = t.dir.path().join("export.csv");
+    std::fs::write(
+        &path,
+        "Buchungsdatum;Text;Lastschrift;Gutschrift;Saldo\n\
+         01.12.2026;STRIPE PAYMENTS EUROPE;;1'250.50;9'000.00\n\
+         02.12.2026;Miete Dezember;2'400.00;;6'600.00\n",
+    )
+    .unwrap();
+    let refused = import_bank_file(&mut t.store, &path, &BankOptions::default(), now())
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("--layout"), "{refused}");
+    let layout = chargeguard::import::bank::csv::layout_from_toml(
+        r#"
+name = "Raiffeisen"
+source = "our own export"
+recognise = ["Buchungsdatum", "Text", "Lastschrift", "Gutschrift"]
+delimiter = ";"
+date = "Buchungsdatum"
+date_format = "%d.%m.%Y"
+currency_code = "CHF"
+money_out = "Lastschrift"
+money_in = "Gutschrift"
+description = ["Text"]
+"#,
+    )
+    .unwrap();
+    let options = BankOptions {
+        account: Some("Operating".into()),
+        layout: Some(layout),
+        ..BankOptions::default()
+    };
+    let report = import_bank_file(&mut t.store, &path, &options, now()).unwrap();
+    assert_eq!(report.counts.new, 2);
+    let lines = t.store.read(|tx| tx.bank_lines()).unwrap();
+    let seen: Vec<(String, String, i64, String)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l.line.account.clone(),
+                l.line.booked_on.to_string(),
+                l.line.amount.minor(),
+                l.line.amount.currency().code().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "Operating".into(),
+                "2026-12-01".into(),
+                125_050,
+                "CHF".into()
+            ),
+            (
+                "Operating".into(),
+                "2026-12-02".into(),
+                -240_000,
+                "CHF".into()
+            ),
+        ]
     );
 }

@@ -27,7 +27,7 @@ enum ImportWhat {
     Stripe(StripeArgs),
     /// Stripe's dashboard payments export (unified payments CSV).
     StripePayments(FileArgs),
-    /// A bank statement: OFX or QFX (versions 1 and 2).
+    /// A bank statement: OFX or QFX (versions 1 and 2), camt.053, or a bank's CSV export.
     Bank(BankArgs),
 }
 
@@ -80,9 +80,14 @@ struct BankArgs {
     /// The account's currency (ISO 4217), where the statement names none.
     #[arg(long)]
     currency: Option<String>,
-    /// The account's name in Chargeguard; the statement's bank and account ids by default.
+    /// The account's name in Chargeguard; the statement's bank and account ids by default
+    /// (a CSV export that names no account: the bank's name).
     #[arg(long)]
     account: Option<String>,
+    /// A CSV layout file for a bank no shipped layout reads (`chargeguard layouts --bank
+    /// NAME` prints one to start from).
+    #[arg(long)]
+    layout: Option<PathBuf>,
 }
 
 /// `chargeguard import bank FILE`.
@@ -95,6 +100,17 @@ fn import_bank(ctx: &Ctx, args: BankArgs) -> anyhow::Result<ExitCode> {
             .map(|c| Currency::from_code(c.trim()))
             .transpose()?,
         account: args.account,
+        layout: match &args.layout {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the layout {}", path.display()))?;
+                Some(
+                    import::bank::csv::layout_from_toml(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                )
+            }
+            None => None,
+        },
     };
     let report =
         import::bank::import_bank_file(&mut store, &args.file, &options, jiff::Timestamp::now())?;
@@ -358,11 +374,50 @@ pub fn settings(ctx: &Ctx, args: SettingsArgs) -> anyhow::Result<ExitCode> {
 pub struct LayoutsArgs {
     /// Print this layout's TOML (to copy, change and save as your own mapping).
     name: Option<String>,
+    /// The banks' CSV exports `import bank` reads (their TOML is what `--layout` takes).
+    #[arg(long)]
+    bank: bool,
+}
+
+/// `chargeguard layouts --bank [NAME]`: the banks' CSV exports, or one as TOML.
+fn bank_layouts(ctx: &Ctx, name: Option<String>) -> anyhow::Result<ExitCode> {
+    use chargeguard::import::bank::csv::{SHIPPED, layout_from_toml};
+    if let Some(name) = name {
+        let (_, text) = SHIPPED.iter().find(|(id, _)| *id == name).ok_or_else(|| {
+            let known: Vec<&str> = SHIPPED.iter().map(|(id, _)| *id).collect();
+            anyhow::anyhow!(
+                "no bank layout is called `{name}`; the bank layouts: {}",
+                known.join(", ")
+            )
+        })?;
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut rows = Vec::new();
+    for (id, text) in SHIPPED {
+        let layout = layout_from_toml(text).map_err(anyhow::Error::msg)?;
+        rows.push((id, layout));
+    }
+    if ctx.json {
+        let rows: Vec<serde_json::Value> = rows
+            .iter()
+            .map(|(id, l)| serde_json::json!({"id": id, "name": l.name, "recognise": l.recognise}))
+            .collect();
+        output::json(&rows)?;
+    } else {
+        for (id, l) in rows {
+            println!("{id}\t{}\t{}", l.name, l.recognise.join(", "));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `chargeguard layouts [NAME]`: the invoicing apps' exports Chargeguard reads with no
 /// mapping, or one of them as TOML.
 pub fn layouts(ctx: &Ctx, args: LayoutsArgs) -> anyhow::Result<ExitCode> {
+    if args.bank {
+        return bank_layouts(ctx, args.name);
+    }
     match args.name {
         Some(name) => {
             let layout = layouts::named(&name).ok_or_else(|| {

@@ -343,7 +343,7 @@ pub enum ImportError {
         reason: String,
     },
     #[error(
-        "{file} is not a bank statement Chargeguard reads: it reads OFX and QFX files (versions 1 and 2) and ISO 20022 camt.053 today; export the account's transactions as OFX, QFX, Quicken, Money or camt.053"
+        "{file} is not a bank statement Chargeguard reads: it reads OFX and QFX files (versions 1 and 2), ISO 20022 camt.053, and the CSV exports of the banks `chargeguard layouts --bank` lists; export the account's transactions as OFX, QFX, Quicken, Money or camt.053, or describe your bank's CSV in a layout file (--layout)"
     )]
     NotABankStatement { file: PathBuf },
     #[error(transparent)]

@@ -9,6 +9,7 @@
 //! line means for the books.
 
 mod camt;
+pub mod csv;
 mod ofx;
 mod tree;
 
@@ -80,8 +81,11 @@ impl StatementProblem {
 pub struct BankOptions {
     /// The account's currency, where the file names none.
     pub currency: Option<Currency>,
-    /// The account's name in Chargeguard; the file's bank and account ids by default.
+    /// The account's name in Chargeguard; the file's bank and account ids by default (a
+    /// CSV export without them: the bank's name).
     pub account: Option<String>,
+    /// A bank's CSV layout the person wrote, for an export no shipped layout reads.
+    pub layout: Option<csv::BankLayout>,
 }
 
 /// What importing a statement did.
@@ -98,6 +102,8 @@ pub struct BankImportReport {
     /// Entries the bank had not booked yet (pending), left out.
     pub not_booked: u64,
     pub content_sha256: String,
+    /// The bank whose CSV export this was, by its layout's name.
+    pub recognised: Option<String>,
 }
 
 /// A statement's opening balance plus its lines, beside the closing balance it states.
@@ -114,6 +120,9 @@ pub struct BalanceCheck {
 
 impl fmt::Display for BankImportReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(bank) = &self.recognised {
+            writeln!(f, "recognised: {bank}")?;
+        }
         write!(
             f,
             "{}: {} new, {} changed, {} unchanged bank lines ({})",
@@ -169,14 +178,32 @@ pub fn import_bank_file(
         value: p.value,
         reason: readable(&p.reason),
     };
-    let (format, statements) = if ofx::looks_like_ofx(&bytes) {
+    let mut recognised = None;
+    let (format, statements) = if options.layout.is_none() && ofx::looks_like_ofx(&bytes) {
         ("ofx", ofx::read(&bytes).map_err(refused)?)
-    } else if camt::looks_like_camt053(&bytes) {
+    } else if options.layout.is_none() && camt::looks_like_camt053(&bytes) {
         ("camt.053", camt::read(&bytes).map_err(refused)?)
     } else {
-        return Err(ImportError::NotABankStatement {
-            file: path.to_path_buf(),
-        });
+        let text = csv::decode(&bytes);
+        let layouts = match &options.layout {
+            Some(own) => vec![own.clone()],
+            None => csv::shipped(),
+        };
+        let Some((layout, header)) = csv::recognise(&text, &layouts) else {
+            return Err(ImportError::NotABankStatement {
+                file: path.to_path_buf(),
+            });
+        };
+        recognised = Some(layout.name.clone());
+        let read = csv::read(
+            &text,
+            layout,
+            header,
+            options.currency,
+            options.account.as_deref(),
+        )
+        .map_err(refused)?;
+        ("csv", read)
     };
     let not_booked = statements.iter().map(|s| s.not_booked).sum();
     if options.account.is_some() && statements.len() > 1 {
@@ -323,6 +350,7 @@ pub fn import_bank_file(
             balance_checks: checks,
             not_booked,
             content_sha256: sha256.clone(),
+            recognised: recognised.clone(),
         };
         if counts.new == 0 && counts.changed == 0 {
             // Nothing new: roll back, so not even the statement is recorded again.
