@@ -1152,7 +1152,7 @@ proptest! {
         let options = BankOptions {
             currency: currency.map(|c| chargeguard::money::Currency::from_code(c).unwrap()),
             account: None,
-            layout: None,
+            ..BankOptions::default()
         };
         imported_twice_or_refused(&mut t, &path, |store| {
             import_bank_file(store, &path, &options, now()).map(|r| r.counts)

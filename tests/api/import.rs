@@ -421,3 +421,89 @@ async fn a_file_named_by_path_is_recognised_by_its_header_and_imported_where_it_
     assert_eq!(gone.code, ApiErrorCode::Refused);
     assert!(gone.message.contains("moved.csv"), "{}", gone.message);
 }
+
+/// A bank statement and Stripe's payout files go through the same screen: told from their
+/// bytes (an OFX file, a bank's CSV, Stripe's payouts export), tried, imported, and again
+/// read unchanged; a bad line comes back as a problem with its line.
+#[tokio::test]
+async fn bank_statements_and_stripe_reports_are_recognised_tried_and_imported() {
+    let (_dir, api) = setup();
+    let fixture = |path: &str| {
+        std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/fixtures")
+                .join(path),
+        )
+        .unwrap()
+    };
+    for (name, bytes, kind, recognised, new) in [
+        (
+            "statement.qfx",
+            fixture("bank/ofxparse-chase_cc.qfx"),
+            "bank_statement",
+            "OFX statement",
+            0,
+        ),
+        (
+            "Chase1234_Activity.CSV",
+            fixture("bank/csv/chase-checking.csv"),
+            "bank_statement",
+            "Chase checking",
+            3,
+        ),
+        (
+            "payouts.csv",
+            fixture("stripe-reports/payouts-export.csv"),
+            "stripe_report",
+            "Stripe payouts export",
+            1,
+        ),
+    ] {
+        let up = upload(&api, name, &bytes).await;
+        let seen: FileKindView = call(&api, "file_kind", json!({"path": up.path}))
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                serde_json::to_value(seen.kind).unwrap(),
+                seen.layout.as_deref()
+            ),
+            (json!(kind), Some(recognised)),
+            "{name}"
+        );
+        let tried = import(&api, kind, &up.path, None, true).await.unwrap();
+        assert!(tried.dry_run && !tried.written, "{tried:?}");
+        assert!(
+            tried.message.contains("(dry run: nothing was written)"),
+            "{}",
+            tried.message
+        );
+        let done = import(&api, kind, &up.path, None, false).await.unwrap();
+        assert_eq!(done.recognised.as_deref(), Some(recognised), "{name}");
+        if new > 0 {
+            assert_eq!(done.new, new, "{name}: {}", done.message);
+            assert!(done.written);
+        }
+        assert!(done.problems.is_empty(), "{:?}", done.problems);
+        let up = upload(&api, name, &bytes).await;
+        let again = import(&api, kind, &up.path, None, false).await.unwrap();
+        assert_eq!(
+            (again.new, again.changed),
+            (0, 0),
+            "{name}: {}",
+            again.message
+        );
+    }
+
+    let bad = String::from_utf8(fixture("bank/csv/chase-checking.csv"))
+        .unwrap()
+        .replace("08/31/2023", "31.08.2023");
+    let up = upload(&api, "bad.csv", bad.as_bytes()).await;
+    let refused = import(&api, "bank_statement", &up.path, None, false)
+        .await
+        .unwrap();
+    assert_eq!(refused.problems.len(), 1, "{refused:?}");
+    assert_eq!(refused.problems[0].line, 3);
+    assert_eq!(refused.problems[0].column_name, "Posting Date");
+    assert!(!refused.written);
+}

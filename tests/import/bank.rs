@@ -71,7 +71,7 @@ fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
     let options = BankOptions {
         currency: currency.map(|c| Currency::from_code(c).unwrap()),
         account: None,
-        layout: None,
+        ..BankOptions::default()
     };
     let report = import_bank_file(&mut t.store, &path, &options, now())
         .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -198,7 +198,7 @@ fn an_account_keeps_the_name_it_was_first_imported_under() {
     let named = |name: &str| BankOptions {
         currency: None,
         account: Some(name.to_string()),
-        layout: None,
+        ..BankOptions::default()
     };
     let mut t = TestStore::new();
     let first = import_bank_file(&mut t.store, &statement, &named("Operating"), now()).unwrap();

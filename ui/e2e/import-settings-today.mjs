@@ -25,6 +25,17 @@ const ACME = [
   "ACME-2,cus_acme_2,20.00,USD,2026-10-02,2026-11-01,Settled,Lee",
   "",
 ].join("\n");
+const CHASE = [
+  "Details,Posting Date,Description,Amount,Type,Balance,Check or Slip #",
+  "CREDIT,11/03/2026,\"STRIPE           TRANSFER   ST-E2E1   CCD ID: 1800948598\",1234.56,ACH_CREDIT,5234.56,,",
+  "DEBIT,11/04/2026,\"MONTHLY SERVICE FEE\",-15.00,FEE_TRANSACTION,5219.56,,",
+  "",
+].join("\n");
+const PAYOUTS = [
+  "id,Amount,Created (UTC),Currency,Arrival Date (UTC),Status",
+  "po_1E2EPayout000000000001,1234.56,2026-11-01 02:59,usd,2026-11-03 00:00,paid",
+  "",
+].join("\n");
 const csv = (name, text) => ({ name, mimeType: "text/csv", buffer: Buffer.from(text) });
 
 const { step, summary } = steps();
@@ -60,6 +71,23 @@ try {
     await first.getByText("invoices.csv: 0 new, 0 changed, 3 unchanged").waitFor();
     await first.getByText("Nothing new: the store already holds every row").waitFor();
     await page.screenshot({ path: join(shots, "b-1-import-unchanged.png"), fullPage: true });
+  });
+
+  await step("Import: a bank's CSV export and Stripe's payouts export are told from their headers", async () => {
+    await page.getByLabel("Choose CSV files").setInputFiles([
+      csv("Chase1234_Activity.CSV", CHASE),
+      csv("payouts.csv", PAYOUTS),
+    ]);
+    const bank = card("Chase1234_Activity.CSV");
+    expect((await bank.getByLabel("What is this file?").inputValue()) === "bank_statement", "a bank statement");
+    await bank.getByRole("button", { name: "Import", exact: true }).click();
+    await bank.getByText("Chase1234_Activity.CSV: 2 new, 0 changed, 0 unchanged bank lines").waitFor();
+    await bank.getByTestId("import-recognised").filter({ hasText: "Chase checking" }).waitFor();
+    const payouts = card("payouts.csv");
+    expect((await payouts.getByLabel("What is this file?").inputValue()) === "stripe_report", "a Stripe report");
+    await payouts.getByRole("button", { name: "Import", exact: true }).click();
+    await payouts.getByText("payouts.csv: 1 new, 0 changed, 0 unchanged payouts").waitFor();
+    await page.screenshot({ path: join(shots, "b-1b-import-bank-and-payouts.png"), fullPage: true });
   });
 
   await step("Import: a bad file is refused with file, line and column for each problem", async () => {

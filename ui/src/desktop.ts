@@ -15,7 +15,9 @@ export async function pickCsvPaths(): Promise<string[]> {
     title: "Choose CSV files to import",
     multiple: true,
     directory: false,
-    filters: [{ name: "CSV files", extensions: ["csv", "CSV", "txt"] }],
+    filters: [
+      { name: "CSV files and bank statements", extensions: ["csv", "CSV", "txt", "ofx", "OFX", "qfx", "QFX", "xml"] },
+    ],
   });
   if (picked === null) return [];
   return Array.isArray(picked) ? picked : [picked];

@@ -14,12 +14,14 @@ import {
 const saved: MappingSummary[] = [{ name: "acme", layout: "invoices" }];
 
 describe("the kind of file", () => {
-  it("offers the three layouts and each saved mapping with its layout", () => {
+  it("offers every kind of file and each saved mapping with its layout", () => {
     const labels = kindChoices(saved).map((c) => c.label);
     expect(labels).toEqual([
       "Invoices",
       "Payments (the app's ledger)",
       "Stripe payments export",
+      "Stripe balance or payout report",
+      "Bank statement (OFX, camt.053 or the bank's CSV)",
       "Invoices — mapping “acme”",
     ]);
   });

@@ -24,9 +24,11 @@ const KIND_LABELS: Record<ImportKind, string> = {
   invoices: "Invoices",
   payments: "Payments (the app's ledger)",
   stripe_payments: "Stripe payments export",
+  stripe_report: "Stripe balance or payout report",
+  bank_statement: "Bank statement (OFX, camt.053 or the bank's CSV)",
 };
 
-/** The three documented layouts, then each saved mapping as "Invoices — mapping acme". */
+/** Every kind of file, then each saved mapping as "Invoices — mapping acme". */
 export function kindChoices(mappings: MappingSummary[]): KindChoice[] {
   const plain: KindChoice[] = (Object.keys(KIND_LABELS) as ImportKind[]).map((kind) => ({
     value: kind,

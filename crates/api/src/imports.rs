@@ -39,6 +39,7 @@ use chargeguard_core::import::mapping::{self as core_mapping, MappingPreview as 
 use chargeguard_core::import::{
     self, ColumnMapping, FileKind, ImportError, ImportOptions, MappingLayout,
 };
+use chargeguard_core::store::SourceCounts;
 
 /// How many rows a mapping preview shows.
 pub const PREVIEW_ROWS: usize = 5;
@@ -285,11 +286,14 @@ fn layout_out(l: MappingLayout) -> Layout {
     }
 }
 
-fn kind_in(k: ImportKind) -> FileKind {
+/// The core's kind of CSV file, for the kinds the CSV importer reads (a bank statement and
+/// a Stripe report have importers of their own).
+pub(crate) fn kind_in(k: ImportKind) -> Option<FileKind> {
     match k {
-        ImportKind::Invoices => FileKind::Invoices,
-        ImportKind::Payments => FileKind::Payments,
-        ImportKind::StripePayments => FileKind::StripePayments,
+        ImportKind::Invoices => Some(FileKind::Invoices),
+        ImportKind::Payments => Some(FileKind::Payments),
+        ImportKind::StripePayments => Some(FileKind::StripePayments),
+        ImportKind::StripeReport | ImportKind::BankStatement => None,
     }
 }
 
@@ -490,13 +494,34 @@ pub fn file_kind(api: &Api, request: &FileRequest) -> Result<FileKindView, ApiEr
     let path = PathBuf::from(&request.path);
     let name = file_name(&path);
     let mut store = api.open()?;
-    let recognised = import::recognise_file(&mut store, &path).map_err(|e| match e {
+    let refused = |e: ImportError| match e {
         ImportError::Store(e) => e.into(),
         other => ApiError::new(
             ApiErrorCode::Refused,
             with_name(other.to_string(), &path, &name),
         ),
-    })?;
+    };
+    let view = |kind, layout| FileKindView {
+        name: name.clone(),
+        kind: Some(kind),
+        layout,
+    };
+    if let Some(report) = import::stripe_reports::recognise_file(&path).map_err(refused)? {
+        return Ok(view(
+            ImportKind::StripeReport,
+            Some(report.name().to_string()),
+        ));
+    }
+    let statement = import::bank::recognise_file(&path).map_err(refused)?;
+    if let Some(format) = statement.as_deref().filter(|f| f.ends_with(" statement")) {
+        return Ok(view(ImportKind::BankStatement, Some(format.to_string())));
+    }
+    let recognised = import::recognise_file(&mut store, &path).map_err(refused)?;
+    if recognised.kind.is_none()
+        && let Some(bank) = statement
+    {
+        return Ok(view(ImportKind::BankStatement, Some(bank)));
+    }
     Ok(FileKindView {
         name,
         kind: recognised.kind.map(|k| match k {
@@ -508,11 +533,211 @@ pub fn file_kind(api: &Api, request: &FileRequest) -> Result<FileKindView, ApiEr
     })
 }
 
+/// The outcome of an import that had nothing to say yet.
+fn blank_outcome(name: &str, dry_run: bool, zone: String) -> ImportOutcome {
+    ImportOutcome {
+        file: name.to_string(),
+        dry_run,
+        written: false,
+        new: 0,
+        changed: 0,
+        unchanged: 0,
+        message: String::new(),
+        changed_rows: Vec::new(),
+        changed_unlisted: 0,
+        problems: Vec::new(),
+        problems_more: 0,
+        zone,
+        recognised: None,
+        skipped: Vec::new(),
+        preview: Vec::new(),
+    }
+}
+
+/// "name: refused for 2 problems, nothing was imported; fix them …".
+fn refused_message(name: &str, total: u64) -> String {
+    format!(
+        "{name}: refused for {}, nothing was imported; fix {} in the file and import it again",
+        if total == 1 {
+            "1 problem".to_string()
+        } else {
+            format!("{} problems", import::thousands(total))
+        },
+        if total == 1 { "it" } else { "them" }
+    )
+}
+
+/// A file refused for its rows: each problem with its line and column.
+fn refused_rows(outcome: &mut ImportOutcome, errors: Vec<import::RowError>, more: u64) {
+    let total = errors.len() as u64 + more;
+    outcome.problems = errors
+        .into_iter()
+        .map(|e| ImportProblem {
+            file: outcome.file.clone(),
+            line: count32(e.line),
+            column: Some(count32(e.column as u64)),
+            column_name: e.column_name,
+            value: e.value,
+            reason: e.reason,
+        })
+        .collect();
+    outcome.problems_more = count32(more);
+    outcome.message = refused_message(&outcome.file, total);
+}
+
+/// The counts of an import as the screen words them.
+fn counted(outcome: &mut ImportOutcome, counts: SourceCounts, what: &str) {
+    outcome.written = !outcome.dry_run && counts.new + counts.changed > 0;
+    outcome.new = count32(counts.new);
+    outcome.changed = count32(counts.changed);
+    outcome.unchanged = count32(counts.unchanged);
+    outcome.message = format!(
+        "{}: {} new, {} changed, {} unchanged{what}{}",
+        outcome.file,
+        import::thousands(counts.new),
+        import::thousands(counts.changed),
+        import::thousands(counts.unchanged),
+        if outcome.dry_run {
+            " (dry run: nothing was written)"
+        } else {
+            ""
+        }
+    );
+}
+
+/// A bank statement (OFX, camt.053, a bank's CSV) through the import screen.
+fn import_statement(
+    api: &Api,
+    request: &ImportCsvRequest,
+    path: &Path,
+    name: &str,
+) -> Result<ImportOutcome, ApiError> {
+    let mut store = api.open()?;
+    let defaults =
+        import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let currency = currency_of(request)?;
+    let options = import::bank::BankOptions {
+        currency,
+        dry_run: request.dry_run,
+        ..import::bank::BankOptions::default()
+    };
+    let result = import::bank::import_bank_file(&mut store, path, &options, now());
+    if !request.dry_run {
+        forget_upload(api, path);
+    }
+    let mut outcome = blank_outcome(name, request.dry_run, defaults.zone_name);
+    match result {
+        Ok(report) => {
+            counted(&mut outcome, report.counts, " bank lines");
+            outcome.recognised = report.recognised.clone().or(Some(match report.format {
+                "ofx" => "OFX statement".to_string(),
+                other => format!("{other} statement"),
+            }));
+            if report.not_booked > 0 {
+                outcome.skipped.push(format!(
+                    "{} pending entries the bank has not booked were left out",
+                    import::thousands(report.not_booked)
+                ));
+            }
+            for c in report
+                .balance_checks
+                .iter()
+                .filter(|c| c.difference_minor != 0)
+            {
+                outcome.skipped.push(format!(
+                    "{}'s lines do not explain its statement's closing balance (a difference of {} minor units of {}): a line may be missing from the file",
+                    c.account, c.difference_minor, c.currency
+                ));
+            }
+        }
+        Err(ImportError::Statement {
+            line,
+            path: at,
+            value,
+            reason,
+            ..
+        }) => {
+            outcome.problems.push(ImportProblem {
+                file: name.to_string(),
+                line: count32(line),
+                column: None,
+                column_name: at,
+                value,
+                reason,
+            });
+            outcome.message = refused_message(name, 1);
+        }
+        Err(ImportError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(ApiError::invalid(with_name(e.to_string(), path, name))),
+    }
+    Ok(outcome)
+}
+
+/// One of Stripe's balance or payout files through the import screen.
+fn import_report(
+    api: &Api,
+    request: &ImportCsvRequest,
+    path: &Path,
+    name: &str,
+) -> Result<ImportOutcome, ApiError> {
+    let mut store = api.open()?;
+    let defaults =
+        import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let options = import::stripe_reports::ReportOptions {
+        zone: defaults.zone.clone(),
+        day_order: None,
+        dry_run: request.dry_run,
+    };
+    let result = import::stripe_reports::import_stripe_report(&mut store, path, &options, now());
+    if !request.dry_run {
+        forget_upload(api, path);
+    }
+    let mut outcome = blank_outcome(name, request.dry_run, defaults.zone_name);
+    match result {
+        Ok(report) => {
+            let what = if report.payouts.new + report.payouts.changed + report.payouts.unchanged > 0
+            {
+                " payouts"
+            } else {
+                " balance transactions"
+            };
+            counted(&mut outcome, report.counts, what);
+            outcome.recognised = Some(report.report.name().to_string());
+        }
+        Err(ImportError::Rows { errors, more, .. }) => refused_rows(&mut outcome, errors, more),
+        Err(ImportError::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(ApiError::invalid(with_name(e.to_string(), path, name))),
+    }
+    Ok(outcome)
+}
+
+/// The currency the request names, if any.
+fn currency_of(
+    request: &ImportCsvRequest,
+) -> Result<Option<chargeguard_core::money::Currency>, ApiError> {
+    request
+        .currency
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|code| {
+            chargeguard_core::money::Currency::from_code(code)
+                .map_err(|e| ApiError::invalid(format!("{e}; type a code such as USD")))
+        })
+        .transpose()
+}
+
 /// Imports (or, with `dry_run`, tries) one CSV file; a refusal comes back as problems.
 pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome, ApiError> {
     required("a file", &request.path)?;
     let path = PathBuf::from(&request.path);
     let name = file_name(&path);
+    let Some(kind) = kind_in(request.kind) else {
+        return match request.kind {
+            ImportKind::BankStatement => import_statement(api, request, &path, &name),
+            _ => import_report(api, request, &path, &name),
+        };
+    };
     let mut store = api.open()?;
     let defaults =
         import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
@@ -544,27 +769,11 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
         from: request.from.clone().filter(|f| !f.trim().is_empty()),
         currency,
     };
-    let result = import::import_file(&mut store, kind_in(request.kind), &path, &options, now());
+    let result = import::import_file(&mut store, kind, &path, &options, now());
     if !request.dry_run {
         forget_upload(api, &path);
     }
-    let mut outcome = ImportOutcome {
-        file: name.clone(),
-        dry_run: request.dry_run,
-        written: false,
-        new: 0,
-        changed: 0,
-        unchanged: 0,
-        message: String::new(),
-        changed_rows: Vec::new(),
-        changed_unlisted: 0,
-        problems: Vec::new(),
-        problems_more: 0,
-        zone: zone_name,
-        recognised: None,
-        skipped: Vec::new(),
-        preview: Vec::new(),
-    };
+    let mut outcome = blank_outcome(&name, request.dry_run, zone_name);
     match result {
         Ok(report) => {
             outcome.written = report.source_id.is_some();
@@ -602,30 +811,7 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
             outcome.skipped = report.skipped.iter().map(|s| s.to_string()).collect();
             outcome.preview = report.preview.clone();
         }
-        Err(ImportError::Rows { errors, more, .. }) => {
-            let total = errors.len() as u64 + more;
-            outcome.problems = errors
-                .into_iter()
-                .map(|e| ImportProblem {
-                    file: name.clone(),
-                    line: count32(e.line),
-                    column: Some(count32(e.column as u64)),
-                    column_name: e.column_name,
-                    value: e.value,
-                    reason: e.reason,
-                })
-                .collect();
-            outcome.problems_more = count32(more);
-            outcome.message = format!(
-                "{name}: refused for {}, nothing was imported; fix {} in the file and import it again",
-                if total == 1 {
-                    "1 problem".to_string()
-                } else {
-                    format!("{} problems", import::thousands(total))
-                },
-                if total == 1 { "it" } else { "them" }
-            );
-        }
+        Err(ImportError::Rows { errors, more, .. }) => refused_rows(&mut outcome, errors, more),
         Err(ImportError::MissingColumns {
             missing,
             ambiguous,

@@ -444,6 +444,10 @@ pub enum ImportKind {
     Invoices,
     Payments,
     StripePayments,
+    /// Stripe's balance history or payouts export, or an itemized balance or payout report.
+    StripeReport,
+    /// A bank statement: OFX/QFX, camt.053 or a bank's CSV export.
+    BankStatement,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -35,7 +35,7 @@ use json::*;
 
 use chargeguard_core::actions::{self, Plan};
 use chargeguard_core::gateway::stripe::StripeClient;
-use chargeguard_core::import::{self, FileKind, ImportOptions};
+use chargeguard_core::import::{self, ImportOptions};
 use chargeguard_core::money::Money;
 use chargeguard_core::reconcile::{self, Confidence as CoreConfidence, FindingKind as CoreKind};
 use chargeguard_core::secret::SecretKey;
@@ -657,12 +657,30 @@ pub fn audit_verify(api: &Api) -> Result<AuditVerified, ApiError> {
 /// Imports one CSV file (one transaction: a bad row leaves the store as it was).
 pub fn import_file(api: &Api, request: &ImportRequest) -> Result<Imported, ApiError> {
     required("a file", &request.path)?;
-    let mut store = api.open()?;
-    let kind = match request.kind {
-        ImportKind::Invoices => FileKind::Invoices,
-        ImportKind::Payments => FileKind::Payments,
-        ImportKind::StripePayments => FileKind::StripePayments,
+    let Some(kind) = imports::kind_in(request.kind) else {
+        // A bank statement or a Stripe report: the import screen's door reads them.
+        let outcome = imports::import_csv(
+            api,
+            &imports::ImportCsvRequest {
+                kind: request.kind,
+                path: request.path.clone(),
+                mapping: None,
+                from: None,
+                currency: None,
+                dry_run: false,
+            },
+        )?;
+        if !outcome.problems.is_empty() {
+            return Err(ApiError::new(ApiErrorCode::Refused, outcome.message));
+        }
+        return Ok(Imported {
+            new: outcome.new,
+            changed: outcome.changed,
+            unchanged: outcome.unchanged,
+            message: outcome.message,
+        });
     };
+    let mut store = api.open()?;
     let mapping = match &request.mapping {
         Some(name) => Some(
             import::resolve_mapping(&mut store, name)

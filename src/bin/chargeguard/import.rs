@@ -88,6 +88,9 @@ struct BankArgs {
     /// NAME` prints one to start from).
     #[arg(long)]
     layout: Option<PathBuf>,
+    /// Show what would be added and changed; write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 /// `chargeguard import bank FILE`.
@@ -111,6 +114,7 @@ fn import_bank(ctx: &Ctx, args: BankArgs) -> anyhow::Result<ExitCode> {
             }
             None => None,
         },
+        dry_run: args.dry_run,
     };
     let report =
         import::bank::import_bank_file(&mut store, &args.file, &options, jiff::Timestamp::now())?;

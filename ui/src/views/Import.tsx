@@ -199,7 +199,7 @@ export function Import(props: { onChanged: () => Promise<void> }) {
             Choose CSV files
             <input
               type="file"
-              accept=".csv,text/csv"
+              accept=".csv,text/csv,.ofx,.qfx,.xml,.txt"
               multiple
               aria-label="Choose CSV files"
               onChange={(e) => {

@@ -86,6 +86,8 @@ pub struct BankOptions {
     pub account: Option<String>,
     /// A bank's CSV layout the person wrote, for an export no shipped layout reads.
     pub layout: Option<csv::BankLayout>,
+    /// Read and check everything, write nothing.
+    pub dry_run: bool,
 }
 
 /// What importing a statement did.
@@ -104,6 +106,8 @@ pub struct BankImportReport {
     pub content_sha256: String,
     /// The bank whose CSV export this was, by its layout's name.
     pub recognised: Option<String>,
+    /// Nothing was written: a dry run.
+    pub dry_run: bool,
 }
 
 /// A statement's opening balance plus its lines, beside the closing balance it states.
@@ -132,6 +136,9 @@ impl fmt::Display for BankImportReport {
             super::thousands(self.counts.unchanged),
             self.accounts.join(", ")
         )?;
+        if self.dry_run {
+            write!(f, " (dry run: nothing was written)")?;
+        }
         if self.not_booked > 0 {
             write!(
                 f,
@@ -158,6 +165,24 @@ impl fmt::Display for BankImportReport {
         }
         Ok(())
     }
+}
+
+/// What kind of bank statement `path` is, if it is one: `OFX`, `camt.053`, or the bank
+/// whose CSV export it is. Reads the file, writes nothing.
+pub fn recognise_file(path: &Path) -> Result<Option<String>, ImportError> {
+    let bytes = std::fs::read(path).map_err(|source| ImportError::Io {
+        file: path.to_path_buf(),
+        source,
+    })?;
+    if ofx::looks_like_ofx(&bytes) {
+        return Ok(Some("OFX statement".into()));
+    }
+    if camt::looks_like_camt053(&bytes) {
+        return Ok(Some("camt.053 statement".into()));
+    }
+    let text = csv::decode(&bytes);
+    let layouts = csv::shipped();
+    Ok(csv::recognise(&text, &layouts).map(|(layout, _)| layout.name.clone()))
 }
 
 /// Imports a bank statement file into the store, as one transaction.
@@ -351,9 +376,11 @@ pub fn import_bank_file(
             not_booked,
             content_sha256: sha256.clone(),
             recognised: recognised.clone(),
+            dry_run: options.dry_run,
         };
-        if counts.new == 0 && counts.changed == 0 {
-            // Nothing new: roll back, so not even the statement is recorded again.
+        if options.dry_run || (counts.new == 0 && counts.changed == 0) {
+            // A dry run, or nothing new: roll back, so not even the statement is recorded
+            // (again).
             return Err(Abort::NothingNew(Box::new(report)));
         }
         Ok(report)
