@@ -135,6 +135,32 @@ async fn a_payout_is_followed_until_it_lands_with_every_transaction_it_paid_out(
     assert_eq!(line["status"], "paid");
     assert_eq!(line["deposit"], Value::Null);
     assert_eq!(line["transactions_net_minor"], paid_out);
+    // The Payouts screen: the payout with its fees, its transactions one click away.
+    let api = chargeguard::api::Api::new(&path);
+    let screen = chargeguard::api::payouts::payouts(&api).unwrap();
+    assert_eq!(screen.len(), 1);
+    assert_eq!(screen[0].fees.minor, fees.to_string());
+    assert_eq!(
+        screen[0].bank, "not_yet_in_the_bank",
+        "no statement imported"
+    );
+    let lines = chargeguard::api::payouts::payout_transactions(
+        &api,
+        &chargeguard::api::payouts::PayoutRequest {
+            payout_id: screen[0].id.clone(),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        lines.len(),
+        123,
+        "its charges and refunds, not its own debit"
+    );
+    let net: i64 = lines
+        .iter()
+        .map(|t| t.net.minor.parse::<i64>().unwrap())
+        .sum();
+    assert_eq!(net, paid_out);
     let table = harness::ok(
         &harness::cli(dir.path())
             .arg("--db")

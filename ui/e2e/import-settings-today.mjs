@@ -88,6 +88,18 @@ try {
     await payouts.getByRole("button", { name: "Import", exact: true }).click();
     await payouts.getByText("payouts.csv: 1 new, 0 changed, 0 unchanged payouts").waitFor();
     await page.screenshot({ path: join(shots, "b-1b-import-bank-and-payouts.png"), fullPage: true });
+    // The payout met its deposit: the Payouts screen says so, and one click lists its
+    // transactions (none stored for a payout from the export).
+    await page.keyboard.press("Alt+9");
+    await page.getByRole("heading", { name: "Payouts" }).waitFor();
+    const row = page.locator('tr[data-payout="po_1E2EPayout000000000001"]');
+    await row.getByTestId("payout-bank").filter({ hasText: "Deposited 2026-11-03" }).waitFor();
+    await row.getByRole("button", { name: "0 transactions" }).click();
+    await page.getByText("Its transactions are not in the store").waitFor();
+    // The demo's dollar payout that never arrived is told apart from those not due yet.
+    await page.locator('tr[data-bank="missing"]').first().waitFor();
+    await page.screenshot({ path: join(shots, "b-1c-payouts.png"), fullPage: true });
+    await page.keyboard.press("Alt+5");
   });
 
   await step("Import: a bad file is refused with file, line and column for each problem", async () => {

@@ -1,5 +1,5 @@
 // The window: a "Demo data" banner when the store is the demo's, and its screens —
-// Today, Findings, Actions, Re-charge, Import, Month-end, Audit log, Settings — reachable by tab
+// Today, Findings, Actions, Re-charge, Import, Month-end, Audit log, Settings, Payouts — reachable by tab
 // and by keyboard (Alt+1, Alt+2, …).
 import { useCallback, useEffect, useState } from "react";
 import type { Today as TodayData } from "./generated";
@@ -12,8 +12,18 @@ import { MonthEnd } from "./views/MonthEnd";
 import { AuditLog } from "./views/AuditLog";
 import { Import } from "./views/Import";
 import { Settings } from "./views/Settings";
+import { Payouts } from "./views/Payouts";
 
-type Screen = "today" | "findings" | "actions" | "recharge" | "import" | "monthend" | "audit" | "settings";
+type Screen =
+  | "today"
+  | "findings"
+  | "actions"
+  | "recharge"
+  | "import"
+  | "monthend"
+  | "audit"
+  | "settings"
+  | "payouts";
 const SCREENS: { id: Screen; label: string }[] = [
   { id: "today", label: "Today" },
   { id: "findings", label: "Findings" },
@@ -23,6 +33,7 @@ const SCREENS: { id: Screen; label: string }[] = [
   { id: "monthend", label: "Month-end" },
   { id: "audit", label: "Audit log" },
   { id: "settings", label: "Settings" },
+  { id: "payouts", label: "Payouts" },
 ];
 
 export function App() {
@@ -121,6 +132,7 @@ export function App() {
         {screen === "audit" && <AuditLog />}
         {screen === "import" && <Import onChanged={refresh} />}
         {screen === "settings" && <Settings user={user} onChanged={refresh} />}
+        {screen === "payouts" && <Payouts />}
       </main>
     </div>
   );

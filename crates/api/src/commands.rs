@@ -121,6 +121,7 @@ use super::monthend::{
     ClosePeriodRequest, ExportMonthRequest, ExportedPackage, MonthRequest, PackageVerified,
     PathRequest, PeriodView, ReopenPeriodRequest,
 };
+use super::payouts::{BalanceTransactionView, PayoutRequest, PayoutView};
 use super::recharge::{
     InvoiceRequest, RechargeCandidate, RechargeCheck, RechargeProposeRequest, RechargeQuery,
 };
@@ -169,6 +170,8 @@ commands! {
     sync_start: awaited super::today_sync::sync_start [] -> SyncStatus;
     sync_progress: blocking super::today_sync::sync_progress [] -> SyncStatus;
     daily_totals: blocking super::today_sync::daily_totals [DailyTotalsRequest] -> DailyTotals;
+    payouts: blocking super::payouts::payouts [] -> Vec<PayoutView>;
+    payout_transactions: blocking super::payouts::payout_transactions [PayoutRequest] -> Vec<BalanceTransactionView>;
 }
 
 #[cfg(test)]

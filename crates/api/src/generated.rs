@@ -148,6 +148,13 @@ pub fn render() -> Vec<(String, String)> {
         one::<CurrencySeries>(&cfg, &mut out);
         one::<DayAmounts>(&cfg, &mut out);
     }
+    {
+        use super::payouts::*;
+        one::<PayoutView>(&cfg, &mut out);
+        one::<DepositView>(&cfg, &mut out);
+        one::<PayoutRequest>(&cfg, &mut out);
+        one::<BalanceTransactionView>(&cfg, &mut out);
+    }
     out.push(("commands.ts".to_string(), commands_ts(&cfg)));
     out.sort();
     out

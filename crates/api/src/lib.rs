@@ -20,6 +20,7 @@ pub mod http;
 pub mod imports;
 pub mod json;
 pub mod monthend;
+pub mod payouts;
 pub mod recharge;
 pub mod session;
 pub mod settings;

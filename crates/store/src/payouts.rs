@@ -66,6 +66,8 @@ pub struct PayoutRow {
     /// Whether every transaction it took to the bank is stored (the sync listed them to
     /// the end once the payout could change no more).
     pub transactions_listed: bool,
+    /// The fees of those transactions, together.
+    pub transactions_fee: Money,
 }
 
 impl StoreTx<'_> {
@@ -172,7 +174,10 @@ impl StoreTx<'_> {
                       WHERE t.gateway = p.gateway AND t.payout_id = p.payout_id
                         AND t.source_object_id IS NOT p.payout_id),
                     EXISTS (SELECT 1 FROM payout_transactions_listed l
-                             WHERE l.gateway = p.gateway AND l.payout_id = p.payout_id)
+                             WHERE l.gateway = p.gateway AND l.payout_id = p.payout_id),
+                    (SELECT coalesce(sum(t.fee_minor), 0) FROM gateway_balance_transactions t
+                      WHERE t.gateway = p.gateway AND t.payout_id = p.payout_id
+                        AND t.source_object_id IS NOT p.payout_id)
                FROM gateway_payouts p {filter}"
         ))?;
         let mut rows = stmt.query([gateway])?;
@@ -197,6 +202,7 @@ impl StoreTx<'_> {
                 transactions: r.get::<_, i64>(8)?.try_into().unwrap_or(0),
                 transactions_net: Money::from_minor(r.get(9)?, currency),
                 transactions_listed: r.get(10)?,
+                transactions_fee: Money::from_minor(r.get(11)?, currency),
             });
         }
         Ok(out)
@@ -219,13 +225,34 @@ impl StoreTx<'_> {
         &self,
         gateway: &str,
     ) -> Result<Vec<BalanceTransaction>, StoreError> {
-        let mut stmt = self.conn().prepare_cached(
+        self.read_balance_transactions("WHERE gateway = ?1", &[&gateway])
+    }
+
+    /// The balance transactions payout `payout_id` took to the bank (its own debit left
+    /// out), oldest first.
+    pub fn balance_transactions_of_payout(
+        &self,
+        gateway: &str,
+        payout_id: &str,
+    ) -> Result<Vec<BalanceTransaction>, StoreError> {
+        self.read_balance_transactions(
+            "WHERE gateway = ?1 AND payout_id = ?2 AND source_object_id IS NOT ?2",
+            &[&gateway, &payout_id],
+        )
+    }
+
+    fn read_balance_transactions(
+        &self,
+        filter: &str,
+        params: &[&dyn rusqlite::ToSql],
+    ) -> Result<Vec<BalanceTransaction>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(&format!(
             "SELECT txn_id, type, amount_minor, fee_minor, net_minor, currency, created_at,
                     available_on, source_object_id, payout_id
-               FROM gateway_balance_transactions WHERE gateway = ?1
-              ORDER BY created_at, txn_id",
-        )?;
-        let mut rows = stmt.query([gateway])?;
+               FROM gateway_balance_transactions {filter}
+              ORDER BY created_at, txn_id"
+        ))?;
+        let mut rows = stmt.query(params)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next()? {
             let currency = currency_from_store(&r.get::<_, String>(5)?)?;

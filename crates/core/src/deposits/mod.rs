@@ -36,6 +36,8 @@ pub struct PayoutDeposit {
     pub arrival_day: Date,
     pub transactions: u64,
     pub transactions_net_minor: i64,
+    /// The fees Stripe took from those transactions.
+    pub transactions_fee_minor: i64,
     /// `deposited`, `not_yet_in_the_bank`, `missing` or `not_expected`.
     pub bank: &'static str,
     /// The bank line it arrived as, when one met it.
@@ -84,9 +86,18 @@ pub fn payouts(store: &mut Store) -> Result<Vec<PayoutDeposit>, DepositsError> {
                 arrival_day: deposits::arrival_day(row),
                 transactions: row.transactions,
                 transactions_net_minor: row.transactions_net.minor(),
+                transactions_fee_minor: row.transactions_fee.minor(),
                 bank,
                 deposit,
             }
         })
         .collect())
+}
+
+/// The balance transactions payout `payout_id` took to the bank, oldest first.
+pub fn payout_transactions(
+    store: &mut Store,
+    payout_id: &str,
+) -> Result<Vec<crate::records::BalanceTransaction>, DepositsError> {
+    Ok(store.read(|tx| tx.balance_transactions_of_payout(crate::sync::GATEWAY, payout_id))?)
 }

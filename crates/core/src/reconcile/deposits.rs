@@ -481,6 +481,7 @@ mod tests {
             transactions: 2,
             transactions_net: usd(minor),
             transactions_listed: true,
+            transactions_fee: usd(60),
         }
     }
 
