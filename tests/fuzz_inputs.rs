@@ -1125,6 +1125,8 @@ const STATEMENTS: &[&str] = &[
     "csv/ing-de.csv",
     "csv/ubs.csv",
     "csv/natwest.csv",
+    "csv/wells-fargo.csv",
+    "csv/hsbc-uk.csv",
 ];
 
 proptest! {

@@ -62,6 +62,8 @@ fn bank_fixture(name: &str) -> std::path::PathBuf {
 #[case::csv_commerzbank("csv/commerzbank.csv", None)]
 #[case::csv_sparkasse_vorgemerkt("csv/sparkasse.csv", None)]
 #[case::csv_ubs_summary_block("csv/ubs.csv", None)]
+#[case::csv_wells_fargo_no_header("csv/wells-fargo.csv", None)]
+#[case::csv_hsbc_no_header("csv/hsbc-uk.csv", None)]
 fn a_real_statement_imports_as_the_bank_wrote_it_and_again_changes_nothing(
     #[case] name: &str,
     #[case] currency: Option<&str>,

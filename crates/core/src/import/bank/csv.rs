@@ -4,7 +4,7 @@
 //! in the same form (`import bank FILE --layout mine.toml`).
 //!
 //! What the layouts cover, as banks write them: a header below a summary block (Bank of
-//! America, ING, UBS), one signed amount or money out and money in apart (unsigned, or with
+//! America, ING, UBS), no header at all (Wells Fargo, HSBC: told by the lines' shape), one signed amount or money out and money in apart (unsigned, or with
 //! a sign the bank puts on both), a direction column (ING's `Af`/`Bij`), cards that write
 //! spending positive (American Express), `$ £ '` and thousands separators, decimal commas,
 //! a currency in a column or in the amount's header (`Amount (GBP)`), an account column
@@ -29,7 +29,18 @@ pub struct BankLayout {
     pub source: String,
     /// Header names that must all be on the header line (compared trimmed, without case;
     /// `{currency}` stands for a three-letter code).
+    #[serde(default)]
     pub recognise: Vec<String>,
+    /// For an export with no header line (Wells Fargo, HSBC): its columns' names, in
+    /// order. Such a file is recognised by its shape instead: every line has these
+    /// fields, a date in `date_format` and a number in the amount, and `marker_value` in
+    /// `marker_column` where the bank writes one.
+    #[serde(default)]
+    pub headerless: Vec<String>,
+    #[serde(default)]
+    pub marker_column: Option<String>,
+    #[serde(default)]
+    pub marker_value: Option<String>,
     #[serde(default = "comma")]
     pub delimiter: char,
     /// The booking date's column and its format (`%m/%d/%Y`).
@@ -197,6 +208,14 @@ pub const SHIPPED: &[(&str, &str)] = &[
         include_str!("../../../../../layouts/bank/sparkasse.toml"),
     ),
     ("ubs", include_str!("../../../../../layouts/bank/ubs.toml")),
+    (
+        "wells-fargo",
+        include_str!("../../../../../layouts/bank/wells-fargo.toml"),
+    ),
+    (
+        "hsbc-uk",
+        include_str!("../../../../../layouts/bank/hsbc-uk.toml"),
+    ),
 ];
 
 /// The shipped layouts, parsed.
@@ -256,12 +275,71 @@ fn cells_of(line: &str, delimiter: char) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Where a file's lines start: below the header on this line (0-based), or from the first
+/// line for an export with no header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Start {
+    Header(usize),
+    Headerless,
+}
+
 /// The layout whose header is in the file's first lines (the one naming the most columns,
-/// where several fit), with the header's line (0-based).
-pub fn recognise<'l>(text: &str, layouts: &'l [BankLayout]) -> Option<(&'l BankLayout, usize)> {
+/// where several fit); failing that, a headerless layout whose shape every one of the
+/// file's first lines has.
+pub fn recognise<'l>(text: &str, layouts: &'l [BankLayout]) -> Option<(&'l BankLayout, Start)> {
+    if let Some((layout, line)) = recognise_header(text, layouts) {
+        return Some((layout, Start::Header(line)));
+    }
+    layouts
+        .iter()
+        .filter(|l| !l.headerless.is_empty())
+        .find(|l| has_shape(text, l))
+        .map(|l| (l, Start::Headerless))
+}
+
+/// Whether the file's first lines (up to ten) all look like `layout`'s headerless rows.
+fn has_shape(text: &str, layout: &BankLayout) -> bool {
+    let at = |name: &str| layout.headerless.iter().position(|n| n == name);
+    let (Some(date), Some(amount)) = (at(&layout.date), layout.amount.as_deref().and_then(&at))
+    else {
+        return false;
+    };
+    let marker = layout
+        .marker_column
+        .as_deref()
+        .and_then(&at)
+        .zip(layout.marker_value.as_deref());
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .take(10)
+        .collect();
+    !lines.is_empty()
+        && lines.iter().all(|line| {
+            let mut cells = cells_of(line, layout.delimiter);
+            while cells.len() > layout.headerless.len()
+                && cells.last().is_some_and(String::is_empty)
+            {
+                cells.pop();
+            }
+            let number = cells.get(amount).map(|a| {
+                a.chars()
+                    .filter(|c| !matches!(c, '$' | '£' | '€' | ',' | '\'' | ' ' | '+'))
+                    .collect::<String>()
+            });
+            cells.len() == layout.headerless.len()
+                && jiff::fmt::strtime::parse(&layout.date_format, &cells[date])
+                    .and_then(|p| p.to_date())
+                    .is_ok()
+                && number.is_some_and(|n| !n.is_empty() && n.parse::<f64>().is_ok())
+                && marker.is_none_or(|(i, value)| cells[i] == value)
+        })
+}
+
+fn recognise_header<'l>(text: &str, layouts: &'l [BankLayout]) -> Option<(&'l BankLayout, usize)> {
     let mut best: Option<(&BankLayout, usize)> = None;
     for (n, line) in text.lines().take(HEADER_SEARCH_LINES).enumerate() {
-        for layout in layouts {
+        for layout in layouts.iter().filter(|l| !l.recognise.is_empty()) {
             let cells = cells_of(line, layout.delimiter);
             let fits = layout
                 .recognise
@@ -278,33 +356,38 @@ pub fn recognise<'l>(text: &str, layouts: &'l [BankLayout]) -> Option<(&'l BankL
     None
 }
 
-/// Reads the file's lines with `layout`, the header on line `header_line` (0-based).
-/// `currency` is the account's where neither a column nor the header names one; `account`
-/// names the account where no column does (else the layout's name).
+/// Reads the file's lines with `layout` from `start`. `currency` is the account's where
+/// neither a column nor the header names one; `account` names the account where no column
+/// does (else the layout's name).
 pub(crate) fn read(
     text: &str,
     layout: &BankLayout,
-    header_line: usize,
+    start: Start,
     currency: Option<Currency>,
     account: Option<&str>,
 ) -> Result<Vec<ParsedStatement>, StatementProblem> {
-    let rest: String = text
-        .lines()
-        .skip(header_line)
-        .collect::<Vec<_>>()
-        .join("\n");
+    // The file's lines before the part the reader sees, so its line numbers are the file's.
+    let skipped = match start {
+        Start::Header(line) => line,
+        Start::Headerless => 0,
+    };
+    let rest: String = text.lines().skip(skipped).collect::<Vec<_>>().join("\n");
     let mut reader = ::csv::ReaderBuilder::new()
-        .has_headers(true)
+        .has_headers(start != Start::Headerless)
         .flexible(true)
         .delimiter(layout.delimiter as u8)
         .from_reader(rest.as_bytes());
-    let first_line = header_line as u64 + 1;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| StatementProblem::at(first_line, "header", "", e.to_string()))?
-        .iter()
-        .map(|h| h.trim().to_string())
-        .collect();
+    let offset = skipped as u64;
+    let first_line = offset + 1;
+    let header: Vec<String> = match start {
+        Start::Headerless => layout.headerless.clone(),
+        Start::Header(_) => reader
+            .headers()
+            .map_err(|e| StatementProblem::at(first_line, "header", "", e.to_string()))?
+            .iter()
+            .map(|h| h.trim().to_string())
+            .collect(),
+    };
     let find = |name: &str| -> Option<(usize, Option<String>)> {
         header
             .iter()
@@ -367,7 +450,7 @@ pub(crate) fn read(
                 .map_or(first_line, |p| first_line + p.line() - 1);
             StatementProblem::at(line, "row", "", e.to_string())
         })?;
-        let line = first_line + record.position().map_or(1, |p| p.line()) - 1;
+        let line = offset + record.position().map_or(1, |p| p.line());
         // A leading apostrophe is the bank telling a spreadsheet to keep a text as text
         // (NatWest's `'Description`, Lloyds' `'99-88-74`), not part of it.
         let cell = |i: usize| {
@@ -523,4 +606,42 @@ pub(crate) fn read(
         });
     }
     Ok(by_account.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_export_with_no_header_is_told_by_its_shape() {
+        let layouts = shipped();
+        let wells = "\"12/04/2009\",\"-12.07\",\"*\",\"\",\"CHECK CRD PURCHASE\"\n\"12/04/2009\",\"-789.00\",\"*\",\"2392\",\"CHECK # 2392\"\n";
+        let hsbc = "25/12/2017,My description here   VIS,\"-50.65\"\n20/10/2017,Other description   VIS,\"-1,234.50\"\n";
+        let seen = |text: &str| recognise(text, &layouts).map(|(l, s)| (l.name.clone(), s));
+        assert_eq!(seen(wells), Some(("Wells Fargo".into(), Start::Headerless)));
+        assert_eq!(seen(hsbc), Some(("HSBC UK".into(), Start::Headerless)));
+        assert_eq!(seen("a,b,c\n1,2,3\n"), None);
+    }
+
+    #[test]
+    fn every_layout_file_is_shipped_and_reads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../layouts/bank");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".toml"))
+            .map(|n| n.trim_end_matches(".toml").to_string())
+            .collect();
+        files.sort();
+        let mut ids: Vec<String> = SHIPPED.iter().map(|(id, _)| id.to_string()).collect();
+        ids.sort();
+        assert_eq!(files, ids);
+        for layout in shipped() {
+            assert!(
+                layout.recognise.is_empty() != layout.headerless.is_empty(),
+                "{}: a layout is recognised by its header or by its shape",
+                layout.name
+            );
+        }
+    }
 }

@@ -214,7 +214,7 @@ pub fn import_bank_file(
             Some(own) => vec![own.clone()],
             None => csv::shipped(),
         };
-        let Some((layout, header)) = csv::recognise(&text, &layouts) else {
+        let Some((layout, start)) = csv::recognise(&text, &layouts) else {
             return Err(ImportError::NotABankStatement {
                 file: path.to_path_buf(),
             });
@@ -223,7 +223,7 @@ pub fn import_bank_file(
         let read = csv::read(
             &text,
             layout,
-            header,
+            start,
             options.currency,
             options.account.as_deref(),
         )
