@@ -1855,3 +1855,21 @@ fn a_mapping_with_a_name_at_length_is_named_cut_short_when_the_file_lacks_its_co
     assert!(matches!(err, ImportError::MissingColumns { .. }), "{err}");
     assert!(err.to_string().len() < 1_000, "{err}");
 }
+
+/// A repeated id whose two lines differ in an extra column named the column's header
+/// whole in the refusal: a 300-character header made a 300-character stretch.
+#[test]
+fn a_repeated_row_differing_under_a_header_at_length_names_it_cut_short() {
+    let text = std::fs::read_to_string(fixture("stripe_payments.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    lines[0] = lines[0].replacen("Description", &"x".repeat(300), 1);
+    let mut again = lines[1].clone();
+    again = again.replacen("Invoice INV-1001", "Invoice INV-1001 again", 1);
+    lines.insert(2, again);
+    let err = refusal_of(
+        STRIPE,
+        (lines.join("\n") + "\n").as_bytes(),
+        &ImportOptions::default(),
+    );
+    assert!(err.to_string().contains("is also on line 2"), "{err}");
+}

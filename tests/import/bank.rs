@@ -339,3 +339,29 @@ description = ["Text"]
         ]
     );
 }
+
+/// A statement of a quiet month (its period stated, no line) is news: the days it covers
+/// are recorded, so a payout due in them can be called missing. The same file again is not.
+#[test]
+fn a_statement_with_no_lines_still_covers_its_days() {
+    let mut t = TestStore::new();
+    let path = t.dir.path().join("quiet.ofx");
+    std::fs::write(
+        &path,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?OFX OFXHEADER=\"200\" VERSION=\"211\" SECURITY=\"NONE\" OLDFILEUID=\"NONE\" NEWFILEUID=\"NONE\"?>\n\
+         <OFX><BANKMSGSRSV1><STMTTRNRS><TRNUID>1</TRNUID><STMTRS><CURDEF>USD</CURDEF>\
+         <BANKACCTFROM><BANKID>121000248</BANKID><ACCTID>7777</ACCTID><ACCTTYPE>CHECKING</ACCTTYPE></BANKACCTFROM>\
+         <BANKTRANLIST><DTSTART>20261101</DTSTART><DTEND>20261130</DTEND></BANKTRANLIST></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n",
+    )
+    .unwrap();
+    import_bank_file(&mut t.store, &path, &BankOptions::default(), now()).unwrap();
+    let coverage = t.store.read(|tx| tx.bank_coverage()).unwrap();
+    assert_eq!(coverage.len(), 1);
+    assert_eq!(
+        (coverage[0].from.to_string(), coverage[0].to.to_string()),
+        ("2026-11-01".to_string(), "2026-11-30".to_string())
+    );
+    let before = t.dump();
+    import_bank_file(&mut t.store, &path, &BankOptions::default(), now()).unwrap();
+    assert_eq!(t.dump(), before, "the same statement again writes nothing");
+}

@@ -294,3 +294,124 @@ fn a_row_that_does_not_add_up_is_refused_by_line_and_column_and_nothing_is_store
     assert_eq!(errors[0].value, "824.80");
     assert!(transactions(&mut t).is_empty());
 }
+
+/// What a sync stored is the gateway's own word: a Stripe file bringing the same payout and
+/// transaction again (its times to the minute, its columns fewer) changes neither, and a
+/// payout in transit stays one the sync follows.
+#[test]
+fn a_file_never_overwrites_what_a_sync_stored() {
+    use chargeguard::records::{BalanceTransaction, Origin, Payout};
+    use chargeguard::store::SourceKind;
+    let mut t = TestStore::new();
+    let usd = |minor| {
+        chargeguard::money::Money::from_minor(
+            minor,
+            chargeguard::money::Currency::from_code("USD").unwrap(),
+        )
+    };
+    t.store
+        .write(|tx| -> Result<(), chargeguard::store::StoreError> {
+            let source = tx.begin_source(SourceKind::StripeSync, "sync", None, now())?;
+            let origin = Origin {
+                source_id: source,
+                line: None,
+            };
+            tx.upsert_payout(
+                "stripe",
+                &Payout {
+                    id: "po_1KE3FRDSYPMwkcNz9SFKuaYd".into(),
+                    amount: usd(9622),
+                    status: PayoutStatus::InTransit,
+                    automatic: true,
+                    created: "2022-01-04T02:59:41Z".parse().unwrap(),
+                    arrival_date: "2022-01-05T00:00:00Z".parse().unwrap(),
+                    failure_code: None,
+                },
+                &origin,
+            )?;
+            tx.upsert_balance_transaction(
+                "stripe",
+                &BalanceTransaction {
+                    id: "txn_14G11HjubSIHf9IKrvJdwN".into(),
+                    kind: "charge".into(),
+                    amount: usd(1200),
+                    fee: usd(0),
+                    net: usd(1200),
+                    created: "2020-01-23T08:26:29Z".parse().unwrap(),
+                    available_on: "2020-01-27T00:00:00Z".parse().unwrap(),
+                    source: Some("ch_1".into()),
+                    payout: Some("po_1".into()),
+                },
+                &origin,
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    let before = t.dump();
+    for name in ["payouts-export.csv", "balance-change-itemized-default.csv"] {
+        let report = import_stripe_report(&mut t.store, &fixture(name), &options(), now()).unwrap();
+        assert_eq!(report.counts.changed, 0, "{name}: {report}");
+    }
+    let stored = t
+        .store
+        .read(|tx| tx.balance_transactions("stripe"))
+        .unwrap();
+    let synced = stored
+        .iter()
+        .find(|b| b.id == "txn_14G11HjubSIHf9IKrvJdwN")
+        .unwrap();
+    assert_eq!(
+        (
+            synced.source.as_deref(),
+            synced.payout.as_deref(),
+            synced.kind.as_str()
+        ),
+        (Some("ch_1"), Some("po_1"), "charge")
+    );
+    let followed = t.store.read(|tx| tx.payouts_to_follow("stripe")).unwrap();
+    assert!(
+        followed
+            .iter()
+            .any(|p| p.id == "po_1KE3FRDSYPMwkcNz9SFKuaYd"),
+        "the sync still follows the payout in transit"
+    );
+    assert_ne!(t.dump(), before, "the report's other transaction is new");
+}
+
+/// A report that lacks a column the balance history export had keeps what that export
+/// said: its source and payout stay, its kind stays Stripe's type.
+#[test]
+fn a_report_without_a_column_keeps_what_an_earlier_file_said() {
+    let mut t = TestStore::new();
+    let history = t.dir.path().join("history.csv");
+    std::fs::write(
+        &history,
+        "id,Type,Source,Amount,Fee,Net,Currency,Created (UTC),Available On (UTC),Description,Transfer\n\
+         txn_14G11HjubSIHf9IKrvJdwN,charge,ch_9,12.00,0.00,12.00,usd,2020-01-23 08:26,2020-01-27 00:00,,po_9\n",
+    )
+    .unwrap();
+    import_stripe_report(&mut t.store, &history, &options(), now()).unwrap();
+    import_stripe_report(
+        &mut t.store,
+        &fixture("balance-change-itemized-default.csv"),
+        &options(),
+        now(),
+    )
+    .unwrap();
+    let stored = t
+        .store
+        .read(|tx| tx.balance_transactions("stripe"))
+        .unwrap();
+    let kept = stored
+        .iter()
+        .find(|b| b.id == "txn_14G11HjubSIHf9IKrvJdwN")
+        .unwrap();
+    assert_eq!(
+        (
+            kept.source.as_deref(),
+            kept.payout.as_deref(),
+            kept.kind.as_str()
+        ),
+        (Some("ch_9"), Some("po_9"), "charge")
+    );
+}

@@ -141,18 +141,56 @@ impl StoreTx<'_> {
         .map(|rows| rows.into_iter().map(|r| r.payout).collect())
     }
 
-    /// Records that every transaction of a settled payout is stored.
+    /// Records that every transaction of a settled payout is stored; whether it was news.
     pub fn mark_payout_transactions_listed(
         &self,
         gateway: &str,
         payout_id: &str,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
+    ) -> Result<bool, StoreError> {
+        let added = self.conn().execute(
             "INSERT INTO payout_transactions_listed (gateway, payout_id) VALUES (?1, ?2)
              ON CONFLICT DO NOTHING",
             [gateway, payout_id],
         )?;
-        Ok(())
+        Ok(added == 1)
+    }
+
+    /// The kind of source (`stripe_sync`, `stripe_export`) that last stored the payout or
+    /// balance transaction (`what`) `id` of `gateway`, if it is stored.
+    pub fn stored_from(
+        &self,
+        gateway: &str,
+        what: &str,
+        id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let sql = match what {
+            "payout" => {
+                "SELECT s.kind FROM gateway_payouts p JOIN sources s ON s.id = p.source_id
+                  WHERE p.gateway = ?1 AND p.payout_id = ?2"
+            }
+            _ => {
+                "SELECT s.kind FROM gateway_balance_transactions t JOIN sources s ON s.id = t.source_id
+                  WHERE t.gateway = ?1 AND t.txn_id = ?2"
+            }
+        };
+        Ok(self
+            .conn()
+            .prepare_cached(sql)?
+            .query_row([gateway, id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// One stored balance transaction of `gateway`.
+    pub fn balance_transaction(
+        &self,
+        gateway: &str,
+        id: &str,
+    ) -> Result<Option<BalanceTransaction>, StoreError> {
+        Ok(self
+            .read_balance_transactions("WHERE gateway = ?1 AND txn_id = ?2", &[&gateway, &id])?
+            .into_iter()
+            .next())
     }
 
     /// Every payout of `gateway`, newest arrival first, with its transactions' total.
@@ -208,16 +246,27 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
-    /// The latest creation instant of a payout `gateway`'s files brought in (Stripe's
-    /// payouts export or report, not a sync): how far the payouts imported from files reach.
-    pub fn latest_payout_from_files(&self, gateway: &str) -> Result<Option<Timestamp>, StoreError> {
-        let latest: Option<i64> = self.conn().query_row(
-            "SELECT max(p.created_at) FROM gateway_payouts p JOIN sources s ON s.id = p.source_id
-              WHERE p.gateway = ?1 AND s.kind = 'stripe_export'",
-            [gateway],
-            |r| r.get(0),
+    /// For each of Stripe's files that brought payouts of `gateway` in (not a sync), the
+    /// first and last creation instants of its payouts.
+    pub fn payout_spans_of_files(
+        &self,
+        gateway: &str,
+    ) -> Result<Vec<(Timestamp, Timestamp)>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT min(p.created_at), max(p.created_at) FROM gateway_payouts p
+               JOIN sources s ON s.id = p.source_id
+              WHERE p.gateway = ?1 AND s.kind = 'stripe_export'
+              GROUP BY p.source_id ORDER BY p.source_id",
         )?;
-        latest.map(timestamp_from_store).transpose()
+        let mut rows = stmt.query([gateway])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            out.push((
+                timestamp_from_store(r.get(0)?)?,
+                timestamp_from_store(r.get(1)?)? + jiff::SignedDuration::from_secs(1),
+            ));
+        }
+        Ok(out)
     }
 
     /// Every balance transaction of `gateway`, oldest first.

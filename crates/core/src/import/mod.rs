@@ -1309,8 +1309,10 @@ fn describe_changes(changes: &[FieldChange]) -> String {
             for key in keys {
                 let (a, b) = (old.get(key), new.get(key));
                 if a != b {
+                    // An extra column's header is the file's text: cut short like a value.
                     parts.push(format!(
-                        "{key} {} vs {}",
+                        "{} {} vs {}",
+                        short(Some(key.as_str())),
                         short(a.map(String::as_str)),
                         short(b.map(String::as_str))
                     ));

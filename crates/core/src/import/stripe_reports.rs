@@ -217,7 +217,12 @@ pub fn import_stripe_report(
         detail: format!(
             "{}: the header is none of Stripe's balance or payout files Chargeguard reads (the balance history and payouts exports, the itemized balance change, payout reconciliation and payouts reports); found columns: {}",
             path.display(),
-            table.names.join(", ")
+            table
+                .names
+                .iter()
+                .map(|n| super::clip(n))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     })?;
     let reading = Reading::of(&table, report, options, path)?;
@@ -279,18 +284,49 @@ pub fn import_stripe_report(
                 source_id: source,
                 line: Some(*line),
             };
+            // What a sync stored is the gateway's own word: a file never overwrites it (its
+            // minutes-only times and the columns it lacks would read as changes, and a
+            // payout the sync follows would stop being followed).
             match row {
+                Row::Payout(p)
+                    if tx.stored_from(GATEWAY, "payout", &p.id)?.as_deref()
+                        == Some(SourceKind::StripeSync.as_str()) =>
+                {
+                    payouts.unchanged += 1;
+                }
                 Row::Payout(p) => payouts.tally(&tx.upsert_payout(GATEWAY, p, &origin)?.outcome),
                 Row::Transaction(t) => {
-                    transactions.tally(&tx.upsert_balance_transaction(GATEWAY, t, &origin)?.outcome)
+                    match tx
+                        .stored_from(GATEWAY, "balance_transaction", &t.id)?
+                        .as_deref()
+                    {
+                        Some(kind) if kind == SourceKind::StripeSync.as_str() => {
+                            transactions.unchanged += 1;
+                        }
+                        stored => {
+                            let t = match stored {
+                                Some(_) => with_what_the_file_lacks(tx, t, &reading, report)?,
+                                None => t.clone(),
+                            };
+                            transactions.tally(
+                                &tx.upsert_balance_transaction(GATEWAY, &t, &origin)?.outcome,
+                            )
+                        }
+                    }
                 }
             }
         }
+        // A payout newly known to be complete is news, even when each of its transactions
+        // was stored before.
+        let mut completed = 0;
         for payout in &listed {
-            tx.mark_payout_transactions_listed(GATEWAY, payout)?;
+            if tx.mark_payout_transactions_listed(GATEWAY, payout)? {
+                completed += 1;
+            }
         }
         let mut counts = payouts;
         counts.add(transactions);
+
         tx.finish_source(source, counts)?;
         let done = ReportImport {
             file: path.to_path_buf(),
@@ -301,7 +337,7 @@ pub fn import_stripe_report(
             dry_run: options.dry_run,
             content_sha256: sha256.clone(),
         };
-        if options.dry_run || (counts.new == 0 && counts.changed == 0) {
+        if options.dry_run || (counts.new == 0 && counts.changed == 0 && completed == 0) {
             // A dry run, or nothing new: roll back, so not even the source is recorded.
             return Err(Abort::RollBack(Box::new(done)));
         }
@@ -312,6 +348,42 @@ pub fn import_stripe_report(
         Err(Abort::RollBack(done)) => Ok(*done),
         Err(Abort::Store(e)) => Err(e.into()),
     }
+}
+
+/// A transaction a report brings again, with what the report has no column for (its
+/// source, the payout that took it) and its kind as stored before: an itemized report's
+/// `reporting_category` does not replace the `type` a balance history export gave it.
+fn with_what_the_file_lacks(
+    tx: &crate::store::StoreTx<'_>,
+    t: &BalanceTransaction,
+    reading: &Reading<'_>,
+    report: StripeReport,
+) -> Result<BalanceTransaction, StoreError> {
+    let Some(stored) = tx.balance_transaction(GATEWAY, &t.id)? else {
+        return Ok(t.clone());
+    };
+    let itemized = matches!(
+        report,
+        StripeReport::BalanceChangeItemized | StripeReport::PayoutReconciliationItemized
+    );
+    Ok(BalanceTransaction {
+        kind: if itemized {
+            stored.kind
+        } else {
+            t.kind.clone()
+        },
+        source: if reading.source.is_some() {
+            t.source.clone()
+        } else {
+            stored.source
+        },
+        payout: if reading.payout.is_some() {
+            t.payout.clone()
+        } else {
+            stored.payout
+        },
+        ..t.clone()
+    })
 }
 
 enum Abort {
@@ -573,7 +645,7 @@ impl<'a> Reading<'a> {
                 detail: format!(
                     "{}: its dates were rewritten by a spreadsheet ({}), and every one of them reads both month first and day first; say which with --dates mdy or --dates dmy, or download the file from Stripe again",
                     self.path.display(),
-                    values[0]
+                    super::clip(values[0])
                 ),
             }),
             (false, false, _) => Ok(DateForm::Iso),
@@ -615,14 +687,25 @@ impl<'a> Reading<'a> {
         record.cells.get(column).map_or("", String::as_str)
     }
 
+    /// A refused cell. The refusal's words quote the file's text (a header, a value in a
+    /// reason) cut short, however long it is; `value` keeps the cell whole.
     fn refuse(&self, record: &Record, column: usize, reason: impl Into<String>) -> RowError {
+        let reason: String = reason.into();
         RowError {
             file: self.path.to_path_buf(),
             line: record.line,
             column: column + 1,
-            column_name: self.names.get(column).cloned().unwrap_or_default(),
+            column_name: self
+                .names
+                .get(column)
+                .map(|n| super::clip(n).into_owned())
+                .unwrap_or_default(),
             value: self.cell(record, column).to_string(),
-            reason: reason.into(),
+            reason: super::clip_quoted(&reason)
+                .split(' ')
+                .map(super::clip)
+                .collect::<Vec<_>>()
+                .join(" "),
         }
     }
 

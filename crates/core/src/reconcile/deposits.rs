@@ -23,12 +23,16 @@
 //!    lines met a payout or is described as the gateway's transfer; when none does yet,
 //!    every account in the payout's currency counts.
 //! 4. A credit line described as the gateway's transfer that no payout met is
-//!    `deposit_without_payout` once the gateway's payouts are synced past its day (a payout
-//!    is created before its money reaches the bank); before that it waits for the sync.
+//!    `deposit_without_payout` once the payouts are known around its day (a payout is
+//!    created in the days before its money reaches the bank): by a sync past it, or by a
+//!    Stripe file whose payouts span from a week before it to after it; before that it
+//!    waits.
 //! 5. A payout whose balance transactions were all listed and do not add up to it is
 //!    `payout_unbalanced`: Stripe's always do, so this checks our own sync.
 //!
-//! A failed or canceled payout expects no deposit and is never flagged as missing.
+//! A failed or canceled payout expects no deposit and is never flagged as missing. A debit
+//! payout (negative: Stripe taking money back from the bank) is met by a debit line of its
+//! amount, and a finding about it states the amount unsigned.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -52,8 +56,9 @@ pub struct BankBooks {
     pub coverage: Vec<StatementCoverage>,
     /// The tolerance a person set for an account's deposits, by account and currency.
     pub tolerances: BTreeMap<(String, Currency), Money>,
-    /// Every payout created before this instant is stored (the sync's payout cursor).
-    pub payouts_synced_before: Option<Timestamp>,
+    /// Spans of creation instants in which every payout is stored: the sync's (from the
+    /// beginning to its cursor) and each Stripe file's (its first to its last payout).
+    pub payouts_known: Vec<(Timestamp, Timestamp)>,
 }
 
 /// Where a payout stands against the bank.
@@ -139,9 +144,11 @@ pub fn reconcile(books: &BankBooks) -> DepositMatching<'_> {
             .unsigned_abs()
     };
 
-    // 1. Exact amounts.
+    // 1. Exact amounts (a debit payout, Stripe pulling money back, is a debit line of its
+    // amount).
     for row in payouts.iter().filter(|r| expects_deposit(r.payout.status)) {
-        let best = credits
+        let best = books
+            .lines
             .iter()
             .filter(|l| !used.contains(&(l.account.as_str(), l.id.as_str())))
             .filter(|l| l.amount == row.payout.amount && in_window(row, l))
@@ -158,12 +165,13 @@ pub fn reconcile(books: &BankBooks) -> DepositMatching<'_> {
             met.insert(&row.payout.id, (line, 0));
         }
     }
-    // 2. A transfer that meets its payout with another amount.
+    // 2. A transfer that meets its payout with another amount (payouts to the bank only).
     for row in payouts.iter() {
         if !matches!(
             row.payout.status,
             PayoutStatus::Paid | PayoutStatus::InTransit
-        ) || met.contains_key(row.payout.id.as_str())
+        ) || row.payout.amount.minor() <= 0
+            || met.contains_key(row.payout.id.as_str())
         {
             continue;
         }
@@ -230,11 +238,20 @@ pub fn reconcile(books: &BankBooks) -> DepositMatching<'_> {
             .ok()
             .and_then(|d| d.to_zoned(jiff::tz::TimeZone::UTC).ok())
             .map(|z| z.timestamp());
-        match (books.payouts_synced_before, day_after) {
-            (Some(synced), Some(day_after)) if synced >= day_after => {
-                out.findings.push(without_payout(line));
-            }
-            _ => out.awaiting_payouts.push(line),
+        // Its payout was created in the days before the money reached the bank: the span
+        // known must reach from a week before the day to after it.
+        let week_before = day_after.map(|d| d - jiff::SignedDuration::from_hours(8 * 24));
+        let known = match (week_before, day_after) {
+            (Some(from), Some(to)) => books
+                .payouts_known
+                .iter()
+                .any(|&(start, end)| start <= from && end >= to),
+            _ => false,
+        };
+        if known {
+            out.findings.push(without_payout(line));
+        } else {
+            out.awaiting_payouts.push(line);
         }
     }
     out.findings
@@ -353,7 +370,10 @@ fn missing(row: &PayoutRow) -> Finding {
         FindingKind::PayoutMissingDeposit,
         &row.payout.id,
         Confidence::Exact,
-        row.payout.amount,
+        Money::from_minor(
+            row.payout.amount.minor().saturating_abs(),
+            row.payout.amount.currency(),
+        ),
         format!(
             "Stripe paid out {} ({}) to arrive on {}, but no deposit of it is on the bank statements between {from} and {to}, which they cover. Find the deposit (another account, a later date), or ask Stripe where the payout went.",
             row.payout.amount,
@@ -542,7 +562,7 @@ mod tests {
                 "STRIPE TRANSFER ST-X",
             )],
             coverage: vec![november(1, 30)],
-            payouts_synced_before: Some("2026-12-01T00:00:00Z".parse().unwrap()),
+            payouts_known: vec![(Timestamp::MIN, "2026-12-01T00:00:00Z".parse().unwrap())],
             ..BankBooks::default()
         };
         let m = reconcile(&books);
@@ -610,7 +630,7 @@ mod tests {
                 line("D", 9_999, date(2026, 11, 12), "CUSTOMER WIRE"),
             ],
             coverage: vec![november(1, 30)],
-            payouts_synced_before: Some("2026-11-12T23:00:00Z".parse().unwrap()),
+            payouts_known: vec![(Timestamp::MIN, "2026-11-12T23:00:00Z".parse().unwrap())],
             ..BankBooks::default()
         };
         let m = reconcile(&books);
@@ -626,12 +646,48 @@ mod tests {
             1,
             "the sync has not passed the 12th"
         );
-        books.payouts_synced_before = Some("2026-11-13T00:00:00Z".parse().unwrap());
+        books.payouts_known = vec![(Timestamp::MIN, "2026-11-13T00:00:00Z".parse().unwrap())];
         assert_eq!(
             kinds(&reconcile(&books)),
             vec![(FindingKind::DepositWithoutPayout, 2_500)],
             "a customer's wire is not the gateway's"
         );
+    }
+
+    #[test]
+    fn a_debit_payout_is_met_by_a_debit_and_missing_it_is_an_unsigned_finding() {
+        let mut books = BankBooks {
+            payouts: vec![payout(
+                "po_d",
+                -2_035,
+                date(2026, 11, 9),
+                PayoutStatus::Paid,
+            )],
+            lines: vec![line("L1", -2_035, date(2026, 11, 9), "STRIPE DEBIT")],
+            coverage: vec![november(1, 30)],
+            ..BankBooks::default()
+        };
+        assert!(matches!(
+            reconcile(&books).payouts["po_d"],
+            Deposit::Met { .. }
+        ));
+        books.lines.clear();
+        assert_eq!(
+            kinds(&reconcile(&books)),
+            vec![(FindingKind::PayoutMissingDeposit, 2_035)]
+        );
+    }
+
+    #[test]
+    fn a_file_of_one_month_does_not_make_the_month_before_unexplained() {
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let books = BankBooks {
+            lines: vec![line("T", 2_500, date(2026, 11, 12), "STRIPE TRANSFER")],
+            payouts_known: vec![(at("2026-12-01T00:00:00Z"), at("2026-12-31T00:00:00Z"))],
+            ..BankBooks::default()
+        };
+        assert_eq!(kinds(&reconcile(&books)), vec![]);
+        assert_eq!(reconcile(&books).awaiting_payouts.len(), 1);
     }
 
     #[test]

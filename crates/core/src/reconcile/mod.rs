@@ -251,24 +251,25 @@ pub fn bank_books_in(tx: &StoreTx<'_>) -> Result<deposits::BankBooks, ReconcileE
         lines: tx.bank_lines()?.into_iter().map(|s| s.line).collect(),
         coverage: tx.bank_coverage()?,
         tolerances: crate::deposits::tolerance::all(tx)?,
-        payouts_synced_before: payouts_known_before(tx)?,
+        payouts_known: payouts_known(tx)?,
     })
 }
 
-/// Before when every payout is in the store: where the sync's payout cursor stands, or
-/// past the latest payout Stripe's files brought in (a file lists the payouts of its
-/// period, so one created after a deposit's day means that day's payout is in), whichever
-/// reaches further. A cursor a sync cannot read is no cursor here: the sync itself refuses
-/// it, and until it runs no deposit is called unexplained for it.
-fn payouts_known_before(tx: &StoreTx<'_>) -> Result<Option<Timestamp>, ReconcileError> {
-    let synced = crate::sync::window::cursor(tx, crate::sync::ObjectKind::Payout)
+/// The spans in which every payout is in the store: from the beginning to the sync's
+/// payout cursor, and each of Stripe's files from its first payout to its last (a file
+/// lists the payouts of its period, and nothing before or after it). A cursor a sync
+/// cannot read is no cursor here: the sync itself refuses it, and until it runs no deposit
+/// is called unexplained for it.
+fn payouts_known(tx: &StoreTx<'_>) -> Result<Vec<(Timestamp, Timestamp)>, ReconcileError> {
+    let mut spans = tx.payout_spans_of_files(crate::sync::GATEWAY)?;
+    if let Some(synced) = crate::sync::window::cursor(tx, crate::sync::ObjectKind::Payout)
         .ok()
         .flatten()
-        .and_then(|s| Timestamp::from_second(s).ok());
-    let from_files = tx
-        .latest_payout_from_files(crate::sync::GATEWAY)?
-        .map(|t| t + jiff::SignedDuration::from_secs(1));
-    Ok(synced.max(from_files))
+        .and_then(|s| Timestamp::from_second(s).ok())
+    {
+        spans.push((Timestamp::MIN, synced));
+    }
+    Ok(spans)
 }
 
 fn bank_kinds() -> Vec<FindingKind> {

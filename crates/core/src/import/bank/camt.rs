@@ -116,7 +116,15 @@ fn statement(s: &Element) -> Result<ParsedStatement, StatementProblem> {
         not_booked,
         covers: text_at(s, &["FRTODT", "FRDTTM"])
             .zip(text_at(s, &["FRTODT", "TODTTM"]))
-            .and_then(|(from, to)| Some((day(from).ok()?, day(to).ok()?)))
+            .and_then(|(from, to)| {
+                let (from, mut to_day) = (day(from).ok()?, day(to).ok()?);
+                // An end at midnight is where the next day starts: the day before is the
+                // last one covered (as OFX's DTEND).
+                if to.get(10..19) == Some("T00:00:00") && to_day > from {
+                    to_day = to_day.yesterday().ok()?;
+                }
+                Some((from, to_day))
+            })
             .filter(|(from, to)| from <= to),
     })
 }

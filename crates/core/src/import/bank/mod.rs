@@ -341,7 +341,23 @@ pub fn import_bank_file(
         let mut counts = SourceCounts::default();
         let mut accounts = Vec::new();
         let mut closing_balances = Vec::new();
+        let known = tx.bank_coverage()?;
+        // A statement that tells us of days no earlier one covered is news even without a
+        // new line (a quiet month is exactly when a payout goes missing).
+        let mut covers_more = false;
         for (account, statement_account, currency, lines, closing, covers) in &ready {
+            // The days it states, else the days of all its lines (not only the new ones).
+            let covers = covers.or_else(|| {
+                let first = lines.iter().map(|(l, _)| l.booked_on).min()?;
+                let last = lines.iter().map(|(l, _)| l.booked_on).max()?;
+                Some((first, last))
+            });
+            let covers = &covers;
+            if let Some((from, to)) = *covers
+                && !covered(&known, account, from, to)
+            {
+                covers_more = true;
+            }
             if account != statement_account {
                 tx.name_bank_account(statement_account, account)?;
             }
@@ -378,7 +394,7 @@ pub fn import_bank_file(
             recognised: recognised.clone(),
             dry_run: options.dry_run,
         };
-        if options.dry_run || (counts.new == 0 && counts.changed == 0) {
+        if options.dry_run || (counts.new == 0 && counts.changed == 0 && !covers_more) {
             // A dry run, or nothing new: roll back, so not even the statement is recorded
             // (again).
             return Err(Abort::NothingNew(Box::new(report)));
@@ -443,6 +459,30 @@ fn account_name(
         }
         (Some(given), None) => Ok(given.to_string()),
     }
+}
+
+/// Whether the statements of `account` imported so far cover every day from `from` to `to`
+/// (statements that meet or overlap joined).
+fn covered(known: &[crate::store::StatementCoverage], account: &str, from: Date, to: Date) -> bool {
+    let mut spans: Vec<(Date, Date)> = known
+        .iter()
+        .filter(|c| c.account == account)
+        .map(|c| (c.from, c.to))
+        .collect();
+    spans.sort();
+    let mut reach: Option<Date> = None;
+    for (start, end) in spans {
+        let joins = match reach {
+            None => start <= from,
+            Some(r) => r.tomorrow().is_ok_and(|next| start <= next),
+        };
+        if joins {
+            reach = Some(reach.map_or(end, |r| r.max(end)));
+        } else if reach.is_some() {
+            break;
+        }
+    }
+    reach.is_some_and(|r| r >= to)
 }
 
 /// Why the statement's transaction did not commit.
