@@ -495,6 +495,22 @@ async fn bank_statements_and_stripe_reports_are_recognised_tried_and_imported() 
         );
     }
 
+    // A second account of the same bank, named: its lines stay its own.
+    let up = upload(&api, "savings.csv", &fixture("bank/csv/chase-checking.csv")).await;
+    let savings: ImportOutcome = call(
+        &api,
+        "import_csv",
+        json!({"kind": "bank_statement", "path": up.path, "dry_run": false, "account": "Chase savings"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(savings.new, 3, "{}", savings.message);
+    assert!(
+        savings.message.contains("(Chase savings)"),
+        "{}",
+        savings.message
+    );
+
     let bad = String::from_utf8(fixture("bank/csv/chase-checking.csv"))
         .unwrap()
         .replace("08/31/2023", "31.08.2023");

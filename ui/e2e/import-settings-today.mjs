@@ -80,8 +80,10 @@ try {
     ]);
     const bank = card("Chase1234_Activity.CSV");
     expect((await bank.getByLabel("What is this file?").inputValue()) === "bank_statement", "a bank statement");
+    await bank.getByLabel("Account name").fill("Chase operating");
     await bank.getByRole("button", { name: "Import", exact: true }).click();
     await bank.getByText("Chase1234_Activity.CSV: 2 new, 0 changed, 0 unchanged bank lines").waitFor();
+    await bank.getByText("Chase operating").waitFor();
     await bank.getByTestId("import-recognised").filter({ hasText: "Chase checking" }).waitFor();
     const payouts = card("payouts.csv");
     expect((await payouts.getByLabel("What is this file?").inputValue()) === "stripe_report", "a Stripe report");

@@ -40,6 +40,23 @@ describe("the kind of file", () => {
       dry_run: false,
     });
     expect(importRequest(choices, "mapping:deleted", "/u/x.csv", false)).toBeNull();
+    expect(importRequest(choices, "bank_statement", "/u/c.csv", false, { account: " Savings ", dates: "mdy" })).toEqual({
+      kind: "bank_statement",
+      path: "/u/c.csv",
+      dry_run: false,
+      account: "Savings",
+    });
+    expect(importRequest(choices, "stripe_report", "/u/p.csv", true, { account: "x", dates: "dmy" })).toEqual({
+      kind: "stripe_report",
+      path: "/u/p.csv",
+      dry_run: true,
+      dates: "dmy",
+    });
+    expect(importRequest(choices, "invoices", "/u/i.csv", true, { account: "x" })).toEqual({
+      kind: "invoices",
+      path: "/u/i.csv",
+      dry_run: true,
+    });
   });
 
 });

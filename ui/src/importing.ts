@@ -44,20 +44,25 @@ export function kindChoices(mappings: MappingSummary[]): KindChoice[] {
   return [...plain, ...mapped];
 }
 
-/** The request for a choice; an unknown choice (a mapping deleted since) is null. */
+/** The request for a choice; an unknown choice (a mapping deleted since) is null. A bank
+ *  statement carries the account name typed, a Stripe report the date order chosen. */
 export function importRequest(
   choices: KindChoice[],
   value: string,
   path: string,
   dryRun: boolean,
+  details: { account?: string; dates?: string } = {},
 ): ImportCsvRequest | null {
   const choice = choices.find((c) => c.value === value);
   if (!choice) return null;
+  const account = details.account?.trim();
   return {
     kind: choice.kind,
     path,
     dry_run: dryRun,
     ...(choice.mapping ? { mapping: choice.mapping } : {}),
+    ...(choice.kind === "bank_statement" && account ? { account } : {}),
+    ...(choice.kind === "stripe_report" && details.dates ? { dates: details.dates } : {}),
   };
 }
 

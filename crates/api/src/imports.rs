@@ -107,6 +107,14 @@ pub struct ImportCsvRequest {
     pub currency: Option<String>,
     /// Say what would be added, changed and refused; write nothing.
     pub dry_run: bool,
+    /// A bank statement's account name in Chargeguard, where the file names none (a CSV
+    /// export: else it is filed under the bank's name, and two accounts of one bank mix).
+    #[ts(optional)]
+    pub account: Option<String>,
+    /// How a Stripe file's spreadsheet-rewritten dates read, when each reads both ways:
+    /// `mdy` (month first) or `dmy`.
+    #[ts(optional)]
+    pub dates: Option<String>,
 }
 
 /// What an import did, would do (a dry run), or why it refused the file.
@@ -618,6 +626,12 @@ fn import_statement(
     let currency = currency_of(request)?;
     let options = import::bank::BankOptions {
         currency,
+        account: request
+            .account
+            .as_deref()
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string),
         dry_run: request.dry_run,
         ..import::bank::BankOptions::default()
     };
@@ -628,7 +642,11 @@ fn import_statement(
     let mut outcome = blank_outcome(name, request.dry_run, defaults.zone_name);
     match result {
         Ok(report) => {
-            counted(&mut outcome, report.counts, " bank lines");
+            counted(
+                &mut outcome,
+                report.counts,
+                &format!(" bank lines ({})", report.accounts.join(", ")),
+            );
             outcome.recognised = report.recognised.clone().or(Some(match report.format {
                 "ofx" => "OFX statement".to_string(),
                 other => format!("{other} statement"),
@@ -683,9 +701,20 @@ fn import_report(
     let mut store = api.open()?;
     let defaults =
         import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let day_order = match request.dates.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some("mdy") => Some(import::stripe_reports::DayOrder::MonthFirst),
+        Some("dmy") => Some(import::stripe_reports::DayOrder::DayFirst),
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "`{}` is no order of dates; choose month first (mdy) or day first (dmy)",
+                other.chars().take(20).collect::<String>()
+            )));
+        }
+    };
     let options = import::stripe_reports::ReportOptions {
         zone: defaults.zone.clone(),
-        day_order: None,
+        day_order,
         dry_run: request.dry_run,
     };
     let result = import::stripe_reports::import_stripe_report(&mut store, path, &options, now());

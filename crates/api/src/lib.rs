@@ -669,6 +669,8 @@ pub fn import_file(api: &Api, request: &ImportRequest) -> Result<Imported, ApiEr
                 from: None,
                 currency: None,
                 dry_run: false,
+                account: None,
+                dates: None,
             },
         )?;
         if !outcome.problems.is_empty() {

@@ -21,4 +21,14 @@ currency?: string,
 /**
  * Say what would be added, changed and refused; write nothing.
  */
-dry_run: boolean, };
+dry_run: boolean, 
+/**
+ * A bank statement's account name in Chargeguard, where the file names none (a CSV
+ * export: else it is filed under the bank's name, and two accounts of one bank mix).
+ */
+account?: string, 
+/**
+ * How a Stripe file's spreadsheet-rewritten dates read, when each reads both ways:
+ * `mdy` (month first) or `dmy`.
+ */
+dates?: string, };

@@ -43,6 +43,10 @@ interface FileItem {
   choice: string;
   /** The app whose export it is, when the core recognised one. */
   layout: string | null;
+  /** A bank statement's account name (two accounts of one bank are told apart by it). */
+  account: string;
+  /** A Stripe file's date order, when a spreadsheet left its dates reading both ways. */
+  dates: string;
   busy: boolean;
   outcome: ImportOutcome | null;
   error: string | null;
@@ -91,6 +95,8 @@ export function Import(props: { onChanged: () => Promise<void> }) {
           path,
           choice: seen.kind ?? "invoices",
           layout: seen.layout,
+          account: "",
+          dates: "",
           busy: false,
           outcome: null,
           error: null,
@@ -156,7 +162,10 @@ export function Import(props: { onChanged: () => Promise<void> }) {
     update(item.id, { busy: true, error: null, outcome: null });
     try {
       const path = await pathOf(item);
-      const request = importRequest(choices, item.choice, path, dryRun);
+      const request = importRequest(choices, item.choice, path, dryRun, {
+        account: item.account,
+        dates: item.dates,
+      });
       if (!request) throw new Error("That mapping is gone; pick the kind of file again.");
       const outcome = await call("import_csv", request);
       // After a real import the core removed an upload's copy: upload again if asked
@@ -222,6 +231,7 @@ export function Import(props: { onChanged: () => Promise<void> }) {
           item={item}
           choices={choices}
           onChoose={(choice) => update(item.id, { choice, outcome: null, error: null })}
+          onDetail={(change) => update(item.id, { ...change, outcome: null })}
           onRun={(dryRun) => void run(item, dryRun)}
           onRemove={() => setFiles((all) => all.filter((f) => f.id !== item.id))}
         />
@@ -250,6 +260,7 @@ function FileCard(props: {
   item: FileItem;
   choices: KindChoice[];
   onChoose: (choice: string) => void;
+  onDetail: (change: { account?: string; dates?: string }) => void;
   onRun: (dryRun: boolean) => void;
   onRemove: () => void;
 }) {
@@ -270,6 +281,26 @@ function FileCard(props: {
             </option>
           ))}
         </select>
+        {item.choice === "bank_statement" && (
+          <label>
+            Account name
+            <input
+              value={item.account}
+              placeholder={item.layout ?? "as the statement names it"}
+              onChange={(e) => props.onDetail({ account: e.target.value })}
+            />
+          </label>
+        )}
+        {item.choice === "stripe_report" && (
+          <label>
+            Dates written as
+            <select value={item.dates} onChange={(e) => props.onDetail({ dates: e.target.value })}>
+              <option value="">as Stripe writes them</option>
+              <option value="mdy">month first (6/22/2026)</option>
+              <option value="dmy">day first (22/6/2026)</option>
+            </select>
+          </label>
+        )}
         <button onClick={() => props.onRun(true)} disabled={item.busy}>
           Dry run
         </button>

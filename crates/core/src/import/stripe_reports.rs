@@ -643,7 +643,7 @@ impl<'a> Reading<'a> {
             (true, true, Some(order)) => Ok(DateForm::Slashed(order)),
             (true, true, None) => Err(ImportError::Setting {
                 detail: format!(
-                    "{}: its dates were rewritten by a spreadsheet ({}), and every one of them reads both month first and day first; say which with --dates mdy or --dates dmy, or download the file from Stripe again",
+                    "{}: its dates were rewritten by a spreadsheet ({}), and every one of them reads both month first and day first; say which (--dates mdy or --dates dmy, or the Import screen's date order), or download the file from Stripe again",
                     self.path.display(),
                     super::clip(values[0])
                 ),
