@@ -620,9 +620,7 @@ fn import_statement(
     path: &Path,
     name: &str,
 ) -> Result<ImportOutcome, ApiError> {
-    let mut store = api.open()?;
-    let defaults =
-        import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let (mut store, defaults) = store_and_defaults(api)?;
     let currency = currency_of(request)?;
     let options = import::bank::BankOptions {
         currency,
@@ -698,9 +696,7 @@ fn import_report(
     path: &Path,
     name: &str,
 ) -> Result<ImportOutcome, ApiError> {
-    let mut store = api.open()?;
-    let defaults =
-        import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
+    let (mut store, defaults) = store_and_defaults(api)?;
     let day_order = match request.dates.as_deref().map(str::trim) {
         None | Some("") => None,
         Some("mdy") => Some(import::stripe_reports::DayOrder::MonthFirst),
@@ -740,6 +736,22 @@ fn import_report(
     Ok(outcome)
 }
 
+/// The store and the defaults Settings keep for imports (zone, currency).
+fn store_and_defaults(
+    api: &Api,
+) -> Result<
+    (
+        chargeguard_core::store::Store,
+        import::defaults::ImportDefaults,
+    ),
+    ApiError,
+> {
+    let mut store = api.open()?;
+    let defaults =
+        import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok((store, defaults))
+}
+
 /// The currency the request names, if any.
 fn currency_of(
     request: &ImportCsvRequest,
@@ -767,21 +779,8 @@ pub fn import_csv(api: &Api, request: &ImportCsvRequest) -> Result<ImportOutcome
             _ => import_report(api, request, &path, &name),
         };
     };
-    let mut store = api.open()?;
-    let defaults =
-        import::defaults::defaults(&mut store).map_err(|e| ApiError::invalid(e.to_string()))?;
-    let currency = match request
-        .currency
-        .as_deref()
-        .map(str::trim)
-        .filter(|c| !c.is_empty())
-    {
-        Some(code) => Some(
-            chargeguard_core::money::Currency::from_code(code)
-                .map_err(|e| ApiError::invalid(format!("{e}; type a code such as USD")))?,
-        ),
-        None => defaults.currency,
-    };
+    let (mut store, defaults) = store_and_defaults(api)?;
+    let currency = currency_of(request)?.or(defaults.currency);
     let zone_name = defaults.zone_name;
     let zone = defaults.zone;
     let mapping = match request.mapping.as_deref().filter(|m| !m.trim().is_empty()) {

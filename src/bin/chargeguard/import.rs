@@ -66,12 +66,7 @@ fn import_stripe(ctx: &Ctx, args: StripeArgs) -> anyhow::Result<ExitCode> {
         &options,
         jiff::Timestamp::now(),
     )?;
-    if ctx.json {
-        output::json(&report)?;
-    } else {
-        println!("{report}");
-    }
-    Ok(ExitCode::SUCCESS)
+    output::report(ctx, &report)
 }
 
 #[derive(Debug, clap::Args)]
@@ -118,12 +113,7 @@ fn import_bank(ctx: &Ctx, args: BankArgs) -> anyhow::Result<ExitCode> {
     };
     let report =
         import::bank::import_bank_file(&mut store, &args.file, &options, jiff::Timestamp::now())?;
-    if ctx.json {
-        output::json(&report)?;
-    } else {
-        println!("{report}");
-    }
-    Ok(ExitCode::SUCCESS)
+    output::report(ctx, &report)
 }
 
 /// One line as `bank --json` prints it (DESIGN.md's fields).

@@ -27,3 +27,16 @@ pub fn table(header: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> Ta
     }
     table
 }
+
+/// A command's report: JSON with `--json`, else its words.
+pub fn report<T: Serialize + std::fmt::Display>(
+    ctx: &crate::Ctx,
+    report: &T,
+) -> anyhow::Result<std::process::ExitCode> {
+    if ctx.json {
+        json(report)?;
+    } else {
+        println!("{report}");
+    }
+    Ok(std::process::ExitCode::SUCCESS)
+}

@@ -82,8 +82,8 @@ pub enum Deposit<'b> {
 pub struct DepositMatching<'b> {
     /// Every payout by id, with where it stands.
     pub payouts: BTreeMap<&'b str, Deposit<'b>>,
-    /// Lines described as the gateway's transfer that no payout met, and the payouts are
-    /// not yet synced past their day.
+    /// Lines described as the gateway's transfer that no payout met, while the payouts
+    /// around their day are not yet known.
     pub awaiting_payouts: Vec<&'b BankLine>,
     /// Sorted by fingerprint.
     pub findings: Vec<Finding>,

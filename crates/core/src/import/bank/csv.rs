@@ -218,12 +218,15 @@ pub const SHIPPED: &[(&str, &str)] = &[
     ),
 ];
 
-/// The shipped layouts, parsed.
-pub fn shipped() -> Vec<BankLayout> {
-    SHIPPED
-        .iter()
-        .map(|(_, text)| toml::from_str(text).expect("every shipped bank layout parses"))
-        .collect()
+/// The shipped layouts, parsed once.
+pub fn shipped() -> &'static [BankLayout] {
+    static PARSED: std::sync::OnceLock<Vec<BankLayout>> = std::sync::OnceLock::new();
+    PARSED.get_or_init(|| {
+        SHIPPED
+            .iter()
+            .map(|(_, text)| toml::from_str(text).expect("every shipped bank layout parses"))
+            .collect()
+    })
 }
 
 /// Reads a person's own layout file.
@@ -309,6 +312,15 @@ fn has_shape(text: &str, layout: &BankLayout) -> bool {
         .as_deref()
         .and_then(&at)
         .zip(layout.marker_value.as_deref());
+    // A headerless layout names its currency (checked by the tests): the amounts are read
+    // as they will be imported.
+    let Some(currency) = layout
+        .currency_code
+        .as_deref()
+        .and_then(|c| Currency::from_code(c).ok())
+    else {
+        return false;
+    };
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
@@ -322,16 +334,11 @@ fn has_shape(text: &str, layout: &BankLayout) -> bool {
             {
                 cells.pop();
             }
-            let number = cells.get(amount).map(|a| {
-                a.chars()
-                    .filter(|c| !matches!(c, '$' | '£' | '€' | ',' | '\'' | ' ' | '+'))
-                    .collect::<String>()
-            });
             cells.len() == layout.headerless.len()
                 && jiff::fmt::strtime::parse(&layout.date_format, &cells[date])
                     .and_then(|p| p.to_date())
                     .is_ok()
-                && number.is_some_and(|n| !n.is_empty() && n.parse::<f64>().is_ok())
+                && Money::parse_written(&cells[amount], currency, Sign::Any, layout.decimal).is_ok()
                 && marker.is_none_or(|(i, value)| cells[i] == value)
         })
 }
@@ -617,7 +624,7 @@ mod tests {
         let layouts = shipped();
         let wells = "\"12/04/2009\",\"-12.07\",\"*\",\"\",\"CHECK CRD PURCHASE\"\n\"12/04/2009\",\"-789.00\",\"*\",\"2392\",\"CHECK # 2392\"\n";
         let hsbc = "25/12/2017,My description here   VIS,\"-50.65\"\n20/10/2017,Other description   VIS,\"-1,234.50\"\n";
-        let seen = |text: &str| recognise(text, &layouts).map(|(l, s)| (l.name.clone(), s));
+        let seen = |text: &str| recognise(text, layouts).map(|(l, s)| (l.name.clone(), s));
         assert_eq!(seen(wells), Some(("Wells Fargo".into(), Start::Headerless)));
         assert_eq!(seen(hsbc), Some(("HSBC UK".into(), Start::Headerless)));
         assert_eq!(seen("a,b,c\n1,2,3\n"), None);
@@ -640,6 +647,11 @@ mod tests {
             assert!(
                 layout.recognise.is_empty() != layout.headerless.is_empty(),
                 "{}: a layout is recognised by its header or by its shape",
+                layout.name
+            );
+            assert!(
+                layout.headerless.is_empty() || layout.currency_code.is_some(),
+                "{}: a headerless layout names its currency",
                 layout.name
             );
         }

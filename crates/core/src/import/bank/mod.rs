@@ -181,8 +181,7 @@ pub fn recognise_file(path: &Path) -> Result<Option<String>, ImportError> {
         return Ok(Some("camt.053 statement".into()));
     }
     let text = csv::decode(&bytes);
-    let layouts = csv::shipped();
-    Ok(csv::recognise(&text, &layouts).map(|(layout, _)| layout.name.clone()))
+    Ok(csv::recognise(&text, csv::shipped()).map(|(layout, _)| layout.name.clone()))
 }
 
 /// Imports a bank statement file into the store, as one transaction.
@@ -210,11 +209,11 @@ pub fn import_bank_file(
         ("camt.053", camt::read(&bytes).map_err(refused)?)
     } else {
         let text = csv::decode(&bytes);
-        let layouts = match &options.layout {
-            Some(own) => vec![own.clone()],
+        let layouts: &[csv::BankLayout] = match &options.layout {
+            Some(own) => std::slice::from_ref(own),
             None => csv::shipped(),
         };
-        let Some((layout, start)) = csv::recognise(&text, &layouts) else {
+        let Some((layout, start)) = csv::recognise(&text, layouts) else {
             return Err(ImportError::NotABankStatement {
                 file: path.to_path_buf(),
             });
