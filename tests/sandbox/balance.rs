@@ -6,7 +6,7 @@ use crate::sandbox_support;
 
 use chargeguard::sandbox::balance::Pricing;
 use reqwest::StatusCode;
-use sandbox_support::{sandbox, sandbox_priced};
+use sandbox_support::{nets, sandbox, sandbox_priced};
 use serde_json::{Value, json};
 
 async fn pay(sb: &sandbox_support::Sandbox, amount: &str, currency: &str) -> Value {
@@ -26,15 +26,6 @@ async fn pay(sb: &sandbox_support::Sandbox, amount: &str, currency: &str) -> Val
     assert_eq!(answer.status(), StatusCode::OK);
     let intent: Value = answer.json().await.unwrap();
     intent["latest_charge"].clone()
-}
-
-fn nets(list: &Value) -> i64 {
-    list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["net"].as_i64().unwrap())
-        .sum()
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod sandbox_support;
 
 mod api;
 mod balance;
+mod disputes;
 mod faults;
 mod fidelity;
 mod idempotency;

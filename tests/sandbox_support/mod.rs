@@ -124,3 +124,13 @@ pub async fn post_with(
 pub fn header<'a>(response: &'a Response, name: &str) -> Option<&'a str> {
     response.headers().get(name).and_then(|v| v.to_str().ok())
 }
+
+/// What a list of balance transactions moved in all: the sum of their `net`.
+pub fn nets(list: &Value) -> i64 {
+    list["data"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|t| t["net"].as_i64().expect("a net"))
+        .sum()
+}

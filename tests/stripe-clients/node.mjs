@@ -204,6 +204,46 @@ try {
       assert.equal(own.amount, -payout.amount);
     }
   });
+  await check("a dispute card's charge is charged back, and evidence decides the dispute", async () => {
+    const disputedIntent = await stripe.paymentIntents.create({
+      amount: 4200,
+      currency: "usd",
+      payment_method: "pm_card_createDispute",
+      confirm: true,
+    });
+    const found = await stripe.disputes.list({ charge: disputedIntent.latest_charge });
+    assert.equal(found.data.length, 1);
+    const dispute = found.data[0];
+    hasEveryKey(dispute, "Disputes", "Dispute");
+    assert.equal(dispute.status, "needs_response");
+    assert.equal(dispute.balance_transactions[0].net, -4200 - 1500);
+    hasEveryKey(dispute.balance_transactions[0], "BalanceTransactions", "BalanceTransaction");
+    const e = await rejects(stripe.refunds.create({ charge: disputedIntent.latest_charge }), {
+      type: "StripeInvalidRequestError",
+      statusCode: 400,
+      code: "charge_disputed",
+    });
+    assert.match(e.raw.doc_url, /charge-disputed/);
+    const won = await stripe.disputes.update(dispute.id, { evidence: { uncategorized_text: "winning_evidence" } });
+    assert.equal(won.status, "won");
+    assert.equal(won.balance_transactions[1].reporting_category, "dispute_reversal");
+    const again = await rejects(stripe.disputes.close(dispute.id), { statusCode: 400 });
+    assert.equal(again.raw.message, "This dispute is already closed");
+
+    const inquiryIntent = await stripe.paymentIntents.create({
+      amount: 900,
+      currency: "usd",
+      payment_method: "pm_card_createDisputeInquiry",
+      confirm: true,
+    });
+    const [inquiry] = (await stripe.disputes.list({ payment_intent: inquiryIntent.id })).data;
+    assert.equal(inquiry.status, "warning_needs_response");
+    const closed = await stripe.disputes.close(inquiry.id, { expand: ["charge"] });
+    assert.equal(closed.status, "warning_closed");
+    assert.equal(closed.charge.disputed, true);
+    const all = await stripe.disputes.list({ limit: 1 }).autoPagingToArray({ limit: 100 });
+    assert.ok(all.length >= 2);
+  });
 } finally {
   sandbox.kill();
   rmSync(state, { recursive: true, force: true });

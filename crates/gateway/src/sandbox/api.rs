@@ -1,6 +1,6 @@
 //! The subset of Stripe's REST API the sandbox serves, and what each call does to state:
 //! customers, payment methods, payment intents (confirming one makes a charge), charges,
-//! refunds; lists, search and `expand[]`.
+//! refunds, balance transactions, payouts and disputes; lists, search and `expand[]`.
 //!
 //! Every call runs inside one SQLite transaction handed in by the server. A call returns
 //! `Ok(answer)` when its effect (possibly a decline or a refused refund, which Stripe also
@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::balance;
 use super::cards::{Outcome, TestCard, test_card};
 use super::charge_amounts;
+use super::disputes;
 use super::expand::expand;
 use super::search;
 use super::state::{self, Column, Cursor, Kind, ListQuery, StateError, Stored};
@@ -56,6 +57,10 @@ pub enum Route {
     CreatePayout,
     ListPayouts,
     GetPayout(String),
+    ListDisputes,
+    GetDispute(String),
+    UpdateDispute(String),
+    CloseDispute(String),
 }
 
 impl Route {
@@ -92,6 +97,10 @@ impl Route {
             ["v1", "payouts"] if post => Route::CreatePayout,
             ["v1", "payouts"] if get => Route::ListPayouts,
             ["v1", "payouts", p] if get => Route::GetPayout(id(p)),
+            ["v1", "disputes"] if get => Route::ListDisputes,
+            ["v1", "disputes", d] if get => Route::GetDispute(id(d)),
+            ["v1", "disputes", d] if post => Route::UpdateDispute(id(d)),
+            ["v1", "disputes", d, "close"] if post => Route::CloseDispute(id(d)),
             _ => return None,
         })
     }
@@ -121,10 +130,7 @@ pub fn execute(
             )
         }
         Route::ListPaymentMethods => {
-            let mut equal = vec![];
-            if let Some(c) = params.text("customer") {
-                equal.push((Column::Customer, c));
-            }
+            let equal = equal_to(params, &[("customer", Column::Customer)]);
             list(
                 tx,
                 params,
@@ -138,10 +144,7 @@ pub fn execute(
         Route::CreatePaymentIntent => create_payment_intent(tx, params, now),
         Route::ConfirmPaymentIntent(id) => confirm_existing(tx, params, id, now),
         Route::ListPaymentIntents => {
-            let mut equal = vec![];
-            if let Some(c) = params.text("customer") {
-                equal.push((Column::Customer, c));
-            }
+            let equal = equal_to(params, &[("customer", Column::Customer)]);
             list(
                 tx,
                 params,
@@ -159,13 +162,13 @@ pub fn execute(
         ),
         Route::GetPaymentIntent(id) => retrieve(tx, params, Kind::PaymentIntent, id),
         Route::ListCharges => {
-            let mut equal = vec![];
-            if let Some(c) = params.text("customer") {
-                equal.push((Column::Customer, c));
-            }
-            if let Some(p) = params.text("payment_intent") {
-                equal.push((Column::PaymentIntent, p));
-            }
+            let equal = equal_to(
+                params,
+                &[
+                    ("customer", Column::Customer),
+                    ("payment_intent", Column::PaymentIntent),
+                ],
+            );
             list(
                 tx,
                 params,
@@ -179,13 +182,7 @@ pub fn execute(
         Route::GetCharge(id) => retrieve(tx, params, Kind::Charge, id),
         Route::CreateRefund => create_refund(tx, params, now),
         Route::ListRefunds => {
-            let mut equal = vec![];
-            if let Some(c) = params.text("charge") {
-                equal.push((Column::Charge, c));
-            }
-            if let Some(p) = params.text("payment_intent") {
-                equal.push((Column::PaymentIntent, p));
-            }
+            let equal = equal_to(params, BY_CHARGE);
             list(
                 tx,
                 params,
@@ -200,17 +197,15 @@ pub fn execute(
         Route::UpdatePaymentIntent(id) => update_payment_intent(tx, params, id, now),
         Route::UpdateRefund(id) => update_refund(tx, params, id),
         Route::ListBalanceTransactions => {
-            let mut equal = vec![];
-            for (param, column) in [
-                ("payout", Column::Payout),
-                ("source", Column::Source),
-                ("type", Column::Type),
-                ("currency", Column::Currency),
-            ] {
-                if let Some(value) = params.text(param) {
-                    equal.push((column, value));
-                }
-            }
+            let equal = equal_to(
+                params,
+                &[
+                    ("payout", Column::Payout),
+                    ("source", Column::Source),
+                    ("type", Column::Type),
+                    ("currency", Column::Currency),
+                ],
+            );
             if let Some(payout) = params.text("payout") {
                 must_exist(tx, Kind::Payout, &payout, "payout")?;
             }
@@ -226,10 +221,7 @@ pub fn execute(
         Route::GetBalanceTransaction(id) => retrieve(tx, params, Kind::BalanceTransaction, id),
         Route::CreatePayout => create_payout(tx, params, now),
         Route::ListPayouts => {
-            let mut equal = vec![];
-            if let Some(status) = params.text("status") {
-                equal.push((Column::Status, status));
-            }
+            let equal = equal_to(params, &[("status", Column::Status)]);
             list(
                 tx,
                 params,
@@ -240,6 +232,31 @@ pub fn execute(
             )
         }
         Route::GetPayout(id) => retrieve(tx, params, Kind::Payout, id),
+        Route::ListDisputes => {
+            let equal = equal_to(params, BY_CHARGE);
+            list(
+                tx,
+                params,
+                Kind::Dispute,
+                "/v1/disputes",
+                equal,
+                &["charge", "payment_intent"],
+            )
+        }
+        Route::GetDispute(id) => retrieve(tx, params, Kind::Dispute, id),
+        Route::UpdateDispute(id) => {
+            let mut dispute = must_exist(tx, Kind::Dispute, id, "dispute")?;
+            disputes::update(tx, params, &mut dispute, now)?;
+            state::update(tx, &dispute)?;
+            answer_with_expand(tx, params, &dispute)
+        }
+        Route::CloseDispute(id) => {
+            params.allow_only(&["expand"])?;
+            let mut dispute = must_exist(tx, Kind::Dispute, id, "dispute")?;
+            disputes::close(&mut dispute)?;
+            state::update(tx, &dispute)?;
+            answer_with_expand(tx, params, &dispute)
+        }
     }
 }
 
@@ -316,6 +333,20 @@ fn list(
     let mut body = list_envelope(url, data, has_more);
     expand(tx, &mut body, &params.array("expand"))?;
     Ok(Answer::ok(body))
+}
+
+/// Refunds and disputes are listed by their charge or payment intent.
+const BY_CHARGE: &[(&str, Column)] = &[
+    ("charge", Column::Charge),
+    ("payment_intent", Column::PaymentIntent),
+];
+
+/// The list filters sent, each an equality on its column.
+fn equal_to(params: &Params, filters: &[(&str, Column)]) -> Vec<(Column, String)> {
+    filters
+        .iter()
+        .filter_map(|(param, column)| params.text(param).map(|value| (*column, value)))
+        .collect()
 }
 
 fn limit(params: &Params) -> Result<i64, ApiError> {
@@ -683,6 +714,9 @@ fn confirm_intent(
     let mut charge = charge;
     if matches!(card.outcome, Outcome::Succeeds) {
         charge["balance_transaction"] = json!(balance::for_charge(tx, &charge)?);
+        if let Some(disputed) = card.dispute {
+            disputes::open(tx, &mut charge, disputed, now)?;
+        }
     }
     state::insert(tx, Kind::Charge, &charge, None)?;
     intent.body["latest_charge"] = json!(charge_id);
@@ -885,6 +919,9 @@ pub fn refund_charge(
             format!("Charge {charge_id} did not succeed, so there is nothing to refund."),
         )));
     }
+    if let Some(refusal) = disputes::refund_refusal(tx, &charge_id)? {
+        return Ok(Err(refusal));
+    }
     let captured = charge.body["amount_captured"].as_i64().unwrap_or(0);
     let refunded = charge.body["amount_refunded"].as_i64().unwrap_or(0);
     let remaining = captured - refunded;
@@ -1004,7 +1041,7 @@ fn create_refund(tx: &Transaction<'_>, params: &Params, now: i64) -> Result<Answ
 
 /// Stripe's metadata update: keys sent are set, a key sent empty is removed, and
 /// `metadata=` clears them all.
-fn update_metadata(body: &mut Value, params: &Params) {
+pub(super) fn update_metadata(body: &mut Value, params: &Params) {
     if params.get("metadata") == Some("") {
         body["metadata"] = json!({});
     }

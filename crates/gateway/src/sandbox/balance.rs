@@ -120,9 +120,35 @@ fn available_on(created: i64) -> i64 {
     (created.div_euclid(DAY) + 2) * DAY
 }
 
-fn transaction_body(id: &str, source: &Value, kind: &str, amount: i64, fee: i64) -> Value {
+/// What a balance transaction is: Stripe's `type`, its `reporting_category`, and the words
+/// on it and on its fee.
+struct Entry<'a> {
+    kind: &'a str,
+    category: &'a str,
+    amount: i64,
+    fee: i64,
+    description: Value,
+    fee_description: &'a str,
+}
+
+impl<'a> Entry<'a> {
+    /// A transaction whose type is its reporting category (charges, refunds, payouts).
+    fn plain(source: &Value, kind: &'a str, amount: i64, fee: i64) -> Entry<'a> {
+        Entry {
+            kind,
+            category: kind,
+            amount,
+            fee,
+            description: source["description"].clone(),
+            fee_description: "Stripe processing fees",
+        }
+    }
+}
+
+fn transaction_body(id: &str, source: &Value, entry: &Entry<'_>) -> Value {
     let currency = &source["currency"];
     let created = source["created"].as_i64().unwrap_or(0);
+    let fee = entry.fee;
     let fee_details = if fee == 0 {
         json!([])
     } else {
@@ -130,27 +156,27 @@ fn transaction_body(id: &str, source: &Value, kind: &str, amount: i64, fee: i64)
             "amount": fee,
             "application": null,
             "currency": currency,
-            "description": "Stripe processing fees",
+            "description": entry.fee_description,
             "type": "stripe_fee",
         }])
     };
     json!({
         "id": id,
         "object": "balance_transaction",
-        "amount": amount,
+        "amount": entry.amount,
         "available_on": available_on(created),
         "balance_type": "payments",
         "created": created,
         "currency": currency,
-        "description": source["description"],
+        "description": entry.description,
         "exchange_rate": null,
         "fee": fee,
         "fee_details": fee_details,
-        "net": amount - fee,
-        "reporting_category": kind,
+        "net": entry.amount - fee,
+        "reporting_category": entry.category,
         "source": source["id"],
         "status": "pending",
-        "type": kind,
+        "type": entry.kind,
     })
 }
 
@@ -176,10 +202,66 @@ fn insert(
     amount: i64,
     fee: i64,
 ) -> Result<String, StateError> {
+    insert_entry(tx, source, &Entry::plain(source, kind, amount, fee))
+}
+
+fn insert_entry(
+    tx: &Transaction<'_>,
+    source: &Value,
+    entry: &Entry<'_>,
+) -> Result<String, StateError> {
     let id = state::next_id(tx, Kind::BalanceTransaction)?;
-    let body = transaction_body(&id, source, kind, amount, fee);
+    let body = transaction_body(&id, source, entry);
     state::insert(tx, Kind::BalanceTransaction, &body, None)?;
     Ok(id)
+}
+
+/// What a dispute does to the balance.
+pub enum DisputeMove<'a> {
+    /// A chargeback opens: the disputed amount and the dispute fee are taken.
+    Withdrawal {
+        amount: i64,
+        fee: i64,
+        charge: &'a str,
+    },
+    /// The chargeback is won: the amount comes back; the fee is kept.
+    Reversal { amount: i64, charge: &'a str },
+}
+
+/// Records a dispute's balance transaction (Stripe's type `adjustment`, sourced from the
+/// dispute) and returns its id.
+pub fn for_dispute(
+    tx: &Transaction<'_>,
+    dispute: &Value,
+    movement: DisputeMove<'_>,
+    at: i64,
+) -> Result<String, StateError> {
+    let entry = match movement {
+        DisputeMove::Withdrawal {
+            amount,
+            fee,
+            charge,
+        } => Entry {
+            kind: "adjustment",
+            category: "dispute",
+            amount: -amount,
+            fee,
+            description: json!(format!("Chargeback withdrawal for {charge}")),
+            fee_description: "Dispute fee",
+        },
+        DisputeMove::Reversal { amount, charge } => Entry {
+            kind: "adjustment",
+            category: "dispute_reversal",
+            amount,
+            fee: 0,
+            description: json!(format!("Chargeback reversal for {charge}")),
+            fee_description: "Dispute fee",
+        },
+    };
+    // The transaction is dated when the dispute moved, not when it was opened.
+    let mut source = dispute.clone();
+    source["created"] = json!(at);
+    insert_entry(tx, &source, &entry)
 }
 
 const PRICING_SETTING: &str = "pricing";

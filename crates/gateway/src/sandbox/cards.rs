@@ -7,6 +7,8 @@
 
 use serde_json::{Value, json};
 
+use super::disputes::Disputed;
+
 /// What charging a test card does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -32,6 +34,8 @@ pub struct TestCard {
     pub last4: &'static str,
     pub funding: &'static str,
     pub outcome: Outcome,
+    /// The dispute a succeeded charge on this card opens at once (Stripe's dispute cards).
+    pub dispute: Option<Disputed>,
 }
 
 const GENERIC: Decline = Decline {
@@ -48,12 +52,21 @@ pub fn test_card(token: &str) -> Option<TestCard> {
         last4,
         funding,
         outcome: Outcome::Succeeds,
+        dispute: None,
+    };
+    let disputed = |last4, dispute: Disputed| TestCard {
+        brand: "visa",
+        last4,
+        funding: "credit",
+        outcome: Outcome::Succeeds,
+        dispute: Some(dispute),
     };
     let declined = |last4, decline: Decline| TestCard {
         brand: "visa",
         last4,
         funding: "credit",
         outcome: Outcome::Declines(decline),
+        dispute: None,
     };
     Some(match token {
         "pm_card_visa" => ok("visa", "4242", "credit"),
@@ -61,6 +74,30 @@ pub fn test_card(token: &str) -> Option<TestCard> {
         "pm_card_mastercard" => ok("mastercard", "4444", "credit"),
         "pm_card_amex" => ok("amex", "8431", "credit"),
         "pm_card_discover" => ok("discover", "1117", "credit"),
+        "pm_card_createDispute" => disputed(
+            "0259",
+            Disputed {
+                reason: "fraudulent",
+                network_reason_code: "10.4",
+                inquiry: false,
+            },
+        ),
+        "pm_card_createDisputeProductNotReceived" => disputed(
+            "2685",
+            Disputed {
+                reason: "product_not_received",
+                network_reason_code: "13.1",
+                inquiry: false,
+            },
+        ),
+        "pm_card_createDisputeInquiry" => disputed(
+            "1976",
+            Disputed {
+                reason: "general",
+                network_reason_code: "10",
+                inquiry: true,
+            },
+        ),
         "pm_card_chargeDeclined" => declined("0002", GENERIC),
         "pm_card_chargeDeclinedInsufficientFunds" => declined(
             "9995",

@@ -9,6 +9,7 @@
 use rusqlite::Transaction;
 use serde_json::{Value, json};
 
+use super::disputes;
 use super::state::{self, Column, Kind};
 use super::wire::{ApiError, list_envelope};
 
@@ -54,6 +55,14 @@ fn expandable(object: &str) -> &'static [&'static str] {
         ],
         "payment_method" => &["customer"],
         "balance_transaction" => &["source"],
+        "dispute" => &[
+            "balance_transactions",
+            "charge",
+            "evidence",
+            "evidence_details",
+            "payment_intent",
+            "payment_method_details",
+        ],
         "payout" => &[
             "application_fee",
             "balance_transaction",
@@ -73,7 +82,7 @@ pub fn expand(tx: &Transaction<'_>, body: &mut Value, paths: &[String]) -> Resul
         let parts: Vec<&str> = path.split('.').collect();
         expand_path(tx, body, &parts, 0)?;
     }
-    Ok(())
+    disputes::embed_transactions(tx, body)
 }
 
 /// Stripe's refusal: no code and no param, the path up to the segment that failed, and on

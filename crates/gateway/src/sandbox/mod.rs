@@ -4,7 +4,8 @@
 //! is the same code that talks to Stripe, so it is a faithful stand-in, never a shortcut.
 //!
 //! Map: [`wire`] (form parameters, Stripe's error object), [`api`] (routes and their
-//! effects), [`balance`] (balance transactions, fees and payouts), [`expand`] (what
+//! effects), [`balance`] (balance transactions, fees and payouts), [`disputes`] (chargebacks and
+//! inquiries the dispute test cards open), [`expand`] (what
 //! `expand[]` may name), [`cards`] (test payment methods decide outcomes), [`search`] (Stripe's query
 //! language), [`state`] (its own SQLite file, the only SQL here), [`faults`], [`seed`],
 //! and `server` (authentication, idempotency, fault striking, the connection it can drop).
@@ -16,6 +17,7 @@ pub mod api;
 pub mod balance;
 pub mod cards;
 mod charge_amounts;
+pub mod disputes;
 mod expand;
 pub mod faults;
 pub mod search;

@@ -100,10 +100,11 @@ pub enum Kind {
     Refund,
     BalanceTransaction,
     Payout,
+    Dispute,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 7] = [
+    pub const ALL: [Kind; 8] = [
         Kind::Customer,
         Kind::PaymentMethod,
         Kind::PaymentIntent,
@@ -111,6 +112,7 @@ impl Kind {
         Kind::Refund,
         Kind::BalanceTransaction,
         Kind::Payout,
+        Kind::Dispute,
     ];
 
     /// Stripe's `object` value.
@@ -123,6 +125,7 @@ impl Kind {
             Kind::Refund => "refund",
             Kind::BalanceTransaction => "balance_transaction",
             Kind::Payout => "payout",
+            Kind::Dispute => "dispute",
         }
     }
 
@@ -136,6 +139,7 @@ impl Kind {
             Kind::Refund => "refund",
             Kind::BalanceTransaction => "balance transaction",
             Kind::Payout => "payout",
+            Kind::Dispute => "dispute",
         }
     }
 
@@ -148,6 +152,7 @@ impl Kind {
             Kind::Refund => "re",
             Kind::BalanceTransaction => "txn",
             Kind::Payout => "po",
+            Kind::Dispute => "du",
         }
     }
 
