@@ -42,6 +42,12 @@ pub enum MoneyError {
     Overflow(String),
 }
 
+/// The largest amount a file may state, in minor units: 10^15 (ten trillion dollars). No
+/// invoice or payment comes near it, and the store's sums of many such amounts (per invoice,
+/// per quarter hour, per month) stay inside 64 bits, where SQLite would silently turn an
+/// overflowing integer sum into an inexact REAL.
+pub const MAX_WRITTEN_MINOR: i64 = 1_000_000_000_000_000;
+
 /// What may stand around an amount written for people: nothing, a currency sign, or the
 /// currency's own code (`USD`, `US$`); another currency's code is an error.
 fn check_currency_marks(marks: &str, currency: Currency) -> Result<(), &'static str> {
@@ -321,7 +327,9 @@ impl Money {
             .checked_mul(Decimal::from(10i64.pow(exponent)))
             .ok_or_else(|| MoneyError::Overflow(trimmed.to_string()))?;
         let minor = i64::try_from(scaled.normalize().mantissa())
-            .map_err(|_| MoneyError::Overflow(trimmed.to_string()))?;
+            .ok()
+            .filter(|m| m.unsigned_abs() <= MAX_WRITTEN_MINOR.unsigned_abs())
+            .ok_or_else(|| MoneyError::Overflow(trimmed.to_string()))?;
         Ok(Money { minor, currency })
     }
 
@@ -408,6 +416,7 @@ mod tests {
     #[case::lower_case_code("0.01", "usd", 1)]
     #[case::spaces_around(" 7.00 ", "EUR", 700)]
     #[case::zero("0", "USD", 0)]
+    #[case::ten_trillion_is_the_most("10000000000000.00", "USD", MAX_WRITTEN_MINOR)]
     fn parses_exactly(#[case] text: &str, #[case] code: &str, #[case] minor: i64) {
         let money = Money::parse(text, cur(code), Sign::NonNegative).unwrap();
         assert_eq!(money.minor(), minor);
@@ -429,6 +438,8 @@ mod tests {
     #[case::leading_dot(".5", "USD")]
     #[case::two_dots("1.2.3", "USD")]
     #[case::too_large("999999999999999999999", "USD")]
+    #[case::beyond_what_sums_hold("92233720368547758.07", "USD")]
+    #[case::just_beyond_ten_trillion("10000000000000.01", "USD")]
     fn refuses_ambiguous_or_wrong_amounts(#[case] text: &str, #[case] code: &str) {
         assert!(Money::parse(text, cur(code), Sign::NonNegative).is_err());
     }
