@@ -18,23 +18,7 @@ use rstest::rstest;
 const TZ: &str = "Europe/Berlin";
 
 fn export(dir: &Path, db: &Path, month: &str, out: &str, env: &[(&str, &str)]) -> PathBuf {
-    ok(&cg_with(
-        dir,
-        &[
-            "--db",
-            db.to_str().unwrap(),
-            "export",
-            "month",
-            month,
-            "--out",
-            out,
-            "--tz",
-            TZ,
-        ],
-        "",
-        env,
-    ));
-    dir.join(out)
+    export_month(dir, db, month, out, TZ, env)
 }
 
 #[test]
@@ -172,6 +156,19 @@ fn the_demo_month_is_exported_verified_and_every_file_matches_the_store() {
     );
     assert!(!html.contains("<script") && !html.contains("<link"));
 
+    // The demo keeps no Stripe balance transactions (only Stripe's payouts export): the
+    // clearing account's files are there all the same, headers and no rows, and the page
+    // says why.
+    for file in [
+        "clearing.csv",
+        "clearing_transactions.csv",
+        "fees_journal.csv",
+    ] {
+        assert!(pkg.join(file).exists(), "{file}");
+        assert!(read_csv(&pkg.join(file)).is_empty(), "{file}");
+    }
+    assert!(html.contains("No Stripe balance transactions are stored"));
+
     // The zip holds the folder, byte for byte.
     let zip = zip_entries(&std::fs::read(dir.join("close-2026-10.zip")).unwrap());
     assert_eq!(zip, files_of(&pkg));
@@ -270,6 +267,8 @@ fn edit_cell(path: &Path, column: &str) -> u64 {
 #[case::swap_in_another_months_workbook(Tamper::ReplaceWithOtherMonth { file: "workbook.xlsx" }, "workbook.xlsx: its SHA-256")]
 #[case::add_a_file(Tamper::AddFile { file: "extra.csv" }, "extra.csv: is not listed")]
 #[case::remove_a_file(Tamper::RemoveFile { file: "summary.html" }, "summary.html: is listed in manifest.json but missing")]
+#[case::remove_a_clearing_file(Tamper::RemoveFile { file: "clearing_transactions.csv" }, "clearing_transactions.csv: is listed in manifest.json but missing")]
+#[case::swap_the_clearing_files(Tamper::SwapFiles { a: "clearing.csv", b: "fees_journal.csv" }, "clearing.csv line 1")]
 fn a_tampered_package_fails_verify_and_names_where(#[case] tamper: Tamper, #[case] named: &str) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

@@ -10,6 +10,9 @@ use std::process::Output;
 
 #[path = "../harness/mod.rs"]
 mod harness;
+/// The sandbox's control routes (seed, payouts), driven from outside the client.
+#[allow(unused_imports)]
+pub use harness::SandboxControl;
 #[allow(unused_imports)]
 pub use harness::ok;
 /// The exit code and standard error of a command that must fail.
@@ -24,6 +27,35 @@ pub fn cg_with(dir: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> 
         command.env(k, v);
     }
     harness::run_with_stdin(command, Some(stdin))
+}
+
+/// `export month MONTH --out OUT --tz TZ` on the store `db`, which must succeed; the
+/// package's folder.
+pub fn export_month(
+    dir: &Path,
+    db: &Path,
+    month: &str,
+    out: &str,
+    tz: &str,
+    env: &[(&str, &str)],
+) -> PathBuf {
+    ok(&cg_with(
+        dir,
+        &[
+            "--db",
+            db.to_str().unwrap(),
+            "export",
+            "month",
+            month,
+            "--out",
+            out,
+            "--tz",
+            tz,
+        ],
+        "",
+        env,
+    ));
+    dir.join(out)
 }
 
 pub fn cg(dir: &Path, args: &[&str]) -> Output {

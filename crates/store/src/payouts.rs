@@ -277,6 +277,43 @@ impl StoreTx<'_> {
         self.read_balance_transactions("WHERE gateway = ?1", &[&gateway])
     }
 
+    /// The balance transactions of `gateway` created at or after `from` and before `to`,
+    /// oldest first (then by id): one period's movements of the Stripe balance.
+    pub fn balance_transactions_created_between(
+        &self,
+        gateway: &str,
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<Vec<BalanceTransaction>, StoreError> {
+        self.read_balance_transactions(
+            "WHERE gateway = ?1 AND created_at >= ?2 AND created_at < ?3",
+            &[&gateway, &from.as_second(), &to.as_second()],
+        )
+    }
+
+    /// Per currency (lower-case code order), what the `net` of `gateway`'s balance
+    /// transactions created before `before` adds up to: the Stripe balance at that instant
+    /// as its stored transactions tell it. One sum per currency, no row read into memory.
+    /// Only currencies with at least one such transaction are listed.
+    pub fn balance_net_before(
+        &self,
+        gateway: &str,
+        before: Timestamp,
+    ) -> Result<Vec<Money>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT currency, sum(net_minor) FROM gateway_balance_transactions
+              WHERE gateway = ?1 AND created_at < ?2
+              GROUP BY currency ORDER BY currency",
+        )?;
+        let mut rows = stmt.query(rusqlite::params![gateway, before.as_second()])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let currency = currency_from_store(&r.get::<_, String>(0)?)?;
+            out.push(Money::from_minor(r.get(1)?, currency));
+        }
+        Ok(out)
+    }
+
     /// The balance transactions payout `payout_id` took to the bank (its own debit left
     /// out), oldest first.
     pub fn balance_transactions_of_payout(

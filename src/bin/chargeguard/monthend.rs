@@ -101,6 +101,14 @@ pub fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<ExitCode> {
                     c.lines.values().filter(|v| **v != 0).count()
                 ))?;
             }
+            for c in &report.clearing {
+                output::line(&format!(
+                    "  {}: Stripe clearing opens at {}, closes at {}",
+                    c.currency.to_uppercase(),
+                    money(c.opening, &c.currency),
+                    money(c.closing, &c.currency)
+                ))?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         ExportWhat::Verify { package } => match export::verify(&package) {
@@ -115,6 +123,12 @@ pub fn export(ctx: &Ctx, args: ExportArgs) -> anyhow::Result<ExitCode> {
                     for (currency, difference) in &report.differences {
                         output::line(&format!(
                             "  {}: difference {difference}, explained in full",
+                            currency.to_uppercase()
+                        ))?;
+                    }
+                    for (currency, closing) in &report.clearing {
+                        output::line(&format!(
+                            "  {}: Stripe clearing closes at {closing}, every line traced to its balance transactions",
                             currency.to_uppercase()
                         ))?;
                     }

@@ -9,6 +9,7 @@ use crate::money::{Currency, Money};
 use crate::period::Period;
 use crate::store::StoredFinding;
 
+use super::clearing::{CurrencyClearing, JournalLine};
 use super::manifest::Manifest;
 use super::tables::line_label;
 use super::tieout::CurrencyTieOut;
@@ -84,6 +85,8 @@ pub fn render(
     currencies: &[CurrencyTieOut],
     findings: &[StoredFinding],
     daily: &Daily,
+    clearing: &[CurrencyClearing],
+    journal: &[JournalLine],
 ) -> String {
     let mut page = String::new();
     let _ = write!(
@@ -159,6 +162,7 @@ tr.total td {{ font-weight: bold; }}
         }
         page.push_str("</section>\n");
     }
+    clearing_section(&mut page, clearing, journal);
     page.push_str("<h2>Files</h2>\n<table><tr><th>File</th><th>Bytes</th><th>SHA-256</th></tr>\n");
     for f in &manifest.files {
         let _ = writeln!(
@@ -171,4 +175,52 @@ tr.total td {{ font-weight: bold; }}
     }
     page.push_str("</table>\n<p>Check this package with <code>chargeguard export verify DIR</code>.</p>\n</body></html>\n");
     page
+}
+
+/// The Stripe clearing account per currency, and the fees journal.
+fn clearing_section(page: &mut String, clearing: &[CurrencyClearing], journal: &[JournalLine]) {
+    if clearing.is_empty() {
+        page.push_str(
+            "<section><h2>Stripe clearing account</h2>\n<p>No Stripe balance transactions are stored: sync with payouts, or import Stripe's balance history or itemized reports, to tie out the clearing account.</p></section>\n",
+        );
+        return;
+    }
+    for c in clearing {
+        let _ = write!(
+            page,
+            "<section><h2>Stripe clearing account in {}</h2>\n<table><tr><th></th><th>Amount</th><th>Transactions</th></tr>\n",
+            esc(&c.currency.to_uppercase())
+        );
+        let _ = writeln!(
+            page,
+            r#"<tr class="total"><td>Opening balance</td><td class="n">{}</td><td></td></tr>"#,
+            esc(&money(c.opening, &c.currency))
+        );
+        for l in &c.lines {
+            let _ = writeln!(
+                page,
+                r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+                esc(l.line.label()),
+                esc(&money(l.amount, &c.currency)),
+                l.transactions
+            );
+        }
+        let _ = writeln!(
+            page,
+            r#"<tr class="total"><td>Closing balance</td><td class="n">{}</td><td></td></tr></table>"#,
+            esc(&money(c.closing, &c.currency))
+        );
+        for j in journal.iter().filter(|j| j.currency == c.currency) {
+            let _ = writeln!(
+                page,
+                "<p>Fees journal, {}: debit <b>{}</b>, credit <b>{}</b>, {} ({}).</p>",
+                esc(&j.date.to_string()),
+                esc(j.debit_account),
+                esc(j.credit_account),
+                esc(&money(j.amount, &j.currency)),
+                esc(&j.memo)
+            );
+        }
+        page.push_str("</section>\n");
+    }
 }

@@ -1,9 +1,12 @@
 //! Month-end: the audit package of one period, its tie-out, and checking a package.
 //!
 //! `export_month` reads the store in one transaction, builds the tie-out (`tieout`) and
-//! refuses — with nothing written — when the books do not balance to the minor unit.
-//! Only then does it write, into a staging folder renamed into place at the end: one CSV
-//! file per table (`tables`), the same tables as one workbook (`workbook`), a printable
+//! the Stripe clearing account (`clearing`: opening balance, the period's balance
+//! transactions in lines, closing balance, and the fees journal) and refuses — with
+//! nothing written — when either does not balance to the minor unit. Only then does it
+//! write, into a staging folder renamed into place at the end: one CSV file per table
+//! (`tables`: the books' tables, then `clearing.csv`, `clearing_transactions.csv` and
+//! `fees_journal.csv`), the same tables as one workbook (`workbook`), a printable
 //! `summary.html` (`html`) and `manifest.json` (`manifest`) holding every file's SHA-256;
 //! then the folder again as one `.zip` beside it. `verify` checks a folder or a zip.
 //!
@@ -16,14 +19,16 @@
 //! - **No secrets.** Nothing from the settings, the keyring or a request body is
 //!   exported; an action's outcome is what the gateway answered.
 //! - **Memory and time follow the month.** The period's rows are read once (`books`:
-//!   its own money movements, and across all time only what its tie-out weighs); the
-//!   files stream to disk row by row, the workbook in constant-memory mode.
+//!   its own money movements, and across all time only what its tie-out weighs; of the
+//!   Stripe balance, the period's own transactions and one sum per currency for each of
+//!   its edges); the files stream to disk row by row, the workbook in constant-memory mode.
 //! - **Two cores.** The workbook (its XML is ten times the CSVs) is written on a thread of
 //!   its own while the CSVs are written and deflated into the zip, both from the same
 //!   tables; deflate runs at a fast fixed level (`DEFLATE_LEVEL`).
 
 pub mod adjustments;
 mod books;
+pub mod clearing;
 pub mod daily;
 pub mod html;
 pub mod manifest;
@@ -44,6 +49,7 @@ use crate::records::LedgerKind;
 use crate::store::{PeriodClose, Store, StoreError, StoreTx};
 
 use books::Books;
+use clearing::{Clearing, ClearingError};
 use manifest::{AuditHead, BlockHasher, ClosedBy, FileEntry, Manifest};
 use tables::{Cell, Table};
 use tieout::{Rows, TieOutError};
@@ -55,6 +61,8 @@ pub use verify::{VerifyError, VerifyReport, verify};
 pub enum ExportError {
     #[error("{0}; no package was written")]
     TieOut(#[from] TieOutError),
+    #[error("{0}; no package was written")]
+    Clearing(#[from] ClearingError),
     #[error(transparent)]
     Period(#[from] PeriodError),
     #[error(
@@ -93,6 +101,8 @@ pub struct ExportReport {
     pub zip: PathBuf,
     pub manifest: Manifest,
     pub tie_out: Vec<tieout::CurrencyTieOut>,
+    /// The Stripe clearing account per currency.
+    pub clearing: Vec<clearing::CurrencyClearing>,
 }
 
 /// Everything an export reads, owned, from one consistent read of the store.
@@ -103,6 +113,30 @@ struct Loaded {
     audit: Vec<crate::audit::AuditEntry>,
     audit_head: Option<(i64, String)>,
     schema_version: i64,
+    /// The Stripe balance: the period's own transactions, oldest first, and per currency
+    /// the `net` of every transaction before its start and before its end.
+    balance: Balance,
+}
+
+struct Balance {
+    rows: Vec<crate::records::BalanceTransaction>,
+    opening: Vec<crate::money::Money>,
+    at_end: Vec<crate::money::Money>,
+}
+
+impl Balance {
+    fn read(tx: &StoreTx<'_>, period: &Period) -> Result<Balance, StoreError> {
+        let gateway = crate::sync::GATEWAY;
+        Ok(Balance {
+            rows: tx.balance_transactions_created_between(gateway, period.start(), period.end())?,
+            opening: tx.balance_net_before(gateway, period.start())?,
+            at_end: tx.balance_net_before(gateway, period.end())?,
+        })
+    }
+
+    fn clearing(&self, period: &Period) -> Result<Clearing, ClearingError> {
+        clearing::clearing(period, &self.opening, &self.rows, &self.at_end)
+    }
 }
 
 /// Which rows of the store a month-end reads (`books`). All give the same tie-out and
@@ -151,6 +185,7 @@ fn load(
         audit,
         audit_head: tx.audit_head()?,
         schema_version,
+        balance: Balance::read(tx, period)?,
     })
 }
 
@@ -445,6 +480,8 @@ pub fn export_month_reading(
     })?;
     let rows = loaded.books.rows();
     let tie = tieout::tie_out(&rows, &period)?;
+    let clearing = loaded.balance.clearing(&period)?;
+    let journal = clearing::fees_journal(&period, &clearing);
 
     let folder = request.out.clone();
     let zip_path = zip_path_of(&folder);
@@ -470,6 +507,12 @@ pub fn export_month_reading(
     let zip_staging = staging.with_extension("zip.partial");
     let result = (|| {
         let mut all = tables::tables(rows, &tie, &sel, &period);
+        all.extend(tables::clearing_tables(
+            &clearing,
+            &loaded.balance.rows,
+            &journal,
+            &period,
+        ));
         let summary = tables::tieout_table(&tie, &loaded.books.findings);
         let created = as_of.unwrap_or(period.end());
         let xlsx = staging.join("workbook.xlsx");
@@ -533,6 +576,8 @@ pub fn export_month_reading(
             &tie.currencies,
             &loaded.books.findings,
             &daily(&rows, &sel, &tie, &period),
+            &clearing.currencies,
+            &journal,
         );
         manifest
             .files
@@ -561,6 +606,7 @@ pub fn export_month_reading(
         zip: zip_path,
         manifest,
         tie_out: tie.currencies.clone(),
+        clearing: clearing.currencies,
     })
 }
 

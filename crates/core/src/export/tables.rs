@@ -16,7 +16,9 @@ use crate::period::Period;
 use crate::records::Invoice;
 use crate::store::{ActionRow, StoredFinding};
 
+use super::clearing::{Clearing, JournalLine, Line};
 use super::tieout::{LineKey, Rows, TieOut, refund_counts};
+use crate::records::BalanceTransaction;
 
 /// One cell: text, a whole number, or money (written as a decimal in CSV, a number with
 /// the currency's decimals in the workbook).
@@ -69,6 +71,9 @@ pub const FINDINGS: &str = "findings.csv";
 pub const ACTIONS: &str = "actions.csv";
 pub const AUDIT: &str = "audit_log.csv";
 pub const TIEOUT: &str = "tieout.csv";
+pub const CLEARING: &str = "clearing.csv";
+pub const CLEARING_TRANSACTIONS: &str = "clearing_transactions.csv";
+pub const FEES_JOURNAL: &str = "fees_journal.csv";
 
 pub const INVOICES_HEADER: &[&str] = &[
     "invoice_number",
@@ -174,6 +179,33 @@ pub const AUDIT_HEADER: &[&str] = &[
     "hash",
 ];
 pub const TIEOUT_HEADER: &[&str] = &["currency", "line", "label", "amount"];
+/// The Stripe clearing account per currency: `opening_balance`, one row per line (see
+/// `clearing`), `closing_balance`; amounts signed as the balance moved.
+pub const CLEARING_HEADER: &[&str] = &["currency", "line", "label", "amount", "transactions"];
+/// Every balance transaction of the period: its `amount` is on `line`, its `fee` on `fees`.
+pub const CLEARING_TRANSACTIONS_HEADER: &[&str] = &[
+    "balance_transaction_id",
+    "created_at",
+    "currency",
+    "type",
+    "source",
+    "payout_id",
+    "line",
+    "amount",
+    "fee",
+    "net",
+];
+/// The month's Stripe fees as journal lines, one per currency.
+pub const FEES_JOURNAL_HEADER: &[&str] = &[
+    "key",
+    "date",
+    "debit_account",
+    "credit_account",
+    "amount",
+    "currency",
+    "memo",
+    "transactions",
+];
 
 /// The header every CSV file of a package must have, by file name.
 pub fn header_of(file: &str) -> Option<&'static [&'static str]> {
@@ -187,6 +219,9 @@ pub fn header_of(file: &str) -> Option<&'static [&'static str]> {
         ACTIONS => ACTIONS_HEADER,
         AUDIT => AUDIT_HEADER,
         TIEOUT => TIEOUT_HEADER,
+        CLEARING => CLEARING_HEADER,
+        CLEARING_TRANSACTIONS => CLEARING_TRANSACTIONS_HEADER,
+        FEES_JOURNAL => FEES_JOURNAL_HEADER,
         _ => return None,
     })
 }
@@ -633,4 +668,92 @@ pub fn tieout_table<'a>(tie: &'a TieOut<'a>, findings: &'a [StoredFinding]) -> T
         len: cells.len(),
         row: Box::new(move |i, out| out.extend(cells[i].iter().cloned())),
     }
+}
+
+/// The Stripe clearing account's tables: the equation per currency, every balance
+/// transaction of the period with its line, and the fees journal.
+pub fn clearing_tables<'a>(
+    clearing: &'a Clearing,
+    rows: &'a [BalanceTransaction],
+    journal: &'a [JournalLine],
+    period: &'a Period,
+) -> Vec<Table<'a>> {
+    let mut cells: Vec<[Cell<'a>; 5]> = Vec::new();
+    for c in &clearing.currencies {
+        let currency = cur(&c.currency);
+        cells.push([
+            t(&c.currency),
+            t("opening_balance"),
+            t("Opening balance (every balance transaction before the period)"),
+            Cell::Money(c.opening, currency),
+            t(""),
+        ]);
+        for l in &c.lines {
+            cells.push([
+                t(&c.currency),
+                t(l.line.as_str()),
+                t(l.line.label()),
+                Cell::Money(l.amount, currency),
+                Cell::Int(i64::try_from(l.transactions).unwrap_or(i64::MAX)),
+            ]);
+        }
+        cells.push([
+            t(&c.currency),
+            t("closing_balance"),
+            t("Closing balance (opening balance and the lines)"),
+            Cell::Money(c.closing, currency),
+            t(""),
+        ]);
+    }
+    vec![
+        Table {
+            file: CLEARING,
+            sheet: "Stripe clearing",
+            header: CLEARING_HEADER,
+            len: cells.len(),
+            row: Box::new(move |i, out| out.extend(cells[i].iter().cloned())),
+        },
+        Table {
+            file: CLEARING_TRANSACTIONS,
+            sheet: "Clearing transactions",
+            header: CLEARING_TRANSACTIONS_HEADER,
+            len: rows.len(),
+            row: Box::new(move |i, out| {
+                let r = &rows[i];
+                let c = r.amount.currency();
+                let line: Line = clearing.row_lines[i];
+                out.extend([
+                    t(&r.id),
+                    o(period.local_text(r.created)),
+                    o(c.lower()),
+                    t(&r.kind),
+                    opt(r.source.as_deref()),
+                    opt(r.payout.as_deref()),
+                    t(line.as_str()),
+                    Cell::Money(r.amount.minor(), c),
+                    Cell::Money(r.fee.minor(), c),
+                    Cell::Money(r.net.minor(), c),
+                ]);
+            }),
+        },
+        Table {
+            file: FEES_JOURNAL,
+            sheet: "Stripe fees journal",
+            header: FEES_JOURNAL_HEADER,
+            len: journal.len(),
+            row: Box::new(move |i, out| {
+                let j = &journal[i];
+                out.extend([
+                    t(&j.key),
+                    o(j.date.to_string()),
+                    t(j.debit_account),
+                    t(j.credit_account),
+                    Cell::Money(j.amount, cur(&j.currency)),
+                    t(&j.currency),
+                    t(&j.memo),
+                    Cell::Int(i64::try_from(j.transactions).unwrap_or(i64::MAX)),
+                ]);
+            }),
+        },
+    ]
 }

@@ -11,7 +11,13 @@
 //!    the rows' `tieout_line` — and match `tieout.csv`; the lines add up to the
 //!    difference, nothing is unexplained, every finding a line names is in
 //!    `findings.csv`, every money row is dated inside the period, and the audit entries'
-//!    hashes recompute and chain.
+//!    hashes recompute and chain;
+//! 4. the Stripe clearing account adds up again (a package that lists `clearing.csv`;
+//!    one made before it had none): every row of `clearing_transactions.csv` is dated
+//!    inside the period, listed once (in time-then-id order), its net its amount less its
+//!    fee, and on the line its type says (`clearing::line_of`); its amounts and fees add
+//!    up to every line of `clearing.csv`, whose opening balance and lines add up to its
+//!    closing balance; and `fees_journal.csv` books each currency's fees line, no more.
 //!
 //! The manifest's hashes catch an edit; re-adding catches an edit made together with new
 //! hashes whenever it changes money, which is what an auditor needs to trust.
@@ -22,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use super::clearing::{self, CLEARING_ACCOUNT, FEES_ACCOUNT, Line};
 use super::manifest::{BlockHasher, FORMAT, Manifest};
 use super::tables::{self, header_of};
 use super::tieout::LineKey;
@@ -52,6 +59,9 @@ pub struct VerifyReport {
     pub records: u64,
     /// Per currency: the difference, explained in full.
     pub differences: BTreeMap<String, String>,
+    /// Per currency: the Stripe clearing account's closing balance, every line traced to
+    /// its balance transactions (empty for a package made before the clearing account).
+    pub clearing: BTreeMap<String, String>,
 }
 
 /// Where the files are: a folder, or a zip whose entries are read one at a time when
@@ -273,11 +283,14 @@ pub fn verify(path: &Path) -> Result<VerifyReport, VerifyError> {
 
     // 3. The totals, again, from the rows.
     let differences = re_add(&source, &manifest)?;
+    // 4. The Stripe clearing account, again, from its transactions.
+    let clearing = re_add_clearing(&source, &manifest)?;
     Ok(VerifyReport {
         period: manifest.period.clone(),
         files: manifest.files.len() + 1,
         records,
         differences,
+        clearing,
     })
 }
 
@@ -393,15 +406,19 @@ struct Sums {
     from: BTreeMap<&'static str, &'static str>,
 }
 
-fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, String>, VerifyError> {
+fn period_bounds(manifest: &Manifest) -> Result<(jiff::Timestamp, jiff::Timestamp), VerifyError> {
     let parse_bound = |text: &str| {
         text.parse::<jiff::Timestamp>()
             .or_else(|e| fail("manifest.json", None, format!("period bound `{text}`: {e}")))
     };
-    let (from, to) = (
+    Ok((
         parse_bound(&manifest.starts_at)?,
         parse_bound(&manifest.ends_at)?,
-    );
+    ))
+}
+
+fn re_add(source: &Source, manifest: &Manifest) -> Result<BTreeMap<String, String>, VerifyError> {
+    let (from, to) = period_bounds(manifest)?;
     let mut sums: BTreeMap<Currency, Sums> = BTreeMap::new();
     let add_total = |sums: &mut BTreeMap<Currency, Sums>,
                      c: Currency,
@@ -647,4 +664,232 @@ fn show(minor: i128, c: Currency) -> String {
         Ok(m) => Money::from_minor(m, c).to_string(),
         Err(_) => format!("{minor} minor units of {}", c.code()),
     }
+}
+
+/// What `clearing_transactions.csv` adds up to for one currency, per line: amount and
+/// transactions.
+type ClearingSums = [(i128, u64); Line::ALL.len()];
+
+/// What `clearing.csv` states for one currency, as it is read.
+#[derive(Default)]
+struct StatedClearing {
+    opening: Option<i128>,
+    lines: BTreeMap<Line, i128>,
+    closing: Option<i128>,
+}
+
+/// Step 4: the Stripe clearing account, added up again from its transactions; per
+/// currency, the closing balance.
+fn re_add_clearing(
+    source: &Source,
+    manifest: &Manifest,
+) -> Result<BTreeMap<String, String>, VerifyError> {
+    let listed = |name: &str| manifest.files.iter().any(|f| f.name == name);
+    if !listed(tables::CLEARING) {
+        // A package made before the clearing account: nothing of it to check.
+        return Ok(BTreeMap::new());
+    }
+    for name in [tables::CLEARING_TRANSACTIONS, tables::FEES_JOURNAL] {
+        if !listed(name) {
+            return fail(
+                name,
+                None,
+                format!(
+                    "is not listed in manifest.json, which lists {}: the package lost a file of the clearing account",
+                    tables::CLEARING
+                ),
+            );
+        }
+    }
+    let (from, to) = period_bounds(manifest)?;
+    let mut sums: BTreeMap<Currency, ClearingSums> = BTreeMap::new();
+    let mut previous: Option<(jiff::Timestamp, String)> = None;
+    each_row(source, tables::CLEARING_TRANSACTIONS, |r| {
+        r.in_period("created_at", from, to)?;
+        let at: jiff::Timestamp = r
+            .get("created_at")
+            .parse()
+            .or_else(|e| r.fail(format!("created_at is not an instant: {e}")))?;
+        let id = r.get("balance_transaction_id");
+        if id.is_empty() {
+            return r.fail("a balance transaction with no id");
+        }
+        if let Some((prev_at, prev_id)) = &previous
+            && (prev_at, prev_id.as_str()) >= (&at, id)
+        {
+            return r.fail(format!(
+                "balance transaction {id} is out of time-then-id order or listed twice"
+            ));
+        }
+        previous = Some((at, id.to_string()));
+        let c = r.currency()?;
+        let (amount, fee, net) = (
+            i128::from(r.money("amount", c)?),
+            i128::from(r.money("fee", c)?),
+            i128::from(r.money("net", c)?),
+        );
+        if amount - fee != net {
+            return r.fail(format!(
+                "balance transaction {id}: its net {} is not its amount {} less its fee {}",
+                show(net, c),
+                show(amount, c),
+                show(fee, c)
+            ));
+        }
+        let kind = r.get("type");
+        let origin = Some(r.get("source")).filter(|s| !s.is_empty());
+        let stated = r.get("line");
+        let line = clearing::line_of(kind, origin);
+        if stated != line.as_str() {
+            return r.fail(format!(
+                "balance transaction {id} of type `{kind}` belongs on the line `{line}`, not `{stated}`"
+            ));
+        }
+        let s = sums.entry(c).or_default();
+        let fees = Line::Fees as usize;
+        if line == Line::Fees {
+            s[fees].0 += net;
+            s[fees].1 += 1;
+        } else {
+            s[line as usize].0 += amount;
+            s[line as usize].1 += 1;
+            if fee != 0 {
+                s[fees].0 -= fee;
+                s[fees].1 += 1;
+            }
+        }
+        Ok(())
+    })?;
+
+    let mut stated: BTreeMap<Currency, StatedClearing> = BTreeMap::new();
+    each_row(source, tables::CLEARING, |r| {
+        let c = r.currency()?;
+        let amount = i128::from(r.money("amount", c)?);
+        let st = stated.entry(c).or_default();
+        match r.get("line") {
+            "opening_balance" => {
+                if st.opening.replace(amount).is_some() {
+                    return r.fail(format!("a second opening balance for {}", c.code()));
+                }
+            }
+            "closing_balance" => {
+                let Some(opening) = st.opening else {
+                    return r.fail(format!(
+                        "a closing balance for {} before its opening balance",
+                        c.code()
+                    ));
+                };
+                let again = opening + st.lines.values().sum::<i128>();
+                if again != amount {
+                    return r.fail(format!(
+                        "the closing balance in {} says {}, but the opening balance and the lines above it add up to {}",
+                        c.code(),
+                        show(amount, c),
+                        show(again, c)
+                    ));
+                }
+                if st.closing.replace(amount).is_some() {
+                    return r.fail(format!("a second closing balance for {}", c.code()));
+                }
+            }
+            other => {
+                let Some(line) = Line::parse(other) else {
+                    return r.fail(format!("`{other}` is not a line of the clearing account"));
+                };
+                let (again, count) = sums.get(&c).map_or((0, 0), |s| s[line as usize]);
+                let transactions = r.get("transactions");
+                if again != amount || transactions != count.to_string() {
+                    return r.fail(format!(
+                        "the line {line} in {} says {} from {transactions} transaction(s), but the rows of {} on it add up to {} from {count}",
+                        c.code(),
+                        show(amount, c),
+                        tables::CLEARING_TRANSACTIONS,
+                        show(again, c)
+                    ));
+                }
+                if st.lines.insert(line, amount).is_some() {
+                    return r.fail(format!("a second line {line} for {}", c.code()));
+                }
+            }
+        }
+        Ok(())
+    })?;
+    for (c, s) in &sums {
+        let st = stated.get(c);
+        for line in Line::ALL {
+            let (v, n) = s[line as usize];
+            if n > 0 && !st.is_some_and(|st| st.lines.contains_key(&line)) {
+                return fail(
+                    tables::CLEARING,
+                    None,
+                    format!(
+                        "has no line {line} for {}, but rows of {} on it add up to {}",
+                        c.code(),
+                        tables::CLEARING_TRANSACTIONS,
+                        show(v, *c)
+                    ),
+                );
+            }
+        }
+    }
+    let mut closing = BTreeMap::new();
+    for (c, st) in &stated {
+        let Some(amount) = st.closing else {
+            return fail(
+                tables::CLEARING,
+                None,
+                format!("has no closing balance for {}", c.code()),
+            );
+        };
+        closing.insert(c.lower(), show(amount, *c));
+    }
+
+    // The fees journal: one line per currency whose fees line is not zero, for that much.
+    let mut booked: BTreeSet<Currency> = BTreeSet::new();
+    each_row(source, tables::FEES_JOURNAL, |r| {
+        let c = r.currency()?;
+        let amount = i128::from(r.money("amount", c)?);
+        let fees = stated
+            .get(&c)
+            .and_then(|st| st.lines.get(&Line::Fees))
+            .copied()
+            .unwrap_or(0);
+        let books = match (r.get("debit_account"), r.get("credit_account")) {
+            (FEES_ACCOUNT, CLEARING_ACCOUNT) => -amount,
+            (CLEARING_ACCOUNT, FEES_ACCOUNT) => amount,
+            (debit, credit) => {
+                return r.fail(format!(
+                    "debits `{debit}` and credits `{credit}`; a fees line moves money between `{FEES_ACCOUNT}` and `{CLEARING_ACCOUNT}`"
+                ));
+            }
+        };
+        if amount <= 0 || books != fees {
+            return r.fail(format!(
+                "books {} of fees in {}, but the fees line of {} says {}",
+                show(amount, c),
+                c.code(),
+                tables::CLEARING,
+                show(fees, c)
+            ));
+        }
+        if !booked.insert(c) {
+            return r.fail(format!("a second fees line for {}", c.code()));
+        }
+        Ok(())
+    })?;
+    for (c, st) in &stated {
+        let fees = st.lines.get(&Line::Fees).copied().unwrap_or(0);
+        if fees != 0 && !booked.contains(c) {
+            return fail(
+                tables::FEES_JOURNAL,
+                None,
+                format!(
+                    "has no line for the {} of fees in {}",
+                    show(fees.abs(), *c),
+                    c.code()
+                ),
+            );
+        }
+    }
+    Ok(closing)
 }
