@@ -70,7 +70,9 @@ async fn main() {
                     ObjectKind::Charge => 0,
                     ObjectKind::Refund => 1,
                     // The bench's sandbox makes no payout: one empty page.
-                    ObjectKind::Payout | ObjectKind::BalanceTransaction => return,
+                    ObjectKind::Payout | ObjectKind::BalanceTransaction | ObjectKind::Dispute => {
+                        return;
+                    }
                 };
                 pages[slot] = p.pages;
             },

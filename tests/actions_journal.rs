@@ -379,6 +379,47 @@ fn the_guard_refuses_a_recharge_the_gateway_already_holds_a_charge_for() {
     assert_eq!(refused_entries.len(), 1);
 }
 
+#[test]
+fn the_guard_refuses_to_refund_a_charge_the_customers_bank_charged_back() {
+    let w = World::new();
+    let t = now();
+    // INV-1 paid twice; the second charge is then disputed by the customer's bank.
+    let seeded = w.seed(json!({
+        "customers": [{"id": "cus_D", "payment_method": "pm_card_visa"}],
+        "charges": [
+            {"amount": 6000, "currency": "usd", "customer": "cus_D",
+             "created": t - 2 * HOUR, "metadata": {"invoice_number": "INV-1"}},
+            {"amount": 6000, "currency": "usd", "customer": "cus_D",
+             "created": t - HOUR, "metadata": {"invoice_number": "INV-1"},
+             "payment_method": "pm_card_createDispute"},
+        ]
+    }));
+    let charges: Vec<&str> = seeded["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    w.import_invoices(&[invoice("INV-1", "cus_D", "60.00", "paid")]);
+    w.import_payments(&[payment("PAY-1", "INV-1", "60.00", charges[0])]);
+    w.sync_and_reconcile();
+    let finding = w.finding("double_charge", "INV-1");
+    let id = w.propose(finding["id"].as_i64().unwrap());
+    assert_eq!(
+        w.action(id)["plan"]["charge_id"],
+        charges[1],
+        "{:#}",
+        w.action(id)
+    );
+    w.add_user("alice", "approver");
+    ok(&w.approve(id, "alice"));
+    let (code, stderr) = refused(&w.cg(&["execute", &id.to_string()]));
+    assert_eq!(code, 1, "a guard refusal exits 1: {stderr}");
+    assert!(stderr.contains("charged back"), "{stderr}");
+    assert_eq!(w.stat("refunds"), 0, "the customer is not paid back twice");
+    assert_eq!(w.action_state(id), "cancelled");
+}
+
 /// Open INV-R for cus_R whose saved card is `card`.
 fn unpaid(w: &World, card: &str) {
     w.seed(json!({"customers": [{"id": "cus_R", "payment_method": card}]}));
@@ -490,6 +531,7 @@ enum Fix {
     Missing,
     Mismatch,
     UnrecordedRefund,
+    LostDispute,
 }
 
 /// Plants the incident on INV-L and returns the finding kind it makes.
@@ -532,6 +574,33 @@ fn plant(w: &World, fix: Fix) -> &'static str {
             w.sync_and_reconcile();
             "unrecorded_refund"
         }
+        Fix::LostDispute => {
+            let seeded = w.seed(json!({"charges": [{
+                "amount": 4000, "currency": "usd", "customer": "cus_L",
+                "created": t - 2 * HOUR, "metadata": {"invoice_number": "INV-L"},
+                "payment_method": "pm_card_createDispute"}]}));
+            let id = seeded["charges"][0].as_str().unwrap();
+            w.import_invoices(&[invoice("INV-L", "cus_L", "40.00", "paid")]);
+            w.import_payments(&[payment("PAY-L", "INV-L", "40.00", id)]);
+            w.sync_and_reconcile();
+            let undecided = w.finding("dispute_invoice_still_paid", "INV-L");
+            let dispute = undecided["evidence"]["dispute"]["id"].as_str().unwrap();
+            let (_, stderr) = refused(&w.cg(&["propose", &undecided["id"].to_string()]));
+            assert!(
+                stderr.contains("answered with evidence at Stripe"),
+                "{stderr}"
+            );
+            w.post(&format!("/v1/disputes/{dispute}/close"), &[]);
+            w.sync_and_reconcile();
+            let before = w.findings();
+            let was = before.iter().find(|f| f["id"] == undecided["id"]).unwrap();
+            assert_eq!(
+                (&was["status"], &was["resolution"]),
+                (&json!("resolved"), &json!("cleared")),
+                "lost, it is no longer undecided"
+            );
+            "dispute_lost_unrecorded"
+        }
     }
 }
 
@@ -540,6 +609,7 @@ fn plant(w: &World, fix: Fix) -> &'static str {
 #[case::missing_reverses_the_payment(Fix::Missing, "reverse_payment", 4000)]
 #[case::mismatch_corrects_the_amount(Fix::Mismatch, "correct_amount", 3500)]
 #[case::unrecorded_refund_records_it(Fix::UnrecordedRefund, "record_refund", 1000)]
+#[case::lost_dispute_records_the_chargeback(Fix::LostDispute, "record_refund", 4000)]
 fn a_ledger_fix_resolves_its_finding_for_good_and_keeps_its_adjustment(
     #[case] fix: Fix,
     #[case] adjustment_kind: &str,
@@ -612,6 +682,22 @@ fn a_ledger_fix_resolves_its_finding_for_good_and_keeps_its_adjustment(
     );
     assert_eq!(row[7], "usd");
     assert!(lines.next().is_none(), "{exported}");
+
+    // The month of the incident still ties out to the minor unit, the fix included.
+    let month = jiff::Timestamp::from_second(now() - 2 * HOUR)
+        .unwrap()
+        .strftime("%Y-%m")
+        .to_string();
+    let package = w.dir.path().join("package");
+    ok(&w.cg(&[
+        "export",
+        "month",
+        &month,
+        "--out",
+        package.to_str().unwrap(),
+        "--tz",
+        "UTC",
+    ]));
 }
 
 /// Regression: a duplicate invoice whose charge the ledger recorded leaves two

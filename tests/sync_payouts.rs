@@ -1,11 +1,12 @@
 //! Payouts synced from the sandbox gateway over real loopback HTTP into a real store: each
 //! automatic payout with the balance transactions it took to the bank, followed while it is
 //! in transit, listed once more when it lands, then left alone; and `chargeguard payouts`.
+//! Disputes likewise: each with what it moved in the balance, followed until decided.
 
 use std::time::Duration;
 
 use chargeguard::gateway::stripe::StripeClient;
-use chargeguard::records::PayoutStatus;
+use chargeguard::records::{BalanceTransaction, DisputeStatus, PayoutStatus};
 use chargeguard::sandbox::{self, SandboxConfig};
 use chargeguard::secret::SecretKey;
 use chargeguard::store::Store;
@@ -176,6 +177,88 @@ async fn a_payout_is_followed_until_it_lands_with_every_transaction_it_paid_out(
 }
 
 /// `chargeguard --db DB ARGS` in `dir`, with `stdin`.
+#[tokio::test]
+async fn a_dispute_is_followed_until_it_is_decided_with_what_it_moved_in_the_balance() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, control, client) = sandbox_in(dir.path()).await;
+    let now = jiff::Timestamp::now().as_second();
+    let seeded = control
+        .seed(json!({"charges": [
+            {"amount": 7_000, "currency": "usd", "created": now - 3_600,
+             "payment_method": "pm_card_createDispute"},
+            {"amount": 2_000, "currency": "usd", "created": now - 3_000,
+             "payment_method": "pm_card_createDisputeInquiry"},
+            {"amount": 9_000, "currency": "usd", "created": now - 2_000}]}))
+        .await;
+    let disputed = seeded["charges"][0].as_str().unwrap();
+    let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
+    let first = sync_now(&mut store, &client).await;
+    assert_eq!(first.disputes.new, 2, "the chargeback and the inquiry");
+    let disputes = store.read(|tx| tx.disputes(sync::GATEWAY)).unwrap();
+    let chargeback = disputes.iter().find(|d| d.charge_id == disputed).unwrap();
+    assert_eq!(chargeback.status, DisputeStatus::NeedsResponse);
+    assert_eq!(chargeback.amount.minor(), 7_000);
+    assert!(chargeback.evidence_due_by.is_some());
+    let moved = |store: &mut Store| {
+        let mut of_dispute: Vec<BalanceTransaction> = store
+            .read(|tx| tx.balance_transactions(sync::GATEWAY))
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.source.as_deref() == Some(chargeback.id.as_str()))
+            .collect();
+        of_dispute.sort_by_key(|t| t.amount.minor());
+        of_dispute
+    };
+    let withdrawal = moved(&mut store);
+    assert_eq!(withdrawal.len(), 1, "{withdrawal:#?}");
+    assert_eq!(
+        (
+            withdrawal[0].kind.as_str(),
+            withdrawal[0].amount.minor(),
+            withdrawal[0].fee.minor()
+        ),
+        ("adjustment", -7_000, 1_500)
+    );
+
+    // Undecided: looked at again, unchanged.
+    let again = sync_now(&mut store, &client).await;
+    assert_eq!((again.disputes.new, again.disputes.changed), (0, 0));
+
+    // The business wins it: the next sync brings the decision and the money back.
+    let won = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/disputes/{}",
+            running.base_url(),
+            chargeback.id
+        ))
+        .bearer_auth(KEY)
+        .form(&[("evidence[uncategorized_text]", "winning_evidence")])
+        .send()
+        .await
+        .unwrap();
+    assert!(won.status().is_success());
+    let decided = sync_now(&mut store, &client).await;
+    assert_eq!(decided.disputes.changed, 1);
+    let after = store.read(|tx| tx.disputes(sync::GATEWAY)).unwrap();
+    let chargeback_now = after.iter().find(|d| d.id == chargeback.id).unwrap();
+    assert_eq!(chargeback_now.status, DisputeStatus::Won);
+    let both = moved(&mut store);
+    assert_eq!(
+        both.iter().map(|t| t.net.minor()).collect::<Vec<_>>(),
+        vec![-8_500, 7_000],
+        "the fee is kept"
+    );
+
+    // A payout takes the withdrawal and the reversal to the bank; a later look at the
+    // dispute does not forget which payout that was.
+    control.payouts(json!({})).await;
+    sync_now(&mut store, &client).await;
+    assert!(moved(&mut store).iter().all(|t| t.payout.is_some()));
+    let settled = sync_now(&mut store, &client).await;
+    assert_eq!(settled.total().changed, 0, "{settled:?}");
+    assert!(moved(&mut store).iter().all(|t| t.payout.is_some()));
+}
+
 fn cg(
     dir: &std::path::Path,
     db: &std::path::Path,

@@ -180,6 +180,26 @@ impl World {
         }
     }
 
+    /// `POST path` at the sandbox as Stripe's dashboard or another client would (closing a
+    /// dispute, submitting its evidence); the answer's JSON, which must be a success.
+    pub fn post(&self, path: &str, form: &[(&str, &str)]) -> Value {
+        let url = format!("{}{path}", self.base);
+        self.rt.block_on(async {
+            let response = self
+                .http
+                .post(&url)
+                .bearer_auth(KEY)
+                .form(form)
+                .send()
+                .await
+                .expect("post");
+            let status = response.status();
+            let body: Value = response.json().await.expect("json");
+            assert!(status.is_success(), "POST {url}: {body}");
+            body
+        })
+    }
+
     // ---- the books ----
 
     fn write_file(&self, stem: &str, text: &str) -> PathBuf {

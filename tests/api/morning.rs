@@ -28,8 +28,8 @@ fn today_counts_the_demo_findings_with_money_per_currency_never_mixed() {
     assert_eq!(today.open_findings, 19);
     assert_eq!(
         today.open_by_kind.len(),
-        10,
-        "every kind is listed, the bank's four included"
+        12,
+        "every kind is listed, the bank's four and the disputes' two included"
     );
     let doubles = by_kind(&today, FindingKind::DoubleCharge);
     assert_eq!(doubles.count, 4);

@@ -12,6 +12,8 @@ export const KIND_LABEL: Record<FindingKind, string> = {
   payout_unbalanced: "Payout does not add up",
   deposit_without_payout: "Deposit without a payout",
   deposit_amount_differs: "Deposit differs from its payout",
+  dispute_invoice_still_paid: "Disputed, still paid in the ledger",
+  dispute_lost_unrecorded: "Dispute lost, not in the ledger",
 };
 
 export const KINDS = Object.keys(KIND_LABEL) as FindingKind[];

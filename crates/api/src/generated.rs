@@ -51,6 +51,7 @@ pub fn render() -> Vec<(String, String)> {
     one::<EvidenceCharge>(&cfg, &mut out);
     one::<EvidencePayout>(&cfg, &mut out);
     one::<EvidenceDeposit>(&cfg, &mut out);
+    one::<EvidenceDispute>(&cfg, &mut out);
     one::<EvidenceFact>(&cfg, &mut out);
     one::<ActionView>(&cfg, &mut out);
     one::<IdRequest>(&cfg, &mut out);

@@ -63,6 +63,8 @@ pub enum FindingKind {
     PayoutUnbalanced,
     DepositWithoutPayout,
     DepositAmountDiffers,
+    DisputeInvoiceStillPaid,
+    DisputeLostUnrecorded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -235,6 +237,8 @@ pub struct Evidence {
     pub payout: Option<EvidencePayout>,
     /// For a payout or deposit finding: the bank line.
     pub deposit: Option<EvidenceDeposit>,
+    /// For a dispute finding: the dispute.
+    pub dispute: Option<EvidenceDispute>,
     /// Kind-specific facts, as label and text.
     pub facts: Vec<EvidenceFact>,
 }
@@ -250,6 +254,20 @@ pub struct EvidencePayout {
     pub arrival_date: String,
     /// Its balance transactions, its own debit left out.
     pub transactions: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "EvidenceDispute.ts")]
+pub struct EvidenceDispute {
+    pub id: String,
+    pub amount: Amount,
+    /// Stripe's status: `needs_response`, `under_review`, `won`, `lost`, `warning_…`.
+    pub status: String,
+    /// The customer's bank's reason: `fraudulent`, `product_not_received`, ….
+    pub reason: String,
+    pub created: String,
+    /// When the evidence is due at Stripe, where the bank allows a response.
+    pub evidence_due_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -176,6 +176,8 @@ fn kind_out(k: CoreKind) -> FindingKind {
         CoreKind::PayoutUnbalanced => FindingKind::PayoutUnbalanced,
         CoreKind::DepositWithoutPayout => FindingKind::DepositWithoutPayout,
         CoreKind::DepositAmountDiffers => FindingKind::DepositAmountDiffers,
+        CoreKind::DisputeInvoiceStillPaid => FindingKind::DisputeInvoiceStillPaid,
+        CoreKind::DisputeLostUnrecorded => FindingKind::DisputeLostUnrecorded,
     }
 }
 
@@ -191,6 +193,8 @@ fn kind_in(k: FindingKind) -> CoreKind {
         FindingKind::PayoutUnbalanced => CoreKind::PayoutUnbalanced,
         FindingKind::DepositWithoutPayout => CoreKind::DepositWithoutPayout,
         FindingKind::DepositAmountDiffers => CoreKind::DepositAmountDiffers,
+        FindingKind::DisputeInvoiceStillPaid => CoreKind::DisputeInvoiceStillPaid,
+        FindingKind::DisputeLostUnrecorded => CoreKind::DisputeLostUnrecorded,
     }
 }
 
@@ -317,7 +321,8 @@ fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
         .as_ref()
         .map(|i| i.amount.currency())
         .or(e.payout.as_ref().map(|p| p.amount.currency()))
-        .or(e.deposit.as_ref().map(|d| d.amount.currency()));
+        .or(e.deposit.as_ref().map(|d| d.amount.currency()))
+        .or(e.dispute.as_ref().map(|d| d.amount.currency()));
     Evidence {
         invoice: e.invoice.as_ref().map(invoice),
         earlier_invoice: e.earlier_invoice.as_ref().map(invoice),
@@ -370,6 +375,14 @@ fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
             booked_on: d.booked_on.to_string(),
             amount: Amount::from_money(d.amount),
             description: d.description.clone(),
+        }),
+        dispute: e.dispute.as_ref().map(|d| EvidenceDispute {
+            id: d.id.clone(),
+            amount: Amount::from_money(d.amount),
+            status: d.status.as_str().to_string(),
+            reason: d.reason.clone(),
+            created: d.created.to_string(),
+            evidence_due_by: d.evidence_due_by.map(|t| t.to_string()),
         }),
         facts: e
             .facts

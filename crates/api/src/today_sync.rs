@@ -209,9 +209,9 @@ fn apply(status: &mut SyncStatus, p: SyncProgress) {
             status.phase = SyncPhase::Refunds;
             status.refunds = progress;
         }
-        // The Today screen's bar shows charges and refunds; payouts, a few a week, follow
-        // within its last phase.
-        ObjectKind::Payout | ObjectKind::BalanceTransaction => {}
+        // The Today screen's bar shows charges and refunds; payouts (a few a week) and
+        // disputes (a few a year) follow within its last phase.
+        ObjectKind::Payout | ObjectKind::BalanceTransaction | ObjectKind::Dispute => {}
     }
 }
 

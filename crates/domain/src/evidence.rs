@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::money::{self, Money};
-use crate::records::{ChargeStatus, InvoiceStatus, LedgerKind, PayoutStatus};
+use crate::records::{ChargeStatus, DisputeStatus, InvoiceStatus, LedgerKind, PayoutStatus};
 
 /// The rows a finding is about.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +32,9 @@ pub struct Evidence {
     /// For a payout or deposit finding: the bank line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deposit: Option<DepositEvidence>,
+    /// For a dispute finding: the dispute.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispute: Option<DisputeEvidence>,
     #[serde(flatten)]
     pub facts: Facts,
 }
@@ -188,6 +191,18 @@ pub struct PayoutEvidence {
     pub transactions: u64,
 }
 
+/// A dispute, as a dispute finding shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DisputeEvidence {
+    pub id: String,
+    #[serde(flatten, with = "money::as_written_parts")]
+    pub amount: Money,
+    pub status: DisputeStatus,
+    pub reason: String,
+    pub created: Timestamp,
+    pub evidence_due_by: Option<Timestamp>,
+}
+
 /// A bank statement line, as a payout or deposit finding shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DepositEvidence {
@@ -270,6 +285,7 @@ mod tests {
             }],
             payout: None,
             deposit: None,
+            dispute: None,
             facts: Facts {
                 due_minor: Some(4900),
                 ..Facts::default()

@@ -46,10 +46,15 @@ pub enum FindingKind {
     /// A deposit that met its payout with another amount (bank fees, FX), beyond the
     /// account's tolerance.
     DepositAmountDiffers,
+    /// A chargeback not yet decided on a charge whose invoice the ledger still shows paid:
+    /// the money is out of the gateway's balance.
+    DisputeInvoiceStillPaid,
+    /// A chargeback lost, with no ledger entry giving the money back.
+    DisputeLostUnrecorded,
 }
 
 impl FindingKind {
-    pub const ALL: [FindingKind; 10] = [
+    pub const ALL: [FindingKind; 12] = [
         FindingKind::DoubleCharge,
         FindingKind::OrphanCharge,
         FindingKind::MissingCharge,
@@ -60,6 +65,8 @@ impl FindingKind {
         FindingKind::PayoutUnbalanced,
         FindingKind::DepositWithoutPayout,
         FindingKind::DepositAmountDiffers,
+        FindingKind::DisputeInvoiceStillPaid,
+        FindingKind::DisputeLostUnrecorded,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +81,8 @@ impl FindingKind {
             FindingKind::PayoutUnbalanced => "payout_unbalanced",
             FindingKind::DepositWithoutPayout => "deposit_without_payout",
             FindingKind::DepositAmountDiffers => "deposit_amount_differs",
+            FindingKind::DisputeInvoiceStillPaid => "dispute_invoice_still_paid",
+            FindingKind::DisputeLostUnrecorded => "dispute_lost_unrecorded",
         }
     }
 
@@ -86,6 +95,15 @@ impl FindingKind {
                 | FindingKind::PayoutUnbalanced
                 | FindingKind::DepositWithoutPayout
                 | FindingKind::DepositAmountDiffers
+        )
+    }
+
+    /// Whether the kind is about a dispute, which is also reconciled whole on every run:
+    /// a business has a few disputes a year, and each is read with its charge's books.
+    pub fn is_about_disputes(self) -> bool {
+        matches!(
+            self,
+            FindingKind::DisputeInvoiceStillPaid | FindingKind::DisputeLostUnrecorded
         )
     }
 

@@ -278,6 +278,88 @@ pub struct Payout {
     pub failure_code: Option<String>,
 }
 
+/// Where a dispute stands, as Stripe names it. The `warning_…` statuses are inquiries,
+/// which move no money; the others are chargebacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisputeStatus {
+    NeedsResponse,
+    UnderReview,
+    Won,
+    Lost,
+    WarningNeedsResponse,
+    WarningUnderReview,
+    WarningClosed,
+    /// Stopped before it became a chargeback (newer API versions).
+    Prevented,
+}
+
+impl DisputeStatus {
+    pub const ALL: [DisputeStatus; 8] = [
+        DisputeStatus::NeedsResponse,
+        DisputeStatus::UnderReview,
+        DisputeStatus::Won,
+        DisputeStatus::Lost,
+        DisputeStatus::WarningNeedsResponse,
+        DisputeStatus::WarningUnderReview,
+        DisputeStatus::WarningClosed,
+        DisputeStatus::Prevented,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DisputeStatus::NeedsResponse => "needs_response",
+            DisputeStatus::UnderReview => "under_review",
+            DisputeStatus::Won => "won",
+            DisputeStatus::Lost => "lost",
+            DisputeStatus::WarningNeedsResponse => "warning_needs_response",
+            DisputeStatus::WarningUnderReview => "warning_under_review",
+            DisputeStatus::WarningClosed => "warning_closed",
+            DisputeStatus::Prevented => "prevented",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<DisputeStatus> {
+        DisputeStatus::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// A chargeback not yet decided: the money is out of the balance until it is.
+    pub fn is_open_chargeback(self) -> bool {
+        matches!(
+            self,
+            DisputeStatus::NeedsResponse | DisputeStatus::UnderReview
+        )
+    }
+
+    /// Decided: nothing about it changes any more but its metadata.
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            DisputeStatus::Won
+                | DisputeStatus::Lost
+                | DisputeStatus::WarningClosed
+                | DisputeStatus::Prevented
+        )
+    }
+}
+
+/// A customer's bank disputing a charge: a chargeback takes the amount (and a fee) from the
+/// gateway's balance until it is decided; an inquiry takes nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    pub charge_id: String,
+    pub payment_intent: Option<String>,
+    /// What the customer's bank disputes (usually the charge's amount).
+    pub amount: Money,
+    pub status: DisputeStatus,
+    /// The bank's reason: `fraudulent`, `product_not_received`, `general`, ….
+    pub reason: String,
+    pub created: Timestamp,
+    /// When the evidence is due, where the bank allows a response.
+    pub evidence_due_by: Option<Timestamp>,
+}
+
 /// One movement of the gateway's balance: a charge less its fee, a refund, a payout, …
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BalanceTransaction {
@@ -290,7 +372,7 @@ pub struct BalanceTransaction {
     pub net: Money,
     pub created: Timestamp,
     pub available_on: Timestamp,
-    /// The object it came from (a charge, refund or payout id).
+    /// The object it came from (a charge, refund, payout or dispute id).
     pub source: Option<String>,
     /// The automatic payout that took it to the bank, once known.
     pub payout: Option<String>,

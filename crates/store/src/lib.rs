@@ -19,6 +19,7 @@ mod adjustments;
 mod audit;
 mod bank;
 mod chart;
+mod disputes;
 pub use chart::{QUARTER_SECONDS, QuarterMoney};
 mod extra;
 mod findings;

@@ -716,6 +716,63 @@ UPDATE bank_statements SET
     covers_to = (SELECT max(booked_on) FROM bank_lines l WHERE l.statement_id = bank_statements.id);
 "#;
 
+/// Disputes as the gateway reports them, keyed like payouts, and the findings table
+/// rebuilt to take the two dispute kinds (SQLite cannot alter a CHECK in place).
+const V15_DISPUTES: &str = r#"
+CREATE TABLE gateway_disputes (
+    id               INTEGER PRIMARY KEY,
+    gateway          TEXT NOT NULL,
+    dispute_id       TEXT NOT NULL CHECK (dispute_id <> ''),
+    charge_id        TEXT NOT NULL CHECK (charge_id <> ''),
+    payment_intent   TEXT,
+    amount_minor     INTEGER NOT NULL CHECK (amount_minor >= 0),
+    currency         TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    status           TEXT NOT NULL CHECK (status IN ('needs_response', 'under_review', 'won', 'lost',
+                                                     'warning_needs_response', 'warning_under_review',
+                                                     'warning_closed', 'prevented')),
+    reason           TEXT NOT NULL,
+    created_at       INTEGER NOT NULL,
+    evidence_due_by  INTEGER,
+    extra_columns    INTEGER REFERENCES column_sets(id),
+    extra            TEXT NOT NULL DEFAULT '[]',
+    source_id        INTEGER NOT NULL REFERENCES sources(id),
+    source_line      INTEGER,
+    UNIQUE (gateway, dispute_id)
+) STRICT;
+CREATE INDEX gateway_disputes_by_charge ON gateway_disputes(gateway, charge_id);
+
+CREATE TABLE findings_v15 (
+    id              INTEGER PRIMARY KEY,
+    fingerprint     TEXT NOT NULL UNIQUE,
+    kind            TEXT NOT NULL CHECK (kind IN ('double_charge', 'orphan_charge', 'missing_charge',
+                                                  'amount_mismatch', 'unrecorded_refund', 'duplicate_invoice',
+                                                  'payout_missing_deposit', 'payout_unbalanced',
+                                                  'deposit_without_payout', 'deposit_amount_differs',
+                                                  'dispute_invoice_still_paid', 'dispute_lost_unrecorded')),
+    status          TEXT NOT NULL CHECK (status IN ('open', 'resolved')),
+    -- cleared: gone from the data; fixed: an action fixed it; dismissed: a person judged it fine.
+    resolution      TEXT CHECK (resolution IN ('cleared', 'fixed', 'dismissed')),
+    confidence      TEXT NOT NULL CHECK (confidence IN ('exact', 'heuristic')),
+    invoice_number  TEXT,
+    charge_ids      TEXT NOT NULL,
+    payment_ids     TEXT NOT NULL,
+    amount_minor    INTEGER NOT NULL CHECK (amount_minor >= 0),
+    currency        TEXT NOT NULL CHECK (length(currency) = 3 AND currency = lower(currency)),
+    reason          TEXT NOT NULL,
+    evidence        TEXT NOT NULL,
+    first_seen_at   INTEGER NOT NULL,
+    last_seen_at    INTEGER NOT NULL,
+    resolved_at     INTEGER,
+    CHECK ((status = 'open') = (resolution IS NULL))
+) STRICT;
+INSERT INTO findings_v15 SELECT id, fingerprint, kind, status, resolution, confidence, invoice_number,
+    charge_ids, payment_ids, amount_minor, currency, reason, evidence, first_seen_at, last_seen_at,
+    resolved_at FROM findings;
+DROP TABLE findings;
+ALTER TABLE findings_v15 RENAME TO findings;
+CREATE INDEX findings_status_kind ON findings(status, kind);
+"#;
+
 /// The Re-charge screen reads its candidates a page at a time, oldest invoice first: the
 /// open invoices (only an open one can be owed) by issue instant, walked from the last one
 /// shown until a page is found. Most invoices are paid, so the index is small.
@@ -740,6 +797,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V12_BANK_LINES),
         M::up(V13_BANK_ACCOUNT_NAMES),
         M::up(V14_BANK_FINDINGS).foreign_key_check(),
+        M::up(V15_DISPUTES).foreign_key_check(),
     ])
 }
 

@@ -36,7 +36,8 @@ pub fn reconcile(ctx: &Ctx, args: ReconcileArgs) -> anyhow::Result<ExitCode> {
 pub struct FindingsArgs {
     /// Only this kind (double_charge, orphan_charge, missing_charge, amount_mismatch,
     /// unrecorded_refund, duplicate_invoice, payout_missing_deposit, payout_unbalanced,
-    /// deposit_without_payout, deposit_amount_differs).
+    /// deposit_without_payout, deposit_amount_differs, dispute_invoice_still_paid,
+    /// dispute_lost_unrecorded).
     #[arg(long)]
     kind: Option<String>,
     /// Only open or only resolved findings.

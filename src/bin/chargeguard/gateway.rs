@@ -234,6 +234,7 @@ fn progress_line(p: &SyncProgress) -> String {
         ObjectKind::Refund => "refunds",
         ObjectKind::Payout => "payouts",
         ObjectKind::BalanceTransaction => "payouts' balance transactions",
+        ObjectKind::Dispute => "disputes",
     };
     format!(
         "{kind}: page {} committed, {} fetched, {} new, {} changed",

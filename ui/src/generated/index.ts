@@ -28,6 +28,7 @@ export type * from "./DismissRequest";
 export type * from "./Evidence";
 export type * from "./EvidenceCharge";
 export type * from "./EvidenceDeposit";
+export type * from "./EvidenceDispute";
 export type * from "./EvidenceFact";
 export type * from "./EvidenceInvoice";
 export type * from "./EvidenceLedgerEntry";

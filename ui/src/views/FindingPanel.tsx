@@ -89,6 +89,31 @@ export function FindingPanel(props: { id: number; user: string; onChanged: () =>
           </section>
         </div>
       )}
+      {ev.dispute && (
+        <section aria-label="Dispute" className="evidence">
+          <h3>Dispute</h3>
+          <dl>
+            <dt>Dispute</dt>
+            <dd>
+              <code>{ev.dispute.id}</code>
+            </dd>
+            <dt>Disputed</dt>
+            <dd>{formatAmount(ev.dispute.amount)}</dd>
+            <dt>Status</dt>
+            <dd>{ev.dispute.status}</dd>
+            <dt>Reason</dt>
+            <dd>{ev.dispute.reason}</dd>
+            <dt>Opened</dt>
+            <dd>{shortInstant(ev.dispute.created)}</dd>
+            {ev.dispute.evidence_due_by && (
+              <>
+                <dt>Evidence due</dt>
+                <dd>{shortInstant(ev.dispute.evidence_due_by)}</dd>
+              </>
+            )}
+          </dl>
+        </section>
+      )}
       {!(ev.payout || ev.deposit) && (
       <div className="evidence">
         <section aria-label="Invoice">

@@ -569,6 +569,33 @@ impl From<StripeError> for Guarded {
 }
 
 /// The guards of DESIGN.md rule 4, read from the gateway; on success, the request to send.
+/// Refuses to refund a charge the customer's bank has charged back (undecided or lost):
+/// the card network already took the money back, and a refund would pay the customer twice
+/// (Stripe refuses it too, with `charge_disputed`). An inquiry moves no money and a won
+/// dispute gave it back: those do not stand in the way.
+async fn charged_back(client: &StripeClient, charge_id: &str) -> Result<(), Guarded> {
+    let params = crate::gateway::stripe::ListParams {
+        charge: Some(charge_id.to_string()),
+        ..Default::default()
+    };
+    let page = client
+        .list_records::<crate::gateway::stripe::DisputeMoves>(&params)
+        .await?;
+    match page
+        .records
+        .iter()
+        .map(|m| &m.dispute)
+        .find(|d| d.status.is_open_chargeback() || d.status == crate::records::DisputeStatus::Lost)
+    {
+        Some(d) => Err(Guarded::Refused(format!(
+            "the customer's bank has charged back charge {charge_id} (dispute {}, {}): the money already went back through the card network, and a refund would pay it twice; answer the dispute at Stripe instead",
+            d.id,
+            d.status.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
 pub(crate) async fn guard(
     client: &StripeClient,
     books: &Books,
@@ -600,6 +627,7 @@ pub(crate) async fn guard(
                     amount.currency()
                 )));
             }
+            charged_back(client, charge_id).await?;
             let refundable = charge.net_captured();
             if refundable <= 0 {
                 return Err(Guarded::Refused(format!(

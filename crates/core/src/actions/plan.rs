@@ -172,7 +172,9 @@ pub fn for_finding(
                 },
             })
         }
-        FindingKind::UnrecordedRefund => Ok(Plan::LedgerFix {
+        // A lost chargeback gave the money back through the card network: the ledger
+        // records it as a refund of the charge, as it does a refund the gateway made.
+        FindingKind::UnrecordedRefund | FindingKind::DisputeLostUnrecorded => Ok(Plan::LedgerFix {
             adjustment: Adjustment {
                 kind: AdjustmentKind::RecordRefund,
                 invoice_number: required_invoice(finding)?,
@@ -182,6 +184,11 @@ pub fn for_finding(
                 effective_at: now.as_second(),
             },
         }),
+        // Undecided: the business answers the dispute at the gateway; the books change
+        // only once it is lost.
+        FindingKind::DisputeInvoiceStillPaid => Err(NoPlan::NeedsAPerson(
+            "a dispute is answered with evidence at Stripe; once it is lost, record the chargeback here".into(),
+        )),
         // Money between the gateway and the bank moves outside Chargeguard: no refund or
         // ledger fix of an invoice settles it.
         FindingKind::PayoutMissingDeposit

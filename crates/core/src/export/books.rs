@@ -28,7 +28,9 @@ use hashbrown::HashSet;
 use super::Reading;
 use super::tieout::{self, Rows};
 use crate::period::Period;
-use crate::records::{Charge, Coverage, GatewayRefund, Invoice, LedgerEntry};
+use crate::records::{
+    Charge, Coverage, Dispute, DisputeStatus, GatewayRefund, Invoice, LedgerEntry,
+};
 use crate::store::{
     ActionRow, FindingFilter, StoreError, StoreTx, StoredAdjustment, StoredFinding,
 };
@@ -49,6 +51,17 @@ pub(super) struct Books {
     pub adjustments: Vec<StoredAdjustment>,
     pub findings: Vec<StoredFinding>,
     pub coverage: Vec<Coverage>,
+    /// Every lost chargeback (a few a year: read whole, whatever the period).
+    pub chargebacks: Vec<Dispute>,
+}
+
+/// The chargebacks the customer's bank won: the money went back through the card network.
+fn lost_chargebacks(tx: &StoreTx<'_>) -> Result<Vec<Dispute>, StoreError> {
+    Ok(tx
+        .disputes(GATEWAY)?
+        .into_iter()
+        .filter(|d| d.status == DisputeStatus::Lost)
+        .collect())
 }
 
 impl Books {
@@ -91,6 +104,7 @@ impl Books {
             adjustments: tx.adjustments()?,
             findings: tx.findings(&FindingFilter::default())?,
             coverage: tx.charge_coverage()?,
+            chargebacks: lost_chargebacks(tx)?,
         })
     }
 
@@ -100,6 +114,7 @@ impl Books {
         let mut read = Read {
             with_text,
             coverage: tx.charge_coverage()?,
+            chargebacks: lost_chargebacks(tx)?,
             ..Read::default()
         };
         read.charges(if with_text {
@@ -177,6 +192,7 @@ impl Books {
             adjustments,
             findings,
             coverage: read.coverage,
+            chargebacks: read.chargebacks,
         })
     }
 
@@ -233,6 +249,7 @@ impl Books {
             adjustments: &self.adjustments,
             findings: &self.findings,
             coverage: &self.coverage,
+            chargebacks: &self.chargebacks,
         }
     }
 }
@@ -251,6 +268,7 @@ struct Read {
     /// Gateway ids already resolved.
     resolved: HashSet<String>,
     coverage: Vec<Coverage>,
+    chargebacks: Vec<Dispute>,
 }
 
 impl Read {
@@ -350,6 +368,7 @@ impl Read {
             adjustments,
             findings,
             coverage: &self.coverage,
+            chargebacks: &self.chargebacks,
         }
     }
 }

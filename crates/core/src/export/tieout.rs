@@ -10,6 +10,7 @@
 //! | a succeeded, captured charge | `created` | + amount |
 //! | a gateway refund (not failed or cancelled) | `created` | − amount |
 //! | refunded on a charge with no refund object (a CSV export) | the charge's `created` | − amount |
+//! | a lost chargeback | the dispute's `created` | − amount |
 //! | a gateway fee | the charge's `created` | − fee |
 //! | a ledger payment | `recorded_at` | − amount |
 //! | a ledger refund | `recorded_at` | + amount |
@@ -44,7 +45,8 @@ use serde::Serialize;
 use crate::money::{Currency, Money};
 use crate::period::Period;
 use crate::records::{
-    Charge, ChargeStatus, Coverage, GatewayRefund, LedgerEntry, LedgerKind, RefundStatus,
+    Charge, ChargeStatus, Coverage, Dispute, DisputeStatus, GatewayRefund, LedgerEntry, LedgerKind,
+    RefundStatus,
 };
 use crate::store::{AdjustmentKind, FindingStatus, Resolution, StoredAdjustment, StoredFinding};
 
@@ -58,6 +60,9 @@ pub struct Rows<'a> {
     pub adjustments: &'a [StoredAdjustment],
     pub findings: &'a [StoredFinding],
     pub coverage: &'a [Coverage],
+    /// Lost chargebacks: each takes its amount back from its charge, dated when the
+    /// dispute was opened (when the money left the balance), counted with the refunds.
+    pub chargebacks: &'a [Dispute],
 }
 
 /// The line of the statement a movement is explained by. In JSON and CSV it is its text
@@ -627,6 +632,21 @@ fn group<'a>(rows: &Rows<'a>, period: &Period) -> Grouped<'a> {
         );
         if in_p {
             totals.entry(cur).or_default()[G_REFUNDS] += i128::from(r.amount.minor());
+        }
+    }
+    for d in rows.chargebacks {
+        debug_assert_eq!(d.status, DisputeStatus::Lost, "only a lost one took money");
+        let in_p = inside(d.created);
+        let cur = d.amount.currency();
+        movement(
+            &mut groups,
+            Group::Charge(&d.charge_id),
+            cur,
+            -i128::from(d.amount.minor()),
+            in_p,
+        );
+        if in_p {
+            totals.entry(cur).or_default()[G_REFUNDS] += i128::from(d.amount.minor());
         }
     }
     for (i, c) in rows.charges.iter().enumerate() {

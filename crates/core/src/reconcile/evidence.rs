@@ -136,6 +136,7 @@ pub(super) fn build(w: &Work<'_>, subject: Subject<'_>) -> Evidence {
             .collect(),
         payout: None,
         deposit: None,
+        dispute: None,
         facts: subject.facts,
     }
 }

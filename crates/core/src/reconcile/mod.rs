@@ -56,6 +56,7 @@
 
 pub mod adjustments;
 pub mod deposits;
+pub mod disputes;
 mod evidence;
 mod index;
 mod links;
@@ -272,20 +273,56 @@ fn payouts_known(tx: &StoreTx<'_>) -> Result<Vec<(Timestamp, Timestamp)>, Reconc
     Ok(spans)
 }
 
-fn bank_kinds() -> Vec<FindingKind> {
+/// The kinds reconciled whole on every run: the bank's and the disputes'.
+fn whole_run_kinds() -> Vec<FindingKind> {
     FindingKind::ALL
         .into_iter()
-        .filter(|k| k.is_about_the_bank())
+        .filter(|k| k.is_about_the_bank() || k.is_about_disputes())
         .collect()
 }
 
-/// Adds the bank's findings to the books', keeping them sorted by fingerprint.
-fn with_bank_findings(reconciliation: &mut Reconciliation<'_>, bank: &deposits::BankBooks) {
-    let matching = deposits::reconcile(bank);
+/// The disputes' findings, each from the books about its charge (a few a year: read one
+/// by one with targeted queries, never the whole books).
+fn dispute_findings(tx: &StoreTx<'_>) -> Result<Vec<Finding>, ReconcileError> {
+    let mut out = Vec::new();
+    for dispute in tx.disputes(crate::sync::GATEWAY)? {
+        let charge = [dispute.charge_id.as_str()];
+        // The invoices the charge names or the ledger records it on, then the books
+        // about those too, as a finding's fix reads them.
+        let around = books_about(tx, &[], &charge)?;
+        let mut invoices: Vec<&str> = around
+            .ledger
+            .iter()
+            .map(|e| e.invoice_number.as_str())
+            .chain(
+                around
+                    .charges
+                    .iter()
+                    .filter_map(|c| c.invoice_ref.as_deref()),
+            )
+            .collect();
+        invoices.sort_unstable();
+        invoices.dedup();
+        let books = books_about(tx, &invoices, &charge)?;
+        out.extend(disputes::finding(&dispute, &books));
+    }
+    Ok(out)
+}
+
+/// Adds the bank's and the disputes' findings to the books', keeping them sorted by
+/// fingerprint.
+fn with_whole_run_findings(
+    tx: &StoreTx<'_>,
+    reconciliation: &mut Reconciliation<'_>,
+) -> Result<(), ReconcileError> {
+    let bank = bank_books_in(tx)?;
+    let matching = deposits::reconcile(&bank);
     reconciliation.findings.extend(matching.findings);
+    reconciliation.findings.extend(dispute_findings(tx)?);
     reconciliation
         .findings
         .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    Ok(())
 }
 
 /// The version of the rules above. A store notes changes for the rules it was last wholly
@@ -324,12 +361,11 @@ pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, Reconc
         };
         let books = with_adjustments(books, &tx.adjustments_in_scope()?);
         let mut reconciliation = reconcile(&books);
-        let bank = bank_books_in(tx)?;
-        with_bank_findings(&mut reconciliation, &bank);
-        // The bank's findings are reconciled whole on every run (a few payouts a month),
-        // so each open one is the run's to clear.
+        with_whole_run_findings(tx, &mut reconciliation)?;
+        // The bank's and the disputes' findings are reconciled whole on every run (a few
+        // payouts a month, a few disputes a year), so each open one is the run's to clear.
         let mut clearable = tx.open_findings_in_scope()?;
-        clearable.extend(tx.open_findings_of_kinds(&bank_kinds())?);
+        clearable.extend(tx.open_findings_of_kinds(&whole_run_kinds())?);
         clearable.sort_unstable();
         clearable.dedup();
         tx.replace_unsynced_payments(false, &reconciliation.not_yet_synced)?;
@@ -348,8 +384,7 @@ pub fn run_whole(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, 
 fn whole(tx: &StoreTx<'_>, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
     let books = books_in(tx)?;
     let mut reconciliation = reconcile(&books);
-    let bank = bank_books_in(tx)?;
-    with_bank_findings(&mut reconciliation, &bank);
+    with_whole_run_findings(tx, &mut reconciliation)?;
     tx.replace_unsynced_payments(true, &reconciliation.not_yet_synced)?;
     let summary = queue::apply(tx, &reconciliation, None, now)?;
     tx.track_changes_from_here(RULES_VERSION)?;

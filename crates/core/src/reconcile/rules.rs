@@ -213,7 +213,17 @@ impl LedgerRecords {
     }
 }
 
-pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
+/// The books indexed, before any rule runs.
+struct Prepared<'b> {
+    w: Work<'b>,
+    /// Ledger payments whose charge is missing, with the charges their gateway id names.
+    missing: Vec<(u32, Vec<u32>)>,
+    /// Ledger payments dated outside what the gateway data covers.
+    not_yet_synced: Vec<String>,
+}
+
+/// The index, the ledger's records of each charge and the links, before any rule runs.
+fn work(books: &Books) -> Prepared<'_> {
     let coverage = CoverageIndex::new(&books.coverage);
     let (ix, ledger) = Index::new(books, |gateway| {
         LedgerRecords::resolve(books, gateway, &coverage)
@@ -228,7 +238,7 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
         ledger_paid,
         ledger_foreign,
         missing,
-        mut not_yet_synced,
+        not_yet_synced,
     } = ledger;
 
     let links = links::link_charges(&ix, &payment_head, &payment_next);
@@ -249,7 +259,7 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
     }
 
     let accounted = accounted_by_invoices(books, &links, &counted_head, &counted_next);
-    let mut w = Work {
+    let w = Work {
         ix,
         payment_head,
         payment_next,
@@ -265,6 +275,19 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
         accounted,
         claimed: vec![None; n_charges],
     };
+    Prepared {
+        w,
+        missing,
+        not_yet_synced,
+    }
+}
+
+pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
+    let Prepared {
+        mut w,
+        missing,
+        mut not_yet_synced,
+    } = work(books);
 
     // The links list is a million strings on a big book and needs nothing the rules
     // decide: it is built on the second core meanwhile.
@@ -285,6 +308,54 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
         links: charge_links,
         not_yet_synced,
     }
+}
+
+/// What the books hold about one charge, for a rule outside these six (disputes): the
+/// invoice it is tied to, what the ledger recorded of it, and the evidence of it with its
+/// invoice and ledger entries. `None` when the books lack the charge.
+pub(super) struct ChargeInBooks {
+    pub invoice_number: Option<String>,
+    /// Ledger payments less ledger refunds of the charge, in its currency.
+    pub ledger_net: i128,
+    pub payment_ids: Vec<String>,
+    pub evidence: chargeguard_domain::evidence::Evidence,
+}
+
+pub(super) fn charge_in_books(
+    books: &Books,
+    charge_id: &str,
+    role: &'static str,
+    facts: Facts,
+) -> Option<ChargeInBooks> {
+    let w = work(books).w;
+    let c = books.charges.iter().position(|ch| ch.id == charge_id)? as u32;
+    let invoice = w.links[c as usize].map(|(inv, _)| inv);
+    let entries: Vec<u32> = w
+        .payments_of(c)
+        .chain(Chain::from_heads(w.refund_head[c as usize], &w.refund_next))
+        .collect();
+    let mut payment_ids: Vec<String> = entries
+        .iter()
+        .map(|&p| books.ledger[p as usize].payment_id.clone())
+        .collect();
+    payment_ids.sort_unstable();
+    payment_ids.dedup();
+    let evidence = evidence::build(
+        &w,
+        Subject {
+            invoice,
+            other_invoice: None,
+            charges: &[(c, role)],
+            ledger: &entries,
+            facts,
+        },
+    );
+    Some(ChargeInBooks {
+        invoice_number: invoice.map(|inv| w.invoice_number(inv).to_string()),
+        ledger_net: w.ledger_paid[c as usize] - w.ledger_refunded[c as usize],
+        payment_ids,
+        evidence,
+    })
 }
 
 /// Charges an invoice's own record accounts for, with or without a ledger payment: among

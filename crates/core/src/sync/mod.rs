@@ -1,6 +1,6 @@
-//! Sync: pulls the gateway's charges, refunds and payouts (with the balance transactions
-//! each automatic payout took to the bank) into the store, and `connect`, which checks a
-//! key against the gateway before keeping it.
+//! Sync: pulls the gateway's charges, refunds, payouts (with the balance transactions each
+//! automatic payout took to the bank) and disputes (with what each moved in the balance)
+//! into the store, and `connect`, which checks a key against the gateway before keeping it.
 //!
 //! A sync writes into the same tables a CSV import fills, keyed by Stripe's ids, so an
 //! export followed by a sync is one row per charge. It is incremental (a cursor per object
@@ -23,7 +23,7 @@ use serde::Serialize;
 pub use connect::{ACCOUNT_SETTING, API_BASE_SETTING, Connection, connect, connection};
 pub use window::ObjectKind;
 
-use crate::gateway::stripe::{ListParams, ListedRecord, StripeClient, StripeError};
+use crate::gateway::stripe::{DisputeMoves, ListParams, ListedRecord, StripeClient, StripeError};
 use crate::import::thousands;
 use crate::money::Money;
 use crate::records::{
@@ -74,6 +74,7 @@ pub struct SyncReport {
     pub refunds: SourceCounts,
     pub payouts: SourceCounts,
     pub balance_transactions: SourceCounts,
+    pub disputes: SourceCounts,
     /// The charge windows now covered (every charge created in them is stored).
     pub covered: Vec<Coverage>,
 }
@@ -97,6 +98,9 @@ impl fmt::Display for SyncReport {
                 thousands(self.balance_transactions.new),
             )?;
         }
+        if self.disputes != SourceCounts::default() {
+            write!(f, "; {} new disputes", thousands(self.disputes.new))?;
+        }
         Ok(())
     }
 }
@@ -109,6 +113,7 @@ impl SyncReport {
             self.refunds,
             self.payouts,
             self.balance_transactions,
+            self.disputes,
         ]
         .iter()
         .fold(SourceCounts::default(), |mut sum, c| {
@@ -183,6 +188,19 @@ pub async fn sync(
         follow_payouts(store, client, source_id, options, &mut progress).await?;
     report.payouts.changed += followed.changed;
     report.balance_transactions = transactions;
+    report.disputes = sync_kind::<DisputeMoves>(
+        store,
+        client,
+        source_id,
+        now,
+        options,
+        ObjectKind::Dispute,
+        &mut progress,
+        &mut report.covered,
+    )
+    .await?;
+    let followed = follow_disputes(store, client, source_id, &mut progress).await?;
+    report.disputes.changed += followed.changed;
     let total = report.total();
     store.write(|tx| tx.finish_source(source_id, total).map_err(SyncError::from))?;
     Ok(report)
@@ -236,6 +254,61 @@ impl Stored for Payout {
     fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
         Ok(tx.upsert_payout(GATEWAY, self, origin)?.outcome)
     }
+}
+
+impl Stored for DisputeMoves {
+    const KIND: ObjectKind = ObjectKind::Dispute;
+
+    /// The dispute, and the balance transactions it moved. A transaction a payout already
+    /// took to the bank keeps that payout: the dispute's copy does not say.
+    fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
+        for txn in &self.transactions {
+            let payout = match tx.balance_transaction(GATEWAY, &txn.id)? {
+                Some(stored) => stored.payout,
+                None => None,
+            };
+            let txn = BalanceTransaction {
+                payout: txn.payout.clone().or(payout),
+                ..txn.clone()
+            };
+            tx.upsert_balance_transaction(GATEWAY, &txn, origin)?;
+        }
+        Ok(tx.upsert_dispute(GATEWAY, &self.dispute, origin)?.outcome)
+    }
+}
+
+/// Brings each dispute not yet decided up to date (evidence moves it to review, then won
+/// or lost), with what it moved in the balance. One transaction per dispute.
+async fn follow_disputes(
+    store: &mut Store,
+    client: &StripeClient,
+    source_id: i64,
+    progress: &mut impl FnMut(SyncProgress),
+) -> Result<SourceCounts, SyncError> {
+    let origin = Origin {
+        source_id,
+        line: None,
+    };
+    let mut counts = SourceCounts::default();
+    let mut state = SyncProgress {
+        kind: ObjectKind::Dispute,
+        pages: 0,
+        fetched: 0,
+        new: 0,
+        changed: 0,
+    };
+    let open = store.read(|tx| tx.disputes_to_follow(GATEWAY).map_err(SyncError::from))?;
+    for dispute in open {
+        let moves = client.retrieve_dispute(&dispute.id).await?;
+        let outcome = store.write(|tx| moves.store(tx, &origin))?;
+        if matches!(outcome, UpsertOutcome::Changed(_)) {
+            counts.changed += 1;
+        }
+        state.fetched += 1;
+        state.changed = counts.changed;
+        progress(state);
+    }
+    Ok(counts)
 }
 
 /// Brings each payout that may still change up to date, and stores the balance

@@ -26,6 +26,7 @@ pub enum ObjectKind {
     Refund,
     Payout,
     BalanceTransaction,
+    Dispute,
 }
 
 impl ObjectKind {
@@ -35,6 +36,7 @@ impl ObjectKind {
             ObjectKind::Refund => "refund",
             ObjectKind::Payout => "payout",
             ObjectKind::BalanceTransaction => "balance_transaction",
+            ObjectKind::Dispute => "dispute",
         }
     }
 

@@ -283,6 +283,9 @@ pub fn apply(tx: &Transaction<'_>, request: &SeedRequest, now: i64) -> Result<Se
         });
         if body["status"] == "succeeded" {
             body["balance_transaction"] = json!(balance::for_charge(tx, &body)?);
+            if let Some(disputed) = card.dispute {
+                super::disputes::open(tx, &mut body, disputed, created)?;
+            }
         }
         state::insert(tx, Kind::Charge, &body, None)?;
         seeded.charges.push(charge_id);

@@ -25,8 +25,8 @@ use super::error::StripeError;
 use super::form::Form;
 use super::retry::{AttemptOutcome, RetryDecision, RetryPolicy, jittered, parse_retry_after};
 use super::wire::{
-    BalanceTransaction, Charge, Customer, ErrorEnvelope, ErrorObject, List, PaymentIntent,
-    PaymentMethod, Payout, Refund, SearchResult,
+    BalanceTransaction, Charge, Customer, Dispute, DisputeMoves, ErrorEnvelope, ErrorObject, List,
+    PaymentIntent, PaymentMethod, Payout, Refund, SearchResult,
 };
 use crate::money::Money;
 use crate::secret::SecretKey;
@@ -130,6 +130,23 @@ impl ListedRecord for crate::records::BalanceTransaction {
     type Wire = BalanceTransaction;
     fn from_wire(wire: &BalanceTransaction) -> Result<Self, StripeError> {
         super::wire::balance_transaction_record(wire)
+    }
+}
+
+impl Listed for Dispute {
+    const PATH: &'static str = "v1/disputes";
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn created(&self) -> i64 {
+        self.created
+    }
+}
+
+impl ListedRecord for DisputeMoves {
+    type Wire = Dispute;
+    fn from_wire(wire: &Dispute) -> Result<Self, StripeError> {
+        super::wire::dispute_record(wire)
     }
 }
 
@@ -789,6 +806,14 @@ impl StripeClient {
     pub async fn retrieve_refund(&self, id: &str) -> Result<Refund, StripeError> {
         self.get(self.url_with_id("v1/refunds", id, &[])?, Form::new())
             .await
+    }
+
+    /// A dispute and what it moved (its status moves on until it is decided).
+    pub async fn retrieve_dispute(&self, id: &str) -> Result<DisputeMoves, StripeError> {
+        let wire: Dispute = self
+            .get(self.url_with_id("v1/disputes", id, &[])?, Form::new())
+            .await?;
+        super::wire::dispute_record(&wire)
     }
 
     /// A payout as the domain has it (its status moves on until it is paid or failed).

@@ -17,4 +17,4 @@ pub use client::{
 };
 pub use error::StripeError;
 pub use retry::{AttemptOutcome, RetryDecision, RetryPolicy};
-pub use wire::{INVOICE_METADATA_KEY, Intent, IntentStatus};
+pub use wire::{DisputeMoves, INVOICE_METADATA_KEY, Intent, IntentStatus};

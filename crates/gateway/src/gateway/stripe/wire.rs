@@ -150,6 +150,71 @@ pub struct BalanceTransaction {
     pub source: Option<Expandable>,
 }
 
+/// A dispute (`GET /v1/disputes`): Stripe always sends its balance transactions whole.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Dispute {
+    pub id: String,
+    pub amount: i64,
+    pub currency: String,
+    pub status: String,
+    pub created: i64,
+    pub charge: Expandable,
+    #[serde(default)]
+    pub payment_intent: Option<Expandable>,
+    #[serde(default)]
+    pub reason: Option<String>,
+    #[serde(default)]
+    pub evidence_details: Option<DisputeEvidenceDetails>,
+    #[serde(default)]
+    pub balance_transactions: Vec<BalanceTransaction>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DisputeEvidenceDetails {
+    /// 0 where the bank allows no response.
+    #[serde(default)]
+    pub due_by: Option<i64>,
+}
+
+/// A dispute as a sync stores it: the dispute, and what it moved in the gateway's balance
+/// (its withdrawal and, once won, its reversal).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DisputeMoves {
+    pub dispute: records::Dispute,
+    pub transactions: Vec<records::BalanceTransaction>,
+}
+
+pub fn dispute_record(d: &Dispute) -> Result<DisputeMoves, StripeError> {
+    let cur = currency(&d.id, &d.currency)?;
+    let status = records::DisputeStatus::parse(&d.status)
+        .ok_or_else(|| unreadable(&d.id, format!("unknown dispute status {:?}", d.status)))?;
+    if d.amount < 0 {
+        return Err(unreadable(&d.id, format!("negative amount {}", d.amount)));
+    }
+    let evidence_due_by = match d.evidence_details.as_ref().and_then(|e| e.due_by) {
+        None | Some(0) => None,
+        Some(at) => Some(instant(&d.id, at)?),
+    };
+    let transactions = d
+        .balance_transactions
+        .iter()
+        .map(balance_transaction_record)
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(DisputeMoves {
+        dispute: records::Dispute {
+            id: d.id.clone(),
+            charge_id: d.charge.id().to_string(),
+            payment_intent: d.payment_intent.as_ref().map(|p| p.id().to_string()),
+            amount: Money::from_minor(d.amount, cur),
+            status,
+            reason: d.reason.clone().unwrap_or_default(),
+            created: instant(&d.id, d.created)?,
+            evidence_due_by,
+        },
+        transactions,
+    })
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct PaymentIntent {
     pub id: String,
