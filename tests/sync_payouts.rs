@@ -9,7 +9,7 @@ use chargeguard::gateway::stripe::StripeClient;
 use chargeguard::records::{BalanceTransaction, DisputeStatus, PayoutStatus};
 use chargeguard::sandbox::{self, SandboxConfig};
 use chargeguard::secret::SecretKey;
-use chargeguard::store::Store;
+use chargeguard::store::{SourceCounts, Store};
 use chargeguard::sync::{self, SyncOptions, SyncReport};
 use serde_json::{Value, json};
 
@@ -106,7 +106,11 @@ async fn a_payout_is_followed_until_it_lands_with_every_transaction_it_paid_out(
     let again = sync_now(&mut store, &client).await;
     assert_eq!((again.payouts.new, again.payouts.changed), (0, 0));
     assert_eq!(again.balance_transactions.new, 0);
-    assert_eq!(again.balance_transactions.unchanged, 124);
+    assert_eq!(
+        again.balance_transactions.unchanged,
+        124 + 1,
+        "the payout's transactions, and the listing by date re-reading the last five minutes (the payout's own debit)"
+    );
 
     // The schedule runs again: the first payout has landed, nothing else to pay out.
     assert_eq!(control.payouts(json!({})).await["payouts"], json!([]));
@@ -116,8 +120,19 @@ async fn a_payout_is_followed_until_it_lands_with_every_transaction_it_paid_out(
     let settled = sync_now(&mut store, &client).await;
     assert_eq!(
         settled.balance_transactions,
-        Default::default(),
-        "a landed payout whose transactions are all in is not listed again"
+        SourceCounts {
+            new: 0,
+            changed: 0,
+            unchanged: 1
+        },
+        "a landed payout whose transactions are all in is not listed again (only the listing by date's overlap re-reads its debit)"
+    );
+    let stored = store
+        .read(|tx| tx.balance_transactions(sync::GATEWAY))
+        .unwrap();
+    assert!(
+        stored.iter().all(|t| t.payout.is_some()),
+        "listing by date keeps the payout each transaction went out with"
     );
 
     let out = harness::ok(

@@ -103,8 +103,8 @@ async fn a_second_sync_fetches_nothing_new() {
     assert_eq!(first.refunds.new, 5);
     assert_eq!(
         pages,
-        3 + 1 + 1 + 1,
-        "three pages of charges, one of refunds, one (empty) of payouts, one (empty) of disputes"
+        3 + 1 + 1 + 3 + 1,
+        "three pages of charges, one of refunds, one (empty) of payouts, three of balance transactions (a charge's and a refund's each), one (empty) of disputes"
     );
     assert_eq!(
         first.to_string(),

@@ -212,6 +212,16 @@ async fn the_clearing_account_closes_at_stripes_balance_with_every_transaction_t
             .sum()
     };
     assert!(paid(&failing, "usd") > 0 && paid(&again, "usd") == paid(&failing, "usd"));
+    // After the last payout: a charge not yet paid out, and one its customer's bank charges
+    // back (the amount and a 15.00 fee leave the balance), so the month closes away from 0.
+    let unpaid: [(i64, &str); 2] = [(3_000, "pm_card_visa"), (5_000, "pm_card_createDispute")];
+    control
+        .seed(
+            json!({ "charges": unpaid.iter().map(|(amount, card)| json!({
+            "amount": amount, "currency": "usd", "created": inside(5, 6), "payment_method": card,
+        })).collect::<Vec<_>>() }),
+        )
+        .await;
 
     let db = dir.join("cg.db");
     let mut store = Store::open(&db).unwrap();
@@ -236,8 +246,9 @@ async fn the_clearing_account_closes_at_stripes_balance_with_every_transaction_t
     assert_eq!(
         listed.len(),
         // The charges, the refund, the first run's two payouts, the failed run's two
-        // payouts and their two failures, and the two that paid those out again.
-        before.len() + during.len() + 1 + 2 + 4 + 2,
+        // payouts and their two failures, the two that paid those out again, the charges
+        // not yet paid out and the chargeback's withdrawal.
+        before.len() + during.len() + 1 + 2 + 4 + 2 + unpaid.len() + 1,
         "{listed:#?}"
     );
     let at_end = net_before(&listed, period.end());
@@ -260,21 +271,35 @@ async fn the_clearing_account_closes_at_stripes_balance_with_every_transaction_t
             "this month closes at Stripe's balance, {currency}"
         );
     }
-    if let Some(balance) = sandbox_balance(&http, &base).await {
-        for (currency, amount) in &balance {
-            assert_eq!(
-                this_eq[currency]["closing_balance"], *amount,
-                "GET /v1/balance, {currency}"
-            );
-        }
+    let balance = sandbox_balance(&http, &base)
+        .await
+        .expect("the sandbox serves GET /v1/balance");
+    assert_ne!(
+        balance["usd"], 0,
+        "money not yet paid out, and a chargeback"
+    );
+    for (currency, amount) in &balance {
+        assert_eq!(
+            this_eq[currency]["closing_balance"], *amount,
+            "GET /v1/balance, {currency}"
+        );
     }
     // Each line, from what was made.
     let usd = &this_eq["usd"];
     let made = |c: &'static str| during.iter().filter(move |(_, x)| *x == c);
-    assert_eq!(usd["charges"], made("usd").map(|(a, _)| a).sum::<i64>());
-    assert_eq!(usd["fees"], -made("usd").map(|(a, _)| fee(*a)).sum::<i64>());
+    let unpaid_gross: i64 = unpaid.iter().map(|(a, _)| a).sum();
+    let unpaid_fees: i64 = unpaid.iter().map(|(a, _)| fee(*a)).sum();
+    assert_eq!(
+        usd["charges"],
+        made("usd").map(|(a, _)| a).sum::<i64>() + unpaid_gross
+    );
+    assert_eq!(
+        usd["fees"],
+        -made("usd").map(|(a, _)| fee(*a)).sum::<i64>() - unpaid_fees - 1_500,
+        "the card fees and the dispute fee"
+    );
     assert_eq!(usd["refunds"], -2_500);
-    assert_eq!(usd["disputes"], 0);
+    assert_eq!(usd["disputes"], -5_000, "the chargeback's amount");
     assert_eq!(usd["other"], 0);
     assert_eq!(
         usd["payouts"],
@@ -345,7 +370,11 @@ async fn the_clearing_account_closes_at_stripes_balance_with_every_transaction_t
     assert_eq!(j["debit_account"], "Stripe fees");
     assert_eq!(j["credit_account"], "Stripe clearing");
     assert_eq!(j["date"], period.days().last().unwrap().to_string());
-    assert_eq!(j["transactions"], made("usd").count().to_string());
+    assert_eq!(
+        j["transactions"],
+        (made("usd").count() + unpaid.len() + 1).to_string(),
+        "each transaction that carried a fee: the charges and the chargeback"
+    );
     assert!(j["memo"].contains(&month), "{}", j["memo"]);
 
     // The workbook and the page carry it too; the manifest lists the files.

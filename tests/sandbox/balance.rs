@@ -76,6 +76,18 @@ async fn charges_and_refunds_are_balance_transactions_with_their_fees() {
     );
     assert_eq!(back["source"]["id"], refund["id"], "a source expands");
 
+    let balance = sb.get_json("/v1/balance").await;
+    assert_eq!(balance["object"], "balance");
+    assert_eq!(
+        (
+            balance["available"][0]["amount"].as_i64(),
+            balance["pending"][0]["amount"].as_i64(),
+            balance["pending"][0]["currency"].as_str()
+        ),
+        (Some(0), Some(9_680 - 2_500), Some("usd")),
+        "not yet available two midnights on: {balance}"
+    );
+
     let charges = sb
         .get_json(&format!(
             "/v1/balance_transactions?type=charge&source={}",

@@ -204,6 +204,19 @@ try {
       assert.equal(own.amount, -payout.amount);
     }
   });
+  await check("the balance is every transaction's net, available or pending", async () => {
+    const balance = await stripe.balance.retrieve();
+    hasEveryKey(balance, "Balance", "Balance");
+    const all = await stripe.balanceTransactions.list({ limit: 100 }).autoPagingToArray({ limit: 10000 });
+    for (const currency of new Set(all.map((t) => t.currency))) {
+      const held = (list) => list.filter((b) => b.currency === currency).reduce((sum, b) => sum + b.amount, 0);
+      assert.equal(
+        held(balance.available) + held(balance.pending),
+        all.filter((t) => t.currency === currency).reduce((sum, t) => sum + t.net, 0),
+        currency,
+      );
+    }
+  });
   await check("a dispute card's charge is charged back, and evidence decides the dispute", async () => {
     const disputedIntent = await stripe.paymentIntents.create({
       amount: 4200,

@@ -1,6 +1,6 @@
 //! Sync: pulls the gateway's charges, refunds, payouts (with the balance transactions each
-//! automatic payout took to the bank) and disputes (with what each moved in the balance)
-//! into the store, and `connect`, which checks a key against the gateway before keeping it.
+//! automatic payout took to the bank), every balance transaction, and disputes (with what
+//! each moved in the balance) into the store, and `connect`, which checks a key against the gateway before keeping it.
 //!
 //! A sync writes into the same tables a CSV import fills, keyed by Stripe's ids, so an
 //! export followed by a sync is one row per charge. It is incremental (a cursor per object
@@ -188,6 +188,20 @@ pub async fn sync(
         follow_payouts(store, client, source_id, options, &mut progress).await?;
     report.payouts.changed += followed.changed;
     report.balance_transactions = transactions;
+    // Every balance transaction by its creation, those no payout has swept yet included,
+    // so the clearing account closes at Stripe's balance at any month-end.
+    let listed = sync_kind::<BalanceTransaction>(
+        store,
+        client,
+        source_id,
+        now,
+        options,
+        ObjectKind::BalanceTransaction,
+        &mut progress,
+        &mut report.covered,
+    )
+    .await?;
+    report.balance_transactions.add(listed);
     report.disputes = sync_kind::<DisputeMoves>(
         store,
         client,
@@ -256,22 +270,35 @@ impl Stored for Payout {
     }
 }
 
+impl Stored for BalanceTransaction {
+    const KIND: ObjectKind = ObjectKind::BalanceTransaction;
+
+    /// A transaction a payout already took to the bank keeps that payout: Stripe's object
+    /// does not say which payout swept it (only a payout's own list does).
+    fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
+        let payout = match &self.payout {
+            Some(p) => Some(p.clone()),
+            None => tx
+                .balance_transaction(GATEWAY, &self.id)?
+                .and_then(|stored| stored.payout),
+        };
+        let txn = BalanceTransaction {
+            payout,
+            ..self.clone()
+        };
+        Ok(tx
+            .upsert_balance_transaction(GATEWAY, &txn, origin)?
+            .outcome)
+    }
+}
+
 impl Stored for DisputeMoves {
     const KIND: ObjectKind = ObjectKind::Dispute;
 
-    /// The dispute, and the balance transactions it moved. A transaction a payout already
-    /// took to the bank keeps that payout: the dispute's copy does not say.
+    /// The dispute, and the balance transactions it moved.
     fn store(&self, tx: &StoreTx<'_>, origin: &Origin) -> Result<UpsertOutcome, SyncError> {
         for txn in &self.transactions {
-            let payout = match tx.balance_transaction(GATEWAY, &txn.id)? {
-                Some(stored) => stored.payout,
-                None => None,
-            };
-            let txn = BalanceTransaction {
-                payout: txn.payout.clone().or(payout),
-                ..txn.clone()
-            };
-            tx.upsert_balance_transaction(GATEWAY, &txn, origin)?;
+            txn.store(tx, origin)?;
         }
         Ok(tx.upsert_dispute(GATEWAY, &self.dispute, origin)?.outcome)
     }

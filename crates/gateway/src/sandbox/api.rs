@@ -57,6 +57,7 @@ pub enum Route {
     CreatePayout,
     ListPayouts,
     GetPayout(String),
+    GetBalance,
     ListDisputes,
     GetDispute(String),
     UpdateDispute(String),
@@ -97,6 +98,7 @@ impl Route {
             ["v1", "payouts"] if post => Route::CreatePayout,
             ["v1", "payouts"] if get => Route::ListPayouts,
             ["v1", "payouts", p] if get => Route::GetPayout(id(p)),
+            ["v1", "balance"] if get => Route::GetBalance,
             ["v1", "disputes"] if get => Route::ListDisputes,
             ["v1", "disputes", d] if get => Route::GetDispute(id(d)),
             ["v1", "disputes", d] if post => Route::UpdateDispute(id(d)),
@@ -232,6 +234,10 @@ pub fn execute(
             )
         }
         Route::GetPayout(id) => retrieve(tx, params, Kind::Payout, id),
+        Route::GetBalance => {
+            params.allow_only(&["expand"])?;
+            Ok(Answer::ok(balance::body(tx, now)?))
+        }
         Route::ListDisputes => {
             let equal = equal_to(params, BY_CHARGE);
             list(

@@ -282,6 +282,27 @@ fn pricing(tx: &Transaction<'_>) -> Result<Pricing, StateError> {
     }
 }
 
+/// `GET /v1/balance`: per currency, what the balance holds available (funds whose
+/// `available_on` has come, less what payouts took) and pending. Together they are the
+/// net of every balance transaction.
+pub fn body(tx: &Transaction<'_>, now: i64) -> Result<Value, StateError> {
+    let mut available = Vec::new();
+    let mut pending = Vec::new();
+    for (currency, (ready, waiting)) in state::balance_at(tx, now)? {
+        available
+            .push(json!({"amount": ready, "currency": currency, "source_types": {"card": ready}}));
+        pending.push(
+            json!({"amount": waiting, "currency": currency, "source_types": {"card": waiting}}),
+        );
+    }
+    Ok(json!({
+        "object": "balance",
+        "available": available,
+        "livemode": false,
+        "pending": pending,
+    }))
+}
+
 /// How a scheduled payout run ends for each payout it makes (`POST /_sandbox/payouts`).
 #[derive(Debug, Clone, serde::Deserialize, Default)]
 #[serde(deny_unknown_fields)]

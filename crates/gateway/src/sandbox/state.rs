@@ -710,6 +710,38 @@ pub fn stats(tx: &Transaction<'_>) -> Result<BTreeMap<String, i64>, StateError> 
     Ok(out)
 }
 
+/// Per currency, the net of every balance transaction whose funds are available at `now`
+/// (and of every payout's, which leaves at once) and of those still pending.
+pub fn balance_at(
+    tx: &Transaction<'_>,
+    now: i64,
+) -> Result<BTreeMap<String, (i64, i64)>, StateError> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT currency,
+                sum(CASE WHEN json_extract(body, '$.available_on') <= ?1
+                             OR json_extract(body, '$.type') IN ('payout', 'payout_failure')
+                           THEN json_extract(body, '$.net') ELSE 0 END),
+                sum(CASE WHEN json_extract(body, '$.available_on') <= ?1
+                             OR json_extract(body, '$.type') IN ('payout', 'payout_failure')
+                           THEN 0 ELSE json_extract(body, '$.net') END)
+           FROM objects WHERE kind = 'balance_transaction'
+          GROUP BY currency ORDER BY currency",
+    )?;
+    let rows = stmt.query_map([now], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            r.get::<_, i64>(1)?,
+            r.get::<_, i64>(2)?,
+        ))
+    })?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let (currency, available, pending) = row?;
+        out.insert(currency, (available, pending));
+    }
+    Ok(out)
+}
+
 /// Balance transactions no payout has taken to the bank yet, oldest first.
 pub fn unpaid_out(tx: &Transaction<'_>) -> Result<Vec<Stored>, StateError> {
     let mut stmt = tx.prepare_cached(
