@@ -203,12 +203,14 @@ async fn a_dispute_is_followed_until_it_is_decided_with_what_it_moved_in_the_bal
              "payment_method": "pm_card_createDispute"},
             {"amount": 2_000, "currency": "usd", "created": now - 3_000,
              "payment_method": "pm_card_createDisputeInquiry"},
+            {"amount": 4_000, "currency": "usd", "created": now - 2_500,
+             "payment_method": "pm_card_createDisputeProductNotReceived"},
             {"amount": 9_000, "currency": "usd", "created": now - 2_000}]}))
         .await;
     let disputed = seeded["charges"][0].as_str().unwrap();
     let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
     let first = sync_now(&mut store, &client).await;
-    assert_eq!(first.disputes.new, 2, "the chargeback and the inquiry");
+    assert_eq!(first.disputes.new, 3, "two chargebacks and an inquiry");
     let disputes = store.read(|tx| tx.disputes(sync::GATEWAY)).unwrap();
     let chargeback = disputes.iter().find(|d| d.charge_id == disputed).unwrap();
     assert_eq!(chargeback.status, DisputeStatus::NeedsResponse);
@@ -272,6 +274,18 @@ async fn a_dispute_is_followed_until_it_is_decided_with_what_it_moved_in_the_bal
     let settled = sync_now(&mut store, &client).await;
     assert_eq!(settled.total().changed, 0, "{settled:?}");
     assert!(moved(&mut store).iter().all(|t| t.payout.is_some()));
+
+    // The Payouts screen shows what disputes took: the won one gave its amount back, the
+    // other is still out (its fee is with the fees).
+    let api = chargeguard::api::Api::new(&dir.path().join("cg.db"));
+    let screen = chargeguard::api::payouts::payouts(&api).unwrap();
+    assert_eq!(screen.len(), 1);
+    assert_eq!(screen[0].disputes.minor, "-4000");
+    let fee = |a: i64| (a * 290 + 5_000) / 10_000 + 30;
+    assert_eq!(
+        screen[0].fees.minor,
+        (fee(7_000) + fee(2_000) + fee(4_000) + fee(9_000) + 2 * 1_500).to_string()
+    );
 }
 
 fn cg(

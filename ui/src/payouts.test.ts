@@ -18,6 +18,7 @@ const payout = (bank: string, difference?: string): PayoutView => ({
   transactions: 0,
   transactions_net: usd("0"),
   fees: usd("0"),
+  disputes: usd("0"),
 });
 
 describe("where a payout stands against the bank", () => {

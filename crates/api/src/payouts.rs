@@ -1,5 +1,5 @@
 //! The Payouts screen: each payout with the deposit it arrived as (or why none did), its
-//! fees, and its balance transactions one click away. Translates the core's
+//! fees and disputes, and its balance transactions one click away. Translates the core's
 //! `deposits` into transport types; decides nothing.
 
 use serde::{Deserialize, Serialize};
@@ -28,6 +28,9 @@ pub struct PayoutView {
     pub transactions: u32,
     pub transactions_net: Amount,
     pub fees: Amount,
+    /// What disputes took from it (negative), or gave back once won; their fees are in
+    /// `fees`.
+    pub disputes: Amount,
 }
 
 /// The bank line a payout arrived as.
@@ -97,6 +100,7 @@ pub fn payouts(api: &Api) -> Result<Vec<PayoutView>, ApiError> {
                 transactions: count32(row.transactions),
                 transactions_net: money(row.transactions_net_minor),
                 fees: money(row.transactions_fee_minor),
+                disputes: money(row.transactions_disputed_minor),
             }
         })
         .collect())

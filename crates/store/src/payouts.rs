@@ -68,6 +68,9 @@ pub struct PayoutRow {
     pub transactions_listed: bool,
     /// The fees of those transactions, together.
     pub transactions_fee: Money,
+    /// What disputes took from (or, won, gave back to) this payout: the amounts of its
+    /// dispute transactions, their fees counted with the fees.
+    pub transactions_disputed: Money,
 }
 
 impl StoreTx<'_> {
@@ -215,7 +218,12 @@ impl StoreTx<'_> {
                              WHERE l.gateway = p.gateway AND l.payout_id = p.payout_id),
                     (SELECT coalesce(sum(t.fee_minor), 0) FROM gateway_balance_transactions t
                       WHERE t.gateway = p.gateway AND t.payout_id = p.payout_id
-                        AND t.source_object_id IS NOT p.payout_id)
+                        AND t.source_object_id IS NOT p.payout_id),
+                    (SELECT coalesce(sum(t.amount_minor), 0) FROM gateway_balance_transactions t
+                      WHERE t.gateway = p.gateway AND t.payout_id = p.payout_id
+                        AND (t.type IN ('dispute', 'dispute_reversal')
+                             OR t.source_object_id LIKE 'du\\_%' ESCAPE '\\'
+                             OR t.source_object_id LIKE 'dp\\_%' ESCAPE '\\'))
                FROM gateway_payouts p {filter}"
         ))?;
         let mut rows = stmt.query([gateway])?;
@@ -241,6 +249,7 @@ impl StoreTx<'_> {
                 transactions_net: Money::from_minor(r.get(9)?, currency),
                 transactions_listed: r.get(10)?,
                 transactions_fee: Money::from_minor(r.get(11)?, currency),
+                transactions_disputed: Money::from_minor(r.get(12)?, currency),
             });
         }
         Ok(out)

@@ -21,4 +21,9 @@ bank: string, deposit: DepositView | null,
 /**
  * Its balance transactions stored (its own debit left out), their net and fees.
  */
-transactions: number, transactions_net: Amount, fees: Amount, };
+transactions: number, transactions_net: Amount, fees: Amount, 
+/**
+ * What disputes took from it (negative), or gave back once won; their fees are in
+ * `fees`.
+ */
+disputes: Amount, };

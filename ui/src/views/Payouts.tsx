@@ -62,6 +62,7 @@ export function Payouts() {
               <th>Status</th>
               <th>Bank</th>
               <th>Fees</th>
+              <th>Disputes</th>
               <th>Transactions</th>
             </tr>
           </thead>
@@ -89,6 +90,7 @@ function PayoutRow(props: { payout: PayoutView; open: boolean; lines: BalanceTra
         <td>{p.status}</td>
         <td data-testid="payout-bank">{bankWords(p)}</td>
         <td>{formatAmount(p.fees)}</td>
+        <td data-testid="payout-disputes">{p.disputes.minor === "0" ? "" : formatAmount(p.disputes)}</td>
         <td>
           <button type="button" aria-expanded={props.open} onClick={props.onToggle}>
             {p.transactions} {p.transactions === 1 ? "transaction" : "transactions"}
@@ -97,7 +99,7 @@ function PayoutRow(props: { payout: PayoutView; open: boolean; lines: BalanceTra
       </tr>
       {props.open && (
         <tr className="payout-lines">
-          <td colSpan={7}>
+          <td colSpan={8}>
             {props.lines.length === 0 ? (
               <p>Its transactions are not in the store: a sync lists them, or Stripe's payout reconciliation report.</p>
             ) : (

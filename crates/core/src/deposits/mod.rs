@@ -38,6 +38,8 @@ pub struct PayoutDeposit {
     pub transactions_net_minor: i64,
     /// The fees Stripe took from those transactions.
     pub transactions_fee_minor: i64,
+    /// What disputes took from those transactions (their amounts; won ones give back).
+    pub transactions_disputed_minor: i64,
     /// `deposited`, `not_yet_in_the_bank`, `missing` or `not_expected`.
     pub bank: &'static str,
     /// The bank line it arrived as, when one met it.
@@ -87,6 +89,7 @@ pub fn payouts(store: &mut Store) -> Result<Vec<PayoutDeposit>, DepositsError> {
                 transactions: row.transactions,
                 transactions_net_minor: row.transactions_net.minor(),
                 transactions_fee_minor: row.transactions_fee.minor(),
+                transactions_disputed_minor: row.transactions_disputed.minor(),
                 bank,
                 deposit,
             }

@@ -502,6 +502,7 @@ mod tests {
             transactions_net: usd(minor),
             transactions_listed: true,
             transactions_fee: usd(60),
+            transactions_disputed: usd(0),
         }
     }
 
