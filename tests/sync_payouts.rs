@@ -277,7 +277,7 @@ async fn a_dispute_is_followed_until_it_is_decided_with_what_it_moved_in_the_bal
 
     // The Payouts screen shows what disputes took: the won one gave its amount back, the
     // other is still out (its fee is with the fees).
-    let api = chargeguard::api::Api::new(&dir.path().join("cg.db"));
+    let api = chargeguard::api::Api::new(dir.path().join("cg.db"));
     let screen = chargeguard::api::payouts::payouts(&api).unwrap();
     assert_eq!(screen.len(), 1);
     assert_eq!(screen[0].disputes.minor, "-4000");
