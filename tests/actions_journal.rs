@@ -379,45 +379,115 @@ fn the_guard_refuses_a_recharge_the_gateway_already_holds_a_charge_for() {
     assert_eq!(refused_entries.len(), 1);
 }
 
-#[test]
-fn the_guard_refuses_to_refund_a_charge_the_customers_bank_charged_back() {
-    let w = World::new();
+/// INV-1 for 60.00, paid twice by cus_D: first on `first_card`, then on `second_card`;
+/// the ledger records the first. Returns the two charges.
+fn paid_twice(w: &World, first_card: &str, second_card: &str) -> Vec<String> {
     let t = now();
-    // INV-1 paid twice; the second charge is then disputed by the customer's bank.
     let seeded = w.seed(json!({
         "customers": [{"id": "cus_D", "payment_method": "pm_card_visa"}],
         "charges": [
-            {"amount": 6000, "currency": "usd", "customer": "cus_D",
+            {"amount": 6000, "currency": "usd", "customer": "cus_D", "payment_method": first_card,
              "created": t - 2 * HOUR, "metadata": {"invoice_number": "INV-1"}},
-            {"amount": 6000, "currency": "usd", "customer": "cus_D",
-             "created": t - HOUR, "metadata": {"invoice_number": "INV-1"},
-             "payment_method": "pm_card_createDispute"},
+            {"amount": 6000, "currency": "usd", "customer": "cus_D", "payment_method": second_card,
+             "created": t - HOUR, "metadata": {"invoice_number": "INV-1"}},
         ]
     }));
-    let charges: Vec<&str> = seeded["charges"]
+    let charges: Vec<String> = seeded["charges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c.as_str().unwrap())
+        .map(|c| c.as_str().unwrap().to_string())
         .collect();
     w.import_invoices(&[invoice("INV-1", "cus_D", "60.00", "paid")]);
-    w.import_payments(&[payment("PAY-1", "INV-1", "60.00", charges[0])]);
+    w.import_payments(&[payment("PAY-1", "INV-1", "60.00", &charges[0])]);
     w.sync_and_reconcile();
-    let finding = w.finding("double_charge", "INV-1");
+    charges
+}
+
+fn open_on(w: &World, invoice: &str) -> Vec<Value> {
+    w.findings()
+        .into_iter()
+        .filter(|f| f["status"] == "open" && f["invoice_number"] == invoice)
+        .collect()
+}
+
+#[test]
+fn a_charge_paid_twice_whose_second_charge_the_bank_took_back_is_settled() {
+    // The customer paid 120.00 for 60.00 and their bank took 60.00 back: nothing is owed
+    // either way, and no refund is proposed.
+    let w = World::new();
+    paid_twice(&w, "pm_card_visa", "pm_card_createDispute");
+    assert_eq!(open_on(&w, "INV-1"), Vec::<Value>::new());
+}
+
+#[test]
+fn the_guard_refuses_a_refund_that_a_chargeback_of_the_other_charge_makes_a_second_payback() {
+    // The recorded charge is charged back: the ledger's "paid" rests on money the bank took
+    // back, so refunding the other charge as a surplus would leave the customer paying
+    // nothing for INV-1.
+    let w = World::new();
+    let charges = paid_twice(&w, "pm_card_createDispute", "pm_card_visa");
+    let open = open_on(&w, "INV-1");
+    let kinds: Vec<&str> = open.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"dispute_invoice_still_paid"), "{open:#?}");
+    let surplus = open
+        .iter()
+        .find(|f| f["charge_ids"] == json!([charges[1]]))
+        .unwrap_or_else(|| panic!("a finding about the other charge: {open:#?}"));
+    // The ledger says INV-1 is paid (by the charged-back charge), so the orphan is
+    // planned as a surplus to give back.
+    let id = approved_refund_of(&w, surplus, &charges[1]);
+    let stderr = refused_by_the_guard(&w, id);
+    assert!(
+        stderr.contains("after this refund invoice INV-1 would hold"),
+        "{stderr}"
+    );
+}
+
+/// Proposes the fix of `finding`, checks it refunds `charge`, and approves it.
+fn approved_refund_of(w: &World, finding: &Value, charge: &str) -> i64 {
     let id = w.propose(finding["id"].as_i64().unwrap());
     assert_eq!(
         w.action(id)["plan"]["charge_id"],
-        charges[1],
+        charge,
         "{:#}",
         w.action(id)
     );
     w.add_user("alice", "approver");
     ok(&w.approve(id, "alice"));
+    id
+}
+
+/// Executes action `id`, which its guard must refuse with nothing sent; its words.
+fn refused_by_the_guard(w: &World, id: i64) -> String {
     let (code, stderr) = refused(&w.cg(&["execute", &id.to_string()]));
     assert_eq!(code, 1, "a guard refusal exits 1: {stderr}");
-    assert!(stderr.contains("charged back"), "{stderr}");
     assert_eq!(w.stat("refunds"), 0, "the customer is not paid back twice");
     assert_eq!(w.action_state(id), "cancelled");
+    stderr
+}
+
+#[test]
+fn the_guard_refuses_to_refund_a_charge_charged_back_since_the_proposal() {
+    // An inquiry moves no money: the double charge stands and its refund is proposed. Then
+    // the inquiry escalates into a chargeback before the refund is sent.
+    let w = World::new();
+    let charges = paid_twice(&w, "pm_card_visa", "pm_card_createDisputeInquiry");
+    let finding = w.finding("double_charge", "INV-1");
+    let id = approved_refund_of(&w, &finding, &charges[1]);
+    let inquiry = &w.list_all(&format!("/v1/disputes?charge={}", charges[1]))[0];
+    let escalated = w.post(
+        &format!("/v1/disputes/{}", inquiry["id"].as_str().unwrap()),
+        &[("evidence[uncategorized_text]", "escalate_inquiry_evidence")],
+    );
+    assert_eq!(escalated["status"], "needs_response");
+    let stderr = refused_by_the_guard(&w, id);
+    assert!(stderr.contains("charged back"), "{stderr}");
+    // Synced, the books see the chargeback: the double charge is settled by it.
+    w.sync_and_reconcile();
+    let after = w.findings();
+    let was = after.iter().find(|f| f["id"] == finding["id"]).unwrap();
+    assert_eq!(was["status"], "resolved", "{was:#}");
 }
 
 /// Open INV-R for cus_R whose saved card is `card`.
@@ -698,6 +768,7 @@ fn a_ledger_fix_resolves_its_finding_for_good_and_keeps_its_adjustment(
         "--tz",
         "UTC",
     ]));
+    ok(&w.cg(&["export", "verify", package.to_str().unwrap()]));
 }
 
 /// Regression: a duplicate invoice whose charge the ledger recorded leaves two

@@ -138,6 +138,12 @@ async fn a_payout_sweeps_each_currency_and_its_transactions_add_up_to_it() {
     let run = sb.control().payouts(json!({})).await;
     let payouts = run["payouts"].as_array().unwrap();
     assert_eq!(payouts.len(), 2, "one per currency: {run}");
+    let swept = sb.get_json("/v1/balance").await;
+    for part in ["available", "pending"] {
+        for held in swept[part].as_array().unwrap() {
+            assert_eq!(held["amount"], 0, "everything paid out: {swept}");
+        }
+    }
     for payout in payouts {
         assert_eq!(payout["status"], "paid");
         assert_eq!(payout["automatic"], true);

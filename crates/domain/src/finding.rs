@@ -98,8 +98,8 @@ impl FindingKind {
         )
     }
 
-    /// Whether the kind is about a dispute, which is also reconciled whole on every run:
-    /// a business has a few disputes a year, and each is read with its charge's books.
+    /// Whether the kind is about a dispute: a chargeback the ledger has not caught up with
+    /// (found by the same rule as an unrecorded refund).
     pub fn is_about_disputes(self) -> bool {
         matches!(
             self,

@@ -43,9 +43,9 @@ pub enum MoneyError {
 }
 
 /// The largest amount a file may state, in minor units: 10^15 (ten trillion dollars). No
-/// invoice or payment comes near it, and the store's sums of many such amounts (per invoice,
-/// per quarter hour, per month) stay inside 64 bits, where SQLite would silently turn an
-/// overflowing integer sum into an inexact REAL.
+/// invoice or payment comes near it, and the store's running totals of many such amounts
+/// (the chart's per-quarter-hour money, kept by triggers with `+`) stay inside 64 bits,
+/// where SQLite turns an overflowing `+` into an inexact REAL.
 pub const MAX_WRITTEN_MINOR: i64 = 1_000_000_000_000_000;
 
 /// What may stand around an amount written for people: nothing, a currency sign, or the

@@ -331,6 +331,12 @@ impl DisputeStatus {
         )
     }
 
+    /// The charge's money is out of the gateway's balance because of it: a chargeback
+    /// undecided, or lost for good.
+    pub fn holds_the_money(self) -> bool {
+        self.is_open_chargeback() || self == DisputeStatus::Lost
+    }
+
     /// Decided: nothing about it changes any more but its metadata.
     pub fn is_closed(self) -> bool {
         matches!(

@@ -877,6 +877,50 @@ mod tests {
         );
     }
 
+    #[test]
+    fn v15_takes_the_dispute_kinds_and_keeps_each_finding_its_id_and_actions() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = super::migrations();
+        migrations.to_version(&mut conn, 14).unwrap();
+        conn.execute_batch(
+            "INSERT INTO findings (id, fingerprint, kind, status, confidence, charge_ids, payment_ids,
+                 amount_minor, currency, reason, evidence, first_seen_at, last_seen_at)
+             VALUES (9, 'unrecorded_refund:ch_1:500', 'unrecorded_refund', 'open', 'exact',
+                 '[\"ch_1\"]', '[]', 500, 'usd', 'refunded', '{}', 1, 1);
+             INSERT INTO actions (kind, state, finding_id, amount_minor, currency, idempotency_key,
+                 plan, proposed_by, proposed_at, updated_at)
+             VALUES ('ledger_fix', 'proposed', 9, 500, 'usd', 'k9', '{}', 'alice', 1, 1);",
+        )
+        .unwrap();
+        let dispute_kind = "UPDATE findings SET kind = 'dispute_lost_unrecorded' WHERE id = 9";
+        assert!(
+            conn.execute(dispute_kind, []).is_err(),
+            "V14 does not know the disputes' kinds"
+        );
+        conn.pragma_update(None, "foreign_keys", "OFF").unwrap();
+        migrations.to_version(&mut conn, 15).unwrap();
+        conn.pragma_update(None, "foreign_keys", "ON").unwrap();
+        conn.execute(dispute_kind, []).unwrap();
+        let finding: i64 = conn
+            .query_row(
+                "SELECT finding_id FROM actions WHERE idempotency_key = 'k9'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(finding, 9);
+        assert!(
+            conn.execute("DELETE FROM findings WHERE id = 9", [])
+                .is_err(),
+            "the action still references its finding"
+        );
+        assert!(index_names(&conn, "findings").contains(&"findings_status_kind".to_string()));
+        assert!(
+            index_names(&conn, "gateway_disputes")
+                .contains(&"gateway_disputes_by_charge".to_string())
+        );
+    }
+
     fn index_names(conn: &Connection, table: &str) -> Vec<String> {
         conn.prepare(
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?1 ORDER BY name",

@@ -233,7 +233,7 @@ fn progress_line(p: &SyncProgress) -> String {
         ObjectKind::Charge => "charges",
         ObjectKind::Refund => "refunds",
         ObjectKind::Payout => "payouts",
-        ObjectKind::BalanceTransaction => "payouts' balance transactions",
+        ObjectKind::BalanceTransaction => "balance transactions",
         ObjectKind::Dispute => "disputes",
     };
     format!(

@@ -568,25 +568,12 @@ impl From<StripeError> for Guarded {
     }
 }
 
-/// The guards of DESIGN.md rule 4, read from the gateway; on success, the request to send.
 /// Refuses to refund a charge the customer's bank has charged back (undecided or lost):
 /// the card network already took the money back, and a refund would pay the customer twice
 /// (Stripe refuses it too, with `charge_disputed`). An inquiry moves no money and a won
 /// dispute gave it back: those do not stand in the way.
 async fn charged_back(client: &StripeClient, charge_id: &str) -> Result<(), Guarded> {
-    let params = crate::gateway::stripe::ListParams {
-        charge: Some(charge_id.to_string()),
-        ..Default::default()
-    };
-    let page = client
-        .list_records::<crate::gateway::stripe::DisputeMoves>(&params)
-        .await?;
-    match page
-        .records
-        .iter()
-        .map(|m| &m.dispute)
-        .find(|d| d.status.is_open_chargeback() || d.status == crate::records::DisputeStatus::Lost)
-    {
+    match chargebacks_of(client, charge_id).await?.first() {
         Some(d) => Err(Guarded::Refused(format!(
             "the customer's bank has charged back charge {charge_id} (dispute {}, {}): the money already went back through the card network, and a refund would pay it twice; answer the dispute at Stripe instead",
             d.id,
@@ -596,6 +583,28 @@ async fn charged_back(client: &StripeClient, charge_id: &str) -> Result<(), Guar
     }
 }
 
+/// The chargebacks holding a charge's money, as the gateway has them now (a charge has
+/// one dispute, rarely two).
+async fn chargebacks_of(
+    client: &StripeClient,
+    charge_id: &str,
+) -> Result<Vec<crate::records::Dispute>, Guarded> {
+    let params = crate::gateway::stripe::ListParams {
+        charge: Some(charge_id.to_string()),
+        ..Default::default()
+    };
+    let page = client
+        .list_records::<crate::gateway::stripe::DisputeMoves>(&params)
+        .await?;
+    Ok(page
+        .records
+        .into_iter()
+        .map(|m| m.dispute)
+        .filter(|d| d.status.holds_the_money())
+        .collect())
+}
+
+/// The guards of DESIGN.md rule 4, read from the gateway; on success, the request to send.
 pub(crate) async fn guard(
     client: &StripeClient,
     books: &Books,
@@ -747,7 +756,14 @@ async fn still_covered(
     for other in &others {
         let c = client.charge(other).await?;
         if c.amount.currency() == invoice.amount.currency() {
-            covered += c.net_captured();
+            // A charged-back charge no longer covers anything: the bank took it back.
+            let taken: i64 = chargebacks_of(client, other)
+                .await?
+                .iter()
+                .filter(|d| d.amount.currency() == c.amount.currency())
+                .map(|d| d.amount.minor())
+                .sum();
+            covered += (c.net_captured() - taken).max(0);
         }
     }
     covered += books

@@ -523,6 +523,7 @@ mod tests {
             ],
             refunds: vec![],
             coverage: vec![],
+            chargebacks: vec![],
         }
     }
 

@@ -28,9 +28,7 @@ use hashbrown::HashSet;
 use super::Reading;
 use super::tieout::{self, Rows};
 use crate::period::Period;
-use crate::records::{
-    Charge, Coverage, Dispute, DisputeStatus, GatewayRefund, Invoice, LedgerEntry,
-};
+use crate::records::{Charge, Coverage, Dispute, GatewayRefund, Invoice, LedgerEntry};
 use crate::store::{
     ActionRow, FindingFilter, StoreError, StoreTx, StoredAdjustment, StoredFinding,
 };
@@ -51,16 +49,18 @@ pub(super) struct Books {
     pub adjustments: Vec<StoredAdjustment>,
     pub findings: Vec<StoredFinding>,
     pub coverage: Vec<Coverage>,
-    /// Every lost chargeback (a few a year: read whole, whatever the period).
+    /// Every chargeback holding its charge's money, undecided or lost (a few a year: read
+    /// whole, whatever the period).
     pub chargebacks: Vec<Dispute>,
 }
 
-/// The chargebacks the customer's bank won: the money went back through the card network.
-fn lost_chargebacks(tx: &StoreTx<'_>) -> Result<Vec<Dispute>, StoreError> {
+/// The chargebacks holding their charge's money, as reconciliation takes them off their
+/// charges: the tie-out weighs the charges as the findings saw them.
+fn chargebacks_holding_money(tx: &StoreTx<'_>) -> Result<Vec<Dispute>, StoreError> {
     Ok(tx
         .disputes(GATEWAY)?
         .into_iter()
-        .filter(|d| d.status == DisputeStatus::Lost)
+        .filter(|d| d.status.holds_the_money())
         .collect())
 }
 
@@ -104,7 +104,7 @@ impl Books {
             adjustments: tx.adjustments()?,
             findings: tx.findings(&FindingFilter::default())?,
             coverage: tx.charge_coverage()?,
-            chargebacks: lost_chargebacks(tx)?,
+            chargebacks: chargebacks_holding_money(tx)?,
         })
     }
 
@@ -114,7 +114,7 @@ impl Books {
         let mut read = Read {
             with_text,
             coverage: tx.charge_coverage()?,
-            chargebacks: lost_chargebacks(tx)?,
+            chargebacks: chargebacks_holding_money(tx)?,
             ..Read::default()
         };
         read.charges(if with_text {

@@ -385,6 +385,15 @@ fn daily(
                     0,
                 );
             }
+            tables::RefundRow::Chargeback(i) => {
+                let d = &rows.chargebacks[i];
+                add(
+                    d.amount.currency().lower(),
+                    d.created,
+                    -i128::from(d.amount.minor()),
+                    0,
+                );
+            }
         }
     }
     for &i in &sel.ledger {

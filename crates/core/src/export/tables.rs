@@ -231,6 +231,9 @@ pub fn header_of(file: &str) -> Option<&'static [&'static str]> {
 pub enum RefundRow {
     Object(usize),
     ChargeTotal(usize, i64),
+    /// A chargeback holding its charge's money (`Rows::chargebacks`), a row of its own with
+    /// `source` `chargeback` so the package re-adds to what the tie-out weighed.
+    Chargeback(usize),
 }
 
 /// Everything the package shows of one period, as indices into the rows.
@@ -280,6 +283,11 @@ pub fn select<'a>(
                 ch.id.as_str(),
                 RefundRow::ChargeTotal(c, amount),
             ));
+        }
+    }
+    for (i, d) in rows.chargebacks.iter().enumerate() {
+        if inside(d.created) {
+            refunds.push((d.created, d.id.as_str(), RefundRow::Chargeback(i)));
         }
     }
     refunds.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -535,6 +543,20 @@ pub fn tables<'a>(
                         o(c.lower()),
                         t("charge_total"),
                         o(tie.line_of_charge(&ch.id).to_string()),
+                    ]);
+                }
+                RefundRow::Chargeback(idx) => {
+                    let d = &rows.chargebacks[idx];
+                    let c = d.amount.currency();
+                    out.extend([
+                        t(&d.id),
+                        t(&d.charge_id),
+                        when(d.created),
+                        t(d.status.as_str()),
+                        Cell::Money(d.amount.minor(), c),
+                        o(c.lower()),
+                        t("chargeback"),
+                        o(tie.line_of_charge(&d.charge_id).to_string()),
                     ]);
                 }
             }),

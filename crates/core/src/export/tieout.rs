@@ -10,7 +10,7 @@
 //! | a succeeded, captured charge | `created` | + amount |
 //! | a gateway refund (not failed or cancelled) | `created` | − amount |
 //! | refunded on a charge with no refund object (a CSV export) | the charge's `created` | − amount |
-//! | a lost chargeback | the dispute's `created` | − amount |
+//! | a chargeback, undecided or lost | the dispute's `created` | − amount |
 //! | a gateway fee | the charge's `created` | − fee |
 //! | a ledger payment | `recorded_at` | − amount |
 //! | a ledger refund | `recorded_at` | + amount |
@@ -45,8 +45,7 @@ use serde::Serialize;
 use crate::money::{Currency, Money};
 use crate::period::Period;
 use crate::records::{
-    Charge, ChargeStatus, Coverage, Dispute, DisputeStatus, GatewayRefund, LedgerEntry, LedgerKind,
-    RefundStatus,
+    Charge, ChargeStatus, Coverage, Dispute, GatewayRefund, LedgerEntry, LedgerKind, RefundStatus,
 };
 use crate::store::{AdjustmentKind, FindingStatus, Resolution, StoredAdjustment, StoredFinding};
 
@@ -60,8 +59,9 @@ pub struct Rows<'a> {
     pub adjustments: &'a [StoredAdjustment],
     pub findings: &'a [StoredFinding],
     pub coverage: &'a [Coverage],
-    /// Lost chargebacks: each takes its amount back from its charge, dated when the
-    /// dispute was opened (when the money left the balance), counted with the refunds.
+    /// Chargebacks holding their charge's money (undecided or lost): each takes its amount
+    /// back from its charge, dated when the dispute was opened (when the money left the
+    /// balance), counted with the refunds, as reconciliation takes it off the charge.
     pub chargebacks: &'a [Dispute],
 }
 
@@ -635,7 +635,7 @@ fn group<'a>(rows: &Rows<'a>, period: &Period) -> Grouped<'a> {
         }
     }
     for d in rows.chargebacks {
-        debug_assert_eq!(d.status, DisputeStatus::Lost, "only a lost one took money");
+        debug_assert!(d.status.holds_the_money(), "a won one gave the money back");
         let in_p = inside(d.created);
         let cur = d.amount.currency();
         movement(

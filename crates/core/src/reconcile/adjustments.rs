@@ -13,6 +13,22 @@ use crate::store::{AdjustmentKind, StoredAdjustment};
 
 use super::Books;
 
+/// Takes each chargeback off its charge, after the refunds: the charge's `amount_refunded`
+/// grows by the disputed amount (never past the charge), so every rule sees what the charge
+/// still holds.
+pub fn chargebacks_onto_charges(books: &mut Books) {
+    for d in &books.chargebacks {
+        if let Some(charge) = books.charges.iter_mut().find(|c| c.id == d.charge_id)
+            && charge.amount.currency() == d.amount.currency()
+        {
+            let taken =
+                (charge.amount_refunded.minor() + d.amount.minor()).min(charge.amount.minor());
+            charge.amount_refunded =
+                crate::money::Money::from_minor(taken, charge.amount.currency());
+        }
+    }
+}
+
 /// Brings each charge's refunded total up to the refunds the gateway is known to hold for
 /// it. A sync pulls a refund made in the dashboard on an old charge as a refund object,
 /// while the charge row keeps the total it had when it was last fetched; the larger of the

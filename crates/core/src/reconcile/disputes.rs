@@ -1,57 +1,47 @@
-//! Disputes against the ledger (DESIGN.md's `dispute_…` findings): a chargeback takes a
-//! charge's money back through the card network, and the books must say so once it is lost.
-//!
-//! A pure function of the disputes and, for each, the books about its charge: no I/O, no
-//! clock, its output sorted. The rules:
+//! The words of a dispute's finding (DESIGN.md's `dispute_…`). A chargeback takes a
+//! charge's money back through the card network: the books see it taken off the charge
+//! (`with_chargebacks`), and the rule that finds money the gateway gave back which the
+//! ledger has not recorded (`unrecorded_refund`) speaks of the dispute instead:
 //!
 //! 1. **An undecided chargeback** (`needs_response`, `under_review`) on a charge the ledger
 //!    still records as paid is `dispute_invoice_still_paid`: the money is out of the
-//!    gateway's balance until the bank decides, and the invoice shows paid. The bookkeeper
-//!    answers it at the gateway; no fix here changes the books yet.
-//! 2. **A lost chargeback** whose money the ledger still records (its payments less its
-//!    refunds of the charge) is `dispute_lost_unrecorded`, for what the ledger has not
-//!    given back, up to the disputed amount. Its fix records a refund of the charge, as for
-//!    a refund the gateway made; once recorded, the finding clears.
-//! 3. A won chargeback, an inquiry (no money moves) or a dispute on a charge the ledger
-//!    never recorded (the charge's own finding covers it) is no finding.
+//!    gateway's balance until the bank decides. The bookkeeper answers it at the gateway;
+//!    no fix here changes the books yet. Won, the money is back and the finding clears.
+//! 2. **A lost chargeback** whose money the ledger still records is
+//!    `dispute_lost_unrecorded`. Its fix records a refund of the charge, as for a refund
+//!    the gateway made; once recorded, the finding clears.
 //!
-//! One finding per dispute; its fingerprint is the kind and the dispute's id, so a dispute
-//! that moves from undecided to lost resolves one finding and opens the other.
+//! Being the same rule, a dispute's finding keeps "one charge, one finding" with the
+//! others. Its fingerprint is the kind and the dispute's id, so a dispute that moves from
+//! undecided to lost resolves one finding and opens the other. Pure: it words, never
+//! decides.
 
-use chargeguard_domain::evidence::{DisputeEvidence, Facts};
-use chargeguard_domain::finding::{Confidence, Finding, FindingKind};
+use chargeguard_domain::evidence::DisputeEvidence;
+use chargeguard_domain::finding::FindingKind;
 
-use super::Books;
-use super::index::saturate;
-use super::rules::charge_in_books;
 use crate::money::Money;
-use crate::records::{Dispute, DisputeStatus};
+use crate::records::Dispute;
 
-/// The finding one dispute calls for, from the books about its charge.
-pub fn finding(dispute: &Dispute, books: &Books) -> Option<Finding> {
-    let kind = match dispute.status {
-        s if s.is_open_chargeback() => FindingKind::DisputeInvoiceStillPaid,
-        DisputeStatus::Lost => FindingKind::DisputeLostUnrecorded,
-        _ => return None,
+/// What a dispute's finding says.
+pub(super) struct Words {
+    pub kind: FindingKind,
+    pub fingerprint: String,
+    pub reason: String,
+    pub evidence: DisputeEvidence,
+}
+
+/// The finding of `dispute`, whose charge the ledger still records `unrecorded` of.
+pub(super) fn words(dispute: &Dispute, unrecorded: Money, invoice: Option<&str>) -> Words {
+    let kind = if dispute.status.is_open_chargeback() {
+        FindingKind::DisputeInvoiceStillPaid
+    } else {
+        FindingKind::DisputeLostUnrecorded
     };
-    let charge = books.charges.iter().find(|c| c.id == dispute.charge_id)?;
-    if charge.amount.currency() != dispute.amount.currency() {
-        return None;
-    }
-    let seen = charge_in_books(books, &dispute.charge_id, "disputed", Facts::default())?;
-    let unrecorded = seen.ledger_net.min(i128::from(dispute.amount.minor()));
-    if unrecorded <= 0 {
-        return None;
-    }
-    let currency = dispute.amount.currency();
-    let amount = Money::from_minor(saturate(unrecorded), currency);
-    let on_invoice = seen
-        .invoice_number
-        .as_deref()
-        .map_or(String::new(), |n| format!(" (invoice {n})"));
+    debug_assert!(dispute.status.holds_the_money() && kind.is_about_disputes());
+    let on_invoice = invoice.map_or(String::new(), |n| format!(" (invoice {n})"));
     let reason = match kind {
         FindingKind::DisputeInvoiceStillPaid => format!(
-            "The customer's bank disputes charge {}{on_invoice} ({}, reason {}): the gateway took {} back until the bank decides, but the ledger still records {amount} as paid. Answer the dispute at Stripe{}; if it is lost, record the chargeback.",
+            "The customer's bank disputes charge {}{on_invoice} ({}, reason {}): the gateway took {} back until the bank decides, but the ledger still records {unrecorded} as paid. Answer the dispute at Stripe{}; if it is lost, record the chargeback.",
             dispute.charge_id,
             dispute.id,
             dispute.reason,
@@ -62,29 +52,21 @@ pub fn finding(dispute: &Dispute, books: &Books) -> Option<Finding> {
             )),
         ),
         _ => format!(
-            "The dispute {} on charge {}{on_invoice} was lost: the customer's bank took {} back, but the ledger still records {amount} of that charge as paid. Record a refund of {amount} in the ledger.",
+            "The dispute {} on charge {}{on_invoice} was lost: the customer's bank took {} back, but the ledger still records {unrecorded} of that charge as paid. Record a refund of {unrecorded} in the ledger.",
             dispute.id, dispute.charge_id, dispute.amount,
         ),
     };
-    let mut evidence = seen.evidence;
-    evidence.dispute = Some(DisputeEvidence {
-        id: dispute.id.clone(),
-        amount: dispute.amount,
-        status: dispute.status,
-        reason: dispute.reason.clone(),
-        created: dispute.created,
-        evidence_due_by: dispute.evidence_due_by,
-    });
-    debug_assert!(kind.is_about_disputes());
-    Some(Finding {
+    Words {
         kind,
         fingerprint: format!("{}:{}", kind.as_str(), dispute.id),
-        confidence: Confidence::Exact,
-        invoice_number: seen.invoice_number,
-        charge_ids: vec![dispute.charge_id.clone()],
-        payment_ids: seen.payment_ids,
-        amount,
         reason,
-        evidence,
-    })
+        evidence: DisputeEvidence {
+            id: dispute.id.clone(),
+            amount: dispute.amount,
+            status: dispute.status,
+            reason: dispute.reason.clone(),
+            created: dispute.created,
+            evidence_due_by: dispute.evidence_due_by,
+        },
+    }
 }

@@ -83,6 +83,9 @@ pub struct Books {
     pub charges: Vec<Charge>,
     pub refunds: Vec<GatewayRefund>,
     pub coverage: Vec<Coverage>,
+    /// The chargebacks holding the money of charges in these books (undecided or lost),
+    /// already taken off their charges' net by [`with_chargebacks`].
+    pub chargebacks: Vec<crate::records::Dispute>,
 }
 
 /// The outcome of one reconciliation, sorted: findings by fingerprint, links by charge id,
@@ -189,10 +192,50 @@ pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
         charges: tx.charges_to_reconcile()?,
         refunds: tx.refunds()?,
         coverage: tx.charge_coverage()?,
+        chargebacks: Vec::new(),
     };
     let adjustments = tx.adjustments()?;
-    Ok(with_adjustments(books, &adjustments))
+    with_chargebacks(tx, with_adjustments(books, &adjustments))
 }
+
+/// The disputes holding a charge's money (an undecided chargeback, or a lost one), a few
+/// a year: read whole.
+fn chargebacks(tx: &StoreTx<'_>) -> Result<Vec<crate::records::Dispute>, ReconcileError> {
+    Ok(tx
+        .disputes(crate::sync::GATEWAY)?
+        .into_iter()
+        .filter(|d| d.status.holds_the_money())
+        .collect())
+}
+
+/// The books with each chargeback taken off its charge: the card network took that money
+/// back, so the charge holds no more of it, as after a refund the ledger must record (the
+/// rules word such a finding as the dispute's: `dispute_…`).
+fn with_chargebacks(tx: &StoreTx<'_>, mut books: Books) -> Result<Books, ReconcileError> {
+    let mut all = chargebacks(tx)?;
+    if all.is_empty() {
+        return Ok(books);
+    }
+    let here: std::collections::HashSet<&str> =
+        books.charges.iter().map(|c| c.id.as_str()).collect();
+    all.retain(|d| here.contains(d.charge_id.as_str()));
+    books.chargebacks = all;
+    adjustments::chargebacks_onto_charges(&mut books);
+    Ok(books)
+}
+
+/// What the store's chargebacks are now, as one text: a run whose text differs from the
+/// last run's is whole, since a dispute's change reaches its charge's findings and the
+/// walk of what changed does not follow disputes.
+fn chargebacks_seen(tx: &StoreTx<'_>) -> Result<String, ReconcileError> {
+    Ok(chargebacks(tx)?
+        .iter()
+        .map(|d| format!("{}:{}:{}", d.id, d.status.as_str(), d.amount.minor()))
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+const CHARGEBACKS_SEEN: &str = "reconcile.chargebacks_seen";
 
 /// The stored rows as reconciliation sees them: the gateway's refunds brought onto their
 /// charges and Chargeguard's ledger fixes applied on top.
@@ -240,8 +283,9 @@ pub fn books_about(
         charges,
         refunds,
         coverage: tx.charge_coverage()?,
+        chargebacks: Vec::new(),
     };
-    Ok(with_adjustments(books, &adjustments))
+    with_chargebacks(tx, with_adjustments(books, &adjustments))
 }
 
 /// What the bank rules read ([`deposits`]): the gateway's payouts, every bank line, what
@@ -273,52 +317,21 @@ fn payouts_known(tx: &StoreTx<'_>) -> Result<Vec<(Timestamp, Timestamp)>, Reconc
     Ok(spans)
 }
 
-/// The kinds reconciled whole on every run: the bank's and the disputes'.
-fn whole_run_kinds() -> Vec<FindingKind> {
+fn bank_kinds() -> Vec<FindingKind> {
     FindingKind::ALL
         .into_iter()
-        .filter(|k| k.is_about_the_bank() || k.is_about_disputes())
+        .filter(|k| k.is_about_the_bank())
         .collect()
 }
 
-/// The disputes' findings, each from the books about its charge (a few a year: read one
-/// by one with targeted queries, never the whole books).
-fn dispute_findings(tx: &StoreTx<'_>) -> Result<Vec<Finding>, ReconcileError> {
-    let mut out = Vec::new();
-    for dispute in tx.disputes(crate::sync::GATEWAY)? {
-        let charge = [dispute.charge_id.as_str()];
-        // The invoices the charge names or the ledger records it on, then the books
-        // about those too, as a finding's fix reads them.
-        let around = books_about(tx, &[], &charge)?;
-        let mut invoices: Vec<&str> = around
-            .ledger
-            .iter()
-            .map(|e| e.invoice_number.as_str())
-            .chain(
-                around
-                    .charges
-                    .iter()
-                    .filter_map(|c| c.invoice_ref.as_deref()),
-            )
-            .collect();
-        invoices.sort_unstable();
-        invoices.dedup();
-        let books = books_about(tx, &invoices, &charge)?;
-        out.extend(disputes::finding(&dispute, &books));
-    }
-    Ok(out)
-}
-
-/// Adds the bank's and the disputes' findings to the books', keeping them sorted by
-/// fingerprint.
-fn with_whole_run_findings(
+/// Adds the bank's findings to the books', keeping them sorted by fingerprint.
+fn with_bank_findings(
     tx: &StoreTx<'_>,
     reconciliation: &mut Reconciliation<'_>,
 ) -> Result<(), ReconcileError> {
     let bank = bank_books_in(tx)?;
     let matching = deposits::reconcile(&bank);
     reconciliation.findings.extend(matching.findings);
-    reconciliation.findings.extend(dispute_findings(tx)?);
     reconciliation
         .findings
         .sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
@@ -328,7 +341,7 @@ fn with_whole_run_findings(
 /// The version of the rules above. A store notes changes for the rules it was last wholly
 /// reconciled under; when this moves (a rule changed), the next run is whole, so no
 /// finding is left as older rules decided it. Bump it with any change to what a rule finds.
-pub const RULES_VERSION: i64 = 1;
+pub const RULES_VERSION: i64 = 2;
 
 /// The windows of the guesses, for the store's walk of what changed rows reach.
 fn scope_windows() -> ScopeWindows {
@@ -348,7 +361,9 @@ fn scope_windows() -> ScopeWindows {
 /// run on a store, and the first under new rules, look at everything ([`run_whole`]).
 pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
     store.write(|tx| {
-        if tx.reconcile_tracking()? != Some(RULES_VERSION) {
+        if tx.reconcile_tracking()? != Some(RULES_VERSION)
+            || tx.setting(CHARGEBACKS_SEEN)?.unwrap_or_default() != chargebacks_seen(tx)?
+        {
             return whole(tx, now);
         }
         let size = tx.walk_changed_scope(crate::sync::GATEWAY, scope_windows())?;
@@ -358,14 +373,15 @@ pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, Reconc
             charges: tx.charges_in_scope()?,
             refunds: tx.refunds_in_scope()?,
             coverage: tx.charge_coverage()?,
+            chargebacks: Vec::new(),
         };
-        let books = with_adjustments(books, &tx.adjustments_in_scope()?);
+        let books = with_chargebacks(tx, with_adjustments(books, &tx.adjustments_in_scope()?))?;
         let mut reconciliation = reconcile(&books);
-        with_whole_run_findings(tx, &mut reconciliation)?;
-        // The bank's and the disputes' findings are reconciled whole on every run (a few
-        // payouts a month, a few disputes a year), so each open one is the run's to clear.
+        with_bank_findings(tx, &mut reconciliation)?;
+        // The bank's findings are reconciled whole on every run (a few payouts a month),
+        // so each open one is the run's to clear.
         let mut clearable = tx.open_findings_in_scope()?;
-        clearable.extend(tx.open_findings_of_kinds(&whole_run_kinds())?);
+        clearable.extend(tx.open_findings_of_kinds(&bank_kinds())?);
         clearable.sort_unstable();
         clearable.dedup();
         tx.replace_unsynced_payments(false, &reconciliation.not_yet_synced)?;
@@ -384,10 +400,11 @@ pub fn run_whole(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, 
 fn whole(tx: &StoreTx<'_>, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
     let books = books_in(tx)?;
     let mut reconciliation = reconcile(&books);
-    with_whole_run_findings(tx, &mut reconciliation)?;
+    with_bank_findings(tx, &mut reconciliation)?;
     tx.replace_unsynced_payments(true, &reconciliation.not_yet_synced)?;
     let summary = queue::apply(tx, &reconciliation, None, now)?;
     tx.track_changes_from_here(RULES_VERSION)?;
+    tx.set_setting(CHARGEBACKS_SEEN, &chargebacks_seen(tx)?)?;
     Ok(summary)
 }
 

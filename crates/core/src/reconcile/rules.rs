@@ -1,6 +1,7 @@
 //! The six finding rules of DESIGN.md, applied in the order that keeps "one charge, one
 //! finding": duplicate_invoice, double_charge, orphan_charge, amount_mismatch,
-//! unrecorded_refund claim charges in that order, and a claimed charge is never reported
+//! unrecorded_refund (worded as the dispute's `dispute_…` finding when a chargeback took
+//! the money back) claim charges in that order, and a claimed charge is never reported
 //! again. missing_charge is about ledger payments whose charge carries no money, so it
 //! never competes for a charge.
 //!
@@ -308,54 +309,6 @@ pub(super) fn reconcile(books: &Books) -> Reconciliation<'_> {
         links: charge_links,
         not_yet_synced,
     }
-}
-
-/// What the books hold about one charge, for a rule outside these six (disputes): the
-/// invoice it is tied to, what the ledger recorded of it, and the evidence of it with its
-/// invoice and ledger entries. `None` when the books lack the charge.
-pub(super) struct ChargeInBooks {
-    pub invoice_number: Option<String>,
-    /// Ledger payments less ledger refunds of the charge, in its currency.
-    pub ledger_net: i128,
-    pub payment_ids: Vec<String>,
-    pub evidence: chargeguard_domain::evidence::Evidence,
-}
-
-pub(super) fn charge_in_books(
-    books: &Books,
-    charge_id: &str,
-    role: &'static str,
-    facts: Facts,
-) -> Option<ChargeInBooks> {
-    let w = work(books).w;
-    let c = books.charges.iter().position(|ch| ch.id == charge_id)? as u32;
-    let invoice = w.links[c as usize].map(|(inv, _)| inv);
-    let entries: Vec<u32> = w
-        .payments_of(c)
-        .chain(Chain::from_heads(w.refund_head[c as usize], &w.refund_next))
-        .collect();
-    let mut payment_ids: Vec<String> = entries
-        .iter()
-        .map(|&p| books.ledger[p as usize].payment_id.clone())
-        .collect();
-    payment_ids.sort_unstable();
-    payment_ids.dedup();
-    let evidence = evidence::build(
-        &w,
-        Subject {
-            invoice,
-            other_invoice: None,
-            charges: &[(c, role)],
-            ledger: &entries,
-            facts,
-        },
-    );
-    Some(ChargeInBooks {
-        invoice_number: invoice.map(|inv| w.invoice_number(inv).to_string()),
-        ledger_net: w.ledger_paid[c as usize] - w.ledger_refunded[c as usize],
-        payment_ids,
-        evidence,
-    })
 }
 
 /// Charges an invoice's own record accounts for, with or without a ledger payment: among
@@ -876,6 +829,43 @@ fn unrecorded_refund(w: &mut Work<'_>, c: u32, out: &mut Vec<Finding>) {
             .chain(Chain::from_heads(w.refund_head[c as usize], &w.refund_next))
             .collect();
         let invoice = w.links[c as usize].map(|(inv, _)| inv);
+        if let Some(dispute) =
+            w.ix.books
+                .chargebacks
+                .iter()
+                .find(|d| d.charge_id == charge.id)
+        {
+            // Taken back through the card network, not refunded: the dispute's finding.
+            let invoice_number = invoice.map(|inv| w.invoice_number(inv).to_string());
+            let words = super::disputes::words(dispute, amount, invoice_number.as_deref());
+            let mut evidence = evidence::build(
+                w,
+                Subject {
+                    invoice,
+                    other_invoice: None,
+                    charges: &[(c, "disputed")],
+                    ledger: &entries,
+                    facts: Facts {
+                        ledger_refunded_minor: Some(saturate(known)),
+                        ..Facts::default()
+                    },
+                },
+            );
+            evidence.dispute = Some(words.evidence);
+            out.push(Finding {
+                kind: words.kind,
+                fingerprint: words.fingerprint,
+                confidence: w.confidence([c]),
+                invoice_number,
+                charge_ids: vec![charge.id.clone()],
+                payment_ids: w.payment_ids(entries.iter().copied()),
+                amount,
+                reason: words.reason,
+                evidence,
+            });
+            w.claim(&[c], words.kind);
+            return;
+        }
         let reason = format!(
             "The gateway refunded {} of charge {}{}, but the ledger records only {} of refunds. Record a refund of {amount} in the ledger.",
             money(refunded, currency),

@@ -114,6 +114,7 @@ fn books(invoices: Vec<Invoice>, ledger: Vec<LedgerEntry>, charges: Vec<Charge>)
             from: "2026-09-01T00:00:00Z".parse().unwrap(),
             to: "2026-12-01T00:00:00Z".parse().unwrap(),
         }],
+        chargebacks: Vec::new(),
     }
 }
 

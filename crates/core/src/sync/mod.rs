@@ -75,6 +75,10 @@ pub struct SyncReport {
     pub payouts: SourceCounts,
     pub balance_transactions: SourceCounts,
     pub disputes: SourceCounts,
+    /// Payouts and disputes the store follows that the gateway answered it does not know
+    /// (another account's key, test data deleted): left as they were, named here, and
+    /// looked for again next time, rather than stopping the sync.
+    pub not_found: Vec<String>,
     /// The charge windows now covered (every charge created in them is stored).
     pub covered: Vec<Coverage>,
 }
@@ -100,6 +104,13 @@ impl fmt::Display for SyncReport {
         }
         if self.disputes != SourceCounts::default() {
             write!(f, "; {} new disputes", thousands(self.disputes.new))?;
+        }
+        if !self.not_found.is_empty() {
+            write!(
+                f,
+                "; the gateway no longer knows {} (left as they were; check the account this store is connected to)",
+                self.not_found.join(", ")
+            )?;
         }
         Ok(())
     }
@@ -136,7 +147,9 @@ impl Default for SyncOptions {
     }
 }
 
-/// Pulls charges, then refunds, created before `now` into `store`.
+/// Pulls charges, refunds, payouts (following those that may still change), balance
+/// transactions and disputes (following those not yet decided) created before `now` into
+/// `store`.
 pub async fn sync(
     store: &mut Store,
     client: &StripeClient,
@@ -184,8 +197,15 @@ pub async fn sync(
         &mut report.covered,
     )
     .await?;
-    let (followed, transactions) =
-        follow_payouts(store, client, source_id, options, &mut progress).await?;
+    let (followed, transactions) = follow_payouts(
+        store,
+        client,
+        source_id,
+        options,
+        &mut progress,
+        &mut report.not_found,
+    )
+    .await?;
     report.payouts.changed += followed.changed;
     report.balance_transactions = transactions;
     // Every balance transaction by its creation, those no payout has swept yet included,
@@ -213,7 +233,14 @@ pub async fn sync(
         &mut report.covered,
     )
     .await?;
-    let followed = follow_disputes(store, client, source_id, &mut progress).await?;
+    let followed = follow_disputes(
+        store,
+        client,
+        source_id,
+        &mut progress,
+        &mut report.not_found,
+    )
+    .await?;
     report.disputes.changed += followed.changed;
     let total = report.total();
     store.write(|tx| tx.finish_source(source_id, total).map_err(SyncError::from))?;
@@ -311,6 +338,7 @@ async fn follow_disputes(
     client: &StripeClient,
     source_id: i64,
     progress: &mut impl FnMut(SyncProgress),
+    not_found: &mut Vec<String>,
 ) -> Result<SourceCounts, SyncError> {
     let origin = Origin {
         source_id,
@@ -326,7 +354,13 @@ async fn follow_disputes(
     };
     let open = store.read(|tx| tx.disputes_to_follow(GATEWAY).map_err(SyncError::from))?;
     for dispute in open {
-        let moves = client.retrieve_dispute(&dispute.id).await?;
+        let moves = match client.retrieve_dispute(&dispute.id).await {
+            Err(StripeError::NotFound { .. }) => {
+                not_found.push(dispute.id.clone());
+                continue;
+            }
+            other => other?,
+        };
         let outcome = store.write(|tx| moves.store(tx, &origin))?;
         if matches!(outcome, UpsertOutcome::Changed(_)) {
             counts.changed += 1;
@@ -348,6 +382,7 @@ async fn follow_payouts(
     source_id: i64,
     options: SyncOptions,
     progress: &mut impl FnMut(SyncProgress),
+    not_found: &mut Vec<String>,
 ) -> Result<(SourceCounts, SourceCounts), SyncError> {
     let origin = Origin {
         source_id,
@@ -368,7 +403,13 @@ async fn follow_payouts(
             payout.status,
             PayoutStatus::Pending | PayoutStatus::InTransit
         ) {
-            payout = client.retrieve_payout(&payout.id).await?;
+            payout = match client.retrieve_payout(&payout.id).await {
+                Err(StripeError::NotFound { .. }) => {
+                    not_found.push(payout.id.clone());
+                    continue;
+                }
+                other => other?,
+            };
             let outcome = store.write(|tx| payout.store(tx, &origin))?;
             if matches!(outcome, UpsertOutcome::Changed(_)) {
                 payouts.changed += 1;

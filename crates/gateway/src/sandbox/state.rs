@@ -711,17 +711,18 @@ pub fn stats(tx: &Transaction<'_>) -> Result<BTreeMap<String, i64>, StateError> 
 }
 
 /// Per currency, the net of every balance transaction whose funds are available at `now`
-/// (and of every payout's, which leaves at once) and of those still pending.
+/// (or that a payout already swept, and every payout's own, which leaves at once) and of
+/// those still pending.
 pub fn balance_at(
     tx: &Transaction<'_>,
     now: i64,
 ) -> Result<BTreeMap<String, (i64, i64)>, StateError> {
     let mut stmt = tx.prepare_cached(
         "SELECT currency,
-                sum(CASE WHEN json_extract(body, '$.available_on') <= ?1
+                sum(CASE WHEN json_extract(body, '$.available_on') <= ?1 OR payout IS NOT NULL
                              OR json_extract(body, '$.type') IN ('payout', 'payout_failure')
                            THEN json_extract(body, '$.net') ELSE 0 END),
-                sum(CASE WHEN json_extract(body, '$.available_on') <= ?1
+                sum(CASE WHEN json_extract(body, '$.available_on') <= ?1 OR payout IS NOT NULL
                              OR json_extract(body, '$.type') IN ('payout', 'payout_failure')
                            THEN 0 ELSE json_extract(body, '$.net') END)
            FROM objects WHERE kind = 'balance_transaction'

@@ -178,7 +178,7 @@ pub struct ListParams {
     pub created_lt: Option<i64>,
     pub starting_after: Option<String>,
     pub customer: Option<String>,
-    /// Refunds only: those of one charge.
+    /// Refunds and disputes only: those of one charge.
     pub charge: Option<String>,
     /// Balance transactions only: those an automatic payout took to the bank.
     pub payout: Option<String>,
