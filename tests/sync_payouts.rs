@@ -288,6 +288,43 @@ async fn a_dispute_is_followed_until_it_is_decided_with_what_it_moved_in_the_bal
     );
 }
 
+#[tokio::test]
+async fn a_followed_payout_the_gateway_no_longer_knows_is_named_and_the_sync_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_first, control, client) = sandbox_in(&dir.path().join("a")).await;
+    let now = jiff::Timestamp::now().as_second();
+    control
+        .seed(json!({"charges": [{"amount": 5_000, "currency": "usd", "created": now - 86_400}]}))
+        .await;
+    let run = control
+        .payouts(json!({"status": "in_transit", "arrival_date": now + 86_400}))
+        .await;
+    let payout = run["payouts"][0]["id"].as_str().unwrap().to_string();
+    let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
+    sync_now(&mut store, &client).await;
+
+    // The store is pointed at another account's gateway, which never made that payout.
+    let (_second, other, elsewhere) = sandbox_in(&dir.path().join("b")).await;
+    other
+        .seed(json!({"charges": [{"amount": 700, "currency": "usd", "created": now - 60}]}))
+        .await;
+    let report = sync_now(&mut store, &elsewhere).await;
+    assert_eq!(report.not_found, vec![payout.clone()]);
+    let listed = report.balance_transactions;
+    assert_eq!(
+        listed.new + listed.changed + listed.unchanged,
+        1,
+        "what comes after the payouts (the balance by date) was still synced: {report:?}"
+    );
+    assert!(report.to_string().contains(&payout), "{report}");
+    let kept = store.read(|tx| tx.payouts(sync::GATEWAY)).unwrap();
+    assert_eq!(
+        kept[0].payout.status,
+        PayoutStatus::InTransit,
+        "left as it was"
+    );
+}
+
 fn cg(
     dir: &std::path::Path,
     db: &std::path::Path,
