@@ -342,6 +342,72 @@ description = ["Text"]
 
 /// A statement of a quiet month (its period stated, no line) is news: the days it covers
 /// are recorded, so a payout due in them can be called missing. The same file again is not.
+/// An OFX 2 statement of account 7777 for `from..=to` (YYYYMMDD) with `lines`
+/// (FITID, day, amount) and the closing balance it states.
+fn ofx_statement(from: &str, to: &str, lines: &[(&str, &str, &str)], closing: &str) -> String {
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<?OFX OFXHEADER=\"200\" VERSION=\"211\" SECURITY=\"NONE\" OLDFILEUID=\"NONE\" NEWFILEUID=\"NONE\"?>\n\
+         <OFX><BANKMSGSRSV1><STMTTRNRS><TRNUID>1</TRNUID><STMTRS><CURDEF>USD</CURDEF>\
+         <BANKACCTFROM><BANKID>121000248</BANKID><ACCTID>7777</ACCTID><ACCTTYPE>CHECKING</ACCTTYPE></BANKACCTFROM>",
+    );
+    out += &format!("<BANKTRANLIST><DTSTART>{from}</DTSTART><DTEND>{to}</DTEND>");
+    for (id, on, amount) in lines {
+        out += &format!(
+            "<STMTTRN><TRNTYPE>OTHER</TRNTYPE><DTPOSTED>{on}</DTPOSTED><TRNAMT>{amount}</TRNAMT><FITID>{id}</FITID><NAME>LINE {id}</NAME></STMTTRN>"
+        );
+    }
+    out += &format!(
+        "</BANKTRANLIST><LEDGERBAL><BALAMT>{closing}</BALAMT><DTASOF>{to}</DTASOF></LEDGERBAL></STMTRS></STMTTRNRS></BANKMSGSRSV1></OFX>\n"
+    );
+    out
+}
+
+#[test]
+fn an_ofx_statement_is_checked_against_where_the_one_before_it_closed() {
+    let october = ofx_statement(
+        "20261001",
+        "20261031",
+        &[("O1", "20261015", "250.00")],
+        "1000.00",
+    );
+    let november = |closing: &str| {
+        ofx_statement(
+            "20261101",
+            "20261130",
+            &[("N1", "20261103", "500.00"), ("N2", "20261120", "-20.00")],
+            closing,
+        )
+    };
+    for (closing, difference) in [("1480.00", 0), ("1400.00", -8_000)] {
+        let mut t = TestStore::new();
+        let first = t.file("october.ofx", october.as_bytes());
+        let alone = import_bank_file(&mut t.store, &first, &BankOptions::default(), now()).unwrap();
+        assert!(
+            alone.balance_checks.is_empty(),
+            "nothing before October to open it: {alone}"
+        );
+        let second = t.file("november.ofx", november(closing).as_bytes());
+        let report =
+            import_bank_file(&mut t.store, &second, &BankOptions::default(), now()).unwrap();
+        assert_eq!(report.balance_checks.len(), 1, "{report}");
+        let check = &report.balance_checks[0];
+        assert_eq!(
+            (check.opening_minor, check.lines_minor, check.closing_minor),
+            (
+                100_000,
+                48_000,
+                closing.replace('.', "").parse::<i64>().unwrap()
+            )
+        );
+        assert_eq!(check.difference_minor, difference);
+        assert_eq!(
+            report.to_string().contains("do not explain its statement"),
+            difference != 0,
+            "{report}"
+        );
+    }
+}
+
 #[test]
 fn a_statement_with_no_lines_still_covers_its_days() {
     let mut t = TestStore::new();

@@ -195,6 +195,34 @@ impl StoreTx<'_> {
         codes.iter().map(|c| currency_from_store(c)).collect()
     }
 
+    /// The closing balance stated by an earlier statement of `account` in `currency` whose
+    /// days end on `day` (the latest such, if several), in minor units.
+    pub fn bank_closing_on(
+        &self,
+        account: &str,
+        currency: crate::money::Currency,
+        day: Date,
+    ) -> Result<Option<i64>, StoreError> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT closing_minor FROM bank_statements
+                  WHERE account = ?1 AND currency = ?2 AND covers_to = ?3
+                    AND closing_minor IS NOT NULL
+                  ORDER BY id DESC LIMIT 1",
+            )?
+            .query_row(
+                rusqlite::params![
+                    account,
+                    super::ascii(&currency.lower_bytes()),
+                    day.to_string()
+                ],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// The days each imported statement covers, by account then first day. A statement with
     /// neither stated days nor lines covers nothing.
     pub fn bank_coverage(&self) -> Result<Vec<StatementCoverage>, StoreError> {

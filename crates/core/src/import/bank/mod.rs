@@ -344,6 +344,7 @@ pub fn import_bank_file(
         // A statement that tells us of days no earlier one covered is news even without a
         // new line (a quiet month is exactly when a payout goes missing).
         let mut covers_more = false;
+        let mut checks = checks.clone();
         for (account, statement_account, currency, lines, closing, covers) in &ready {
             // The days it states, else the days of all its lines (not only the new ones).
             let covers = covers.or_else(|| {
@@ -352,6 +353,24 @@ pub fn import_bank_file(
                 Some((first, last))
             });
             let covers = &covers;
+            // A statement that states only its closing balance (OFX's LEDGERBAL) opens where
+            // the account's statement of the days just before it closed: chained, its lines
+            // must explain the change.
+            if let (Some((closing, _)), Some((from, _))) = (closing, covers)
+                && !checks.iter().any(|c| &c.account == account)
+                && let Some(day_before) = from.yesterday().ok()
+                && let Some(opening) = tx.bank_closing_on(account, *currency, day_before)?
+            {
+                let lines_minor: i64 = lines.iter().map(|(l, _)| l.amount.minor()).sum();
+                checks.push(BalanceCheck {
+                    account: account.clone(),
+                    currency: currency.lower(),
+                    opening_minor: opening,
+                    lines_minor,
+                    closing_minor: closing.minor(),
+                    difference_minor: closing.minor() - opening - lines_minor,
+                });
+            }
             if let Some((from, to)) = *covers
                 && !covered(&known, account, from, to)
             {
