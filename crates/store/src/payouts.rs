@@ -323,6 +323,23 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
+    /// The balance transactions of `gateway` that came from these objects (a dispute's
+    /// withdrawal and reversal), oldest first.
+    pub fn balance_transactions_from(
+        &self,
+        gateway: &str,
+        sources: &[&str],
+    ) -> Result<Vec<BalanceTransaction>, StoreError> {
+        let sources = serde_json::to_string(sources).map_err(|e| StoreError::Corrupt {
+            what: "balance transaction sources".into(),
+            detail: e.to_string(),
+        })?;
+        self.read_balance_transactions(
+            "WHERE gateway = ?1 AND source_object_id IN (SELECT value FROM json_each(?2))",
+            &[&gateway, &sources],
+        )
+    }
+
     /// The balance transactions payout `payout_id` took to the bank (its own debit left
     /// out), oldest first.
     pub fn balance_transactions_of_payout(

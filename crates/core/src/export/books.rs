@@ -26,9 +26,10 @@ use std::collections::BTreeSet;
 use hashbrown::HashSet;
 
 use super::Reading;
+use super::tieout::ChargebackMove;
 use super::tieout::{self, Rows};
 use crate::period::Period;
-use crate::records::{Charge, Coverage, Dispute, GatewayRefund, Invoice, LedgerEntry};
+use crate::records::{Charge, Coverage, GatewayRefund, Invoice, LedgerEntry};
 use crate::store::{
     ActionRow, FindingFilter, StoreError, StoreTx, StoredAdjustment, StoredFinding,
 };
@@ -49,19 +50,29 @@ pub(super) struct Books {
     pub adjustments: Vec<StoredAdjustment>,
     pub findings: Vec<StoredFinding>,
     pub coverage: Vec<Coverage>,
-    /// Every chargeback holding its charge's money, undecided or lost (a few a year: read
-    /// whole, whatever the period).
-    pub chargebacks: Vec<Dispute>,
+    /// What every dispute did to its charge's money (a few a year: read whole, whatever
+    /// the period).
+    pub chargebacks: Vec<ChargebackMove>,
 }
 
-/// The chargebacks holding their charge's money, as reconciliation takes them off their
-/// charges: the tie-out weighs the charges as the findings saw them.
-fn chargebacks_holding_money(tx: &StoreTx<'_>) -> Result<Vec<Dispute>, StoreError> {
-    Ok(tx
-        .disputes(GATEWAY)?
-        .into_iter()
-        .filter(|d| d.status.holds_the_money())
-        .collect())
+/// What the disputes did to their charges' money, dated by their balance transactions: over
+/// all time, as reconciliation takes them off their charges.
+fn chargebacks_holding_money(tx: &StoreTx<'_>) -> Result<Vec<ChargebackMove>, StoreError> {
+    let disputes = tx.disputes(GATEWAY)?;
+    if disputes.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<&str> = disputes.iter().map(|d| d.id.as_str()).collect();
+    let moved = tx.balance_transactions_from(GATEWAY, &ids)?;
+    let mut out = Vec::new();
+    for d in &disputes {
+        let its: Vec<&crate::records::BalanceTransaction> = moved
+            .iter()
+            .filter(|t| t.source.as_deref() == Some(d.id.as_str()))
+            .collect();
+        out.extend(ChargebackMove::of(d, &its));
+    }
+    Ok(out)
 }
 
 impl Books {
@@ -268,7 +279,7 @@ struct Read {
     /// Gateway ids already resolved.
     resolved: HashSet<String>,
     coverage: Vec<Coverage>,
-    chargebacks: Vec<Dispute>,
+    chargebacks: Vec<ChargebackMove>,
 }
 
 impl Read {

@@ -386,11 +386,11 @@ fn daily(
                 );
             }
             tables::RefundRow::Chargeback(i) => {
-                let d = &rows.chargebacks[i];
+                let m = &rows.chargebacks[i];
                 add(
-                    d.amount.currency().lower(),
-                    d.created,
-                    -i128::from(d.amount.minor()),
+                    m.amount.currency().lower(),
+                    m.at,
+                    i128::from(m.amount.minor()),
                     0,
                 );
             }

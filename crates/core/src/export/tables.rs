@@ -231,8 +231,9 @@ pub fn header_of(file: &str) -> Option<&'static [&'static str]> {
 pub enum RefundRow {
     Object(usize),
     ChargeTotal(usize, i64),
-    /// A chargeback holding its charge's money (`Rows::chargebacks`), a row of its own with
-    /// `source` `chargeback` so the package re-adds to what the tie-out weighed.
+    /// A dispute's move of its charge's money (`Rows::chargebacks`), a row of its own with
+    /// `source` `chargeback` (a won one's reversal: a negative amount) so the package
+    /// re-adds to what the tie-out weighed.
     Chargeback(usize),
 }
 
@@ -285,9 +286,9 @@ pub fn select<'a>(
             ));
         }
     }
-    for (i, d) in rows.chargebacks.iter().enumerate() {
-        if inside(d.created) {
-            refunds.push((d.created, d.id.as_str(), RefundRow::Chargeback(i)));
+    for (i, m) in rows.chargebacks.iter().enumerate() {
+        if inside(m.at) {
+            refunds.push((m.at, m.dispute_id.as_str(), RefundRow::Chargeback(i)));
         }
     }
     refunds.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
@@ -546,17 +547,17 @@ pub fn tables<'a>(
                     ]);
                 }
                 RefundRow::Chargeback(idx) => {
-                    let d = &rows.chargebacks[idx];
-                    let c = d.amount.currency();
+                    let m = &rows.chargebacks[idx];
+                    let c = m.amount.currency();
                     out.extend([
-                        t(&d.id),
-                        t(&d.charge_id),
-                        when(d.created),
-                        t(d.status.as_str()),
-                        Cell::Money(d.amount.minor(), c),
+                        t(&m.dispute_id),
+                        t(&m.charge_id),
+                        when(m.at),
+                        t(m.status.as_str()),
+                        Cell::Money(-m.amount.minor(), c),
                         o(c.lower()),
                         t("chargeback"),
-                        o(tie.line_of_charge(&d.charge_id).to_string()),
+                        o(tie.line_of_charge(&m.charge_id).to_string()),
                     ]);
                 }
             }),

@@ -10,7 +10,7 @@
 //! | a succeeded, captured charge | `created` | + amount |
 //! | a gateway refund (not failed or cancelled) | `created` | − amount |
 //! | refunded on a charge with no refund object (a CSV export) | the charge's `created` | − amount |
-//! | a chargeback, undecided or lost | the dispute's `created` | − amount |
+//! | a chargeback's withdrawal, and a won one's reversal | its balance transaction | − amount, + amount |
 //! | a gateway fee | the charge's `created` | − fee |
 //! | a ledger payment | `recorded_at` | − amount |
 //! | a ledger refund | `recorded_at` | + amount |
@@ -45,7 +45,8 @@ use serde::Serialize;
 use crate::money::{Currency, Money};
 use crate::period::Period;
 use crate::records::{
-    Charge, ChargeStatus, Coverage, Dispute, GatewayRefund, LedgerEntry, LedgerKind, RefundStatus,
+    BalanceTransaction, Charge, ChargeStatus, Coverage, Dispute, DisputeStatus, GatewayRefund,
+    LedgerEntry, LedgerKind, RefundStatus,
 };
 use crate::store::{AdjustmentKind, FindingStatus, Resolution, StoredAdjustment, StoredFinding};
 
@@ -59,10 +60,49 @@ pub struct Rows<'a> {
     pub adjustments: &'a [StoredAdjustment],
     pub findings: &'a [StoredFinding],
     pub coverage: &'a [Coverage],
-    /// Chargebacks holding their charge's money (undecided or lost): each takes its amount
-    /// back from its charge, dated when the dispute was opened (when the money left the
-    /// balance), counted with the refunds, as reconciliation takes it off the charge.
-    pub chargebacks: &'a [Dispute],
+    /// What disputes did to their charges' money, each dated when it did it.
+    pub chargebacks: &'a [ChargebackMove],
+}
+
+/// A dispute's move of its charge's money, in the charge's currency: the chargeback's
+/// withdrawal (negative), and once won its reversal (positive), dated by the dispute's own
+/// balance transactions. So a month keeps its tie-out when a dispute is decided later, and
+/// over all time a won dispute weighs nothing and an undecided or lost one its amount, as
+/// reconciliation takes it off the charge.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChargebackMove {
+    pub dispute_id: String,
+    pub charge_id: String,
+    pub status: DisputeStatus,
+    /// Signed: negative when the money left the charge.
+    pub amount: Money,
+    pub at: jiff::Timestamp,
+}
+
+impl ChargebackMove {
+    /// The moves of `dispute`, from its balance transactions (`moved`). One that holds the
+    /// money with no withdrawal stored (a report that lacks it) moved when it was opened.
+    pub fn of(dispute: &Dispute, moved: &[&BalanceTransaction]) -> Vec<ChargebackMove> {
+        let at = |amount: i64, at| ChargebackMove {
+            dispute_id: dispute.id.clone(),
+            charge_id: dispute.charge_id.clone(),
+            status: dispute.status,
+            amount: Money::from_minor(amount, dispute.amount.currency()),
+            at,
+        };
+        let mut out: Vec<ChargebackMove> = moved
+            .iter()
+            .filter(|t| t.amount.minor() != 0)
+            .map(|t| {
+                let sign = t.amount.minor().signum();
+                at(sign * dispute.amount.minor(), t.created)
+            })
+            .collect();
+        if dispute.status.holds_the_money() && !out.iter().any(|m| m.amount.minor() < 0) {
+            out.push(at(-dispute.amount.minor(), dispute.created));
+        }
+        out
+    }
 }
 
 /// The line of the statement a movement is explained by. In JSON and CSV it is its text
@@ -634,19 +674,18 @@ fn group<'a>(rows: &Rows<'a>, period: &Period) -> Grouped<'a> {
             totals.entry(cur).or_default()[G_REFUNDS] += i128::from(r.amount.minor());
         }
     }
-    for d in rows.chargebacks {
-        debug_assert!(d.status.holds_the_money(), "a won one gave the money back");
-        let in_p = inside(d.created);
-        let cur = d.amount.currency();
+    for m in rows.chargebacks {
+        let in_p = inside(m.at);
+        let cur = m.amount.currency();
         movement(
             &mut groups,
-            Group::Charge(&d.charge_id),
+            Group::Charge(&m.charge_id),
             cur,
-            -i128::from(d.amount.minor()),
+            i128::from(m.amount.minor()),
             in_p,
         );
         if in_p {
-            totals.entry(cur).or_default()[G_REFUNDS] += i128::from(d.amount.minor());
+            totals.entry(cur).or_default()[G_REFUNDS] -= i128::from(m.amount.minor());
         }
     }
     for (i, c) in rows.charges.iter().enumerate() {
@@ -738,5 +777,70 @@ fn group<'a>(rows: &Rows<'a>, period: &Period) -> Grouped<'a> {
         groups,
         totals,
         finding_by_charge,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::money::Currency;
+
+    fn dispute(status: DisputeStatus) -> Dispute {
+        Dispute {
+            id: "du_1".into(),
+            charge_id: "ch_1".into(),
+            payment_intent: None,
+            amount: Money::from_minor(5_000, Currency::from_code("USD").unwrap()),
+            status,
+            reason: "fraudulent".into(),
+            created: jiff::Timestamp::from_second(1_000).unwrap(),
+            evidence_due_by: None,
+        }
+    }
+
+    fn moved(amount: i64, fee: i64, at: i64) -> BalanceTransaction {
+        let usd = Currency::from_code("USD").unwrap();
+        BalanceTransaction {
+            id: format!("txn_{at}"),
+            kind: "adjustment".into(),
+            amount: Money::from_minor(amount, usd),
+            fee: Money::from_minor(fee, usd),
+            net: Money::from_minor(amount - fee, usd),
+            created: jiff::Timestamp::from_second(at).unwrap(),
+            available_on: jiff::Timestamp::from_second(at).unwrap(),
+            source: Some("du_1".into()),
+            payout: None,
+        }
+    }
+
+    fn moves(status: DisputeStatus, transactions: &[BalanceTransaction]) -> Vec<(i64, i64)> {
+        let refs: Vec<&BalanceTransaction> = transactions.iter().collect();
+        ChargebackMove::of(&dispute(status), &refs)
+            .iter()
+            .map(|m| (m.amount.minor(), m.at.as_second()))
+            .collect()
+    }
+
+    #[test]
+    fn a_dispute_moves_its_charges_money_when_its_balance_transactions_say() {
+        let withdrawal = moved(-5_000, 1_500, 2_000);
+        let reversal = moved(5_000, 0, 9_000);
+        assert_eq!(
+            moves(DisputeStatus::Won, &[withdrawal.clone(), reversal]),
+            vec![(-5_000, 2_000), (5_000, 9_000)],
+            "taken, then given back later: nothing over all time"
+        );
+        assert_eq!(
+            moves(DisputeStatus::Lost, &[withdrawal]),
+            vec![(-5_000, 2_000)],
+            "the fee is the clearing account's, not the charge's"
+        );
+        assert_eq!(
+            moves(DisputeStatus::NeedsResponse, &[]),
+            vec![(-5_000, 1_000)],
+            "no withdrawal stored: taken when it was opened"
+        );
+        assert_eq!(moves(DisputeStatus::WarningNeedsResponse, &[]), vec![]);
+        assert_eq!(moves(DisputeStatus::Won, &[]), vec![]);
     }
 }
