@@ -43,6 +43,16 @@ async fn disputed_charge(sb: &Sandbox, amount: &str, card: &str) -> (Value, Valu
     (charge, data[0].clone())
 }
 
+/// Asks to refund what remains of `charge`.
+async fn refund_all(sb: &Sandbox, charge: &Value) -> reqwest::Response {
+    sb.post(
+        "/v1/refunds",
+        &[("charge", charge["id"].as_str().unwrap())],
+        None,
+    )
+    .await
+}
+
 async fn update(sb: &Sandbox, dispute: &Value, form: &[(&str, &str)]) -> (StatusCode, Value) {
     let id = dispute["id"].as_str().unwrap();
     let answer = sb.post(&format!("/v1/disputes/{id}"), form, None).await;
@@ -93,13 +103,7 @@ async fn a_chargeback_takes_the_amount_and_a_fee_and_a_win_gives_back_the_amount
     );
 
     // A charged-back charge cannot be refunded: that would pay the customer twice.
-    let refund = sb
-        .post(
-            "/v1/refunds",
-            &[("charge", charge["id"].as_str().unwrap())],
-            None,
-        )
-        .await;
+    let refund = refund_all(&sb, &charge).await;
     assert_eq!(refund.status(), StatusCode::BAD_REQUEST);
     let refused: Value = refund.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "charge_disputed", "{refused}");
@@ -164,13 +168,7 @@ async fn a_chargeback_takes_the_amount_and_a_fee_and_a_win_gives_back_the_amount
     assert_eq!(status, StatusCode::OK);
 
     // Won: the charge can be refunded again.
-    let refund = sb
-        .post(
-            "/v1/refunds",
-            &[("charge", charge["id"].as_str().unwrap())],
-            None,
-        )
-        .await;
+    let refund = refund_all(&sb, &charge).await;
     assert_eq!(refund.status(), StatusCode::OK);
 }
 

@@ -818,19 +818,9 @@ mod tests {
             1_788_220_800i64..1_796_083_200,
         )
             .prop_map(|(k, source, amount, fee, code, at)| {
-                let c = cur(code);
-                let created = jiff::Timestamp::from_second(at).unwrap();
-                BalanceTransaction {
-                    id: format!("txn_{at}_{amount}_{fee}"),
-                    kind: KINDS[k].into(),
-                    amount: Money::from_minor(amount, c),
-                    fee: Money::from_minor(fee, c),
-                    net: Money::from_minor(amount - fee, c),
-                    created,
-                    available_on: created,
-                    source: source.map(String::from),
-                    payout: None,
-                }
+                let id = format!("txn_{at}_{amount}_{fee}");
+                let at = jiff::Timestamp::from_second(at).unwrap().to_string();
+                txn(&id, KINDS[k], source, amount, fee, code, &at)
             })
     }
 

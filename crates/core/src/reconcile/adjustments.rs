@@ -17,10 +17,28 @@ use super::Books;
 /// grows by the disputed amount (never past the charge), so every rule sees what the charge
 /// still holds.
 pub fn chargebacks_onto_charges(books: &mut Books) {
-    for d in &books.chargebacks {
-        if let Some(charge) = books.charges.iter_mut().find(|c| c.id == d.charge_id)
-            && charge.amount.currency() == d.amount.currency()
-        {
+    if books.chargebacks.is_empty() {
+        return;
+    }
+    // One pass over the charges, not one per dispute: a whole book holds a million.
+    let disputed: std::collections::HashMap<&str, Vec<usize>> = books
+        .chargebacks
+        .iter()
+        .enumerate()
+        .fold(std::collections::HashMap::new(), |mut m, (i, d)| {
+            m.entry(d.charge_id.as_str())
+                .or_insert_with(Vec::new)
+                .push(i);
+            m
+        });
+    for charge in books.charges.iter_mut() {
+        let Some(on_it) = disputed.get(charge.id.as_str()) else {
+            continue;
+        };
+        for d in on_it.iter().map(|&i| &books.chargebacks[i]) {
+            if charge.amount.currency() != d.amount.currency() {
+                continue;
+            }
             let taken =
                 (charge.amount_refunded.minor() + d.amount.minor()).min(charge.amount.minor());
             charge.amount_refunded =

@@ -195,7 +195,10 @@ pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
         chargebacks: Vec::new(),
     };
     let adjustments = tx.adjustments()?;
-    with_chargebacks(tx, with_adjustments(books, &adjustments))
+    Ok(with_chargebacks(
+        with_adjustments(books, &adjustments),
+        chargebacks(tx)?,
+    ))
 }
 
 /// The disputes holding a charge's money (an undecided chargeback, or a lost one), a few
@@ -211,28 +214,27 @@ fn chargebacks(tx: &StoreTx<'_>) -> Result<Vec<crate::records::Dispute>, Reconci
 /// The books with each chargeback taken off its charge: the card network took that money
 /// back, so the charge holds no more of it, as after a refund the ledger must record (the
 /// rules word such a finding as the dispute's: `dispute_…`).
-fn with_chargebacks(tx: &StoreTx<'_>, mut books: Books) -> Result<Books, ReconcileError> {
-    let mut all = chargebacks(tx)?;
+fn with_chargebacks(mut books: Books, mut all: Vec<crate::records::Dispute>) -> Books {
     if all.is_empty() {
-        return Ok(books);
+        return books;
     }
     let here: std::collections::HashSet<&str> =
         books.charges.iter().map(|c| c.id.as_str()).collect();
     all.retain(|d| here.contains(d.charge_id.as_str()));
     books.chargebacks = all;
     adjustments::chargebacks_onto_charges(&mut books);
-    Ok(books)
+    books
 }
 
 /// What the store's chargebacks are now, as one text: a run whose text differs from the
 /// last run's is whole, since a dispute's change reaches its charge's findings and the
 /// walk of what changed does not follow disputes.
-fn chargebacks_seen(tx: &StoreTx<'_>) -> Result<String, ReconcileError> {
-    Ok(chargebacks(tx)?
+fn chargebacks_seen(chargebacks: &[crate::records::Dispute]) -> String {
+    chargebacks
         .iter()
         .map(|d| format!("{}:{}:{}", d.id, d.status.as_str(), d.amount.minor()))
         .collect::<Vec<_>>()
-        .join(","))
+        .join(",")
 }
 
 const CHARGEBACKS_SEEN: &str = "reconcile.chargebacks_seen";
@@ -285,7 +287,10 @@ pub fn books_about(
         coverage: tx.charge_coverage()?,
         chargebacks: Vec::new(),
     };
-    with_chargebacks(tx, with_adjustments(books, &adjustments))
+    Ok(with_chargebacks(
+        with_adjustments(books, &adjustments),
+        chargebacks(tx)?,
+    ))
 }
 
 /// What the bank rules read ([`deposits`]): the gateway's payouts, every bank line, what
@@ -361,8 +366,9 @@ fn scope_windows() -> ScopeWindows {
 /// run on a store, and the first under new rules, look at everything ([`run_whole`]).
 pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, ReconcileError> {
     store.write(|tx| {
+        let held = chargebacks(tx)?;
         if tx.reconcile_tracking()? != Some(RULES_VERSION)
-            || tx.setting(CHARGEBACKS_SEEN)?.unwrap_or_default() != chargebacks_seen(tx)?
+            || tx.setting(CHARGEBACKS_SEEN)?.unwrap_or_default() != chargebacks_seen(&held)
         {
             return whole(tx, now);
         }
@@ -375,7 +381,7 @@ pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, Reconc
             coverage: tx.charge_coverage()?,
             chargebacks: Vec::new(),
         };
-        let books = with_chargebacks(tx, with_adjustments(books, &tx.adjustments_in_scope()?))?;
+        let books = with_chargebacks(with_adjustments(books, &tx.adjustments_in_scope()?), held);
         let mut reconciliation = reconcile(&books);
         with_bank_findings(tx, &mut reconciliation)?;
         // The bank's findings are reconciled whole on every run (a few payouts a month),
@@ -404,7 +410,8 @@ fn whole(tx: &StoreTx<'_>, now: Timestamp) -> Result<ReconcileSummary, Reconcile
     tx.replace_unsynced_payments(true, &reconciliation.not_yet_synced)?;
     let summary = queue::apply(tx, &reconciliation, None, now)?;
     tx.track_changes_from_here(RULES_VERSION)?;
-    tx.set_setting(CHARGEBACKS_SEEN, &chargebacks_seen(tx)?)?;
+    // All of them, as `run` compares: the books keep only those whose charge is stored.
+    tx.set_setting(CHARGEBACKS_SEEN, &chargebacks_seen(&chargebacks(tx)?))?;
     Ok(summary)
 }
 
