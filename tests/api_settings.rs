@@ -340,7 +340,7 @@ async fn sync_start_answers_at_once_and_its_progress_runs_to_the_end() {
         "{finished:?}"
     );
     let synced = finished.synced.expect("the result is kept");
-    assert_eq!(synced.open_findings, 19, "the demo's findings, no more");
+    assert_eq!(synced.open_findings, 21, "the demo's findings, no more");
     assert!(finished.words.starts_with("synced: "), "{}", finished.words);
     running.shutdown().await.unwrap();
 }

@@ -25,7 +25,7 @@ fn today_counts_the_demo_findings_with_money_per_currency_never_mixed() {
     let today = api::today(&api).unwrap();
     assert!(today.demo, "the demo store is marked as demo data");
     assert!(today.gateway.is_some(), "the demo store is connected");
-    assert_eq!(today.open_findings, 19);
+    assert_eq!(today.open_findings, 21);
     assert_eq!(
         today.open_by_kind.len(),
         12,
@@ -47,7 +47,7 @@ fn today_counts_the_demo_findings_with_money_per_currency_never_mixed() {
 }
 
 #[rstest]
-#[case::everything(FindingsQuery::default(), 19)]
+#[case::everything(FindingsQuery::default(), 21)]
 #[case::double_charges(FindingsQuery { kind: Some(FindingKind::DoubleCharge), ..Default::default() }, 4)]
 #[case::heuristic_only(FindingsQuery { confidence: Some(Confidence::Heuristic), ..Default::default() }, 4)]
 #[case::heuristic_orphans(FindingsQuery { kind: Some(FindingKind::OrphanCharge), confidence: Some(Confidence::Heuristic), ..Default::default() }, 2)]
@@ -120,7 +120,7 @@ fn today_adds_up_the_open_queue() {
     )
     .unwrap();
     let today = api::today(&api).unwrap();
-    assert_eq!(today.open_findings, 18, "19 planted, one dismissed");
+    assert_eq!(today.open_findings, 20, "21 planted, one dismissed");
     let open = api::findings(
         &api,
         &FindingsQuery {
@@ -388,6 +388,13 @@ async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T
     out
 }
 
+fn is_about_a_dispute(kind: FindingKind) -> bool {
+    matches!(
+        kind,
+        FindingKind::DisputeInvoiceStillPaid | FindingKind::DisputeLostUnrecorded
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn syncing_the_demo_from_its_sandbox_finds_exactly_what_the_demo_planted() {
     let demo = demo();
@@ -401,10 +408,40 @@ async fn syncing_the_demo_from_its_sandbox_finds_exactly_what_the_demo_planted()
         "the export's refunds arrive as refund objects: {synced:?}"
     );
     let after = api::findings(&api, &FindingsQuery::default()).unwrap();
+    // The export states each chargeback without Stripe's dispute id; the sync brings the
+    // dispute itself, which takes its place: the same findings, now naming it.
+    let disputes = |rows: &[FindingRow]| -> Vec<FindingRow> {
+        rows.iter()
+            .filter(|f| is_about_a_dispute(f.kind))
+            .cloned()
+            .collect()
+    };
+    let others = |rows: &[FindingRow]| -> Vec<FindingRow> {
+        rows.iter()
+            .filter(|f| !is_about_a_dispute(f.kind))
+            .cloned()
+            .collect()
+    };
     assert_eq!(
-        before, after,
+        others(&before),
+        others(&after),
         "the sandbox holds the same books as the export"
     );
+    let (was, now) = (disputes(&before), disputes(&after));
+    assert_eq!(now.len(), 2, "the demo's two chargebacks: {now:?}");
+    for (was, now) in was.iter().zip(&now) {
+        assert_eq!(
+            (was.id, was.kind, &was.charge_ids, &was.amount, was.status),
+            (now.id, now.kind, &now.charge_ids, &now.amount, now.status),
+            "the same finding, not a new one"
+        );
+        assert!(was.reason.contains("payments export"), "{}", was.reason);
+        let detail = api::finding(&api, &IdRequest { id: now.id }).unwrap();
+        let dispute = detail.evidence.dispute.expect("a dispute's evidence");
+        let id = dispute.id.expect("Stripe's id, once synced");
+        assert!(id.starts_with("du_"), "{id}");
+        assert!(now.reason.contains(&id), "{}", now.reason);
+    }
     let today = api::today(&api).unwrap();
     assert!(today.last_sync.is_some());
     sandbox.shutdown().await.unwrap();

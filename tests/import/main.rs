@@ -12,4 +12,5 @@ mod mapping;
 mod real_layouts;
 mod repeat;
 mod streaming;
+mod stripe_disputes;
 mod stripe_reports;

@@ -162,7 +162,7 @@ try {
   await step("first launch builds the demo store and shows it under a Demo data banner", async () => {
     const banner = await textOf(By.css(".demo-banner"));
     expect(banner.includes("Demo data"), `banner reads: ${banner}`);
-    await textWhere(By.css('[data-testid="open-findings"]'), (t) => t === "19");
+    await textWhere(By.css('[data-testid="open-findings"]'), (t) => t === "21");
     expect(existsSync(demoDb), "the demo store lives in the test data folder");
     await shot("desktop-1-today.png");
   });

@@ -176,7 +176,7 @@ try {
     await bar.filter({ hasText: /Charges: page [1-9]\d*, [\d,]+ fetched/ }).waitFor();
     await page.getByRole("status").filter({ hasText: "synced:" }).waitFor();
     expect((await bar.count()) === 0, "the bar goes once the sync is over");
-    await page.getByTestId("open-findings").filter({ hasText: "19" }).waitFor();
+    await page.getByTestId("open-findings").filter({ hasText: "21" }).waitFor();
   });
 
   await step("Settings: the demo window keeps its sandbox; people, threshold and time zone change as the core allows", async () => {

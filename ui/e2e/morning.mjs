@@ -25,14 +25,14 @@ try {
   await step("Today opens on the demo store under a Demo data banner", async () => {
     await page.goto(server.page);
     await page.getByRole("status").filter({ hasText: "Demo data" }).waitFor();
-    await page.getByTestId("open-findings").filter({ hasText: "19" }).waitFor();
+    await page.getByTestId("open-findings").filter({ hasText: "21" }).waitFor();
     await page.screenshot({ path: join(shots, "1-today.png"), fullPage: true });
   });
 
   await step("Sync now pulls from the sandbox and keeps the same findings", async () => {
     await page.getByRole("button", { name: "Sync now" }).click();
     await page.getByRole("status").filter({ hasText: "synced:" }).waitFor();
-    await page.getByTestId("open-findings").filter({ hasText: "19" }).waitFor();
+    await page.getByTestId("open-findings").filter({ hasText: "21" }).waitFor();
   });
 
   let findingId;

@@ -259,7 +259,9 @@ pub struct EvidencePayout {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[ts(export_to = "EvidenceDispute.ts")]
 pub struct EvidenceDispute {
-    pub id: String,
+    /// Stripe's id (`du_…`); `None` while only the payments export has stated the
+    /// dispute (it names none), until a sync brings it.
+    pub id: Option<String>,
     pub amount: Amount,
     /// Stripe's status: `needs_response`, `under_review`, `won`, `lost`, `warning_…`.
     pub status: String,

@@ -377,7 +377,7 @@ fn evidence(e: &chargeguard_domain::Evidence) -> Evidence {
             description: d.description.clone(),
         }),
         dispute: e.dispute.as_ref().map(|d| EvidenceDispute {
-            id: d.id.clone(),
+            id: (!chargeguard_core::store::is_exported_dispute(&d.id)).then(|| d.id.clone()),
             amount: Amount::from_money(d.amount),
             status: d.status.as_str().to_string(),
             reason: d.reason.clone(),

@@ -323,6 +323,26 @@ impl DisputeStatus {
         DisputeStatus::ALL.into_iter().find(|s| s.as_str() == text)
     }
 
+    /// Reads a status as the closest safe one when it is none of ours (Stripe adds
+    /// statuses; an export may write them as words): an unknown warning is an inquiry
+    /// under review, anything else a chargeback under review, which holds the money, so
+    /// that nothing is taken as settled that may not be.
+    pub fn parse_or_closest(text: &str) -> DisputeStatus {
+        let normal: String = text
+            .trim()
+            .chars()
+            .map(|c| match c {
+                ' ' | '-' => '_',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        DisputeStatus::parse(&normal).unwrap_or(if normal.starts_with("warning_") {
+            DisputeStatus::WarningUnderReview
+        } else {
+            DisputeStatus::UnderReview
+        })
+    }
+
     /// A chargeback not yet decided: the money is out of the balance until it is.
     pub fn is_open_chargeback(self) -> bool {
         matches!(

@@ -5,7 +5,7 @@
 
 use std::sync::OnceLock;
 
-use super::upsert::{Field, TableSql, Upserted};
+use super::upsert::{Field, TableSql, UpsertOutcome, Upserted};
 use super::{ExtraColumns, StoreError, StoreTx, currency_from_store, timestamp_from_store};
 use crate::money::Money;
 use crate::records::{Dispute, DisputeStatus, Origin};
@@ -31,13 +31,58 @@ fn disputes_sql() -> &'static TableSql {
     })
 }
 
+/// How a dispute read from Stripe's payments export is named: the export states a
+/// charge's dispute (a charge has at most one) but not the dispute's id.
+const EXPORTED_PREFIX: &str = "export:";
+
+/// The id a dispute stated by the payments export is stored under, until a sync brings
+/// the dispute itself (which then takes its place).
+pub fn exported_dispute_id(charge_id: &str) -> String {
+    format!("{EXPORTED_PREFIX}{charge_id}")
+}
+
+/// Whether `dispute_id` names a dispute read from an export (no Stripe id known).
+pub fn is_exported_dispute(dispute_id: &str) -> bool {
+    dispute_id.starts_with(EXPORTED_PREFIX)
+}
+
 impl StoreTx<'_> {
+    /// Stores a dispute, as the gateway or an export states it. A charge has one dispute:
+    /// the gateway's takes the place of what an export said of it, and an export never
+    /// overrides the gateway's (its own row is then left as it was, `Unchanged`).
     pub fn upsert_dispute(
         &self,
         gateway: &str,
         dispute: &Dispute,
         origin: &Origin,
     ) -> Result<Upserted, StoreError> {
+        if is_exported_dispute(&dispute.id) {
+            let synced: bool = self
+                .conn()
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM gateway_disputes
+                                 WHERE gateway = ?1 AND charge_id = ?2 AND dispute_id <> ?3)",
+                )?
+                .query_row(
+                    rusqlite::params![gateway, dispute.charge_id, dispute.id],
+                    |r| r.get(0),
+                )?;
+            if synced {
+                return Ok(Upserted {
+                    outcome: UpsertOutcome::Unchanged,
+                    previous: None,
+                });
+            }
+        } else {
+            self.conn()
+                .prepare_cached(
+                    "DELETE FROM gateway_disputes WHERE gateway = ?1 AND dispute_id = ?2",
+                )?
+                .execute(rusqlite::params![
+                    gateway,
+                    exported_dispute_id(&dispute.charge_id)
+                ])?;
+        }
         disputes_sql().upsert(
             self,
             &[Field::Text(gateway), Field::Text(&dispute.id)],
@@ -101,5 +146,59 @@ impl StoreTx<'_> {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SourceKind, Store};
+
+    fn dispute(id: &str, status: DisputeStatus) -> Dispute {
+        let usd = crate::money::Currency::from_code("USD").unwrap();
+        Dispute {
+            id: id.to_string(),
+            charge_id: "ch_1".into(),
+            payment_intent: None,
+            amount: Money::from_minor(4_900, usd),
+            status,
+            reason: "fraudulent".into(),
+            created: jiff::Timestamp::from_second(1_790_000_000).unwrap(),
+            evidence_due_by: None,
+        }
+    }
+
+    /// A charge has one dispute: what an export stated of it gives way to the gateway's,
+    /// and a later export (read before or after a sync) never brings it back beside it.
+    #[test]
+    fn the_gateways_dispute_takes_the_place_of_what_an_export_stated() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
+        let exported = dispute(&exported_dispute_id("ch_1"), DisputeStatus::NeedsResponse);
+        let synced = dispute("du_1", DisputeStatus::Lost);
+        let ids = store
+            .write(|tx| -> Result<_, StoreError> {
+                let at = jiff::Timestamp::from_second(1_790_000_100).unwrap();
+                let source = tx.begin_source(SourceKind::StripeExport, "p.csv", None, at)?;
+                let origin = Origin {
+                    source_id: source,
+                    line: Some(2),
+                };
+                let first = tx.upsert_dispute("stripe", &exported, &origin)?;
+                assert_eq!(first.outcome, UpsertOutcome::New);
+                assert_eq!(tx.disputes_to_follow("stripe")?.len(), 1);
+                tx.upsert_dispute("stripe", &synced, &origin)?;
+                let after_sync: Vec<String> =
+                    tx.disputes("stripe")?.into_iter().map(|d| d.id).collect();
+                let again = tx.upsert_dispute("stripe", &exported, &origin)?;
+                assert_eq!(again.outcome, UpsertOutcome::Unchanged);
+                let after_export: Vec<String> =
+                    tx.disputes("stripe")?.into_iter().map(|d| d.id).collect();
+                Ok((after_sync, after_export))
+            })
+            .unwrap();
+        assert_eq!(ids.0, vec!["du_1".to_string()]);
+        assert_eq!(ids.1, vec!["du_1".to_string()]);
+        assert!(is_exported_dispute(&exported.id) && !is_exported_dispute("du_1"));
     }
 }

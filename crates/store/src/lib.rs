@@ -21,6 +21,7 @@ mod bank;
 mod chart;
 mod disputes;
 pub use chart::{QUARTER_SECONDS, QuarterMoney};
+pub use disputes::{exported_dispute_id, is_exported_dispute};
 mod extra;
 mod findings;
 mod gateway;

@@ -95,7 +95,11 @@ export function FindingPanel(props: { id: number; user: string; onChanged: () =>
           <dl>
             <dt>Dispute</dt>
             <dd>
-              <code>{ev.dispute.id}</code>
+              {ev.dispute.id ? (
+                <code>{ev.dispute.id}</code>
+              ) : (
+                "stated by Stripe's payments export; its id comes with the next sync"
+              )}
             </dd>
             <dt>Disputed</dt>
             <dd>{formatAmount(ev.dispute.amount)}</dd>

@@ -46,6 +46,11 @@ const STRIPE_HEADER: &[&str] = &[
     "Card Exp Month",
     "Card Exp Year",
     "Card Issue Country",
+    "Disputed Amount",
+    "Dispute Status",
+    "Dispute Reason",
+    "Dispute Date (UTC)",
+    "Dispute Evidence Due (UTC)",
     "Invoice ID",
     "Transfer",
     "PaymentIntent ID",
@@ -71,7 +76,18 @@ struct ChargeRow {
     created: i64,
     succeeded: bool,
     invoice_ref: Option<String>,
+    dispute: Option<Chargeback>,
 }
+
+/// A chargeback on a charge, as the export's dispute columns state it.
+struct Chargeback {
+    status: &'static str,
+    reason: &'static str,
+    at: i64,
+}
+
+/// What Stripe takes for a chargeback besides its amount (15.00 in USD).
+const CHARGEBACK_FEE_MINOR: i64 = 1_500;
 
 struct Books {
     rng: StdRng,
@@ -141,6 +157,9 @@ pub fn generate(dir: &Path, spec: &DemoSpec, now: jiff::Timestamp) -> io::Result
     }
     books.not_yet_synced_payment(now.as_second())?;
     books.declined_not_retried()?;
+    if spec.chargebacks {
+        books.chargebacks()?;
+    }
 
     books.invoices.flush()?;
     books.payments.flush()?;
@@ -302,8 +321,27 @@ impl Books {
                 row.amount - row.refunded - fee,
             );
         }
+        if let Some(chargeback) = &row.dispute {
+            // The week's payout carries the withdrawal (won back, nothing here yet).
+            self.settled.add(
+                currency,
+                (chargeback.at - START).div_euclid(7 * DAY),
+                -(row.amount + CHARGEBACK_FEE_MINOR),
+            );
+        }
+        let dispute_cells = match &row.dispute {
+            None => Default::default(),
+            Some(d) => [
+                money_text(row.amount, currency),
+                d.status.to_string(),
+                d.reason.to_string(),
+                stripe_date(d.at),
+                stripe_date(d.at + 8 * DAY),
+            ],
+        };
         let status = match (row.succeeded, row.refunded) {
             (false, _) => "Failed",
+            (true, _) if row.dispute.is_some() => "Disputed",
             (true, 0) => "Paid",
             (true, r) if r == row.amount => "Refunded",
             (true, _) => "Partially Refunded",
@@ -350,6 +388,11 @@ impl Books {
             "12",
             "2029",
             "US",
+            &dispute_cells[0],
+            &dispute_cells[1],
+            &dispute_cells[2],
+            &dispute_cells[3],
+            &dispute_cells[4],
             "",
             "",
             row.payment_intent.as_str(),
@@ -376,6 +419,7 @@ impl Books {
             created,
             succeeded: true,
             invoice_ref: invoice_ref.map(str::to_string),
+            dispute: None,
         }
     }
 
@@ -639,6 +683,38 @@ impl Books {
                 declined.succeeded = false;
                 self.charge(declined)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Two chargebacks on invoices the ledger records as paid, stated by the export's
+    /// dispute columns: one the customer's bank still weighs, one lost. In USD, where
+    /// Stripe's 15.00 fee is the sandbox's. Last in the file, after every other draw.
+    fn chargebacks(&mut self) -> io::Result<()> {
+        let usd = Currency::from_code("USD").expect("ISO code");
+        for (status, reason, kind, issued_day) in [
+            (
+                "needs_response",
+                "product_not_received",
+                "dispute_invoice_still_paid",
+                48,
+            ),
+            ("lost", "fraudulent", "dispute_lost_unrecorded", 12),
+        ] {
+            let c = self.new_customer();
+            self.customers[c].currency = usd;
+            self.customers[c].plan = 9_900;
+            let (amount, issued) = (self.customers[c].plan, START + issued_day * DAY + 7_200);
+            let inv = self.invoice(c, amount, issued, true, None)?;
+            let mut ch = self.new_charge(c, amount, issued + 90, Some(&inv));
+            ch.dispute = Some(Chargeback {
+                status,
+                reason,
+                at: issued + 11 * DAY,
+            });
+            let ch = self.charge(ch)?;
+            self.payment(&inv, c, "payment", amount, issued + 95, Some(&ch.id))?;
+            self.plant(kind, Some(&inv), &[&ch.id], amount, c, "exact");
         }
         Ok(())
     }

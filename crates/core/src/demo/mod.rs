@@ -45,6 +45,9 @@ pub struct DemoSpec {
     pub invoices: usize,
     /// One incident of each kind for every this many clean invoices (at least one each).
     pub invoices_per_incident_round: usize,
+    /// Plant two chargebacks (the benchmarks' books have none: their peer has no
+    /// disputes to compare).
+    pub chargebacks: bool,
 }
 
 impl DemoSpec {
@@ -54,6 +57,7 @@ impl DemoSpec {
             seed: 202_610,
             invoices: 240,
             invoices_per_incident_round: 120,
+            chargebacks: true,
         }
     }
 
@@ -63,6 +67,7 @@ impl DemoSpec {
             seed: 7,
             invoices,
             invoices_per_incident_round: 1_000,
+            chargebacks: false,
         }
     }
 }

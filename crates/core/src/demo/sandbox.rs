@@ -9,7 +9,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::records::{Charge, ChargeStatus};
+use crate::records::{Charge, ChargeStatus, Dispute, DisputeStatus};
 use crate::sandbox::{SeedCharge, SeedCustomer, SeedRefund, SeedRequest, Seeded};
 use crate::secret::SecretKey;
 use crate::store::Store;
@@ -39,8 +39,12 @@ pub enum DemoSandboxError {
 
 /// The seed that makes a sandbox hold `charges` (as the store has them): the same ids,
 /// amounts, times, customers, payment intents and metadata; each customer with a working
-/// saved card (so a re-charge can run); refunds for what the charges had refunded.
-pub fn seed_request(charges: &[Charge]) -> SeedRequest {
+/// saved card (so a re-charge can run); refunds for what the charges had refunded; a
+/// charge with a chargeback in `disputes` paid with Stripe's dispute test card for its
+/// reason, so the sandbox opens the dispute ([`settle_disputes`] then decides it).
+pub fn seed_request(charges: &[Charge], disputes: &[Dispute]) -> SeedRequest {
+    let disputed: BTreeMap<&str, &Dispute> =
+        disputes.iter().map(|d| (d.charge_id.as_str(), d)).collect();
     let mut ordered: Vec<&Charge> = charges.iter().collect();
     // Intents shared by a decline and a later success take the success as latest.
     ordered.sort_by(|a, b| (a.created, &a.id).cmp(&(b.created, &b.id)));
@@ -67,6 +71,13 @@ pub fn seed_request(charges: &[Charge]) -> SeedRequest {
             .iter()
             .map(|c| {
                 let failed = c.status == ChargeStatus::Failed;
+                let card = disputed.get(c.id.as_str()).map(|d| {
+                    match d.reason.as_str() {
+                        "product_not_received" => "pm_card_createDisputeProductNotReceived",
+                        _ => "pm_card_createDispute",
+                    }
+                    .to_string()
+                });
                 SeedCharge {
                     id: Some(c.id.clone()),
                     amount: c.amount.minor(),
@@ -78,7 +89,7 @@ pub fn seed_request(charges: &[Charge]) -> SeedRequest {
                     metadata: c.metadata.clone(),
                     with_payment_intent: Some(c.payment_intent.is_some()),
                     payment_intent_id: c.payment_intent.clone(),
-                    ..SeedCharge::default()
+                    payment_method: card,
                 }
             })
             .collect(),
@@ -125,6 +136,49 @@ pub async fn seed(base_url: &str, request: &SeedRequest) -> Result<Seeded, DemoS
     })
 }
 
+/// Brings each of the sandbox's disputes to where the store's stand: a dispute the store
+/// has lost is closed (accepted) through the API, as a business does at Stripe. Its test
+/// card opened it as a chargeback awaiting a response.
+pub async fn settle_disputes(base_url: &str, disputes: &[Dispute]) -> Result<(), DemoSandboxError> {
+    let client = reqwest::Client::new();
+    for lost in disputes.iter().filter(|d| d.status == DisputeStatus::Lost) {
+        let url = format!("{base_url}/v1/disputes");
+        let unreachable = |e: reqwest::Error| DemoSandboxError::Unreachable {
+            url: url.clone(),
+            detail: e.to_string(),
+        };
+        let listed: serde_json::Value = client
+            .get(&url)
+            .bearer_auth(DEMO_SANDBOX_KEY)
+            .query(&[("charge", lost.charge_id.as_str())])
+            .send()
+            .await
+            .map_err(unreachable)?
+            .json()
+            .await
+            .map_err(unreachable)?;
+        let Some(id) = listed["data"][0]["id"].as_str() else {
+            return Err(DemoSandboxError::Refused {
+                status: 404,
+                body: format!("no dispute of charge {} was opened", lost.charge_id),
+            });
+        };
+        let response = client
+            .post(format!("{url}/{id}/close"))
+            .bearer_auth(DEMO_SANDBOX_KEY)
+            .send()
+            .await
+            .map_err(unreachable)?;
+        if !response.status().is_success() {
+            return Err(DemoSandboxError::Refused {
+                status: response.status().as_u16(),
+                body: response.text().await.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Whether the sandbox at `base_url` already holds charge `id` (a demo seeded before).
 pub async fn holds_charge(base_url: &str, id: &str) -> Result<bool, DemoSandboxError> {
     let url = format!("{base_url}/v1/charges/{id}");
@@ -161,12 +215,14 @@ pub async fn seed_and_connect(
     if !super::is_demo(store).map_err(|e| DemoSandboxError::Connect(e.into()))? {
         return Err(DemoSandboxError::NotTheDemo);
     }
-    let charges = store
-        .read(|tx| tx.charges())
-        .map_err(|e| DemoSandboxError::Connect(e.into()))?;
+    let (charges, disputes) = store
+        .read(|tx| Ok((tx.charges()?, tx.disputes(crate::sync::GATEWAY)?)))
+        .map_err(|e: crate::store::StoreError| DemoSandboxError::Connect(e.into()))?;
     let seeded = match charges.first() {
         Some(first) if !holds_charge(base_url, &first.id).await? => {
-            seed(base_url, &seed_request(&charges)).await?.charges.len()
+            let seeded = seed(base_url, &seed_request(&charges, &disputes)).await?;
+            settle_disputes(base_url, &disputes).await?;
+            seeded.charges.len()
         }
         _ => 0,
     };

@@ -8,7 +8,9 @@
 //! one `NAME (metadata)` column per metadata key); older exports say `Created (UTC)`.
 //! We read what reconciliation needs, file each `NAME (metadata)` column under
 //! `metadata[NAME]` (`invoice_number` is also the charge's invoice reference), and keep
-//! the rest in the row's extra.
+//! the rest in the row's extra. The dispute columns (`Disputed Amount`, `Dispute Status`,
+//! `Dispute Reason`, `Dispute Date (UTC)`, `Dispute Evidence Due (UTC)`) become the
+//! charge's dispute, stored under a name of the charge's until a sync brings Stripe's.
 //!
 //! Amounts are major units with the currency's own decimals (JPY 0, USD 2, KWD 3). The
 //! export's `Fee` is in the account's settlement currency (`Converted Currency`): it is
@@ -27,9 +29,12 @@ use super::cells::{Cells, CurrencyCache};
 use super::columns::{Col, ColumnResolver, Columns};
 use super::{FileKind, Layout, SkippedRows};
 use crate::dates::{self, DateError};
+use crate::money::Currency;
 use crate::money::{Money, Sign};
-use crate::records::{Charge, ChargeStatus, Coverage, Origin};
-use crate::store::{ExtraColumns, StoreError, StoreTx, Upserted};
+use crate::records::{Charge, ChargeStatus, Coverage, Dispute, DisputeStatus, Origin};
+use crate::store::{
+    ExtraColumns, FieldChange, StoreError, StoreTx, UpsertOutcome, Upserted, exported_dispute_id,
+};
 
 /// The gateway name the store files these charges under.
 pub(crate) const GATEWAY: &str = "stripe";
@@ -52,6 +57,7 @@ pub(crate) struct StripePaymentsLayout {
     customer_email: Option<Col>,
     payment_intent: Option<Col>,
     invoice_id: Option<Col>,
+    dispute: DisputeColumns,
     metadata: Vec<(Col, String)>,
     currencies: CurrencyCache,
     window: Option<Coverage>,
@@ -59,8 +65,19 @@ pub(crate) struct StripePaymentsLayout {
     attempts: u64,
 }
 
+/// The export's five columns about a charge's dispute (it names no dispute id).
+struct DisputeColumns {
+    amount: Option<Col>,
+    status: Option<Col>,
+    reason: Option<Col>,
+    date: Option<Col>,
+    evidence_due: Option<Col>,
+}
+
 pub(crate) struct StripeRow {
     charge: Charge,
+    /// The charge's dispute, where the export states one.
+    dispute: Option<Dispute>,
     /// The fee is in another currency than the charge: kept as text in extra.
     fee_kept: bool,
 }
@@ -87,6 +104,14 @@ impl StripePaymentsLayout {
             customer_email: columns.optional("Customer Email", &[]),
             payment_intent: columns.optional("PaymentIntent ID", &["Payment Intent ID"]),
             invoice_id: columns.optional("Invoice ID", &[]),
+            dispute: DisputeColumns {
+                amount: columns.optional("Disputed Amount", &[]),
+                status: columns.optional("Dispute Status", &[]),
+                reason: columns.optional("Dispute Reason", &[]),
+                date: columns.optional("Dispute Date (UTC)", &["Dispute Date"]),
+                evidence_due: columns
+                    .optional("Dispute Evidence Due (UTC)", &["Dispute Evidence Due"]),
+            },
             metadata: columns.claim_suffixed(METADATA_SUFFIX),
             currencies: CurrencyCache::default(),
             window: None,
@@ -109,6 +134,95 @@ impl StripePaymentsLayout {
                 to: w.to.max(at),
             },
         });
+    }
+}
+
+/// What the dispute columns of one row say, before the charge they belong to is known.
+struct ExportedDispute {
+    amount: Option<Money>,
+    status: DisputeStatus,
+    reason: String,
+    created: Timestamp,
+    evidence_due_by: Option<Timestamp>,
+}
+
+impl DisputeColumns {
+    /// The row's dispute: one is stated by a status, or by a disputed amount above zero
+    /// (an export may write `0.00` on every undisputed row). Its date is required, since
+    /// it dates the chargeback in the month-end; a status Chargeguard does not know is
+    /// read as the closest safe one (a chargeback under review holds the money).
+    fn read(&self, cells: &mut Cells<'_>, currency: Currency) -> Option<ExportedDispute> {
+        let status = self.status.and_then(|c| cells.optional(c));
+        let amount = match self.amount {
+            Some(col) if cells.optional(col).is_some() => {
+                cells.money(col, currency, Sign::NonNegative)
+            }
+            _ => None,
+        };
+        if status.is_none() && amount.is_none_or(|m| m.minor() == 0) {
+            return None;
+        }
+        let created = match self.date {
+            Some(col) if cells.optional(col).is_some() => cells.instant_from(col, parse_created),
+            _ => {
+                let at = self.date.or(self.status).or(self.amount)?;
+                cells.fail(
+                    at,
+                    "the row states a dispute but not when it was opened, which dates the chargeback in its month; export the payments again from Stripe with the dispute columns, or fill in the dispute's date",
+                );
+                None
+            }
+        };
+        let evidence_due_by = match self.evidence_due.filter(|c| cells.optional(*c).is_some()) {
+            Some(col) => Some(cells.instant_from(col, parse_created)?),
+            None => None,
+        };
+        Some(ExportedDispute {
+            amount,
+            status: DisputeStatus::parse_or_closest(status.unwrap_or("")),
+            reason: self
+                .reason
+                .and_then(|c| cells.optional(c))
+                .unwrap_or_default()
+                .to_string(),
+            created: created?,
+            evidence_due_by,
+        })
+    }
+}
+
+/// What importing a row did, its charge and its dispute together: a dispute new or
+/// changed under an unchanged charge is a change of the row.
+fn with_dispute(charge: UpsertOutcome, dispute: UpsertOutcome) -> UpsertOutcome {
+    let dispute_changes = match dispute {
+        UpsertOutcome::Unchanged => return charge,
+        UpsertOutcome::New => vec![FieldChange {
+            field: "dispute",
+            old: None,
+            new: Some("stated".to_string()),
+        }],
+        UpsertOutcome::Changed(changes) => changes
+            .into_iter()
+            .map(|c| FieldChange {
+                field: match c.field {
+                    "status" => "dispute status",
+                    "amount_minor" => "disputed amount",
+                    "reason" => "dispute reason",
+                    "created_at" => "dispute date",
+                    "evidence_due_by" => "dispute evidence due",
+                    _ => "dispute",
+                },
+                ..c
+            })
+            .collect(),
+    };
+    match charge {
+        UpsertOutcome::New => UpsertOutcome::New,
+        UpsertOutcome::Unchanged => UpsertOutcome::Changed(dispute_changes),
+        UpsertOutcome::Changed(mut changes) => {
+            changes.extend(dispute_changes);
+            UpsertOutcome::Changed(changes)
+        }
     }
 }
 
@@ -264,6 +378,7 @@ impl Layout for StripePaymentsLayout {
                 _ => fee = cells.money(fee_col, currency, Sign::NonNegative),
             }
         }
+        let dispute = currency.and_then(|c| self.dispute.read(cells, c));
         let mut metadata = BTreeMap::new();
         let mut invoice_ref = None;
         for (col, key) in &self.metadata {
@@ -281,17 +396,31 @@ impl Layout for StripePaymentsLayout {
         let created = created?;
         self.note_created(created);
         let owned = |col: Option<Col>| col.and_then(|c| cells.optional(c)).map(str::to_string);
+        let (id, amount) = (id?.to_string(), amount?);
+        let payment_intent = owned(self.payment_intent);
+        let dispute = dispute.map(|d| Dispute {
+            id: exported_dispute_id(&id),
+            charge_id: id.clone(),
+            payment_intent: payment_intent.clone(),
+            // The export leaves it empty on an inquiry that disputes the whole charge.
+            amount: d.amount.filter(|m| m.minor() > 0).unwrap_or(amount),
+            status: d.status,
+            reason: d.reason,
+            created: d.created,
+            evidence_due_by: d.evidence_due_by,
+        });
         Some(StripeRow {
+            dispute,
             charge: Charge {
-                id: id?.to_string(),
-                amount: amount?,
+                id,
+                amount,
                 amount_refunded: refunded?,
                 status,
                 captured: captured?,
                 created,
                 customer: owned(self.customer),
                 customer_email: owned(self.customer_email),
-                payment_intent: owned(self.payment_intent),
+                payment_intent,
                 invoice_ref,
                 gateway_invoice_id: owned(self.invoice_id),
                 description: owned(self.description),
@@ -335,7 +464,15 @@ impl Layout for StripePaymentsLayout {
         extra: ExtraColumns<'_>,
         origin: &Origin,
     ) -> Result<Upserted, StoreError> {
-        tx.upsert_charge(GATEWAY, &row.charge, extra, origin)
+        let charge = tx.upsert_charge(GATEWAY, &row.charge, extra, origin)?;
+        let Some(dispute) = &row.dispute else {
+            return Ok(charge);
+        };
+        let dispute = tx.upsert_dispute(GATEWAY, dispute, origin)?;
+        Ok(Upserted {
+            outcome: with_dispute(charge.outcome, dispute.outcome),
+            previous: charge.previous,
+        })
     }
 
     fn coverage(&self) -> Option<Coverage> {

@@ -12,9 +12,10 @@
 //!    the gateway made; once recorded, the finding clears.
 //!
 //! Being the same rule, a dispute's finding keeps "one charge, one finding" with the
-//! others. Its fingerprint is the kind and the dispute's id, so a dispute that moves from
-//! undecided to lost resolves one finding and opens the other. Pure: it words, never
-//! decides.
+//! others. Its fingerprint is the kind and the charge (a charge has one dispute, whether
+//! an export stated it or a sync brought it with its id), so a dispute that moves from
+//! undecided to lost resolves one finding and opens the other, and a sync that names a
+//! dispute an export stated keeps its finding. Pure: it words, never decides.
 
 use chargeguard_domain::evidence::DisputeEvidence;
 use chargeguard_domain::finding::FindingKind;
@@ -39,11 +40,15 @@ pub(super) fn words(dispute: &Dispute, unrecorded: Money, invoice: Option<&str>)
     };
     debug_assert!(dispute.status.holds_the_money() && kind.is_about_disputes());
     let on_invoice = invoice.map_or(String::new(), |n| format!(" (invoice {n})"));
+    let named = if crate::store::is_exported_dispute(&dispute.id) {
+        "as Stripe's payments export states".to_string()
+    } else {
+        dispute.id.clone()
+    };
     let reason = match kind {
         FindingKind::DisputeInvoiceStillPaid => format!(
-            "The customer's bank disputes charge {}{on_invoice} ({}, reason {}): the gateway took {} back until the bank decides, but the ledger still records {unrecorded} as paid. Answer the dispute at Stripe{}; if it is lost, record the chargeback.",
+            "The customer's bank disputes charge {}{on_invoice} ({named}, reason {}): the gateway took {} back until the bank decides, but the ledger still records {unrecorded} as paid. Answer the dispute at Stripe{}; if it is lost, record the chargeback.",
             dispute.charge_id,
-            dispute.id,
             dispute.reason,
             dispute.amount,
             dispute.evidence_due_by.map_or(String::new(), |due| format!(
@@ -52,13 +57,13 @@ pub(super) fn words(dispute: &Dispute, unrecorded: Money, invoice: Option<&str>)
             )),
         ),
         _ => format!(
-            "The dispute {} on charge {}{on_invoice} was lost: the customer's bank took {} back, but the ledger still records {unrecorded} of that charge as paid. Record a refund of {unrecorded} in the ledger.",
-            dispute.id, dispute.charge_id, dispute.amount,
+            "The dispute on charge {}{on_invoice} ({named}) was lost: the customer's bank took {} back, but the ledger still records {unrecorded} of that charge as paid. Record a refund of {unrecorded} in the ledger.",
+            dispute.charge_id, dispute.amount,
         ),
     };
     Words {
         kind,
-        fingerprint: format!("{}:{}", kind.as_str(), dispute.id),
+        fingerprint: format!("{}:{}", kind.as_str(), dispute.charge_id),
         reason,
         evidence: DisputeEvidence {
             id: dispute.id.clone(),

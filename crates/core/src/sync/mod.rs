@@ -354,12 +354,26 @@ async fn follow_disputes(
     };
     let open = store.read(|tx| tx.disputes_to_follow(GATEWAY).map_err(SyncError::from))?;
     for dispute in open {
-        let moves = match client.retrieve_dispute(&dispute.id).await {
-            Err(StripeError::NotFound { .. }) => {
-                not_found.push(dispute.id.clone());
-                continue;
+        let moves = if crate::store::is_exported_dispute(&dispute.id) {
+            // An export stated it without its id: the gateway's dispute of that charge,
+            // stored, takes its place. None yet (a file ahead of the gateway): kept.
+            let params = ListParams {
+                charge: Some(dispute.charge_id.clone()),
+                ..ListParams::default()
+            };
+            let page = client.list_records::<DisputeMoves>(&params).await?;
+            match page.records.into_iter().next() {
+                Some(moves) => moves,
+                None => continue,
             }
-            other => other?,
+        } else {
+            match client.retrieve_dispute(&dispute.id).await {
+                Err(StripeError::NotFound { .. }) => {
+                    not_found.push(dispute.id.clone());
+                    continue;
+                }
+                other => other?,
+            }
         };
         let outcome = store.write(|tx| moves.store(tx, &origin))?;
         if matches!(outcome, UpsertOutcome::Changed(_)) {

@@ -190,11 +190,7 @@ pub struct DisputeMoves {
 /// (`warning_…`) as an inquiry under review, any other as a chargeback under review, which
 /// holds the charge's money (no refund of it is sent, the ledger is asked to catch up).
 fn dispute_status(text: &str) -> records::DisputeStatus {
-    records::DisputeStatus::parse(text).unwrap_or(if text.starts_with("warning_") {
-        records::DisputeStatus::WarningUnderReview
-    } else {
-        records::DisputeStatus::UnderReview
-    })
+    records::DisputeStatus::parse_or_closest(text)
 }
 
 pub fn dispute_record(d: &Dispute) -> Result<DisputeMoves, StripeError> {
