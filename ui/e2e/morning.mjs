@@ -93,7 +93,7 @@ try {
 
   await step("Today counts one double charge fewer; the page threw no errors", async () => {
     await page.keyboard.press("Alt+1");
-    await page.getByTestId("open-findings").filter({ hasText: "18" }).waitFor();
+    await page.getByTestId("open-findings").filter({ hasText: "20" }).waitFor();
     expect(consoleErrors.length === 0, `console errors: ${consoleErrors.join("\n")}`);
     expect(findingId !== null, "a finding was opened");
   });
