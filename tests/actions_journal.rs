@@ -422,26 +422,65 @@ fn a_charge_paid_twice_whose_second_charge_the_bank_took_back_is_settled() {
 
 #[test]
 fn the_guard_refuses_a_refund_that_a_chargeback_of_the_other_charge_makes_a_second_payback() {
-    // The recorded charge is charged back: the ledger's "paid" rests on money the bank took
-    // back, so refunding the other charge as a surplus would leave the customer paying
-    // nothing for INV-1.
+    // Paid twice, the recorded charge under an inquiry (which moves no money): the other
+    // charge is a surplus and its refund is approved. Then the inquiry escalates into a
+    // chargeback of the recorded charge: the ledger's "paid" now rests on money the bank
+    // took back, so the refund would leave the customer paying nothing for INV-1.
     let w = World::new();
-    let charges = paid_twice(&w, "pm_card_createDispute", "pm_card_visa");
-    let open = open_on(&w, "INV-1");
-    let kinds: Vec<&str> = open.iter().map(|f| f["kind"].as_str().unwrap()).collect();
-    assert!(kinds.contains(&"dispute_invoice_still_paid"), "{open:#?}");
-    let surplus = open
-        .iter()
-        .find(|f| f["charge_ids"] == json!([charges[1]]))
-        .unwrap_or_else(|| panic!("a finding about the other charge: {open:#?}"));
-    // The ledger says INV-1 is paid (by the charged-back charge), so the orphan is
-    // planned as a surplus to give back.
-    let id = approved_refund_of(&w, surplus, &charges[1]);
+    let charges = paid_twice(&w, "pm_card_createDisputeInquiry", "pm_card_visa");
+    let surplus = w.finding("double_charge", "INV-1");
+    let id = approved_refund_of(&w, &surplus, &charges[1]);
+    let inquiry = &w.list_all(&format!("/v1/disputes?charge={}", charges[0]))[0];
+    w.post(
+        &format!("/v1/disputes/{}", inquiry["id"].as_str().unwrap()),
+        &[("evidence[uncategorized_text]", "escalate_inquiry_evidence")],
+    );
     let stderr = refused_by_the_guard(&w, id);
     assert!(
         stderr.contains("after this refund invoice INV-1 would hold"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_charge_beside_a_charged_back_one_is_recorded_not_refunded_and_the_books_settle() {
+    // Paid twice; the recorded charge is charged back. The other charge is what pays
+    // INV-1 now: its fix records it in the ledger (no refund), and once the dispute is
+    // lost its fix records the chargeback. Nothing is left open, nothing was sent.
+    let w = World::new();
+    let charges = paid_twice(&w, "pm_card_createDispute", "pm_card_visa");
+    let open = open_on(&w, "INV-1");
+    let kinds: Vec<&str> = open.iter().map(|f| f["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"dispute_invoice_still_paid"), "{open:#?}");
+    let orphan = open
+        .iter()
+        .find(|f| f["charge_ids"] == json!([charges[1]]))
+        .unwrap_or_else(|| panic!("a finding about the other charge: {open:#?}"));
+    w.add_user("alice", "approver");
+    let fix = |finding: &Value| {
+        let id = w.propose(finding["id"].as_i64().unwrap());
+        let plan = w.action(id)["plan"].clone();
+        ok(&w.approve(id, "alice"));
+        ok(&w.cg(&["execute", &id.to_string()]));
+        assert_eq!(w.action_state(id), "succeeded");
+        plan
+    };
+    let plan = fix(orphan);
+    assert_eq!(plan["adjustment"]["kind"], "record_payment", "{plan:#}");
+    assert_eq!(plan["adjustment"]["gateway_id"], charges[1], "{plan:#}");
+
+    let dispute = &w.list_all(&format!("/v1/disputes?charge={}", charges[0]))[0];
+    w.post(
+        &format!("/v1/disputes/{}/close", dispute["id"].as_str().unwrap()),
+        &[],
+    );
+    w.sync_and_reconcile();
+    let lost = w.finding("dispute_lost_unrecorded", "INV-1");
+    let plan = fix(&lost);
+    assert_eq!(plan["adjustment"]["kind"], "record_refund", "{plan:#}");
+    w.sync_and_reconcile();
+    assert_eq!(open_on(&w, "INV-1"), Vec::<Value>::new());
+    assert_eq!(w.stat("refunds"), 0, "no money was sent back");
 }
 
 /// Proposes the fix of `finding`, checks it refunds `charge`, and approves it.

@@ -103,9 +103,14 @@ pub fn for_finding(
         FindingKind::OrphanCharge => {
             let orphan = last_charge()
                 .ok_or_else(|| NoPlan::NeedsAPerson("the charge is not in the store".into()))?;
+            // A payment the ledger records on a charge the bank took back (or holds until
+            // it decides) pays the invoice with money the business no longer has: this
+            // charge is what pays it now, and refunding it would leave the customer
+            // paying nothing (the chargeback's own finding records the chargeback).
             let paid_elsewhere = invoice.is_some_and(|inv| {
-                inv.status == InvoiceStatus::Paid
-                    || ledger_paid(books, &inv.number) >= inv.amount.minor()
+                !rests_on_a_chargeback(books, &inv.number)
+                    && (inv.status == InvoiceStatus::Paid
+                        || ledger_paid(books, &inv.number) >= inv.amount.minor())
             });
             match invoice {
                 Some(inv) if !paid_elsewhere && inv.status != InvoiceStatus::Void => {
@@ -225,6 +230,20 @@ pub fn ledger_paid(books: &Books, invoice_number: &str) -> i64 {
         .filter(|e| e.invoice_number == invoice_number)
         .map(paid_by)
         .sum()
+}
+
+/// Whether a payment the ledger records on `invoice_number` names a charge (or its payment
+/// intent) whose money a chargeback holds.
+fn rests_on_a_chargeback(books: &Books, invoice_number: &str) -> bool {
+    books.chargebacks.iter().any(|d| {
+        books.ledger.iter().any(|e| {
+            e.invoice_number == invoice_number
+                && e.kind == LedgerKind::Payment
+                && e.gateway_id
+                    .as_deref()
+                    .is_some_and(|g| g == d.charge_id || Some(g) == d.payment_intent.as_deref())
+        })
+    })
 }
 
 /// What one ledger entry adds to its invoice's paid total: a payment its amount, a refund
