@@ -323,6 +323,24 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
+    /// What every stored balance transaction of `gateway` adds up to, per currency: where
+    /// the gateway's balance stands by the store (a sync checks it against Stripe's).
+    pub fn balance_net_by_currency(
+        &self,
+        gateway: &str,
+    ) -> Result<std::collections::BTreeMap<crate::money::Currency, i64>, StoreError> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT currency, SUM(net_minor) FROM gateway_balance_transactions
+              WHERE gateway = ?1 GROUP BY currency",
+        )?;
+        let mut rows = stmt.query([gateway])?;
+        let mut out = std::collections::BTreeMap::new();
+        while let Some(r) = rows.next()? {
+            out.insert(currency_from_store(&r.get::<_, String>(0)?)?, r.get(1)?);
+        }
+        Ok(out)
+    }
+
     /// The balance transactions of `gateway` that came from these objects (a dispute's
     /// withdrawal and reversal), oldest first.
     pub fn balance_transactions_from(

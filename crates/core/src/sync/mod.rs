@@ -81,6 +81,18 @@ pub struct SyncReport {
     pub not_found: Vec<String>,
     /// The charge windows now covered (every charge created in them is stored).
     pub covered: Vec<Coverage>,
+    /// Currencies whose stored balance transactions do not add up to Stripe's balance:
+    /// a transaction the store lacks (or holds twice). Stripe's balance never disagrees
+    /// with its own transactions, so this checks the sync itself.
+    pub balance_differs: Vec<BalanceDifference>,
+}
+
+/// One currency's balance at Stripe beside what the stored transactions add up to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BalanceDifference {
+    /// Available and pending at Stripe, less what was created after the sync's instant.
+    pub gateway: Money,
+    pub stored: Money,
 }
 
 impl fmt::Display for SyncReport {
@@ -110,6 +122,13 @@ impl fmt::Display for SyncReport {
                 f,
                 "; the gateway no longer knows {} (left as they were; check the account this store is connected to)",
                 self.not_found.join(", ")
+            )?;
+        }
+        for d in &self.balance_differs {
+            write!(
+                f,
+                "; Stripe's balance is {} but the stored balance transactions add up to {}: a transaction is missing from the store (sync again; if it stays, report it)",
+                d.gateway, d.stored
             )?;
         }
         Ok(())
@@ -242,9 +261,48 @@ pub async fn sync(
     )
     .await?;
     report.disputes.changed += followed.changed;
+    report.balance_differs = balance_differs(store, client, now).await?;
     let total = report.total();
     store.write(|tx| tx.finish_source(source_id, total).map_err(SyncError::from))?;
     Ok(report)
+}
+
+/// Stripe's balance beside the store's, per currency. The sync stored every balance
+/// transaction created before `now`; the balance has those created since as well, so they
+/// are listed and taken off it first. What still differs is named.
+async fn balance_differs(
+    store: &mut Store,
+    client: &StripeClient,
+    now: Timestamp,
+) -> Result<Vec<BalanceDifference>, SyncError> {
+    let mut gateway = client.retrieve_balance().await?;
+    let mut params = ListParams {
+        created_gte: Some(now.as_second()),
+        ..ListParams::default()
+    };
+    loop {
+        let page = client.list_records::<BalanceTransaction>(&params).await?;
+        for txn in &page.records {
+            *gateway.entry(txn.net.currency()).or_default() -= txn.net.minor();
+        }
+        match page.last_id {
+            Some(last) if page.has_more => params.starting_after = Some(last),
+            _ => break,
+        }
+    }
+    let stored = store.read(|tx| tx.balance_net_by_currency(GATEWAY).map_err(SyncError::from))?;
+    let currencies: std::collections::BTreeSet<_> = gateway.keys().chain(stored.keys()).collect();
+    Ok(currencies
+        .into_iter()
+        .filter_map(|&currency| {
+            let at_gateway = gateway.get(&currency).copied().unwrap_or(0);
+            let in_store = stored.get(&currency).copied().unwrap_or(0);
+            (at_gateway != in_store).then(|| BalanceDifference {
+                gateway: Money::from_minor(at_gateway, currency),
+                stored: Money::from_minor(in_store, currency),
+            })
+        })
+        .collect())
 }
 
 /// A gateway record the sync stores.

@@ -816,6 +816,15 @@ impl StripeClient {
         super::wire::dispute_record(&wire)
     }
 
+    /// What the account's balance holds per currency now (available and pending).
+    pub async fn retrieve_balance(
+        &self,
+    ) -> Result<std::collections::BTreeMap<crate::money::Currency, i64>, StripeError> {
+        let wire: super::wire::Balance =
+            self.get(self.url(&["v1", "balance"])?, Form::new()).await?;
+        super::wire::balance_by_currency(&wire)
+    }
+
     /// A payout as the domain has it (its status moves on until it is paid or failed).
     pub async fn retrieve_payout(&self, id: &str) -> Result<crate::records::Payout, StripeError> {
         let wire: Payout = self

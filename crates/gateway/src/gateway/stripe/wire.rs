@@ -134,6 +134,35 @@ pub struct Payout {
     pub failure_code: Option<String>,
 }
 
+/// The account's balance (`GET /v1/balance`): per currency, what is available and what
+/// is pending; together, the net of every balance transaction so far.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Balance {
+    #[serde(default)]
+    pub available: Vec<BalanceAmount>,
+    #[serde(default)]
+    pub pending: Vec<BalanceAmount>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct BalanceAmount {
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// What the balance holds per currency, available and pending added up.
+pub fn balance_by_currency(balance: &Balance) -> Result<BTreeMap<Currency, i64>, StripeError> {
+    let mut held = BTreeMap::new();
+    for part in balance.available.iter().chain(&balance.pending) {
+        let cur = currency("balance", &part.currency)?;
+        let sum: &mut i64 = held.entry(cur).or_default();
+        *sum = sum
+            .checked_add(part.amount)
+            .ok_or_else(|| unreadable("balance", format!("{} overflows", part.amount)))?;
+    }
+    Ok(held)
+}
+
 /// A balance transaction (`GET /v1/balance_transactions`).
 #[derive(Debug, Clone, Deserialize)]
 pub struct BalanceTransaction {
