@@ -89,6 +89,16 @@ fn screens(db: &Path) -> Vec<(&'static str, f64)> {
         .last()
         .map(|c| c.to[..7].to_string())
         .unwrap_or_else(|| jiff::Timestamp::now().to_string()[..7].to_string());
+    let month_end = || {
+        api::monthend::period_status(
+            &api,
+            &MonthRequest {
+                month: month.clone(),
+                tz: Some("UTC".into()),
+            },
+        )
+        .expect("period status")
+    };
     vec![
         ("today", time_ms(|| api::today(&api).expect("today"))),
         (
@@ -117,17 +127,17 @@ fn screens(db: &Path) -> Vec<(&'static str, f64)> {
                 api::recharge::recharge_candidates(&api, &query).expect("candidates")
             }),
         ),
+        ("month-end status (kept)", time_ms(month_end)),
         (
-            "month-end status",
+            "month-end, 1st after a write",
             time_ms(|| {
-                api::monthend::period_status(
-                    &api,
-                    &MonthRequest {
-                        month: month.clone(),
-                        tz: Some("UTC".into()),
-                    },
-                )
-                .expect("period status")
+                // What a window finds when it opens before the refresh after a write
+                // is done: an empty write moves the store on, as any commit does.
+                chargeguard::store::Store::open(db)
+                    .expect("store")
+                    .write(|_| Ok::<_, chargeguard::store::StoreError>(()))
+                    .expect("a write");
+                month_end()
             }),
         ),
         (
@@ -164,13 +174,13 @@ fn main() {
         return;
     };
     println!(
-        "{:<22} | {:>9} | {:>10} | {:>10} | {:>8} | {:>9}",
+        "{:<28} | {:>9} | {:>10} | {:>10} | {:>8} | {:>9}",
         "screen call", "invoices", "ms", "ms at 1st", "ratio", "budget"
     );
     for (n, figures) in &runs {
         for ((call, ms), (_, base_ms)) in figures.iter().zip(base) {
             println!(
-                "{call:<22} | {n:>9} | {ms:>10.2} | {base_ms:>10.2} | {:>8.1} | {:>9}",
+                "{call:<28} | {n:>9} | {ms:>10.2} | {base_ms:>10.2} | {:>8.1} | {:>9}",
                 ms / base_ms.max(0.001),
                 if *ms <= BUDGET_MS { "ok" } else { "OVER" }
             );

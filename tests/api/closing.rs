@@ -344,3 +344,74 @@ fn the_audit_log_pages_newest_first_and_filters_by_kind_and_person() {
     .unwrap_err();
     assert_eq!(too_many.code, ApiErrorCode::InvalidInput);
 }
+
+/// One USD payment file for October, recorded against a USD invoice of the demo.
+fn october_payment(demo: &api_support::Demo, id: &str) -> std::path::PathBuf {
+    let conn = rusqlite::Connection::open(&demo.db).unwrap();
+    let invoice: String = conn
+        .query_row(
+            "SELECT invoice_number FROM invoices WHERE currency = 'usd' ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let path = demo.dir.path().join(format!("{id}.csv"));
+    std::fs::write(
+        &path,
+        format!(
+            "payment_id,invoice_number,kind,amount,currency,recorded_at,gateway_id\n\
+             {id},{invoice},payment,10.00,USD,2026-10-15T10:00:00Z,\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// The screen's tie-out is kept while nothing is written, and is the books' as they are
+/// after every write: one made through the window's commands (then refreshed in the
+/// background), and one made by another process behind the window's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_month_end_screen_shows_the_books_as_they_are_after_every_write() {
+    let demo = demo();
+    let api = api::Api::new(&demo.db);
+    let fresh = || api::monthend::period_status(&api::Api::new(&demo.db), &october()).unwrap();
+    let before = api::monthend::period_status(&api, &october()).unwrap();
+    assert_eq!(
+        api::monthend::period_status(&api, &october()).unwrap(),
+        before
+    );
+
+    let path = october_payment(&demo, "pay_screen_1");
+    api::commands::call(
+        &api,
+        "import_file",
+        serde_json::json!({"kind": "payments", "path": path}),
+    )
+    .await
+    .unwrap();
+    api.tie_outs().refreshed().await;
+    let after_window = api::monthend::period_status(&api, &october()).unwrap();
+    assert_ne!(
+        after_window, before,
+        "a USD payment in October moves its tie-out"
+    );
+    assert_eq!(
+        after_window,
+        fresh(),
+        "what a window opened now would compute"
+    );
+
+    let path = october_payment(&demo, "pay_cli_1");
+    let mut elsewhere = chargeguard::store::Store::open(&demo.db).unwrap();
+    chargeguard::import::import_file(
+        &mut elsewhere,
+        chargeguard::import::FileKind::Payments,
+        &path,
+        &chargeguard::import::ImportOptions::default(),
+        jiff::Timestamp::now(),
+    )
+    .unwrap();
+    let after_cli = api::monthend::period_status(&api, &october()).unwrap();
+    assert_ne!(after_cli, after_window, "another process's import is seen");
+    assert_eq!(after_cli, fresh());
+}

@@ -82,8 +82,9 @@ macro_rules! commands {
         /// Runs the command `name` with its argument `request` (JSON `null` for commands
         /// that take none) and returns its answer as JSON.
         pub async fn call(api: &Api, name: &str, request: Value) -> Result<Value, ApiError> {
+            let after = api.clone();
             let api = api.clone();
-            match name {
+            let answer = match name {
                 $( stringify!($name) => run!($how, api, name, request, $f, [$($req)?], $ans), )*
                 other => Err(ApiError::new(
                     ApiErrorCode::NotFound,
@@ -91,7 +92,12 @@ macro_rules! commands {
                         "there is no command `{other}`; the window and Chargeguard are of different versions, reload the window"
                     ),
                 )),
+            };
+            // A refused write may have written part (an action's failure, an audit line).
+            if CHANGE_THE_BOOKS.contains(&name) {
+                super::monthend::TieOutCache::refresh(&after);
             }
+            answer
         }
 
         /// Every command, in declaration order.
@@ -106,6 +112,22 @@ macro_rules! commands {
         }
     };
 }
+
+/// The commands that may change what a month's tie-out reads (the sync's runs refresh
+/// it themselves, in `today_sync`).
+const CHANGE_THE_BOOKS: &[&str] = &[
+    "propose",
+    "approve",
+    "dismiss",
+    "execute",
+    "recover",
+    "reconcile",
+    "import_file",
+    "import_csv",
+    "recharge_propose",
+    "period_close",
+    "period_reopen",
+];
 
 use super::audit_log::{AuditPage, AuditQuery};
 use super::imports::{

@@ -55,6 +55,8 @@ pub struct Api {
     /// In the desktop app's demo: where this install's own books go once the bookkeeper
     /// connects a real gateway from Settings.
     own_books: Option<PathBuf>,
+    /// The Month-end screen's tie-outs, shared by every clone of this API.
+    tie_outs: std::sync::Arc<monthend::TieOutCache>,
 }
 
 impl std::fmt::Debug for Api {
@@ -80,7 +82,13 @@ impl Api {
             http_timeout: Duration::from_secs(30),
             gateway_key: None,
             own_books: None,
+            tie_outs: Default::default(),
         }
+    }
+
+    /// The Month-end screen's tie-outs (tests and benchmarks wait on their refresh).
+    pub fn tie_outs(&self) -> &monthend::TieOutCache {
+        &self.tie_outs
     }
 
     pub fn with_http_timeout(mut self, timeout: Duration) -> Api {

@@ -6,7 +6,9 @@
 //! A package goes where the bookkeeper names, or by default into a fresh
 //! `chargeguard-YYYY-MM` folder beside the store (the data folder), never over another.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -15,7 +17,7 @@ use super::json::Amount;
 use super::{Api, ApiError, ApiErrorCode, count32, instant, now, required};
 use chargeguard_core::export::{self, ExportError, ExportRequest, tieout::CurrencyTieOut};
 use chargeguard_core::period::{self, PeriodError};
-use chargeguard_core::store::{PeriodClose, StoreError};
+use chargeguard_core::store::{Generation, PeriodClose, StoreError, StoreTx};
 
 // ---------------------------------------------------------------- transport types
 
@@ -272,6 +274,129 @@ fn tz(request: Option<&String>) -> Option<&str> {
     request.map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
+// ---------------------------------------------------------------- the screen's tie-outs
+
+/// The tie-outs the Month-end screen showed, by month and zone, each as of the store
+/// generation it was computed at. Computing one reads the month's books (seconds at a
+/// million charges); the screen opens on what is kept while the store has not moved, and
+/// after each write a command makes the months shown are computed again in the background
+/// ([`TieOutCache::refresh`]), so the next open is quick. Export and close never read
+/// from here: they compute the tie-out they write or record.
+#[derive(Default)]
+pub struct TieOutCache {
+    kept: Mutex<HashMap<(String, String), KeptTieOut>>,
+    /// The background refresh running now, if any.
+    refreshing: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// The tie-out as the screen shows it: each currency's lines, or why it does not tie out.
+type ShownTieOut = (Vec<TieOutView>, Option<String>);
+
+struct KeptTieOut {
+    generation: Generation,
+    shown: ShownTieOut,
+}
+
+impl TieOutCache {
+    fn key(period: &period::Period) -> (String, String) {
+        (period.label(), period.zone_name().to_string())
+    }
+
+    /// The tie-out of `period` on the books `tx` sees: kept, when nothing was written
+    /// since it was computed; else computed now and kept.
+    fn get_or_compute(
+        &self,
+        tx: &StoreTx<'_>,
+        period: &period::Period,
+    ) -> Result<ShownTieOut, ApiError> {
+        let generation = tx.generation()?;
+        let key = Self::key(period);
+        if let Some(kept) = self.lock().get(&key)
+            && kept.generation == generation
+        {
+            return Ok(kept.shown.clone());
+        }
+        let shown = match export::check_tie_out(tx, period) {
+            Ok(currencies) => (currencies.iter().map(tie_out_view).collect(), None),
+            Err(e) => (Vec::new(), Some(ApiError::from(e).message)),
+        };
+        self.lock().insert(
+            key,
+            KeptTieOut {
+                generation,
+                shown: shown.clone(),
+            },
+        );
+        Ok(shown)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), KeptTieOut>> {
+        // A panic while holding it leaves whole entries (each insert is one step).
+        self.kept
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// After a command wrote: computes again, off the async threads, each kept tie-out
+    /// the store has moved past, until none is behind (a write during the refresh is
+    /// caught by its next round). One refresh at a time; a call while one runs leaves it
+    /// to that one's next round.
+    pub(crate) fn refresh(api: &Api) {
+        let cache = api.tie_outs.clone();
+        let mut running = cache
+            .refreshing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if running.as_ref().is_some_and(|handle| !handle.is_finished()) || cache.lock().is_empty() {
+            return;
+        }
+        let api = api.clone();
+        *running = Some(tokio::task::spawn_blocking(move || {
+            // A store that cannot be read now is read again when the screen opens.
+            let _ = api.tie_outs.refresh_now(&api);
+        }));
+    }
+
+    fn refresh_now(&self, api: &Api) -> Result<(), ApiError> {
+        let mut store = api.open()?;
+        loop {
+            let keys: Vec<(String, String)> = self.lock().keys().cloned().collect();
+            let mut behind = false;
+            for (month, zone) in keys {
+                store.read(|tx| -> Result<(), ApiError> {
+                    let generation = tx.generation()?;
+                    let stale = self
+                        .lock()
+                        .get(&(month.clone(), zone.clone()))
+                        .is_some_and(|kept| kept.generation != generation);
+                    if stale {
+                        behind = true;
+                        let (period, _) = period::resolve(tx, &month, Some(&zone))?;
+                        self.get_or_compute(tx, &period)?;
+                    }
+                    Ok(())
+                })?;
+            }
+            if !behind {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Waits for the background refresh, if one runs (tests and benchmarks: what the
+    /// screen finds once the refresh after a write is done).
+    pub async fn refreshed(&self) {
+        let handle = self
+            .refreshing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(handle) = handle {
+            let _ = handle.await;
+        }
+    }
+}
+
 // ---------------------------------------------------------------- commands
 
 /// One month: its zone and bounds, whether it is closed (and its history), and whether its
@@ -288,10 +413,7 @@ pub fn period_status(api: &Api, request: &MonthRequest) -> Result<PeriodView, Ap
             .filter(|c| c.period == label)
             .map(close_view)
             .collect();
-        let (tie_out, tie_out_problem) = match export::check_tie_out(tx, &period) {
-            Ok(currencies) => (currencies.iter().map(tie_out_view).collect(), None),
-            Err(e) => (Vec::new(), Some(ApiError::from(e).message)),
-        };
+        let (tie_out, tie_out_problem) = api.tie_outs.get_or_compute(tx, &period)?;
         Ok(PeriodView {
             month: label,
             time_zone: period.zone_name().to_string(),

@@ -274,7 +274,9 @@ pub(super) async fn sync_and_reconcile(
     let mut store = api.open()?;
     let client = api.client(&mut store).await?;
     let done =
-        chargeguard_core::check::morning(&mut store, &client, now(), on_page, on_reconcile).await?;
+        chargeguard_core::check::morning(&mut store, &client, now(), on_page, on_reconcile).await;
+    super::monthend::TieOutCache::refresh(api);
+    let done = done?;
     let (report, summary) = (&done.sync, &done.reconcile);
     let open: u64 = summary.open_by_kind.values().sum();
     Ok(Synced {

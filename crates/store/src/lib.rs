@@ -262,11 +262,26 @@ impl Store {
         let store_tx = StoreTx::new(tx);
         let value = work(&store_tx);
         match (&value, commit) {
-            (Ok(_), true) => store_tx.tx.commit().map_err(StoreError::from)?,
+            (Ok(_), true) => {
+                store_tx
+                    .tx
+                    .prepare_cached("UPDATE store_generation SET n = n + 1")
+                    .and_then(|mut bump| bump.execute([]))
+                    .map_err(StoreError::from)?;
+                store_tx.tx.commit().map_err(StoreError::from)?
+            }
             _ => store_tx.tx.rollback().map_err(StoreError::from)?,
         }
         value
     }
+}
+
+/// Where the store stands: its file's random name and how many writes it has committed.
+/// Equal generations saw the same books.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Generation {
+    pub store: String,
+    pub n: i64,
 }
 
 /// A transaction on the store. All reads and writes of records go through its methods.
@@ -280,6 +295,20 @@ pub struct StoreTx<'c> {
 }
 
 impl<'c> StoreTx<'c> {
+    /// The store's generation as this transaction sees it: it moves on with every
+    /// committed write, so two reads at one generation saw the same books.
+    pub fn generation(&self) -> Result<Generation, StoreError> {
+        Ok(self
+            .tx
+            .prepare_cached("SELECT store, n FROM store_generation")?
+            .query_row([], |r| {
+                Ok(Generation {
+                    store: r.get(0)?,
+                    n: r.get(1)?,
+                })
+            })?)
+    }
+
     fn new(tx: Transaction<'c>) -> Self {
         StoreTx {
             tx,
@@ -386,6 +415,40 @@ fn timestamp_from_store(seconds: i64) -> Result<jiff::Timestamp, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What is computed at one generation holds until a write commits: reads, dry runs and
+    /// refused writes leave it; a commit, here or through another connection, moves it.
+    #[test]
+    fn the_generation_moves_with_every_committed_write_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cg.db");
+        let mut store = Store::open(&path).unwrap();
+        let mut other = Store::open(&path).unwrap();
+        let now = |s: &mut Store| s.read(|tx| tx.generation()).unwrap();
+        let start = now(&mut store);
+        store.read(|tx| tx.setting("x")).unwrap();
+        store.dry_run(|tx| tx.set_setting("x", "1")).unwrap();
+        let refused: Result<(), StoreError> = store.write(|tx| {
+            tx.set_setting("x", "2")?;
+            Err(StoreError::PeriodAlreadyClosed("2026-10".into()))
+        });
+        assert!(refused.is_err());
+        assert_eq!(now(&mut store), start);
+        other.write(|tx| tx.set_setting("x", "3")).unwrap();
+        let moved = now(&mut store);
+        assert_eq!(
+            (moved.store.as_str(), moved.n),
+            (start.store.as_str(), start.n + 1)
+        );
+        let elsewhere = Store::open(&dir.path().join("other.db"))
+            .unwrap()
+            .read(|tx| tx.generation())
+            .unwrap();
+        assert_ne!(
+            elsewhere.store, start.store,
+            "each store file has its own name"
+        );
+    }
 
     #[test]
     fn a_store_from_a_newer_version_is_refused_untouched() {

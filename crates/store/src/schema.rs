@@ -780,6 +780,19 @@ const V10_OPEN_INVOICES_BY_ISSUE: &str = r#"
 CREATE INDEX invoices_open_issued ON invoices(issued_at, invoice_number) WHERE status = 'open';
 "#;
 
+/// A number every committed write moves on (`Store::write`), so that what was computed
+/// from the store at one number (the month-end screen's tie-out) is known to still hold
+/// while the number has not moved, in this process or another; with a random name of
+/// this store file, since a store made again at the same path counts from zero again.
+const V16_STORE_GENERATION: &str = r#"
+CREATE TABLE store_generation (
+    only   INTEGER PRIMARY KEY CHECK (only = 1),
+    store  TEXT NOT NULL,
+    n      INTEGER NOT NULL
+) STRICT;
+INSERT INTO store_generation (only, store, n) VALUES (1, lower(hex(randomblob(16))), 0);
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -798,6 +811,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V13_BANK_ACCOUNT_NAMES),
         M::up(V14_BANK_FINDINGS).foreign_key_check(),
         M::up(V15_DISPUTES).foreign_key_check(),
+        M::up(V16_STORE_GENERATION),
     ])
 }
 
