@@ -415,3 +415,36 @@ async fn the_month_end_screen_shows_the_books_as_they_are_after_every_write() {
     assert_ne!(after_cli, after_window, "another process's import is seen");
     assert_eq!(after_cli, fresh());
 }
+
+/// Synced, the demo's books hold Stripe's balance transactions: the month shows its
+/// clearing account per currency, opening + the month's lines = closing, each line in the
+/// order the package's clearing.csv prints it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_synced_month_shows_its_stripe_clearing_account() {
+    let demo = demo();
+    let (api, sandbox) = demo.connect().await;
+    let unsynced = api::monthend::period_status(&api, &october()).unwrap();
+    assert!(unsynced.clearing.is_empty(), "no balance transaction yet");
+    api::sync_now(&api).await.unwrap();
+    let view = api::monthend::period_status(&api, &october()).unwrap();
+    assert_eq!(view.clearing_problem, None);
+    let usd = view
+        .clearing
+        .iter()
+        .find(|c| c.currency == "USD")
+        .unwrap_or_else(|| panic!("{:#?}", view.clearing));
+    let keys: Vec<&str> = usd.lines.iter().map(|l| l.key.as_str()).collect();
+    assert_eq!(
+        keys,
+        ["charges", "refunds", "fees", "disputes", "payouts", "other"]
+    );
+    for c in &view.clearing {
+        let minor = |a: &api::json::Amount| a.minor.parse::<i128>().unwrap();
+        let lines: i128 = c.lines.iter().map(|l| minor(&l.amount)).sum();
+        assert_eq!(minor(&c.opening) + lines, minor(&c.closing), "{c:#?}");
+        assert!(c.lines.iter().all(|l| l.amount.currency == c.currency));
+    }
+    let charges = &usd.lines[0].amount;
+    assert!(charges.minor.parse::<i64>().unwrap() > 0, "{usd:#?}");
+    sandbox.shutdown().await.unwrap();
+}

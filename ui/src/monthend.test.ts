@@ -26,6 +26,8 @@ function view(over: Partial<PeriodView> = {}): PeriodView {
     history: [],
     tie_out: [],
     tie_out_problem: null,
+    clearing: [],
+    clearing_problem: null,
     ...over,
   };
 }
@@ -54,6 +56,9 @@ describe("closing", () => {
     expect(checkClose(view(), "alice", "pass").ok).toBe(true);
     expect(checkClose(view({ ended: false }), "alice", "pass").problem).toContain("has not ended yet");
     expect(checkClose(view({ tie_out_problem: "unexplained" }), "alice", "pass").problem).toContain("do not tie out");
+    expect(checkClose(view({ clearing_problem: "off by 1.00 USD" }), "alice", "pass").problem).toContain(
+      "clearing account",
+    );
     expect(checkClose(view(), "", "pass").problem).toBe("Type the approver's name.");
     expect(checkClose(view(), "alice", "").problem).toBe("Type the approver's passphrase.");
     expect(checkClose(null, "alice", "pass").ok).toBe(false);

@@ -29,6 +29,9 @@ export function checkClose(view: PeriodView | null, name: string, passphrase: st
   if (view.closed) return { ok: false, problem: `${view.month} is closed already.` };
   if (!view.ended) return { ok: false, problem: `${view.month} has not ended yet (it ends ${view.ends_at}).` };
   if (view.tie_out_problem) return { ok: false, problem: "The books do not tie out yet: see the tie-out above." };
+  if (view.clearing_problem) {
+    return { ok: false, problem: "The Stripe clearing account does not close at the stored balance: see above." };
+  }
   if (name.trim().length === 0) return { ok: false, problem: "Type the approver's name." };
   if (passphrase.length === 0) return { ok: false, problem: "Type the approver's passphrase." };
   return { ok: true };

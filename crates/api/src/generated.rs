@@ -80,6 +80,7 @@ pub fn render() -> Vec<(String, String)> {
         one::<PeriodCloseView>(&cfg, &mut out);
         one::<TieOutView>(&cfg, &mut out);
         one::<TieOutLine>(&cfg, &mut out);
+        one::<ClearingView>(&cfg, &mut out);
         one::<ExportMonthRequest>(&cfg, &mut out);
         one::<ExportedPackage>(&cfg, &mut out);
         one::<PathRequest>(&cfg, &mut out);

@@ -53,6 +53,24 @@ pub struct PeriodView {
     pub tie_out: Vec<TieOutView>,
     /// Why the books do not tie out now (an export or close would be refused).
     pub tie_out_problem: Option<String>,
+    /// The Stripe clearing account per currency: the balance at the month's start, the
+    /// month's balance transactions by line, and the balance at its end.
+    pub clearing: Vec<ClearingView>,
+    /// Why the clearing account does not close at the stored balance (close is refused).
+    pub clearing_problem: Option<String>,
+}
+
+/// One currency of the Stripe clearing account: opening + lines = closing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "ClearingView.ts")]
+pub struct ClearingView {
+    /// Upper-case ISO code.
+    pub currency: String,
+    pub opening: Amount,
+    /// Charges, refunds, fees, disputes, payouts, other, in that order; `key` is the
+    /// line's name in `clearing.csv`.
+    pub lines: Vec<TieOutLine>,
+    pub closing: Amount,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -244,6 +262,28 @@ fn line_label(key: &str) -> String {
     }
 }
 
+/// `None` for a currency code the store could not hold (a clearing row is read from it).
+fn clearing_view(c: &export::clearing::CurrencyClearing) -> Option<ClearingView> {
+    let currency = chargeguard_core::money::Currency::from_code(&c.currency).ok()?;
+    let amount = |minor: i64| {
+        Amount::from_money(chargeguard_core::money::Money::from_minor(minor, currency))
+    };
+    Some(ClearingView {
+        currency: currency.code().to_string(),
+        opening: amount(c.opening),
+        lines: c
+            .lines
+            .iter()
+            .map(|l| TieOutLine {
+                key: l.line.as_str().to_string(),
+                label: l.line.label().to_string(),
+                amount: amount(l.amount),
+            })
+            .collect(),
+        closing: amount(c.closing),
+    })
+}
+
 fn tie_out_view(c: &CurrencyTieOut) -> TieOutView {
     let amount = |minor: i64| Amount::from_parts(minor, &c.currency);
     TieOutView {
@@ -289,8 +329,15 @@ pub struct TieOutCache {
     refreshing: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// The tie-out as the screen shows it: each currency's lines, or why it does not tie out.
-type ShownTieOut = (Vec<TieOutView>, Option<String>);
+/// What the screen shows of a month's money: the tie-out and the clearing account, or why
+/// either does not tie out.
+#[derive(Debug, Clone)]
+struct ShownTieOut {
+    tie_out: Vec<TieOutView>,
+    tie_out_problem: Option<String>,
+    clearing: Vec<ClearingView>,
+    clearing_problem: Option<String>,
+}
 
 struct KeptTieOut {
     generation: Generation,
@@ -316,9 +363,19 @@ impl TieOutCache {
         {
             return Ok(kept.shown.clone());
         }
-        let shown = match export::check_tie_out(tx, period) {
+        let (tie_out, tie_out_problem) = match export::check_tie_out(tx, period) {
             Ok(currencies) => (currencies.iter().map(tie_out_view).collect(), None),
             Err(e) => (Vec::new(), Some(ApiError::from(e).message)),
+        };
+        let (clearing, clearing_problem) = match export::check_clearing(tx, period) {
+            Ok(currencies) => (currencies.iter().filter_map(clearing_view).collect(), None),
+            Err(e) => (Vec::new(), Some(ApiError::from(e).message)),
+        };
+        let shown = ShownTieOut {
+            tie_out,
+            tie_out_problem,
+            clearing,
+            clearing_problem,
         };
         self.lock().insert(
             key,
@@ -413,7 +470,7 @@ pub fn period_status(api: &Api, request: &MonthRequest) -> Result<PeriodView, Ap
             .filter(|c| c.period == label)
             .map(close_view)
             .collect();
-        let (tie_out, tie_out_problem) = api.tie_outs.get_or_compute(tx, &period)?;
+        let shown = api.tie_outs.get_or_compute(tx, &period)?;
         Ok(PeriodView {
             month: label,
             time_zone: period.zone_name().to_string(),
@@ -423,8 +480,10 @@ pub fn period_status(api: &Api, request: &MonthRequest) -> Result<PeriodView, Ap
             ended: now() >= period.end(),
             closed: close.as_ref().map(close_view),
             history,
-            tie_out,
-            tie_out_problem,
+            tie_out: shown.tie_out,
+            tie_out_problem: shown.tie_out_problem,
+            clearing: shown.clearing,
+            clearing_problem: shown.clearing_problem,
         })
     })
 }

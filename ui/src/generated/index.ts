@@ -12,6 +12,7 @@ export type * from "./AuditRow";
 export type * from "./AuditVerified";
 export type * from "./BalanceTransactionView";
 export type * from "./ChangedRowView";
+export type * from "./ClearingView";
 export type * from "./ClosePeriodRequest";
 export type * from "./ColumnPair";
 export type * from "./Confidence";

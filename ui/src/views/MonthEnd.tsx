@@ -3,7 +3,8 @@
 // zip), verify a package, and close the month with an approver's passphrase — or reopen a
 // closed one with a reason. Every rule is the core's; this screen asks and shows.
 import { useCallback, useEffect, useState } from "react";
-import type { ExportedPackage, PackageVerified, PeriodView } from "../generated";
+import type { ClearingView, ExportedPackage, PackageVerified, PeriodView } from "../generated";
+import { formatAmount } from "../money";
 import { call } from "../transport";
 import { shortInstant } from "../labels";
 import { checkClose, checkMonth, checkReopen, computerZone, previousMonth, statement } from "../monthend";
@@ -153,7 +154,66 @@ function PeriodSummary(props: { view: PeriodView; onReconciled: () => Promise<vo
           </tbody>
         </table>
       )}
+      {view.clearing_problem && (
+        <p role="alert" className="error">
+          {view.clearing_problem}
+        </p>
+      )}
+      {view.clearing.length > 0 && <Clearing clearing={view.clearing} />}
     </div>
+  );
+}
+
+// The Stripe clearing account: each currency's opening balance, the month's balance
+// transactions by line, and the closing balance (the package's clearing.csv).
+function Clearing(props: { clearing: ClearingView[] }) {
+  const { clearing } = props;
+  const keys = clearing[0].lines.map((l) => ({ key: l.key, label: l.label }));
+  return (
+    <table className="grid" aria-label="Stripe clearing account">
+      <caption>Stripe clearing account: opening + the month's lines = closing</caption>
+      <thead>
+        <tr>
+          <th scope="col">Line</th>
+          {clearing.map((c) => (
+            <th scope="col" key={c.currency} className="num">
+              {c.currency}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        <tr>
+          <th scope="row">Opening balance</th>
+          {clearing.map((c) => (
+            <td key={c.currency} className="num">
+              {formatAmount(c.opening)}
+            </td>
+          ))}
+        </tr>
+        {keys.map(({ key, label }) => (
+          <tr key={key}>
+            <th scope="row">{label}</th>
+            {clearing.map((c) => {
+              const line = c.lines.find((l) => l.key === key);
+              return (
+                <td key={c.currency} className="num">
+                  {line ? formatAmount(line.amount) : ""}
+                </td>
+              );
+            })}
+          </tr>
+        ))}
+        <tr className="total">
+          <th scope="row">Closing balance</th>
+          {clearing.map((c) => (
+            <td key={c.currency} className="num" data-testid={`clearing-closing-${c.currency}`}>
+              {formatAmount(c.closing)}
+            </td>
+          ))}
+        </tr>
+      </tbody>
+    </table>
   );
 }
 

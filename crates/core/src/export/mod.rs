@@ -209,6 +209,15 @@ pub fn check_tie_out_reading(
     Ok(tie.currencies)
 }
 
+/// The Stripe clearing account of `period` as `tx` sees it, per currency: what month-end
+/// status shows and close checks. Refuses when it does not close at the stored balance.
+pub fn check_clearing(
+    tx: &StoreTx<'_>,
+    period: &Period,
+) -> Result<Vec<clearing::CurrencyClearing>, ExportError> {
+    Ok(Balance::read(tx, period)?.clearing(period)?.currencies)
+}
+
 /// Closes a period after checking its books tie out (see `period::close`).
 pub fn close_period(
     store: &mut Store,
@@ -223,6 +232,7 @@ pub fn close_period(
         return Err(StoreError::PeriodAlreadyClosed(period.label()).into());
     }
     period::close(store, &period, by, passphrase, now, |tx, p| {
+        check_clearing(tx, p)?;
         let currencies = check_tie_out(tx, p)?;
         serde_json::to_value(&currencies).map_err(|e| ExportError::Write {
             path: PathBuf::from("(tie-out)"),
