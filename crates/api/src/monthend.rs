@@ -9,6 +9,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::{Deserialize, Serialize};
 use ts_rs::TS;
@@ -327,6 +328,8 @@ pub struct TieOutCache {
     kept: Mutex<HashMap<(String, String), KeptTieOut>>,
     /// The background refresh running now, if any.
     refreshing: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// A command finished while the refresh ran: it does one more round.
+    again: AtomicBool,
 }
 
 /// What the screen shows of a month's money: the tie-out and the clearing account, or why
@@ -395,49 +398,55 @@ impl TieOutCache {
     }
 
     /// After a command wrote: computes again, off the async threads, each kept tie-out
-    /// the store has moved past, until none is behind (a write during the refresh is
-    /// caught by its next round). One refresh at a time; a call while one runs leaves it
-    /// to that one's next round.
+    /// the store has moved past. One refresh at a time: a command that finishes while one
+    /// runs asks it for one more round, so the last command's writes are always computed.
+    /// Writes that are no command's end (another process, a sync's pages) are not chased:
+    /// the next command's refresh, or the screen itself, computes what they moved.
     pub(crate) fn refresh(api: &Api) {
         let cache = api.tie_outs.clone();
         let mut running = cache
             .refreshing
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if running.as_ref().is_some_and(|handle| !handle.is_finished()) || cache.lock().is_empty() {
+        if running.as_ref().is_some_and(|handle| !handle.is_finished()) {
+            cache.again.store(true, Ordering::SeqCst);
+            return;
+        }
+        if cache.lock().is_empty() {
             return;
         }
         let api = api.clone();
         *running = Some(tokio::task::spawn_blocking(move || {
-            // A store that cannot be read now is read again when the screen opens.
-            let _ = api.tie_outs.refresh_now(&api);
+            let cache = &api.tie_outs;
+            loop {
+                cache.again.store(false, Ordering::SeqCst);
+                // A store that cannot be read now is read again when the screen opens.
+                let _ = cache.refresh_once(&api);
+                if !cache.again.swap(false, Ordering::SeqCst) {
+                    break;
+                }
+            }
         }));
     }
 
-    fn refresh_now(&self, api: &Api) -> Result<(), ApiError> {
+    fn refresh_once(&self, api: &Api) -> Result<(), ApiError> {
         let mut store = api.open()?;
-        loop {
-            let keys: Vec<(String, String)> = self.lock().keys().cloned().collect();
-            let mut behind = false;
-            for (month, zone) in keys {
-                store.read(|tx| -> Result<(), ApiError> {
-                    let generation = tx.generation()?;
-                    let stale = self
-                        .lock()
-                        .get(&(month.clone(), zone.clone()))
-                        .is_some_and(|kept| kept.generation != generation);
-                    if stale {
-                        behind = true;
-                        let (period, _) = period::resolve(tx, &month, Some(&zone))?;
-                        self.get_or_compute(tx, &period)?;
-                    }
-                    Ok(())
-                })?;
-            }
-            if !behind {
-                return Ok(());
-            }
+        let keys: Vec<(String, String)> = self.lock().keys().cloned().collect();
+        for (month, zone) in keys {
+            store.read(|tx| -> Result<(), ApiError> {
+                let generation = tx.generation()?;
+                let stale = self
+                    .lock()
+                    .get(&(month.clone(), zone.clone()))
+                    .is_some_and(|kept| kept.generation != generation);
+                if stale {
+                    let (period, _) = period::resolve(tx, &month, Some(&zone))?;
+                    self.get_or_compute(tx, &period)?;
+                }
+                Ok(())
+            })?;
         }
+        Ok(())
     }
 
     /// Waits for the background refresh, if one runs (tests and benchmarks: what the
