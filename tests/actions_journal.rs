@@ -430,11 +430,7 @@ fn the_guard_refuses_a_refund_that_a_chargeback_of_the_other_charge_makes_a_seco
     let charges = paid_twice(&w, "pm_card_createDisputeInquiry", "pm_card_visa");
     let surplus = w.finding("double_charge", "INV-1");
     let id = approved_refund_of(&w, &surplus, &charges[1]);
-    let inquiry = &w.list_all(&format!("/v1/disputes?charge={}", charges[0]))[0];
-    w.post(
-        &format!("/v1/disputes/{}", inquiry["id"].as_str().unwrap()),
-        &[("evidence[uncategorized_text]", "escalate_inquiry_evidence")],
-    );
+    escalate_inquiry_on(&w, &charges[0]);
     let stderr = refused_by_the_guard(&w, id);
     assert!(
         stderr.contains("after this refund invoice INV-1 would hold"),
@@ -497,6 +493,16 @@ fn approved_refund_of(w: &World, finding: &Value, charge: &str) -> i64 {
     id
 }
 
+/// Escalates the inquiry on `charge` into a chargeback, with Stripe's test evidence.
+fn escalate_inquiry_on(w: &World, charge: &str) {
+    let inquiry = &w.list_all(&format!("/v1/disputes?charge={charge}"))[0];
+    let escalated = w.post(
+        &format!("/v1/disputes/{}", inquiry["id"].as_str().unwrap()),
+        &[("evidence[uncategorized_text]", "escalate_inquiry_evidence")],
+    );
+    assert_eq!(escalated["status"], "needs_response");
+}
+
 /// Executes action `id`, which its guard must refuse with nothing sent; its words.
 fn refused_by_the_guard(w: &World, id: i64) -> String {
     let (code, stderr) = refused(&w.cg(&["execute", &id.to_string()]));
@@ -514,12 +520,7 @@ fn the_guard_refuses_to_refund_a_charge_charged_back_since_the_proposal() {
     let charges = paid_twice(&w, "pm_card_visa", "pm_card_createDisputeInquiry");
     let finding = w.finding("double_charge", "INV-1");
     let id = approved_refund_of(&w, &finding, &charges[1]);
-    let inquiry = &w.list_all(&format!("/v1/disputes?charge={}", charges[1]))[0];
-    let escalated = w.post(
-        &format!("/v1/disputes/{}", inquiry["id"].as_str().unwrap()),
-        &[("evidence[uncategorized_text]", "escalate_inquiry_evidence")],
-    );
-    assert_eq!(escalated["status"], "needs_response");
+    escalate_inquiry_on(&w, &charges[1]);
     let stderr = refused_by_the_guard(&w, id);
     assert!(stderr.contains("charged back"), "{stderr}");
     // Synced, the books see the chargeback: the double charge is settled by it.

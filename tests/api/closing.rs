@@ -390,6 +390,15 @@ async fn the_month_end_screen_shows_the_books_as_they_are_after_every_write() {
     .await
     .unwrap();
     api.tie_outs().refreshed().await;
+    let now_at = chargeguard::store::Store::open(&demo.db)
+        .unwrap()
+        .read(|tx| tx.generation())
+        .unwrap();
+    assert_eq!(
+        api.tie_outs().kept_at("2026-10", BERLIN),
+        Some(now_at),
+        "the refresh after the command computed it before the screen asked"
+    );
     let after_window = api::monthend::period_status(&api, &october()).unwrap();
     assert_ne!(
         after_window, before,

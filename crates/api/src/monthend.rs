@@ -449,6 +449,14 @@ impl TieOutCache {
         Ok(())
     }
 
+    /// The store generation the kept tie-out of `month` in `zone` was computed at, if one
+    /// is kept (tests: the refresh after a write brought it to the store's).
+    pub fn kept_at(&self, month: &str, zone: &str) -> Option<Generation> {
+        self.lock()
+            .get(&(month.to_string(), zone.to_string()))
+            .map(|kept| kept.generation.clone())
+    }
+
     /// Waits for the background refresh, if one runs (tests and benchmarks: what the
     /// screen finds once the refresh after a write is done).
     pub async fn refreshed(&self) {
