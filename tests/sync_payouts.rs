@@ -701,3 +701,85 @@ async fn a_sync_checks_the_stored_transactions_against_stripes_balance() {
         "{second}"
     );
 }
+
+#[tokio::test]
+async fn a_canceled_manual_payout_is_followed_to_its_end_and_expects_no_deposit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (running, control, client) = sandbox_in(dir.path()).await;
+    let now = jiff::Timestamp::now().as_second();
+    control
+        .seed(json!({ "charges": [{"amount": 8_000, "currency": "usd", "created": now - 3 * 86_400}]}))
+        .await;
+    let http = reqwest::Client::new();
+    let post = |path: String, form: Vec<(&'static str, &'static str)>| {
+        http.post(format!("{}{path}", running.base_url()))
+            .bearer_auth(KEY)
+            .form(&form)
+            .send()
+    };
+    let manual: Value = post(
+        "/v1/payouts".into(),
+        vec![("amount", "5000"), ("currency", "usd")],
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let id = manual["id"].as_str().unwrap().to_string();
+
+    let path = dir.path().join("cg.db");
+    let mut store = Store::open(&path).unwrap();
+    let first = sync_now(&mut store, &client).await;
+    assert_eq!(first.payouts.new, 1, "{first}");
+    let status = |store: &mut Store| {
+        let rows = store.read(|tx| tx.payouts(sync::GATEWAY)).unwrap();
+        rows.iter()
+            .find(|r| r.payout.id == id)
+            .map(|r| r.payout.status)
+    };
+    assert_eq!(status(&mut store), Some(PayoutStatus::Pending));
+
+    let canceled = post(format!("/v1/payouts/{id}/cancel"), vec![])
+        .await
+        .unwrap();
+    assert_eq!(canceled.status(), reqwest::StatusCode::OK);
+    let second = sync_now(&mut store, &client).await;
+    assert_eq!(
+        second.payouts.changed, 1,
+        "followed while pending: {second}"
+    );
+    assert_eq!(status(&mut store), Some(PayoutStatus::Canceled));
+    assert_eq!(
+        second.balance_differs,
+        vec![],
+        "its money back in the balance, in the store too: {second}"
+    );
+    let stored = store
+        .read(|tx| tx.balance_transactions(sync::GATEWAY))
+        .unwrap();
+    let back: Vec<&BalanceTransaction> = stored
+        .iter()
+        .filter(|t| t.kind == "payout_cancel")
+        .collect();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].amount.minor(), 5_000);
+
+    let out = harness::ok(
+        &harness::cli(dir.path())
+            .arg("--db")
+            .arg(&path)
+            .args(["payouts", "--json"])
+            .output()
+            .unwrap(),
+    );
+    let listed: Value = serde_json::from_str(&out).unwrap();
+    let line = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == id.as_str())
+        .unwrap();
+    assert_eq!(line["status"], "canceled");
+    assert_eq!(line["bank"], "not_expected", "{line}");
+}

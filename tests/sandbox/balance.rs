@@ -229,3 +229,88 @@ async fn a_failed_payout_gives_the_money_back_and_a_manual_payout_needs_funds() 
         (Some("payout_failure"), Some(5_680))
     );
 }
+
+#[tokio::test]
+async fn a_pending_manual_payout_can_be_canceled_once_and_its_money_returns() {
+    let sb = sandbox().await;
+    pay(&sb, "10000", "usd").await;
+    let manual: Value = sb
+        .post(
+            "/v1/payouts",
+            &[("amount", "4000"), ("currency", "usd")],
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = manual["id"].as_str().unwrap();
+    let answer = sb
+        .post(&format!("/v1/payouts/{id}/cancel"), &[], None)
+        .await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let canceled: Value = answer.json().await.unwrap();
+    assert_eq!(canceled["status"], "canceled");
+    let back = sb
+        .get_json(&format!(
+            "/v1/balance_transactions/{}",
+            canceled["failure_balance_transaction"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        (
+            back["type"].as_str(),
+            back["reporting_category"].as_str(),
+            back["amount"].as_i64(),
+            back["source"].as_str()
+        ),
+        (
+            Some("payout_cancel"),
+            Some("payout_reversal"),
+            Some(4_000),
+            Some(id)
+        )
+    );
+    let balance = sb.get_json("/v1/balance").await;
+    let held: i64 = ["available", "pending"]
+        .iter()
+        .flat_map(|k| balance[k].as_array().unwrap().clone())
+        .filter(|b| b["currency"] == "usd")
+        .map(|b| b["amount"].as_i64().unwrap())
+        .sum();
+    assert_eq!(held, 9_680, "the canceled payout's money is back");
+
+    let again = sb
+        .post(&format!("/v1/payouts/{id}/cancel"), &[], None)
+        .await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+    let error: Value = again.json().await.unwrap();
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+
+    let run = sb.control().payouts(json!({"status": "pending"})).await;
+    let automatic = &run["payouts"][0];
+    assert_eq!(
+        automatic["amount"], 9_680,
+        "the next run pays out what the canceled payout left"
+    );
+    let refused = sb
+        .post(
+            &format!("/v1/payouts/{}/cancel", automatic["id"].as_str().unwrap()),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::BAD_REQUEST,
+        "an automatic payout cannot be canceled"
+    );
+    assert_eq!(
+        sb.get_json(&format!(
+            "/v1/payouts/{}",
+            automatic["id"].as_str().unwrap()
+        ))
+        .await["status"],
+        "pending"
+    );
+}

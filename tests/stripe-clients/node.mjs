@@ -204,6 +204,17 @@ try {
       assert.equal(own.amount, -payout.amount);
     }
   });
+  await check("a pending manual payout is canceled and its money comes back", async () => {
+    await stripe.paymentIntents.create({ amount: 3000, currency: "usd", payment_method: "pm_card_visa", confirm: true });
+    const manual = await stripe.payouts.create({ amount: 1000, currency: "usd" });
+    assert.equal(manual.status, "pending");
+    const canceled = await stripe.payouts.cancel(manual.id);
+    hasEveryKey(canceled, "Payouts", "Payout");
+    assert.equal(canceled.status, "canceled");
+    const back = await stripe.balanceTransactions.retrieve(canceled.failure_balance_transaction);
+    assert.deepEqual([back.type, back.amount, back.source], ["payout_cancel", 1000, manual.id]);
+    await assert.rejects(stripe.payouts.cancel(manual.id), (e) => e.type === "StripeInvalidRequestError");
+  });
   await check("the balance is every transaction's net, available or pending", async () => {
     const balance = await stripe.balance.retrieve();
     hasEveryKey(balance, "Balance", "Balance");

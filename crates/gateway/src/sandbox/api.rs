@@ -62,6 +62,7 @@ pub enum Route {
     GetDispute(String),
     UpdateDispute(String),
     CloseDispute(String),
+    CancelPayout(String),
 }
 
 impl Route {
@@ -98,6 +99,7 @@ impl Route {
             ["v1", "payouts"] if post => Route::CreatePayout,
             ["v1", "payouts"] if get => Route::ListPayouts,
             ["v1", "payouts", p] if get => Route::GetPayout(id(p)),
+            ["v1", "payouts", p, "cancel"] if post => Route::CancelPayout(id(p)),
             ["v1", "balance"] if get => Route::GetBalance,
             ["v1", "disputes"] if get => Route::ListDisputes,
             ["v1", "disputes", d] if get => Route::GetDispute(id(d)),
@@ -234,6 +236,13 @@ pub fn execute(
             )
         }
         Route::GetPayout(id) => retrieve(tx, params, Kind::Payout, id),
+        Route::CancelPayout(id) => {
+            params.allow_only(&["expand"])?;
+            let mut payout = must_exist(tx, Kind::Payout, id, "payout")?;
+            balance::cancel_payout(tx, &mut payout, now)?;
+            state::update(tx, &payout)?;
+            answer_with_expand(tx, params, &payout)
+        }
         Route::GetBalance => {
             params.allow_only(&["expand"])?;
             Ok(Answer::ok(balance::body(tx, now)?))

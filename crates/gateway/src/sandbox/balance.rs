@@ -145,6 +145,17 @@ impl<'a> Entry<'a> {
     }
 }
 
+impl<'a> Entry<'a> {
+    /// A payout's money coming back to the balance (`payout_failure`, `payout_cancel`):
+    /// Stripe reports both under the `payout_reversal` category.
+    fn reversal(source: &Value, kind: &'a str, amount: i64) -> Entry<'a> {
+        Entry {
+            category: "payout_reversal",
+            ..Entry::plain(source, kind, amount, 0)
+        }
+    }
+}
+
 fn transaction_body(id: &str, source: &Value, entry: &Entry<'_>) -> Value {
     let currency = &source["currency"];
     let created = source["created"].as_i64().unwrap_or(0);
@@ -359,7 +370,7 @@ pub fn run_payouts(
         let mut paid: Vec<String> = transactions.iter().map(|t| t.id().to_string()).collect();
         paid.push(own_id);
         if status == "failed" {
-            let back = insert(tx, &own, "payout_failure", amount, 0)?;
+            let back = insert_entry(tx, &own, &Entry::reversal(&own, "payout_failure", amount))?;
             payout["failure_balance_transaction"] = json!(back);
             payout["failure_code"] = json!("account_closed");
             payout["failure_message"] = json!("The bank account has been closed.");
@@ -455,6 +466,35 @@ pub fn create_payout(
     payout["balance_transaction"] = json!(insert(tx, &own, "payout", -amount, 0)?);
     state::insert(tx, Kind::Payout, &payout, None)?;
     Ok(payout)
+}
+
+/// `POST /v1/payouts/:id/cancel`: a pending manual payout is called back and its money
+/// returns to the balance at once (a `payout_cancel` transaction, the payout's
+/// `failure_balance_transaction`). Stripe refuses to cancel an automatic payout or one
+/// that is no longer pending.
+pub fn cancel_payout(tx: &Transaction<'_>, payout: &mut Stored, now: i64) -> Result<(), ApiError> {
+    let status = payout.body["status"].as_str().unwrap_or("").to_string();
+    if payout.body["automatic"].as_bool() == Some(true) {
+        return Err(ApiError::invalid_request(
+            "Automatic payouts cannot be canceled; only a pending manual payout can be.",
+        ));
+    }
+    if status != "pending" {
+        return Err(ApiError::invalid_request(format!(
+            "This payout is {status} and cannot be canceled; only a pending payout can be."
+        )));
+    }
+    let amount = payout.body["amount"].as_i64().unwrap_or(0);
+    let own = json!({
+        "id": payout.id(),
+        "currency": payout.body["currency"],
+        "created": now,
+        "description": payout.body["description"],
+    });
+    let back = insert_entry(tx, &own, &Entry::reversal(&own, "payout_cancel", amount))?;
+    payout.body["failure_balance_transaction"] = json!(back);
+    payout.body["status"] = json!("canceled");
+    Ok(())
 }
 
 #[cfg(test)]

@@ -720,10 +720,10 @@ pub fn balance_at(
     let mut stmt = tx.prepare_cached(
         "SELECT currency,
                 sum(CASE WHEN json_extract(body, '$.available_on') <= ?1 OR payout IS NOT NULL
-                             OR json_extract(body, '$.type') IN ('payout', 'payout_failure')
+                             OR json_extract(body, '$.type') IN ('payout', 'payout_failure', 'payout_cancel')
                            THEN json_extract(body, '$.net') ELSE 0 END),
                 sum(CASE WHEN json_extract(body, '$.available_on') <= ?1 OR payout IS NOT NULL
-                             OR json_extract(body, '$.type') IN ('payout', 'payout_failure')
+                             OR json_extract(body, '$.type') IN ('payout', 'payout_failure', 'payout_cancel')
                            THEN 0 ELSE json_extract(body, '$.net') END)
            FROM objects WHERE kind = 'balance_transaction'
           GROUP BY currency ORDER BY currency",
