@@ -793,6 +793,15 @@ CREATE TABLE store_generation (
 INSERT INTO store_generation (only, store, n) VALUES (1, lower(hex(randomblob(16))), 0);
 "#;
 
+/// The Stripe balance by creation time: a month's own transactions (the clearing account,
+/// the export) are read through it, and the balance at each edge of the month is summed
+/// from the index alone (it holds the currency and the net), so neither costs the whole
+/// history of a synced store.
+const V17_BALANCE_BY_CREATION: &str = r#"
+CREATE INDEX gateway_balance_transactions_created
+    ON gateway_balance_transactions(gateway, created_at, currency, net_minor);
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -812,6 +821,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V14_BANK_FINDINGS).foreign_key_check(),
         M::up(V15_DISPUTES).foreign_key_check(),
         M::up(V16_STORE_GENERATION),
+        M::up(V17_BALANCE_BY_CREATION),
     ])
 }
 
@@ -1079,6 +1089,37 @@ mod tests {
             .unwrap();
         let plan = plan.join("; ");
         assert!(!plan.contains("SCAN gateway_charges"), "{plan}");
+    }
+
+    #[test]
+    fn v17_reads_a_months_balance_and_its_edges_without_scanning_the_history() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::migrations().to_latest(&mut conn).unwrap();
+        let plan_of = |sql: &str| -> String {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap()
+                .query_map([], |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap()
+                .join("; ")
+        };
+        let month = plan_of(
+            "SELECT txn_id FROM gateway_balance_transactions
+              WHERE gateway = 'stripe' AND created_at >= 1 AND created_at < 2",
+        );
+        assert!(
+            month.contains("USING INDEX gateway_balance_transactions_created"),
+            "{month}"
+        );
+        let edge = plan_of(
+            "SELECT currency, sum(net_minor) FROM gateway_balance_transactions
+              WHERE gateway = 'stripe' AND created_at < 2 GROUP BY currency ORDER BY currency",
+        );
+        assert!(
+            edge.contains("USING COVERING INDEX gateway_balance_transactions_created"),
+            "{edge}"
+        );
     }
 
     #[test]
