@@ -431,3 +431,65 @@ fn a_statement_with_no_lines_still_covers_its_days() {
     import_bank_file(&mut t.store, &path, &BankOptions::default(), now()).unwrap();
     assert_eq!(t.dump(), before, "the same statement again writes nothing");
 }
+
+#[test]
+fn a_month_missing_between_statements_is_named_until_its_statement_is_imported() {
+    let mut t = TestStore::new();
+    let october = t.file(
+        "october.ofx",
+        ofx_statement(
+            "20261001",
+            "20261031",
+            &[("O1", "20261015", "250.00")],
+            "1000.00",
+        )
+        .as_bytes(),
+    );
+    let december = t.file(
+        "december.ofx",
+        ofx_statement(
+            "20261201",
+            "20261231",
+            &[("D1", "20261210", "100.00")],
+            "1580.00",
+        )
+        .as_bytes(),
+    );
+    let november = t.file(
+        "november.ofx",
+        ofx_statement(
+            "20261101",
+            "20261130",
+            &[("N1", "20261103", "500.00"), ("N2", "20261120", "-20.00")],
+            "1480.00",
+        )
+        .as_bytes(),
+    );
+    let first = import_bank_file(&mut t.store, &october, &BankOptions::default(), now()).unwrap();
+    assert_eq!(first.coverage_gaps, vec![], "{first}");
+    let skipped =
+        import_bank_file(&mut t.store, &december, &BankOptions::default(), now()).unwrap();
+    assert_eq!(
+        skipped
+            .coverage_gaps
+            .iter()
+            .map(|g| (g.from.to_string(), g.to.to_string()))
+            .collect::<Vec<_>>(),
+        vec![("2026-11-01".to_string(), "2026-11-30".to_string())],
+        "{skipped}"
+    );
+    assert!(
+        skipped.balance_checks.is_empty(),
+        "December cannot be opened from October's close: {skipped}"
+    );
+    assert!(
+        skipped
+            .to_string()
+            .contains("covers 2026-11-01 to 2026-11-30"),
+        "{skipped}"
+    );
+    let filled = import_bank_file(&mut t.store, &november, &BankOptions::default(), now()).unwrap();
+    assert_eq!(filled.coverage_gaps, vec![], "{filled}");
+    assert_eq!(filled.balance_checks.len(), 1, "{filled}");
+    assert_eq!(filled.balance_checks[0].difference_minor, 0);
+}

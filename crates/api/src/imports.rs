@@ -665,6 +665,9 @@ fn import_statement(
                     c.account, c.difference_minor, c.currency
                 ));
             }
+            for gap in &report.coverage_gaps {
+                outcome.skipped.push(gap.to_string());
+            }
         }
         Err(ImportError::Statement {
             line,

@@ -103,11 +103,33 @@ pub struct BankImportReport {
     pub balance_checks: Vec<BalanceCheck>,
     /// Entries the bank had not booked yet (pending), left out.
     pub not_booked: u64,
+    /// Days between the first and the last an account's statements cover that none of
+    /// them does, after this import: a payout arriving then cannot be met in the bank
+    /// until the statement of those days is imported.
+    pub coverage_gaps: Vec<CoverageGap>,
     pub content_sha256: String,
     /// The bank whose CSV export this was, by its layout's name.
     pub recognised: Option<String>,
     /// Nothing was written: a dry run.
     pub dry_run: bool,
+}
+
+/// Days of one account no imported statement covers, between days that are covered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CoverageGap {
+    pub account: String,
+    pub from: Date,
+    pub to: Date,
+}
+
+impl fmt::Display for CoverageGap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "no statement of {} covers {} to {}: a payout arriving then shows as not yet in the bank until that statement is imported",
+            self.account, self.from, self.to
+        )
+    }
 }
 
 /// A statement's opening balance plus its lines, beside the closing balance it states.
@@ -162,6 +184,9 @@ impl fmt::Display for BankImportReport {
                 c.difference_minor,
                 c.currency
             )?;
+        }
+        for gap in &self.coverage_gaps {
+            write!(f, "\nnote: {gap}")?;
         }
         Ok(())
     }
@@ -400,6 +425,13 @@ pub fn import_bank_file(
                 closing_balances.push((account.clone(), money.minor(), currency.lower()));
             }
         }
+        let coverage = tx.bank_coverage()?;
+        let coverage_gaps = accounts
+            .iter()
+            .enumerate()
+            .filter(|(i, a)| !accounts[..*i].contains(a))
+            .flat_map(|(_, a)| gaps(&coverage, a))
+            .collect();
         let report = BankImportReport {
             file: path.to_path_buf(),
             format,
@@ -408,6 +440,7 @@ pub fn import_bank_file(
             closing_balances,
             balance_checks: checks,
             not_booked,
+            coverage_gaps,
             content_sha256: sha256.clone(),
             recognised: recognised.clone(),
             dry_run: options.dry_run,
@@ -481,15 +514,40 @@ fn account_name(
 
 /// Whether the statements of `account` imported so far cover every day from `from` to `to`
 /// (statements that meet or overlap joined).
-fn covered(known: &[crate::store::StatementCoverage], account: &str, from: Date, to: Date) -> bool {
+/// The days each statement of `account` covers, earliest first.
+fn spans_of(known: &[crate::store::StatementCoverage], account: &str) -> Vec<(Date, Date)> {
     let mut spans: Vec<(Date, Date)> = known
         .iter()
         .filter(|c| c.account == account)
         .map(|c| (c.from, c.to))
         .collect();
     spans.sort();
+    spans
+}
+
+/// The days between `account`'s covered spans that no statement covers.
+fn gaps(known: &[crate::store::StatementCoverage], account: &str) -> Vec<CoverageGap> {
+    let mut out = Vec::new();
     let mut reach: Option<Date> = None;
-    for (start, end) in spans {
+    for (start, end) in spans_of(known, account) {
+        if let Some(r) = reach
+            && let (Ok(first), Ok(last)) = (r.tomorrow(), start.yesterday())
+            && first <= last
+        {
+            out.push(CoverageGap {
+                account: account.to_string(),
+                from: first,
+                to: last,
+            });
+        }
+        reach = Some(reach.map_or(end, |r| r.max(end)));
+    }
+    out
+}
+
+fn covered(known: &[crate::store::StatementCoverage], account: &str, from: Date, to: Date) -> bool {
+    let mut reach: Option<Date> = None;
+    for (start, end) in spans_of(known, account) {
         let joins = match reach {
             None => start <= from,
             Some(r) => r.tomorrow().is_ok_and(|next| start <= next),
