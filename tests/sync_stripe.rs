@@ -218,6 +218,41 @@ fn run(db: &Path, args: &[&str], stdin: Option<&str>) -> std::process::Output {
     harness::run_with_stdin(command, stdin)
 }
 
+/// Runs `chargeguard sync --page-size 10` and kills it with SIGKILL once it has committed
+/// `pages` pages of `kind` (as its progress lines say); returns how many it saw.
+async fn sync_killed_after_pages(db: &Path, kind: &'static str, pages: usize) -> usize {
+    let db = db.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let mut child = harness::cli(db.parent().expect("the store's folder"))
+            .arg("--db")
+            .arg(&db)
+            .args(["sync", "--page-size", "10"])
+            .env("CHARGEGUARD_API_KEY", KEY)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let mut seen = 0;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if line.starts_with(&format!("{kind}: page")) {
+                seen += 1;
+                if seen == pages {
+                    break;
+                }
+            }
+        }
+        // SIGKILL: no destructor, no rollback hook, no goodbye.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        seen
+    })
+    .await
+    .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_doubled() {
     let (sandbox, dir, ids) = sandbox_with(120, 0).await;
@@ -238,36 +273,7 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_doubled() {
         .await
         .unwrap();
 
-    let db_for_child = db.clone();
-    let killed_after = tokio::task::spawn_blocking(move || {
-        let mut child = harness::cli(db_for_child.parent().expect("the store's folder"))
-            .arg("--db")
-            .arg(&db_for_child)
-            .args(["sync", "--page-size", "10"])
-            .env("CHARGEGUARD_API_KEY", KEY)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let mut lines = BufReader::new(stdout).lines();
-        let mut seen = 0;
-        for line in lines.by_ref() {
-            let line = line.unwrap();
-            if line.starts_with("charges: page") {
-                seen += 1;
-                if seen == 3 {
-                    break;
-                }
-            }
-        }
-        // SIGKILL: no destructor, no rollback hook, no goodbye.
-        child.kill().unwrap();
-        child.wait().unwrap();
-        seen
-    })
-    .await
-    .unwrap();
+    let killed_after = sync_killed_after_pages(&db, "charges", 3).await;
     assert_eq!(killed_after, 3);
 
     let stored_before = stored_charge_ids(&db);
@@ -277,15 +283,7 @@ async fn a_sync_killed_mid_way_resumes_with_nothing_lost_or_doubled() {
         stored_before.len()
     );
 
-    let resumed = run(&db, &["sync", "--page-size", "10", "--json"], None);
-    assert!(
-        resumed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&resumed.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&resumed.stdout);
-    let json_start = stdout.find("{\n").unwrap();
-    let report: Value = serde_json::from_str(&stdout[json_start..]).unwrap();
+    let report = resumed_sync(&db);
     assert_eq!(
         report["charges"]["new"].as_u64().unwrap() as usize,
         120 - stored_before.len(),
@@ -358,4 +356,137 @@ async fn the_secret_key_appears_nowhere() {
     }
     let connect_out = String::from_utf8_lossy(&outputs[0].stdout);
     assert!(connect_out.contains("sk_test_…9Q7Z"), "{connect_out}");
+}
+
+/// `chargeguard sync --page-size 10 --json` after a kill: its report, once it succeeded.
+fn resumed_sync(db: &Path) -> Value {
+    let resumed = run(db, &["sync", "--page-size", "10", "--json"], None);
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&resumed.stdout);
+    serde_json::from_str(&stdout[stdout.find("{\n").unwrap()..]).unwrap()
+}
+
+/// Every id the sandbox lists at `path` (all pages).
+async fn listed_ids(base: &str, path: &str) -> BTreeSet<String> {
+    let client = reqwest::Client::new();
+    let mut ids = BTreeSet::new();
+    let mut after: Option<String> = None;
+    loop {
+        let mut url = format!("{base}{path}?limit=100");
+        if let Some(a) = &after {
+            url += &format!("&starting_after={a}");
+        }
+        let page: Value = client
+            .get(url)
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = page["data"].as_array().unwrap();
+        ids.extend(data.iter().map(|o| o["id"].as_str().unwrap().to_string()));
+        if page["has_more"] != true {
+            return ids;
+        }
+        after = data.last().map(|o| o["id"].as_str().unwrap().to_string());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_killed_among_the_balance_transactions_resumes_with_the_balance_whole() {
+    let (sandbox, dir, _) = sandbox_with(60, 4).await;
+    let now = jiff::Timestamp::now().as_second();
+    seed(
+        &sandbox,
+        json!({ "charges": [
+            {"amount": 4_200, "currency": "usd", "created": now - 7_200, "payment_method": "pm_card_createDispute"},
+            {"amount": 3_100, "currency": "usd", "created": now - 7_000, "payment_method": "pm_card_createDisputeProductNotReceived"},
+        ]}),
+    )
+    .await;
+    let base = sandbox.base_url();
+    let http = reqwest::Client::new();
+    let run_payouts: Value = http
+        .post(format!("{base}/_sandbox/payouts"))
+        .json(&json!({"status": "in_transit"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paid_out_at = run_payouts["payouts"][0]["created"].as_i64().unwrap();
+    let db = dir.path().join("cg.db");
+    let connected = run(&db, &["connect", "--api-base", &base], None);
+    assert!(connected.status.success());
+    // Every balance transactions page answers late, so the kill lands while pages remain.
+    http.post(format!("{base}/_sandbox/faults"))
+        .json(&json!({"path": "/v1/balance_transactions", "fault": "slow", "times": 1000, "hold_ms": 150}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        sync_killed_after_pages(&db, "balance transactions", 2).await,
+        2
+    );
+    let stored = |db: &Path| {
+        let mut store = Store::open(db).unwrap();
+        let txns: Vec<String> = store
+            .read(|tx| tx.balance_transactions(chargeguard::sync::GATEWAY))
+            .unwrap()
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let disputes: Vec<String> = store
+            .read(|tx| tx.disputes(chargeguard::sync::GATEWAY))
+            .unwrap()
+            .into_iter()
+            .map(|d| d.id)
+            .collect();
+        (txns, disputes)
+    };
+    let expected_txns = listed_ids(&base, "/v1/balance_transactions").await;
+    let (before, _) = stored(&db);
+    assert!(
+        before.len() >= 20 && before.len() < expected_txns.len(),
+        "killed among the pages: {} of {}",
+        before.len(),
+        expected_txns.len()
+    );
+
+    http.delete(format!("{base}/_sandbox/faults"))
+        .send()
+        .await
+        .unwrap();
+    // A sync takes what was created before its instant, in whole seconds: the resumed one
+    // must start after the payout's second for its own debit to be in its window.
+    harness::wait_until_within(
+        "the payout's second has passed",
+        Duration::from_secs(3),
+        || jiff::Timestamp::now().as_second() > paid_out_at,
+    );
+    let report = resumed_sync(&db);
+    assert_eq!(
+        report["balance_differs"],
+        json!([]),
+        "the store's balance is Stripe's once resumed: {report}"
+    );
+    let (txns, disputes) = stored(&db);
+    assert_eq!(txns.len(), expected_txns.len(), "nothing doubled");
+    assert_eq!(
+        txns.into_iter().collect::<BTreeSet<_>>(),
+        expected_txns,
+        "nothing lost"
+    );
+    assert_eq!(
+        disputes.into_iter().collect::<BTreeSet<_>>(),
+        listed_ids(&base, "/v1/disputes").await,
+        "every dispute, once"
+    );
 }

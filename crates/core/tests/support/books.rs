@@ -11,8 +11,8 @@ use std::path::Path;
 
 use chargeguard_core::money::{Currency, Money};
 use chargeguard_core::records::{
-    Charge, ChargeStatus, Coverage, GatewayRefund, Invoice, InvoiceStatus, LedgerEntry, LedgerKind,
-    Origin, RefundStatus,
+    BalanceTransaction, Charge, ChargeStatus, Coverage, Dispute, DisputeStatus, GatewayRefund,
+    Invoice, InvoiceStatus, LedgerEntry, LedgerKind, Origin, RefundStatus,
 };
 use chargeguard_core::store::{
     Adjustment, AdjustmentKind, ExtraColumns, NewAction, Resolution, SourceKind, Store,
@@ -237,7 +237,48 @@ pub enum Step {
     LedgerFix(Adjustment),
     /// Dismiss the n-th open finding (by fingerprint), if there is one.
     Dismiss(usize),
+    /// A dispute of a charge as a sync stores it (one per charge, so a later one moves it
+    /// on), with the balance transactions it moved when `moved`.
+    Dispute(DisputeOf),
     Reconcile,
+}
+
+/// What a [`Step::Dispute`] writes.
+#[derive(Debug, Clone)]
+pub struct DisputeOf {
+    pub charge_id: String,
+    pub minor: i64,
+    pub status: DisputeStatus,
+    pub opened: u8,
+    pub decided: u8,
+    /// Its withdrawal (and a won one's reversal) stored as balance transactions; else the
+    /// store holds the dispute alone, as an export brings it.
+    pub moved: bool,
+}
+
+pub fn dispute() -> impl Strategy<Value = DisputeOf> {
+    (
+        pick(CHARGES),
+        amount(),
+        prop_oneof![
+            Just(DisputeStatus::NeedsResponse),
+            Just(DisputeStatus::UnderReview),
+            Just(DisputeStatus::Won),
+            Just(DisputeStatus::Lost),
+            Just(DisputeStatus::WarningNeedsResponse),
+        ],
+        0u8..8,
+        0u8..8,
+        prop::bool::weighted(0.7),
+    )
+        .prop_map(|(charge_id, minor, status, a, b, moved)| DisputeOf {
+            charge_id,
+            minor,
+            status,
+            opened: a.min(b),
+            decided: a.max(b),
+            moved,
+        })
 }
 
 pub fn step() -> impl Strategy<Value = Step> {
@@ -252,6 +293,7 @@ pub fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(c, r, w)| Step::Sync(c, r, w)),
         1 => adjustment().prop_map(Step::LedgerFix),
         1 => (0usize..4).prop_map(Step::Dismiss),
+        1 => dispute().prop_map(Step::Dispute),
         3 => Just(Step::Reconcile),
     ]
 }
@@ -336,6 +378,55 @@ pub fn apply(store: &mut Store, step: &Step, n: usize) {
                     if let Some(fingerprint) = open.get(*k) {
                         let id = tx.finding_by_fingerprint(fingerprint)?.unwrap().id;
                         tx.resolve_finding(id, Resolution::Dismissed, now)?;
+                    }
+                }
+                Step::Dispute(d) => {
+                    let source = tx.begin_source(SourceKind::StripeSync, "stripe", None, now)?;
+                    let origin = Origin {
+                        source_id: source,
+                        line: None,
+                    };
+                    let id = format!("du_{}", d.charge_id);
+                    tx.upsert_dispute(
+                        GATEWAY,
+                        &Dispute {
+                            id: id.clone(),
+                            charge_id: d.charge_id.clone(),
+                            payment_intent: None,
+                            amount: money(d.minor, false),
+                            status: d.status,
+                            reason: "fraudulent".into(),
+                            created: at(d.opened),
+                            evidence_due_by: None,
+                        },
+                        &origin,
+                    )?;
+                    let warning = matches!(d.status, DisputeStatus::WarningNeedsResponse);
+                    if d.moved && !warning {
+                        let moved =
+                            |suffix: &str, amount: i64, fee: i64, slot: u8| BalanceTransaction {
+                                id: format!("txn_{id}_{suffix}"),
+                                kind: "adjustment".into(),
+                                amount: money(amount, false),
+                                fee: money(fee, false),
+                                net: money(amount - fee, false),
+                                created: at(slot) + SignedDuration::from_secs(30),
+                                available_on: at(slot) + SignedDuration::from_secs(30),
+                                source: Some(id.clone()),
+                                payout: None,
+                            };
+                        tx.upsert_balance_transaction(
+                            GATEWAY,
+                            &moved("withdrawal", -d.minor, 1_500, d.opened),
+                            &origin,
+                        )?;
+                        if d.status == DisputeStatus::Won {
+                            tx.upsert_balance_transaction(
+                                GATEWAY,
+                                &moved("reversal", d.minor, 0, d.decided),
+                                &origin,
+                            )?;
+                        }
                     }
                 }
                 Step::Reconcile => unreachable!("reconciled by the test"),
