@@ -13,6 +13,8 @@ export CHARGEGUARD_SOAK_TRIALS="${CHARGEGUARD_SOAK_TRIALS:-200}"
 scripts/with-keyring.sh cargo test --release --features failpoints
 # Stripe's own Node client against the sandbox gateway.
 scripts/test-stripe-clients.sh
+# python-quickbooks and intuit-oauth against the QuickBooks Online stand-in.
+scripts/test-books-clients.sh
 # The front end: Vitest units and the Playwright morning in Chromium against `ui-server`.
 scripts/test-ui.sh
 # The real desktop app (Tauri, WebKitGTK) under Xvfb through tauri-driver.

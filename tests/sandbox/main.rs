@@ -12,3 +12,4 @@ mod faults;
 mod fidelity;
 mod idempotency;
 mod process;
+mod qbo;

@@ -9,6 +9,7 @@
 //! `expand[]` may name), [`cards`] (test payment methods decide outcomes), [`search`] (Stripe's query
 //! language), [`state`] (its own SQLite file, the only SQL here), [`faults`], [`seed`],
 //! and `server` (authentication, idempotency, fault striking, the connection it can drop).
+//! [`qbo`] is a QuickBooks Online stand-in served beside it, on the same port and file.
 //!
 //! It must never share a file with the Chargeguard store, never bind a non-loopback
 //! address unless told to explicitly, and never accept a key that is not `sk_test_…`.
@@ -20,6 +21,7 @@ mod charge_amounts;
 pub mod disputes;
 mod expand;
 pub mod faults;
+pub mod qbo;
 pub mod search;
 pub mod seed;
 mod server;

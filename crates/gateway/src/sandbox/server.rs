@@ -49,6 +49,7 @@ pub struct App {
     shutdown: watch::Receiver<bool>,
     request_prefix: String,
     requests: AtomicU64,
+    qbo_throttle: super::qbo::http::Throttle,
 }
 
 impl App {
@@ -62,12 +63,21 @@ impl App {
             shutdown,
             request_prefix: format!("req_{:x}", started % 0xffff_ffff_ffff),
             requests: AtomicU64::new(0),
+            qbo_throttle: Default::default(),
         }
+    }
+
+    pub(crate) fn faults(&self) -> &Faults {
+        &self.faults
+    }
+
+    pub(crate) fn qbo_throttle(&self) -> &super::qbo::http::Throttle {
+        &self.qbo_throttle
     }
 
     /// Runs `work` on the state file in a blocking thread, in one transaction committed
     /// only when `work` returns `Ok`.
-    async fn transaction<T: Send + 'static>(
+    pub(crate) async fn transaction<T: Send + 'static>(
         self: &Arc<Self>,
         work: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, ApiError> + Send + 'static,
     ) -> Result<T, ApiError> {
@@ -100,7 +110,7 @@ impl App {
     }
 
     /// Waits `hold`, or less if the sandbox is shutting down. Returns false on shutdown.
-    async fn hold(&self, hold: Duration) -> bool {
+    pub(crate) async fn hold(&self, hold: Duration) -> bool {
         let mut shutdown = self.shutdown.clone();
         tokio::select! {
             _ = tokio::time::sleep(hold) => true,
@@ -135,7 +145,7 @@ pub struct ClientConnection {
 
 impl ClientConnection {
     /// Closes the connection both ways: the client reads end-of-stream before any answer.
-    fn drop_connection(&self) {
+    pub(crate) fn drop_connection(&self) {
         if let Some(socket) = &self.socket {
             let _ = socket.shutdown(Shutdown::Both);
         }
@@ -172,7 +182,7 @@ struct RequestId(String);
 
 /// The router: the Stripe subset under `/v1`, the control endpoints under `/_sandbox`.
 pub fn router(app: Arc<App>) -> Router {
-    Router::new()
+    let stripe = Router::new()
         .route("/_sandbox/health", get(health))
         .route(
             "/_sandbox/faults",
@@ -181,7 +191,8 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/seed", post(seed_objects))
         .route("/_sandbox/payouts", post(run_payouts))
         .route("/_sandbox/stats", get(stats))
-        .route("/_sandbox/idempotency_keys", delete(forget_keys))
+        .route("/_sandbox/idempotency_keys", delete(forget_keys));
+    super::qbo::http::routes(stripe)
         .fallback(api_request)
         // Seeding 100,000 charges is one large JSON body.
         .layer(DefaultBodyLimit::max(512 * 1024 * 1024))

@@ -1,5 +1,6 @@
 //! The sandbox's own SQLite file: the gateway's objects, its idempotency records and its
-//! id counters. Every SQL statement of the sandbox lives here.
+//! id counters. Every SQL statement of the Stripe sandbox lives here (the QuickBooks
+//! stand-in's, in the same file, in `qbo::state`).
 //!
 //! It is a separate program's state, not the Chargeguard store, and must never share a
 //! file or a table with it. The file is opened in WAL mode with `synchronous=FULL`, so an
@@ -344,9 +345,13 @@ pub fn open(dir: &Path) -> Result<Connection, StateError> {
     // and the default 2 MiB turns that into disk reads.
     conn.pragma_update(None, "cache_size", -65_536)
         .map_err(|e| fail(e.to_string()))?;
-    Migrations::new(vec![M::up(V1_OBJECTS), M::up(V2_BALANCE)])
-        .to_latest(&mut conn)
-        .map_err(|e| fail(e.to_string()))?;
+    Migrations::new(vec![
+        M::up(V1_OBJECTS),
+        M::up(V2_BALANCE),
+        M::up(super::qbo::state::V3_QBO),
+    ])
+    .to_latest(&mut conn)
+    .map_err(|e| fail(e.to_string()))?;
     Ok(conn)
 }
 
