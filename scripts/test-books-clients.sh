@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The accounting systems' most-used clients, unchanged (pinned in
 # tests/books-clients/requirements.txt), against the sandbox's stand-ins of the real binary:
-# python-quickbooks and intuit-oauth for QuickBooks Online.
+# python-quickbooks and intuit-oauth for QuickBooks Online, xero-python for Xero.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/ensure-tools.sh
@@ -16,4 +16,6 @@ target="${CARGO_TARGET_DIR:-$PWD/target}"
 venv="${CHARGEGUARD_PY_VENV:-$HOME/.cache/chargeguard/books-clients-venv}"
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/books-clients/requirements.txt
-CHARGEGUARD_BIN="$target/release/chargeguard" "$venv/bin/python" tests/books-clients/qbo.py
+for client in qbo xero; do
+  CHARGEGUARD_BIN="$target/release/chargeguard" "$venv/bin/python" "tests/books-clients/$client.py"
+done

@@ -8,15 +8,13 @@ revocation. Whatever these clients do with QuickBooks must work, and answer, the
 """
 
 import os
-import re
-import subprocess
 import sys
-import tempfile
 import urllib.parse
 
 # The stand-in speaks plain HTTP on loopback; requests-oauthlib refuses that unless told.
 os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
 
+from harness import Checks, start_sandbox  # noqa: E402
 import requests  # noqa: E402
 from intuitlib.client import AuthClient  # noqa: E402
 from intuitlib.enums import Scopes  # noqa: E402
@@ -34,29 +32,10 @@ from quickbooks.objects.detailline import SalesItemLine, SalesItemLineDetail  # 
 from quickbooks.objects.invoice import Invoice  # noqa: E402
 from quickbooks.objects.payment import Payment, PaymentLine  # noqa: E402
 
-checks = 0
-
-
-def check(name, fn):
-    global checks
-    try:
-        fn()
-    except Exception:
-        print(f"FAIL {name}", flush=True)
-        raise
-    checks += 1
-    print(f"ok   {name}", flush=True)
-
-
-state = tempfile.mkdtemp(prefix="cg-qbo-python-")
-sandbox = subprocess.Popen(
-    [os.environ["CHARGEGUARD_BIN"], "sandbox", "serve", "--state", state],
-    stdout=subprocess.PIPE,
-    text=True,
-)
+checks = Checks()
+check = checks.check
+sandbox, base = start_sandbox("cg-qbo-python-")
 try:
-    first = sandbox.stdout.readline()
-    base = re.match(r"listening on (http://\S+)", first).group(1)
     REDIRECT = "http://localhost:8765/callback"
 
     def new_auth():
@@ -261,5 +240,5 @@ finally:
     sandbox.terminate()
     sandbox.wait()
 
-print(f"python-quickbooks and intuit-oauth: {checks} checks passed")
+print(f"python-quickbooks and intuit-oauth: {checks.passed} checks passed")
 sys.exit(0)

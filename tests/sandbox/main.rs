@@ -13,3 +13,4 @@ mod fidelity;
 mod idempotency;
 mod process;
 mod qbo;
+mod xero;

@@ -9,7 +9,8 @@
 //! `expand[]` may name), [`cards`] (test payment methods decide outcomes), [`search`] (Stripe's query
 //! language), [`state`] (its own SQLite file, the only SQL here), [`faults`], [`seed`],
 //! and `server` (authentication, idempotency, fault striking, the connection it can drop).
-//! [`qbo`] is a QuickBooks Online stand-in served beside it, on the same port and file.
+//! [`qbo`] and [`xero`] are QuickBooks Online and Xero stand-ins served beside it, on the
+//! same port and file.
 //!
 //! It must never share a file with the Chargeguard store, never bind a non-loopback
 //! address unless told to explicitly, and never accept a key that is not `sk_test_…`.
@@ -18,6 +19,7 @@ pub mod api;
 pub mod balance;
 pub mod cards;
 mod charge_amounts;
+pub mod decimal_json;
 pub mod disputes;
 mod expand;
 pub mod faults;
@@ -26,7 +28,9 @@ pub mod search;
 pub mod seed;
 mod server;
 pub mod state;
+mod strike;
 pub mod wire;
+pub mod xero;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -50,6 +50,7 @@ pub struct App {
     request_prefix: String,
     requests: AtomicU64,
     qbo_throttle: super::qbo::http::Throttle,
+    xero_limits: super::xero::http::Limits,
 }
 
 impl App {
@@ -64,6 +65,7 @@ impl App {
             request_prefix: format!("req_{:x}", started % 0xffff_ffff_ffff),
             requests: AtomicU64::new(0),
             qbo_throttle: Default::default(),
+            xero_limits: Default::default(),
         }
     }
 
@@ -73,6 +75,10 @@ impl App {
 
     pub(crate) fn qbo_throttle(&self) -> &super::qbo::http::Throttle {
         &self.qbo_throttle
+    }
+
+    pub(crate) fn xero_limits(&self) -> &super::xero::http::Limits {
+        &self.xero_limits
     }
 
     /// Runs `work` on the state file in a blocking thread, in one transaction committed
@@ -192,7 +198,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/_sandbox/payouts", post(run_payouts))
         .route("/_sandbox/stats", get(stats))
         .route("/_sandbox/idempotency_keys", delete(forget_keys));
-    super::qbo::http::routes(stripe)
+    super::xero::http::routes(super::qbo::http::routes(stripe))
         .fallback(api_request)
         // Seeding 100,000 charges is one large JSON body.
         .layer(DefaultBodyLimit::max(512 * 1024 * 1024))

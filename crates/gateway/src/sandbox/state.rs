@@ -349,6 +349,7 @@ pub fn open(dir: &Path) -> Result<Connection, StateError> {
         M::up(V1_OBJECTS),
         M::up(V2_BALANCE),
         M::up(super::qbo::state::V3_QBO),
+        M::up(super::xero::state::V4_XERO),
     ])
     .to_latest(&mut conn)
     .map_err(|e| fail(e.to_string()))?;

@@ -26,9 +26,9 @@ use super::oauth::{self, TokenError};
 use super::query;
 use super::state::{self, Company};
 use super::wire::{Fault, envelope_time, parse_time, unauthorized};
-use crate::sandbox::faults::FaultKind;
 use crate::sandbox::server::{App, ClientConnection};
 use crate::sandbox::state::StateError;
+use crate::sandbox::strike::{self, After, Refusal};
 
 /// Intuit's documented throttle: 500 calls a minute per company.
 const CALLS_PER_MINUTE: usize = 500;
@@ -433,34 +433,16 @@ async fn api_call(
         Err(fault) => return fault_response(&fault, Some(&company)),
     };
     let strike = app.faults().strike(method.as_str(), uri.path());
-    if let Some(s) = strike {
-        let before = match s.kind {
-            FaultKind::RateLimit => Some(Fault::throttled()),
-            FaultKind::Error500BeforeCommit => Some(Fault::internal(
-                "sandbox fault error_500_before_commit: nothing was done",
-            )),
-            FaultKind::Error503BeforeCommit => Some(Fault {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                ..Fault::internal("sandbox fault error_503_before_commit: nothing was done")
-            }),
-            FaultKind::TimeoutBeforeCommit => {
-                app.hold(s.hold).await;
-                connection.drop_connection();
-                Some(Fault::internal(
-                    "sandbox fault timeout_before_commit: nothing was done",
-                ))
-            }
-            FaultKind::Slow => {
-                if !app.hold(s.hold).await {
-                    connection.drop_connection();
-                }
-                None
-            }
-            _ => None,
-        };
-        if let Some(fault) = before {
+    match strike::before(&app, &connection, strike).await {
+        Some(Refusal::Throttled) => return fault_response(&Fault::throttled(), Some(&company)),
+        Some(Refusal::Failed { status, detail }) => {
+            let fault = Fault {
+                status,
+                ..Fault::internal(detail)
+            };
             return fault_response(&fault, Some(&company));
         }
+        None => {}
     }
     let request_id = (method == Method::POST)
         .then(|| param(&params, "requestid").map(str::to_string))
@@ -507,27 +489,18 @@ async fn api_call(
         text,
     )
         .into_response();
-    match strike.map(|s| (s.kind, s.hold)) {
-        Some((FaultKind::LoseResponseAfterCommit, _)) => {
-            connection.drop_connection();
-            fault_response(
-                &Fault::internal("sandbox fault: this answer was lost"),
-                Some(&company),
-            )
-        }
-        Some((FaultKind::TimeoutAfterCommit, hold)) => {
-            if !app.hold(hold).await {
-                connection.drop_connection();
-            }
-            answer
-        }
-        Some((FaultKind::Error500AfterCommit, _)) => fault_response(
+    match strike::after(&app, &connection, strike).await {
+        After::Answer => answer,
+        After::Lost => fault_response(
+            &Fault::internal("sandbox fault: this answer was lost"),
+            Some(&company),
+        ),
+        After::Failed => fault_response(
             &Fault::internal(
                 "sandbox fault error_500_after_commit: the request was carried out; send it again with the same requestid for its answer",
             ),
             Some(&company),
         ),
-        _ => answer,
     }
 }
 

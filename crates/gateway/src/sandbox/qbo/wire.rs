@@ -1,10 +1,9 @@
 //! QuickBooks Online's wire format: the `Fault` envelope and its codes, the 401 body the
 //! gateway in front of the API sends, times written with the company's offset, and
-//! amounts as JSON numbers (read exactly from their decimal text, kept as cents).
+//! amounts (`decimal_json`).
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 /// An error QBO answers with: HTTP status, `Fault.type`, and one `Error`.
@@ -217,64 +216,26 @@ pub fn parse_time(text: &str, zone: &str) -> Option<jiff::Timestamp> {
     date.to_zoned(tz).ok().map(|z| z.timestamp())
 }
 
-/// An amount a client sent, in cents: a JSON number (read from its decimal text) or a
-/// numeric string (python-quickbooks writes `Decimal`s so). More than two decimals is
-/// refused rather than rounded.
+/// An amount a client sent, in cents (see `decimal_json`), refused with QBO's 2170.
 pub fn cents(value: &Value, field: &str) -> Result<i64, Fault> {
-    let text = match value {
-        Value::Number(n) => n.to_string(),
-        Value::String(s) => s.trim().to_string(),
-        _ => return Err(Fault::required(field)),
-    };
-    let bad = || {
+    if value.is_null() {
+        return Err(Fault::required(field));
+    }
+    crate::sandbox::decimal_json::cents_of(value).ok_or_else(|| {
         Fault::validation(
             2170,
             "Invalid Number",
-            format!("Invalid Number : {field} is not a valid amount ({text})"),
+            format!("Invalid Number : {field} is not a valid amount ({value})"),
         )
         .on(field)
-    };
-    let d: Decimal = text.parse().map_err(|_| bad())?;
-    if d.scale() > 2 && d.normalize().scale() > 2 {
-        return Err(bad());
-    }
-    let minor = (d * Decimal::from(100)).normalize();
-    if minor.scale() > 0 {
-        return Err(bad());
-    }
-    i64::try_from(minor).map_err(|_| bad())
+    })
 }
 
-/// Cents as the JSON number QBO writes (`362.07`, `25`).
-pub fn amount(cents: i64) -> Value {
-    let text = Decimal::new(cents, 2).normalize().to_string();
-    // float-ok: QBO's wire writes amounts as JSON numbers; this one is made from the exact
-    // decimal text, never computed on, and reads back as the same text.
-    let number: f64 = text.parse().unwrap_or(0.0);
-    json!(number)
-}
+pub use crate::sandbox::decimal_json::number as amount;
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn amounts_read_exactly_and_write_back_as_the_same_decimals() {
-        for (sent, minor) in [
-            (json!(362.07), 36_207),
-            (json!(25), 2_500),
-            (json!("25.00"), 2_500),
-            (json!(0.1), 10),
-            (json!("1234567.89"), 123_456_789),
-        ] {
-            assert_eq!(cents(&sent, "TotalAmt").unwrap(), minor, "{sent}");
-            assert_eq!(cents(&amount(minor), "TotalAmt").unwrap(), minor);
-        }
-        assert_eq!(amount(36_207).to_string(), "362.07");
-        assert_eq!(amount(2_500).to_string(), "25.0");
-        assert_eq!(cents(&json!("1.005"), "Amount").unwrap_err().code, 2170);
-        assert_eq!(cents(&json!("x"), "Amount").unwrap_err().code, 2170);
-    }
 
     #[test]
     fn times_carry_the_companys_offset() {
