@@ -13,4 +13,5 @@ mod fidelity;
 mod idempotency;
 mod process;
 mod qbo;
+mod qbo_client;
 mod xero;

@@ -8,7 +8,7 @@
 //! contract.
 
 pub use chargeguard_domain::{audit, dates, money, records};
-pub use chargeguard_gateway::{gateway, loopback, sandbox, secret};
+pub use chargeguard_gateway::{books, gateway, loopback, sandbox, secret};
 pub use chargeguard_store as store;
 
 pub mod actions;

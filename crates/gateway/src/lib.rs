@@ -5,6 +5,7 @@
 //! - `sandbox`: Stripe's API subset over loopback HTTP, with its idempotency rules, fault
 //!   injection and its own SQLite state, for the demo and the tests.
 //! - `secret`: the secret key, which masks itself, and the OS keyring that keeps it.
+//! - `books`: the accounting systems' clients (QuickBooks Online's tokens and reads).
 //!
 //! It stands on the domain floor (`chargeguard-domain`) and on nothing else of ours: it
 //! never touches the store or decides what a finding is.
@@ -15,6 +16,7 @@
 // everywhere else.
 use chargeguard_domain::{money, records};
 
+pub mod books;
 pub mod gateway;
 pub mod loopback;
 pub mod sandbox;

@@ -1,0 +1,30 @@
+//! Clients of the accounting systems a business keeps its books in (issue 19): today
+//! QuickBooks Online's token endpoint and reads ([`qbo`]). Like the Stripe client they
+//! speak the real wire format and are tested against the sandbox's stand-ins over HTTP.
+//! They never touch the store and never decide what a finding is.
+
+pub mod qbo;
+
+use std::fmt;
+
+/// A token or client secret of an accounting system: shown masked, never whole, in
+/// `Debug` and errors; [`BooksSecret::expose`] is for the one header that carries it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct BooksSecret(String);
+
+impl BooksSecret {
+    pub fn new(text: impl Into<String>) -> BooksSecret {
+        BooksSecret(text.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BooksSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown: String = self.0.chars().take(4).collect();
+        write!(f, "BooksSecret({shown}…)")
+    }
+}

@@ -1,0 +1,335 @@
+//! A QuickBooks Online client: Intuit's token endpoint (the code exchange and the refresh,
+//! whose rotated refresh token the caller must keep before it uses the new access token,
+//! since Intuit forgets the old one a day later) and reads of the Accounting API (`query`
+//! paged with STARTPOSITION until a short page, one entity by id). Writes come with the
+//! push journal.
+//!
+//! Errors say what the caller can do: refresh and retry (`Unauthorized`), reconnect
+//! (`Reconnect`: the grant is revoked or expired), wait (`Throttled`), or read QBO's
+//! `Fault` (its code, e.g. 6210 for a closed period).
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use super::BooksSecret;
+
+/// Where a QuickBooks lives: Intuit's hosts, or the sandbox's stand-in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QboEndpoints {
+    pub token_url: String,
+    /// The Accounting API's base, ending in `/v3`.
+    pub api_base: String,
+}
+
+impl QboEndpoints {
+    pub fn production() -> QboEndpoints {
+        QboEndpoints {
+            token_url: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer".into(),
+            api_base: "https://quickbooks.api.intuit.com/v3".into(),
+        }
+    }
+
+    /// The sandbox's stand-in at `base` (`http://127.0.0.1:PORT`).
+    pub fn at(base: &str) -> QboEndpoints {
+        let base = base.trim_end_matches('/');
+        QboEndpoints {
+            token_url: format!("{base}/oauth2/v1/tokens/bearer"),
+            api_base: format!("{base}/v3"),
+        }
+    }
+}
+
+/// An app's credentials at Intuit.
+#[derive(Debug, Clone)]
+pub struct AppCredentials {
+    pub client_id: String,
+    pub client_secret: BooksSecret,
+}
+
+/// What the token endpoint gives.
+#[derive(Debug, Clone)]
+pub struct Tokens {
+    pub access: BooksSecret,
+    pub refresh: BooksSecret,
+    pub access_expires_in: Duration,
+    pub refresh_expires_in: Duration,
+}
+
+/// Why a call to QuickBooks did not give its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum QboError {
+    #[error("QuickBooks no longer accepts this connection ({detail}); connect the company again")]
+    Reconnect { detail: String },
+    #[error("QuickBooks refused the access token ({detail}); refresh it and try again")]
+    Unauthorized { detail: String },
+    #[error(
+        "QuickBooks is limiting calls to this company{}; wait and try again",
+        retry_after.map(|d| format!(" (it asked to wait {} s)", d.as_secs())).unwrap_or_default()
+    )]
+    Throttled { retry_after: Option<Duration> },
+    #[error("QuickBooks refused the request (HTTP {status}, code {code}): {message}: {detail}")]
+    Fault {
+        status: u16,
+        code: String,
+        message: String,
+        detail: String,
+    },
+    #[error("could not reach QuickBooks: {0}; check the connection and try again")]
+    Transport(String),
+    #[error("QuickBooks answered something this client cannot read: {0}")]
+    Decode(String),
+}
+
+impl QboError {
+    /// QBO's fault code, for a refusal the caller acts on (6210: the period is closed).
+    pub fn fault_code(&self) -> Option<&str> {
+        match self {
+            QboError::Fault { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+fn transport(e: reqwest::Error) -> QboError {
+    QboError::Transport(e.to_string())
+}
+
+/// A plain HTTP client with the timeouts every call here has.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, QboError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("chargeguard/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(transport)
+}
+
+async fn token_call(
+    http: &reqwest::Client,
+    endpoints: &QboEndpoints,
+    app: &AppCredentials,
+    form: &[(&str, &str)],
+) -> Result<Tokens, QboError> {
+    let answer = http
+        .post(&endpoints.token_url)
+        .basic_auth(&app.client_id, Some(app.client_secret.expose()))
+        .header("Accept", "application/json")
+        .form(form)
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = answer.status();
+    let body: Value = answer
+        .json()
+        .await
+        .map_err(|e| QboError::Decode(e.to_string()))?;
+    if status == StatusCode::BAD_REQUEST && body["error"] == "invalid_grant" {
+        return Err(QboError::Reconnect {
+            detail: "the authorization or refresh token is invalid, expired or revoked".into(),
+        });
+    }
+    if !status.is_success() {
+        return Err(QboError::Fault {
+            status: status.as_u16(),
+            code: body["error"].as_str().unwrap_or("").to_string(),
+            message: "the token endpoint refused".into(),
+            detail: body.to_string(),
+        });
+    }
+    let text = |k: &str| {
+        body[k]
+            .as_str()
+            .map(BooksSecret::new)
+            .ok_or_else(|| QboError::Decode(format!("the token answer has no {k}")))
+    };
+    let seconds = |k: &str| Duration::from_secs(body[k].as_u64().unwrap_or(0));
+    Ok(Tokens {
+        access: text("access_token")?,
+        refresh: text("refresh_token")?,
+        access_expires_in: seconds("expires_in"),
+        refresh_expires_in: seconds("x_refresh_token_expires_in"),
+    })
+}
+
+/// Exchanges the code Intuit's redirect carried.
+pub async fn exchange_code(
+    http: &reqwest::Client,
+    endpoints: &QboEndpoints,
+    app: &AppCredentials,
+    code: &str,
+    redirect_uri: &str,
+) -> Result<Tokens, QboError> {
+    token_call(
+        http,
+        endpoints,
+        app,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+        ],
+    )
+    .await
+}
+
+/// A new access token, and a new refresh token the caller must keep first.
+pub async fn refresh(
+    http: &reqwest::Client,
+    endpoints: &QboEndpoints,
+    app: &AppCredentials,
+    refresh_token: &BooksSecret,
+) -> Result<Tokens, QboError> {
+    token_call(
+        http,
+        endpoints,
+        app,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.expose()),
+        ],
+    )
+    .await
+}
+
+/// The Accounting API of one company, with one access token.
+#[derive(Debug, Clone)]
+pub struct QboClient {
+    http: reqwest::Client,
+    api_base: String,
+    realm: String,
+    access: BooksSecret,
+}
+
+/// QBO's largest page.
+pub const MAX_PAGE: usize = 1000;
+
+impl QboClient {
+    pub fn new(
+        http: reqwest::Client,
+        endpoints: &QboEndpoints,
+        realm: &str,
+        access: BooksSecret,
+    ) -> QboClient {
+        QboClient {
+            http,
+            api_base: endpoints.api_base.trim_end_matches('/').to_string(),
+            realm: realm.to_string(),
+            access,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/company/{}/{path}", self.api_base, self.realm)
+    }
+
+    async fn answer(&self, request: reqwest::RequestBuilder) -> Result<Value, QboError> {
+        let answer = request
+            .bearer_auth(self.access.expose())
+            .header("Accept", "application/json")
+            .query(&[("minorversion", "75")])
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = answer.status();
+        let retry_after = answer
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_secs);
+        let text = answer.text().await.map_err(transport)?;
+        if status == StatusCode::UNAUTHORIZED {
+            // The gateway's own envelope: its detail names expiry or revocation.
+            let detail = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| {
+                    v["fault"]["error"][0]["detail"]
+                        .as_str()
+                        .map(str::to_string)
+                })
+                .unwrap_or_else(|| "401".into());
+            let detail: String = detail.split(':').next().unwrap_or("").to_string();
+            return Err(QboError::Unauthorized { detail });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(QboError::Throttled { retry_after });
+        }
+        let body: Value =
+            serde_json::from_str(&text).map_err(|e| QboError::Decode(format!("{e}: {text}")))?;
+        if let Some(error) = body["Fault"]["Error"].get(0) {
+            let field = |k: &str| error[k].as_str().unwrap_or("").to_string();
+            return Err(QboError::Fault {
+                status: status.as_u16(),
+                code: field("code"),
+                message: field("Message"),
+                detail: field("Detail"),
+            });
+        }
+        if !status.is_success() {
+            return Err(QboError::Fault {
+                status: status.as_u16(),
+                code: String::new(),
+                message: "QuickBooks failed".into(),
+                detail: text,
+            });
+        }
+        Ok(body)
+    }
+
+    /// One `select` statement's `QueryResponse`.
+    pub async fn query(&self, select: &str) -> Result<Value, QboError> {
+        let body = self
+            .answer(
+                self.http
+                    .post(self.url("query"))
+                    .header("Content-Type", "application/text")
+                    .body(select.to_string()),
+            )
+            .await?;
+        Ok(body["QueryResponse"].clone())
+    }
+
+    /// Every `entity` that `condition` (a WHERE clause, or empty) selects, ordered by
+    /// `order_by`, read page by page until a short page.
+    pub async fn query_all(
+        &self,
+        entity: &str,
+        condition: &str,
+        order_by: &str,
+        page: usize,
+    ) -> Result<Vec<Value>, QboError> {
+        let page = page.clamp(1, MAX_PAGE);
+        let filter = if condition.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {condition}")
+        };
+        let mut out = Vec::new();
+        loop {
+            let select = format!(
+                "SELECT * FROM {entity}{filter} ORDERBY {order_by} STARTPOSITION {} MAXRESULTS {page}",
+                out.len() + 1
+            );
+            let response = self.query(&select).await?;
+            let rows = response[entity].as_array().cloned().unwrap_or_default();
+            let short = rows.len() < page;
+            out.extend(rows);
+            if short {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// One entity by id.
+    pub async fn read(&self, entity: &str, id: &str) -> Result<Value, QboError> {
+        let body = self
+            .answer(
+                self.http
+                    .get(self.url(&format!("{}/{id}", entity.to_lowercase()))),
+            )
+            .await?;
+        Ok(body[entity].clone())
+    }
+}
