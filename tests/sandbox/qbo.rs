@@ -259,3 +259,57 @@ async fn tokens_are_checked_and_the_gateway_answers_in_its_own_envelope() {
     assert_ne!(first["refresh_token"].as_str().unwrap(), refresh);
     assert_eq!(refreshed(CLIENT, refresh).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_refused_seed_leaves_nothing_and_a_payment_is_never_negative() {
+    let sb = sandbox().await;
+    let (realm, token, _) = connect(&sb).await;
+    let refused = sb
+        .http
+        .post(sb.url("/_sandbox/qbo/seed"))
+        .json(
+            &json!({"realm": realm, "customers": [{"DisplayName": "Dino"}],
+            "invoices": [{"CustomerRef": {"value": "404"}, "Line": [{"Amount": 5}]}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let customers = qbo_query(&sb, &realm, &token, "select count(*) from Customer").await;
+    assert_eq!(
+        customers["QueryResponse"]["totalCount"], 0,
+        "nothing of a refused seed stays"
+    );
+
+    let seeded: Value = sb
+        .http
+        .post(sb.url("/_sandbox/qbo/seed"))
+        .json(
+            &json!({"realm": realm, "customers": [{"DisplayName": "Dino"}],
+            "invoices": [{"CustomerRef": {"value": "1"}, "Line": [{"Amount": 5}]}]}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let invoice = seeded["Invoice"][0].as_str().unwrap().to_string();
+    let negative = qbo_post(
+        &sb,
+        &realm,
+        &token,
+        "payment",
+        None,
+        json!({"CustomerRef": {"value": "1"}, "TotalAmt": 0,
+            "Line": [{"Amount": -5, "LinkedTxn": [{"TxnId": invoice, "TxnType": "Invoice"}]}]}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(negative.status(), StatusCode::BAD_REQUEST);
+    let invoices = qbo_query(&sb, &realm, &token, "select * from Invoice").await;
+    assert_eq!(
+        invoices["QueryResponse"]["Invoice"][0]["Balance"],
+        json!(5.0)
+    );
+}

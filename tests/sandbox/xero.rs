@@ -276,3 +276,108 @@ async fn a_token_reaches_only_its_organisations_and_the_minute_limit_names_itsel
     assert_eq!(refused.headers()["x-rate-limit-problem"], "minute");
     assert!(refused.headers().contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn a_key_is_one_organisations_and_where_filters_are_answered_or_refused() {
+    let sb = sandbox().await;
+    for (tenant, name) in [
+        ("aaaaaaaa-0000-4000-a000-000000000001", "First Ltd"),
+        ("bbbbbbbb-0000-4000-a000-000000000002", "Second Ltd"),
+    ] {
+        sb.http
+            .post(sb.url("/_sandbox/xero/tenants"))
+            .json(&json!({"tenant": tenant, "name": name}))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (token, first) = connect(&sb).await;
+    let second = "bbbbbbbb-0000-4000-a000-000000000002";
+    assert_ne!(first, second);
+    let contact = json!({"Contacts": [{"Name": "Betty Rubble"}]});
+    let mut ids = Vec::new();
+    for tenant in [first.as_str(), second] {
+        let made: Value = call(
+            &sb,
+            &token,
+            tenant,
+            reqwest::Method::PUT,
+            "Contacts",
+            Some("same-key"),
+            Some(contact.clone()),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        ids.push(
+            made["Contacts"][0]["ContactID"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+        let listed: Value = call(
+            &sb,
+            &token,
+            tenant,
+            reqwest::Method::GET,
+            "Contacts",
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(
+            listed["Contacts"].as_array().unwrap().len(),
+            1,
+            "{tenant}: {listed}"
+        );
+    }
+    assert_ne!(
+        ids[0], ids[1],
+        "each organisation made its own contact under the key"
+    );
+
+    let filtered = |filter: &'static str| {
+        let (sb, token, tenant) = (&sb, token.clone(), first.clone());
+        async move {
+            call(
+                sb,
+                &token,
+                &tenant,
+                reqwest::Method::GET,
+                &format!("Contacts?where={}", urlencode(filter)),
+                None,
+                None,
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let found: Value = filtered(r#"Name=="Betty Rubble" and ContactStatus=="ACTIVE""#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found["Contacts"].as_array().unwrap().len(), 1, "{found}");
+    let none: Value = filtered(r#"Name!="Betty Rubble""#)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(none["Contacts"].as_array().unwrap().len(), 0);
+    let refused = filtered("UpdatedDateUTC >= DateTime(2026, 01, 01)").await;
+    assert_eq!(
+        refused.status(),
+        StatusCode::BAD_REQUEST,
+        "an unanswerable filter is refused, not ignored"
+    );
+}
+
+fn urlencode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}

@@ -98,6 +98,8 @@ impl Books<'_, '_> {
     /// since times are whole seconds and a client asks again from the last answer's time.
     pub fn changed_since(&self, entity: &str, since: jiff::Timestamp) -> Result<Vec<Value>, Fault> {
         let zone = self.company.zone.clone();
+        // Objects carry whole seconds, clients send the envelope's milliseconds.
+        let since = jiff::Timestamp::from_second(since.as_second()).unwrap_or(since);
         let mut rows = state::entities(self.tx, self.realm(), entity)?;
         rows.retain(|b| {
             b["MetaData"]["LastUpdatedTime"]
@@ -193,12 +195,8 @@ impl Books<'_, '_> {
             .map_err(|_| Fault::invalid_reference("Customer", &id))
     }
 
-    fn dated(&self, body: &mut Value) -> Result<(), Fault> {
-        // Clients send an unset date as "" (python-quickbooks) or null.
-        if body["TxnDate"].as_str().is_none_or(str::is_empty) {
-            body["TxnDate"] = json!(today(self.now, &self.company.zone));
-        }
-        let date = body["TxnDate"].as_str().unwrap_or_default().to_string();
+    /// A transaction date: a real date, in an open period.
+    fn check_txn_date(&self, date: &str) -> Result<(), Fault> {
         if date.parse::<jiff::civil::Date>().is_err() {
             return Err(Fault::validation(
                 2040,
@@ -207,7 +205,16 @@ impl Books<'_, '_> {
             )
             .on("TxnDate"));
         }
-        self.check_open(Some(&date))?;
+        self.check_open(Some(date))
+    }
+
+    fn dated(&self, body: &mut Value) -> Result<(), Fault> {
+        // Clients send an unset date as "" (python-quickbooks) or null.
+        if body["TxnDate"].as_str().is_none_or(str::is_empty) {
+            body["TxnDate"] = json!(today(self.now, &self.company.zone));
+        }
+        let date = body["TxnDate"].as_str().unwrap_or_default().to_string();
+        self.check_txn_date(&date)?;
         if body.get("CurrencyRef").is_none() {
             body["CurrencyRef"] = json!({"value": self.company.currency});
         }
@@ -319,6 +326,13 @@ impl Books<'_, '_> {
         )?;
         self.dated(body)?;
         let applied = Self::applied(body)?;
+        if total < 0 || applied.iter().any(|(_, minor)| *minor < 0) {
+            return Err(Fault::validation(
+                2170,
+                "Invalid Number",
+                "Invalid Number : a payment's amounts cannot be negative",
+            ));
+        }
         let applied_sum: i64 = applied.iter().map(|(_, m)| m).sum();
         if applied_sum > total {
             return Err(Fault::business(format!(
@@ -383,15 +397,33 @@ impl Books<'_, '_> {
     pub fn update(&self, entity: &str, sent: &Value) -> Result<Value, Fault> {
         let mut stored = self.current(entity, sent)?;
         let fields = sent.as_object().cloned().unwrap_or_default();
-        for key in ["Line", "TotalAmt"] {
-            if entity == "Payment" && fields.contains_key(key) && fields[key] != stored[key] {
+        if entity == "Payment" {
+            // Amounts compared as cents: clients send 25, 25.0 or "25.00" for one amount.
+            let same_total = fields.get("TotalAmt").is_none_or(|t| {
+                cents(t, "TotalAmt").ok() == cents(&stored["TotalAmt"], "TotalAmt").ok()
+            });
+            let same_lines = fields
+                .get("Line")
+                .is_none_or(|_| Self::applied(sent).ok() == Self::applied(&stored).ok());
+            if !same_total || !same_lines {
                 return Err(Fault::business(
                     "the sandbox does not change a payment's amounts: void it and record another",
                 ));
             }
         }
-        self.check_open(fields.get("TxnDate").and_then(Value::as_str))?;
+        // Clients send an unset date as "" (python-quickbooks): it changes nothing.
+        let new_date = fields
+            .get("TxnDate")
+            .and_then(Value::as_str)
+            .filter(|d| !d.is_empty())
+            .map(str::to_string);
+        if let Some(date) = new_date.as_deref() {
+            self.check_txn_date(date)?;
+        }
         for (key, value) in fields {
+            if key == "TxnDate" && new_date.is_none() {
+                continue;
+            }
             if matches!(
                 key.as_str(),
                 "Id" | "SyncToken"
@@ -407,6 +439,15 @@ impl Books<'_, '_> {
                 continue;
             }
             stored[key.as_str()] = value;
+        }
+        if matches!(entity, "CreditMemo" | "RefundReceipt") && sent.get("Line").is_some() {
+            let total = Self::line_total(&mut stored)?;
+            stored["TotalAmt"] = amount(total);
+            let credit = if entity == "CreditMemo" { total } else { 0 };
+            stored["Balance"] = amount(credit);
+            if entity == "CreditMemo" {
+                stored["RemainingCredit"] = amount(credit);
+            }
         }
         if entity == "Invoice" && sent.get("Line").is_some() {
             let paid =

@@ -309,7 +309,8 @@ fn read_call(
                 (None | Some("update"), _) => Operation::Save,
                 (Some(other), _) => return Err(unsupported(&format!("operation={other}"))),
             };
-            if body["void"] == true {
+            // node-quickbooks marks a void in the body of an update.
+            if body["void"] == true && operation == Operation::Save {
                 return Ok(Call::Write {
                     entity,
                     operation: Operation::Void,
@@ -448,13 +449,27 @@ async fn api_call(
         .then(|| param(&params, "requestid").map(str::to_string))
         .flatten()
         .filter(|r| !r.is_empty());
-    let work_company = company.clone();
+    let bearer = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let answered = app
         .transaction(move |tx| {
+            // The time, the token and the company (its close date) as of this
+            // transaction: a revocation or a close between the checks above and this work
+            // counts, and a write is never stamped before a read that committed first.
+            let at = now();
+            if let Err(detail) = oauth::check_bearer(tx, bearer.as_deref(), &realm, at.as_second())?
+            {
+                return Ok(Err(detail));
+            }
+            let Some(work_company) = state::company(tx, &realm)? else {
+                return Ok(Err("No such company".to_string()));
+            };
             if let Some(r) = &request_id
                 && let Some((status, body)) = state::request(tx, &work_company.realm, r)?
             {
-                return Ok((status, body));
+                return Ok(Ok((status, body)));
             }
             let books = Books {
                 tx,
@@ -476,11 +491,12 @@ async fn api_call(
             if let Some(r) = &request_id {
                 state::put_request(tx, &work_company.realm, r, status, &text, at.as_second())?;
             }
-            Ok((status, text))
+            Ok(Ok((status, text)))
         })
         .await;
     let (status, text) = match answered {
-        Ok(answer) => answer,
+        Ok(Ok(answer)) => answer,
+        Ok(Err(detail)) => return unauthorized(&detail, now().as_millisecond()),
         Err(e) => return respond_stripe_error(e),
     };
     let answer = (
@@ -600,17 +616,22 @@ async fn seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
                 for row in rows {
                     match books.create(entity, row) {
                         Ok(body) => ids.push(body["Id"].clone()),
-                        Err(fault) => return Ok(Err(format!("{entity} {row}: {}", fault.detail))),
+                        // An error rolls the whole seed back: no half-seeded books.
+                        Err(fault) => {
+                            return Err(crate::sandbox::wire::ApiError::invalid_request(format!(
+                                "{entity} {row}: {}",
+                                fault.detail
+                            )));
+                        }
                     }
                 }
                 made[entity] = json!(ids);
             }
-            Ok(Ok(made))
+            Ok(made)
         })
         .await;
     match result {
-        Ok(Ok(made)) => axum::Json(made).into_response(),
-        Ok(Err(why)) => control_error(StatusCode::BAD_REQUEST, why),
+        Ok(made) => axum::Json(made).into_response(),
         Err(e) => respond_stripe_error(e),
     }
 }

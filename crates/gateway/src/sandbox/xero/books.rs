@@ -350,7 +350,7 @@ impl Books<'_, '_> {
             && let Some(found) = self
                 .all("Invoice")?
                 .into_iter()
-                .find(|i| i["InvoiceNumber"] == n.as_str())
+                .find(|i| i["InvoiceNumber"] == n.as_str() && i["Status"] != "DELETED")
         {
             return Ok(found);
         }
@@ -379,7 +379,13 @@ impl Books<'_, '_> {
         }
         let amount = money(get(sent, "Amount"), "Amount", &element)?;
         let due = cents_of(&invoice["AmountDue"]).unwrap_or(0);
-        if amount <= 0 || amount > due {
+        if amount <= 0 {
+            return Err(XeroError::validation(
+                element,
+                &["The payment amount must be greater than zero".into()],
+            ));
+        }
+        if amount > due {
             return Err(XeroError::validation(
                 element,
                 &["Payment amount exceeds the amount outstanding on this document".into()],

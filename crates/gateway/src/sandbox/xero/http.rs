@@ -95,6 +95,7 @@ pub fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
         .route("/connections", get(connections))
         .route("/Connections", get(connections))
         .route("/connections/{id}", delete(disconnect))
+        .route("/Connections/{id}", delete(disconnect))
         .route(
             "/api.xro/2.0/{*rest}",
             get(api_call).put(api_call).post(api_call),
@@ -328,41 +329,109 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// A `where` filter as Xero's clients write the simple ones: `Field=="value"` (or `!=`)
-/// joined by `AND`.
-fn holds(row: &Value, filter: &str) -> bool {
-    filter
-        .split(" AND ")
-        .chain(filter.split(" and ").skip(1))
-        .all(|part| {
-            let part = part.trim();
-            if part.is_empty() {
-                return true;
-            }
-            let (field, wanted, negated) = match (part.split_once("!="), part.split_once("==")) {
+/// One condition of a `where` filter: `Field=="text"`, `Field!="text"`, `Field==Guid("…")`,
+/// `Field==true`, `Field==12.5`.
+#[derive(Debug, Clone, PartialEq)]
+struct Condition {
+    field: String,
+    wanted: String,
+    negated: bool,
+}
+
+/// Parses the `where` filters the stand-in answers (equalities joined by `AND` in any
+/// case); anything else is refused, never silently ignored.
+fn parse_where(filter: &str) -> Result<Vec<Condition>, XeroError> {
+    let refuse = |part: &str| {
+        XeroError::invalid(format!(
+            "The sandbox answers where filters of the form Field==\"value\" (or !=, Guid(\"…\"), a number, true or false) joined by AND; it cannot answer {part}"
+        ))
+    };
+    let mut out = Vec::new();
+    let mut rest = filter;
+    loop {
+        let upper = rest.to_ascii_uppercase();
+        let (part, next) = match upper.find(" AND ") {
+            Some(at) => (&rest[..at], Some(&rest[at + 5..])),
+            None => (rest, None),
+        };
+        let part = part.trim();
+        if !part.is_empty() {
+            let (field, value, negated) = match (part.split_once("!="), part.split_once("==")) {
                 (Some((f, v)), _) => (f, v, true),
                 (None, Some((f, v))) => (f, v, false),
-                _ => return true,
+                _ => return Err(refuse(part)),
             };
-            let wanted = wanted.trim().trim_matches('"');
-            let mut at = row;
-            for name in field.trim().split('.') {
-                at = at
-                    .as_object()
-                    .and_then(|m| {
-                        m.iter()
-                            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                            .map(|(_, v)| v)
-                    })
-                    .unwrap_or(&Value::Null);
+            let value = value.trim();
+            let wanted = if let Some(inner) = value
+                .strip_prefix("Guid(")
+                .and_then(|v| v.strip_suffix(')'))
+            {
+                inner.trim_matches('"').to_lowercase()
+            } else if value.len() >= 2 && value.starts_with('"') && value.ends_with('"') {
+                value[1..value.len() - 1].to_string()
+            } else if value == "true"
+                || value == "false"
+                || value.parse::<rust_decimal::Decimal>().is_ok()
+            {
+                value.to_string()
+            } else {
+                return Err(refuse(part));
+            };
+            let field = field.trim();
+            if field.is_empty() || !field.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+                return Err(refuse(part));
             }
-            let text = match at {
-                Value::String(s) => s.clone(),
-                Value::Null => String::new(),
-                other => other.to_string(),
-            };
-            (text == wanted) != negated
-        })
+            out.push(Condition {
+                field: field.to_string(),
+                wanted,
+                negated,
+            });
+        }
+        match next {
+            Some(n) => rest = n,
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The text of a field at a dotted path, names matched in any case.
+fn field_text(row: &Value, path: &str) -> String {
+    let mut at = row;
+    for name in path.split('.') {
+        at = at
+            .as_object()
+            .and_then(|m| {
+                m.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                    .map(|(_, v)| v)
+            })
+            .unwrap_or(&Value::Null);
+    }
+    match at {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        Value::Number(n) => match crate::sandbox::decimal_json::cents_of(at) {
+            Some(c) => rust_decimal::Decimal::new(c, 2).normalize().to_string(),
+            None => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+fn holds(row: &Value, conditions: &[Condition]) -> bool {
+    conditions.iter().all(|c| {
+        let text = field_text(row, &c.field);
+        let same = text.eq_ignore_ascii_case(&c.wanted)
+            && (text == c.wanted || uuid_shaped(&c.wanted))
+            || (text.parse::<rust_decimal::Decimal>().ok().is_some()
+                && text.parse::<rust_decimal::Decimal>().ok()
+                    == c.wanted.parse::<rust_decimal::Decimal>().ok());
+        same != c.negated
+    })
+}
+
+fn uuid_shaped(text: &str) -> bool {
+    text.len() == 36 && text.chars().filter(|c| *c == '-').count() == 4
 }
 
 /// A list: filters, `If-Modified-Since`, order, and a page when one is asked for.
@@ -382,8 +451,11 @@ fn list(
                     .is_some_and(|ms| ms >= s.as_millisecond())
             })
         })
-        .filter(|r| param(params, "where").is_none_or(|w| holds(r, w)))
         .collect();
+    if let Some(filter) = param(params, "where") {
+        let conditions = parse_where(filter)?;
+        rows.retain(|r| holds(r, &conditions));
+    }
     let among = |name: &str, field: &str, rows: &mut Vec<Value>| {
         if let Some(list) = param(params, name) {
             let wanted: Vec<String> = list.split(',').map(|s| s.trim().to_lowercase()).collect();
@@ -397,6 +469,10 @@ fn list(
     among("IDs", id_field, &mut rows);
     among("Statuses", "Status", &mut rows);
     among("InvoiceNumbers", "InvoiceNumber", &mut rows);
+    if let Some(list) = param(params, "ContactIDs") {
+        let wanted: Vec<String> = list.split(',').map(|s| s.trim().to_lowercase()).collect();
+        rows.retain(|r| wanted.contains(&field_text(r, "Contact.ContactID").to_lowercase()));
+    }
     if let Some(order) = param(params, "order") {
         let mut words = order.split_whitespace();
         let field = words.next().unwrap_or("UpdatedDateUTC").to_string();
@@ -655,12 +731,28 @@ async fn api_call(
     let fingerprint = hex::encode(Sha256::digest(
         format!("{method} {uri} {}", String::from_utf8_lossy(&body)).as_bytes(),
     ));
-    let at = now();
+    // Keys are kept per app and organisation: one organisation's answer is never another's.
+    let scope = format!("{client_id}/{}", tenant.tenant);
     let answered = app
         .transaction(move |tx| {
+            // The time and the connection as of this transaction: a disconnection between
+            // the checks above and this work counts, and a write is never stamped before a
+            // read that committed first.
+            let at = now();
+            let still = state::connections(tx, grant)?
+                .into_iter()
+                .any(|c| c.tenant == tenant.tenant);
+            let Some(tenant) = still
+                .then(|| state::tenant(tx, &tenant.tenant))
+                .transpose()?
+                .flatten()
+            else {
+                let e = XeroError::identity(StatusCode::FORBIDDEN, "AuthenticationUnsuccessful");
+                return Ok((e.status.as_u16(), e.body.to_string()));
+            };
             if let Some(k) = &key
                 && let Some((print, status, body)) =
-                    state::request(tx, &client_id, k, at.as_second() - KEY_SECONDS)?
+                    state::request(tx, &scope, k, at.as_second() - KEY_SECONDS)?
             {
                 if print != fingerprint {
                     let e = XeroError::invalid(format!(
@@ -684,15 +776,7 @@ async fn api_call(
             };
             let text = body.to_string();
             if let Some(k) = &key {
-                state::put_request(
-                    tx,
-                    &client_id,
-                    k,
-                    &fingerprint,
-                    status,
-                    &text,
-                    at.as_second(),
-                )?;
+                state::put_request(tx, &scope, k, &fingerprint, status, &text, at.as_second())?;
             }
             Ok((status, text))
         })
