@@ -381,3 +381,83 @@ async fn a_key_is_one_organisations_and_where_filters_are_answered_or_refused() 
 fn urlencode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
+
+#[tokio::test]
+async fn each_lock_refuses_in_its_own_words_and_a_contact_name_is_taken_once() {
+    let sb = sandbox().await;
+    let (token, tenant) = connect(&sb).await;
+    let contact = json!({"Contacts": [{"Name": "Pebbles"}]});
+    let first = call(
+        &sb,
+        &token,
+        &tenant,
+        reqwest::Method::PUT,
+        "Contacts",
+        None,
+        Some(contact.clone()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    let again = call(
+        &sb,
+        &token,
+        &tenant,
+        reqwest::Method::PUT,
+        "Contacts",
+        None,
+        Some(contact),
+    )
+    .await
+    .unwrap();
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+
+    sb.http
+        .post(sb.url("/_sandbox/xero/lock"))
+        .json(&json!({"tenant": tenant, "period_lock_date": "2026-11-30", "end_of_year_lock_date": "2026-06-30"}))
+        .send()
+        .await
+        .unwrap();
+    let dated = |date: &str| {
+        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"Name": "Pebbles"}, "Date": date,
+            "LineItems": [{"Description": "x", "Quantity": 1, "UnitAmount": 1, "AccountCode": "200"}]}]})
+    };
+    for (date, words) in [
+        (
+            "2026-06-30",
+            "end of year lock date, currently set at 30 June 2026",
+        ),
+        ("2026-11-30", "period lock date"),
+    ] {
+        let refused: Value = call(
+            &sb,
+            &token,
+            &tenant,
+            reqwest::Method::PUT,
+            "Invoices",
+            None,
+            Some(dated(date)),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let message = refused["Elements"][0]["ValidationErrors"][0]["Message"]
+            .as_str()
+            .unwrap();
+        assert!(message.contains(words), "{date}: {message}");
+    }
+    let open = call(
+        &sb,
+        &token,
+        &tenant,
+        reqwest::Method::PUT,
+        "Invoices",
+        None,
+        Some(dated("2026-12-01")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(open.status(), StatusCode::OK);
+}

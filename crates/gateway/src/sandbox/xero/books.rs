@@ -68,21 +68,25 @@ impl Books<'_, '_> {
         Ok(())
     }
 
-    /// The lock date in force: the later of the period and end-of-year locks.
-    fn lock_date(&self) -> Option<jiff::civil::Date> {
-        [
-            &self.tenant.period_lock_date,
-            &self.tenant.end_of_year_lock_date,
-        ]
-        .into_iter()
-        .flatten()
-        .filter_map(|d| d.parse::<jiff::civil::Date>().ok())
-        .max()
-    }
-
+    /// Refuses a document dated on or before a lock date, in Xero's words for each lock.
     fn check_unlocked(&self, date: jiff::civil::Date, element: &Value) -> Result<(), XeroError> {
-        if let Some(lock) = self.lock_date()
-            && date <= lock
+        let lock = |d: &Option<String>| {
+            d.as_deref()
+                .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+        };
+        if let Some(end_of_year) = lock(&self.tenant.end_of_year_lock_date)
+            && date <= end_of_year
+        {
+            return Err(XeroError::validation(
+                element.clone(),
+                &[format!(
+                    "The document date cannot be before the end of year lock date, currently set at {}",
+                    end_of_year.strftime("%d %B %Y")
+                )],
+            ));
+        }
+        if let Some(period) = lock(&self.tenant.period_lock_date)
+            && date <= period
         {
             return Err(XeroError::validation(
                 element.clone(),
@@ -118,6 +122,16 @@ impl Books<'_, '_> {
                 &["The contact name must be specified.".into()],
             )
         })?;
+        if self
+            .all("Contact")?
+            .iter()
+            .any(|c| c["Name"] == name.as_str())
+        {
+            return Err(XeroError::validation(
+                sent.clone(),
+                &["Please enter a unique Name.".into()],
+            ));
+        }
         self.contact_named(&name)
     }
 
@@ -234,7 +248,13 @@ impl Books<'_, '_> {
         let (lines, total) = self.line_items(sent, &element)?;
         let invoice_number = match text(get(sent, "InvoiceNumber")) {
             Some(n) => n,
-            None => format!("INV-{:04}", state::next_number(self.tx, self.id())?),
+            // The next number no invoice holds (a person may have typed one ahead).
+            None => loop {
+                let candidate = format!("INV-{:04}", state::next_number(self.tx, self.id())?);
+                if !self.number_taken(&candidate, None)? {
+                    break candidate;
+                }
+            },
         };
         if kind == "ACCREC" && self.number_taken(&invoice_number, None)? {
             return Err(XeroError::validation(

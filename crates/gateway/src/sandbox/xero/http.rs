@@ -604,11 +604,35 @@ fn with_limits(mut response: Response, standing: &Standing) -> Response {
     response
 }
 
+/// One API call. As at the real service, a call keeps running when its client gives up:
+/// hyper drops a handler whose connection closed, so the work runs in a task of its own.
 #[allow(clippy::too_many_arguments)]
 async fn api_call(
     State(app): State<Arc<App>>,
     ConnectInfo(connection): ConnectInfo<ClientConnection>,
     Path(rest): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let work = tokio::spawn(run_api_call(
+        app, connection, rest, method, uri, headers, body,
+    ));
+    work.await.unwrap_or_else(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the call failed inside the sandbox: {e}"),
+        )
+            .into_response()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_api_call(
+    app: Arc<App>,
+    connection: ClientConnection,
+    rest: String,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
