@@ -87,11 +87,29 @@ async fn call(
     request.send().await
 }
 
+/// A call whose answer is JSON.
+async fn json_call(
+    sb: &Sandbox,
+    token: &str,
+    tenant: &str,
+    method: reqwest::Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Value {
+    call(sb, token, tenant, method, path, key, body)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn a_payment_under_one_idempotency_key_is_made_once_and_the_key_serves_no_other_request() {
     let sb = sandbox().await;
     let (token, tenant) = connect(&sb).await;
-    let made: Value = call(
+    let made: Value = json_call(
         &sb,
         &token,
         &tenant,
@@ -101,12 +119,7 @@ async fn a_payment_under_one_idempotency_key_is_made_once_and_the_key_serves_no_
         Some(json!({"Invoices": [{"Type": "ACCREC", "Contact": {"Name": "Fred Flintstone"},
             "Status": "AUTHORISED", "Date": "2026-12-01",
             "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 42.5, "AccountCode": "200"}]}]})),
-    )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    ).await;
     let invoice = made["Invoices"][0]["InvoiceID"]
         .as_str()
         .unwrap()
@@ -128,7 +141,7 @@ async fn a_payment_under_one_idempotency_key_is_made_once_and_the_key_serves_no_
     )
     .await;
     assert!(lost.is_err(), "the answer was lost: {lost:?}");
-    let again: Value = call(
+    let again: Value = json_call(
         &sb,
         &token,
         &tenant,
@@ -137,12 +150,8 @@ async fn a_payment_under_one_idempotency_key_is_made_once_and_the_key_serves_no_
         Some("k-7"),
         Some(payment.clone()),
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let listed: Value = call(
+    .await;
+    let listed: Value = json_call(
         &sb,
         &token,
         &tenant,
@@ -151,11 +160,7 @@ async fn a_payment_under_one_idempotency_key_is_made_once_and_the_key_serves_no_
         None,
         None,
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(listed["Payments"].as_array().unwrap().len(), 1, "{listed}");
     assert_eq!(
         listed["Payments"][0]["PaymentID"],
@@ -201,7 +206,7 @@ async fn a_payment_under_one_idempotency_key_is_made_once_and_the_key_serves_no_
     .await
     .unwrap();
     assert_eq!(late.status(), StatusCode::BAD_REQUEST);
-    let found: Value = call(
+    let found: Value = json_call(
         &sb,
         &token,
         &tenant,
@@ -210,11 +215,7 @@ async fn a_payment_under_one_idempotency_key_is_made_once_and_the_key_serves_no_
         None,
         None,
     )
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    .await;
     assert_eq!(found["Payments"].as_array().unwrap().len(), 1);
 }
 
@@ -297,7 +298,7 @@ async fn a_key_is_one_organisations_and_where_filters_are_answered_or_refused() 
     let contact = json!({"Contacts": [{"Name": "Betty Rubble"}]});
     let mut ids = Vec::new();
     for tenant in [first.as_str(), second] {
-        let made: Value = call(
+        let made: Value = json_call(
             &sb,
             &token,
             tenant,
@@ -306,18 +307,14 @@ async fn a_key_is_one_organisations_and_where_filters_are_answered_or_refused() 
             Some("same-key"),
             Some(contact.clone()),
         )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
         ids.push(
             made["Contacts"][0]["ContactID"]
                 .as_str()
                 .unwrap()
                 .to_string(),
         );
-        let listed: Value = call(
+        let listed: Value = json_call(
             &sb,
             &token,
             tenant,
@@ -326,11 +323,7 @@ async fn a_key_is_one_organisations_and_where_filters_are_answered_or_refused() 
             None,
             None,
         )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
         assert_eq!(
             listed["Contacts"].as_array().unwrap().len(),
             1,
@@ -429,7 +422,7 @@ async fn each_lock_refuses_in_its_own_words_and_a_contact_name_is_taken_once() {
         ),
         ("2026-11-30", "period lock date"),
     ] {
-        let refused: Value = call(
+        let refused: Value = json_call(
             &sb,
             &token,
             &tenant,
@@ -438,11 +431,7 @@ async fn each_lock_refuses_in_its_own_words_and_a_contact_name_is_taken_once() {
             None,
             Some(dated(date)),
         )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .await;
         let message = refused["Elements"][0]["ValidationErrors"][0]["Message"]
             .as_str()
             .unwrap();

@@ -82,6 +82,21 @@ pub async fn after(app: &App, connection: &ClientConnection, strike: Option<Stri
     }
 }
 
+/// Runs a call's work in a task of its own: as at the real services, a call keeps running
+/// when its client gives up (hyper drops a handler whose connection closed).
+pub async fn detached(
+    work: impl std::future::Future<Output = axum::response::Response> + Send + 'static,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    tokio::spawn(work).await.unwrap_or_else(|e| {
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the call failed inside the sandbox: {e}"),
+        )
+            .into_response()
+    })
+}
+
 /// Holds the call, dropping its connection if the sandbox shuts down meanwhile.
 async fn hold(app: &App, connection: &ClientConnection, hold: Duration) {
     if !app.hold(hold).await {

@@ -396,8 +396,7 @@ fn fault_response(fault: &Fault, company: Option<&Company>) -> Response {
         .into_response()
 }
 
-/// One API call. As at the real service, a call keeps running when its client gives up:
-/// hyper drops a handler whose connection closed, so the work runs in a task of its own.
+/// One API call, run detached (`strike::detached`): it outlives a client that gives up.
 #[allow(clippy::too_many_arguments)]
 async fn api_call(
     State(app): State<Arc<App>>,
@@ -408,16 +407,10 @@ async fn api_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let work = tokio::spawn(run_api_call(
+    strike::detached(run_api_call(
         app, connection, realm, rest, method, uri, headers, body,
-    ));
-    work.await.unwrap_or_else(|e| {
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the call failed inside the sandbox: {e}"),
-        )
-            .into_response()
-    })
+    ))
+    .await
 }
 
 #[allow(clippy::too_many_arguments)]
