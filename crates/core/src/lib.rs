@@ -11,6 +11,7 @@ pub use chargeguard_domain::{audit, dates, money, records};
 pub use chargeguard_gateway::{books, gateway, loopback, sandbox, secret};
 pub use chargeguard_store as store;
 
+pub mod accounting;
 pub mod actions;
 pub mod audit_trail;
 pub mod check;
