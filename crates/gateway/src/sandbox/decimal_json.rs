@@ -24,9 +24,9 @@ pub fn cents_of(value: &Value) -> Option<i64> {
 /// Cents as the JSON number the systems write.
 pub fn number(cents: i64) -> Value {
     let text = Decimal::new(cents, 2).normalize().to_string();
-    // float-ok: the wire writes amounts as JSON numbers; this one is made from the exact
-    // decimal text, never computed on, and reads back as the same text.
-    let n: f64 = text.parse().unwrap_or(0.0);
+    // The wire writes amounts as JSON numbers; this one is made from the exact decimal
+    // text, never computed on, and reads back as the same text.
+    let n: f64 = text.parse().unwrap_or(0.0); // float-ok: a JSON number from exact decimal text, no arithmetic
     json!(n)
 }
 

@@ -275,7 +275,7 @@ impl Books<'_, '_> {
             "AmountPaid": number(0),
             "AmountCredited": number(0),
             "SentToContact": false,
-            "CurrencyRate": 1.0,
+            "CurrencyRate": 1.0, // float-ok: an exchange rate of one, as Xero writes it; not money
             "IsDiscounted": false,
             "HasAttachments": false,
             "HasErrors": false,
@@ -422,7 +422,7 @@ impl Books<'_, '_> {
             "Amount": number(amount),
             "BankAmount": number(amount),
             "Reference": reference,
-            "CurrencyRate": 1.0,
+            "CurrencyRate": 1.0, // float-ok: an exchange rate of one, as Xero writes it; not money
             "PaymentType": if invoice["Type"] == "ACCPAY" { "ACCPAYPAYMENT" } else { "ACCRECPAYMENT" },
             "Status": "AUTHORISED",
             "IsReconciled": false,
@@ -447,7 +447,7 @@ impl Books<'_, '_> {
                 "Date": payment["Date"],
                 "Amount": payment["Amount"],
                 "Reference": reference,
-                "CurrencyRate": 1.0,
+                "CurrencyRate": 1.0, // float-ok: an exchange rate of one, as Xero writes it; not money
                 "HasAccount": true,
                 "HasValidationErrors": false,
             }));
