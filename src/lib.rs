@@ -5,8 +5,9 @@
 
 pub use chargeguard_api as api;
 pub use chargeguard_core::{
-    actions, audit, audit_trail, books, check, dates, demo, deposits, export, gateway, import,
-    money, people, period, places, reconcile, records, sandbox, secret, store, sync,
+    accounting, accounting_sync, actions, audit, audit_trail, books, check, dates, demo, deposits,
+    export, gateway, import, money, people, period, places, reconcile, records, sandbox, secret,
+    store, sync,
 };
 
 /// The memory allocator every Chargeguard program uses (`#[global_allocator]` in each

@@ -284,10 +284,15 @@ pub(super) async fn sync_and_reconcile(
         changed: count32(report.total().changed),
         unchanged: count32(report.total().unchanged),
         open_findings: count32(open),
-        message: if done.recovery.examined > 0 {
-            format!("synced: {report}; {}", done.recovery)
-        } else {
-            format!("synced: {report}")
+        message: {
+            let mut message = format!("synced: {report}");
+            if let Some(books) = &done.books {
+                message.push_str(&format!("; {books}"));
+            }
+            if done.recovery.examined > 0 {
+                message.push_str(&format!("; {}", done.recovery));
+            }
+            message
         },
     })
 }

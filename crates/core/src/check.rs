@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use crate::accounting_sync::{self, BooksSyncOptions, BooksSyncReport};
 use crate::actions::{self, ActionError, ActionState, RecoveryReport};
 use crate::gateway::stripe::StripeClient;
 use crate::reconcile::{self, ReconcileError, ReconcileSummary};
@@ -33,6 +34,8 @@ pub enum CheckError {
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckReport {
     pub sync: SyncReport,
+    /// The accounting system's sync, when the store is connected to one.
+    pub books: Option<BooksStep>,
     pub recovery: RecoveryReport,
     pub reconcile: ReconcileSummary,
     /// Open findings not reported by an earlier check.
@@ -47,11 +50,71 @@ pub struct CheckReport {
 #[derive(Debug, Clone, Serialize)]
 pub struct Morning {
     pub sync: SyncReport,
+    pub books: Option<BooksStep>,
     pub recovery: RecoveryReport,
     pub reconcile: ReconcileSummary,
 }
 
-/// Syncs the gateway, settles every action whose outcome was left unknown (recovery must
+/// The accounting system's part of the morning: what it synced, or why it could not
+/// (connect again, the keyring locked, QuickBooks unreachable). A failure there is reported,
+/// not fatal: the gateway's side is still brought up to date and reconciled.
+#[derive(Debug, Clone, Serialize)]
+pub struct BooksStep {
+    pub report: Option<BooksSyncReport>,
+    pub problem: Option<String>,
+}
+
+impl std::fmt::Display for BooksStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.report, &self.problem) {
+            (Some(r), _) => write!(f, "books synced: {r}"),
+            (None, Some(p)) => write!(f, "books not synced: {p}"),
+            (None, None) => f.write_str("books not synced"),
+        }
+    }
+}
+
+/// How long one call to the accounting system may take in the morning run.
+const BOOKS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn books_step(store: &mut Store, now: jiff::Timestamp) -> Option<BooksStep> {
+    match accounting_sync::connection::connection(store) {
+        Ok(None) => return None,
+        Ok(Some(_)) => {}
+        Err(e) => {
+            return Some(BooksStep {
+                report: None,
+                problem: Some(e.to_string()),
+            });
+        }
+    }
+    let synced = match crate::secret::Keyring::open() {
+        Ok(keyring) => {
+            accounting_sync::sync(
+                store,
+                &keyring,
+                BOOKS_TIMEOUT,
+                now,
+                BooksSyncOptions::default(),
+                |_| {},
+            )
+            .await
+        }
+        Err(e) => Err(e.into()),
+    };
+    Some(match synced {
+        Ok(report) => BooksStep {
+            report: Some(report),
+            problem: None,
+        },
+        Err(e) => BooksStep {
+            report: None,
+            problem: Some(e.to_string()),
+        },
+    })
+}
+
+/// Syncs the gateway and the accounting system (when connected), settles every action whose outcome was left unknown (recovery must
 /// see what sync brought, and reconcile must see what recovery settled), then reconciles.
 /// `on_page` hears each synced page; `on_settle` is called once sync is done.
 pub async fn morning(
@@ -62,11 +125,13 @@ pub async fn morning(
     on_settle: impl FnOnce(),
 ) -> Result<Morning, CheckError> {
     let sync = sync::sync(store, client, now, SyncOptions::default(), on_page).await?;
+    let books = books_step(store, now).await;
     on_settle();
     let recovery = actions::recover(store, client, now).await?;
     let reconcile = reconcile::run(store, now)?;
     Ok(Morning {
         sync,
+        books,
         recovery,
         reconcile,
     })
@@ -82,6 +147,7 @@ pub async fn run(
 ) -> Result<CheckReport, CheckError> {
     let Morning {
         sync,
+        books,
         recovery,
         reconcile,
     } = morning(store, client, now, progress, || {}).await?;
@@ -106,6 +172,7 @@ pub async fn run(
         store.read(|tx| Ok::<_, StoreError>(tx.actions(Some(&undecided))?.len() as u64))?;
     Ok(CheckReport {
         sync,
+        books,
         undecided_actions,
         recovery,
         reconcile,

@@ -12,6 +12,7 @@ pub use chargeguard_gateway::{books, gateway, loopback, sandbox, secret};
 pub use chargeguard_store as store;
 
 pub mod accounting;
+pub mod accounting_sync;
 pub mod actions;
 pub mod audit_trail;
 pub mod check;

@@ -221,6 +221,22 @@ impl Keyring {
         }
     }
 
+    /// Saves (or replaces) a secret that is not a gateway key under `account`: the
+    /// accounting systems' tokens and client secret, as one JSON text. The caller keeps
+    /// it out of every message.
+    pub fn save_text(&self, account: &str, text: &str) -> Result<(), SecretError> {
+        self.entry(account)?.set_password(text).map_err(classify)
+    }
+
+    /// The text [`Keyring::save_text`] kept under `account`, if any.
+    pub fn load_text(&self, account: &str) -> Result<Option<String>, SecretError> {
+        match self.entry(account)?.get_password() {
+            Ok(text) => Ok(Some(text)),
+            Err(keyring_core::Error::NoEntry) => Ok(None),
+            Err(e) => Err(classify(e)),
+        }
+    }
+
     /// Removes the key of `account`; removing an absent key is not an error.
     pub fn forget(&self, account: &str) -> Result<(), SecretError> {
         match self.entry(account)?.delete_credential() {

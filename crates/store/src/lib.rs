@@ -14,6 +14,8 @@
 // everywhere else.
 use chargeguard_domain::{money, records};
 
+mod accounting;
+pub use accounting::Books as AccountingBooks;
 mod actions;
 mod adjustments;
 mod audit;

@@ -802,6 +802,35 @@ CREATE INDEX gateway_balance_transactions_created
     ON gateway_balance_transactions(gateway, created_at, currency, net_minor);
 "#;
 
+/// The accounting systems' objects beside the records they became (issue 19): a QuickBooks
+/// invoice's id beside the invoice's number, so a payment applied to it finds it and a
+/// deletion there removes it here. And what a removal takes with it: a ledger entry or an
+/// invoice the accounting system deleted leaves the store (upsert never removes), its money
+/// leaves the Today chart, and the next reconcile looks at every row (a removal is rare, and
+/// a whole run cannot miss what the removed row explained).
+const V18_ACCOUNTING_OBJECTS: &str = r#"
+CREATE TABLE accounting_objects (
+    system      TEXT NOT NULL CHECK (system IN ('quickbooks', 'xero')),
+    company     TEXT NOT NULL CHECK (company <> ''),
+    entity      TEXT NOT NULL CHECK (entity IN ('invoice', 'payment')),
+    object_id   TEXT NOT NULL CHECK (object_id <> ''),
+    record_key  TEXT NOT NULL,
+    PRIMARY KEY (system, company, entity, object_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX accounting_objects_record ON accounting_objects(entity, record_key);
+
+CREATE TRIGGER money_of_removed_ledger_entry AFTER DELETE ON ledger_entries BEGIN
+    INSERT INTO money_by_quarter_hour (quarter, currency, gateway_minor, ledger_minor, anchors, refunds)
+            VALUES ((OLD.recorded_at / 900 - (OLD.recorded_at % 900 < 0)), OLD.currency, 0,
+                    -(CASE OLD.kind WHEN 'payment' THEN OLD.amount_minor ELSE -OLD.amount_minor END), -1, 0)
+            ON CONFLICT (quarter, currency) DO UPDATE SET gateway_minor = gateway_minor + excluded.gateway_minor, ledger_minor = ledger_minor + excluded.ledger_minor, anchors = anchors + excluded.anchors, refunds = refunds + excluded.refunds;
+END;
+CREATE TRIGGER whole_after_removed_ledger_entry AFTER DELETE ON ledger_entries
+    BEGIN DELETE FROM reconcile_tracking; END;
+CREATE TRIGGER whole_after_removed_invoice AFTER DELETE ON invoices
+    BEGIN DELETE FROM reconcile_tracking; END;
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -822,6 +851,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V15_DISPUTES).foreign_key_check(),
         M::up(V16_STORE_GENERATION),
         M::up(V17_BALANCE_BY_CREATION),
+        M::up(V18_ACCOUNTING_OBJECTS),
     ])
 }
 

@@ -1,5 +1,6 @@
 //! `chargeguard check`: the scheduled run. Exit codes, for cron and CI alerts:
-//! 0 nothing new; 10 new (or reopened) findings; 3 actions still undecided; 2 an error.
+//! 0 nothing new; 10 new (or reopened) findings; 3 actions still undecided; 4 the
+//! accounting system could not be synced (connect it again); 2 an error.
 
 use std::process::ExitCode;
 
@@ -10,6 +11,8 @@ use crate::{Ctx, findings, output};
 pub const NEW_FINDINGS: u8 = 10;
 /// Exit code when an action's outcome is still unknown after recovery.
 pub const UNDECIDED: u8 = 3;
+/// Exit code when the accounting system could not be synced.
+pub const BOOKS_NOT_SYNCED: u8 = 4;
 
 pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
@@ -24,6 +27,9 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         output::json(&report)?;
     } else {
         println!("synced: {}", report.sync);
+        if let Some(books) = &report.books {
+            println!("{books}");
+        }
         println!("{}", report.recovery);
         println!("{}", report.reconcile);
         if report.new_findings.is_empty() {
@@ -38,6 +44,8 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             ExitCode::from(NEW_FINDINGS)
         } else if report.undecided_actions > 0 {
             ExitCode::from(UNDECIDED)
+        } else if report.books.as_ref().is_some_and(|b| b.problem.is_some()) {
+            ExitCode::from(BOOKS_NOT_SYNCED)
         } else {
             ExitCode::SUCCESS
         },

@@ -5,6 +5,7 @@
 //! the program with a non-zero exit code and a message that says what to do next.
 
 mod actions;
+mod books;
 mod check;
 mod demo;
 mod findings;
@@ -96,6 +97,8 @@ enum Command {
     Sync(gateway::SyncArgs),
     /// List the gateway's payouts and what their balance transactions add up to.
     Payouts(gateway::PayoutsArgs),
+    /// Connect and sync the accounting system the books are kept in (QuickBooks Online).
+    Books(books::BooksArgs),
     /// List the bank statement lines imported.
     Bank,
     /// Write or check a month-end audit package.
@@ -183,6 +186,7 @@ fn main() -> ExitCode {
         Command::Connect(args) => gateway::connect(&ctx, args),
         Command::Sync(args) => gateway::sync(&ctx, args),
         Command::Payouts(args) => gateway::payouts(&ctx, args),
+        Command::Books(args) => books::run(&ctx, args),
         Command::Bank => import::bank(&ctx),
         Command::Export(args) => monthend::export(&ctx, args),
         Command::Close(args) => monthend::close(&ctx, args),

@@ -7,7 +7,9 @@
 //!   one whose `Balance` is zero is paid; what it states paid is `TotalAmt − Balance`.
 //! - A **payment** is one ledger entry per invoice it is applied to (`qbo:{payment}:{invoice}`),
 //!   dated by its `TxnDate`; a `PaymentRefNum` that is a Stripe id (`ch_`, `py_`, `pi_`)
-//!   is the gateway object it records. A voided payment records nothing.
+//!   is the gateway object it records. Only the money received (`TotalAmt`) is recorded:
+//!   where the payment also applies a credit memo, the invoices take the cash in the
+//!   payment's order and the credit covers the rest. A voided payment records nothing.
 //!
 //! Amounts are read exactly from the JSON number's decimal text, in the currency's minor
 //! units; an amount the currency cannot hold is refused, naming the object and field.
@@ -183,6 +185,10 @@ pub fn payment_entries(
         .day("TxnDate")?
         .ok_or_else(|| r.fail("TxnDate", "is missing"))?;
     let gateway_id = stripe_id(text(&body["PaymentRefNum"]));
+    // The money received. A payment that also applies a credit memo links the invoice
+    // for more than that (the credit covers the rest): only the cash is a ledger
+    // payment, given to the invoices in the payment's order.
+    let mut cash = r.money(&body["TotalAmt"], "TotalAmt", currency)?;
     let mut out = Vec::new();
     for line in body["Line"].as_array().into_iter().flatten() {
         for linked in line["LinkedTxn"].as_array().into_iter().flatten() {
@@ -197,10 +203,16 @@ pub fn payment_entries(
                     format!("names invoice {invoice_id}, which is not synced"),
                 )
             })?;
-            let amount = r.money(&line["Amount"], "Line.Amount", currency)?;
+            let applied = r.money(&line["Amount"], "Line.Amount", currency)?;
+            let amount = if applied.minor() <= cash.minor() {
+                applied
+            } else {
+                cash
+            };
             if amount.is_zero() {
                 continue;
             }
+            cash = Money::from_minor(cash.minor() - amount.minor(), currency);
             out.push(LedgerEntry {
                 payment_id: format!("qbo:{}:{invoice_id}", r.id()),
                 invoice_number: number.clone(),
@@ -323,6 +335,25 @@ mod tests {
         );
         let unsynced = payment_entries(&company(), &body, &HashMap::new()).unwrap_err();
         assert_eq!(unsynced.field, "LinkedTxn");
+        // A credit memo of 10 applied with 15 of cash to an invoice of 25: 15 received.
+        let mut with_credit = body.clone();
+        with_credit["TotalAmt"] = json!(15);
+        with_credit["Line"] = json!([
+            {"Amount":25,"LinkedTxn":[{"TxnId":"67","TxnType":"Invoice"}]},
+            {"Amount":10,"LinkedTxn":[{"TxnId":"70","TxnType":"CreditMemo"}]}]);
+        let entries = payment_entries(&company(), &with_credit, &numbers).unwrap();
+        assert_eq!(
+            entries.iter().map(|e| e.amount.minor()).collect::<Vec<_>>(),
+            [1_500]
+        );
+        // A credit memo alone (no cash) records nothing.
+        with_credit["TotalAmt"] = json!(0);
+        with_credit["Line"][1]["Amount"] = json!(25);
+        assert!(
+            payment_entries(&company(), &with_credit, &numbers)
+                .unwrap()
+                .is_empty()
+        );
         body["PrivateNote"] = json!("Voided");
         assert!(
             payment_entries(&company(), &body, &numbers)

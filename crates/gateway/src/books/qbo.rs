@@ -18,7 +18,10 @@ use super::BooksSecret;
 /// Where a QuickBooks lives: Intuit's hosts, or the sandbox's stand-in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QboEndpoints {
+    /// Intuit's consent page, where the person chooses the company.
+    pub authorize_url: String,
     pub token_url: String,
+    pub revoke_url: String,
     /// The Accounting API's base, ending in `/v3`.
     pub api_base: String,
 }
@@ -26,7 +29,9 @@ pub struct QboEndpoints {
 impl QboEndpoints {
     pub fn production() -> QboEndpoints {
         QboEndpoints {
+            authorize_url: "https://appcenter.intuit.com/connect/oauth2".into(),
             token_url: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer".into(),
+            revoke_url: "https://developer.api.intuit.com/v2/oauth2/tokens/revoke".into(),
             api_base: "https://quickbooks.api.intuit.com/v3".into(),
         }
     }
@@ -35,9 +40,29 @@ impl QboEndpoints {
     pub fn at(base: &str) -> QboEndpoints {
         let base = base.trim_end_matches('/');
         QboEndpoints {
+            authorize_url: format!("{base}/connect/oauth2"),
             token_url: format!("{base}/oauth2/v1/tokens/bearer"),
+            revoke_url: format!("{base}/v2/oauth2/tokens/revoke"),
             api_base: format!("{base}/v3"),
         }
+    }
+}
+
+/// The accounting scope, the only one Chargeguard asks for.
+pub const SCOPE: &str = "com.intuit.quickbooks.accounting";
+
+impl QboEndpoints {
+    /// Where to send the person to consent: Intuit's five parameters, `state` to be
+    /// checked when the redirect comes back.
+    pub fn authorization_url(&self, client_id: &str, redirect_uri: &str, state: &str) -> String {
+        let query = form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", client_id)
+            .append_pair("response_type", "code")
+            .append_pair("scope", SCOPE)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", state)
+            .finish();
+        format!("{}?{query}", self.authorize_url)
     }
 }
 
@@ -193,6 +218,42 @@ pub async fn refresh(
     .await
 }
 
+/// Revokes the grant `token` (either token) belongs to: Intuit disconnects the app from
+/// the company. An answer other than 200 is a refusal.
+pub async fn revoke(
+    http: &reqwest::Client,
+    endpoints: &QboEndpoints,
+    app: &AppCredentials,
+    token: &BooksSecret,
+) -> Result<(), QboError> {
+    let answer = http
+        .post(&endpoints.revoke_url)
+        .basic_auth(&app.client_id, Some(app.client_secret.expose()))
+        .header("Accept", "application/json")
+        .json(&serde_json::json!({"token": token.expose()}))
+        .send()
+        .await
+        .map_err(transport)?;
+    let status = answer.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    Err(QboError::Fault {
+        status: status.as_u16(),
+        code: String::new(),
+        message: "the revocation endpoint refused".into(),
+        detail: answer.text().await.unwrap_or_default(),
+    })
+}
+
+/// One page of a query, with QBO's time of the answer.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub rows: Vec<Value>,
+    /// The answer's `time` (QBO's clock, with its offset).
+    pub time: Option<String>,
+}
+
 /// The Accounting API of one company, with one access token.
 #[derive(Debug, Clone)]
 pub struct QboClient {
@@ -280,15 +341,68 @@ impl QboClient {
 
     /// One `select` statement's `QueryResponse`.
     pub async fn query(&self, select: &str) -> Result<Value, QboError> {
+        Ok(self.query_answer(select).await?["QueryResponse"].take())
+    }
+
+    /// The rows of `entity` one `select` statement gives, with the answer's time.
+    pub async fn query_page(&self, entity: &str, select: &str) -> Result<Page, QboError> {
+        let mut body = self.query_answer(select).await?;
+        let rows = match body["QueryResponse"][entity].take() {
+            Value::Array(rows) => rows,
+            Value::Null => Vec::new(),
+            other => {
+                return Err(QboError::Decode(format!(
+                    "QueryResponse.{entity} is not a list: {other}"
+                )));
+            }
+        };
+        Ok(Page {
+            rows,
+            time: body["time"].as_str().map(str::to_string),
+        })
+    }
+
+    /// The objects of `entities` changed since `since` (QBO's change data capture, the
+    /// last 30 days at most), deleted ones with `status: "Deleted"`, with the answer's
+    /// time: the next call's `since`.
+    pub async fn changes(
+        &self,
+        entities: &[&str],
+        since: &str,
+    ) -> Result<(Vec<(String, Value)>, Option<String>), QboError> {
         let body = self
-            .answer(
-                self.http
-                    .post(self.url("query"))
-                    .header("Content-Type", "application/text")
-                    .body(select.to_string()),
-            )
+            .answer(self.http.get(self.url("cdc")).query(&[
+                ("entities", entities.join(",").as_str()),
+                ("changedSince", since),
+            ]))
             .await?;
-        Ok(body["QueryResponse"].clone())
+        let mut out = Vec::new();
+        for response in body["CDCResponse"].as_array().into_iter().flatten() {
+            for part in response["QueryResponse"].as_array().into_iter().flatten() {
+                for entity in entities {
+                    for row in part[*entity].as_array().into_iter().flatten() {
+                        out.push((entity.to_string(), row.clone()));
+                    }
+                }
+            }
+        }
+        Ok((out, body["time"].as_str().map(str::to_string)))
+    }
+
+    /// The company's preferences (its home currency, its book close date).
+    pub async fn preferences(&self) -> Result<Value, QboError> {
+        let body = self.answer(self.http.get(self.url("preferences"))).await?;
+        Ok(body["Preferences"].clone())
+    }
+
+    async fn query_answer(&self, select: &str) -> Result<Value, QboError> {
+        self.answer(
+            self.http
+                .post(self.url("query"))
+                .header("Content-Type", "application/text")
+                .body(select.to_string()),
+        )
+        .await
     }
 
     /// Every `entity` that `condition` (a WHERE clause, or empty) selects, ordered by

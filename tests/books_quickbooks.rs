@@ -1,0 +1,641 @@
+//! QuickBooks Online connected and synced in, as a bookkeeper does it: `chargeguard books
+//! connect quickbooks` against the sandbox's stand-in over real loopback HTTP (the consent
+//! page answered as a browser would, the redirect pasted back), tokens in the real OS
+//! keyring, `books sync` into a real store, and reconcile finding what the books and Stripe
+//! disagree on with no CSV at all. Then what a sync must survive: a payment deleted in
+//! QuickBooks, an expired and a revoked token, a kill with SIGKILL mid-page.
+//!
+//! The tokens live in the Secret Service: run under `scripts/with-keyring.sh` (test.sh
+//! does). Outside one these tests say why and check nothing; inside one (the script sets
+//! `CHARGEGUARD_IN_KEYRING_SESSION`) a missing keyring fails them.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
+use chargeguard::secret::Keyring;
+use chargeguard::store::{Store, StoredRow};
+use serde_json::{Value, json};
+
+#[path = "harness/mod.rs"]
+mod harness;
+
+const STRIPE_KEY: &str = "sk_test_booksTestsSecretValue9Q7";
+const CLIENT_SECRET: &str = "cg-app-secret-never-printed";
+
+fn keyring_or_skip(test: &str) -> Option<Keyring> {
+    match Keyring::open() {
+        Ok(k) => Some(k),
+        Err(e) if std::env::var_os("CHARGEGUARD_IN_KEYRING_SESSION").is_some() => {
+            panic!("{test}: scripts/with-keyring.sh started a keyring, yet none answers: {e}")
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {test}: no Secret Service reachable ({e})");
+            None
+        }
+    }
+}
+
+struct World {
+    sandbox: RunningSandbox,
+    dir: tempfile::TempDir,
+    http: reqwest::Client,
+    runtime: tokio::runtime::Runtime,
+    realm: String,
+}
+
+impl World {
+    fn new() -> World {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = runtime
+            .block_on(sandbox::start(SandboxConfig::new(
+                dir.path().join("sandbox"),
+            )))
+            .unwrap();
+        let mut world = World {
+            sandbox,
+            dir,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            runtime,
+            realm: String::new(),
+        };
+        let company = world.post(
+            "/_sandbox/qbo/companies",
+            json!({"realm": "4620816365", "currency": "USD", "zone": "America/New_York"}),
+        );
+        world.realm = company["realm"]
+            .as_str()
+            .unwrap_or("4620816365")
+            .to_string();
+        world
+    }
+
+    fn base(&self) -> String {
+        self.sandbox.base_url()
+    }
+
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("cg.db")
+    }
+
+    fn post(&self, path: &str, body: Value) -> Value {
+        self.runtime.block_on(async {
+            let answer = self
+                .http
+                .post(format!("{}{path}", self.base()))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let text = answer.text().await.unwrap();
+            assert!(status.is_success(), "{path}: {status} {text}");
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        })
+    }
+
+    /// What Intuit's consent page does when the person clicks Connect: the redirect.
+    fn consent(&self, url: &str) -> String {
+        self.runtime.block_on(async {
+            let answer = self.http.get(url).send().await.unwrap();
+            assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+            answer.headers()["location"].to_str().unwrap().to_string()
+        })
+    }
+
+    fn cli(&self, args: &[&str]) -> Output {
+        let mut command = harness::cli(self.dir.path());
+        command
+            .arg("--db")
+            .arg(self.db())
+            .args(args)
+            .env("CHARGEGUARD_API_KEY", STRIPE_KEY);
+        harness::run_with_stdin(command, None)
+    }
+
+    /// `books connect quickbooks`, the consent answered in between.
+    fn connect(&self) -> Output {
+        let mut child = harness::cli(self.dir.path())
+            .arg("--db")
+            .arg(self.db())
+            .args([
+                "books",
+                "connect",
+                "quickbooks",
+                "--client-id",
+                "cg-desktop",
+                "--base",
+                &self.base(),
+            ])
+            .env("CHARGEGUARD_QBO_CLIENT_SECRET", CLIENT_SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut url = String::new();
+        stdout.read_line(&mut url).unwrap();
+        assert!(url.starts_with(&self.base()), "the consent address: {url}");
+        let redirect = self.consent(url.trim());
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{redirect}").unwrap();
+        drop(stdin);
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
+        let mut out = child.wait_with_output().unwrap();
+        out.stdout = format!("{url}{rest}").into_bytes();
+        out
+    }
+
+    /// A token of the test's own (another app), to change the company's books as a person
+    /// in QuickBooks would.
+    fn admin_token(&self) -> String {
+        let url = format!(
+            "{}/connect/oauth2?client_id=admin&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=http://localhost/cb&state=s",
+            self.base()
+        );
+        let redirect = self.consent(&url);
+        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        self.runtime.block_on(async {
+            let tokens: Value = self
+                .http
+                .post(format!("{}/oauth2/v1/tokens/bearer", self.base()))
+                .basic_auth("admin", Some("admin-secret"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", "http://localhost/cb"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokens["access_token"].as_str().unwrap().to_string()
+        })
+    }
+
+    fn qbo(&self, token: &str, path_and_query: &str, body: Value) -> Value {
+        self.runtime.block_on(async {
+            let answer = self
+                .http
+                .post(format!(
+                    "{}/v3/company/{}/{path_and_query}",
+                    self.base(),
+                    self.realm
+                ))
+                .bearer_auth(token)
+                .header("Accept", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let body: Value = answer.json().await.unwrap();
+            assert!(status.is_success(), "{path_and_query}: {status} {body}");
+            body
+        })
+    }
+}
+
+/// Stripe charges (each `invoice_number` metadata), their ids in order.
+fn stripe_charges(world: &World, invoices: &[(&str, i64)]) -> Vec<String> {
+    let now = jiff::Timestamp::now().as_second();
+    let list: Vec<Value> = invoices
+        .iter()
+        .enumerate()
+        .map(|(i, (number, amount))| {
+            json!({"amount": amount, "currency": "usd", "created": now - 86_400 + i as i64 * 60,
+                   "customer": "cus_wilma", "metadata": {"invoice_number": number}})
+        })
+        .collect();
+    let seeded = world.post("/_sandbox/seed", json!({ "charges": list }));
+    seeded["charges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect()
+}
+
+/// The open findings as (kind, invoice), sorted.
+fn open_findings(world: &World) -> Vec<(String, String)> {
+    let listed: Value =
+        serde_json::from_str(&harness::ok(&world.cli(&["--json", "findings"]))).unwrap();
+    let mut out: Vec<(String, String)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["status"] == "open")
+        .map(|f| {
+            (
+                f["kind"].as_str().unwrap().to_string(),
+                f["invoice_number"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn invoice_numbers(db: &Path) -> Vec<String> {
+    let mut store = Store::open(db).unwrap();
+    store
+        .read(|tx| tx.invoices())
+        .unwrap()
+        .into_iter()
+        .map(|i| i.number)
+        .collect()
+}
+
+fn ledger_ids(db: &Path) -> Vec<String> {
+    let mut store = Store::open(db).unwrap();
+    let mut ids: Vec<String> = store
+        .read(|tx| tx.ledger_entries())
+        .unwrap()
+        .into_iter()
+        .map(|e| e.payment_id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// What the keyring keeps for the store's QuickBooks connection.
+fn kept_tokens(world: &World) -> Value {
+    let keyring = Keyring::open().unwrap();
+    let mut store = Store::open(&world.db()).unwrap();
+    let c = chargeguard::accounting_sync::connection::connection(&mut store)
+        .unwrap()
+        .expect("connected");
+    serde_json::from_str(&keyring.load_text(&c.account).unwrap().expect("tokens kept")).unwrap()
+}
+
+#[test]
+fn quickbooks_books_connected_and_synced_find_what_stripe_disagrees_with() {
+    let Some(keyring) = keyring_or_skip("quickbooks_books_connected_and_synced") else {
+        return;
+    };
+    let world = World::new();
+    // Stripe: INV-1 charged twice, INV-2 once, INV-3 once (QuickBooks records no payment).
+    let charges = stripe_charges(
+        &world,
+        &[
+            ("INV-1", 10_000),
+            ("INV-1", 10_000),
+            ("INV-2", 5_000),
+            ("INV-3", 7_500),
+        ],
+    );
+    let seeded = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "customers": [{"DisplayName": "Wilma Flintstone"}]}),
+    );
+    let customer = seeded["Customer"][0].as_str().unwrap();
+    let invoice = |n: &str, amount: f64| {
+        json!({"CustomerRef": {"value": customer}, "DocNumber": n, "TxnDate": "2026-11-20",
+               "Line": [{"Amount": amount, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]})
+    };
+    let made = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm,
+               "invoices": [invoice("INV-1", 100.0), invoice("INV-2", 50.0), invoice("INV-3", 75.0)]}),
+    );
+    let inv: Vec<&str> = made["Invoice"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let payment = |invoice_id: &str, amount: &str, charge: &str| {
+        json!({"CustomerRef": {"value": customer}, "TotalAmt": amount, "TxnDate": "2026-11-21",
+               "PaymentRefNum": charge,
+               "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]})
+    };
+    let paid = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm,
+               "payments": [payment(inv[0], "100.00", &charges[0]), payment(inv[1], "50.00", &charges[2])]}),
+    );
+    let payments: Vec<&str> = paid["Payment"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    let connected = world.connect();
+    let said = harness::ok(&connected);
+    assert!(
+        said.contains(&format!("connected to QuickBooks company {}", world.realm)),
+        "{said}"
+    );
+    let stderr = String::from_utf8_lossy(&connected.stderr);
+    assert!(!said.contains(CLIENT_SECRET) && !stderr.contains(CLIENT_SECRET));
+    assert!(
+        harness::ok(&world.cli(&["books", "status"])).contains("connected to QuickBooks company")
+    );
+
+    harness::ok(&world.cli(&["sync"]));
+    let synced = harness::ok(&world.cli(&["books", "sync", "--page-size", "2"]));
+    assert!(
+        synced.contains("3 new invoices") && synced.contains("2 new ledger entries"),
+        "{synced}"
+    );
+    // The store holds no token and no client secret.
+    let bytes = std::fs::read(world.db()).unwrap();
+    let wal = std::fs::read(world.db().with_extension("db-wal")).unwrap_or_default();
+    for needle in [CLIENT_SECRET.as_bytes(), b"eyJsandbox.", b"RT1-"] {
+        assert!(
+            !bytes.windows(needle.len()).any(|w| w == needle)
+                && !wal.windows(needle.len()).any(|w| w == needle),
+            "{} in the store",
+            String::from_utf8_lossy(needle)
+        );
+    }
+    let mut store = Store::open(&world.db()).unwrap();
+    let extra = store
+        .read(|tx| tx.extra_columns(StoredRow::Invoice("INV-3")))
+        .unwrap();
+    assert_eq!(
+        extra.get("quickbooks_id").map(String::as_str),
+        Some(inv[2]),
+        "the QuickBooks id beside the number"
+    );
+    drop(store);
+    assert_eq!(
+        ledger_ids(&world.db()),
+        [
+            format!("qbo:{}:{}", payments[0], inv[0]),
+            format!("qbo:{}:{}", payments[1], inv[1])
+        ]
+    );
+
+    harness::ok(&world.cli(&["reconcile"]));
+    let found = open_findings(&world);
+    assert!(
+        found.contains(&("double_charge".into(), "INV-1".into())),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(kind, number)| number == "INV-3" && kind != "double_charge"),
+        "the charge QuickBooks has no payment for: {found:?}"
+    );
+    assert!(
+        !found.iter().any(|(_, n)| n == "INV-2"),
+        "INV-2 is paid and recorded: {found:?}"
+    );
+
+    // Nothing changed: nothing new, nothing changed.
+    let again = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(
+        again.contains("0 new invoices, 0 changed")
+            && again.contains("0 new ledger entries, 0 changed"),
+        "{again}"
+    );
+
+    // Someone deletes INV-2's payment in QuickBooks: it leaves the ledger, and the charge
+    // it recorded is a finding again.
+    let admin = world.admin_token();
+    world.qbo(
+        &admin,
+        "payment?operation=delete",
+        json!({"Id": payments[1], "SyncToken": "0"}),
+    );
+    let after = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(
+        after.contains("removed as QuickBooks no longer has them: 1 ledger entries"),
+        "{after}"
+    );
+    assert_eq!(
+        ledger_ids(&world.db()),
+        [format!("qbo:{}:{}", payments[0], inv[0])]
+    );
+    harness::ok(&world.cli(&["reconcile"]));
+    let found = open_findings(&world);
+    assert!(
+        found.iter().any(|(_, n)| n == "INV-2"),
+        "the deleted payment's charge: {found:?}"
+    );
+
+    // One company per store.
+    let mut store = Store::open(&world.db()).unwrap();
+    let other = world
+        .runtime
+        .block_on(chargeguard::accounting_sync::connection::connect(
+            &mut store,
+            &chargeguard::books::qbo::QboEndpoints::at(&world.base()),
+            &chargeguard::books::qbo::AppCredentials {
+                client_id: "cg-desktop".into(),
+                client_secret: chargeguard::books::BooksSecret::new(CLIENT_SECRET),
+            },
+            &chargeguard::accounting_sync::connection::Granted {
+                code: "AB11-unused".into(),
+                realm: "123146096291789".into(),
+            },
+            "http://localhost:8765/callback",
+            &keyring,
+            Duration::from_secs(10),
+            jiff::Timestamp::now(),
+        ));
+    let refused = other.unwrap_err().to_string();
+    assert!(refused.contains("one company per store"), "{refused}");
+    drop(store);
+
+    harness::ok(&world.cli(&["books", "disconnect"]));
+    let (_, why) = harness::refused(&world.cli(&["books", "sync"]));
+    assert!(why.contains("not connected to QuickBooks"), "{why}");
+}
+
+#[test]
+fn an_expired_token_is_refreshed_and_a_revoked_one_asks_to_connect_again() {
+    let Some(_keyring) = keyring_or_skip("an_expired_token_is_refreshed") else {
+        return;
+    };
+    let world = World::new();
+    harness::ok(&world.connect());
+    harness::ok(&world.cli(&["books", "sync"]));
+
+    // The access token QuickBooks issued ends: the next sync refreshes it and carries on.
+    let before = kept_tokens(&world);
+    world.post("/_sandbox/qbo/expire_tokens", json!({}));
+    let seeded = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "customers": [{"DisplayName": "Betty"}]}),
+    );
+    let customer = seeded["Customer"][0].as_str().unwrap();
+    world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "invoices": [{"CustomerRef": {"value": customer}, "DocNumber": "INV-9",
+            "Line": [{"Amount": 12.5, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
+    );
+    let synced = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(synced.contains("1 new invoices"), "{synced}");
+    let after = kept_tokens(&world);
+    assert_ne!(
+        after["refresh"], before["refresh"],
+        "the rotated refresh token was kept"
+    );
+    assert_ne!(after["access"], before["access"]);
+    assert!(after["access_expires_at"].as_i64() >= before["access_expires_at"].as_i64());
+    let synced = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(synced.contains("0 new invoices"), "{synced}");
+    assert_eq!(
+        kept_tokens(&world)["access"],
+        after["access"],
+        "a live token is used, not refreshed"
+    );
+
+    let mut store = Store::open(&world.db()).unwrap();
+    let inv9 = store
+        .read(|tx| tx.extra_columns(StoredRow::Invoice("INV-9")))
+        .unwrap()["quickbooks_id"]
+        .clone();
+    drop(store);
+
+    // INV-9 is deleted in QuickBooks after a month without a sync (beyond change data
+    // capture's reach): every id is read, and it leaves the store.
+    let admin = world.admin_token();
+    world.qbo(
+        &admin,
+        "invoice?operation=delete",
+        json!({"Id": inv9, "SyncToken": "0"}),
+    );
+    let mut store = Store::open(&world.db()).unwrap();
+    store
+        .write(|tx| {
+            tx.set_setting(
+                "books.quickbooks.changes_since",
+                "2026-01-01T00:00:00-05:00",
+            )
+        })
+        .unwrap();
+    drop(store);
+    let after = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(after.contains("0 ledger entries, 1 invoices"), "{after}");
+    let numbers = invoice_numbers(&world.db());
+    assert!(numbers.is_empty(), "{numbers:?}");
+
+    // Revoked at Intuit (the person disconnected the app there): a clear "connect again",
+    // kept for the next command, never a crash or a silent stop.
+    let kept = kept_tokens(&world);
+    world.runtime.block_on(async {
+        // Revoking any token of the grant disconnects it.
+        let answer = world
+            .http
+            .post(format!("{}/v2/oauth2/tokens/revoke", world.base()))
+            .basic_auth("cg-desktop", Some(CLIENT_SECRET))
+            .json(&json!({"token": kept["refresh"]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    });
+    let out = world.cli(&["books", "sync"]);
+    let (code, why) = harness::refused(&out);
+    assert_eq!(code, 2);
+    assert!(why.contains("connect QuickBooks again"), "{why}");
+    // The morning run still brings Stripe up to date and reconciles, and says why the
+    // books were not synced (exit 4).
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    let checked = world.cli(&["check"]);
+    harness::expect_exit(&checked, 4, &["check"]);
+    let said = String::from_utf8_lossy(&checked.stdout);
+    assert!(
+        said.contains("books not synced") && said.contains("connect QuickBooks again"),
+        "{said}"
+    );
+    let status = world.cli(&["books", "status"]);
+    harness::expect_exit(&status, 1, &["books", "status"]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("connect again"));
+    // Connecting again mends it.
+    harness::ok(&world.connect());
+    let checked = harness::ok(&world.cli(&["check"]));
+    assert!(
+        checked.contains("books synced: QuickBooks company"),
+        "{checked}"
+    );
+}
+
+#[test]
+fn a_sync_killed_mid_page_resumes_with_every_invoice_once() {
+    let Some(_keyring) = keyring_or_skip("a_sync_killed_mid_page_resumes") else {
+        return;
+    };
+    let world = World::new();
+    let seeded = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "customers": [{"DisplayName": "Barney"}]}),
+    );
+    let customer = seeded["Customer"][0].as_str().unwrap();
+    let invoices: Vec<Value> = (1..=60)
+        .map(|n| json!({"CustomerRef": {"value": customer}, "DocNumber": format!("INV-{n:03}"),
+            "Line": [{"Amount": n, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}))
+        .collect();
+    world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "invoices": invoices}),
+    );
+    harness::ok(&world.connect());
+    world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/v3/company/{}/query", world.realm), "fault": "slow", "times": 1000, "hold_ms": 150}),
+    );
+
+    let mut child = harness::cli(world.dir.path())
+        .arg("--db")
+        .arg(world.db())
+        .args(["books", "sync", "--page-size", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().starts_with("invoices: page") {
+            seen += 1;
+            if seen == 3 {
+                break;
+            }
+        }
+    }
+    // SIGKILL: no destructor, no rollback hook.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut store = Store::open(&world.db()).unwrap();
+    let before = store.read(|tx| tx.invoices()).unwrap().len();
+    drop(store);
+    assert!((5..60).contains(&before), "killed mid-way: {before} stored");
+
+    world.runtime.block_on(async {
+        let answer = world
+            .http
+            .delete(format!("{}/_sandbox/faults", world.base()))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    });
+    let resumed = harness::ok(&world.cli(&["books", "sync", "--page-size", "5"]));
+    assert!(
+        !resumed.contains("invoices: page 12"),
+        "resumed, not started again: {resumed}"
+    );
+    let numbers = invoice_numbers(&world.db());
+    let expected: Vec<String> = (1..=60).map(|n| format!("INV-{n:03}")).collect();
+    assert_eq!(numbers, expected, "every invoice once");
+}
