@@ -15,3 +15,4 @@ mod process;
 mod qbo;
 mod qbo_client;
 mod xero;
+mod xero_client;

@@ -170,6 +170,45 @@ impl StoreTx<'_> {
         )
     }
 
+    /// Moves the invoice `old` to the number `new` (its number changed in the accounting
+    /// system), with the ledger entries of that system on it (`ledger_prefix`), noting it
+    /// under `source_id`. When `new` is already stored (another source's row), the old row
+    /// is removed instead and the caller's upsert takes `new` over.
+    pub fn renumber_invoice(
+        &self,
+        old: &str,
+        new: &str,
+        ledger_prefix: &str,
+        source_id: i64,
+    ) -> Result<(), StoreError> {
+        let taken: bool = self
+            .conn()
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM invoices WHERE invoice_number = ?1)")?
+            .query_row([new], |r| r.get(0))?;
+        if taken {
+            self.remove_invoice(old, source_id)?;
+        } else {
+            self.conn()
+                .prepare_cached(
+                    "UPDATE invoices SET invoice_number = ?2 WHERE invoice_number = ?1",
+                )?
+                .execute([old, new])?;
+            self.conn()
+                .prepare_cached(
+                    "INSERT INTO row_changes (source_id, entity, entity_key, field, old_value, new_value)
+                     VALUES (?1, 'invoice', ?3, 'invoice_number', ?2, ?3)",
+                )?
+                .execute(rusqlite::params![source_id, old, new])?;
+        }
+        self.conn()
+            .prepare_cached(
+                "UPDATE ledger_entries SET invoice_number = ?2
+                 WHERE invoice_number = ?1 AND payment_id >= ?3 AND payment_id < ?3 || char(1114111)",
+            )?
+            .execute([old, new, ledger_prefix])?;
+        Ok(())
+    }
+
     fn remove_row(
         &self,
         entity: &str,

@@ -1,6 +1,7 @@
 //! `chargeguard check`: the scheduled run. Exit codes, for cron and CI alerts:
-//! 0 nothing new; 10 new (or reopened) findings; 3 actions still undecided; 4 the
-//! accounting system could not be synced (connect it again); 2 an error.
+//! 0 nothing new; 4 the accounting system could not be synced (connect it again: what
+//! was found lacks the books' latest); 10 new (or reopened) findings; 3 actions still
+//! undecided; 2 an error.
 
 use std::process::ExitCode;
 
@@ -40,12 +41,13 @@ pub fn run(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(
-        if !report.new_findings.is_empty() || report.reconcile.reopened > 0 {
+        // Findings made without the books' latest are not the whole story: that first.
+        if report.books.as_ref().is_some_and(|b| b.problem.is_some()) {
+            ExitCode::from(BOOKS_NOT_SYNCED)
+        } else if !report.new_findings.is_empty() || report.reconcile.reopened > 0 {
             ExitCode::from(NEW_FINDINGS)
         } else if report.undecided_actions > 0 {
             ExitCode::from(UNDECIDED)
-        } else if report.books.as_ref().is_some_and(|b| b.problem.is_some()) {
-            ExitCode::from(BOOKS_NOT_SYNCED)
         } else {
             ExitCode::SUCCESS
         },

@@ -4,3 +4,4 @@
 //! a system and never write the store.
 
 pub mod qbo;
+pub mod xero;

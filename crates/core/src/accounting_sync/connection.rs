@@ -361,18 +361,11 @@ fn forget(store: &mut Store, keyring: &Keyring, account: &str) -> Result<(), Acc
     if !account.is_empty() {
         keyring.forget(account)?;
     }
+    // Everything kept of the connection, the reading positions of its company included:
+    // a company connected next is read from its start.
     store.write(|tx| {
-        for k in [
-            AUTHORIZE_URL,
-            TOKEN_URL,
-            REVOKE_URL,
-            API_BASE,
-            REALM,
-            CLIENT_ID,
-            ACCOUNT,
-            RECONNECT,
-        ] {
-            tx.clear_setting(k)?;
+        for (key, _) in tx.settings_with_prefix("books.quickbooks.")? {
+            tx.clear_setting(&key)?;
         }
         Ok::<_, AccountingError>(())
     })

@@ -138,6 +138,10 @@ const CHANGES_SINCE: &str = "books.quickbooks.changes_since";
 /// Change data capture reaches back 30 days; older than this, deletions are found by
 /// reading every object's id.
 const CHANGES_REACH: jiff::SignedDuration = jiff::SignedDuration::from_hours(29 * 24);
+/// The most objects of one kind a change-data-capture answer holds.
+const CHANGES_CAP: usize = 1000;
+/// How far before an answer's time the next change-data-capture call starts.
+const CHANGES_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
 
 /// One kind read by `LastUpdatedTime`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,11 +178,25 @@ impl Kind {
     }
 }
 
-/// Where a kind's reading stands: the last `LastUpdatedTime` stored, and how many objects
-/// of exactly that time were read when a whole page had that time.
+/// How the next page of a kind is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+enum Mode {
+    /// `LastUpdatedTime >= since`, oldest first: the usual reading. Rows of `since`
+    /// itself are read again (unchanged, harmless); skipping them could pass one by.
+    #[default]
+    From,
+    /// `LastUpdatedTime = since`, by `Id`, from `skip`: a second that fills whole pages
+    /// (a bulk import), paged in an order that does not change between calls.
+    Tied,
+    /// `LastUpdatedTime > since`: after such a second.
+    After,
+}
+
+/// Where a kind's reading stands.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 struct Position {
     since: Option<String>,
+    mode: Mode,
     skip: usize,
 }
 
@@ -192,52 +210,129 @@ impl Position {
             key: key.clone(),
             value: text.clone(),
         };
-        let (skip, since) = text.split_once(' ').ok_or_else(corrupt)?;
-        instant(since).ok_or_else(corrupt)?;
+        let mut parts = text.splitn(3, ' ');
+        let mode = match parts.next() {
+            Some("from") => Mode::From,
+            Some("tied") => Mode::Tied,
+            Some("after") => Mode::After,
+            _ => return Err(corrupt()),
+        };
+        let skip = parts
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(corrupt)?;
+        let since = parts
+            .next()
+            .filter(|s| instant(s).is_some())
+            .ok_or_else(corrupt)?;
         Ok(Position {
             since: Some(since.to_string()),
-            skip: skip.parse().map_err(|_| corrupt())?,
+            mode,
+            skip,
         })
     }
 
     fn write(&self, tx: &StoreTx<'_>, kind: Kind) -> Result<(), StoreError> {
-        match &self.since {
-            Some(since) => tx.set_setting(&kind.position_key(), &format!("{} {since}", self.skip)),
-            None => Ok(()),
-        }
-    }
-
-    fn select(&self, kind: Kind, page: usize) -> String {
-        let filter = match &self.since {
-            Some(since) => format!(" WHERE MetaData.LastUpdatedTime >= '{since}'"),
-            None => String::new(),
+        let Some(since) = &self.since else {
+            return Ok(());
         };
-        format!(
-            "SELECT * FROM {}{filter} ORDERBY MetaData.LastUpdatedTime STARTPOSITION {} MAXRESULTS {page}",
-            kind.entity(),
-            self.skip + 1
+        let mode = match self.mode {
+            Mode::From => "from",
+            Mode::Tied => "tied",
+            Mode::After => "after",
+        };
+        tx.set_setting(
+            &kind.position_key(),
+            &format!("{mode} {} {since}", self.skip),
         )
     }
 
-    /// The position after `rows` (ordered by their time).
-    fn after(&self, rows: &[Value]) -> Position {
-        let Some(last) = rows.last().and_then(updated) else {
-            return self.clone();
+    fn select(&self, kind: Kind, page: usize) -> String {
+        let entity = kind.entity();
+        let Some(since) = &self.since else {
+            return format!(
+                "SELECT * FROM {entity} ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS {page}"
+            );
         };
-        let last_at = instant(&last);
-        if self.since.as_deref().and_then(instant) == last_at {
-            return Position {
-                since: self.since.clone(),
-                skip: self.skip + rows.len(),
-            };
+        let (op, order, start) = match self.mode {
+            Mode::From => (">=", "MetaData.LastUpdatedTime", 1),
+            Mode::Tied => ("=", "Id", self.skip + 1),
+            Mode::After => (">", "MetaData.LastUpdatedTime", 1),
+        };
+        format!(
+            "SELECT * FROM {entity} WHERE MetaData.LastUpdatedTime {op} '{since}' ORDERBY {order} STARTPOSITION {start} MAXRESULTS {page}"
+        )
+    }
+
+    /// The position after a page of `rows` (each with a time: see `times_of`); `full`
+    /// when the page was as long as asked. `None` when the kind is read to its end.
+    fn after(&self, rows: &[Value], full: bool) -> Option<Position> {
+        let times: Vec<String> = rows.iter().filter_map(updated).collect();
+        if self.mode == Mode::Tied {
+            return Some(if full {
+                Position {
+                    skip: self.skip + rows.len(),
+                    ..self.clone()
+                }
+            } else {
+                Position {
+                    mode: Mode::After,
+                    skip: 0,
+                    ..self.clone()
+                }
+            });
         }
-        // Rows of the last time are read again from the start: harmless, they are
-        // unchanged; skipping them could pass one of them by.
+        let (Some(first), Some(last)) = (times.first(), times.last()) else {
+            return None;
+        };
+        if !full {
+            return None;
+        }
+        if instant(first) == instant(last) {
+            // One second fills the page: read it by id.
+            return Some(Position {
+                since: Some(last.clone()),
+                mode: Mode::Tied,
+                skip: 0,
+            });
+        }
+        Some(Position {
+            since: Some(last.clone()),
+            mode: Mode::From,
+            skip: 0,
+        })
+    }
+
+    /// Where the next sync starts once this kind is read to its end after `rows`:
+    /// from the last second read, which it reads again (an object changed later within
+    /// that second sorts among those already read).
+    fn at_end(&self, rows: &[Value]) -> Position {
         Position {
-            since: Some(last),
+            since: rows
+                .iter()
+                .filter_map(updated)
+                .next_back()
+                .or(self.since.clone()),
+            mode: Mode::From,
             skip: 0,
         }
     }
+}
+
+/// Each row's `LastUpdatedTime`; a row without a readable one is refused, since the
+/// position could not move past it.
+fn times_of(kind: Kind, rows: &[Value]) -> Result<(), MappingError> {
+    for row in rows {
+        if updated(row).as_deref().and_then(instant).is_none() {
+            return Err(MappingError {
+                entity: kind.stored(),
+                id: id_of(row).unwrap_or_else(|| "(no Id)".into()),
+                field: "MetaData.LastUpdatedTime",
+                reason: "is missing or not a time".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn updated(row: &Value) -> Option<String> {
@@ -340,14 +435,10 @@ pub async fn sync(
                 Kind::Payment => missing_invoices(store, &mut caller, books, &page.rows).await?,
                 Kind::Invoice => Vec::new(),
             };
-            let last_page = page.rows.len() < options.page_size.clamp(1, MAX_PAGE);
-            let mut next = position.after(&page.rows);
-            if last_page {
-                // QuickBooks' times are to the second: an object changed later within the
-                // last second read sorts among those already read, so the next sync reads
-                // that second again from its start.
-                next.skip = 0;
-            }
+            times_of(kind, &page.rows)?;
+            let full = page.rows.len() >= options.page_size.clamp(1, MAX_PAGE);
+            let next = position.after(&page.rows, full);
+            let saved = next.clone().unwrap_or_else(|| position.at_end(&page.rows));
             store.write(|tx| {
                 let mut w = Writer {
                     tx,
@@ -365,7 +456,7 @@ pub async fn sync(
                         Kind::Payment => w.payment(row)?,
                     }
                 }
-                next.write(tx, kind)?;
+                saved.write(tx, kind)?;
                 if tx.setting(CHANGES_SINCE)?.is_none()
                     && let Some(time) = &page.time
                 {
@@ -381,10 +472,10 @@ pub async fn sync(
                 pages,
                 fetched,
             });
-            if last_page {
-                break;
+            match next {
+                Some(next) => position = next,
+                None => break,
             }
-            position = next;
         }
     }
     store.write(|tx| {
@@ -439,7 +530,10 @@ impl Caller<'_> {
                 Ok(answer) => return Ok(answer),
                 Err(QboError::Unauthorized { .. }) if !refreshed => {
                     refreshed = true;
-                    self.session.refresh(store, self.keyring, self.now).await?;
+                    // The new token's life counts from now, not from the sync's start.
+                    self.session
+                        .refresh(store, self.keyring, Timestamp::now())
+                        .await?;
                 }
                 Err(QboError::Throttled { retry_after })
                     if throttled < self.options.throttle_retries =>
@@ -494,26 +588,27 @@ async fn missing_invoices(
 }
 
 /// The number a QuickBooks invoice is stored under: its `DocNumber`, unless another
-/// QuickBooks invoice holds it (a double push), then `NUMBER-QBO{Id}`.
+/// QuickBooks invoice holds it (a double push), then `NUMBER-QBO{Id}`; and the number it
+/// was stored under before, when that differs (its `DocNumber` changed).
 fn number_for(
     tx: &StoreTx<'_>,
     books: AccountingBooks<'_>,
     id: &str,
     invoice: &Invoice,
-) -> Result<String, StoreError> {
-    if let Some(kept) = tx
+) -> Result<(String, Option<String>), StoreError> {
+    let kept = tx
         .accounting_record_keys(books, "invoice", &[id])?
-        .remove(id)
+        .remove(id);
+    if let Some(kept) = &kept
+        && (*kept == invoice.number || *kept == format!("{}-QBO{id}", invoice.number))
     {
-        // Stored before: under the number it was given then, unless its DocNumber moved.
-        if kept == invoice.number || kept == format!("{}-QBO{id}", invoice.number) {
-            return Ok(kept);
-        }
+        return Ok((kept.clone(), None));
     }
-    match tx.accounting_object_holding(books, "invoice", &invoice.number)? {
-        Some(other) if other != id => Ok(format!("{}-QBO{id}", invoice.number)),
-        _ => Ok(invoice.number.clone()),
-    }
+    let number = match tx.accounting_object_holding(books, "invoice", &invoice.number)? {
+        Some(other) if other != id => format!("{}-QBO{id}", invoice.number),
+        _ => invoice.number.clone(),
+    };
+    Ok((number, kept))
 }
 
 /// An object's `Id`, which every QuickBooks object has.
@@ -540,8 +635,16 @@ impl Writer<'_, '_> {
         let (tx, books, company) = (self.tx, self.books, self.company);
         let mut invoice = mapping::invoice(company, row)?;
         let id = required_id(row, "invoice")?;
-        invoice.number = number_for(tx, books, &id, &invoice)?;
+        let (number, before) = number_for(tx, books, &id, &invoice)?;
+        invoice.number = number;
+        // Its payments are synced as ledger entries: the invoice's own paid figure
+        // (its total less its balance) would count them twice, and counts credit
+        // memos as money.
+        invoice.stated_paid = None;
         let source_id = self.sources.of(tx, Kind::Invoice)?;
+        if let Some(before) = before {
+            tx.renumber_invoice(&before, &invoice.number, "qbo:", source_id)?;
+        }
         let set = tx.column_set(&["quickbooks_id".to_string()])?;
         let values = serde_json::to_string(&[&id]).expect("a string list serializes");
         let stored = tx.upsert_invoice(
@@ -609,34 +712,54 @@ async fn removals(
         return Ok(());
     };
     let recent = instant(&since).is_some_and(|at| caller.now.duration_since(at) < CHANGES_REACH);
-    let (gone, time) = if recent {
+    let mut through_changes = None;
+    if recent {
         let (changes, time) = caller
             .call(store, |c| {
                 let since = since.clone();
                 Box::pin(async move { c.changes(&["Invoice", "Payment"], &since).await })
             })
             .await?;
-        let gone: Vec<(String, String)> = changes
-            .into_iter()
-            .filter(|(_, row)| row["status"] == "Deleted")
-            .filter_map(|(entity, row)| id_of(&row).map(|id| (entity, id)))
-            .collect();
-        (gone, time)
-    } else {
-        let mut gone = Vec::new();
-        let mut time = None;
-        for kind in [Kind::Invoice, Kind::Payment] {
-            let (present, at) = every_id(store, caller, kind).await?;
-            time = time.or(at);
-            let kept = store.read(|tx| tx.accounting_objects(books, kind.stored()))?;
-            gone.extend(
-                kept.into_iter()
-                    .filter(|(id, _)| !present.contains(id))
-                    .map(|(id, _)| (kind.entity().to_string(), id)),
-            );
+        // An answer holds at most 1,000 objects of a kind: a fuller one may have left
+        // deletions out, so every id is read instead.
+        let capped = ["Invoice", "Payment"]
+            .iter()
+            .any(|e| changes.iter().filter(|(entity, _)| entity == e).count() >= CHANGES_CAP);
+        if !capped {
+            let gone: Vec<(String, String)> = changes
+                .into_iter()
+                .filter(|(_, row)| row["status"] == "Deleted")
+                .filter_map(|(entity, row)| id_of(&row).map(|id| (entity, id)))
+                .collect();
+            through_changes = Some((gone, time));
         }
-        (gone, time)
+    }
+    let (gone, time) = match through_changes {
+        Some(found) => found,
+        None => {
+            let mut gone = Vec::new();
+            let mut time = None;
+            for kind in [Kind::Invoice, Kind::Payment] {
+                let (present, at) = every_id(store, caller, kind).await?;
+                time = time.or(at);
+                let kept = store.read(|tx| tx.accounting_objects(books, kind.stored()))?;
+                for (id, _) in kept.into_iter().filter(|(id, _)| !present.contains(id)) {
+                    // Offset paging can pass a row by when another is deleted meanwhile:
+                    // each missing id is read before it is removed.
+                    if confirmed_gone(store, caller, kind, &id).await? {
+                        gone.push((kind.entity().to_string(), id));
+                    }
+                }
+            }
+            (gone, time)
+        }
     };
+    // The next sync reads changes from a little before this answer: removals are
+    // harmless to repeat, and QuickBooks may compare whole seconds with this time.
+    let time = time
+        .as_deref()
+        .and_then(instant)
+        .map(|t| (t - CHANGES_OVERLAP).to_string());
     store.write(|tx| {
         for (entity, id) in &gone {
             if entity == "Payment" {
@@ -666,6 +789,28 @@ async fn removals(
     })
 }
 
+/// Whether QuickBooks answers that object `id` of `kind` no longer exists (fault 610).
+async fn confirmed_gone(
+    store: &mut Store,
+    caller: &mut Caller<'_>,
+    kind: Kind,
+    id: &str,
+) -> Result<bool, AccountingError> {
+    let entity = kind.entity();
+    let id = id.to_string();
+    let read = caller
+        .call(store, |c| {
+            let id = id.clone();
+            Box::pin(async move { c.read(entity, &id).await })
+        })
+        .await;
+    match read {
+        Ok(_) => Ok(false),
+        Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// Every id QuickBooks holds of `kind`, and the first answer's time.
 async fn every_id(
     store: &mut Store,
@@ -674,11 +819,13 @@ async fn every_id(
 ) -> Result<(HashSet<String>, Option<String>), AccountingError> {
     let mut ids = HashSet::new();
     let mut time = None;
+    let mut read = 0;
+    let page_size = caller.options.page_size.clamp(1, MAX_PAGE);
     loop {
         let select = format!(
-            "SELECT * FROM {} ORDERBY Id STARTPOSITION {} MAXRESULTS {MAX_PAGE}",
+            "SELECT * FROM {} ORDERBY Id STARTPOSITION {} MAXRESULTS {page_size}",
             kind.entity(),
-            ids.len() + 1
+            read + 1
         );
         let entity = kind.entity();
         let page = caller
@@ -688,7 +835,8 @@ async fn every_id(
             })
             .await?;
         time = time.or(page.time);
-        let short = page.rows.len() < MAX_PAGE;
+        read += page.rows.len();
+        let short = page.rows.len() < page_size;
         ids.extend(page.rows.iter().filter_map(id_of));
         if short {
             return Ok((ids, time));
@@ -750,40 +898,70 @@ mod tests {
     }
 
     #[test]
-    fn a_page_of_one_time_is_paged_through_and_a_later_time_starts_again() {
+    fn a_second_that_fills_a_page_is_read_by_id_then_reading_goes_on_after_it() {
         let at = |t: &str| json!({"MetaData": {"LastUpdatedTime": t}});
         let start = Position::default();
-        let one = start.after(&[
-            at("2026-11-03T13:16:17-08:00"),
-            at("2026-11-03T13:16:17-08:00"),
-        ]);
         assert_eq!(
-            one,
-            Position {
-                since: Some("2026-11-03T13:16:17-08:00".into()),
-                skip: 0
-            }
+            start.select(Kind::Invoice, 2),
+            "SELECT * FROM Invoice ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 2"
         );
-        // The same instant written in UTC is the same time: paged through.
-        let same = one.after(&[at("2026-11-03T21:16:17Z"), at("2026-11-03T21:16:17Z")]);
-        assert_eq!(same.skip, 2);
-        assert_eq!(same.since, one.since);
+        // Two times in a full page: from the last, which is read again.
+        let from = start
+            .after(
+                &[
+                    at("2026-11-03T13:16:16-08:00"),
+                    at("2026-11-03T13:16:17-08:00"),
+                ],
+                true,
+            )
+            .unwrap();
+        assert_eq!(
+            from.select(Kind::Invoice, 2),
+            "SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '2026-11-03T13:16:17-08:00' ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 2"
+        );
+        // One instant (written two ways) fills the page: that second by id, page by page.
+        let tied = from
+            .after(
+                &[at("2026-11-03T13:16:17-08:00"), at("2026-11-03T21:16:17Z")],
+                true,
+            )
+            .unwrap();
+        assert_eq!(tied.mode, Mode::Tied);
+        assert_eq!(
+            tied.select(Kind::Payment, 2),
+            "SELECT * FROM Payment WHERE MetaData.LastUpdatedTime = '2026-11-03T21:16:17Z' ORDERBY Id STARTPOSITION 1 MAXRESULTS 2"
+        );
+        let tied = tied
+            .after(
+                &[at("2026-11-03T21:16:17Z"), at("2026-11-03T21:16:17Z")],
+                true,
+            )
+            .unwrap();
         assert!(
-            same.select(Kind::Invoice, 2)
-                .ends_with("STARTPOSITION 3 MAXRESULTS 2")
+            tied.select(Kind::Payment, 2)
+                .ends_with("ORDERBY Id STARTPOSITION 3 MAXRESULTS 2")
         );
-        let later = same.after(&[at("2026-11-03T21:16:17Z"), at("2026-11-04T09:00:00Z")]);
+        // Its short page ends it: then strictly after it.
+        let after = tied.after(&[at("2026-11-03T21:16:17Z")], false).unwrap();
         assert_eq!(
-            later,
+            after.select(Kind::Payment, 2),
+            "SELECT * FROM Payment WHERE MetaData.LastUpdatedTime > '2026-11-03T21:16:17Z' ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 2"
+        );
+        // A short page ends the kind; the next sync starts from its last second again.
+        let rows = [at("2026-11-04T09:00:00Z")];
+        assert_eq!(after.after(&rows, false), None);
+        assert_eq!(
+            after.at_end(&rows),
             Position {
                 since: Some("2026-11-04T09:00:00Z".into()),
+                mode: Mode::From,
                 skip: 0
             }
         );
         assert_eq!(
-            later.select(Kind::Payment, 100),
-            "SELECT * FROM Payment WHERE MetaData.LastUpdatedTime >= '2026-11-04T09:00:00Z' ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 100"
+            after.at_end(&[]).since.as_deref(),
+            Some("2026-11-03T21:16:17Z")
         );
-        assert_eq!(later.after(&[]), later, "an empty page moves nothing");
+        assert!(times_of(Kind::Invoice, &[json!({"Id": "7"})]).is_err());
     }
 }

@@ -4,6 +4,7 @@
 //! They never touch the store and never decide what a finding is.
 
 pub mod qbo;
+pub mod xero;
 
 use std::fmt;
 

@@ -302,16 +302,17 @@ impl QboClient {
             .map(Duration::from_secs);
         let text = answer.text().await.map_err(transport)?;
         if status == StatusCode::UNAUTHORIZED {
-            // The gateway's own envelope: its detail names expiry or revocation.
-            let detail = serde_json::from_str::<Value>(&text)
+            // The gateway's own envelope. Its detail carries part of the token, so only
+            // its code is read: 3200 is an ended or refused token.
+            let code = serde_json::from_str::<Value>(&text)
                 .ok()
-                .and_then(|v| {
-                    v["fault"]["error"][0]["detail"]
-                        .as_str()
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| "401".into());
-            let detail: String = detail.split(':').next().unwrap_or("").to_string();
+                .and_then(|v| v["fault"]["error"][0]["code"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let detail = if code == "3200" {
+                "the access token ended or was refused (3200)".to_string()
+            } else {
+                format!("HTTP 401, code {code}")
+            };
             return Err(QboError::Unauthorized { detail });
         }
         if status == StatusCode::TOO_MANY_REQUESTS {
@@ -347,6 +348,17 @@ impl QboClient {
     /// The rows of `entity` one `select` statement gives, with the answer's time.
     pub async fn query_page(&self, entity: &str, select: &str) -> Result<Page, QboError> {
         let mut body = self.query_answer(select).await?;
+        // A query's own error comes inside its answer; read as an empty page it would
+        // look like the end of the list.
+        if let Some(error) = body["QueryResponse"]["Fault"]["Error"].get(0) {
+            let field = |k: &str| error[k].as_str().unwrap_or("").to_string();
+            return Err(QboError::Fault {
+                status: 200,
+                code: field("code"),
+                message: field("Message"),
+                detail: field("Detail"),
+            });
+        }
         let rows = match body["QueryResponse"][entity].take() {
             Value::Array(rows) => rows,
             Value::Null => Vec::new(),

@@ -357,6 +357,14 @@ fn run_call(books: &Books<'_, '_>, call: &Call) -> Result<Value, Fault> {
                     format!("changedSince {since} is not a time"),
                 )
             })?;
+            // "CDC operations can track changes within the last 30 days."
+            if books.now.duration_since(since) > jiff::SignedDuration::from_hours(30 * 24) {
+                return Err(Fault::validation(
+                    2040,
+                    "Invalid Date",
+                    "changedSince must be within the last 30 days".to_string(),
+                ));
+            }
             let mut responses = Vec::new();
             for entity in entities {
                 let rows = books.changed_since(entity, since)?;
