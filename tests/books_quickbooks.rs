@@ -9,151 +9,50 @@
 //! does). Outside one these tests say why and check nothing; inside one (the script sets
 //! `CHARGEGUARD_IN_KEYRING_SESSION`) a missing keyring fails them.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::io::{BufRead, BufReader};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
 use chargeguard::secret::Keyring;
 use chargeguard::store::{Store, StoredRow};
 use serde_json::{Value, json};
 
-#[path = "harness/mod.rs"]
-mod harness;
-
-const STRIPE_KEY: &str = "sk_test_booksTestsSecretValue9Q7";
+mod books_support;
+use books_support::{
+    World, harness, invoice_numbers, keyring_or_skip, ledger_ids, open_findings, stripe_charges,
+};
 const CLIENT_SECRET: &str = "cg-app-secret-never-printed";
 
-fn keyring_or_skip(test: &str) -> Option<Keyring> {
-    match Keyring::open() {
-        Ok(k) => Some(k),
-        Err(e) if std::env::var_os("CHARGEGUARD_IN_KEYRING_SESSION").is_some() => {
-            panic!("{test}: scripts/with-keyring.sh started a keyring, yet none answers: {e}")
-        }
-        Err(e) => {
-            eprintln!("SKIPPED {test}: no Secret Service reachable ({e})");
-            None
-        }
-    }
+/// A world with the QuickBooks company the tests use.
+fn qbo_world() -> World {
+    let mut world = World::new();
+    let company = world.post(
+        "/_sandbox/qbo/companies",
+        json!({"realm": "4620816365", "currency": "USD", "zone": "America/New_York"}),
+    );
+    world.realm = company["realm"]
+        .as_str()
+        .unwrap_or("4620816365")
+        .to_string();
+    world
 }
 
-struct World {
-    sandbox: RunningSandbox,
-    dir: tempfile::TempDir,
-    http: reqwest::Client,
-    runtime: tokio::runtime::Runtime,
-    realm: String,
+/// `books connect quickbooks`, the consent answered in between.
+fn connect_qbo(world: &World) -> Output {
+    world.connect(
+        &["quickbooks", "--client-id", "cg-desktop"],
+        &[("CHARGEGUARD_QBO_CLIENT_SECRET", CLIENT_SECRET)],
+    )
 }
 
-impl World {
-    fn new() -> World {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let sandbox = runtime
-            .block_on(sandbox::start(SandboxConfig::new(
-                dir.path().join("sandbox"),
-            )))
-            .unwrap();
-        let mut world = World {
-            sandbox,
-            dir,
-            http: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap(),
-            runtime,
-            realm: String::new(),
-        };
-        let company = world.post(
-            "/_sandbox/qbo/companies",
-            json!({"realm": "4620816365", "currency": "USD", "zone": "America/New_York"}),
-        );
-        world.realm = company["realm"]
-            .as_str()
-            .unwrap_or("4620816365")
-            .to_string();
-        world
-    }
+/// What a person does in QuickBooks, through the test's own grant.
+trait QboAdmin {
+    fn admin_token(&self) -> String;
+    fn qbo_read(&self, token: &str, entity: &str, id: &str) -> Value;
+    fn qbo(&self, token: &str, path_and_query: &str, body: Value) -> Value;
+}
 
-    fn base(&self) -> String {
-        self.sandbox.base_url()
-    }
-
-    fn db(&self) -> std::path::PathBuf {
-        self.dir.path().join("cg.db")
-    }
-
-    fn post(&self, path: &str, body: Value) -> Value {
-        self.runtime.block_on(async {
-            let answer = self
-                .http
-                .post(format!("{}{path}", self.base()))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = answer.status();
-            let text = answer.text().await.unwrap();
-            assert!(status.is_success(), "{path}: {status} {text}");
-            serde_json::from_str(&text).unwrap_or(Value::Null)
-        })
-    }
-
-    /// What Intuit's consent page does when the person clicks Connect: the redirect.
-    fn consent(&self, url: &str) -> String {
-        self.runtime.block_on(async {
-            let answer = self.http.get(url).send().await.unwrap();
-            assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
-            answer.headers()["location"].to_str().unwrap().to_string()
-        })
-    }
-
-    fn cli(&self, args: &[&str]) -> Output {
-        let mut command = harness::cli(self.dir.path());
-        command
-            .arg("--db")
-            .arg(self.db())
-            .args(args)
-            .env("CHARGEGUARD_API_KEY", STRIPE_KEY);
-        harness::run_with_stdin(command, None)
-    }
-
-    /// `books connect quickbooks`, the consent answered in between.
-    fn connect(&self) -> Output {
-        let mut child = harness::cli(self.dir.path())
-            .arg("--db")
-            .arg(self.db())
-            .args([
-                "books",
-                "connect",
-                "quickbooks",
-                "--client-id",
-                "cg-desktop",
-                "--base",
-                &self.base(),
-            ])
-            .env("CHARGEGUARD_QBO_CLIENT_SECRET", CLIENT_SECRET)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut url = String::new();
-        stdout.read_line(&mut url).unwrap();
-        assert!(url.starts_with(&self.base()), "the consent address: {url}");
-        let redirect = self.consent(url.trim());
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{redirect}").unwrap();
-        drop(stdin);
-        let mut rest = String::new();
-        std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();
-        let mut out = child.wait_with_output().unwrap();
-        out.stdout = format!("{url}{rest}").into_bytes();
-        out
-    }
-
+impl QboAdmin for World {
     /// A token of the test's own (another app), to change the company's books as a person
     /// in QuickBooks would.
     fn admin_token(&self) -> String {
@@ -237,73 +136,11 @@ impl World {
     }
 }
 
-/// Stripe charges (each `invoice_number` metadata), their ids in order.
-fn stripe_charges(world: &World, invoices: &[(&str, i64)]) -> Vec<String> {
-    let now = jiff::Timestamp::now().as_second();
-    let list: Vec<Value> = invoices
-        .iter()
-        .enumerate()
-        .map(|(i, (number, amount))| {
-            json!({"amount": amount, "currency": "usd", "created": now - 86_400 + i as i64 * 60,
-                   "customer": "cus_wilma", "metadata": {"invoice_number": number}})
-        })
-        .collect();
-    let seeded = world.post("/_sandbox/seed", json!({ "charges": list }));
-    seeded["charges"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The open findings as (kind, invoice), sorted.
-fn open_findings(world: &World) -> Vec<(String, String)> {
-    let listed: Value =
-        serde_json::from_str(&harness::ok(&world.cli(&["--json", "findings"]))).unwrap();
-    let mut out: Vec<(String, String)> = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|f| f["status"] == "open")
-        .map(|f| {
-            (
-                f["kind"].as_str().unwrap().to_string(),
-                f["invoice_number"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    out.sort();
-    out
-}
-
-fn invoice_numbers(db: &Path) -> Vec<String> {
-    let mut store = Store::open(db).unwrap();
-    store
-        .read(|tx| tx.invoices())
-        .unwrap()
-        .into_iter()
-        .map(|i| i.number)
-        .collect()
-}
-
-fn ledger_ids(db: &Path) -> Vec<String> {
-    let mut store = Store::open(db).unwrap();
-    let mut ids: Vec<String> = store
-        .read(|tx| tx.ledger_entries())
-        .unwrap()
-        .into_iter()
-        .map(|e| e.payment_id)
-        .collect();
-    ids.sort();
-    ids
-}
-
 /// What the keyring keeps for the store's QuickBooks connection.
 fn kept_tokens(world: &World) -> Value {
     let keyring = Keyring::open().unwrap();
     let mut store = Store::open(&world.db()).unwrap();
-    let c = chargeguard::accounting_sync::connection::connection(&mut store)
+    let c = chargeguard::accounting_sync::qbo_connection::connection(&mut store)
         .unwrap()
         .expect("connected");
     serde_json::from_str(&keyring.load_text(&c.account).unwrap().expect("tokens kept")).unwrap()
@@ -314,7 +151,7 @@ fn quickbooks_books_connected_and_synced_find_what_stripe_disagrees_with() {
     let Some(keyring) = keyring_or_skip("quickbooks_books_connected_and_synced") else {
         return;
     };
-    let world = World::new();
+    let world = qbo_world();
     // Stripe: INV-1 charged twice, INV-2 once, INV-3 once (QuickBooks records no payment).
     let charges = stripe_charges(
         &world,
@@ -363,7 +200,7 @@ fn quickbooks_books_connected_and_synced_find_what_stripe_disagrees_with() {
         .collect();
 
     harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
-    let connected = world.connect();
+    let connected = connect_qbo(&world);
     let said = harness::ok(&connected);
     assert!(
         said.contains(&format!("connected to QuickBooks company {}", world.realm)),
@@ -456,7 +293,7 @@ fn quickbooks_books_connected_and_synced_find_what_stripe_disagrees_with() {
     );
     let after = harness::ok(&world.cli(&["books", "sync"]));
     assert!(
-        after.contains("removed as QuickBooks no longer has them: 1 ledger entries"),
+        after.contains("removed as the books no longer have them: 1 ledger entries"),
         "{after}"
     );
     assert_eq!(
@@ -474,14 +311,14 @@ fn quickbooks_books_connected_and_synced_find_what_stripe_disagrees_with() {
     let mut store = Store::open(&world.db()).unwrap();
     let other = world
         .runtime
-        .block_on(chargeguard::accounting_sync::connection::connect(
+        .block_on(chargeguard::accounting_sync::qbo_connection::connect(
             &mut store,
             &chargeguard::books::qbo::QboEndpoints::at(&world.base()),
             &chargeguard::books::qbo::AppCredentials {
                 client_id: "cg-desktop".into(),
                 client_secret: chargeguard::books::BooksSecret::new(CLIENT_SECRET),
             },
-            &chargeguard::accounting_sync::connection::Granted {
+            &chargeguard::accounting_sync::qbo_connection::Granted {
                 code: "AB11-unused".into(),
                 realm: "123146096291789".into(),
             },
@@ -504,8 +341,8 @@ fn an_expired_token_is_refreshed_and_a_revoked_one_asks_to_connect_again() {
     let Some(_keyring) = keyring_or_skip("an_expired_token_is_refreshed") else {
         return;
     };
-    let world = World::new();
-    harness::ok(&world.connect());
+    let world = qbo_world();
+    harness::ok(&connect_qbo(&world));
     harness::ok(&world.cli(&["books", "sync"]));
 
     // The access token QuickBooks issued ends: the next sync refreshes it and carries on.
@@ -586,7 +423,7 @@ fn an_expired_token_is_refreshed_and_a_revoked_one_asks_to_connect_again() {
     let out = world.cli(&["books", "sync"]);
     let (code, why) = harness::refused(&out);
     assert_eq!(code, 2);
-    assert!(why.contains("connect QuickBooks again"), "{why}");
+    assert!(why.contains("connect it again"), "{why}");
     // The morning run still brings Stripe up to date and reconciles, and says why the
     // books were not synced (exit 4).
     harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
@@ -594,14 +431,14 @@ fn an_expired_token_is_refreshed_and_a_revoked_one_asks_to_connect_again() {
     harness::expect_exit(&checked, 4, &["check"]);
     let said = String::from_utf8_lossy(&checked.stdout);
     assert!(
-        said.contains("books not synced") && said.contains("connect QuickBooks again"),
+        said.contains("books not synced") && said.contains("connect it again"),
         "{said}"
     );
     let status = world.cli(&["books", "status"]);
     harness::expect_exit(&status, 1, &["books", "status"]);
     assert!(String::from_utf8_lossy(&status.stdout).contains("connect again"));
     // Connecting again mends it.
-    harness::ok(&world.connect());
+    harness::ok(&connect_qbo(&world));
     let checked = harness::ok(&world.cli(&["check"]));
     assert!(
         checked.contains("books synced: QuickBooks company"),
@@ -614,7 +451,7 @@ fn a_sync_killed_mid_page_resumes_with_every_invoice_once() {
     let Some(_keyring) = keyring_or_skip("a_sync_killed_mid_page_resumes") else {
         return;
     };
-    let world = World::new();
+    let world = qbo_world();
     let seeded = world.post(
         "/_sandbox/qbo/seed",
         json!({"realm": world.realm, "customers": [{"DisplayName": "Barney"}]}),
@@ -628,7 +465,7 @@ fn a_sync_killed_mid_page_resumes_with_every_invoice_once() {
         "/_sandbox/qbo/seed",
         json!({"realm": world.realm, "invoices": invoices}),
     );
-    harness::ok(&world.connect());
+    harness::ok(&connect_qbo(&world));
     world.post(
         "/_sandbox/faults",
         json!({"path": format!("/v3/company/{}/query", world.realm), "fault": "slow", "times": 1000, "hold_ms": 150}),

@@ -78,7 +78,7 @@ impl std::fmt::Display for BooksStep {
 const BOOKS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 async fn books_step(store: &mut Store, now: jiff::Timestamp) -> Option<BooksStep> {
-    match accounting_sync::connection::connection(store) {
+    match accounting_sync::connected_system(store) {
         Ok(None) => return None,
         Ok(Some(_)) => {}
         Err(e) => {

@@ -1,19 +1,24 @@
-//! `chargeguard books`: the accounting system the business keeps its books in (QuickBooks
-//! Online today). `connect` prints Intuit's consent address and reads back the address the
-//! browser was sent to; `sync` pulls its invoices and payments; `status` and `disconnect`.
+//! `chargeguard books`: the accounting system the business keeps its books in, QuickBooks
+//! Online or Xero. `connect` prints the system's consent address and reads back the address
+//! the browser was sent to; `sync` pulls its invoices and payments; `status` and
+//! `disconnect`.
 //!
-//! The app's client secret is read from `CHARGEGUARD_QBO_CLIENT_SECRET` or the first line of
-//! standard input (never an argument: the shell history and the process list would keep
-//! it). No token is ever printed.
+//! QuickBooks' app client secret is read from `CHARGEGUARD_QBO_CLIENT_SECRET` or the first
+//! line of standard input (never an argument: the shell history and the process list would
+//! keep it); Xero's desktop consent (PKCE) needs none. No token is ever printed.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chargeguard::accounting_sync::connection::{self, Session};
-use chargeguard::accounting_sync::{self, BooksProgress, BooksSyncOptions};
+use chargeguard::accounting_sync::qbo_connection::{self as connection, Session};
+use chargeguard::accounting_sync::xero_connection::{self, XeroSession};
+use chargeguard::accounting_sync::{
+    self, AccountingError, BooksProgress, BooksSyncOptions, System,
+};
 use chargeguard::books::BooksSecret;
 use chargeguard::books::qbo::{AppCredentials, QboEndpoints};
+use chargeguard::books::xero::XeroEndpoints;
 use chargeguard::secret::Keyring;
 
 use crate::Ctx;
@@ -30,7 +35,7 @@ pub struct BooksArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum BooksCommand {
-    /// Connect this store to a QuickBooks Online company (one company per store).
+    /// Connect this store to a QuickBooks Online company or a Xero organisation (one per store).
     Connect(ConnectArgs),
     /// Pull the company's invoices and payments into the store (what changed since the last sync).
     Sync(SyncArgs),
@@ -41,20 +46,26 @@ enum BooksCommand {
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
-enum System {
+enum Which {
     Quickbooks,
+    Xero,
 }
 
 #[derive(Debug, clap::Args)]
 struct ConnectArgs {
-    system: System,
-    /// Your Intuit app's client id (developer.intuit.com, Keys & credentials).
+    system: Which,
+    /// Your app's client id (Intuit: Keys & credentials; Xero: an "Auth Code with PKCE" app).
     #[arg(long)]
     client_id: String,
-    /// A redirect URI registered for the app; the browser lands there after consent.
-    #[arg(long, default_value = "http://localhost:8765/callback")]
-    redirect_uri: String,
-    /// Intuit's hosts by default; a sandbox's `http://127.0.0.1:PORT` for its stand-in.
+    /// A redirect URI registered for the app; the browser lands there after consent
+    /// (default: http://localhost:8765/callback for QuickBooks, :8766 for Xero).
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    /// Xero: the organisation to keep (its name or tenant id) when the consent connected
+    /// several.
+    #[arg(long)]
+    tenant: Option<String>,
+    /// The system's own hosts by default; a sandbox's `http://127.0.0.1:PORT` for its stand-in.
     #[arg(long)]
     base: Option<String>,
 }
@@ -90,7 +101,13 @@ fn read_line(what: &str) -> anyhow::Result<String> {
 }
 
 fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
-    let System::Quickbooks = args.system;
+    match args.system {
+        Which::Quickbooks => connect_quickbooks(ctx, args),
+        Which::Xero => connect_xero(ctx, args),
+    }
+}
+
+fn connect_quickbooks(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     // The keyring first: a missing one is reported before anyone pastes a secret.
     let keyring = Keyring::open()?;
@@ -106,7 +123,10 @@ fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
         Some(base) => QboEndpoints::at(base),
         None => QboEndpoints::production(),
     };
-    let consent = connection::consent(&endpoints, &args.client_id, &args.redirect_uri);
+    let redirect_uri = args
+        .redirect_uri
+        .unwrap_or_else(|| "http://localhost:8765/callback".into());
+    let consent = connection::consent(&endpoints, &args.client_id, &redirect_uri);
     eprintln!("Open this address, choose the company and click Connect:");
     println!("{}", consent.url);
     std::io::stdout().flush().ok();
@@ -121,7 +141,7 @@ fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
         &endpoints,
         &app,
         &granted,
-        &args.redirect_uri,
+        &redirect_uri,
         &keyring,
         ctx.http_timeout,
         jiff::Timestamp::now(),
@@ -129,6 +149,41 @@ fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
     println!(
         "connected to QuickBooks company {}; its tokens are in this computer's keyring",
         connected.realm
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn connect_xero(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
+    let mut store = ctx.open_store()?;
+    let keyring = Keyring::open()?;
+    let endpoints = match &args.base {
+        Some(base) => XeroEndpoints::at(base),
+        None => XeroEndpoints::production(),
+    };
+    let redirect_uri = args
+        .redirect_uri
+        .unwrap_or_else(|| "http://localhost:8766/callback".into());
+    let consent = xero_connection::consent(&endpoints, &args.client_id, &redirect_uri);
+    eprintln!("Open this address, sign in to Xero and allow access:");
+    println!("{}", consent.url);
+    std::io::stdout().flush().ok();
+    let redirect = read_line("Then paste the address the browser was sent to")?;
+    let code = xero_connection::read_redirect(&redirect, &consent.state)?;
+    let connected = runtime()?.block_on(xero_connection::connect(
+        &mut store,
+        &endpoints,
+        &args.client_id,
+        &code,
+        &consent.verifier,
+        &redirect_uri,
+        args.tenant.as_deref(),
+        &keyring,
+        ctx.http_timeout,
+        jiff::Timestamp::now(),
+    ))?;
+    println!(
+        "connected to Xero organisation {}; its tokens are in this computer's keyring",
+        connected.tenant.name
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -161,18 +216,26 @@ fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {
 
 fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    match connection::connection(&mut store)? {
-        None => println!("not connected: run `chargeguard books connect quickbooks`"),
-        Some(c) => match &c.reconnect {
-            None => println!("connected to QuickBooks company {}", c.realm),
-            Some(reason) => {
-                println!(
-                    "QuickBooks company {}: connect again ({reason}; `chargeguard books connect quickbooks`)",
-                    c.realm
-                );
-                return Ok(ExitCode::from(1));
-            }
-        },
+    let (name, reconnect) = match accounting_sync::connected_system(&mut store)? {
+        None => {
+            println!("not connected: run `chargeguard books connect quickbooks` (or `xero`)");
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(System::Quickbooks) => {
+            let c = connection::connection(&mut store)?.expect("connected");
+            (format!("QuickBooks company {}", c.realm), c.reconnect)
+        }
+        Some(System::Xero) => {
+            let c = xero_connection::connection(&mut store)?.expect("connected");
+            (format!("Xero organisation {}", c.tenant.name), c.reconnect)
+        }
+    };
+    match reconnect {
+        None => println!("connected to {name}"),
+        Some(reason) => {
+            println!("{name}: connect again ({reason}; `chargeguard books connect`)");
+            return Ok(ExitCode::from(1));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -181,24 +244,38 @@ fn disconnect(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     let keyring = Keyring::open()?;
     let runtime = runtime()?;
-    let opened = runtime.block_on(Session::open(
-        &mut store,
-        &keyring,
-        ctx.http_timeout,
-        jiff::Timestamp::now(),
-    ));
-    match opened {
-        Ok(session) => runtime.block_on(session.disconnect(&mut store, &keyring))?,
-        // QuickBooks already refused the grant: nothing to revoke there.
-        Err(chargeguard::accounting_sync::AccountingError::Reconnect { .. }) => {
-            connection::forget_connection(&mut store, &keyring)?;
-        }
-        Err(chargeguard::accounting_sync::AccountingError::NotConnected) => {
+    let now = jiff::Timestamp::now();
+    let done = match accounting_sync::connected_system(&mut store)? {
+        None => {
             println!("not connected");
             return Ok(ExitCode::SUCCESS);
         }
-        Err(e) => return Err(e.into()),
-    }
-    println!("disconnected from QuickBooks; the synced invoices and ledger stay");
+        Some(System::Quickbooks) => {
+            match runtime.block_on(Session::open(&mut store, &keyring, ctx.http_timeout, now)) {
+                Ok(session) => runtime.block_on(session.disconnect(&mut store, &keyring)),
+                // The system already refused the grant: nothing to revoke there.
+                Err(AccountingError::Reconnect { .. }) => {
+                    connection::forget_connection(&mut store, &keyring).map(|_| ())
+                }
+                Err(e) => Err(e),
+            }
+        }
+        Some(System::Xero) => {
+            match runtime.block_on(XeroSession::open(
+                &mut store,
+                &keyring,
+                ctx.http_timeout,
+                now,
+            )) {
+                Ok(session) => runtime.block_on(session.disconnect(&mut store, &keyring)),
+                Err(AccountingError::Reconnect { .. }) => {
+                    xero_connection::forget_connection(&mut store, &keyring).map(|_| ())
+                }
+                Err(e) => Err(e),
+            }
+        }
+    };
+    done?;
+    println!("disconnected; the synced invoices and ledger stay");
     Ok(ExitCode::SUCCESS)
 }

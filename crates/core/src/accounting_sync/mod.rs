@@ -1,60 +1,62 @@
-//! Sync in from the accounting system (issue 19): a QuickBooks Online company's invoices and
+//! Sync in from the accounting system the books are kept in (issue 19): QuickBooks Online
+//! ([`quickbooks`]) or Xero ([`xero`]), one of them, one company, per store. Invoices and
 //! the payments applied to them land as the invoices and ledger entries reconcile already
-//! reads, so every finding works with no CSV at all; and the connection it reads through
-//! ([`connection`]: consent, tokens in the keyring, refresh, revocation).
+//! reads, so every finding works with no CSV at all. Each system's connection (consent,
+//! tokens in the keyring only, refresh, revocation) is its own module ([`qbo_connection`],
+//! [`xero_connection`]).
 //!
-//! Like the gateway's sync it is incremental and resumable: each kind is read in pages of
-//! `MetaData.LastUpdatedTime >= position` ordered by that time, and every page is one
-//! transaction holding its rows and the position after them, so a sync killed anywhere
-//! resumes with nothing lost and nothing doubled (a page re-read is unchanged rows). Rows
-//! sharing one time across a whole page are paged through by `STARTPOSITION`. What an
-//! upsert cannot see, deletions, comes from QuickBooks' change data capture since the last
-//! sync's answer time; a payment deleted or voided there, or no longer applied to an
-//! invoice, leaves the ledger. The invoice's QuickBooks id is kept beside its number
-//! (`quickbooks_id`, and the store's `accounting_objects`).
+//! Like the gateway's sync each is incremental and resumable: a page per transaction, with
+//! the position after it, so a sync killed anywhere resumes with nothing lost and nothing
+//! doubled (a page read again is unchanged rows). An invoice's id in the system is kept
+//! beside its number (`quickbooks_id` / `xero_id`, and the store's `accounting_objects`); a
+//! second object under a number already taken is stored as `NUMBER-QBO{Id}` /
+//! `NUMBER-XERO{Id}`, so neither overwrites the other (no order reference is set:
+//! reconcile's duplicate-invoice guess, same customer and amount both charged, weighs a
+//! double push whatever numbers it was given), and an invoice renumbered there moves here
+//! with its payments.
 //!
-//! Invoices are numbered by `DocNumber`; a second QuickBooks invoice with a number already
-//! taken is stored as `NUMBER-QBO{Id}`, so neither overwrites the other (no order reference
-//! is set: reconcile's duplicate-invoice guess, same customer and amount both charged, then
-//! weighs a double push whatever numbers QuickBooks gave it). It must never write to QuickBooks, and never decide what a row means for the
-//! books (reconciliation does).
+//! It must never write to the accounting system, and never decide what a row means for
+//! the books (reconciliation does).
 
-pub mod connection;
+pub mod qbo_connection;
+pub mod quickbooks;
+mod session;
+pub mod xero;
+pub mod xero_connection;
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::Serialize;
-use serde_json::Value;
 
-use crate::accounting::qbo::{self as mapping, Company, MappingError};
-use crate::books::qbo::{MAX_PAGE, Page, QboClient, QboError};
-use crate::money::Currency;
-use crate::records::{Invoice, LedgerEntry, Origin};
+use crate::accounting::qbo::MappingError;
+use crate::books::qbo::{MAX_PAGE, QboError};
+use crate::books::xero::XeroError;
+use crate::records::{Invoice, Origin};
 use crate::secret::{Keyring, SecretError};
 use crate::store::{
     AccountingBooks, ExtraColumns, SourceCounts, SourceKind, Store, StoreError, StoreTx,
 };
-use connection::{SYSTEM, Session};
 
 /// Why a sync with the accounting system stopped. Each says what the bookkeeper can do.
 #[derive(Debug, thiserror::Error)]
 pub enum AccountingError {
     #[error(
-        "this store is not connected to QuickBooks; run `chargeguard books connect quickbooks` first"
+        "this store is not connected to QuickBooks or Xero; run `chargeguard books connect quickbooks` (or `xero`) first"
     )]
     NotConnected,
-    #[error("{reason}; connect QuickBooks again (`chargeguard books connect quickbooks`)")]
+    #[error("{reason}; connect it again (`chargeguard books connect quickbooks` or `xero`)")]
     Reconnect { reason: String },
     #[error(
-        "this store keeps the books of QuickBooks company {connected}, not {chosen}; one company per store (disconnect first, or use another store)"
+        "this store keeps the books of {connected}, not {chosen}; one company per store (`chargeguard books disconnect` first, or use another store)"
     )]
     OtherCompany { connected: String, chosen: String },
     #[error("{0}")]
     Consent(String),
     #[error(transparent)]
     Qbo(#[from] QboError),
+    #[error(transparent)]
+    Xero(#[from] XeroError),
     #[error("the business's time zone: {0}; set it in Settings again")]
     Setting(String),
     #[error("{0}; nothing of that page was stored: correct it in QuickBooks and sync again")]
@@ -81,6 +83,7 @@ pub struct BooksProgress {
 /// What a sync did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct BooksSyncReport {
+    /// The company, as the person knows it (`QuickBooks company 4620816365`).
     pub company: String,
     pub invoices: SourceCounts,
     /// Ledger entries (a payment applied to two invoices is two).
@@ -95,7 +98,7 @@ impl std::fmt::Display for BooksSyncReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "QuickBooks company {}: {} new invoices, {} changed, {} unchanged; {} new ledger entries, {} changed, {} unchanged",
+            "{}: {} new invoices, {} changed, {} unchanged; {} new ledger entries, {} changed, {} unchanged",
             self.company,
             self.invoices.new,
             self.invoices.changed,
@@ -107,7 +110,7 @@ impl std::fmt::Display for BooksSyncReport {
         if self.ledger_entries_removed + self.invoices_removed > 0 {
             write!(
                 f,
-                "; removed as QuickBooks no longer has them: {} ledger entries, {} invoices",
+                "; removed as the books no longer have them: {} ledger entries, {} invoices",
                 self.ledger_entries_removed, self.invoices_removed
             )?;
         }
@@ -133,239 +136,23 @@ impl Default for BooksSyncOptions {
     }
 }
 
-/// The answer time after which the next sync reads deletions.
-const CHANGES_SINCE: &str = "books.quickbooks.changes_since";
-/// Change data capture reaches back 30 days; older than this, deletions are found by
-/// reading every object's id.
-const CHANGES_REACH: jiff::SignedDuration = jiff::SignedDuration::from_hours(29 * 24);
-/// The most objects of one kind a change-data-capture answer holds.
-const CHANGES_CAP: usize = 1000;
-/// How far before an answer's time the next change-data-capture call starts.
-const CHANGES_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_mins(5);
-
-/// One kind read by `LastUpdatedTime`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Invoice,
-    Payment,
-}
-
-impl Kind {
-    fn entity(self) -> &'static str {
-        match self {
-            Kind::Invoice => "Invoice",
-            Kind::Payment => "Payment",
-        }
-    }
-
-    /// `accounting_objects.entity`, and the progress line's word.
-    fn stored(self) -> &'static str {
-        match self {
-            Kind::Invoice => "invoice",
-            Kind::Payment => "payment",
-        }
-    }
-
-    fn plural(self) -> &'static str {
-        match self {
-            Kind::Invoice => "invoices",
-            Kind::Payment => "payments",
-        }
-    }
-
-    fn position_key(self) -> String {
-        format!("books.quickbooks.{}.position", self.stored())
-    }
-}
-
-/// How the next page of a kind is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-enum Mode {
-    /// `LastUpdatedTime >= since`, oldest first: the usual reading. Rows of `since`
-    /// itself are read again (unchanged, harmless); skipping them could pass one by.
-    #[default]
-    From,
-    /// `LastUpdatedTime = since`, by `Id`, from `skip`: a second that fills whole pages
-    /// (a bulk import), paged in an order that does not change between calls.
-    Tied,
-    /// `LastUpdatedTime > since`: after such a second.
-    After,
-}
-
-/// Where a kind's reading stands.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-struct Position {
-    since: Option<String>,
-    mode: Mode,
-    skip: usize,
-}
-
-impl Position {
-    fn read(tx: &StoreTx<'_>, kind: Kind) -> Result<Position, AccountingError> {
-        let key = kind.position_key();
-        let Some(text) = tx.setting(&key)? else {
-            return Ok(Position::default());
-        };
-        let corrupt = || AccountingError::CorruptState {
-            key: key.clone(),
-            value: text.clone(),
-        };
-        let mut parts = text.splitn(3, ' ');
-        let mode = match parts.next() {
-            Some("from") => Mode::From,
-            Some("tied") => Mode::Tied,
-            Some("after") => Mode::After,
-            _ => return Err(corrupt()),
-        };
-        let skip = parts
-            .next()
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(corrupt)?;
-        let since = parts
-            .next()
-            .filter(|s| instant(s).is_some())
-            .ok_or_else(corrupt)?;
-        Ok(Position {
-            since: Some(since.to_string()),
-            mode,
-            skip,
-        })
-    }
-
-    fn write(&self, tx: &StoreTx<'_>, kind: Kind) -> Result<(), StoreError> {
-        let Some(since) = &self.since else {
-            return Ok(());
-        };
-        let mode = match self.mode {
-            Mode::From => "from",
-            Mode::Tied => "tied",
-            Mode::After => "after",
-        };
-        tx.set_setting(
-            &kind.position_key(),
-            &format!("{mode} {} {since}", self.skip),
-        )
-    }
-
-    fn select(&self, kind: Kind, page: usize) -> String {
-        let entity = kind.entity();
-        let Some(since) = &self.since else {
-            return format!(
-                "SELECT * FROM {entity} ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS {page}"
-            );
-        };
-        let (op, order, start) = match self.mode {
-            Mode::From => (">=", "MetaData.LastUpdatedTime", 1),
-            Mode::Tied => ("=", "Id", self.skip + 1),
-            Mode::After => (">", "MetaData.LastUpdatedTime", 1),
-        };
-        format!(
-            "SELECT * FROM {entity} WHERE MetaData.LastUpdatedTime {op} '{since}' ORDERBY {order} STARTPOSITION {start} MAXRESULTS {page}"
-        )
-    }
-
-    /// The position after a page of `rows` (each with a time: see `times_of`); `full`
-    /// when the page was as long as asked. `None` when the kind is read to its end.
-    fn after(&self, rows: &[Value], full: bool) -> Option<Position> {
-        let times: Vec<String> = rows.iter().filter_map(updated).collect();
-        if self.mode == Mode::Tied {
-            return Some(if full {
-                Position {
-                    skip: self.skip + rows.len(),
-                    ..self.clone()
-                }
-            } else {
-                Position {
-                    mode: Mode::After,
-                    skip: 0,
-                    ..self.clone()
-                }
-            });
-        }
-        let (Some(first), Some(last)) = (times.first(), times.last()) else {
-            return None;
-        };
-        if !full {
-            return None;
-        }
-        if instant(first) == instant(last) {
-            // One second fills the page: read it by id.
-            return Some(Position {
-                since: Some(last.clone()),
-                mode: Mode::Tied,
-                skip: 0,
-            });
-        }
-        Some(Position {
-            since: Some(last.clone()),
-            mode: Mode::From,
-            skip: 0,
-        })
-    }
-
-    /// Where the next sync starts once this kind is read to its end after `rows`:
-    /// from the last second read, which it reads again (an object changed later within
-    /// that second sorts among those already read).
-    fn at_end(&self, rows: &[Value]) -> Position {
-        Position {
-            since: rows
-                .iter()
-                .filter_map(updated)
-                .next_back()
-                .or(self.since.clone()),
-            mode: Mode::From,
-            skip: 0,
-        }
-    }
-}
-
-/// Each row's `LastUpdatedTime`; a row without a readable one is refused, since the
-/// position could not move past it.
-fn times_of(kind: Kind, rows: &[Value]) -> Result<(), MappingError> {
-    for row in rows {
-        if updated(row).as_deref().and_then(instant).is_none() {
-            return Err(MappingError {
-                entity: kind.stored(),
-                id: id_of(row).unwrap_or_else(|| "(no Id)".into()),
-                field: "MetaData.LastUpdatedTime",
-                reason: "is missing or not a time".into(),
-            });
-        }
-    }
-    Ok(())
-}
-
-fn updated(row: &Value) -> Option<String> {
-    row["MetaData"]["LastUpdatedTime"]
-        .as_str()
-        .map(str::to_string)
-}
-
-fn instant(text: &str) -> Option<Timestamp> {
-    text.parse().ok()
-}
-
-fn id_of(row: &Value) -> Option<String> {
-    match &row["Id"] {
-        Value::String(s) if !s.is_empty() => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    }
-}
-
 /// The sync's sources: one per kind of row it writes, created when first needed.
-struct Sources {
-    origin: String,
-    at: Timestamp,
-    invoices: Option<i64>,
-    payments: Option<i64>,
+pub(crate) struct Sources {
+    pub(crate) origin: String,
+    pub(crate) at: Timestamp,
+    pub(crate) invoices: Option<i64>,
+    pub(crate) payments: Option<i64>,
 }
 
 impl Sources {
-    fn of(&mut self, tx: &StoreTx<'_>, kind: Kind) -> Result<i64, StoreError> {
-        let (slot, source_kind) = match kind {
-            Kind::Invoice => (&mut self.invoices, SourceKind::Invoices),
-            Kind::Payment => (&mut self.payments, SourceKind::Payments),
+    pub(crate) fn of(
+        &mut self,
+        tx: &StoreTx<'_>,
+        source_kind: SourceKind,
+    ) -> Result<i64, StoreError> {
+        let slot = match source_kind {
+            SourceKind::Invoices => &mut self.invoices,
+            _ => &mut self.payments,
         };
         if let Some(id) = *slot {
             return Ok(id);
@@ -374,225 +161,30 @@ impl Sources {
         *slot = Some(id);
         Ok(id)
     }
-}
 
-/// Pulls the connected QuickBooks company's invoices and payments into `store`.
-pub async fn sync(
-    store: &mut Store,
-    keyring: &Keyring,
-    timeout: Duration,
-    now: Timestamp,
-    options: BooksSyncOptions,
-    mut progress: impl FnMut(BooksProgress),
-) -> Result<BooksSyncReport, AccountingError> {
-    let mut session = Session::open(store, keyring, timeout, now).await?;
-    let realm = session.connection.realm.clone();
-    let mut caller = Caller {
-        session: &mut session,
-        keyring,
-        options,
-        now,
-    };
-    let preferences = caller
-        .call(store, |c| Box::pin(async move { c.preferences().await }))
-        .await?;
-    let company = Company {
-        currency: home_currency(&preferences)?,
-        zone: store
-            .read(crate::period::day_zone)
-            .map_err(|e| AccountingError::Setting(e.to_string()))?
-            .1,
-    };
-    let books = AccountingBooks {
-        system: SYSTEM,
-        company: &realm,
-    };
-    let mut report = BooksSyncReport {
-        company: realm.clone(),
-        ..BooksSyncReport::default()
-    };
-    let mut sources = Sources {
-        origin: format!("{SYSTEM}:{realm}"),
-        at: now,
-        invoices: None,
-        payments: None,
-    };
-    removals(store, &mut caller, books, &mut sources, &mut report).await?;
-    for kind in [Kind::Invoice, Kind::Payment] {
-        let mut position = store.read(|tx| Position::read(tx, kind))?;
-        let mut pages = 0;
-        let mut fetched = 0;
-        loop {
-            let select = position.select(kind, options.page_size.clamp(1, MAX_PAGE));
-            let entity = kind.entity();
-            let page: Page = caller
-                .call(store, |c| {
-                    let select = select.clone();
-                    Box::pin(async move { c.query_page(entity, &select).await })
-                })
-                .await?;
-            let missing = match kind {
-                Kind::Payment => missing_invoices(store, &mut caller, books, &page.rows).await?,
-                Kind::Invoice => Vec::new(),
-            };
-            times_of(kind, &page.rows)?;
-            let full = page.rows.len() >= options.page_size.clamp(1, MAX_PAGE);
-            let next = position.after(&page.rows, full);
-            let saved = next.clone().unwrap_or_else(|| position.at_end(&page.rows));
-            store.write(|tx| {
-                let mut w = Writer {
-                    tx,
-                    books,
-                    company: &company,
-                    sources: &mut sources,
-                    report: &mut report,
-                };
-                for invoice in &missing {
-                    w.invoice(invoice)?;
-                }
-                for row in &page.rows {
-                    match kind {
-                        Kind::Invoice => w.invoice(row)?,
-                        Kind::Payment => w.payment(row)?,
-                    }
-                }
-                saved.write(tx, kind)?;
-                if tx.setting(CHANGES_SINCE)?.is_none()
-                    && let Some(time) = &page.time
-                {
-                    // The first sync: deletions from this answer on are the next one's.
-                    tx.set_setting(CHANGES_SINCE, time)?;
-                }
-                Ok::<_, AccountingError>(())
-            })?;
-            pages += 1;
-            fetched += page.rows.len() as u64;
-            progress(BooksProgress {
-                kind: kind.plural(),
-                pages,
-                fetched,
-            });
-            match next {
-                Some(next) => position = next,
-                None => break,
-            }
-        }
-    }
-    store.write(|tx| {
-        if let Some(id) = sources.invoices {
+    /// Records what each source wrote.
+    pub(crate) fn finish(
+        &self,
+        tx: &StoreTx<'_>,
+        report: &BooksSyncReport,
+    ) -> Result<(), StoreError> {
+        if let Some(id) = self.invoices {
             tx.finish_source(id, report.invoices)?;
         }
-        if let Some(id) = sources.payments {
+        if let Some(id) = self.payments {
             tx.finish_source(id, report.ledger_entries)?;
         }
-        Ok::<_, AccountingError>(())
-    })?;
-    Ok(report)
-}
-
-fn home_currency(preferences: &Value) -> Result<Currency, AccountingError> {
-    let code = preferences["CurrencyPrefs"]["HomeCurrency"]["value"]
-        .as_str()
-        .unwrap_or("");
-    Currency::from_code(code).map_err(|e| {
-        AccountingError::Mapping(MappingError {
-            entity: "preferences",
-            id: "CurrencyPrefs".into(),
-            field: "HomeCurrency",
-            reason: format!("{code:?} is not a currency ({e})"),
-        })
-    })
-}
-
-/// Calls QuickBooks through a session: an access token QuickBooks refuses is refreshed
-/// once and the call made again; a throttled call waits as asked and is made again.
-struct Caller<'a> {
-    session: &'a mut Session,
-    keyring: &'a Keyring,
-    options: BooksSyncOptions,
-    now: Timestamp,
-}
-
-type Call<'c, T> =
-    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, QboError>> + Send + 'c>>;
-
-impl Caller<'_> {
-    async fn call<T>(
-        &mut self,
-        store: &mut Store,
-        make: impl for<'c> Fn(&'c QboClient) -> Call<'c, T>,
-    ) -> Result<T, AccountingError> {
-        let mut refreshed = false;
-        let mut throttled = 0;
-        loop {
-            let client = self.session.client();
-            match make(&client).await {
-                Ok(answer) => return Ok(answer),
-                Err(QboError::Unauthorized { .. }) if !refreshed => {
-                    refreshed = true;
-                    // The new token's life counts from now, not from the sync's start.
-                    self.session
-                        .refresh(store, self.keyring, Timestamp::now())
-                        .await?;
-                }
-                Err(QboError::Throttled { retry_after })
-                    if throttled < self.options.throttle_retries =>
-                {
-                    throttled += 1;
-                    let wait = retry_after.unwrap_or(Duration::from_secs(1 << throttled));
-                    tokio::time::sleep(wait.min(Duration::from_secs(60))).await;
-                }
-                Err(QboError::Unauthorized { detail }) => {
-                    return Err(AccountingError::Reconnect {
-                        reason: format!("QuickBooks refused a fresh access token ({detail})"),
-                    });
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
+        Ok(())
     }
 }
 
-/// The invoices the payments of a page are applied to that the store does not hold (made
-/// after the invoices were read), read one by one.
-async fn missing_invoices(
-    store: &mut Store,
-    caller: &mut Caller<'_>,
-    books: AccountingBooks<'_>,
-    payments: &[Value],
-) -> Result<Vec<Value>, AccountingError> {
-    let named: Vec<String> = payments
-        .iter()
-        .flat_map(|p| p["Line"].as_array().into_iter().flatten())
-        .flat_map(|l| l["LinkedTxn"].as_array().into_iter().flatten())
-        .filter(|t| t["TxnType"] == "Invoice")
-        .filter_map(|t| id_of(&serde_json::json!({"Id": t["TxnId"]})))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let refs: Vec<&str> = named.iter().map(String::as_str).collect();
-    let known = store.read(|tx| tx.accounting_record_keys(books, "invoice", &refs))?;
-    let mut out = Vec::new();
-    for id in named.iter().filter(|id| !known.contains_key(*id)) {
-        let id = id.clone();
-        out.push(
-            caller
-                .call(store, |c| {
-                    let id = id.clone();
-                    Box::pin(async move { c.read("Invoice", &id).await })
-                })
-                .await?,
-        );
-    }
-    Ok(out)
-}
-
-/// The number a QuickBooks invoice is stored under: its `DocNumber`, unless another
-/// QuickBooks invoice holds it (a double push), then `NUMBER-QBO{Id}`; and the number it
-/// was stored under before, when that differs (its `DocNumber` changed).
-fn number_for(
+/// The number an accounting system's invoice `id` is stored under: its own number, unless
+/// another invoice of that system holds it (a double push), then `NUMBER-{tag}{Id}`; and the
+/// number it was stored under before, when that differs (it was renumbered there).
+pub(crate) fn number_for(
     tx: &StoreTx<'_>,
     books: AccountingBooks<'_>,
+    tag: &str,
     id: &str,
     invoice: &Invoice,
 ) -> Result<(String, Option<String>), StoreError> {
@@ -600,368 +192,132 @@ fn number_for(
         .accounting_record_keys(books, "invoice", &[id])?
         .remove(id);
     if let Some(kept) = &kept
-        && (*kept == invoice.number || *kept == format!("{}-QBO{id}", invoice.number))
+        && (*kept == invoice.number || *kept == format!("{}-{tag}{id}", invoice.number))
     {
         return Ok((kept.clone(), None));
     }
     let number = match tx.accounting_object_holding(books, "invoice", &invoice.number)? {
-        Some(other) if other != id => format!("{}-QBO{id}", invoice.number),
+        Some(other) if other != id => format!("{}-{tag}{id}", invoice.number),
         _ => invoice.number.clone(),
     };
     Ok((number, kept))
 }
 
-/// An object's `Id`, which every QuickBooks object has.
-fn required_id(row: &Value, entity: &'static str) -> Result<String, MappingError> {
-    id_of(row).ok_or_else(|| MappingError {
-        entity,
-        id: "(no Id)".into(),
-        field: "Id",
-        reason: "is missing".into(),
-    })
+/// How one system's objects are named in the store.
+pub(crate) struct Naming {
+    /// In a second invoice's number under a taken one: `NUMBER-{tag}{Id}`.
+    pub tag: &'static str,
+    /// What its ledger entries' ids start with.
+    pub ledger_prefix: &'static str,
+    /// The extra column holding its invoice id beside the number.
+    pub id_column: &'static str,
 }
 
-/// Writes one page's objects in its transaction, counting them.
-struct Writer<'w, 't> {
-    tx: &'w StoreTx<'t>,
-    books: AccountingBooks<'w>,
-    company: &'w Company,
-    sources: &'w mut Sources,
-    report: &'w mut BooksSyncReport,
-}
-
-impl Writer<'_, '_> {
-    fn invoice(&mut self, row: &Value) -> Result<(), AccountingError> {
-        let (tx, books, company) = (self.tx, self.books, self.company);
-        let mut invoice = mapping::invoice(company, row)?;
-        let id = required_id(row, "invoice")?;
-        let (number, before) = number_for(tx, books, &id, &invoice)?;
-        invoice.number = number;
-        // Its payments are synced as ledger entries: the invoice's own paid figure
-        // (its total less its balance) would count them twice, and counts credit
-        // memos as money.
-        invoice.stated_paid = None;
-        let source_id = self.sources.of(tx, Kind::Invoice)?;
-        if let Some(before) = before {
-            tx.renumber_invoice(&before, &invoice.number, "qbo:", source_id)?;
-        }
-        let set = tx.column_set(&["quickbooks_id".to_string()])?;
-        let values = serde_json::to_string(&[&id]).expect("a string list serializes");
-        let stored = tx.upsert_invoice(
-            &invoice,
-            ExtraColumns {
-                set,
-                values: &values,
-            },
-            &Origin {
-                source_id,
-                line: None,
-            },
-        )?;
-        self.report.invoices.tally(&stored.outcome);
-        tx.keep_accounting_object(books, "invoice", &id, &invoice.number)?;
-        Ok(())
-    }
-
-    fn payment(&mut self, row: &Value) -> Result<(), AccountingError> {
-        let (tx, books, company) = (self.tx, self.books, self.company);
-        let id = required_id(row, "payment")?;
-        let invoice_ids: Vec<String> = row["Line"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|l| l["LinkedTxn"].as_array().into_iter().flatten())
-            .filter_map(|t| id_of(&serde_json::json!({"Id": t["TxnId"]})))
-            .collect();
-        let refs: Vec<&str> = invoice_ids.iter().map(String::as_str).collect();
-        let numbers = tx.accounting_record_keys(books, "invoice", &refs)?;
-        let entries: Vec<LedgerEntry> = mapping::payment_entries(company, row, &numbers)?;
-        let source_id = self.sources.of(tx, Kind::Payment)?;
-        let keep: HashSet<&str> = entries.iter().map(|e| e.payment_id.as_str()).collect();
-        for stale in tx.ledger_payment_ids_starting(&format!("qbo:{id}:"))? {
-            if !keep.contains(stale.as_str()) && tx.remove_ledger_entry(&stale, source_id)? {
-                self.report.ledger_entries_removed += 1;
-            }
-        }
-        for entry in &entries {
-            let stored = tx.upsert_ledger_entry(
-                entry,
-                ExtraColumns::NONE,
-                &Origin {
-                    source_id,
-                    line: None,
-                },
-            )?;
-            self.report.ledger_entries.tally(&stored.outcome);
-        }
-        tx.keep_accounting_object(books, "payment", &id, &format!("qbo:{id}:"))?;
-        Ok(())
-    }
-}
-
-/// What QuickBooks deleted since the last sync leaves the store: through change data
-/// capture when the last sync is recent enough, else by reading every object's id.
-async fn removals(
-    store: &mut Store,
-    caller: &mut Caller<'_>,
+/// Stores invoice `id` of the system `naming` names: under the number [`number_for`] gives
+/// (moving it, with its ledger entries, when it was renumbered there), its id beside it,
+/// and with no paid figure of its own (its payments are synced as ledger entries; the
+/// invoice's own figure would count them twice).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn store_invoice(
+    tx: &StoreTx<'_>,
     books: AccountingBooks<'_>,
+    naming: &Naming,
+    id: &str,
+    mut invoice: Invoice,
     sources: &mut Sources,
     report: &mut BooksSyncReport,
 ) -> Result<(), AccountingError> {
-    let Some(since) = store.read(|tx| tx.setting(CHANGES_SINCE))? else {
-        return Ok(());
-    };
-    let recent = instant(&since).is_some_and(|at| caller.now.duration_since(at) < CHANGES_REACH);
-    let mut through_changes = None;
-    if recent {
-        let (changes, time) = caller
-            .call(store, |c| {
-                let since = since.clone();
-                Box::pin(async move { c.changes(&["Invoice", "Payment"], &since).await })
-            })
-            .await?;
-        // An answer holds at most 1,000 objects of a kind: a fuller one may have left
-        // deletions out, so every id is read instead.
-        let capped = ["Invoice", "Payment"]
-            .iter()
-            .any(|e| changes.iter().filter(|(entity, _)| entity == e).count() >= CHANGES_CAP);
-        if !capped {
-            let gone: Vec<(String, String)> = changes
-                .into_iter()
-                .filter(|(_, row)| row["status"] == "Deleted")
-                .filter_map(|(entity, row)| id_of(&row).map(|id| (entity, id)))
-                .collect();
-            through_changes = Some((gone, time));
-        }
+    let (number, before) = number_for(tx, books, naming.tag, id, &invoice)?;
+    invoice.number = number;
+    invoice.stated_paid = None;
+    let source_id = sources.of(tx, SourceKind::Invoices)?;
+    if let Some(before) = before {
+        tx.renumber_invoice(&before, &invoice.number, naming.ledger_prefix, source_id)?;
     }
-    let (gone, time) = match through_changes {
-        Some(found) => found,
-        None => {
-            let mut gone = Vec::new();
-            let mut time = None;
-            for kind in [Kind::Invoice, Kind::Payment] {
-                let (present, at) = every_id(store, caller, kind).await?;
-                time = time.or(at);
-                let kept = store.read(|tx| tx.accounting_objects(books, kind.stored()))?;
-                for (id, _) in kept.into_iter().filter(|(id, _)| !present.contains(id)) {
-                    // Offset paging can pass a row by when another is deleted meanwhile:
-                    // each missing id is read before it is removed.
-                    if confirmed_gone(store, caller, kind, &id).await? {
-                        gone.push((kind.entity().to_string(), id));
-                    }
-                }
-            }
-            (gone, time)
-        }
-    };
-    // The next sync reads changes from a little before this answer: removals are
-    // harmless to repeat, and QuickBooks may compare whole seconds with this time.
-    let time = time
-        .as_deref()
-        .and_then(instant)
-        .map(|t| (t - CHANGES_OVERLAP).to_string());
-    store.write(|tx| {
-        for (entity, id) in &gone {
-            if entity == "Payment" {
-                let source_id = sources.of(tx, Kind::Payment)?;
-                for entry in tx.ledger_payment_ids_starting(&format!("qbo:{id}:"))? {
-                    if tx.remove_ledger_entry(&entry, source_id)? {
-                        report.ledger_entries_removed += 1;
-                    }
-                }
-                tx.forget_accounting_object(books, "payment", id)?;
-            } else if entity == "Invoice" {
-                let source_id = sources.of(tx, Kind::Invoice)?;
-                if let Some(number) = tx
-                    .accounting_record_keys(books, "invoice", &[id])?
-                    .remove(id)
-                    && tx.remove_invoice(&number, source_id)?
-                {
-                    report.invoices_removed += 1;
-                }
-                tx.forget_accounting_object(books, "invoice", id)?;
-            }
-        }
-        if let Some(time) = &time {
-            tx.set_setting(CHANGES_SINCE, time)?;
-        }
-        Ok::<_, AccountingError>(())
-    })
+    let set = tx.column_set(&[naming.id_column.to_string()])?;
+    let values = serde_json::to_string(&[id]).expect("a string list serializes");
+    let stored = tx.upsert_invoice(
+        &invoice,
+        ExtraColumns {
+            set,
+            values: &values,
+        },
+        &Origin {
+            source_id,
+            line: None,
+        },
+    )?;
+    report.invoices.tally(&stored.outcome);
+    tx.keep_accounting_object(books, "invoice", id, &invoice.number)?;
+    Ok(())
 }
 
-/// Whether QuickBooks answers that object `id` of `kind` no longer exists (fault 610).
-async fn confirmed_gone(
-    store: &mut Store,
-    caller: &mut Caller<'_>,
-    kind: Kind,
-    id: &str,
-) -> Result<bool, AccountingError> {
-    let entity = kind.entity();
-    let id = id.to_string();
-    let read = caller
-        .call(store, |c| {
-            let id = id.clone();
-            Box::pin(async move { c.read(entity, &id).await })
-        })
-        .await;
-    match read {
-        Ok(_) => Ok(false),
-        Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => Ok(true),
-        Err(e) => Err(e),
-    }
-}
-
-/// Every id QuickBooks holds of `kind`, and the first answer's time.
-async fn every_id(
-    store: &mut Store,
-    caller: &mut Caller<'_>,
-    kind: Kind,
-) -> Result<(HashSet<String>, Option<String>), AccountingError> {
-    let mut ids = HashSet::new();
-    let mut time = None;
-    let mut read = 0;
-    let page_size = caller.options.page_size.clamp(1, MAX_PAGE);
-    loop {
-        let select = format!(
-            "SELECT * FROM {} ORDERBY Id STARTPOSITION {} MAXRESULTS {page_size}",
-            kind.entity(),
-            read + 1
-        );
-        let entity = kind.entity();
-        let page = caller
-            .call(store, |c| {
-                let select = select.clone();
-                Box::pin(async move { c.query_page(entity, &select).await })
-            })
-            .await?;
-        time = time.or(page.time);
-        read += page.rows.len();
-        let short = page.rows.len() < page_size;
-        ids.extend(page.rows.iter().filter_map(id_of));
-        if short {
-            return Ok((ids, time));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn a_second_quickbooks_invoice_under_a_taken_number_is_kept_apart() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(&dir.path().join("cg.db")).unwrap();
-        let company = Company {
-            currency: Currency::from_code("USD").unwrap(),
-            zone: jiff::tz::TimeZone::UTC,
-        };
-        let books = AccountingBooks {
-            system: SYSTEM,
-            company: "4620816365",
-        };
-        let invoice = |id: &str, amount: f64| {
-            json!({"Id": id, "DocNumber": "1037", "TxnDate": "2026-11-20", "TotalAmt": amount,
-                   "Balance": amount, "CustomerRef": {"value": "24"}})
-        };
-        let mut sources = Sources {
-            origin: "quickbooks:4620816365".into(),
-            at: Timestamp::now(),
-            invoices: None,
-            payments: None,
-        };
-        let mut report = BooksSyncReport::default();
-        store
-            .write(|tx| {
-                let mut w = Writer {
-                    tx,
-                    books,
-                    company: &company,
-                    sources: &mut sources,
-                    report: &mut report,
-                };
-                w.invoice(&invoice("130", 10.0))?;
-                w.invoice(&invoice("131", 10.0))?;
-                // Read again (changed), each keeps the number it was given.
-                w.invoice(&invoice("130", 12.0))?;
-                w.invoice(&invoice("131", 12.0))
-            })
-            .unwrap();
-        let invoices = store.read(|tx| tx.invoices()).unwrap();
-        let seen: Vec<(&str, i64)> = invoices
-            .iter()
-            .map(|i| (i.number.as_str(), i.amount.minor()))
+/// The answer a consent's redirect carries (the whole address, or only its query), once its
+/// `state` is the one this consent sent; a refusal or another consent's redirect is refused
+/// with what to do.
+pub(crate) fn redirect_answer(
+    redirect: &str,
+    state: &str,
+    system: &str,
+) -> Result<std::collections::HashMap<String, String>, AccountingError> {
+    let redirect = redirect.trim();
+    let query = redirect
+        .split_once('?')
+        .map_or(redirect, |(_, q)| q)
+        .split('#')
+        .next()
+        .unwrap_or("");
+    let answer: std::collections::HashMap<String, String> =
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .filter(|(_, v)| !v.is_empty())
             .collect();
-        assert_eq!(seen, [("1037", 1_200), ("1037-QBO131", 1_200)]);
-        assert_eq!((report.invoices.new, report.invoices.changed), (2, 2));
+    if let Some(error) = answer.get("error") {
+        return Err(AccountingError::Consent(format!(
+            "{system} answered {error}: nothing was connected; start again and allow access on {system}'s page"
+        )));
     }
+    if answer.get("state").map(String::as_str) != Some(state) {
+        return Err(AccountingError::Consent(
+            "that redirect is not the answer to this consent (its state differs); paste the address the browser was sent to after this consent".into(),
+        ));
+    }
+    Ok(answer)
+}
 
-    #[test]
-    fn a_second_that_fills_a_page_is_read_by_id_then_reading_goes_on_after_it() {
-        let at = |t: &str| json!({"MetaData": {"LastUpdatedTime": t}});
-        let start = Position::default();
-        assert_eq!(
-            start.select(Kind::Invoice, 2),
-            "SELECT * FROM Invoice ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 2"
-        );
-        // Two times in a full page: from the last, which is read again.
-        let from = start
-            .after(
-                &[
-                    at("2026-11-03T13:16:16-08:00"),
-                    at("2026-11-03T13:16:17-08:00"),
-                ],
-                true,
-            )
-            .unwrap();
-        assert_eq!(
-            from.select(Kind::Invoice, 2),
-            "SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '2026-11-03T13:16:17-08:00' ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 2"
-        );
-        // One instant (written two ways) fills the page: that second by id, page by page.
-        let tied = from
-            .after(
-                &[at("2026-11-03T13:16:17-08:00"), at("2026-11-03T21:16:17Z")],
-                true,
-            )
-            .unwrap();
-        assert_eq!(tied.mode, Mode::Tied);
-        assert_eq!(
-            tied.select(Kind::Payment, 2),
-            "SELECT * FROM Payment WHERE MetaData.LastUpdatedTime = '2026-11-03T21:16:17Z' ORDERBY Id STARTPOSITION 1 MAXRESULTS 2"
-        );
-        let tied = tied
-            .after(
-                &[at("2026-11-03T21:16:17Z"), at("2026-11-03T21:16:17Z")],
-                true,
-            )
-            .unwrap();
-        assert!(
-            tied.select(Kind::Payment, 2)
-                .ends_with("ORDERBY Id STARTPOSITION 3 MAXRESULTS 2")
-        );
-        // Its short page ends it: then strictly after it.
-        let after = tied.after(&[at("2026-11-03T21:16:17Z")], false).unwrap();
-        assert_eq!(
-            after.select(Kind::Payment, 2),
-            "SELECT * FROM Payment WHERE MetaData.LastUpdatedTime > '2026-11-03T21:16:17Z' ORDERBY MetaData.LastUpdatedTime STARTPOSITION 1 MAXRESULTS 2"
-        );
-        // A short page ends the kind; the next sync starts from its last second again.
-        let rows = [at("2026-11-04T09:00:00Z")];
-        assert_eq!(after.after(&rows, false), None);
-        assert_eq!(
-            after.at_end(&rows),
-            Position {
-                since: Some("2026-11-04T09:00:00Z".into()),
-                mode: Mode::From,
-                skip: 0
-            }
-        );
-        assert_eq!(
-            after.at_end(&[]).since.as_deref(),
-            Some("2026-11-03T21:16:17Z")
-        );
-        assert!(times_of(Kind::Invoice, &[json!({"Id": "7"})]).is_err());
+/// Which accounting system the store is connected to, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum System {
+    Quickbooks,
+    Xero,
+}
+
+/// The system this store is connected to (one per store).
+pub fn connected_system(store: &mut Store) -> Result<Option<System>, AccountingError> {
+    if qbo_connection::connection(store)?.is_some() {
+        return Ok(Some(System::Quickbooks));
+    }
+    if xero_connection::connection(store)?.is_some() {
+        return Ok(Some(System::Xero));
+    }
+    Ok(None)
+}
+
+/// Pulls the connected system's invoices and payments into `store`.
+pub async fn sync(
+    store: &mut Store,
+    keyring: &Keyring,
+    timeout: Duration,
+    now: Timestamp,
+    options: BooksSyncOptions,
+    progress: impl FnMut(BooksProgress),
+) -> Result<BooksSyncReport, AccountingError> {
+    match connected_system(store)? {
+        Some(System::Quickbooks) => {
+            quickbooks::sync(store, keyring, timeout, now, options, progress).await
+        }
+        Some(System::Xero) => xero::sync(store, keyring, timeout, now, options, progress).await,
+        None => Err(AccountingError::NotConnected),
     }
 }

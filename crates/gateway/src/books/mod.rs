@@ -7,6 +7,16 @@ pub mod qbo;
 pub mod xero;
 
 use std::fmt;
+use std::time::Duration;
+
+/// A plain HTTP client with the timeouts every call to an accounting system has.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .user_agent(concat!("chargeguard/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
 
 /// A token or client secret of an accounting system: shown masked, never whole, in
 /// `Debug` and errors; [`BooksSecret::expose`] is for the one header that carries it.

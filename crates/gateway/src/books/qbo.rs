@@ -123,12 +123,7 @@ fn transport(e: reqwest::Error) -> QboError {
 
 /// A plain HTTP client with the timeouts every call here has.
 pub fn http_client(timeout: Duration) -> Result<reqwest::Client, QboError> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout.min(Duration::from_secs(10)))
-        .user_agent(concat!("chargeguard/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(transport)
+    super::http_client(timeout).map_err(transport)
 }
 
 async fn token_call(

@@ -125,6 +125,11 @@ pub enum XeroError {
     Decode(String),
 }
 
+/// A plain HTTP client with the timeouts every call here has.
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, XeroError> {
+    super::http_client(timeout).map_err(transport)
+}
+
 fn transport(e: reqwest::Error) -> XeroError {
     XeroError::Transport(e.to_string())
 }
@@ -311,7 +316,7 @@ pub async fn connections(
         .collect())
 }
 
-/// One page of a list, with Xero's time of the answer.
+/// One page of a list.
 #[derive(Debug, Clone)]
 pub struct Page {
     pub rows: Vec<Value>,
@@ -377,6 +382,18 @@ impl XeroClient {
             }
         };
         Ok(Page { rows })
+    }
+
+    /// The invoices of `ids` (comma-separated `InvoiceID`s).
+    pub async fn invoices_by_id(&self, ids: &str) -> Result<Vec<Value>, XeroError> {
+        let mut body = answer(self.get("Invoices").query(&[("IDs", ids)])).await?;
+        match body["Invoices"].take() {
+            Value::Array(rows) => Ok(rows),
+            Value::Null => Ok(Vec::new()),
+            other => Err(XeroError::Decode(format!(
+                "Invoices is not a list: {other}"
+            ))),
+        }
     }
 
     /// The organisation (its `BaseCurrency`, its lock dates).

@@ -14,9 +14,9 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use super::AccountingError;
+use super::session::{self, Connected, KeptTokens};
 use crate::books::BooksSecret;
 use crate::books::qbo::{self, AppCredentials, QboClient, QboEndpoints, QboError, Tokens};
 use crate::secret::Keyring;
@@ -50,46 +50,6 @@ pub struct QboConnection {
     pub reconnect: Option<String>,
 }
 
-/// What the keyring keeps for a connection, as one JSON text. No `Debug`: it is never
-/// printed.
-#[derive(Serialize, Deserialize)]
-struct Kept {
-    client_secret: String,
-    access: String,
-    access_expires_at: i64,
-    refresh: String,
-    refresh_expires_at: i64,
-}
-
-impl Kept {
-    fn of(client_secret: &BooksSecret, tokens: &Tokens, now: Timestamp) -> Kept {
-        let at = |d: Duration| now.as_second().saturating_add(d.as_secs() as i64);
-        Kept {
-            client_secret: client_secret.expose().to_string(),
-            access: tokens.access.expose().to_string(),
-            access_expires_at: at(tokens.access_expires_in),
-            refresh: tokens.refresh.expose().to_string(),
-            refresh_expires_at: at(tokens.refresh_expires_in),
-        }
-    }
-
-    fn load(keyring: &Keyring, account: &str) -> Result<Kept, AccountingError> {
-        let text = keyring
-            .load_text(account)?
-            .ok_or_else(|| AccountingError::Reconnect {
-                reason: "no QuickBooks tokens are in this computer's keyring".into(),
-            })?;
-        serde_json::from_str(&text).map_err(|_| AccountingError::Reconnect {
-            reason: "the QuickBooks tokens in the keyring are unreadable".into(),
-        })
-    }
-
-    fn save(&self, keyring: &Keyring, account: &str) -> Result<(), AccountingError> {
-        let text = serde_json::to_string(self).expect("plain strings and numbers serialize");
-        Ok(keyring.save_text(account, &text)?)
-    }
-}
-
 /// A consent to ask for: the URL to open, and the `state` its redirect must carry back.
 #[derive(Debug, Clone)]
 pub struct Consent {
@@ -117,35 +77,12 @@ pub struct Granted {
 /// company, once its `state` is the one this consent sent. A refusal, another consent's
 /// redirect or a missing field is refused with what to do.
 pub fn read_redirect(redirect: &str, state: &str) -> Result<Granted, AccountingError> {
-    let redirect = redirect.trim();
-    let query = redirect
-        .split_once('?')
-        .map_or(redirect, |(_, q)| q)
-        .split('#')
-        .next()
-        .unwrap_or("");
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
-    let get = |k: &str| {
-        pairs
-            .iter()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.clone())
-            .filter(|v| !v.is_empty())
-    };
-    if let Some(error) = get("error") {
-        return Err(AccountingError::Consent(format!(
-            "QuickBooks answered {error}: the company was not connected; start again and choose Connect on Intuit's page"
-        )));
-    }
-    if get("state").as_deref() != Some(state) {
-        return Err(AccountingError::Consent(
-            "that redirect is not the answer to this consent (its state differs); paste the address the browser was sent to after this consent".into(),
-        ));
-    }
-    match (get("code"), get("realmId")) {
-        (Some(code), Some(realm)) => Ok(Granted { code, realm }),
+    let answer = super::redirect_answer(redirect, state, "QuickBooks")?;
+    match (answer.get("code"), answer.get("realmId")) {
+        (Some(code), Some(realm)) => Ok(Granted {
+            code: code.clone(),
+            realm: realm.clone(),
+        }),
         _ => Err(AccountingError::Consent(
             "the redirect carries no code or realmId; paste the whole address the browser was sent to".into(),
         )),
@@ -192,13 +129,19 @@ pub async fn connect(
     timeout: Duration,
     now: Timestamp,
 ) -> Result<QboConnection, AccountingError> {
+    if let Some(x) = super::xero_connection::connection(store)? {
+        return Err(AccountingError::OtherCompany {
+            connected: format!("Xero organisation {}", x.tenant.name),
+            chosen: format!("QuickBooks company {}", granted.realm),
+        });
+    }
     let existing = connection(store)?;
     if let Some(c) = &existing
         && c.realm != granted.realm
     {
         return Err(AccountingError::OtherCompany {
-            connected: c.realm.clone(),
-            chosen: granted.realm.clone(),
+            connected: format!("QuickBooks company {}", c.realm),
+            chosen: format!("QuickBooks company {}", granted.realm),
         });
     }
     let http = qbo::http_client(timeout)?;
@@ -210,7 +153,7 @@ pub async fn connect(
         .map(|c| c.account)
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| format!("store-{:016x}-quickbooks", rand::random::<u64>()));
-    Kept::of(&app.client_secret, &tokens, now).save(keyring, &account)?;
+    kept_of(Some(&app.client_secret), &tokens, now).save(keyring, &account)?;
     let settings = [
         (AUTHORIZE_URL, endpoints.authorize_url.as_str()),
         (TOKEN_URL, endpoints.token_url.as_str()),
@@ -240,7 +183,7 @@ pub async fn connect(
 pub struct Session {
     pub connection: QboConnection,
     http: reqwest::Client,
-    kept: Kept,
+    kept: KeptTokens,
 }
 
 impl Session {
@@ -258,13 +201,13 @@ impl Session {
                 reason: reason.clone(),
             });
         }
-        let kept = Kept::load(keyring, &connection.account)?;
+        let kept = KeptTokens::load(keyring, &connection.account, "QuickBooks")?;
         let mut session = Session {
             connection,
             http: qbo::http_client(timeout)?,
             kept,
         };
-        if session.kept.access_expires_at - (REFRESH_AHEAD.as_secs() as i64) <= now.as_second() {
+        if session.kept.ends_within(REFRESH_AHEAD, now) {
             session.refresh(store, keyring, now).await?;
         }
         Ok(session)
@@ -276,14 +219,14 @@ impl Session {
             self.http.clone(),
             &self.connection.endpoints,
             &self.connection.realm,
-            BooksSecret::new(self.kept.access.clone()),
+            self.kept.access(),
         )
     }
 
     fn app(&self) -> AppCredentials {
         AppCredentials {
             client_id: self.connection.client_id.clone(),
-            client_secret: BooksSecret::new(self.kept.client_secret.clone()),
+            client_secret: BooksSecret::new(self.kept.client_secret.clone().unwrap_or_default()),
         }
     }
 
@@ -295,7 +238,7 @@ impl Session {
         keyring: &Keyring,
         now: Timestamp,
     ) -> Result<(), AccountingError> {
-        let refresh = BooksSecret::new(self.kept.refresh.clone());
+        let refresh = self.kept.refresh();
         match qbo::refresh(
             &self.http,
             &self.connection.endpoints,
@@ -305,11 +248,7 @@ impl Session {
         .await
         {
             Ok(tokens) => {
-                let kept = Kept::of(
-                    &BooksSecret::new(self.kept.client_secret.clone()),
-                    &tokens,
-                    now,
-                );
+                let kept = kept_of(Some(&self.app().client_secret), &tokens, now);
                 kept.save(keyring, &self.connection.account)?;
                 self.kept = kept;
                 Ok(())
@@ -330,7 +269,7 @@ impl Session {
         store: &mut Store,
         keyring: &Keyring,
     ) -> Result<(), AccountingError> {
-        let refresh = BooksSecret::new(self.kept.refresh.clone());
+        let refresh = self.kept.refresh();
         let revoked = qbo::revoke(
             &self.http,
             &self.connection.endpoints,
@@ -358,17 +297,44 @@ pub fn forget_connection(store: &mut Store, keyring: &Keyring) -> Result<bool, A
 }
 
 fn forget(store: &mut Store, keyring: &Keyring, account: &str) -> Result<(), AccountingError> {
-    if !account.is_empty() {
-        keyring.forget(account)?;
+    session::forget(store, keyring, account, "books.quickbooks.")
+}
+
+fn kept_of(client_secret: Option<&BooksSecret>, tokens: &Tokens, now: Timestamp) -> KeptTokens {
+    KeptTokens::new(
+        client_secret,
+        &tokens.access,
+        tokens.access_expires_in,
+        &tokens.refresh,
+        Some(tokens.refresh_expires_in),
+        now,
+    )
+}
+
+impl Connected for Session {
+    type Client = QboClient;
+    const SYSTEM: &'static str = "QuickBooks";
+
+    fn client(&self) -> QboClient {
+        Session::client(self)
     }
-    // Everything kept of the connection, the reading positions of its company included:
-    // a company connected next is read from its start.
-    store.write(|tx| {
-        for (key, _) in tx.settings_with_prefix("books.quickbooks.")? {
-            tx.clear_setting(&key)?;
+
+    async fn refresh(
+        &mut self,
+        store: &mut Store,
+        keyring: &Keyring,
+        now: Timestamp,
+    ) -> Result<(), AccountingError> {
+        Session::refresh(self, store, keyring, now).await
+    }
+
+    fn lost(&self, store: &mut Store, detail: &str) -> AccountingError {
+        let reason = format!("QuickBooks no longer connects this company ({detail})");
+        if let Err(e) = store.write(|tx| tx.set_setting(RECONNECT, &reason)) {
+            return e.into();
         }
-        Ok::<_, AccountingError>(())
-    })
+        AccountingError::Reconnect { reason }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,423 @@
+//! Xero's side of the sync: an organisation's sales invoices, then the payments on them,
+//! read by `If-Modified-Since` oldest change first (`order=UpdatedDateUTC ASC`), a page per
+//! transaction with the position after it. Xero keeps what is voided or deleted with its
+//! status, and a status change moves `UpdatedDateUTC`, so no deletion feed is needed: a
+//! `DELETED` payment (Xero's reversal) leaves the ledger as it is read. Written through
+//! `accounting/xero.rs`.
+//!
+//! The position is the last change read (to the millisecond) and the page within it: a
+//! full page moves it to its last row's change, read again from page 1 (unchanged rows,
+//! harmless); a page whose rows all changed in that same millisecond moves to the next
+//! page instead.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use super::session::Caller;
+use super::xero_connection::{SYSTEM, XeroSession};
+use super::{
+    AccountingError, BooksProgress, BooksSyncOptions, BooksSyncReport, Naming, Sources,
+    store_invoice,
+};
+use crate::accounting::qbo::MappingError;
+use crate::accounting::xero::{self as mapping, Organisation, Read, ms_of};
+use crate::books::xero::{MAX_PAGE, Page};
+use crate::money::Currency;
+use crate::records::Origin;
+use crate::secret::Keyring;
+use crate::store::{AccountingBooks, ExtraColumns, SourceKind, Store, StoreError, StoreTx};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Invoice,
+    Payment,
+}
+
+impl Kind {
+    fn list(self) -> &'static str {
+        match self {
+            Kind::Invoice => "Invoices",
+            Kind::Payment => "Payments",
+        }
+    }
+
+    fn stored(self) -> &'static str {
+        match self {
+            Kind::Invoice => "invoice",
+            Kind::Payment => "payment",
+        }
+    }
+
+    fn plural(self) -> &'static str {
+        match self {
+            Kind::Invoice => "invoices",
+            Kind::Payment => "payments",
+        }
+    }
+
+    fn id_field(self) -> &'static str {
+        match self {
+            Kind::Invoice => "InvoiceID",
+            Kind::Payment => "PaymentID",
+        }
+    }
+
+    fn position_key(self) -> String {
+        format!("books.xero.{}.position", self.stored())
+    }
+}
+
+/// Where a kind's reading stands: the last change read, and the page within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Position {
+    since: Option<Timestamp>,
+    page: usize,
+}
+
+impl Position {
+    fn read(tx: &StoreTx<'_>, kind: Kind) -> Result<Position, AccountingError> {
+        let key = kind.position_key();
+        let Some(text) = tx.setting(&key)? else {
+            return Ok(Position {
+                since: None,
+                page: 1,
+            });
+        };
+        let corrupt = || AccountingError::CorruptState {
+            key: key.clone(),
+            value: text.clone(),
+        };
+        let (page, since) = text.split_once(' ').ok_or_else(corrupt)?;
+        Ok(Position {
+            since: Some(since.parse().map_err(|_| corrupt())?),
+            page: page.parse().ok().filter(|p| *p >= 1).ok_or_else(corrupt)?,
+        })
+    }
+
+    fn write(&self, tx: &StoreTx<'_>, kind: Kind) -> Result<(), StoreError> {
+        match self.since {
+            Some(since) => tx.set_setting(&kind.position_key(), &format!("{} {since}", self.page)),
+            None => Ok(()),
+        }
+    }
+
+    /// The position after a page of `rows` (oldest change first); `None` at the end.
+    fn after(&self, rows: &[Value], full: bool) -> Option<Position> {
+        if !full {
+            return None;
+        }
+        let first = rows.first().and_then(changed);
+        let last = rows.last().and_then(changed);
+        if first == last && last == self.since {
+            return Some(Position {
+                since: self.since,
+                page: self.page + 1,
+            });
+        }
+        Some(Position {
+            since: last.or(self.since),
+            page: 1,
+        })
+    }
+
+    /// Where the next sync starts once this kind is read to its end.
+    fn at_end(&self, rows: &[Value]) -> Position {
+        Position {
+            since: rows.iter().filter_map(changed).max().or(self.since),
+            page: 1,
+        }
+    }
+}
+
+/// When a Xero object last changed.
+fn changed(row: &Value) -> Option<Timestamp> {
+    row["UpdatedDateUTC"]
+        .as_str()
+        .and_then(ms_of)
+        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+}
+
+fn text(v: &Value) -> Option<String> {
+    v.as_str().filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+fn required(row: &Value, kind: Kind, field: &'static str) -> Result<String, MappingError> {
+    text(&row[field]).ok_or_else(|| MappingError {
+        entity: kind.stored(),
+        id: format!("(no {field})"),
+        field,
+        reason: "is missing".into(),
+    })
+}
+
+/// Pulls the connected Xero organisation's sales invoices and their payments into `store`.
+pub(super) async fn sync(
+    store: &mut Store,
+    keyring: &Keyring,
+    timeout: Duration,
+    now: Timestamp,
+    options: BooksSyncOptions,
+    mut progress: impl FnMut(BooksProgress),
+) -> Result<BooksSyncReport, AccountingError> {
+    let mut session = XeroSession::open(store, keyring, timeout, now).await?;
+    let tenant = session.connection.tenant.clone();
+    let mut caller = Caller {
+        session: &mut session,
+        keyring,
+        options,
+    };
+    let org = caller
+        .call(store, |c| Box::pin(async move { c.organisation().await }))
+        .await?;
+    let code = org["BaseCurrency"].as_str().unwrap_or("");
+    let organisation = Organisation {
+        currency: Currency::from_code(code).map_err(|e| MappingError {
+            entity: "organisation",
+            id: tenant.id.clone(),
+            field: "BaseCurrency",
+            reason: format!("{code:?} is not a currency ({e})"),
+        })?,
+        zone: store
+            .read(crate::period::day_zone)
+            .map_err(|e| AccountingError::Setting(e.to_string()))?
+            .1,
+    };
+    let books = AccountingBooks {
+        system: SYSTEM,
+        company: &tenant.id,
+    };
+    let mut report = BooksSyncReport {
+        company: format!("Xero organisation {}", tenant.name),
+        ..BooksSyncReport::default()
+    };
+    let mut sources = Sources {
+        origin: format!("{SYSTEM}:{}", tenant.id),
+        at: now,
+        invoices: None,
+        payments: None,
+    };
+    let page_size = options.page_size.clamp(1, MAX_PAGE);
+    for kind in [Kind::Invoice, Kind::Payment] {
+        let mut position = store.read(|tx| Position::read(tx, kind))?;
+        let (mut pages, mut fetched) = (0, 0);
+        loop {
+            let since = position.since.map(|t| t.to_string());
+            let page_number = position.page;
+            let page: Page = caller
+                .call(store, |c| {
+                    let since = since.clone();
+                    Box::pin(async move {
+                        c.list_page(kind.list(), since.as_deref(), page_number, page_size)
+                            .await
+                    })
+                })
+                .await?;
+            for row in &page.rows {
+                if changed(row).is_none() {
+                    return Err(MappingError {
+                        entity: kind.stored(),
+                        id: text(&row[kind.id_field()]).unwrap_or_default(),
+                        field: "UpdatedDateUTC",
+                        reason: "is missing or not a Xero time".into(),
+                    }
+                    .into());
+                }
+            }
+            let missing = match kind {
+                Kind::Payment => missing_invoices(store, &mut caller, books, &page.rows).await?,
+                Kind::Invoice => Vec::new(),
+            };
+            let full = page.rows.len() >= page_size;
+            let next = position.after(&page.rows, full);
+            let saved = next.clone().unwrap_or_else(|| position.at_end(&page.rows));
+            store.write(|tx| {
+                let mut w = Writer {
+                    tx,
+                    books,
+                    organisation: &organisation,
+                    sources: &mut sources,
+                    report: &mut report,
+                };
+                for invoice in &missing {
+                    w.invoice(invoice)?;
+                }
+                for row in &page.rows {
+                    match kind {
+                        Kind::Invoice => w.invoice(row)?,
+                        Kind::Payment => w.payment(row)?,
+                    }
+                }
+                saved.write(tx, kind)?;
+                Ok::<_, AccountingError>(())
+            })?;
+            pages += 1;
+            fetched += page.rows.len() as u64;
+            progress(BooksProgress {
+                kind: kind.plural(),
+                pages,
+                fetched,
+            });
+            match next {
+                Some(next) => position = next,
+                None => break,
+            }
+        }
+    }
+    store.write(|tx| sources.finish(tx, &report))?;
+    Ok(report)
+}
+
+/// The invoices a page's payments are on that the store does not hold yet, read by id.
+async fn missing_invoices(
+    store: &mut Store,
+    caller: &mut Caller<'_, XeroSession>,
+    books: AccountingBooks<'_>,
+    payments: &[Value],
+) -> Result<Vec<Value>, AccountingError> {
+    let named: Vec<String> = payments
+        .iter()
+        .filter(|p| p["PaymentType"] == "ACCRECPAYMENT" && p["Status"] != "DELETED")
+        .filter_map(|p| text(&p["Invoice"]["InvoiceID"]))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    let refs: Vec<&str> = named.iter().map(String::as_str).collect();
+    let known = store.read(|tx| tx.accounting_record_keys(books, "invoice", &refs))?;
+    let wanted: Vec<String> = named
+        .into_iter()
+        .filter(|id| !known.contains_key(id))
+        .collect();
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = wanted.join(",");
+    caller
+        .call(store, |c| {
+            let ids = ids.clone();
+            Box::pin(async move { c.invoices_by_id(&ids).await })
+        })
+        .await
+}
+
+/// How Xero's objects are named in the store.
+const NAMING: Naming = Naming {
+    tag: "XERO",
+    ledger_prefix: "xero:",
+    id_column: "xero_id",
+};
+
+/// Writes one page's objects in its transaction, counting them.
+struct Writer<'w, 't> {
+    tx: &'w StoreTx<'t>,
+    books: AccountingBooks<'w>,
+    organisation: &'w Organisation,
+    sources: &'w mut Sources,
+    report: &'w mut BooksSyncReport,
+}
+
+impl Writer<'_, '_> {
+    fn invoice(&mut self, row: &Value) -> Result<(), AccountingError> {
+        let (tx, books) = (self.tx, self.books);
+        let id = required(row, Kind::Invoice, "InvoiceID")?;
+        let invoice = match mapping::invoice(self.organisation, row)? {
+            Read::Record(invoice) => invoice,
+            Read::NotOurs => return Ok(()),
+            Read::Removed => {
+                let source_id = self.sources.of(tx, SourceKind::Invoices)?;
+                if let Some(number) = tx
+                    .accounting_record_keys(books, "invoice", &[&id])?
+                    .remove(&id)
+                    && tx.remove_invoice(&number, source_id)?
+                {
+                    self.report.invoices_removed += 1;
+                }
+                tx.forget_accounting_object(books, "invoice", &id)?;
+                return Ok(());
+            }
+        };
+        store_invoice(tx, books, &NAMING, &id, invoice, self.sources, self.report)?;
+        Ok(())
+    }
+
+    fn payment(&mut self, row: &Value) -> Result<(), AccountingError> {
+        let (tx, books) = (self.tx, self.books);
+        let id = required(row, Kind::Payment, "PaymentID")?;
+        let entry_id = format!("xero:{id}");
+        let invoice_id = text(&row["Invoice"]["InvoiceID"]);
+        let number = match &invoice_id {
+            Some(i) => tx.accounting_record_keys(books, "invoice", &[i])?.remove(i),
+            None => None,
+        };
+        let currency = match &number {
+            Some(n) => tx
+                .invoices_numbered(&[n])?
+                .first()
+                .map(|i| i.amount.currency())
+                .unwrap_or(self.organisation.currency),
+            None => self.organisation.currency,
+        };
+        let read = match (&number, row["Status"] == "DELETED") {
+            (_, true) => Read::Removed,
+            (Some(n), false) => mapping::payment_entry(self.organisation, row, n, currency)?,
+            // A payment on something that is not a sales invoice of ours (a bill, a
+            // credit note, an invoice still a draft).
+            (None, false) => Read::NotOurs,
+        };
+        let source_id = self.sources.of(tx, SourceKind::Payments)?;
+        match read {
+            Read::Record(entry) => {
+                let stored = tx.upsert_ledger_entry(
+                    &entry,
+                    ExtraColumns::NONE,
+                    &Origin {
+                        source_id,
+                        line: None,
+                    },
+                )?;
+                self.report.ledger_entries.tally(&stored.outcome);
+                tx.keep_accounting_object(books, "payment", &id, &entry_id)?;
+            }
+            Read::Removed | Read::NotOurs => {
+                if tx.remove_ledger_entry(&entry_id, source_id)? {
+                    self.report.ledger_entries_removed += 1;
+                }
+                tx.forget_accounting_object(books, "payment", &id)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_millisecond_that_fills_a_page_is_paged_through_and_a_later_one_starts_again() {
+        let at = |ms: i64| json!({"UpdatedDateUTC": format!("/Date({ms}+0000)/")});
+        let start = Position {
+            since: None,
+            page: 1,
+        };
+        let moved = start.after(&[at(1_000), at(2_000)], true).unwrap();
+        assert_eq!(moved.since, Timestamp::from_millisecond(2_000).ok());
+        assert_eq!(moved.page, 1);
+        let same = moved.after(&[at(2_000), at(2_000)], true).unwrap();
+        assert_eq!((same.since, same.page), (moved.since, 2));
+        let later = same.after(&[at(2_000), at(3_500)], true).unwrap();
+        assert_eq!(
+            (later.since, later.page),
+            (Timestamp::from_millisecond(3_500).ok(), 1)
+        );
+        assert_eq!(later.after(&[at(4_000)], false), None);
+        assert_eq!(
+            later.at_end(&[at(4_000)]).since,
+            Timestamp::from_millisecond(4_000).ok()
+        );
+        assert_eq!(later.at_end(&[]).since, later.since);
+    }
+}

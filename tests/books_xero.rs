@@ -1,0 +1,345 @@
+//! Xero connected and synced in, as a bookkeeper does it: `chargeguard books connect xero`
+//! against the sandbox's stand-in over real loopback HTTP (a desktop consent with PKCE,
+//! answered as a browser would, the redirect pasted back; the organisation chosen among
+//! those the consent connected), tokens in the real OS keyring, `books sync` into a real
+//! store, reconcile finding what the books and Stripe disagree on with no CSV. Then a
+//! payment deleted in Xero, an expired token, an organisation disconnected at Xero, and
+//! one accounting system per store.
+//!
+//! Run under `scripts/with-keyring.sh` (test.sh does), as `books_quickbooks.rs`.
+
+use std::time::Duration;
+
+use chargeguard::secret::Keyring;
+use chargeguard::store::{Store, StoredRow};
+use serde_json::{Value, json};
+
+mod books_support;
+use books_support::{
+    World, harness, invoice_numbers, keyring_or_skip, ledger_ids, open_findings, stripe_charges,
+};
+
+/// `books connect xero`, keeping the organisation `tenant` when given.
+fn connect_xero(world: &World, tenant: Option<&str>) -> std::process::Output {
+    let mut args = vec!["xero", "--client-id", "cg-desktop"];
+    if let Some(t) = tenant {
+        args.extend(["--tenant", t]);
+    }
+    world.connect(&args, &[])
+}
+
+/// A person working in Xero, through the test's own grant (another app).
+struct Admin<'w> {
+    world: &'w World,
+    token: String,
+    tenant: String,
+}
+
+impl<'w> Admin<'w> {
+    fn of(world: &'w World, tenant_name: &str) -> Admin<'w> {
+        let url = format!(
+            "{}/identity/connect/authorize?response_type=code&client_id=admin&redirect_uri=http://localhost/cb&scope=offline_access%20accounting.transactions%20accounting.settings",
+            world.base()
+        );
+        let redirect = world.consent(&url);
+        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        world.runtime.block_on(async {
+            let tokens: Value = world
+                .http
+                .post(format!("{}/connect/token", world.base()))
+                .basic_auth("admin", Some("admin-secret"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", "http://localhost/cb"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = tokens["access_token"].as_str().unwrap().to_string();
+            let connections: Value = world
+                .http
+                .get(format!("{}/connections", world.base()))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let tenant = connections
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["tenantName"] == tenant_name)
+                .expect("the organisation is connected")["tenantId"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            Admin {
+                world,
+                token,
+                tenant,
+            }
+        })
+    }
+
+    fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.world.runtime.block_on(async {
+            let answer = self
+                .world
+                .http
+                .request(method, format!("{}/api.xro/2.0/{path}", self.world.base()))
+                .bearer_auth(&self.token)
+                .header("xero-tenant-id", &self.tenant)
+                .header("accept", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let body: Value = answer.json().await.unwrap();
+            assert!(status.is_success(), "{path}: {status} {body}");
+            body
+        })
+    }
+}
+
+fn kept_tokens(world: &World) -> Value {
+    let keyring = Keyring::open().unwrap();
+    let mut store = Store::open(&world.db()).unwrap();
+    let c = chargeguard::accounting_sync::xero_connection::connection(&mut store)
+        .unwrap()
+        .expect("connected");
+    serde_json::from_str(&keyring.load_text(&c.account).unwrap().expect("tokens kept")).unwrap()
+}
+
+#[test]
+fn xero_books_connected_and_synced_find_what_stripe_disagrees_with() {
+    let Some(keyring) = keyring_or_skip("xero_books_connected_and_synced") else {
+        return;
+    };
+    let world = World::new();
+    for (tenant, name) in [
+        ("9a1b2c3d-0000-4000-8000-000000000001", "Bedrock Ltd"),
+        ("9a1b2c3d-0000-4000-8000-000000000002", "Slate Quarry Co"),
+    ] {
+        world.post(
+            "/_sandbox/xero/tenants",
+            json!({"tenant": tenant, "name": name, "currency": "USD"}),
+        );
+    }
+    let charges = stripe_charges(
+        &world,
+        &[
+            ("INV-1", 10_000),
+            ("INV-1", 10_000),
+            ("INV-2", 5_000),
+            ("INV-3", 7_500),
+        ],
+    );
+    let admin = Admin::of(&world, "Bedrock Ltd");
+    let contact = admin.call(
+        reqwest::Method::PUT,
+        "Contacts",
+        json!({"Contacts": [{"Name": "Wilma Flintstone"}]}),
+    );
+    let contact = contact["Contacts"][0]["ContactID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invoice = |n: &str, amount: f64| {
+        json!({"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": n,
+               "Status": "AUTHORISED", "Date": "2026-11-20", "DueDate": "2026-12-20",
+               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}]})
+    };
+    let made = admin.call(
+        reqwest::Method::PUT,
+        "Invoices",
+        json!({"Invoices": [invoice("INV-1", 100.0), invoice("INV-2", 50.0), invoice("INV-3", 75.0),
+                            {"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": "INV-DRAFT",
+                             "Status": "DRAFT", "Date": "2026-11-20",
+                             "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 9, "AccountCode": "200"}]}]}),
+    );
+    let inv: Vec<String> = made["Invoices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["InvoiceID"].as_str().unwrap().to_string())
+        .collect();
+    let paid = admin.call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Payments": [
+            {"Invoice": {"InvoiceID": inv[0]}, "Account": {"Code": "090"}, "Amount": 100, "Date": "2026-11-21", "Reference": charges[0]},
+            {"Invoice": {"InvoiceID": inv[1]}, "Account": {"Code": "090"}, "Amount": 50, "Date": "2026-11-21", "Reference": charges[2]}]}),
+    );
+    let payments: Vec<String> = paid["Payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["PaymentID"].as_str().unwrap().to_string())
+        .collect();
+
+    // The consent connected both organisations: which one is asked, then kept.
+    let (_, asked) = harness::refused(&connect_xero(&world, None));
+    assert!(
+        asked.contains("Bedrock Ltd")
+            && asked.contains("Slate Quarry Co")
+            && asked.contains("--tenant"),
+        "{asked}"
+    );
+    let connected = harness::ok(&connect_xero(&world, Some("Bedrock Ltd")));
+    assert!(
+        connected.contains("connected to Xero organisation Bedrock Ltd"),
+        "{connected}"
+    );
+    assert!(
+        harness::ok(&world.cli(&["books", "status"])).contains("Xero organisation Bedrock Ltd")
+    );
+
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    harness::ok(&world.cli(&["sync"]));
+    let synced = harness::ok(&world.cli(&["books", "sync", "--page-size", "2"]));
+    assert!(
+        synced.contains("3 new invoices") && synced.contains("2 new ledger entries"),
+        "the draft is not an invoice yet: {synced}"
+    );
+    let bytes = std::fs::read(world.db()).unwrap();
+    let kept = kept_tokens(&world);
+    for secret in [
+        kept["access"].as_str().unwrap(),
+        kept["refresh"].as_str().unwrap(),
+    ] {
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "a token in the store"
+        );
+    }
+    let mut store = Store::open(&world.db()).unwrap();
+    let extra = store
+        .read(|tx| tx.extra_columns(StoredRow::Invoice("INV-3")))
+        .unwrap();
+    assert_eq!(
+        extra.get("xero_id"),
+        Some(&inv[2]),
+        "the Xero id beside the number"
+    );
+    drop(store);
+    assert_eq!(
+        ledger_ids(&world.db()),
+        [
+            format!("xero:{}", payments[0]),
+            format!("xero:{}", payments[1])
+        ]
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect::<Vec<_>>()
+    );
+
+    harness::ok(&world.cli(&["reconcile"]));
+    let found = open_findings(&world);
+    assert!(
+        found.contains(&("double_charge".into(), "INV-1".into())),
+        "{found:?}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|(kind, n)| n == "INV-3" && kind != "double_charge"),
+        "the charge Xero has no payment for: {found:?}"
+    );
+    assert!(!found.iter().any(|(_, n)| n == "INV-2"), "{found:?}");
+
+    let again = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(
+        again.contains("0 new invoices, 0 changed")
+            && again.contains("0 new ledger entries, 0 changed"),
+        "{again}"
+    );
+
+    // INV-2's payment is deleted in Xero (its reversal): it leaves the ledger.
+    admin.call(
+        reqwest::Method::POST,
+        &format!("Payments/{}", payments[1]),
+        json!({"Status": "DELETED"}),
+    );
+    let after = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(after.contains("1 ledger entries, 0 invoices"), "{after}");
+    assert_eq!(ledger_ids(&world.db()), [format!("xero:{}", payments[0])]);
+    harness::ok(&world.cli(&["reconcile"]));
+    assert!(open_findings(&world).iter().any(|(_, n)| n == "INV-2"));
+
+    // The access token ends: the next sync refreshes it, the rotated pair kept first.
+    world.post("/_sandbox/xero/expire_tokens", json!({}));
+    harness::ok(&world.cli(&["books", "sync"]));
+    let refreshed = kept_tokens(&world);
+    assert_ne!(refreshed["refresh"], kept["refresh"]);
+    assert_eq!(invoice_numbers(&world.db()), ["INV-1", "INV-2", "INV-3"]);
+
+    // One accounting system per store: QuickBooks is refused while Xero is connected.
+    let mut store = Store::open(&world.db()).unwrap();
+    let refused = world
+        .runtime
+        .block_on(chargeguard::accounting_sync::qbo_connection::connect(
+            &mut store,
+            &chargeguard::books::qbo::QboEndpoints::at(&world.base()),
+            &chargeguard::books::qbo::AppCredentials {
+                client_id: "cg-desktop".into(),
+                client_secret: chargeguard::books::BooksSecret::new("s"),
+            },
+            &chargeguard::accounting_sync::qbo_connection::Granted {
+                code: "AB11-unused".into(),
+                realm: "4620816365".into(),
+            },
+            "http://localhost:8765/callback",
+            &keyring,
+            Duration::from_secs(10),
+            jiff::Timestamp::now(),
+        ))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("Xero organisation Bedrock Ltd"),
+        "{refused}"
+    );
+    drop(store);
+
+    // The organisation is disconnected at Xero: a clear "connect again", kept.
+    world.runtime.block_on(async {
+        let connections: Value = world
+            .http
+            .get(format!("{}/connections", world.base()))
+            .bearer_auth(refreshed["access"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = connections[0]["id"].as_str().unwrap().to_string();
+        let gone = world
+            .http
+            .delete(format!("{}/connections/{id}", world.base()))
+            .bearer_auth(refreshed["access"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(gone.status().is_success(), "{:?}", gone.status());
+    });
+    let (_, why) = harness::refused(&world.cli(&["books", "sync"]));
+    assert!(why.contains("connect it again"), "{why}");
+    let status = world.cli(&["books", "status"]);
+    harness::expect_exit(&status, 1, &["books", "status"]);
+    harness::ok(&world.cli(&["books", "disconnect"]));
+    let (_, why) = harness::refused(&world.cli(&["books", "sync"]));
+    assert!(why.contains("not connected"), "{why}");
+}
