@@ -11,4 +11,9 @@ if [ -z "${CHARGEGUARD_IN_KEYRING_SESSION:-}" ] && command -v dbus-run-session >
   dbus-run-session -- bash -c 'echo -n "chargeguard-test" | XDG_DATA_HOME="$CHARGEGUARD_KEYRING_HOME" gnome-keyring-daemon --unlock --components=secrets >/dev/null; "$@"' keyring "$@"
   exit $?
 fi
+# CI must not pass on keyring tests that skipped themselves for want of a Secret Service.
+if [ -z "${CHARGEGUARD_IN_KEYRING_SESSION:-}" ] && [ -n "${CI:-}" ]; then
+  echo "with-keyring.sh: dbus-run-session and gnome-keyring-daemon are needed in CI (scripts/ensure-tools.sh installs them)" >&2
+  exit 1
+fi
 exec "$@"

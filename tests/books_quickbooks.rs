@@ -9,8 +9,7 @@
 //! does). Outside one these tests say why and check nothing; inside one (the script sets
 //! `CHARGEGUARD_IN_KEYRING_SESSION`) a missing keyring fails them.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Output, Stdio};
+use std::process::Output;
 use std::time::Duration;
 
 use chargeguard::secret::Keyring;
@@ -471,47 +470,15 @@ fn a_sync_killed_mid_page_resumes_with_every_invoice_once() {
         json!({"path": format!("/v3/company/{}/query", world.realm), "fault": "slow", "times": 1000, "hold_ms": 150}),
     );
 
-    let mut child = harness::cli(world.dir.path())
-        .arg("--db")
-        .arg(world.db())
-        .args(["books", "sync", "--page-size", "5"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut seen = 0;
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
-        if line.unwrap().starts_with("invoices: page") {
-            seen += 1;
-            if seen == 3 {
-                break;
-            }
-        }
-    }
-    // SIGKILL: no destructor, no rollback hook.
-    child.kill().unwrap();
-    child.wait().unwrap();
-    let mut store = Store::open(&world.db()).unwrap();
-    let before = store.read(|tx| tx.invoices()).unwrap().len();
-    drop(store);
+    let seen = books_support::sync_killed_after_pages(&world, "invoices", 3);
+    assert_eq!(seen, 3);
+    let before = invoice_numbers(&world.db()).len();
     assert!((5..60).contains(&before), "killed mid-way: {before} stored");
 
-    world.runtime.block_on(async {
-        let answer = world
-            .http
-            .delete(format!("{}/_sandbox/faults", world.base()))
-            .send()
-            .await
-            .unwrap();
-        assert!(answer.status().is_success());
-    });
+    books_support::disarm(&world);
     let resumed = harness::ok(&world.cli(&["books", "sync", "--page-size", "5"]));
     // Resumed, not started again: it reads what was left, and at most a page again.
-    let read_again: usize = resumed
-        .lines()
-        .rfind(|l| l.starts_with("invoices: page"))
-        .and_then(|l| l.split('(').nth(1)?.split(' ').next()?.parse().ok())
-        .expect("progress lines");
+    let read_again = books_support::read_on_resuming(&resumed, "invoices");
     assert!(
         read_again <= 60 - before + 5,
         "{before} stored before, {read_again} read on resuming: {resumed}"

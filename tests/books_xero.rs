@@ -259,7 +259,24 @@ fn xero_books_connected_and_synced_find_what_stripe_disagrees_with() {
     );
     assert!(!found.iter().any(|(_, n)| n == "INV-2"), "{found:?}");
 
+    // Xero throttles the next call (429, Retry-After): the sync waits as asked and goes on.
+    world.post(
+        "/_sandbox/faults",
+        json!({"path": "/api.xro/2.0/Invoices", "fault": "rate_limit", "times": 1}),
+    );
     let again = harness::ok(&world.cli(&["books", "sync"]));
+    let armed: Value = world.runtime.block_on(async {
+        world
+            .http
+            .get(format!("{}/_sandbox/faults", world.base()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(armed["faults"], json!([]), "the throttle was met: {armed}");
     assert!(
         again.contains("0 new invoices, 0 changed")
             && again.contains("0 new ledger entries, 0 changed"),
@@ -342,4 +359,58 @@ fn xero_books_connected_and_synced_find_what_stripe_disagrees_with() {
     harness::ok(&world.cli(&["books", "disconnect"]));
     let (_, why) = harness::refused(&world.cli(&["books", "sync"]));
     assert!(why.contains("not connected"), "{why}");
+}
+
+#[test]
+fn a_xero_sync_killed_mid_page_resumes_with_every_invoice_once() {
+    let Some(_keyring) = keyring_or_skip("a_xero_sync_killed_mid_page_resumes") else {
+        return;
+    };
+    let world = World::new();
+    world.post(
+        "/_sandbox/xero/tenants",
+        json!({"tenant": "9a1b2c3d-0000-4000-8000-000000000003", "name": "Barney's Bowling", "currency": "USD"}),
+    );
+    let admin = Admin::of(&world, "Barney's Bowling");
+    let contact = admin.call(
+        reqwest::Method::PUT,
+        "Contacts",
+        json!({"Contacts": [{"Name": "Barney"}]}),
+    );
+    let contact = contact["Contacts"][0]["ContactID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invoices: Vec<Value> = (1..=60)
+        .map(|n| json!({"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": format!("INV-{n:03}"),
+            "Status": "AUTHORISED", "Date": "2026-11-20",
+            "LineItems": [{"Description": "Lane", "Quantity": 1, "UnitAmount": n, "AccountCode": "200"}]}))
+        .collect();
+    admin.call(
+        reqwest::Method::PUT,
+        "Invoices",
+        json!({"Invoices": invoices}),
+    );
+    harness::ok(&connect_xero(&world, None));
+    world.post(
+        "/_sandbox/faults",
+        json!({"path": "/api.xro/2.0/Invoices", "fault": "slow", "times": 1000, "hold_ms": 150}),
+    );
+
+    let seen = books_support::sync_killed_after_pages(&world, "invoices", 3);
+    assert_eq!(seen, 3);
+    let before = invoice_numbers(&world.db()).len();
+    assert!((5..60).contains(&before), "killed mid-way: {before} stored");
+
+    books_support::disarm(&world);
+    let resumed = harness::ok(&world.cli(&["books", "sync", "--page-size", "5"]));
+    // The sixty were made by one call, within one second: a resumed sync reads that
+    // second again from its first page (Xero promises no order among ties), once.
+    let read_again = books_support::read_on_resuming(&resumed, "invoices");
+    assert!(
+        read_again <= 60 + 5,
+        "{before} stored before, {read_again} read on resuming: {resumed}"
+    );
+    let expected: Vec<String> = (1..=60).map(|n| format!("INV-{n:03}")).collect();
+    assert_eq!(invoice_numbers(&world.db()), expected, "every invoice once");
 }

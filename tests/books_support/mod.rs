@@ -200,3 +200,51 @@ pub fn ledger_ids(db: &Path) -> Vec<String> {
     ids.sort();
     ids
 }
+
+/// Runs `chargeguard books sync --page-size 5` and kills it with SIGKILL once it has
+/// committed `pages` pages of `kind` (as its progress lines say); how many it saw.
+pub fn sync_killed_after_pages(world: &World, kind: &str, pages: usize) -> usize {
+    let mut child = harness::cli(world.dir.path())
+        .arg("--db")
+        .arg(world.db())
+        .args(["books", "sync", "--page-size", "5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut seen = 0;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        if line.unwrap().starts_with(&format!("{kind}: page")) {
+            seen += 1;
+            if seen == pages {
+                break;
+            }
+        }
+    }
+    // SIGKILL: no destructor, no rollback hook.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    seen
+}
+
+/// Disarms every fault of the sandbox.
+pub fn disarm(world: &World) {
+    world.runtime.block_on(async {
+        let answer = world
+            .http
+            .delete(format!("{}/_sandbox/faults", world.base()))
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    });
+}
+
+/// How many objects of `kind` a sync's progress lines say it read.
+pub fn read_on_resuming(output: &str, kind: &str) -> usize {
+    output
+        .lines()
+        .rfind(|l| l.starts_with(&format!("{kind}: page")))
+        .and_then(|l| l.split('(').nth(1)?.split(' ').next()?.parse().ok())
+        .expect("progress lines")
+}

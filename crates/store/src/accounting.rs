@@ -79,22 +79,22 @@ impl StoreTx<'_> {
         Ok(out)
     }
 
-    /// The object of `entity` in `books` stored as `record_key`, if any.
+    /// The object of `entity` stored as `record_key`, in any system and company, if any:
+    /// (system, company, object id).
     pub fn accounting_object_holding(
         &self,
-        books: Books<'_>,
         entity: &str,
         record_key: &str,
-    ) -> Result<Option<String>, StoreError> {
+    ) -> Result<Option<(String, String, String)>, StoreError> {
         Ok(self
             .conn()
             .prepare_cached(
-                "SELECT object_id FROM accounting_objects
-                 WHERE entity = ?3 AND record_key = ?4 AND system = ?1 AND company = ?2
-                 ORDER BY object_id LIMIT 1",
+                "SELECT system, company, object_id FROM accounting_objects
+                 WHERE entity = ?1 AND record_key = ?2
+                 ORDER BY system, company, object_id LIMIT 1",
             )?
-            .query_row([books.system, books.company, entity, record_key], |r| {
-                r.get(0)
+            .query_row([entity, record_key], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
             })
             .optional()?)
     }

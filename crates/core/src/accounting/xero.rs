@@ -53,7 +53,8 @@ fn text(v: &Value) -> Option<String> {
 /// A Microsoft JSON date's milliseconds (`/Date(1539993600000+0000)/`).
 pub fn ms_of(text: &str) -> Option<i64> {
     let inner = text.strip_prefix("/Date(")?;
-    let end = inner.find(|c: char| c != '-' && !c.is_ascii_digit())?;
+    let digits = inner.strip_prefix('-').unwrap_or(inner);
+    let end = inner.len() - digits.len() + digits.find(|c: char| !c.is_ascii_digit())?;
     inner[..end].parse().ok()
 }
 
@@ -345,6 +346,7 @@ mod tests {
         assert_eq!(ms_of("/Date(1539993600000+0000)/"), Some(1_539_993_600_000));
         assert_eq!(ms_of("/Date(1552326816230)/"), Some(1_552_326_816_230));
         assert_eq!(ms_of("/Date(-86400000)/"), Some(-86_400_000));
+        assert_eq!(ms_of("/Date(1539993600000-0500)/"), Some(1_539_993_600_000));
         assert_eq!(ms_of("2018-10-20"), None);
     }
 }

@@ -59,7 +59,9 @@ pub enum AccountingError {
     Xero(#[from] XeroError),
     #[error("the business's time zone: {0}; set it in Settings again")]
     Setting(String),
-    #[error("{0}; nothing of that page was stored: correct it in QuickBooks and sync again")]
+    #[error(
+        "{0}; nothing of that page was stored: correct it in the accounting system and sync again"
+    )]
     Mapping(#[from] MappingError),
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -179,7 +181,8 @@ impl Sources {
 }
 
 /// The number an accounting system's invoice `id` is stored under: its own number, unless
-/// another invoice of that system holds it (a double push), then `NUMBER-{tag}{Id}`; and the
+/// another system's invoice holds it (a double push there; or the books of a system this
+/// store was connected to before), then `NUMBER-{tag}{Id}`; and the
 /// number it was stored under before, when that differs (it was renumbered there).
 pub(crate) fn number_for(
     tx: &StoreTx<'_>,
@@ -196,8 +199,15 @@ pub(crate) fn number_for(
     {
         return Ok((kept.clone(), None));
     }
-    let number = match tx.accounting_object_holding(books, "invoice", &invoice.number)? {
-        Some(other) if other != id => format!("{}-{tag}{id}", invoice.number),
+    // Held by another object (of this system, or of one this store kept before): kept
+    // apart rather than written over.
+    let number = match tx.accounting_object_holding("invoice", &invoice.number)? {
+        Some((system, company, other))
+            if (system.as_str(), company.as_str(), other.as_str())
+                != (books.system, books.company, id) =>
+        {
+            format!("{}-{tag}{id}", invoice.number)
+        }
         _ => invoice.number.clone(),
     };
     Ok((number, kept))

@@ -70,63 +70,75 @@ impl Kind {
     }
 }
 
-/// Where a kind's reading stands: the last change read, and the page within it.
+/// Where a kind's reading stands: the last change read; in memory also the page, when
+/// the changes of about one second fill whole pages.
+///
+/// Each call asks for what changed since a second before the last change read, oldest
+/// first: rows read again are unchanged (harmless), and whether Xero compares with `>` or
+/// `>=`, to the millisecond or to the second, nothing after the last change read is passed
+/// by. A full page that does not move that time (a batch stamped in one instant) is paged
+/// forward, in memory only: the store keeps the time, so a resumed sync reads the batch
+/// again from its first page rather than trust an order Xero does not promise for ties.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Position {
     since: Option<Timestamp>,
     page: usize,
 }
 
+/// How far before the last change read each call starts.
+const OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_secs(1);
+
 impl Position {
     fn read(tx: &StoreTx<'_>, kind: Kind) -> Result<Position, AccountingError> {
         let key = kind.position_key();
-        let Some(text) = tx.setting(&key)? else {
-            return Ok(Position {
-                since: None,
-                page: 1,
-            });
+        let since = match tx.setting(&key)? {
+            None => None,
+            Some(text) => Some(text.parse().map_err(|_| AccountingError::CorruptState {
+                key: key.clone(),
+                value: text.clone(),
+            })?),
         };
-        let corrupt = || AccountingError::CorruptState {
-            key: key.clone(),
-            value: text.clone(),
-        };
-        let (page, since) = text.split_once(' ').ok_or_else(corrupt)?;
-        Ok(Position {
-            since: Some(since.parse().map_err(|_| corrupt())?),
-            page: page.parse().ok().filter(|p| *p >= 1).ok_or_else(corrupt)?,
-        })
+        Ok(Position { since, page: 1 })
     }
 
     fn write(&self, tx: &StoreTx<'_>, kind: Kind) -> Result<(), StoreError> {
         match self.since {
-            Some(since) => tx.set_setting(&kind.position_key(), &format!("{} {since}", self.page)),
+            Some(since) => tx.set_setting(&kind.position_key(), &since.to_string()),
             None => Ok(()),
         }
     }
 
-    /// The position after a page of `rows` (oldest change first); `None` at the end.
+    /// The `If-Modified-Since` of the next call.
+    fn asked_since(&self) -> Option<String> {
+        self.since.map(|t| (t - OVERLAP).to_string())
+    }
+
+    /// The position after a page of `rows`; `None` at the end (a short page).
     fn after(&self, rows: &[Value], full: bool) -> Option<Position> {
         if !full {
             return None;
         }
-        let first = rows.first().and_then(changed);
-        let last = rows.last().and_then(changed);
-        if first == last && last == self.since {
-            return Some(Position {
+        let last = rows.iter().filter_map(changed).max();
+        match (last, self.since) {
+            (Some(last), Some(since)) if last <= since => Some(Position {
                 since: self.since,
                 page: self.page + 1,
-            });
+            }),
+            (Some(last), _) => Some(Position {
+                since: Some(last),
+                page: 1,
+            }),
+            (None, _) => Some(Position {
+                since: self.since,
+                page: self.page + 1,
+            }),
         }
-        Some(Position {
-            since: last.or(self.since),
-            page: 1,
-        })
     }
 
-    /// Where the next sync starts once this kind is read to its end.
-    fn at_end(&self, rows: &[Value]) -> Position {
+    /// What the store keeps after a page: the latest change read (never a page number).
+    fn kept(&self, rows: &[Value]) -> Position {
         Position {
-            since: rows.iter().filter_map(changed).max().or(self.since),
+            since: rows.iter().filter_map(changed).chain(self.since).max(),
             page: 1,
         }
     }
@@ -204,7 +216,7 @@ pub(super) async fn sync(
         let mut position = store.read(|tx| Position::read(tx, kind))?;
         let (mut pages, mut fetched) = (0, 0);
         loop {
-            let since = position.since.map(|t| t.to_string());
+            let since = position.asked_since();
             let page_number = position.page;
             let page: Page = caller
                 .call(store, |c| {
@@ -232,7 +244,7 @@ pub(super) async fn sync(
             };
             let full = page.rows.len() >= page_size;
             let next = position.after(&page.rows, full);
-            let saved = next.clone().unwrap_or_else(|| position.at_end(&page.rows));
+            let saved = position.kept(&page.rows);
             store.write(|tx| {
                 let mut w = Writer {
                     tx,
@@ -293,13 +305,20 @@ async fn missing_invoices(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = wanted.join(",");
-    caller
-        .call(store, |c| {
-            let ids = ids.clone();
-            Box::pin(async move { c.invoices_by_id(&ids).await })
-        })
-        .await
+    // A few dozen ids a call: a thousand would not fit in an address.
+    let mut out = Vec::new();
+    for chunk in wanted.chunks(50) {
+        let ids = chunk.join(",");
+        out.extend(
+            caller
+                .call(store, |c| {
+                    let ids = ids.clone();
+                    Box::pin(async move { c.invoices_by_id(&ids).await })
+                })
+                .await?,
+        );
+    }
+    Ok(out)
 }
 
 /// How Xero's objects are named in the store.
@@ -362,8 +381,22 @@ impl Writer<'_, '_> {
         let read = match (&number, row["Status"] == "DELETED") {
             (_, true) => Read::Removed,
             (Some(n), false) => mapping::payment_entry(self.organisation, row, n, currency)?,
-            // A payment on something that is not a sales invoice of ours (a bill, a
-            // credit note, an invoice still a draft).
+            // A sales invoice's payment whose invoice Xero did not give: never dropped
+            // quietly (the page is refused, naming both).
+            (None, false) if row["PaymentType"] == "ACCRECPAYMENT" && invoice_id.is_some() => {
+                return Err(MappingError {
+                    entity: "payment",
+                    id,
+                    field: "Invoice",
+                    reason: format!(
+                        "names invoice {}, which Xero did not return",
+                        invoice_id.unwrap_or_default()
+                    ),
+                }
+                .into());
+            }
+            // A payment on something that is not a sales invoice (a bill, a credit note,
+            // an overpayment).
             (None, false) => Read::NotOurs,
         };
         let source_id = self.sources.of(tx, SourceKind::Payments)?;
@@ -397,17 +430,24 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn a_millisecond_that_fills_a_page_is_paged_through_and_a_later_one_starts_again() {
+    fn each_call_starts_a_second_early_and_a_batch_of_one_instant_is_paged_through() {
         let at = |ms: i64| json!({"UpdatedDateUTC": format!("/Date({ms}+0000)/")});
         let start = Position {
             since: None,
             page: 1,
         };
+        assert_eq!(start.asked_since(), None);
         let moved = start.after(&[at(1_000), at(2_000)], true).unwrap();
-        assert_eq!(moved.since, Timestamp::from_millisecond(2_000).ok());
-        assert_eq!(moved.page, 1);
-        let same = moved.after(&[at(2_000), at(2_000)], true).unwrap();
+        assert_eq!(
+            (moved.since, moved.page),
+            (Timestamp::from_millisecond(2_000).ok(), 1)
+        );
+        assert_eq!(moved.asked_since().as_deref(), Some("1970-01-01T00:00:01Z"));
+        // The page read again from a second before ends where it started: page forward.
+        let same = moved.after(&[at(1_500), at(2_000)], true).unwrap();
         assert_eq!((same.since, same.page), (moved.since, 2));
+        // ... but the store keeps only the time: a resumed sync reads the batch again.
+        assert_eq!(same.kept(&[at(1_500), at(2_000)]), moved);
         let later = same.after(&[at(2_000), at(3_500)], true).unwrap();
         assert_eq!(
             (later.since, later.page),
@@ -415,9 +455,9 @@ mod tests {
         );
         assert_eq!(later.after(&[at(4_000)], false), None);
         assert_eq!(
-            later.at_end(&[at(4_000)]).since,
+            later.kept(&[at(4_000)]).since,
             Timestamp::from_millisecond(4_000).ok()
         );
-        assert_eq!(later.at_end(&[]).since, later.since);
+        assert_eq!(later.kept(&[]), later);
     }
 }

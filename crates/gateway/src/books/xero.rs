@@ -75,8 +75,11 @@ impl XeroEndpoints {
 }
 
 /// What Chargeguard asks for: a refresh token, the organisation's settings (its base
-/// currency and lock dates) and its transactions.
-pub const SCOPES: &str = "offline_access accounting.settings.read accounting.transactions";
+/// currency and lock dates), and its invoices and payments. Xero's granular scopes: an app
+/// made on or after 2 March 2026 must ask for them (older apps have until September 2027;
+/// docs/research/xero.md §1b). Reading only, until fixes are pushed out.
+pub const SCOPES: &str =
+    "offline_access accounting.settings.read accounting.invoices.read accounting.payments.read";
 
 /// A PKCE code verifier: 64 characters of `A-Z a-z 0-9 - _`, from 48 random bytes.
 pub fn new_verifier() -> BooksSecret {
@@ -147,10 +150,9 @@ async fn token_call(
         .await
         .map_err(transport)?;
     let status = answer.status();
-    let body: Value = answer
-        .json()
-        .await
-        .map_err(|e| XeroError::Decode(e.to_string()))?;
+    let text = answer.text().await.map_err(transport)?;
+    // An error page may not be JSON: its status still says what happened.
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if status == StatusCode::BAD_REQUEST && body["error"] == "invalid_grant" {
         return Err(XeroError::Reconnect {
             detail: "the authorization or refresh token is invalid, expired or revoked".into(),
@@ -165,15 +167,15 @@ async fn token_call(
             ),
         });
     }
-    let text = |k: &str| {
+    let secret = |k: &str| {
         body[k]
             .as_str()
             .map(BooksSecret::new)
             .ok_or_else(|| XeroError::Decode(format!("the token answer has no {k}")))
     };
     Ok(Tokens {
-        access: text("access_token")?,
-        refresh: text("refresh_token")?,
+        access: secret("access_token")?,
+        refresh: secret("refresh_token")?,
         access_expires_in: Duration::from_secs(body["expires_in"].as_u64().unwrap_or(0)),
     })
 }
