@@ -9,7 +9,6 @@
 //! does). Outside one these tests say why and check nothing; inside one (the script sets
 //! `CHARGEGUARD_IN_KEYRING_SESSION`) a missing keyring fails them.
 
-use std::process::Output;
 use std::time::Duration;
 
 use chargeguard::secret::Keyring;
@@ -18,123 +17,9 @@ use serde_json::{Value, json};
 
 mod books_support;
 use books_support::{
-    World, harness, invoice_numbers, keyring_or_skip, ledger_ids, open_findings, stripe_charges,
+    CLIENT_SECRET, QboAdmin, World, connect_qbo, harness, invoice_numbers, keyring_or_skip,
+    ledger_ids, open_findings, qbo_world, stripe_charges,
 };
-const CLIENT_SECRET: &str = "cg-app-secret-never-printed";
-
-/// A world with the QuickBooks company the tests use.
-fn qbo_world() -> World {
-    let mut world = World::new();
-    let company = world.post(
-        "/_sandbox/qbo/companies",
-        json!({"realm": "4620816365", "currency": "USD", "zone": "America/New_York"}),
-    );
-    world.realm = company["realm"]
-        .as_str()
-        .unwrap_or("4620816365")
-        .to_string();
-    world
-}
-
-/// `books connect quickbooks`, the consent answered in between.
-fn connect_qbo(world: &World) -> Output {
-    world.connect(
-        &["quickbooks", "--client-id", "cg-desktop"],
-        &[("CHARGEGUARD_QBO_CLIENT_SECRET", CLIENT_SECRET)],
-    )
-}
-
-/// What a person does in QuickBooks, through the test's own grant.
-trait QboAdmin {
-    fn admin_token(&self) -> String;
-    fn qbo_read(&self, token: &str, entity: &str, id: &str) -> Value;
-    fn qbo(&self, token: &str, path_and_query: &str, body: Value) -> Value;
-}
-
-impl QboAdmin for World {
-    /// A token of the test's own (another app), to change the company's books as a person
-    /// in QuickBooks would.
-    fn admin_token(&self) -> String {
-        let url = format!(
-            "{}/connect/oauth2?client_id=admin&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=http://localhost/cb&state=s",
-            self.base()
-        );
-        let redirect = self.consent(&url);
-        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
-        self.runtime.block_on(async {
-            let tokens: Value = self
-                .http
-                .post(format!("{}/oauth2/v1/tokens/bearer", self.base()))
-                .basic_auth("admin", Some("admin-secret"))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", "http://localhost/cb"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            tokens["access_token"].as_str().unwrap().to_string()
-        })
-    }
-
-    /// One object as QuickBooks holds it now (its `SyncToken` for an update).
-    fn qbo_read(&self, token: &str, entity: &str, id: &str) -> Value {
-        self.runtime.block_on(async {
-            let body: Value = self
-                .http
-                .get(format!(
-                    "{}/v3/company/{}/{entity}/{id}",
-                    self.base(),
-                    self.realm
-                ))
-                .bearer_auth(token)
-                .header("Accept", "application/json")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            body.as_object()
-                .unwrap()
-                .values()
-                .find(|v| v["Id"] == id)
-                .cloned()
-                .unwrap_or(body)
-        })
-    }
-
-    fn qbo(&self, token: &str, path_and_query: &str, body: Value) -> Value {
-        self.runtime.block_on(async {
-            let answer = self
-                .http
-                .post(format!(
-                    "{}/v3/company/{}/{path_and_query}",
-                    self.base(),
-                    self.realm
-                ))
-                .bearer_auth(token)
-                .header("Accept", "application/json")
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let status = answer.status();
-            let body: Value = answer.json().await.unwrap();
-            assert!(status.is_success(), "{path_and_query}: {status} {body}");
-            body
-        })
-    }
-}
-
 /// What the keyring keeps for the store's QuickBooks connection.
 fn kept_tokens(world: &World) -> Value {
     let keyring = Keyring::open().unwrap();

@@ -96,24 +96,31 @@ impl World {
         })
     }
 
-    pub fn cli(&self, args: &[&str]) -> Output {
+    /// `chargeguard --db STORE ARGS`, not yet started.
+    pub fn command(&self, args: &[&str]) -> std::process::Command {
         let mut command = harness::cli(self.dir.path());
         command
             .arg("--db")
             .arg(self.db())
             .args(args)
             .env("CHARGEGUARD_API_KEY", STRIPE_KEY);
-        harness::run_with_stdin(command, None)
+        command
+    }
+
+    pub fn cli(&self, args: &[&str]) -> Output {
+        harness::run_with_stdin(self.command(args), None)
+    }
+
+    /// `chargeguard ARGS` with `input` on standard input (a passphrase).
+    pub fn cli_with_stdin(&self, args: &[&str], input: &str) -> Output {
+        harness::run_with_stdin(self.command(args), Some(input))
     }
 
     /// `books connect ARGS`, the consent answered in between (the address printed
     /// first is opened, its redirect pasted back).
     pub fn connect(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = harness::cli(self.dir.path());
+        let mut command = self.command(&["books", "connect"]);
         command
-            .arg("--db")
-            .arg(self.db())
-            .args(["books", "connect"])
             .args(args)
             .args(["--base", &self.base()])
             .stdin(Stdio::piped())
@@ -204,10 +211,8 @@ pub fn ledger_ids(db: &Path) -> Vec<String> {
 /// Runs `chargeguard books sync --page-size 5` and kills it with SIGKILL once it has
 /// committed `pages` pages of `kind` (as its progress lines say); how many it saw.
 pub fn sync_killed_after_pages(world: &World, kind: &str, pages: usize) -> usize {
-    let mut child = harness::cli(world.dir.path())
-        .arg("--db")
-        .arg(world.db())
-        .args(["books", "sync", "--page-size", "5"])
+    let mut child = world
+        .command(&["books", "sync", "--page-size", "5"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -247,4 +252,145 @@ pub fn read_on_resuming(output: &str, kind: &str) -> usize {
         .rfind(|l| l.starts_with(&format!("{kind}: page")))
         .and_then(|l| l.split('(').nth(1)?.split(' ').next()?.parse().ok())
         .expect("progress lines")
+}
+
+// ---- QuickBooks ----
+
+pub const CLIENT_SECRET: &str = "cg-app-secret-never-printed";
+
+/// A world with the QuickBooks company the tests use.
+pub fn qbo_world() -> World {
+    let mut world = World::new();
+    let company = world.post(
+        "/_sandbox/qbo/companies",
+        json!({"realm": "4620816365", "currency": "USD", "zone": "America/New_York"}),
+    );
+    world.realm = company["realm"]
+        .as_str()
+        .unwrap_or("4620816365")
+        .to_string();
+    world
+}
+
+/// `books connect quickbooks`, the consent answered in between.
+pub fn connect_qbo(world: &World) -> Output {
+    world.connect(
+        &["quickbooks", "--client-id", "cg-desktop"],
+        &[("CHARGEGUARD_QBO_CLIENT_SECRET", CLIENT_SECRET)],
+    )
+}
+
+/// What a person does in QuickBooks, through the test's own grant.
+pub trait QboAdmin {
+    fn admin_token(&self) -> String;
+    fn qbo_read(&self, token: &str, entity: &str, id: &str) -> Value;
+    fn qbo(&self, token: &str, path_and_query: &str, body: Value) -> Value;
+    /// The rows of one `select`, as QuickBooks answers it.
+    fn qbo_query(&self, token: &str, select: &str) -> Vec<Value>;
+}
+
+impl QboAdmin for World {
+    /// A token of the test's own (another app), to change the company's books as a person
+    /// in QuickBooks would.
+    fn admin_token(&self) -> String {
+        let url = format!(
+            "{}/connect/oauth2?client_id=admin&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=http://localhost/cb&state=s",
+            self.base()
+        );
+        let redirect = self.consent(&url);
+        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        self.runtime.block_on(async {
+            let tokens: Value = self
+                .http
+                .post(format!("{}/oauth2/v1/tokens/bearer", self.base()))
+                .basic_auth("admin", Some("admin-secret"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", "http://localhost/cb"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokens["access_token"].as_str().unwrap().to_string()
+        })
+    }
+
+    /// One object as QuickBooks holds it now (its `SyncToken` for an update).
+    fn qbo_read(&self, token: &str, entity: &str, id: &str) -> Value {
+        self.runtime.block_on(async {
+            let body: Value = self
+                .http
+                .get(format!(
+                    "{}/v3/company/{}/{entity}/{id}",
+                    self.base(),
+                    self.realm
+                ))
+                .bearer_auth(token)
+                .header("Accept", "application/json")
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            body.as_object()
+                .unwrap()
+                .values()
+                .find(|v| v["Id"] == id)
+                .cloned()
+                .unwrap_or(body)
+        })
+    }
+
+    fn qbo(&self, token: &str, path_and_query: &str, body: Value) -> Value {
+        self.runtime.block_on(async {
+            let answer = self
+                .http
+                .post(format!(
+                    "{}/v3/company/{}/{path_and_query}",
+                    self.base(),
+                    self.realm
+                ))
+                .bearer_auth(token)
+                .header("Accept", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let body: Value = answer.json().await.unwrap();
+            assert!(status.is_success(), "{path_and_query}: {status} {body}");
+            body
+        })
+    }
+
+    fn qbo_query(&self, token: &str, select: &str) -> Vec<Value> {
+        self.runtime.block_on(async {
+            let answer: Value = self
+                .http
+                .post(format!("{}/v3/company/{}/query", self.base(), self.realm))
+                .bearer_auth(token)
+                .header("Accept", "application/json")
+                .header("Content-Type", "application/text")
+                .body(select.to_string())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let rows = answer["QueryResponse"]
+                .as_object()
+                .and_then(|r| r.values().find_map(|v| v.as_array().cloned()));
+            rows.unwrap_or_default()
+        })
+    }
 }

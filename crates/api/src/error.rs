@@ -132,7 +132,7 @@ impl From<ActionError> for ApiError {
             e @ ActionError::AlreadyInProgress { .. } => {
                 ApiError::new(C::AlreadyInProgress, e.to_string())
             }
-            e @ ActionError::GatewayUnavailable(_) => {
+            e @ (ActionError::GatewayUnavailable(_) | ActionError::BooksUnavailable(_)) => {
                 ApiError::new(C::GatewayUnavailable, e.to_string())
             }
             e @ ActionError::NotAnApprover(_) => ApiError::new(C::WrongPassphrase, e.to_string()),

@@ -99,6 +99,27 @@ impl StoreTx<'_> {
             .optional()?)
     }
 
+    /// The id in `books` of the object of `entity` stored as `record_key`, if it came from
+    /// there (an invoice's QuickBooks id by its number).
+    pub fn accounting_object_id(
+        &self,
+        books: Books<'_>,
+        entity: &str,
+        record_key: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT object_id FROM accounting_objects
+                 WHERE system = ?1 AND company = ?2 AND entity = ?3 AND record_key = ?4
+                 ORDER BY object_id LIMIT 1",
+            )?
+            .query_row([books.system, books.company, entity, record_key], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+
     /// Every object of `entity` kept for `books`, as (object id, record key), by id.
     pub fn accounting_objects(
         &self,

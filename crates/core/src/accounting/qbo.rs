@@ -164,6 +164,35 @@ fn stripe_id(reference: Option<String>) -> Option<String> {
     reference.filter(|r| ["ch_", "py_", "pi_"].iter().any(|p| r.starts_with(p)))
 }
 
+/// Where a payment Chargeguard pushed names its Stripe charge in `PrivateNote` (the
+/// reference number's length is not documented, and a Stripe id may not fit it).
+const NOTE_CHARGE: &str = "Stripe charge ";
+/// Where it carries the journal's key, which recovery looks for.
+const NOTE_KEY: &str = "Chargeguard key ";
+
+/// The `PrivateNote` of a payment Chargeguard pushes: the charge it records, the key.
+pub fn pushed_note(charge: Option<&str>, key: &str) -> String {
+    match charge {
+        Some(c) => format!("Recorded by Chargeguard. {NOTE_CHARGE}{c}. {NOTE_KEY}{key}"),
+        None => format!("Recorded by Chargeguard. {NOTE_KEY}{key}"),
+    }
+}
+
+/// Whether `body`'s `PrivateNote` carries `key` as Chargeguard writes it.
+pub fn carries_key(body: &Value, key: &str) -> bool {
+    body["PrivateNote"]
+        .as_str()
+        .and_then(|n| n.split_once(NOTE_KEY))
+        .is_some_and(|(_, rest)| rest.split_whitespace().next() == Some(key))
+}
+
+/// The Stripe charge a pushed payment's note names.
+fn charge_in_note(body: &Value) -> Option<String> {
+    let (_, rest) = body["PrivateNote"].as_str()?.split_once(NOTE_CHARGE)?;
+    let id = rest.split_whitespace().next()?.trim_end_matches('.');
+    stripe_id(Some(id.to_string()))
+}
+
 /// A QBO `Payment` as ledger entries, one per invoice it is applied to; `numbers` maps a
 /// QBO invoice id to its number. An invoice not among them is refused (sync invoices
 /// first); a voided payment records nothing.
@@ -184,7 +213,7 @@ pub fn payment_entries(
     let recorded_at = r
         .day("TxnDate")?
         .ok_or_else(|| r.fail("TxnDate", "is missing"))?;
-    let gateway_id = stripe_id(text(&body["PaymentRefNum"]));
+    let gateway_id = stripe_id(text(&body["PaymentRefNum"])).or_else(|| charge_in_note(body));
     // The money received. A payment that also applies a credit memo links the invoice
     // for more than that (the credit covers the rest): only the cash is a ledger
     // payment, given to the invoices in the payment's order.
@@ -360,5 +389,27 @@ mod tests {
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_pushed_payments_note_names_its_charge_and_key_and_nothing_else_does() {
+        let key = "cg-ledger_fix-0123456789abcdef0123456789abcdef01234567";
+        let mut body = json!({"PrivateNote": pushed_note(Some("ch_3OaFDbEcg9tTZuTgLong1"), key)});
+        assert!(carries_key(&body, key));
+        assert!(
+            !carries_key(&body, "cg-ledger_fix-0123"),
+            "a prefix is not the key"
+        );
+        assert_eq!(
+            charge_in_note(&body).as_deref(),
+            Some("ch_3OaFDbEcg9tTZuTgLong1")
+        );
+        body["PrivateNote"] = json!("paid by phone, see ch_123");
+        assert_eq!(
+            charge_in_note(&body),
+            None,
+            "only Chargeguard's own wording"
+        );
+        assert!(!carries_key(&body, key));
     }
 }

@@ -15,12 +15,13 @@
 //! double push whatever numbers it was given), and an invoice renumbered there moves here
 //! with its payments.
 //!
-//! It must never write to the accounting system, and never decide what a row means for
+//! A sync never writes to the accounting system (`actions::push` does, through the same
+//! connection, for a fix a bookkeeper approved), and never decides what a row means for
 //! the books (reconciliation does).
 
 pub mod qbo_connection;
 pub mod quickbooks;
-mod session;
+pub(crate) mod session;
 pub mod xero;
 pub mod xero_connection;
 

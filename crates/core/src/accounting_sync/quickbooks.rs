@@ -263,13 +263,7 @@ pub(super) async fn sync(
     let preferences = caller
         .call(store, |c| Box::pin(async move { c.preferences().await }))
         .await?;
-    let company = Company {
-        currency: home_currency(&preferences)?,
-        zone: store
-            .read(crate::period::day_zone)
-            .map_err(|e| AccountingError::Setting(e.to_string()))?
-            .1,
-    };
+    let company = company(store, &preferences)?;
     let books = AccountingBooks {
         system: SYSTEM,
         company: &realm,
@@ -347,6 +341,50 @@ pub(super) async fn sync(
     }
     store.write(|tx| sources.finish(tx, &report))?;
     Ok(report)
+}
+
+/// The company as its objects are read: its home currency (from its preferences) and the
+/// business's days.
+pub(crate) fn company(store: &mut Store, preferences: &Value) -> Result<Company, AccountingError> {
+    Ok(Company {
+        currency: home_currency(preferences)?,
+        zone: store
+            .read(crate::period::day_zone)
+            .map_err(|e| AccountingError::Setting(e.to_string()))?
+            .1,
+    })
+}
+
+/// Stores a payment QuickBooks answered a push with exactly as a sync stores it, in the
+/// caller's transaction (the one that settles the push), so the next sync finds it
+/// unchanged.
+pub(crate) fn store_pushed_payment(
+    tx: &StoreTx<'_>,
+    realm: &str,
+    company: &Company,
+    row: &Value,
+    at: Timestamp,
+) -> Result<(), AccountingError> {
+    let mut report = BooksSyncReport::default();
+    let mut sources = Sources {
+        origin: format!("{SYSTEM}:{realm}"),
+        at,
+        invoices: None,
+        payments: None,
+    };
+    Writer {
+        tx,
+        books: AccountingBooks {
+            system: SYSTEM,
+            company: realm,
+        },
+        company,
+        sources: &mut sources,
+        report: &mut report,
+    }
+    .payment(row)?;
+    sources.finish(tx, &report)?;
+    Ok(())
 }
 
 fn home_currency(preferences: &Value) -> Result<Currency, AccountingError> {

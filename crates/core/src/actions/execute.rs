@@ -41,6 +41,7 @@ macro_rules! crash_point {
         fail::fail_point!($name);
     }};
 }
+pub(crate) use crash_point;
 
 /// How an execution ended.
 #[derive(Debug, Clone, Serialize)]
@@ -99,6 +100,9 @@ pub async fn execute(
     let plan = action.plan.clone();
 
     if let Plan::LedgerFix { adjustment } = &plan {
+        if super::push::pushes(store, adjustment)? {
+            return super::push::execute(store, &action, adjustment, by, now).await;
+        }
         return ledger_fix(store, &action, adjustment, by, now);
     }
 
@@ -114,33 +118,71 @@ pub async fn execute(
     let books = store.read(|tx| plan::books_for_plan(tx, &plan))?;
     let prepared = match guard(client, &books, &plan, &action.idempotency_key).await {
         Ok(prepared) => prepared,
-        Err(Guarded::Refused(reason)) => {
-            let action = store.write(|tx| {
-                tx.move_action(
-                    id,
-                    ActionState::Approved,
-                    ActionState::Cancelled,
-                    now,
-                    MoveWith::outcome(json!({ "guard_refused": reason })),
-                )?;
-                tx.append_audit(
-                    now,
-                    by,
-                    "action_guard_refused",
-                    &format!("action:{id}"),
-                    &json!({ "reason": reason }),
-                )?;
-                tx.action(id)?.ok_or(ActionError::NotFound(id))
-            })?;
-            return Err(ActionError::Guard {
-                id: action.id,
-                reason,
-            });
-        }
+        Err(Guarded::Refused(reason)) => return Err(guard_refused(store, id, by, reason, now)?),
         Err(Guarded::Gateway(e)) => return Err(ActionError::GatewayUnavailable(e)),
     };
 
     crash_point!("execute.before_journal");
+    journal_sending(
+        store,
+        &action,
+        Sending {
+            method: "POST".into(),
+            path: prepared.path.clone(),
+            body: prepared.body.clone(),
+            first_sent_at: now,
+        },
+        by,
+        now,
+    )?;
+    crash_point!("execute.after_journal");
+
+    let answer = send(client, &plan, &prepared).await;
+    crash_point!("execute.after_answer");
+    settle(store, id, &plan, answer, by, now)
+}
+
+/// A guard said no: the action is cancelled (nothing was sent), and the refusal is the
+/// error the caller returns.
+pub(super) fn guard_refused(
+    store: &mut Store,
+    id: i64,
+    by: &str,
+    reason: String,
+    now: jiff::Timestamp,
+) -> Result<ActionError, ActionError> {
+    store.write(|tx| {
+        tx.move_action(
+            id,
+            ActionState::Approved,
+            ActionState::Cancelled,
+            now,
+            MoveWith::outcome(json!({ "guard_refused": reason })),
+        )?;
+        tx.append_audit(
+            now,
+            by,
+            "action_guard_refused",
+            &format!("action:{id}"),
+            &json!({ "reason": reason }),
+        )?;
+        Ok::<_, ActionError>(())
+    })?;
+    Ok(ActionError::Guard { id, reason })
+}
+
+/// The journal write before a byte leaves: `executing`, the exact request and the key,
+/// and the audit entry, in one committed transaction.
+pub(super) fn journal_sending(
+    store: &mut Store,
+    action: &ActionRow,
+    sending: Sending,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<(), ActionError> {
+    let id = action.id;
+    let audit =
+        json!({ "key": action.idempotency_key, "path": sending.path, "body": sending.body });
     store.write(|tx| {
         tx.move_action(
             id,
@@ -148,31 +190,15 @@ pub async fn execute(
             ActionState::Executing,
             now,
             MoveWith {
-                sending: Some(Sending {
-                    method: "POST".into(),
-                    path: prepared.path.clone(),
-                    body: prepared.body.clone(),
-                    first_sent_at: now,
-                }),
+                sending: Some(sending),
                 executor_pid: Some(std::process::id()),
                 ..MoveWith::default()
             },
         )
         .map_err(|e| ActionError::started_elsewhere(id, e))?;
-        tx.append_audit(
-            now,
-            by,
-            "action_executing",
-            &format!("action:{id}"),
-            &json!({ "key": action.idempotency_key, "path": prepared.path, "body": prepared.body }),
-        )?;
+        tx.append_audit(now, by, "action_executing", &format!("action:{id}"), &audit)?;
         Ok::<_, ActionError>(())
-    })?;
-    crash_point!("execute.after_journal");
-
-    let answer = send(client, &plan, &prepared).await;
-    crash_point!("execute.after_answer");
-    settle(store, id, &plan, answer, by, now)
+    })
 }
 
 /// What `execute` would send for action `id`, after the same guards, without sending or
@@ -187,6 +213,9 @@ pub async fn dry_run(
         .ok_or(ActionError::NotFound(id))?;
     let plan = action.plan.clone();
     if let Plan::LedgerFix { adjustment } = &plan {
+        if super::push::pushes(store, adjustment)? {
+            return super::push::dry_run(store, &action, adjustment).await;
+        }
         return Ok(json!({ "action": id, "describe": plan.describe(), "adjustment": adjustment }));
     }
     let books = store.read(|tx| plan::books_for_plan(tx, &plan))?;

@@ -12,6 +12,7 @@ mod execute;
 mod journal;
 pub mod key;
 pub mod plan;
+mod push;
 mod recharge;
 mod recovery;
 mod threshold;
@@ -79,6 +80,8 @@ pub enum ActionError {
     Guard { id: i64, reason: String },
     #[error("the gateway could not be asked before sending, so nothing was sent: {0}")]
     GatewayUnavailable(StripeError),
+    #[error("the accounting system could not be asked before sending, so nothing was sent: {0}")]
+    BooksUnavailable(crate::accounting_sync::AccountingError),
     #[error(transparent)]
     People(#[from] PeopleError),
     #[error(transparent)]

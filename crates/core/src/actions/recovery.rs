@@ -68,7 +68,8 @@ impl std::fmt::Display for RecoveryReport {
 /// have left (a ledger fix sends nothing). Its lease says whether anyone is still at it.
 fn may_be_undecided(action: &ActionRow) -> bool {
     action.state == ActionState::Unknown
-        || (action.state == ActionState::Executing && action.kind.moves_money())
+        || (action.state == ActionState::Executing
+            && (action.kind.moves_money() || super::push::was_pushed(action)))
 }
 
 /// Settles every undecided action of the store.
@@ -171,6 +172,9 @@ async fn recover_one(
         }
     }
     let plan = action.plan.clone();
+    if let Plan::LedgerFix { .. } = plan {
+        return super::push::recover(store, action, now).await;
+    }
     let (Some(path), Some(body), Some(first_sent)) = (
         action.request_path.clone(),
         action.request_body.clone(),
@@ -231,7 +235,7 @@ fn current(store: &mut Store, id: i64) -> Result<ActionRow, ActionError> {
         .ok_or(ActionError::NotFound(id))
 }
 
-fn to_review(
+pub(super) fn to_review(
     store: &mut Store,
     id: i64,
     why: &str,

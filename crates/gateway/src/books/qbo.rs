@@ -115,6 +115,26 @@ impl QboError {
             _ => None,
         }
     }
+
+    /// Whether a write that met this error is known not to have happened: QuickBooks
+    /// refused it (a validation or business fault, 4xx). No answer, a 5xx, a throttle or an
+    /// unreadable answer may follow a write that was carried out.
+    pub fn is_definite(&self) -> bool {
+        matches!(self, QboError::Fault { status, .. } if (400..500).contains(status))
+    }
+}
+
+/// QuickBooks remembers a `requestid` of at most 50 characters; a longer key is carried
+/// as the first 50 of its SHA-256 in hex, the same for the same key.
+pub fn request_id(key: &str) -> String {
+    if key.len() <= 50 && key.is_ascii() {
+        return key.to_string();
+    }
+    use sha2::Digest;
+    format!(
+        "cg-{}",
+        &hex::encode(sha2::Sha256::digest(key.as_bytes()))[..47]
+    )
 }
 
 fn transport(e: reqwest::Error) -> QboError {
@@ -443,6 +463,31 @@ impl QboClient {
         }
     }
 
+    /// Creates one `entity` from `body`, exactly these bytes, under `request_id`: the same
+    /// request id sent again gets the first answer, whatever happened to it.
+    pub async fn create(
+        &self,
+        entity: &str,
+        body: &str,
+        request_id: &str,
+    ) -> Result<Value, QboError> {
+        let mut answer = self
+            .answer(
+                self.http
+                    .post(self.url(&entity.to_lowercase()))
+                    .query(&[("requestid", request_id)])
+                    .header("Content-Type", "application/json")
+                    .body(body.to_string()),
+            )
+            .await?;
+        match answer[entity].take() {
+            Value::Object(o) => Ok(Value::Object(o)),
+            other => Err(QboError::Decode(format!(
+                "the answer to a {entity} create holds no {entity}: {other}"
+            ))),
+        }
+    }
+
     /// One entity by id.
     pub async fn read(&self, entity: &str, id: &str) -> Result<Value, QboError> {
         let body = self
@@ -452,5 +497,21 @@ impl QboClient {
             )
             .await?;
         Ok(body[entity].clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::request_id;
+
+    #[test]
+    fn a_journal_key_becomes_a_request_id_quickbooks_keeps() {
+        let key = "cg-ledger_fix-0123456789abcdef0123456789abcdef01234567";
+        assert!(key.len() > 50);
+        let id = request_id(key);
+        assert!(id.len() <= 50 && id.is_ascii(), "{id}");
+        assert_eq!(id, request_id(key), "the same key, the same request id");
+        assert_ne!(id, request_id("cg-ledger_fix-other"));
+        assert_eq!(request_id("cg-short"), "cg-short");
     }
 }

@@ -1,0 +1,338 @@
+//! A ledger fix pushed out to QuickBooks Online, exactly once, as a bookkeeper does it: a
+//! Stripe charge QuickBooks has no payment for is found, its fix (record the payment on
+//! its invoice) proposed, approved and executed with `chargeguard`, and the payment lands
+//! in the stand-in's books over real loopback HTTP, carrying the journal's key. Then what
+//! it must survive: a double execute, the company's closing date, an answer lost after
+//! QuickBooks recorded it, and SIGKILL before and after the send. After each, the
+//! stand-in holds one payment for the fix, never two, and the next sync changes nothing.
+//!
+//! Run under `scripts/with-keyring.sh` (test.sh does), as `books_quickbooks.rs`.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+
+use serde_json::{Value, json};
+
+mod books_support;
+use books_support::{
+    QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids, open_findings, qbo_world,
+    stripe_charges,
+};
+
+const PASSPHRASE: &str = "correct horse battery staple";
+
+/// A QuickBooks company whose invoice INV-7 (75.00) Stripe charged and nobody recorded,
+/// synced and reconciled; the fix proposed and approved. The action's id.
+struct Pushing {
+    world: World,
+    action: i64,
+    charge: String,
+    invoice_id: String,
+    admin: String,
+}
+
+fn approved_fix() -> Pushing {
+    let world = qbo_world();
+    let charge = stripe_charges(&world, &[("INV-7", 7_500)]).remove(0);
+    let seeded = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "customers": [{"DisplayName": "Betty Rubble"}]}),
+    );
+    let customer = seeded["Customer"][0].as_str().unwrap().to_string();
+    let made = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "invoices": [{"CustomerRef": {"value": customer},
+               "DocNumber": "INV-7", "TxnDate": "2026-11-20",
+               "Line": [{"Amount": 75.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
+    );
+    let invoice_id = made["Invoice"][0].as_str().unwrap().to_string();
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    harness::ok(&connect_qbo(&world));
+    harness::ok(&world.cli(&["sync"]));
+    harness::ok(&world.cli(&["books", "sync"]));
+    harness::ok(&world.cli(&["reconcile"]));
+    let findings: Value =
+        serde_json::from_str(&harness::ok(&world.cli(&["--json", "findings"]))).unwrap();
+    let finding = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["invoice_number"] == "INV-7" && f["status"] == "open")
+        .unwrap_or_else(|| panic!("the unrecorded charge is a finding: {findings}"));
+    assert_eq!(finding["kind"], "orphan_charge", "{finding}");
+    world.cli_with_stdin(&["user", "add", "alice", "--role", "approver"], PASSPHRASE);
+    let proposed = harness::ok(&world.cli(&["propose", &finding["id"].to_string()]));
+    let action: i64 = proposed.trim().parse().expect("the new action's id");
+    let approved = harness::ok(&world.cli_with_stdin(
+        &["approve", &action.to_string(), "--by", "alice"],
+        PASSPHRASE,
+    ));
+    assert!(approved.contains("approved"), "{approved}");
+    let admin = world.admin_token();
+    Pushing {
+        world,
+        action,
+        charge,
+        invoice_id,
+        admin,
+    }
+}
+
+impl Pushing {
+    fn action_json(&self) -> Value {
+        let all: Value =
+            serde_json::from_str(&harness::ok(&self.world.cli(&["--json", "actions"]))).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == self.action)
+            .cloned()
+            .expect("the action")
+    }
+
+    fn key(&self) -> String {
+        self.action_json()["key"].as_str().unwrap().to_string()
+    }
+
+    /// The payments QuickBooks holds that carry the action's key in their note.
+    fn pushed(&self) -> Vec<Value> {
+        let key = self.key();
+        self.world
+            .qbo_query(&self.admin, "SELECT * FROM Payment")
+            .into_iter()
+            .filter(|p| p["PrivateNote"].as_str().is_some_and(|n| n.contains(&key)))
+            .collect()
+    }
+
+    fn execute(&self) -> std::process::Output {
+        self.world.cli(&["execute", &self.action.to_string()])
+    }
+
+    /// After any path to the end: one payment in QuickBooks for the fix, on INV-7, for
+    /// the charge; the invoice paid there; the action succeeded naming it; the store's
+    /// ledger holds it as the sync would; a sync finds nothing new; reconcile is clean.
+    fn assert_pushed_once(&self) {
+        let pushed = self.pushed();
+        assert_eq!(pushed.len(), 1, "one payment for the fix: {pushed:?}");
+        let payment = &pushed[0];
+        assert_eq!(
+            payment["Line"][0]["LinkedTxn"][0]["TxnId"], self.invoice_id,
+            "{payment}"
+        );
+        assert!(
+            payment["PrivateNote"]
+                .as_str()
+                .unwrap()
+                .contains(&self.charge),
+            "{payment}"
+        );
+        let invoice = self
+            .world
+            .qbo_read(&self.admin, "invoice", &self.invoice_id);
+        assert!(
+            matches!(invoice["Balance"].to_string().as_str(), "0" | "0.0"),
+            "paid in QuickBooks: {invoice}"
+        );
+        let action = self.action_json();
+        assert_eq!(action["state"], "succeeded", "{action}");
+        let id = payment["Id"].as_str().unwrap();
+        assert!(
+            action["gateway_object_id"]
+                .as_str()
+                .is_some_and(|g| g.ends_with(&format!(":{id}"))),
+            "{action}"
+        );
+        assert_eq!(
+            ledger_ids(&self.world.db()),
+            [format!("qbo:{id}:{}", self.invoice_id)]
+        );
+        let again = harness::ok(&self.world.cli(&["books", "sync"]));
+        assert!(
+            again.contains("0 new ledger entries, 0 changed"),
+            "the push is already in the store as the sync has it: {again}"
+        );
+        harness::ok(&self.world.cli(&["reconcile"]));
+        let open = open_findings(&self.world);
+        assert!(
+            !open.iter().any(|(_, n)| n == "INV-7"),
+            "the charge is recorded now: {open:?}"
+        );
+        let verified = harness::ok(&self.world.cli(&["audit", "verify"]));
+        assert!(
+            verified.contains("holds") || verified.contains("intact"),
+            "{verified}"
+        );
+    }
+
+    /// `chargeguard execute` with `FAILPOINTS` armed, killed once `point` is reached.
+    fn killed_at(&self, point: &str) {
+        let mut command = self.world.command(&["execute", &self.action.to_string()]);
+        command
+            .env("FAILPOINTS", format!("{point}=sleep(120000)"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child: Child = command.spawn().unwrap();
+        let marker = format!("failpoint {point} reached");
+        let mut seen = Vec::new();
+        let mut reached = false;
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            reached = line.contains(&marker);
+            seen.push(line);
+            if reached {
+                break;
+            }
+        }
+        // SIGKILL: no destructor, no rollback hook.
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(reached, "{point} was never reached: {seen:#?}");
+    }
+}
+
+#[test]
+fn a_recorded_payment_is_pushed_to_quickbooks_exactly_once() {
+    let Some(_keyring) = keyring_or_skip("a_recorded_payment_is_pushed") else {
+        return;
+    };
+    let p = approved_fix();
+    let key = p.key();
+
+    // Before anything leaves, the bookkeeper sees where it goes and what.
+    let dry: Value = serde_json::from_str(&harness::ok(&p.world.cli(&[
+        "execute",
+        &p.action.to_string(),
+        "--dry-run",
+    ])))
+    .unwrap();
+    assert_eq!(
+        dry["destination"],
+        format!("QuickBooks company {}", p.world.realm)
+    );
+    assert!(
+        dry["path"].as_str().unwrap().contains(&format!(
+            "/payment?requestid={}",
+            chargeguard::books::qbo::request_id(&key)
+        )),
+        "{dry}"
+    );
+    assert!(
+        dry["body"].as_str().unwrap().contains("\"TotalAmt\":75.00"),
+        "{dry}"
+    );
+    assert!(p.pushed().is_empty(), "a dry run sends nothing");
+
+    let done = harness::ok(&p.execute());
+    assert!(
+        done.contains(&format!("recorded in QuickBooks company {}", p.world.realm)),
+        "{done}"
+    );
+    p.assert_pushed_once();
+
+    // A double click, a second window: nothing is sent again.
+    let again = harness::ok(&p.execute());
+    assert!(again.contains("nothing was sent again"), "{again}");
+    assert_eq!(p.pushed().len(), 1);
+}
+
+#[test]
+fn a_closed_period_in_quickbooks_refuses_the_push_and_says_so() {
+    let Some(_keyring) = keyring_or_skip("a_closed_period_refuses_the_push") else {
+        return;
+    };
+    let p = approved_fix();
+    let today = jiff::Zoned::now().date().to_string();
+    p.world.post(
+        "/_sandbox/qbo/close_books",
+        json!({"realm": p.world.realm, "date": today}),
+    );
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("closed through") && stderr.contains("reopen that period"),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty(), "nothing reached QuickBooks");
+    assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+#[test]
+fn an_answer_lost_after_quickbooks_recorded_it_is_settled_by_recovery() {
+    let Some(_keyring) = keyring_or_skip("an_answer_lost_after_quickbooks_recorded_it") else {
+        return;
+    };
+    let p = approved_fix();
+    p.world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/v3/company/{}/payment", p.world.realm),
+               "fault": "error_500_after_commit", "times": 1}),
+    );
+    let out = p.execute();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("not known yet") && said.contains("chargeguard recover"),
+        "{said}"
+    );
+    assert_eq!(p.action_json()["state"], "unknown");
+    assert_eq!(p.pushed().len(), 1, "QuickBooks did record it");
+
+    let report: Value =
+        serde_json::from_str(&harness::ok(&p.world.cli(&["--json", "recover"]))).unwrap();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    p.assert_pushed_once();
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_push_killed_before_or_after_the_send_happens_once() {
+    let Some(_keyring) = keyring_or_skip("a_push_killed") else {
+        return;
+    };
+    for (point, sent) in [
+        ("execute.after_journal", 0),
+        ("execute.after_answer", 1),
+        ("execute.before_settle", 1),
+    ] {
+        let p = approved_fix();
+        p.killed_at(point);
+        assert_eq!(p.action_json()["state"], "executing", "{point}");
+        assert_eq!(p.pushed().len(), sent, "{point}");
+        // A restart: recovery finds the payment by its key, or sends the journaled request
+        // again with its request id; a second execute sends nothing.
+        let report: Value =
+            serde_json::from_str(&harness::ok(&p.world.cli(&["--json", "recover"]))).unwrap();
+        assert_eq!(report["succeeded"], json!(1), "{point}: {report}");
+        let again = harness::ok(&p.execute());
+        assert!(again.contains("nothing was sent again"), "{point}: {again}");
+        p.assert_pushed_once();
+    }
+}
+
+#[test]
+fn a_payment_recorded_by_hand_since_the_sync_stops_the_push() {
+    let Some(_keyring) = keyring_or_skip("a_payment_recorded_by_hand") else {
+        return;
+    };
+    let p = approved_fix();
+    // Someone records the payment in QuickBooks by hand after the morning's sync.
+    let invoice = p.world.qbo_read(&p.admin, "invoice", &p.invoice_id);
+    p.world.qbo(
+        &p.admin,
+        "payment",
+        json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": 75.00, "TxnDate": "2026-11-21",
+               "Line": [{"Amount": 75.00, "LinkedTxn": [{"TxnId": p.invoice_id, "TxnType": "Invoice"}]}]}),
+    );
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("since the last sync") && stderr.contains("INV-7"),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty(), "nothing was pushed");
+    assert_eq!(
+        p.world.qbo_query(&p.admin, "SELECT * FROM Payment").len(),
+        1,
+        "the one payment entered by hand"
+    );
+    assert_eq!(p.action_json()["state"], "cancelled");
+}
