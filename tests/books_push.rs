@@ -46,8 +46,22 @@ fn approved_fix() -> Pushing {
                "Line": [{"Amount": 75.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
     );
     let invoice_id = made["Invoice"][0].as_str().unwrap().to_string();
+    let action = synced_and_approved(&world, "INV-7", "orphan_charge");
+    let admin = world.admin_token();
+    Pushing {
+        world,
+        action,
+        charge,
+        invoice_id,
+        admin,
+    }
+}
+
+/// Connects Stripe and QuickBooks, syncs, reconciles, and proposes and approves the fix of
+/// `invoice`'s open finding of `kind`: the action's id.
+fn synced_and_approved(world: &World, invoice: &str, kind: &str) -> i64 {
     harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
-    harness::ok(&connect_qbo(&world));
+    harness::ok(&connect_qbo(world));
     harness::ok(&world.cli(&["sync"]));
     harness::ok(&world.cli(&["books", "sync"]));
     harness::ok(&world.cli(&["reconcile"]));
@@ -57,9 +71,9 @@ fn approved_fix() -> Pushing {
         .as_array()
         .unwrap()
         .iter()
-        .find(|f| f["invoice_number"] == "INV-7" && f["status"] == "open")
-        .unwrap_or_else(|| panic!("the unrecorded charge is a finding: {findings}"));
-    assert_eq!(finding["kind"], "orphan_charge", "{finding}");
+        .find(|f| f["invoice_number"] == invoice && f["status"] == "open")
+        .unwrap_or_else(|| panic!("a finding about {invoice}: {findings}"));
+    assert_eq!(finding["kind"], kind, "{finding}");
     world.cli_with_stdin(&["user", "add", "alice", "--role", "approver"], PASSPHRASE);
     let proposed = harness::ok(&world.cli(&["propose", &finding["id"].to_string()]));
     let action: i64 = proposed.trim().parse().expect("the new action's id");
@@ -68,14 +82,7 @@ fn approved_fix() -> Pushing {
         PASSPHRASE,
     ));
     assert!(approved.contains("approved"), "{approved}");
-    let admin = world.admin_token();
-    Pushing {
-        world,
-        action,
-        charge,
-        invoice_id,
-        admin,
-    }
+    action
 }
 
 impl Pushing {
@@ -265,7 +272,7 @@ fn an_answer_lost_after_quickbooks_recorded_it_is_settled_by_recovery() {
     p.world.post(
         "/_sandbox/faults",
         json!({"path": format!("/v3/company/{}/payment", p.world.realm),
-               "fault": "error_500_after_commit", "times": 1}),
+               "method": "POST", "fault": "error_500_after_commit", "times": 1}),
     );
     let out = p.execute();
     let said = String::from_utf8_lossy(&out.stdout);
@@ -335,4 +342,106 @@ fn a_payment_recorded_by_hand_since_the_sync_stops_the_push() {
         "the one payment entered by hand"
     );
     assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+/// QuickBooks records INV-9 (50.00) paid by a Stripe charge that failed: the fix voids
+/// that payment in QuickBooks, once, and the invoice is owed again.
+#[test]
+fn a_payment_for_a_failed_charge_is_voided_in_quickbooks_once() {
+    let Some(_keyring) = keyring_or_skip("a_payment_for_a_failed_charge_is_voided") else {
+        return;
+    };
+    let world = qbo_world();
+    let now = jiff::Timestamp::now().as_second();
+    let seeded = world.post(
+        "/_sandbox/seed",
+        json!({"charges": [{"amount": 5_000, "currency": "usd", "created": now - 86_400,
+               "customer": "cus_wilma", "status": "failed",
+               "metadata": {"invoice_number": "INV-9"}}]}),
+    );
+    let failed = seeded["charges"][0].as_str().unwrap().to_string();
+    let customer = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "customers": [{"DisplayName": "Barney Rubble"}]}),
+    )["Customer"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invoice_id = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "invoices": [{"CustomerRef": {"value": customer},
+               "DocNumber": "INV-9", "TxnDate": "2026-11-20",
+               "Line": [{"Amount": 50.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
+    )["Invoice"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let yesterday = jiff::Timestamp::from_second(now - 86_400)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let payment_id = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "payments": [{"CustomerRef": {"value": customer},
+               "TotalAmt": "50.00", "TxnDate": yesterday, "PaymentRefNum": failed,
+               "Line": [{"Amount": "50.00", "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}]}),
+    )["Payment"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let action = synced_and_approved(&world, "INV-9", "missing_charge");
+    let admin = world.admin_token();
+    // The answer is lost after QuickBooks voided it: recovery reads the payment.
+    world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/v3/company/{}/payment", world.realm),
+               "method": "POST", "fault": "error_500_after_commit", "times": 1}),
+    );
+    let out = world.cli(&["execute", &action.to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("not known yet"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: Value =
+        serde_json::from_str(&harness::ok(&world.cli(&["--json", "recover"]))).unwrap();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    let again = harness::ok(&world.cli(&["execute", &action.to_string()]));
+    assert!(again.contains("nothing was sent again"), "{again}");
+
+    let payment = world.qbo_read(&admin, "payment", &payment_id);
+    assert!(
+        payment["PrivateNote"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Voided")),
+        "voided in QuickBooks: {payment}"
+    );
+    assert_eq!(
+        payment["SyncToken"], "1",
+        "voided once, not twice: {payment}"
+    );
+    let invoice = world.qbo_read(&admin, "invoice", &invoice_id);
+    assert!(
+        matches!(invoice["Balance"].to_string().as_str(), "50" | "50.0"),
+        "owed again: {invoice}"
+    );
+    assert!(
+        ledger_ids(&world.db()).is_empty(),
+        "the payment left the ledger"
+    );
+    let synced = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(
+        synced.contains("0 new ledger entries, 0 changed"),
+        "{synced}"
+    );
+    harness::ok(&world.cli(&["reconcile"]));
+    let open = open_findings(&world);
+    assert!(
+        !open
+            .iter()
+            .any(|(k, n)| n == "INV-9" && k == "missing_charge"),
+        "{open:?}"
+    );
 }

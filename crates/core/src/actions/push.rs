@@ -1,5 +1,6 @@
 //! A ledger fix pushed out to the accounting system the store is connected to, exactly
-//! once: today a payment recorded on its invoice in QuickBooks Online.
+//! once: today, in QuickBooks Online, a payment recorded on its invoice, or a payment the
+//! books hold for a charge that never succeeded voided.
 //!
 //! The lifecycle is a refund's (`execute`): the guards read QuickBooks, not only the store
 //! (the invoice is still there, open, owing at least the amount; no payment for this
@@ -10,12 +11,13 @@
 //! QuickBooks refusing it (a validation or business fault, 6210 for a closed period) is
 //! `failed`; anything else is `unknown`, for recovery.
 //!
-//! The journal's key travels twice: as the `requestid` (QuickBooks answers a request id it
-//! has seen with the first answer) and in the payment's `PrivateNote`, since nothing says
-//! how long QuickBooks remembers a request id. Recovery reads the payments created since
-//! the first send and settles from the one carrying the key; only when none does, and the
-//! first send is under 23 hours old, it sends the journaled request again, same request id,
-//! same bytes. Never under another key.
+//! The journal's key travels as the `requestid` (QuickBooks answers a request id it has
+//! seen with the first answer) and, for a payment recorded, in its `PrivateNote`, since
+//! nothing says how long QuickBooks remembers a request id. Recovery reads the payments
+//! created since the first send and settles from the one carrying the key (a void it reads
+//! from the payment itself: voided or not); only when it finds nothing done, and the first
+//! send is under 23 hours old, it sends the journaled request again, same request id, same
+//! bytes. Never under another key.
 //!
 //! It must never push what the bookkeeper did not approve, nor guess an outcome.
 
@@ -25,7 +27,7 @@ use serde_json::{Value, json};
 
 use super::execute::{Executed, crash_point, guard_refused, journal_sending};
 use super::recovery::REPLAY_WINDOW_SECONDS;
-use super::{ActionError, ActionState};
+use super::{ActionError, ActionState, Plan};
 use crate::accounting::qbo::{self as mapping, Company};
 use crate::accounting_sync::qbo_connection::{SYSTEM, Session};
 use crate::accounting_sync::quickbooks::{company, store_pushed_payment};
@@ -46,10 +48,16 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 const FIND_SLACK_SECONDS: i64 = 10 * 60;
 
 /// Whether this fix is pushed to the accounting system rather than kept as Chargeguard's
-/// own adjustment: the store is connected to QuickBooks and the fix records a payment.
-/// The other kinds, and Xero, are still adjustments the bookkeeper enters there by hand.
+/// own adjustment: the store is connected to QuickBooks and the fix records a payment, or
+/// reverses one that came from there. The other kinds, and Xero, are still adjustments the
+/// bookkeeper enters there by hand.
 pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool, ActionError> {
-    if adjustment.kind != AdjustmentKind::RecordPayment {
+    let ours = match adjustment.kind {
+        AdjustmentKind::RecordPayment => true,
+        AdjustmentKind::ReversePayment => voided_payment(adjustment).is_some(),
+        _ => false,
+    };
+    if !ours {
         return Ok(false);
     }
     match connected_system(store) {
@@ -57,6 +65,19 @@ pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool,
         Err(AccountingError::Store(e)) => Err(e.into()),
         Err(e) => Err(ActionError::BooksUnavailable(e)),
     }
+}
+
+/// The QuickBooks payment a reversal voids: its ledger entry's id is `qbo:PAYMENT:INVOICE`.
+fn voided_payment(adjustment: &Adjustment) -> Option<&str> {
+    if adjustment.kind != AdjustmentKind::ReversePayment {
+        return None;
+    }
+    let (payment, _invoice) = adjustment
+        .payment_id
+        .as_deref()?
+        .strip_prefix("qbo:")?
+        .split_once(':')?;
+    Some(payment)
 }
 
 /// A push ready to leave: where, and the exact bytes.
@@ -178,6 +199,7 @@ pub(crate) async fn execute(
     let answer = send(
         store,
         &mut connection,
+        adjustment,
         &prepared.body,
         &action.idempotency_key,
     )
@@ -223,6 +245,125 @@ pub(crate) async fn dry_run(
 
 /// The guards, read from QuickBooks; on success, the request.
 async fn guard(
+    store: &mut Store,
+    connection: &mut Connection,
+    company: &Company,
+    preferences: &Value,
+    adjustment: &Adjustment,
+    key: &str,
+) -> Result<Prepared, Guarded> {
+    match voided_payment(adjustment) {
+        Some(payment) => guard_void(store, connection, preferences, adjustment, payment, key).await,
+        None => guard_record(store, connection, company, preferences, adjustment, key).await,
+    }
+}
+
+/// Voiding payment `payment`: it is still there, not voided, paying only this invoice
+/// the amount the fix reverses, and dated after the closing date.
+async fn guard_void(
+    store: &mut Store,
+    connection: &mut Connection,
+    preferences: &Value,
+    adjustment: &Adjustment,
+    payment: &str,
+    key: &str,
+) -> Result<Prepared, Guarded> {
+    let realm = connection.realm();
+    let number = adjustment.invoice_number.as_str();
+    let row = match read_payment(store, connection, payment).await {
+        Ok(row) => row,
+        Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks no longer has payment {payment} (it was deleted there); sync the books and reconcile again"
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if is_voided(&row) {
+        return Err(Guarded::Refused(format!(
+            "payment {payment} is already voided in QuickBooks; sync the books and reconcile again"
+        )));
+    }
+    let invoice_id = adjustment
+        .payment_id
+        .as_deref()
+        .and_then(|p| p.rsplit_once(':'))
+        .map(|(_, i)| i)
+        .unwrap_or_default();
+    let others: Vec<String> = row["Line"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l["LinkedTxn"].as_array().into_iter().flatten())
+        .filter(|t| t["TxnId"].as_str() != Some(invoice_id))
+        .filter_map(|t| t["TxnId"].as_str().map(str::to_string))
+        .collect();
+    if !others.is_empty() {
+        return Err(Guarded::Refused(format!(
+            "payment {payment} in QuickBooks also pays other transactions ({}); take its part off invoice {number} there by hand",
+            others.join(", ")
+        )));
+    }
+    let total = row["TotalAmt"].to_string();
+    let currency = adjustment.amount.currency();
+    if Money::parse(&total, currency, crate::money::Sign::NonNegative).ok()
+        != Some(adjustment.amount)
+    {
+        return Err(Guarded::Refused(format!(
+            "payment {payment} in QuickBooks is for {total} now, not the {} this fix reverses: it changed since the last sync; sync the books and reconcile again",
+            adjustment.amount
+        )));
+    }
+    if let (Some(closed), Some(dated)) = (
+        closing_date(preferences),
+        row["TxnDate"]
+            .as_str()
+            .and_then(|d| d.parse::<jiff::civil::Date>().ok()),
+    ) && dated <= closed
+    {
+        return Err(Guarded::Refused(format!(
+            "QuickBooks' books are closed through {closed} (the company's closing date), and payment {payment} is dated {dated}: reopen that period in QuickBooks, or reverse it there by hand in an open period"
+        )));
+    }
+    let body = json!({"Id": payment, "SyncToken": row["SyncToken"], "sparse": true});
+    Ok(Prepared {
+        path: format!(
+            "/v3/company/{realm}/payment?operation=update&include=void&requestid={}",
+            request_id(key)
+        ),
+        body: body.to_string(),
+    })
+}
+
+fn is_voided(payment: &Value) -> bool {
+    payment["PrivateNote"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("Voided"))
+}
+
+fn closing_date(preferences: &Value) -> Option<jiff::civil::Date> {
+    preferences["AccountingInfoPrefs"]["BookCloseDate"]
+        .as_str()?
+        .parse()
+        .ok()
+}
+
+async fn read_payment(
+    store: &mut Store,
+    connection: &mut Connection,
+    payment: &str,
+) -> Result<Value, AccountingError> {
+    connection
+        .caller()
+        .call(store, |c| {
+            let id = payment.to_string();
+            Box::pin(async move { c.read("Payment", &id).await })
+        })
+        .await
+}
+
+/// Recording a payment on its invoice.
+async fn guard_record(
     store: &mut Store,
     connection: &mut Connection,
     company: &Company,
@@ -306,8 +447,7 @@ async fn guard(
         .map_err(|e| Guarded::Refused(format!("the fix's date: {e}")))?
         .to_zoned(company.zone.clone())
         .date();
-    if let Some(closed) = preferences["AccountingInfoPrefs"]["BookCloseDate"].as_str()
-        && let Ok(closed) = closed.parse::<jiff::civil::Date>()
+    if let Some(closed) = closing_date(preferences)
         && day <= closed
     {
         return Err(Guarded::Refused(format!(
@@ -366,9 +506,7 @@ async fn payment_for_charge(
     Ok(payments
         .iter()
         .find(|p| {
-            let voided = p["PrivateNote"]
-                .as_str()
-                .is_some_and(|n| n.starts_with("Voided"));
+            let voided = is_voided(p);
             let names = p["PaymentRefNum"].as_str() == Some(charge)
                 || p["PrivateNote"]
                     .as_str()
@@ -382,16 +520,21 @@ async fn payment_for_charge(
 async fn send(
     store: &mut Store,
     connection: &mut Connection,
+    adjustment: &Adjustment,
     body: &str,
     key: &str,
 ) -> Result<Value, AccountingError> {
     crash_point!("execute.before_send");
     let request = request_id(key);
+    let operation: &'static [(&'static str, &'static str)] = match voided_payment(adjustment) {
+        Some(_) => &[("operation", "update"), ("include", "void")],
+        None => &[],
+    };
     connection
         .caller()
         .call(store, |c| {
             let (body, request) = (body.to_string(), request.clone());
-            Box::pin(async move { c.create("Payment", &body, &request).await })
+            Box::pin(async move { c.write("Payment", operation, &body, &request).await })
         })
         .await
 }
@@ -423,19 +566,35 @@ fn settle(
         });
     }
     let describe = action.plan.describe();
+    let Plan::LedgerFix { adjustment } = &action.plan else {
+        unreachable!("only ledger fixes are pushed");
+    };
     match answer {
         Ok(payment) => {
             let object = payment["Id"].as_str().unwrap_or_default().to_string();
-            assert!(
-                mapping::carries_key(&payment, &action.idempotency_key),
-                "a payment settles only the action whose key it carries"
-            );
+            let done = match voided_payment(adjustment) {
+                Some(target) => {
+                    assert!(
+                        object == target && is_voided(&payment),
+                        "a void settles only with its payment voided"
+                    );
+                    "voided"
+                }
+                None => {
+                    assert!(
+                        mapping::carries_key(&payment, &action.idempotency_key),
+                        "a payment settles only the action whose key it carries"
+                    );
+                    "recorded"
+                }
+            };
             store.write(|tx| {
                 let outcome = json!({
                     "pushed_to": "quickbooks",
                     "company": realm,
                     "entity": "Payment",
                     "id": object,
+                    "done": done,
                 });
                 tx.move_action(
                     id,
@@ -462,7 +621,7 @@ fn settle(
                 )?;
                 Ok(Executed {
                     message: format!(
-                        "{describe} — recorded in QuickBooks company {realm} as payment {object}"
+                        "{describe} — {done} in QuickBooks company {realm}: payment {object}"
                     ),
                     action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
                 })
@@ -559,6 +718,31 @@ pub(crate) async fn recover(
         return current(store);
     };
     let realm = connection.realm();
+    let Plan::LedgerFix { adjustment } = &action.plan else {
+        unreachable!("only ledger fixes are pushed");
+    };
+    let pending = Pending {
+        action: &action,
+        adjustment,
+        body: &body,
+        first_sent,
+        realm: &realm,
+        company: &company,
+    };
+    if let Some(payment) = voided_payment(adjustment) {
+        // A void is read from the payment: the guard saw it live, so voided means ours.
+        match read_payment(store, &mut connection, payment).await {
+            Ok(row) if is_voided(&row) => {
+                return Ok(settle(store, id, &realm, &company, Ok(row), "recovery", now)?.action);
+            }
+            Ok(_) => return replay(store, &mut connection, pending, now).await,
+            Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => {
+                let why = format!("QuickBooks payment {payment} was deleted there meanwhile");
+                return super::recovery::to_review(store, id, &why, now);
+            }
+            Err(_) => return current(store),
+        }
+    }
     let since = jiff::Timestamp::from_second(first_sent - FIND_SLACK_SECONDS)
         .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
         .to_zoned(company.zone.clone())
@@ -599,14 +783,37 @@ pub(crate) async fn recover(
             return super::recovery::to_review(store, id, &why, now);
         }
     }
-    if now.as_second() - first_sent < REPLAY_WINDOW_SECONDS {
-        let answer = send(store, &mut connection, &body, &action.idempotency_key).await;
-        return Ok(settle(store, id, &realm, &company, answer, "recovery", now)?.action);
+    replay(store, &mut connection, pending, now).await
+}
+
+/// An undecided push as the journal holds it.
+struct Pending<'a> {
+    action: &'a ActionRow,
+    adjustment: &'a Adjustment,
+    body: &'a str,
+    first_sent: i64,
+    realm: &'a str,
+    company: &'a Company,
+}
+
+/// Nothing done found: the journaled request again, same request id and bytes, while
+/// QuickBooks may still remember it; past that, a person's review.
+async fn replay(
+    store: &mut Store,
+    connection: &mut Connection,
+    p: Pending<'_>,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    let id = p.action.id;
+    if now.as_second() - p.first_sent < REPLAY_WINDOW_SECONDS {
+        let key = &p.action.idempotency_key;
+        let answer = send(store, connection, p.adjustment, p.body, key).await;
+        return Ok(settle(store, id, p.realm, p.company, answer, "recovery", now)?.action);
     }
     super::recovery::to_review(
         store,
         id,
-        "QuickBooks shows no payment carrying its key and the request is too old to send again safely",
+        "QuickBooks shows nothing done under its key and the request is too old to send again safely",
         now,
     )
 }

@@ -463,11 +463,14 @@ impl QboClient {
         }
     }
 
-    /// Creates one `entity` from `body`, exactly these bytes, under `request_id`: the same
-    /// request id sent again gets the first answer, whatever happened to it.
-    pub async fn create(
+    /// Writes one `entity` from `body`, exactly these bytes, under `request_id`, with
+    /// `operation` when it is not a create (`[("operation", "update"), ("include",
+    /// "void")]` voids a payment): the same request id sent again gets the first answer,
+    /// whatever happened to it. The object as QuickBooks answers it.
+    pub async fn write(
         &self,
         entity: &str,
+        operation: &[(&str, &str)],
         body: &str,
         request_id: &str,
     ) -> Result<Value, QboError> {
@@ -475,6 +478,7 @@ impl QboClient {
             .answer(
                 self.http
                     .post(self.url(&entity.to_lowercase()))
+                    .query(operation)
                     .query(&[("requestid", request_id)])
                     .header("Content-Type", "application/json")
                     .body(body.to_string()),
@@ -483,7 +487,7 @@ impl QboClient {
         match answer[entity].take() {
             Value::Object(o) => Ok(Value::Object(o)),
             other => Err(QboError::Decode(format!(
-                "the answer to a {entity} create holds no {entity}: {other}"
+                "the answer to a {entity} write holds no {entity}: {other}"
             ))),
         }
     }
