@@ -229,12 +229,35 @@ fn a_recorded_payment_is_pushed_to_quickbooks_exactly_once() {
     );
     assert!(p.pushed().is_empty(), "a dry run sends nothing");
 
+    // The screens say where the fix is written, before and after.
+    let api = chargeguard::api::Api::new(p.world.db());
+    let company = format!("QuickBooks company {}", p.world.realm);
+    let finding_id = p.action_json()["finding_id"].as_u64().unwrap() as u32;
+    let detail =
+        chargeguard::api::finding(&api, &chargeguard::api::json::IdRequest { id: finding_id })
+            .unwrap();
+    assert_eq!(detail.fix.expect("a fix").destination, company);
+
     let done = harness::ok(&p.execute());
     assert!(
         done.contains(&format!("recorded in QuickBooks company {}", p.world.realm)),
         "{done}"
     );
     p.assert_pushed_once();
+    let listed = chargeguard::api::actions_list(&api).unwrap();
+    let shown = listed.iter().find(|a| i64::from(a.id) == p.action).unwrap();
+    assert_eq!(shown.destination, company);
+    assert!(
+        shown
+            .gateway_object_id
+            .as_deref()
+            .is_some_and(|g| g.starts_with("quickbooks:payment:")),
+        "{shown:?}"
+    );
+    assert_eq!(
+        shown.object_link, None,
+        "the stand-in has no web app to link to"
+    );
 
     // A double click, a second window: nothing is sent again.
     let again = harness::ok(&p.execute());

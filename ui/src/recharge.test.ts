@@ -35,6 +35,8 @@ function check(outcomes: GuardCheck["outcome"][], open = false): RechargeCheck {
           approvers: [],
           updated_at: "",
           gateway_object_id: null,
+          destination: "Stripe",
+          object_link: null,
           approvals_needed: 1,
           threshold: null,
         }

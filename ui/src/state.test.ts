@@ -36,6 +36,8 @@ function action(state: ActionView["state"], words = "words"): ActionView {
     approvers: [],
     updated_at: "",
     gateway_object_id: null,
+    destination: "Stripe",
+    object_link: null,
     approvals_needed: 1,
     threshold: null,
   };

@@ -222,6 +222,9 @@ pub struct ProposedFix {
     pub amount: Amount,
     /// Moves money at the gateway (a refund or a re-charge), not only the ledger.
     pub moves_money: bool,
+    /// Where it will be written: "Stripe", "QuickBooks company …", or Chargeguard's own
+    /// ledger adjustments.
+    pub destination: String,
 }
 
 /// The rows a finding is about, side by side.
@@ -361,8 +364,14 @@ pub struct ActionView {
     pub proposed_at: String,
     pub approvers: Vec<String>,
     pub updated_at: String,
-    /// The gateway object it made (`re_…`, `pi_…`), once known.
+    /// The gateway object it made (`re_…`, `pi_…`), once known; for a fix pushed to
+    /// QuickBooks, `quickbooks:payment:ID`.
     pub gateway_object_id: Option<String>,
+    /// Where it is written: "Stripe", "QuickBooks company …", or Chargeguard's own
+    /// ledger adjustments.
+    pub destination: String,
+    /// The made object's page in the accounting system's own web app, when it has one.
+    pub object_link: Option<String>,
     /// Different approvers it takes: 2 above its currency's threshold, else 1.
     pub approvals_needed: u32,
     /// Its currency's threshold (none for a ledger fix, which one approver signs).

@@ -280,6 +280,7 @@ fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> 
     let rule = actions::approval_rule(tx, a)?;
     let (state, words) = state_out(a.state);
     let description = a.plan.describe();
+    let written = actions::destination(tx, &a.plan, a.gateway_object_id.as_deref())?;
     Ok(ActionView {
         id: id32(a.id),
         kind: a.kind.to_string(),
@@ -296,6 +297,8 @@ fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> 
         approvers: a.approvers.clone(),
         updated_at: instant(a.updated_at),
         gateway_object_id: a.gateway_object_id.clone(),
+        destination: written.words,
+        object_link: written.link,
         approvals_needed: rule.map_or(1, |r| count32(r.needed as u64)),
         threshold: rule.map(|r| settings::ThresholdView::from_core(r.threshold)),
     })
@@ -507,18 +510,31 @@ pub fn findings(api: &Api, query: &FindingsQuery) -> Result<Vec<FindingRow>, Api
 pub fn finding(api: &Api, request: &IdRequest) -> Result<FindingDetail, ApiError> {
     let id = request.id;
     let mut store = api.open()?;
-    let (found, books, mut mine) = store.read(|tx| {
+    let (found, fix, mut mine) = store.read(|tx| {
         let found = tx.finding(i64::from(id))?;
         let books = match &found {
             Some(f) => actions::plan::books_for_finding(tx, f)?,
             None => reconcile::Books::default(),
+        };
+        let fix = match &found {
+            Some(f) => match actions::plan::for_finding(f, &books, now()) {
+                Ok(plan) => Ok(ProposedFix {
+                    kind: plan.kind().to_string(),
+                    description: plan.describe(),
+                    amount: Amount::from_money(plan.amount()),
+                    moves_money: !matches!(plan, Plan::LedgerFix { .. }),
+                    destination: actions::destination(tx, &plan, None)?.words,
+                }),
+                Err(why) => Err(why.to_string()),
+            },
+            None => Err(String::new()),
         };
         let mine = tx
             .actions_of_finding(i64::from(id))?
             .iter()
             .map(|a| action_view(tx, a))
             .collect::<Result<Vec<ActionView>, ApiError>>()?;
-        Ok::<_, ApiError>((found, books, mine))
+        Ok::<_, ApiError>((found, fix, mine))
     })?;
     let found = found.ok_or_else(|| {
         ApiError::new(
@@ -526,17 +542,9 @@ pub fn finding(api: &Api, request: &IdRequest) -> Result<FindingDetail, ApiError
             format!("there is no finding {id}; reload the Findings list"),
         )
     })?;
-    let (fix, no_fix_reason) = match actions::plan::for_finding(&found, &books, now()) {
-        Ok(plan) => (
-            Some(ProposedFix {
-                kind: plan.kind().to_string(),
-                description: plan.describe(),
-                amount: Amount::from_money(plan.amount()),
-                moves_money: !matches!(plan, Plan::LedgerFix { .. }),
-            }),
-            None,
-        ),
-        Err(why) => (None, Some(why.to_string())),
+    let (fix, no_fix_reason) = match fix {
+        Ok(fix) => (Some(fix), None),
+        Err(why) => (None, Some(why)),
     };
     mine.sort_by_key(|a| std::cmp::Reverse(a.id));
     Ok(FindingDetail {

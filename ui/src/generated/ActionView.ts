@@ -24,9 +24,19 @@ description: string, finding_id: number | null, invoice_number: string | null, c
  */
 key: string, proposed_by: string, proposed_at: string, approvers: Array<string>, updated_at: string, 
 /**
- * The gateway object it made (`re_…`, `pi_…`), once known.
+ * The gateway object it made (`re_…`, `pi_…`), once known; for a fix pushed to
+ * QuickBooks, `quickbooks:payment:ID`.
  */
 gateway_object_id: string | null, 
+/**
+ * Where it is written: "Stripe", "QuickBooks company …", or Chargeguard's own
+ * ledger adjustments.
+ */
+destination: string, 
+/**
+ * The made object's page in the accounting system's own web app, when it has one.
+ */
+object_link: string | null, 
 /**
  * Different approvers it takes: 2 above its currency's threshold, else 1.
  */

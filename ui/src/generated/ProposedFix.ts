@@ -13,4 +13,9 @@ description: string, amount: Amount,
 /**
  * Moves money at the gateway (a refund or a re-charge), not only the ledger.
  */
-moves_money: boolean, };
+moves_money: boolean, 
+/**
+ * Where it will be written: "Stripe", "QuickBooks company …", or Chargeguard's own
+ * ledger adjustments.
+ */
+destination: string, };

@@ -138,7 +138,14 @@ export function ActionSummary({ action }: { action: ActionView }) {
       {action.gateway_object_id && (
         <>
           {" "}
-          · gateway <code>{action.gateway_object_id}</code>
+          · {action.destination === "Stripe" ? "gateway" : action.destination}{" "}
+          {action.object_link ? (
+            <a href={action.object_link} target="_blank" rel="noreferrer" data-testid="action-object-link">
+              <code>{action.gateway_object_id}</code>
+            </a>
+          ) : (
+            <code>{action.gateway_object_id}</code>
+          )}
         </>
       )}
       <br />

@@ -197,7 +197,12 @@ export function FindingPanel(props: { id: number; user: string; onChanged: () =>
       <section aria-label="Fix" className="fix">
         <h3>The fix</h3>
         {detail.fix ? (
-          <p data-testid="fix">{detail.fix.description}</p>
+          <>
+            <p data-testid="fix">{detail.fix.description}</p>
+            <p className="muted" data-testid="fix-destination">
+              Written to: {detail.fix.destination}
+            </p>
+          </>
         ) : (
           f.status === "open" && <p>{detail.no_fix_reason}</p>
         )}

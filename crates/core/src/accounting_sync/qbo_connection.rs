@@ -89,7 +89,7 @@ pub fn read_redirect(redirect: &str, state: &str) -> Result<Granted, AccountingE
     }
 }
 
-fn read_connection(tx: &StoreTx<'_>) -> Result<Option<QboConnection>, AccountingError> {
+pub(crate) fn read_connection(tx: &StoreTx<'_>) -> Result<Option<QboConnection>, AccountingError> {
     let get = |k: &str| tx.setting(k);
     let (Some(realm), Some(api_base), Some(token_url)) =
         (get(REALM)?, get(API_BASE)?, get(TOKEN_URL)?)

@@ -24,6 +24,7 @@ pub use journal::{
     propose_for_finding, propose_recharge,
 };
 pub use plan::Plan;
+pub use push::{Destination, destination};
 pub use recharge::{
     FailedAttempt, GuardCheck, GuardOutcome, RechargeCandidate, RechargeChecks, RechargeGuard,
     check_recharge, propose_checked_recharge, recharge_candidates_after,

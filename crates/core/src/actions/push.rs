@@ -52,18 +52,66 @@ const FIND_SLACK_SECONDS: i64 = 10 * 60;
 /// reverses one that came from there. The other kinds, and Xero, are still adjustments the
 /// bookkeeper enters there by hand.
 pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool, ActionError> {
-    let ours = match adjustment.kind {
-        AdjustmentKind::RecordPayment => true,
-        AdjustmentKind::ReversePayment => voided_payment(adjustment).is_some(),
-        _ => false,
-    };
-    if !ours {
+    if !pushable(adjustment) {
         return Ok(false);
     }
     match connected_system(store) {
         Ok(system) => Ok(system == Some(System::Quickbooks)),
         Err(AccountingError::Store(e)) => Err(e.into()),
         Err(e) => Err(ActionError::BooksUnavailable(e)),
+    }
+}
+
+fn pushable(adjustment: &Adjustment) -> bool {
+    match adjustment.kind {
+        AdjustmentKind::RecordPayment => true,
+        AdjustmentKind::ReversePayment => voided_payment(adjustment).is_some(),
+        _ => false,
+    }
+}
+
+/// Where an action's effect is written, for the screens: the gateway, the connected
+/// QuickBooks company, or Chargeguard's own adjustments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Plain words: "Stripe", "QuickBooks company 4620…", "Chargeguard's ledger
+    /// adjustments (enter it in your books by hand)".
+    pub words: String,
+    /// For a payment made or voided in QuickBooks: its page there, when it has one.
+    pub link: Option<String>,
+}
+
+/// Where `plan` writes; `made` is the object a succeeded action made, as journaled.
+pub fn destination(
+    tx: &crate::store::StoreTx<'_>,
+    plan: &Plan,
+    made: Option<&str>,
+) -> Result<Destination, ActionError> {
+    let adjustment = match plan {
+        Plan::LedgerFix { adjustment } => adjustment,
+        _ => {
+            return Ok(Destination {
+                words: "Stripe".into(),
+                link: None,
+            });
+        }
+    };
+    let connection =
+        crate::accounting_sync::qbo_connection::read_connection(tx).map_err(|e| match e {
+            AccountingError::Store(s) => ActionError::Store(s),
+            other => ActionError::BooksUnavailable(other),
+        })?;
+    match connection {
+        Some(c) if pushable(adjustment) => Ok(Destination {
+            words: format!("QuickBooks company {}", c.realm),
+            link: made
+                .and_then(|m| m.strip_prefix("quickbooks:payment:"))
+                .and_then(|id| c.endpoints.payment_page(id)),
+        }),
+        _ => Ok(Destination {
+            words: "Chargeguard's ledger adjustments (enter it in your books by hand)".into(),
+            link: None,
+        }),
     }
 }
 

@@ -36,6 +36,18 @@ impl QboEndpoints {
         }
     }
 
+    /// Where a person sees payment `id` in QuickBooks' own web app, for Intuit's
+    /// production and development companies (the stand-in has no web app).
+    pub fn payment_page(&self, id: &str) -> Option<String> {
+        let app = match self.api_base.trim_end_matches('/') {
+            "https://quickbooks.api.intuit.com/v3" => "https://app.qbo.intuit.com",
+            "https://sandbox-quickbooks.api.intuit.com/v3" => "https://app.sandbox.qbo.intuit.com",
+            _ => return None,
+        };
+        let id: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
+        Some(format!("{app}/app/recvpayment?txnId={id}"))
+    }
+
     /// The sandbox's stand-in at `base` (`http://127.0.0.1:PORT`).
     pub fn at(base: &str) -> QboEndpoints {
         let base = base.trim_end_matches('/');
@@ -517,5 +529,18 @@ mod tests {
         assert_eq!(id, request_id(key), "the same key, the same request id");
         assert_ne!(id, request_id("cg-ledger_fix-other"));
         assert_eq!(request_id("cg-short"), "cg-short");
+    }
+
+    #[test]
+    fn a_pushed_payment_links_to_quickbooks_own_page_only_at_intuit() {
+        use super::QboEndpoints;
+        assert_eq!(
+            QboEndpoints::production().payment_page("143").as_deref(),
+            Some("https://app.qbo.intuit.com/app/recvpayment?txnId=143")
+        );
+        assert_eq!(
+            QboEndpoints::at("http://127.0.0.1:9").payment_page("143"),
+            None
+        );
     }
 }
