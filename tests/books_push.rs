@@ -468,3 +468,63 @@ fn a_payment_for_a_failed_charge_is_voided_in_quickbooks_once() {
         "{open:?}"
     );
 }
+
+/// Every sandbox fault on the push's one write, with a client that waits two seconds: the
+/// push ends recorded once, whether the fault struck before QuickBooks recorded it (sent
+/// again, same request id) or after (found by its key), and a second recover or execute
+/// sends nothing.
+#[rstest::rstest]
+#[case::lose_response_after_commit("lose_response_after_commit", None, 1)]
+#[case::timeout_before_commit("timeout_before_commit", Some(3000), 0)]
+#[case::timeout_after_commit("timeout_after_commit", Some(3000), 1)]
+#[case::error_500_before_commit("error_500_before_commit", None, 0)]
+#[case::error_500_after_commit("error_500_after_commit", None, 1)]
+#[case::error_503_before_commit("error_503_before_commit", None, 0)]
+#[case::rate_limit("rate_limit", None, 0)]
+#[case::slow("slow", Some(300), 1)]
+fn every_fault_on_the_push_ends_in_one_payment(
+    #[case] fault: &str,
+    #[case] hold_ms: Option<u64>,
+    #[case] recorded_at_once: usize,
+) {
+    let Some(_keyring) = keyring_or_skip("every_fault_on_the_push") else {
+        return;
+    };
+    let p = approved_fix();
+    let mut armed = json!({"path": format!("/v3/company/{}/payment", p.world.realm),
+                           "method": "POST", "fault": fault, "times": 1});
+    if let Some(h) = hold_ms {
+        armed["hold_ms"] = json!(h);
+    }
+    p.world.post("/_sandbox/faults", armed);
+    let id = p.action.to_string();
+    let out = p.world.cli(&["--http-timeout", "2", "execute", &id]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    // Nothing can tell a late answer from none: the action waits for recovery, unless the
+    // fault let the answer through (slow) or a throttled call was made again as asked.
+    match out.status.code() {
+        Some(0) => assert!(said.contains("recorded in QuickBooks"), "{fault}: {said}"),
+        Some(3) => {
+            assert!(said.contains("chargeguard recover"), "{fault}: {said}");
+            assert_eq!(p.pushed().len(), recorded_at_once, "{fault}");
+            let report: Value = serde_json::from_str(&harness::ok(&p.world.cli(&[
+                "--json",
+                "--http-timeout",
+                "2",
+                "recover",
+            ])))
+            .unwrap();
+            assert_eq!(report["succeeded"], json!(1), "{fault}: {report}");
+        }
+        other => panic!(
+            "{fault}: exit {other:?}: {said} {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+    let again: Value =
+        serde_json::from_str(&harness::ok(&p.world.cli(&["--json", "recover"]))).unwrap();
+    assert_eq!(again["examined"], json!(0), "{fault}: {again}");
+    let done = harness::ok(&p.execute());
+    assert!(done.contains("nothing was sent again"), "{fault}: {done}");
+    p.assert_pushed_once();
+}

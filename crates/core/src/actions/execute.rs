@@ -101,7 +101,8 @@ pub async fn execute(
 
     if let Plan::LedgerFix { adjustment } = &plan {
         if super::push::pushes(store, adjustment)? {
-            return super::push::execute(store, &action, adjustment, by, now).await;
+            return super::push::execute(store, client.timeout(), &action, adjustment, by, now)
+                .await;
         }
         return ledger_fix(store, &action, adjustment, by, now);
     }
@@ -214,7 +215,7 @@ pub async fn dry_run(
     let plan = action.plan.clone();
     if let Plan::LedgerFix { adjustment } = &plan {
         if super::push::pushes(store, adjustment)? {
-            return super::push::dry_run(store, &action, adjustment).await;
+            return super::push::dry_run(store, client.timeout(), &action, adjustment).await;
         }
         return Ok(json!({ "action": id, "describe": plan.describe(), "adjustment": adjustment }));
     }

@@ -41,8 +41,6 @@ use crate::store::{
     AccountingBooks, ActionRow, Adjustment, AdjustmentKind, MoveWith, Resolution, Sending, Store,
 };
 
-/// How long one call to QuickBooks may take.
-const TIMEOUT: Duration = Duration::from_secs(30);
 /// How far before the first send recovery looks for the payment (QuickBooks' clock and
 /// ours differ; its `CreateTime` has whole seconds).
 const FIND_SLACK_SECONDS: i64 = 10 * 60;
@@ -152,9 +150,13 @@ struct Connection {
 }
 
 impl Connection {
-    async fn open(store: &mut Store, now: jiff::Timestamp) -> Result<Connection, AccountingError> {
+    async fn open(
+        store: &mut Store,
+        timeout: Duration,
+        now: jiff::Timestamp,
+    ) -> Result<Connection, AccountingError> {
         let keyring = Keyring::open()?;
-        let session = Session::open(store, &keyring, TIMEOUT, now).await?;
+        let session = Session::open(store, &keyring, timeout, now).await?;
         Ok(Connection { keyring, session })
     }
 
@@ -174,9 +176,10 @@ impl Connection {
     /// closing date): what the guards start from.
     async fn ready(
         store: &mut Store,
+        timeout: Duration,
         now: jiff::Timestamp,
     ) -> Result<(Connection, Company, Value), ActionError> {
-        let mut connection = Connection::open(store, now)
+        let mut connection = Connection::open(store, timeout, now)
             .await
             .map_err(ActionError::BooksUnavailable)?;
         let (company, preferences) = connection
@@ -195,9 +198,11 @@ impl Connection {
     }
 }
 
-/// Pushes approved ledger fix `action`: guards, journal, send, settle.
+/// Pushes approved ledger fix `action`: guards, journal, send, settle. Each call to
+/// QuickBooks may take `timeout` (the command's `--http-timeout`).
 pub(crate) async fn execute(
     store: &mut Store,
+    timeout: Duration,
     action: &ActionRow,
     adjustment: &Adjustment,
     by: &str,
@@ -214,7 +219,7 @@ pub(crate) async fn execute(
             holder: Some(id),
         });
     };
-    let (mut connection, company, preferences) = Connection::ready(store, now).await?;
+    let (mut connection, company, preferences) = Connection::ready(store, timeout, now).await?;
     let prepared = match guard(
         store,
         &mut connection,
@@ -259,11 +264,12 @@ pub(crate) async fn execute(
 /// What `execute` would send for a fix that pushes, after the same guards.
 pub(crate) async fn dry_run(
     store: &mut Store,
+    timeout: Duration,
     action: &ActionRow,
     adjustment: &Adjustment,
 ) -> Result<Value, ActionError> {
     let (mut connection, company, preferences) =
-        Connection::ready(store, jiff::Timestamp::now()).await?;
+        Connection::ready(store, timeout, jiff::Timestamp::now()).await?;
     match guard(
         store,
         &mut connection,
@@ -746,6 +752,7 @@ fn move_with_message(
 /// its key, settled from it; else replayed within the window; else a person's review.
 pub(crate) async fn recover(
     store: &mut Store,
+    timeout: Duration,
     action: ActionRow,
     now: jiff::Timestamp,
 ) -> Result<ActionRow, ActionError> {
@@ -759,7 +766,7 @@ pub(crate) async fn recover(
         return super::recovery::to_review(store, id, "the journal holds no request for it", now);
     };
     // QuickBooks cannot be asked now: still unknown, try again later.
-    let Ok(mut connection) = Connection::open(store, now).await else {
+    let Ok(mut connection) = Connection::open(store, timeout, now).await else {
         return current(store);
     };
     let Ok((company, _)) = connection.company(store).await else {

@@ -173,7 +173,7 @@ async fn recover_one(
     }
     let plan = action.plan.clone();
     if let Plan::LedgerFix { .. } = plan {
-        return super::push::recover(store, action, now).await;
+        return super::push::recover(store, client.timeout(), action, now).await;
     }
     let (Some(path), Some(body), Some(first_sent)) = (
         action.request_path.clone(),
