@@ -372,3 +372,112 @@ fn a_sync_killed_mid_page_resumes_with_every_invoice_once() {
     let expected: Vec<String> = (1..=60).map(|n| format!("INV-{n:03}")).collect();
     assert_eq!(numbers, expected, "every invoice once");
 }
+
+/// Stripe refunded 40.00 of INV-5's charge and the bookkeeper recorded it in QuickBooks as
+/// a refund receipt naming the refund: the books agree with Stripe, no finding. Voided in
+/// QuickBooks, the refund receipt leaves the ledger and the refund is unrecorded again;
+/// a cash refund receipt is not Stripe's and stays out.
+#[test]
+fn a_refund_receipt_in_quickbooks_records_a_stripe_refund() {
+    let Some(_keyring) = keyring_or_skip("a_refund_receipt_in_quickbooks") else {
+        return;
+    };
+    let world = qbo_world();
+    let charge = stripe_charges(&world, &[("INV-5", 10_000)]).remove(0);
+    let now = jiff::Timestamp::now().as_second();
+    let refund = world.post(
+        "/_sandbox/seed",
+        json!({"refunds": [{"charge": charge, "amount": 4_000, "created": now - 3_600}]}),
+    )["refunds"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let customer = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "customers": [{"DisplayName": "Pebbles Flintstone"}]}),
+    )["Customer"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invoice = world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "invoices": [{"CustomerRef": {"value": customer},
+               "DocNumber": "INV-5", "TxnDate": "2026-11-20",
+               "Line": [{"Amount": 100.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
+    )["Invoice"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    world.post(
+        "/_sandbox/qbo/seed",
+        json!({"realm": world.realm, "payments": [{"CustomerRef": {"value": customer},
+               "TotalAmt": "100.00", "TxnDate": "2026-11-21", "PaymentRefNum": charge,
+               "Line": [{"Amount": "100.00", "LinkedTxn": [{"TxnId": invoice, "TxnType": "Invoice"}]}]}]}),
+    );
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    harness::ok(&connect_qbo(&world));
+    harness::ok(&world.cli(&["sync"]));
+    harness::ok(&world.cli(&["books", "sync"]));
+    harness::ok(&world.cli(&["reconcile"]));
+    assert!(
+        open_findings(&world).contains(&("unrecorded_refund".into(), "INV-5".into())),
+        "before the books record it: {:?}",
+        open_findings(&world)
+    );
+
+    let admin = world.admin_token();
+    let receipt = |reference: &str| {
+        json!({"CustomerRef": {"value": customer}, "TxnDate": "2026-12-01",
+               "DepositToAccountRef": {"value": "35"}, "PaymentRefNum": reference,
+               "Line": [{"Amount": 40.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]})
+    };
+    let recorded = world.qbo(&admin, "refundreceipt", receipt(&refund));
+    let receipt_id = recorded["RefundReceipt"]["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    world.qbo(&admin, "refundreceipt", receipt("Cheque 1044"));
+    let synced = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(synced.contains("1 new ledger entries"), "{synced}");
+    assert!(
+        ledger_ids(&world.db()).contains(&format!("qbo:refund:{receipt_id}")),
+        "{:?}",
+        ledger_ids(&world.db())
+    );
+    let mut store = Store::open(&world.db()).unwrap();
+    let entries = store.read(|tx| tx.ledger_entries()).unwrap();
+    drop(store);
+    let entry = entries
+        .iter()
+        .find(|e| e.payment_id == format!("qbo:refund:{receipt_id}"))
+        .unwrap();
+    assert_eq!(entry.invoice_number, "INV-5", "the invoice its charge pays");
+    assert_eq!(entry.amount.minor(), 4_000);
+    harness::ok(&world.cli(&["reconcile"]));
+    assert!(
+        !open_findings(&world).iter().any(|(_, n)| n == "INV-5"),
+        "the books record Stripe's refund: {:?}",
+        open_findings(&world)
+    );
+    let again = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(again.contains("0 new ledger entries, 0 changed"), "{again}");
+
+    // Deleted in QuickBooks: it leaves the ledger, and the refund is unrecorded again.
+    let current = world.qbo_read(&admin, "refundreceipt", &receipt_id);
+    world.qbo(
+        &admin,
+        "refundreceipt?operation=delete",
+        json!({"Id": receipt_id, "SyncToken": current["SyncToken"]}),
+    );
+    let after = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(
+        after.contains("removed as the books no longer have them: 1 ledger entries"),
+        "{after}"
+    );
+    harness::ok(&world.cli(&["reconcile"]));
+    assert!(
+        open_findings(&world).contains(&("unrecorded_refund".into(), "INV-5".into())),
+        "{:?}",
+        open_findings(&world)
+    );
+}

@@ -831,6 +831,25 @@ CREATE TRIGGER whole_after_removed_invoice AFTER DELETE ON invoices
     BEGIN DELETE FROM reconcile_tracking; END;
 "#;
 
+/// V19: an accounting system's refund receipts (QuickBooks' money paid back) are kept
+/// beside the ledger refunds they became, as invoices and payments are. SQLite cannot
+/// change a CHECK in place: the table is rebuilt with its rows.
+const V19_ACCOUNTING_REFUNDS: &str = r#"
+CREATE TABLE accounting_objects_v19 (
+    system      TEXT NOT NULL CHECK (system IN ('quickbooks', 'xero')),
+    company     TEXT NOT NULL CHECK (company <> ''),
+    entity      TEXT NOT NULL CHECK (entity IN ('invoice', 'payment', 'refund_receipt')),
+    object_id   TEXT NOT NULL CHECK (object_id <> ''),
+    record_key  TEXT NOT NULL,
+    PRIMARY KEY (system, company, entity, object_id)
+) STRICT, WITHOUT ROWID;
+INSERT INTO accounting_objects_v19 (system, company, entity, object_id, record_key)
+    SELECT system, company, entity, object_id, record_key FROM accounting_objects;
+DROP TABLE accounting_objects;
+ALTER TABLE accounting_objects_v19 RENAME TO accounting_objects;
+CREATE INDEX accounting_objects_record ON accounting_objects(entity, record_key);
+"#;
+
 /// Every migration, oldest first. Append only.
 pub fn migrations() -> Migrations<'static> {
     Migrations::new(vec![
@@ -852,6 +871,7 @@ pub fn migrations() -> Migrations<'static> {
         M::up(V16_STORE_GENERATION),
         M::up(V17_BALANCE_BY_CREATION),
         M::up(V18_ACCOUNTING_OBJECTS),
+        M::up(V19_ACCOUNTING_REFUNDS),
     ])
 }
 
@@ -862,6 +882,38 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         super::migrations().validate().unwrap();
+    }
+
+    #[test]
+    fn v19_keeps_every_accounting_object_and_takes_refund_receipts() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let migrations = super::migrations();
+        migrations.to_version(&mut conn, 18).unwrap();
+        conn.execute_batch(
+            "INSERT INTO accounting_objects VALUES ('quickbooks', '4620', 'invoice', '130', 'INV-1'),
+                    ('xero', 't-1', 'payment', 'p-9', 'xero:p-9');",
+        )
+        .unwrap();
+        migrations.to_latest(&mut conn).unwrap();
+        let kept: Vec<(String, String)> = conn
+            .prepare("SELECT object_id, record_key FROM accounting_objects ORDER BY object_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            kept,
+            [
+                ("130".to_string(), "INV-1".to_string()),
+                ("p-9".to_string(), "xero:p-9".to_string())
+            ]
+        );
+        conn.execute(
+            "INSERT INTO accounting_objects VALUES ('quickbooks', '4620', 'refund_receipt', '7', 'qbo:refund:7')",
+            [],
+        )
+        .unwrap();
     }
 
     #[test]

@@ -193,6 +193,55 @@ fn charge_in_note(body: &Value) -> Option<String> {
     stripe_id(Some(id.to_string()))
 }
 
+/// The Stripe object (a charge, payment or refund) a `RefundReceipt` records: its
+/// reference number, else the note Chargeguard writes. `None`: a refund outside Stripe
+/// (cash, cheque), which is not the gateway's to reconcile.
+pub fn refund_receipt_gateway_id(body: &Value) -> Option<String> {
+    let any = |r: String| {
+        ["ch_", "py_", "pi_", "re_", "pyr_"]
+            .iter()
+            .any(|p| r.starts_with(p))
+            .then_some(r)
+    };
+    text(&body["PaymentRefNum"])
+        .and_then(any)
+        .or_else(|| charge_in_note(body))
+}
+
+/// A QBO `RefundReceipt` (money paid back to a customer) as a ledger refund on
+/// `invoice_number` (the invoice its Stripe object pays: a refund receipt names no
+/// invoice), keyed `qbo:refund:{Id}`; a voided one records nothing.
+pub fn refund_receipt_entry(
+    company: &Company,
+    body: &Value,
+    invoice_number: &str,
+    gateway_id: &str,
+) -> Result<Option<LedgerEntry>, MappingError> {
+    let r = Reader {
+        entity: "refund receipt",
+        body,
+        company,
+    };
+    if r.voided() {
+        return Ok(None);
+    }
+    let currency = r.currency()?;
+    let amount = r.money(&body["TotalAmt"], "TotalAmt", currency)?;
+    if amount.is_zero() {
+        return Ok(None);
+    }
+    Ok(Some(LedgerEntry {
+        payment_id: format!("qbo:refund:{}", r.id()),
+        invoice_number: invoice_number.to_string(),
+        kind: LedgerKind::Refund,
+        amount,
+        recorded_at: r
+            .day("TxnDate")?
+            .ok_or_else(|| r.fail("TxnDate", "is missing"))?,
+        gateway_id: Some(gateway_id.to_string()),
+    }))
+}
+
 /// A QBO `Payment` as ledger entries, one per invoice it is applied to; `numbers` maps a
 /// QBO invoice id to its number. An invoice not among them is refused (sync invoices
 /// first); a voided payment records nothing.
@@ -411,5 +460,30 @@ mod tests {
             "only Chargeguard's own wording"
         );
         assert!(!carries_key(&body, key));
+    }
+
+    #[test]
+    fn a_refund_receipt_naming_a_stripe_refund_is_a_ledger_refund_and_a_cash_one_is_not() {
+        let body = json!({"Id": "42", "TxnDate": "2026-12-01", "TotalAmt": 40.0,
+            "PaymentRefNum": "re_3OaFDbEcg9tTZuTg1", "CustomerRef": {"value": "5"}});
+        let gateway = refund_receipt_gateway_id(&body).unwrap();
+        assert_eq!(gateway, "re_3OaFDbEcg9tTZuTg1");
+        let entry = refund_receipt_entry(&company(), &body, "INV-5", &gateway)
+            .unwrap()
+            .unwrap();
+        assert_eq!(entry.payment_id, "qbo:refund:42");
+        assert_eq!(entry.kind, LedgerKind::Refund);
+        assert_eq!(entry.amount.minor(), 4_000);
+        assert_eq!(entry.invoice_number, "INV-5");
+        let mut cash = body.clone();
+        cash["PaymentRefNum"] = json!("Cheque 1044");
+        assert_eq!(refund_receipt_gateway_id(&cash), None);
+        let mut voided = body;
+        voided["PrivateNote"] = json!("Voided");
+        voided["TotalAmt"] = json!(0);
+        assert_eq!(
+            refund_receipt_entry(&company(), &voided, "INV-5", &gateway).unwrap(),
+            None
+        );
     }
 }

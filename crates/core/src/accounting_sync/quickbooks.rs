@@ -39,13 +39,18 @@ const CHANGES_OVERLAP: jiff::SignedDuration = jiff::SignedDuration::from_mins(5)
 enum Kind {
     Invoice,
     Payment,
+    RefundReceipt,
 }
+
+/// In the order a sync reads them: a payment's invoice first, a refund's payment first.
+const KINDS: [Kind; 3] = [Kind::Invoice, Kind::Payment, Kind::RefundReceipt];
 
 impl Kind {
     fn entity(self) -> &'static str {
         match self {
             Kind::Invoice => "Invoice",
             Kind::Payment => "Payment",
+            Kind::RefundReceipt => "RefundReceipt",
         }
     }
 
@@ -54,6 +59,7 @@ impl Kind {
         match self {
             Kind::Invoice => "invoice",
             Kind::Payment => "payment",
+            Kind::RefundReceipt => "refund_receipt",
         }
     }
 
@@ -61,6 +67,7 @@ impl Kind {
         match self {
             Kind::Invoice => "invoices",
             Kind::Payment => "payments",
+            Kind::RefundReceipt => "refund receipts",
         }
     }
 
@@ -279,7 +286,7 @@ pub(super) async fn sync(
         payments: None,
     };
     removals(store, now, &mut caller, books, &mut sources, &mut report).await?;
-    for kind in [Kind::Invoice, Kind::Payment] {
+    for kind in KINDS {
         let mut position = store.read(|tx| Position::read(tx, kind))?;
         let mut pages = 0;
         let mut fetched = 0;
@@ -294,7 +301,7 @@ pub(super) async fn sync(
                 .await?;
             let missing = match kind {
                 Kind::Payment => missing_invoices(store, &mut caller, books, &page.rows).await?,
-                Kind::Invoice => Vec::new(),
+                Kind::Invoice | Kind::RefundReceipt => Vec::new(),
             };
             times_of(kind, &page.rows)?;
             let full = page.rows.len() >= options.page_size.clamp(1, MAX_PAGE);
@@ -315,6 +322,7 @@ pub(super) async fn sync(
                     match kind {
                         Kind::Invoice => w.invoice(row)?,
                         Kind::Payment => w.payment(row)?,
+                        Kind::RefundReceipt => w.refund_receipt(row)?,
                     }
                 }
                 saved.write(tx, kind)?;
@@ -506,6 +514,71 @@ impl Writer<'_, '_> {
     }
 }
 
+impl Writer<'_, '_> {
+    /// A refund receipt naming a Stripe object: a ledger refund on the invoice that
+    /// object pays (its ledger payment's, else the charge's own reference), or, where the
+    /// store knows neither yet, under `QBO-REFUND-{Id}` (reconcile matches a refund by its
+    /// Stripe id, not its invoice). One outside Stripe is not the gateway's to reconcile.
+    fn refund_receipt(&mut self, row: &Value) -> Result<(), AccountingError> {
+        let (tx, books, company) = (self.tx, self.books, self.company);
+        let id = required_id(row, "refund receipt")?;
+        let key = format!("qbo:refund:{id}");
+        let source_id = self.sources.of(tx, SourceKind::Payments)?;
+        let entry = match mapping::refund_receipt_gateway_id(row) {
+            Some(gateway_id) => {
+                let number =
+                    invoice_paid_by(tx, &gateway_id)?.unwrap_or_else(|| format!("QBO-REFUND-{id}"));
+                mapping::refund_receipt_entry(company, row, &number, &gateway_id)?
+            }
+            None => None,
+        };
+        match entry {
+            Some(entry) => {
+                let stored = tx.upsert_ledger_entry(
+                    &entry,
+                    ExtraColumns::NONE,
+                    &Origin {
+                        source_id,
+                        line: None,
+                    },
+                )?;
+                self.report.ledger_entries.tally(&stored.outcome);
+                tx.keep_accounting_object(books, "refund_receipt", &id, &key)?;
+            }
+            None => {
+                // Voided, zeroed, or outside Stripe: nothing of it stays in the ledger.
+                if tx.remove_ledger_entry(&key, source_id)? {
+                    self.report.ledger_entries_removed += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The invoice Stripe object `gateway_id` (a charge, payment intent or refund) pays, as
+/// the store knows it: a ledger payment of it, else the charge's own invoice reference.
+fn invoice_paid_by(tx: &StoreTx<'_>, gateway_id: &str) -> Result<Option<String>, StoreError> {
+    let mut ids = vec![gateway_id.to_string()];
+    if gateway_id.starts_with("re_") || gateway_id.starts_with("pyr_") {
+        ids.extend(
+            tx.refunds_with_ids(crate::sync::GATEWAY, &[gateway_id])?
+                .into_iter()
+                .map(|r| r.charge_id),
+        );
+    }
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let paid = tx.ledger_entries_about(&[], &refs)?;
+    if let Some(p) = paid
+        .iter()
+        .find(|e| e.kind == crate::records::LedgerKind::Payment)
+    {
+        return Ok(Some(p.invoice_number.clone()));
+    }
+    let charges = tx.charges_about(crate::sync::GATEWAY, &refs, &[], &refs)?;
+    Ok(charges.into_iter().find_map(|c| c.invoice_ref))
+}
+
 /// What QuickBooks deleted since the last sync leaves the store: through change data
 /// capture when the last sync is recent enough, else by reading every object's id.
 async fn removals(
@@ -525,12 +598,14 @@ async fn removals(
         let (changes, time) = caller
             .call(store, |c| {
                 let since = since.clone();
-                Box::pin(async move { c.changes(&["Invoice", "Payment"], &since).await })
+                let entities = KINDS.map(Kind::entity);
+                Box::pin(async move { c.changes(&entities, &since).await })
             })
             .await?;
         // An answer holds at most 1,000 objects of a kind: a fuller one may have left
         // deletions out, so every id is read instead.
-        let capped = ["Invoice", "Payment"]
+        let capped = KINDS
+            .map(Kind::entity)
             .iter()
             .any(|e| changes.iter().filter(|(entity, _)| entity == e).count() >= CHANGES_CAP);
         if !capped {
@@ -547,7 +622,7 @@ async fn removals(
         None => {
             let mut gone = Vec::new();
             let mut time = None;
-            for kind in [Kind::Invoice, Kind::Payment] {
+            for kind in KINDS {
                 let (present, at) = every_id(store, caller, kind).await?;
                 time = time.or(at);
                 let kept = store.read(|tx| tx.accounting_objects(books, kind.stored()))?;
@@ -570,14 +645,23 @@ async fn removals(
         .map(|t| (t - CHANGES_OVERLAP).to_string());
     store.write(|tx| {
         for (entity, id) in &gone {
-            if entity == "Payment" {
+            if entity == "Payment" || entity == "RefundReceipt" {
+                // A payment's entries, one per invoice; a refund receipt's one entry.
+                let (entries, stored) = if entity == "Payment" {
+                    (
+                        tx.ledger_payment_ids_starting(&format!("qbo:{id}:"))?,
+                        "payment",
+                    )
+                } else {
+                    (vec![format!("qbo:refund:{id}")], "refund_receipt")
+                };
                 let source_id = sources.of(tx, SourceKind::Payments)?;
-                for entry in tx.ledger_payment_ids_starting(&format!("qbo:{id}:"))? {
+                for entry in entries {
                     if tx.remove_ledger_entry(&entry, source_id)? {
                         report.ledger_entries_removed += 1;
                     }
                 }
-                tx.forget_accounting_object(books, "payment", id)?;
+                tx.forget_accounting_object(books, stored, id)?;
             } else if entity == "Invoice" {
                 let source_id = sources.of(tx, SourceKind::Invoices)?;
                 if let Some(number) = tx
