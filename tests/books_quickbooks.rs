@@ -481,3 +481,27 @@ fn a_refund_receipt_in_quickbooks_records_a_stripe_refund() {
         open_findings(&world)
     );
 }
+
+/// A desktop consent: `books connect --listen` waits on the redirect URI's loopback port,
+/// the browser comes back to it after the person consents, and the store is connected with
+/// nothing pasted.
+#[test]
+fn connecting_with_listen_receives_the_browsers_return() {
+    let Some(_keyring) = keyring_or_skip("connecting_with_listen") else {
+        return;
+    };
+    let world = qbo_world();
+    let (out, page) = world.connect_listening(
+        &["quickbooks", "--client-id", "cg-desktop"],
+        &[("CHARGEGUARD_QBO_CLIENT_SECRET", CLIENT_SECRET)],
+    );
+    let said = harness::ok(&out);
+    assert!(
+        said.contains(&format!("connected to QuickBooks company {}", world.realm)),
+        "{said}"
+    );
+    assert!(page.contains("close this window"), "{page}");
+    assert!(
+        harness::ok(&world.cli(&["books", "status"])).contains("connected to QuickBooks company")
+    );
+}

@@ -414,3 +414,33 @@ fn a_xero_sync_killed_mid_page_resumes_with_every_invoice_once() {
     let expected: Vec<String> = (1..=60).map(|n| format!("INV-{n:03}")).collect();
     assert_eq!(invoice_numbers(&world.db()), expected, "every invoice once");
 }
+
+/// Xero's desktop consent (PKCE) with `--listen`: the browser comes back to the loopback
+/// redirect, the organisation named is kept, nothing is pasted.
+#[test]
+fn a_xero_consent_comes_back_to_the_loopback_redirect() {
+    let Some(_keyring) = keyring_or_skip("a_xero_consent_comes_back") else {
+        return;
+    };
+    let world = World::new();
+    world.post(
+        "/_sandbox/xero/tenants",
+        json!({"tenant": "9a1b2c3d-0000-4000-8000-000000000001", "name": "Bedrock Ltd", "currency": "USD"}),
+    );
+    let (out, page) = world.connect_listening(
+        &[
+            "xero",
+            "--client-id",
+            "cg-desktop",
+            "--tenant",
+            "Bedrock Ltd",
+        ],
+        &[],
+    );
+    let said = harness::ok(&out);
+    assert!(
+        said.contains("connected to Xero organisation Bedrock Ltd"),
+        "{said}"
+    );
+    assert!(page.contains("close this window"), "{page}");
+}

@@ -119,6 +119,43 @@ impl World {
     /// `books connect ARGS`, the consent answered in between (the address printed
     /// first is opened, its redirect pasted back).
     pub fn connect(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.connect_answering(args, env, |_, redirect, stdin| {
+            writeln!(stdin.take().unwrap(), "{redirect}").unwrap();
+        })
+    }
+
+    /// `books connect ARGS --listen` on a free loopback port: the consent address it
+    /// prints is opened, and the browser follows the consent's redirect back to it, as a
+    /// desktop browser does; the command's output, and the page the browser was shown.
+    pub fn connect_listening(&self, args: &[&str], env: &[(&str, &str)]) -> (Output, String) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+        let mut args = args.to_vec();
+        args.extend(["--listen", "--redirect-uri", &redirect_uri]);
+        let mut page = String::new();
+        let out = self.connect_answering(&args, env, |world, back, _stdin| {
+            assert!(back.starts_with(&redirect_uri), "{back}");
+            page = world.runtime.block_on(async {
+                let answer = world.http.get(back).send().await.unwrap();
+                assert_eq!(answer.status(), 200);
+                answer.text().await.unwrap()
+            });
+        });
+        (out, page)
+    }
+
+    /// Runs `books connect ARGS`, opens the consent address it prints first, and lets
+    /// `answer` take the address the consent redirected to (and the command's input).
+    fn connect_answering(
+        &self,
+        args: &[&str],
+        env: &[(&str, &str)],
+        mut answer: impl FnMut(&World, &str, &mut Option<std::process::ChildStdin>),
+    ) -> Output {
         let mut command = self.command(&["books", "connect"]);
         command
             .args(args)
@@ -135,8 +172,8 @@ impl World {
         stdout.read_line(&mut url).unwrap();
         assert!(url.starts_with(&self.base()), "the consent address: {url}");
         let redirect = self.consent(url.trim());
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "{redirect}").unwrap();
+        let mut stdin = child.stdin.take();
+        answer(self, &redirect, &mut stdin);
         drop(stdin);
         let mut rest = String::new();
         std::io::Read::read_to_string(&mut stdout, &mut rest).unwrap();

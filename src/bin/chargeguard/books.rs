@@ -1,6 +1,6 @@
 //! `chargeguard books`: the accounting system the business keeps its books in, QuickBooks
 //! Online or Xero. `connect` prints the system's consent address and reads back the address
-//! the browser was sent to; `sync` pulls its invoices and payments; `status` and
+//! the browser was sent to (pasted, or received on the loopback redirect with `--listen`); `sync` pulls its invoices and payments; `status` and
 //! `disconnect`.
 //!
 //! QuickBooks' app client secret is read from `CHARGEGUARD_QBO_CLIENT_SECRET` or the first
@@ -18,6 +18,7 @@ use chargeguard::accounting_sync::{
 };
 use chargeguard::books::BooksSecret;
 use chargeguard::books::qbo::{AppCredentials, QboEndpoints};
+use chargeguard::books::redirect::RedirectListener;
 use chargeguard::books::xero::XeroEndpoints;
 use chargeguard::secret::Keyring;
 
@@ -68,6 +69,11 @@ struct ConnectArgs {
     /// The system's own hosts by default; a sandbox's `http://127.0.0.1:PORT` for its stand-in.
     #[arg(long)]
     base: Option<String>,
+    /// Wait for the browser on the redirect URI's loopback port (it must be
+    /// `http://127.0.0.1:PORT/…` or `http://localhost:PORT/…`) instead of reading the
+    /// address pasted back.
+    #[arg(long)]
+    listen: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -100,6 +106,33 @@ fn read_line(what: &str) -> anyhow::Result<String> {
     Ok(line.trim().to_string())
 }
 
+/// How long `--listen` waits for the person to consent.
+const CONSENT_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Shows the consent address (standard output, alone on its line) and gets back the
+/// address the browser was sent to: on the redirect URI's loopback port with `--listen`
+/// (bound before the address is shown), else pasted on standard input.
+fn consent_answer(
+    rt: &tokio::runtime::Runtime,
+    listen: bool,
+    redirect_uri: &str,
+    url: &str,
+) -> anyhow::Result<String> {
+    let listener = match listen {
+        true => Some(rt.block_on(RedirectListener::bind(redirect_uri))?),
+        false => None,
+    };
+    println!("{url}");
+    std::io::stdout().flush().ok();
+    match listener {
+        Some(listener) => {
+            eprintln!("Waiting for the browser to come back to {redirect_uri} …");
+            Ok(rt.block_on(listener.receive(CONSENT_WAIT))?)
+        }
+        None => read_line("Then paste the address the browser was sent to"),
+    }
+}
+
 fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
     match args.system {
         Which::Quickbooks => connect_quickbooks(ctx, args),
@@ -128,15 +161,14 @@ fn connect_quickbooks(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> 
         .unwrap_or_else(|| "http://localhost:8765/callback".into());
     let consent = connection::consent(&endpoints, &args.client_id, &redirect_uri);
     eprintln!("Open this address, choose the company and click Connect:");
-    println!("{}", consent.url);
-    std::io::stdout().flush().ok();
-    let redirect = read_line("Then paste the address the browser was sent to")?;
+    let rt = runtime()?;
+    let redirect = consent_answer(&rt, args.listen, &redirect_uri, &consent.url)?;
     let granted = connection::read_redirect(&redirect, &consent.state)?;
     let app = AppCredentials {
         client_id: args.client_id,
         client_secret: BooksSecret::new(secret),
     };
-    let connected = runtime()?.block_on(connection::connect(
+    let connected = rt.block_on(connection::connect(
         &mut store,
         &endpoints,
         &app,
@@ -165,11 +197,10 @@ fn connect_xero(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| "http://localhost:8766/callback".into());
     let consent = xero_connection::consent(&endpoints, &args.client_id, &redirect_uri);
     eprintln!("Open this address, sign in to Xero and allow access:");
-    println!("{}", consent.url);
-    std::io::stdout().flush().ok();
-    let redirect = read_line("Then paste the address the browser was sent to")?;
+    let rt = runtime()?;
+    let redirect = consent_answer(&rt, args.listen, &redirect_uri, &consent.url)?;
     let code = xero_connection::read_redirect(&redirect, &consent.state)?;
-    let connected = runtime()?.block_on(xero_connection::connect(
+    let connected = rt.block_on(xero_connection::connect(
         &mut store,
         &endpoints,
         &args.client_id,

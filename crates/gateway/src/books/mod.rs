@@ -1,9 +1,11 @@
-//! Clients of the accounting systems a business keeps its books in (issue 19): today
-//! QuickBooks Online's token endpoint and reads ([`qbo`]). Like the Stripe client they
+//! Clients of the accounting systems a business keeps its books in (issue 19): QuickBooks
+//! Online ([`qbo`]) and Xero ([`xero`]), and the consent's loopback redirect
+//! ([`redirect`]). Like the Stripe client they
 //! speak the real wire format and are tested against the sandbox's stand-ins over HTTP.
 //! They never touch the store and never decide what a finding is.
 
 pub mod qbo;
+pub mod redirect;
 pub mod xero;
 
 use std::fmt;

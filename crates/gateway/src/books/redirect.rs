@@ -1,0 +1,186 @@
+//! The consent's loopback redirect, as a desktop app receives it (RFC 8252 §7.3): after
+//! the person consents in their browser, the system sends the browser to
+//! `http://127.0.0.1:PORT/callback?code=…&state=…` (or `localhost`), where this listener
+//! waits. It answers that one request with a page saying the window can be closed, and
+//! hands the address back; checking its `state` and exchanging its code is the caller's.
+//!
+//! It listens on loopback only, answers only a loopback `Host` (no DNS rebinding) and only
+//! `GET` of the redirect's path, and stops after the first such request.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tokio::sync::oneshot;
+
+use crate::loopback::is_loopback_host;
+
+/// Why no redirect was received.
+#[derive(Debug, thiserror::Error)]
+pub enum RedirectError {
+    #[error(
+        "the redirect URI {0} is not a loopback address (http://127.0.0.1:PORT/… or http://localhost:PORT/…); register one like that for the app, or paste the address instead"
+    )]
+    NotLoopback(String),
+    #[error(
+        "cannot listen on port {port} for the browser's return ({reason}); close what uses it or choose another registered redirect URI"
+    )]
+    Bind { port: u16, reason: String },
+    #[error("the browser did not come back within {0} minutes; connect again")]
+    TimedOut(u64),
+}
+
+/// A listener bound to a redirect URI's loopback port, before the consent address is
+/// shown (so a fast browser cannot arrive before it).
+pub struct RedirectListener {
+    listener: tokio::net::TcpListener,
+    path: String,
+    port: u16,
+}
+
+impl RedirectListener {
+    /// Binds `redirect_uri`'s port on 127.0.0.1.
+    pub async fn bind(redirect_uri: &str) -> Result<RedirectListener, RedirectError> {
+        let not_loopback = || RedirectError::NotLoopback(redirect_uri.to_string());
+        let rest = redirect_uri
+            .strip_prefix("http://")
+            .ok_or_else(not_loopback)?;
+        let (authority, path) = match rest.find('/') {
+            Some(i) => (&rest[..i], &rest[i..]),
+            None => (rest, "/"),
+        };
+        let (host, port) = authority.rsplit_once(':').ok_or_else(not_loopback)?;
+        if !matches!(host, "127.0.0.1" | "localhost") {
+            return Err(not_loopback());
+        }
+        let port: u16 = port.parse().map_err(|_| not_loopback())?;
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+            .await
+            .map_err(|e| RedirectError::Bind {
+                port,
+                reason: e.to_string(),
+            })?;
+        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+        Ok(RedirectListener {
+            listener,
+            path: path.split('?').next().unwrap_or("/").to_string(),
+            port,
+        })
+    }
+
+    /// The port it listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Waits up to `within` for the browser's return; the address it was sent to, whole.
+    pub async fn receive(self, within: Duration) -> Result<String, RedirectError> {
+        let (sent, arrived) = oneshot::channel::<String>();
+        let slot = Arc::new(Waiting {
+            sent: Mutex::new(Some(sent)),
+            port: self.port,
+        });
+        let app = Router::new()
+            .route(&self.path, get(returned))
+            .with_state(slot);
+        let (stop, stopped) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            axum::serve(self.listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await
+        });
+        let result = tokio::time::timeout(within, arrived).await;
+        let _ = stop.send(());
+        let _ = server.await;
+        match result {
+            Ok(Ok(address)) => Ok(address),
+            _ => Err(RedirectError::TimedOut(within.as_secs().div_ceil(60))),
+        }
+    }
+}
+
+struct Waiting {
+    sent: Mutex<Option<oneshot::Sender<String>>>,
+    port: u16,
+}
+
+async fn returned(State(waiting): State<Arc<Waiting>>, headers: HeaderMap, uri: Uri) -> Response {
+    if !is_loopback_host(&headers) || uri.query().is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let address = format!(
+        "http://127.0.0.1:{}{}",
+        waiting.port,
+        uri.path_and_query().map(|p| p.as_str()).unwrap_or("/")
+    );
+    let sender = waiting
+        .sent
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .take();
+    match sender {
+        Some(sender) => {
+            let _ = sender.send(address);
+            Html(
+                "<!doctype html><title>Chargeguard</title><p>Chargeguard has the answer. You can close this window and go back to Chargeguard.</p>",
+            )
+            .into_response()
+        }
+        None => StatusCode::GONE.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_a_loopback_redirect_uri_is_listened_on() {
+        for uri in [
+            "https://127.0.0.1:8765/callback",
+            "http://example.com:8765/callback",
+            "http://127.0.0.1/callback",
+        ] {
+            assert!(matches!(
+                RedirectListener::bind(uri).await,
+                Err(RedirectError::NotLoopback(_))
+            ));
+        }
+    }
+
+    #[tokio::test]
+    async fn the_browsers_return_is_received_once_and_answered() {
+        let listener = RedirectListener::bind("http://127.0.0.1:0/callback")
+            .await
+            .unwrap();
+        let port = listener.port();
+        let waiting = tokio::spawn(listener.receive(Duration::from_secs(30)));
+        let http = reqwest::Client::new();
+        let stray = http
+            .get(format!("http://127.0.0.1:{port}/favicon.ico"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stray.status(), 404);
+        let page = http
+            .get(format!(
+                "http://127.0.0.1:{port}/callback?code=AB1&state=s1"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(page.text().await.unwrap().contains("close this window"));
+        assert_eq!(
+            waiting.await.unwrap().unwrap(),
+            format!("http://127.0.0.1:{port}/callback?code=AB1&state=s1")
+        );
+    }
+}
