@@ -87,6 +87,21 @@ impl World {
         })
     }
 
+    pub fn delete(&self, path: &str) -> Value {
+        self.runtime.block_on(async {
+            let answer = self
+                .http
+                .delete(format!("{}{path}", self.base()))
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let text = answer.text().await.unwrap();
+            assert!(status.is_success(), "{path}: {status} {text}");
+            serde_json::from_str(&text).unwrap_or(Value::Null)
+        })
+    }
+
     /// What a consent page does when the person allows access: the redirect.
     pub fn consent(&self, url: &str) -> String {
         self.runtime.block_on(async {

@@ -15,9 +15,12 @@
 //! seen with the first answer) and, for a payment recorded, in its `PrivateNote`, since
 //! nothing says how long QuickBooks remembers a request id. Recovery reads the payments
 //! created since the first send and settles from the one carrying the key (a void it reads
-//! from the payment itself: voided or not); only when it finds nothing done, and the first
-//! send is under 23 hours old, it sends the journaled request again, same request id, same
-//! bytes. Never under another key.
+//! from the payment itself: voided or not); only when it finds nothing done, the first
+//! send has had a call's time at QuickBooks (a dead process's request may still be there)
+//! and is under 23 hours old, it sends the journaled request again, same request id, same
+//! bytes. Never under another key, never to another company than the journaled one, and a
+//! refusal of that second send, or an answer that is not this action's, goes to a person
+//! (`needs_review`) rather than `failed` or `succeeded`.
 //!
 //! It must never push what the bookkeeper did not approve, nor guess an outcome.
 
@@ -626,23 +629,22 @@ fn settle(
     match answer {
         Ok(payment) => {
             let object = payment["Id"].as_str().unwrap_or_default().to_string();
-            let done = match voided_payment(adjustment) {
-                Some(target) => {
-                    assert!(
-                        object == target && is_voided(&payment),
-                        "a void settles only with its payment voided"
-                    );
-                    "voided"
-                }
-                None => {
-                    assert!(
-                        mapping::carries_key(&payment, &action.idempotency_key),
-                        "a payment settles only the action whose key it carries"
-                    );
-                    "recorded"
-                }
+            // What settles the action is checked, not assumed: an answer that is not the
+            // payment this action made (or voided) goes to a person, never `succeeded`.
+            let (done, ours) = match voided_payment(adjustment) {
+                Some(target) => ("voided", object == target && is_voided(&payment)),
+                None => (
+                    "recorded",
+                    mapping::carries_key(&payment, &action.idempotency_key),
+                ),
             };
-            store.write(|tx| {
+            if !ours {
+                let why = format!(
+                    "QuickBooks answered with payment {object}, which does not show this action's effect (its key, or voided): a person checks it in QuickBooks"
+                );
+                return review(store, id, from, &why, by, now, &describe);
+            }
+            let written = store.write(|tx| {
                 let outcome = json!({
                     "pushed_to": "quickbooks",
                     "company": realm,
@@ -679,7 +681,18 @@ fn settle(
                     ),
                     action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
                 })
-            })
+            });
+            match written {
+                // Done in QuickBooks but not storable here (the invoice it pays is no
+                // longer synced): a person looks, and recovery of the others goes on.
+                Err(ActionError::BooksUnavailable(e)) => {
+                    let why = format!(
+                        "payment {object} was {done} in QuickBooks, but the store could not take it ({e}): sync the books, then settle it"
+                    );
+                    review(store, id, from, &why, by, now, &describe)
+                }
+                other => other,
+            }
         }
         Err(AccountingError::Qbo(e)) if e.is_definite() => {
             let why = match e.fault_code() {
@@ -711,6 +724,45 @@ fn settle(
             move_with_message(store, id, from, to, &why, by, now, &describe)
         }
     }
+}
+
+/// Hands an undecided push to a person (`needs_review`), with why.
+fn review(
+    store: &mut Store,
+    id: i64,
+    from: ActionState,
+    why: &str,
+    by: &str,
+    now: jiff::Timestamp,
+    describe: &str,
+) -> Result<Executed, ActionError> {
+    if from == ActionState::Executing {
+        move_with_message(
+            store,
+            id,
+            from,
+            ActionState::Unknown,
+            why,
+            by,
+            now,
+            describe,
+        )?;
+    }
+    let from = if from == ActionState::Executing {
+        ActionState::Unknown
+    } else {
+        from
+    };
+    move_with_message(
+        store,
+        id,
+        from,
+        ActionState::NeedsReview,
+        why,
+        by,
+        now,
+        describe,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -776,6 +828,18 @@ pub(crate) async fn recover(
     let Plan::LedgerFix { adjustment } = &action.plan else {
         unreachable!("only ledger fixes are pushed");
     };
+    // Only the company it was sent to can say what became of it.
+    let sent_to = format!("/v3/company/{realm}/");
+    if !action
+        .request_path
+        .as_deref()
+        .is_some_and(|p| p.starts_with(&sent_to))
+    {
+        let why = format!(
+            "it was sent to another QuickBooks company than the one connected now ({realm}): a person checks that company"
+        );
+        return super::recovery::to_review(store, id, &why, now);
+    }
     let pending = Pending {
         action: &action,
         adjustment,
@@ -783,6 +847,7 @@ pub(crate) async fn recover(
         first_sent,
         realm: &realm,
         company: &company,
+        timeout,
     };
     if let Some(payment) = voided_payment(adjustment) {
         // A void is read from the payment: the guard saw it live, so voided means ours.
@@ -849,6 +914,8 @@ struct Pending<'a> {
     first_sent: i64,
     realm: &'a str,
     company: &'a Company,
+    /// How long a call may take: a request younger than this may still be at QuickBooks.
+    timeout: Duration,
 }
 
 /// Nothing done found: the journaled request again, same request id and bytes, while
@@ -860,9 +927,32 @@ async fn replay(
     now: jiff::Timestamp,
 ) -> Result<ActionRow, ActionError> {
     let id = p.action.id;
-    if now.as_second() - p.first_sent < REPLAY_WINDOW_SECONDS {
+    // A request a dead process sent may still be at QuickBooks, which says nothing of two
+    // requests with one request id at once: not sent again before it has had as long as a
+    // call may take, and found by its key first.
+    let waited = now.as_second() - p.first_sent;
+    if waited
+        < i64::try_from(p.timeout.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    {
+        return store
+            .read(|tx| tx.action(id))?
+            .ok_or(ActionError::NotFound(id));
+    }
+    if waited < REPLAY_WINDOW_SECONDS {
         let key = &p.action.idempotency_key;
         let answer = send(store, connection, p.adjustment, p.body, key).await;
+        // A refusal of the second send does not say the first never happened (QuickBooks
+        // may refuse a payment the first one already applied): a person decides.
+        if let Err(AccountingError::Qbo(e)) = &answer
+            && e.is_definite()
+        {
+            let why = format!(
+                "sent again after no trace of the first was found, QuickBooks refused it ({e}): a person checks whether the first went through"
+            );
+            return super::recovery::to_review(store, id, &why, now);
+        }
         return Ok(settle(store, id, p.realm, p.company, answer, "recovery", now)?.action);
     }
     super::recovery::to_review(

@@ -17,7 +17,7 @@ use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::header::{AUTHORIZATION, HOST, LOCATION};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -70,6 +70,7 @@ pub fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
         .route("/_sandbox/qbo/seed", post(seed))
         .route("/_sandbox/qbo/close_books", post(close_books))
         .route("/_sandbox/qbo/expire_tokens", post(expire_tokens))
+        .route("/_sandbox/qbo/requests", delete(forget_requests))
 }
 
 fn now() -> jiff::Timestamp {
@@ -717,6 +718,14 @@ async fn close_books(State(app): State<Arc<App>>, body: Bytes) -> Response {
 }
 
 /// `POST /_sandbox/qbo/expire_tokens`: every access token ends now.
+/// `DELETE /_sandbox/qbo/requests`: forgets every `requestid` answered so far.
+async fn forget_requests(State(app): State<Arc<App>>) -> Response {
+    match app.transaction(|tx| Ok(state::forget_requests(tx)?)).await {
+        Ok(n) => axum::Json(json!({"forgotten": n})).into_response(),
+        Err(e) => respond_stripe_error(e),
+    }
+}
+
 async fn expire_tokens(State(app): State<Arc<App>>) -> Response {
     let at = now().as_second();
     match app

@@ -284,6 +284,12 @@ pub fn request(
         .optional()?)
 }
 
+/// Forgets every kept `requestid` (QuickBooks does not say how long it keeps them): a
+/// test's way to a request sent again after it was forgotten.
+pub fn forget_requests(tx: &Transaction<'_>) -> Result<usize, StateError> {
+    Ok(tx.execute("DELETE FROM qbo_requests", [])?)
+}
+
 pub fn put_request(
     tx: &Transaction<'_>,
     realm: &str,
