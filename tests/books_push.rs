@@ -335,6 +335,12 @@ fn an_answer_lost_after_quickbooks_recorded_it_is_settled_by_recovery() {
     );
     assert_eq!(p.action_json()["state"], "unknown");
     assert_eq!(p.pushed().len(), 1, "QuickBooks did record it");
+    // Recovery needs the connection: it cannot be dropped while the push is undecided.
+    let (_, refused) = harness::refused(&p.world.cli(&["books", "disconnect"]));
+    assert!(
+        refused.contains("outcome is not known yet") && refused.contains("chargeguard recover"),
+        "{refused}"
+    );
 
     // QuickBooks may have forgotten the request id by the time recovery runs: the payment
     // is found by the key in its note, and nothing is sent again.

@@ -72,6 +72,25 @@ pub enum AccountingError {
         "the sync position {key} is unreadable ({value}); remove that setting to read again from the start"
     )]
     CorruptState { key: String, value: String },
+    #[error(
+        "action {action} was sent to the accounting system and its outcome is not known yet; run `chargeguard recover` (it needs this connection) before disconnecting"
+    )]
+    PushUndecided { action: i64 },
+}
+
+/// Refuses to drop the connection while a fix sent through it is undecided: recovery
+/// can only find it, or send it again, through that connection.
+pub(crate) fn refuse_while_undecided(store: &mut Store) -> Result<(), AccountingError> {
+    use chargeguard_domain::ActionState;
+    let open =
+        store.read(|tx| tx.actions(Some(&[ActionState::Executing, ActionState::Unknown])))?;
+    match open
+        .iter()
+        .find(|a| a.kind == chargeguard_domain::ActionKind::LedgerFix && a.request_path.is_some())
+    {
+        Some(a) => Err(AccountingError::PushUndecided { action: a.id }),
+        None => Ok(()),
+    }
 }
 
 /// How a sync is going, after each committed page.

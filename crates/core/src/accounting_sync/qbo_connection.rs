@@ -269,6 +269,7 @@ impl Session {
         store: &mut Store,
         keyring: &Keyring,
     ) -> Result<(), AccountingError> {
+        super::refuse_while_undecided(store)?;
         let refresh = self.kept.refresh();
         let revoked = qbo::revoke(
             &self.http,
@@ -292,6 +293,7 @@ pub fn forget_connection(store: &mut Store, keyring: &Keyring) -> Result<bool, A
     let Some(c) = connection(store)? else {
         return Ok(false);
     };
+    super::refuse_while_undecided(store)?;
     forget(store, keyring, &c.account)?;
     Ok(true)
 }
