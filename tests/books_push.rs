@@ -558,3 +558,38 @@ fn every_fault_on_the_push_ends_in_one_payment(
     assert!(done.contains("nothing was sent again"), "{fault}: {done}");
     p.assert_pushed_once();
 }
+
+/// Someone recorded Stripe's charge in QuickBooks by hand, on another invoice of the same
+/// customer, its reference cut to what the field took: INV-7 still owes in QuickBooks, so
+/// only the check for a payment of that charge stops a second record of the same money.
+#[test]
+fn a_charge_recorded_by_hand_on_another_invoice_stops_the_push() {
+    let Some(_keyring) = keyring_or_skip("a_charge_recorded_by_hand_elsewhere") else {
+        return;
+    };
+    let p = approved_fix();
+    let invoice = p.world.qbo_read(&p.admin, "invoice", &p.invoice_id);
+    let other = p.world.qbo(
+        &p.admin,
+        "invoice",
+        json!({"CustomerRef": invoice["CustomerRef"], "DocNumber": "INV-8", "TxnDate": "2026-11-22",
+               "Line": [{"Amount": 75.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}),
+    );
+    let other_id = other["Invoice"]["Id"].as_str().unwrap().to_string();
+    p.world.qbo(
+        &p.admin,
+        "payment",
+        json!({"CustomerRef": invoice["CustomerRef"], "TotalAmt": 75.00, "TxnDate": "2026-11-23",
+               "PaymentRefNum": &p.charge[..p.charge.len() - 3],
+               "Line": [{"Amount": 75.00, "LinkedTxn": [{"TxnId": other_id, "TxnType": "Invoice"}]}]}),
+    );
+    assert!(p.charge.len() - 3 >= 15, "{}", p.charge);
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("already holds payment") && stderr.contains(&p.charge),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty(), "nothing was pushed");
+    assert_eq!(p.action_json()["state"], "cancelled");
+}

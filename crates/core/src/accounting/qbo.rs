@@ -187,7 +187,7 @@ pub fn carries_key(body: &Value, key: &str) -> bool {
 }
 
 /// The Stripe charge a pushed payment's note names.
-fn charge_in_note(body: &Value) -> Option<String> {
+pub fn charge_in_note(body: &Value) -> Option<String> {
     let (_, rest) = body["PrivateNote"].as_str()?.split_once(NOTE_CHARGE)?;
     let id = rest.split_whitespace().next()?.trim_end_matches('.');
     stripe_id(Some(id.to_string()))

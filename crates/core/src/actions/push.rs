@@ -562,15 +562,18 @@ async fn payment_for_charge(
         .await?;
     Ok(payments
         .iter()
-        .find(|p| {
-            let voided = is_voided(p);
-            let names = p["PaymentRefNum"].as_str() == Some(charge)
-                || p["PrivateNote"]
-                    .as_str()
-                    .is_some_and(|n| n.contains(&format!("Stripe charge {charge}")));
-            names && !voided
-        })
+        .find(|p| !is_voided(p) && names_charge(p, charge))
         .and_then(|p| p["Id"].as_str().map(str::to_string)))
+}
+
+/// Whether a QuickBooks payment records Stripe charge `charge`: its reference number is
+/// the id, or the id cut to what the field held when typed by hand (at least `ch_` and a
+/// dozen characters: QuickBooks' documented length is not known), or Chargeguard's note
+/// names it exactly.
+fn names_charge(payment: &Value, charge: &str) -> bool {
+    let reference = payment["PaymentRefNum"].as_str().unwrap_or("").trim();
+    let cut = reference.len() >= 15 && charge.starts_with(reference);
+    reference == charge || cut || mapping::charge_in_note(payment).as_deref() == Some(charge)
 }
 
 /// Sends the journaled body under the key's request id.
@@ -971,6 +974,23 @@ pub(crate) fn was_pushed(action: &ActionRow) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_payment_names_its_charge_whole_cut_by_hand_or_in_our_note_and_not_a_longer_one() {
+        let charge = "ch_3OaFDbEcg9tTZuTg1AbCdEf";
+        let with =
+            |reference: &str, note: &str| json!({"PaymentRefNum": reference, "PrivateNote": note});
+        assert!(names_charge(&with(charge, ""), charge));
+        assert!(names_charge(&with(&charge[..21], ""), charge), "cut to 21");
+        assert!(
+            !names_charge(&with("ch_3Oa", ""), charge),
+            "too short to say"
+        );
+        let note = mapping::pushed_note(Some(charge), "cg-k");
+        assert!(names_charge(&with("", &note), charge));
+        let longer = mapping::pushed_note(Some(&format!("{charge}9")), "cg-k");
+        assert!(!names_charge(&with("", &longer), charge), "{longer}");
+    }
 
     #[test]
     fn amounts_go_into_the_body_as_exact_json_numbers() {
