@@ -51,14 +51,16 @@ fn quickbooks_books_connected_and_synced_find_what_stripe_disagrees_with() {
         json!({"realm": world.realm, "customers": [{"DisplayName": "Wilma Flintstone"}]}),
     );
     let customer = seeded["Customer"][0].as_str().unwrap();
-    let invoice = |n: &str, amount: f64| {
+    // Amounts as the system's wire writes them: JSON numbers, from their exact text.
+    let invoice = |n: &str, amount: &str| {
+        let amount: Value = serde_json::from_str(amount).unwrap();
         json!({"CustomerRef": {"value": customer}, "DocNumber": n, "TxnDate": "2026-11-20",
                "Line": [{"Amount": amount, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]})
     };
     let made = world.post(
         "/_sandbox/qbo/seed",
         json!({"realm": world.realm,
-               "invoices": [invoice("INV-1", 100.0), invoice("INV-2", 50.0), invoice("INV-3", 75.0)]}),
+               "invoices": [invoice("INV-1", "100.00"), invoice("INV-2", "50.00"), invoice("INV-3", "75.00")]}),
     );
     let inv: Vec<&str> = made["Invoice"]
         .as_array()

@@ -155,7 +155,9 @@ fn xero_books_connected_and_synced_find_what_stripe_disagrees_with() {
         .as_str()
         .unwrap()
         .to_string();
-    let invoice = |n: &str, amount: f64| {
+    // Amounts as the system's wire writes them: JSON numbers, from their exact text.
+    let invoice = |n: &str, amount: &str| {
+        let amount: Value = serde_json::from_str(amount).unwrap();
         json!({"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": n,
                "Status": "AUTHORISED", "Date": "2026-11-20", "DueDate": "2026-12-20",
                "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}]})
@@ -163,7 +165,7 @@ fn xero_books_connected_and_synced_find_what_stripe_disagrees_with() {
     let made = admin.call(
         reqwest::Method::PUT,
         "Invoices",
-        json!({"Invoices": [invoice("INV-1", 100.0), invoice("INV-2", 50.0), invoice("INV-3", 75.0),
+        json!({"Invoices": [invoice("INV-1", "100.00"), invoice("INV-2", "50.00"), invoice("INV-3", "75.00"),
                             {"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": "INV-DRAFT",
                              "Status": "DRAFT", "Date": "2026-11-20",
                              "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 9, "AccountCode": "200"}]}]}),

@@ -117,6 +117,7 @@ fn consent_answer(
     listen: bool,
     redirect_uri: &str,
     url: &str,
+    state: &str,
 ) -> anyhow::Result<String> {
     let listener = match listen {
         true => Some(rt.block_on(RedirectListener::bind(redirect_uri))?),
@@ -127,7 +128,7 @@ fn consent_answer(
     match listener {
         Some(listener) => {
             eprintln!("Waiting for the browser to come back to {redirect_uri} …");
-            Ok(rt.block_on(listener.receive(CONSENT_WAIT))?)
+            Ok(rt.block_on(listener.receive(state, CONSENT_WAIT))?)
         }
         None => read_line("Then paste the address the browser was sent to"),
     }
@@ -162,7 +163,13 @@ fn connect_quickbooks(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> 
     let consent = connection::consent(&endpoints, &args.client_id, &redirect_uri);
     eprintln!("Open this address, choose the company and click Connect:");
     let rt = runtime()?;
-    let redirect = consent_answer(&rt, args.listen, &redirect_uri, &consent.url)?;
+    let redirect = consent_answer(
+        &rt,
+        args.listen,
+        &redirect_uri,
+        &consent.url,
+        &consent.state,
+    )?;
     let granted = connection::read_redirect(&redirect, &consent.state)?;
     let app = AppCredentials {
         client_id: args.client_id,
@@ -198,7 +205,13 @@ fn connect_xero(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let consent = xero_connection::consent(&endpoints, &args.client_id, &redirect_uri);
     eprintln!("Open this address, sign in to Xero and allow access:");
     let rt = runtime()?;
-    let redirect = consent_answer(&rt, args.listen, &redirect_uri, &consent.url)?;
+    let redirect = consent_answer(
+        &rt,
+        args.listen,
+        &redirect_uri,
+        &consent.url,
+        &consent.state,
+    )?;
     let code = xero_connection::read_redirect(&redirect, &consent.state)?;
     let connected = rt.block_on(xero_connection::connect(
         &mut store,

@@ -753,7 +753,9 @@ mod tests {
             system: SYSTEM,
             company: "4620816365",
         };
-        let invoice = |id: &str, amount: f64| {
+        // Amounts as QuickBooks writes them: JSON numbers, from their exact text.
+        let invoice = |id: &str, amount: &str| {
+            let amount: Value = serde_json::from_str(amount).unwrap();
             json!({"Id": id, "DocNumber": "1037", "TxnDate": "2026-11-20", "TotalAmt": amount,
                    "Balance": amount, "CustomerRef": {"value": "24"}})
         };
@@ -773,11 +775,11 @@ mod tests {
                     sources: &mut sources,
                     report: &mut report,
                 };
-                w.invoice(&invoice("130", 10.0))?;
-                w.invoice(&invoice("131", 10.0))?;
+                w.invoice(&invoice("130", "10.00"))?;
+                w.invoice(&invoice("131", "10.00"))?;
                 // Read again (changed), each keeps the number it was given.
-                w.invoice(&invoice("130", 12.0))?;
-                w.invoice(&invoice("131", 12.0))
+                w.invoice(&invoice("130", "12.00"))?;
+                w.invoice(&invoice("131", "12.00"))
             })
             .unwrap();
         let invoices = store.read(|tx| tx.invoices()).unwrap();

@@ -4,8 +4,11 @@
 //! waits. It answers that one request with a page saying the window can be closed, and
 //! hands the address back; checking its `state` and exchanging its code is the caller's.
 //!
-//! It listens on loopback only, answers only a loopback `Host` (no DNS rebinding) and only
-//! `GET` of the redirect's path, and stops after the first such request.
+//! It listens on loopback only, answers only a loopback `Host` (no DNS rebinding), only
+//! `GET` of the redirect's path without an `Origin` (a browser's navigation has none; a web
+//! page's request made from script does), and only the consent's own `state`: anything
+//! else is refused and it goes on waiting, so a page that knows the port can neither end
+//! the wait nor slip in a code of its own. It stops after the one answer it waits for.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
@@ -78,12 +81,14 @@ impl RedirectListener {
         self.port
     }
 
-    /// Waits up to `within` for the browser's return; the address it was sent to, whole.
-    pub async fn receive(self, within: Duration) -> Result<String, RedirectError> {
+    /// Waits up to `within` for the browser's return carrying `state`; the address it
+    /// was sent to, whole.
+    pub async fn receive(self, state: &str, within: Duration) -> Result<String, RedirectError> {
         let (sent, arrived) = oneshot::channel::<String>();
         let slot = Arc::new(Waiting {
             sent: Mutex::new(Some(sent)),
             port: self.port,
+            state: state.to_string(),
         });
         let app = Router::new()
             .route(&self.path, get(returned))
@@ -109,11 +114,17 @@ impl RedirectListener {
 struct Waiting {
     sent: Mutex<Option<oneshot::Sender<String>>>,
     port: u16,
+    state: String,
 }
 
 async fn returned(State(waiting): State<Arc<Waiting>>, headers: HeaderMap, uri: Uri) -> Response {
-    if !is_loopback_host(&headers) || uri.query().is_none() {
-        return StatusCode::NOT_FOUND.into_response();
+    if !is_loopback_host(&headers) || headers.contains_key(axum::http::header::ORIGIN) {
+        return StatusCode::FORBIDDEN.into_response();
+    }
+    let ours = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .any(|(k, v)| k == "state" && v == waiting.state.as_str());
+    if !ours {
+        return (StatusCode::BAD_REQUEST, "not this consent's answer").into_response();
     }
     let address = format!(
         "http://127.0.0.1:{}{}",
@@ -161,7 +172,7 @@ mod tests {
             .await
             .unwrap();
         let port = listener.port();
-        let waiting = tokio::spawn(listener.receive(Duration::from_secs(30)));
+        let waiting = tokio::spawn(listener.receive("s1", Duration::from_secs(30)));
         let http = reqwest::Client::new();
         let stray = http
             .get(format!("http://127.0.0.1:{port}/favicon.ico"))
@@ -169,6 +180,25 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stray.status(), 404);
+        // A web page that knows the port: its script's request carries an Origin, and a
+        // code of its own comes without this consent's state. Neither ends the wait.
+        let from_page = http
+            .get(format!(
+                "http://127.0.0.1:{port}/callback?code=EVIL&state=s1"
+            ))
+            .header("Origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(from_page.status(), 403);
+        let forged = http
+            .get(format!(
+                "http://127.0.0.1:{port}/callback?code=EVIL&state=guess"
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), 400);
         let page = http
             .get(format!(
                 "http://127.0.0.1:{port}/callback?code=AB1&state=s1"
