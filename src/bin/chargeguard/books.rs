@@ -11,15 +11,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chargeguard::accounting_sync::qbo_connection::{self as connection, Session};
-use chargeguard::accounting_sync::xero_connection::{self, XeroSession};
-use chargeguard::accounting_sync::{
-    self, AccountingError, BooksProgress, BooksSyncOptions, System,
-};
+use chargeguard::accounting_sync::{self, BooksProgress, BooksSyncOptions, System, connecting};
 use chargeguard::books::BooksSecret;
-use chargeguard::books::qbo::{AppCredentials, QboEndpoints};
 use chargeguard::books::redirect::RedirectListener;
-use chargeguard::books::xero::XeroEndpoints;
 use chargeguard::secret::Keyring;
 
 use crate::Ctx;
@@ -135,100 +129,58 @@ fn consent_answer(
 }
 
 fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
-    match args.system {
-        Which::Quickbooks => connect_quickbooks(ctx, args),
-        Which::Xero => connect_xero(ctx, args),
-    }
-}
-
-fn connect_quickbooks(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     // The keyring first: a missing one is reported before anyone pastes a secret.
     let keyring = Keyring::open()?;
-    let secret = match std::env::var(CLIENT_SECRET_ENV) {
-        Ok(s) if !s.trim().is_empty() => s.trim().to_string(),
-        _ => read_line("Paste the Intuit app's client secret")?,
+    let system = match args.system {
+        Which::Quickbooks => System::Quickbooks,
+        Which::Xero => System::Xero,
     };
-    anyhow::ensure!(
-        !secret.is_empty(),
-        "no client secret: set {CLIENT_SECRET_ENV} or paste it on the first line"
-    );
-    let endpoints = match &args.base {
-        Some(base) => QboEndpoints::at(base),
-        None => QboEndpoints::production(),
+    let client_secret = match system {
+        System::Quickbooks => {
+            let secret = match std::env::var(CLIENT_SECRET_ENV) {
+                Ok(s) if !s.trim().is_empty() => s,
+                _ => read_line("Paste the Intuit app's client secret")?,
+            };
+            anyhow::ensure!(
+                !secret.trim().is_empty(),
+                "no client secret: set {CLIENT_SECRET_ENV} or paste it on the first line"
+            );
+            Some(BooksSecret::new(secret))
+        }
+        System::Xero => None,
     };
-    let redirect_uri = args
-        .redirect_uri
-        .unwrap_or_else(|| "http://localhost:8765/callback".into());
-    let consent = connection::consent(&endpoints, &args.client_id, &redirect_uri);
-    eprintln!("Open this address, choose the company and click Connect:");
-    let rt = runtime()?;
-    let redirect = consent_answer(
-        &rt,
-        args.listen,
-        &redirect_uri,
-        &consent.url,
-        &consent.state,
-    )?;
-    let granted = connection::read_redirect(&redirect, &consent.state)?;
-    let app = AppCredentials {
+    let pending = connecting::Pending::begin(connecting::ConnectRequest {
+        system,
         client_id: args.client_id,
-        client_secret: BooksSecret::new(secret),
-    };
-    let connected = rt.block_on(connection::connect(
-        &mut store,
-        &endpoints,
-        &app,
-        &granted,
-        &redirect_uri,
-        &keyring,
-        ctx.http_timeout,
-        jiff::Timestamp::now(),
-    ))?;
-    println!(
-        "connected to QuickBooks company {}; its tokens are in this computer's keyring",
-        connected.realm
+        client_secret,
+        redirect_uri: args.redirect_uri,
+        tenant: args.tenant,
+        base: args.base,
+    })?;
+    eprintln!(
+        "{}",
+        match system {
+            System::Quickbooks => "Open this address, choose the company and click Connect:",
+            System::Xero => "Open this address, sign in to Xero and allow access:",
+        }
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn connect_xero(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
-    let mut store = ctx.open_store()?;
-    let keyring = Keyring::open()?;
-    let endpoints = match &args.base {
-        Some(base) => XeroEndpoints::at(base),
-        None => XeroEndpoints::production(),
-    };
-    let redirect_uri = args
-        .redirect_uri
-        .unwrap_or_else(|| "http://localhost:8766/callback".into());
-    let consent = xero_connection::consent(&endpoints, &args.client_id, &redirect_uri);
-    eprintln!("Open this address, sign in to Xero and allow access:");
     let rt = runtime()?;
     let redirect = consent_answer(
         &rt,
         args.listen,
-        &redirect_uri,
-        &consent.url,
-        &consent.state,
+        pending.redirect_uri(),
+        pending.url(),
+        pending.state(),
     )?;
-    let code = xero_connection::read_redirect(&redirect, &consent.state)?;
-    let connected = rt.block_on(xero_connection::connect(
+    let connected = rt.block_on(pending.finish(
         &mut store,
-        &endpoints,
-        &args.client_id,
-        &code,
-        &consent.verifier,
-        &redirect_uri,
-        args.tenant.as_deref(),
+        &redirect,
         &keyring,
         ctx.http_timeout,
         jiff::Timestamp::now(),
     ))?;
-    println!(
-        "connected to Xero organisation {}; its tokens are in this computer's keyring",
-        connected.tenant.name
-    );
+    println!("connected to {connected}; its tokens are in this computer's keyring");
     Ok(ExitCode::SUCCESS)
 }
 
@@ -260,26 +212,17 @@ fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {
 
 fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let (name, reconnect) = match accounting_sync::connected_system(&mut store)? {
+    match connecting::status(&mut store)? {
         None => {
             println!("not connected: run `chargeguard books connect quickbooks` (or `xero`)");
-            return Ok(ExitCode::SUCCESS);
         }
-        Some(System::Quickbooks) => {
-            let c = connection::connection(&mut store)?.expect("connected");
-            (format!("QuickBooks company {}", c.realm), c.reconnect)
-        }
-        Some(System::Xero) => {
-            let c = xero_connection::connection(&mut store)?.expect("connected");
-            (format!("Xero organisation {}", c.tenant.name), c.reconnect)
-        }
-    };
-    match reconnect {
-        None => println!("connected to {name}"),
-        Some(reason) => {
-            println!("{name}: connect again ({reason}; `chargeguard books connect`)");
-            return Ok(ExitCode::from(1));
-        }
+        Some(status) => match &status.reconnect {
+            None => println!("connected to {status}"),
+            Some(reason) => {
+                println!("{status}: connect again ({reason}; `chargeguard books connect`)");
+                return Ok(ExitCode::from(1));
+            }
+        },
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -287,39 +230,15 @@ fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
 fn disconnect(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
     let keyring = Keyring::open()?;
-    let runtime = runtime()?;
-    let now = jiff::Timestamp::now();
-    let done = match accounting_sync::connected_system(&mut store)? {
-        None => {
-            println!("not connected");
-            return Ok(ExitCode::SUCCESS);
-        }
-        Some(System::Quickbooks) => {
-            match runtime.block_on(Session::open(&mut store, &keyring, ctx.http_timeout, now)) {
-                Ok(session) => runtime.block_on(session.disconnect(&mut store, &keyring)),
-                // The system already refused the grant: nothing to revoke there.
-                Err(AccountingError::Reconnect { .. }) => {
-                    connection::forget_connection(&mut store, &keyring).map(|_| ())
-                }
-                Err(e) => Err(e),
-            }
-        }
-        Some(System::Xero) => {
-            match runtime.block_on(XeroSession::open(
-                &mut store,
-                &keyring,
-                ctx.http_timeout,
-                now,
-            )) {
-                Ok(session) => runtime.block_on(session.disconnect(&mut store, &keyring)),
-                Err(AccountingError::Reconnect { .. }) => {
-                    xero_connection::forget_connection(&mut store, &keyring).map(|_| ())
-                }
-                Err(e) => Err(e),
-            }
-        }
-    };
-    done?;
-    println!("disconnected; the synced invoices and ledger stay");
+    let was = runtime()?.block_on(connecting::disconnect(
+        &mut store,
+        &keyring,
+        ctx.http_timeout,
+        jiff::Timestamp::now(),
+    ))?;
+    match was {
+        true => println!("disconnected; the synced invoices and ledger stay"),
+        false => println!("not connected"),
+    }
     Ok(ExitCode::SUCCESS)
 }

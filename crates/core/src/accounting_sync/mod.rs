@@ -3,7 +3,8 @@
 //! the payments applied to them land as the invoices and ledger entries reconcile already
 //! reads, so every finding works with no CSV at all. Each system's connection (consent,
 //! tokens in the keyring only, refresh, revocation) is its own module ([`qbo_connection`],
-//! [`xero_connection`]).
+//! [`xero_connection`]); [`connecting`] is what both shells call to connect, show and
+//! disconnect either.
 //!
 //! Like the gateway's sync each is incremental and resumable: a page per transaction, with
 //! the position after it, so a sync killed anywhere resumes with nothing lost and nothing
@@ -19,6 +20,7 @@
 //! connection, for a fix a bookkeeper approved), and never decides what a row means for
 //! the books (reconciliation does).
 
+pub mod connecting;
 pub mod qbo_connection;
 pub mod quickbooks;
 pub(crate) mod session;
