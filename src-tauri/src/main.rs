@@ -13,12 +13,14 @@
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chargeguard::api::session::{self, Session};
 use chargeguard::api::{self, ApiError, ApiErrorCode};
 use serde_json::Value;
 use tauri::{Manager, State};
+use tauri_plugin_opener::OpenerExt;
 
 /// What the window talks to: the open session, or why it could not open.
 struct Shell {
@@ -78,10 +80,24 @@ fn main() {
     }
     tauri::Builder::default()
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_opener::init())
         .setup(|app| {
             // A session that cannot open still gets a window: every command then answers
             // with the reason, which the window shows, instead of the app vanishing.
-            let session = open_session();
+            let handle = app.handle().clone();
+            let session = open_session().map(|mut session| {
+                // Connecting QuickBooks or Xero opens the consent the core asked for in
+                // the system browser (never in this window, never an address the window
+                // names).
+                let browser: api::books::Browser = Arc::new(move |url: &str| {
+                    handle
+                        .opener()
+                        .open_url(url, None::<&str>)
+                        .map_err(|e| e.to_string())
+                });
+                session.api = session.api.clone().with_browser(browser);
+                session
+            });
             if let Err(e) = &session {
                 tracing::error!("cannot open the books: {e}");
             }

@@ -6,6 +6,7 @@
 // the binary). Screenshots go to ui/test-results/b-*.png. The last line is "N passed, N failed".
 import { spawn } from "node:child_process";
 import { mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -232,6 +233,7 @@ try {
 // scripts/with-keyring.sh the key goes to a real (private) Secret Service; elsewhere the
 // server takes it from CHARGEGUARD_API_KEY, the core's other way, and keeps none.
 const KEY = "sk_test_51E2eTypedOnceNeverShownAgain4242";
+const QBO_SECRET = "e2e-intuit-client-secret-never-shown";
 const own = await ownStore();
 const ownServer = await startServer(own.store, { sandbox: false, env: own.env });
 const browser2 = await launchBrowser();
@@ -267,6 +269,45 @@ try {
     expect(!html.includes(secret), "the page holds the key");
     expect(bodies.length > 3 && bodies.every((b) => !b.includes(secret)), "an answer holds the key");
   });
+  // Tokens live only in the keyring: this step needs the private Secret Service.
+  if (process.env.CHARGEGUARD_IN_KEYRING_SESSION) {
+    await step("Settings: QuickBooks connects when the browser comes back from its consent page, and disconnects", async () => {
+      const company = await fetch(`${own.sandboxUrl.replace(/\/$/, "")}/_sandbox/qbo/companies`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ realm: "4620816365", currency: "USD", zone: "America/New_York" }),
+      });
+      expect(company.ok, `the stand-in's company: ${company.status}`);
+      const port = await freePort();
+      await page.keyboard.press("Alt+8");
+      const form = page.getByRole("form", { name: "Connect an accounting system" });
+      await page.getByTestId("books-connection").filter({ hasText: "Not connected" }).waitFor();
+      await form.getByLabel("System", { exact: true }).selectOption("quickbooks");
+      await form.getByLabel("Your app's client id").fill("cg-desktop");
+      await form.getByLabel(/client secret/).fill(QBO_SECRET);
+      await form.getByLabel("Redirect URI registered for the app").fill(`http://127.0.0.1:${port}/callback`);
+      await form.getByLabel(/Local stand-in address/).fill(own.sandboxUrl);
+      await form.getByRole("button", { name: "Connect" }).click();
+      const link = page.getByTestId("books-consent-link");
+      await link.waitFor();
+      expect((await form.count()) === 0, "no second consent while one waits");
+      await page.screenshot({ path: join(shots, "b-8-books-waiting.png"), fullPage: true });
+      // The person's browser: the consent page, then its redirect back to the app's port.
+      const [consent] = await Promise.all([page.waitForEvent("popup"), link.click()]);
+      await consent.getByText("close this window").waitFor();
+      await consent.close();
+      await page.getByTestId("books-connection").filter({ hasText: "Connected to QuickBooks company 4620816365" }).waitFor();
+      await page.getByTestId("books-connected").waitFor();
+      await page.screenshot({ path: join(shots, "b-9-books-connected.png"), fullPage: true });
+      expect(!(await page.content()).includes(QBO_SECRET), "the page holds the client secret");
+      expect(bodies.every((b) => !b.includes(QBO_SECRET)), "an answer holds the client secret");
+      await page.getByRole("button", { name: /Disconnect QuickBooks company/ }).click();
+      await page.getByTestId("books-connection").filter({ hasText: "Not connected" }).waitFor();
+      await page.getByRole("status").filter({ hasText: "already synced stay" }).waitFor();
+    });
+  } else {
+    console.log("SKIPPED Settings' QuickBooks connection: no private Secret Service (run under scripts/with-keyring.sh)");
+  }
 } catch {
   // Reported by `step`.
 } finally {
@@ -275,6 +316,17 @@ try {
   own.sandbox.kill("SIGKILL");
 }
 summary();
+
+/** A loopback port nothing listens on. */
+function freePort() {
+  return new Promise((resolvePort) => {
+    const server = createServer();
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address();
+      server.close(() => resolvePort(port));
+    });
+  });
+}
 
 /** A fresh store and a sandbox gateway of its own (`chargeguard sandbox serve`). */
 async function ownStore() {

@@ -130,6 +130,7 @@ const CHANGE_THE_BOOKS: &[&str] = &[
 ];
 
 use super::audit_log::{AuditPage, AuditQuery};
+use super::books::{BooksConnectRequest, BooksStatus};
 use super::imports::{
     FileKindView, FileRequest, ImportCsvRequest, ImportOutcome, MappingNameRequest,
     MappingPreviewRequest, MappingPreviewView, MappingSaveRequest, MappingSummary, MappingView,
@@ -189,6 +190,10 @@ commands! {
     threshold_set: blocking super::settings::threshold_set [ThresholdRequest] -> Settings;
     time_zone_set: blocking super::settings::time_zone_set [TimeZoneRequest] -> Settings;
     default_currency_set: blocking super::settings::default_currency_set [DefaultCurrencyRequest] -> Settings;
+    books_status: blocking super::books::books_status [] -> BooksStatus;
+    books_connect: awaited_owned super::books::books_connect [BooksConnectRequest] -> BooksStatus;
+    books_connect_cancel: awaited super::books::books_connect_cancel [] -> BooksStatus;
+    books_disconnect: awaited super::books::books_disconnect [] -> BooksStatus;
     sync_start: awaited super::today_sync::sync_start [] -> SyncStatus;
     sync_progress: blocking super::today_sync::sync_progress [] -> SyncStatus;
     daily_totals: blocking super::today_sync::daily_totals [DailyTotalsRequest] -> DailyTotals;

@@ -191,3 +191,42 @@ impl From<chargeguard_core::check::CheckError> for ApiError {
         }
     }
 }
+
+impl From<chargeguard_core::accounting_sync::AccountingError> for ApiError {
+    fn from(e: chargeguard_core::accounting_sync::AccountingError) -> Self {
+        use chargeguard_core::accounting_sync::AccountingError as E;
+        use chargeguard_core::books::qbo::QboError;
+        use chargeguard_core::books::xero::XeroError;
+        let code = ApiErrorCode::Refused;
+        match e {
+            E::Store(s) => s.into(),
+            E::Secret(s) => s.into(),
+            E::NotConnected => ApiError::new(
+                ApiErrorCode::NotConnected,
+                "this store is not connected to QuickBooks or Xero; connect one in Settings",
+            ),
+            E::Reconnect { reason } => ApiError::new(
+                ApiErrorCode::NotConnected,
+                format!("{reason}; connect it again in Settings"),
+            ),
+            E::OtherCompany { connected, chosen } => ApiError::new(
+                code,
+                format!(
+                    "this store keeps the books of {connected}, not {chosen}; one company per store: disconnect it in Settings first, or use another store"
+                ),
+            ),
+            E::PushUndecided { action } => ApiError::new(
+                code,
+                format!(
+                    "action {action} was sent to the accounting system and its outcome is not known yet; press Recover on the Actions screen (it needs this connection) before disconnecting"
+                ),
+            ),
+            E::Consent(m) => ApiError::invalid(m),
+            e @ (E::Qbo(QboError::Transport(_) | QboError::Throttled { .. })
+            | E::Xero(XeroError::Transport(_) | XeroError::Throttled { .. })) => {
+                ApiError::new(ApiErrorCode::GatewayUnavailable, e.to_string())
+            }
+            e => ApiError::new(code, e.to_string()),
+        }
+    }
+}

@@ -151,6 +151,15 @@ pub fn render() -> Vec<(String, String)> {
         one::<DayAmounts>(&cfg, &mut out);
     }
     {
+        use super::books::*;
+        one::<BooksSystem>(&cfg, &mut out);
+        one::<BooksConnection>(&cfg, &mut out);
+        one::<ConsentState>(&cfg, &mut out);
+        one::<BooksConsent>(&cfg, &mut out);
+        one::<BooksStatus>(&cfg, &mut out);
+        one::<BooksConnectRequest>(&cfg, &mut out);
+    }
+    {
         use super::payouts::*;
         one::<PayoutView>(&cfg, &mut out);
         one::<DepositView>(&cfg, &mut out);

@@ -13,6 +13,7 @@
 //! field that could hold it, and [`Api::with_gateway_key`] is set only by the shell.
 
 pub mod audit_log;
+pub mod books;
 pub mod commands;
 pub mod error;
 pub mod generated;
@@ -57,6 +58,8 @@ pub struct Api {
     own_books: Option<PathBuf>,
     /// The Month-end screen's tie-outs, shared by every clone of this API.
     tie_outs: std::sync::Arc<monthend::TieOutCache>,
+    /// Opens the person's browser on a consent's address (the desktop shell's).
+    browser: Option<books::Browser>,
 }
 
 impl std::fmt::Debug for Api {
@@ -69,6 +72,7 @@ impl std::fmt::Debug for Api {
                 &self.gateway_key.as_ref().map(|k| k.masked()),
             )
             .field("own_books", &self.own_books)
+            .field("browser", &self.browser.is_some())
             .finish()
     }
 }
@@ -83,6 +87,7 @@ impl Api {
             gateway_key: None,
             own_books: None,
             tie_outs: Default::default(),
+            browser: None,
         }
     }
 
@@ -106,6 +111,13 @@ impl Api {
     /// Where connecting a real gateway from the demo window creates the install's own store.
     pub fn with_own_books(mut self, path: impl Into<PathBuf>) -> Api {
         self.own_books = Some(path.into());
+        self
+    }
+
+    /// Let connecting an accounting system open the person's browser on the consent
+    /// (the desktop app; a web window shows the address as a link instead).
+    pub fn with_browser(mut self, browser: books::Browser) -> Api {
+        self.browser = Some(browser);
         self
     }
 

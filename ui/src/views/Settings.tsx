@@ -5,41 +5,10 @@
 import { useCallback, useEffect, useId, useState } from "react";
 import type { PersonRole, Settings as SettingsData, ThresholdSource } from "../generated";
 import { formatAmount } from "../money";
-import { call, CommandError } from "../transport";
+import { call } from "../transport";
 import { KEY_SOURCE_WORDS, personProblem, zoneSuggestions } from "../settingsForm";
-
-const message = (e: unknown) => (e instanceof CommandError ? e.message : String(e));
-
-/** One form's outcome line: a status when it worked, an alert when it did not. */
-function Outcome(props: { ok: string | null; error: string | null }) {
-  if (props.error)
-    return (
-      <p className="error" role="alert">
-        {props.error}
-      </p>
-    );
-  if (props.ok) return <p role="status">{props.ok}</p>;
-  return null;
-}
-
-function useForm() {
-  const [ok, setOk] = useState<string | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [busy, setBusy] = useState(false);
-  const run = async (work: () => Promise<string>) => {
-    setBusy(true);
-    setOk(null);
-    setError(null);
-    try {
-      setOk(await work());
-    } catch (e) {
-      setError(message(e));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return { ok, error, busy, run };
-}
+import { AccountingSystem } from "./AccountingSystem";
+import { message, Outcome, useForm } from "./form";
 
 export function Settings(props: { user: string; onChanged: () => Promise<void> }) {
   const [settings, setSettings] = useState<SettingsData | null>(null);
@@ -71,6 +40,7 @@ export function Settings(props: { user: string; onChanged: () => Promise<void> }
       <h2 id="settings-title">Settings</h2>
       <div className="cards">
         <Gateway settings={settings} onChanged={changed} />
+        <AccountingSystem />
         <People settings={settings} onChanged={changed} />
         <Threshold settings={settings} user={props.user} onChanged={changed} />
         <TimeZone settings={settings} user={props.user} onChanged={changed} />
