@@ -8,18 +8,13 @@
 //!
 //! Run under `scripts/with-keyring.sh` (test.sh does), as `books_quickbooks.rs`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use serde_json::{Value, json};
 
 mod books_support;
 use books_support::{
-    QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids, open_findings, qbo_world,
-    stripe_charges,
+    PushCase, QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids, open_findings,
+    qbo_world, stripe_charges, synced_and_approved,
 };
-
-const PASSPHRASE: &str = "correct horse battery staple";
 
 /// A QuickBooks company whose invoice INV-7 (75.00) Stripe charged and nobody recorded,
 /// synced and reconciled; the fix proposed and approved. The action's id.
@@ -46,7 +41,7 @@ fn approved_fix() -> Pushing {
                "Line": [{"Amount": 75.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
     );
     let invoice_id = made["Invoice"][0].as_str().unwrap().to_string();
-    let action = synced_and_approved(&world, "INV-7", "orphan_charge");
+    let action = synced_and_approved(&world, connect_qbo, "INV-7", "orphan_charge");
     let admin = world.admin_token();
     Pushing {
         world,
@@ -57,71 +52,21 @@ fn approved_fix() -> Pushing {
     }
 }
 
-trait Recovering {
-    fn recovered(&self) -> Value;
-}
-
-impl Recovering for World {
-    fn recovered(&self) -> Value {
-        let deadline = std::time::Instant::now() + harness::PATIENCE;
-        loop {
-            let out = self.cli(&["--json", "--http-timeout", "1", "recover"]);
-            // 3: some outcome is still not known.
-            assert!(
-                matches!(out.status.code(), Some(0 | 3)),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-            if report["still_unknown"] == json!(0) || std::time::Instant::now() > deadline {
-                return report;
-            }
-        }
-    }
-}
-
-/// Connects Stripe and QuickBooks, syncs, reconciles, and proposes and approves the fix of
-/// `invoice`'s open finding of `kind`: the action's id.
-fn synced_and_approved(world: &World, invoice: &str, kind: &str) -> i64 {
-    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
-    harness::ok(&connect_qbo(world));
-    harness::ok(&world.cli(&["sync"]));
-    harness::ok(&world.cli(&["books", "sync"]));
-    harness::ok(&world.cli(&["reconcile"]));
-    let findings: Value =
-        serde_json::from_str(&harness::ok(&world.cli(&["--json", "findings"]))).unwrap();
-    let finding = findings
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|f| f["invoice_number"] == invoice && f["status"] == "open")
-        .unwrap_or_else(|| panic!("a finding about {invoice}: {findings}"));
-    assert_eq!(finding["kind"], kind, "{finding}");
-    world.cli_with_stdin(&["user", "add", "alice", "--role", "approver"], PASSPHRASE);
-    let proposed = harness::ok(&world.cli(&["propose", &finding["id"].to_string()]));
-    let action: i64 = proposed.trim().parse().expect("the new action's id");
-    let approved = harness::ok(&world.cli_with_stdin(
-        &["approve", &action.to_string(), "--by", "alice"],
-        PASSPHRASE,
-    ));
-    assert!(approved.contains("approved"), "{approved}");
-    action
-}
-
-impl Pushing {
-    fn action_json(&self) -> Value {
-        let all: Value =
-            serde_json::from_str(&harness::ok(&self.world.cli(&["--json", "actions"]))).unwrap();
-        all.as_array()
-            .unwrap()
-            .iter()
-            .find(|a| a["id"] == self.action)
-            .cloned()
-            .expect("the action")
+impl PushCase for Pushing {
+    fn world(&self) -> &World {
+        &self.world
     }
 
-    fn key(&self) -> String {
-        self.action_json()["key"].as_str().unwrap().to_string()
+    fn action(&self) -> i64 {
+        self.action
+    }
+
+    fn write(&self) -> (String, &'static str) {
+        (format!("/v3/company/{}/payment", self.world.realm), "POST")
+    }
+
+    fn recorded_words(&self) -> &'static str {
+        "recorded in QuickBooks"
     }
 
     /// The payments QuickBooks holds that carry the action's key in their note.
@@ -132,10 +77,6 @@ impl Pushing {
             .into_iter()
             .filter(|p| p["PrivateNote"].as_str().is_some_and(|n| n.contains(&key)))
             .collect()
-    }
-
-    fn execute(&self) -> std::process::Output {
-        self.world.cli(&["execute", &self.action.to_string()])
     }
 
     /// After any path to the end: one payment in QuickBooks for the fix, on INV-7, for
@@ -192,38 +133,6 @@ impl Pushing {
             verified.contains("holds") || verified.contains("intact"),
             "{verified}"
         );
-    }
-
-    /// `recover` (calls may take a second) run until it settles the action: a request
-    /// nothing was found for is sent again only once it has had a call's time at
-    /// QuickBooks. Its last report.
-    fn recovered(&self) -> Value {
-        self.world.recovered()
-    }
-
-    /// `chargeguard execute` with `FAILPOINTS` armed, killed once `point` is reached.
-    fn killed_at(&self, point: &str) {
-        let mut command = self.world.command(&["execute", &self.action.to_string()]);
-        command
-            .env("FAILPOINTS", format!("{point}=sleep(120000)"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child: Child = command.spawn().unwrap();
-        let marker = format!("failpoint {point} reached");
-        let mut seen = Vec::new();
-        let mut reached = false;
-        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
-            let line = line.unwrap();
-            reached = line.contains(&marker);
-            seen.push(line);
-            if reached {
-                break;
-            }
-        }
-        // SIGKILL: no destructor, no rollback hook.
-        child.kill().unwrap();
-        child.wait().unwrap();
-        assert!(reached, "{point} was never reached: {seen:#?}");
     }
 }
 
@@ -345,7 +254,7 @@ fn an_answer_lost_after_quickbooks_recorded_it_is_settled_by_recovery() {
     // QuickBooks may have forgotten the request id by the time recovery runs: the payment
     // is found by the key in its note, and nothing is sent again.
     p.world.delete("/_sandbox/qbo/requests");
-    let report = p.recovered();
+    let report = p.world.recovered();
     assert_eq!(report["succeeded"], json!(1), "{report}");
     p.assert_pushed_once();
 }
@@ -361,17 +270,7 @@ fn a_push_killed_before_or_after_the_send_happens_once() {
         ("execute.after_answer", 1),
         ("execute.before_settle", 1),
     ] {
-        let p = approved_fix();
-        p.killed_at(point);
-        assert_eq!(p.action_json()["state"], "executing", "{point}");
-        assert_eq!(p.pushed().len(), sent, "{point}");
-        // A restart: recovery finds the payment by its key, or sends the journaled request
-        // again with its request id; a second execute sends nothing.
-        let report = p.recovered();
-        assert_eq!(report["succeeded"], json!(1), "{point}: {report}");
-        let again = harness::ok(&p.execute());
-        assert!(again.contains("nothing was sent again"), "{point}: {again}");
-        p.assert_pushed_once();
+        approved_fix().killed_and_recovered(point, sent);
     }
 }
 
@@ -450,7 +349,7 @@ fn a_payment_for_a_failed_charge_is_voided_in_quickbooks_once() {
         .as_str()
         .unwrap()
         .to_string();
-    let action = synced_and_approved(&world, "INV-9", "missing_charge");
+    let action = synced_and_approved(&world, connect_qbo, "INV-9", "missing_charge");
     let admin = world.admin_token();
     // The answer is lost after QuickBooks voided it: recovery reads the payment.
     world.post(
@@ -526,37 +425,7 @@ fn every_fault_on_the_push_ends_in_one_payment(
     let Some(_keyring) = keyring_or_skip("every_fault_on_the_push") else {
         return;
     };
-    let p = approved_fix();
-    let mut armed = json!({"path": format!("/v3/company/{}/payment", p.world.realm),
-                           "method": "POST", "fault": fault, "times": 1});
-    if let Some(h) = hold_ms {
-        armed["hold_ms"] = json!(h);
-    }
-    p.world.post("/_sandbox/faults", armed);
-    let id = p.action.to_string();
-    let out = p.world.cli(&["--http-timeout", "2", "execute", &id]);
-    let said = String::from_utf8_lossy(&out.stdout);
-    // Nothing can tell a late answer from none: the action waits for recovery, unless the
-    // fault let the answer through (slow) or a throttled call was made again as asked.
-    match out.status.code() {
-        Some(0) => assert!(said.contains("recorded in QuickBooks"), "{fault}: {said}"),
-        Some(3) => {
-            assert!(said.contains("chargeguard recover"), "{fault}: {said}");
-            assert_eq!(p.pushed().len(), recorded_at_once, "{fault}");
-            let report = p.recovered();
-            assert_eq!(report["succeeded"], json!(1), "{fault}: {report}");
-        }
-        other => panic!(
-            "{fault}: exit {other:?}: {said} {}",
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    }
-    let again: Value =
-        serde_json::from_str(&harness::ok(&p.world.cli(&["--json", "recover"]))).unwrap();
-    assert_eq!(again["examined"], json!(0), "{fault}: {again}");
-    let done = harness::ok(&p.execute());
-    assert!(done.contains("nothing was sent again"), "{fault}: {done}");
-    p.assert_pushed_once();
+    approved_fix().fault_ends_in_one_payment(fault, hold_ms, recorded_at_once);
 }
 
 /// Someone recorded Stripe's charge in QuickBooks by hand, on another invoice of the same

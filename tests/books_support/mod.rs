@@ -446,3 +446,268 @@ impl QboAdmin for World {
         })
     }
 }
+
+/// `books connect xero`, keeping the organisation `tenant` when given.
+pub fn connect_xero(world: &World, tenant: Option<&str>) -> std::process::Output {
+    let mut args = vec!["xero", "--client-id", "cg-desktop"];
+    if let Some(t) = tenant {
+        args.extend(["--tenant", t]);
+    }
+    world.connect(&args, &[])
+}
+
+/// A person working in Xero, through the test's own grant (another app).
+pub struct XeroAdmin<'w> {
+    world: &'w World,
+    token: String,
+    tenant: String,
+}
+
+impl<'w> XeroAdmin<'w> {
+    pub fn of(world: &'w World, tenant_name: &str) -> XeroAdmin<'w> {
+        let url = format!(
+            "{}/identity/connect/authorize?response_type=code&client_id=admin&redirect_uri=http://localhost/cb&scope=offline_access%20accounting.transactions%20accounting.settings",
+            world.base()
+        );
+        let redirect = world.consent(&url);
+        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        world.runtime.block_on(async {
+            let tokens: Value = world
+                .http
+                .post(format!("{}/connect/token", world.base()))
+                .basic_auth("admin", Some("admin-secret"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", "http://localhost/cb"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let token = tokens["access_token"].as_str().unwrap().to_string();
+            let connections: Value = world
+                .http
+                .get(format!("{}/connections", world.base()))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let tenant = connections
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["tenantName"] == tenant_name)
+                .expect("the organisation is connected")["tenantId"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            XeroAdmin {
+                world,
+                token,
+                tenant,
+            }
+        })
+    }
+
+    pub fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        self.world.runtime.block_on(async {
+            let answer = self
+                .world
+                .http
+                .request(method, format!("{}/api.xro/2.0/{path}", self.world.base()))
+                .bearer_auth(&self.token)
+                .header("xero-tenant-id", &self.tenant)
+                .header("accept", "application/json")
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = answer.status();
+            let body: Value = answer.json().await.unwrap();
+            assert!(status.is_success(), "{path}: {status} {body}");
+            body
+        })
+    }
+}
+
+pub const PASSPHRASE: &str = "correct horse battery staple";
+
+/// Connects Stripe and the books (`connect`), syncs both, reconciles, and proposes and
+/// approves the fix of `invoice`'s open finding of `kind`: the action's id.
+pub fn synced_and_approved(
+    world: &World,
+    connect: impl Fn(&World) -> Output,
+    invoice: &str,
+    kind: &str,
+) -> i64 {
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    harness::ok(&connect(world));
+    harness::ok(&world.cli(&["sync"]));
+    harness::ok(&world.cli(&["books", "sync"]));
+    harness::ok(&world.cli(&["reconcile"]));
+    let findings: Value =
+        serde_json::from_str(&harness::ok(&world.cli(&["--json", "findings"]))).unwrap();
+    let finding = findings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["invoice_number"] == invoice && f["status"] == "open")
+        .unwrap_or_else(|| panic!("a finding about {invoice}: {findings}"));
+    assert_eq!(finding["kind"], kind, "{finding}");
+    world.cli_with_stdin(&["user", "add", "alice", "--role", "approver"], PASSPHRASE);
+    let proposed = harness::ok(&world.cli(&["propose", &finding["id"].to_string()]));
+    let action: i64 = proposed.trim().parse().expect("the new action's id");
+    let approved = harness::ok(&world.cli_with_stdin(
+        &["approve", &action.to_string(), "--by", "alice"],
+        PASSPHRASE,
+    ));
+    assert!(approved.contains("approved"), "{approved}");
+    action
+}
+
+impl World {
+    /// `recover` (calls may take a second) run until nothing is left unknown, or the
+    /// harness's patience ends: a request nothing was found for is sent again only once
+    /// it has had a call's time. Its last report.
+    pub fn recovered(&self) -> Value {
+        let deadline = std::time::Instant::now() + harness::PATIENCE;
+        loop {
+            let out = self.cli(&["--json", "--http-timeout", "1", "recover"]);
+            // 3: some outcome is still not known.
+            assert!(
+                matches!(out.status.code(), Some(0 | 3)),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            if report["still_unknown"] == json!(0) || std::time::Instant::now() > deadline {
+                return report;
+            }
+        }
+    }
+
+    /// `chargeguard execute ACTION` with `FAILPOINTS` armed, SIGKILLed once `point` is
+    /// reached (no destructor, no rollback hook).
+    pub fn killed_executing(&self, action: i64, point: &str) {
+        let mut command = self.command(&["execute", &action.to_string()]);
+        command
+            .env("FAILPOINTS", format!("{point}=sleep(120000)"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap();
+        let marker = format!("failpoint {point} reached");
+        let mut seen = Vec::new();
+        let mut reached = false;
+        for line in BufReader::new(child.stderr.take().unwrap()).lines() {
+            let line = line.unwrap();
+            reached = line.contains(&marker);
+            seen.push(line);
+            if reached {
+                break;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(reached, "{point} was never reached: {seen:#?}");
+    }
+}
+
+/// A ledger fix being pushed to an accounting system, whichever it is: what the push
+/// tests of both systems ask of it, and the trials they both run.
+pub trait PushCase {
+    fn world(&self) -> &World;
+    fn action(&self) -> i64;
+    /// The live payments in the system that carry the action's key.
+    fn pushed(&self) -> Vec<Value>;
+    /// After any path to the end: exactly one payment for the fix, and the store agrees.
+    fn assert_pushed_once(&self);
+    /// The path and method of the push's one write, where a fault is armed.
+    fn write(&self) -> (String, &'static str);
+    /// What `execute` says once done: "recorded in QuickBooks", "recorded in Xero".
+    fn recorded_words(&self) -> &'static str;
+
+    fn action_json(&self) -> Value {
+        let all: Value =
+            serde_json::from_str(&harness::ok(&self.world().cli(&["--json", "actions"]))).unwrap();
+        all.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == self.action())
+            .cloned()
+            .expect("the action")
+    }
+
+    fn key(&self) -> String {
+        self.action_json()["key"].as_str().unwrap().to_string()
+    }
+
+    fn execute(&self) -> Output {
+        self.world().cli(&["execute", &self.action().to_string()])
+    }
+
+    /// SIGKILL at `point` with `sent` payments made by then; a restart's recovery settles
+    /// it (found by its key, or the journaled request sent again), a second execute sends
+    /// nothing, and one payment stands.
+    fn killed_and_recovered(&self, point: &str, sent: usize) {
+        self.world().killed_executing(self.action(), point);
+        assert_eq!(self.action_json()["state"], "executing", "{point}");
+        assert_eq!(self.pushed().len(), sent, "{point}");
+        let report = self.world().recovered();
+        assert_eq!(report["succeeded"], json!(1), "{point}: {report}");
+        let again = harness::ok(&self.execute());
+        assert!(again.contains("nothing was sent again"), "{point}: {again}");
+        self.assert_pushed_once();
+    }
+
+    /// `fault` armed once on the push's write (held `hold_ms`), with a client that waits
+    /// two seconds: the push ends with one payment, whether the fault struck before the
+    /// system recorded it (sent again under the same key) or after (found by its key); a
+    /// second recover or execute sends nothing.
+    fn fault_ends_in_one_payment(
+        &self,
+        fault: &str,
+        hold_ms: Option<u64>,
+        recorded_at_once: usize,
+    ) {
+        let (path, method) = self.write();
+        let mut armed = json!({"path": path, "method": method, "fault": fault, "times": 1});
+        if let Some(h) = hold_ms {
+            armed["hold_ms"] = json!(h);
+        }
+        self.world().post("/_sandbox/faults", armed);
+        let id = self.action().to_string();
+        let out = self.world().cli(&["--http-timeout", "2", "execute", &id]);
+        let said = String::from_utf8_lossy(&out.stdout);
+        // Nothing can tell a late answer from none: the action waits for recovery, unless
+        // the fault let the answer through (slow) or a throttled call was made again.
+        match out.status.code() {
+            Some(0) => assert!(said.contains(self.recorded_words()), "{fault}: {said}"),
+            Some(3) => {
+                assert!(said.contains("chargeguard recover"), "{fault}: {said}");
+                assert_eq!(self.pushed().len(), recorded_at_once, "{fault}");
+                let report = self.world().recovered();
+                assert_eq!(report["succeeded"], json!(1), "{fault}: {report}");
+            }
+            other => panic!(
+                "{fault}: exit {other:?}: {said} {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+        let again: Value =
+            serde_json::from_str(&harness::ok(&self.world().cli(&["--json", "recover"]))).unwrap();
+        assert_eq!(again["examined"], json!(0), "{fault}: {again}");
+        let done = harness::ok(&self.execute());
+        assert!(done.contains("nothing was sent again"), "{fault}: {done}");
+        self.assert_pushed_once();
+    }
+}

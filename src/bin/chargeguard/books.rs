@@ -11,7 +11,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chargeguard::accounting_sync::{self, BooksProgress, BooksSyncOptions, System, connecting};
+use chargeguard::accounting_sync::{
+    self, BooksProgress, BooksSyncOptions, System, connecting, xero_connection,
+};
 use chargeguard::books::BooksSecret;
 use chargeguard::books::redirect::RedirectListener;
 use chargeguard::secret::Keyring;
@@ -38,6 +40,15 @@ enum BooksCommand {
     Status,
     /// Revoke the connection at Intuit and forget its tokens; the synced books stay.
     Disconnect,
+    /// Xero: the account (its code in the chart of accounts) payments Chargeguard records
+    /// are paid into — where Stripe's money lands, a clearing account or the bank.
+    PaymentAccount(PaymentAccountArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct PaymentAccountArgs {
+    /// The account's code, as Xero's chart of accounts shows it (like 090).
+    code: String,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -83,6 +94,15 @@ pub fn run(ctx: &Ctx, args: BooksArgs) -> anyhow::Result<ExitCode> {
         BooksCommand::Sync(a) => sync(ctx, a),
         BooksCommand::Status => status(ctx),
         BooksCommand::Disconnect => disconnect(ctx),
+        BooksCommand::PaymentAccount(a) => {
+            let mut store = ctx.open_store()?;
+            xero_connection::set_payment_account(&mut store, &a.code)?;
+            println!(
+                "payments Chargeguard records in Xero are paid into account {}",
+                a.code.trim()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

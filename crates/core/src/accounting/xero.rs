@@ -161,14 +161,36 @@ pub fn invoice(organisation: &Organisation, body: &Value) -> Result<Read<Invoice
     }))
 }
 
-/// The Stripe object a payment's reference names, if it names one.
-fn stripe_id(reference: Option<String>) -> Option<String> {
+/// What comes before the journal's key in the `Reference` of a payment Chargeguard made.
+const REFERENCE_KEY: &str = "Chargeguard ";
+
+/// The `Reference` of a payment Chargeguard records: the Stripe charge first (what a
+/// person or a sync reads as the payment's Stripe id), then the journal's key, which
+/// recovery finds the payment by (`Reference.Contains`).
+pub fn pushed_reference(charge: Option<&str>, key: &str) -> String {
+    match charge {
+        Some(c) => format!("{c} {REFERENCE_KEY}{key}"),
+        None => format!("{REFERENCE_KEY}{key}"),
+    }
+}
+
+/// Whether payment `body`'s `Reference` carries `key` as Chargeguard writes it.
+pub fn carries_key(body: &Value, key: &str) -> bool {
+    body["Reference"]
+        .as_str()
+        .and_then(|r| r.split_once(REFERENCE_KEY))
+        .is_some_and(|(_, rest)| rest.split_whitespace().next() == Some(key))
+}
+
+/// The Stripe object a payment's reference names, if it names one: the reference, or its
+/// first word (a Stripe id followed by words, as Chargeguard's own references are).
+pub fn stripe_id(reference: Option<String>) -> Option<String> {
     let reference = reference?;
-    let reference = reference.trim();
+    let first = reference.split_whitespace().next()?;
     ["ch_", "py_", "pi_"]
         .iter()
-        .any(|p| reference.starts_with(p))
-        .then(|| reference.to_string())
+        .any(|p| first.starts_with(p))
+        .then(|| first.to_string())
 }
 
 /// A Xero `Payment` on a sales invoice, as a ledger entry on `invoice_number` (the number
@@ -348,5 +370,27 @@ mod tests {
         assert_eq!(ms_of("/Date(-86400000)/"), Some(-86_400_000));
         assert_eq!(ms_of("/Date(1539993600000-0500)/"), Some(1_539_993_600_000));
         assert_eq!(ms_of("2018-10-20"), None);
+    }
+
+    #[test]
+    fn a_pushed_reference_names_the_charge_first_and_carries_the_key() {
+        let key = "cg-ledger_fix-0123456789abcdef";
+        let reference = pushed_reference(Some("ch_3OaFDbEcg9tTZuTg"), key);
+        let payment = json!({ "Reference": reference });
+        assert!(carries_key(&payment, key));
+        assert!(
+            !carries_key(&payment, "cg-ledger_fix-0123"),
+            "a prefix is not the key"
+        );
+        assert!(
+            !carries_key(&json!({"Reference": key}), key),
+            "only as Chargeguard writes it"
+        );
+        assert_eq!(
+            stripe_id(Some(reference)).as_deref(),
+            Some("ch_3OaFDbEcg9tTZuTg")
+        );
+        assert_eq!(stripe_id(Some(pushed_reference(None, key))), None);
+        assert_eq!(stripe_id(Some("Cheque 1044".into())), None);
     }
 }

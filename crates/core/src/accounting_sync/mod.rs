@@ -75,6 +75,10 @@ pub enum AccountingError {
     )]
     CorruptState { key: String, value: String },
     #[error(
+        "Xero needs the account a payment is paid into, and none is chosen: choose the one Stripe's money lands in (`chargeguard books payment-account CODE`, its code in Xero's chart of accounts); nothing was sent"
+    )]
+    NoPaymentAccount,
+    #[error(
         "action {action} was sent to the accounting system and its outcome is not known yet; run `chargeguard recover` (it needs this connection) before disconnecting"
     )]
     PushUndecided { action: i64 },

@@ -165,6 +165,60 @@ fn required(row: &Value, kind: Kind, field: &'static str) -> Result<String, Mapp
     })
 }
 
+/// The organisation as its objects read: its `BaseCurrency` (from Xero's `org`) and the
+/// business's zone (the store's setting).
+pub(crate) fn organisation(
+    store: &mut Store,
+    tenant: &str,
+    org: &Value,
+) -> Result<Organisation, AccountingError> {
+    let code = org["BaseCurrency"].as_str().unwrap_or("");
+    Ok(Organisation {
+        currency: Currency::from_code(code).map_err(|e| MappingError {
+            entity: "organisation",
+            id: tenant.to_string(),
+            field: "BaseCurrency",
+            reason: format!("{code:?} is not a currency ({e})"),
+        })?,
+        zone: store
+            .read(crate::period::day_zone)
+            .map_err(|e| AccountingError::Setting(e.to_string()))?
+            .1,
+    })
+}
+
+/// Stores a payment Xero answered a push with exactly as a sync stores it, in the caller's
+/// transaction (the one that settles the push), so the next sync finds it unchanged (a
+/// deleted one leaves the ledger, as a sync takes it off).
+pub(crate) fn store_pushed_payment(
+    tx: &StoreTx<'_>,
+    tenant: &str,
+    organisation: &Organisation,
+    row: &Value,
+    at: Timestamp,
+) -> Result<(), AccountingError> {
+    let mut report = BooksSyncReport::default();
+    let mut sources = Sources {
+        origin: format!("{SYSTEM}:{tenant}"),
+        at,
+        invoices: None,
+        payments: None,
+    };
+    Writer {
+        tx,
+        books: AccountingBooks {
+            system: SYSTEM,
+            company: tenant,
+        },
+        organisation,
+        sources: &mut sources,
+        report: &mut report,
+    }
+    .payment(row)?;
+    sources.finish(tx, &report)?;
+    Ok(())
+}
+
 /// Pulls the connected Xero organisation's sales invoices and their payments into `store`.
 pub(super) async fn sync(
     store: &mut Store,
@@ -184,19 +238,7 @@ pub(super) async fn sync(
     let org = caller
         .call(store, |c| Box::pin(async move { c.organisation().await }))
         .await?;
-    let code = org["BaseCurrency"].as_str().unwrap_or("");
-    let organisation = Organisation {
-        currency: Currency::from_code(code).map_err(|e| MappingError {
-            entity: "organisation",
-            id: tenant.id.clone(),
-            field: "BaseCurrency",
-            reason: format!("{code:?} is not a currency ({e})"),
-        })?,
-        zone: store
-            .read(crate::period::day_zone)
-            .map_err(|e| AccountingError::Setting(e.to_string()))?
-            .1,
-    };
+    let organisation = organisation(store, &tenant.id, &org)?;
     let books = AccountingBooks {
         system: SYSTEM,
         company: &tenant.id,

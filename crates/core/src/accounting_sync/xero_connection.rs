@@ -33,6 +33,9 @@ const TENANT_NAME: &str = "books.xero.tenant_name";
 const CLIENT_ID: &str = "books.xero.client_id";
 const ACCOUNT: &str = "books.xero.account";
 const RECONNECT: &str = "books.xero.reconnect";
+/// The account (its code) a payment Chargeguard records in Xero is paid into: where
+/// Stripe's money lands in the books (a Stripe clearing account, or the bank).
+const PAYMENT_ACCOUNT: &str = "books.xero.payment_account";
 
 /// An access token this close to its end (Xero's last 30 minutes) is refreshed first.
 const REFRESH_AHEAD: Duration = Duration::from_secs(120);
@@ -77,7 +80,7 @@ pub fn read_redirect(redirect: &str, state: &str) -> Result<String, AccountingEr
     })
 }
 
-fn read_connection(tx: &StoreTx<'_>) -> Result<Option<XeroConnection>, AccountingError> {
+pub(crate) fn read_connection(tx: &StoreTx<'_>) -> Result<Option<XeroConnection>, AccountingError> {
     let get = |k: &str| tx.setting(k);
     let (Some(tenant), Some(api_base), Some(token_url)) =
         (get(TENANT)?, get(API_BASE)?, get(TOKEN_URL)?)
@@ -100,6 +103,27 @@ fn read_connection(tx: &StoreTx<'_>) -> Result<Option<XeroConnection>, Accountin
         account: get(ACCOUNT)?.unwrap_or_default(),
         reconnect: get(RECONNECT)?,
     }))
+}
+
+/// The account code payments Chargeguard records in Xero are paid into, once chosen.
+pub(crate) fn payment_account(tx: &StoreTx<'_>) -> Result<Option<String>, AccountingError> {
+    Ok(tx.setting(PAYMENT_ACCOUNT)?)
+}
+
+/// Chooses the account (by its code in Xero's chart of accounts) payments Chargeguard
+/// records are paid into; Xero needs one for every payment. Kept until disconnecting.
+pub fn set_payment_account(store: &mut Store, code: &str) -> Result<(), AccountingError> {
+    let code = code.trim();
+    if code.is_empty() || code.len() > 10 {
+        return Err(AccountingError::Consent(format!(
+            "{code:?} is not an account code: give the code of the account as Xero's chart of accounts shows it (like 090)"
+        )));
+    }
+    if connection(store)?.is_none() {
+        return Err(AccountingError::NotConnected);
+    }
+    store.write(|tx| tx.set_setting(PAYMENT_ACCOUNT, code))?;
+    Ok(())
 }
 
 /// The store's Xero connection, if one was made.

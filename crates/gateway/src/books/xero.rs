@@ -77,9 +77,10 @@ impl XeroEndpoints {
 /// What Chargeguard asks for: a refresh token, the organisation's settings (its base
 /// currency and lock dates), and its invoices and payments. Xero's granular scopes: an app
 /// made on or after 2 March 2026 must ask for them (older apps have until September 2027;
-/// docs/research/xero.md §1b). Reading only, until fixes are pushed out.
+/// docs/research/xero.md §1b). Invoices are only read; payments are also written, for the
+/// fixes a bookkeeper approves (a payment recorded on its invoice, or deleted).
 pub const SCOPES: &str =
-    "offline_access accounting.settings.read accounting.invoices.read accounting.payments.read";
+    "offline_access accounting.settings.read accounting.invoices.read accounting.payments";
 
 /// A PKCE code verifier: 64 characters of `A-Z a-z 0-9 - _`, from 48 random bytes.
 pub fn new_verifier() -> BooksSecret {
@@ -126,6 +127,25 @@ pub enum XeroError {
     Transport(String),
     #[error("Xero answered something this client cannot read: {0}")]
     Decode(String),
+}
+
+impl XeroError {
+    /// Whether a write that met this error is known not to have happened: Xero refused it
+    /// (a validation error, an object not found: 4xx other than 401, 403 and 429). No
+    /// answer, a 5xx, a throttle or an unreadable answer may follow a write that was done.
+    pub fn is_definite(&self) -> bool {
+        matches!(self, XeroError::Refused { status, .. } if (400..500).contains(status))
+    }
+}
+
+/// Xero keeps an `Idempotency-Key` of at most 128 characters; a longer journal key is
+/// carried as its SHA-256 (the same key, the same idempotency key).
+pub fn idempotency_key(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if key.len() <= 128 {
+        return key.to_string();
+    }
+    format!("cg-{}", hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 /// A plain HTTP client with the timeouts every call here has.
@@ -394,6 +414,74 @@ impl XeroClient {
             Value::Null => Ok(Vec::new()),
             other => Err(XeroError::Decode(format!(
                 "Invoices is not a list: {other}"
+            ))),
+        }
+    }
+
+    /// Every payment `filter` (a `where` clause) selects, all pages read.
+    pub async fn payments_where(&self, filter: &str) -> Result<Vec<Value>, XeroError> {
+        let mut all = Vec::new();
+        for page in 1.. {
+            let mut body = answer(self.get("Payments").query(&[
+                ("where", filter.to_string()),
+                ("page", page.to_string()),
+                ("pageSize", MAX_PAGE.to_string()),
+            ]))
+            .await?;
+            let rows = match body["Payments"].take() {
+                Value::Array(rows) => rows,
+                Value::Null => Vec::new(),
+                other => {
+                    return Err(XeroError::Decode(format!(
+                        "Payments is not a list: {other}"
+                    )));
+                }
+            };
+            let full = rows.len() == MAX_PAGE;
+            all.extend(rows);
+            if !full {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// One object of `list` (`Payments`, `Invoices`) by its id.
+    pub async fn one(&self, list: &str, id: &str) -> Result<Value, XeroError> {
+        let mut body = answer(self.get(&format!("{list}/{id}"))).await?;
+        match body[list][0].take() {
+            Value::Object(o) => Ok(Value::Object(o)),
+            other => Err(XeroError::Decode(format!(
+                "the answer for {list}/{id} holds none: {other}"
+            ))),
+        }
+    }
+
+    /// Writes to `path` (`Payments` to create one, `Payments/{id}` to change one) exactly
+    /// `body`, under `idempotency_key` (see [`idempotency_key`]): the same key within
+    /// Xero's six minutes gets the first answer. The object written, as Xero answers it.
+    pub async fn write(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: &str,
+        idempotency_key: &str,
+    ) -> Result<Value, XeroError> {
+        let list = path.split('/').next().unwrap_or(path).to_string();
+        let mut answered = answer(
+            self.http
+                .request(method, format!("{}/{path}", self.api_base))
+                .bearer_auth(self.access.expose())
+                .header("xero-tenant-id", &self.tenant)
+                .header("Idempotency-Key", idempotency_key)
+                .header("Content-Type", "application/json")
+                .body(body.to_string()),
+        )
+        .await?;
+        match answered[&list][0].take() {
+            Value::Object(o) => Ok(Value::Object(o)),
+            other => Err(XeroError::Decode(format!(
+                "the answer to a {list} write holds none: {other}"
             ))),
         }
     }

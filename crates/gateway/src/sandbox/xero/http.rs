@@ -330,12 +330,39 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 /// One condition of a `where` filter: `Field=="text"`, `Field!="text"`, `Field==Guid("…")`,
-/// `Field==true`, `Field==12.5`.
+/// `Field==true`, `Field==12.5`, or one of the string methods Xero documents,
+/// `Field.Contains("text")` and `Field.StartsWith("text")` (case as given).
 #[derive(Debug, Clone, PartialEq)]
 struct Condition {
     field: String,
     wanted: String,
     negated: bool,
+    method: Option<StringMethod>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum StringMethod {
+    Contains,
+    StartsWith,
+}
+
+/// `Field.Contains("text")` or `Field.StartsWith("text")`, when `part` is one.
+fn string_method(part: &str) -> Option<Condition> {
+    let open = part.find('(')?;
+    let (field, method) = part[..open].rsplit_once('.')?;
+    let inner = part[open..].strip_prefix("(\"")?.strip_suffix("\")")?;
+    let method = match method {
+        "Contains" => StringMethod::Contains,
+        "StartsWith" => StringMethod::StartsWith,
+        _ => return None,
+    };
+    let plain = !field.is_empty() && field.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+    (plain && !inner.contains('"')).then(|| Condition {
+        field: field.to_string(),
+        wanted: inner.to_string(),
+        negated: false,
+        method: Some(method),
+    })
 }
 
 /// Parses the `where` filters the stand-in answers (equalities joined by `AND` in any
@@ -343,7 +370,7 @@ struct Condition {
 fn parse_where(filter: &str) -> Result<Vec<Condition>, XeroError> {
     let refuse = |part: &str| {
         XeroError::invalid(format!(
-            "The sandbox answers where filters of the form Field==\"value\" (or !=, Guid(\"…\"), a number, true or false) joined by AND; it cannot answer {part}"
+            "The sandbox answers where filters of the form Field==\"value\" (or !=, Guid(\"…\"), a number, true or false) or Field.Contains(\"text\") / Field.StartsWith(\"text\"), joined by AND; it cannot answer {part}"
         ))
     };
     let mut out = Vec::new();
@@ -355,7 +382,9 @@ fn parse_where(filter: &str) -> Result<Vec<Condition>, XeroError> {
             None => (rest, None),
         };
         let part = part.trim();
-        if !part.is_empty() {
+        if let Some(condition) = string_method(part) {
+            out.push(condition);
+        } else if !part.is_empty() {
             let (field, value, negated) = match (part.split_once("!="), part.split_once("==")) {
                 (Some((f, v)), _) => (f, v, true),
                 (None, Some((f, v))) => (f, v, false),
@@ -385,6 +414,7 @@ fn parse_where(filter: &str) -> Result<Vec<Condition>, XeroError> {
                 field: field.to_string(),
                 wanted,
                 negated,
+                method: None,
             });
         }
         match next {
@@ -421,6 +451,11 @@ fn field_text(row: &Value, path: &str) -> String {
 fn holds(row: &Value, conditions: &[Condition]) -> bool {
     conditions.iter().all(|c| {
         let text = field_text(row, &c.field);
+        match c.method {
+            Some(StringMethod::Contains) => return text.contains(&c.wanted),
+            Some(StringMethod::StartsWith) => return text.starts_with(&c.wanted),
+            None => {}
+        }
         let same = text.eq_ignore_ascii_case(&c.wanted)
             && (text == c.wanted || uuid_shaped(&c.wanted))
             || (text.parse::<rust_decimal::Decimal>().ok().is_some()
@@ -931,5 +966,25 @@ async fn forget_keys(State(app): State<Arc<App>>) -> Response {
     match app.transaction(|tx| Ok(state::forget_requests(tx)?)).await {
         Ok(n) => axum::Json(json!({"forgotten": n})).into_response(),
         Err(e) => sandbox_error(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn string_methods_filter_as_xero_documents_them() {
+        let row =
+            json!({"Reference": "ch_3Oa Chargeguard cg-k1", "Invoice": {"InvoiceNumber": "INV-7"}});
+        let ask = |filter: &str| holds(&row, &parse_where(filter).unwrap());
+        assert!(ask(r#"Reference.Contains("cg-k1")"#));
+        assert!(!ask(r#"Reference.Contains("cg-k2")"#));
+        assert!(ask(r#"Reference.StartsWith("ch_3Oa")"#));
+        assert!(ask(
+            r#"Invoice.InvoiceNumber.StartsWith("INV") AND Reference.Contains("Chargeguard")"#
+        ));
+        assert!(parse_where(r#"Reference.EndsWith("x")"#).is_err());
+        assert!(parse_where(r#"Reference.Contains(x)"#).is_err());
     }
 }

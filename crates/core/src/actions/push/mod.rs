@@ -1,0 +1,668 @@
+//! A ledger fix pushed out to the accounting system the store is connected to, exactly
+//! once: a payment recorded on its invoice, or a payment the books hold for a charge that
+//! never succeeded undone (voided in QuickBooks Online, deleted in Xero). Each system's
+//! reads, requests and answers are its own module (`quickbooks`, `xero`); the lifecycle
+//! here is the same for both.
+//!
+//! The lifecycle is a refund's (`execute`): the guards read the system, not only the store
+//! (the invoice is still there, open, owing at least the amount; no payment for this
+//! charge is there already; the date is after the books' closing or lock date); the
+//! request — how, where, the exact body — is journaled with `executing` before a byte
+//! leaves; the answer is settled in one transaction, the payment stored as a sync would
+//! store it (so the next sync finds it unchanged and reconcile sees the charge recorded).
+//! The system refusing it (a validation error, a closed period) is `failed`; anything else
+//! is `unknown`, for recovery.
+//!
+//! The journal's key travels as QuickBooks' `requestid` or Xero's `Idempotency-Key` (each
+//! answers a key it has seen with the first answer, for a while) and, for a payment
+//! recorded, inside the payment (QuickBooks' `PrivateNote`, Xero's `Reference`), since
+//! neither remembers a key for ever. Recovery finds the payment carrying the key (an undo
+//! it reads from the payment itself); only when it finds nothing done, the first send has
+//! had a call's time (a dead process's request may still be there) and is under 23 hours
+//! old, it sends the journaled request again, same key, same bytes. Never under another
+//! key, never to another company than the journaled one, and a refusal of that second
+//! send, or an answer that is not this action's, goes to a person (`needs_review`) rather
+//! than `failed` or `succeeded`.
+//!
+//! It must never push what the bookkeeper did not approve, nor guess an outcome.
+
+mod quickbooks;
+mod xero;
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::execute::{Executed, crash_point, guard_refused, journal_sending};
+use super::recovery::REPLAY_WINDOW_SECONDS;
+use super::{ActionError, ActionState, Plan};
+use crate::accounting_sync::{AccountingError, System, connected_system};
+use crate::store::{ActionRow, Adjustment, AdjustmentKind, MoveWith, Resolution, Sending, Store};
+use quickbooks::Qbo;
+use xero::Xero;
+
+/// Whether this fix is pushed to the accounting system rather than kept as Chargeguard's
+/// own adjustment: the store is connected to QuickBooks or Xero and the fix records a
+/// payment, or reverses one that came from there. The other kinds are still adjustments
+/// the bookkeeper enters there by hand.
+pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool, ActionError> {
+    match connected_system(store) {
+        Ok(Some(system)) => Ok(pushable(system, adjustment)),
+        Ok(None) => Ok(false),
+        Err(AccountingError::Store(e)) => Err(e.into()),
+        Err(e) => Err(ActionError::BooksUnavailable(e)),
+    }
+}
+
+fn pushable(system: System, adjustment: &Adjustment) -> bool {
+    match (adjustment.kind, system) {
+        (AdjustmentKind::RecordPayment, _) => true,
+        (AdjustmentKind::ReversePayment, System::Quickbooks) => {
+            quickbooks::voided_payment(adjustment).is_some()
+        }
+        (AdjustmentKind::ReversePayment, System::Xero) => {
+            xero::deleted_payment(adjustment).is_some()
+        }
+        _ => false,
+    }
+}
+
+/// Where an action's effect is written, for the screens: the gateway, the connected
+/// company, or Chargeguard's own adjustments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Destination {
+    /// Plain words: "Stripe", "QuickBooks company 4620…", "Xero organisation …",
+    /// "Chargeguard's ledger adjustments (enter it in your books by hand)".
+    pub words: String,
+    /// For a payment made or voided in QuickBooks: its page there, when it has one.
+    pub link: Option<String>,
+}
+
+/// Where `plan` writes; `made` is the object a succeeded action made, as journaled.
+pub fn destination(
+    tx: &crate::store::StoreTx<'_>,
+    plan: &Plan,
+    made: Option<&str>,
+) -> Result<Destination, ActionError> {
+    let adjustment = match plan {
+        Plan::LedgerFix { adjustment } => adjustment,
+        _ => {
+            return Ok(Destination {
+                words: "Stripe".into(),
+                link: None,
+            });
+        }
+    };
+    let unavailable = |e| match e {
+        AccountingError::Store(s) => ActionError::Store(s),
+        other => ActionError::BooksUnavailable(other),
+    };
+    let by_hand = Destination {
+        words: "Chargeguard's ledger adjustments (enter it in your books by hand)".into(),
+        link: None,
+    };
+    if let Some(c) =
+        crate::accounting_sync::qbo_connection::read_connection(tx).map_err(unavailable)?
+    {
+        if !pushable(System::Quickbooks, adjustment) {
+            return Ok(by_hand);
+        }
+        return Ok(Destination {
+            words: format!("QuickBooks company {}", c.realm),
+            link: made
+                .and_then(|m| m.strip_prefix("quickbooks:payment:"))
+                .and_then(|id| c.endpoints.payment_page(id)),
+        });
+    }
+    match crate::accounting_sync::xero_connection::read_connection(tx).map_err(unavailable)? {
+        Some(c) if pushable(System::Xero, adjustment) => Ok(Destination {
+            words: format!("Xero organisation {}", c.tenant.name),
+            link: None,
+        }),
+        _ => Ok(by_hand),
+    }
+}
+
+/// A push ready to leave: how, where, and the exact bytes.
+struct Prepared {
+    method: &'static str,
+    path: String,
+    body: String,
+}
+
+enum Guarded {
+    Refused(String),
+    Unavailable(AccountingError),
+}
+
+impl From<AccountingError> for Guarded {
+    fn from(e: AccountingError) -> Self {
+        Guarded::Unavailable(e)
+    }
+}
+
+/// What an answer shows about the action: the object, what was done to it, and whether
+/// it is this action's effect (its key, or the state the action leaves it in).
+struct Effect {
+    object: String,
+    /// `quickbooks:payment:ID`, `xero:payment:ID`: the action's `gateway_object_id`.
+    object_id: String,
+    done: &'static str,
+    ours: bool,
+}
+
+/// What recovery read of an undecided push.
+enum Found {
+    /// The object showing the action's effect.
+    Done(Value),
+    /// Nothing done yet: the journaled request may go again.
+    NotDone,
+    /// Something a person must look at.
+    Review(String),
+    /// The system could not be asked: still unknown.
+    Unavailable,
+}
+
+/// Whether a reference typed by hand names Stripe charge `charge`: the id, or the id cut
+/// to what the field held (at least `ch_` and a dozen characters).
+fn reference_names(reference: &str, charge: &str) -> bool {
+    let reference = reference.trim();
+    reference == charge || (reference.len() >= 15 && charge.starts_with(reference))
+}
+
+/// The connected accounting system, opened for one action.
+enum Side {
+    Quickbooks(Box<Qbo>),
+    Xero(Box<Xero>),
+}
+
+impl Side {
+    async fn open(
+        store: &mut Store,
+        timeout: Duration,
+        now: jiff::Timestamp,
+    ) -> Result<Side, AccountingError> {
+        match connected_system(store)? {
+            Some(System::Quickbooks) => Ok(Side::Quickbooks(Box::new(
+                Qbo::open(store, timeout, now).await?,
+            ))),
+            Some(System::Xero) => Ok(Side::Xero(Box::new(Xero::open(store, timeout, now).await?))),
+            None => Err(AccountingError::NotConnected),
+        }
+    }
+
+    /// "QuickBooks company …", "Xero organisation …".
+    fn words(&self) -> String {
+        match self {
+            Side::Quickbooks(q) => q.words(),
+            Side::Xero(x) => x.words(),
+        }
+    }
+
+    fn system(&self) -> &'static str {
+        match self {
+            Side::Quickbooks(_) => "quickbooks",
+            Side::Xero(_) => "xero",
+        }
+    }
+
+    fn sent_here(&self, path: &str) -> bool {
+        match self {
+            Side::Quickbooks(q) => q.sent_here(path),
+            Side::Xero(x) => x.sent_here(path),
+        }
+    }
+
+    async fn guard(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        key: &str,
+    ) -> Result<Prepared, Guarded> {
+        match self {
+            Side::Quickbooks(q) => q.guard(store, adjustment, key).await,
+            Side::Xero(x) => x.guard(store, adjustment, key).await,
+        }
+    }
+
+    async fn send(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        body: &str,
+        key: &str,
+    ) -> Result<Value, AccountingError> {
+        crash_point!("execute.before_send");
+        match self {
+            Side::Quickbooks(q) => q.send(store, adjustment, body, key).await,
+            Side::Xero(x) => x.send(store, adjustment, body, key).await,
+        }
+    }
+
+    fn effect(&self, adjustment: &Adjustment, answer: &Value, key: &str) -> Effect {
+        match self {
+            Side::Quickbooks(q) => q.effect(adjustment, answer, key),
+            Side::Xero(x) => x.effect(adjustment, answer, key),
+        }
+    }
+
+    fn keep(
+        &self,
+        tx: &crate::store::StoreTx<'_>,
+        answer: &Value,
+        now: jiff::Timestamp,
+    ) -> Result<(), AccountingError> {
+        match self {
+            Side::Quickbooks(q) => q.keep(tx, answer, now),
+            Side::Xero(x) => x.keep(tx, answer, now),
+        }
+    }
+
+    fn refused(&self, e: &AccountingError) -> Option<String> {
+        match self {
+            Side::Quickbooks(_) => Qbo::refused(e),
+            Side::Xero(_) => Xero::refused(e),
+        }
+    }
+
+    async fn find(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        key: &str,
+        first_sent: i64,
+    ) -> Found {
+        match self {
+            Side::Quickbooks(q) => q.find(store, adjustment, key, first_sent).await,
+            Side::Xero(x) => x.find(store, adjustment, key).await,
+        }
+    }
+}
+
+/// Pushes approved ledger fix `action`: guards, journal, send, settle. Each call to the
+/// system may take `timeout` (the command's `--http-timeout`).
+pub(crate) async fn execute(
+    store: &mut Store,
+    timeout: Duration,
+    action: &ActionRow,
+    adjustment: &Adjustment,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<Executed, ActionError> {
+    let id = action.id;
+    // The period may have been closed here since the fix was proposed.
+    store.read(|tx| {
+        super::journal::refuse_if_closed_at(tx, adjustment.effective_at, "a ledger fix dated")
+    })?;
+    let Some(_lease) = store.try_lease(id)? else {
+        return Err(ActionError::AlreadyInProgress {
+            target: format!("action {id}"),
+            holder: Some(id),
+        });
+    };
+    let mut side = Side::open(store, timeout, now)
+        .await
+        .map_err(ActionError::BooksUnavailable)?;
+    let prepared = match side.guard(store, adjustment, &action.idempotency_key).await {
+        Ok(prepared) => prepared,
+        Err(Guarded::Refused(reason)) => return Err(guard_refused(store, id, by, reason, now)?),
+        Err(Guarded::Unavailable(e)) => return Err(ActionError::BooksUnavailable(e)),
+    };
+
+    crash_point!("execute.before_journal");
+    journal_sending(
+        store,
+        action,
+        Sending {
+            method: prepared.method.into(),
+            path: prepared.path.clone(),
+            body: prepared.body.clone(),
+            first_sent_at: now,
+        },
+        by,
+        now,
+    )?;
+    crash_point!("execute.after_journal");
+    let answer = side
+        .send(store, adjustment, &prepared.body, &action.idempotency_key)
+        .await;
+    crash_point!("execute.after_answer");
+    settle(store, id, &side, answer, by, now)
+}
+
+/// What `execute` would send for a fix that pushes, after the same guards.
+pub(crate) async fn dry_run(
+    store: &mut Store,
+    timeout: Duration,
+    action: &ActionRow,
+    adjustment: &Adjustment,
+) -> Result<Value, ActionError> {
+    let mut side = Side::open(store, timeout, jiff::Timestamp::now())
+        .await
+        .map_err(ActionError::BooksUnavailable)?;
+    match side.guard(store, adjustment, &action.idempotency_key).await {
+        Ok(prepared) => Ok(json!({
+            "action": action.id,
+            "describe": action.plan.describe(),
+            "state": action.state,
+            "destination": side.words(),
+            "method": prepared.method,
+            "path": prepared.path,
+            "idempotency_key": action.idempotency_key,
+            "body": prepared.body,
+        })),
+        Err(Guarded::Refused(reason)) => Err(ActionError::Refused(format!(
+            "the guard would refuse: {reason}"
+        ))),
+        Err(Guarded::Unavailable(e)) => Err(ActionError::BooksUnavailable(e)),
+    }
+}
+
+/// Records the outcome of a push (first send, replay, or found by its key).
+fn settle(
+    store: &mut Store,
+    id: i64,
+    side: &Side,
+    answer: Result<Value, AccountingError>,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<Executed, ActionError> {
+    crash_point!("execute.before_settle");
+    let action = store
+        .read(|tx| tx.action(id))?
+        .ok_or(ActionError::NotFound(id))?;
+    let from = action.state;
+    if !matches!(
+        from,
+        ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview
+    ) {
+        return Ok(Executed {
+            message: format!(
+                "action {id} was settled meanwhile by another window or process: {from}"
+            ),
+            action,
+        });
+    }
+    let describe = action.plan.describe();
+    let Plan::LedgerFix { adjustment } = &action.plan else {
+        unreachable!("only ledger fixes are pushed");
+    };
+    let place = side.words();
+    match answer {
+        Ok(payment) => {
+            let effect = side.effect(adjustment, &payment, &action.idempotency_key);
+            let (object, done) = (&effect.object, effect.done);
+            // What settles the action is checked, not assumed: an answer that is not the
+            // payment this action made (or undid) goes to a person, never `succeeded`.
+            if !effect.ours {
+                let why = format!(
+                    "{place} answered with payment {object}, which does not show this action's effect (its key, or {done}): a person checks it there"
+                );
+                return review(store, id, from, &why, by, now, &describe);
+            }
+            let written = store.write(|tx| {
+                let outcome = json!({
+                    "pushed_to": side.system(),
+                    "company": place,
+                    "entity": "Payment",
+                    "id": object,
+                    "done": done,
+                });
+                tx.move_action(
+                    id,
+                    from,
+                    ActionState::Succeeded,
+                    now,
+                    MoveWith {
+                        gateway_object_id: Some(effect.object_id.clone()),
+                        outcome: Some(outcome.clone()),
+                        ..MoveWith::default()
+                    },
+                )?;
+                side.keep(tx, &payment, now)
+                    .map_err(ActionError::BooksUnavailable)?;
+                if let Some(finding_id) = action.finding_id {
+                    tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
+                }
+                tx.append_audit(
+                    now,
+                    by,
+                    "action_succeeded",
+                    &format!("action:{id}"),
+                    &outcome,
+                )?;
+                Ok(Executed {
+                    message: format!("{describe} — {done} in {place}: payment {object}"),
+                    action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
+                })
+            });
+            match written {
+                // Done there but not storable here (the invoice it pays is no longer
+                // synced): a person looks, and recovery of the others goes on.
+                Err(ActionError::BooksUnavailable(e)) => {
+                    let why = format!(
+                        "payment {object} was {done} in {place}, but the store could not take it ({e}): sync the books, then settle it"
+                    );
+                    review(store, id, from, &why, by, now, &describe)
+                }
+                other => other,
+            }
+        }
+        Err(e) => match side.refused(&e) {
+            Some(why) => move_with_message(
+                store,
+                id,
+                from,
+                ActionState::Failed,
+                &why,
+                by,
+                now,
+                &describe,
+            ),
+            None => {
+                let to = if from == ActionState::Executing {
+                    ActionState::Unknown
+                } else {
+                    from
+                };
+                let why = format!(
+                    "the outcome is not known yet ({e}); it may have been done. Nothing will be sent under another key: run `chargeguard recover` to settle it"
+                );
+                move_with_message(store, id, from, to, &why, by, now, &describe)
+            }
+        },
+    }
+}
+
+/// Hands an undecided push to a person (`needs_review`), with why.
+fn review(
+    store: &mut Store,
+    id: i64,
+    from: ActionState,
+    why: &str,
+    by: &str,
+    now: jiff::Timestamp,
+    describe: &str,
+) -> Result<Executed, ActionError> {
+    if from == ActionState::Executing {
+        move_with_message(
+            store,
+            id,
+            from,
+            ActionState::Unknown,
+            why,
+            by,
+            now,
+            describe,
+        )?;
+    }
+    let from = if from == ActionState::Executing {
+        ActionState::Unknown
+    } else {
+        from
+    };
+    move_with_message(
+        store,
+        id,
+        from,
+        ActionState::NeedsReview,
+        why,
+        by,
+        now,
+        describe,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn move_with_message(
+    store: &mut Store,
+    id: i64,
+    from: ActionState,
+    to: ActionState,
+    why: &str,
+    by: &str,
+    now: jiff::Timestamp,
+    describe: &str,
+) -> Result<Executed, ActionError> {
+    store.write(|tx| {
+        if to != from {
+            tx.move_action(
+                id,
+                from,
+                to,
+                now,
+                MoveWith::outcome(json!({ "error": why })),
+            )?;
+            tx.append_audit(
+                now,
+                by,
+                &format!("action_{to}"),
+                &format!("action:{id}"),
+                &json!({ "error": why }),
+            )?;
+        }
+        Ok(Executed {
+            message: format!("{describe} — {why}"),
+            action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
+        })
+    })
+}
+
+/// Decides an undecided push (its lease held by the caller, moved to `unknown`): found by
+/// its key (or its object's state), settled from it; else replayed within the window; else
+/// a person's review.
+pub(crate) async fn recover(
+    store: &mut Store,
+    timeout: Duration,
+    action: ActionRow,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    let id = action.id;
+    let current = |store: &mut Store| {
+        store
+            .read(|tx| tx.action(id))?
+            .ok_or(ActionError::NotFound(id))
+    };
+    let (Some(body), Some(first_sent)) = (action.request_body.clone(), action.first_sent_at) else {
+        return super::recovery::to_review(store, id, "the journal holds no request for it", now);
+    };
+    // The system cannot be asked now: still unknown, try again later.
+    let Ok(mut side) = Side::open(store, timeout, now).await else {
+        return current(store);
+    };
+    let Plan::LedgerFix { adjustment } = &action.plan else {
+        unreachable!("only ledger fixes are pushed");
+    };
+    // Only the company it was sent to can say what became of it.
+    if !action
+        .request_path
+        .as_deref()
+        .is_some_and(|p| side.sent_here(p))
+    {
+        let why = format!(
+            "it was sent to another company than the one connected now ({}): a person checks that company",
+            side.words()
+        );
+        return super::recovery::to_review(store, id, &why, now);
+    }
+    let key = &action.idempotency_key;
+    match side.find(store, adjustment, key, first_sent).await {
+        Found::Done(object) => Ok(settle(store, id, &side, Ok(object), "recovery", now)?.action),
+        Found::Review(why) => super::recovery::to_review(store, id, &why, now),
+        Found::Unavailable => current(store),
+        Found::NotDone => {
+            let pending = Pending {
+                action: &action,
+                adjustment,
+                body: &body,
+                first_sent,
+                timeout,
+            };
+            replay(store, &mut side, pending, now).await
+        }
+    }
+}
+
+/// An undecided push as the journal holds it.
+struct Pending<'a> {
+    action: &'a ActionRow,
+    adjustment: &'a Adjustment,
+    body: &'a str,
+    first_sent: i64,
+    /// How long a call may take: a request younger than this may still be at the system.
+    timeout: Duration,
+}
+
+/// Nothing done found: the journaled request again, same request id (idempotency key) and
+/// bytes, while the system may still remember it; past that, a person's review.
+async fn replay(
+    store: &mut Store,
+    side: &mut Side,
+    p: Pending<'_>,
+    now: jiff::Timestamp,
+) -> Result<ActionRow, ActionError> {
+    let id = p.action.id;
+    // A request a dead process sent may still be at the system, which says nothing of two
+    // requests with one key at once: not sent again before it has had as long as a call
+    // may take, and found by its key first.
+    let waited = now.as_second() - p.first_sent;
+    if waited
+        < i64::try_from(p.timeout.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1)
+    {
+        return store
+            .read(|tx| tx.action(id))?
+            .ok_or(ActionError::NotFound(id));
+    }
+    if waited < REPLAY_WINDOW_SECONDS {
+        let key = &p.action.idempotency_key;
+        let answer = side.send(store, p.adjustment, p.body, key).await;
+        // A refusal of the second send does not say the first never happened (the system
+        // may refuse a payment the first one already applied): a person decides.
+        if let Err(e) = &answer
+            && side.refused(e).is_some()
+        {
+            let why = format!(
+                "sent again after no trace of the first was found, {} refused it ({e}): a person checks whether the first went through",
+                side.words()
+            );
+            return super::recovery::to_review(store, id, &why, now);
+        }
+        return Ok(settle(store, id, side, answer, "recovery", now)?.action);
+    }
+    super::recovery::to_review(
+        store,
+        id,
+        &format!(
+            "{} shows nothing done under its key and the request is too old to send again safely",
+            side.words()
+        ),
+        now,
+    )
+}
+
+/// Whether a journaled ledger fix went out to the accounting system (its request kept).
+pub(crate) fn was_pushed(action: &ActionRow) -> bool {
+    action.request_path.is_some()
+}

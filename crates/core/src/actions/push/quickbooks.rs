@@ -1,0 +1,512 @@
+//! QuickBooks Online's side of a push: a payment recorded on its invoice (`POST payment`,
+//! the journal's key as its `requestid` and in its `PrivateNote`), or a payment voided
+//! (`operation=update&include=void`). The guards read the company (the invoice there, not
+//! void, owing at least the amount; no live payment for the charge; the payment to void
+//! there, not voided, paying only that invoice the same amount; both dated after the
+//! company's `BookCloseDate`). Recovery finds a recorded payment by the key in the notes
+//! of the payments created since the first send, and a void by the payment's own state.
+//!
+//! It never decides an outcome: `push` settles what it reads.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use super::{Effect, Found, Guarded, Prepared};
+use crate::accounting::qbo::{self as mapping, Company};
+use crate::accounting_sync::qbo_connection::{SYSTEM, Session};
+use crate::accounting_sync::quickbooks::{company, store_pushed_payment};
+use crate::accounting_sync::session::Caller;
+use crate::accounting_sync::{AccountingError, BooksSyncOptions};
+use crate::books::qbo::request_id;
+use crate::money::Money;
+use crate::records::InvoiceStatus;
+use crate::secret::Keyring;
+use crate::store::{AccountingBooks, Adjustment, AdjustmentKind, Store, StoreTx};
+
+/// How far before the first send recovery looks for the payment (QuickBooks' clock and
+/// ours differ; its `CreateTime` has whole seconds).
+const FIND_SLACK_SECONDS: i64 = 10 * 60;
+
+/// The QuickBooks payment a reversal voids: its ledger entry's id is `qbo:PAYMENT:INVOICE`.
+pub(super) fn voided_payment(adjustment: &Adjustment) -> Option<&str> {
+    if adjustment.kind != AdjustmentKind::ReversePayment {
+        return None;
+    }
+    let (payment, _invoice) = adjustment
+        .payment_id
+        .as_deref()?
+        .strip_prefix("qbo:")?
+        .split_once(':')?;
+    Some(payment)
+}
+
+/// The connected company, opened for one action: its objects' reading and preferences.
+pub(super) struct Qbo {
+    keyring: Keyring,
+    session: Session,
+    company: Company,
+    preferences: Value,
+}
+
+impl Qbo {
+    pub(super) async fn open(
+        store: &mut Store,
+        timeout: Duration,
+        now: jiff::Timestamp,
+    ) -> Result<Qbo, AccountingError> {
+        let keyring = Keyring::open()?;
+        let mut session = Session::open(store, &keyring, timeout, now).await?;
+        let preferences = Caller {
+            session: &mut session,
+            keyring: &keyring,
+            options: BooksSyncOptions::default(),
+        }
+        .call(store, |c| Box::pin(async move { c.preferences().await }))
+        .await?;
+        Ok(Qbo {
+            company: company(store, &preferences)?,
+            keyring,
+            session,
+            preferences,
+        })
+    }
+
+    pub(super) fn realm(&self) -> &str {
+        &self.session.connection.realm
+    }
+
+    pub(super) fn words(&self) -> String {
+        format!("QuickBooks company {}", self.realm())
+    }
+
+    fn caller(&mut self) -> Caller<'_, Session> {
+        Caller {
+            session: &mut self.session,
+            keyring: &self.keyring,
+            options: BooksSyncOptions::default(),
+        }
+    }
+
+    /// Whether a journaled request went to this company.
+    pub(super) fn sent_here(&self, path: &str) -> bool {
+        path.starts_with(&format!("/v3/company/{}/", self.realm()))
+    }
+
+    pub(super) async fn guard(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        key: &str,
+    ) -> Result<Prepared, Guarded> {
+        match voided_payment(adjustment) {
+            Some(payment) => self.guard_void(store, adjustment, payment, key).await,
+            None => self.guard_record(store, adjustment, key).await,
+        }
+    }
+
+    async fn read(
+        &mut self,
+        store: &mut Store,
+        entity: &'static str,
+        id: &str,
+    ) -> Result<Value, AccountingError> {
+        self.caller()
+            .call(store, |c| {
+                let id = id.to_string();
+                Box::pin(async move { c.read(entity, &id).await })
+            })
+            .await
+    }
+
+    /// Voiding payment `payment`: it is still there, not voided, paying only this invoice
+    /// the amount the fix reverses, and dated after the closing date.
+    async fn guard_void(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        payment: &str,
+        key: &str,
+    ) -> Result<Prepared, Guarded> {
+        let realm = self.realm().to_string();
+        let number = adjustment.invoice_number.as_str();
+        let row = match self.read(store, "Payment", payment).await {
+            Ok(row) => row,
+            Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => {
+                return Err(Guarded::Refused(format!(
+                    "QuickBooks no longer has payment {payment} (it was deleted there); sync the books and reconcile again"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        if is_voided(&row) {
+            return Err(Guarded::Refused(format!(
+                "payment {payment} is already voided in QuickBooks; sync the books and reconcile again"
+            )));
+        }
+        let invoice_id = adjustment
+            .payment_id
+            .as_deref()
+            .and_then(|p| p.rsplit_once(':'))
+            .map(|(_, i)| i)
+            .unwrap_or_default();
+        let others: Vec<String> = row["Line"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|l| l["LinkedTxn"].as_array().into_iter().flatten())
+            .filter(|t| t["TxnId"].as_str() != Some(invoice_id))
+            .filter_map(|t| t["TxnId"].as_str().map(str::to_string))
+            .collect();
+        if !others.is_empty() {
+            return Err(Guarded::Refused(format!(
+                "payment {payment} in QuickBooks also pays other transactions ({}); take its part off invoice {number} there by hand",
+                others.join(", ")
+            )));
+        }
+        let total = row["TotalAmt"].to_string();
+        let currency = adjustment.amount.currency();
+        if Money::parse(&total, currency, crate::money::Sign::NonNegative).ok()
+            != Some(adjustment.amount)
+        {
+            return Err(Guarded::Refused(format!(
+                "payment {payment} in QuickBooks is for {total} now, not the {} this fix reverses: it changed since the last sync; sync the books and reconcile again",
+                adjustment.amount
+            )));
+        }
+        if let (Some(closed), Some(dated)) = (
+            self.closing_date(),
+            row["TxnDate"]
+                .as_str()
+                .and_then(|d| d.parse::<jiff::civil::Date>().ok()),
+        ) && dated <= closed
+        {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks' books are closed through {closed} (the company's closing date), and payment {payment} is dated {dated}: reopen that period in QuickBooks, or reverse it there by hand in an open period"
+            )));
+        }
+        let body = json!({"Id": payment, "SyncToken": row["SyncToken"], "sparse": true});
+        Ok(Prepared {
+            method: "POST",
+            path: format!(
+                "/v3/company/{realm}/payment?operation=update&include=void&requestid={}",
+                request_id(key)
+            ),
+            body: body.to_string(),
+        })
+    }
+
+    fn closing_date(&self) -> Option<jiff::civil::Date> {
+        self.preferences["AccountingInfoPrefs"]["BookCloseDate"]
+            .as_str()?
+            .parse()
+            .ok()
+    }
+
+    /// Recording a payment on its invoice.
+    async fn guard_record(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        key: &str,
+    ) -> Result<Prepared, Guarded> {
+        let realm = self.realm().to_string();
+        let number = adjustment.invoice_number.as_str();
+        let books = AccountingBooks {
+            system: SYSTEM,
+            company: &realm,
+        };
+        let invoice_id = store
+            .read(|tx| tx.accounting_object_id(books, "invoice", number))
+            .map_err(AccountingError::from)?
+            .ok_or_else(|| {
+                Guarded::Refused(format!(
+                    "invoice {number} did not come from QuickBooks company {realm} (it was imported from a file): record the payment there by hand, or sync the books and propose again"
+                ))
+            })?;
+        let row = match self.read(store, "Invoice", &invoice_id).await {
+            Ok(row) => row,
+            Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => {
+                return Err(Guarded::Refused(format!(
+                    "QuickBooks no longer has invoice {number} (it was deleted there); sync the books and reconcile again"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let invoice = mapping::invoice(&self.company, &row).map_err(AccountingError::from)?;
+        if invoice.status == InvoiceStatus::Void {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is void in QuickBooks; a payment cannot be recorded on it"
+            )));
+        }
+        let currency = adjustment.amount.currency();
+        if invoice.amount.currency() != currency {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is in {} in QuickBooks, the payment in {currency}",
+                invoice.amount.currency()
+            )));
+        }
+        let paid = invoice
+            .stated_paid
+            .unwrap_or_else(|| Money::zero(currency))
+            .minor();
+        let owing = Money::from_minor(invoice.amount.minor() - paid, currency);
+        if owing.minor() < adjustment.amount.minor() {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks shows invoice {number} owing {owing}, less than the {} this fix records: a payment was recorded there since the last sync; sync the books and reconcile again",
+                adjustment.amount
+            )));
+        }
+        let customer = row["CustomerRef"]["value"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| {
+                Guarded::Unavailable(AccountingError::Mapping(mapping::MappingError {
+                    entity: "invoice",
+                    id: invoice_id.clone(),
+                    field: "CustomerRef",
+                    reason: "is missing".into(),
+                }))
+            })?;
+        if let Some(charge) = adjustment.gateway_id.as_deref()
+            && let Some(held) = self.payment_for_charge(store, &customer, charge).await?
+        {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks already holds payment {held} for charge {charge}; sync the books and reconcile again"
+            )));
+        }
+        let day = jiff::Timestamp::from_second(adjustment.effective_at)
+            .map_err(|e| Guarded::Refused(format!("the fix's date: {e}")))?
+            .to_zoned(self.company.zone.clone())
+            .date();
+        if let Some(closed) = self.closing_date()
+            && day <= closed
+        {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks' books are closed through {closed} (the company's closing date), and this payment is dated {day}: reopen that period in QuickBooks, or record it there by hand in an open period"
+            )));
+        }
+        let amount = adjustment.amount.to_decimal_string();
+        let mut body = json!({
+            "CustomerRef": {"value": customer},
+            "TxnDate": day.to_string(),
+            "CurrencyRef": {"value": currency.code()},
+            "PrivateNote": mapping::pushed_note(adjustment.gateway_id.as_deref(), key),
+            "Line": [{"LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}],
+        });
+        // QuickBooks' documented reference number length is unknown; a Stripe id that may
+        // not fit stays in the note alone.
+        if let Some(charge) = adjustment.gateway_id.as_deref().filter(|c| c.len() <= 21) {
+            body["PaymentRefNum"] = json!(charge);
+        }
+        Ok(Prepared {
+            method: "POST",
+            path: format!("/v3/company/{realm}/payment?requestid={}", request_id(key)),
+            body: with_amounts(&body, &amount),
+        })
+    }
+
+    /// A live payment of `customer` in QuickBooks that records `charge`, by id.
+    async fn payment_for_charge(
+        &mut self,
+        store: &mut Store,
+        customer: &str,
+        charge: &str,
+    ) -> Result<Option<String>, Guarded> {
+        let condition = format!("CustomerRef = '{}'", customer.replace('\'', "\\'"));
+        let payments = self
+            .caller()
+            .call(store, |c| {
+                let condition = condition.clone();
+                Box::pin(async move { c.query_all("Payment", &condition, "Id", 1000).await })
+            })
+            .await?;
+        Ok(payments
+            .iter()
+            .find(|p| !is_voided(p) && names_charge(p, charge))
+            .and_then(|p| p["Id"].as_str().map(str::to_string)))
+    }
+
+    /// Sends the journaled body under the key's request id.
+    pub(super) async fn send(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        body: &str,
+        key: &str,
+    ) -> Result<Value, AccountingError> {
+        let request = request_id(key);
+        let operation: &'static [(&'static str, &'static str)] = match voided_payment(adjustment) {
+            Some(_) => &[("operation", "update"), ("include", "void")],
+            None => &[],
+        };
+        self.caller()
+            .call(store, |c| {
+                let (body, request) = (body.to_string(), request.clone());
+                Box::pin(async move { c.write("Payment", operation, &body, &request).await })
+            })
+            .await
+    }
+
+    /// What an answer shows: the payment, whether it is this action's effect.
+    pub(super) fn effect(&self, adjustment: &Adjustment, payment: &Value, key: &str) -> Effect {
+        let object = payment["Id"].as_str().unwrap_or_default().to_string();
+        let (done, ours) = match voided_payment(adjustment) {
+            Some(target) => ("voided", object == target && is_voided(payment)),
+            None => ("recorded", mapping::carries_key(payment, key)),
+        };
+        Effect {
+            object_id: format!("quickbooks:payment:{object}"),
+            object,
+            done,
+            ours,
+        }
+    }
+
+    /// Stores the payment as a sync would.
+    pub(super) fn keep(
+        &self,
+        tx: &StoreTx<'_>,
+        payment: &Value,
+        now: jiff::Timestamp,
+    ) -> Result<(), AccountingError> {
+        store_pushed_payment(tx, self.realm(), &self.company, payment, now)
+    }
+
+    /// A definite refusal, in words; `None` when the write may have happened.
+    pub(super) fn refused(e: &AccountingError) -> Option<String> {
+        let AccountingError::Qbo(e) = e else {
+            return None;
+        };
+        if !e.is_definite() {
+            return None;
+        }
+        Some(match e.fault_code() {
+            Some("6210") => format!(
+                "QuickBooks refused it: the period is closed there ({e}); reopen it in QuickBooks or record the payment by hand in an open period"
+            ),
+            _ => format!("QuickBooks refused it: {e}"),
+        })
+    }
+
+    /// What became of an undecided push, read from the company.
+    pub(super) async fn find(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        key: &str,
+        first_sent: i64,
+    ) -> Found {
+        if let Some(payment) = voided_payment(adjustment) {
+            // A void is read from the payment: the guard saw it live, so voided means ours.
+            return match self.read(store, "Payment", payment).await {
+                Ok(row) if is_voided(&row) => Found::Done(row),
+                Ok(_) => Found::NotDone,
+                Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => Found::Review(
+                    format!("QuickBooks payment {payment} was deleted there meanwhile"),
+                ),
+                Err(_) => Found::Unavailable,
+            };
+        }
+        let since = jiff::Timestamp::from_second(first_sent - FIND_SLACK_SECONDS)
+            .unwrap_or(jiff::Timestamp::UNIX_EPOCH)
+            .to_zoned(self.company.zone.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string();
+        let condition = format!("MetaData.CreateTime >= '{since}'");
+        let found = self
+            .caller()
+            .call(store, |c| {
+                let condition = condition.clone();
+                Box::pin(async move {
+                    c.query_all("Payment", &condition, "MetaData.CreateTime", 1000)
+                        .await
+                })
+            })
+            .await;
+        let Ok(found) = found else {
+            return Found::Unavailable;
+        };
+        let mut carrying: Vec<&Value> = found
+            .iter()
+            .filter(|p| mapping::carries_key(p, key))
+            .collect();
+        carrying.dedup_by(|a, b| a["Id"] == b["Id"]);
+        match carrying.as_slice() {
+            [one] => Found::Done((*one).clone()),
+            [] => Found::NotDone,
+            several => {
+                let ids: Vec<&str> = several.iter().filter_map(|p| p["Id"].as_str()).collect();
+                Found::Review(format!(
+                    "QuickBooks holds {} payments carrying this action's key ({}): a person decides which stays",
+                    ids.len(),
+                    ids.join(", ")
+                ))
+            }
+        }
+    }
+}
+
+fn is_voided(payment: &Value) -> bool {
+    payment["PrivateNote"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("Voided"))
+}
+
+/// The body's text with `TotalAmt` and the line's `Amount` as the exact decimal (JSON
+/// numbers, as QuickBooks writes them; never through a float).
+fn with_amounts(body: &Value, amount: &str) -> String {
+    let mut text = body.to_string();
+    assert!(text.starts_with('{') && text.ends_with('}'));
+    // The line's amount goes first in its object, the total last in the body.
+    text = text.replacen(
+        "\"Line\":[{",
+        &format!("\"Line\":[{{\"Amount\":{amount},"),
+        1,
+    );
+    text.pop();
+    format!("{text},\"TotalAmt\":{amount}}}")
+}
+
+/// Whether a QuickBooks payment records Stripe charge `charge`: its reference number is
+/// the id, or the id cut to what the field held when typed by hand (at least `ch_` and a
+/// dozen characters: QuickBooks' documented length is not known), or Chargeguard's note
+/// names it exactly.
+fn names_charge(payment: &Value, charge: &str) -> bool {
+    let reference = payment["PaymentRefNum"].as_str().unwrap_or("").trim();
+    super::reference_names(reference, charge)
+        || mapping::charge_in_note(payment).as_deref() == Some(charge)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payment_names_its_charge_whole_cut_by_hand_or_in_our_note_and_not_a_longer_one() {
+        let charge = "ch_3OaFDbEcg9tTZuTg1AbCdEf";
+        let with =
+            |reference: &str, note: &str| json!({"PaymentRefNum": reference, "PrivateNote": note});
+        assert!(names_charge(&with(charge, ""), charge));
+        assert!(names_charge(&with(&charge[..21], ""), charge), "cut to 21");
+        assert!(
+            !names_charge(&with("ch_3Oa", ""), charge),
+            "too short to say"
+        );
+        let note = mapping::pushed_note(Some(charge), "cg-k");
+        assert!(names_charge(&with("", &note), charge));
+        let longer = mapping::pushed_note(Some(&format!("{charge}9")), "cg-k");
+        assert!(!names_charge(&with("", &longer), charge), "{longer}");
+    }
+
+    #[test]
+    fn amounts_go_into_the_body_as_exact_json_numbers() {
+        let body = json!({"CustomerRef": {"value": "1"}, "Line": [{"LinkedTxn": []}]});
+        let text = with_amounts(&body, "1234567890123.45");
+        assert!(text.contains("\"Amount\":1234567890123.45,"), "{text}");
+        assert!(text.ends_with(",\"TotalAmt\":1234567890123.45}"), "{text}");
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed["CustomerRef"]["value"], "1");
+        assert!(parsed["Line"][0]["LinkedTxn"].is_array());
+    }
+}

@@ -1,0 +1,456 @@
+//! A ledger fix pushed out to Xero, exactly once, as a bookkeeper does it: a Stripe charge
+//! Xero has no payment for is found, its fix (record the payment on its invoice) proposed,
+//! approved and executed with `chargeguard`, and the payment lands in the stand-in's books
+//! over real loopback HTTP, paid into the account the bookkeeper chose, its `Reference`
+//! naming the charge and carrying the journal's key. Then what it must survive: a double
+//! execute, the organisation's lock date, an answer lost after Xero recorded it (and Xero's
+//! six minutes of idempotency long gone), SIGKILL around the send, and every sandbox
+//! fault. After each, Xero holds one payment for the fix, never two, and the next sync
+//! changes nothing. A payment Xero holds for a charge that failed is deleted there, once.
+//!
+//! Run under `scripts/with-keyring.sh` (test.sh does), as `books_xero.rs`.
+
+use serde_json::{Value, json};
+
+mod books_support;
+use books_support::{
+    PushCase, World, XeroAdmin, connect_xero, harness, keyring_or_skip, ledger_ids, open_findings,
+    stripe_charges, synced_and_approved,
+};
+
+const ORGANISATION: &str = "Bedrock Ltd";
+
+fn connect(world: &World) -> std::process::Output {
+    connect_xero(world, None)
+}
+
+/// An organisation with contact Betty and invoice `number` for `amount` (exact text).
+fn organisation_with_invoice(world: &World, number: &str, amount: &str) -> String {
+    world.post(
+        "/_sandbox/xero/tenants",
+        json!({"tenant": "9a1b2c3d-0000-4000-8000-00000000000a", "name": ORGANISATION, "currency": "USD"}),
+    );
+    let admin = XeroAdmin::of(world, ORGANISATION);
+    let contact = admin.call(
+        reqwest::Method::PUT,
+        "Contacts",
+        json!({"Contacts": [{"Name": "Betty Rubble"}]}),
+    )["Contacts"][0]["ContactID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let amount: Value = serde_json::from_str(amount).unwrap();
+    let made = admin.call(
+        reqwest::Method::PUT,
+        "Invoices",
+        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": number,
+               "Status": "AUTHORISED", "Date": "2026-11-20", "DueDate": "2026-12-20",
+               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}]}]}),
+    );
+    made["Invoices"][0]["InvoiceID"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Xero's invoice INV-7 (75.00) Stripe charged and nobody recorded, synced and
+/// reconciled; the fix proposed and approved; the payment account chosen.
+struct Pushing {
+    world: World,
+    action: i64,
+    charge: String,
+    invoice_id: String,
+}
+
+fn approved_fix() -> Pushing {
+    let world = World::new();
+    let charge = stripe_charges(&world, &[("INV-7", 7_500)]).remove(0);
+    let invoice_id = organisation_with_invoice(&world, "INV-7", "75.00");
+    let action = synced_and_approved(&world, connect, "INV-7", "orphan_charge");
+    harness::ok(&world.cli(&["books", "payment-account", "090"]));
+    Pushing {
+        world,
+        action,
+        charge,
+        invoice_id,
+    }
+}
+
+impl Pushing {
+    fn admin(&self) -> XeroAdmin<'_> {
+        XeroAdmin::of(&self.world, ORGANISATION)
+    }
+}
+
+impl PushCase for Pushing {
+    fn world(&self) -> &World {
+        &self.world
+    }
+
+    fn action(&self) -> i64 {
+        self.action
+    }
+
+    fn write(&self) -> (String, &'static str) {
+        ("/api.xro/2.0/Payments".to_string(), "PUT")
+    }
+
+    fn recorded_words(&self) -> &'static str {
+        "recorded in Xero"
+    }
+
+    /// Xero's live payments whose reference carries the action's key.
+    fn pushed(&self) -> Vec<Value> {
+        let key = self.key();
+        let all = self
+            .admin()
+            .call(reqwest::Method::GET, "Payments", Value::Null);
+        all["Payments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["Status"] != "DELETED")
+            .filter(|p| p["Reference"].as_str().is_some_and(|r| r.contains(&key)))
+            .cloned()
+            .collect()
+    }
+
+    /// After any path to the end: one payment in Xero for the fix, on INV-7, into account
+    /// 090, naming the charge; the invoice paid there; the action succeeded naming it; the
+    /// store's ledger holds it as the sync would; a sync finds nothing new; no finding.
+    fn assert_pushed_once(&self) {
+        let pushed = self.pushed();
+        assert_eq!(pushed.len(), 1, "one payment for the fix: {pushed:?}");
+        let payment = &pushed[0];
+        assert_eq!(
+            payment["Invoice"]["InvoiceID"], self.invoice_id,
+            "{payment}"
+        );
+        assert_eq!(payment["Account"]["Code"], "090", "{payment}");
+        assert!(
+            payment["Reference"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{} ", self.charge)),
+            "the reference names the charge first: {payment}"
+        );
+        let invoice = self.admin().call(
+            reqwest::Method::GET,
+            &format!("Invoices/{}", self.invoice_id),
+            Value::Null,
+        );
+        assert_eq!(invoice["Invoices"][0]["Status"], "PAID", "{invoice}");
+        let action = self.action_json();
+        assert_eq!(action["state"], "succeeded", "{action}");
+        let id = payment["PaymentID"].as_str().unwrap();
+        assert_eq!(
+            action["gateway_object_id"],
+            format!("xero:payment:{id}"),
+            "{action}"
+        );
+        assert_eq!(ledger_ids(&self.world.db()), [format!("xero:{id}")]);
+        let again = harness::ok(&self.world.cli(&["books", "sync"]));
+        assert!(
+            again.contains("0 new ledger entries, 0 changed"),
+            "the push is already in the store as the sync has it: {again}"
+        );
+        harness::ok(&self.world.cli(&["reconcile"]));
+        let open = open_findings(&self.world);
+        assert!(
+            !open.iter().any(|(_, n)| n == "INV-7"),
+            "the charge is recorded now: {open:?}"
+        );
+    }
+}
+
+#[test]
+fn a_recorded_payment_is_pushed_to_xero_exactly_once() {
+    let Some(_keyring) = keyring_or_skip("a_recorded_payment_is_pushed_to_xero") else {
+        return;
+    };
+    let world = World::new();
+    let charge = stripe_charges(&world, &[("INV-7", 7_500)]).remove(0);
+    let invoice_id = organisation_with_invoice(&world, "INV-7", "75.00");
+    let action = synced_and_approved(&world, connect, "INV-7", "orphan_charge");
+    let p = Pushing {
+        world,
+        action,
+        charge,
+        invoice_id,
+    };
+    let id = p.action.to_string();
+
+    // Xero needs the account the payment is paid into: asked for, and the approved fix
+    // waits for it rather than being cancelled.
+    let (_, stderr) = harness::refused(&p.execute());
+    assert!(stderr.contains("books payment-account"), "{stderr}");
+    assert_eq!(p.action_json()["state"], "approved");
+    harness::ok(&p.world.cli(&["books", "payment-account", "090"]));
+
+    // Before anything leaves, the bookkeeper sees where it goes and what.
+    let dry: Value =
+        serde_json::from_str(&harness::ok(&p.world.cli(&["execute", &id, "--dry-run"]))).unwrap();
+    assert_eq!(
+        dry["destination"],
+        format!("Xero organisation {ORGANISATION}")
+    );
+    assert_eq!(dry["method"], "PUT", "{dry}");
+    let body: Value = serde_json::from_str(dry["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body["Invoice"]["InvoiceID"], p.invoice_id, "{dry}");
+    assert!(
+        dry["body"].as_str().unwrap().contains("\"Amount\":75.00"),
+        "{dry}"
+    );
+    assert_eq!(
+        body["Reference"],
+        format!("{} Chargeguard {}", p.charge, p.key()),
+        "{dry}"
+    );
+    assert!(p.pushed().is_empty(), "a dry run sends nothing");
+
+    let api = chargeguard::api::Api::new(p.world.db());
+    let finding_id = p.action_json()["finding_id"].as_u64().unwrap() as u32;
+    let detail =
+        chargeguard::api::finding(&api, &chargeguard::api::json::IdRequest { id: finding_id })
+            .unwrap();
+    assert_eq!(
+        detail.fix.expect("a fix").destination,
+        format!("Xero organisation {ORGANISATION}")
+    );
+
+    let done = harness::ok(&p.execute());
+    assert!(
+        done.contains(&format!("recorded in Xero organisation {ORGANISATION}")),
+        "{done}"
+    );
+    p.assert_pushed_once();
+
+    // A double click, a second window: nothing is sent again.
+    let again = harness::ok(&p.execute());
+    assert!(again.contains("nothing was sent again"), "{again}");
+    assert_eq!(p.pushed().len(), 1);
+}
+
+#[test]
+fn a_locked_period_in_xero_refuses_the_push_and_says_so() {
+    let Some(_keyring) = keyring_or_skip("a_locked_period_in_xero") else {
+        return;
+    };
+    let p = approved_fix();
+    let today = jiff::Zoned::now().date().to_string();
+    p.world.post(
+        "/_sandbox/xero/lock",
+        json!({"tenant": "9a1b2c3d-0000-4000-8000-00000000000a", "period_lock_date": today}),
+    );
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("locked through") && stderr.contains("lock date"),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty(), "nothing reached Xero");
+    assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+#[test]
+fn an_answer_lost_after_xero_recorded_it_is_found_by_its_reference() {
+    let Some(_keyring) = keyring_or_skip("an_answer_lost_after_xero_recorded_it") else {
+        return;
+    };
+    let p = approved_fix();
+    p.world.post(
+        "/_sandbox/faults",
+        json!({"path": "/api.xro/2.0/Payments", "method": "PUT",
+               "fault": "error_500_after_commit", "times": 1}),
+    );
+    let out = p.execute();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("not known yet") && said.contains("chargeguard recover"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(p.action_json()["state"], "unknown");
+    assert_eq!(p.pushed().len(), 1, "Xero did record it");
+    // Xero forgets an Idempotency-Key after six minutes: recovery finds the payment by
+    // the key in its reference, and sends nothing again.
+    p.world.delete("/_sandbox/xero/idempotency_keys");
+    let report = p.world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    p.assert_pushed_once();
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_push_to_xero_killed_before_or_after_the_send_happens_once() {
+    let Some(_keyring) = keyring_or_skip("a_push_to_xero_killed") else {
+        return;
+    };
+    for (point, sent) in [
+        ("execute.after_journal", 0),
+        ("execute.after_answer", 1),
+        ("execute.before_settle", 1),
+    ] {
+        approved_fix().killed_and_recovered(point, sent);
+    }
+}
+
+/// Every sandbox fault on the push's one write, with a client that waits two seconds: the
+/// push ends recorded once, whether the fault struck before Xero recorded it (sent again,
+/// same Idempotency-Key) or after (its answer replayed, or found by its reference).
+#[rstest::rstest]
+#[case::lose_response_after_commit("lose_response_after_commit", None, 1)]
+#[case::timeout_before_commit("timeout_before_commit", Some(3000), 0)]
+#[case::timeout_after_commit("timeout_after_commit", Some(3000), 1)]
+#[case::error_500_before_commit("error_500_before_commit", None, 0)]
+#[case::error_500_after_commit("error_500_after_commit", None, 1)]
+#[case::error_503_before_commit("error_503_before_commit", None, 0)]
+#[case::rate_limit("rate_limit", None, 0)]
+#[case::slow("slow", Some(300), 1)]
+fn every_fault_on_the_push_to_xero_ends_in_one_payment(
+    #[case] fault: &str,
+    #[case] hold_ms: Option<u64>,
+    #[case] recorded_at_once: usize,
+) {
+    let Some(_keyring) = keyring_or_skip("every_fault_on_the_push_to_xero") else {
+        return;
+    };
+    approved_fix().fault_ends_in_one_payment(fault, hold_ms, recorded_at_once);
+}
+
+/// Someone recorded Stripe's charge in Xero by hand since the sync, on another invoice,
+/// the reference cut to its first 20 characters: INV-7 still owes, so only the check for
+/// a payment naming the charge stops a second record of the same money.
+#[test]
+fn a_charge_recorded_by_hand_in_xero_stops_the_push() {
+    let Some(_keyring) = keyring_or_skip("a_charge_recorded_by_hand_in_xero") else {
+        return;
+    };
+    let p = approved_fix();
+    let admin = p.admin();
+    let contact = admin.call(
+        reqwest::Method::GET,
+        &format!("Invoices/{}", p.invoice_id),
+        Value::Null,
+    )["Invoices"][0]["Contact"]["ContactID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let other = admin.call(
+        reqwest::Method::PUT,
+        "Invoices",
+        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": "INV-8",
+               "Status": "AUTHORISED", "Date": "2026-11-22",
+               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 75, "AccountCode": "200"}]}]}),
+    )["Invoices"][0]["InvoiceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(p.charge.len() > 20, "{}", p.charge);
+    admin.call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Invoice": {"InvoiceID": other}, "Account": {"Code": "090"}, "Amount": 75,
+               "Date": "2026-11-23", "Reference": &p.charge[..20]}),
+    );
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("already holds payment") && stderr.contains(&p.charge),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty(), "nothing was pushed");
+    assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+/// Xero records INV-9 (50.00) paid by a Stripe charge that failed: the fix deletes that
+/// payment in Xero (its reversal), once, and the invoice is owed again.
+#[test]
+fn a_payment_for_a_failed_charge_is_deleted_in_xero_once() {
+    let Some(_keyring) = keyring_or_skip("a_payment_for_a_failed_charge_is_deleted") else {
+        return;
+    };
+    let world = World::new();
+    let now = jiff::Timestamp::now().as_second();
+    let seeded = world.post(
+        "/_sandbox/seed",
+        json!({"charges": [{"amount": 5_000, "currency": "usd", "created": now - 86_400,
+               "customer": "cus_wilma", "status": "failed",
+               "metadata": {"invoice_number": "INV-9"}}]}),
+    );
+    let failed = seeded["charges"][0].as_str().unwrap().to_string();
+    let invoice_id = organisation_with_invoice(&world, "INV-9", "50.00");
+    let yesterday = jiff::Timestamp::from_second(now - 86_400)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    let payment_id = {
+        let admin = XeroAdmin::of(&world, ORGANISATION);
+        admin.call(
+            reqwest::Method::PUT,
+            "Payments",
+            json!({"Invoice": {"InvoiceID": invoice_id}, "Account": {"Code": "090"}, "Amount": 50,
+                   "Date": yesterday, "Reference": failed}),
+        )["Payments"][0]["PaymentID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let action = synced_and_approved(&world, connect, "INV-9", "missing_charge");
+    // The answer is lost after Xero deleted it: recovery reads the payment.
+    world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/api.xro/2.0/Payments/{payment_id}"), "method": "POST",
+               "fault": "error_500_after_commit", "times": 1}),
+    );
+    let out = world.cli(&["execute", &action.to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("not known yet"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    let again = harness::ok(&world.cli(&["execute", &action.to_string()]));
+    assert!(again.contains("nothing was sent again"), "{again}");
+
+    let admin = XeroAdmin::of(&world, ORGANISATION);
+    let payment = admin.call(
+        reqwest::Method::GET,
+        &format!("Payments/{payment_id}"),
+        Value::Null,
+    );
+    assert_eq!(payment["Payments"][0]["Status"], "DELETED", "{payment}");
+    let invoice = admin.call(
+        reqwest::Method::GET,
+        &format!("Invoices/{invoice_id}"),
+        Value::Null,
+    );
+    assert_eq!(invoice["Invoices"][0]["Status"], "AUTHORISED", "{invoice}");
+    assert!(
+        matches!(
+            invoice["Invoices"][0]["AmountDue"].to_string().as_str(),
+            "50" | "50.0" | "50.00"
+        ),
+        "owed again: {invoice}"
+    );
+    assert!(
+        ledger_ids(&world.db()).is_empty(),
+        "the payment left the ledger"
+    );
+    let synced = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(
+        synced.contains("0 new ledger entries, 0 changed"),
+        "{synced}"
+    );
+    harness::ok(&world.cli(&["reconcile"]));
+    let open = open_findings(&world);
+    assert!(
+        !open
+            .iter()
+            .any(|(k, n)| n == "INV-9" && k == "missing_charge"),
+        "{open:?}"
+    );
+}
