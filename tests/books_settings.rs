@@ -209,9 +209,30 @@ fn settings_connects_xero_and_a_cancelled_consent_frees_its_port_and_connects_no
         "{:?}",
         done.connection
     );
-    assert_eq!(
-        done.connection.unwrap().name,
-        "Xero organisation Bedrock Ltd"
-    );
+    let connection = done.connection.unwrap();
+    assert_eq!(connection.name, "Xero organisation Bedrock Ltd");
     harness::ok(&world.cli(&["books", "sync"]));
+
+    // Xero needs the account payments go into before a fix can record one.
+    assert_eq!(connection.payment_account, None);
+    let blank = call(&world, &api, "books_payment_account", json!({"code": "  "})).unwrap_err();
+    assert_eq!(blank.code, ApiErrorCode::InvalidInput, "{blank:?}");
+    let chosen: BooksStatus = serde_json::from_value(
+        call(
+            &world,
+            &api,
+            "books_payment_account",
+            json!({"code": "090"}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        chosen.connection.unwrap().payment_account.as_deref(),
+        Some("090")
+    );
+    assert!(
+        harness::ok(&world.cli(&["books", "status"])).contains("go into account 090"),
+        "the command line reads the same choice"
+    );
 }

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{Api, ApiError, ApiErrorCode, now};
-use chargeguard_core::accounting_sync::{System, connecting};
+use chargeguard_core::accounting_sync::{System, connecting, xero_connection};
 use chargeguard_core::books::BooksSecret;
 use chargeguard_core::books::redirect::RedirectListener;
 use chargeguard_core::secret::Keyring;
@@ -64,6 +64,17 @@ pub struct BooksConnection {
     /// Set when the system refused the grant or dropped the company: why, and that it
     /// must be connected again.
     pub reconnect: Option<String>,
+    /// Xero: the account (its code) the payments Chargeguard records are paid into;
+    /// `None` until chosen (a fix recording a payment then waits for it).
+    pub payment_account: Option<String>,
+}
+
+/// Xero's account for the payments Chargeguard records.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[ts(export_to = "PaymentAccountRequest.ts")]
+pub struct PaymentAccountRequest {
+    /// Its code in Xero's chart of accounts (like `090`).
+    pub code: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
@@ -302,13 +313,23 @@ pub fn books_status(api: &Api) -> Result<BooksStatus, ApiError> {
     let connection = connecting::status(&mut store)?.map(|s| BooksConnection {
         system: BooksSystem::of(s.system),
         name: s.to_string(),
-        reconnect: s.reconnect,
+        reconnect: s.reconnect.clone(),
+        payment_account: s.payment_account.clone(),
     });
     let consent = consents().get(api.db()).map(|c| c.view.clone());
     Ok(BooksStatus {
         connection,
         consent,
     })
+}
+
+/// Chooses the Xero account the payments Chargeguard records are paid into.
+pub fn books_payment_account(
+    api: &Api,
+    request: &PaymentAccountRequest,
+) -> Result<BooksStatus, ApiError> {
+    xero_connection::set_payment_account(&mut api.open()?, &request.code)?;
+    books_status(api)
 }
 
 /// Revokes the grant at the system and forgets its tokens; the synced books stay.

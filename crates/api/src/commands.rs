@@ -130,7 +130,7 @@ const CHANGE_THE_BOOKS: &[&str] = &[
 ];
 
 use super::audit_log::{AuditPage, AuditQuery};
-use super::books::{BooksConnectRequest, BooksStatus};
+use super::books::{BooksConnectRequest, BooksStatus, PaymentAccountRequest};
 use super::imports::{
     FileKindView, FileRequest, ImportCsvRequest, ImportOutcome, MappingNameRequest,
     MappingPreviewRequest, MappingPreviewView, MappingSaveRequest, MappingSummary, MappingView,
@@ -194,6 +194,7 @@ commands! {
     books_connect: awaited_owned super::books::books_connect [BooksConnectRequest] -> BooksStatus;
     books_connect_cancel: awaited super::books::books_connect_cancel [] -> BooksStatus;
     books_disconnect: awaited super::books::books_disconnect [] -> BooksStatus;
+    books_payment_account: blocking super::books::books_payment_account [PaymentAccountRequest] -> BooksStatus;
     sync_start: awaited super::today_sync::sync_start [] -> SyncStatus;
     sync_progress: blocking super::today_sync::sync_progress [] -> SyncStatus;
     daily_totals: blocking super::today_sync::daily_totals [DailyTotalsRequest] -> DailyTotals;

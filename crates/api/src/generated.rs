@@ -158,6 +158,7 @@ pub fn render() -> Vec<(String, String)> {
         one::<BooksConsent>(&cfg, &mut out);
         one::<BooksStatus>(&cfg, &mut out);
         one::<BooksConnectRequest>(&cfg, &mut out);
+        one::<PaymentAccountRequest>(&cfg, &mut out);
     }
     {
         use super::payouts::*;

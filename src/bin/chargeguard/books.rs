@@ -237,7 +237,17 @@ fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
             println!("not connected: run `chargeguard books connect quickbooks` (or `xero`)");
         }
         Some(status) => match &status.reconnect {
-            None => println!("connected to {status}"),
+            None => {
+                println!("connected to {status}");
+                if status.system == System::Xero {
+                    match &status.payment_account {
+                        Some(code) => println!("payments recorded there go into account {code}"),
+                        None => println!(
+                            "no account chosen for the payments fixes record there: `chargeguard books payment-account CODE`"
+                        ),
+                    }
+                }
+            }
             Some(reason) => {
                 println!("{status}: connect again ({reason}; `chargeguard books connect`)");
                 return Ok(ExitCode::from(1));

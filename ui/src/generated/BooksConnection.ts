@@ -13,4 +13,9 @@ name: string,
  * Set when the system refused the grant or dropped the company: why, and that it
  * must be connected again.
  */
-reconnect: string | null, };
+reconnect: string | null, 
+/**
+ * Xero: the account (its code) the payments Chargeguard records are paid into;
+ * `None` until chosen (a fix recording a payment then waits for it).
+ */
+payment_account: string | null, };

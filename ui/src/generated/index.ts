@@ -79,6 +79,7 @@ export type * from "./MonthRequest";
 export type * from "./PackageProblem";
 export type * from "./PackageVerified";
 export type * from "./PathRequest";
+export type * from "./PaymentAccountRequest";
 export type * from "./PayoutRequest";
 export type * from "./PayoutView";
 export type * from "./PeriodCloseView";

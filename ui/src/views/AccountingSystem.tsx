@@ -220,6 +220,9 @@ export function AccountingSystem() {
           </button>
         </form>
       )}
+      {connection?.system === "xero" && !connection.reconnect && (
+        <PaymentAccount chosen={connection.payment_account} onChosen={setStatus} />
+      )}
       {connection && (
         <button type="button" onClick={() => void disconnect()} disabled={form.busy || waiting}>
           Disconnect {connection.name}
@@ -227,5 +230,40 @@ export function AccountingSystem() {
       )}
       <Outcome ok={form.ok} error={form.error} />
     </section>
+  );
+}
+
+/** Xero's account for the payments Chargeguard records: Xero needs one for each. */
+function PaymentAccount(props: { chosen: string | null; onChosen: (s: BooksStatus) => void }) {
+  const [code, setCode] = useState(props.chosen ?? "");
+  const form = useForm();
+  const id = useId();
+  const save = () =>
+    form.run(async () => {
+      const next = await call("books_payment_account", { code });
+      props.onChosen(next);
+      return `Payments Chargeguard records in Xero now go into account ${next.connection?.payment_account ?? code}.`;
+    });
+  return (
+    <form
+      aria-label="Xero payment account"
+      className="stack"
+      onSubmit={(e) => {
+        e.preventDefault();
+        void save();
+      }}
+    >
+      <p data-testid="books-payment-account">
+        {props.chosen
+          ? `Payments a fix records go into account ${props.chosen}.`
+          : "Choose the account Stripe's money lands in: Xero needs one before a fix can record a payment."}
+      </p>
+      <label htmlFor={id}>Account code in Xero's chart of accounts (like 090)</label>
+      <input id={id} value={code} maxLength={10} onChange={(e) => setCode(e.target.value)} />
+      <button type="submit" disabled={form.busy || code.trim() === ""}>
+        Set payment account
+      </button>
+      <Outcome ok={form.ok} error={form.error} />
+    </form>
   );
 }

@@ -224,6 +224,7 @@ impl Pending {
                     system: System::Quickbooks,
                     company: connected.realm,
                     reconnect: None,
+                    payment_account: None,
                 })
             }
             Finish::Xero {
@@ -250,6 +251,7 @@ impl Pending {
                     system: System::Xero,
                     company: connected.tenant.name,
                     reconnect: None,
+                    payment_account: store.read(xero_connection::payment_account)?,
                 })
             }
         }
@@ -264,6 +266,9 @@ pub struct Status {
     pub company: String,
     /// Set when the system refused the grant or dropped the company: connect again.
     pub reconnect: Option<String>,
+    /// Xero: the account (its code) payments Chargeguard records are paid into, once
+    /// chosen (`xero_connection::set_payment_account`).
+    pub payment_account: Option<String>,
 }
 
 impl std::fmt::Display for Status {
@@ -282,6 +287,7 @@ pub fn status(store: &mut Store) -> Result<Option<Status>, AccountingError> {
             system: System::Quickbooks,
             company: c.realm,
             reconnect: c.reconnect,
+            payment_account: None,
         }));
     }
     if let Some(c) = xero_connection::connection(store)? {
@@ -289,6 +295,7 @@ pub fn status(store: &mut Store) -> Result<Option<Status>, AccountingError> {
             system: System::Xero,
             company: c.tenant.name,
             reconnect: c.reconnect,
+            payment_account: store.read(xero_connection::payment_account)?,
         }));
     }
     Ok(None)
