@@ -80,6 +80,29 @@ impl Pushing {
     fn admin(&self) -> XeroAdmin<'_> {
         XeroAdmin::of(&self.world, ORGANISATION)
     }
+
+    /// Another open invoice `number` (75.00) of INV-7's contact: its id.
+    fn other_invoice(&self, number: &str) -> String {
+        let admin = self.admin();
+        let contact = admin.call(
+            reqwest::Method::GET,
+            &format!("Invoices/{}", self.invoice_id),
+            Value::Null,
+        )["Invoices"][0]["Contact"]["ContactID"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        admin.call(
+            reqwest::Method::PUT,
+            "Invoices",
+            json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": number,
+                   "Status": "AUTHORISED", "Date": "2026-11-22",
+                   "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 75, "AccountCode": "200"}]}]}),
+        )["Invoices"][0]["InvoiceID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
 }
 
 impl PushCase for Pushing {
@@ -237,11 +260,28 @@ fn a_locked_period_in_xero_refuses_the_push_and_says_so() {
         return;
     };
     let p = approved_fix();
-    let today = jiff::Zoned::now().date().to_string();
-    p.world.post(
-        "/_sandbox/xero/lock",
-        json!({"tenant": "9a1b2c3d-0000-4000-8000-00000000000a", "period_lock_date": today}),
+    let lock = |date: String| {
+        p.world.post(
+            "/_sandbox/xero/lock",
+            json!({"tenant": "9a1b2c3d-0000-4000-8000-00000000000a", "period_lock_date": date}),
+        )
+    };
+    // Locked through the day before the payment's: it may still go.
+    let dry: Value = serde_json::from_str(&harness::ok(&p.world.cli(&[
+        "execute",
+        &p.action.to_string(),
+        "--dry-run",
+    ])))
+    .unwrap();
+    let body: Value = serde_json::from_str(dry["body"].as_str().unwrap()).unwrap();
+    let day: jiff::civil::Date = body["Date"].as_str().unwrap().parse().unwrap();
+    lock(day.yesterday().unwrap().to_string());
+    harness::ok(
+        &p.world
+            .cli(&["execute", &p.action.to_string(), "--dry-run"]),
     );
+    // Locked through the payment's day: refused.
+    lock(day.to_string());
     let (code, stderr) = harness::refused(&p.execute());
     assert_eq!(code, 1, "{stderr}");
     assert!(
@@ -272,6 +312,9 @@ fn an_answer_lost_after_xero_recorded_it_is_found_by_its_reference() {
     );
     assert_eq!(p.action_json()["state"], "unknown");
     assert_eq!(p.pushed().len(), 1, "Xero did record it");
+    // Recovery needs the connection: it cannot be dropped while the push is undecided.
+    let (_, refused) = harness::refused(&p.world.cli(&["books", "disconnect"]));
+    assert!(refused.contains("outcome is not known yet"), "{refused}");
     // Xero forgets an Idempotency-Key after six minutes: recovery finds the payment by
     // the key in its reference, and sends nothing again.
     p.world.delete("/_sandbox/xero/idempotency_keys");
@@ -327,27 +370,9 @@ fn a_charge_recorded_by_hand_in_xero_stops_the_push() {
         return;
     };
     let p = approved_fix();
-    let admin = p.admin();
-    let contact = admin.call(
-        reqwest::Method::GET,
-        &format!("Invoices/{}", p.invoice_id),
-        Value::Null,
-    )["Invoices"][0]["Contact"]["ContactID"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let other = admin.call(
-        reqwest::Method::PUT,
-        "Invoices",
-        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": "INV-8",
-               "Status": "AUTHORISED", "Date": "2026-11-22",
-               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 75, "AccountCode": "200"}]}]}),
-    )["Invoices"][0]["InvoiceID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let other = p.other_invoice("INV-8");
     assert!(p.charge.len() > 20, "{}", p.charge);
-    admin.call(
+    p.admin().call(
         reqwest::Method::PUT,
         "Payments",
         json!({"Invoice": {"InvoiceID": other}, "Account": {"Code": "090"}, "Amount": 75,
@@ -453,4 +478,71 @@ fn a_payment_for_a_failed_charge_is_deleted_in_xero_once() {
             .any(|(k, n)| n == "INV-9" && k == "missing_charge"),
         "{open:?}"
     );
+}
+
+/// Someone records part of INV-7 in Xero by hand since the sync (not naming the charge):
+/// Xero shows it owing less than the fix records, and the push is refused before it leaves.
+#[test]
+fn an_invoice_owing_less_in_xero_than_the_fix_stops_the_push() {
+    let Some(_keyring) = keyring_or_skip("an_invoice_owing_less_in_xero") else {
+        return;
+    };
+    let p = approved_fix();
+    p.admin().call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Invoice": {"InvoiceID": p.invoice_id}, "Account": {"Code": "090"}, "Amount": 30,
+               "Date": "2026-11-23", "Reference": "Cheque 1044"}),
+    );
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("owing 45.00") && stderr.contains("since the last sync"),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty(), "nothing was pushed");
+    assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+/// A push killed after its journal, before anything left; by the time recovery runs Xero
+/// has forgotten the key and someone has recorded the charge by hand: the journaled
+/// request would be a second payment, so it goes to a person instead.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_request_sent_again_only_while_the_guards_still_hold() {
+    let Some(_keyring) = keyring_or_skip("a_request_sent_again_only_while") else {
+        return;
+    };
+    let p = approved_fix();
+    p.world.killed_executing(p.action, "execute.after_journal");
+    assert!(p.pushed().is_empty());
+    // On another invoice, so INV-7 still owes: only the guard can see the charge is paid.
+    let other = p.other_invoice("INV-8");
+    p.admin().call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Invoice": {"InvoiceID": other}, "Account": {"Code": "090"}, "Amount": 75,
+               "Date": "2026-11-23", "Reference": p.charge}),
+    );
+    p.world.delete("/_sandbox/xero/idempotency_keys");
+    let report = p.world.recovered();
+    assert_eq!(report["needs_review"], json!(1), "{report}");
+    let action = p.action_json();
+    assert_eq!(action["state"], "needs_review", "{action}");
+    assert!(
+        action["outcome"]
+            .as_str()
+            .is_some_and(|o| o.contains("no longer right") && o.contains(&p.charge)),
+        "{action}"
+    );
+    let all = p
+        .admin()
+        .call(reqwest::Method::GET, "Payments", Value::Null);
+    let live: Vec<&Value> = all["Payments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["Status"] != "DELETED")
+        .collect();
+    assert_eq!(live.len(), 1, "only the payment entered by hand: {live:?}");
 }

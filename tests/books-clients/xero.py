@@ -161,6 +161,15 @@ try:
         assert len(accounting.get_payments(made["tenant"]).payments) == 1
         found = accounting.get_payments(made["tenant"], where='Reference=="chargeguard:cg-k-1"').payments
         assert [p.payment_id for p in found] == [first.payment_id]
+        # How Chargeguard's recovery finds a payment once Xero forgot the key.
+        found = accounting.get_payments(made["tenant"], where='Reference!=null AND Reference.Contains("cg-k-1")').payments
+        assert [p.payment_id for p in found] == [first.payment_id]
+        assert not accounting.get_payments(made["tenant"], where='Reference!=null AND Reference.StartsWith("cg-k-1")').payments
+        try:
+            accounting.get_payments(made["tenant"], where='Reference.Contains("cg-k-1")')
+            raise AssertionError("a string method on an optional field needs a null guard")
+        except AccountingBadRequestException as e:
+            assert "null guard" in str(e), str(e)
         try:
             pay("cg-k-2")
             raise AssertionError("a paid invoice takes no second payment")

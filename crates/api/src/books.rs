@@ -156,6 +156,8 @@ const CONSENT_WAIT: Duration = Duration::from_secs(600);
 pub type Browser = Arc<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
 
 struct Consenting {
+    /// Which consent this is: a task settles only its own, never a newer one.
+    id: u64,
     view: BooksConsent,
     task: Option<tokio::task::JoinHandle<()>>,
 }
@@ -168,8 +170,14 @@ fn consents() -> std::sync::MutexGuard<'static, HashMap<PathBuf, Consenting>> {
     CONSENTS.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn settle(api: &Api, outcome: Result<(), ApiError>) {
-    if let Some(c) = consents().get_mut(api.db()) {
+/// Held from stopping the consent waiting to starting the next (or disconnecting), so two
+/// clicks cannot both pass the stop and leave a listener no one can cancel.
+static CHANGING: LazyLock<tokio::sync::Mutex<()>> = LazyLock::new(|| tokio::sync::Mutex::new(()));
+
+fn settle(api: &Api, id: u64, outcome: Result<(), ApiError>) {
+    if let Some(c) = consents().get_mut(api.db())
+        && c.id == id
+    {
         c.task = None;
         match outcome {
             Ok(()) => c.view.state = ConsentState::Connected,
@@ -245,6 +253,7 @@ pub async fn books_connect(
         tenant,
         base,
     })?;
+    let _changing = CHANGING.lock().await;
     stop_waiting(api).await;
     let listener = RedirectListener::bind(pending.redirect_uri())
         .await
@@ -268,19 +277,25 @@ pub async fn books_connect(
         error: None,
     };
     let background = api.clone();
+    let id = rand::random::<u64>();
     let mut slots = consents();
     let task = tokio::spawn(async move {
         let outcome = receive(&background, pending, listener, keyring).await;
-        settle(&background, outcome);
+        settle(&background, id, outcome);
     });
-    slots.insert(
+    let replaced = slots.insert(
         api.db().to_path_buf(),
         Consenting {
+            id,
             view,
             task: Some(task),
         },
     );
     drop(slots);
+    // Stopped above; should one still run, it is stopped, never left listening.
+    if let Some(task) = replaced.and_then(|c| c.task) {
+        task.abort();
+    }
     books_status(api)
 }
 
@@ -303,6 +318,7 @@ async fn receive(
 
 /// Stops waiting for the browser (its port is freed); the connection is as it was.
 pub async fn books_connect_cancel(api: &Api) -> Result<BooksStatus, ApiError> {
+    let _changing = CHANGING.lock().await;
     stop_waiting(api).await;
     books_status(api)
 }
@@ -334,6 +350,7 @@ pub fn books_payment_account(
 
 /// Revokes the grant at the system and forgets its tokens; the synced books stay.
 pub async fn books_disconnect(api: &Api) -> Result<BooksStatus, ApiError> {
+    let _changing = CHANGING.lock().await;
     stop_waiting(api).await;
     let keyring = keyring().await?;
     let mut store = api.open()?;

@@ -328,6 +328,7 @@ impl XeroSession {
         store: &mut Store,
         keyring: &Keyring,
     ) -> Result<(), AccountingError> {
+        super::refuse_while_undecided(store)?;
         let refresh = self.kept.refresh();
         let revoked = xero::revoke(
             &self.http,
@@ -350,6 +351,7 @@ pub fn forget_connection(store: &mut Store, keyring: &Keyring) -> Result<bool, A
     let Some(c) = connection(store)? else {
         return Ok(false);
     };
+    super::refuse_while_undecided(store)?;
     forget(store, keyring, &c.account)?;
     Ok(true)
 }

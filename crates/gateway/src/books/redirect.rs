@@ -10,7 +10,7 @@
 //! else is refused and it goes on waiting, so a page that knows the port can neither end
 //! the wait nor slip in a code of its own. It stops after the one answer it waits for.
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -41,13 +41,16 @@ pub enum RedirectError {
 /// A listener bound to a redirect URI's loopback port, before the consent address is
 /// shown (so a fast browser cannot arrive before it).
 pub struct RedirectListener {
-    listener: tokio::net::TcpListener,
+    /// 127.0.0.1, and for `localhost` also ::1, where a browser may try first: another
+    /// local user's listener there would otherwise receive this consent's code.
+    listeners: Vec<tokio::net::TcpListener>,
     path: String,
     port: u16,
 }
 
 impl RedirectListener {
-    /// Binds `redirect_uri`'s port on 127.0.0.1.
+    /// Binds `redirect_uri`'s port on 127.0.0.1 (and on ::1 for `localhost`, where this
+    /// machine has IPv6).
     pub async fn bind(redirect_uri: &str) -> Result<RedirectListener, RedirectError> {
         let not_loopback = || RedirectError::NotLoopback(redirect_uri.to_string());
         let rest = redirect_uri
@@ -62,15 +65,26 @@ impl RedirectListener {
             return Err(not_loopback());
         }
         let port: u16 = port.parse().map_err(|_| not_loopback())?;
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
+        let bind_error = |e: std::io::Error| RedirectError::Bind {
+            port,
+            reason: e.to_string(),
+        };
+        let v4 = tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
             .await
-            .map_err(|e| RedirectError::Bind {
-                port,
-                reason: e.to_string(),
-            })?;
-        let port = listener.local_addr().map(|a| a.port()).unwrap_or(port);
+            .map_err(bind_error)?;
+        let port = v4.local_addr().map(|a| a.port()).unwrap_or(port);
+        let mut listeners = vec![v4];
+        if host == "localhost" {
+            match tokio::net::TcpListener::bind(SocketAddr::from((Ipv6Addr::LOCALHOST, port))).await
+            {
+                Ok(v6) => listeners.push(v6),
+                // No IPv6 loopback here: nobody can listen there either.
+                Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {}
+                Err(e) => return Err(bind_error(e)),
+            }
+        }
         Ok(RedirectListener {
-            listener,
+            listeners,
             path: path.split('?').next().unwrap_or("/").to_string(),
             port,
         })
@@ -93,17 +107,27 @@ impl RedirectListener {
         let app = Router::new()
             .route(&self.path, get(returned))
             .with_state(slot);
-        let (stop, stopped) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            axum::serve(self.listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let servers: Vec<_> = self
+            .listeners
+            .into_iter()
+            .map(|listener| {
+                let (app, mut stopped) = (app.clone(), stopped.clone());
+                tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.wait_for(|s| *s).await;
+                        })
+                        .await
                 })
-                .await
-        });
+            })
+            .collect();
+        drop(stopped);
         let result = tokio::time::timeout(within, arrived).await;
-        let _ = stop.send(());
-        let _ = server.await;
+        let _ = stop.send(true);
+        for server in servers {
+            let _ = server.await;
+        }
         match result {
             Ok(Ok(address)) => Ok(address),
             _ => Err(RedirectError::TimedOut(within.as_secs().div_ceil(60))),
@@ -164,6 +188,33 @@ mod tests {
                 Err(RedirectError::NotLoopback(_))
             ));
         }
+    }
+
+    /// A browser may resolve `localhost` to ::1 first: the app listens there too, so no
+    /// other local user's listener can take the consent's answer.
+    #[tokio::test]
+    async fn a_localhost_redirect_is_listened_on_both_loopbacks() {
+        if std::net::TcpListener::bind("[::1]:0").is_err() {
+            eprintln!("no IPv6 loopback on this machine: only 127.0.0.1 can be checked");
+            return;
+        }
+        let listener = RedirectListener::bind("http://localhost:0/callback")
+            .await
+            .unwrap();
+        let port = listener.port();
+        assert!(
+            std::net::TcpListener::bind(("::1", port)).is_err(),
+            "::1:{port} is the app's"
+        );
+        let waiting = tokio::spawn(listener.receive("s6", Duration::from_secs(30)));
+        let answer = reqwest::Client::new()
+            .get(format!("http://[::1]:{port}/callback?code=C&state=s6"))
+            .header("Host", format!("localhost:{port}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 200);
+        assert!(waiting.await.unwrap().unwrap().contains("code=C"));
     }
 
     #[tokio::test]

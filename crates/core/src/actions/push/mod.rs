@@ -317,7 +317,9 @@ pub(crate) async fn execute(
             method: prepared.method.into(),
             path: prepared.path.clone(),
             body: prepared.body.clone(),
-            first_sent_at: now,
+            // When it leaves, not when the command began (the guards' calls, a throttle's
+            // wait): recovery gives a request a call's time from here before sending again.
+            first_sent_at: jiff::Timestamp::now().max(now),
         },
         by,
         now,
@@ -637,6 +639,24 @@ async fn replay(
     }
     if waited < REPLAY_WINDOW_SECONDS {
         let key = &p.action.idempotency_key;
+        // The system may have forgotten the key by now (Xero after six minutes), so the
+        // journaled request may be a new write: it goes only while the guards still hold
+        // (a payment entered by hand since, a lock date moved, goes to a person).
+        match side.guard(store, p.adjustment, key).await {
+            Ok(_) => {}
+            Err(Guarded::Refused(reason)) => {
+                let why = format!(
+                    "no trace of the first send was found in {}, and sending it again is no longer right: {reason}",
+                    side.words()
+                );
+                return super::recovery::to_review(store, id, &why, now);
+            }
+            Err(Guarded::Unavailable(_)) => {
+                return store
+                    .read(|tx| tx.action(id))?
+                    .ok_or(ActionError::NotFound(id));
+            }
+        }
         let answer = side.send(store, p.adjustment, p.body, key).await;
         // A refusal of the second send does not say the first never happened (the system
         // may refuse a payment the first one already applied): a person decides.

@@ -424,8 +424,14 @@ impl Qbo {
                 })
             })
             .await;
-        let Ok(found) = found else {
-            return Found::Unavailable;
+        let found = match found {
+            Ok(found) => found,
+            Err(AccountingError::Qbo(e)) if e.is_definite() => {
+                return Found::Review(format!(
+                    "QuickBooks refused the search for this action's payment ({e})"
+                ));
+            }
+            Err(_) => return Found::Unavailable,
         };
         let mut carrying: Vec<&Value> = found
             .iter()

@@ -28,8 +28,6 @@ use crate::records::InvoiceStatus;
 use crate::secret::Keyring;
 use crate::store::{AccountingBooks, Adjustment, AdjustmentKind, Store, StoreTx};
 
-const API: &str = "/api.xro/2.0";
-
 /// The Xero payment a reversal deletes: its ledger entry's id is `xero:PAYMENT`.
 pub(super) fn deleted_payment(adjustment: &Adjustment) -> Option<&str> {
     if adjustment.kind != AdjustmentKind::ReversePayment {
@@ -59,6 +57,15 @@ fn day_of(value: &Value) -> Option<jiff::civil::Date> {
         ),
         None => text.get(..10)?.parse().ok(),
     }
+}
+
+/// Whether `text` can go into a `where` filter as it is: Stripe's ids and Chargeguard's
+/// keys are letters, digits, `_` and `-`.
+fn is_plain(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 impl Xero {
@@ -104,12 +111,26 @@ impl Xero {
     /// Where a request to `path` is journaled: Xero names the organisation in a header,
     /// which the journal keeps after the path.
     fn journaled(&self, path: &str) -> String {
-        format!("{API}/{path}#xero-tenant-id={}", self.tenant())
+        format!(
+            "{}/{path}#xero-tenant-id={}",
+            self.api_base(),
+            self.tenant()
+        )
     }
 
-    /// Whether a journaled request went to this organisation.
+    fn api_base(&self) -> &str {
+        self.session
+            .connection
+            .endpoints
+            .api_base
+            .trim_end_matches('/')
+    }
+
+    /// Whether a journaled request went to this organisation, at this Xero (not a
+    /// stand-in holding the same tenant id).
     pub(super) fn sent_here(&self, path: &str) -> bool {
-        path.ends_with(&format!("#xero-tenant-id={}", self.tenant()))
+        path.starts_with(&format!("{}/", self.api_base()))
+            && path.ends_with(&format!("#xero-tenant-id={}", self.tenant()))
     }
 
     /// The latest lock date, and which lock it is.
@@ -270,11 +291,16 @@ impl Xero {
         store: &mut Store,
         charge: &str,
     ) -> Result<Option<String>, Guarded> {
+        // Only an id of Stripe's alphabet goes into Xero's filter (a CSV could hold anything).
+        if !is_plain(charge) {
+            return Err(Guarded::Refused(format!(
+                "{charge:?} is not a Stripe charge id; record the payment in Xero by hand"
+            )));
+        }
         // A reference cut by hand still starts with the charge's first 15 characters.
         let prefix: String = charge.chars().take(15).collect();
-        let payments = self
-            .payments_where(store, format!("Reference.StartsWith(\"{prefix}\")"))
-            .await?;
+        let filter = format!("Reference!=null AND Reference.StartsWith(\"{prefix}\")");
+        let payments = self.payments_where(store, filter).await?;
         Ok(payments
             .iter()
             .filter(|p| p["Status"] != "DELETED")
@@ -425,9 +451,19 @@ impl Xero {
                 Err(_) => Found::Unavailable,
             };
         }
-        let filter = format!("Reference.Contains(\"{key}\")");
-        let Ok(found) = self.payments_where(store, filter).await else {
-            return Found::Unavailable;
+        if !is_plain(key) {
+            return Found::Review(format!("the key {key:?} cannot be searched for in Xero"));
+        }
+        // Xero refuses a string method on an optional field without a null guard first.
+        let filter = format!("Reference!=null AND Reference.Contains(\"{key}\")");
+        let found = match self.payments_where(store, filter).await {
+            Ok(found) => found,
+            Err(AccountingError::Xero(e)) if e.is_definite() => {
+                return Found::Review(format!(
+                    "Xero refused the search for this action's payment ({e})"
+                ));
+            }
+            Err(_) => return Found::Unavailable,
         };
         let carrying: Vec<&Value> = found.iter().filter(|p| carries_key(p, key)).collect();
         let live: Vec<&&Value> = carrying

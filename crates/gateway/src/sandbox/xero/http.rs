@@ -340,6 +340,9 @@ struct Condition {
     method: Option<StringMethod>,
 }
 
+/// What a condition wants when it is a null guard (no text a filter can hold).
+const NULL: &str = "\u{0}null";
+
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum StringMethod {
     Contains,
@@ -383,6 +386,16 @@ fn parse_where(filter: &str) -> Result<Vec<Condition>, XeroError> {
         };
         let part = part.trim();
         if let Some(condition) = string_method(part) {
+            // As Xero: "Operations on optional fields must be preceded by a null guard".
+            let guarded = out.iter().any(|c: &Condition| {
+                c.negated && c.wanted == NULL && c.field.eq_ignore_ascii_case(&condition.field)
+            });
+            if !guarded {
+                return Err(XeroError::invalid(format!(
+                    "Operations on optional fields must be preceded by a null guard: write {0} != null AND {part}",
+                    condition.field
+                )));
+            }
             out.push(condition);
         } else if !part.is_empty() {
             let (field, value, negated) = match (part.split_once("!="), part.split_once("==")) {
@@ -391,7 +404,10 @@ fn parse_where(filter: &str) -> Result<Vec<Condition>, XeroError> {
                 _ => return Err(refuse(part)),
             };
             let value = value.trim();
-            let wanted = if let Some(inner) = value
+            let wanted = if value == "null" {
+                // A null guard: `Field != null` (or `== null`); a field absent or empty.
+                NULL.to_string()
+            } else if let Some(inner) = value
                 .strip_prefix("Guid(")
                 .and_then(|v| v.strip_suffix(')'))
             {
@@ -454,6 +470,7 @@ fn holds(row: &Value, conditions: &[Condition]) -> bool {
         match c.method {
             Some(StringMethod::Contains) => return text.contains(&c.wanted),
             Some(StringMethod::StartsWith) => return text.starts_with(&c.wanted),
+            None if c.wanted == NULL => return text.is_empty() != c.negated,
             None => {}
         }
         let same = text.eq_ignore_ascii_case(&c.wanted)
@@ -978,12 +995,21 @@ mod tests {
         let row =
             json!({"Reference": "ch_3Oa Chargeguard cg-k1", "Invoice": {"InvoiceNumber": "INV-7"}});
         let ask = |filter: &str| holds(&row, &parse_where(filter).unwrap());
-        assert!(ask(r#"Reference.Contains("cg-k1")"#));
-        assert!(!ask(r#"Reference.Contains("cg-k2")"#));
-        assert!(ask(r#"Reference.StartsWith("ch_3Oa")"#));
+        assert!(ask(r#"Reference != null AND Reference.Contains("cg-k1")"#));
+        assert!(!ask(r#"Reference!=null AND Reference.Contains("cg-k2")"#));
         assert!(ask(
-            r#"Invoice.InvoiceNumber.StartsWith("INV") AND Reference.Contains("Chargeguard")"#
+            r#"Reference != null AND Reference.StartsWith("ch_3Oa")"#
         ));
+        assert!(ask(
+            r#"Invoice.InvoiceNumber != null AND Invoice.InvoiceNumber.StartsWith("INV") AND Reference != null AND Reference.Contains("Chargeguard")"#
+        ));
+        assert!(!ask(r#"Status != null"#), "no Status: null");
+        let unguarded = parse_where(r#"Reference.Contains("cg-k1")"#).unwrap_err();
+        assert!(
+            unguarded.body.to_string().contains("null guard"),
+            "{:?}",
+            unguarded.body
+        );
         assert!(parse_where(r#"Reference.EndsWith("x")"#).is_err());
         assert!(parse_where(r#"Reference.Contains(x)"#).is_err());
     }
