@@ -24,6 +24,7 @@ function view(over: Partial<PeriodView> = {}): PeriodView {
     ended: true,
     closed: null,
     history: [],
+    tie_out_state: "current",
     tie_out: [],
     tie_out_problem: null,
     clearing: [],
@@ -33,6 +34,14 @@ function view(over: Partial<PeriodView> = {}): PeriodView {
 }
 
 describe("the month", () => {
+
+  it("is not closed from a tie-out that is not the books' as they are now", () => {
+    for (const tie_out_state of ["updating", "computing"] as const) {
+      const check = checkClose(view({ tie_out_state }), "alice", "pass");
+      expect(check.ok).toBe(false);
+    }
+    expect(checkClose(view(), "alice", "pass").ok).toBe(true);
+  });
   it.each([
     ["November opens on October", new Date(2026, 10, 23), "2026-10"],
     ["January opens on last December", new Date(2027, 0, 2), "2026-12"],

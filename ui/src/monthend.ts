@@ -28,6 +28,9 @@ export function checkClose(view: PeriodView | null, name: string, passphrase: st
   if (!view) return { ok: false, problem: "Pick a month first." };
   if (view.closed) return { ok: false, problem: `${view.month} is closed already.` };
   if (!view.ended) return { ok: false, problem: `${view.month} has not ended yet (it ends ${view.ends_at}).` };
+  // The close computes its own tie-out; the form waits for the screen's to be current so
+  // the approver signs off on what they see.
+  if (view.tie_out_state !== "current") return { ok: false, problem: "The tie-out is being brought up to date…" };
   if (view.tie_out_problem) return { ok: false, problem: "The books do not tie out yet: see the tie-out above." };
   if (view.clearing_problem) {
     return { ok: false, problem: "The Stripe clearing account does not close at the stored balance: see above." };

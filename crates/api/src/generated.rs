@@ -77,6 +77,7 @@ pub fn render() -> Vec<(String, String)> {
         use super::monthend::*;
         one::<MonthRequest>(&cfg, &mut out);
         one::<PeriodView>(&cfg, &mut out);
+        one::<TieOutState>(&cfg, &mut out);
         one::<PeriodCloseView>(&cfg, &mut out);
         one::<TieOutView>(&cfg, &mut out);
         one::<TieOutLine>(&cfg, &mut out);

@@ -50,7 +50,10 @@ pub struct PeriodView {
     pub closed: Option<PeriodCloseView>,
     /// Every close of this month, reopened ones included, oldest first.
     pub history: Vec<PeriodCloseView>,
-    /// The tie-out on the books as they are now, per currency.
+    /// Whether `tie_out` and `clearing` are the books' as they are now, of an earlier
+    /// state while the tie-out is brought up to date, or not there yet.
+    pub tie_out_state: TieOutState,
+    /// The tie-out per currency (see `tie_out_state`).
     pub tie_out: Vec<TieOutView>,
     /// Why the books do not tie out now (an export or close would be refused).
     pub tie_out_problem: Option<String>,
@@ -59,6 +62,22 @@ pub struct PeriodView {
     pub clearing: Vec<ClearingView>,
     /// Why the clearing account does not close at the stored balance (close is refused).
     pub clearing_problem: Option<String>,
+}
+
+/// How current a month's tie-out on the screen is. Computing one reads the month's books
+/// (seconds at a million charges), so the screen never waits for it: it opens on the
+/// tie-out kept from before while a fresh one is computed in the background, and asks
+/// again until it is current. Export and close always compute their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+#[ts(export_to = "TieOutState.ts")]
+pub enum TieOutState {
+    /// Computed on the books as they are now.
+    Current,
+    /// Computed before the latest write; the books' as they are now is being computed.
+    Updating,
+    /// Never computed in this window yet: being computed (nothing to show).
+    Computing,
 }
 
 /// One currency of the Stripe clearing account: opening + lines = closing.
@@ -326,6 +345,8 @@ fn tz(request: Option<&String>) -> Option<&str> {
 #[derive(Default)]
 pub struct TieOutCache {
     kept: Mutex<HashMap<(String, String), KeptTieOut>>,
+    /// The months being computed in the background for a screen that asked.
+    computing: Mutex<std::collections::HashSet<(String, String)>>,
     /// The background refresh running now, if any.
     refreshing: Mutex<Option<tokio::task::JoinHandle<()>>>,
     /// A command finished while the refresh ran: it does one more round.
@@ -388,6 +409,58 @@ impl TieOutCache {
             },
         );
         Ok(shown)
+    }
+
+    /// What the screen shows of `period` now: the kept tie-out when the store has not
+    /// moved since; else the kept one (or none) while the current one is computed off this
+    /// request, on the runtime's blocking threads. Outside a runtime (a test, a bench
+    /// calling the API directly) it computes here.
+    fn shown_now(
+        &self,
+        api: &Api,
+        tx: &StoreTx<'_>,
+        period: &period::Period,
+    ) -> Result<(Option<ShownTieOut>, TieOutState), ApiError> {
+        let generation = tx.generation()?;
+        let key = Self::key(period);
+        let kept = self
+            .lock()
+            .get(&key)
+            .map(|k| (k.generation == generation, k.shown.clone()));
+        let (current, shown) = match kept {
+            Some((true, shown)) => return Ok((Some(shown), TieOutState::Current)),
+            Some((false, shown)) => (TieOutState::Updating, Some(shown)),
+            None => (TieOutState::Computing, None),
+        };
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Ok((Some(self.get_or_compute(tx, period)?), TieOutState::Current));
+        };
+        let fresh = self
+            .computing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(key.clone());
+        if fresh {
+            let api = api.clone();
+            runtime.spawn_blocking(move || {
+                let cache = &api.tie_outs;
+                let computed = api.open().and_then(|mut store| {
+                    store.read(|tx| -> Result<(), ApiError> {
+                        let (period, _) = period::resolve(tx, &key.0, Some(&key.1))?;
+                        cache.get_or_compute(tx, &period)?;
+                        Ok(())
+                    })
+                });
+                // A store that cannot be read now is read again when the screen asks.
+                drop(computed);
+                cache
+                    .computing
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .remove(&key);
+            });
+        }
+        Ok((shown, current))
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), KeptTieOut>> {
@@ -487,7 +560,13 @@ pub fn period_status(api: &Api, request: &MonthRequest) -> Result<PeriodView, Ap
             .filter(|c| c.period == label)
             .map(close_view)
             .collect();
-        let shown = api.tie_outs.get_or_compute(tx, &period)?;
+        let (shown, tie_out_state) = api.tie_outs.shown_now(api, tx, &period)?;
+        let shown = shown.unwrap_or(ShownTieOut {
+            tie_out: Vec::new(),
+            tie_out_problem: None,
+            clearing: Vec::new(),
+            clearing_problem: None,
+        });
         Ok(PeriodView {
             month: label,
             time_zone: period.zone_name().to_string(),
@@ -497,6 +576,7 @@ pub fn period_status(api: &Api, request: &MonthRequest) -> Result<PeriodView, Ap
             ended: now() >= period.end(),
             closed: close.as_ref().map(close_view),
             history,
+            tie_out_state,
             tie_out: shown.tie_out,
             tie_out_problem: shown.tie_out_problem,
             clearing: shown.clearing,

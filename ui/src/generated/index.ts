@@ -107,6 +107,7 @@ export type * from "./ThresholdRequest";
 export type * from "./ThresholdSource";
 export type * from "./ThresholdView";
 export type * from "./TieOutLine";
+export type * from "./TieOutState";
 export type * from "./TieOutView";
 export type * from "./TimeZoneRequest";
 export type * from "./Today";

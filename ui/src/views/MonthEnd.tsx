@@ -10,6 +10,9 @@ import { shortInstant } from "../labels";
 import { checkClose, checkMonth, checkReopen, computerZone, previousMonth, statement } from "../monthend";
 import { errorMessage } from "./ActionSteps";
 
+/** How often the screen asks whether the tie-out being computed is ready. */
+const TIE_OUT_POLL_MS = 500;
+
 export function MonthEnd(props: { onChanged: () => Promise<void> }) {
   const [month, setMonth] = useState(() => previousMonth(new Date()));
   const [zone, setZone] = useState("");
@@ -34,6 +37,14 @@ export function MonthEnd(props: { onChanged: () => Promise<void> }) {
   useEffect(() => {
     void load();
   }, [load]);
+  // The tie-out is computed in the background after a write: ask again until it is the
+  // books' as they are now.
+  const current = view === null || view.tie_out_state === "current";
+  useEffect(() => {
+    if (current) return;
+    const timer = setTimeout(() => void load(), TIE_OUT_POLL_MS);
+    return () => clearTimeout(timer);
+  }, [current, view, load]);
 
   const changed = async () => {
     await load();
@@ -117,7 +128,11 @@ function PeriodSummary(props: { view: PeriodView; onReconciled: () => Promise<vo
           <span className="state state-unknown">Open, not ended yet</span>
         )}
       </p>
-      {view.tie_out_problem ? (
+      {view.tie_out_state === "computing" ? (
+        <p aria-busy="true" data-testid="tie-out-computing">
+          Computing the month's tie-out…
+        </p>
+      ) : view.tie_out_problem ? (
         <div role="alert" className="error">
           <p>{view.tie_out_problem}</p>
           <button onClick={reconcile}>Reconcile</button>
@@ -125,6 +140,11 @@ function PeriodSummary(props: { view: PeriodView; onReconciled: () => Promise<vo
       ) : (
         <p className="state state-succeeded" data-testid="ties-out">
           The books tie out: every difference between the gateway and the ledger is explained.
+        </p>
+      )}
+      {view.tie_out_state === "updating" && (
+        <p role="status" className="muted" data-testid="tie-out-updating">
+          Shown as the books were before the latest change; bringing it up to date…
         </p>
       )}
       {note && <p role="status">{note}</p>}
