@@ -74,6 +74,14 @@ fn time_ms<T>(mut call: impl FnMut() -> T) -> f64 {
     times[2]
 }
 
+/// The median of five rounds that each time their own part, in milliseconds.
+fn median_ms(mut round: impl FnMut() -> std::time::Duration) -> f64 {
+    round();
+    let mut times: Vec<f64> = (0..5).map(|_| round().as_secs_f64() * 1000.0).collect();
+    times.sort_by(f64::total_cmp);
+    times[2]
+}
+
 /// Each screen's calls on the books in `db`: (call, milliseconds).
 fn screens(db: &Path) -> Vec<(&'static str, f64)> {
     let api = Api::new(db);
@@ -98,6 +106,12 @@ fn screens(db: &Path) -> Vec<(&'static str, f64)> {
             },
         )
         .expect("period status")
+    };
+    let write = || {
+        chargeguard::store::Store::open(db)
+            .expect("store")
+            .write(|_| Ok::<_, chargeguard::store::StoreError>(()))
+            .expect("a write")
     };
     let until_current = || loop {
         let view = month_end();
@@ -139,30 +153,27 @@ fn screens(db: &Path) -> Vec<(&'static str, f64)> {
         ("month-end status (kept)", time_ms(month_end)),
         (
             "month-end, 1st after a write",
-            time_ms(|| {
+            median_ms(|| {
                 // What a window finds when it opens before the refresh after a write
                 // is done: an empty write moves the store on, as any commit does. It
                 // answers with the earlier tie-out, marked, while the books' as they are
                 // now is computed on the runtime's blocking threads (the window's case).
-                chargeguard::store::Store::open(db)
-                    .expect("store")
-                    .write(|_| Ok::<_, chargeguard::store::StoreError>(()))
-                    .expect("a write");
+                write();
+                let start = Instant::now();
                 let view = month_end();
+                let took = start.elapsed();
                 assert_ne!(view.tie_out_state, TieOutState::Current);
+                // Untimed: the next round starts from a current tie-out again.
                 until_current();
-                view
+                took
             }),
         ),
         (
-            "month-end, write to current",
+            "month-end, to current (background)",
             time_ms(|| {
                 // Not an answer's time: how long after a write the screen, asking again,
                 // shows the books as they are now (the tie-out itself, in the background).
-                chargeguard::store::Store::open(db)
-                    .expect("store")
-                    .write(|_| Ok::<_, chargeguard::store::StoreError>(()))
-                    .expect("a write");
+                write();
                 until_current()
             }),
         ),
@@ -204,15 +215,21 @@ fn main() {
         return;
     };
     println!(
-        "{:<28} | {:>9} | {:>10} | {:>10} | {:>8} | {:>9}",
+        "{:<36} | {:>9} | {:>10} | {:>10} | {:>8} | {:>9}",
         "screen call", "invoices", "ms", "ms at 1st", "ratio", "budget"
     );
     for (n, figures) in &runs {
         for ((call, ms), (_, base_ms)) in figures.iter().zip(base) {
             println!(
-                "{call:<28} | {n:>9} | {ms:>10.2} | {base_ms:>10.2} | {:>8.1} | {:>9}",
+                "{call:<36} | {n:>9} | {ms:>10.2} | {base_ms:>10.2} | {:>8.1} | {:>9}",
                 ms / base_ms.max(0.001),
-                if *ms <= BUDGET_MS { "ok" } else { "OVER" }
+                if call.ends_with("(background)") {
+                    "n/a"
+                } else if *ms <= BUDGET_MS {
+                    "ok"
+                } else {
+                    "OVER"
+                }
             );
         }
     }
