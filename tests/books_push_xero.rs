@@ -546,3 +546,44 @@ fn a_request_sent_again_only_while_the_guards_still_hold() {
         .collect();
     assert_eq!(live.len(), 1, "only the payment entered by hand: {live:?}");
 }
+
+/// A Xero connection made before Chargeguard asked to write payments: its tokens, kept in
+/// the keyring, name no scope (as every one made then). The push says to connect again
+/// before anything is journaled, and the approved fix waits; connected again, it goes.
+#[test]
+fn a_connection_that_may_only_read_payments_asks_to_connect_again() {
+    let Some(keyring) = keyring_or_skip("a_connection_that_may_only_read") else {
+        return;
+    };
+    let p = approved_fix();
+    let account = {
+        let mut store = chargeguard::store::Store::open(&p.world.db()).unwrap();
+        chargeguard::accounting_sync::xero_connection::connection(&mut store)
+            .unwrap()
+            .expect("connected")
+            .account
+    };
+    let mut kept: Value =
+        serde_json::from_str(&keyring.load_text(&account).unwrap().expect("tokens")).unwrap();
+    assert!(
+        kept["scope"]
+            .as_str()
+            .is_some_and(|s| s.split(' ').any(|s| s == "accounting.payments")),
+        "today's consent asks to write payments: {}",
+        kept["scope"]
+    );
+    kept.as_object_mut().unwrap().remove("scope");
+    keyring.save_text(&account, &kept.to_string()).unwrap();
+
+    let (_, stderr) = harness::refused(&p.execute());
+    assert!(
+        stderr.contains("only to read payments") && stderr.contains("connect it again"),
+        "{stderr}"
+    );
+    assert_eq!(p.action_json()["state"], "approved", "the fix waits");
+    assert!(p.pushed().is_empty());
+
+    harness::ok(&connect(&p.world));
+    harness::ok(&p.execute());
+    p.assert_pushed_once();
+}

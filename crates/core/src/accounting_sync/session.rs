@@ -27,6 +27,9 @@ pub(crate) struct KeptTokens {
     pub refresh: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_expires_at: Option<i64>,
+    /// What the grant allows, where the system says (Xero); none kept before it was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl KeptTokens {
@@ -45,7 +48,14 @@ impl KeptTokens {
             access_expires_at: at(access_expires_in),
             refresh: refresh.expose().to_string(),
             refresh_expires_at: refresh_expires_in.map(at),
+            scope: None,
         }
+    }
+
+    /// The same, keeping what the grant allows.
+    pub fn with_scope(mut self, scope: Option<String>) -> KeptTokens {
+        self.scope = scope;
+        self
     }
 
     /// The tokens kept under `account`; none, or unreadable, is "connect again".

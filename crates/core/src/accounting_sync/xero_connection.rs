@@ -244,6 +244,21 @@ pub struct XeroSession {
 }
 
 impl XeroSession {
+    /// Refuses, before anything is journaled, a push through a grant that may only read
+    /// payments: one made before Chargeguard asked to write them (no scope kept), or one
+    /// the person narrowed.
+    pub fn refuse_unless_payments_writable(&self) -> Result<(), AccountingError> {
+        match self.kept.scope.as_deref() {
+            Some(scope) if xero::may_write_payments(scope) => Ok(()),
+            _ => Err(AccountingError::Reconnect {
+                reason: format!(
+                    "the connection to Xero organisation {} allows Chargeguard only to read payments, not to record them",
+                    self.connection.tenant.name
+                ),
+            }),
+        }
+    }
+
     /// Opens the store's connection: refuses when none was made or Xero refused the grant
     /// before, and refreshes an access token about to end.
     pub async fn open(
@@ -298,7 +313,11 @@ impl XeroSession {
         .await
         {
             Ok(tokens) => {
-                let kept = kept_of(&tokens, now);
+                let mut kept = kept_of(&tokens, now);
+                // A refresh answer that names no scope keeps the grant's: the same grant.
+                if kept.scope.is_none() {
+                    kept.scope = self.kept.scope.clone();
+                }
                 kept.save(keyring, &self.connection.account)?;
                 self.kept = kept;
                 Ok(())
@@ -369,6 +388,7 @@ fn kept_of(tokens: &Tokens, now: Timestamp) -> KeptTokens {
         None,
         now,
     )
+    .with_scope(tokens.scope.clone())
 }
 
 impl Connected for XeroSession {

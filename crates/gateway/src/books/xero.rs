@@ -82,6 +82,14 @@ impl XeroEndpoints {
 pub const SCOPES: &str =
     "offline_access accounting.settings.read accounting.invoices.read accounting.payments";
 
+/// Whether a grant of `scope` may write payments (`accounting.payments`, not only its
+/// `.read`): what pushing a fix to Xero needs.
+pub fn may_write_payments(scope: &str) -> bool {
+    scope
+        .split_whitespace()
+        .any(|s| s == "accounting.payments" || s == "accounting.transactions")
+}
+
 /// A PKCE code verifier: 64 characters of `A-Z a-z 0-9 - _`, from 48 random bytes.
 pub fn new_verifier() -> BooksSecret {
     let bytes: [u8; 48] = rand::random();
@@ -100,6 +108,8 @@ pub struct Tokens {
     pub access: BooksSecret,
     pub refresh: BooksSecret,
     pub access_expires_in: Duration,
+    /// What the grant allows, as Xero answers it (space-separated scopes).
+    pub scope: Option<String>,
 }
 
 /// An organisation a consent connected.
@@ -197,6 +207,7 @@ async fn token_call(
         access: secret("access_token")?,
         refresh: secret("refresh_token")?,
         access_expires_in: Duration::from_secs(body["expires_in"].as_u64().unwrap_or(0)),
+        scope: body["scope"].as_str().map(str::to_string),
     })
 }
 
@@ -496,6 +507,16 @@ impl XeroClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_grant_to_write_payments_may_push_one() {
+        assert!(may_write_payments(SCOPES));
+        assert!(may_write_payments("offline_access accounting.transactions"));
+        assert!(!may_write_payments(
+            "offline_access accounting.settings.read accounting.invoices.read accounting.payments.read"
+        ));
+        assert!(!may_write_payments(""));
+    }
 
     #[test]
     fn the_challenge_is_rfc_7636s_for_its_example_verifier() {

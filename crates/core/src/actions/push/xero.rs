@@ -173,6 +173,8 @@ impl Xero {
         adjustment: &Adjustment,
         key: &str,
     ) -> Result<Prepared, Guarded> {
+        // Not a refusal of the fix: once connected again with write access, it goes.
+        self.session.refuse_unless_payments_writable()?;
         match deleted_payment(adjustment) {
             Some(payment) => self.guard_delete(store, adjustment, payment).await,
             None => self.guard_record(store, adjustment, key).await,
