@@ -587,3 +587,26 @@ fn a_connection_that_may_only_read_payments_asks_to_connect_again() {
     harness::ok(&p.execute());
     p.assert_pushed_once();
 }
+
+/// Its approvers were shown the fix would be written to Xero; the store is disconnected
+/// from Xero before it runs. It is written nowhere else (not quietly kept as Chargeguard's
+/// adjustment for someone to enter by hand): execute says so and changes nothing.
+#[test]
+fn a_fix_goes_only_where_its_approvers_were_shown() {
+    let Some(_keyring) = keyring_or_skip("a_fix_goes_only_where") else {
+        return;
+    };
+    let p = approved_fix();
+    harness::ok(&p.world.cli(&["books", "disconnect"]));
+    let (_, stderr) = harness::refused(&p.execute());
+    assert!(
+        stderr.contains(&format!(
+            "approved to be written to Xero organisation {ORGANISATION}"
+        )) && stderr.contains("propose the fix again"),
+        "{stderr}"
+    );
+    assert_eq!(p.action_json()["state"], "approved");
+    assert!(ledger_ids(&p.world.db()).is_empty(), "nothing was recorded");
+    let adjustments = harness::ok(&p.world.cli(&["--json", "actions"]));
+    assert!(!adjustments.contains("\"succeeded\""), "{adjustments}");
+}

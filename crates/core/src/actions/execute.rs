@@ -100,6 +100,7 @@ pub async fn execute(
     let plan = action.plan.clone();
 
     if let Plan::LedgerFix { adjustment } = &plan {
+        super::push::refuse_if_moved(store, &action)?;
         if super::push::pushes(store, adjustment)? {
             return super::push::execute(store, client.timeout(), &action, adjustment, by, now)
                 .await;

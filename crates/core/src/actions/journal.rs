@@ -301,13 +301,14 @@ pub fn approve(
         )?;
         if approvals >= needed {
             tx.move_action(id, ActionState::Proposed, ActionState::Approved, now, MoveWith::default())?;
-            tx.append_audit(
-                now,
-                name,
-                "action_approved",
-                &format!("action:{id}"),
-                &json!({ "approvers": action.approvers.iter().chain([&name.to_string()]).collect::<Vec<_>>() }),
-            )?;
+            let mut approved = json!({ "approvers": action.approvers.iter().chain([&name.to_string()]).collect::<Vec<_>>() });
+            // Where a ledger fix will be written, as its approvers were shown: execute
+            // writes it nowhere else (`push::refuse_if_moved`).
+            if matches!(action.plan, Plan::LedgerFix { .. }) {
+                approved["destination"] =
+                    json!(super::push::destination(tx, &action.plan, None)?.words);
+            }
+            tx.append_audit(now, name, "action_approved", &format!("action:{id}"), &approved)?;
         }
         let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
         Ok(Approval {

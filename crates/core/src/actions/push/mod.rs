@@ -78,6 +78,38 @@ pub struct Destination {
     pub link: Option<String>,
 }
 
+/// Where a ledger fix goes when no accounting system takes it.
+const BY_HAND: &str = "Chargeguard's ledger adjustments (enter it in your books by hand)";
+
+/// Refuses to write approved ledger fix `action` anywhere but where its approvers were
+/// shown it would go (kept in the approval's audit entry): a store connected to (or
+/// disconnected from) an accounting system since then must propose it again. An approval
+/// from before destinations were kept is honoured only where nothing is pushed.
+pub(crate) fn refuse_if_moved(store: &mut Store, action: &ActionRow) -> Result<(), ActionError> {
+    let id = action.id;
+    let (approved, now) = store.read(|tx| {
+        let approved = tx
+            .audit_entries_about(&format!("action:{id}"))?
+            .iter()
+            .rev()
+            .find(|e| e.event == "action_approved")
+            .and_then(|e| serde_json::from_str::<Value>(&e.details).ok())
+            .and_then(|d| d["destination"].as_str().map(str::to_string));
+        let now = destination(tx, &action.plan, None)?.words;
+        Ok::<_, ActionError>((approved, now))
+    })?;
+    match approved {
+        Some(approved) if approved == now => Ok(()),
+        None if now == BY_HAND => Ok(()),
+        Some(approved) => Err(ActionError::Refused(format!(
+            "action {id} was approved to be written to {approved}, and would now go to {now} (the books' connection changed since): nothing was written; cancel it and propose the fix again"
+        ))),
+        None => Err(ActionError::Refused(format!(
+            "action {id} was approved before Chargeguard showed where a fix is written, and would now go to {now}: nothing was written; cancel it and propose the fix again, so its approvers see where"
+        ))),
+    }
+}
+
 /// Where `plan` writes; `made` is the object a succeeded action made, as journaled.
 pub fn destination(
     tx: &crate::store::StoreTx<'_>,
@@ -98,7 +130,7 @@ pub fn destination(
         other => ActionError::BooksUnavailable(other),
     };
     let by_hand = Destination {
-        words: "Chargeguard's ledger adjustments (enter it in your books by hand)".into(),
+        words: BY_HAND.into(),
         link: None,
     };
     if let Some(c) =
