@@ -88,9 +88,27 @@ impl Qbo {
         }
     }
 
-    /// Whether a journaled request went to this company.
+    /// Where a request to `rest` (after the company) is journaled: the API's address and
+    /// the company, so recovery never asks another QuickBooks (a stand-in reusing a realm
+    /// id) what became of it.
+    fn journaled(&self, rest: &str) -> String {
+        format!("{}/company/{}/{rest}", self.api_base(), self.realm())
+    }
+
+    fn api_base(&self) -> &str {
+        self.session
+            .connection
+            .endpoints
+            .api_base
+            .trim_end_matches('/')
+    }
+
+    /// Whether a journaled request went to this company at this address (a request
+    /// journaled before the address was kept names the company alone).
     pub(super) fn sent_here(&self, path: &str) -> bool {
-        path.starts_with(&format!("/v3/company/{}/", self.realm()))
+        let company = format!("/v3/company/{}/", self.realm());
+        path.starts_with(&format!("{}/company/{}/", self.api_base(), self.realm()))
+            || path.starts_with(&company)
     }
 
     pub(super) async fn guard(
@@ -128,7 +146,6 @@ impl Qbo {
         payment: &str,
         key: &str,
     ) -> Result<Prepared, Guarded> {
-        let realm = self.realm().to_string();
         let number = adjustment.invoice_number.as_str();
         let row = match self.read(store, "Payment", payment).await {
             Ok(row) => row,
@@ -188,10 +205,10 @@ impl Qbo {
         let body = json!({"Id": payment, "SyncToken": row["SyncToken"], "sparse": true});
         Ok(Prepared {
             method: "POST",
-            path: format!(
-                "/v3/company/{realm}/payment?operation=update&include=void&requestid={}",
+            path: self.journaled(&format!(
+                "payment?operation=update&include=void&requestid={}",
                 request_id(key)
-            ),
+            )),
             body: body.to_string(),
         })
     }
@@ -301,7 +318,7 @@ impl Qbo {
         }
         Ok(Prepared {
             method: "POST",
-            path: format!("/v3/company/{realm}/payment?requestid={}", request_id(key)),
+            path: self.journaled(&format!("payment?requestid={}", request_id(key))),
             body: with_amounts(&body, &amount),
         })
     }
