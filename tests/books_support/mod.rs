@@ -111,6 +111,35 @@ impl World {
         })
     }
 
+    /// The access token of the test's own app ("admin"), consented at `authorize` and
+    /// exchanged at the stand-in's `token_path`: a person working in the books.
+    pub fn admin_access_token(&self, authorize: &str, token_path: &str) -> String {
+        let redirect = self.consent(authorize);
+        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
+            .find(|(k, _)| k == "code")
+            .unwrap()
+            .1
+            .into_owned();
+        self.runtime.block_on(async {
+            let tokens: Value = self
+                .http
+                .post(format!("{}{token_path}", self.base()))
+                .basic_auth("admin", Some("admin-secret"))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", "http://localhost/cb"),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            tokens["access_token"].as_str().unwrap().to_string()
+        })
+    }
+
     /// `chargeguard --db STORE ARGS`, not yet started.
     pub fn command(&self, args: &[&str]) -> std::process::Command {
         let mut command = harness::cli(self.dir.path());
@@ -349,30 +378,7 @@ impl QboAdmin for World {
             "{}/connect/oauth2?client_id=admin&response_type=code&scope=com.intuit.quickbooks.accounting&redirect_uri=http://localhost/cb&state=s",
             self.base()
         );
-        let redirect = self.consent(&url);
-        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
-        self.runtime.block_on(async {
-            let tokens: Value = self
-                .http
-                .post(format!("{}/oauth2/v1/tokens/bearer", self.base()))
-                .basic_auth("admin", Some("admin-secret"))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", "http://localhost/cb"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            tokens["access_token"].as_str().unwrap().to_string()
-        })
+        self.admin_access_token(&url, "/oauth2/v1/tokens/bearer")
     }
 
     /// One object as QuickBooks holds it now (its `SyncToken` for an update).
@@ -469,29 +475,8 @@ impl<'w> XeroAdmin<'w> {
             "{}/identity/connect/authorize?response_type=code&client_id=admin&redirect_uri=http://localhost/cb&scope=offline_access%20accounting.transactions%20accounting.settings",
             world.base()
         );
-        let redirect = world.consent(&url);
-        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
+        let token = world.admin_access_token(&url, "/connect/token");
         world.runtime.block_on(async {
-            let tokens: Value = world
-                .http
-                .post(format!("{}/connect/token", world.base()))
-                .basic_auth("admin", Some("admin-secret"))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", "http://localhost/cb"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let token = tokens["access_token"].as_str().unwrap().to_string();
             let connections: Value = world
                 .http
                 .get(format!("{}/connections", world.base()))

@@ -363,6 +363,19 @@ struct ShownTieOut {
     clearing_problem: Option<String>,
 }
 
+/// Takes a month's "being computed" mark off when dropped.
+struct Unmark<'a>(&'a TieOutCache, (String, String));
+
+impl Drop for Unmark<'_> {
+    fn drop(&mut self) {
+        self.0
+            .computing
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(&self.1);
+    }
+}
+
 struct KeptTieOut {
     generation: Generation,
     shown: ShownTieOut,
@@ -444,6 +457,9 @@ impl TieOutCache {
             let api = api.clone();
             runtime.spawn_blocking(move || {
                 let cache = &api.tie_outs;
+                // Unmarked however the task ends (a panic too): else the month would show
+                // "computing" for the window's life.
+                let _unmark = Unmark(cache, key.clone());
                 let computed = api.open().and_then(|mut store| {
                     store.read(|tx| -> Result<(), ApiError> {
                         let (period, _) = period::resolve(tx, &key.0, Some(&key.1))?;
@@ -453,11 +469,6 @@ impl TieOutCache {
                 });
                 // A store that cannot be read now is read again when the screen asks.
                 drop(computed);
-                cache
-                    .computing
-                    .lock()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .remove(&key);
             });
         }
         Ok((shown, current))

@@ -58,6 +58,17 @@ pub fn ms_of(text: &str) -> Option<i64> {
     inner[..end].parse().ok()
 }
 
+/// The day a Xero date (`/Date(ms+0000)/`, midnight UTC) names.
+pub fn xero_day(text: &str) -> Option<jiff::civil::Date> {
+    let ms = ms_of(text)?;
+    Some(
+        jiff::Timestamp::from_millisecond(ms)
+            .ok()?
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date(),
+    )
+}
+
 struct Reader<'a> {
     entity: &'static str,
     id_field: &'static str,
@@ -107,12 +118,8 @@ impl Reader<'_> {
         let Some(written) = text(&self.body[field]) else {
             return Ok(None);
         };
-        let ms = ms_of(&written)
+        let date = xero_day(&written)
             .ok_or_else(|| self.fail(field, format!("{written} is not a Xero date")))?;
-        let date = jiff::Timestamp::from_millisecond(ms)
-            .map_err(|e| self.fail(field, e.to_string()))?
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .date();
         date.to_zoned(self.organisation.zone.clone())
             .map(|z| Some(z.timestamp()))
             .map_err(|e| self.fail(field, e.to_string()))

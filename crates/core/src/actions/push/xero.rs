@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use super::{Effect, Found, Guarded, Prepared};
 use crate::accounting::xero::{
-    self as mapping, Organisation, Read, carries_key, ms_of, pushed_reference, stripe_id,
+    self as mapping, Organisation, Read, carries_key, pushed_reference, stripe_id, xero_day,
 };
 use crate::accounting_sync::session::Caller;
 use crate::accounting_sync::xero::{organisation, store_pushed_payment};
@@ -48,15 +48,7 @@ pub(super) struct Xero {
 /// A Xero date (`/Date(ms+0000)/` at midnight UTC, or `YYYY-MM-DD…`) as the day it names.
 fn day_of(value: &Value) -> Option<jiff::civil::Date> {
     let text = value.as_str()?;
-    match ms_of(text) {
-        Some(ms) => Some(
-            jiff::Timestamp::from_millisecond(ms)
-                .ok()?
-                .to_zoned(jiff::tz::TimeZone::UTC)
-                .date(),
-        ),
-        None => text.get(..10)?.parse().ok(),
-    }
+    xero_day(text).or_else(|| text.get(..10)?.parse().ok())
 }
 
 /// Whether `text` can go into a `where` filter as it is: Stripe's ids and Chargeguard's
