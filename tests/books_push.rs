@@ -29,18 +29,16 @@ struct Pushing {
 fn approved_fix() -> Pushing {
     let world = qbo_world();
     let charge = stripe_charges(&world, &[("INV-7", 7_500)]).remove(0);
-    let seeded = world.post(
-        "/_sandbox/qbo/seed",
-        json!({"realm": world.realm, "customers": [{"DisplayName": "Betty Rubble"}]}),
-    );
-    let customer = seeded["Customer"][0].as_str().unwrap().to_string();
-    let made = world.post(
-        "/_sandbox/qbo/seed",
-        json!({"realm": world.realm, "invoices": [{"CustomerRef": {"value": customer},
-               "DocNumber": "INV-7", "TxnDate": "2026-11-20",
-               "Line": [{"Amount": 75.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
-    );
-    let invoice_id = made["Invoice"][0].as_str().unwrap().to_string();
+    let customer = world
+        .qbo_seeded("customers", json!([{"DisplayName": "Betty Rubble"}]))
+        .remove(0);
+    let invoice_id = world
+        .qbo_seeded(
+            "invoices",
+            json!([{"CustomerRef": {"value": customer}, "DocNumber": "INV-7", "TxnDate": "2026-11-20",
+                    "Line": [{"Amount": 75.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]),
+        )
+        .remove(0);
     let action = synced_and_approved(&world, connect_qbo, "INV-7", "orphan_charge");
     let admin = world.admin_token();
     Pushing {
@@ -117,17 +115,7 @@ impl PushCase for Pushing {
             ledger_ids(&self.world.db()),
             [format!("qbo:{id}:{}", self.invoice_id)]
         );
-        let again = harness::ok(&self.world.cli(&["books", "sync"]));
-        assert!(
-            again.contains("0 new ledger entries, 0 changed"),
-            "the push is already in the store as the sync has it: {again}"
-        );
-        harness::ok(&self.world.cli(&["reconcile"]));
-        let open = open_findings(&self.world);
-        assert!(
-            !open.iter().any(|(_, n)| n == "INV-7"),
-            "the charge is recorded now: {open:?}"
-        );
+        self.assert_synced_and_clean("INV-7");
         let verified = harness::ok(&self.world.cli(&["audit", "verify"]));
         assert!(
             verified.contains("holds") || verified.contains("intact"),
@@ -319,36 +307,24 @@ fn a_payment_for_a_failed_charge_is_voided_in_quickbooks_once() {
                "metadata": {"invoice_number": "INV-9"}}]}),
     );
     let failed = seeded["charges"][0].as_str().unwrap().to_string();
-    let customer = world.post(
-        "/_sandbox/qbo/seed",
-        json!({"realm": world.realm, "customers": [{"DisplayName": "Barney Rubble"}]}),
-    )["Customer"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let invoice_id = world.post(
-        "/_sandbox/qbo/seed",
-        json!({"realm": world.realm, "invoices": [{"CustomerRef": {"value": customer},
+    let customer = world
+        .qbo_seeded("customers", json!([{"DisplayName": "Barney Rubble"}]))
+        .remove(0);
+    let invoice_id = world
+        .qbo_seeded("invoices", json!([{"CustomerRef": {"value": customer},
                "DocNumber": "INV-9", "TxnDate": "2026-11-20",
-               "Line": [{"Amount": 50.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]}),
-    )["Invoice"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+               "Line": [{"Amount": 50.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]))
+        .remove(0);
     let yesterday = jiff::Timestamp::from_second(now - 86_400)
         .unwrap()
         .to_zoned(jiff::tz::TimeZone::UTC)
         .date()
         .to_string();
-    let payment_id = world.post(
-        "/_sandbox/qbo/seed",
-        json!({"realm": world.realm, "payments": [{"CustomerRef": {"value": customer},
+    let payment_id = world
+        .qbo_seeded("payments", json!([{"CustomerRef": {"value": customer},
                "TotalAmt": "50.00", "TxnDate": yesterday, "PaymentRefNum": failed,
-               "Line": [{"Amount": "50.00", "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}]}),
-    )["Payment"][0]
-        .as_str()
-        .unwrap()
-        .to_string();
+               "Line": [{"Amount": "50.00", "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}]))
+        .remove(0);
     let action = synced_and_approved(&world, connect_qbo, "INV-9", "missing_charge");
     let admin = world.admin_token();
     // The answer is lost after QuickBooks voided it: recovery reads the payment.
@@ -461,4 +437,255 @@ fn a_charge_recorded_by_hand_on_another_invoice_stops_the_push() {
     );
     assert!(p.pushed().is_empty(), "nothing was pushed");
     assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+/// A QuickBooks company that recorded INV-12 (60.00) paid by a Stripe charge, which Stripe
+/// has since refunded whole; nobody recorded the refund. Synced and reconciled, the fix
+/// (record the refund) proposed and approved, the account Stripe's money goes through not
+/// chosen yet.
+struct Refunding {
+    world: World,
+    action: i64,
+    charge: String,
+    admin: String,
+}
+
+fn approved_refund() -> Refunding {
+    let world = qbo_world();
+    let charge = stripe_charges(&world, &[("INV-12", 6_000)]).remove(0);
+    world.post(
+        "/_sandbox/seed",
+        json!({"refunds": [{"charge": charge, "amount": 6_000,
+               "created": jiff::Timestamp::now().as_second() - 3_600}]}),
+    );
+    let customer = world
+        .qbo_seeded("customers", json!([{"DisplayName": "Pebbles Flintstone"}]))
+        .remove(0);
+    let invoice_id = world
+        .qbo_seeded(
+            "invoices",
+            json!([{"CustomerRef": {"value": customer},
+               "DocNumber": "INV-12", "TxnDate": "2026-11-20",
+               "Line": [{"Amount": 60.0, "DetailType": "SalesItemLineDetail",
+                         "SalesItemLineDetail": {"ItemRef": {"value": "7", "name": "Hosting"}}}]}]),
+        )
+        .remove(0);
+    world.qbo_seeded(
+        "payments",
+        json!([{"CustomerRef": {"value": customer}, "TotalAmt": "60.00", "TxnDate": "2026-11-21",
+                "PaymentRefNum": charge,
+                "Line": [{"Amount": "60.00", "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}]),
+    );
+    let action = synced_and_approved(&world, connect_qbo, "INV-12", "unrecorded_refund");
+    let admin = world.admin_token();
+    Refunding {
+        world,
+        action,
+        charge,
+        admin,
+    }
+}
+
+impl Refunding {
+    fn choose_account(&self) {
+        let chosen = harness::ok(&self.world.cli(&["books", "payment-account", "35"]));
+        assert!(
+            chosen.contains("refunds Chargeguard records") && chosen.contains("account 35"),
+            "{chosen}"
+        );
+    }
+}
+
+impl PushCase for Refunding {
+    fn world(&self) -> &World {
+        &self.world
+    }
+
+    fn action(&self) -> i64 {
+        self.action
+    }
+
+    fn write(&self) -> (String, &'static str) {
+        (
+            format!("/v3/company/{}/refundreceipt", self.world.realm),
+            "POST",
+        )
+    }
+
+    fn recorded_words(&self) -> &'static str {
+        "recorded in QuickBooks"
+    }
+
+    /// The refund receipts QuickBooks holds that carry the action's key in their note.
+    fn pushed(&self) -> Vec<Value> {
+        let key = self.key();
+        self.world
+            .qbo_query(&self.admin, "SELECT * FROM RefundReceipt")
+            .into_iter()
+            .filter(|p| p["PrivateNote"].as_str().is_some_and(|n| n.contains(&key)))
+            .collect()
+    }
+
+    /// One refund receipt for the fix: 60.00 to the invoice's customer, paid from account
+    /// 35, naming the charge, selling the invoice's item back; the action succeeded naming
+    /// it; the ledger holds the refund on INV-12 as a sync reads it; a sync finds nothing
+    /// new and the finding does not come back.
+    fn assert_pushed_once(&self) {
+        let pushed = self.pushed();
+        assert_eq!(
+            pushed.len(),
+            1,
+            "one refund receipt for the fix: {pushed:?}"
+        );
+        let receipt = &pushed[0];
+        assert!(
+            matches!(receipt["TotalAmt"].to_string().as_str(), "60" | "60.0"),
+            "{receipt}"
+        );
+        assert_eq!(receipt["DepositToAccountRef"]["value"], "35", "{receipt}");
+        assert_eq!(receipt["PaymentRefNum"], self.charge.as_str(), "{receipt}");
+        assert_eq!(
+            receipt["Line"][0]["SalesItemLineDetail"]["ItemRef"]["value"], "7",
+            "{receipt}"
+        );
+        let action = self.action_json();
+        assert_eq!(action["state"], "succeeded", "{action}");
+        let id = receipt["Id"].as_str().unwrap();
+        assert_eq!(
+            action["gateway_object_id"],
+            format!("quickbooks:refund_receipt:{id}"),
+            "{action}"
+        );
+        let mut store = chargeguard::store::Store::open(&self.world.db()).unwrap();
+        let refunds: Vec<_> = store
+            .read(|tx| tx.ledger_entries())
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.kind == chargeguard::records::LedgerKind::Refund)
+            .collect();
+        assert_eq!(refunds.len(), 1, "{refunds:?}");
+        assert_eq!(refunds[0].payment_id, format!("qbo:refund:{id}"));
+        assert_eq!(refunds[0].invoice_number, "INV-12");
+        assert_eq!(refunds[0].amount.minor(), 6_000);
+        self.assert_synced_and_clean("INV-12");
+    }
+}
+
+#[test]
+fn a_refund_stripe_made_is_recorded_in_quickbooks_exactly_once() {
+    let Some(_keyring) = keyring_or_skip("a_refund_is_recorded_in_quickbooks") else {
+        return;
+    };
+    let p = approved_refund();
+    // Where it goes is shown before approval and at execute.
+    let api = chargeguard::api::Api::new(p.world.db());
+    let finding_id = p.action_json()["finding_id"].as_u64().unwrap() as u32;
+    let detail =
+        chargeguard::api::finding(&api, &chargeguard::api::json::IdRequest { id: finding_id })
+            .unwrap();
+    assert_eq!(
+        detail.fix.expect("a fix").destination,
+        format!("QuickBooks company {}", p.world.realm)
+    );
+
+    // QuickBooks needs the account a refund is paid from: until one is chosen the fix
+    // waits, approved, and nothing is sent.
+    let (_, waits) = harness::refused(&p.execute());
+    assert!(
+        waits.contains("books payment-account") && waits.contains("nothing was sent"),
+        "{waits}"
+    );
+    assert_eq!(p.action_json()["state"], "approved");
+    assert!(p.pushed().is_empty());
+    let status = harness::ok(&p.world.cli(&["books", "status"]));
+    assert!(status.contains("no account chosen"), "{status}");
+
+    p.choose_account();
+    let dry: Value = serde_json::from_str(&harness::ok(&p.world.cli(&[
+        "execute",
+        &p.action.to_string(),
+        "--dry-run",
+    ])))
+    .unwrap();
+    assert!(
+        dry["path"]
+            .as_str()
+            .unwrap()
+            .contains("/refundreceipt?requestid="),
+        "{dry}"
+    );
+    assert!(p.pushed().is_empty(), "a dry run sends nothing");
+
+    p.executed_once(&format!(
+        "recorded in QuickBooks company {}: refund receipt",
+        p.world.realm
+    ));
+}
+
+/// The refund was entered in QuickBooks by hand after the morning's sync, its reference the
+/// Stripe refund's id: the push is refused, nothing is recorded twice.
+#[test]
+fn a_refund_recorded_by_hand_since_the_sync_stops_the_push() {
+    let Some(_keyring) = keyring_or_skip("a_refund_recorded_by_hand") else {
+        return;
+    };
+    let p = approved_refund();
+    p.choose_account();
+    let mut store = chargeguard::store::Store::open(&p.world.db()).unwrap();
+    let refund_id = store
+        .read(|tx| tx.refunds_of(&[p.charge.as_str()]))
+        .unwrap()
+        .remove(0)
+        .id;
+    let payment = p
+        .world
+        .qbo_query(&p.admin, "SELECT * FROM Payment")
+        .remove(0);
+    p.world.qbo(
+        &p.admin,
+        "refundreceipt",
+        json!({"CustomerRef": payment["CustomerRef"], "TxnDate": "2026-11-25",
+               "DepositToAccountRef": {"value": "35"}, "PaymentRefNum": refund_id,
+               "Line": [{"Amount": 60.00, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}),
+    );
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("refund receipt") && stderr.contains("since the last sync"),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty(), "nothing was pushed");
+    assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_refund_push_killed_before_or_after_the_send_happens_once() {
+    let Some(_keyring) = keyring_or_skip("a_refund_push_killed") else {
+        return;
+    };
+    for (point, sent) in [("execute.after_journal", 0), ("execute.after_answer", 1)] {
+        let p = approved_refund();
+        p.choose_account();
+        p.killed_and_recovered(point, sent);
+    }
+}
+
+/// Faults on the refund receipt's write end in one receipt, as they do for a payment.
+#[rstest::rstest]
+#[case::lose_response_after_commit("lose_response_after_commit", None, 1)]
+#[case::timeout_before_commit("timeout_before_commit", Some(3000), 0)]
+#[case::error_500_after_commit("error_500_after_commit", None, 1)]
+#[case::rate_limit("rate_limit", None, 0)]
+fn every_fault_on_a_refund_push_ends_in_one_receipt(
+    #[case] fault: &str,
+    #[case] hold_ms: Option<u64>,
+    #[case] recorded_at_once: usize,
+) {
+    let Some(_keyring) = keyring_or_skip("every_fault_on_a_refund_push") else {
+        return;
+    };
+    let p = approved_refund();
+    p.choose_account();
+    p.fault_ends_in_one_payment(fault, hold_ms, recorded_at_once);
 }

@@ -172,17 +172,7 @@ impl PushCase for Pushing {
             "{action}"
         );
         assert_eq!(ledger_ids(&self.world.db()), [format!("xero:{id}")]);
-        let again = harness::ok(&self.world.cli(&["books", "sync"]));
-        assert!(
-            again.contains("0 new ledger entries, 0 changed"),
-            "the push is already in the store as the sync has it: {again}"
-        );
-        harness::ok(&self.world.cli(&["reconcile"]));
-        let open = open_findings(&self.world);
-        assert!(
-            !open.iter().any(|(_, n)| n == "INV-7"),
-            "the charge is recorded now: {open:?}"
-        );
+        self.assert_synced_and_clean("INV-7");
     }
 }
 
@@ -241,17 +231,7 @@ fn a_recorded_payment_is_pushed_to_xero_exactly_once() {
         format!("Xero organisation {ORGANISATION}")
     );
 
-    let done = harness::ok(&p.execute());
-    assert!(
-        done.contains(&format!("recorded in Xero organisation {ORGANISATION}")),
-        "{done}"
-    );
-    p.assert_pushed_once();
-
-    // A double click, a second window: nothing is sent again.
-    let again = harness::ok(&p.execute());
-    assert!(again.contains("nothing was sent again"), "{again}");
-    assert_eq!(p.pushed().len(), 1);
+    p.executed_once(&format!("recorded in Xero organisation {ORGANISATION}"));
 }
 
 #[test]

@@ -232,7 +232,7 @@ fn settings_connects_xero_and_a_cancelled_consent_frees_its_port_and_connects_no
         Some("090")
     );
     assert!(
-        harness::ok(&world.cli(&["books", "status"])).contains("go into account 090"),
+        harness::ok(&world.cli(&["books", "status"])).contains("are paid into account 090"),
         "the command line reads the same choice"
     );
 }

@@ -368,9 +368,32 @@ pub trait QboAdmin {
     fn qbo(&self, token: &str, path_and_query: &str, body: Value) -> Value;
     /// The rows of one `select`, as QuickBooks answers it.
     fn qbo_query(&self, token: &str, select: &str) -> Vec<Value>;
+
+    /// Seeds the company with `rows` of one kind (`customers`, `invoices`, `payments`):
+    /// their ids in QuickBooks.
+    fn qbo_seeded(&self, kind: &str, rows: Value) -> Vec<String>;
 }
 
 impl QboAdmin for World {
+    fn qbo_seeded(&self, kind: &str, rows: Value) -> Vec<String> {
+        let entity = match kind {
+            "customers" => "Customer",
+            "invoices" => "Invoice",
+            "payments" => "Payment",
+            other => panic!("the stand-in seeds no {other}"),
+        };
+        let seeded = self.post(
+            "/_sandbox/qbo/seed",
+            json!({"realm": self.realm, kind: rows}),
+        );
+        seeded[entity]
+            .as_array()
+            .unwrap_or_else(|| panic!("seeded {kind}: {seeded}"))
+            .iter()
+            .map(|id| id.as_str().unwrap().to_string())
+            .collect()
+    }
+
     /// A token of the test's own (another app), to change the company's books as a person
     /// in QuickBooks would.
     fn admin_token(&self) -> String {
@@ -638,6 +661,34 @@ pub trait PushCase {
 
     fn execute(&self) -> Output {
         self.world().cli(&["execute", &self.action().to_string()])
+    }
+
+    /// Executed, it says `says`; it is pushed once; a second execute (a double click, a
+    /// second window) sends nothing.
+    fn executed_once(&self, says: &str) {
+        let done = harness::ok(&self.execute());
+        assert!(done.contains(says), "{done}");
+        self.assert_pushed_once();
+        let again = harness::ok(&self.execute());
+        assert!(again.contains("nothing was sent again"), "{again}");
+        assert_eq!(self.pushed().len(), 1);
+    }
+
+    /// The next sync finds the pushed object already stored as it reads it, and reconcile
+    /// leaves nothing open on `invoice`.
+    fn assert_synced_and_clean(&self, invoice: &str) {
+        let world = self.world();
+        let again = harness::ok(&world.cli(&["books", "sync"]));
+        assert!(
+            again.contains("0 new ledger entries, 0 changed"),
+            "the push is already in the store as the sync has it: {again}"
+        );
+        harness::ok(&world.cli(&["reconcile"]));
+        let open = open_findings(world);
+        assert!(
+            !open.iter().any(|(_, n)| n == invoice),
+            "nothing left open on {invoice}: {open:?}"
+        );
     }
 
     /// SIGKILL at `point` with `sent` payments made by then; a restart's recovery settles

@@ -301,6 +301,15 @@ try {
       await page.screenshot({ path: join(shots, "b-9-books-connected.png"), fullPage: true });
       expect(!(await page.content()).includes(QBO_SECRET), "the page holds the client secret");
       expect(bodies.every((b) => !b.includes(QBO_SECRET)), "an answer holds the client secret");
+      // QuickBooks needs the account a refund is paid from before a fix can record one.
+      const account = page.getByRole("form", { name: "QuickBooks payment account" });
+      await account.getByText("QuickBooks needs one before a fix can record a refund").waitFor();
+      await account.getByLabel(/Id in QuickBooks/).fill("Undeposited");
+      await account.getByRole("button", { name: "Set payment account" }).click();
+      await account.getByRole("alert").filter({ hasText: "not an account id" }).waitFor();
+      await account.getByLabel(/Id in QuickBooks/).fill("35");
+      await account.getByRole("button", { name: "Set payment account" }).click();
+      await page.getByTestId("books-payment-account").filter({ hasText: "paid from account 35" }).waitFor();
       await page.getByRole("button", { name: /Disconnect QuickBooks company/ }).click();
       await page.getByTestId("books-connection").filter({ hasText: "Not connected" }).waitFor();
       await page.getByRole("status").filter({ hasText: "already synced stay" }).waitFor();

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{Api, ApiError, ApiErrorCode, now};
-use chargeguard_core::accounting_sync::{System, connecting, xero_connection};
+use chargeguard_core::accounting_sync::{System, connecting};
 use chargeguard_core::books::BooksSecret;
 use chargeguard_core::books::redirect::RedirectListener;
 use chargeguard_core::secret::Keyring;
@@ -339,12 +339,12 @@ pub fn books_status(api: &Api) -> Result<BooksStatus, ApiError> {
     })
 }
 
-/// Chooses the Xero account the payments Chargeguard records are paid into.
+/// Chooses the account Stripe's money goes through in the connected system.
 pub fn books_payment_account(
     api: &Api,
     request: &PaymentAccountRequest,
 ) -> Result<BooksStatus, ApiError> {
-    xero_connection::set_payment_account(&mut api.open()?, &request.code)?;
+    connecting::set_payment_account(&mut api.open()?, &request.code)?;
     books_status(api)
 }
 

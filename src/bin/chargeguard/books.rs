@@ -11,9 +11,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use chargeguard::accounting_sync::{
-    self, BooksProgress, BooksSyncOptions, System, connecting, xero_connection,
-};
+use chargeguard::accounting_sync::{self, BooksProgress, BooksSyncOptions, System, connecting};
 use chargeguard::books::BooksSecret;
 use chargeguard::books::redirect::RedirectListener;
 use chargeguard::secret::Keyring;
@@ -40,14 +38,17 @@ enum BooksCommand {
     Status,
     /// Revoke the connection at Intuit and forget its tokens; the synced books stay.
     Disconnect,
-    /// Xero: the account (its code in the chart of accounts) payments Chargeguard records
-    /// are paid into — where Stripe's money lands, a clearing account or the bank.
+    /// The account Stripe's money goes through (a clearing account or the bank). Xero: its
+    /// code in the chart of accounts; payments Chargeguard records are paid into it.
+    /// QuickBooks: its Id; refunds Chargeguard records are paid from it, and payments
+    /// deposited into it.
     PaymentAccount(PaymentAccountArgs),
 }
 
 #[derive(Debug, clap::Args)]
 struct PaymentAccountArgs {
-    /// The account's code, as Xero's chart of accounts shows it (like 090).
+    /// Xero: the account's code, as its chart of accounts shows it (like 090). QuickBooks:
+    /// the account's Id (like 35).
     code: String,
 }
 
@@ -96,12 +97,21 @@ pub fn run(ctx: &Ctx, args: BooksArgs) -> anyhow::Result<ExitCode> {
         BooksCommand::Disconnect => disconnect(ctx),
         BooksCommand::PaymentAccount(a) => {
             let mut store = ctx.open_store()?;
-            xero_connection::set_payment_account(&mut store, &a.code)?;
-            println!(
-                "payments Chargeguard records in Xero are paid into account {}",
-                a.code.trim()
-            );
+            let status = connecting::set_payment_account(&mut store, &a.code)?;
+            println!("{}", account_words(&status, a.code.trim()));
             Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// What the chosen account is used for, in the system's words.
+fn account_words(status: &connecting::Status, account: &str) -> String {
+    match status.system {
+        System::Quickbooks => format!(
+            "refunds Chargeguard records in {status} are paid from account {account}, and payments it records are deposited into it"
+        ),
+        System::Xero => {
+            format!("payments Chargeguard records in {status} are paid into account {account}")
         }
     }
 }
@@ -239,13 +249,19 @@ fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
         Some(status) => match &status.reconnect {
             None => {
                 println!("connected to {status}");
-                if status.system == System::Xero {
-                    match &status.payment_account {
-                        Some(code) => println!("payments recorded there go into account {code}"),
-                        None => println!(
-                            "no account chosen for the payments fixes record there: `chargeguard books payment-account CODE`"
-                        ),
-                    }
+                match &status.payment_account {
+                    Some(account) => println!("{}", account_words(&status, account)),
+                    None => println!(
+                        "no account chosen for Stripe's money there (fixes that record a {} wait for one): `chargeguard books payment-account {}`",
+                        match status.system {
+                            System::Quickbooks => "refund",
+                            System::Xero => "payment",
+                        },
+                        match status.system {
+                            System::Quickbooks => "ID",
+                            System::Xero => "CODE",
+                        }
+                    ),
                 }
             }
             Some(reason) => {

@@ -220,8 +220,8 @@ export function AccountingSystem() {
           </button>
         </form>
       )}
-      {connection?.system === "xero" && !connection.reconnect && (
-        <PaymentAccount chosen={connection.payment_account} onChosen={setStatus} />
+      {connection && !connection.reconnect && (
+        <PaymentAccount system={connection.system} chosen={connection.payment_account} onChosen={setStatus} />
       )}
       {connection && (
         <button type="button" onClick={() => void disconnect()} disabled={form.busy || waiting}>
@@ -233,33 +233,47 @@ export function AccountingSystem() {
   );
 }
 
-/** Xero's account for the payments Chargeguard records: Xero needs one for each. */
-function PaymentAccount(props: { chosen: string | null; onChosen: (s: BooksStatus) => void }) {
+/** What the account Stripe's money goes through is for, in each system's words. */
+const ACCOUNT_WORDS: Record<BooksSystem, { chosen: (a: string) => string; none: string; label: string; max: number }> = {
+  xero: {
+    chosen: (a) => `Payments a fix records go into account ${a}.`,
+    none: "Choose the account Stripe's money lands in: Xero needs one before a fix can record a payment.",
+    label: "Account code in Xero's chart of accounts (like 090)",
+    max: 10,
+  },
+  quickbooks: {
+    chosen: (a) => `Refunds a fix records are paid from account ${a}, and payments it records are deposited into it.`,
+    none: "Choose the account Stripe's money goes through: QuickBooks needs one before a fix can record a refund.",
+    label: "The account's Id in QuickBooks (a number, like 35)",
+    max: 20,
+  },
+};
+
+/** The account Stripe's money goes through: Xero needs one for each payment a fix records,
+ * QuickBooks for each refund. */
+function PaymentAccount(props: { system: BooksSystem; chosen: string | null; onChosen: (s: BooksStatus) => void }) {
   const [code, setCode] = useState(props.chosen ?? "");
   const form = useForm();
   const id = useId();
+  const words = ACCOUNT_WORDS[props.system];
   const save = () =>
     form.run(async () => {
       const next = await call("books_payment_account", { code });
       props.onChosen(next);
-      return `Payments Chargeguard records in Xero now go into account ${next.connection?.payment_account ?? code}.`;
+      return words.chosen(next.connection?.payment_account ?? code);
     });
   return (
     <form
-      aria-label="Xero payment account"
+      aria-label={`${SYSTEM_NAMES[props.system]} payment account`}
       className="stack"
       onSubmit={(e) => {
         e.preventDefault();
         void save();
       }}
     >
-      <p data-testid="books-payment-account">
-        {props.chosen
-          ? `Payments a fix records go into account ${props.chosen}.`
-          : "Choose the account Stripe's money lands in: Xero needs one before a fix can record a payment."}
-      </p>
-      <label htmlFor={id}>Account code in Xero's chart of accounts (like 090)</label>
-      <input id={id} value={code} maxLength={10} onChange={(e) => setCode(e.target.value)} />
+      <p data-testid="books-payment-account">{props.chosen ? words.chosen(props.chosen) : words.none}</p>
+      <label htmlFor={id}>{words.label}</label>
+      <input id={id} value={code} maxLength={words.max} onChange={(e) => setCode(e.target.value)} />
       <button type="submit" disabled={form.busy || code.trim() === ""}>
         Set payment account
       </button>

@@ -224,7 +224,7 @@ impl Pending {
                     system: System::Quickbooks,
                     company: connected.realm,
                     reconnect: None,
-                    payment_account: None,
+                    payment_account: store.read(qbo_connection::payment_account)?,
                 })
             }
             Finish::Xero {
@@ -266,8 +266,9 @@ pub struct Status {
     pub company: String,
     /// Set when the system refused the grant or dropped the company: connect again.
     pub reconnect: Option<String>,
-    /// Xero: the account (its code) payments Chargeguard records are paid into, once
-    /// chosen (`xero_connection::set_payment_account`).
+    /// The account Stripe's money goes through, once chosen ([`set_payment_account`]):
+    /// Xero's by its code (payments recorded are paid into it), QuickBooks' by its Id
+    /// (refunds recorded are paid from it, payments deposited into it).
     pub payment_account: Option<String>,
 }
 
@@ -287,7 +288,7 @@ pub fn status(store: &mut Store) -> Result<Option<Status>, AccountingError> {
             system: System::Quickbooks,
             company: c.realm,
             reconnect: c.reconnect,
-            payment_account: None,
+            payment_account: store.read(qbo_connection::payment_account)?,
         }));
     }
     if let Some(c) = xero_connection::connection(store)? {
@@ -299,6 +300,18 @@ pub fn status(store: &mut Store) -> Result<Option<Status>, AccountingError> {
         }));
     }
     Ok(None)
+}
+
+/// Chooses the account Stripe's money goes through in the connected system (Xero: its
+/// code, the account payments Chargeguard records are paid into; QuickBooks: its Id, the
+/// account refunds are paid from and payments deposited into). The connection's status.
+pub fn set_payment_account(store: &mut Store, account: &str) -> Result<Status, AccountingError> {
+    match super::connected_system(store)? {
+        Some(System::Quickbooks) => qbo_connection::set_payment_account(store, account)?,
+        Some(System::Xero) => xero_connection::set_payment_account(store, account)?,
+        None => return Err(AccountingError::NotConnected),
+    }
+    status(store)?.ok_or(AccountingError::NotConnected)
 }
 
 /// Revokes the grant at the system and forgets the tokens and the connection; the synced

@@ -79,6 +79,10 @@ pub enum AccountingError {
     )]
     NoPaymentAccount,
     #[error(
+        "QuickBooks needs the account a refund is paid from, and none is chosen: choose the one Stripe's money goes through (`chargeguard books payment-account ID`, the account's Id in QuickBooks; Settings asks for it too); nothing was sent"
+    )]
+    NoRefundAccount,
+    #[error(
         "action {action} was sent to the accounting system and its outcome is not known yet; run `chargeguard recover` (it needs this connection) before disconnecting"
     )]
     PushUndecided { action: i64 },

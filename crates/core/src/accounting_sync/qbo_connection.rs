@@ -34,6 +34,7 @@ const CLIENT_ID: &str = "books.quickbooks.client_id";
 const ACCOUNT: &str = "books.quickbooks.account";
 /// Why QuickBooks no longer accepts the connection, once it said so.
 const RECONNECT: &str = "books.quickbooks.reconnect";
+const PAYMENT_ACCOUNT: &str = "books.quickbooks.payment_account";
 
 /// An access token this close to its end is refreshed before a call.
 const REFRESH_AHEAD: Duration = Duration::from_secs(300);
@@ -113,6 +114,28 @@ pub(crate) fn read_connection(tx: &StoreTx<'_>) -> Result<Option<QboConnection>,
 /// The store's QuickBooks connection, if one was made.
 pub fn connection(store: &mut Store) -> Result<Option<QboConnection>, AccountingError> {
     store.read(read_connection)
+}
+
+/// The account (its `Id` in QuickBooks) Stripe's money goes through: refunds Chargeguard
+/// records are paid from it, and payments it records are deposited into it. Once chosen.
+pub(crate) fn payment_account(tx: &StoreTx<'_>) -> Result<Option<String>, AccountingError> {
+    Ok(tx.setting(PAYMENT_ACCOUNT)?)
+}
+
+/// Chooses the account (by its `Id` in QuickBooks) Stripe's money goes through: QuickBooks
+/// needs one for every refund receipt. Kept until disconnecting.
+pub fn set_payment_account(store: &mut Store, id: &str) -> Result<(), AccountingError> {
+    let id = id.trim();
+    if id.is_empty() || id.len() > 20 || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Err(AccountingError::Consent(format!(
+            "{id:?} is not an account id: give the account's Id in QuickBooks (a number, shown in the address of its register, like 35)"
+        )));
+    }
+    if connection(store)?.is_none() {
+        return Err(AccountingError::NotConnected);
+    }
+    store.write(|tx| tx.set_setting(PAYMENT_ACCOUNT, id))?;
+    Ok(())
 }
 
 /// Exchanges the consent's code, checks the token with a read of the company, then keeps

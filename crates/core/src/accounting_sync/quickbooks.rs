@@ -363,13 +363,21 @@ pub(crate) fn company(store: &mut Store, preferences: &Value) -> Result<Company,
     })
 }
 
-/// Stores a payment QuickBooks answered a push with exactly as a sync stores it, in the
-/// caller's transaction (the one that settles the push), so the next sync finds it
-/// unchanged.
-pub(crate) fn store_pushed_payment(
+/// What kind of object a push made or changed in QuickBooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pushed {
+    Payment,
+    RefundReceipt,
+}
+
+/// Stores an object QuickBooks answered a push with (a payment, a refund receipt) exactly
+/// as a sync stores it, in the caller's transaction (the one that settles the push), so the
+/// next sync finds it unchanged.
+pub(crate) fn store_pushed(
     tx: &StoreTx<'_>,
     realm: &str,
     company: &Company,
+    pushed: Pushed,
     row: &Value,
     at: Timestamp,
 ) -> Result<(), AccountingError> {
@@ -380,7 +388,7 @@ pub(crate) fn store_pushed_payment(
         invoices: None,
         payments: None,
     };
-    Writer {
+    let mut writer = Writer {
         tx,
         books: AccountingBooks {
             system: SYSTEM,
@@ -389,8 +397,11 @@ pub(crate) fn store_pushed_payment(
         company,
         sources: &mut sources,
         report: &mut report,
+    };
+    match pushed {
+        Pushed::Payment => writer.payment(row)?,
+        Pushed::RefundReceipt => writer.refund_receipt(row)?,
     }
-    .payment(row)?;
     sources.finish(tx, &report)?;
     Ok(())
 }
@@ -558,7 +569,10 @@ impl Writer<'_, '_> {
 
 /// The invoice Stripe object `gateway_id` (a charge, payment intent or refund) pays, as
 /// the store knows it: a ledger payment of it, else the charge's own invoice reference.
-fn invoice_paid_by(tx: &StoreTx<'_>, gateway_id: &str) -> Result<Option<String>, StoreError> {
+pub(crate) fn invoice_paid_by(
+    tx: &StoreTx<'_>,
+    gateway_id: &str,
+) -> Result<Option<String>, StoreError> {
     let mut ids = vec![gateway_id.to_string()];
     if gateway_id.starts_with("re_") || gateway_id.starts_with("pyr_") {
         ids.extend(

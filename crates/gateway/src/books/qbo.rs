@@ -36,16 +36,22 @@ impl QboEndpoints {
         }
     }
 
-    /// Where a person sees payment `id` in QuickBooks' own web app, for Intuit's
-    /// production and development companies (the stand-in has no web app).
-    pub fn payment_page(&self, id: &str) -> Option<String> {
+    /// Where a person sees object `id` (a `payment` or a `refund_receipt`) in QuickBooks'
+    /// own web app, for Intuit's production and development companies (the stand-in has
+    /// no web app).
+    pub fn page(&self, entity: &str, id: &str) -> Option<String> {
         let app = match self.api_base.trim_end_matches('/') {
             "https://quickbooks.api.intuit.com/v3" => "https://app.qbo.intuit.com",
             "https://sandbox-quickbooks.api.intuit.com/v3" => "https://app.sandbox.qbo.intuit.com",
             _ => return None,
         };
+        let screen = match entity {
+            "payment" => "recvpayment",
+            "refund_receipt" => "refundreceipt",
+            _ => return None,
+        };
         let id: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
-        Some(format!("{app}/app/recvpayment?txnId={id}"))
+        Some(format!("{app}/app/{screen}?txnId={id}"))
     }
 
     /// The sandbox's stand-in at `base` (`http://127.0.0.1:PORT`).
@@ -535,11 +541,17 @@ mod tests {
     fn a_pushed_payment_links_to_quickbooks_own_page_only_at_intuit() {
         use super::QboEndpoints;
         assert_eq!(
-            QboEndpoints::production().payment_page("143").as_deref(),
+            QboEndpoints::production().page("payment", "143").as_deref(),
             Some("https://app.qbo.intuit.com/app/recvpayment?txnId=143")
         );
         assert_eq!(
-            QboEndpoints::at("http://127.0.0.1:9").payment_page("143"),
+            QboEndpoints::production()
+                .page("refund_receipt", "9")
+                .as_deref(),
+            Some("https://app.qbo.intuit.com/app/refundreceipt?txnId=9")
+        );
+        assert_eq!(
+            QboEndpoints::at("http://127.0.0.1:9").page("payment", "143"),
             None
         );
     }

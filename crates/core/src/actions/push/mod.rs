@@ -1,6 +1,7 @@
 //! A ledger fix pushed out to the accounting system the store is connected to, exactly
-//! once: a payment recorded on its invoice, or a payment the books hold for a charge that
-//! never succeeded undone (voided in QuickBooks Online, deleted in Xero). Each system's
+//! once: a payment recorded on its invoice, a payment the books hold for a charge that
+//! never succeeded undone (voided in QuickBooks Online, deleted in Xero), or (QuickBooks)
+//! a refund the gateway made recorded as a refund receipt. Each system's
 //! reads, requests and answers are its own module (`quickbooks`, `xero`); the lifecycle
 //! here is the same for both.
 //!
@@ -15,7 +16,7 @@
 //!
 //! The journal's key travels as QuickBooks' `requestid` or Xero's `Idempotency-Key` (each
 //! answers a key it has seen with the first answer, for a while) and, for a payment
-//! recorded, inside the payment (QuickBooks' `PrivateNote`, Xero's `Reference`), since
+//! recorded, inside the object (QuickBooks' `PrivateNote`, Xero's `Reference`), since
 //! neither remembers a key for ever. Recovery finds the payment carrying the key (an undo
 //! it reads from the payment itself); only when it finds nothing done, the first send has
 //! had a call's time (a dead process's request may still be there) and is under 23 hours
@@ -43,8 +44,8 @@ use xero::Xero;
 
 /// Whether this fix is pushed to the accounting system rather than kept as Chargeguard's
 /// own adjustment: the store is connected to QuickBooks or Xero and the fix records a
-/// payment, or reverses one that came from there. The other kinds are still adjustments
-/// the bookkeeper enters there by hand.
+/// payment, or reverses one that came from there, or (QuickBooks) records a refund of a
+/// charge. The other kinds are still adjustments the bookkeeper enters there by hand.
 pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool, ActionError> {
     match connected_system(store) {
         Ok(Some(system)) => Ok(pushable(system, adjustment)),
@@ -56,10 +57,8 @@ pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool,
 
 fn pushable(system: System, adjustment: &Adjustment) -> bool {
     match (adjustment.kind, system) {
-        (AdjustmentKind::RecordPayment, _) => true,
-        (AdjustmentKind::ReversePayment, System::Quickbooks) => {
-            quickbooks::voided_payment(adjustment).is_some()
-        }
+        (_, System::Quickbooks) => quickbooks::Target::of(adjustment).is_some(),
+        (AdjustmentKind::RecordPayment, System::Xero) => true,
         (AdjustmentKind::ReversePayment, System::Xero) => {
             xero::deleted_payment(adjustment).is_some()
         }
@@ -74,7 +73,8 @@ pub struct Destination {
     /// Plain words: "Stripe", "QuickBooks company 4620…", "Xero organisation …",
     /// "Chargeguard's ledger adjustments (enter it in your books by hand)".
     pub words: String,
-    /// For a payment made or voided in QuickBooks: its page there, when it has one.
+    /// For a payment made or voided, or a refund receipt made, in QuickBooks: its page
+    /// there, when it has one.
     pub link: Option<String>,
 }
 
@@ -142,8 +142,9 @@ pub fn destination(
         return Ok(Destination {
             words: format!("QuickBooks company {}", c.realm),
             link: made
-                .and_then(|m| m.strip_prefix("quickbooks:payment:"))
-                .and_then(|id| c.endpoints.payment_page(id)),
+                .and_then(|m| m.strip_prefix("quickbooks:"))
+                .and_then(|m| m.split_once(':'))
+                .and_then(|(entity, id)| c.endpoints.page(entity, id)),
         });
     }
     match crate::accounting_sync::xero_connection::read_connection(tx).map_err(unavailable)? {
@@ -177,8 +178,13 @@ impl From<AccountingError> for Guarded {
 /// it is this action's effect (its key, or the state the action leaves it in).
 struct Effect {
     object: String,
-    /// `quickbooks:payment:ID`, `xero:payment:ID`: the action's `gateway_object_id`.
+    /// `quickbooks:payment:ID`, `quickbooks:refund_receipt:ID`, `xero:payment:ID`: the
+    /// action's `gateway_object_id`.
     object_id: String,
+    /// The object's entity as the system names it (`Payment`, `RefundReceipt`).
+    entity: &'static str,
+    /// The object in the bookkeeper's words ("payment", "refund receipt").
+    noun: &'static str,
     done: &'static str,
     ours: bool,
 }
@@ -281,12 +287,13 @@ impl Side {
     fn keep(
         &self,
         tx: &crate::store::StoreTx<'_>,
+        adjustment: &Adjustment,
         answer: &Value,
         now: jiff::Timestamp,
     ) -> Result<(), AccountingError> {
         match self {
-            Side::Quickbooks(q) => q.keep(tx, answer, now),
-            Side::Xero(x) => x.keep(tx, answer, now),
+            Side::Quickbooks(q) => q.keep(tx, adjustment, answer, now),
+            Side::Xero(x) => x.keep(tx, adjustment, answer, now),
         }
     }
 
@@ -423,14 +430,14 @@ fn settle(
     };
     let place = side.words();
     match answer {
-        Ok(payment) => {
-            let effect = side.effect(adjustment, &payment, &action.idempotency_key);
-            let (object, done) = (&effect.object, effect.done);
+        Ok(answer) => {
+            let effect = side.effect(adjustment, &answer, &action.idempotency_key);
+            let (object, done, noun) = (&effect.object, effect.done, effect.noun);
             // What settles the action is checked, not assumed: an answer that is not the
-            // payment this action made (or undid) goes to a person, never `succeeded`.
+            // object this action made (or undid) goes to a person, never `succeeded`.
             if !effect.ours {
                 let why = format!(
-                    "{place} answered with payment {object}, which does not show this action's effect (its key, or {done}): a person checks it there"
+                    "{place} answered with {noun} {object}, which does not show this action's effect (its key, or {done}): a person checks it there"
                 );
                 return review(store, id, from, &why, by, now, &describe);
             }
@@ -438,7 +445,7 @@ fn settle(
                 let outcome = json!({
                     "pushed_to": side.system(),
                     "company": place,
-                    "entity": "Payment",
+                    "entity": effect.entity,
                     "id": object,
                     "done": done,
                 });
@@ -453,7 +460,7 @@ fn settle(
                         ..MoveWith::default()
                     },
                 )?;
-                side.keep(tx, &payment, now)
+                side.keep(tx, adjustment, &answer, now)
                     .map_err(ActionError::BooksUnavailable)?;
                 if let Some(finding_id) = action.finding_id {
                     tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
@@ -466,7 +473,7 @@ fn settle(
                     &outcome,
                 )?;
                 Ok(Executed {
-                    message: format!("{describe} — {done} in {place}: payment {object}"),
+                    message: format!("{describe} — {done} in {place}: {noun} {object}"),
                     action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
                 })
             });
@@ -475,7 +482,7 @@ fn settle(
                 // synced): a person looks, and recovery of the others goes on.
                 Err(ActionError::BooksUnavailable(e)) => {
                     let why = format!(
-                        "payment {object} was {done} in {place}, but the store could not take it ({e}): sync the books, then settle it"
+                        "{noun} {object} was {done} in {place}, but the store could not take it ({e}): sync the books, then settle it"
                     );
                     review(store, id, from, &why, by, now, &describe)
                 }

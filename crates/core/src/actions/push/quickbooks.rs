@@ -1,10 +1,13 @@
 //! QuickBooks Online's side of a push: a payment recorded on its invoice (`POST payment`,
-//! the journal's key as its `requestid` and in its `PrivateNote`), or a payment voided
-//! (`operation=update&include=void`). The guards read the company (the invoice there, not
-//! void, owing at least the amount; no live payment for the charge; the payment to void
-//! there, not voided, paying only that invoice the same amount; both dated after the
-//! company's `BookCloseDate`). Recovery finds a recorded payment by the key in the notes
-//! of the payments created since the first send, and a void by the payment's own state.
+//! the journal's key as its `requestid` and in its `PrivateNote`), a payment voided
+//! (`operation=update&include=void`), or a refund the gateway made recorded as a refund
+//! receipt (`POST refundreceipt`, paid from the account chosen with `books
+//! payment-account`, the key in its note). The guards read the company (the invoice
+//! there, not void, owing at least the amount; no live payment for the charge; the
+//! payment to void there, not voided, paying only that invoice the same amount; no refund
+//! receipt for the charge the store has not seen; all dated after the company's
+//! `BookCloseDate`). Recovery finds a recorded payment or refund receipt by the key in the
+//! notes of those created since the first send, and a void by the payment's own state.
 //!
 //! It never decides an outcome: `push` settles what it reads.
 
@@ -14,8 +17,8 @@ use serde_json::{Value, json};
 
 use super::{Effect, Found, Guarded, Prepared};
 use crate::accounting::qbo::{self as mapping, Company};
-use crate::accounting_sync::qbo_connection::{SYSTEM, Session};
-use crate::accounting_sync::quickbooks::{company, store_pushed_payment};
+use crate::accounting_sync::qbo_connection::{SYSTEM, Session, payment_account};
+use crate::accounting_sync::quickbooks::{Pushed, company, invoice_paid_by, store_pushed};
 use crate::accounting_sync::session::Caller;
 use crate::accounting_sync::{AccountingError, BooksSyncOptions};
 use crate::books::qbo::request_id;
@@ -39,6 +42,55 @@ pub(super) fn voided_payment(adjustment: &Adjustment) -> Option<&str> {
         .strip_prefix("qbo:")?
         .split_once(':')?;
     Some(payment)
+}
+
+/// What a ledger fix does in QuickBooks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target<'a> {
+    /// A payment recorded on the invoice.
+    RecordPayment,
+    /// That payment voided.
+    VoidPayment(&'a str),
+    /// A refund receipt for money the gateway paid back on the charge.
+    RecordRefund { charge: &'a str },
+}
+
+impl Target<'_> {
+    /// What `adjustment` does in QuickBooks; `None`: it is not pushed there.
+    pub(super) fn of(adjustment: &Adjustment) -> Option<Target<'_>> {
+        match adjustment.kind {
+            AdjustmentKind::RecordPayment => Some(Target::RecordPayment),
+            AdjustmentKind::ReversePayment => voided_payment(adjustment).map(Target::VoidPayment),
+            AdjustmentKind::RecordRefund => adjustment
+                .gateway_id
+                .as_deref()
+                .map(|charge| Target::RecordRefund { charge }),
+            AdjustmentKind::CorrectAmount | AdjustmentKind::VoidInvoice => None,
+        }
+    }
+
+    fn pushed(self) -> Pushed {
+        match self {
+            Target::RecordPayment | Target::VoidPayment(_) => Pushed::Payment,
+            Target::RecordRefund { .. } => Pushed::RefundReceipt,
+        }
+    }
+
+    /// The entity as QuickBooks names it.
+    pub(super) fn entity(self) -> &'static str {
+        match self.pushed() {
+            Pushed::Payment => "Payment",
+            Pushed::RefundReceipt => "RefundReceipt",
+        }
+    }
+
+    /// The entity in the bookkeeper's words.
+    pub(super) fn noun(self) -> &'static str {
+        match self.pushed() {
+            Pushed::Payment => "payment",
+            Pushed::RefundReceipt => "refund receipt",
+        }
+    }
 }
 
 /// The connected company, opened for one action: its objects' reading and preferences.
@@ -117,9 +169,14 @@ impl Qbo {
         adjustment: &Adjustment,
         key: &str,
     ) -> Result<Prepared, Guarded> {
-        match voided_payment(adjustment) {
-            Some(payment) => self.guard_void(store, adjustment, payment, key).await,
-            None => self.guard_record(store, adjustment, key).await,
+        match Target::of(adjustment) {
+            Some(Target::VoidPayment(payment)) => {
+                self.guard_void(store, adjustment, payment, key).await
+            }
+            Some(Target::RecordRefund { charge }) => {
+                self.guard_refund(store, adjustment, charge, key).await
+            }
+            _ => self.guard_record(store, adjustment, key).await,
         }
     }
 
@@ -227,29 +284,8 @@ impl Qbo {
         adjustment: &Adjustment,
         key: &str,
     ) -> Result<Prepared, Guarded> {
-        let realm = self.realm().to_string();
         let number = adjustment.invoice_number.as_str();
-        let books = AccountingBooks {
-            system: SYSTEM,
-            company: &realm,
-        };
-        let invoice_id = store
-            .read(|tx| tx.accounting_object_id(books, "invoice", number))
-            .map_err(AccountingError::from)?
-            .ok_or_else(|| {
-                Guarded::Refused(format!(
-                    "invoice {number} did not come from QuickBooks company {realm} (it was imported from a file): record the payment there by hand, or sync the books and propose again"
-                ))
-            })?;
-        let row = match self.read(store, "Invoice", &invoice_id).await {
-            Ok(row) => row,
-            Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => {
-                return Err(Guarded::Refused(format!(
-                    "QuickBooks no longer has invoice {number} (it was deleted there); sync the books and reconcile again"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (invoice_id, row) = self.invoice_there(store, number, "payment").await?;
         let invoice = mapping::invoice(&self.company, &row).map_err(AccountingError::from)?;
         if invoice.status == InvoiceStatus::Void {
             return Err(Guarded::Refused(format!(
@@ -274,17 +310,7 @@ impl Qbo {
                 adjustment.amount
             )));
         }
-        let customer = row["CustomerRef"]["value"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| {
-                Guarded::Unavailable(AccountingError::Mapping(mapping::MappingError {
-                    entity: "invoice",
-                    id: invoice_id.clone(),
-                    field: "CustomerRef",
-                    reason: "is missing".into(),
-                }))
-            })?;
+        let customer = customer_of(&row, &invoice_id)?;
         if let Some(charge) = adjustment.gateway_id.as_deref()
             && let Some(held) = self.payment_for_charge(store, &customer, charge).await?
         {
@@ -292,17 +318,7 @@ impl Qbo {
                 "QuickBooks already holds payment {held} for charge {charge}; sync the books and reconcile again"
             )));
         }
-        let day = jiff::Timestamp::from_second(adjustment.effective_at)
-            .map_err(|e| Guarded::Refused(format!("the fix's date: {e}")))?
-            .to_zoned(self.company.zone.clone())
-            .date();
-        if let Some(closed) = self.closing_date()
-            && day <= closed
-        {
-            return Err(Guarded::Refused(format!(
-                "QuickBooks' books are closed through {closed} (the company's closing date), and this payment is dated {day}: reopen that period in QuickBooks, or record it there by hand in an open period"
-            )));
-        }
+        let day = self.open_day(adjustment, "payment")?;
         let amount = adjustment.amount.to_decimal_string();
         let mut body = json!({
             "CustomerRef": {"value": customer},
@@ -316,11 +332,175 @@ impl Qbo {
         if let Some(charge) = adjustment.gateway_id.as_deref().filter(|c| c.len() <= 21) {
             body["PaymentRefNum"] = json!(charge);
         }
+        if let Some(account) = store.read(payment_account)? {
+            body["DepositToAccountRef"] = json!({ "value": account });
+        }
         Ok(Prepared {
             method: "POST",
             path: self.journaled(&format!("payment?requestid={}", request_id(key))),
             body: with_amounts(&body, &amount),
         })
+    }
+
+    /// Invoice `number` as the company holds it now: its id there and its body. One not
+    /// synced from this company, or deleted there since, is refused (a `what` is recorded
+    /// there by hand then).
+    async fn invoice_there(
+        &mut self,
+        store: &mut Store,
+        number: &str,
+        what: &str,
+    ) -> Result<(String, Value), Guarded> {
+        let realm = self.realm().to_string();
+        let books = AccountingBooks {
+            system: SYSTEM,
+            company: &realm,
+        };
+        let invoice_id = store
+            .read(|tx| tx.accounting_object_id(books, "invoice", number))
+            .map_err(AccountingError::from)?
+            .ok_or_else(|| {
+                Guarded::Refused(format!(
+                    "invoice {number} did not come from QuickBooks company {realm} (it was imported from a file): record the {what} there by hand, or sync the books and propose again"
+                ))
+            })?;
+        match self.read(store, "Invoice", &invoice_id).await {
+            Ok(row) => Ok((invoice_id, row)),
+            Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => {
+                Err(Guarded::Refused(format!(
+                    "QuickBooks no longer has invoice {number} (it was deleted there); sync the books and reconcile again"
+                )))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The company's day of the fix, refused when the company's books are closed through it.
+    fn open_day(&self, adjustment: &Adjustment, what: &str) -> Result<jiff::civil::Date, Guarded> {
+        let day = jiff::Timestamp::from_second(adjustment.effective_at)
+            .map_err(|e| Guarded::Refused(format!("the fix's date: {e}")))?
+            .to_zoned(self.company.zone.clone())
+            .date();
+        if let Some(closed) = self.closing_date()
+            && day <= closed
+        {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks' books are closed through {closed} (the company's closing date), and this {what} is dated {day}: reopen that period in QuickBooks, or record it there by hand in an open period"
+            )));
+        }
+        Ok(day)
+    }
+
+    /// Recording a refund of `charge` as a refund receipt: the account chosen; the charge
+    /// recorded on this invoice (where a sync reads the receipt back); no receipt for the
+    /// charge in QuickBooks the store has not seen (one entered by hand since the sync);
+    /// dated after the closing date. Its line sells the invoice's first item back.
+    async fn guard_refund(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        charge: &str,
+        key: &str,
+    ) -> Result<Prepared, Guarded> {
+        let account = store
+            .read(payment_account)?
+            .ok_or(Guarded::Unavailable(AccountingError::NoRefundAccount))?;
+        let number = adjustment.invoice_number.as_str();
+        let paid_by = store
+            .read(|tx| invoice_paid_by(tx, charge))
+            .map_err(AccountingError::from)?;
+        if paid_by.as_deref() != Some(number) {
+            return Err(Guarded::Refused(format!(
+                "charge {charge} is not recorded on invoice {number} in the books ({}): a refund receipt names no invoice, so QuickBooks' would be read back elsewhere; sync the books and reconcile again",
+                match paid_by {
+                    Some(other) => format!("it pays {other}"),
+                    None => "no payment records it".into(),
+                }
+            )));
+        }
+        let (invoice_id, row) = self.invoice_there(store, number, "refund").await?;
+        let invoice = mapping::invoice(&self.company, &row).map_err(AccountingError::from)?;
+        let currency = adjustment.amount.currency();
+        if invoice.amount.currency() != currency {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is in {} in QuickBooks, the refund in {currency}",
+                invoice.amount.currency()
+            )));
+        }
+        let customer = customer_of(&row, &invoice_id)?;
+        if let Some(held) = self.unseen_refund_for(store, &customer, charge).await? {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks holds refund receipt {held} for charge {charge}, recorded there since the last sync; sync the books and reconcile again"
+            )));
+        }
+        let day = self.open_day(adjustment, "refund")?;
+        let amount = adjustment.amount.to_decimal_string();
+        let mut detail = json!({});
+        if let Some(item) = row["Line"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|l| l["SalesItemLineDetail"]["ItemRef"].as_object())
+        {
+            detail["ItemRef"] = Value::Object(item.clone());
+        }
+        let mut body = json!({
+            "CustomerRef": {"value": customer},
+            "TxnDate": day.to_string(),
+            "CurrencyRef": {"value": currency.code()},
+            "DepositToAccountRef": {"value": account},
+            "PrivateNote": mapping::pushed_note(Some(charge), key),
+            "Line": [{
+                "Description": format!("Refund of Stripe charge {charge} on invoice {number}"),
+                "DetailType": "SalesItemLineDetail",
+                "SalesItemLineDetail": detail,
+            }],
+        });
+        if charge.len() <= 21 {
+            body["PaymentRefNum"] = json!(charge);
+        }
+        Ok(Prepared {
+            method: "POST",
+            path: self.journaled(&format!("refundreceipt?requestid={}", request_id(key))),
+            body: with_amounts(&body, &amount),
+        })
+    }
+
+    /// A live refund receipt of `customer` naming `charge` (or one of its refunds) that
+    /// the store has not read, by id.
+    async fn unseen_refund_for(
+        &mut self,
+        store: &mut Store,
+        customer: &str,
+        charge: &str,
+    ) -> Result<Option<String>, Guarded> {
+        let (names, seen) = store
+            .read(|tx| {
+                let mut names = vec![charge.to_string()];
+                names.extend(tx.refunds_of(&[charge])?.into_iter().map(|r| r.id));
+                let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+                let seen: Vec<String> = tx
+                    .ledger_entries_about(&[], &refs)?
+                    .into_iter()
+                    .filter_map(|e| e.payment_id.strip_prefix("qbo:refund:").map(str::to_string))
+                    .collect();
+                Ok::<_, crate::store::StoreError>((names, seen))
+            })
+            .map_err(AccountingError::from)?;
+        let condition = format!("CustomerRef = '{}'", customer.replace('\'', "\\'"));
+        let receipts = self
+            .caller()
+            .call(store, |c| {
+                let condition = condition.clone();
+                Box::pin(async move { c.query_all("RefundReceipt", &condition, "Id", 1000).await })
+            })
+            .await?;
+        Ok(receipts
+            .iter()
+            .filter(|r| !is_voided(r))
+            .filter(|r| !seen.iter().any(|s| r["Id"].as_str() == Some(s)))
+            .find(|r| names.iter().any(|n| receipt_names(r, n)))
+            .and_then(|r| r["Id"].as_str().map(str::to_string)))
     }
 
     /// A live payment of `customer` in QuickBooks that records `charge`, by id.
@@ -353,41 +533,52 @@ impl Qbo {
         key: &str,
     ) -> Result<Value, AccountingError> {
         let request = request_id(key);
-        let operation: &'static [(&'static str, &'static str)] = match voided_payment(adjustment) {
-            Some(_) => &[("operation", "update"), ("include", "void")],
-            None => &[],
+        let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
+        let operation: &'static [(&'static str, &'static str)] = match target {
+            Target::VoidPayment(_) => &[("operation", "update"), ("include", "void")],
+            _ => &[],
         };
+        let entity = target.entity();
         self.caller()
             .call(store, |c| {
                 let (body, request) = (body.to_string(), request.clone());
-                Box::pin(async move { c.write("Payment", operation, &body, &request).await })
+                Box::pin(async move { c.write(entity, operation, &body, &request).await })
             })
             .await
     }
 
     /// What an answer shows: the payment, whether it is this action's effect.
-    pub(super) fn effect(&self, adjustment: &Adjustment, payment: &Value, key: &str) -> Effect {
-        let object = payment["Id"].as_str().unwrap_or_default().to_string();
-        let (done, ours) = match voided_payment(adjustment) {
-            Some(target) => ("voided", object == target && is_voided(payment)),
-            None => ("recorded", mapping::carries_key(payment, key)),
+    pub(super) fn effect(&self, adjustment: &Adjustment, answer: &Value, key: &str) -> Effect {
+        let object = answer["Id"].as_str().unwrap_or_default().to_string();
+        let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
+        let (done, ours) = match target {
+            Target::VoidPayment(voided) => ("voided", object == voided && is_voided(answer)),
+            _ => ("recorded", mapping::carries_key(answer, key)),
+        };
+        let kind = match target.pushed() {
+            Pushed::Payment => "payment",
+            Pushed::RefundReceipt => "refund_receipt",
         };
         Effect {
-            object_id: format!("quickbooks:payment:{object}"),
+            object_id: format!("quickbooks:{kind}:{object}"),
             object,
+            entity: target.entity(),
+            noun: target.noun(),
             done,
             ours,
         }
     }
 
-    /// Stores the payment as a sync would.
+    /// Stores the object answered as a sync would.
     pub(super) fn keep(
         &self,
         tx: &StoreTx<'_>,
-        payment: &Value,
+        adjustment: &Adjustment,
+        answer: &Value,
         now: jiff::Timestamp,
     ) -> Result<(), AccountingError> {
-        store_pushed_payment(tx, self.realm(), &self.company, payment, now)
+        let pushed = Target::of(adjustment).map_or(Pushed::Payment, Target::pushed);
+        store_pushed(tx, self.realm(), &self.company, pushed, answer, now)
     }
 
     /// A definite refusal, in words; `None` when the write may have happened.
@@ -431,12 +622,14 @@ impl Qbo {
             .strftime("%Y-%m-%dT%H:%M:%S%:z")
             .to_string();
         let condition = format!("MetaData.CreateTime >= '{since}'");
+        let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
+        let (entity, noun) = (target.entity(), target.noun());
         let found = self
             .caller()
             .call(store, |c| {
                 let condition = condition.clone();
                 Box::pin(async move {
-                    c.query_all("Payment", &condition, "MetaData.CreateTime", 1000)
+                    c.query_all(entity, &condition, "MetaData.CreateTime", 1000)
                         .await
                 })
             })
@@ -445,7 +638,7 @@ impl Qbo {
             Ok(found) => found,
             Err(AccountingError::Qbo(e)) if e.is_definite() => {
                 return Found::Review(format!(
-                    "QuickBooks refused the search for this action's payment ({e})"
+                    "QuickBooks refused the search for this action's {noun} ({e})"
                 ));
             }
             Err(_) => return Found::Unavailable,
@@ -461,7 +654,7 @@ impl Qbo {
             several => {
                 let ids: Vec<&str> = several.iter().filter_map(|p| p["Id"].as_str()).collect();
                 Found::Review(format!(
-                    "QuickBooks holds {} payments carrying this action's key ({}): a person decides which stays",
+                    "QuickBooks holds {} {noun}s carrying this action's key ({}): a person decides which stays",
                     ids.len(),
                     ids.join(", ")
                 ))
@@ -489,6 +682,29 @@ fn with_amounts(body: &Value, amount: &str) -> String {
     );
     text.pop();
     format!("{text},\"TotalAmt\":{amount}}}")
+}
+
+/// The invoice's customer there.
+fn customer_of(invoice: &Value, invoice_id: &str) -> Result<String, Guarded> {
+    invoice["CustomerRef"]["value"]
+        .as_str()
+        .map(str::to_string)
+        .ok_or_else(|| {
+            Guarded::Unavailable(AccountingError::Mapping(mapping::MappingError {
+                entity: "invoice",
+                id: invoice_id.to_string(),
+                field: "CustomerRef",
+                reason: "is missing".into(),
+            }))
+        })
+}
+
+/// Whether a QuickBooks refund receipt records Stripe object `id` (a charge or a refund):
+/// what a sync reads from it, or its reference number cut by hand.
+fn receipt_names(receipt: &Value, id: &str) -> bool {
+    let reference = receipt["PaymentRefNum"].as_str().unwrap_or("").trim();
+    super::reference_names(reference, id)
+        || mapping::refund_receipt_gateway_id(receipt).as_deref() == Some(id)
 }
 
 /// Whether a QuickBooks payment records Stripe charge `charge`: its reference number is

@@ -394,6 +394,8 @@ impl Xero {
         Effect {
             object_id: format!("xero:payment:{object}"),
             object,
+            entity: "Payment",
+            noun: "payment",
             done,
             ours,
         }
@@ -402,6 +404,7 @@ impl Xero {
     pub(super) fn keep(
         &self,
         tx: &StoreTx<'_>,
+        _adjustment: &Adjustment,
         payment: &Value,
         now: jiff::Timestamp,
     ) -> Result<(), AccountingError> {
