@@ -590,3 +590,45 @@ fn a_fix_goes_only_where_its_approvers_were_shown() {
     let adjustments = harness::ok(&p.world.cli(&["--json", "actions"]));
     assert!(!adjustments.contains("\"succeeded\""), "{adjustments}");
 }
+
+/// A cash refund in Xero whose reference names the charge (money paid back, say a goodwill
+/// refund) records no payment of it: the push still records INV-7's payment, once.
+#[test]
+fn a_refund_naming_the_charge_does_not_stop_recording_its_payment() {
+    let Some(_keyring) = keyring_or_skip("a_refund_naming_the_charge") else {
+        return;
+    };
+    let p = approved_fix();
+    let admin = p.admin();
+    let contact = admin.call(
+        reqwest::Method::GET,
+        &format!("Invoices/{}", p.invoice_id),
+        Value::Null,
+    )["Invoices"][0]["Contact"]["ContactID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note = admin.call(
+        reqwest::Method::PUT,
+        "CreditNotes",
+        json!({"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"ContactID": contact},
+               "Status": "AUTHORISED", "Date": "2026-11-25",
+               "LineItems": [{"Description": "Goodwill", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200"}]}]}),
+    )["CreditNotes"][0]["CreditNoteID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin.call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Payments": [{"CreditNote": {"CreditNoteID": note}, "Account": {"Code": "090"},
+               "Amount": 10, "Date": "2026-11-25", "Reference": p.charge}]}),
+    );
+    let done = harness::ok(&p.execute());
+    assert!(
+        done.contains(&format!("recorded in Xero organisation {ORGANISATION}")),
+        "{done}"
+    );
+    assert_eq!(p.pushed().len(), 1);
+    assert_eq!(p.action_json()["state"], "succeeded");
+}

@@ -354,3 +354,130 @@ fn a_xero_consent_comes_back_to_the_loopback_redirect() {
     );
     assert!(page.contains("close this window"), "{page}");
 }
+
+/// Stripe refunded part of INV-4's charge and the bookkeeper recorded it in Xero as Xero
+/// has it done: a credit note, its credit paid back in cash with the Stripe refund as the
+/// reference. A sync reads that refund as INV-4's, so reconcile finds nothing to fix; a
+/// cheque refund is not Stripe's; the refund deleted in Xero leaves the ledger and the
+/// finding comes back.
+#[test]
+fn a_refund_recorded_in_xero_on_a_credit_note_is_the_invoices_refund() {
+    let Some(_keyring) = keyring_or_skip("a_refund_recorded_in_xero") else {
+        return;
+    };
+    let world = World::new();
+    world.post(
+        "/_sandbox/xero/tenants",
+        json!({"tenant": "9a1b2c3d-0000-4000-8000-000000000001", "name": "Bedrock Ltd", "currency": "USD"}),
+    );
+    let charge = stripe_charges(&world, &[("INV-4", 8_000)]).remove(0);
+    let refund = world.post(
+        "/_sandbox/seed",
+        json!({"refunds": [{"charge": charge, "amount": 3_000,
+               "created": jiff::Timestamp::now().as_second() - 3_600}]}),
+    )["refunds"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let admin = Admin::of(&world, "Bedrock Ltd");
+    let contact = admin.call(
+        reqwest::Method::PUT,
+        "Contacts",
+        json!({"Contacts": [{"Name": "Wilma Flintstone"}]}),
+    )["Contacts"][0]["ContactID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invoice = admin.call(
+        reqwest::Method::PUT,
+        "Invoices",
+        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": "INV-4",
+               "Status": "AUTHORISED", "Date": "2026-11-20",
+               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 80.00, "AccountCode": "200"}]}]}),
+    )["Invoices"][0]["InvoiceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin.call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Payments": [{"Invoice": {"InvoiceID": invoice}, "Account": {"Code": "090"},
+               "Amount": 80.00, "Date": "2026-11-21", "Reference": charge}]}),
+    );
+    let credit = |amount: &str| {
+        let amount: Value = serde_json::from_str(amount).unwrap();
+        admin.call(
+            reqwest::Method::PUT,
+            "CreditNotes",
+            json!({"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"ContactID": contact},
+                   "Status": "AUTHORISED", "Date": "2026-11-25",
+                   "LineItems": [{"Description": "Refund", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}]}]}),
+        )["CreditNotes"][0]["CreditNoteID"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (stripe_note, cheque_note) = (credit("30.00"), credit("5.00"));
+    let refunded = admin.call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Payments": [
+            {"CreditNote": {"CreditNoteID": stripe_note}, "Account": {"Code": "090"},
+             "Amount": 30.00, "Date": "2026-11-25", "Reference": refund},
+            {"CreditNote": {"CreditNoteID": cheque_note}, "Account": {"Code": "090"},
+             "Amount": 5.00, "Date": "2026-11-25", "Reference": "Cheque 1044"}]}),
+    );
+    assert_eq!(refunded["Payments"][0]["PaymentType"], "ARCREDITPAYMENT");
+    let refund_payment = refunded["Payments"][0]["PaymentID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let note: Value = admin.call(
+        reqwest::Method::GET,
+        &format!("CreditNotes/{stripe_note}"),
+        Value::Null,
+    );
+    assert_eq!(note["CreditNotes"][0]["Status"], "PAID", "{note}");
+
+    harness::ok(&connect_xero(&world, Some("Bedrock Ltd")));
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    harness::ok(&world.cli(&["sync"]));
+    let synced = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(
+        synced.contains("2 new ledger entries"),
+        "the payment and Stripe's refund, not the cheque: {synced}"
+    );
+    let mut store = Store::open(&world.db()).unwrap();
+    let refunds: Vec<_> = store
+        .read(|tx| tx.ledger_entries())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == chargeguard::records::LedgerKind::Refund)
+        .collect();
+    drop(store);
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0].payment_id, format!("xero:{refund_payment}"));
+    assert_eq!(refunds[0].invoice_number, "INV-4");
+    assert_eq!(refunds[0].amount.minor(), 3_000);
+    assert_eq!(refunds[0].gateway_id.as_deref(), Some(refund.as_str()));
+    harness::ok(&world.cli(&["reconcile"]));
+    let found = open_findings(&world);
+    assert!(
+        !found.iter().any(|(_, n)| n == "INV-4"),
+        "the refund is recorded: {found:?}"
+    );
+
+    admin.call(
+        reqwest::Method::POST,
+        &format!("Payments/{refund_payment}"),
+        json!({"Status": "DELETED"}),
+    );
+    let after = harness::ok(&world.cli(&["books", "sync"]));
+    assert!(after.contains("1 ledger entries, 0 invoices"), "{after}");
+    harness::ok(&world.cli(&["reconcile"]));
+    assert!(
+        open_findings(&world).contains(&("unrecorded_refund".into(), "INV-4".into())),
+        "{:?}",
+        open_findings(&world)
+    );
+}

@@ -1,7 +1,8 @@
 """xero-python, unchanged (pinned in requirements.txt), against the sandbox's Xero
 stand-in started from the real binary: the PKCE code flow, /connections, contacts,
 invoices and payments written and read back with Xero's envelope and Microsoft dates,
-paging and If-Modified-Since, Idempotency-Key, a payment deleted, an invoice voided,
+paging and If-Modified-Since, Idempotency-Key, a payment deleted, an invoice voided, a
+credit note's credit refunded in cash and that refund deleted,
 the lock date, token expiry, refresh and revocation.
 
     CHARGEGUARD_BIN=target/release/chargeguard python tests/books-clients/xero.py
@@ -22,6 +23,8 @@ from xero_python.accounting import (
     AccountingApi,
     Contact,
     Contacts,
+    CreditNote,
+    CreditNotes,
     Invoice,
     Invoices,
     LineItem,
@@ -194,6 +197,37 @@ try:
         assert voided.status == "VOIDED" and voided.total == Decimal("100.50") and voided.amount_due == 0
 
     check("a deleted payment reopens its invoice, which can then be voided", delete_and_void)
+
+    def credit_refund():
+        tenant = made["tenant"]
+        note = CreditNote(
+            type="ACCRECCREDIT",
+            contact=Contact(contact_id=made["contact"].contact_id),
+            line_items=[LineItem(description="Refund", quantity=1.0, unit_amount=12.34, account_code="200")],
+            date=datetime.date(2026, 12, 6),
+            status="AUTHORISED",
+        )
+        created = accounting.create_credit_notes(tenant, CreditNotes(credit_notes=[note])).credit_notes[0]
+        assert created.total == Decimal("12.34") and created.remaining_credit == Decimal("12.34"), created
+        refund = Payment(
+            credit_note=CreditNote(credit_note_id=created.credit_note_id),
+            account=Account(code="090"),
+            amount=12.34,
+            date=datetime.date(2026, 12, 6),
+            reference="re_3OaFDbEcg9tTZuTg1x",
+        )
+        paid = accounting.create_payment(tenant, refund, idempotency_key="cg-refund-1").payments[0]
+        assert paid.payment_type == "ARCREDITPAYMENT", paid.payment_type
+        assert paid.credit_note.credit_note_id == created.credit_note_id
+        after = accounting.get_credit_note(tenant, created.credit_note_id).credit_notes[0]
+        assert after.status == "PAID" and after.remaining_credit == 0, after
+        listed = accounting.get_payments(tenant, where='Reference!=null AND Reference.StartsWith("re_")').payments
+        assert [p.payment_id for p in listed] == [paid.payment_id]
+        accounting.delete_payment(tenant, paid.payment_id, PaymentDelete(status="DELETED"))
+        again = accounting.get_credit_note(tenant, created.credit_note_id).credit_notes[0]
+        assert again.status == "AUTHORISED" and again.remaining_credit == Decimal("12.34"), again
+
+    check("a credit note's credit is refunded in cash, and the refund deleted", credit_refund)
 
     def lock_date():
         requests.post(base + "/_sandbox/xero/lock", json={"tenant": made["tenant"], "period_lock_date": "2026-11-30"}).raise_for_status()

@@ -10,7 +10,13 @@
 //! - A **payment** on a sales invoice (`PaymentType: ACCRECPAYMENT`) is one ledger entry
 //!   (`xero:{PaymentID}`), dated by its `Date`; a `Reference` that is a Stripe id (`ch_`,
 //!   `py_`, `pi_`) is the gateway object it records. A `DELETED` payment (Xero's reversal) is
-//!   removed. Refunds on credit notes and overpayments are not read yet.
+//!   removed.
+//! - A **refund** (a sales credit note's, an overpayment's or a prepayment's credit paid back
+//!   in cash: `ARCREDITPAYMENT`, `AROVERPAYMENTPAYMENT`, `ARPREPAYMENTPAYMENT`) whose
+//!   `Reference` names a Stripe charge, payment or refund (`re_`, `pyr_`) is a ledger refund
+//!   (`xero:{PaymentID}`) on the invoice that Stripe object pays, which the caller finds (a
+//!   refund names no invoice); one outside Stripe (a cheque) is not the gateway's. Credit
+//!   notes themselves move no money and are no ledger entries.
 //!
 //! Amounts are read exactly from the JSON number's decimal text; an amount the currency
 //! cannot hold is refused, naming the object and field. Pure: no I/O.
@@ -200,6 +206,92 @@ pub fn stripe_id(reference: Option<String>) -> Option<String> {
         .then(|| first.to_string())
 }
 
+/// The payment types that pay a customer back: a sales credit note's, an overpayment's or a
+/// prepayment's credit, refunded in cash.
+const REFUND_TYPES: [&str; 3] = [
+    "ARCREDITPAYMENT",
+    "AROVERPAYMENTPAYMENT",
+    "ARPREPAYMENTPAYMENT",
+];
+
+/// Whether a Xero `Payment` pays a customer back (see [`refund_entry`]).
+pub fn is_refund(body: &Value) -> bool {
+    body["PaymentType"]
+        .as_str()
+        .is_some_and(|t| REFUND_TYPES.contains(&t))
+}
+
+/// The Stripe object a refund's reference names: a charge, payment or intent, or a Stripe
+/// refund (`re_`, `pyr_`); its first word, as [`stripe_id`].
+pub fn refund_gateway_id(body: &Value) -> Option<String> {
+    let reference = text(&body["Reference"])?;
+    let first = reference.split_whitespace().next()?;
+    ["ch_", "py_", "pi_", "re_", "pyr_"]
+        .iter()
+        .any(|p| first.starts_with(p))
+        .then(|| first.to_string())
+}
+
+/// A Xero refund `Payment` (see [`is_refund`]) naming Stripe object `gateway_id`, as a
+/// ledger refund on `invoice_number` in `currency`. A deleted one is removed.
+pub fn refund_entry(
+    organisation: &Organisation,
+    body: &Value,
+    invoice_number: &str,
+    gateway_id: &str,
+    currency: Currency,
+) -> Result<Read<LedgerEntry>, MappingError> {
+    if body["Status"] != "DELETED" && !is_refund(body) {
+        return Ok(Read::NotOurs);
+    }
+    let entry = Entry {
+        invoice_number,
+        kind: LedgerKind::Refund,
+        gateway_id: Some(gateway_id.to_string()),
+        currency,
+    };
+    entry.read(organisation, body)
+}
+
+/// The ledger entry a live Xero payment makes.
+struct Entry<'a> {
+    invoice_number: &'a str,
+    kind: LedgerKind,
+    gateway_id: Option<String>,
+    currency: Currency,
+}
+
+impl Entry<'_> {
+    /// `body` as this entry: removed when deleted, nothing when it moves no money.
+    fn read(
+        self,
+        organisation: &Organisation,
+        body: &Value,
+    ) -> Result<Read<LedgerEntry>, MappingError> {
+        let r = Reader {
+            entity: "payment",
+            id_field: "PaymentID",
+            body,
+            organisation,
+        };
+        if body["Status"] == "DELETED" {
+            return Ok(Read::Removed);
+        }
+        let amount = r.money(&body["Amount"], "Amount", self.currency)?;
+        if amount.is_zero() {
+            return Ok(Read::NotOurs);
+        }
+        Ok(Read::Record(LedgerEntry {
+            payment_id: format!("xero:{}", r.id()),
+            invoice_number: self.invoice_number.to_string(),
+            kind: self.kind,
+            amount,
+            recorded_at: r.day("Date")?.ok_or_else(|| r.fail("Date", "is missing"))?,
+            gateway_id: self.gateway_id,
+        }))
+    }
+}
+
 /// A Xero `Payment` on a sales invoice, as a ledger entry on `invoice_number` (the number
 /// its invoice is stored under). `currency` is that invoice's.
 pub fn payment_entry(
@@ -208,30 +300,18 @@ pub fn payment_entry(
     invoice_number: &str,
     currency: Currency,
 ) -> Result<Read<LedgerEntry>, MappingError> {
-    let r = Reader {
-        entity: "payment",
-        id_field: "PaymentID",
-        body,
-        organisation,
-    };
-    if body["Status"] == "DELETED" {
-        return Ok(Read::Removed);
-    }
-    if body["PaymentType"] != "ACCRECPAYMENT" || body["Invoice"]["InvoiceID"].is_null() {
+    if body["Status"] != "DELETED"
+        && (body["PaymentType"] != "ACCRECPAYMENT" || body["Invoice"]["InvoiceID"].is_null())
+    {
         return Ok(Read::NotOurs);
     }
-    let amount = r.money(&body["Amount"], "Amount", currency)?;
-    if amount.is_zero() {
-        return Ok(Read::NotOurs);
-    }
-    Ok(Read::Record(LedgerEntry {
-        payment_id: format!("xero:{}", r.id()),
-        invoice_number: invoice_number.to_string(),
+    let entry = Entry {
+        invoice_number,
         kind: LedgerKind::Payment,
-        amount,
-        recorded_at: r.day("Date")?.ok_or_else(|| r.fail("Date", "is missing"))?,
         gateway_id: stripe_id(text(&body["Reference"])),
-    }))
+        currency,
+    };
+    entry.read(organisation, body)
 }
 
 #[cfg(test)]
@@ -359,7 +439,8 @@ mod tests {
         refund["PaymentType"] = json!("ARCREDITPAYMENT");
         assert_eq!(
             payment_entry(&organisation(), &refund, "INV-0001", nzd).unwrap(),
-            Read::NotOurs
+            Read::NotOurs,
+            "a refund is not a payment of the invoice"
         );
         let mut cheque = body;
         cheque["Reference"] = json!("Cheque 1044");
@@ -399,5 +480,39 @@ mod tests {
         );
         assert_eq!(stripe_id(Some(pushed_reference(None, key))), None);
         assert_eq!(stripe_id(Some("Cheque 1044".into())), None);
+    }
+
+    #[test]
+    fn a_cash_refund_naming_stripe_is_a_ledger_refund_and_a_cheque_is_not() {
+        let body = json!({"PaymentID":"0d666415-cf77-43fa-80c7-56775591d426","Date":"/Date(1543449600000+0000)/",
+            "Amount":20.00,"PaymentType":"ARCREDITPAYMENT","Status":"AUTHORISED",
+            "Reference":"re_3OaFDbEcg9tTZuTg1x Stripe refund",
+            "CreditNote":{"CreditNoteID":"7df8949c-b71f-40c0-bbcf-39f2f450f286","CreditNoteNumber":"CN-0002"},
+            "UpdatedDateUTC":"/Date(1543449600000+0000)/"});
+        assert!(is_refund(&body));
+        let gateway = refund_gateway_id(&body).unwrap();
+        assert_eq!(gateway, "re_3OaFDbEcg9tTZuTg1x");
+        let nzd = Currency::from_code("NZD").unwrap();
+        let Read::Record(e) =
+            refund_entry(&organisation(), &body, "INV-0001", &gateway, nzd).unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(e.kind, LedgerKind::Refund);
+        assert_eq!(e.payment_id, "xero:0d666415-cf77-43fa-80c7-56775591d426");
+        assert_eq!(e.amount.minor(), 2_000);
+        assert_eq!(e.gateway_id.as_deref(), Some(gateway.as_str()));
+        let mut cheque = body.clone();
+        cheque["Reference"] = json!("Cheque 1044");
+        assert_eq!(refund_gateway_id(&cheque), None);
+        let mut paid = body.clone();
+        paid["PaymentType"] = json!("ACCRECPAYMENT");
+        assert!(!is_refund(&paid));
+        let mut deleted = body;
+        deleted["Status"] = json!("DELETED");
+        assert_eq!(
+            refund_entry(&organisation(), &deleted, "INV-0001", &gateway, nzd).unwrap(),
+            Read::Removed
+        );
     }
 }

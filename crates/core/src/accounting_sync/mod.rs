@@ -333,6 +333,32 @@ pub enum System {
     Xero,
 }
 
+/// The invoice Stripe object `gateway_id` (a charge, payment intent or refund) pays, as
+/// the store knows it: a ledger payment of it, else the charge's own invoice reference.
+pub(crate) fn invoice_paid_by(
+    tx: &StoreTx<'_>,
+    gateway_id: &str,
+) -> Result<Option<String>, StoreError> {
+    let mut ids = vec![gateway_id.to_string()];
+    if gateway_id.starts_with("re_") || gateway_id.starts_with("pyr_") {
+        ids.extend(
+            tx.refunds_with_ids(crate::sync::GATEWAY, &[gateway_id])?
+                .into_iter()
+                .map(|r| r.charge_id),
+        );
+    }
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let paid = tx.ledger_entries_about(&[], &refs)?;
+    if let Some(p) = paid
+        .iter()
+        .find(|e| e.kind == crate::records::LedgerKind::Payment)
+    {
+        return Ok(Some(p.invoice_number.clone()));
+    }
+    let charges = tx.charges_about(crate::sync::GATEWAY, &refs, &[], &refs)?;
+    Ok(charges.into_iter().find_map(|c| c.invoice_ref))
+}
+
 /// The system this store is connected to (one per store).
 pub fn connected_system(store: &mut Store) -> Result<Option<System>, AccountingError> {
     if qbo_connection::connection(store)?.is_some() {

@@ -537,8 +537,8 @@ impl Writer<'_, '_> {
         let source_id = self.sources.of(tx, SourceKind::Payments)?;
         let entry = match mapping::refund_receipt_gateway_id(row) {
             Some(gateway_id) => {
-                let number =
-                    invoice_paid_by(tx, &gateway_id)?.unwrap_or_else(|| format!("QBO-REFUND-{id}"));
+                let number = super::invoice_paid_by(tx, &gateway_id)?
+                    .unwrap_or_else(|| format!("QBO-REFUND-{id}"));
                 mapping::refund_receipt_entry(company, row, &number, &gateway_id)?
             }
             None => None,
@@ -565,32 +565,6 @@ impl Writer<'_, '_> {
         }
         Ok(())
     }
-}
-
-/// The invoice Stripe object `gateway_id` (a charge, payment intent or refund) pays, as
-/// the store knows it: a ledger payment of it, else the charge's own invoice reference.
-pub(crate) fn invoice_paid_by(
-    tx: &StoreTx<'_>,
-    gateway_id: &str,
-) -> Result<Option<String>, StoreError> {
-    let mut ids = vec![gateway_id.to_string()];
-    if gateway_id.starts_with("re_") || gateway_id.starts_with("pyr_") {
-        ids.extend(
-            tx.refunds_with_ids(crate::sync::GATEWAY, &[gateway_id])?
-                .into_iter()
-                .map(|r| r.charge_id),
-        );
-    }
-    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let paid = tx.ledger_entries_about(&[], &refs)?;
-    if let Some(p) = paid
-        .iter()
-        .find(|e| e.kind == crate::records::LedgerKind::Payment)
-    {
-        return Ok(Some(p.invoice_number.clone()));
-    }
-    let charges = tx.charges_about(crate::sync::GATEWAY, &refs, &[], &refs)?;
-    Ok(charges.into_iter().find_map(|c| c.invoice_ref))
 }
 
 /// What QuickBooks deleted since the last sync leaves the store: through change data

@@ -26,7 +26,7 @@ use crate::accounting::qbo::MappingError;
 use crate::accounting::xero::{self as mapping, Organisation, Read, ms_of};
 use crate::books::xero::{MAX_PAGE, Page};
 use crate::money::Currency;
-use crate::records::Origin;
+use crate::records::{LedgerEntry, Origin};
 use crate::secret::Keyring;
 use crate::store::{AccountingBooks, ExtraColumns, SourceKind, Store, StoreError, StoreTx};
 
@@ -404,9 +404,11 @@ impl Writer<'_, '_> {
     }
 
     fn payment(&mut self, row: &Value) -> Result<(), AccountingError> {
+        if mapping::is_refund(row) {
+            return self.refund(row);
+        }
         let (tx, books) = (self.tx, self.books);
         let id = required(row, Kind::Payment, "PaymentID")?;
-        let entry_id = format!("xero:{id}");
         let invoice_id = text(&row["Invoice"]["InvoiceID"]);
         let number = match &invoice_id {
             Some(i) => tx.accounting_record_keys(books, "invoice", &[i])?.remove(i),
@@ -441,6 +443,36 @@ impl Writer<'_, '_> {
             // an overpayment).
             (None, false) => Read::NotOurs,
         };
+        self.keep(&id, read)
+    }
+
+    /// A customer paid back in cash, naming a Stripe object: a ledger refund on the invoice
+    /// that object pays (its ledger payment's, else the charge's own reference), or, where
+    /// the store knows neither yet, under `XERO-REFUND-{PaymentID}` (reconcile matches a
+    /// refund by its Stripe id, not its invoice). One outside Stripe is not the gateway's.
+    fn refund(&mut self, row: &Value) -> Result<(), AccountingError> {
+        let tx = self.tx;
+        let id = required(row, Kind::Payment, "PaymentID")?;
+        let read = match mapping::refund_gateway_id(row) {
+            Some(gateway_id) => {
+                let number = super::invoice_paid_by(tx, &gateway_id)?
+                    .unwrap_or_else(|| format!("{}-REFUND-{id}", NAMING.tag));
+                let currency = tx
+                    .invoices_numbered(&[&number])?
+                    .first()
+                    .map(|i| i.amount.currency())
+                    .unwrap_or(self.organisation.currency);
+                mapping::refund_entry(self.organisation, row, &number, &gateway_id, currency)?
+            }
+            None => Read::NotOurs,
+        };
+        self.keep(&id, read)
+    }
+
+    /// Stores (or, removed or not ours, takes out) payment `id`'s ledger entry.
+    fn keep(&mut self, id: &str, read: Read<LedgerEntry>) -> Result<(), AccountingError> {
+        let (tx, books) = (self.tx, self.books);
+        let entry_id = format!("xero:{id}");
         let source_id = self.sources.of(tx, SourceKind::Payments)?;
         match read {
             Read::Record(entry) => {
@@ -453,13 +485,13 @@ impl Writer<'_, '_> {
                     },
                 )?;
                 self.report.ledger_entries.tally(&stored.outcome);
-                tx.keep_accounting_object(books, "payment", &id, &entry_id)?;
+                tx.keep_accounting_object(books, "payment", id, &entry_id)?;
             }
             Read::Removed | Read::NotOurs => {
                 if tx.remove_ledger_entry(&entry_id, source_id)? {
                     self.report.ledger_entries_removed += 1;
                 }
-                tx.forget_accounting_object(books, "payment", &id)?;
+                tx.forget_accounting_object(books, "payment", id)?;
             }
         }
         Ok(())

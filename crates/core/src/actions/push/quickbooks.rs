@@ -17,8 +17,9 @@ use serde_json::{Value, json};
 
 use super::{Effect, Found, Guarded, Prepared};
 use crate::accounting::qbo::{self as mapping, Company};
+use crate::accounting_sync::invoice_paid_by;
 use crate::accounting_sync::qbo_connection::{SYSTEM, Session, payment_account};
-use crate::accounting_sync::quickbooks::{Pushed, company, invoice_paid_by, store_pushed};
+use crate::accounting_sync::quickbooks::{Pushed, company, store_pushed};
 use crate::accounting_sync::session::Caller;
 use crate::accounting_sync::{AccountingError, BooksSyncOptions};
 use crate::books::qbo::request_id;

@@ -278,8 +278,8 @@ impl Xero {
         })
     }
 
-    /// A live payment in Xero whose reference names `charge` (whole, or cut when typed by
-    /// hand), by id.
+    /// A live payment (not a refund) in Xero whose reference names `charge` (whole, or cut
+    /// when typed by hand), by id.
     async fn payment_for_charge(
         &mut self,
         store: &mut Store,
@@ -297,7 +297,8 @@ impl Xero {
         let payments = self.payments_where(store, filter).await?;
         Ok(payments
             .iter()
-            .filter(|p| p["Status"] != "DELETED")
+            // A refund naming the charge pays money back; it records no payment of it.
+            .filter(|p| p["Status"] != "DELETED" && !crate::accounting::xero::is_refund(p))
             .find(|p| {
                 let reference = p["Reference"].as_str().unwrap_or("");
                 let first = reference.split_whitespace().next().unwrap_or("");

@@ -1,8 +1,10 @@
 //! A Xero organisation's books in the stand-in: contacts, sales invoices and the payments
-//! applied to them, as Xero keeps them. An invoice moves DRAFT/SUBMITTED → AUTHORISED →
-//! PAID as payments bring `AmountDue` to zero; deleting a payment moves it back; an
-//! authorised invoice is voided (keeping its `Total`), a draft deleted; one with payments
-//! cannot be voided. Every change moves `UpdatedDateUTC`. Nothing dated on or before the
+//! applied to them, credit notes and the cash refunds paid on them, as Xero keeps them. An
+//! invoice moves DRAFT/SUBMITTED → AUTHORISED → PAID as payments bring `AmountDue` to zero;
+//! deleting a payment moves it back; an authorised invoice is voided (keeping its `Total`),
+//! a draft deleted; one with payments cannot be voided. A credit note moves AUTHORISED →
+//! PAID as refunds (payments on it, `ARCREDITPAYMENT`) bring its `RemainingCredit` to zero;
+//! allocating credit to invoices is not kept. Every change moves `UpdatedDateUTC`. Nothing dated on or before the
 //! organisation's lock date changes. Xero has no version token: updates are
 //! last-writer-wins, as there.
 
@@ -13,6 +15,16 @@ use serde_json::{Value, json};
 use super::state::{self, Tenant};
 use super::wire::{XeroError, ms_date, ms_time, parse_date, uuid_like};
 use crate::sandbox::decimal_json::{cents_of, number};
+
+/// A new document's checked head (see `Books::head`).
+struct Head {
+    kind: String,
+    contact: Value,
+    date: jiff::civil::Date,
+    status: String,
+    lines: Vec<Value>,
+    total: i64,
+}
 
 pub struct Books<'t, 'c> {
     pub tx: &'t Transaction<'c>,
@@ -214,6 +226,48 @@ impl Books<'_, '_> {
         Ok((out, total))
     }
 
+    /// What every new document (an invoice, a credit note) states, checked: its type (one of
+    /// `kinds`), contact, date (after the lock dates), first status and lines.
+    fn head(
+        &self,
+        sent: &Value,
+        element: &Value,
+        kinds: [&str; 2],
+        what: &str,
+    ) -> Result<Head, XeroError> {
+        let kind = text(get(sent, "Type")).unwrap_or_default();
+        if !kinds.contains(&kind.as_str()) {
+            return Err(XeroError::validation(
+                element.clone(),
+                &[format!(
+                    "The Type field is mandatory ({} or {})",
+                    kinds[0], kinds[1]
+                )],
+            ));
+        }
+        let contact = self.contact_of(sent, element)?;
+        let date = self
+            .date_of(sent, "Date", element)?
+            .unwrap_or_else(|| self.today());
+        self.check_unlocked(date, element)?;
+        let status = text(get(sent, "Status")).unwrap_or_else(|| "DRAFT".into());
+        if !matches!(status.as_str(), "DRAFT" | "SUBMITTED" | "AUTHORISED") {
+            return Err(XeroError::validation(
+                element.clone(),
+                &[format!("{what} cannot be created {status}")],
+            ));
+        }
+        let (lines, total) = self.line_items(sent, element)?;
+        Ok(Head {
+            kind,
+            contact,
+            date,
+            status,
+            lines,
+            total,
+        })
+    }
+
     fn number_taken(&self, number: &str, except: Option<&str>) -> Result<bool, XeroError> {
         Ok(self.all("Invoice")?.iter().any(|i| {
             i["InvoiceNumber"] == number
@@ -225,27 +279,15 @@ impl Books<'_, '_> {
     /// `PUT /Invoices` (one element): a sales invoice.
     pub fn create_invoice(&self, sent: &Value) -> Result<Value, XeroError> {
         let element = sent.clone();
-        let kind = text(get(sent, "Type")).unwrap_or_default();
-        if kind != "ACCREC" && kind != "ACCPAY" {
-            return Err(XeroError::validation(
-                element,
-                &["The Type field is mandatory (ACCREC or ACCPAY)".into()],
-            ));
-        }
-        let contact = self.contact_of(sent, &element)?;
-        let date = self
-            .date_of(sent, "Date", &element)?
-            .unwrap_or_else(|| self.today());
-        self.check_unlocked(date, &element)?;
+        let Head {
+            kind,
+            contact,
+            date,
+            status,
+            lines,
+            total,
+        } = self.head(sent, &element, ["ACCREC", "ACCPAY"], "An invoice")?;
         let due = self.date_of(sent, "DueDate", &element)?;
-        let status = text(get(sent, "Status")).unwrap_or_else(|| "DRAFT".into());
-        if !matches!(status.as_str(), "DRAFT" | "SUBMITTED" | "AUTHORISED") {
-            return Err(XeroError::validation(
-                element,
-                &[format!("An invoice cannot be created {status}")],
-            ));
-        }
-        let (lines, total) = self.line_items(sent, &element)?;
         let invoice_number = match text(get(sent, "InvoiceNumber")) {
             Some(n) => n,
             // The next number no invoice holds (a person may have typed one ahead).
@@ -357,20 +399,27 @@ impl Books<'_, '_> {
         Ok(invoice)
     }
 
-    fn find_invoice(&self, reference: &Value, element: &Value) -> Result<Value, XeroError> {
-        if let Some(id) = text(get(reference, "InvoiceID")) {
-            return self.one("Invoice", &id).map_err(|_| {
+    /// The document (`Invoice`, `CreditNote`) a payment names by id or number.
+    fn find_document(
+        &self,
+        kind: &str,
+        reference: &Value,
+        element: &Value,
+    ) -> Result<Value, XeroError> {
+        if let Some(id) = text(get(reference, &format!("{kind}ID"))) {
+            return self.one(kind, &id).map_err(|_| {
                 XeroError::validation(
                     element.clone(),
                     &["The document with the supplied id was not found for this endpoint.".into()],
                 )
             });
         }
-        if let Some(n) = text(get(reference, "InvoiceNumber"))
+        let field = format!("{kind}Number");
+        if let Some(n) = text(get(reference, &field))
             && let Some(found) = self
-                .all("Invoice")?
+                .all(kind)?
                 .into_iter()
-                .find(|i| i["InvoiceNumber"] == n.as_str() && i["Status"] != "DELETED")
+                .find(|d| d[&field] == n.as_str() && d["Status"] != "DELETED")
         {
             return Ok(found);
         }
@@ -380,10 +429,63 @@ impl Books<'_, '_> {
         ))
     }
 
-    /// A payment on a sales invoice.
-    pub fn create_payment(&self, sent: &Value) -> Result<Value, XeroError> {
+    /// `PUT /CreditNotes` (one element): a credit note, sales (`ACCRECCREDIT`) or purchase.
+    pub fn create_credit_note(&self, sent: &Value) -> Result<Value, XeroError> {
         let element = sent.clone();
-        let mut invoice = self.find_invoice(get(sent, "Invoice"), &element)?;
+        let Head {
+            kind,
+            contact,
+            date,
+            status,
+            lines,
+            total,
+        } = self.head(
+            sent,
+            &element,
+            ["ACCRECCREDIT", "ACCPAYCREDIT"],
+            "A credit note",
+        )?;
+        let note_number = match text(get(sent, "CreditNoteNumber")) {
+            Some(n) => n,
+            None => format!("CN-{:04}", state::next_number(self.tx, self.id())?),
+        };
+        let mut note = json!({
+            "Type": kind,
+            "CreditNoteID": uuid_like(),
+            "CreditNoteNumber": note_number,
+            "Reference": text(get(sent, "Reference")).unwrap_or_default(),
+            "Contact": {"ContactID": contact["ContactID"], "Name": contact["Name"]},
+            "DateString": format!("{date}T00:00:00"),
+            "Date": ms_date(date),
+            "Status": status,
+            "LineAmountTypes": "Exclusive",
+            "LineItems": lines,
+            "SubTotal": number(total),
+            "TotalTax": number(0),
+            "Total": number(total),
+            "RemainingCredit": number(total),
+            "Allocations": [],
+            "Payments": [],
+            "CurrencyRate": 1.0, // float-ok: an exchange rate of one, as Xero writes it; not money
+            "CurrencyCode": text(get(sent, "CurrencyCode")).unwrap_or_else(|| self.tenant.currency.clone()),
+            "HasErrors": false,
+        });
+        self.save("CreditNote", "CreditNoteID", &mut note)?;
+        Ok(note)
+    }
+
+    /// A payment against a document (an invoice, or a credit note whose credit is paid back)
+    /// of `outstanding` minor units, checked as Xero checks it and stored; `document` is its
+    /// summary inside the payment (`("Invoice", {…})`). The amount and the day it is dated.
+    fn new_payment(
+        &self,
+        sent: &Value,
+        element: Value,
+        status: &Value,
+        outstanding: i64,
+        payment_type: &str,
+        document: (&str, Value),
+    ) -> Result<(Value, i64, jiff::civil::Date), XeroError> {
         let account = get(sent, "Account");
         if text(get(account, "Code")).is_none() && text(get(account, "AccountID")).is_none() {
             return Err(XeroError::validation(
@@ -391,21 +493,20 @@ impl Books<'_, '_> {
                 &["An Account must be specified (its Code or AccountID)".into()],
             ));
         }
-        if invoice["Status"] != "AUTHORISED" {
+        if status != "AUTHORISED" {
             return Err(XeroError::validation(
                 element,
                 &["Payments can only be made against Authorised documents".into()],
             ));
         }
         let amount = money(get(sent, "Amount"), "Amount", &element)?;
-        let due = cents_of(&invoice["AmountDue"]).unwrap_or(0);
         if amount <= 0 {
             return Err(XeroError::validation(
                 element,
                 &["The payment amount must be greater than zero".into()],
             ));
         }
-        if amount > due {
+        if amount > outstanding {
             return Err(XeroError::validation(
                 element,
                 &["Payment amount exceeds the amount outstanding on this document".into()],
@@ -415,53 +516,91 @@ impl Books<'_, '_> {
             .date_of(sent, "Date", &element)?
             .unwrap_or_else(|| self.today());
         self.check_unlocked(date, &element)?;
-        let reference = text(get(sent, "Reference")).unwrap_or_default();
         let mut payment = json!({
             "PaymentID": uuid_like(),
             "Date": ms_date(date),
             "Amount": number(amount),
             "BankAmount": number(amount),
-            "Reference": reference,
+            "Reference": text(get(sent, "Reference")).unwrap_or_default(),
             "CurrencyRate": 1.0, // float-ok: an exchange rate of one, as Xero writes it; not money
-            "PaymentType": if invoice["Type"] == "ACCPAY" { "ACCPAYPAYMENT" } else { "ACCRECPAYMENT" },
+            "PaymentType": payment_type,
             "Status": "AUTHORISED",
             "IsReconciled": false,
             "HasAccount": true,
             "HasValidationErrors": false,
             "Account": account,
-            "Invoice": {
-                "Type": invoice["Type"],
-                "InvoiceID": invoice["InvoiceID"],
-                "InvoiceNumber": invoice["InvoiceNumber"],
-                "Contact": invoice["Contact"],
-                "CurrencyCode": invoice["CurrencyCode"],
-            },
         });
+        payment[document.0] = document.1;
         self.save("Payment", "PaymentID", &mut payment)?;
-        let paid = cents_of(&invoice["AmountPaid"]).unwrap_or(0) + amount;
-        invoice["AmountPaid"] = number(paid);
-        invoice["AmountDue"] = number(due - amount);
-        if let Some(list) = invoice["Payments"].as_array_mut() {
-            list.push(json!({
-                "PaymentID": payment["PaymentID"],
-                "Date": payment["Date"],
-                "Amount": payment["Amount"],
-                "Reference": reference,
-                "CurrencyRate": 1.0, // float-ok: an exchange rate of one, as Xero writes it; not money
-                "HasAccount": true,
-                "HasValidationErrors": false,
-            }));
+        Ok((payment, amount, date))
+    }
+
+    /// The payment's summary in its document's `Payments` list.
+    fn summary(payment: &Value) -> Value {
+        json!({
+            "PaymentID": payment["PaymentID"],
+            "Date": payment["Date"],
+            "Amount": payment["Amount"],
+            "Reference": payment["Reference"],
+            "CurrencyRate": 1.0, // float-ok: an exchange rate of one, as Xero writes it; not money
+            "HasAccount": true,
+            "HasValidationErrors": false,
+        })
+    }
+
+    /// A payment on a sales invoice (or a bill), or a credit note's remaining credit paid
+    /// back in cash: the document owes (or holds) the amount less.
+    pub fn create_payment(&self, sent: &Value) -> Result<Value, XeroError> {
+        let element = sent.clone();
+        let on_credit = get(sent, "Invoice").is_null() && !get(sent, "CreditNote").is_null();
+        let (kind, open_field) = if on_credit {
+            ("CreditNote", "RemainingCredit")
+        } else {
+            ("Invoice", "AmountDue")
+        };
+        let mut document = self.find_document(kind, get(sent, kind), &element)?;
+        let open = cents_of(&document[open_field]).unwrap_or(0);
+        let payment_type = match (kind, document["Type"].as_str()) {
+            ("CreditNote", Some("ACCPAYCREDIT")) => "APCREDITPAYMENT",
+            ("CreditNote", _) => "ARCREDITPAYMENT",
+            (_, Some("ACCPAY")) => "ACCPAYPAYMENT",
+            _ => "ACCRECPAYMENT",
+        };
+        let id_field = format!("{kind}ID");
+        let number_field = format!("{kind}Number");
+        let summary = json!({
+            "Type": document["Type"],
+            id_field.clone(): document[&id_field],
+            number_field.clone(): document[&number_field],
+            "Contact": document["Contact"],
+            "CurrencyCode": document["CurrencyCode"],
+        });
+        let (payment, amount, date) = self.new_payment(
+            sent,
+            element,
+            &document["Status"],
+            open,
+            payment_type,
+            (kind, summary),
+        )?;
+        document[open_field] = number(open - amount);
+        if kind == "Invoice" {
+            document["AmountPaid"] =
+                number(cents_of(&document["AmountPaid"]).unwrap_or(0) + amount);
         }
-        if due == amount {
-            invoice["Status"] = json!("PAID");
-            invoice["FullyPaidOnDate"] = json!(ms_date(date));
+        if let Some(list) = document["Payments"].as_array_mut() {
+            list.push(Self::summary(&payment));
         }
-        self.save("Invoice", "InvoiceID", &mut invoice)?;
+        if open == amount {
+            document["Status"] = json!("PAID");
+            document["FullyPaidOnDate"] = json!(ms_date(date));
+        }
+        self.save(kind, &id_field, &mut document)?;
         Ok(payment)
     }
 
     /// `POST /Payments/{id}` with `Status: DELETED`: the payment is reversed and its
-    /// invoice owes the amount again.
+    /// invoice owes the amount again (a refund's credit note holds the credit again).
     pub fn delete_payment(&self, id: &str, sent: &Value) -> Result<Value, XeroError> {
         let mut payment = self.one("Payment", id)?;
         let element = json!({"PaymentID": payment["PaymentID"]});
@@ -478,23 +617,31 @@ impl Books<'_, '_> {
             self.check_unlocked(date, &element)?;
         }
         let amount = cents_of(&payment["Amount"]).unwrap_or(0);
-        let invoice_id = payment["Invoice"]["InvoiceID"]
+        // The document paid (an invoice) or paid back (a credit note) holds it again.
+        let (kind, id_field, open_field) = match payment["CreditNote"]["CreditNoteID"].as_str() {
+            Some(_) => ("CreditNote", "CreditNoteID", "RemainingCredit"),
+            None => ("Invoice", "InvoiceID", "AmountDue"),
+        };
+        let document_id = payment[kind][id_field]
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let mut invoice = self.one("Invoice", &invoice_id)?;
-        invoice["AmountPaid"] = number(cents_of(&invoice["AmountPaid"]).unwrap_or(0) - amount);
-        invoice["AmountDue"] = number(cents_of(&invoice["AmountDue"]).unwrap_or(0) + amount);
-        if let Some(list) = invoice["Payments"].as_array_mut() {
+        let mut document = self.one(kind, &document_id)?;
+        document[open_field] = number(cents_of(&document[open_field]).unwrap_or(0) + amount);
+        if kind == "Invoice" {
+            document["AmountPaid"] =
+                number(cents_of(&document["AmountPaid"]).unwrap_or(0) - amount);
+        }
+        if let Some(list) = document["Payments"].as_array_mut() {
             list.retain(|p| p["PaymentID"] != payment["PaymentID"]);
         }
-        if invoice["Status"] == "PAID" {
-            invoice["Status"] = json!("AUTHORISED");
-            if let Some(map) = invoice.as_object_mut() {
+        if document["Status"] == "PAID" {
+            document["Status"] = json!("AUTHORISED");
+            if let Some(map) = document.as_object_mut() {
                 map.remove("FullyPaidOnDate");
             }
         }
-        self.save("Invoice", "InvoiceID", &mut invoice)?;
+        self.save(kind, id_field, &mut document)?;
         payment["Status"] = json!("DELETED");
         self.save("Payment", "PaymentID", &mut payment)?;
         Ok(payment)

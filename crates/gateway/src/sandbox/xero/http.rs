@@ -315,6 +315,7 @@ fn resource(name: &str) -> Option<(&'static str, &'static str, &'static str)> {
     [
         ("Invoices", "Invoice", "InvoiceID"),
         ("Payments", "Payment", "PaymentID"),
+        ("CreditNotes", "CreditNote", "CreditNoteID"),
         ("Contacts", "Contact", "ContactID"),
         ("Organisation", "Organisation", "OrganisationID"),
     ]
@@ -614,6 +615,7 @@ fn run_call(
                     }
                     ("Invoice", _) => books.create_invoice(&element)?,
                     ("Payment", _) => books.create_payment(&element)?,
+                    ("CreditNote", None) => books.create_credit_note(&element)?,
                     ("Contact", _) => books.create_contact(&element)?,
                     _ => {
                         return Err(XeroError::invalid(format!(
