@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 mod books_support;
 use books_support::{
-    PushCase, QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids, open_findings,
-    qbo_world, stripe_charges, synced_and_approved,
+    PushCase, QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids, ledger_refunds,
+    open_findings, qbo_world, stripe_charges, synced_and_approved,
 };
 
 /// A QuickBooks company whose invoice INV-7 (75.00) Stripe charged and nobody recorded,
@@ -556,13 +556,7 @@ impl PushCase for Refunding {
             format!("quickbooks:refund_receipt:{id}"),
             "{action}"
         );
-        let mut store = chargeguard::store::Store::open(&self.world.db()).unwrap();
-        let refunds: Vec<_> = store
-            .read(|tx| tx.ledger_entries())
-            .unwrap()
-            .into_iter()
-            .filter(|e| e.kind == chargeguard::records::LedgerKind::Refund)
-            .collect();
+        let refunds = ledger_refunds(&self.world.db());
         assert_eq!(refunds.len(), 1, "{refunds:?}");
         assert_eq!(refunds[0].payment_id, format!("qbo:refund:{id}"));
         assert_eq!(refunds[0].invoice_number, "INV-12");

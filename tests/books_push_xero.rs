@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 
 mod books_support;
 use books_support::{
-    PushCase, World, XeroAdmin, connect_xero, harness, keyring_or_skip, ledger_ids, open_findings,
-    stripe_charges, synced_and_approved,
+    PushCase, World, XeroAdmin, connect_xero, harness, keyring_or_skip, ledger_ids, ledger_refunds,
+    open_findings, stripe_charges, synced_and_approved,
 };
 
 const ORGANISATION: &str = "Bedrock Ltd";
@@ -608,22 +608,7 @@ fn a_refund_naming_the_charge_does_not_stop_recording_its_payment() {
         .as_str()
         .unwrap()
         .to_string();
-    let note = admin.call(
-        reqwest::Method::PUT,
-        "CreditNotes",
-        json!({"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"ContactID": contact},
-               "Status": "AUTHORISED", "Date": "2026-11-25",
-               "LineItems": [{"Description": "Goodwill", "Quantity": 1, "UnitAmount": 10, "AccountCode": "200"}]}]}),
-    )["CreditNotes"][0]["CreditNoteID"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    admin.call(
-        reqwest::Method::PUT,
-        "Payments",
-        json!({"Payments": [{"CreditNote": {"CreditNoteID": note}, "Account": {"Code": "090"},
-               "Amount": 10, "Date": "2026-11-25", "Reference": p.charge}]}),
-    );
+    admin.refund_in_cash(&contact, "10", &p.charge);
     let done = harness::ok(&p.execute());
     assert!(
         done.contains(&format!("recorded in Xero organisation {ORGANISATION}")),
@@ -631,4 +616,247 @@ fn a_refund_naming_the_charge_does_not_stop_recording_its_payment() {
     );
     assert_eq!(p.pushed().len(), 1);
     assert_eq!(p.action_json()["state"], "succeeded");
+}
+
+/// Xero's invoice INV-12 (60.00) paid by a Stripe charge, which Stripe has since refunded
+/// whole; nobody recorded the refund. Synced and reconciled, the fix (record the refund)
+/// proposed and approved, the payment account chosen.
+struct Refunding {
+    world: World,
+    action: i64,
+    charge: String,
+}
+
+fn approved_refund() -> Refunding {
+    let world = World::new();
+    let charge = stripe_charges(&world, &[("INV-12", 6_000)]).remove(0);
+    world.post(
+        "/_sandbox/seed",
+        json!({"refunds": [{"charge": charge, "amount": 6_000,
+               "created": jiff::Timestamp::now().as_second() - 3_600}]}),
+    );
+    let invoice_id = organisation_with_invoice(&world, "INV-12", "60.00");
+    XeroAdmin::of(&world, ORGANISATION).call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Payments": [{"Invoice": {"InvoiceID": invoice_id}, "Account": {"Code": "090"},
+               "Amount": 60, "Date": "2026-11-21", "Reference": charge}]}),
+    );
+    let action = synced_and_approved(&world, connect, "INV-12", "unrecorded_refund");
+    harness::ok(&world.cli(&["books", "payment-account", "090"]));
+    Refunding {
+        world,
+        action,
+        charge,
+    }
+}
+
+impl Refunding {
+    fn admin(&self) -> XeroAdmin<'_> {
+        XeroAdmin::of(&self.world, ORGANISATION)
+    }
+
+    /// Xero's objects of `list` whose reference carries the action's key.
+    fn carrying(&self, list: &str) -> Vec<Value> {
+        let key = self.key();
+        self.admin().call(reqwest::Method::GET, list, Value::Null)[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|p| p["Reference"].as_str().is_some_and(|r| r.contains(&key)))
+            .cloned()
+            .collect()
+    }
+}
+
+impl PushCase for Refunding {
+    fn world(&self) -> &World {
+        &self.world
+    }
+
+    fn action(&self) -> i64 {
+        self.action
+    }
+
+    /// The second write, the credit note's refund (`credit_note_faults` arms the first).
+    fn write(&self) -> (String, &'static str) {
+        ("/api.xro/2.0/Payments".to_string(), "PUT")
+    }
+
+    fn recorded_words(&self) -> &'static str {
+        "recorded in Xero"
+    }
+
+    /// Xero's live refunds whose reference carries the action's key.
+    fn pushed(&self) -> Vec<Value> {
+        self.carrying("Payments")
+            .into_iter()
+            .filter(|p| p["Status"] != "DELETED")
+            .collect()
+    }
+
+    /// One credit note for the fix, its 60.00 credit paid back from account 090 by one
+    /// refund naming the charge; the action succeeded naming the refund; the ledger holds
+    /// it as INV-12's refund, as a sync reads it; nothing left open on INV-12.
+    fn assert_pushed_once(&self) {
+        let pushed = self.pushed();
+        assert_eq!(pushed.len(), 1, "one refund for the fix: {pushed:?}");
+        let refund = &pushed[0];
+        assert_eq!(refund["PaymentType"], "ARCREDITPAYMENT", "{refund}");
+        assert_eq!(refund["Account"]["Code"], "090", "{refund}");
+        assert!(
+            refund["Reference"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{} ", self.charge)),
+            "{refund}"
+        );
+        let notes = self.carrying("CreditNotes");
+        assert_eq!(notes.len(), 1, "one credit note for the fix: {notes:?}");
+        assert_eq!(notes[0]["Status"], "PAID", "{notes:?}");
+        assert_eq!(notes[0]["Total"].to_string(), "60.0", "{notes:?}");
+        assert_eq!(
+            refund["CreditNote"]["CreditNoteID"], notes[0]["CreditNoteID"],
+            "{refund}"
+        );
+        let action = self.action_json();
+        assert_eq!(action["state"], "succeeded", "{action}");
+        let id = refund["PaymentID"].as_str().unwrap();
+        assert_eq!(action["gateway_object_id"], format!("xero:payment:{id}"));
+        let refunds = ledger_refunds(&self.world.db());
+        assert_eq!(refunds.len(), 1, "{refunds:?}");
+        assert_eq!(refunds[0].payment_id, format!("xero:{id}"));
+        assert_eq!(refunds[0].invoice_number, "INV-12");
+        assert_eq!(refunds[0].amount.minor(), 6_000);
+        self.assert_synced_and_clean("INV-12");
+    }
+}
+
+#[test]
+fn a_refund_stripe_made_is_recorded_in_xero_exactly_once() {
+    let Some(_keyring) = keyring_or_skip("a_refund_is_recorded_in_xero") else {
+        return;
+    };
+    let p = approved_refund();
+    let dry: Value = serde_json::from_str(&harness::ok(&p.world.cli(&[
+        "execute",
+        &p.action.to_string(),
+        "--dry-run",
+    ])))
+    .unwrap();
+    let body = dry["body"].as_str().unwrap();
+    assert!(
+        body.contains("\"CreditNotes\"") && body.contains("\"Amount\":60.00"),
+        "both writes are shown before anything leaves: {dry}"
+    );
+    assert!(p.pushed().is_empty() && p.carrying("CreditNotes").is_empty());
+    p.executed_once(&format!(
+        "recorded in Xero organisation {ORGANISATION}: refund"
+    ));
+}
+
+/// The refund was entered in Xero by hand after the morning's sync (a credit note paid
+/// back, its reference the Stripe refund): the push is refused, nothing is written.
+#[test]
+fn a_refund_recorded_by_hand_in_xero_since_the_sync_stops_the_push() {
+    let Some(_keyring) = keyring_or_skip("a_refund_recorded_by_hand_in_xero") else {
+        return;
+    };
+    let p = approved_refund();
+    let mut store = chargeguard::store::Store::open(&p.world.db()).unwrap();
+    let refund_id = store
+        .read(|tx| tx.refunds_of(&[p.charge.as_str()]))
+        .unwrap()
+        .remove(0)
+        .id;
+    drop(store);
+    let admin = p.admin();
+    let contact =
+        admin.call(reqwest::Method::GET, "Contacts", Value::Null)["Contacts"][0]["ContactID"]
+            .as_str()
+            .unwrap()
+            .to_string();
+    admin.refund_in_cash(&contact, "60", &refund_id);
+    let (code, stderr) = harness::refused(&p.execute());
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("since the last sync") && stderr.contains(&p.charge),
+        "{stderr}"
+    );
+    assert!(p.pushed().is_empty() && p.carrying("CreditNotes").is_empty());
+    assert_eq!(p.action_json()["state"], "cancelled");
+}
+
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_refund_push_to_xero_killed_at_any_step_happens_once() {
+    let Some(_keyring) = keyring_or_skip("a_refund_push_to_xero_killed") else {
+        return;
+    };
+    for (point, sent) in [
+        ("execute.after_journal", 0),
+        ("push.between_writes", 0),
+        ("execute.after_answer", 1),
+    ] {
+        approved_refund().killed_and_recovered(point, sent);
+    }
+    // Killed between the two writes, and recovery comes after Xero forgot the keys: the
+    // credit note is found by its reference and paid back; a second one is never made.
+    let p = approved_refund();
+    p.world.killed_executing(p.action, "push.between_writes");
+    assert_eq!(p.carrying("CreditNotes").len(), 1);
+    p.world.delete("/_sandbox/xero/idempotency_keys");
+    let report = p.world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    p.assert_pushed_once();
+}
+
+/// Faults on either write end in one credit note and one refund.
+#[rstest::rstest]
+#[case::refund_lost_after_commit("Payments", "lose_response_after_commit", None, 1)]
+#[case::refund_500_before_commit("Payments", "error_500_before_commit", None, 0)]
+#[case::refund_timeout_after_commit("Payments", "timeout_after_commit", Some(3000), 1)]
+#[case::credit_note_lost_after_commit("CreditNotes", "lose_response_after_commit", None, 0)]
+#[case::credit_note_500_after_commit("CreditNotes", "error_500_after_commit", None, 0)]
+#[case::credit_note_throttled("CreditNotes", "rate_limit", None, 0)]
+fn every_fault_on_a_refund_push_to_xero_ends_in_one_refund(
+    #[case] list: &str,
+    #[case] fault: &str,
+    #[case] hold_ms: Option<u64>,
+    #[case] recorded_at_once: usize,
+) {
+    let Some(_keyring) = keyring_or_skip("every_fault_on_a_refund_push_to_xero") else {
+        return;
+    };
+    let p = approved_refund();
+    let on_second = list == "Payments";
+    if on_second {
+        p.fault_ends_in_one_payment(fault, hold_ms, recorded_at_once);
+        return;
+    }
+    // Armed on the credit note: the refund is made only after it (by recovery, when the
+    // credit note's answer was lost).
+    p.world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/api.xro/2.0/{list}"), "method": "PUT", "fault": fault, "times": 1}),
+    );
+    let out = p
+        .world
+        .cli(&["--http-timeout", "2", "execute", &p.action.to_string()]);
+    match out.status.code() {
+        Some(0) => {}
+        Some(3) => {
+            assert_eq!(p.pushed().len(), recorded_at_once, "{fault}");
+            let report = p.world.recovered();
+            assert_eq!(report["succeeded"], json!(1), "{fault}: {report}");
+        }
+        other => panic!(
+            "{fault}: exit {other:?}: {} {}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+    let again = harness::ok(&p.execute());
+    assert!(again.contains("nothing was sent again"), "{again}");
+    p.assert_pushed_once();
 }

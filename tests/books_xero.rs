@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 mod books_support;
 use books_support::{
     World, XeroAdmin as Admin, connect_xero, harness, invoice_numbers, keyring_or_skip, ledger_ids,
-    open_findings, stripe_charges,
+    ledger_refunds, open_findings, stripe_charges,
 };
 
 fn kept_tokens(world: &World) -> Value {
@@ -404,37 +404,16 @@ fn a_refund_recorded_in_xero_on_a_credit_note_is_the_invoices_refund() {
         json!({"Payments": [{"Invoice": {"InvoiceID": invoice}, "Account": {"Code": "090"},
                "Amount": 80.00, "Date": "2026-11-21", "Reference": charge}]}),
     );
-    let credit = |amount: &str| {
-        let amount: Value = serde_json::from_str(amount).unwrap();
-        admin.call(
-            reqwest::Method::PUT,
-            "CreditNotes",
-            json!({"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"ContactID": contact},
-                   "Status": "AUTHORISED", "Date": "2026-11-25",
-                   "LineItems": [{"Description": "Refund", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}]}]}),
-        )["CreditNotes"][0]["CreditNoteID"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (stripe_note, cheque_note) = (credit("30.00"), credit("5.00"));
-    let refunded = admin.call(
-        reqwest::Method::PUT,
-        "Payments",
-        json!({"Payments": [
-            {"CreditNote": {"CreditNoteID": stripe_note}, "Account": {"Code": "090"},
-             "Amount": 30.00, "Date": "2026-11-25", "Reference": refund},
-            {"CreditNote": {"CreditNoteID": cheque_note}, "Account": {"Code": "090"},
-             "Amount": 5.00, "Date": "2026-11-25", "Reference": "Cheque 1044"}]}),
-    );
-    assert_eq!(refunded["Payments"][0]["PaymentType"], "ARCREDITPAYMENT");
-    let refund_payment = refunded["Payments"][0]["PaymentID"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let refunded = admin.refund_in_cash(&contact, "30.00", &refund);
+    admin.refund_in_cash(&contact, "5.00", "Cheque 1044");
+    assert_eq!(refunded["PaymentType"], "ARCREDITPAYMENT");
+    let refund_payment = refunded["PaymentID"].as_str().unwrap().to_string();
     let note: Value = admin.call(
         reqwest::Method::GET,
-        &format!("CreditNotes/{stripe_note}"),
+        &format!(
+            "CreditNotes/{}",
+            refunded["CreditNote"]["CreditNoteID"].as_str().unwrap()
+        ),
         Value::Null,
     );
     assert_eq!(note["CreditNotes"][0]["Status"], "PAID", "{note}");
@@ -447,14 +426,7 @@ fn a_refund_recorded_in_xero_on_a_credit_note_is_the_invoices_refund() {
         synced.contains("2 new ledger entries"),
         "the payment and Stripe's refund, not the cheque: {synced}"
     );
-    let mut store = Store::open(&world.db()).unwrap();
-    let refunds: Vec<_> = store
-        .read(|tx| tx.ledger_entries())
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.kind == chargeguard::records::LedgerKind::Refund)
-        .collect();
-    drop(store);
+    let refunds = ledger_refunds(&world.db());
     assert_eq!(refunds.len(), 1, "{refunds:?}");
     assert_eq!(refunds[0].payment_id, format!("xero:{refund_payment}"));
     assert_eq!(refunds[0].invoice_number, "INV-4");

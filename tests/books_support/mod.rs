@@ -277,6 +277,17 @@ pub fn invoice_numbers(db: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The ledger's refunds.
+pub fn ledger_refunds(db: &Path) -> Vec<chargeguard::records::LedgerEntry> {
+    let mut store = Store::open(db).unwrap();
+    store
+        .read(|tx| tx.ledger_entries())
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == chargeguard::records::LedgerKind::Refund)
+        .collect()
+}
+
 pub fn ledger_ids(db: &Path) -> Vec<String> {
     let mut store = Store::open(db).unwrap();
     let mut ids: Vec<String> = store
@@ -525,6 +536,27 @@ impl<'w> XeroAdmin<'w> {
                 tenant,
             }
         })
+    }
+
+    /// A credit note of `amount` (exact text) to `contact`, its credit paid back in cash
+    /// from account 090 under `reference`, as a person does it in Xero: the refund.
+    pub fn refund_in_cash(&self, contact: &str, amount: &str, reference: &str) -> Value {
+        let amount: Value = serde_json::from_str(amount).unwrap();
+        let note = self.call(
+            reqwest::Method::PUT,
+            "CreditNotes",
+            json!({"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"ContactID": contact},
+                   "Status": "AUTHORISED", "Date": "2026-11-25",
+                   "LineItems": [{"Description": "Refund", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}]}]}),
+        )["CreditNotes"][0]["CreditNoteID"]
+            .clone();
+        self.call(
+            reqwest::Method::PUT,
+            "Payments",
+            json!({"Payments": [{"CreditNote": {"CreditNoteID": note}, "Account": {"Code": "090"},
+                   "Amount": amount, "Date": "2026-11-25", "Reference": reference}]}),
+        )["Payments"][0]
+            .clone()
     }
 
     pub fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {

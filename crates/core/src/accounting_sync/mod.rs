@@ -82,6 +82,10 @@ pub enum AccountingError {
         "QuickBooks needs the account a refund is paid from, and none is chosen: choose the one Stripe's money goes through (`chargeguard books payment-account ID`, the account's Id in QuickBooks; Settings asks for it too); nothing was sent"
     )]
     NoRefundAccount,
+    /// A push of two writes made the first and not (yet) the second: never a refusal of
+    /// the whole, since something was written; recovery finishes it or hands it on.
+    #[error("{0}")]
+    PushUnfinished(String),
     #[error(
         "action {action} was sent to the accounting system and its outcome is not known yet; run `chargeguard recover` (it needs this connection) before disconnecting"
     )]

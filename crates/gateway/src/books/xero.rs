@@ -429,23 +429,22 @@ impl XeroClient {
         }
     }
 
-    /// Every payment `filter` (a `where` clause) selects, all pages read.
-    pub async fn payments_where(&self, filter: &str) -> Result<Vec<Value>, XeroError> {
+    /// Every object of `list` (`Payments`, `CreditNotes`) `filter` (a `where` clause)
+    /// selects, all pages read.
+    pub async fn all_where(&self, list: &str, filter: &str) -> Result<Vec<Value>, XeroError> {
         let mut all = Vec::new();
         for page in 1.. {
-            let mut body = answer(self.get("Payments").query(&[
+            let mut body = answer(self.get(list).query(&[
                 ("where", filter.to_string()),
                 ("page", page.to_string()),
                 ("pageSize", MAX_PAGE.to_string()),
             ]))
             .await?;
-            let rows = match body["Payments"].take() {
+            let rows = match body[list].take() {
                 Value::Array(rows) => rows,
                 Value::Null => Vec::new(),
                 other => {
-                    return Err(XeroError::Decode(format!(
-                        "Payments is not a list: {other}"
-                    )));
+                    return Err(XeroError::Decode(format!("{list} is not a list: {other}")));
                 }
             };
             let full = rows.len() == MAX_PAGE;

@@ -1,7 +1,8 @@
 //! A ledger fix pushed out to the accounting system the store is connected to, exactly
 //! once: a payment recorded on its invoice, a payment the books hold for a charge that
-//! never succeeded undone (voided in QuickBooks Online, deleted in Xero), or (QuickBooks)
-//! a refund the gateway made recorded as a refund receipt. Each system's
+//! never succeeded undone (voided in QuickBooks Online, deleted in Xero), or a refund the
+//! gateway made recorded (a refund receipt in QuickBooks; a credit note paid back in Xero,
+//! two writes journaled together and finished by recovery when only the first was made). Each system's
 //! reads, requests and answers are its own module (`quickbooks`, `xero`); the lifecycle
 //! here is the same for both.
 //!
@@ -38,14 +39,14 @@ use super::execute::{Executed, crash_point, guard_refused, journal_sending};
 use super::recovery::REPLAY_WINDOW_SECONDS;
 use super::{ActionError, ActionState, Plan};
 use crate::accounting_sync::{AccountingError, System, connected_system};
-use crate::store::{ActionRow, Adjustment, AdjustmentKind, MoveWith, Resolution, Sending, Store};
+use crate::store::{ActionRow, Adjustment, MoveWith, Resolution, Sending, Store};
 use quickbooks::Qbo;
 use xero::Xero;
 
 /// Whether this fix is pushed to the accounting system rather than kept as Chargeguard's
 /// own adjustment: the store is connected to QuickBooks or Xero and the fix records a
-/// payment, or reverses one that came from there, or (QuickBooks) records a refund of a
-/// charge. The other kinds are still adjustments the bookkeeper enters there by hand.
+/// payment, or reverses one that came from there, or records a refund of a charge. The
+/// other kinds are still adjustments the bookkeeper enters there by hand.
 pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool, ActionError> {
     match connected_system(store) {
         Ok(Some(system)) => Ok(pushable(system, adjustment)),
@@ -56,13 +57,9 @@ pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool,
 }
 
 fn pushable(system: System, adjustment: &Adjustment) -> bool {
-    match (adjustment.kind, system) {
-        (_, System::Quickbooks) => quickbooks::Target::of(adjustment).is_some(),
-        (AdjustmentKind::RecordPayment, System::Xero) => true,
-        (AdjustmentKind::ReversePayment, System::Xero) => {
-            xero::deleted_payment(adjustment).is_some()
-        }
-        _ => false,
+    match system {
+        System::Quickbooks => quickbooks::Target::of(adjustment).is_some(),
+        System::Xero => xero::Target::of(adjustment).is_some(),
     }
 }
 
@@ -195,6 +192,9 @@ enum Found {
     Done(Value),
     /// Nothing done yet: the journaled request may go again.
     NotDone,
+    /// The first of two writes done (Xero's credit note for a refund, as answered): the
+    /// journaled second write may go.
+    Unfinished(Value),
     /// Something a person must look at.
     Review(String),
     /// The system could not be asked: still unknown.
@@ -274,6 +274,25 @@ impl Side {
         match self {
             Side::Quickbooks(q) => q.send(store, adjustment, body, key).await,
             Side::Xero(x) => x.send(store, adjustment, body, key).await,
+        }
+    }
+
+    /// The second write of a two-write push whose first is `made`.
+    async fn finish(
+        &mut self,
+        store: &mut Store,
+        made: &Value,
+        body: &str,
+        key: &str,
+    ) -> Result<Value, AccountingError> {
+        match self {
+            Side::Xero(x) => {
+                let (_, second) = xero::refund_parts(body)?;
+                x.finish(store, made, second, key).await
+            }
+            Side::Quickbooks(_) => Err(AccountingError::PushUnfinished(
+                "QuickBooks' pushes are one write".into(),
+            )),
         }
     }
 
@@ -631,13 +650,17 @@ pub(crate) async fn recover(
         Found::Done(object) => Ok(settle(store, id, &side, Ok(object), "recovery", now)?.action),
         Found::Review(why) => super::recovery::to_review(store, id, &why, now),
         Found::Unavailable => current(store),
-        Found::NotDone => {
+        found @ (Found::NotDone | Found::Unfinished(_)) => {
             let pending = Pending {
                 action: &action,
                 adjustment,
                 body: &body,
                 first_sent,
                 timeout,
+                made: match found {
+                    Found::Unfinished(made) => Some(made),
+                    _ => None,
+                },
             };
             replay(store, &mut side, pending, now).await
         }
@@ -652,6 +675,8 @@ struct Pending<'a> {
     first_sent: i64,
     /// How long a call may take: a request younger than this may still be at the system.
     timeout: Duration,
+    /// What the first of two writes made, when only it was found: the second goes.
+    made: Option<Value>,
 }
 
 /// Nothing done found: the journaled request again, same request id (idempotency key) and
@@ -696,7 +721,14 @@ async fn replay(
                     .ok_or(ActionError::NotFound(id));
             }
         }
-        let answer = side.send(store, p.adjustment, p.body, key).await;
+        let answer = match &p.made {
+            Some(made) => side.finish(store, made, p.body, key).await,
+            None => side.send(store, p.adjustment, p.body, key).await,
+        };
+        // Half of a two-write push made and the other refused: a person decides.
+        if let Err(AccountingError::PushUnfinished(why)) = &answer {
+            return super::recovery::to_review(store, id, why, now);
+        }
         // A refusal of the second send does not say the first never happened (the system
         // may refuse a payment the first one already applied): a person decides.
         if let Err(e) = &answer

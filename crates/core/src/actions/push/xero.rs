@@ -1,12 +1,19 @@
 //! Xero's side of a push: a payment recorded on its invoice (`PUT Payments` into the
-//! account the bookkeeper chose, `books payment-account`), or a payment deleted (`POST
-//! Payments/{id}` with `Status: DELETED`, Xero's reversal). The journal's key is the
+//! account the bookkeeper chose, `books payment-account`), a payment deleted (`POST
+//! Payments/{id}` with `Status: DELETED`, Xero's reversal), or a refund Stripe made
+//! recorded as Xero records one: a credit note for the amount (`PUT CreditNotes`), then
+//! its credit paid back from that account (`PUT Payments` on the credit note). The refund
+//! is two writes, both journaled before the first leaves (the second waits only for the
+//! credit note's id); each carries the key in its `Reference`, so recovery finds the
+//! refund, or the credit note alone and finishes it. The journal's key is the
 //! `Idempotency-Key` (Xero replays the first answer for six minutes) and goes into the
 //! payment's `Reference` after the Stripe charge (`accounting::xero::pushed_reference`),
 //! so recovery finds it after Xero has forgotten the key (`Reference.Contains`). The guards
 //! read the organisation: the invoice there, `AUTHORISED`, owing at least the amount; no
 //! live payment naming the charge; the payment to delete there, live, on this invoice for
-//! this amount; both dated after the organisation's lock dates.
+//! this amount; for a refund, the charge recorded on that invoice and no refund naming it
+//! (or its Stripe refunds) that the store has not read; all dated after the organisation's
+//! lock dates.
 //!
 //! It never decides an outcome: `push` settles what it reads.
 
@@ -16,12 +23,15 @@ use serde_json::{Value, json};
 
 use super::{Effect, Found, Guarded, Prepared};
 use crate::accounting::xero::{
-    self as mapping, Organisation, Read, carries_key, pushed_reference, stripe_id, xero_day,
+    self as mapping, Organisation, Read, carries_key, is_refund, pushed_reference, stripe_id,
+    xero_day,
 };
+use crate::accounting_sync::invoice_paid_by;
 use crate::accounting_sync::session::Caller;
 use crate::accounting_sync::xero::{organisation, store_pushed_payment};
 use crate::accounting_sync::xero_connection::{SYSTEM, XeroSession, payment_account};
 use crate::accounting_sync::{AccountingError, BooksSyncOptions};
+use crate::actions::execute::crash_point;
 use crate::books::xero::idempotency_key;
 use crate::money::{Money, Sign};
 use crate::records::InvoiceStatus;
@@ -34,6 +44,47 @@ pub(super) fn deleted_payment(adjustment: &Adjustment) -> Option<&str> {
         return None;
     }
     adjustment.payment_id.as_deref()?.strip_prefix("xero:")
+}
+
+/// What a ledger fix does in Xero.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Target<'a> {
+    /// A payment recorded on the invoice.
+    RecordPayment,
+    /// That payment deleted.
+    DeletePayment(&'a str),
+    /// A credit note, its credit paid back: money the gateway refunded on the charge.
+    RecordRefund { charge: &'a str },
+}
+
+impl Target<'_> {
+    /// What `adjustment` does in Xero; `None`: it is not pushed there.
+    pub(super) fn of(adjustment: &Adjustment) -> Option<Target<'_>> {
+        match adjustment.kind {
+            AdjustmentKind::RecordPayment => Some(Target::RecordPayment),
+            AdjustmentKind::ReversePayment => {
+                deleted_payment(adjustment).map(Target::DeletePayment)
+            }
+            AdjustmentKind::RecordRefund => adjustment
+                .gateway_id
+                .as_deref()
+                .map(|charge| Target::RecordRefund { charge }),
+            AdjustmentKind::CorrectAmount | AdjustmentKind::VoidInvoice => None,
+        }
+    }
+}
+
+/// Where the credit note's id goes in a refund's journaled second write.
+const CREDIT_NOTE_ID: &str = "{credit-note-id}";
+
+/// Where the exact amount goes in a body built as JSON (then replaced by its decimal text:
+/// a JSON number as Xero writes it, never a float).
+const AMOUNT: &str = "\"{amount}\"";
+
+fn with_amount(body: &Value, amount: &Money) -> String {
+    let text = body.to_string();
+    assert!(text.contains(AMOUNT), "{text}");
+    text.replace(AMOUNT, &amount.to_decimal_string())
 }
 
 /// The connected organisation, opened for one action.
@@ -58,6 +109,27 @@ fn is_plain(text: &str) -> bool {
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// Whether an object's `Reference` names Stripe object `id`: its first word is the id, or
+/// the id cut to what a field typed by hand held.
+fn names(object: &Value, id: &str) -> bool {
+    let reference = object["Reference"].as_str().unwrap_or("");
+    let first = reference.split_whitespace().next().unwrap_or("");
+    super::reference_names(first, id)
+        || stripe_id(Some(reference.to_string())).as_deref() == Some(id)
+}
+
+/// A refund's journaled body: the credit note's exact bytes, then the refund's.
+pub(super) fn refund_parts(body: &str) -> Result<(&str, &str), AccountingError> {
+    body.split_once('\n').ok_or_else(|| {
+        AccountingError::PushUnfinished("the journal holds no second write for this refund".into())
+    })
+}
+
+/// Whether `id` has a Xero id's shape (it goes into a request body as it is).
+fn uuid_shaped(id: &str) -> bool {
+    id.len() == 36 && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
 }
 
 impl Xero {
@@ -146,17 +218,35 @@ impl Xero {
             .await
     }
 
-    async fn payments_where(
+    async fn all_where(
         &mut self,
         store: &mut Store,
+        list: &'static str,
         filter: String,
     ) -> Result<Vec<Value>, AccountingError> {
         self.caller()
             .call(store, |c| {
                 let filter = filter.clone();
-                Box::pin(async move { c.payments_where(&filter).await })
+                Box::pin(async move { c.all_where(list, &filter).await })
             })
             .await
+    }
+
+    /// The objects of `list` whose reference begins with `id` cut to 15 characters (what
+    /// a reference typed by hand still holds of it).
+    async fn referencing(
+        &mut self,
+        store: &mut Store,
+        list: &'static str,
+        id: &str,
+    ) -> Result<Vec<Value>, AccountingError> {
+        let prefix: String = id.chars().take(15).collect();
+        self.all_where(
+            store,
+            list,
+            format!("Reference!=null AND Reference.StartsWith(\"{prefix}\")"),
+        )
+        .await
     }
 
     pub(super) async fn guard(
@@ -167,9 +257,14 @@ impl Xero {
     ) -> Result<Prepared, Guarded> {
         // Not a refusal of the fix: once connected again with write access, it goes.
         self.session.refuse_unless_payments_writable()?;
-        match deleted_payment(adjustment) {
-            Some(payment) => self.guard_delete(store, adjustment, payment).await,
-            None => self.guard_record(store, adjustment, key).await,
+        match Target::of(adjustment) {
+            Some(Target::DeletePayment(payment)) => {
+                self.guard_delete(store, adjustment, payment).await
+            }
+            Some(Target::RecordRefund { charge }) => {
+                self.guard_refund(store, adjustment, charge, key).await
+            }
+            _ => self.guard_record(store, adjustment, key).await,
         }
     }
 
@@ -183,6 +278,47 @@ impl Xero {
             .map_err(AccountingError::from)?)
     }
 
+    /// Invoice `number` as the organisation holds it now: its id there and its body. One
+    /// not synced from this organisation, or gone there since, is refused (a `what` is
+    /// recorded there by hand then).
+    async fn invoice_there(
+        &mut self,
+        store: &mut Store,
+        number: &str,
+        what: &str,
+    ) -> Result<(String, Value), Guarded> {
+        let name = self.words();
+        let invoice_id = self.invoice_id(store, number)?.ok_or_else(|| {
+            Guarded::Refused(format!(
+                "invoice {number} did not come from {name} (it was imported from a file): record the {what} there by hand, or sync the books and propose again"
+            ))
+        })?;
+        match self.one(store, "Invoices", &invoice_id).await {
+            Ok(row) => Ok((invoice_id, row)),
+            Err(AccountingError::Xero(e)) if e.is_definite() => Err(Guarded::Refused(format!(
+                "Xero no longer has invoice {number} ({e}); sync the books and reconcile again"
+            ))),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The organisation's day of the fix, refused when Xero is locked through it.
+    fn open_day(&self, adjustment: &Adjustment, what: &str) -> Result<jiff::civil::Date, Guarded> {
+        let day = jiff::Timestamp::from_second(adjustment.effective_at)
+            .map_err(|e| Guarded::Refused(format!("the fix's date: {e}")))?
+            .to_zoned(self.organisation.zone.clone())
+            .date();
+        if let Some((locked, which)) = self.locked_through()
+            && day <= locked
+        {
+            return Err(Guarded::Refused(format!(
+                "{} is locked through {locked} (its {which}), and this {what} is dated {day}: move the lock date in Xero, or record it there by hand in an open period",
+                self.words()
+            )));
+        }
+        Ok(day)
+    }
+
     /// Recording a payment on its invoice.
     async fn guard_record(
         &mut self,
@@ -190,26 +326,12 @@ impl Xero {
         adjustment: &Adjustment,
         key: &str,
     ) -> Result<Prepared, Guarded> {
-        let name = self.words();
         let number = adjustment.invoice_number.as_str();
         // Not a refusal of the fix: once an account is chosen, the same action goes.
         let account = store
             .read(payment_account)?
             .ok_or(Guarded::Unavailable(AccountingError::NoPaymentAccount))?;
-        let invoice_id = self.invoice_id(store, number)?.ok_or_else(|| {
-            Guarded::Refused(format!(
-                "invoice {number} did not come from {name} (it was imported from a file): record the payment there by hand, or sync the books and propose again"
-            ))
-        })?;
-        let row = match self.one(store, "Invoices", &invoice_id).await {
-            Ok(row) => row,
-            Err(AccountingError::Xero(e)) if e.is_definite() => {
-                return Err(Guarded::Refused(format!(
-                    "Xero no longer has invoice {number} ({e}); sync the books and reconcile again"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let (invoice_id, row) = self.invoice_there(store, number, "payment").await?;
         let invoice = match mapping::invoice(&self.organisation, &row)
             .map_err(AccountingError::from)?
         {
@@ -248,17 +370,7 @@ impl Xero {
                 "Xero already holds payment {held} for charge {charge}; sync the books and reconcile again"
             )));
         }
-        let day = jiff::Timestamp::from_second(adjustment.effective_at)
-            .map_err(|e| Guarded::Refused(format!("the fix's date: {e}")))?
-            .to_zoned(self.organisation.zone.clone())
-            .date();
-        if let Some((locked, which)) = self.locked_through()
-            && day <= locked
-        {
-            return Err(Guarded::Refused(format!(
-                "{name} is locked through {locked} (its {which}), and this payment is dated {day}: move the lock date in Xero, or record it there by hand in an open period"
-            )));
-        }
+        let day = self.open_day(adjustment, "payment")?;
         let body = json!({
             "Invoice": {"InvoiceID": invoice_id},
             "Account": {"Code": account},
@@ -291,21 +403,135 @@ impl Xero {
                 "{charge:?} is not a Stripe charge id; record the payment in Xero by hand"
             )));
         }
-        // A reference cut by hand still starts with the charge's first 15 characters.
-        let prefix: String = charge.chars().take(15).collect();
-        let filter = format!("Reference!=null AND Reference.StartsWith(\"{prefix}\")");
-        let payments = self.payments_where(store, filter).await?;
+        let payments = self.referencing(store, "Payments", charge).await?;
         Ok(payments
             .iter()
             // A refund naming the charge pays money back; it records no payment of it.
-            .filter(|p| p["Status"] != "DELETED" && !crate::accounting::xero::is_refund(p))
-            .find(|p| {
-                let reference = p["Reference"].as_str().unwrap_or("");
-                let first = reference.split_whitespace().next().unwrap_or("");
-                super::reference_names(first, charge)
-                    || stripe_id(Some(reference.to_string())).as_deref() == Some(charge)
-            })
+            .filter(|p| p["Status"] != "DELETED" && !is_refund(p))
+            .find(|p| names(p, charge))
             .and_then(|p| p["PaymentID"].as_str().map(str::to_string)))
+    }
+
+    /// Recording a refund of `charge`: the account chosen; the charge recorded on this
+    /// invoice in the store (a refund names no invoice: the sync reads it back by the
+    /// charge); the invoice still in Xero, in the refund's currency; no live refund there
+    /// naming the charge or one of its Stripe refunds that the store has not read (one
+    /// entered by hand since the sync); dated after the lock dates. Two writes, journaled
+    /// together: the credit note, then (its id put in) the refund of its credit.
+    async fn guard_refund(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        charge: &str,
+        key: &str,
+    ) -> Result<Prepared, Guarded> {
+        let number = adjustment.invoice_number.as_str();
+        let account = store
+            .read(payment_account)?
+            .ok_or(Guarded::Unavailable(AccountingError::NoPaymentAccount))?;
+        if !is_plain(charge) {
+            return Err(Guarded::Refused(format!(
+                "{charge:?} is not a Stripe charge id; record the refund in Xero by hand"
+            )));
+        }
+        let paid_by = store
+            .read(|tx| invoice_paid_by(tx, charge))
+            .map_err(AccountingError::from)?;
+        if paid_by.as_deref() != Some(number) {
+            return Err(Guarded::Refused(format!(
+                "charge {charge} is not recorded on invoice {number} in the books: a refund names no invoice, so Xero's would be read back elsewhere; sync the books and reconcile again"
+            )));
+        }
+        let (_, row) = self.invoice_there(store, number, "refund").await?;
+        let currency = adjustment.amount.currency();
+        let invoice_currency = row["CurrencyCode"].as_str().unwrap_or_default();
+        if invoice_currency != currency.code() {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is in {invoice_currency} in Xero, the refund in {currency}"
+            )));
+        }
+        let (Some(contact), Some(code)) = (
+            row["Contact"]["ContactID"].as_str(),
+            row["LineItems"][0]["AccountCode"].as_str(),
+        ) else {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} in Xero names no contact or no account on its first line: record the refund there by hand"
+            )));
+        };
+        if let Some(held) = self.unseen_refund_for(store, charge).await? {
+            return Err(Guarded::Refused(format!(
+                "Xero holds refund {held} for charge {charge}, recorded there since the last sync; sync the books and reconcile again"
+            )));
+        }
+        let day = self.open_day(adjustment, "refund")?;
+        let reference = pushed_reference(Some(charge), key);
+        let credit_note = json!({"CreditNotes": [{
+            "Type": "ACCRECCREDIT",
+            "Contact": {"ContactID": contact},
+            "Date": day.to_string(),
+            "Status": "AUTHORISED",
+            "CurrencyCode": currency.code(),
+            // The refund is the amount Stripe paid back, tax or not.
+            "LineAmountTypes": "NoTax",
+            "Reference": reference,
+            "LineItems": [{
+                "Description": format!("Refund of Stripe charge {charge} on invoice {number}"),
+                "Quantity": 1,
+                "AccountCode": code,
+                "UnitAmount": "{amount}",
+            }],
+        }]});
+        let refund = json!({
+            "CreditNote": {"CreditNoteID": CREDIT_NOTE_ID},
+            "Account": {"Code": account},
+            "Date": day.to_string(),
+            "Reference": reference,
+            "Amount": "{amount}",
+        });
+        Ok(Prepared {
+            method: "PUT",
+            path: self.journaled("CreditNotes"),
+            // One line each: serde_json's compact text holds no line break.
+            body: format!(
+                "{}\n{}",
+                with_amount(&credit_note, &adjustment.amount),
+                with_amount(&refund, &adjustment.amount)
+            ),
+        })
+    }
+
+    /// A live refund in Xero naming `charge` or one of its Stripe refunds that the store
+    /// has not read (its ledger holds every refund a sync read, as `xero:PAYMENT`), by id.
+    async fn unseen_refund_for(
+        &mut self,
+        store: &mut Store,
+        charge: &str,
+    ) -> Result<Option<String>, Guarded> {
+        let (ids, seen) = store
+            .read(|tx| {
+                let mut ids = vec![charge.to_string()];
+                ids.extend(tx.refunds_of(&[charge])?.into_iter().map(|r| r.id));
+                let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+                let seen: Vec<String> = tx
+                    .ledger_entries_about(&[], &refs)?
+                    .into_iter()
+                    .filter_map(|e| e.payment_id.strip_prefix("xero:").map(str::to_lowercase))
+                    .collect();
+                Ok::<_, crate::store::StoreError>((ids, seen))
+            })
+            .map_err(AccountingError::from)?;
+        for id in ids.iter().filter(|i| is_plain(i)) {
+            let refunds = self.referencing(store, "Payments", id).await?;
+            if let Some(held) = refunds
+                .iter()
+                .filter(|p| p["Status"] != "DELETED" && is_refund(p) && names(p, id))
+                .filter_map(|p| p["PaymentID"].as_str())
+                .find(|p| !seen.contains(&p.to_lowercase()))
+            {
+                return Ok(Some(held.to_string()));
+            }
+        }
+        Ok(None)
     }
 
     /// Deleting payment `payment`: still there, live, on this invoice, for the amount the
@@ -368,18 +594,82 @@ impl Xero {
         body: &str,
         key: &str,
     ) -> Result<Value, AccountingError> {
-        let (method, path) = match deleted_payment(adjustment) {
-            Some(payment) => (reqwest::Method::POST, format!("Payments/{payment}")),
-            None => (reqwest::Method::PUT, "Payments".to_string()),
+        let (method, path) = match Target::of(adjustment) {
+            Some(Target::DeletePayment(payment)) => {
+                (reqwest::Method::POST, format!("Payments/{payment}"))
+            }
+            Some(Target::RecordRefund { .. }) => {
+                let (credit_note, refund) = refund_parts(body)?;
+                let note = self
+                    .write(
+                        store,
+                        reqwest::Method::PUT,
+                        "CreditNotes",
+                        credit_note,
+                        &format!("{key}:credit-note"),
+                    )
+                    .await?;
+                crash_point!("push.between_writes");
+                return self.finish(store, &note, refund, key).await;
+            }
+            _ => (reqwest::Method::PUT, "Payments".to_string()),
         };
+        self.write(store, method, &path, body, key).await
+    }
+
+    /// Writes `body` to `path` under `key`'s `Idempotency-Key`.
+    async fn write(
+        &mut self,
+        store: &mut Store,
+        method: reqwest::Method,
+        path: &str,
+        body: &str,
+        key: &str,
+    ) -> Result<Value, AccountingError> {
         let key = idempotency_key(key);
         self.caller()
             .call(store, |c| {
-                let (method, path, body, key) =
-                    (method.clone(), path.clone(), body.to_string(), key.clone());
+                let (method, path, body, key) = (
+                    method.clone(),
+                    path.to_string(),
+                    body.to_string(),
+                    key.clone(),
+                );
                 Box::pin(async move { c.write(method, &path, &body, &key).await })
             })
             .await
+    }
+
+    /// A refund's second write: credit note `note` (made under this action's key) paid
+    /// back as the journaled `refund` says. A refusal is not the action's failure (the
+    /// credit note is there): recovery or a person settles it.
+    pub(super) async fn finish(
+        &mut self,
+        store: &mut Store,
+        note: &Value,
+        refund: &str,
+        key: &str,
+    ) -> Result<Value, AccountingError> {
+        let id = note["CreditNoteID"].as_str().unwrap_or_default();
+        let number = note["CreditNoteNumber"].as_str().unwrap_or(id);
+        if !carries_key(note, key) || !uuid_shaped(id) {
+            return Err(AccountingError::PushUnfinished(format!(
+                "Xero answered the credit note with {note}, which is not this action's"
+            )));
+        }
+        let body = refund.replace(CREDIT_NOTE_ID, id);
+        match self
+            .write(store, reqwest::Method::PUT, "Payments", &body, key)
+            .await
+        {
+            Err(AccountingError::Xero(e)) if e.is_definite() => {
+                Err(AccountingError::PushUnfinished(format!(
+                    "credit note {number} was made in {}, and paying its credit back was refused ({e}): pay it back there by hand, or delete the credit note",
+                    self.words()
+                )))
+            }
+            other => other,
+        }
     }
 
     pub(super) fn effect(&self, adjustment: &Adjustment, payment: &Value, key: &str) -> Effect {
@@ -388,15 +678,28 @@ impl Xero {
             .unwrap_or_default()
             .to_string();
         let deleted = payment["Status"] == "DELETED";
-        let (done, ours) = match deleted_payment(adjustment) {
-            Some(target) => ("deleted", object.eq_ignore_ascii_case(target) && deleted),
-            None => ("recorded", carries_key(payment, key) && !deleted),
+        let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
+        let (done, ours) = match target {
+            Target::DeletePayment(deleting) => {
+                ("deleted", object.eq_ignore_ascii_case(deleting) && deleted)
+            }
+            Target::RecordRefund { .. } => (
+                "recorded",
+                carries_key(payment, key) && is_refund(payment) && !deleted,
+            ),
+            Target::RecordPayment => (
+                "recorded",
+                carries_key(payment, key) && !is_refund(payment) && !deleted,
+            ),
         };
         Effect {
             object_id: format!("xero:payment:{object}"),
             object,
             entity: "Payment",
-            noun: "payment",
+            noun: match target {
+                Target::RecordRefund { .. } => "refund",
+                _ => "payment",
+            },
             done,
             ours,
         }
@@ -452,9 +755,10 @@ impl Xero {
         if !is_plain(key) {
             return Found::Review(format!("the key {key:?} cannot be searched for in Xero"));
         }
+        let refund = matches!(Target::of(adjustment), Some(Target::RecordRefund { .. }));
         // Xero refuses a string method on an optional field without a null guard first.
         let filter = format!("Reference!=null AND Reference.Contains(\"{key}\")");
-        let found = match self.payments_where(store, filter).await {
+        let found = match self.all_where(store, "Payments", filter.clone()).await {
             Ok(found) => found,
             Err(AccountingError::Xero(e)) if e.is_definite() => {
                 return Found::Review(format!(
@@ -463,13 +767,17 @@ impl Xero {
             }
             Err(_) => return Found::Unavailable,
         };
-        let carrying: Vec<&Value> = found.iter().filter(|p| carries_key(p, key)).collect();
+        let carrying: Vec<&Value> = found
+            .iter()
+            .filter(|p| carries_key(p, key) && is_refund(p) == refund)
+            .collect();
         let live: Vec<&&Value> = carrying
             .iter()
             .filter(|p| p["Status"] != "DELETED")
             .collect();
         match (live.as_slice(), carrying.len()) {
             ([one], _) => Found::Done((**one).clone()),
+            ([], 0) if refund => self.credit_note_made(store, key, filter).await,
             ([], 0) => Found::NotDone,
             ([], _) => Found::Review(
                 "Xero holds this action's payment, deleted there since: a person decides whether it stands".into(),
@@ -485,6 +793,38 @@ impl Xero {
                     ids.join(", ")
                 ))
             }
+        }
+    }
+
+    /// A refund's credit note made under this action's key, not paid back: the action is
+    /// half done, and recovery finishes it. None: nothing was done.
+    async fn credit_note_made(&mut self, store: &mut Store, key: &str, filter: String) -> Found {
+        let notes = match self.all_where(store, "CreditNotes", filter).await {
+            Ok(notes) => notes,
+            Err(AccountingError::Xero(e)) if e.is_definite() => {
+                return Found::Review(format!(
+                    "Xero refused the search for this action's credit note ({e})"
+                ));
+            }
+            Err(_) => return Found::Unavailable,
+        };
+        let key_notes: Vec<&Value> = notes
+            .iter()
+            .filter(|n| carries_key(n, key))
+            .filter(|n| n["Status"] != "DELETED" && n["Status"] != "VOIDED")
+            .collect();
+        match key_notes.as_slice() {
+            [] => Found::NotDone,
+            [one] if one["Status"] == "AUTHORISED" => Found::Unfinished((*one).clone()),
+            [one] => Found::Review(format!(
+                "Xero holds this action's credit note {}, {} there without this action's refund: a person checks it",
+                one["CreditNoteNumber"].as_str().unwrap_or_default(),
+                one["Status"].as_str().unwrap_or_default()
+            )),
+            several => Found::Review(format!(
+                "Xero holds {} credit notes carrying this action's key: a person decides which stays",
+                several.len()
+            )),
         }
     }
 }
