@@ -811,6 +811,37 @@ fn a_refund_push_to_xero_killed_at_any_step_happens_once() {
     p.assert_pushed_once();
 }
 
+/// Killed between the two writes, and a person voids the credit note in Xero before
+/// recovery runs: recovery never makes another one; the action waits for a person.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_half_done_refund_whose_credit_note_was_voided_goes_to_a_person() {
+    let Some(_keyring) = keyring_or_skip("a_half_done_refund_voided") else {
+        return;
+    };
+    let p = approved_refund();
+    p.world.killed_executing(p.action, "push.between_writes");
+    let notes = p.carrying("CreditNotes");
+    assert_eq!(notes.len(), 1);
+    let id = notes[0]["CreditNoteID"].as_str().unwrap();
+    p.admin().call(
+        reqwest::Method::POST,
+        &format!("CreditNotes/{id}"),
+        json!({"CreditNotes": [{"Status": "VOIDED"}]}),
+    );
+    p.world.delete("/_sandbox/xero/idempotency_keys");
+    let out = p.world.cli(&["--json", "--http-timeout", "1", "recover"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p.action_json()["state"], "needs_review", "{report}");
+    assert!(
+        p.action_json()["outcome"].to_string().contains("VOIDED"),
+        "{}",
+        p.action_json()
+    );
+    assert_eq!(p.carrying("CreditNotes").len(), 1, "no second credit note");
+    assert!(p.pushed().is_empty(), "no refund");
+}
+
 /// Faults on either write end in one credit note and one refund.
 #[rstest::rstest]
 #[case::refund_lost_after_commit("Payments", "lose_response_after_commit", None, 1)]

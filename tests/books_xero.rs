@@ -366,10 +366,6 @@ fn a_refund_recorded_in_xero_on_a_credit_note_is_the_invoices_refund() {
         return;
     };
     let world = World::new();
-    world.post(
-        "/_sandbox/xero/tenants",
-        json!({"tenant": "9a1b2c3d-0000-4000-8000-000000000001", "name": "Bedrock Ltd", "currency": "USD"}),
-    );
     let charge = stripe_charges(&world, &[("INV-4", 8_000)]).remove(0);
     let refund = world.post(
         "/_sandbox/seed",
@@ -379,31 +375,7 @@ fn a_refund_recorded_in_xero_on_a_credit_note_is_the_invoices_refund() {
         .as_str()
         .unwrap()
         .to_string();
-    let admin = Admin::of(&world, "Bedrock Ltd");
-    let contact = admin.call(
-        reqwest::Method::PUT,
-        "Contacts",
-        json!({"Contacts": [{"Name": "Wilma Flintstone"}]}),
-    )["Contacts"][0]["ContactID"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let invoice = admin.call(
-        reqwest::Method::PUT,
-        "Invoices",
-        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": "INV-4",
-               "Status": "AUTHORISED", "Date": "2026-11-20",
-               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 80.00, "AccountCode": "200"}]}]}),
-    )["Invoices"][0]["InvoiceID"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    admin.call(
-        reqwest::Method::PUT,
-        "Payments",
-        json!({"Payments": [{"Invoice": {"InvoiceID": invoice}, "Account": {"Code": "090"},
-               "Amount": 80.00, "Date": "2026-11-21", "Reference": charge}]}),
-    );
+    let (admin, contact) = bedrock_paid(&world, "INV-4", "80.00", &charge);
     let refunded = admin.refund_in_cash(&contact, "30.00", &refund);
     admin.refund_in_cash(&contact, "5.00", "Cheque 1044");
     assert_eq!(refunded["PaymentType"], "ARCREDITPAYMENT");
@@ -452,4 +424,79 @@ fn a_refund_recorded_in_xero_on_a_credit_note_is_the_invoices_refund() {
         "{:?}",
         open_findings(&world)
     );
+}
+
+/// The payment in Xero names the Stripe payment intent, not the charge, and the charge
+/// carries no invoice number: the refund is still read as that invoice's.
+#[test]
+fn a_refund_is_the_invoices_when_its_payment_names_the_payment_intent() {
+    let Some(_keyring) = keyring_or_skip("a_refund_of_a_payment_intent") else {
+        return;
+    };
+    let world = World::new();
+    let now = jiff::Timestamp::now().as_second();
+    let seeded = world.post(
+        "/_sandbox/seed",
+        json!({"charges": [{"amount": 4_000, "currency": "usd", "created": now - 86_400,
+               "customer": "cus_wilma"}]}),
+    );
+    let charge = seeded["charges"][0].as_str().unwrap().to_string();
+    let intent = seeded["payment_intents"][0].as_str().unwrap().to_string();
+    let refund = world.post(
+        "/_sandbox/seed",
+        json!({"refunds": [{"charge": charge, "amount": 1_000, "created": now - 3_600}]}),
+    )["refunds"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (admin, contact) = bedrock_paid(&world, "INV-5", "40", &intent);
+    admin.refund_in_cash(&contact, "10.00", &refund);
+    harness::ok(&connect_xero(&world, Some("Bedrock Ltd")));
+    harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
+    harness::ok(&world.cli(&["sync"]));
+    harness::ok(&world.cli(&["books", "sync"]));
+    let refunds = ledger_refunds(&world.db());
+    assert_eq!(refunds.len(), 1, "{refunds:?}");
+    assert_eq!(refunds[0].invoice_number, "INV-5", "{refunds:?}");
+}
+
+/// Organisation Bedrock Ltd with contact Wilma and invoice `number` for `amount` (exact
+/// text), paid in full under `reference`: the person working in it, and the contact.
+fn bedrock_paid<'w>(
+    world: &'w World,
+    number: &str,
+    amount: &str,
+    reference: &str,
+) -> (Admin<'w>, String) {
+    world.post(
+        "/_sandbox/xero/tenants",
+        json!({"tenant": "9a1b2c3d-0000-4000-8000-000000000001", "name": "Bedrock Ltd", "currency": "USD"}),
+    );
+    let admin = Admin::of(world, "Bedrock Ltd");
+    let contact = admin.call(
+        reqwest::Method::PUT,
+        "Contacts",
+        json!({"Contacts": [{"Name": "Wilma Flintstone"}]}),
+    )["Contacts"][0]["ContactID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let amount: Value = serde_json::from_str(amount).unwrap();
+    let invoice = admin.call(
+        reqwest::Method::PUT,
+        "Invoices",
+        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": number,
+               "Status": "AUTHORISED", "Date": "2026-11-20",
+               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": amount, "AccountCode": "200"}]}]}),
+    )["Invoices"][0]["InvoiceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    admin.call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Payments": [{"Invoice": {"InvoiceID": invoice}, "Account": {"Code": "090"},
+               "Amount": amount, "Date": "2026-11-21", "Reference": reference}]}),
+    );
+    (admin, contact)
 }

@@ -338,7 +338,8 @@ pub enum System {
 }
 
 /// The invoice Stripe object `gateway_id` (a charge, payment intent or refund) pays, as
-/// the store knows it: a ledger payment of it, else the charge's own invoice reference.
+/// the store knows it: a ledger payment of it (or of its charge's payment intent), else
+/// the charge's own invoice reference.
 pub(crate) fn invoice_paid_by(
     tx: &StoreTx<'_>,
     gateway_id: &str,
@@ -352,14 +353,18 @@ pub(crate) fn invoice_paid_by(
         );
     }
     let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
-    let paid = tx.ledger_entries_about(&[], &refs)?;
+    let charges = tx.charges_about(crate::sync::GATEWAY, &refs, &[], &refs)?;
+    // A payment may name the charge's payment intent rather than the charge.
+    let mut named = ids.clone();
+    named.extend(charges.iter().filter_map(|c| c.payment_intent.clone()));
+    let named: Vec<&str> = named.iter().map(String::as_str).collect();
+    let paid = tx.ledger_entries_about(&[], &named)?;
     if let Some(p) = paid
         .iter()
         .find(|e| e.kind == crate::records::LedgerKind::Payment)
     {
         return Ok(Some(p.invoice_number.clone()));
     }
-    let charges = tx.charges_about(crate::sync::GATEWAY, &refs, &[], &refs)?;
     Ok(charges.into_iter().find_map(|c| c.invoice_ref))
 }
 

@@ -255,6 +255,9 @@ pub(super) async fn sync(
     };
     let page_size = options.page_size.clamp(1, MAX_PAGE);
     for kind in [Kind::Invoice, Kind::Payment] {
+        if kind == Kind::Payment {
+            store.write(read_refunds_once)?;
+        }
         let mut position = store.read(|tx| Position::read(tx, kind))?;
         let (mut pages, mut fetched) = (0, 0);
         loop {
@@ -322,6 +325,20 @@ pub(super) async fn sync(
     }
     store.write(|tx| sources.finish(tx, &report))?;
     Ok(report)
+}
+
+/// What the payments reader reads, by version: 2 reads cash refunds too. A store whose
+/// payments were read by an older reader reads them all again once (nothing it holds
+/// changes; the refunds it skipped come in).
+const PAYMENTS_READER: &str = "books.xero.payment.reader";
+const PAYMENTS_READER_VERSION: &str = "2";
+
+fn read_refunds_once(tx: &StoreTx<'_>) -> Result<(), AccountingError> {
+    if tx.setting(PAYMENTS_READER)?.as_deref() != Some(PAYMENTS_READER_VERSION) {
+        tx.clear_setting(&Kind::Payment.position_key())?;
+        tx.set_setting(PAYMENTS_READER, PAYMENTS_READER_VERSION)?;
+    }
+    Ok(())
 }
 
 /// The invoices a page's payments are on that the store does not hold yet, read by id.
@@ -457,10 +474,16 @@ impl Writer<'_, '_> {
             Some(gateway_id) => {
                 let number = super::invoice_paid_by(tx, &gateway_id)?
                     .unwrap_or_else(|| format!("{}-REFUND-{id}", NAMING.tag));
+                // The invoice's currency, else the one the refunded document names.
+                let named = ["CreditNote", "Overpayment", "Prepayment"]
+                    .iter()
+                    .find_map(|d| row[*d]["CurrencyCode"].as_str())
+                    .and_then(|c| Currency::from_code(c).ok());
                 let currency = tx
                     .invoices_numbered(&[&number])?
                     .first()
                     .map(|i| i.amount.currency())
+                    .or(named)
                     .unwrap_or(self.organisation.currency);
                 mapping::refund_entry(self.organisation, row, &number, &gateway_id, currency)?
             }

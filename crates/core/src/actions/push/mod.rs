@@ -508,6 +508,11 @@ fn settle(
                 other => other,
             }
         }
+        // Half of a two-write push made and the other refused: not failed (something was
+        // written), and sending it again would be refused again: a person decides.
+        Err(AccountingError::PushUnfinished(why)) => {
+            review(store, id, from, &why, by, now, &describe)
+        }
         Err(e) => match side.refused(&e) {
             Some(why) => move_with_message(
                 store,
@@ -709,10 +714,17 @@ async fn replay(
         match side.guard(store, p.adjustment, key).await {
             Ok(_) => {}
             Err(Guarded::Refused(reason)) => {
-                let why = format!(
-                    "no trace of the first send was found in {}, and sending it again is no longer right: {reason}",
-                    side.words()
-                );
+                let why = match &p.made {
+                    Some(made) => format!(
+                        "only the first of its two writes was found in {} ({}), and making the second is no longer right: {reason}",
+                        side.words(),
+                        made_words(made)
+                    ),
+                    None => format!(
+                        "no trace of the first send was found in {}, and sending it again is no longer right: {reason}",
+                        side.words()
+                    ),
+                };
                 return super::recovery::to_review(store, id, &why, now);
             }
             Err(Guarded::Unavailable(_)) => {
@@ -742,14 +754,28 @@ async fn replay(
         }
         return Ok(settle(store, id, side, answer, "recovery", now)?.action);
     }
-    super::recovery::to_review(
-        store,
-        id,
-        &format!(
+    let why = match &p.made {
+        Some(made) => format!(
+            "{} shows only the first of its two writes ({}) and the second is too old to send safely",
+            side.words(),
+            made_words(made)
+        ),
+        None => format!(
             "{} shows nothing done under its key and the request is too old to send again safely",
             side.words()
         ),
-        now,
+    };
+    super::recovery::to_review(store, id, &why, now)
+}
+
+/// The first write of a two-write push, as found, in words: Xero's credit note.
+fn made_words(made: &Value) -> String {
+    format!(
+        "credit note {}",
+        made["CreditNoteNumber"]
+            .as_str()
+            .or(made["CreditNoteID"].as_str())
+            .unwrap_or("without a number")
     )
 }
 

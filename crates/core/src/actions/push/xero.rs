@@ -81,10 +81,11 @@ const CREDIT_NOTE_ID: &str = "{credit-note-id}";
 /// a JSON number as Xero writes it, never a float).
 const AMOUNT: &str = "\"{amount}\"";
 
-fn with_amount(body: &Value, amount: &Money) -> String {
+/// `body`'s text with its one amount placeholder made the exact amount. `None` when the
+/// placeholder's text shows more than once (a name from Xero spelling it).
+fn with_amount(body: &Value, amount: &Money) -> Option<String> {
     let text = body.to_string();
-    assert!(text.contains(AMOUNT), "{text}");
-    text.replace(AMOUNT, &amount.to_decimal_string())
+    (text.matches(AMOUNT).count() == 1).then(|| text.replace(AMOUNT, &amount.to_decimal_string()))
 }
 
 /// The connected organisation, opened for one action.
@@ -492,11 +493,17 @@ impl Xero {
             method: "PUT",
             path: self.journaled("CreditNotes"),
             // One line each: serde_json's compact text holds no line break.
-            body: format!(
-                "{}\n{}",
+            body: match (
                 with_amount(&credit_note, &adjustment.amount),
-                with_amount(&refund, &adjustment.amount)
-            ),
+                with_amount(&refund, &adjustment.amount),
+            ) {
+                (Some(note), Some(refund)) => format!("{note}\n{refund}"),
+                _ => {
+                    return Err(Guarded::Refused(format!(
+                        "invoice {number}'s names in Xero spell Chargeguard's own placeholder: record the refund there by hand"
+                    )));
+                }
+            },
         })
     }
 
@@ -808,12 +815,20 @@ impl Xero {
             }
             Err(_) => return Found::Unavailable,
         };
-        let key_notes: Vec<&Value> = notes
+        let carrying: Vec<&Value> = notes.iter().filter(|n| carries_key(n, key)).collect();
+        let live: Vec<&Value> = carrying
             .iter()
-            .filter(|n| carries_key(n, key))
+            .copied()
             .filter(|n| n["Status"] != "DELETED" && n["Status"] != "VOIDED")
             .collect();
-        match key_notes.as_slice() {
+        match live.as_slice() {
+            // Ours was voided or deleted there: a person did it, and decides (sending again
+            // would make a second credit note).
+            [] if !carrying.is_empty() => Found::Review(format!(
+                "Xero holds this action's credit note {}, {} there since: a person decides whether the refund is recorded",
+                carrying[0]["CreditNoteNumber"].as_str().unwrap_or_default(),
+                carrying[0]["Status"].as_str().unwrap_or_default()
+            )),
             [] => Found::NotDone,
             [one] if one["Status"] == "AUTHORISED" => Found::Unfinished((*one).clone()),
             [one] => Found::Review(format!(

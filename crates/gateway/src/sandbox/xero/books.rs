@@ -474,6 +474,39 @@ impl Books<'_, '_> {
         Ok(note)
     }
 
+    /// `POST /CreditNotes/{id}` with a `Status`: an authorised credit note with none of
+    /// its credit paid back or allocated is voided; a draft deleted.
+    pub fn update_credit_note(&self, id: &str, sent: &Value) -> Result<Value, XeroError> {
+        let mut note = self.one("CreditNote", id)?;
+        let element = json!({"CreditNoteID": note["CreditNoteID"]});
+        if let Some(date) = note["Date"].as_str().and_then(parse_date) {
+            self.check_unlocked(date, &element)?;
+        }
+        let current = note["Status"].as_str().unwrap_or_default().to_string();
+        let status = text(get(sent, "Status")).unwrap_or_else(|| current.clone());
+        let untouched = note["RemainingCredit"] == note["Total"];
+        let allowed = match (current.as_str(), status.as_str()) {
+            (a, b) if a == b => true,
+            ("DRAFT" | "SUBMITTED", "DELETED" | "AUTHORISED") => true,
+            ("AUTHORISED", "VOIDED") => untouched,
+            _ => false,
+        };
+        if !allowed {
+            return Err(XeroError::validation(
+                element,
+                &[format!(
+                    "Credit note not of valid status for modification: {current} to {status}"
+                )],
+            ));
+        }
+        note["Status"] = json!(status);
+        if status == "VOIDED" || status == "DELETED" {
+            note["RemainingCredit"] = number(0);
+        }
+        self.save("CreditNote", "CreditNoteID", &mut note)?;
+        Ok(note)
+    }
+
     /// A payment against a document (an invoice, or a credit note whose credit is paid back)
     /// of `outstanding` minor units, checked as Xero checks it and stored; `document` is its
     /// summary inside the payment (`("Invoice", {…})`). The amount and the day it is dated.

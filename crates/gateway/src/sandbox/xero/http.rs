@@ -634,6 +634,7 @@ fn run_call(
             let written = match kind {
                 "Invoice" => books.update_invoice(id, &element)?,
                 "Payment" => books.delete_payment(id, &element)?,
+                "CreditNote" => books.update_credit_note(id, &element)?,
                 _ => {
                     return Err(XeroError::invalid(format!(
                         "{plural} cannot be written here"
