@@ -740,6 +740,22 @@ mod tests {
     }
 
     #[test]
+    fn a_refund_receipt_names_a_long_charge_by_our_note_and_a_refund_by_its_reference() {
+        // Real Stripe ids are longer than the reference field is known to hold.
+        let charge = "ch_3OaFDbEcg9tTZuTg1AbCdEfGh";
+        let ours = json!({"PrivateNote": mapping::pushed_note(Some(charge), "cg-k")});
+        assert!(receipt_names(&ours, charge));
+        assert!(!receipt_names(&ours, &charge[..20]));
+        let by_hand = json!({"PaymentRefNum": "re_3OaFDbEcg9tTZuTg1x"});
+        assert!(receipt_names(&by_hand, "re_3OaFDbEcg9tTZuTg1xYz"), "cut");
+        assert!(!receipt_names(&by_hand, charge));
+        assert!(!receipt_names(
+            &json!({"PaymentRefNum": "Cheque 12"}),
+            charge
+        ));
+    }
+
+    #[test]
     fn amounts_go_into_the_body_as_exact_json_numbers() {
         let body = json!({"CustomerRef": {"value": "1"}, "Line": [{"LinkedTxn": []}]});
         let text = with_amounts(&body, "1234567890123.45");
