@@ -44,7 +44,7 @@ pub enum Read<T> {
     Record(T),
     /// Remove what was stored under its id, if anything.
     Removed,
-    /// Not a record of ours (a draft, a bill, a refund not read yet).
+    /// Not a record of ours (a draft, a bill, a payment on something not a sales invoice).
     NotOurs,
 }
 
