@@ -237,7 +237,7 @@ export function AccountingSystem() {
 const ACCOUNT_WORDS: Record<BooksSystem, { chosen: (a: string) => string; none: string; label: string; max: number }> = {
   xero: {
     chosen: (a) => `Payments a fix records go into account ${a}.`,
-    none: "Choose the account Stripe's money lands in: Xero needs one before a fix can record a payment.",
+    none: "Choose the account Stripe's money lands in: Xero needs one before a fix can record a payment or a refund.",
     label: "Account code in Xero's chart of accounts (like 090)",
     max: 10,
   },

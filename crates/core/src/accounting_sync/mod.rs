@@ -75,7 +75,7 @@ pub enum AccountingError {
     )]
     CorruptState { key: String, value: String },
     #[error(
-        "Xero needs the account a payment is paid into, and none is chosen: choose the one Stripe's money lands in (`chargeguard books payment-account CODE`, its code in Xero's chart of accounts); nothing was sent"
+        "Xero needs the account a payment or refund goes through, and none is chosen: choose the one Stripe's money lands in (`chargeguard books payment-account CODE`, its code in Xero's chart of accounts; Settings asks for it too); nothing was sent"
     )]
     NoPaymentAccount,
     #[error(
