@@ -236,7 +236,7 @@ export function AccountingSystem() {
 /** What the account Stripe's money goes through is for, in each system's words. */
 const ACCOUNT_WORDS: Record<BooksSystem, { chosen: (a: string) => string; none: string; label: string; max: number }> = {
   xero: {
-    chosen: (a) => `Payments a fix records go into account ${a}.`,
+    chosen: (a) => `Payments a fix records go into account ${a}, and refunds it records are paid from it.`,
     none: "Choose the account Stripe's money lands in: Xero needs one before a fix can record a payment or a refund.",
     label: "Account code in Xero's chart of accounts (like 090)",
     max: 10,
