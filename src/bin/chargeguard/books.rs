@@ -111,7 +111,9 @@ fn account_words(status: &connecting::Status, account: &str) -> String {
             "refunds Chargeguard records in {status} are paid from account {account}, and payments it records are deposited into it"
         ),
         System::Xero => {
-            format!("payments Chargeguard records in {status} are paid into account {account}")
+            format!(
+                "payments Chargeguard records in {status} are paid into account {account}, and refunds it records are paid from it"
+            )
         }
     }
 }
