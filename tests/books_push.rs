@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 mod books_support;
 use books_support::{
     PushCase, QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids, ledger_refunds,
-    open_findings, qbo_world, stripe_charges, synced_and_approved,
+    open_findings, qbo_world, stored_invoice, stripe_charges, synced_and_approved,
 };
 
 /// A QuickBooks company whose invoice INV-7 (75.00) Stripe charged and nobody recorded,
@@ -114,6 +114,11 @@ impl PushCase for Pushing {
         assert_eq!(
             ledger_ids(&self.world.db()),
             [format!("qbo:{id}:{}", self.invoice_id)]
+        );
+        assert_eq!(
+            stored_invoice(&self.world.db(), "INV-7").status,
+            chargeguard::records::InvoiceStatus::Paid,
+            "the store shows the invoice paid at once, not at the next sync"
         );
         self.assert_synced_and_clean("INV-7");
         let verified = harness::ok(&self.world.cli(&["audit", "verify"]));
@@ -364,6 +369,11 @@ fn a_payment_for_a_failed_charge_is_voided_in_quickbooks_once() {
     assert!(
         ledger_ids(&world.db()).is_empty(),
         "the payment left the ledger"
+    );
+    assert_eq!(
+        stored_invoice(&world.db(), "INV-9").status,
+        chargeguard::records::InvoiceStatus::Open,
+        "the store shows the invoice owed again at once"
     );
     let synced = harness::ok(&world.cli(&["books", "sync"]));
     assert!(

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 mod books_support;
 use books_support::{
     PushCase, World, XeroAdmin, connect_xero, harness, keyring_or_skip, ledger_ids, ledger_refunds,
-    open_findings, stripe_charges, synced_and_approved,
+    open_findings, stored_invoice, stripe_charges, synced_and_approved,
 };
 
 const ORGANISATION: &str = "Bedrock Ltd";
@@ -172,6 +172,11 @@ impl PushCase for Pushing {
             "{action}"
         );
         assert_eq!(ledger_ids(&self.world.db()), [format!("xero:{id}")]);
+        assert_eq!(
+            stored_invoice(&self.world.db(), "INV-7").status,
+            chargeguard::records::InvoiceStatus::Paid,
+            "the store shows the invoice paid at once, not at the next sync"
+        );
         self.assert_synced_and_clean("INV-7");
     }
 }

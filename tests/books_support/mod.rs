@@ -277,6 +277,16 @@ pub fn invoice_numbers(db: &Path) -> Vec<String> {
         .collect()
 }
 
+/// Invoice `number` as the store holds it.
+pub fn stored_invoice(db: &Path, number: &str) -> chargeguard::records::Invoice {
+    let mut store = Store::open(db).unwrap();
+    store
+        .read(|tx| tx.invoices_numbered(&[number]))
+        .unwrap()
+        .pop()
+        .unwrap_or_else(|| panic!("invoice {number} in the store"))
+}
+
 /// The ledger's refunds.
 pub fn ledger_refunds(db: &Path) -> Vec<chargeguard::records::LedgerEntry> {
     let mut store = Store::open(db).unwrap();

@@ -368,6 +368,8 @@ pub(crate) fn company(store: &mut Store, preferences: &Value) -> Result<Company,
 pub(crate) enum Pushed {
     Payment,
     RefundReceipt,
+    /// The invoice a pushed payment changed (paid, or owed again).
+    Invoice,
 }
 
 /// Stores an object QuickBooks answered a push with (a payment, a refund receipt) exactly
@@ -401,6 +403,7 @@ pub(crate) fn store_pushed(
     match pushed {
         Pushed::Payment => writer.payment(row)?,
         Pushed::RefundReceipt => writer.refund_receipt(row)?,
+        Pushed::Invoice => writer.invoice(row)?,
     }
     sources.finish(tx, &report)?;
     Ok(())

@@ -189,12 +189,14 @@ pub(crate) fn organisation(
 
 /// Stores a payment Xero answered a push with exactly as a sync stores it, in the caller's
 /// transaction (the one that settles the push), so the next sync finds it unchanged (a
-/// deleted one leaves the ledger, as a sync takes it off).
+/// deleted one leaves the ledger, as a sync takes it off); with it the invoice it paid as
+/// Xero holds it since, when read.
 pub(crate) fn store_pushed_payment(
     tx: &StoreTx<'_>,
     tenant: &str,
     organisation: &Organisation,
     row: &Value,
+    invoice: Option<&Value>,
     at: Timestamp,
 ) -> Result<(), AccountingError> {
     let mut report = BooksSyncReport::default();
@@ -204,7 +206,7 @@ pub(crate) fn store_pushed_payment(
         invoices: None,
         payments: None,
     };
-    Writer {
+    let mut writer = Writer {
         tx,
         books: AccountingBooks {
             system: SYSTEM,
@@ -213,8 +215,11 @@ pub(crate) fn store_pushed_payment(
         organisation,
         sources: &mut sources,
         report: &mut report,
+    };
+    if let Some(invoice) = invoice {
+        writer.invoice(invoice)?;
     }
-    .payment(row)?;
+    writer.payment(row)?;
     sources.finish(tx, &report)?;
     Ok(())
 }

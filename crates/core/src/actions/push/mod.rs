@@ -39,7 +39,7 @@ use super::execute::{Executed, crash_point, guard_refused, journal_sending};
 use super::recovery::REPLAY_WINDOW_SECONDS;
 use super::{ActionError, ActionState, Plan};
 use crate::accounting_sync::{AccountingError, System, connected_system};
-use crate::store::{ActionRow, Adjustment, MoveWith, Resolution, Sending, Store};
+use crate::store::{ActionRow, Adjustment, AdjustmentKind, MoveWith, Resolution, Sending, Store};
 use quickbooks::Qbo;
 use xero::Xero;
 
@@ -308,12 +308,28 @@ impl Side {
         tx: &crate::store::StoreTx<'_>,
         adjustment: &Adjustment,
         answer: &Value,
+        invoice: Option<&Value>,
         now: jiff::Timestamp,
     ) -> Result<(), AccountingError> {
         match self {
-            Side::Quickbooks(q) => q.keep(tx, adjustment, answer, now),
-            Side::Xero(x) => x.keep(tx, adjustment, answer, now),
+            Side::Quickbooks(q) => q.keep(tx, adjustment, answer, invoice, now),
+            Side::Xero(x) => x.keep(tx, answer, invoice, now),
         }
+    }
+
+    /// The invoice a payment pushed or undone changed, as the system holds it now; `None`
+    /// for a refund (it changes no invoice) or when it cannot be read (the next sync
+    /// brings it).
+    async fn invoice_now(&mut self, store: &mut Store, adjustment: &Adjustment) -> Option<Value> {
+        if adjustment.kind == AdjustmentKind::RecordRefund {
+            return None;
+        }
+        let number = adjustment.invoice_number.as_str();
+        let read = match self {
+            Side::Quickbooks(q) => q.invoice_there(store, number, "payment").await,
+            Side::Xero(x) => x.invoice_there(store, number, "payment").await,
+        };
+        read.ok().map(|(_, row)| row)
     }
 
     fn refused(&self, e: &AccountingError) -> Option<String> {
@@ -387,7 +403,7 @@ pub(crate) async fn execute(
         .send(store, adjustment, &prepared.body, &action.idempotency_key)
         .await;
     crash_point!("execute.after_answer");
-    settle(store, id, &side, answer, by, now)
+    settle(store, id, &mut side, answer, by, now).await
 }
 
 /// What `execute` would send for a fix that pushes, after the same guards.
@@ -419,10 +435,10 @@ pub(crate) async fn dry_run(
 }
 
 /// Records the outcome of a push (first send, replay, or found by its key).
-fn settle(
+async fn settle(
     store: &mut Store,
     id: i64,
-    side: &Side,
+    side: &mut Side,
     answer: Result<Value, AccountingError>,
     by: &str,
     now: jiff::Timestamp,
@@ -460,6 +476,10 @@ fn settle(
                 );
                 return review(store, id, from, &why, by, now, &describe);
             }
+            // The invoice it paid (or made owed again) as the system holds it now, so the
+            // store shows it at once rather than at the next sync.
+            let invoice = side.invoice_now(store, adjustment).await;
+            let (object, done, noun) = (&effect.object, effect.done, effect.noun);
             let written = store.write(|tx| {
                 let outcome = json!({
                     "pushed_to": side.system(),
@@ -479,7 +499,7 @@ fn settle(
                         ..MoveWith::default()
                     },
                 )?;
-                side.keep(tx, adjustment, &answer, now)
+                side.keep(tx, adjustment, &answer, invoice.as_ref(), now)
                     .map_err(ActionError::BooksUnavailable)?;
                 if let Some(finding_id) = action.finding_id {
                     tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
@@ -652,7 +672,9 @@ pub(crate) async fn recover(
     }
     let key = &action.idempotency_key;
     match side.find(store, adjustment, key, first_sent).await {
-        Found::Done(object) => Ok(settle(store, id, &side, Ok(object), "recovery", now)?.action),
+        Found::Done(object) => Ok(settle(store, id, &mut side, Ok(object), "recovery", now)
+            .await?
+            .action),
         Found::Review(why) => super::recovery::to_review(store, id, &why, now),
         Found::Unavailable => current(store),
         found @ (Found::NotDone | Found::Unfinished(_)) => {
@@ -752,7 +774,9 @@ async fn replay(
             );
             return super::recovery::to_review(store, id, &why, now);
         }
-        return Ok(settle(store, id, side, answer, "recovery", now)?.action);
+        return Ok(settle(store, id, side, answer, "recovery", now)
+            .await?
+            .action);
     }
     let why = match &p.made {
         Some(made) => format!(

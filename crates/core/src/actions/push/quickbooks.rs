@@ -79,17 +79,17 @@ impl Target<'_> {
 
     /// The entity as QuickBooks names it.
     pub(super) fn entity(self) -> &'static str {
-        match self.pushed() {
-            Pushed::Payment => "Payment",
-            Pushed::RefundReceipt => "RefundReceipt",
+        match self {
+            Target::RecordPayment | Target::VoidPayment(_) => "Payment",
+            Target::RecordRefund { .. } => "RefundReceipt",
         }
     }
 
     /// The entity in the bookkeeper's words.
     pub(super) fn noun(self) -> &'static str {
-        match self.pushed() {
-            Pushed::Payment => "payment",
-            Pushed::RefundReceipt => "refund receipt",
+        match self {
+            Target::RecordPayment | Target::VoidPayment(_) => "payment",
+            Target::RecordRefund { .. } => "refund receipt",
         }
     }
 }
@@ -346,7 +346,7 @@ impl Qbo {
     /// Invoice `number` as the company holds it now: its id there and its body. One not
     /// synced from this company, or deleted there since, is refused (a `what` is recorded
     /// there by hand then).
-    async fn invoice_there(
+    pub(super) async fn invoice_there(
         &mut self,
         store: &mut Store,
         number: &str,
@@ -556,9 +556,9 @@ impl Qbo {
             Target::VoidPayment(voided) => ("voided", object == voided && is_voided(answer)),
             _ => ("recorded", mapping::carries_key(answer, key)),
         };
-        let kind = match target.pushed() {
-            Pushed::Payment => "payment",
-            Pushed::RefundReceipt => "refund_receipt",
+        let kind = match target {
+            Target::RecordPayment | Target::VoidPayment(_) => "payment",
+            Target::RecordRefund { .. } => "refund_receipt",
         };
         Effect {
             object_id: format!("quickbooks:{kind}:{object}"),
@@ -570,14 +570,26 @@ impl Qbo {
         }
     }
 
-    /// Stores the object answered as a sync would.
+    /// Stores the object answered as a sync would, and the invoice it changed as read
+    /// since.
     pub(super) fn keep(
         &self,
         tx: &StoreTx<'_>,
         adjustment: &Adjustment,
         answer: &Value,
+        invoice: Option<&Value>,
         now: jiff::Timestamp,
     ) -> Result<(), AccountingError> {
+        if let Some(invoice) = invoice {
+            store_pushed(
+                tx,
+                self.realm(),
+                &self.company,
+                Pushed::Invoice,
+                invoice,
+                now,
+            )?;
+        }
         let pushed = Target::of(adjustment).map_or(Pushed::Payment, Target::pushed);
         store_pushed(tx, self.realm(), &self.company, pushed, answer, now)
     }

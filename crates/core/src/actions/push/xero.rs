@@ -282,7 +282,7 @@ impl Xero {
     /// Invoice `number` as the organisation holds it now: its id there and its body. One
     /// not synced from this organisation, or gone there since, is refused (a `what` is
     /// recorded there by hand then).
-    async fn invoice_there(
+    pub(super) async fn invoice_there(
         &mut self,
         store: &mut Store,
         number: &str,
@@ -715,11 +715,11 @@ impl Xero {
     pub(super) fn keep(
         &self,
         tx: &StoreTx<'_>,
-        _adjustment: &Adjustment,
         payment: &Value,
+        invoice: Option<&Value>,
         now: jiff::Timestamp,
     ) -> Result<(), AccountingError> {
-        store_pushed_payment(tx, self.tenant(), &self.organisation, payment, now)
+        store_pushed_payment(tx, self.tenant(), &self.organisation, payment, invoice, now)
     }
 
     /// A definite refusal, in words; `None` when the write may have happened.
