@@ -835,8 +835,7 @@ fn a_half_done_refund_whose_credit_note_was_voided_goes_to_a_person() {
         json!({"CreditNotes": [{"Status": "VOIDED"}]}),
     );
     p.world.delete("/_sandbox/xero/idempotency_keys");
-    let out = p.world.cli(&["--json", "--http-timeout", "1", "recover"]);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let report = p.world.recovered();
     assert_eq!(p.action_json()["state"], "needs_review", "{report}");
     assert!(
         p.action_json()["outcome"].to_string().contains("VOIDED"),

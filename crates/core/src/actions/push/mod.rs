@@ -651,6 +651,12 @@ pub(crate) async fn recover(
     let (Some(body), Some(first_sent)) = (action.request_body.clone(), action.first_sent_at) else {
         return super::recovery::to_review(store, id, "the journal holds no request for it", now);
     };
+    // A request younger than a call's time may still be at the system: nothing is asked
+    // of it yet (a question now could not settle it, and each one counts against the
+    // system's rate limit, which a recover run again and again would spend).
+    if now.as_second() - first_sent < i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX).max(1) {
+        return current(store);
+    }
     // The system cannot be asked now: still unknown, try again later.
     let Ok(mut side) = Side::open(store, timeout, now).await else {
         return current(store);
