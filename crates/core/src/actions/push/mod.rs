@@ -651,9 +651,10 @@ pub(crate) async fn recover(
     let (Some(body), Some(first_sent)) = (action.request_body.clone(), action.first_sent_at) else {
         return super::recovery::to_review(store, id, "the journal holds no request for it", now);
     };
-    // A request younger than a call's time may still be at the system: nothing is asked
-    // of it yet (a question now could not settle it, and each one counts against the
-    // system's rate limit, which a recover run again and again would spend).
+    // A request younger than a call's time may still be at the system, which says nothing
+    // of two requests with one key at once: nothing is asked of it or sent again yet (a
+    // question now could not settle it, and each one counts against the system's rate
+    // limit, which a recover run again and again would spend).
     if now.as_second() - first_sent < i64::try_from(timeout.as_secs()).unwrap_or(i64::MAX).max(1) {
         return current(store);
     }
@@ -689,7 +690,6 @@ pub(crate) async fn recover(
                 adjustment,
                 body: &body,
                 first_sent,
-                timeout,
                 made: match found {
                     Found::Unfinished(made) => Some(made),
                     _ => None,
@@ -706,8 +706,6 @@ struct Pending<'a> {
     adjustment: &'a Adjustment,
     body: &'a str,
     first_sent: i64,
-    /// How long a call may take: a request younger than this may still be at the system.
-    timeout: Duration,
     /// What the first of two writes made, when only it was found: the second goes.
     made: Option<Value>,
 }
@@ -721,19 +719,8 @@ async fn replay(
     now: jiff::Timestamp,
 ) -> Result<ActionRow, ActionError> {
     let id = p.action.id;
-    // A request a dead process sent may still be at the system, which says nothing of two
-    // requests with one key at once: not sent again before it has had as long as a call
-    // may take, and found by its key first.
+    // `recover` came here only once the first send has had a call's time.
     let waited = now.as_second() - p.first_sent;
-    if waited
-        < i64::try_from(p.timeout.as_secs())
-            .unwrap_or(i64::MAX)
-            .max(1)
-    {
-        return store
-            .read(|tx| tx.action(id))?
-            .ok_or(ActionError::NotFound(id));
-    }
     if waited < REPLAY_WINDOW_SECONDS {
         let key = &p.action.idempotency_key;
         // The system may have forgotten the key by now (Xero after six minutes), so the
