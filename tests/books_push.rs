@@ -14,6 +14,7 @@ mod books_support;
 use books_support::{
     PushCase, QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids, ledger_refunds,
     open_findings, qbo_world, stored_invoice, stripe_charges, synced_and_approved,
+    synced_and_approved_as,
 };
 
 /// A QuickBooks company whose invoice INV-7 (75.00) Stripe charged and nobody recorded,
@@ -692,4 +693,244 @@ fn every_fault_on_a_refund_push_ends_in_one_receipt(
     let p = approved_refund();
     p.choose_account();
     p.fault_ends_in_one_payment(fault, hold_ms, recorded_at_once);
+}
+
+/// A QuickBooks company whose invoicing run went twice: INV-20 and INV-21 bill Barney the
+/// same 50.00 on the same day, Stripe charged both, and QuickBooks holds the first's
+/// payment and, when `paid_twice`, the second's too. Synced and reconciled; the duplicate's
+/// fix (refund its charge, void it) proposed, and approved with the match checked.
+struct Duplicate {
+    world: World,
+    action: i64,
+    charge: String,
+    invoice_ids: Vec<String>,
+    payment_ids: Vec<String>,
+    admin: String,
+}
+
+fn approved_duplicate(paid_twice: bool) -> Duplicate {
+    let world = qbo_world();
+    let charges = stripe_charges(&world, &[("INV-20", 5_000), ("INV-21", 5_000)]);
+    let customer = world
+        .qbo_seeded("customers", json!([{"DisplayName": "Barney Rubble"}]))
+        .remove(0);
+    let invoice = |number: &str| {
+        json!({"CustomerRef": {"value": customer}, "DocNumber": number, "TxnDate": "2026-11-20",
+               "Line": [{"Amount": 50.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]})
+    };
+    let invoice_ids = world.qbo_seeded("invoices", json!([invoice("INV-20"), invoice("INV-21")]));
+    let paid = |i: usize| {
+        json!({"CustomerRef": {"value": customer}, "TotalAmt": "50.00", "TxnDate": "2026-11-21",
+               "PaymentRefNum": charges[i],
+               "Line": [{"Amount": "50.00", "LinkedTxn": [{"TxnId": invoice_ids[i], "TxnType": "Invoice"}]}]})
+    };
+    let payments = if paid_twice {
+        json!([paid(0), paid(1)])
+    } else {
+        json!([paid(0)])
+    };
+    let payment_ids = world.qbo_seeded("payments", payments);
+    let action = synced_and_approved_as(
+        &world,
+        connect_qbo,
+        "INV-21",
+        "duplicate_invoice",
+        &["--heuristic-checked"],
+    );
+    let admin = world.admin_token();
+    Duplicate {
+        world,
+        action,
+        charge: charges[1].clone(),
+        invoice_ids,
+        payment_ids,
+        admin,
+    }
+}
+
+impl Duplicate {
+    fn actions(&self) -> Vec<Value> {
+        serde_json::from_str::<Value>(&harness::ok(&self.world.cli(&["--json", "actions"])))
+            .unwrap()
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// The duplicate undone once, at Stripe and in QuickBooks: one refund of its charge;
+    /// its payment there (when it had one) voided, then the invoice voided; INV-20 and its
+    /// payment untouched; each step an action that succeeded naming what it changed; the
+    /// next sync finds nothing new and reconcile leaves nothing open.
+    fn assert_undone_once(&self, paid_twice: bool) {
+        let refunds = self.world.stripe_refunds_of(&self.charge);
+        assert_eq!(refunds.len(), 1, "one refund at Stripe: {refunds:?}");
+        assert_eq!(refunds[0]["amount"], 5_000);
+        let read = |entity: &str, id: &str| self.world.qbo_read(&self.admin, entity, id);
+        let voided = |v: &Value| {
+            v["PrivateNote"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Voided"))
+        };
+        assert!(
+            voided(&read("invoice", &self.invoice_ids[1])),
+            "INV-21 voided"
+        );
+        assert!(
+            !voided(&read("invoice", &self.invoice_ids[0])),
+            "INV-20 stands"
+        );
+        assert!(
+            !voided(&read("payment", &self.payment_ids[0])),
+            "its payment stands"
+        );
+        if paid_twice {
+            assert!(
+                voided(&read("payment", &self.payment_ids[1])),
+                "INV-21's payment voided"
+            );
+        }
+        let actions = self.actions();
+        assert!(
+            actions.iter().all(|a| a["state"] == "succeeded"),
+            "{actions:#?}"
+        );
+        // Oldest first: the payment reversed before the invoice voided.
+        let mut by_id: Vec<&Value> = actions.iter().collect();
+        by_id.sort_by_key(|a| a["id"].as_i64());
+        let made: Vec<&str> = by_id
+            .iter()
+            .filter_map(|a| a["gateway_object_id"].as_str())
+            .filter(|g| g.starts_with("quickbooks:"))
+            .collect();
+        let mut wanted = vec![format!("quickbooks:invoice:{}", self.invoice_ids[1])];
+        if paid_twice {
+            wanted.insert(0, format!("quickbooks:payment:{}", self.payment_ids[1]));
+        }
+        assert_eq!(made, wanted, "{actions:#?}");
+        assert_eq!(
+            stored_invoice(&self.world.db(), "INV-21").status,
+            chargeguard::records::InvoiceStatus::Void,
+            "the store shows it void at once"
+        );
+        let again = harness::ok(&self.world.cli(&["books", "sync"]));
+        assert!(again.contains("0 new ledger entries, 0 changed"), "{again}");
+        harness::ok(&self.world.cli(&["sync"]));
+        harness::ok(&self.world.cli(&["reconcile"]));
+        let open = open_findings(&self.world);
+        assert!(open.is_empty(), "nothing left open: {open:?}");
+    }
+}
+
+#[test]
+fn a_duplicate_invoice_paid_twice_is_refunded_and_undone_in_quickbooks_once() {
+    let Some(_keyring) = keyring_or_skip("a_duplicate_invoice_paid_twice") else {
+        return;
+    };
+    let d = approved_duplicate(true);
+    let api = chargeguard::api::Api::new(d.world.db());
+    let finding_id = d.actions()[0]["finding_id"].as_u64().unwrap() as u32;
+    let detail =
+        chargeguard::api::finding(&api, &chargeguard::api::json::IdRequest { id: finding_id })
+            .unwrap();
+    assert_eq!(
+        detail.fix.expect("a fix").destination,
+        format!(
+            "Stripe, then QuickBooks company {} for the books' side",
+            d.world.realm
+        )
+    );
+    let done = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    let company = format!("QuickBooks company {}", d.world.realm);
+    assert!(
+        done.contains(&format!(
+            "voided in {company}: payment {}",
+            d.payment_ids[1]
+        )) && done.contains(&format!(
+            "voided in {company}: invoice {}",
+            d.invoice_ids[1]
+        )),
+        "{done}"
+    );
+    d.assert_undone_once(true);
+    let again = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    assert!(again.contains("nothing was sent again"), "{again}");
+    d.assert_undone_once(true);
+}
+
+#[test]
+fn a_duplicate_invoice_quickbooks_never_saw_paid_is_voided_there_once() {
+    let Some(_keyring) = keyring_or_skip("a_duplicate_invoice_unpaid_there") else {
+        return;
+    };
+    let d = approved_duplicate(false);
+    let done = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    assert!(done.contains("voided in QuickBooks company"), "{done}");
+    d.assert_undone_once(false);
+}
+
+/// SIGKILL at every step of the undoing: after Stripe refunded (the refund settled by
+/// recovery, which leaves the books' side approved), after QuickBooks voided the payment
+/// (recovery finds it voided, and leaves the invoice's void approved), and before the
+/// invoice's void left (recovery sends it). Each step happens once.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_duplicates_undoing_killed_at_each_step_happens_once() {
+    let Some(_keyring) = keyring_or_skip("a_duplicates_undoing_killed") else {
+        return;
+    };
+    let d = approved_duplicate(true);
+    let waiting = || {
+        d.actions()
+            .into_iter()
+            .filter(|a| a["state"] == "approved")
+            .map(|a| a["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    };
+    d.world.killed_executing(d.action, "execute.after_answer");
+    let report = d.world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    assert_eq!(d.world.stripe_refunds_of(&d.charge).len(), 1);
+    let reverse = waiting();
+    assert_eq!(reverse.len(), 1, "the payment's reversal waits, approved");
+
+    d.world.killed_executing(reverse[0], "execute.after_answer");
+    let report = d.world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    let void = waiting();
+    assert_eq!(void.len(), 1, "the invoice's void waits, approved");
+    assert_ne!(void, reverse);
+
+    d.world.killed_executing(void[0], "execute.after_journal");
+    let report = d.world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    let again = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    assert!(again.contains("nothing was sent again"), "{again}");
+    d.assert_undone_once(true);
+}
+
+/// Approved while QuickBooks was connected, executed after it was disconnected: Stripe
+/// refunds, and the books' side is kept by hand, as Chargeguard's adjustments, never sent
+/// anywhere its approvers were not shown.
+#[test]
+fn a_duplicates_books_side_stays_by_hand_once_the_books_are_disconnected() {
+    let Some(_keyring) = keyring_or_skip("a_duplicates_books_side_by_hand") else {
+        return;
+    };
+    let d = approved_duplicate(true);
+    harness::ok(&d.world.cli(&["books", "disconnect"]));
+    let done = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    assert!(
+        done.contains("no longer connected") && done.contains("by hand"),
+        "{done}"
+    );
+    assert_eq!(d.world.stripe_refunds_of(&d.charge).len(), 1);
+    let actions = d.actions();
+    assert_eq!(actions.len(), 1, "no action for the books: {actions:#?}");
+    let voided = |entity: &str, id: &str| {
+        d.world.qbo_read(&d.admin, entity, id)["PrivateNote"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Voided"))
+    };
+    assert!(!voided("invoice", &d.invoice_ids[1]));
+    assert!(!voided("payment", &d.payment_ids[1]));
 }

@@ -71,6 +71,22 @@ impl World {
         self.dir.path().join("cg.db")
     }
 
+    /// The refunds Stripe (the sandbox) holds for `charge`.
+    pub fn stripe_refunds_of(&self, charge: &str) -> Vec<Value> {
+        self.runtime.block_on(async {
+            let answer = self
+                .http
+                .get(format!("{}/v1/refunds", self.base()))
+                .query(&[("charge", charge), ("limit", "100")])
+                .bearer_auth(STRIPE_KEY)
+                .send()
+                .await
+                .unwrap();
+            let body: Value = answer.json().await.unwrap();
+            body["data"].as_array().cloned().expect("a list of refunds")
+        })
+    }
+
     pub fn post(&self, path: &str, body: Value) -> Value {
         self.runtime.block_on(async {
             let answer = self
@@ -600,6 +616,18 @@ pub fn synced_and_approved(
     invoice: &str,
     kind: &str,
 ) -> i64 {
+    synced_and_approved_as(world, connect, invoice, kind, &[])
+}
+
+/// As `synced_and_approved`, the approval given with `approving` too (a heuristic match
+/// checked: `--heuristic-checked`).
+pub fn synced_and_approved_as(
+    world: &World,
+    connect: impl Fn(&World) -> Output,
+    invoice: &str,
+    kind: &str,
+    approving: &[&str],
+) -> i64 {
     harness::ok(&world.cli(&["connect", "--api-base", &world.base()]));
     harness::ok(&connect(world));
     harness::ok(&world.cli(&["sync"]));
@@ -617,10 +645,10 @@ pub fn synced_and_approved(
     world.cli_with_stdin(&["user", "add", "alice", "--role", "approver"], PASSPHRASE);
     let proposed = harness::ok(&world.cli(&["propose", &finding["id"].to_string()]));
     let action: i64 = proposed.trim().parse().expect("the new action's id");
-    let approved = harness::ok(&world.cli_with_stdin(
-        &["approve", &action.to_string(), "--by", "alice"],
-        PASSPHRASE,
-    ));
+    let id = action.to_string();
+    let mut args = vec!["approve", &id, "--by", "alice"];
+    args.extend_from_slice(approving);
+    let approved = harness::ok(&world.cli_with_stdin(&args, PASSPHRASE));
     assert!(approved.contains("approved"), "{approved}");
     action
 }

@@ -191,11 +191,11 @@ pub(crate) fn organisation(
 /// transaction (the one that settles the push), so the next sync finds it unchanged (a
 /// deleted one leaves the ledger, as a sync takes it off); with it the invoice it paid as
 /// Xero holds it since, when read.
-pub(crate) fn store_pushed_payment(
+pub(crate) fn store_pushed(
     tx: &StoreTx<'_>,
     tenant: &str,
     organisation: &Organisation,
-    row: &Value,
+    payment: Option<&Value>,
     invoice: Option<&Value>,
     at: Timestamp,
 ) -> Result<(), AccountingError> {
@@ -219,7 +219,9 @@ pub(crate) fn store_pushed_payment(
     if let Some(invoice) = invoice {
         writer.invoice(invoice)?;
     }
-    writer.payment(row)?;
+    if let Some(payment) = payment {
+        writer.payment(payment)?;
+    }
     sources.finish(tx, &report)?;
     Ok(())
 }

@@ -78,10 +78,12 @@ pub async fn execute(
     match action.state {
         ActionState::Approved => {}
         ActionState::Succeeded => {
-            return Ok(Executed {
+            let done = Executed {
                 message: format!("action {id} had already succeeded; nothing was sent again"),
                 action,
-            });
+            };
+            // Its books' side may still wait (the books could not be asked then).
+            return follow_ups(store, client, done, by, now).await;
         }
         ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview => {
             return Err(ActionError::AlreadyInProgress {
@@ -141,7 +143,50 @@ pub async fn execute(
 
     let answer = send(client, &plan, &prepared).await;
     crash_point!("execute.after_answer");
-    settle(store, id, &plan, answer, by, now)
+    let done = settle(store, id, &plan, answer, by, now)?;
+    follow_ups(store, client, done, by, now).await
+}
+
+/// Executes the follow-ups a succeeded gateway action left for the accounting system (its
+/// books' side), in order, each through its own journal; what became of them joins the
+/// message. One that does not succeed now stops the rest and waits, approved or for
+/// recovery, as any push does: the gateway action itself stands.
+async fn follow_ups(
+    store: &mut Store,
+    client: &StripeClient,
+    mut done: Executed,
+    by: &str,
+    now: jiff::Timestamp,
+) -> Result<Executed, ActionError> {
+    if done.action.state != ActionState::Succeeded
+        || matches!(done.action.plan, Plan::LedgerFix { .. })
+    {
+        return Ok(done);
+    }
+    let parent = done.action.clone();
+    // A duplicate's undoing is two steps, each made by the one before.
+    for _ in 0..2 {
+        let Some(next) = store
+            .read(|tx| super::follow_up::waiting(tx, &parent))?
+            .into_iter()
+            .next()
+        else {
+            break;
+        };
+        let step = Box::pin(execute(store, client, next.id, by, now)).await;
+        let (said, succeeded) = match step {
+            Ok(step) => (step.message, step.action.state == ActionState::Succeeded),
+            Err(e) => (
+                format!("action {} (its books' side) did not go: {e}", next.id),
+                false,
+            ),
+        };
+        done.message = format!("{}\n{said}", done.message);
+        if !succeeded {
+            break;
+        }
+    }
+    Ok(done)
 }
 
 /// A guard said no: the action is cancelled (nothing was sent), and the refusal is the
@@ -340,9 +385,11 @@ fn settle_from(
                 },
             )?;
             let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
-            if succeeded {
-                effects(tx, &action, plan, &answer, now)?;
-            }
+            let follow_ups = if succeeded {
+                effects(tx, &action, plan, &answer, now)?
+            } else {
+                None
+            };
             tx.append_audit(
                 now,
                 by,
@@ -352,7 +399,8 @@ fn settle_from(
             )?;
             Ok(Executed {
                 message: if succeeded {
-                    format!("{} — done ({object_id})", plan.describe())
+                    let then = follow_ups.map(|f| format!("; {f}")).unwrap_or_default();
+                    format!("{} — done ({object_id}){then}", plan.describe())
                 } else {
                     format!("{} — the gateway refused it ({object_id})", plan.describe())
                 },
@@ -396,14 +444,18 @@ fn settle_from(
     }
 }
 
-/// What a succeeded action changes in the books, in the same transaction as `succeeded`.
+/// What a succeeded action changes in the books, in the same transaction as `succeeded`:
+/// the gateway's objects stored, and its follow-ups (the ledger's side) recorded, as
+/// adjustments or as actions for the connected accounting system (`follow_up`). What
+/// became of the follow-ups, in words.
 fn effects(
     tx: &StoreTx<'_>,
     action: &ActionRow,
     plan: &Plan,
     answer: &Answer,
     now: jiff::Timestamp,
-) -> Result<(), ActionError> {
+) -> Result<Option<String>, ActionError> {
+    let mut wanted: Vec<(String, Adjustment)> = Vec::new();
     let source = tx.begin_source(
         SourceKind::StripeSync,
         &format!("action:{}", action.id),
@@ -466,10 +518,9 @@ fn effects(
                     })
             });
             if let (true, Some(inv)) = (recorded, invoice_number) {
-                tx.insert_adjustment(
-                    action.id,
-                    &format!("{}/refund", action.idempotency_key),
-                    &Adjustment {
+                wanted.push((
+                    format!("{}/refund", action.idempotency_key),
+                    Adjustment {
                         kind: AdjustmentKind::RecordRefund,
                         invoice_number: inv.clone(),
                         payment_id: None,
@@ -477,14 +528,12 @@ fn effects(
                         amount: *amount,
                         effective_at: made_at(now, refund.created),
                     },
-                    now,
-                )?;
+                ));
             }
             if let Some(inv) = void_invoice {
-                tx.insert_adjustment(
-                    action.id,
-                    &format!("{}/void", action.idempotency_key),
-                    &Adjustment {
+                wanted.push((
+                    format!("{}/void", action.idempotency_key),
+                    Adjustment {
                         kind: AdjustmentKind::VoidInvoice,
                         invoice_number: inv.clone(),
                         payment_id: None,
@@ -492,8 +541,7 @@ fn effects(
                         amount: Money::zero(amount.currency()),
                         effective_at: now.as_second(),
                     },
-                    now,
-                )?;
+                ));
             }
         }
         (
@@ -505,10 +553,9 @@ fn effects(
             Answer::Intent(pi),
         ) => {
             let charge_id = pi.latest_charge.clone();
-            tx.insert_adjustment(
-                action.id,
-                &format!("{}/payment", action.idempotency_key),
-                &Adjustment {
+            wanted.push((
+                format!("{}/payment", action.idempotency_key),
+                Adjustment {
                     kind: AdjustmentKind::RecordPayment,
                     invoice_number: invoice_number.clone(),
                     payment_id: None,
@@ -516,15 +563,15 @@ fn effects(
                     amount: *amount,
                     effective_at: made_at(now, pi.created),
                 },
-                now,
-            )?;
+            ));
         }
         _ => {}
     }
+    let said = super::follow_up::record(tx, action, &books, wanted, now)?;
     if let Some(finding_id) = action.finding_id {
         tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
     }
-    Ok(())
+    Ok(said)
 }
 
 /// When a recorded payment or refund took place: when the gateway made it, never earlier.

@@ -308,6 +308,11 @@ pub fn approve(
                 approved["destination"] =
                     json!(super::push::destination(tx, &action.plan, None)?.words);
             }
+            // Where a refund's or re-charge's books' side will be written: it is pushed
+            // there only if that is still the connected company (`follow_up`).
+            if let Some(place) = super::follow_up::place(tx, &action.plan)? {
+                approved["follow_ups"] = json!(place);
+            }
             tx.append_audit(now, name, "action_approved", &format!("action:{id}"), &approved)?;
         }
         let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;

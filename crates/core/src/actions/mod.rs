@@ -9,6 +9,7 @@
 //! same transaction.
 
 mod execute;
+mod follow_up;
 mod journal;
 pub mod key;
 pub mod plan;

@@ -45,8 +45,9 @@ use xero::Xero;
 
 /// Whether this fix is pushed to the accounting system rather than kept as Chargeguard's
 /// own adjustment: the store is connected to QuickBooks or Xero and the fix records a
-/// payment, or reverses one that came from there, or records a refund of a charge. The
-/// other kinds are still adjustments the bookkeeper enters there by hand.
+/// payment, or reverses one that came from there, or records a refund of a charge, or
+/// voids an invoice. A corrected amount is still an adjustment the bookkeeper enters
+/// there by hand.
 pub(crate) fn pushes(store: &mut Store, adjustment: &Adjustment) -> Result<bool, ActionError> {
     match connected_system(store) {
         Ok(Some(system)) => Ok(pushable(system, adjustment)),
@@ -85,13 +86,7 @@ const BY_HAND: &str = "Chargeguard's ledger adjustments (enter it in your books 
 pub(crate) fn refuse_if_moved(store: &mut Store, action: &ActionRow) -> Result<(), ActionError> {
     let id = action.id;
     let (approved, now) = store.read(|tx| {
-        let approved = tx
-            .audit_entries_about(&format!("action:{id}"))?
-            .iter()
-            .rev()
-            .find(|e| e.event == "action_approved")
-            .and_then(|e| serde_json::from_str::<Value>(&e.details).ok())
-            .and_then(|d| d["destination"].as_str().map(str::to_string));
+        let approved = super::follow_up::approval_says(tx, id, "destination")?;
         let now = destination(tx, &action.plan, None)?.words;
         Ok::<_, ActionError>((approved, now))
     })?;
@@ -107,7 +102,29 @@ pub(crate) fn refuse_if_moved(store: &mut Store, action: &ActionRow) -> Result<(
     }
 }
 
-/// Where `plan` writes; `made` is the object a succeeded action made, as journaled.
+/// The connected accounting company in the bookkeeper's words ("QuickBooks company …",
+/// "Xero organisation …"), or `None`.
+pub(crate) fn books_words(tx: &crate::store::StoreTx<'_>) -> Result<Option<String>, ActionError> {
+    if let Some(c) =
+        crate::accounting_sync::qbo_connection::read_connection(tx).map_err(unavailable)?
+    {
+        return Ok(Some(format!("QuickBooks company {}", c.realm)));
+    }
+    Ok(crate::accounting_sync::xero_connection::read_connection(tx)
+        .map_err(unavailable)?
+        .map(|c| format!("Xero organisation {}", c.tenant.name)))
+}
+
+fn unavailable(e: AccountingError) -> ActionError {
+    match e {
+        AccountingError::Store(s) => ActionError::Store(s),
+        other => ActionError::BooksUnavailable(other),
+    }
+}
+
+/// Where `plan` writes; `made` is the object a succeeded action made, as journaled. A
+/// refund or re-charge goes to Stripe, and what it changes in the ledger (its follow-ups)
+/// to the connected company.
 pub fn destination(
     tx: &crate::store::StoreTx<'_>,
     plan: &Plan,
@@ -117,14 +134,13 @@ pub fn destination(
         Plan::LedgerFix { adjustment } => adjustment,
         _ => {
             return Ok(Destination {
-                words: "Stripe".into(),
+                words: match books_words(tx)? {
+                    Some(place) => format!("Stripe, then {place} for the books' side"),
+                    None => "Stripe".into(),
+                },
                 link: None,
             });
         }
-    };
-    let unavailable = |e| match e {
-        AccountingError::Store(s) => ActionError::Store(s),
-        other => ActionError::BooksUnavailable(other),
     };
     let by_hand = Destination {
         words: BY_HAND.into(),
@@ -313,15 +329,18 @@ impl Side {
     ) -> Result<(), AccountingError> {
         match self {
             Side::Quickbooks(q) => q.keep(tx, adjustment, answer, invoice, now),
-            Side::Xero(x) => x.keep(tx, answer, invoice, now),
+            Side::Xero(x) => x.keep(tx, adjustment, answer, invoice, now),
         }
     }
 
     /// The invoice a payment pushed or undone changed, as the system holds it now; `None`
-    /// for a refund (it changes no invoice) or when it cannot be read (the next sync
-    /// brings it).
+    /// for a refund (it changes no invoice), a void (the answer is the invoice) or when it
+    /// cannot be read (the next sync brings it).
     async fn invoice_now(&mut self, store: &mut Store, adjustment: &Adjustment) -> Option<Value> {
-        if adjustment.kind == AdjustmentKind::RecordRefund {
+        if matches!(
+            adjustment.kind,
+            AdjustmentKind::RecordRefund | AdjustmentKind::VoidInvoice
+        ) {
             return None;
         }
         let number = adjustment.invoice_number.as_str();
@@ -501,6 +520,8 @@ async fn settle(
                 )?;
                 side.keep(tx, adjustment, &answer, invoice.as_ref(), now)
                     .map_err(ActionError::BooksUnavailable)?;
+                // A duplicate's payment reversed: its invoice's void is next.
+                super::follow_up::next(tx, &action, now)?;
                 if let Some(finding_id) = action.finding_id {
                     tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
                 }

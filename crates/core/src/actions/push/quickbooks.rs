@@ -54,6 +54,8 @@ pub(super) enum Target<'a> {
     VoidPayment(&'a str),
     /// A refund receipt for money the gateway paid back on the charge.
     RecordRefund { charge: &'a str },
+    /// The invoice voided (a duplicate whose charge the gateway refunded).
+    VoidInvoice,
 }
 
 impl Target<'_> {
@@ -66,7 +68,8 @@ impl Target<'_> {
                 .gateway_id
                 .as_deref()
                 .map(|charge| Target::RecordRefund { charge }),
-            AdjustmentKind::CorrectAmount | AdjustmentKind::VoidInvoice => None,
+            AdjustmentKind::VoidInvoice => Some(Target::VoidInvoice),
+            AdjustmentKind::CorrectAmount => None,
         }
     }
 
@@ -74,6 +77,7 @@ impl Target<'_> {
         match self {
             Target::RecordPayment | Target::VoidPayment(_) => Pushed::Payment,
             Target::RecordRefund { .. } => Pushed::RefundReceipt,
+            Target::VoidInvoice => Pushed::Invoice,
         }
     }
 
@@ -82,6 +86,7 @@ impl Target<'_> {
         match self {
             Target::RecordPayment | Target::VoidPayment(_) => "Payment",
             Target::RecordRefund { .. } => "RefundReceipt",
+            Target::VoidInvoice => "Invoice",
         }
     }
 
@@ -90,6 +95,16 @@ impl Target<'_> {
         match self {
             Target::RecordPayment | Target::VoidPayment(_) => "payment",
             Target::RecordRefund { .. } => "refund receipt",
+            Target::VoidInvoice => "invoice",
+        }
+    }
+
+    /// The store's name for what it made or changed (`quickbooks:KIND:ID`).
+    fn kind(self) -> &'static str {
+        match self {
+            Target::RecordPayment | Target::VoidPayment(_) => "payment",
+            Target::RecordRefund { .. } => "refund_receipt",
+            Target::VoidInvoice => "invoice",
         }
     }
 }
@@ -177,6 +192,7 @@ impl Qbo {
             Some(Target::RecordRefund { charge }) => {
                 self.guard_refund(store, adjustment, charge, key).await
             }
+            Some(Target::VoidInvoice) => self.guard_void_invoice(store, adjustment, key).await,
             _ => self.guard_record(store, adjustment, key).await,
         }
     }
@@ -249,6 +265,13 @@ impl Qbo {
                 adjustment.amount
             )));
         }
+        self.refuse_if_closed(&row, &format!("payment {payment}"), "reverse it")?;
+        Ok(self.void_request(&row, "payment?operation=update&include=void", key))
+    }
+
+    /// Refused when `row` (`what`) is dated on or before the company's closing date;
+    /// `instead` is what the bookkeeper does by hand.
+    fn refuse_if_closed(&self, row: &Value, what: &str, instead: &str) -> Result<(), Guarded> {
         if let (Some(closed), Some(dated)) = (
             self.closing_date(),
             row["TxnDate"]
@@ -257,18 +280,52 @@ impl Qbo {
         ) && dated <= closed
         {
             return Err(Guarded::Refused(format!(
-                "QuickBooks' books are closed through {closed} (the company's closing date), and payment {payment} is dated {dated}: reopen that period in QuickBooks, or reverse it there by hand in an open period"
+                "QuickBooks' books are closed through {closed} (the company's closing date), and {what} is dated {dated}: reopen that period in QuickBooks, or {instead} there by hand in an open period"
             )));
         }
-        let body = json!({"Id": payment, "SyncToken": row["SyncToken"], "sparse": true});
-        Ok(Prepared {
+        Ok(())
+    }
+
+    /// The void of `row` as read (its id and `SyncToken`), sent to `operation`.
+    fn void_request(&self, row: &Value, operation: &str, key: &str) -> Prepared {
+        let body = json!({"Id": row["Id"], "SyncToken": row["SyncToken"], "sparse": true});
+        Prepared {
             method: "POST",
-            path: self.journaled(&format!(
-                "payment?operation=update&include=void&requestid={}",
-                request_id(key)
-            )),
+            path: self.journaled(&format!("{operation}&requestid={}", request_id(key))),
             body: body.to_string(),
-        })
+        }
+    }
+
+    /// Voiding invoice `number`: still there, not void, no payment or credit applied to it
+    /// (QuickBooks keeps a voided invoice's payments as the customer's credit: they are
+    /// undone first, by their own action), and dated after the closing date.
+    async fn guard_void_invoice(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+        key: &str,
+    ) -> Result<Prepared, Guarded> {
+        let number = adjustment.invoice_number.as_str();
+        let (invoice_id, row) = self.invoice_there(store, number, "void").await?;
+        let invoice = mapping::invoice(&self.company, &row).map_err(AccountingError::from)?;
+        if invoice.status == InvoiceStatus::Void {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is already void in QuickBooks; sync the books and reconcile again"
+            )));
+        }
+        if let Some(paid) = invoice.stated_paid.filter(|p| !p.is_zero()) {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} has {paid} paid or credited in QuickBooks: voiding it would leave that money as the customer's credit; void or delete its payments there first, then sync the books and reconcile again"
+            )));
+        }
+        if row["Id"].as_str() != Some(invoice_id.as_str()) {
+            return Err(Guarded::Refused(format!(
+                "QuickBooks answered invoice {invoice_id} with another ({}); sync the books and reconcile again",
+                row["Id"]
+            )));
+        }
+        self.refuse_if_closed(&row, &format!("invoice {number}"), "credit the invoice")?;
+        Ok(self.void_request(&row, "invoice?operation=void", key))
     }
 
     fn closing_date(&self) -> Option<jiff::civil::Date> {
@@ -537,6 +594,7 @@ impl Qbo {
         let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
         let operation: &'static [(&'static str, &'static str)] = match target {
             Target::VoidPayment(_) => &[("operation", "update"), ("include", "void")],
+            Target::VoidInvoice => &[("operation", "void")],
             _ => &[],
         };
         let entity = target.entity();
@@ -554,14 +612,16 @@ impl Qbo {
         let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
         let (done, ours) = match target {
             Target::VoidPayment(voided) => ("voided", object == voided && is_voided(answer)),
+            // The guard saw the invoice live: void now is this action's void.
+            Target::VoidInvoice => (
+                "voided",
+                answer["DocNumber"].as_str() == Some(adjustment.invoice_number.as_str())
+                    && is_voided(answer),
+            ),
             _ => ("recorded", mapping::carries_key(answer, key)),
         };
-        let kind = match target {
-            Target::RecordPayment | Target::VoidPayment(_) => "payment",
-            Target::RecordRefund { .. } => "refund_receipt",
-        };
         Effect {
-            object_id: format!("quickbooks:{kind}:{object}"),
+            object_id: format!("quickbooks:{}:{object}", target.kind()),
             object,
             entity: target.entity(),
             noun: target.noun(),
@@ -627,6 +687,16 @@ impl Qbo {
                     format!("QuickBooks payment {payment} was deleted there meanwhile"),
                 ),
                 Err(_) => Found::Unavailable,
+            };
+        }
+        if Target::of(adjustment) == Some(Target::VoidInvoice) {
+            // Read from the invoice, as a payment's void is.
+            let number = adjustment.invoice_number.as_str();
+            return match self.invoice_there(store, number, "void").await {
+                Ok((_, row)) if is_voided(&row) => Found::Done(row),
+                Ok(_) => Found::NotDone,
+                Err(Guarded::Refused(why)) => Found::Review(why),
+                Err(Guarded::Unavailable(_)) => Found::Unavailable,
             };
         }
         let since = jiff::Timestamp::from_second(first_sent - FIND_SLACK_SECONDS)

@@ -28,7 +28,7 @@ use crate::accounting::xero::{
 };
 use crate::accounting_sync::invoice_paid_by;
 use crate::accounting_sync::session::Caller;
-use crate::accounting_sync::xero::{organisation, store_pushed_payment};
+use crate::accounting_sync::xero::{organisation, store_pushed};
 use crate::accounting_sync::xero_connection::{SYSTEM, XeroSession, payment_account};
 use crate::accounting_sync::{AccountingError, BooksSyncOptions};
 use crate::actions::execute::crash_point;
@@ -55,6 +55,8 @@ pub(super) enum Target<'a> {
     DeletePayment(&'a str),
     /// A credit note, its credit paid back: money the gateway refunded on the charge.
     RecordRefund { charge: &'a str },
+    /// The invoice voided (a duplicate whose charge the gateway refunded).
+    VoidInvoice,
 }
 
 impl Target<'_> {
@@ -69,7 +71,8 @@ impl Target<'_> {
                 .gateway_id
                 .as_deref()
                 .map(|charge| Target::RecordRefund { charge }),
-            AdjustmentKind::CorrectAmount | AdjustmentKind::VoidInvoice => None,
+            AdjustmentKind::VoidInvoice => Some(Target::VoidInvoice),
+            AdjustmentKind::CorrectAmount => None,
         }
     }
 }
@@ -265,6 +268,7 @@ impl Xero {
             Some(Target::RecordRefund { charge }) => {
                 self.guard_refund(store, adjustment, charge, key).await
             }
+            Some(Target::VoidInvoice) => self.guard_void_invoice(store, adjustment).await,
             _ => self.guard_record(store, adjustment, key).await,
         }
     }
@@ -593,6 +597,59 @@ impl Xero {
         })
     }
 
+    /// Voiding invoice `number`: still there, `AUTHORISED` (Xero voids nothing else), no
+    /// payment or credit allocated to it (Xero refuses, and they are undone first, by their
+    /// own action), and dated after the lock dates.
+    async fn guard_void_invoice(
+        &mut self,
+        store: &mut Store,
+        adjustment: &Adjustment,
+    ) -> Result<Prepared, Guarded> {
+        let number = adjustment.invoice_number.as_str();
+        let (invoice_id, row) = self.invoice_there(store, number, "void").await?;
+        let status = row["Status"].as_str().unwrap_or_default();
+        if status == "VOIDED" {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is already void in Xero; sync the books and reconcile again"
+            )));
+        }
+        let currency = adjustment.amount.currency();
+        let allocated = ["AmountPaid", "AmountCredited"].iter().find_map(|field| {
+            Money::parse(&row[*field].to_string(), currency, Sign::NonNegative)
+                .ok()
+                .filter(|m| !m.is_zero())
+                .map(|m| (*field, m))
+        });
+        if let Some((field, amount)) = allocated {
+            let what = if field == "AmountPaid" {
+                "paid"
+            } else {
+                "credited"
+            };
+            return Err(Guarded::Refused(format!(
+                "invoice {number} has {amount} {what} in Xero, which voids no invoice with money allocated to it: delete its payments or credit notes there first, then sync the books and reconcile again"
+            )));
+        }
+        if status != "AUTHORISED" || !uuid_shaped(&invoice_id) {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is {status} in Xero, which voids only an approved invoice; sync the books and reconcile again"
+            )));
+        }
+        if let (Some((locked, which)), Some(dated)) = (self.locked_through(), day_of(&row["Date"]))
+            && dated <= locked
+        {
+            return Err(Guarded::Refused(format!(
+                "{} is locked through {locked} (its {which}), and invoice {number} is dated {dated}: move the lock date in Xero, or credit the invoice there by hand in an open period",
+                self.words()
+            )));
+        }
+        Ok(Prepared {
+            method: "POST",
+            path: self.journaled(&format!("Invoices/{invoice_id}")),
+            body: json!({"Invoices": [{"InvoiceID": invoice_id, "Status": "VOIDED"}]}).to_string(),
+        })
+    }
+
     /// Sends the journaled body under the key's `Idempotency-Key`.
     pub(super) async fn send(
         &mut self,
@@ -604,6 +661,18 @@ impl Xero {
         let (method, path) = match Target::of(adjustment) {
             Some(Target::DeletePayment(payment)) => {
                 (reqwest::Method::POST, format!("Payments/{payment}"))
+            }
+            Some(Target::VoidInvoice) => {
+                let sent: Value = serde_json::from_str(body).unwrap_or_default();
+                let id = sent["Invoices"][0]["InvoiceID"]
+                    .as_str()
+                    .unwrap_or_default();
+                if !uuid_shaped(id) {
+                    return Err(AccountingError::PushUnfinished(format!(
+                        "the journaled void names no Xero invoice ({body})"
+                    )));
+                }
+                (reqwest::Method::POST, format!("Invoices/{id}"))
             }
             Some(Target::RecordRefund { .. }) => {
                 let (credit_note, refund) = refund_parts(body)?;
@@ -680,6 +749,23 @@ impl Xero {
     }
 
     pub(super) fn effect(&self, adjustment: &Adjustment, payment: &Value, key: &str) -> Effect {
+        if Target::of(adjustment) == Some(Target::VoidInvoice) {
+            let invoice = payment;
+            let object = invoice["InvoiceID"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            return Effect {
+                object_id: format!("xero:invoice:{object}"),
+                object,
+                entity: "Invoice",
+                noun: "invoice",
+                done: "voided",
+                // The guard saw it approved: void now is this action's void.
+                ours: invoice["InvoiceNumber"].as_str() == Some(adjustment.invoice_number.as_str())
+                    && invoice["Status"] == "VOIDED",
+            };
+        }
         let object = payment["PaymentID"]
             .as_str()
             .unwrap_or_default()
@@ -694,7 +780,7 @@ impl Xero {
                 "recorded",
                 carries_key(payment, key) && is_refund(payment) && !deleted,
             ),
-            Target::RecordPayment => (
+            Target::RecordPayment | Target::VoidInvoice => (
                 "recorded",
                 carries_key(payment, key) && !is_refund(payment) && !deleted,
             ),
@@ -712,14 +798,21 @@ impl Xero {
         }
     }
 
+    /// Stores the object answered as a sync would, and the invoice it changed as read
+    /// since (a voided invoice is the answer itself).
     pub(super) fn keep(
         &self,
         tx: &StoreTx<'_>,
-        payment: &Value,
+        adjustment: &Adjustment,
+        answer: &Value,
         invoice: Option<&Value>,
         now: jiff::Timestamp,
     ) -> Result<(), AccountingError> {
-        store_pushed_payment(tx, self.tenant(), &self.organisation, payment, invoice, now)
+        let (payment, invoice) = match Target::of(adjustment) {
+            Some(Target::VoidInvoice) => (None, Some(answer)),
+            _ => (Some(answer), invoice),
+        };
+        store_pushed(tx, self.tenant(), &self.organisation, payment, invoice, now)
     }
 
     /// A definite refusal, in words; `None` when the write may have happened.
@@ -757,6 +850,16 @@ impl Xero {
                     Found::Review(format!("Xero payment {payment} is gone there ({e})"))
                 }
                 Err(_) => Found::Unavailable,
+            };
+        }
+        if Target::of(adjustment) == Some(Target::VoidInvoice) {
+            // Read from the invoice, as a deleted payment is.
+            let number = adjustment.invoice_number.as_str();
+            return match self.invoice_there(store, number, "void").await {
+                Ok((_, row)) if row["Status"] == "VOIDED" => Found::Done(row),
+                Ok(_) => Found::NotDone,
+                Err(Guarded::Refused(why)) => Found::Review(why),
+                Err(Guarded::Unavailable(_)) => Found::Unavailable,
             };
         }
         if !is_plain(key) {

@@ -1,0 +1,269 @@
+//! The books' side of a gateway action: what a refund or re-charge Stripe made changes in
+//! the ledger (the refund recorded, the duplicate invoice voided, the re-charge's payment
+//! recorded). Kept as Chargeguard's own adjustments when no accounting system takes it;
+//! pushed to the connected one, exactly once, when its approvers were shown it would be
+//! (the approval's audit entry keeps `follow_ups`, the place, as it keeps a ledger fix's
+//! `destination`).
+//!
+//! A pushed follow-up is an ordinary ledger-fix action, approved with its parent (the same
+//! approvers, in the transaction that settles the parent), keyed `PARENT_KEY/refund`,
+//! `/void`, `/payment` or `/reverse`, and executed right after it through `push`, with the
+//! journal, recovery and guards every push has. One invoice holds one open action, so a
+//! duplicate invoice whose charge the books recorded is undone in two steps: its payment
+//! reversed (`/reverse`), and only once that succeeded the invoice voided (`/void`, made
+//! by the settling of the first).
+//!
+//! It never pushes what was approved to stay by hand, nor anything to a place other than
+//! the one shown: a connection changed since the approval keeps the follow-ups by hand.
+
+use serde_json::{Value, json};
+
+use super::{ActionError, ActionState, Plan};
+use crate::reconcile::Books;
+use crate::records::LedgerKind;
+use crate::store::{ActionRow, Adjustment, AdjustmentKind, MoveWith, NewAction, StoreTx};
+
+/// The step of a duplicate's undoing that reverses its payment, before the void.
+const REVERSE: &str = "/reverse";
+/// The step that voids the invoice.
+const VOID: &str = "/void";
+
+/// Where the follow-ups of gateway action `plan` go, in the words its approvers see: the
+/// connected company, or `None` (Chargeguard's own adjustments, entered by hand).
+pub(super) fn place(tx: &StoreTx<'_>, plan: &Plan) -> Result<Option<String>, ActionError> {
+    if matches!(plan, Plan::LedgerFix { .. }) {
+        return Ok(None);
+    }
+    super::push::books_words(tx)
+}
+
+/// Records the follow-ups `wanted` (key, fix) of gateway action `parent`, which just
+/// succeeded, in its settling transaction: as actions for the connected company when the
+/// approval said so and it takes every one of them, else as adjustments. What happened,
+/// in words, for the parent's message (`None`: nothing to record).
+pub(super) fn record(
+    tx: &StoreTx<'_>,
+    parent: &ActionRow,
+    books: &Books,
+    wanted: Vec<(String, Adjustment)>,
+    now: jiff::Timestamp,
+) -> Result<Option<String>, ActionError> {
+    if wanted.is_empty() {
+        return Ok(None);
+    }
+    let approved = approval_says(tx, parent.id, "follow_ups")?;
+    let current = super::push::books_words(tx)?;
+    if let (Some(approved), Some(current)) = (&approved, &current)
+        && approved == current
+        && let Some(steps) = in_the_books(books, &wanted)
+        && steps.iter().all(|(_, a)| pushes_to(tx, a, current))
+    {
+        let (key, first) = &steps[0];
+        insert_approved(tx, parent, key, first, current, now)?;
+        return Ok(Some(format!("its books' side goes to {current}")));
+    }
+    for (key, adjustment) in &wanted {
+        tx.insert_adjustment(parent.id, key, adjustment, now)?;
+    }
+    Ok(Some(match approved {
+        Some(place) if current.as_ref() != Some(&place) => format!(
+            "its books' side was approved for {place}, which is no longer connected: it is kept as Chargeguard's adjustments, enter it in your books by hand"
+        ),
+        _ => {
+            "its books' side is kept as Chargeguard's adjustments (enter it in your books by hand)"
+                .into()
+        }
+    }))
+}
+
+/// The follow-ups as the books take them, in order. A duplicate invoice the books hold a
+/// payment of its refunded charge on is undone there: that payment reversed, then the
+/// invoice voided (the refund itself is not recorded: nothing was sold, nothing kept). `None`
+/// when the payment cannot be told (none, or several).
+fn in_the_books(
+    books: &Books,
+    wanted: &[(String, Adjustment)],
+) -> Option<Vec<(String, Adjustment)>> {
+    let void = wanted
+        .iter()
+        .find(|(_, a)| a.kind == AdjustmentKind::VoidInvoice);
+    let refund = wanted
+        .iter()
+        .find(|(_, a)| a.kind == AdjustmentKind::RecordRefund);
+    let (Some((void_key, void)), Some((_, refund))) = (void, refund) else {
+        return Some(wanted.to_vec());
+    };
+    let charge = refund.gateway_id.as_deref()?;
+    let intent = books
+        .charges
+        .iter()
+        .find(|c| c.id == charge)
+        .and_then(|c| c.payment_intent.as_deref());
+    let recording: Vec<_> = books
+        .ledger
+        .iter()
+        .filter(|e| e.kind == LedgerKind::Payment && e.invoice_number == void.invoice_number)
+        .filter(|e| {
+            e.gateway_id
+                .as_deref()
+                .is_some_and(|g| g == charge || Some(g) == intent)
+        })
+        .collect();
+    let [payment] = recording.as_slice() else {
+        return None;
+    };
+    if payment.amount != refund.amount {
+        return None;
+    }
+    let parent_key = void_key.strip_suffix(VOID)?;
+    Some(vec![
+        (
+            format!("{parent_key}{REVERSE}"),
+            Adjustment {
+                kind: AdjustmentKind::ReversePayment,
+                invoice_number: void.invoice_number.clone(),
+                payment_id: Some(payment.payment_id.clone()),
+                gateway_id: Some(charge.to_string()),
+                amount: payment.amount,
+                effective_at: void.effective_at,
+            },
+        ),
+        (void_key.clone(), void.clone()),
+    ])
+}
+
+/// Whether the connected company, `place`, takes `adjustment` (else it is entered by hand).
+fn pushes_to(tx: &StoreTx<'_>, adjustment: &Adjustment, place: &str) -> bool {
+    let plan = Plan::LedgerFix {
+        adjustment: adjustment.clone(),
+    };
+    super::push::destination(tx, &plan, None).is_ok_and(|d| d.words == place)
+}
+
+/// A follow-up as an approved ledger-fix action: approved by `parent`'s approvers, for
+/// `place`, audited as such.
+fn insert_approved(
+    tx: &StoreTx<'_>,
+    parent: &ActionRow,
+    key: &str,
+    adjustment: &Adjustment,
+    place: &str,
+    now: jiff::Timestamp,
+) -> Result<i64, ActionError> {
+    let plan = Plan::LedgerFix {
+        adjustment: adjustment.clone(),
+    };
+    let id = tx.insert_action(
+        &NewAction {
+            plan: &plan,
+            finding_id: None,
+            finding_snapshot: None,
+            idempotency_key: key,
+            attempt: 1,
+            proposed_by: &parent.proposed_by,
+        },
+        now,
+    )?;
+    let about = format!("action:{id}");
+    tx.append_audit(
+        now,
+        &parent.proposed_by,
+        "action_proposed",
+        &about,
+        &json!({
+            "kind": plan.kind().as_str(),
+            "plan": plan,
+            "describe": plan.describe(),
+            "key": key,
+            "follow_up_of": parent.id,
+        }),
+    )?;
+    for approver in &parent.approvers {
+        tx.add_approval(id, approver, now)?;
+    }
+    tx.move_action(
+        id,
+        ActionState::Proposed,
+        ActionState::Approved,
+        now,
+        MoveWith::default(),
+    )?;
+    let by = parent.approvers.last().unwrap_or(&parent.proposed_by);
+    tx.append_audit(
+        now,
+        by,
+        "action_approved",
+        &about,
+        &json!({
+            "approvers": parent.approvers,
+            "destination": place,
+            "follow_up_of": parent.id,
+        }),
+    )?;
+    Ok(id)
+}
+
+/// After follow-up `done` succeeded in the books, the next step of its parent's, approved
+/// alike: a duplicate's payment reversed is followed by the invoice's void.
+pub(super) fn next(
+    tx: &StoreTx<'_>,
+    done: &ActionRow,
+    now: jiff::Timestamp,
+) -> Result<(), ActionError> {
+    let Some(parent_key) = done.idempotency_key.strip_suffix(REVERSE) else {
+        return Ok(());
+    };
+    let Plan::LedgerFix { adjustment } = &done.plan else {
+        return Ok(());
+    };
+    let void_key = format!("{parent_key}{VOID}");
+    if tx.action_by_key(&void_key)?.is_some() {
+        return Ok(());
+    }
+    let Some(parent) = tx.action_by_key(parent_key)? else {
+        return Ok(());
+    };
+    let Some(place) = approval_says(tx, done.id, "destination")? else {
+        return Ok(());
+    };
+    let void = Adjustment {
+        kind: AdjustmentKind::VoidInvoice,
+        invoice_number: adjustment.invoice_number.clone(),
+        payment_id: None,
+        gateway_id: None,
+        amount: crate::money::Money::zero(adjustment.amount.currency()),
+        effective_at: adjustment.effective_at,
+    };
+    let step = ActionRow {
+        approvers: done.approvers.clone(),
+        ..parent
+    };
+    insert_approved(tx, &step, &void_key, &void, &place, now)?;
+    Ok(())
+}
+
+/// What the approval of action `id` kept as `field`: where its approvers were shown a
+/// ledger fix (`destination`) or a gateway action's follow-ups (`follow_ups`) go.
+pub(super) fn approval_says(
+    tx: &StoreTx<'_>,
+    id: i64,
+    field: &str,
+) -> Result<Option<String>, ActionError> {
+    Ok(tx
+        .audit_entries_about(&format!("action:{id}"))?
+        .iter()
+        .rev()
+        .find(|e| e.event == "action_approved")
+        .and_then(|e| serde_json::from_str::<Value>(&e.details).ok())
+        .and_then(|d| d[field].as_str().map(str::to_string)))
+}
+
+/// The follow-ups of gateway action `parent` still waiting to go, oldest first.
+pub(super) fn waiting(tx: &StoreTx<'_>, parent: &ActionRow) -> Result<Vec<ActionRow>, ActionError> {
+    let prefix = format!("{}/", parent.idempotency_key);
+    Ok(tx
+        .actions(Some(&[ActionState::Approved]))?
+        .into_iter()
+        .filter(|a| a.idempotency_key.starts_with(&prefix))
+        .collect())
+}
