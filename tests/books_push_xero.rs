@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 mod books_support;
 use books_support::{
     PushCase, World, XeroAdmin, connect_xero, harness, keyring_or_skip, ledger_ids, ledger_refunds,
-    open_findings, stored_invoice, stripe_charges, synced_and_approved,
+    open_findings, stored_invoice, stripe_charges, synced_and_approved, synced_and_approved_as,
 };
 
 const ORGANISATION: &str = "Bedrock Ltd";
@@ -894,4 +894,170 @@ fn every_fault_on_a_refund_push_to_xero_ends_in_one_refund(
     let again = harness::ok(&p.execute());
     assert!(again.contains("nothing was sent again"), "{again}");
     p.assert_pushed_once();
+}
+
+/// An organisation whose invoicing run went twice: INV-20 and INV-21 bill Fred the same
+/// 50.00 on the same day, Stripe charged both, and Xero holds both payments. Synced and
+/// reconciled; the duplicate's fix (refund its charge, void it) approved with the match
+/// checked. The invoices' and payments' ids, first then duplicate.
+struct Duplicate {
+    world: World,
+    action: i64,
+    charge: String,
+    invoices: Vec<String>,
+    payments: Vec<String>,
+}
+
+fn approved_duplicate() -> Duplicate {
+    let world = World::new();
+    let charges = stripe_charges(&world, &[("INV-20", 5_000), ("INV-21", 5_000)]);
+    let first = organisation_with_invoice(&world, "INV-20", "50.00");
+    let admin = XeroAdmin::of(&world, ORGANISATION);
+    let contact = admin.call(
+        reqwest::Method::GET,
+        &format!("Invoices/{first}"),
+        Value::Null,
+    )["Invoices"][0]["Contact"]["ContactID"]
+        .clone();
+    let second = admin.call(
+        reqwest::Method::PUT,
+        "Invoices",
+        json!({"Invoices": [{"Type": "ACCREC", "Contact": {"ContactID": contact}, "InvoiceNumber": "INV-21",
+               "Status": "AUTHORISED", "Date": "2026-11-20", "DueDate": "2026-12-20",
+               "LineItems": [{"Description": "Plan", "Quantity": 1, "UnitAmount": 50, "AccountCode": "200"}]}]}),
+    )["Invoices"][0]["InvoiceID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let invoices = vec![first, second];
+    let payments = invoices
+        .iter()
+        .zip(&charges)
+        .map(|(invoice, charge)| {
+            admin.call(
+                reqwest::Method::PUT,
+                "Payments",
+                json!({"Invoice": {"InvoiceID": invoice}, "Account": {"Code": "090"}, "Amount": 50,
+                       "Date": "2026-11-21", "Reference": charge}),
+            )["Payments"][0]["PaymentID"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let action = synced_and_approved_as(
+        &world,
+        connect,
+        "INV-21",
+        "duplicate_invoice",
+        &["--heuristic-checked"],
+    );
+    Duplicate {
+        world,
+        action,
+        charge: charges[1].clone(),
+        invoices,
+        payments,
+    }
+}
+
+impl Duplicate {
+    fn status(&self, list: &str, id: &str) -> String {
+        let one = XeroAdmin::of(&self.world, ORGANISATION).call(
+            reqwest::Method::GET,
+            &format!("{list}/{id}"),
+            Value::Null,
+        );
+        one[list][0]["Status"].as_str().unwrap().to_string()
+    }
+
+    /// Undone once: one refund at Stripe; INV-21's payment deleted, then INV-21 voided;
+    /// INV-20 paid and its payment live; every action succeeded; the next sync finds
+    /// nothing new and reconcile leaves nothing open.
+    fn assert_undone_once(&self) {
+        let refunds = self.world.stripe_refunds_of(&self.charge);
+        assert_eq!(refunds.len(), 1, "one refund at Stripe: {refunds:?}");
+        assert_eq!(self.status("Invoices", &self.invoices[1]), "VOIDED");
+        assert_eq!(self.status("Payments", &self.payments[1]), "DELETED");
+        assert_eq!(self.status("Invoices", &self.invoices[0]), "PAID");
+        assert_eq!(self.status("Payments", &self.payments[0]), "AUTHORISED");
+        let actions: Value =
+            serde_json::from_str(&harness::ok(&self.world.cli(&["--json", "actions"]))).unwrap();
+        let mut actions = actions.as_array().unwrap().clone();
+        actions.sort_by_key(|a| a["id"].as_i64());
+        assert!(
+            actions.iter().all(|a| a["state"] == "succeeded"),
+            "{actions:#?}"
+        );
+        let made: Vec<String> = actions
+            .iter()
+            .filter_map(|a| a["gateway_object_id"].as_str())
+            .filter(|g| g.starts_with("xero:"))
+            .map(str::to_lowercase)
+            .collect();
+        assert_eq!(
+            made,
+            [
+                format!("xero:payment:{}", self.payments[1]).to_lowercase(),
+                format!("xero:invoice:{}", self.invoices[1]).to_lowercase()
+            ],
+            "{actions:#?}"
+        );
+        assert_eq!(
+            stored_invoice(&self.world.db(), "INV-21").status,
+            chargeguard::records::InvoiceStatus::Void
+        );
+        let again = harness::ok(&self.world.cli(&["books", "sync"]));
+        assert!(again.contains("0 new ledger entries, 0 changed"), "{again}");
+        harness::ok(&self.world.cli(&["sync"]));
+        harness::ok(&self.world.cli(&["reconcile"]));
+        let open = open_findings(&self.world);
+        assert!(open.is_empty(), "nothing left open: {open:?}");
+    }
+}
+
+#[test]
+fn a_duplicate_invoice_paid_twice_is_refunded_and_undone_in_xero_once() {
+    let Some(_keyring) = keyring_or_skip("a_duplicate_invoice_in_xero") else {
+        return;
+    };
+    let d = approved_duplicate();
+    let done = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    let place = format!("Xero organisation {ORGANISATION}");
+    assert!(
+        done.contains(&format!("its books' side goes to {place}"))
+            && done.contains(&format!("deleted in {place}: payment"))
+            && done.contains(&format!("voided in {place}: invoice")),
+        "{done}"
+    );
+    d.assert_undone_once();
+    let again = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    assert!(again.contains("nothing was sent again"), "{again}");
+    d.assert_undone_once();
+}
+
+/// The void's answer lost after Xero voided the invoice: the refund and the payment's
+/// deletion stand, `execute` says the books' side is undecided (exit 3), and recovery
+/// finds the invoice voided; nothing is done twice.
+#[test]
+fn a_duplicates_void_answer_lost_is_settled_by_recovery() {
+    let Some(_keyring) = keyring_or_skip("a_duplicates_void_answer_lost") else {
+        return;
+    };
+    let d = approved_duplicate();
+    d.world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/api.xro/2.0/Invoices/{}", d.invoices[1]), "method": "POST",
+               "fault": "lose_response_after_commit", "times": 1}),
+    );
+    let out = d
+        .world
+        .cli(&["--http-timeout", "2", "execute", &d.action.to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(said.contains("chargeguard recover"), "{said}");
+    assert_eq!(d.status("Invoices", &d.invoices[1]), "VOIDED");
+    let report = d.world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    d.assert_undone_once();
 }

@@ -432,6 +432,9 @@ pub struct Executed {
     pub action: ActionView,
     /// Plain words: what happened and what to do next.
     pub message: String,
+    /// A refund's or re-charge's books' side, pushed to the connected accounting system
+    /// right after it: each follow-up action as it ended.
+    pub follow_ups: Vec<ActionView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, TS)]

@@ -633,6 +633,11 @@ pub async fn execute(api: &Api, request: &ExecuteRequest) -> Result<Executed, Ap
     Ok(Executed {
         action: action_view_now(&mut store, &done.action)?,
         message: done.message,
+        follow_ups: done
+            .follow_ups
+            .iter()
+            .map(|a| action_view_now(&mut store, a))
+            .collect::<Result<_, _>>()?,
     })
 }
 

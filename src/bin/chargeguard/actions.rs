@@ -215,6 +215,10 @@ pub fn execute(ctx: &Ctx, args: ExecuteArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("{}", executed.message);
     }
+    // The refund stands; its books' side undecided is for `recover`, as any push.
+    if executed.undecided() {
+        return Ok(ExitCode::from(UNDECIDED));
+    }
     Ok(exit_for(executed.action.state))
 }
 

@@ -5,4 +5,9 @@ export type Executed = { action: ActionView,
 /**
  * Plain words: what happened and what to do next.
  */
-message: string, };
+message: string, 
+/**
+ * A refund's or re-charge's books' side, pushed to the connected accounting system
+ * right after it: each follow-up action as it ended.
+ */
+follow_ups: Array<ActionView>, };

@@ -123,7 +123,12 @@ export function ActionSteps(props: {
       )}
       {view.kind === "checking" && <p role="status">Checking with the gateway: {view.message}</p>}
       {view.kind === "error" && <p className="error" role="alert">{view.message}</p>}
-      {last?.kind === "done" && <p role="status">{last.message}</p>}
+      {last?.kind === "done" && (
+        // A refund's books' side follows it, a line each.
+        <p role="status" className="outcome">
+          {last.message}
+        </p>
+      )}
     </div>
   );
 }

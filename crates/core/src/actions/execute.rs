@@ -49,6 +49,25 @@ pub struct Executed {
     pub action: ActionRow,
     /// Plain words: what happened and what to do next.
     pub message: String,
+    /// The follow-ups a gateway action's books' side ran as, as each ended now (an
+    /// undecided one is for `recover`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub follow_ups: Vec<ActionRow>,
+}
+
+impl Executed {
+    /// Whether something this execution started is still undecided: the action, or one of
+    /// its follow-ups.
+    pub fn undecided(&self) -> bool {
+        std::iter::once(&self.action)
+            .chain(&self.follow_ups)
+            .any(|a| {
+                matches!(
+                    a.state,
+                    ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview
+                )
+            })
+    }
 }
 
 /// Executes action `id` through `client`. Calling it again for the same action (a double
@@ -79,6 +98,7 @@ pub async fn execute(
         ActionState::Approved => {}
         ActionState::Succeeded => {
             let done = Executed {
+                follow_ups: Vec::new(),
                 message: format!("action {id} had already succeeded; nothing was sent again"),
                 action,
             };
@@ -175,11 +195,20 @@ async fn follow_ups(
         };
         let step = Box::pin(execute(store, client, next.id, by, now)).await;
         let (said, succeeded) = match step {
-            Ok(step) => (step.message, step.action.state == ActionState::Succeeded),
-            Err(e) => (
-                format!("action {} (its books' side) did not go: {e}", next.id),
-                false,
-            ),
+            Ok(step) => {
+                let succeeded = step.action.state == ActionState::Succeeded;
+                done.follow_ups.push(step.action);
+                (step.message, succeeded)
+            }
+            Err(e) => {
+                if let Some(now) = store.read(|tx| tx.action(next.id))? {
+                    done.follow_ups.push(now);
+                }
+                (
+                    format!("action {} (its books' side) did not go: {e}", next.id),
+                    false,
+                )
+            }
         };
         done.message = format!("{}\n{said}", done.message);
         if !succeeded {
@@ -341,6 +370,7 @@ fn settled_elsewhere(store: &mut Store, id: i64) -> Result<Executed, ActionError
         .read(|tx| tx.action(id))?
         .ok_or(ActionError::NotFound(id))?;
     Ok(Executed {
+        follow_ups: Vec::new(),
         message: format!(
             "action {id} was settled meanwhile by another window or process: {}",
             action.state
@@ -398,6 +428,7 @@ fn settle_from(
                 &json!({ "gateway_object_id": object_id, "outcome": outcome }),
             )?;
             Ok(Executed {
+                follow_ups: Vec::new(),
                 message: if succeeded {
                     let then = follow_ups.map(|f| format!("; {f}")).unwrap_or_default();
                     format!("{} — done ({object_id}){then}", plan.describe())
@@ -419,6 +450,7 @@ fn settle_from(
                 tx.move_action(id, from, to, now, MoveWith::outcome(json!({ "error": e.to_string() })))?;
                 tx.append_audit(now, by, &format!("action_{to}"), &format!("action:{id}"), &json!({ "error": e.to_string() }))?;
                 Ok(Executed {
+                    follow_ups: Vec::new(),
                     message: format!("{} — {e}", plan.describe()),
                     action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
                 })
@@ -433,6 +465,7 @@ fn settle_from(
                     tx.append_audit(now, by, "action_unknown", &format!("action:{id}"), &json!({ "error": e.to_string() }))?;
                 }
                 Ok(Executed {
+                    follow_ups: Vec::new(),
                     message: format!(
                         "{} — the outcome is not known yet ({e}); it may have happened. Nothing will be sent with another key: run `chargeguard recover` to settle it",
                         plan.describe()
@@ -629,6 +662,7 @@ fn ledger_fix(
             adjustment: adjustment.clone(),
         };
         Ok(Executed {
+            follow_ups: Vec::new(),
             message: format!("{} — recorded in the ledger adjustments", plan.describe()),
             action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
         })

@@ -472,6 +472,7 @@ async fn settle(
         ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview
     ) {
         return Ok(Executed {
+            follow_ups: Vec::new(),
             message: format!(
                 "action {id} was settled meanwhile by another window or process: {from}"
             ),
@@ -533,6 +534,7 @@ async fn settle(
                     &outcome,
                 )?;
                 Ok(Executed {
+                    follow_ups: Vec::new(),
                     message: format!("{describe} — {done} in {place}: {noun} {object}"),
                     action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
                 })
@@ -648,6 +650,7 @@ fn move_with_message(
             )?;
         }
         Ok(Executed {
+            follow_ups: Vec::new(),
             message: format!("{describe} — {why}"),
             action: tx.action(id)?.ok_or(ActionError::NotFound(id))?,
         })
