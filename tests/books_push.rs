@@ -807,17 +807,7 @@ impl Duplicate {
             wanted.insert(0, format!("quickbooks:payment:{}", self.payment_ids[1]));
         }
         assert_eq!(made, wanted, "{actions:#?}");
-        assert_eq!(
-            stored_invoice(&self.world.db(), "INV-21").status,
-            chargeguard::records::InvoiceStatus::Void,
-            "the store shows it void at once"
-        );
-        let again = harness::ok(&self.world.cli(&["books", "sync"]));
-        assert!(again.contains("0 new ledger entries, 0 changed"), "{again}");
-        harness::ok(&self.world.cli(&["sync"]));
-        harness::ok(&self.world.cli(&["reconcile"]));
-        let open = open_findings(&self.world);
-        assert!(open.is_empty(), "nothing left open: {open:?}");
+        self.world.assert_undone_and_clean("INV-21");
     }
 }
 

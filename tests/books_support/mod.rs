@@ -674,6 +674,22 @@ impl World {
         }
     }
 
+    /// A duplicate invoice undone in the books: the store shows `invoice` void at once, the
+    /// next sync of the books finds nothing new, and reconcile leaves nothing open.
+    pub fn assert_undone_and_clean(&self, invoice: &str) {
+        assert_eq!(
+            stored_invoice(&self.db(), invoice).status,
+            chargeguard::records::InvoiceStatus::Void,
+            "the store shows {invoice} void at once"
+        );
+        let again = harness::ok(&self.cli(&["books", "sync"]));
+        assert!(again.contains("0 new ledger entries, 0 changed"), "{again}");
+        harness::ok(&self.cli(&["sync"]));
+        harness::ok(&self.cli(&["reconcile"]));
+        let open = open_findings(self);
+        assert!(open.is_empty(), "nothing left open: {open:?}");
+    }
+
     /// `chargeguard execute ACTION` with `FAILPOINTS` armed, SIGKILLed once `point` is
     /// reached (no destructor, no rollback hook).
     pub fn killed_executing(&self, action: i64, point: &str) {
