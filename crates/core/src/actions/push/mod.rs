@@ -1,7 +1,8 @@
 //! A ledger fix pushed out to the accounting system the store is connected to, exactly
 //! once: a payment recorded on its invoice, a payment the books hold for a charge that
-//! never succeeded undone (voided in QuickBooks Online, deleted in Xero), or a refund the
-//! gateway made recorded (a refund receipt in QuickBooks; a credit note paid back in Xero,
+//! never succeeded undone (voided in QuickBooks Online, deleted in Xero), a duplicate
+//! invoice voided (a refund's follow-up, `follow_up`), or a refund the gateway made
+//! recorded (a refund receipt in QuickBooks; a credit note paid back in Xero,
 //! two writes journaled together and finished by recovery when only the first was made). Each system's
 //! reads, requests and answers are its own module (`quickbooks`, `xero`); the lifecycle
 //! here is the same for both.
