@@ -562,7 +562,7 @@ fn a_connection_that_may_only_read_payments_asks_to_connect_again() {
 
     let (_, stderr) = harness::refused(&p.execute());
     assert!(
-        stderr.contains("only to read payments") && stderr.contains("connect it again"),
+        stderr.contains("only to read its payments") && stderr.contains("connect it again"),
         "{stderr}"
     );
     assert_eq!(p.action_json()["state"], "approved", "the fix waits");

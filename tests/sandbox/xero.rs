@@ -11,6 +11,15 @@ const REDIRECT: &str = "http://localhost:8766/callback";
 
 /// Consents with a client secret: the access token and the organisation.
 async fn connect(sb: &Sandbox) -> (String, String) {
+    connect_with(
+        sb,
+        "offline_access accounting.transactions accounting.settings.read",
+    )
+    .await
+}
+
+/// Consents to `scope`: the access token and the organisation.
+async fn connect_with(sb: &Sandbox, scope: &str) -> (String, String) {
     let no_redirects = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -21,7 +30,7 @@ async fn connect(sb: &Sandbox) -> (String, String) {
             ("response_type", "code"),
             ("client_id", "cg-web"),
             ("redirect_uri", REDIRECT),
-            ("scope", "offline_access accounting.transactions"),
+            ("scope", scope),
         ])
         .send()
         .await
@@ -449,4 +458,54 @@ async fn each_lock_refuses_in_its_own_words_and_a_contact_name_is_taken_once() {
     .await
     .unwrap();
     assert_eq!(open.status(), StatusCode::OK);
+}
+
+/// A grant reaches a list only through its scope: Xero's granular ones (a `.read` only for
+/// reading) or the broad `accounting.transactions`. Invoices read but not voided, payments
+/// written, the organisation not read without its settings scope.
+#[tokio::test]
+async fn a_grant_reaches_only_what_its_scopes_allow() {
+    let sb = sandbox().await;
+    let (token, tenant) = connect_with(
+        &sb,
+        "offline_access accounting.invoices.read accounting.payments",
+    )
+    .await;
+    let status = |method: reqwest::Method, path: &'static str, body: Option<Value>| {
+        let (sb, token, tenant) = (&sb, token.clone(), tenant.clone());
+        async move {
+            call(sb, &token, &tenant, method, path, None, body)
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        status(reqwest::Method::GET, "Invoices", None).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        status(reqwest::Method::GET, "Payments", None).await,
+        StatusCode::OK
+    );
+    let credit_note = json!({"CreditNotes": [{"Type": "ACCRECCREDIT", "Contact": {"Name": "Wilma"},
+                             "LineItems": [{"Description": "x", "Quantity": 1, "UnitAmount": 5, "AccountCode": "200"}]}]});
+    let refused = call(
+        &sb,
+        &token,
+        &tenant,
+        reqwest::Method::PUT,
+        "CreditNotes",
+        None,
+        Some(credit_note),
+    )
+    .await
+    .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["Detail"], "AuthorizationUnsuccessful");
+    assert_eq!(
+        status(reqwest::Method::GET, "Organisation", None).await,
+        StatusCode::UNAUTHORIZED
+    );
 }

@@ -244,16 +244,23 @@ pub struct XeroSession {
 }
 
 impl XeroSession {
-    /// Refuses, before anything is journaled, a push through a grant that may only read
-    /// payments: one made before Chargeguard asked to write them (no scope kept), or one
-    /// the person narrowed.
-    pub fn refuse_unless_payments_writable(&self) -> Result<(), AccountingError> {
-        match self.kept.scope.as_deref() {
-            Some(scope) if xero::may_write_payments(scope) => Ok(()),
-            _ => Err(AccountingError::Reconnect {
+    /// Refuses, before anything is journaled, a push to `lists` through a grant that may
+    /// only read one of them: one made before Chargeguard asked to write it (no scope kept,
+    /// or only invoices read before it made credit notes and voids), or one the person
+    /// narrowed.
+    pub fn refuse_unless_writable(&self, lists: &[&str]) -> Result<(), AccountingError> {
+        let scope = self.kept.scope.as_deref().unwrap_or("");
+        match lists.iter().find(|list| !xero::may_write(scope, list)) {
+            None => Ok(()),
+            Some(list) => Err(AccountingError::Reconnect {
                 reason: format!(
-                    "the connection to Xero organisation {} allows Chargeguard only to read payments, not to record them",
-                    self.connection.tenant.name
+                    "the connection to Xero organisation {} allows Chargeguard only to read its {}, not to write them",
+                    self.connection.tenant.name,
+                    match *list {
+                        "Invoices" => "invoices",
+                        "CreditNotes" => "credit notes",
+                        _ => "payments",
+                    }
                 ),
             }),
         }

@@ -77,17 +77,22 @@ impl XeroEndpoints {
 /// What Chargeguard asks for: a refresh token, the organisation's settings (its base
 /// currency and lock dates), and its invoices and payments. Xero's granular scopes: an app
 /// made on or after 2 March 2026 must ask for them (older apps have until September 2027;
-/// docs/research/xero.md §1b). Invoices are only read; payments are also written, for the
-/// fixes a bookkeeper approves (a payment recorded on its invoice, or deleted).
+/// docs/research/xero.md §1b). Both are written, for the fixes a bookkeeper approves: a
+/// payment recorded or deleted (`accounting.payments`), a refund's credit note made and a
+/// duplicate invoice voided (`accounting.invoices`, which covers credit notes).
 pub const SCOPES: &str =
-    "offline_access accounting.settings.read accounting.invoices.read accounting.payments";
+    "offline_access accounting.settings.read accounting.invoices accounting.payments";
 
-/// Whether a grant of `scope` may write payments (`accounting.payments`, not only its
-/// `.read`): what pushing a fix to Xero needs.
-pub fn may_write_payments(scope: &str) -> bool {
+/// Whether a grant of `scope` may write to `list` (`Payments`, `Invoices`, `CreditNotes`):
+/// its granular scope, not only its `.read`, or the broad `accounting.transactions`.
+pub fn may_write(scope: &str, list: &str) -> bool {
+    let family = match list {
+        "Invoices" | "CreditNotes" => "accounting.invoices",
+        _ => "accounting.payments",
+    };
     scope
         .split_whitespace()
-        .any(|s| s == "accounting.payments" || s == "accounting.transactions")
+        .any(|s| s == family || s == "accounting.transactions")
 }
 
 /// A PKCE code verifier: 64 characters of `A-Z a-z 0-9 - _`, from 48 random bytes.
@@ -508,13 +513,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_grant_to_write_payments_may_push_one() {
-        assert!(may_write_payments(SCOPES));
-        assert!(may_write_payments("offline_access accounting.transactions"));
-        assert!(!may_write_payments(
-            "offline_access accounting.settings.read accounting.invoices.read accounting.payments.read"
-        ));
-        assert!(!may_write_payments(""));
+    fn only_a_grant_to_write_a_list_may_push_to_it() {
+        for list in ["Payments", "Invoices", "CreditNotes"] {
+            assert!(may_write(SCOPES, list), "{list}");
+            assert!(may_write("offline_access accounting.transactions", list));
+            assert!(!may_write(
+                "offline_access accounting.settings.read accounting.invoices.read accounting.payments.read",
+                list
+            ));
+            assert!(!may_write("", list));
+        }
+        // What Chargeguard asked for before it wrote credit notes and voids.
+        let older =
+            "offline_access accounting.settings.read accounting.invoices.read accounting.payments";
+        assert!(may_write(older, "Payments"));
+        assert!(!may_write(older, "Invoices") && !may_write(older, "CreditNotes"));
     }
 
     #[test]

@@ -260,7 +260,12 @@ impl Xero {
         key: &str,
     ) -> Result<Prepared, Guarded> {
         // Not a refusal of the fix: once connected again with write access, it goes.
-        self.session.refuse_unless_payments_writable()?;
+        let lists: &[&str] = match Target::of(adjustment) {
+            Some(Target::RecordRefund { .. }) => &["CreditNotes", "Payments"],
+            Some(Target::VoidInvoice) => &["Invoices"],
+            _ => &["Payments"],
+        };
+        self.session.refuse_unless_writable(lists)?;
         match Target::of(adjustment) {
             Some(Target::DeletePayment(payment)) => {
                 self.guard_delete(store, adjustment, payment).await

@@ -203,6 +203,13 @@ pub fn insert_grant(
 }
 
 /// The app a grant was given to.
+/// The scopes grant `grant` was given, as the consent asked for them.
+pub fn grant_scope(tx: &Transaction<'_>, grant: i64) -> Result<String, StateError> {
+    Ok(tx
+        .prepare_cached("SELECT scope FROM xero_grants WHERE id = ?1")?
+        .query_row([grant], |r| r.get(0))?)
+}
+
 pub fn grant_client(tx: &Transaction<'_>, grant: i64) -> Result<String, StateError> {
     Ok(tx
         .prepare_cached("SELECT client_id FROM xero_grants WHERE id = ?1")?
