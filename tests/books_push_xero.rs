@@ -1025,6 +1025,24 @@ fn a_duplicate_invoice_paid_twice_is_refunded_and_undone_in_xero_once() {
     let again = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
     assert!(again.contains("nothing was sent again"), "{again}");
     d.assert_undone_once();
+    // The organisation's short code is kept for links to its pages; the stand-in has no
+    // web app, so the screens link nowhere.
+    let mut store = chargeguard::store::Store::open(&d.world.db()).unwrap();
+    let connection = chargeguard::accounting_sync::xero_connection::connection(&mut store)
+        .unwrap()
+        .expect("connected");
+    let org = XeroAdmin::of(&d.world, ORGANISATION).call(
+        reqwest::Method::GET,
+        "Organisation",
+        Value::Null,
+    );
+    assert_eq!(
+        connection.short_code.as_deref(),
+        org["Organisations"][0]["ShortCode"].as_str()
+    );
+    let api = chargeguard::api::Api::new(d.world.db());
+    let views = chargeguard::api::actions_list(&api).unwrap();
+    assert!(views.iter().all(|a| a.object_link.is_none()), "{views:?}");
 }
 
 /// The void's answer lost after Xero voided the invoice: the refund and the payment's

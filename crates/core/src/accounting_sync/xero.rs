@@ -166,12 +166,14 @@ fn required(row: &Value, kind: Kind, field: &'static str) -> Result<String, Mapp
 }
 
 /// The organisation as its objects read: its `BaseCurrency` (from Xero's `org`) and the
-/// business's zone (the store's setting).
+/// business's zone (the store's setting). Its short code is kept on the way (the links to
+/// its pages).
 pub(crate) fn organisation(
     store: &mut Store,
     tenant: &str,
     org: &Value,
 ) -> Result<Organisation, AccountingError> {
+    super::xero_connection::keep_short_code(store, org)?;
     let code = org["BaseCurrency"].as_str().unwrap_or("");
     Ok(Organisation {
         currency: Currency::from_code(code).map_err(|e| MappingError {

@@ -36,6 +36,8 @@ const RECONNECT: &str = "books.xero.reconnect";
 /// The account (its code) a payment Chargeguard records in Xero is paid into: where
 /// Stripe's money lands in the books (a Stripe clearing account, or the bank).
 const PAYMENT_ACCOUNT: &str = "books.xero.payment_account";
+/// The organisation's `ShortCode`, which Xero's web links name it by.
+const SHORT_CODE: &str = "books.xero.short_code";
 
 /// An access token this close to its end (Xero's last 30 minutes) is refreshed first.
 const REFRESH_AHEAD: Duration = Duration::from_secs(120);
@@ -48,6 +50,8 @@ pub struct XeroConnection {
     pub client_id: String,
     pub account: String,
     pub reconnect: Option<String>,
+    /// The organisation's short code, once read (links to its pages in Xero).
+    pub short_code: Option<String>,
 }
 
 /// A consent to ask for: the URL to open, the `state` its redirect must carry back, and
@@ -102,7 +106,23 @@ pub(crate) fn read_connection(tx: &StoreTx<'_>) -> Result<Option<XeroConnection>
         client_id: get(CLIENT_ID)?.unwrap_or_default(),
         account: get(ACCOUNT)?.unwrap_or_default(),
         reconnect: get(RECONNECT)?,
+        short_code: get(SHORT_CODE)?,
     }))
+}
+
+/// Keeps the organisation's short code, as Xero's `Organisation` says it, for the links to
+/// what a push made there.
+pub(crate) fn keep_short_code(
+    store: &mut Store,
+    org: &serde_json::Value,
+) -> Result<(), AccountingError> {
+    let Some(code) = org["ShortCode"].as_str() else {
+        return Ok(());
+    };
+    if store.read(|tx| tx.setting(SHORT_CODE))?.as_deref() != Some(code) {
+        store.write(|tx| tx.set_setting(SHORT_CODE, code))?;
+    }
+    Ok(())
 }
 
 /// The account code payments Chargeguard records in Xero are paid into, once chosen.
@@ -225,6 +245,8 @@ pub async fn connect(
             tx.set_setting(k, v)?;
         }
         tx.clear_setting(RECONNECT)?;
+        // Another organisation may have been chosen: its own is read at the next call.
+        tx.clear_setting(SHORT_CODE)?;
         Ok::<_, AccountingError>(())
     })?;
     Ok(XeroConnection {
@@ -233,6 +255,7 @@ pub async fn connect(
         client_id: client_id.to_string(),
         account,
         reconnect: None,
+        short_code: None,
     })
 }
 

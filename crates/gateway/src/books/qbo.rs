@@ -36,7 +36,7 @@ impl QboEndpoints {
         }
     }
 
-    /// Where a person sees object `id` (a `payment` or a `refund_receipt`) in QuickBooks'
+    /// Where a person sees object `id` (a `payment`, a `refund_receipt` or an `invoice`) in QuickBooks'
     /// own web app, for Intuit's production and development companies (the stand-in has
     /// no web app).
     pub fn page(&self, entity: &str, id: &str) -> Option<String> {
@@ -48,6 +48,7 @@ impl QboEndpoints {
         let screen = match entity {
             "payment" => "recvpayment",
             "refund_receipt" => "refundreceipt",
+            "invoice" => "invoice",
             _ => return None,
         };
         let id: String = id.chars().filter(char::is_ascii_alphanumeric).collect();
@@ -549,6 +550,10 @@ mod tests {
                 .page("refund_receipt", "9")
                 .as_deref(),
             Some("https://app.qbo.intuit.com/app/refundreceipt?txnId=9")
+        );
+        assert_eq!(
+            QboEndpoints::production().page("invoice", "12").as_deref(),
+            Some("https://app.qbo.intuit.com/app/invoice?txnId=12")
         );
         assert_eq!(
             QboEndpoints::at("http://127.0.0.1:9").page("payment", "143"),

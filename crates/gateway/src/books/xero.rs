@@ -41,6 +41,36 @@ impl XeroEndpoints {
         }
     }
 
+    /// Where a person sees object `id` (a `payment` or an `invoice`) in Xero's own web app,
+    /// in the organisation of short code `short_code` (its `Organisation.ShortCode`): the
+    /// deep links Xero's own MCP server makes (XeroAPI/xero-mcp-server, `deeplinks.ts`).
+    /// Only for Xero itself (the stand-in has no web app).
+    pub fn page(&self, short_code: &str, entity: &str, id: &str) -> Option<String> {
+        if self.api_base.trim_end_matches('/') != "https://api.xero.com/api.xro/2.0" {
+            return None;
+        }
+        let code: String = short_code
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '!')
+            .collect();
+        let id: String = id
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit() || *c == '-')
+            .collect();
+        if code.is_empty() || id.is_empty() {
+            return None;
+        }
+        match entity {
+            "invoice" => Some(format!(
+                "https://go.xero.com/app/{code}/invoicing/view/{id}"
+            )),
+            "payment" => Some(format!(
+                "https://go.xero.com/organisationlogin/default.aspx?shortcode={code}&redirecturl=/Bank/ViewTransaction.aspx?bankTransactionID={id}"
+            )),
+            _ => None,
+        }
+    }
+
     /// The sandbox's stand-in at `base` (`http://127.0.0.1:PORT`).
     pub fn at(base: &str) -> XeroEndpoints {
         let base = base.trim_end_matches('/');
@@ -511,6 +541,35 @@ impl XeroClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pushed_object_links_to_its_page_in_xero_not_in_the_stand_in() {
+        let xero = XeroEndpoints::production();
+        let id = "0e64a623-c2a1-446a-93ed-eb897f118cbc";
+        assert_eq!(
+            xero.page("!xkcD", "invoice", id).as_deref(),
+            Some(
+                "https://go.xero.com/app/!xkcD/invoicing/view/0e64a623-c2a1-446a-93ed-eb897f118cbc"
+            )
+        );
+        assert_eq!(
+            xero.page("!xkcD", "payment", id).as_deref(),
+            Some(
+                "https://go.xero.com/organisationlogin/default.aspx?shortcode=!xkcD&redirecturl=/Bank/ViewTransaction.aspx?bankTransactionID=0e64a623-c2a1-446a-93ed-eb897f118cbc"
+            )
+        );
+        assert_eq!(
+            xero.page("!x\"><k", "invoice", "a1\"<b>").as_deref(),
+            Some("https://go.xero.com/app/!xk/invoicing/view/a1b"),
+            "nothing but the id's own characters"
+        );
+        assert_eq!(xero.page("", "invoice", id), None);
+        assert_eq!(xero.page("!xkcD", "contact", id), None);
+        assert_eq!(
+            XeroEndpoints::at("http://127.0.0.1:9").page("!xkcD", "invoice", id),
+            None
+        );
+    }
 
     #[test]
     fn only_a_grant_to_write_a_list_may_push_to_it() {

@@ -164,7 +164,11 @@ pub fn destination(
     match crate::accounting_sync::xero_connection::read_connection(tx).map_err(unavailable)? {
         Some(c) if pushable(System::Xero, adjustment) => Ok(Destination {
             words: format!("Xero organisation {}", c.tenant.name),
-            link: None,
+            link: made
+                .and_then(|m| m.strip_prefix("xero:"))
+                .and_then(|m| m.split_once(':'))
+                .zip(c.short_code.as_deref())
+                .and_then(|((entity, id), code)| c.endpoints.page(code, entity, id)),
         }),
         _ => Ok(by_hand),
     }

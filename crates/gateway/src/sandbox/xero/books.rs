@@ -690,6 +690,8 @@ impl Books<'_, '_> {
             "CountryCode": "US",
             "IsDemoCompany": true,
             "OrganisationStatus": "ACTIVE",
+            // What Xero's web links name the organisation by: `!` and five characters.
+            "ShortCode": format!("!{}", self.tenant.tenant.chars().filter(char::is_ascii_alphanumeric).take(5).collect::<String>()),
             "Version": "US",
             "OrganisationType": "COMPANY",
             "Timezone": "UTC",
