@@ -924,3 +924,50 @@ fn a_duplicates_books_side_stays_by_hand_once_the_books_are_disconnected() {
     assert!(!voided("invoice", &d.invoice_ids[1]));
     assert!(!voided("payment", &d.payment_ids[1]));
 }
+
+/// The duplicate's invoice lies in a period QuickBooks' books are closed through, while its
+/// payment does not: the payment is not voided either (the invoice would be left owing
+/// there), and the books' side is kept by hand as Chargeguard's adjustments, the refund
+/// recorded and the invoice voided, so nothing is left open and nothing is lost.
+#[test]
+fn a_duplicate_whose_invoice_cannot_be_voided_is_left_whole_and_kept_by_hand() {
+    let Some(_keyring) = keyring_or_skip("a_duplicate_whose_invoice_is_closed") else {
+        return;
+    };
+    let d = approved_duplicate(true);
+    d.world.post(
+        "/_sandbox/qbo/close_books",
+        json!({"realm": d.world.realm, "date": "2026-11-20"}),
+    );
+    let done = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    assert!(
+        done.contains("closed through 2026-11-20") && done.contains("invoice INV-21"),
+        "{done}"
+    );
+    assert_eq!(d.world.stripe_refunds_of(&d.charge).len(), 1);
+    let voided = |entity: &str, id: &str| {
+        d.world.qbo_read(&d.admin, entity, id)["PrivateNote"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("Voided"))
+    };
+    assert!(!voided("payment", &d.payment_ids[1]), "the payment stands");
+    assert!(!voided("invoice", &d.invoice_ids[1]));
+    let mut store = chargeguard::store::Store::open(&d.world.db()).unwrap();
+    let mut kinds: Vec<String> = store
+        .read(|tx| tx.adjustments())
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a.adjustment.kind.as_str(),
+                a.adjustment.invoice_number
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(kinds, ["record_refund INV-21", "void_invoice INV-21"]);
+    harness::ok(&d.world.cli(&["reconcile"]));
+    let open = open_findings(&d.world);
+    assert!(open.is_empty(), "nothing left open: {open:?}");
+}

@@ -235,6 +235,9 @@ pub(super) fn guard_refused(
             now,
             MoveWith::outcome(json!({ "guard_refused": reason })),
         )?;
+        if let Some(action) = tx.action(id)? {
+            super::follow_up::fell_through(tx, &action, now)?;
+        }
         tx.append_audit(
             now,
             by,

@@ -25,6 +25,12 @@ use crate::store::{ActionRow, Adjustment, AdjustmentKind, MoveWith, NewAction, S
 
 /// The step of a duplicate's undoing that reverses its payment, before the void.
 const REVERSE: &str = "/reverse";
+
+/// Whether the action keyed `key` is a duplicate's reversal, which its invoice's void
+/// follows (its guard checks that the void could go too).
+pub(super) fn then_voids(key: &str) -> bool {
+    key.ends_with(REVERSE)
+}
 /// The step that voids the invoice.
 const VOID: &str = "/void";
 
@@ -266,4 +272,74 @@ pub(super) fn waiting(tx: &StoreTx<'_>, parent: &ActionRow) -> Result<Vec<Action
         .into_iter()
         .filter(|a| a.idempotency_key.starts_with(&prefix))
         .collect())
+}
+
+/// The gateway action whose follow-up `action` is (by its key, `PARENT_KEY/step`), if any.
+fn parent_of(tx: &StoreTx<'_>, action: &ActionRow) -> Result<Option<ActionRow>, ActionError> {
+    if !matches!(action.plan, Plan::LedgerFix { .. }) {
+        return Ok(None);
+    }
+    let Some((parent_key, step)) = action.idempotency_key.rsplit_once('/') else {
+        return Ok(None);
+    };
+    if !matches!(step, "refund" | "void" | "reverse" | "payment") {
+        return Ok(None);
+    }
+    Ok(tx
+        .action_by_key(parent_key)?
+        .filter(|p| !matches!(p.plan, Plan::LedgerFix { .. })))
+}
+
+/// Follow-up `action` ended without being made in the books (its guard refused it, the
+/// books refused it, a person cancelled it): what was still to do there becomes
+/// Chargeguard's adjustments, as if it had never been pushed, so the books' side is entered
+/// by hand rather than lost. A reversal that did not go leaves the refund and the void; a
+/// void (its reversal made) leaves the void; any other its own fix. Nothing for an action
+/// that is not a follow-up. In the caller's transaction, with the move.
+pub(super) fn fell_through(
+    tx: &StoreTx<'_>,
+    action: &ActionRow,
+    now: jiff::Timestamp,
+) -> Result<(), ActionError> {
+    let (Some(parent), Plan::LedgerFix { adjustment }) = (parent_of(tx, action)?, &action.plan)
+    else {
+        return Ok(());
+    };
+    let mut left = vec![(action.idempotency_key.clone(), adjustment.clone())];
+    if let Some(parent_key) = action.idempotency_key.strip_suffix(REVERSE) {
+        left = vec![
+            (
+                format!("{parent_key}/refund"),
+                Adjustment {
+                    kind: AdjustmentKind::RecordRefund,
+                    payment_id: None,
+                    ..adjustment.clone()
+                },
+            ),
+            (
+                format!("{parent_key}{VOID}"),
+                Adjustment {
+                    kind: AdjustmentKind::VoidInvoice,
+                    payment_id: None,
+                    gateway_id: None,
+                    amount: crate::money::Money::zero(adjustment.amount.currency()),
+                    ..adjustment.clone()
+                },
+            ),
+        ];
+    }
+    for (key, adjustment) in &left {
+        tx.insert_adjustment(parent.id, key, adjustment, now)?;
+    }
+    tx.append_audit(
+        now,
+        "chargeguard",
+        "follow_up_by_hand",
+        &format!("action:{}", action.id),
+        &json!({
+            "follow_up_of": parent.id,
+            "adjustments": left.iter().map(|(k, _)| k).collect::<Vec<_>>(),
+        }),
+    )?;
+    Ok(())
 }

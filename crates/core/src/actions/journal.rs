@@ -349,6 +349,8 @@ pub fn cancel(
             now,
             MoveWith::outcome(json!({ "cancelled_by": by, "reason": reason })),
         )?;
+        // A refund's books' side cancelled is entered by hand: kept as adjustments.
+        super::follow_up::fell_through(tx, &action, now)?;
         tx.append_audit(
             now,
             by,

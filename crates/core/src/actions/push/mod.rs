@@ -646,6 +646,12 @@ fn move_with_message(
                 now,
                 MoveWith::outcome(json!({ "error": why })),
             )?;
+            // The books refused a refund's books' side: it is entered by hand.
+            if to == ActionState::Failed
+                && let Some(action) = tx.action(id)?
+            {
+                super::follow_up::fell_through(tx, &action, now)?;
+            }
             tx.append_audit(
                 now,
                 by,

@@ -266,6 +266,12 @@ impl Qbo {
             )));
         }
         self.refuse_if_closed(&row, &format!("payment {payment}"), "reverse it")?;
+        // A duplicate's payment is voided only when its invoice's void, the next step, can
+        // follow: else the invoice would be left owing in the books.
+        if crate::actions::follow_up::then_voids(key) {
+            let (_, invoice) = self.invoice_there(store, number, "void").await?;
+            self.voidable(number, &invoice, adjustment.amount)?;
+        }
         Ok(self.void_request(&row, "payment?operation=update&include=void", key))
     }
 
@@ -307,25 +313,41 @@ impl Qbo {
     ) -> Result<Prepared, Guarded> {
         let number = adjustment.invoice_number.as_str();
         let (invoice_id, row) = self.invoice_there(store, number, "void").await?;
-        let invoice = mapping::invoice(&self.company, &row).map_err(AccountingError::from)?;
-        if invoice.status == InvoiceStatus::Void {
-            return Err(Guarded::Refused(format!(
-                "invoice {number} is already void in QuickBooks; sync the books and reconcile again"
-            )));
-        }
-        if let Some(paid) = invoice.stated_paid.filter(|p| !p.is_zero()) {
-            return Err(Guarded::Refused(format!(
-                "invoice {number} has {paid} paid or credited in QuickBooks: voiding it would leave that money as the customer's credit; void or delete its payments there first, then sync the books and reconcile again"
-            )));
-        }
+        self.voidable(number, &row, Money::zero(adjustment.amount.currency()))?;
         if row["Id"].as_str() != Some(invoice_id.as_str()) {
             return Err(Guarded::Refused(format!(
                 "QuickBooks answered invoice {invoice_id} with another ({}); sync the books and reconcile again",
                 row["Id"]
             )));
         }
-        self.refuse_if_closed(&row, &format!("invoice {number}"), "credit the invoice")?;
         Ok(self.void_request(&row, "invoice?operation=void", key))
+    }
+
+    /// Whether invoice `number` (`row`) can be voided once `being_undone` (the payment a
+    /// duplicate's reversal voids first, or nothing) is off it: not void, nothing else paid
+    /// or credited on it (QuickBooks keeps a voided invoice's payments as the customer's
+    /// credit: they are undone first, by their own action), dated after the closing date.
+    fn voidable(&self, number: &str, row: &Value, being_undone: Money) -> Result<(), Guarded> {
+        let invoice = mapping::invoice(&self.company, row).map_err(AccountingError::from)?;
+        if invoice.status == InvoiceStatus::Void {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} is already void in QuickBooks; sync the books and reconcile again"
+            )));
+        }
+        let paid = invoice
+            .stated_paid
+            .unwrap_or_else(|| Money::zero(being_undone.currency()));
+        if paid != being_undone {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} has {paid} paid or credited in QuickBooks{}: voiding it would leave that money as the customer's credit; void or delete its payments there first, then sync the books and reconcile again",
+                if being_undone.is_zero() {
+                    String::new()
+                } else {
+                    format!(", not only the {being_undone} this fix reverses")
+                }
+            )));
+        }
+        self.refuse_if_closed(row, &format!("invoice {number}"), "credit the invoice")
     }
 
     fn closing_date(&self) -> Option<jiff::civil::Date> {

@@ -268,7 +268,7 @@ impl Xero {
         self.session.refuse_unless_writable(lists)?;
         match Target::of(adjustment) {
             Some(Target::DeletePayment(payment)) => {
-                self.guard_delete(store, adjustment, payment).await
+                self.guard_delete(store, adjustment, payment, key).await
             }
             Some(Target::RecordRefund { charge }) => {
                 self.guard_refund(store, adjustment, charge, key).await
@@ -557,6 +557,7 @@ impl Xero {
         store: &mut Store,
         adjustment: &Adjustment,
         payment: &str,
+        key: &str,
     ) -> Result<Prepared, Guarded> {
         let number = adjustment.invoice_number.as_str();
         let row = match self.one(store, "Payments", payment).await {
@@ -595,6 +596,12 @@ impl Xero {
                 self.words()
             )));
         }
+        // A duplicate's payment is deleted only when its invoice's void, the next step, can
+        // follow: else the invoice would be left owing in the books.
+        if crate::actions::follow_up::then_voids(key) {
+            let (_, invoice) = self.invoice_there(store, number, "void").await?;
+            self.voidable(number, &invoice, adjustment.amount)?;
+        }
         Ok(Prepared {
             method: "POST",
             path: self.journaled(&format!("Payments/{payment}")),
@@ -612,30 +619,51 @@ impl Xero {
     ) -> Result<Prepared, Guarded> {
         let number = adjustment.invoice_number.as_str();
         let (invoice_id, row) = self.invoice_there(store, number, "void").await?;
+        self.voidable(number, &row, Money::zero(adjustment.amount.currency()))?;
+        if !uuid_shaped(&invoice_id) {
+            return Err(Guarded::Refused(format!(
+                "invoice {number}'s id in Xero ({invoice_id}) is not one; sync the books and reconcile again"
+            )));
+        }
+        Ok(Prepared {
+            method: "POST",
+            path: self.journaled(&format!("Invoices/{invoice_id}")),
+            body: json!({"Invoices": [{"InvoiceID": invoice_id, "Status": "VOIDED"}]}).to_string(),
+        })
+    }
+
+    /// Whether invoice `number` (`row`) can be voided once `being_undone` (the payment a
+    /// duplicate's deletion takes off first, or nothing) is off it: approved (paid, while
+    /// that payment is on it), nothing else paid and nothing credited (Xero voids no invoice
+    /// with money allocated to it; amounts it does not state are refused, not read as
+    /// none), dated after the lock dates.
+    fn voidable(&self, number: &str, row: &Value, being_undone: Money) -> Result<(), Guarded> {
         let status = row["Status"].as_str().unwrap_or_default();
         if status == "VOIDED" {
             return Err(Guarded::Refused(format!(
                 "invoice {number} is already void in Xero; sync the books and reconcile again"
             )));
         }
-        let currency = adjustment.amount.currency();
-        let allocated = ["AmountPaid", "AmountCredited"].iter().find_map(|field| {
-            Money::parse(&row[*field].to_string(), currency, Sign::NonNegative)
-                .ok()
-                .filter(|m| !m.is_zero())
-                .map(|m| (*field, m))
-        });
-        if let Some((field, amount)) = allocated {
-            let what = if field == "AmountPaid" {
-                "paid"
-            } else {
-                "credited"
-            };
+        let currency = being_undone.currency();
+        let amount =
+            |field: &str| Money::parse(&row[field].to_string(), currency, Sign::NonNegative);
+        let (Ok(paid), Ok(credited)) = (amount("AmountPaid"), amount("AmountCredited")) else {
             return Err(Guarded::Refused(format!(
-                "invoice {number} has {amount} {what} in Xero, which voids no invoice with money allocated to it: delete its payments or credit notes there first, then sync the books and reconcile again"
+                "Xero does not say what is paid and credited on invoice {number} in {currency}: void it there by hand"
+            )));
+        };
+        if paid != being_undone || !credited.is_zero() {
+            return Err(Guarded::Refused(format!(
+                "invoice {number} has {paid} paid and {credited} credited in Xero{}, which voids no invoice with money allocated to it: delete its payments or credit notes there first, then sync the books and reconcile again",
+                if being_undone.is_zero() {
+                    String::new()
+                } else {
+                    format!(", not only the {being_undone} this fix deletes")
+                }
             )));
         }
-        if status != "AUTHORISED" || !uuid_shaped(&invoice_id) {
+        let approved = status == "AUTHORISED" || (status == "PAID" && !being_undone.is_zero());
+        if !approved {
             return Err(Guarded::Refused(format!(
                 "invoice {number} is {status} in Xero, which voids only an approved invoice; sync the books and reconcile again"
             )));
@@ -648,11 +676,7 @@ impl Xero {
                 self.words()
             )));
         }
-        Ok(Prepared {
-            method: "POST",
-            path: self.journaled(&format!("Invoices/{invoice_id}")),
-            body: json!({"Invoices": [{"InvoiceID": invoice_id, "Status": "VOIDED"}]}).to_string(),
-        })
+        Ok(())
     }
 
     /// Sends the journaled body under the key's `Idempotency-Key`.
