@@ -858,43 +858,59 @@ fn a_duplicate_invoice_quickbooks_never_saw_paid_is_voided_there_once() {
     d.assert_undone_once(false);
 }
 
-/// SIGKILL at every step of the undoing: after Stripe refunded (the refund settled by
-/// recovery, which leaves the books' side approved), after QuickBooks voided the payment
-/// (recovery finds it voided, and leaves the invoice's void approved), and before the
-/// invoice's void left (recovery sends it). Each step happens once.
+/// SIGKILL after Stripe refunded: recovery settles the refund and, as `execute` would
+/// have, pushes its books' side (the payment voided, then the invoice). Each happens once.
 #[cfg(feature = "failpoints")]
 #[test]
-fn a_duplicates_undoing_killed_at_each_step_happens_once() {
+fn a_duplicates_undoing_killed_after_the_refund_is_finished_by_recovery() {
     let Some(_keyring) = keyring_or_skip("a_duplicates_undoing_killed") else {
         return;
     };
     let d = approved_duplicate(true);
-    let waiting = || {
-        d.actions()
-            .into_iter()
-            .filter(|a| a["state"] == "approved")
-            .map(|a| a["id"].as_i64().unwrap())
-            .collect::<Vec<_>>()
-    };
     d.world.killed_executing(d.action, "execute.after_answer");
     let report = d.world.recovered();
-    assert_eq!(report["succeeded"], json!(1), "{report}");
-    assert_eq!(d.world.stripe_refunds_of(&d.charge).len(), 1);
-    let reverse = waiting();
-    assert_eq!(reverse.len(), 1, "the payment's reversal waits, approved");
-
-    d.world.killed_executing(reverse[0], "execute.after_answer");
-    let report = d.world.recovered();
-    assert_eq!(report["succeeded"], json!(1), "{report}");
-    let void = waiting();
-    assert_eq!(void.len(), 1, "the invoice's void waits, approved");
-    assert_ne!(void, reverse);
-
-    d.world.killed_executing(void[0], "execute.after_journal");
-    let report = d.world.recovered();
-    assert_eq!(report["succeeded"], json!(1), "{report}");
+    assert_eq!(report["succeeded"], json!(3), "{report}");
+    d.assert_undone_once(true);
     let again = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
     assert!(again.contains("nothing was sent again"), "{again}");
+    d.assert_undone_once(true);
+}
+
+/// QuickBooks cannot be asked when Stripe refunds: `execute` says the books' side waits
+/// (exit 3, for recover), and it waits, approved. Its reversal then killed after QuickBooks
+/// voided the payment: recovery finds it voided, and pushes the invoice's void. Each step
+/// happens once.
+#[cfg(feature = "failpoints")]
+#[test]
+fn a_duplicates_books_side_that_waited_then_was_killed_happens_once() {
+    let Some(_keyring) = keyring_or_skip("a_duplicates_books_side_waited") else {
+        return;
+    };
+    let d = approved_duplicate(true);
+    d.world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/v3/company/{}/preferences", d.world.realm), "method": "GET",
+               "fault": "error_503_before_commit", "times": 1}),
+    );
+    let out = d.world.cli(&["execute", &d.action.to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{said}");
+    assert!(
+        said.contains("did not go") && said.contains("chargeguard recover"),
+        "{said}"
+    );
+    assert_eq!(d.world.stripe_refunds_of(&d.charge).len(), 1);
+    let waiting: Vec<i64> = d
+        .actions()
+        .into_iter()
+        .filter(|a| a["state"] == "approved")
+        .map(|a| a["id"].as_i64().unwrap())
+        .collect();
+    assert_eq!(waiting.len(), 1, "the payment's reversal waits, approved");
+
+    d.world.killed_executing(waiting[0], "execute.after_answer");
+    let report = d.world.recovered();
+    assert_eq!(report["succeeded"], json!(2), "{report}");
     d.assert_undone_once(true);
 }
 

@@ -57,16 +57,19 @@ pub struct Executed {
 
 impl Executed {
     /// Whether something this execution started is still undecided: the action, or one of
-    /// its follow-ups.
+    /// its follow-ups (undecided, or still waiting for the books).
     pub fn undecided(&self) -> bool {
-        std::iter::once(&self.action)
-            .chain(&self.follow_ups)
-            .any(|a| {
-                matches!(
-                    a.state,
-                    ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview
-                )
-            })
+        let open = |a: &ActionRow| {
+            matches!(
+                a.state,
+                ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview
+            )
+        };
+        open(&self.action)
+            || self
+                .follow_ups
+                .iter()
+                .any(|a| open(a) || a.state == ActionState::Approved)
     }
 }
 
@@ -205,7 +208,10 @@ async fn follow_ups(
                     done.follow_ups.push(now);
                 }
                 (
-                    format!("action {} (its books' side) did not go: {e}", next.id),
+                    format!(
+                        "action {} (its books' side) did not go: {e}. It waits, approved: `chargeguard recover` (or the morning check) sends it",
+                        next.id
+                    ),
                     false,
                 )
             }

@@ -264,6 +264,19 @@ pub(super) fn approval_says(
         .and_then(|d| d[field].as_str().map(str::to_string)))
 }
 
+/// Every follow-up still waiting to go whose gateway action succeeded, oldest first.
+pub(super) fn all_waiting(tx: &StoreTx<'_>) -> Result<Vec<ActionRow>, crate::store::StoreError> {
+    let mut waiting = Vec::new();
+    for action in tx.actions(Some(&[ActionState::Approved]))? {
+        let parent = parent_of(tx, &action)?;
+        if parent.is_some_and(|p| p.state == ActionState::Succeeded) {
+            waiting.push(action);
+        }
+    }
+    waiting.sort_by_key(|a| a.id);
+    Ok(waiting)
+}
+
 /// The follow-ups of gateway action `parent` still waiting to go, oldest first.
 pub(super) fn waiting(tx: &StoreTx<'_>, parent: &ActionRow) -> Result<Vec<ActionRow>, ActionError> {
     let prefix = format!("{}/", parent.idempotency_key);
@@ -275,7 +288,10 @@ pub(super) fn waiting(tx: &StoreTx<'_>, parent: &ActionRow) -> Result<Vec<Action
 }
 
 /// The gateway action whose follow-up `action` is (by its key, `PARENT_KEY/step`), if any.
-fn parent_of(tx: &StoreTx<'_>, action: &ActionRow) -> Result<Option<ActionRow>, ActionError> {
+fn parent_of(
+    tx: &StoreTx<'_>,
+    action: &ActionRow,
+) -> Result<Option<ActionRow>, crate::store::StoreError> {
     if !matches!(action.plan, Plan::LedgerFix { .. }) {
         return Ok(None);
     }

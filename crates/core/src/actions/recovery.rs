@@ -17,6 +17,10 @@
 //!    journaled request, same key, same bytes. If the first send did arrive meanwhile,
 //!    the gateway answers with the first answer; if it never arrived, this is the one send.
 //! 3. Otherwise: `needs_review`, for a person. Never a re-send with a new key.
+//!
+//! Last, a refund's or re-charge's books' side left waiting (approved with it, for the
+//! connected accounting system: settled here, or the books could not be asked when it was
+//! made) is pushed, as `execute` would have right after it (`follow_up`).
 
 use serde::Serialize;
 use serde_json::json;
@@ -37,7 +41,8 @@ pub struct RecoveryReport {
     pub succeeded: u64,
     pub failed: u64,
     pub needs_review: u64,
-    /// Still undecided (the gateway could not be reached, or the first send is in flight).
+    /// Still undecided (the gateway could not be reached, or the first send is in flight),
+    /// or a books' side still waiting for the books.
     pub still_unknown: u64,
     /// Left alone: another window or process is sending or settling them now.
     pub in_flight: u64,
@@ -72,7 +77,7 @@ fn may_be_undecided(action: &ActionRow) -> bool {
             && (action.kind.moves_money() || super::push::was_pushed(action)))
 }
 
-/// Settles every undecided action of the store.
+/// Settles every undecided action of the store, then pushes the books' sides left waiting.
 pub async fn recover(
     store: &mut Store,
     client: &StripeClient,
@@ -80,13 +85,44 @@ pub async fn recover(
 ) -> Result<RecoveryReport, ActionError> {
     let actions =
         store.read(|tx| tx.actions(Some(&[ActionState::Unknown, ActionState::Executing])))?;
-    recover_these(
+    let mut report = recover_these(
         store,
         client,
         actions.into_iter().filter(may_be_undecided).collect(),
         now,
     )
-    .await
+    .await?;
+    // A duplicate's void is made when its reversal settles: a second pass takes it.
+    for _ in 0..2 {
+        let waiting = store.read(super::follow_up::all_waiting)?;
+        if waiting.is_empty() {
+            break;
+        }
+        for action in waiting {
+            report.examined += 1;
+            let ended = match Box::pin(super::execute::execute(
+                store, client, action.id, "recovery", now,
+            ))
+            .await
+            {
+                Ok(done) => done.action,
+                // The books could not be asked: it waits, approved, for the next run.
+                Err(_) => current(store, action.id)?,
+            };
+            match ended.state {
+                ActionState::Succeeded => report.succeeded += 1,
+                ActionState::Failed | ActionState::Cancelled => report.failed += 1,
+                ActionState::NeedsReview => report.needs_review += 1,
+                _ => report.still_unknown += 1,
+            }
+            let waits = ended.state == ActionState::Approved;
+            report.actions.push(ended);
+            if waits {
+                return Ok(report);
+            }
+        }
+    }
+    Ok(report)
 }
 
 /// Settles the undecided actions holding an invoice or a charge (before a new action on it).
