@@ -596,6 +596,31 @@ fn a_fix_goes_only_where_its_approvers_were_shown() {
     assert!(!adjustments.contains("\"succeeded\""), "{adjustments}");
 }
 
+/// Approved for Xero organisation Bedrock Ltd; disconnected, and connected to another
+/// organisation of the same name (Xero's demo company made again has a new id and the same
+/// name). The fix is written to neither: the approval kept which organisation it was.
+#[test]
+fn a_fix_approved_for_one_organisation_goes_not_to_another_of_its_name() {
+    let Some(_keyring) = keyring_or_skip("a_fix_approved_for_one_organisation") else {
+        return;
+    };
+    let p = approved_fix();
+    harness::ok(&p.world.cli(&["books", "disconnect"]));
+    let other = "9a1b2c3d-0000-4000-8000-00000000000b";
+    p.world.post(
+        "/_sandbox/xero/tenants",
+        json!({"tenant": other, "name": ORGANISATION, "currency": "USD"}),
+    );
+    harness::ok(&connect_xero(&p.world, Some(other)));
+    let (_, stderr) = harness::refused(&p.execute());
+    assert!(
+        stderr.contains("another company of that name") && stderr.contains("propose the fix again"),
+        "{stderr}"
+    );
+    assert_eq!(p.action_json()["state"], "approved");
+    assert!(p.pushed().is_empty());
+}
+
 /// A cash refund in Xero whose reference names the charge (money paid back, say a goodwill
 /// refund) records no payment of it: the push still records INV-7's payment, once.
 #[test]

@@ -425,7 +425,7 @@ fn settle_from(
             )?;
             let action = tx.action(id)?.ok_or(ActionError::NotFound(id))?;
             let follow_ups = if succeeded {
-                effects(tx, &action, plan, &answer, now)?
+                effects(tx, &action, plan, &answer, by, now)?
             } else {
                 None
             };
@@ -495,6 +495,7 @@ fn effects(
     action: &ActionRow,
     plan: &Plan,
     answer: &Answer,
+    by: &str,
     now: jiff::Timestamp,
 ) -> Result<Option<String>, ActionError> {
     let mut wanted: Vec<(String, Adjustment)> = Vec::new();
@@ -609,7 +610,7 @@ fn effects(
         }
         _ => {}
     }
-    let said = super::follow_up::record(tx, action, &books, wanted, now)?;
+    let said = super::follow_up::record(tx, action, &books, wanted, by, now)?;
     if let Some(finding_id) = action.finding_id {
         tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
     }

@@ -18,6 +18,7 @@
 
 use serde_json::{Value, json};
 
+use super::push::Place;
 use super::{ActionError, ActionState, Plan};
 use crate::reconcile::Books;
 use crate::records::LedgerKind;
@@ -34,13 +35,33 @@ pub(super) fn then_voids(key: &str) -> bool {
 /// The step that voids the invoice.
 const VOID: &str = "/void";
 
-/// Where the follow-ups of gateway action `plan` go, in the words its approvers see: the
-/// connected company, or `None` (Chargeguard's own adjustments, entered by hand).
-pub(super) fn place(tx: &StoreTx<'_>, plan: &Plan) -> Result<Option<String>, ActionError> {
+/// Where the follow-ups of gateway action `plan` go, as its approvers see it: the connected
+/// company, or `None` (Chargeguard's own adjustments, entered by hand). Every approval
+/// keeps it (`follow_ups`, and which company, `follow_ups_id`).
+pub(super) fn place(tx: &StoreTx<'_>, plan: &Plan) -> Result<Option<Place>, ActionError> {
     if matches!(plan, Plan::LedgerFix { .. }) {
         return Ok(None);
     }
-    super::push::books_words(tx)
+    super::push::books_place(tx)
+}
+
+/// What each approval of action `id` kept as `field`, oldest first (`None` where one kept
+/// nothing).
+fn every_approval_says(
+    tx: &StoreTx<'_>,
+    id: i64,
+    field: &str,
+) -> Result<Vec<Option<String>>, ActionError> {
+    Ok(tx
+        .audit_entries_about(&format!("action:{id}"))?
+        .iter()
+        .filter(|e| e.event == "action_approval")
+        .map(|e| {
+            serde_json::from_str::<Value>(&e.details)
+                .ok()
+                .and_then(|d| d[field].as_str().map(str::to_string))
+        })
+        .collect())
 }
 
 /// Records the follow-ups `wanted` (key, fix) of gateway action `parent`, which just
@@ -52,29 +73,40 @@ pub(super) fn record(
     parent: &ActionRow,
     books: &Books,
     wanted: Vec<(String, Adjustment)>,
+    by: &str,
     now: jiff::Timestamp,
 ) -> Result<Option<String>, ActionError> {
     if wanted.is_empty() {
         return Ok(None);
     }
-    let approved = approval_says(tx, parent.id, "follow_ups")?;
-    let current = super::push::books_words(tx)?;
-    if let (Some(approved), Some(current)) = (&approved, &current)
-        && approved == current
+    // Every approver, not only the last, was shown this company (two may approve a
+    // refund, and the books may have been connected between them).
+    let saw = every_approval_says(tx, parent.id, "follow_ups_id")?;
+    let current = super::push::books_place(tx)?;
+    if let Some(current) = &current
+        && !saw.is_empty()
+        && saw
+            .iter()
+            .all(|s| s.as_deref() == Some(current.id.as_str()))
         && let Some(steps) = in_the_books(books, &wanted)
-        && steps.iter().all(|(_, a)| pushes_to(tx, a, current))
+        && steps.iter().all(|(_, a)| pushes_to(tx, a, &current.words))
     {
         let (key, first) = &steps[0];
-        insert_approved(tx, parent, key, first, current, now)?;
-        return Ok(Some(format!("its books' side goes to {current}")));
+        insert_approved(tx, parent, &parent.approvers, key, first, current, by, now)?;
+        return Ok(Some(format!("its books' side goes to {}", current.words)));
     }
     for (key, adjustment) in &wanted {
         tx.insert_adjustment(parent.id, key, adjustment, now)?;
     }
+    let approved = every_approval_says(tx, parent.id, "follow_ups")?
+        .into_iter()
+        .flatten()
+        .next_back();
     Ok(Some(match approved {
-        Some(place) if current.as_ref() != Some(&place) => format!(
+        Some(place) if current.as_ref().map(|c| &c.words) != Some(&place) => format!(
             "its books' side was approved for {place}, which is no longer connected: it is kept as Chargeguard's adjustments, enter it in your books by hand"
         ),
+        Some(_) if current.is_some() => "not every approver was shown where its books' side would be written: it is kept as Chargeguard's adjustments, enter it in your books by hand".into(),
         _ => {
             "its books' side is kept as Chargeguard's adjustments (enter it in your books by hand)"
                 .into()
@@ -146,14 +178,18 @@ fn pushes_to(tx: &StoreTx<'_>, adjustment: &Adjustment, place: &str) -> bool {
     super::push::destination(tx, &plan, None).is_ok_and(|d| d.words == place)
 }
 
-/// A follow-up as an approved ledger-fix action: approved by `parent`'s approvers, for
-/// `place`, audited as such.
+/// A follow-up as an approved ledger-fix action: approved with `parent` by `approvers`, for
+/// `place`, audited as such: made by `by` (whoever settled the parent), the approvers it
+/// inherits named as data.
+#[allow(clippy::too_many_arguments)]
 fn insert_approved(
     tx: &StoreTx<'_>,
     parent: &ActionRow,
+    approvers: &[String],
     key: &str,
     adjustment: &Adjustment,
-    place: &str,
+    place: &Place,
+    by: &str,
     now: jiff::Timestamp,
 ) -> Result<i64, ActionError> {
     let plan = Plan::LedgerFix {
@@ -173,7 +209,7 @@ fn insert_approved(
     let about = format!("action:{id}");
     tx.append_audit(
         now,
-        &parent.proposed_by,
+        by,
         "action_proposed",
         &about,
         &json!({
@@ -184,7 +220,7 @@ fn insert_approved(
             "follow_up_of": parent.id,
         }),
     )?;
-    for approver in &parent.approvers {
+    for approver in approvers {
         tx.add_approval(id, approver, now)?;
     }
     tx.move_action(
@@ -194,15 +230,15 @@ fn insert_approved(
         now,
         MoveWith::default(),
     )?;
-    let by = parent.approvers.last().unwrap_or(&parent.proposed_by);
     tx.append_audit(
         now,
         by,
         "action_approved",
         &about,
         &json!({
-            "approvers": parent.approvers,
-            "destination": place,
+            "approvers": approvers,
+            "destination": place.words,
+            "destination_id": place.id,
             "follow_up_of": parent.id,
         }),
     )?;
@@ -214,6 +250,7 @@ fn insert_approved(
 pub(super) fn next(
     tx: &StoreTx<'_>,
     done: &ActionRow,
+    by: &str,
     now: jiff::Timestamp,
 ) -> Result<(), ActionError> {
     let Some(parent_key) = done.idempotency_key.strip_suffix(REVERSE) else {
@@ -229,9 +266,13 @@ pub(super) fn next(
     let Some(parent) = tx.action_by_key(parent_key)? else {
         return Ok(());
     };
-    let Some(place) = approval_says(tx, done.id, "destination")? else {
+    let (Some(words), Some(id)) = (
+        approval_says(tx, done.id, "destination")?,
+        approval_says(tx, done.id, "destination_id")?,
+    ) else {
         return Ok(());
     };
+    let place = Place { words, id };
     let void = Adjustment {
         kind: AdjustmentKind::VoidInvoice,
         invoice_number: adjustment.invoice_number.clone(),
@@ -240,11 +281,16 @@ pub(super) fn next(
         amount: crate::money::Money::zero(adjustment.amount.currency()),
         effective_at: adjustment.effective_at,
     };
-    let step = ActionRow {
-        approvers: done.approvers.clone(),
-        ..parent
-    };
-    insert_approved(tx, &step, &void_key, &void, &place, now)?;
+    insert_approved(
+        tx,
+        &parent,
+        &done.approvers,
+        &void_key,
+        &void,
+        &place,
+        by,
+        now,
+    )?;
     Ok(())
 }
 

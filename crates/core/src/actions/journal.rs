@@ -292,26 +292,27 @@ pub fn approve(
         let approvals = action.approvers.len() + 1;
         let rule = approval_rule(tx, &action)?;
         let needed = rule.map_or(1, |r| r.needed);
-        tx.append_audit(
-            now,
-            name,
-            "action_approval",
-            &format!("action:{id}"),
-            &json!({ "approvals": approvals, "needed": needed }),
-        )?;
+        let mut approval = json!({ "approvals": approvals, "needed": needed });
+        // Where a refund's or re-charge's books' side will be written, as this approver
+        // was shown it: it is pushed there only if every approver saw that company and it
+        // is still the connected one (`follow_up`).
+        if let Some(place) = super::follow_up::place(tx, &action.plan)? {
+            approval["follow_ups"] = json!(place.words);
+            approval["follow_ups_id"] = json!(place.id);
+        }
+        tx.append_audit(now, name, "action_approval", &format!("action:{id}"), &approval)?;
         if approvals >= needed {
             tx.move_action(id, ActionState::Proposed, ActionState::Approved, now, MoveWith::default())?;
             let mut approved = json!({ "approvers": action.approvers.iter().chain([&name.to_string()]).collect::<Vec<_>>() });
             // Where a ledger fix will be written, as its approvers were shown: execute
             // writes it nowhere else (`push::refuse_if_moved`).
             if matches!(action.plan, Plan::LedgerFix { .. }) {
-                approved["destination"] =
-                    json!(super::push::destination(tx, &action.plan, None)?.words);
-            }
-            // Where a refund's or re-charge's books' side will be written: it is pushed
-            // there only if that is still the connected company (`follow_up`).
-            if let Some(place) = super::follow_up::place(tx, &action.plan)? {
-                approved["follow_ups"] = json!(place);
+                let words = super::push::destination(tx, &action.plan, None)?.words;
+                // Which company, where words could name two (`push::refuse_if_moved`).
+                if let Some(place) = super::push::books_place(tx)?.filter(|p| p.words == words) {
+                    approved["destination_id"] = json!(place.id);
+                }
+                approved["destination"] = json!(words);
             }
             tx.append_audit(now, name, "action_approved", &format!("action:{id}"), &approved)?;
         }

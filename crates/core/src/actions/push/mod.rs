@@ -86,16 +86,30 @@ const BY_HAND: &str = "Chargeguard's ledger adjustments (enter it in your books 
 /// from before destinations were kept is honoured only where nothing is pushed.
 pub(crate) fn refuse_if_moved(store: &mut Store, action: &ActionRow) -> Result<(), ActionError> {
     let id = action.id;
-    let (approved, now) = store.read(|tx| {
+    let (approved, approved_id, now, now_id) = store.read(|tx| {
         let approved = super::follow_up::approval_says(tx, id, "destination")?;
+        let approved_id = super::follow_up::approval_says(tx, id, "destination_id")?;
         let now = destination(tx, &action.plan, None)?.words;
-        Ok::<_, ActionError>((approved, now))
+        let now_id = (now != BY_HAND)
+            .then(|| books_place(tx))
+            .transpose()?
+            .flatten()
+            .map(|p| p.id);
+        Ok::<_, ActionError>((approved, approved_id, now, now_id))
     })?;
+    // The same words may name another company (a Xero organisation of the same name):
+    // where the approval kept which one, it must be the one connected now.
+    let same_company = approved_id.is_none() || approved_id == now_id;
     match approved {
-        Some(approved) if approved == now => Ok(()),
+        Some(approved) if approved == now && same_company => Ok(()),
         None if now == BY_HAND => Ok(()),
         Some(approved) => Err(ActionError::Refused(format!(
-            "action {id} was approved to be written to {approved}, and would now go to {now} (the books' connection changed since): nothing was written; cancel it and propose the fix again"
+            "action {id} was approved to be written to {approved}, and would now go to {now}{} (the books' connection changed since): nothing was written; cancel it and propose the fix again",
+            if approved == now {
+                ", another company of that name"
+            } else {
+                ""
+            }
         ))),
         None => Err(ActionError::Refused(format!(
             "action {id} was approved before Chargeguard showed where a fix is written, and would now go to {now}: nothing was written; cancel it and propose the fix again, so its approvers see where"
@@ -103,17 +117,37 @@ pub(crate) fn refuse_if_moved(store: &mut Store, action: &ActionRow) -> Result<(
     }
 }
 
-/// The connected accounting company in the bookkeeper's words ("QuickBooks company …",
-/// "Xero organisation …"), or `None`.
-pub(crate) fn books_words(tx: &crate::store::StoreTx<'_>) -> Result<Option<String>, ActionError> {
+/// The connected accounting company: in the bookkeeper's words, and which one it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// "QuickBooks company …", "Xero organisation …".
+    pub words: String,
+    /// The system, the company's id there and where its API is: what an approval keeps so
+    /// that a company of the same name (a Xero organisation made again) is not taken for it.
+    pub id: String,
+}
+
+/// The connected accounting company, or `None`.
+pub(crate) fn books_place(tx: &crate::store::StoreTx<'_>) -> Result<Option<Place>, ActionError> {
     if let Some(c) =
         crate::accounting_sync::qbo_connection::read_connection(tx).map_err(unavailable)?
     {
-        return Ok(Some(format!("QuickBooks company {}", c.realm)));
+        return Ok(Some(Place {
+            words: format!("QuickBooks company {}", c.realm),
+            id: format!("quickbooks:{}@{}", c.realm, c.endpoints.api_base),
+        }));
     }
     Ok(crate::accounting_sync::xero_connection::read_connection(tx)
         .map_err(unavailable)?
-        .map(|c| format!("Xero organisation {}", c.tenant.name)))
+        .map(|c| Place {
+            words: format!("Xero organisation {}", c.tenant.name),
+            id: format!("xero:{}@{}", c.tenant.id, c.endpoints.api_base),
+        }))
+}
+
+/// The connected accounting company in the bookkeeper's words, or `None`.
+pub(crate) fn books_words(tx: &crate::store::StoreTx<'_>) -> Result<Option<String>, ActionError> {
+    Ok(books_place(tx)?.map(|p| p.words))
 }
 
 fn unavailable(e: AccountingError) -> ActionError {
@@ -317,10 +351,17 @@ impl Side {
         }
     }
 
-    fn effect(&self, adjustment: &Adjustment, answer: &Value, key: &str) -> Effect {
+    /// What `answer` shows of the action whose request the journal holds as `journaled`.
+    fn effect(
+        &self,
+        adjustment: &Adjustment,
+        answer: &Value,
+        key: &str,
+        journaled: &str,
+    ) -> Effect {
         match self {
-            Side::Quickbooks(q) => q.effect(adjustment, answer, key),
-            Side::Xero(x) => x.effect(adjustment, answer, key),
+            Side::Quickbooks(q) => q.effect(adjustment, answer, key, journaled),
+            Side::Xero(x) => x.effect(adjustment, answer, key, journaled),
         }
     }
 
@@ -491,7 +532,8 @@ async fn settle(
     let place = side.words();
     match answer {
         Ok(answer) => {
-            let effect = side.effect(adjustment, &answer, &action.idempotency_key);
+            let journaled = action.request_body.as_deref().unwrap_or_default();
+            let effect = side.effect(adjustment, &answer, &action.idempotency_key, journaled);
             let (object, done, noun) = (&effect.object, effect.done, effect.noun);
             // What settles the action is checked, not assumed: an answer that is not the
             // object this action made (or undid) goes to a person, never `succeeded`.
@@ -527,7 +569,7 @@ async fn settle(
                 side.keep(tx, adjustment, &answer, invoice.as_ref(), now)
                     .map_err(ActionError::BooksUnavailable)?;
                 // A duplicate's payment reversed: its invoice's void is next.
-                super::follow_up::next(tx, &action, now)?;
+                super::follow_up::next(tx, &action, by, now)?;
                 if let Some(finding_id) = action.finding_id {
                     tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
                 }

@@ -350,6 +350,12 @@ impl Qbo {
         self.refuse_if_closed(row, &format!("invoice {number}"), "credit the invoice")
     }
 
+    /// Whether QuickBooks holds invoice `row` void, as a sync reads it (its note says so
+    /// and its amounts are zeroed: a memo typed by hand is not a void).
+    fn invoice_void(&self, row: &Value) -> bool {
+        mapping::invoice(&self.company, row).is_ok_and(|i| i.status == InvoiceStatus::Void)
+    }
+
     fn closing_date(&self) -> Option<jiff::civil::Date> {
         self.preferences["AccountingInfoPrefs"]["BookCloseDate"]
             .as_str()?
@@ -629,16 +635,25 @@ impl Qbo {
     }
 
     /// What an answer shows: the payment, whether it is this action's effect.
-    pub(super) fn effect(&self, adjustment: &Adjustment, answer: &Value, key: &str) -> Effect {
+    pub(super) fn effect(
+        &self,
+        adjustment: &Adjustment,
+        answer: &Value,
+        key: &str,
+        journaled: &str,
+    ) -> Effect {
         let object = answer["Id"].as_str().unwrap_or_default().to_string();
         let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
         let (done, ours) = match target {
             Target::VoidPayment(voided) => ("voided", object == voided && is_voided(answer)),
-            // The guard saw the invoice live: void now is this action's void.
+            // The guard saw the invoice live: void now is this action's void (the invoice the
+            // journaled request names, by its id: a number may be stored renamed).
             Target::VoidInvoice => (
                 "voided",
-                answer["DocNumber"].as_str() == Some(adjustment.invoice_number.as_str())
-                    && is_voided(answer),
+                answer["Id"].is_string()
+                    && serde_json::from_str::<Value>(journaled)
+                        .is_ok_and(|j| j["Id"] == answer["Id"])
+                    && self.invoice_void(answer),
             ),
             _ => ("recorded", mapping::carries_key(answer, key)),
         };
@@ -715,7 +730,7 @@ impl Qbo {
             // Read from the invoice, as a payment's void is.
             let number = adjustment.invoice_number.as_str();
             return match self.invoice_there(store, number, "void").await {
-                Ok((_, row)) if is_voided(&row) => Found::Done(row),
+                Ok((_, row)) if self.invoice_void(&row) => Found::Done(row),
                 Ok(_) => Found::NotDone,
                 Err(Guarded::Refused(why)) => Found::Review(why),
                 Err(Guarded::Unavailable(_)) => Found::Unavailable,

@@ -777,22 +777,33 @@ impl Xero {
         }
     }
 
-    pub(super) fn effect(&self, adjustment: &Adjustment, payment: &Value, key: &str) -> Effect {
+    pub(super) fn effect(
+        &self,
+        adjustment: &Adjustment,
+        payment: &Value,
+        key: &str,
+        journaled: &str,
+    ) -> Effect {
         if Target::of(adjustment) == Some(Target::VoidInvoice) {
             let invoice = payment;
             let object = invoice["InvoiceID"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
+            // The guard saw it approved: void now is this action's void (the invoice the
+            // journaled request names, by its id: a number may be stored renamed).
+            let named = serde_json::from_str::<Value>(journaled).is_ok_and(|j| {
+                j["Invoices"][0]["InvoiceID"]
+                    .as_str()
+                    .is_some_and(|id| !id.is_empty() && id.eq_ignore_ascii_case(&object))
+            });
             return Effect {
                 object_id: format!("xero:invoice:{object}"),
                 object,
                 entity: "Invoice",
                 noun: "invoice",
                 done: "voided",
-                // The guard saw it approved: void now is this action's void.
-                ours: invoice["InvoiceNumber"].as_str() == Some(adjustment.invoice_number.as_str())
-                    && invoice["Status"] == "VOIDED",
+                ours: named && invoice["Status"] == "VOIDED",
             };
         }
         let object = payment["PaymentID"]
