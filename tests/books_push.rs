@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 
 mod books_support;
 use books_support::{
-    PASSPHRASE, PushCase, QboAdmin, World, connect_qbo, harness, keyring_or_skip, ledger_ids,
-    ledger_refunds, open_findings, qbo_world, stored_invoice, stripe_charges, synced_and_approved,
-    synced_and_approved_as,
+    PASSPHRASE, PushCase, QboAdmin, World, adjustment_kinds, connect_qbo, harness, keyring_or_skip,
+    ledger_ids, ledger_refunds, open_findings, qbo_world, stored_invoice, stripe_charges,
+    synced_and_approved, synced_and_approved_as,
 };
 
 /// A QuickBooks company whose invoice INV-7 (75.00) Stripe charged and nobody recorded,
@@ -757,6 +757,16 @@ fn approved_duplicate(paid_twice: bool) -> Duplicate {
 }
 
 impl Duplicate {
+    /// QuickBooks cannot be asked the next time a push opens the company (a 503 on its
+    /// preferences).
+    fn books_unavailable_once(&self) {
+        self.world.post(
+            "/_sandbox/faults",
+            json!({"path": format!("/v3/company/{}/preferences", self.world.realm), "method": "GET",
+                   "fault": "error_503_before_commit", "times": 1}),
+        );
+    }
+
     fn actions(&self) -> Vec<Value> {
         serde_json::from_str::<Value>(&harness::ok(&self.world.cli(&["--json", "actions"])))
             .unwrap()
@@ -895,11 +905,7 @@ fn a_duplicates_books_side_that_waited_then_was_killed_happens_once() {
         return;
     };
     let d = approved_duplicate(true);
-    d.world.post(
-        "/_sandbox/faults",
-        json!({"path": format!("/v3/company/{}/preferences", d.world.realm), "method": "GET",
-               "fault": "error_503_before_commit", "times": 1}),
-    );
+    d.books_unavailable_once();
     let out = d.world.cli(&["execute", &d.action.to_string()]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{said}");
@@ -976,20 +982,7 @@ fn a_duplicate_whose_invoice_cannot_be_voided_is_left_whole_and_kept_by_hand() {
     };
     assert!(!voided("payment", &d.payment_ids[1]), "the payment stands");
     assert!(!voided("invoice", &d.invoice_ids[1]));
-    let mut store = chargeguard::store::Store::open(&d.world.db()).unwrap();
-    let mut kinds: Vec<String> = store
-        .read(|tx| tx.adjustments())
-        .unwrap()
-        .iter()
-        .map(|a| {
-            format!(
-                "{} {}",
-                a.adjustment.kind.as_str(),
-                a.adjustment.invoice_number
-            )
-        })
-        .collect();
-    kinds.sort();
+    let kinds = adjustment_kinds(&d.world.db());
     assert_eq!(kinds, ["record_refund INV-21", "void_invoice INV-21"]);
     harness::ok(&d.world.cli(&["reconcile"]));
     let open = open_findings(&d.world);
@@ -1056,6 +1049,55 @@ fn a_books_side_only_one_of_two_approvers_saw_is_kept_by_hand() {
     };
     assert!(!voided("payment", &payment_ids[1]));
     assert!(!voided("invoice", &invoice_ids[1]));
-    let mut store = chargeguard::store::Store::open(&world.db()).unwrap();
-    assert_eq!(store.read(|tx| tx.adjustments()).unwrap().len(), 2);
+    assert_eq!(adjustment_kinds(&world.db()).len(), 2);
+}
+
+/// The duplicate's payment was voided in QuickBooks by hand after the sync: its reversal
+/// finds it already there and goes no further, and only the invoice's void is kept by hand
+/// (the refund is not recorded on top of a payment the books no longer hold).
+#[test]
+fn a_duplicates_payment_voided_by_hand_since_leaves_only_the_void_to_do() {
+    let Some(_keyring) = keyring_or_skip("a_duplicates_payment_voided_by_hand") else {
+        return;
+    };
+    let d = approved_duplicate(true);
+    let payment = d.world.qbo_read(&d.admin, "payment", &d.payment_ids[1]);
+    d.world.qbo(
+        &d.admin,
+        "payment?operation=update&include=void",
+        json!({"Id": d.payment_ids[1], "SyncToken": payment["SyncToken"], "sparse": true}),
+    );
+    let done = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
+    assert!(done.contains("already voided"), "{done}");
+    assert_eq!(d.world.stripe_refunds_of(&d.charge).len(), 1);
+    let kinds = adjustment_kinds(&d.world.db());
+    assert_eq!(kinds, ["void_invoice INV-21"]);
+    harness::ok(&d.world.cli(&["books", "sync"]));
+    harness::ok(&d.world.cli(&["reconcile"]));
+    let open = open_findings(&d.world);
+    assert!(open.is_empty(), "nothing left open: {open:?}");
+}
+
+/// The books' side waited (QuickBooks could not be asked), and the books were disconnected
+/// before recovery came to it: it goes nowhere else, and is kept by hand.
+#[test]
+fn a_books_side_waiting_when_the_books_are_disconnected_is_kept_by_hand() {
+    let Some(_keyring) = keyring_or_skip("a_books_side_waiting_disconnected") else {
+        return;
+    };
+    let d = approved_duplicate(true);
+    d.books_unavailable_once();
+    let out = d.world.cli(&["execute", &d.action.to_string()]);
+    assert_eq!(out.status.code(), Some(3));
+    harness::ok(&d.world.cli(&["books", "disconnect"]));
+    let report: Value =
+        serde_json::from_str(&harness::ok(&d.world.cli(&["--json", "recover"]))).unwrap();
+    assert_eq!(report["failed"], json!(1), "{report}");
+    let states: Vec<Value> = d.actions().iter().map(|a| a["state"].clone()).collect();
+    assert!(states.contains(&json!("cancelled")), "{states:?}");
+    assert_eq!(adjustment_kinds(&d.world.db()).len(), 2);
+    let voided = d.world.qbo_read(&d.admin, "payment", &d.payment_ids[1])["PrivateNote"]
+        .as_str()
+        .is_some_and(|n| n.starts_with("Voided"));
+    assert!(!voided, "nothing was written to QuickBooks");
 }

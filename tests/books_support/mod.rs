@@ -314,6 +314,25 @@ pub fn ledger_refunds(db: &Path) -> Vec<chargeguard::records::LedgerEntry> {
         .collect()
 }
 
+/// Chargeguard's own adjustments (ledger fixes entered by hand), as `KIND INVOICE`, sorted.
+pub fn adjustment_kinds(db: &Path) -> Vec<String> {
+    let mut store = Store::open(db).unwrap();
+    let mut kinds: Vec<String> = store
+        .read(|tx| tx.adjustments())
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a.adjustment.kind.as_str(),
+                a.adjustment.invoice_number
+            )
+        })
+        .collect();
+    kinds.sort();
+    kinds
+}
+
 pub fn ledger_ids(db: &Path) -> Vec<String> {
     let mut store = Store::open(db).unwrap();
     let mut ids: Vec<String> = store

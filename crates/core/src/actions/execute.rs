@@ -16,6 +16,7 @@
 use serde::Serialize;
 use serde_json::json;
 
+use super::follow_up::Ended;
 use super::plan::{self, Plan};
 use super::{ActionError, ActionState, recovery};
 use crate::gateway::stripe::{
@@ -125,7 +126,15 @@ pub async fn execute(
     let plan = action.plan.clone();
 
     if let Plan::LedgerFix { adjustment } = &plan {
-        super::push::refuse_if_moved(store, &action)?;
+        if let Err(moved) = super::push::refuse_if_moved(store, &action) {
+            // A refund's books' side whose company changed since it was approved goes
+            // nowhere else: it is cancelled and kept as adjustments, entered by hand.
+            if store.read(|tx| super::follow_up::is_follow_up(tx, &action))? {
+                let reason = moved.to_string();
+                return Err(guard_refused(store, id, by, reason, Ended::NotMade, now)?);
+            }
+            return Err(moved);
+        }
         if super::push::pushes(store, adjustment)? {
             return super::push::execute(store, client.timeout(), &action, adjustment, by, now)
                 .await;
@@ -145,7 +154,9 @@ pub async fn execute(
     let books = store.read(|tx| plan::books_for_plan(tx, &plan))?;
     let prepared = match guard(client, &books, &plan, &action.idempotency_key).await {
         Ok(prepared) => prepared,
-        Err(Guarded::Refused(reason)) => return Err(guard_refused(store, id, by, reason, now)?),
+        Err(Guarded::Refused(reason)) => {
+            return Err(guard_refused(store, id, by, reason, Ended::NotMade, now)?);
+        }
         Err(Guarded::Gateway(e)) => return Err(ActionError::GatewayUnavailable(e)),
     };
 
@@ -190,9 +201,9 @@ async fn follow_ups(
     // A duplicate's undoing is two steps, each made by the one before.
     for _ in 0..2 {
         let Some(next) = store
-            .read(|tx| super::follow_up::waiting(tx, &parent))?
+            .read(|tx| super::follow_up::of_parent(tx, &parent))?
             .into_iter()
-            .next()
+            .find(|a| a.state == ActionState::Approved)
         else {
             break;
         };
@@ -221,6 +232,22 @@ async fn follow_ups(
             break;
         }
     }
+    // One still undecided from before (a recovery's to finish) keeps the outcome open.
+    let undecided = store.read(|tx| super::follow_up::of_parent(tx, &parent))?;
+    for a in undecided.into_iter().filter(|a| {
+        matches!(
+            a.state,
+            ActionState::Executing | ActionState::Unknown | ActionState::NeedsReview
+        )
+    }) {
+        if !done.follow_ups.iter().any(|f| f.id == a.id) {
+            done.message = format!(
+                "{}\naction {} (its books' side) is {}: `chargeguard recover` settles it",
+                done.message, a.id, a.state
+            );
+            done.follow_ups.push(a);
+        }
+    }
     Ok(done)
 }
 
@@ -231,6 +258,7 @@ pub(super) fn guard_refused(
     id: i64,
     by: &str,
     reason: String,
+    ended: Ended,
     now: jiff::Timestamp,
 ) -> Result<ActionError, ActionError> {
     store.write(|tx| {
@@ -242,7 +270,7 @@ pub(super) fn guard_refused(
             MoveWith::outcome(json!({ "guard_refused": reason })),
         )?;
         if let Some(action) = tx.action(id)? {
-            super::follow_up::fell_through(tx, &action, now)?;
+            super::follow_up::fell_through(tx, &action, ended, now)?;
         }
         tx.append_audit(
             now,

@@ -266,21 +266,20 @@ pub(super) fn next(
     let Some(parent) = tx.action_by_key(parent_key)? else {
         return Ok(());
     };
-    let (Some(words), Some(id)) = (
-        approval_says(tx, done.id, "destination")?,
-        approval_says(tx, done.id, "destination_id")?,
-    ) else {
+    // An approval from before the company's identity was kept names it by words alone:
+    // the company connected now, if those are its words (the reversal just went there).
+    // Else the void is entered by hand, never dropped.
+    let words = approval_says(tx, done.id, "destination")?;
+    let place = match (words, approval_says(tx, done.id, "destination_id")?) {
+        (Some(words), Some(id)) => Some(Place { words, id }),
+        (Some(words), None) => super::push::books_place(tx)?.filter(|p| p.words == words),
+        (None, _) => None,
+    };
+    let Some(place) = place else {
+        tx.insert_adjustment(parent.id, &void_key, &void_of(adjustment), now)?;
         return Ok(());
     };
-    let place = Place { words, id };
-    let void = Adjustment {
-        kind: AdjustmentKind::VoidInvoice,
-        invoice_number: adjustment.invoice_number.clone(),
-        payment_id: None,
-        gateway_id: None,
-        amount: crate::money::Money::zero(adjustment.amount.currency()),
-        effective_at: adjustment.effective_at,
-    };
+    let void = void_of(adjustment);
     insert_approved(
         tx,
         &parent,
@@ -323,14 +322,39 @@ pub(super) fn all_waiting(tx: &StoreTx<'_>) -> Result<Vec<ActionRow>, crate::sto
     Ok(waiting)
 }
 
-/// The follow-ups of gateway action `parent` still waiting to go, oldest first.
-pub(super) fn waiting(tx: &StoreTx<'_>, parent: &ActionRow) -> Result<Vec<ActionRow>, ActionError> {
+/// The void of the invoice a duplicate's reversal `adjustment` took the payment off.
+fn void_of(adjustment: &Adjustment) -> Adjustment {
+    Adjustment {
+        kind: AdjustmentKind::VoidInvoice,
+        invoice_number: adjustment.invoice_number.clone(),
+        payment_id: None,
+        gateway_id: None,
+        amount: crate::money::Money::zero(adjustment.amount.currency()),
+        effective_at: adjustment.effective_at,
+    }
+}
+
+/// The follow-ups of gateway action `parent`, in any state, oldest first.
+pub(super) fn of_parent(
+    tx: &StoreTx<'_>,
+    parent: &ActionRow,
+) -> Result<Vec<ActionRow>, ActionError> {
     let prefix = format!("{}/", parent.idempotency_key);
-    Ok(tx
-        .actions(Some(&[ActionState::Approved]))?
+    let mut all: Vec<ActionRow> = tx
+        .actions(None)?
         .into_iter()
         .filter(|a| a.idempotency_key.starts_with(&prefix))
-        .collect())
+        .collect();
+    all.sort_by_key(|a| a.id);
+    Ok(all)
+}
+
+/// Whether `action` is a gateway action's follow-up (its books' side).
+pub(super) fn is_follow_up(
+    tx: &StoreTx<'_>,
+    action: &ActionRow,
+) -> Result<bool, crate::store::StoreError> {
+    Ok(parent_of(tx, action)?.is_some())
 }
 
 /// The gateway action whose follow-up `action` is (by its key, `PARENT_KEY/step`), if any.
@@ -352,43 +376,55 @@ fn parent_of(
         .filter(|p| !matches!(p.plan, Plan::LedgerFix { .. })))
 }
 
-/// Follow-up `action` ended without being made in the books (its guard refused it, the
-/// books refused it, a person cancelled it): what was still to do there becomes
-/// Chargeguard's adjustments, as if it had never been pushed, so the books' side is entered
-/// by hand rather than lost. A reversal that did not go leaves the refund and the void; a
-/// void (its reversal made) leaves the void; any other its own fix. Nothing for an action
-/// that is not a follow-up. In the caller's transaction, with the move.
+/// Why a follow-up ended without this action making it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Ended {
+    /// It was not made (its guard or the books refused it, a person cancelled it): what it
+    /// had to do is still to do.
+    NotMade,
+    /// Its guard found the books already showing it (the payment already gone, the invoice
+    /// already void, the refund or payment already there): only what follows it is left.
+    AlreadyThere,
+}
+
+/// Follow-up `action` ended without being made in the books: what was still to do there
+/// becomes Chargeguard's adjustments, as if it had never been pushed, so the books' side is
+/// entered by hand rather than lost, and what the books already show is not counted twice.
+/// A reversal not made leaves the refund and the void, one already there the void alone; a
+/// void (its reversal made) leaves the void; any other its own fix; nothing when already
+/// there. Nothing for an action that is not a follow-up. In the caller's transaction, with
+/// the move.
 pub(super) fn fell_through(
     tx: &StoreTx<'_>,
     action: &ActionRow,
+    ended: Ended,
     now: jiff::Timestamp,
 ) -> Result<(), ActionError> {
     let (Some(parent), Plan::LedgerFix { adjustment }) = (parent_of(tx, action)?, &action.plan)
     else {
         return Ok(());
     };
-    let mut left = vec![(action.idempotency_key.clone(), adjustment.clone())];
+    let mut left = match ended {
+        Ended::NotMade => vec![(action.idempotency_key.clone(), adjustment.clone())],
+        Ended::AlreadyThere => Vec::new(),
+    };
     if let Some(parent_key) = action.idempotency_key.strip_suffix(REVERSE) {
-        left = vec![
-            (
-                format!("{parent_key}/refund"),
-                Adjustment {
-                    kind: AdjustmentKind::RecordRefund,
-                    payment_id: None,
-                    ..adjustment.clone()
-                },
-            ),
-            (
-                format!("{parent_key}{VOID}"),
-                Adjustment {
-                    kind: AdjustmentKind::VoidInvoice,
-                    payment_id: None,
-                    gateway_id: None,
-                    amount: crate::money::Money::zero(adjustment.amount.currency()),
-                    ..adjustment.clone()
-                },
-            ),
-        ];
+        let void = (format!("{parent_key}{VOID}"), void_of(adjustment));
+        let refund = (
+            format!("{parent_key}/refund"),
+            Adjustment {
+                kind: AdjustmentKind::RecordRefund,
+                payment_id: None,
+                ..adjustment.clone()
+            },
+        );
+        left = match ended {
+            Ended::NotMade => vec![refund, void],
+            Ended::AlreadyThere => vec![void],
+        };
+    }
+    if left.is_empty() {
+        return Ok(());
     }
     for (key, adjustment) in &left {
         tx.insert_adjustment(parent.id, key, adjustment, now)?;

@@ -351,7 +351,7 @@ pub fn cancel(
             MoveWith::outcome(json!({ "cancelled_by": by, "reason": reason })),
         )?;
         // A refund's books' side cancelled is entered by hand: kept as adjustments.
-        super::follow_up::fell_through(tx, &action, now)?;
+        super::follow_up::fell_through(tx, &action, super::follow_up::Ended::NotMade, now)?;
         tx.append_audit(
             now,
             by,

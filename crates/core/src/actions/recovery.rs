@@ -93,33 +93,47 @@ pub async fn recover(
     )
     .await?;
     // A duplicate's void is made when its reversal settles: a second pass takes it.
+    // Each is tried once a run, whatever becomes of the others.
+    let mut tried = std::collections::HashSet::new();
     for _ in 0..2 {
-        let waiting = store.read(super::follow_up::all_waiting)?;
+        let waiting: Vec<ActionRow> = store
+            .read(super::follow_up::all_waiting)?
+            .into_iter()
+            .filter(|a| tried.insert(a.id))
+            .collect();
         if waiting.is_empty() {
             break;
         }
         for action in waiting {
-            report.examined += 1;
             let ended = match Box::pin(super::execute::execute(
                 store, client, action.id, "recovery", now,
             ))
             .await
             {
                 Ok(done) => done.action,
+                Err(ActionError::AlreadyInProgress { .. }) => {
+                    report.in_flight += 1;
+                    continue;
+                }
                 // The books could not be asked: it waits, approved, for the next run.
+                Err(ActionError::BooksUnavailable(_) | ActionError::GatewayUnavailable(_)) => {
+                    report.examined += 1;
+                    report.still_unknown += 1;
+                    report.actions.push(current(store, action.id)?);
+                    continue;
+                }
                 Err(_) => current(store, action.id)?,
             };
+            report.examined += 1;
             match ended.state {
                 ActionState::Succeeded => report.succeeded += 1,
                 ActionState::Failed | ActionState::Cancelled => report.failed += 1,
-                ActionState::NeedsReview => report.needs_review += 1,
+                // Still approved after a refusal no run can change (a period closed here
+                // since): a person decides.
+                ActionState::NeedsReview | ActionState::Approved => report.needs_review += 1,
                 _ => report.still_unknown += 1,
             }
-            let waits = ended.state == ActionState::Approved;
             report.actions.push(ended);
-            if waits {
-                return Ok(report);
-            }
         }
     }
     Ok(report)

@@ -37,6 +37,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::execute::{Executed, crash_point, guard_refused, journal_sending};
+use super::follow_up::Ended;
 use super::recovery::REPLAY_WINDOW_SECONDS;
 use super::{ActionError, ActionState, Plan};
 use crate::accounting_sync::{AccountingError, System, connected_system};
@@ -217,6 +218,10 @@ struct Prepared {
 
 enum Guarded {
     Refused(String),
+    /// Refused because the books already show what the fix would do (the payment already
+    /// voided or deleted, the invoice already void, a payment or refund for the charge
+    /// already there): nothing of it is left to enter by hand.
+    Done(String),
     Unavailable(AccountingError),
 }
 
@@ -444,7 +449,19 @@ pub(crate) async fn execute(
         .map_err(ActionError::BooksUnavailable)?;
     let prepared = match side.guard(store, adjustment, &action.idempotency_key).await {
         Ok(prepared) => prepared,
-        Err(Guarded::Refused(reason)) => return Err(guard_refused(store, id, by, reason, now)?),
+        Err(Guarded::Refused(reason)) => {
+            return Err(guard_refused(store, id, by, reason, Ended::NotMade, now)?);
+        }
+        Err(Guarded::Done(reason)) => {
+            return Err(guard_refused(
+                store,
+                id,
+                by,
+                reason,
+                Ended::AlreadyThere,
+                now,
+            )?);
+        }
         Err(Guarded::Unavailable(e)) => return Err(ActionError::BooksUnavailable(e)),
     };
 
@@ -492,9 +509,9 @@ pub(crate) async fn dry_run(
             "idempotency_key": action.idempotency_key,
             "body": prepared.body,
         })),
-        Err(Guarded::Refused(reason)) => Err(ActionError::Refused(format!(
-            "the guard would refuse: {reason}"
-        ))),
+        Err(Guarded::Refused(reason) | Guarded::Done(reason)) => Err(ActionError::Refused(
+            format!("the guard would refuse: {reason}"),
+        )),
         Err(Guarded::Unavailable(e)) => Err(ActionError::BooksUnavailable(e)),
     }
 }
@@ -692,7 +709,7 @@ fn move_with_message(
             if to == ActionState::Failed
                 && let Some(action) = tx.action(id)?
             {
-                super::follow_up::fell_through(tx, &action, now)?;
+                super::follow_up::fell_through(tx, &action, Ended::NotMade, now)?;
             }
             tx.append_audit(
                 now,
@@ -805,7 +822,7 @@ async fn replay(
         // (a payment entered by hand since, a lock date moved, goes to a person).
         match side.guard(store, p.adjustment, key).await {
             Ok(_) => {}
-            Err(Guarded::Refused(reason)) => {
+            Err(Guarded::Refused(reason) | Guarded::Done(reason)) => {
                 let why = match &p.made {
                     Some(made) => format!(
                         "only the first of its two writes was found in {} ({}), and making the second is no longer right: {reason}",

@@ -224,14 +224,14 @@ impl Qbo {
         let row = match self.read(store, "Payment", payment).await {
             Ok(row) => row,
             Err(AccountingError::Qbo(e)) if e.fault_code() == Some("610") => {
-                return Err(Guarded::Refused(format!(
+                return Err(Guarded::Done(format!(
                     "QuickBooks no longer has payment {payment} (it was deleted there); sync the books and reconcile again"
                 )));
             }
             Err(e) => return Err(e.into()),
         };
         if is_voided(&row) {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "payment {payment} is already voided in QuickBooks; sync the books and reconcile again"
             )));
         }
@@ -330,14 +330,19 @@ impl Qbo {
     fn voidable(&self, number: &str, row: &Value, being_undone: Money) -> Result<(), Guarded> {
         let invoice = mapping::invoice(&self.company, row).map_err(AccountingError::from)?;
         if invoice.status == InvoiceStatus::Void {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "invoice {number} is already void in QuickBooks; sync the books and reconcile again"
             )));
         }
         let paid = invoice
             .stated_paid
             .unwrap_or_else(|| Money::zero(being_undone.currency()));
-        if paid != being_undone {
+        let only_that = if being_undone.is_zero() {
+            paid.is_zero()
+        } else {
+            paid == being_undone
+        };
+        if !only_that {
             return Err(Guarded::Refused(format!(
                 "invoice {number} has {paid} paid or credited in QuickBooks{}: voiding it would leave that money as the customer's credit; void or delete its payments there first, then sync the books and reconcile again",
                 if being_undone.is_zero() {
@@ -400,7 +405,7 @@ impl Qbo {
         if let Some(charge) = adjustment.gateway_id.as_deref()
             && let Some(held) = self.payment_for_charge(store, &customer, charge).await?
         {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "QuickBooks already holds payment {held} for charge {charge}; sync the books and reconcile again"
             )));
         }
@@ -515,7 +520,7 @@ impl Qbo {
         }
         let customer = customer_of(&row, &invoice_id)?;
         if let Some(held) = self.unseen_refund_for(store, &customer, charge).await? {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "QuickBooks holds refund receipt {held} for charge {charge}, recorded there since the last sync; sync the books and reconcile again"
             )));
         }
@@ -732,7 +737,7 @@ impl Qbo {
             return match self.invoice_there(store, number, "void").await {
                 Ok((_, row)) if self.invoice_void(&row) => Found::Done(row),
                 Ok(_) => Found::NotDone,
-                Err(Guarded::Refused(why)) => Found::Review(why),
+                Err(Guarded::Refused(why) | Guarded::Done(why)) => Found::Review(why),
                 Err(Guarded::Unavailable(_)) => Found::Unavailable,
             };
         }

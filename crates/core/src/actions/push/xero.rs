@@ -263,6 +263,10 @@ impl Xero {
         let lists: &[&str] = match Target::of(adjustment) {
             Some(Target::RecordRefund { .. }) => &["CreditNotes", "Payments"],
             Some(Target::VoidInvoice) => &["Invoices"],
+            // A duplicate's payment goes only if its invoice's void can follow.
+            Some(Target::DeletePayment(_)) if crate::actions::follow_up::then_voids(key) => {
+                &["Payments", "Invoices"]
+            }
             _ => &["Payments"],
         };
         self.session.refuse_unless_writable(lists)?;
@@ -376,7 +380,7 @@ impl Xero {
         if let Some(charge) = adjustment.gateway_id.as_deref()
             && let Some(held) = self.payment_for_charge(store, charge).await?
         {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "Xero already holds payment {held} for charge {charge}; sync the books and reconcile again"
             )));
         }
@@ -469,7 +473,7 @@ impl Xero {
             )));
         };
         if let Some(held) = self.unseen_refund_for(store, charge).await? {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "Xero holds refund {held} for charge {charge}, recorded there since the last sync; sync the books and reconcile again"
             )));
         }
@@ -563,14 +567,14 @@ impl Xero {
         let row = match self.one(store, "Payments", payment).await {
             Ok(row) => row,
             Err(AccountingError::Xero(e)) if e.is_definite() => {
-                return Err(Guarded::Refused(format!(
+                return Err(Guarded::Done(format!(
                     "Xero no longer has payment {payment} ({e}); sync the books and reconcile again"
                 )));
             }
             Err(e) => return Err(e.into()),
         };
         if row["Status"] == "DELETED" {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "payment {payment} is already deleted in Xero; sync the books and reconcile again"
             )));
         }
@@ -640,7 +644,7 @@ impl Xero {
     fn voidable(&self, number: &str, row: &Value, being_undone: Money) -> Result<(), Guarded> {
         let status = row["Status"].as_str().unwrap_or_default();
         if status == "VOIDED" {
-            return Err(Guarded::Refused(format!(
+            return Err(Guarded::Done(format!(
                 "invoice {number} is already void in Xero; sync the books and reconcile again"
             )));
         }
@@ -898,7 +902,7 @@ impl Xero {
             return match self.invoice_there(store, number, "void").await {
                 Ok((_, row)) if row["Status"] == "VOIDED" => Found::Done(row),
                 Ok(_) => Found::NotDone,
-                Err(Guarded::Refused(why)) => Found::Review(why),
+                Err(Guarded::Refused(why) | Guarded::Done(why)) => Found::Review(why),
                 Err(Guarded::Unavailable(_)) => Found::Unavailable,
             };
         }
