@@ -860,6 +860,20 @@ fn a_duplicate_invoice_paid_twice_is_refunded_and_undone_in_quickbooks_once() {
         "{done}"
     );
     d.assert_undone_once(true);
+    // The Actions screen names the refund each step is the books' side of.
+    let views = chargeguard::api::actions_list(&api).unwrap();
+    let parent = d.action as u32;
+    let steps: Vec<_> = views.iter().filter(|v| v.id != parent).collect();
+    assert_eq!(steps.len(), 2, "{views:?}");
+    assert!(
+        steps.iter().all(|v| v.follow_up_of == Some(parent)),
+        "{steps:?}"
+    );
+    assert!(
+        views
+            .iter()
+            .any(|v| v.id == parent && v.follow_up_of.is_none())
+    );
     let again = harness::ok(&d.world.cli(&["execute", &d.action.to_string()]));
     assert!(again.contains("nothing was sent again"), "{again}");
     d.assert_undone_once(true);

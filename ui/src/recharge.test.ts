@@ -37,6 +37,7 @@ function check(outcomes: GuardCheck["outcome"][], open = false): RechargeCheck {
           gateway_object_id: null,
           destination: "Stripe",
           object_link: null,
+          follow_up_of: null,
           approvals_needed: 1,
           threshold: null,
         }

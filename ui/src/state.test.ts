@@ -38,6 +38,7 @@ function action(state: ActionView["state"], words = "words"): ActionView {
     gateway_object_id: null,
     destination: "Stripe",
     object_link: null,
+    follow_up_of: null,
     approvals_needed: 1,
     threshold: null,
   };

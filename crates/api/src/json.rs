@@ -372,6 +372,9 @@ pub struct ActionView {
     pub destination: String,
     /// The made object's page in the accounting system's own web app, when it has one.
     pub object_link: Option<String>,
+    /// For a refund's or re-charge's books' side (approved with it, pushed after it): that
+    /// refund's or re-charge's action.
+    pub follow_up_of: Option<u32>,
     /// Different approvers it takes: 2 above its currency's threshold, else 1.
     pub approvals_needed: u32,
     /// Its currency's threshold (none for a ledger fix, which one approver signs).

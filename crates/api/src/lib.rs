@@ -293,6 +293,7 @@ fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> 
     let (state, words) = state_out(a.state);
     let description = a.plan.describe();
     let written = actions::destination(tx, &a.plan, a.gateway_object_id.as_deref())?;
+    let follow_up_of = actions::follow_up_of(tx, a)?;
     Ok(ActionView {
         id: id32(a.id),
         kind: a.kind.to_string(),
@@ -311,6 +312,7 @@ fn action_view(tx: &StoreTx<'_>, a: &ActionRow) -> Result<ActionView, ApiError> 
         gateway_object_id: a.gateway_object_id.clone(),
         destination: written.words,
         object_link: written.link,
+        follow_up_of: follow_up_of.map(id32),
         approvals_needed: rule.map_or(1, |r| count32(r.needed as u64)),
         threshold: rule.map(|r| settings::ThresholdView::from_core(r.threshold)),
     })

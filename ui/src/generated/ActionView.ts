@@ -38,6 +38,11 @@ destination: string,
  */
 object_link: string | null, 
 /**
+ * For a refund's or re-charge's books' side (approved with it, pushed after it): that
+ * refund's or re-charge's action.
+ */
+follow_up_of: number | null, 
+/**
  * Different approvers it takes: 2 above its currency's threshold, else 1.
  */
 approvals_needed: number, 

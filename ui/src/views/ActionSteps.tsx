@@ -139,6 +139,9 @@ export function ActionSummary({ action }: { action: ActionView }) {
     <p className="action-summary" data-testid="action-state" data-state={action.state}>
       Action #{action.id}: <span className={`state state-${action.state}`}>{STATE_LABEL[action.state]}</span>{" "}
       — {action.state_words}
+      {action.follow_up_of !== null && (
+        <span data-testid="action-follow-up-of"> · the books' side of action #{action.follow_up_of}</span>
+      )}
       {action.approvers.length > 0 && ` · approved by ${action.approvers.join(", ")}`}
       {action.gateway_object_id && (
         <>

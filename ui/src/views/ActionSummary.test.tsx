@@ -5,7 +5,7 @@ import { ActionSummary } from "./ActionSteps";
 
 afterEach(cleanup);
 
-function pushed(link: string | null): ActionView {
+function pushed(link: string | null, followUpOf: number | null = null): ActionView {
   return {
     id: 3,
     kind: "ledger_fix",
@@ -24,6 +24,7 @@ function pushed(link: string | null): ActionView {
     gateway_object_id: "quickbooks:payment:143",
     destination: "QuickBooks company 4620816365",
     object_link: link,
+    follow_up_of: followUpOf,
     approvals_needed: 1,
     threshold: null,
   };
@@ -36,6 +37,16 @@ describe("An action's summary", () => {
     const link = screen.getByTestId("action-object-link") as HTMLAnchorElement;
     expect(link.href).toBe("https://app.qbo.intuit.com/app/recvpayment?txnId=143");
     expect(link.textContent).toBe("quickbooks:payment:143");
+  });
+
+  it("names the refund whose books' side a pushed fix is", () => {
+    render(<ActionSummary action={pushed(null, 2)} />);
+    expect(screen.getByTestId("action-follow-up-of").textContent).toContain("books' side of action #2");
+  });
+
+  it("says nothing of a refund for a fix proposed on its own", () => {
+    render(<ActionSummary action={pushed(null)} />);
+    expect(screen.queryByTestId("action-follow-up-of")).toBeNull();
   });
 
   it("shows the object without a link where the system has no page for it", () => {

@@ -349,6 +349,15 @@ pub(super) fn of_parent(
     Ok(all)
 }
 
+/// The refund or re-charge whose books' side `action` is, by id: what the screens show
+/// beside it.
+pub fn follow_up_of(
+    tx: &StoreTx<'_>,
+    action: &ActionRow,
+) -> Result<Option<i64>, crate::store::StoreError> {
+    Ok(parent_of(tx, action)?.map(|p| p.id))
+}
+
 /// Whether `action` is a gateway action's follow-up (its books' side).
 pub(super) fn is_follow_up(
     tx: &StoreTx<'_>,

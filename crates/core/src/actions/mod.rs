@@ -20,6 +20,7 @@ mod threshold;
 
 pub use chargeguard_domain::{ActionKind, ActionState};
 pub use execute::{Executed, dry_run, execute};
+pub use follow_up::follow_up_of;
 pub use journal::{
     Approval, ApprovalRule, approval_rule, approvals_needed, approve, cancel, dismiss,
     propose_for_finding, propose_recharge,
