@@ -168,6 +168,14 @@ impl Books {
             .filter_map(|a| a.adjustment.gateway_id.clone())
             .collect();
         read.resolve(tx, &gateway_ids)?;
+        // A recorded refund is held to what its charge gave back: its refunds, all time.
+        let adjusted: BTreeSet<String> = read
+            .charges
+            .iter()
+            .filter(|c| gateway_ids.contains(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        read.refunds_of(tx, &adjusted)?;
         read.sort();
 
         let unsettled: BTreeSet<String> =

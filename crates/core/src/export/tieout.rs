@@ -382,11 +382,32 @@ pub fn refund_counts(status: RefundStatus) -> bool {
     !matches!(status, RefundStatus::Failed | RefundStatus::Canceled)
 }
 
+/// What a charge gave back over all time, as reconciliation reads it once its refunds and
+/// chargebacks are on it: its refund objects that count and the chargebacks holding its
+/// money (a won one's reversal cancels its withdrawal).
+fn given_back_by(rows: &Rows<'_>, charge: &Charge) -> i64 {
+    let refunds_total: i64 = rows
+        .refunds
+        .iter()
+        .filter(|r| r.charge_id == charge.id && refund_counts(r.status))
+        .map(|r| r.amount.minor())
+        .sum();
+    let held: i64 = -rows
+        .chargebacks
+        .iter()
+        .filter(|m| m.charge_id == charge.id && m.amount.currency() == charge.amount.currency())
+        .map(|m| m.amount.minor())
+        .sum::<i64>();
+    crate::reconcile::adjustments::given_back(charge, refunds_total, held)
+}
+
 /// Each adjustment's effect on the ledger net, mirroring `reconcile::adjustments::apply`:
 /// a recorded payment adds (unless the ledger already records that gateway id on that
-/// invoice), a recorded refund takes away, a reversal takes the payment out, a
-/// correction moves it to its new amount, a void moves no money.
+/// invoice), a recorded refund takes away (no more than its charge gave back that the
+/// ledger does not already record), a reversal takes the payment out, a correction moves
+/// it to its new amount, a void moves no money.
 fn adjustment_effects(rows: &Rows<'_>) -> Vec<i64> {
+    let mut refunds_taken = crate::reconcile::adjustments::RefundsTaken::default();
     let mut current: HashMap<&str, (LedgerKind, i64, bool)> = rows
         .ledger
         .iter()
@@ -411,7 +432,14 @@ fn adjustment_effects(rows: &Rows<'_>) -> Vec<i64> {
                     });
                     if known { 0 } else { adj.amount.minor() }
                 }
-                AdjustmentKind::RecordRefund => -adj.amount.minor(),
+                AdjustmentKind::RecordRefund => -crate::reconcile::adjustments::refund_taken(
+                    rows.charges,
+                    rows.refunds,
+                    rows.ledger,
+                    adj,
+                    |c| given_back_by(rows, c),
+                    &mut refunds_taken,
+                ),
                 AdjustmentKind::ReversePayment => {
                     match adj.payment_id.as_deref().and_then(|p| current.get_mut(p)) {
                         Some((kind, amount, live @ true)) => {

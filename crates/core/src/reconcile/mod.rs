@@ -195,10 +195,7 @@ pub fn books_in(tx: &StoreTx<'_>) -> Result<Books, ReconcileError> {
         chargebacks: Vec::new(),
     };
     let adjustments = tx.adjustments()?;
-    Ok(with_chargebacks(
-        with_adjustments(books, &adjustments),
-        chargebacks(tx)?,
-    ))
+    Ok(with_adjustments(books, &adjustments, chargebacks(tx)?))
 }
 
 /// The disputes holding a charge's money (an undecided chargeback, or a lost one), a few
@@ -239,11 +236,17 @@ fn chargebacks_seen(chargebacks: &[crate::records::Dispute]) -> String {
 
 const CHARGEBACKS_SEEN: &str = "reconcile.chargebacks_seen";
 
-/// The stored rows as reconciliation sees them: the gateway's refunds brought onto their
-/// charges and Chargeguard's ledger fixes applied on top.
-fn with_adjustments(mut books: Books, adjustments: &[crate::store::StoredAdjustment]) -> Books {
+/// The stored rows as reconciliation sees them: the gateway's refunds and then its
+/// chargebacks brought onto their charges, and Chargeguard's ledger fixes applied on top
+/// (a recorded refund is held to what its charge gave back).
+fn with_adjustments(
+    mut books: Books,
+    adjustments: &[crate::store::StoredAdjustment],
+    chargebacks: Vec<crate::records::Dispute>,
+) -> Books {
     books.ledger.reserve(adjustments.len());
     adjustments::refunds_onto_charges(&mut books);
+    let mut books = with_chargebacks(books, chargebacks);
     adjustments::apply(&mut books, adjustments);
     books
 }
@@ -287,10 +290,7 @@ pub fn books_about(
         coverage: tx.charge_coverage()?,
         chargebacks: Vec::new(),
     };
-    Ok(with_chargebacks(
-        with_adjustments(books, &adjustments),
-        chargebacks(tx)?,
-    ))
+    Ok(with_adjustments(books, &adjustments, chargebacks(tx)?))
 }
 
 /// What the bank rules read ([`deposits`]): the gateway's payouts, every bank line, what
@@ -346,7 +346,7 @@ fn with_bank_findings(
 /// The version of the rules above. A store notes changes for the rules it was last wholly
 /// reconciled under; when this moves (a rule changed), the next run is whole, so no
 /// finding is left as older rules decided it. Bump it with any change to what a rule finds.
-pub const RULES_VERSION: i64 = 3;
+pub const RULES_VERSION: i64 = 4;
 
 /// The windows of the guesses, for the store's walk of what changed rows reach.
 fn scope_windows() -> ScopeWindows {
@@ -381,7 +381,7 @@ pub fn run(store: &mut Store, now: Timestamp) -> Result<ReconcileSummary, Reconc
             coverage: tx.charge_coverage()?,
             chargebacks: Vec::new(),
         };
-        let books = with_chargebacks(with_adjustments(books, &tx.adjustments_in_scope()?), held);
+        let books = with_adjustments(books, &tx.adjustments_in_scope()?, held);
         let mut reconciliation = reconcile(&books);
         with_bank_findings(tx, &mut reconciliation)?;
         // The bank's findings are reconciled whole on every run (a few payouts a month),

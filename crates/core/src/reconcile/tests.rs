@@ -614,3 +614,54 @@ fn the_summary_prints_open_findings_by_kind_name() {
     assert_eq!(json["open_by_kind"]["double_charge"], 2);
     assert_eq!(json["open_by_kind"]["orphan_charge"], 0);
 }
+
+/// A refund kept by hand as Chargeguard's adjustment, later entered in the books and synced,
+/// counts once: the ledger's refunds of a charge never pass what the gateway gave back.
+/// A second refund of the same charge the ledger lacks is still recorded whole.
+#[rstest]
+#[case::entered_since(vec![ledger_refund("R1", "INV-1", 5_000, "ch_1")], 5_000)]
+#[case::one_refund_of_two_entered(vec![ledger_refund("R1", "INV-1", 3_000, "re_1")], 5_000)]
+#[case::not_entered(vec![], 5_000)]
+fn a_refund_recorded_by_hand_and_in_the_books_counts_once(
+    #[case] entered: Vec<LedgerEntry>,
+    #[case] refunded_in_the_ledger: i64,
+) {
+    use crate::store::{Adjustment, AdjustmentKind, StoredAdjustment};
+    let mut charge = ch_ref("ch_1", 10_000, 0, "INV-1");
+    charge.amount_refunded = usd(5_000);
+    let mut ledger = vec![pay("P1", "INV-1", 10_000, Some("ch_1"))];
+    ledger.extend(entered);
+    let mut b = books(vec![inv("INV-1", 10_000)], ledger, vec![charge]);
+    b.refunds = vec![
+        gateway_refund("re_1", "ch_1", 3_000),
+        gateway_refund("re_2", "ch_1", 2_000),
+    ];
+    let kept = |key: &str, minor: i64| StoredAdjustment {
+        id: 1,
+        action_id: 1,
+        idempotency_key: key.into(),
+        adjustment: Adjustment {
+            kind: AdjustmentKind::RecordRefund,
+            invoice_number: "INV-1".into(),
+            payment_id: None,
+            gateway_id: Some("ch_1".into()),
+            amount: usd(minor),
+            effective_at: minutes(70).as_second(),
+        },
+        created_at: minutes(70).as_second(),
+    };
+    // What the ledger lacked when each was kept: re_1 (3,000), then re_2 (2,000).
+    adjustments::apply(&mut b, &[kept("k1", 3_000), kept("k2", 2_000)]);
+    let refunds: i64 = b
+        .ledger
+        .iter()
+        .filter(|e| e.kind == LedgerKind::Refund)
+        .map(|e| e.amount.minor())
+        .sum();
+    assert_eq!(refunds, refunded_in_the_ledger, "{:#?}", b.ledger);
+    assert!(
+        reconcile(&b).findings.is_empty(),
+        "{:#?}",
+        reconcile(&b).findings
+    );
+}
