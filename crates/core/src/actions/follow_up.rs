@@ -92,8 +92,18 @@ pub(super) fn record(
         && steps.iter().all(|(_, a)| pushes_to(tx, a, &current.words))
     {
         let (key, first) = &steps[0];
-        insert_approved(tx, parent, &parent.approvers, key, first, current, by, now)?;
-        return Ok(Some(format!("its books' side goes to {}", current.words)));
+        if made(insert_approved(
+            tx,
+            parent,
+            &parent.approvers,
+            key,
+            first,
+            current,
+            by,
+            now,
+        ))? {
+            return Ok(Some(format!("its books' side goes to {}", current.words)));
+        }
     }
     for (key, adjustment) in &wanted {
         tx.insert_adjustment(parent.id, key, adjustment, now)?;
@@ -280,7 +290,7 @@ pub(super) fn next(
         return Ok(());
     };
     let void = void_of(adjustment);
-    insert_approved(
+    if !made(insert_approved(
         tx,
         &parent,
         &done.approvers,
@@ -289,8 +299,22 @@ pub(super) fn next(
         &place,
         by,
         now,
-    )?;
+    ))? {
+        tx.insert_adjustment(parent.id, &void_key, &void, now)?;
+    }
     Ok(())
+}
+
+/// Whether a follow-up action was made. Another open action holding its invoice or charge
+/// (none can: its refund held both until this transaction) keeps the step by hand rather
+/// than failing the transaction that records a refund Stripe made; the refused insert
+/// wrote nothing.
+fn made(inserted: Result<i64, ActionError>) -> Result<bool, ActionError> {
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(ActionError::Store(crate::store::StoreError::TargetBusy(_))) => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 /// What the approval of action `id` kept as `field`: where its approvers were shown a

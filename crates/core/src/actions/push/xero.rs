@@ -784,59 +784,50 @@ impl Xero {
     pub(super) fn effect(
         &self,
         adjustment: &Adjustment,
-        payment: &Value,
+        answer: &Value,
         key: &str,
         journaled: &str,
     ) -> Effect {
-        if Target::of(adjustment) == Some(Target::VoidInvoice) {
-            let invoice = payment;
-            let object = invoice["InvoiceID"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+        let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
+        let id_field = match target {
+            Target::VoidInvoice => "InvoiceID",
+            _ => "PaymentID",
+        };
+        let object = answer[id_field].as_str().unwrap_or_default().to_string();
+        let deleted = answer["Status"] == "DELETED";
+        let (done, ours) = match target {
             // The guard saw it approved: void now is this action's void (the invoice the
             // journaled request names, by its id: a number may be stored renamed).
-            let named = serde_json::from_str::<Value>(journaled).is_ok_and(|j| {
-                j["Invoices"][0]["InvoiceID"]
-                    .as_str()
-                    .is_some_and(|id| !id.is_empty() && id.eq_ignore_ascii_case(&object))
-            });
-            return Effect {
-                object_id: format!("xero:invoice:{object}"),
-                object,
-                entity: "Invoice",
-                noun: "invoice",
-                done: "voided",
-                ours: named && invoice["Status"] == "VOIDED",
-            };
-        }
-        let object = payment["PaymentID"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        let deleted = payment["Status"] == "DELETED";
-        let target = Target::of(adjustment).unwrap_or(Target::RecordPayment);
-        let (done, ours) = match target {
+            Target::VoidInvoice => {
+                let named = serde_json::from_str::<Value>(journaled).is_ok_and(|j| {
+                    j["Invoices"][0]["InvoiceID"]
+                        .as_str()
+                        .is_some_and(|id| !id.is_empty() && id.eq_ignore_ascii_case(&object))
+                });
+                ("voided", named && answer["Status"] == "VOIDED")
+            }
             Target::DeletePayment(deleting) => {
                 ("deleted", object.eq_ignore_ascii_case(deleting) && deleted)
             }
             Target::RecordRefund { .. } => (
                 "recorded",
-                carries_key(payment, key) && is_refund(payment) && !deleted,
+                carries_key(answer, key) && is_refund(answer) && !deleted,
             ),
-            Target::RecordPayment | Target::VoidInvoice => (
+            Target::RecordPayment => (
                 "recorded",
-                carries_key(payment, key) && !is_refund(payment) && !deleted,
+                carries_key(answer, key) && !is_refund(answer) && !deleted,
             ),
         };
+        let (kind, entity, noun) = match target {
+            Target::VoidInvoice => ("invoice", "Invoice", "invoice"),
+            Target::RecordRefund { .. } => ("payment", "Payment", "refund"),
+            _ => ("payment", "Payment", "payment"),
+        };
         Effect {
-            object_id: format!("xero:payment:{object}"),
+            object_id: format!("xero:{kind}:{object}"),
             object,
-            entity: "Payment",
-            noun: match target {
-                Target::RecordRefund { .. } => "refund",
-                _ => "payment",
-            },
+            entity,
+            noun,
             done,
             ours,
         }
