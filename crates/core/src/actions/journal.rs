@@ -77,7 +77,7 @@ pub fn propose_recharge(
         })?;
         let plan = Plan::Recharge {
             invoice_number: invoice_number.to_string(),
-            customer: invoice.customer_id.clone(),
+            customer: super::recharge::gateway_customer(&books, invoice),
             amount: owed,
             attempt,
         };

@@ -54,6 +54,22 @@ pub(crate) fn owed_in_ledger(books: &Books, invoice_number: &str) -> Result<Mone
     owed_on(invoice, plan::ledger_paid(books, invoice_number))
 }
 
+/// The gateway customer to charge for `invoice`: the one customer its own charges (its
+/// attempts) were made to, else the invoice's customer. An accounting system names its own
+/// customer (a Xero contact, a QuickBooks customer id), not the gateway's; the attempts
+/// name the gateway's. Attempts to two customers leave the invoice's: no guess.
+pub(crate) fn gateway_customer(books: &Books, invoice: &Invoice) -> String {
+    let mut customers = books
+        .charges
+        .iter()
+        .filter(|c| c.invoice_ref.as_deref() == Some(invoice.number.as_str()))
+        .filter_map(|c| c.customer.as_deref());
+    match customers.next() {
+        Some(first) if customers.all(|c| c == first) => first.to_string(),
+        _ => invoice.customer_id.clone(),
+    }
+}
+
 /// [`owed_in_ledger`] of an invoice whose ledger says `paid` (minor units).
 fn owed_on(invoice: &Invoice, paid: i64) -> Result<Money, String> {
     let number = &invoice.number;
@@ -326,6 +342,7 @@ pub async fn check_recharge(
         .find(|i| i.number == invoice_number)
         .cloned()
         .ok_or_else(|| ActionError::InvoiceNotFound(invoice_number.to_string()))?;
+    let customer = gateway_customer(&books, &invoice);
     let mut checks = Vec::new();
 
     let owed = owed_in_ledger(&books, invoice_number);
@@ -346,7 +363,7 @@ pub async fn check_recharge(
     });
 
     checks.push(
-        match execute::paid_at_gateway(client, &books, invoice_number, &invoice.customer_id).await
+        match execute::paid_at_gateway(client, &books, invoice_number, &customer).await
         {
             Ok(None) => check(
                 RechargeGuard::NoSucceededCharge,
@@ -388,27 +405,19 @@ pub async fn check_recharge(
         ),
     });
 
-    checks.push(
-        match execute::saved_card(client, &invoice.customer_id).await {
-            Ok(Some(_)) => check(
-                RechargeGuard::CardOnFile,
-                GuardOutcome::Passed,
-                format!(
-                    "customer {} has a saved card at the gateway",
-                    invoice.customer_id
-                ),
-            ),
-            Ok(None) => check(
-                RechargeGuard::CardOnFile,
-                GuardOutcome::Refused,
-                format!(
-                    "customer {} has no saved card at the gateway; ask them to add one",
-                    invoice.customer_id
-                ),
-            ),
-            Err(e) => unchecked(RechargeGuard::CardOnFile, e),
-        },
-    );
+    checks.push(match execute::saved_card(client, &customer).await {
+        Ok(Some(_)) => check(
+            RechargeGuard::CardOnFile,
+            GuardOutcome::Passed,
+            format!("customer {customer} has a saved card at the gateway"),
+        ),
+        Ok(None) => check(
+            RechargeGuard::CardOnFile,
+            GuardOutcome::Refused,
+            format!("customer {customer} has no saved card at the gateway; ask them to add one"),
+        ),
+        Err(e) => unchecked(RechargeGuard::CardOnFile, e),
+    });
 
     Ok(RechargeChecks {
         invoice,
@@ -525,6 +534,21 @@ mod tests {
             coverage: vec![],
             chargebacks: vec![],
         }
+    }
+
+    #[test]
+    fn a_recharge_charges_the_customer_the_attempts_were_made_to_not_the_books_contact() {
+        let mut books = books();
+        // Synced from Xero: the invoice names Xero's contact, the attempts Stripe's customer.
+        books.invoices[0].customer_id = "a3675fc4-f8dd-4f03-ba5b-f1870566bcd7".into();
+        let open = books.invoices[0].clone();
+        assert_eq!(gateway_customer(&books, &open), "cus_1");
+        // Attempts to two customers: no guess, the invoice's own.
+        books.charges[1].customer = Some("cus_2".into());
+        assert_eq!(gateway_customer(&books, &open), open.customer_id);
+        // No attempt names a customer: the invoice's own.
+        let void = books.invoices[3].clone();
+        assert_eq!(gateway_customer(&books, &void), "cus_1");
     }
 
     #[test]
