@@ -600,14 +600,16 @@ impl Books {
         self.payment(&inv, c, "payment", amount, issued + 50, Some(&ghost))?;
         self.plant("missing_charge", Some(&inv), &[&ghost], amount, c, "exact");
 
-        // The ledger recorded another amount than the gateway charged.
+        // The ledger recorded another amount than the gateway charged: one unit less, a
+        // slip of the keyboard (an accounting system takes no payment above what is owed,
+        // so the slip that reaches its books is the short one).
         let c = self.new_customer();
         let (amount, issued) = (self.customers[c].plan, when(self));
         let inv = self.invoice(c, amount, issued, true, None)?;
         let ch = self.new_charge(c, amount, issued + 20, Some(&inv));
         let ch = self.charge(ch)?;
         let step = 10i64.pow(self.customers[c].currency.exponent());
-        self.payment(&inv, c, "payment", amount + step, issued + 25, Some(&ch.id))?;
+        self.payment(&inv, c, "payment", amount - step, issued + 25, Some(&ch.id))?;
         self.plant("amount_mismatch", Some(&inv), &[&ch.id], step, c, "exact");
 
         // Support refunded part of a charge at the gateway; the ledger never heard.
