@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use ts_rs::TS;
 
 use super::{Api, ApiError, ApiErrorCode, now};
-use chargeguard_core::accounting_sync::{System, connecting};
+use chargeguard_core::accounting_sync::{self, System, connecting};
 use chargeguard_core::books::BooksSecret;
 use chargeguard_core::books::redirect::RedirectListener;
 use chargeguard_core::secret::Keyring;
@@ -211,6 +211,16 @@ async fn keyring() -> Result<Keyring, ApiError> {
         .map_err(Into::into)
 }
 
+/// The keyring the store's connection keeps its tokens in.
+async fn keyring_of(api: &Api) -> Result<Keyring, ApiError> {
+    let api = api.clone();
+    tokio::task::spawn_blocking(move || {
+        Ok::<_, ApiError>(accounting_sync::keyring(&mut api.open()?)?)
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("the keyring lookup stopped: {e}")))?
+}
+
 /// Asks for a consent and waits for the browser in the background; answers at once with
 /// its address. Refused with nothing changed when the request could never connect (no
 /// client id, QuickBooks without its secret, a redirect URI that is not loopback, its
@@ -352,7 +362,7 @@ pub fn books_payment_account(
 pub async fn books_disconnect(api: &Api) -> Result<BooksStatus, ApiError> {
     let _changing = CHANGING.lock().await;
     stop_waiting(api).await;
-    let keyring = keyring().await?;
+    let keyring = keyring_of(api).await?;
     let mut store = api.open()?;
     connecting::disconnect(&mut store, &keyring, api.http_timeout, now()).await?;
     drop(store);

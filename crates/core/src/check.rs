@@ -88,7 +88,7 @@ async fn books_step(store: &mut Store, now: jiff::Timestamp) -> Option<BooksStep
             });
         }
     }
-    let synced = match crate::secret::Keyring::open() {
+    let synced = match accounting_sync::keyring(store) {
         Ok(keyring) => {
             accounting_sync::sync(
                 store,
@@ -100,7 +100,7 @@ async fn books_step(store: &mut Store, now: jiff::Timestamp) -> Option<BooksStep
             )
             .await
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(e),
     };
     Some(match synced {
         Ok(report) => BooksStep {

@@ -171,7 +171,24 @@ mod native {
 /// Its calls block (on D-Bus, on the Security framework): from async code, call them inside
 /// `spawn_blocking`.
 pub struct Keyring {
-    store: Arc<native::Store>,
+    /// The platform's store; `None` for [`Keyring::in_memory`].
+    store: Option<Arc<native::Store>>,
+}
+
+/// The accounts of [`Keyring::in_memory`]: their names start with this, so whichever
+/// keyring a caller opened finds them ([`Keyring::for_account`]), and no account the OS
+/// keyring holds can be one.
+const MEMORY_PREFIX: &str = "memory-";
+
+/// What [`Keyring::in_memory`] holds: this process's, gone when it ends.
+static MEMORY: std::sync::LazyLock<std::sync::Mutex<std::collections::BTreeMap<String, String>>> =
+    std::sync::LazyLock::new(Default::default);
+
+fn memory() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<String, String>> {
+    // A panic while holding it left a map, not a torn value: keep using it.
+    MEMORY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl fmt::Debug for Keyring {
@@ -196,28 +213,70 @@ impl Keyring {
                     .into(),
             });
         }
-        Ok(Keyring { store })
+        Ok(Keyring { store: Some(store) })
     }
 
-    fn entry(&self, account: &str) -> Result<keyring_core::Entry, SecretError> {
-        self.store
+    /// A keyring in this process's memory, for what is no secret and need not outlive
+    /// the process: the tokens of the demo's own stand-in books, which any client of the
+    /// loopback stand-in may be granted. Never for a real system's tokens: its accounts
+    /// are named apart ([`Keyring::new_account`]) and only it keeps them.
+    pub fn in_memory() -> Keyring {
+        Keyring { store: None }
+    }
+
+    /// The keyring `account` is kept in: the process's memory for an account made by
+    /// [`Keyring::in_memory`], else the OS keyring.
+    pub fn for_account(account: &str) -> Result<Keyring, SecretError> {
+        if account.starts_with(MEMORY_PREFIX) {
+            Ok(Keyring::in_memory())
+        } else {
+            Keyring::open()
+        }
+    }
+
+    /// A new account name for `what` (a store's connection to a system), in this keyring.
+    pub fn new_account(&self, what: &str) -> String {
+        let prefix = if self.store.is_some() {
+            "store-"
+        } else {
+            MEMORY_PREFIX
+        };
+        format!("{prefix}{:016x}-{what}", rand::random::<u64>())
+    }
+
+    /// Whether `account` is one of this keyring's own (a new connection through it may
+    /// keep using it).
+    pub fn keeps(&self, account: &str) -> bool {
+        account.starts_with(MEMORY_PREFIX) == self.store.is_none()
+    }
+
+    /// The platform's entry for `account`; `None` where the process's memory keeps it.
+    fn entry(&self, account: &str) -> Result<Option<keyring_core::Entry>, SecretError> {
+        if account.starts_with(MEMORY_PREFIX) {
+            return Ok(None);
+        }
+        let Some(store) = &self.store else {
+            // A real account is never kept where it would be lost at exit.
+            return Err(SecretError::Keyring {
+                detail: format!("{account} is not an account of the demo's own keyring"),
+            });
+        };
+        store
             .build(KEYRING_SERVICE, account, None)
+            .map(Some)
             .map_err(classify)
     }
 
     /// Saves (or replaces) the key of `account`.
     pub fn save(&self, account: &str, key: &SecretKey) -> Result<(), SecretError> {
-        self.entry(account)?
-            .set_password(key.expose())
-            .map_err(classify)
+        self.save_text(account, key.expose())
     }
 
     /// The key saved for `account`, if any.
     pub fn load(&self, account: &str) -> Result<Option<SecretKey>, SecretError> {
-        match self.entry(account)?.get_password() {
-            Ok(text) => SecretKey::new(&text).map(Some),
-            Err(keyring_core::Error::NoEntry) => Ok(None),
-            Err(e) => Err(classify(e)),
+        match self.load_text(account)? {
+            Some(text) => SecretKey::new(&text).map(Some),
+            None => Ok(None),
         }
     }
 
@@ -225,12 +284,21 @@ impl Keyring {
     /// accounting systems' tokens and client secret, as one JSON text. The caller keeps
     /// it out of every message.
     pub fn save_text(&self, account: &str, text: &str) -> Result<(), SecretError> {
-        self.entry(account)?.set_password(text).map_err(classify)
+        match self.entry(account)? {
+            Some(entry) => entry.set_password(text).map_err(classify),
+            None => {
+                memory().insert(account.to_string(), text.to_string());
+                Ok(())
+            }
+        }
     }
 
     /// The text [`Keyring::save_text`] kept under `account`, if any.
     pub fn load_text(&self, account: &str) -> Result<Option<String>, SecretError> {
-        match self.entry(account)?.get_password() {
+        let Some(entry) = self.entry(account)? else {
+            return Ok(memory().get(account).cloned());
+        };
+        match entry.get_password() {
             Ok(text) => Ok(Some(text)),
             Err(keyring_core::Error::NoEntry) => Ok(None),
             Err(e) => Err(classify(e)),
@@ -239,7 +307,11 @@ impl Keyring {
 
     /// Removes the key of `account`; removing an absent key is not an error.
     pub fn forget(&self, account: &str) -> Result<(), SecretError> {
-        match self.entry(account)?.delete_credential() {
+        let Some(entry) = self.entry(account)? else {
+            memory().remove(account);
+            return Ok(());
+        };
+        match entry.delete_credential() {
             Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
             Err(e) => Err(classify(e)),
         }
@@ -328,6 +400,28 @@ mod tests {
         if !text.is_empty() {
             assert!(!err.to_string().contains(text));
         }
+    }
+
+    #[test]
+    fn the_memory_keyring_keeps_only_its_own_accounts() {
+        let memory = Keyring::in_memory();
+        let account = memory.new_account("xero");
+        assert!(account.starts_with(MEMORY_PREFIX), "{account}");
+        memory.save_text(&account, "tokens").unwrap();
+        // Found again through whichever keyring its name leads to.
+        let again = Keyring::for_account(&account).unwrap();
+        assert_eq!(
+            again.load_text(&account).unwrap().as_deref(),
+            Some("tokens")
+        );
+        again.forget(&account).unwrap();
+        assert_eq!(memory.load_text(&account).unwrap(), None);
+        // A real account is never kept in memory, where it would be lost at exit.
+        let refused = memory.save_text("store-0123456789abcdef-xero", "tokens");
+        assert!(
+            matches!(refused, Err(SecretError::Keyring { .. })),
+            "{refused:?}"
+        );
     }
 
     #[test]

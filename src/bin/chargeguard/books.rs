@@ -218,7 +218,7 @@ fn connect(ctx: &Ctx, args: ConnectArgs) -> anyhow::Result<ExitCode> {
 
 fn sync(ctx: &Ctx, args: SyncArgs) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let keyring = Keyring::open()?;
+    let keyring = accounting_sync::keyring(&mut store)?;
     let options = BooksSyncOptions {
         page_size: usize::from(args.page_size),
         ..BooksSyncOptions::default()
@@ -277,7 +277,7 @@ fn status(ctx: &Ctx) -> anyhow::Result<ExitCode> {
 
 fn disconnect(ctx: &Ctx) -> anyhow::Result<ExitCode> {
     let mut store = ctx.open_store()?;
-    let keyring = Keyring::open()?;
+    let keyring = accounting_sync::keyring(&mut store)?;
     let was = runtime()?.block_on(connecting::disconnect(
         &mut store,
         &keyring,

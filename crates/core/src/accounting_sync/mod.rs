@@ -379,6 +379,20 @@ pub fn connected_system(store: &mut Store) -> Result<Option<System>, AccountingE
     Ok(None)
 }
 
+/// The keyring the connected system's tokens are kept in: the OS keyring, or the
+/// process's memory for the demo's stand-in (`Keyring::in_memory`). Blocks (D-Bus).
+pub fn keyring(store: &mut Store) -> Result<Keyring, AccountingError> {
+    let account = match connected_system(store)? {
+        Some(System::Quickbooks) => qbo_connection::connection(store)?.map(|c| c.account),
+        Some(System::Xero) => xero_connection::connection(store)?.map(|c| c.account),
+        None => None,
+    };
+    Ok(match account {
+        Some(account) => Keyring::for_account(&account)?,
+        None => Keyring::open()?,
+    })
+}
+
 /// Pulls the connected system's invoices and payments into `store`.
 pub async fn sync(
     store: &mut Store,

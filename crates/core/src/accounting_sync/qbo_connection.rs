@@ -174,8 +174,8 @@ pub async fn connect(
         .await?;
     let account = existing
         .map(|c| c.account)
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| format!("store-{:016x}-quickbooks", rand::random::<u64>()));
+        .filter(|a| !a.is_empty() && keyring.keeps(a))
+        .unwrap_or_else(|| keyring.new_account("quickbooks"));
     kept_of(Some(&app.client_secret), &tokens, now).save(keyring, &account)?;
     let settings = [
         (AUTHORIZE_URL, endpoints.authorize_url.as_str()),

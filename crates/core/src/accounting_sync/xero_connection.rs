@@ -226,8 +226,8 @@ pub async fn connect(
         .await?;
     let account = existing
         .map(|c| c.account)
-        .filter(|a| !a.is_empty())
-        .unwrap_or_else(|| format!("store-{:016x}-xero", rand::random::<u64>()));
+        .filter(|a| !a.is_empty() && keyring.keeps(a))
+        .unwrap_or_else(|| keyring.new_account("xero"));
     kept_of(&tokens, now).save(keyring, &account)?;
     let settings = [
         (AUTHORIZE_URL, endpoints.authorize_url.as_str()),

@@ -123,7 +123,7 @@ impl Qbo {
         timeout: Duration,
         now: jiff::Timestamp,
     ) -> Result<Qbo, AccountingError> {
-        let keyring = Keyring::open()?;
+        let keyring = crate::accounting_sync::keyring(store)?;
         let mut session = Session::open(store, &keyring, timeout, now).await?;
         let preferences = Caller {
             session: &mut session,

@@ -142,7 +142,7 @@ impl Xero {
         timeout: Duration,
         now: jiff::Timestamp,
     ) -> Result<Xero, AccountingError> {
-        let keyring = Keyring::open()?;
+        let keyring = crate::accounting_sync::keyring(store)?;
         let mut session = XeroSession::open(store, &keyring, timeout, now).await?;
         let org = Caller {
             session: &mut session,
