@@ -6,6 +6,7 @@
 mod api_support;
 
 mod closing;
+mod demo_books;
 mod import;
 mod morning;
 mod recharge;

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use chargeguard::api::Api;
 use chargeguard::people::{self, Role};
-use chargeguard::sandbox::{self, RunningSandbox, SandboxConfig};
+use chargeguard::sandbox::RunningSandbox;
 use chargeguard::store::Store;
 use serde_json::Value;
 use tempfile::TempDir;
 
 #[path = "../harness/mod.rs"]
-mod harness;
+pub mod harness;
 pub const APPROVER: &str = "alice";
 pub const PASSPHRASE: &str = "correct horse battery";
 
@@ -64,24 +64,13 @@ pub fn demo() -> Demo {
 }
 
 impl Demo {
-    /// Starts the demo's sandbox and points the store at it, as `ui-server` does.
+    /// Starts the demo's sandbox and points the store at it (its gateway and its books in
+    /// the Xero stand-in), as `ui-server` does.
     pub async fn connect(&self) -> (Api, RunningSandbox) {
-        let running = sandbox::start(SandboxConfig::new(&self.sandbox_state))
+        let api = Api::new(&self.db).with_http_timeout(Duration::from_secs(5));
+        chargeguard::api::session::with_demo_sandbox(api, &self.sandbox_state)
             .await
-            .expect("sandbox starts");
-        let mut store = Store::open(&self.db).unwrap();
-        let seeded = chargeguard::demo::sandbox::seed_and_connect(
-            &mut store,
-            &running.base_url(),
-            Duration::from_secs(10),
-        )
-        .await
-        .expect("demo store connects to its sandbox");
-        assert_eq!(seeded, 0, "the demo had seeded its sandbox already");
-        let api = Api::new(&self.db)
-            .with_http_timeout(Duration::from_secs(5))
-            .with_gateway_key(chargeguard::demo::sandbox::demo_key());
-        (api, running)
+            .expect("the demo store connects to its sandbox")
     }
 }
 

@@ -130,30 +130,10 @@ impl World {
     /// The access token of the test's own app ("admin"), consented at `authorize` and
     /// exchanged at the stand-in's `token_path`: a person working in the books.
     pub fn admin_access_token(&self, authorize: &str, token_path: &str) -> String {
-        let redirect = self.consent(authorize);
-        let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
-            .find(|(k, _)| k == "code")
-            .unwrap()
-            .1
-            .into_owned();
-        self.runtime.block_on(async {
-            let tokens: Value = self
-                .http
-                .post(format!("{}{token_path}", self.base()))
-                .basic_auth("admin", Some("admin-secret"))
-                .form(&[
-                    ("grant_type", "authorization_code"),
-                    ("code", code.as_str()),
-                    ("redirect_uri", "http://localhost/cb"),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            tokens["access_token"].as_str().unwrap().to_string()
-        })
+        self.runtime.block_on(harness::admin_access_token(
+            authorize,
+            &format!("{}{token_path}", self.base()),
+        ))
     }
 
     /// `chargeguard --db STORE ARGS`, not yet started.

@@ -134,6 +134,39 @@ impl SandboxControl {
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
 /// The standard output of a command that must succeed; its whole outcome otherwise.
+/// The access token of the tests' own app ("admin") at a stand-in: its consent page at
+/// `authorize` answered as a browser would, the code exchanged at `token_url`. A person
+/// working in the books, through a grant that is not Chargeguard's.
+pub async fn admin_access_token(authorize: &str, token_url: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let answer = http.get(authorize).send().await.unwrap();
+    assert_eq!(answer.status(), 302, "{:?}", answer.text().await);
+    let redirect = answer.headers()["location"].to_str().unwrap().to_string();
+    let code = form_urlencoded::parse(redirect.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: Value = http
+        .post(token_url)
+        .basic_auth("admin", Some("admin-secret"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://localhost/cb"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
 pub fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),

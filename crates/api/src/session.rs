@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chargeguard_core::demo::{self, DemoSpec};
 use chargeguard_core::places::{self, DemoPaths};
-use chargeguard_core::sandbox::{self, RunningSandbox, SandboxConfig};
+use chargeguard_core::sandbox::RunningSandbox;
 use chargeguard_core::store::Store;
 
 use super::{Api, ApiError};
@@ -60,7 +60,11 @@ pub async fn open_desktop(data_dir: &Path, timeout: Duration) -> Result<Session,
         files,
         sandbox: sandbox_state,
     } = DemoPaths::in_data_dir(data_dir);
-    let build_db = db.clone();
+    let running = start_sandbox(&sandbox_state).await?;
+    let (build_db, url) = (db.clone(), running.base_url());
+    // The build imports and reconciles (blocking work): off the async threads, with the
+    // runtime's handle for its calls to the sandbox.
+    let handle = tokio::runtime::Handle::current();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
         if let Some(parent) = build_db.parent() {
             std::fs::create_dir_all(parent).map_err(|e| {
@@ -68,17 +72,20 @@ pub async fn open_desktop(data_dir: &Path, timeout: Duration) -> Result<Session,
             })?;
         }
         let mut store = Store::open(&build_db)?;
-        if demo::is_demo(&mut store)? {
+        if demo::is_built(&mut store).map_err(|e| ApiError::internal(e.to_string()))? {
             return Ok(());
         }
-        let built = demo::build(
-            &mut store,
-            &build_db,
-            &files,
-            &DemoSpec::demo(),
-            jiff::Timestamp::now(),
-        )
-        .map_err(|e| ApiError::internal(e.to_string()))?;
+        let built = handle
+            .block_on(demo::build_on_sandbox(
+                &mut store,
+                &build_db,
+                &files,
+                &DemoSpec::demo(),
+                &url,
+                timeout,
+                jiff::Timestamp::now(),
+            ))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
         if !built.answer_key_matches {
             tracing::warn!("the demo's findings differ from what it planted");
         }
@@ -86,34 +93,44 @@ pub async fn open_desktop(data_dir: &Path, timeout: Duration) -> Result<Session,
     })
     .await
     .map_err(|e| ApiError::internal(format!("building the demo stopped: {e}")))??;
-    let (api, sandbox) = with_demo_sandbox(
+    let api = connect_demo(
         Api::new(&db)
             .with_http_timeout(timeout)
             .with_own_books(real),
-        &sandbox_state,
+        &running,
     )
     .await?;
     Ok(Session {
         api,
         demo: true,
-        sandbox: Some(sandbox),
+        sandbox: Some(running),
     })
 }
 
-/// Starts the demo's sandbox with its state in `state_dir`, seeds it with the store's
-/// charges (once) and connects the store to it; the API then talks to it with the demo key.
+async fn start_sandbox(state_dir: &Path) -> Result<RunningSandbox, ApiError> {
+    demo::sandbox::start(state_dir).await.map_err(|e| {
+        ApiError::internal(format!(
+            "cannot start the demo gateway in {}: {e}",
+            state_dir.display()
+        ))
+    })
+}
+
+/// Starts the demo's sandbox with its state in `state_dir` (on its last port when free),
+/// seeds it with the store's charges (once) and connects the store to it, and to its Xero
+/// stand-in where the demo keeps its books; the API then talks to it with the demo key.
 pub async fn with_demo_sandbox(
     api: Api,
     state_dir: &Path,
 ) -> Result<(Api, RunningSandbox), ApiError> {
-    let running = sandbox::start(SandboxConfig::new(state_dir))
-        .await
-        .map_err(|e| {
-            ApiError::internal(format!(
-                "cannot start the demo gateway in {}: {e}",
-                state_dir.display()
-            ))
-        })?;
+    let running = start_sandbox(state_dir).await?;
+    let api = connect_demo(api, &running).await?;
+    Ok((api, running))
+}
+
+/// Points the demo store at the running sandbox: its gateway, and its books in the Xero
+/// stand-in (tokens in this process's memory, so every window connects again).
+async fn connect_demo(api: Api, running: &RunningSandbox) -> Result<Api, ApiError> {
     let db = api.db().to_path_buf();
     let url = running.base_url();
     let timeout = api.http_timeout;
@@ -123,7 +140,12 @@ pub async fn with_demo_sandbox(
     demo::sandbox::seed_and_connect(&mut store, &url, timeout)
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?;
-    Ok((api.with_gateway_key(demo::sandbox::demo_key()), running))
+    if demo::xero::books_in_stand_in(&mut store).map_err(|e| ApiError::internal(e.to_string()))? {
+        demo::xero::connect(&mut store, &url, timeout, jiff::Timestamp::now())
+            .await
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+    }
+    Ok(api.with_gateway_key(demo::sandbox::demo_key()))
 }
 
 #[cfg(test)]
@@ -151,6 +173,14 @@ mod tests {
         assert!(today.demo);
         let open_before = today.open_findings;
         assert!(open_before > 0);
+        // Its books are the demo organisation's in the Xero stand-in, connected.
+        let books = super::super::books::books_status(&session.api).unwrap();
+        let connected = books.connection.expect("the demo keeps its books in Xero");
+        assert!(
+            connected.name.contains(demo::xero::DEMO_ORGANISATION) && connected.reconnect.is_none(),
+            "{connected:?}"
+        );
+        let url = session.sandbox_url().unwrap();
         let synced = super::super::sync_now(&session.api).await.unwrap();
         assert!(
             synced.new + synced.changed + synced.unchanged > 0,
@@ -170,6 +200,10 @@ mod tests {
             today.open_findings, open_before,
             "a relaunch must not rebuild the books"
         );
+        // The same address, so what was approved before still goes where it was shown.
+        assert_eq!(again.sandbox_url().unwrap(), url);
+        let synced = super::super::sync_now(&again.api).await.unwrap();
+        assert!(synced.message.contains("Xero"), "{synced:?}");
         again.close().await.unwrap();
     }
 

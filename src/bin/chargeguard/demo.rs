@@ -18,8 +18,10 @@ pub struct DemoArgs {
     /// Where to write the generated CSV files (default: beside the demo store).
     #[arg(long)]
     files: Option<PathBuf>,
-    /// Also seed the demo's charges into a sandbox gateway kept in DIR, and connect the
-    /// demo store to it (what the desktop app and `ui-server --sandbox-state DIR` run on).
+    /// Build the demo on a sandbox kept in DIR: its charges seeded into the sandbox's
+    /// Stripe, its invoices and ledger entered in the sandbox's Xero stand-in and synced in
+    /// from there, the store connected to both (what the desktop app and `ui-server
+    /// --sandbox-state DIR` run on).
     #[arg(long)]
     sandbox_state: Option<PathBuf>,
 }
@@ -37,14 +39,14 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         spec.seed = seed;
     }
     let dir = args.files.unwrap_or(places.files);
-    let built = demo::build(&mut store, &db, &dir, &spec, jiff::Timestamp::now())?;
-
-    let sandbox = match &args.sandbox_state {
-        Some(dir) => Some(seed_sandbox(&mut store, dir, ctx.http_timeout)?),
-        None => None,
+    let now = jiff::Timestamp::now();
+    let built = match &args.sandbox_state {
+        None => demo::build(&mut store, &db, &dir, &spec, now)?,
+        Some(state) => build_on_sandbox(&mut store, &db, &dir, &spec, state, ctx.http_timeout)?,
     };
 
     let all_found = built.answer_key_matches;
+    let books_sync = built.books_sync.clone();
     let (files, reports, summary, open) = (
         built.files,
         built.imports,
@@ -57,21 +59,23 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
             "store": db,
             "files": files,
             "imports": reports,
+            "books_sync": books_sync,
             "reconcile": summary,
             "findings": open,
             "answer_key_matches": all_found,
-            "sandbox_charges_seeded": sandbox,
         }))?;
     } else {
         println!("Demo store: {}", db.display());
         println!("Demo files: {}", dir.display());
-        if let (Some(seeded), Some(state)) = (sandbox, &args.sandbox_state) {
+        if let (Some(synced), Some(state)) = (&books_sync, &args.sandbox_state) {
             println!(
-                "Demo sandbox: {} ({seeded} charges seeded; `chargeguard --db {} ui-server --sandbox-state {}` runs it)",
+                "Demo sandbox: {} (Stripe, and {} in its Xero stand-in; `chargeguard --db {} ui-server --sandbox-state {}` runs it)",
                 state.display(),
+                chargeguard::demo::xero::DEMO_ORGANISATION,
                 db.display(),
                 state.display()
             );
+            println!("  {synced}");
         }
         for report in &reports {
             println!("  {report}");
@@ -107,25 +111,37 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Seeds the demo store's charges into a sandbox kept in `dir` (started here for the
-/// occasion, on a free loopback port) and connects the store to it.
-fn seed_sandbox(
+/// Builds the demo on a sandbox kept in `dir` (started here for the occasion, on the port
+/// it had before when free): Stripe's side seeded into it, the books entered in its Xero
+/// stand-in and synced in from there.
+fn build_on_sandbox(
     store: &mut chargeguard::store::Store,
+    db: &std::path::Path,
+    files: &std::path::Path,
+    spec: &DemoSpec,
     dir: &std::path::Path,
     timeout: std::time::Duration,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<demo::DemoBuilt> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let running = chargeguard::sandbox::start(chargeguard::sandbox::SandboxConfig::new(dir))
+        let running = chargeguard::demo::sandbox::start(dir)
             .await
             .with_context(|| format!("starting the demo sandbox in {}", dir.display()))?;
-        let seeded =
-            chargeguard::demo::sandbox::seed_and_connect(store, &running.base_url(), timeout).await;
+        let built = demo::build_on_sandbox(
+            store,
+            db,
+            files,
+            spec,
+            &running.base_url(),
+            timeout,
+            jiff::Timestamp::now(),
+        )
+        .await;
         running.shutdown().await?;
-        Ok(seeded?)
+        Ok(built?)
     })
 }

@@ -14,13 +14,17 @@ mod ids;
 mod payouts;
 pub mod sandbox;
 mod store;
+pub mod xero;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 pub use books::generate;
-pub use store::{DemoBuilt, DemoError, build, is_demo, is_demo_or_empty};
+pub use store::{
+    DemoBuilt, DemoError, Ledger, Prepared, build, build_on_sandbox, finish, is_built, is_demo,
+    is_demo_or_empty, prepare,
+};
 
 /// The store setting that marks a store as the demo's: `chargeguard demo` refuses to
 /// write into a store without it (real books), and the windows show a "Demo data" banner.

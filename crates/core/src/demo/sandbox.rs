@@ -15,6 +15,43 @@ use crate::secret::SecretKey;
 use crate::store::Store;
 use crate::sync::{self, Connection, SyncError};
 
+/// The file in the sandbox's state folder keeping the port its last run listened on.
+const PORT_FILE: &str = "port";
+
+/// Starts the demo's sandbox with its state in `state_dir`, on the port of its last run
+/// when that port is free, else on a free one (kept for the next run). The demo's
+/// approvals keep the address of the books they were shown, the stand-in on this port:
+/// a window that finds the same port finds them still good; one that cannot is refused
+/// them ("the books' company changed") rather than pushing somewhere unshown.
+pub async fn start(
+    state_dir: &std::path::Path,
+) -> Result<crate::sandbox::RunningSandbox, crate::sandbox::SandboxError> {
+    use crate::sandbox::{SandboxConfig, start};
+    let kept = std::fs::read_to_string(state_dir.join(PORT_FILE))
+        .ok()
+        .and_then(|p| p.trim().parse::<u16>().ok())
+        .filter(|p| *p != 0);
+    let running = match kept {
+        Some(port) => {
+            let mut config = SandboxConfig::new(state_dir);
+            config.addr.set_port(port);
+            match start(config).await {
+                Ok(running) => running,
+                Err(crate::sandbox::SandboxError::Bind { .. }) => {
+                    start(SandboxConfig::new(state_dir)).await?
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        None => start(SandboxConfig::new(state_dir)).await?,
+    };
+    // Only a convenience for the next run: a folder that cannot keep it costs a port change.
+    if let Err(e) = std::fs::write(state_dir.join(PORT_FILE), running.addr().port().to_string()) {
+        tracing::warn!("cannot keep the demo sandbox's port: {e}");
+    }
+    Ok(running)
+}
+
 /// The test key the demo uses with its sandbox.
 pub const DEMO_SANDBOX_KEY: &str = "sk_test_chargeguard_demo_sandbox";
 
@@ -106,32 +143,41 @@ pub fn seed_request(charges: &[Charge], disputes: &[Dispute]) -> SeedRequest {
     }
 }
 
-/// Seeds `request` into the sandbox at `base_url` through `POST /_sandbox/seed`.
-pub async fn seed(base_url: &str, request: &SeedRequest) -> Result<Seeded, DemoSandboxError> {
-    let url = format!("{base_url}/_sandbox/seed");
-    let unreachable = |e: reqwest::Error| DemoSandboxError::Unreachable {
-        url: url.clone(),
-        detail: e.to_string(),
-    };
+/// Posts `body` to a control route of the sandbox (`url`): its status and answer, or why
+/// it could not be asked. Seeding a whole demo takes a while: two minutes are allowed.
+pub(super) async fn post_control(
+    url: &str,
+    body: &impl serde::Serialize,
+) -> Result<(u16, String), String> {
     let response = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()
-        .map_err(unreachable)?
-        .post(&url)
-        .json(request)
+        .map_err(|e| e.to_string())?
+        .post(url)
+        .json(body)
         .send()
         .await
-        .map_err(unreachable)?;
-    let status = response.status();
-    let body = response.text().await.map_err(unreachable)?;
-    if !status.is_success() {
-        return Err(DemoSandboxError::Refused {
-            status: status.as_u16(),
-            body,
-        });
+        .map_err(|e| e.to_string())?;
+    let status = response.status().as_u16();
+    let text = response.text().await.map_err(|e| e.to_string())?;
+    Ok((status, text))
+}
+
+/// Seeds `request` into the sandbox at `base_url` through `POST /_sandbox/seed`.
+pub async fn seed(base_url: &str, request: &SeedRequest) -> Result<Seeded, DemoSandboxError> {
+    let url = format!("{base_url}/_sandbox/seed");
+    let (status, body) =
+        post_control(&url, request)
+            .await
+            .map_err(|detail| DemoSandboxError::Unreachable {
+                url: url.clone(),
+                detail,
+            })?;
+    if !(200..300).contains(&status) {
+        return Err(DemoSandboxError::Refused { status, body });
     }
     serde_json::from_str(&body).map_err(|e| DemoSandboxError::Refused {
-        status: status.as_u16(),
+        status,
         body: format!("unreadable answer ({e}): {body}"),
     })
 }

@@ -21,6 +21,8 @@ pub enum DemoError {
         "{0} holds real books, not a demo; open the demo without naming a store, or give it a new file"
     )]
     RealBooks(PathBuf),
+    #[error("the demo store {db} keeps its books {kept}")]
+    OtherLedger { db: PathBuf, kept: &'static str },
     #[error("cannot write the demo files into {dir}: {source}")]
     Files {
         dir: PathBuf,
@@ -37,6 +39,10 @@ pub enum DemoError {
     People(#[from] crate::people::PeopleError),
     #[error(transparent)]
     Period(#[from] crate::period::PeriodError),
+    #[error(transparent)]
+    Sandbox(#[from] super::sandbox::DemoSandboxError),
+    #[error(transparent)]
+    Books(#[from] super::xero::DemoBooksError),
 }
 
 /// What building the demo did, and whether the findings match what was planted.
@@ -44,6 +50,8 @@ pub enum DemoError {
 pub struct DemoBuilt {
     pub files: DemoFiles,
     pub imports: Vec<ImportReport>,
+    /// The invoices and ledger synced in from the demo's Xero stand-in, when they live there.
+    pub books_sync: Option<crate::accounting_sync::BooksSyncReport>,
     pub reconcile: ReconcileSummary,
     pub open_findings: Vec<StoredFinding>,
     /// Every planted incident found, and nothing else.
@@ -56,9 +64,42 @@ pub fn is_demo_or_empty(store: &mut Store) -> Result<bool, StoreError> {
     Ok(is_demo || store.read(|tx| tx.invoices())?.is_empty())
 }
 
+/// True when `store` is a whole demo: marked as the demo's and, where it keeps its books
+/// in the sandbox's Xero stand-in, connected to it once (a build stopped before that is
+/// built again).
+pub fn is_built(store: &mut Store) -> Result<bool, DemoError> {
+    if !is_demo(store)? {
+        return Ok(false);
+    }
+    if !super::xero::books_in_stand_in(store)? {
+        return Ok(true);
+    }
+    Ok(crate::accounting_sync::xero_connection::connection(store)
+        .map_err(super::xero::DemoBooksError::from)?
+        .is_some())
+}
+
 /// True when `store` is marked as the demo's.
 pub fn is_demo(store: &mut Store) -> Result<bool, StoreError> {
     Ok(store.read(|tx| tx.setting(DEMO_STORE_SETTING))?.is_some())
+}
+
+/// Where the demo store's invoices and payment ledger come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ledger {
+    /// Imported from the generated CSV files.
+    Files,
+    /// Synced in from the demo's organisation in the sandbox's Xero stand-in, which holds
+    /// them (`demo::xero`); the fixes' ledger side is pushed there.
+    StandIn,
+}
+
+/// A demo store with its files written and the gateway's side imported; its books not yet
+/// reconciled ([`finish`]).
+#[derive(Debug)]
+pub struct Prepared {
+    pub files: DemoFiles,
+    pub imports: Vec<ImportReport>,
 }
 
 /// Writes the demo files for `spec` into `files_dir` and loads them into `store` (at
@@ -70,10 +111,64 @@ pub fn build(
     spec: &DemoSpec,
     now: Timestamp,
 ) -> Result<DemoBuilt, DemoError> {
+    let prepared = prepare(store, db, files_dir, spec, Ledger::Files, now)?;
+    finish(store, prepared, None, now)
+}
+
+/// Builds the demo on the sandbox at `base_url`: the files written, Stripe's side imported
+/// and seeded into the sandbox (the store connected to it), the books entered in the Xero
+/// stand-in and synced in from it, then reconciled.
+pub async fn build_on_sandbox(
+    store: &mut Store,
+    db: &Path,
+    files_dir: &Path,
+    spec: &DemoSpec,
+    base_url: &str,
+    timeout: std::time::Duration,
+    now: Timestamp,
+) -> Result<DemoBuilt, DemoError> {
+    let prepared = prepare(store, db, files_dir, spec, Ledger::StandIn, now)?;
+    super::sandbox::seed_and_connect(store, base_url, timeout).await?;
+    let synced =
+        super::xero::seed_connect_and_sync(store, &prepared.files, base_url, timeout, now).await?;
+    finish(store, prepared, Some(synced), now)
+}
+
+/// Writes the files and imports the gateway's side (and, from [`Ledger::Files`], the
+/// invoices and ledger); the approvers and time zone set.
+pub fn prepare(
+    store: &mut Store,
+    db: &Path,
+    files_dir: &Path,
+    spec: &DemoSpec,
+    ledger: Ledger,
+    now: Timestamp,
+) -> Result<Prepared, DemoError> {
     if !is_demo_or_empty(store)? {
         return Err(DemoError::RealBooks(db.to_path_buf()));
     }
+    // One demo store, one source of its books: both would record every payment twice.
+    let in_stand_in = super::xero::books_in_stand_in(store)?;
+    let has_books = !store.read(|tx| tx.invoices())?.is_empty();
+    match ledger {
+        Ledger::Files if in_stand_in => {
+            return Err(DemoError::OtherLedger {
+                db: db.to_path_buf(),
+                kept: "in its sandbox's Xero stand-in: build it again with `chargeguard demo --sandbox-state DIR`",
+            });
+        }
+        Ledger::StandIn if has_books && !in_stand_in => {
+            return Err(DemoError::OtherLedger {
+                db: db.to_path_buf(),
+                kept: "from the demo's CSV files: build it again with `chargeguard demo`, or give the demo on its sandbox another store (`--db`)",
+            });
+        }
+        _ => {}
+    }
     store.write(|tx| tx.set_setting(DEMO_STORE_SETTING, "true"))?;
+    if ledger == Ledger::StandIn {
+        super::xero::mark_books_in_stand_in(store)?;
+    }
     let files = generate(files_dir, spec, now).map_err(|source| DemoError::Files {
         dir: files_dir.to_path_buf(),
         source,
@@ -85,11 +180,19 @@ pub fn build(
         ..ImportOptions::default()
     };
     let mut imports = Vec::new();
-    for (kind, path) in [
+    let books_files = [
         (FileKind::Invoices, &files.invoices),
         (FileKind::Payments, &files.payments),
-        (FileKind::StripePayments, &files.stripe_payments),
-    ] {
+    ];
+    let books_files = match ledger {
+        Ledger::Files => &books_files[..],
+        Ledger::StandIn => &[],
+    };
+    for (kind, path) in books_files
+        .iter()
+        .copied()
+        .chain([(FileKind::StripePayments, &files.stripe_payments)])
+    {
         imports.push(import::import_file(store, kind, path, &options, now)?);
     }
     import::stripe_reports::import_stripe_report(
@@ -108,8 +211,19 @@ pub fn build(
         &import::bank::BankOptions::default(),
         now,
     )?;
-    let reconcile = reconcile::run(store, now)?;
     ready_to_use(store, now)?;
+    Ok(Prepared { files, imports })
+}
+
+/// Reconciles the prepared store and checks the findings against the answer key.
+pub fn finish(
+    store: &mut Store,
+    prepared: Prepared,
+    books_sync: Option<crate::accounting_sync::BooksSyncReport>,
+    now: Timestamp,
+) -> Result<DemoBuilt, DemoError> {
+    let Prepared { files, imports } = prepared;
+    let reconcile = reconcile::run(store, now)?;
     let open_findings = store.read(|tx| {
         tx.findings(&FindingFilter {
             kind: None,
@@ -118,10 +232,14 @@ pub fn build(
     })?;
     let mut found: Vec<PlantedFinding> = open_findings.iter().map(PlantedFinding::from).collect();
     found.sort();
-    let answer_key_matches = found == files.planted;
+    let answer_key_matches = match books_sync {
+        None => found == files.planted,
+        Some(_) => found == super::xero::planted_as_synced(&files.planted),
+    };
     Ok(DemoBuilt {
         files,
         imports,
+        books_sync,
         reconcile,
         open_findings,
         answer_key_matches,
@@ -184,6 +302,67 @@ mod tests {
             "{:?}",
             again.imports
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_demo_on_its_sandbox_finds_every_incident_in_books_synced_from_xero() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("demo.db");
+        let mut store = Store::open(&db).unwrap();
+        let running = crate::sandbox::start(crate::sandbox::SandboxConfig::new(
+            dir.path().join("sandbox"),
+        ))
+        .await
+        .unwrap();
+        let built = build_on_sandbox(
+            &mut store,
+            &db,
+            &dir.path().join("files"),
+            &DemoSpec::demo(),
+            &running.base_url(),
+            std::time::Duration::from_secs(30),
+            Timestamp::now(),
+        )
+        .await
+        .unwrap();
+        let synced = built.books_sync.as_ref().expect("the books came from Xero");
+        assert_eq!(synced.invoices.new, built.files.invoice_rows, "{synced:?}");
+        assert_eq!(
+            synced.ledger_entries.new, built.files.payment_rows,
+            "{synced:?}"
+        );
+        // Nothing came from the CSV files but the gateway's side.
+        assert!(
+            built
+                .imports
+                .iter()
+                .all(|r| !matches!(r.kind, FileKind::Invoices | FileKind::Payments)),
+            "{:?}",
+            built.imports
+        );
+        let mut found: Vec<PlantedFinding> = built
+            .open_findings
+            .iter()
+            .map(PlantedFinding::from)
+            .collect();
+        found.sort();
+        // The difference, as multisets, for a reader of a failure.
+        let mut extra = found.clone();
+        let mut missing = Vec::new();
+        let expected = super::super::xero::planted_as_synced(&built.files.planted);
+        for planted in &expected {
+            match extra.iter().position(|f| f == planted) {
+                Some(i) => {
+                    extra.remove(i);
+                }
+                None => missing.push(planted),
+            }
+        }
+        assert!(
+            built.answer_key_matches,
+            "missing {missing:#?}\nextra {extra:#?}"
+        );
+        running.shutdown().await.unwrap();
     }
 
     #[test]

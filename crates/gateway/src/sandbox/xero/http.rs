@@ -1,5 +1,6 @@
 //! The Xero stand-in's HTTP side: the identity routes, `/connections`, the Accounting API
-//! under `/api.xro/2.0/`, and its `/_sandbox/xero/*` controls.
+//! under `/api.xro/2.0/`, and its `/_sandbox/xero/*` controls (an organisation added, its
+//! books seeded as the API would make them, lock dates, tokens expired, keys forgotten).
 //!
 //! One API call goes: bearer token (401) and `xero-tenant-id` connected to its grant
 //! (403); the tenant's limits (60 calls a minute, 5,000 a day; the remaining counts on
@@ -101,6 +102,7 @@ pub fn routes(router: Router<Arc<App>>) -> Router<Arc<App>> {
             get(api_call).put(api_call).post(api_call),
         )
         .route("/_sandbox/xero/tenants", post(add_tenant))
+        .route("/_sandbox/xero/seed", post(seed))
         .route("/_sandbox/xero/lock", post(lock))
         .route("/_sandbox/xero/expire_tokens", post(expire_tokens))
         .route("/_sandbox/xero/idempotency_keys", delete(forget_keys))
@@ -955,6 +957,82 @@ async fn add_tenant(State(app): State<Arc<App>>, body: Bytes) -> Response {
         .await
     {
         Ok(()) => axum::Json(json!({"tenant": tenant.tenant})).into_response(),
+        Err(e) => sandbox_error(e),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedBooks {
+    tenant: String,
+    #[serde(default)]
+    invoices: Vec<Value>,
+    #[serde(default)]
+    credit_notes: Vec<Value>,
+    /// Each names its `Invoice` or `CreditNote` (by id or number), as the API's do.
+    #[serde(default)]
+    payments: Vec<Value>,
+}
+
+/// `POST /_sandbox/xero/seed`: creates an organisation's objects as the API would (same
+/// rules, ids and statuses; no call counted against its limits), invoices, then credit
+/// notes, then payments, in one transaction; answers their ids in order.
+async fn seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
+    let request: SeedBooks = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"error": {"message": format!("cannot read the seed ({e})")}}),
+            );
+        }
+    };
+    let at = now();
+    let result = app
+        .transaction(move |tx| {
+            let tenant = state::tenant(tx, &request.tenant.to_lowercase())?.ok_or_else(|| {
+                crate::sandbox::wire::ApiError::invalid_request(format!(
+                    "no organisation {}",
+                    request.tenant
+                ))
+            })?;
+            let books = Books {
+                tx,
+                tenant,
+                now: at,
+            };
+            type Create<'b> = &'b dyn Fn(&Value) -> Result<Value, XeroError>;
+            let steps: [(&str, &str, &Vec<Value>, Create<'_>); 3] = [
+                ("Invoices", "InvoiceID", &request.invoices, &|v| {
+                    books.create_invoice(v)
+                }),
+                ("CreditNotes", "CreditNoteID", &request.credit_notes, &|v| {
+                    books.create_credit_note(v)
+                }),
+                ("Payments", "PaymentID", &request.payments, &|v| {
+                    books.create_payment(v)
+                }),
+            ];
+            let mut made = json!({});
+            for (kind, id, rows, create) in steps {
+                let mut ids = Vec::new();
+                for row in rows {
+                    // An error rolls the whole seed back: no half-seeded books.
+                    let body = create(row).map_err(|e| {
+                        crate::sandbox::wire::ApiError::invalid_request(format!(
+                            "{kind} {row}: {}",
+                            e.body
+                        ))
+                    })?;
+                    ids.push(body[id].clone());
+                }
+                made[kind] = json!(ids);
+            }
+            Ok(made)
+        })
+        .await;
+    match result {
+        Ok(made) => axum::Json(made).into_response(),
         Err(e) => sandbox_error(e),
     }
 }

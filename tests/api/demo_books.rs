@@ -1,0 +1,134 @@
+//! The demo keeps its books in its sandbox's Xero stand-in, as a business on Xero does:
+//! they are synced in from there, and a finding's books' side is fixed there, once, through
+//! the same journal as the refund at Stripe. Checked by reading the stand-in as a person
+//! working in Xero would (another app's grant), never through Chargeguard's own client.
+
+use crate::api_support;
+
+use api_support::{APPROVER, PASSPHRASE, demo};
+use chargeguard::api;
+use chargeguard::api::json::*;
+use chargeguard::demo::xero::{DEMO_ORGANISATION, DEMO_TENANT};
+use serde_json::Value;
+
+/// The stand-in's invoice `number`, read with a grant of the test's own.
+async fn invoice_in_xero(base: &str, number: &str) -> Value {
+    let token = api_support::harness::admin_access_token(
+        &format!(
+            "{base}/identity/connect/authorize?response_type=code&client_id=admin&redirect_uri=http://localhost/cb&scope=offline_access%20accounting.transactions%20accounting.settings"
+        ),
+        &format!("{base}/connect/token"),
+    )
+    .await;
+    let listed: Value = reqwest::Client::new()
+        .get(format!("{base}/api.xro/2.0/Invoices"))
+        .query(&[("InvoiceNumbers", number)])
+        .bearer_auth(token)
+        .header("xero-tenant-id", DEMO_TENANT)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let invoices = listed["Invoices"].as_array().expect("a list of invoices");
+    assert_eq!(invoices.len(), 1, "{listed}");
+    invoices[0].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demos_duplicate_invoice_is_refunded_at_stripe_and_undone_in_its_xero_books() {
+    let demo = demo();
+    let (api, sandbox) = demo.connect().await;
+    let settings = api::books::books_status(&api).unwrap();
+    let connection = settings
+        .connection
+        .expect("the demo keeps its books in Xero");
+    assert!(
+        connection.name.contains(DEMO_ORGANISATION),
+        "{connection:?}"
+    );
+
+    let duplicate = api::findings(
+        &api,
+        &FindingsQuery {
+            kind: Some(FindingKind::DuplicateInvoice),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+    .remove(0);
+    let number = duplicate.invoice_number.clone().unwrap();
+    let before = invoice_in_xero(&sandbox.base_url(), &number).await;
+    assert_eq!(before["Status"], "PAID", "{before}");
+
+    let action = api::propose(
+        &api,
+        &ProposeRequest {
+            finding_id: duplicate.id,
+            by: "bob".into(),
+        },
+    )
+    .unwrap();
+    // The fix says where its books' side will be written before anyone approves it.
+    assert!(
+        action.destination.contains(DEMO_ORGANISATION),
+        "{}",
+        action.destination
+    );
+    let approved = api::approve(
+        &api,
+        &ApproveRequest {
+            action_id: action.id,
+            name: APPROVER.into(),
+            passphrase: PASSPHRASE.into(),
+            heuristic_checked: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(approved.action.state, ActionState::Approved);
+    let request = ExecuteRequest {
+        action_id: action.id,
+        by: "bob".into(),
+    };
+    let executed = api::execute(&api, &request).await.unwrap();
+    assert_eq!(
+        executed.action.state,
+        ActionState::Succeeded,
+        "{executed:?}"
+    );
+    assert!(
+        !executed.follow_ups.is_empty()
+            && executed
+                .follow_ups
+                .iter()
+                .all(|f| f.state == ActionState::Succeeded && f.follow_up_of == Some(action.id)),
+        "{:#?}",
+        executed.follow_ups
+    );
+    // Pressed again: nothing more is sent anywhere.
+    api::execute(&api, &request).await.unwrap();
+
+    // In Xero: the payment of the refunded charge reversed, the invoice voided, once.
+    let after = invoice_in_xero(&sandbox.base_url(), &number).await;
+    assert_eq!(after["Status"], "VOIDED", "{after}");
+    assert_eq!(
+        after["Payments"].as_array().map(Vec::len),
+        Some(0),
+        "{after}"
+    );
+    let actions = api::actions_list(&api).unwrap();
+    let pushed: Vec<&ActionView> = actions
+        .iter()
+        .filter(|a| a.follow_up_of == Some(action.id))
+        .collect();
+    assert!(
+        pushed
+            .iter()
+            .all(|a| a.gateway_object_id.is_some() && a.destination.contains(DEMO_ORGANISATION)),
+        "{pushed:#?}"
+    );
+    assert!(api::audit_verify(&api).unwrap().holds);
+    sandbox.shutdown().await.unwrap();
+}
