@@ -132,3 +132,82 @@ async fn the_demos_duplicate_invoice_is_refunded_at_stripe_and_undone_in_its_xer
     assert!(api::audit_verify(&api).unwrap().holds);
     sandbox.shutdown().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recharge_of_a_xero_invoice_charges_stripes_customer_and_records_the_payment_in_xero() {
+    let demo = demo();
+    let (api, sandbox) = demo.connect().await;
+    let invoice = api::recharge::recharge_candidates(&api, &Default::default()).unwrap()[0]
+        .invoice_number
+        .clone();
+    let before = invoice_in_xero(&sandbox.base_url(), &invoice).await;
+    assert_eq!(before["Status"], "AUTHORISED", "{before}");
+    let action = api::recharge::recharge_propose(
+        &api,
+        &api::recharge::RechargeProposeRequest {
+            invoice_number: invoice.clone(),
+            by: "bob".into(),
+        },
+    )
+    .await
+    .unwrap();
+    api::approve(
+        &api,
+        &ApproveRequest {
+            action_id: action.id,
+            name: APPROVER.into(),
+            passphrase: PASSPHRASE.into(),
+            heuristic_checked: false,
+        },
+    )
+    .unwrap();
+    let executed = api::execute(
+        &api,
+        &ExecuteRequest {
+            action_id: action.id,
+            by: "bob".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        executed.action.state,
+        ActionState::Succeeded,
+        "{executed:?}"
+    );
+    assert!(
+        executed.follow_ups.len() == 1 && executed.follow_ups[0].state == ActionState::Succeeded,
+        "{:#?}",
+        executed.follow_ups
+    );
+    let paid_with = executed.action.gateway_object_id.clone().unwrap();
+
+    let after = invoice_in_xero(&sandbox.base_url(), &invoice).await;
+    assert_eq!(after["Status"], "PAID", "{after}");
+    let payments = after["Payments"].as_array().unwrap();
+    assert_eq!(payments.len(), 1, "{after}");
+    // It names the charge Stripe made for the re-charge, and carries the follow-up's key
+    // (what recovery finds it by).
+    let reference = payments[0]["Reference"].as_str().unwrap();
+    let (charge, rest) = reference.split_once(' ').unwrap_or((reference, ""));
+    assert!(
+        rest.contains(&executed.follow_ups[0].key),
+        "{reference} carries {}",
+        executed.follow_ups[0].key
+    );
+    let at_stripe: Value = reqwest::Client::new()
+        .get(format!("{}/v1/charges/{charge}", sandbox.base_url()))
+        .bearer_auth(chargeguard::demo::sandbox::DEMO_SANDBOX_KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        at_stripe["payment_intent"],
+        paid_with.as_str(),
+        "{at_stripe}"
+    );
+    sandbox.shutdown().await.unwrap();
+}

@@ -227,11 +227,17 @@ impl Keyring {
     /// The keyring `account` is kept in: the process's memory for an account made by
     /// [`Keyring::in_memory`], else the OS keyring.
     pub fn for_account(account: &str) -> Result<Keyring, SecretError> {
-        if account.starts_with(MEMORY_PREFIX) {
+        if Keyring::is_in_memory(account) {
             Ok(Keyring::in_memory())
         } else {
             Keyring::open()
         }
+    }
+
+    /// Whether `account` is kept in a process's memory ([`Keyring::in_memory`]): gone
+    /// with the process that made it.
+    pub fn is_in_memory(account: &str) -> bool {
+        account.starts_with(MEMORY_PREFIX)
     }
 
     /// A new account name for `what` (a store's connection to a system), in this keyring.

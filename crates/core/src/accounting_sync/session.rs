@@ -67,7 +67,13 @@ impl KeptTokens {
         let text = keyring
             .load_text(account)?
             .ok_or_else(|| AccountingError::Reconnect {
-                reason: format!("no {system} tokens are in this computer's keyring"),
+                reason: if Keyring::is_in_memory(account) {
+                    format!(
+                        "the demo's {system} stand-in is connected only while its window runs (the desktop app, or `ui-server --sandbox-state`); work on the demo there"
+                    )
+                } else {
+                    format!("no {system} tokens are in this computer's keyring")
+                },
             })?;
         serde_json::from_str(&text).map_err(|_| AccountingError::Reconnect {
             reason: format!("the {system} tokens in the keyring are unreadable"),
