@@ -5,7 +5,7 @@
 
 use crate::api_support;
 
-use api_support::{APPROVER, PASSPHRASE, demo};
+use api_support::{approve_as_alice, demo, execute_as};
 use chargeguard::api;
 use chargeguard::api::json::*;
 use chargeguard::demo::xero::{DEMO_ORGANISATION, DEMO_TENANT};
@@ -77,22 +77,9 @@ async fn the_demos_duplicate_invoice_is_refunded_at_stripe_and_undone_in_its_xer
         "{}",
         action.destination
     );
-    let approved = api::approve(
-        &api,
-        &ApproveRequest {
-            action_id: action.id,
-            name: APPROVER.into(),
-            passphrase: PASSPHRASE.into(),
-            heuristic_checked: true,
-        },
-    )
-    .unwrap();
+    let approved = approve_as_alice(&api, action.id, true);
     assert_eq!(approved.action.state, ActionState::Approved);
-    let request = ExecuteRequest {
-        action_id: action.id,
-        by: "bob".into(),
-    };
-    let executed = api::execute(&api, &request).await.unwrap();
+    let executed = execute_as(&api, action.id, "bob").await;
     assert_eq!(
         executed.action.state,
         ActionState::Succeeded,
@@ -108,7 +95,7 @@ async fn the_demos_duplicate_invoice_is_refunded_at_stripe_and_undone_in_its_xer
         executed.follow_ups
     );
     // Pressed again: nothing more is sent anywhere.
-    api::execute(&api, &request).await.unwrap();
+    execute_as(&api, action.id, "another-window").await;
 
     // In Xero: the payment of the refunded charge reversed, the invoice voided, once.
     let after = invoice_in_xero(&sandbox.base_url(), &number).await;
@@ -151,25 +138,8 @@ async fn a_recharge_of_a_xero_invoice_charges_stripes_customer_and_records_the_p
     )
     .await
     .unwrap();
-    api::approve(
-        &api,
-        &ApproveRequest {
-            action_id: action.id,
-            name: APPROVER.into(),
-            passphrase: PASSPHRASE.into(),
-            heuristic_checked: false,
-        },
-    )
-    .unwrap();
-    let executed = api::execute(
-        &api,
-        &ExecuteRequest {
-            action_id: action.id,
-            by: "bob".into(),
-        },
-    )
-    .await
-    .unwrap();
+    approve_as_alice(&api, action.id, false);
+    let executed = execute_as(&api, action.id, "bob").await;
     assert_eq!(
         executed.action.state,
         ActionState::Succeeded,

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use chargeguard::api::Api;
+use chargeguard::api::json::{ApproveRequest, Approved, ExecuteRequest, Executed};
 use chargeguard::people::{self, Role};
 use chargeguard::sandbox::RunningSandbox;
 use chargeguard::store::Store;
@@ -95,4 +96,31 @@ pub async fn call<Q: serde::Serialize, A: serde::de::DeserializeOwned>(
         chargeguard::api::commands::call(api, command, serde_json::to_value(request).unwrap())
             .await?;
     Ok(serde_json::from_value(value).expect("the answer has the command's type"))
+}
+
+/// alice approves action `action_id` (having checked a guessed match, when `heuristic_checked`).
+pub fn approve_as_alice(api: &Api, action_id: u32, heuristic_checked: bool) -> Approved {
+    chargeguard::api::approve(
+        api,
+        &ApproveRequest {
+            action_id,
+            name: APPROVER.into(),
+            passphrase: PASSPHRASE.into(),
+            heuristic_checked,
+        },
+    )
+    .expect("alice approves")
+}
+
+/// `by` presses Execute on action `action_id`.
+pub async fn execute_as(api: &Api, action_id: u32, by: &str) -> Executed {
+    chargeguard::api::execute(
+        api,
+        &ExecuteRequest {
+            action_id,
+            by: by.into(),
+        },
+    )
+    .await
+    .expect("execute answers")
 }
