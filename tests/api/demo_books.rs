@@ -94,8 +94,15 @@ async fn the_demos_duplicate_invoice_is_refunded_at_stripe_and_undone_in_its_xer
         "{:#?}",
         executed.follow_ups
     );
-    // Pressed again: nothing more is sent anywhere.
-    execute_as(&api, action.id, "another-window").await;
+    // Pressed again: nothing more is made anywhere.
+    let made = api::actions_list(&api).unwrap().len();
+    let again = execute_as(&api, action.id, "another-window").await;
+    assert!(
+        again.message.contains("already succeeded"),
+        "{}",
+        again.message
+    );
+    assert_eq!(api::actions_list(&api).unwrap().len(), made);
 
     // In Xero: the payment of the refunded charge reversed, the invoice voided, once.
     let after = invoice_in_xero(&sandbox.base_url(), &number).await;
@@ -110,10 +117,12 @@ async fn the_demos_duplicate_invoice_is_refunded_at_stripe_and_undone_in_its_xer
         .iter()
         .filter(|a| a.follow_up_of == Some(action.id))
         .collect();
+    // Paid there: its payment reversed, then the invoice voided; each once.
+    assert_eq!(pushed.len(), 2, "{pushed:#?}");
     assert!(
-        pushed
-            .iter()
-            .all(|a| a.gateway_object_id.is_some() && a.destination.contains(DEMO_ORGANISATION)),
+        pushed.iter().all(|a| a.state == ActionState::Succeeded
+            && a.gateway_object_id.is_some()
+            && a.destination.contains(DEMO_ORGANISATION)),
         "{pushed:#?}"
     );
     assert!(api::audit_verify(&api).unwrap().holds);

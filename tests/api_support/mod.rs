@@ -68,10 +68,23 @@ impl Demo {
     /// Starts the demo's sandbox and points the store at it (its gateway and its books in
     /// the Xero stand-in), as `ui-server` does.
     pub async fn connect(&self) -> (Api, RunningSandbox) {
-        let api = Api::new(&self.db).with_http_timeout(Duration::from_secs(5));
-        chargeguard::api::session::with_demo_sandbox(api, &self.sandbox_state)
+        let running = chargeguard::demo::sandbox::start(&self.sandbox_state)
             .await
-            .expect("the demo store connects to its sandbox")
+            .expect("sandbox starts");
+        let mut store = Store::open(&self.db).unwrap();
+        let seeded = chargeguard::demo::sandbox::seed_and_connect(
+            &mut store,
+            &running.base_url(),
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("demo store connects to its sandbox");
+        assert_eq!(seeded, 0, "the demo had seeded its sandbox already");
+        let api = Api::new(&self.db).with_http_timeout(Duration::from_secs(5));
+        let api = chargeguard::api::session::connect_demo(api, &running)
+            .await
+            .expect("the demo store connects to its books");
+        (api, running)
     }
 }
 

@@ -133,7 +133,6 @@ impl SandboxControl {
 /// How long a test waits for something that should happen before it calls it a failure.
 pub const PATIENCE: Duration = Duration::from_secs(60);
 
-/// The standard output of a command that must succeed; its whole outcome otherwise.
 /// The access token of the tests' own app ("admin") at a stand-in: its consent page at
 /// `authorize` answered as a browser would, the code exchanged at `token_url`. A person
 /// working in the books, through a grant that is not Chargeguard's.
@@ -167,6 +166,7 @@ pub async fn admin_access_token(authorize: &str, token_url: &str) -> String {
     tokens["access_token"].as_str().unwrap().to_string()
 }
 
+/// The standard output of a command that must succeed; its whole outcome otherwise.
 pub fn ok(out: &Output) -> String {
     assert!(
         out.status.success(),

@@ -3,8 +3,9 @@
 //! the app. The desktop shell calls [`open_desktop`] once at start-up and keeps the
 //! returned [`Session`] (and so the sandbox) alive as long as the window.
 //!
-//! It decides nothing about the books: it only chooses the store and starts the demo's
-//! gateway. The sandbox binds loopback only and uses the demo's test key, which is no
+//! It decides nothing about the books: it only chooses the store, starts the demo's
+//! gateway and connects the demo store to it and to its books in the gateway's Xero
+//! stand-in. The sandbox binds loopback only and uses the demo's test key, which is no
 //! secret; a real store's key stays in the OS keyring, read by [`Api`] when needed.
 
 use std::path::Path;
@@ -130,7 +131,7 @@ pub async fn with_demo_sandbox(
 
 /// Points the demo store at the running sandbox: its gateway, and its books in the Xero
 /// stand-in (tokens in this process's memory, so every window connects again).
-async fn connect_demo(api: Api, running: &RunningSandbox) -> Result<Api, ApiError> {
+pub async fn connect_demo(api: Api, running: &RunningSandbox) -> Result<Api, ApiError> {
     let db = api.db().to_path_buf();
     let url = running.base_url();
     let timeout = api.http_timeout;
@@ -203,7 +204,14 @@ mod tests {
         // The same address, so what was approved before still goes where it was shown.
         assert_eq!(again.sandbox_url().unwrap(), url);
         let synced = super::super::sync_now(&again.api).await.unwrap();
-        assert!(synced.message.contains("Xero"), "{synced:?}");
+        // The relaunched window connected the books again: they sync, nothing new.
+        assert!(
+            synced.message.contains(&format!(
+                "books synced: Xero organisation {}: 0 new invoices",
+                demo::xero::DEMO_ORGANISATION
+            )),
+            "{synced:?}"
+        );
         again.close().await.unwrap();
     }
 

@@ -17,7 +17,9 @@
 //! mock store that forgot them when the process ended, so `connect` would "succeed" and the
 //! next `sync` would find no key. Here the only store linked is the platform's own, built
 //! by type; when it does not answer we say so and what to do on that system, and a store
-//! that would not outlive the process is refused.
+//! that would not outlive the process is refused. The one exception is what is no secret:
+//! the demo's own stand-in tokens live in this process's memory ([`Keyring::in_memory`]),
+//! under account names apart, and a gateway key is never kept there.
 //!
 //! Only the Linux store is exercised by the tests here (`tests/secret_keyring.rs`, against
 //! a real GNOME Keyring); the macOS and Windows stores are the keyring project's own
@@ -234,6 +236,17 @@ impl Keyring {
         }
     }
 
+    fn refuse_memory_for_a_key(account: &str) -> Result<(), SecretError> {
+        if Keyring::is_in_memory(account) {
+            return Err(SecretError::Keyring {
+                detail: format!(
+                    "{account} names the demo's in-memory keyring, where no gateway key is kept; disconnect and connect the gateway again"
+                ),
+            });
+        }
+        Ok(())
+    }
+
     /// Whether `account` is kept in a process's memory ([`Keyring::in_memory`]): gone
     /// with the process that made it.
     pub fn is_in_memory(account: &str) -> bool {
@@ -273,13 +286,16 @@ impl Keyring {
             .map_err(classify)
     }
 
-    /// Saves (or replaces) the key of `account`.
+    /// Saves (or replaces) the key of `account`. A gateway key always goes to the OS
+    /// keyring: never to memory, where `connect` would seem to work and lose it at exit.
     pub fn save(&self, account: &str, key: &SecretKey) -> Result<(), SecretError> {
+        Keyring::refuse_memory_for_a_key(account)?;
         self.save_text(account, key.expose())
     }
 
     /// The key saved for `account`, if any.
     pub fn load(&self, account: &str) -> Result<Option<SecretKey>, SecretError> {
+        Keyring::refuse_memory_for_a_key(account)?;
         match self.load_text(account)? {
             Some(text) => SecretKey::new(&text).map(Some),
             None => Ok(None),
@@ -428,6 +444,14 @@ mod tests {
             matches!(refused, Err(SecretError::Keyring { .. })),
             "{refused:?}"
         );
+        // Nor is a gateway key, whatever account it is given.
+        let key = SecretKey::new(KEY).unwrap();
+        let refused = memory.save(&account, &key);
+        assert!(
+            matches!(refused, Err(SecretError::Keyring { .. })),
+            "{refused:?}"
+        );
+        assert!(memory.load_text(&account).unwrap().is_none());
     }
 
     #[test]

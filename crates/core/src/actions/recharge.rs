@@ -54,11 +54,16 @@ pub(crate) fn owed_in_ledger(books: &Books, invoice_number: &str) -> Result<Mone
     owed_on(invoice, plan::ledger_paid(books, invoice_number))
 }
 
-/// The gateway customer to charge for `invoice`: the one customer its own charges (its
-/// attempts) were made to, else the invoice's customer. An accounting system names its own
-/// customer (a Xero contact, a QuickBooks customer id), not the gateway's; the attempts
-/// name the gateway's. Attempts to two customers leave the invoice's: no guess.
+/// The gateway customer to charge for `invoice`. An invoice that names a Stripe customer
+/// (`cus_…`, as one billed through Stripe or exported from it does) is charged to that
+/// one, whatever its attempts say. An accounting system's invoice names its own customer
+/// (a Xero contact, a QuickBooks id): it is charged to the one customer its own attempts
+/// were made to; attempts to two customers, or none, leave the invoice's (which Stripe
+/// then does not know: the card guard says so). Never a guess between customers.
 pub(crate) fn gateway_customer(books: &Books, invoice: &Invoice) -> String {
+    if invoice.customer_id.starts_with("cus_") {
+        return invoice.customer_id.clone();
+    }
     let mut customers = books
         .charges
         .iter()
@@ -539,16 +544,19 @@ mod tests {
     #[test]
     fn a_recharge_charges_the_customer_the_attempts_were_made_to_not_the_books_contact() {
         let mut books = books();
+        let contact = "a3675fc4-f8dd-4f03-ba5b-f1870566bcd7";
         // Synced from Xero: the invoice names Xero's contact, the attempts Stripe's customer.
-        books.invoices[0].customer_id = "a3675fc4-f8dd-4f03-ba5b-f1870566bcd7".into();
-        let open = books.invoices[0].clone();
-        assert_eq!(gateway_customer(&books, &open), "cus_1");
+        books.invoices[0].customer_id = contact.into();
+        books.charges[0].customer = Some("cus_9".into());
+        books.charges[1].customer = Some("cus_9".into());
+        assert_eq!(gateway_customer(&books, &books.invoices[0]), "cus_9");
         // Attempts to two customers: no guess, the invoice's own.
         books.charges[1].customer = Some("cus_2".into());
-        assert_eq!(gateway_customer(&books, &open), open.customer_id);
-        // No attempt names a customer: the invoice's own.
-        let void = books.invoices[3].clone();
-        assert_eq!(gateway_customer(&books, &void), "cus_1");
+        assert_eq!(gateway_customer(&books, &books.invoices[0]), contact);
+        // An invoice that names a Stripe customer is charged to it, whatever its attempts say.
+        books.charges[1].customer = Some("cus_9".into());
+        books.invoices[0].customer_id = "cus_1".into();
+        assert_eq!(gateway_customer(&books, &books.invoices[0]), "cus_1");
     }
 
     #[test]

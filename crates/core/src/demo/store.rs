@@ -65,8 +65,8 @@ pub fn is_demo_or_empty(store: &mut Store) -> Result<bool, StoreError> {
 }
 
 /// True when `store` is a whole demo: marked as the demo's and, where it keeps its books
-/// in the sandbox's Xero stand-in, connected to it once (a build stopped before that is
-/// built again).
+/// in the sandbox's Xero stand-in, built to its end (a build stopped before is built
+/// again: every step is idempotent).
 pub fn is_built(store: &mut Store) -> Result<bool, DemoError> {
     if !is_demo(store)? {
         return Ok(false);
@@ -74,10 +74,12 @@ pub fn is_built(store: &mut Store) -> Result<bool, DemoError> {
     if !super::xero::books_in_stand_in(store)? {
         return Ok(true);
     }
-    Ok(crate::accounting_sync::xero_connection::connection(store)
-        .map_err(super::xero::DemoBooksError::from)?
-        .is_some())
+    Ok(store.read(|tx| tx.setting(BUILT_SETTING))?.is_some())
 }
+
+/// The store setting [`finish`] writes last: the demo was built whole (its books synced
+/// and reconciled), so a window opens it rather than building it again.
+const BUILT_SETTING: &str = "demo_built";
 
 /// True when `store` is marked as the demo's.
 pub fn is_demo(store: &mut Store) -> Result<bool, StoreError> {
@@ -236,6 +238,7 @@ pub fn finish(
         None => found == files.planted,
         Some(_) => found == super::xero::planted_as_synced(&files.planted),
     };
+    store.write(|tx| tx.set_setting(BUILT_SETTING, &now.to_string()))?;
     Ok(DemoBuilt {
         files,
         imports,
@@ -314,17 +317,22 @@ mod tests {
         ))
         .await
         .unwrap();
-        let built = build_on_sandbox(
-            &mut store,
-            &db,
-            &dir.path().join("files"),
-            &DemoSpec::demo(),
-            &running.base_url(),
-            std::time::Duration::from_secs(30),
-            Timestamp::now(),
-        )
-        .await
-        .unwrap();
+        let files = dir.path().join("files");
+        let url = running.base_url();
+        let mut build_once = async || {
+            build_on_sandbox(
+                &mut store,
+                &db,
+                &files,
+                &DemoSpec::demo(),
+                &url,
+                std::time::Duration::from_secs(30),
+                Timestamp::now(),
+            )
+            .await
+            .unwrap()
+        };
+        let built = build_once().await;
         let synced = built.books_sync.as_ref().expect("the books came from Xero");
         assert_eq!(synced.invoices.new, built.files.invoice_rows, "{synced:?}");
         assert_eq!(
@@ -361,6 +369,24 @@ mod tests {
         assert!(
             built.answer_key_matches,
             "missing {missing:#?}\nextra {extra:#?}"
+        );
+
+        // Built again: nothing is entered in Xero twice, nothing changes.
+        let again = build_once().await;
+        assert!(again.answer_key_matches);
+        let synced = again.books_sync.as_ref().unwrap();
+        assert_eq!(
+            (synced.invoices.new, synced.ledger_entries.new),
+            (0, 0),
+            "{synced:?}"
+        );
+        assert_eq!(again.open_findings.len(), built.open_findings.len());
+        // And the CSV files cannot be imported beside them.
+        let refused =
+            build(&mut store, &db, &files, &DemoSpec::demo(), Timestamp::now()).unwrap_err();
+        assert!(
+            matches!(refused, DemoError::OtherLedger { .. }),
+            "{refused}"
         );
         running.shutdown().await.unwrap();
     }

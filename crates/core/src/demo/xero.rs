@@ -57,6 +57,10 @@ pub enum DemoBooksError {
         "this store holds real books, not the demo's: only the demo store is connected to the demo's Xero stand-in"
     )]
     NotTheDemo,
+    #[error(
+        "the demo's Xero stand-in no longer holds the demo organisation its store was built from (was the sandbox folder removed?); remove the demo's folder to build the demo again ({0})"
+    )]
+    StandInLost(String),
 }
 
 #[derive(Debug, Deserialize)]
@@ -154,8 +158,7 @@ pub fn seed_request(files: &DemoFiles) -> Result<Value, DemoBooksError> {
     }
     let mut credit_notes = Vec::new();
     let mut xero_payments = Vec::new();
-    // What each invoice still owes: Xero takes no payment beyond it (the rest would be an
-    // overpayment, a separate object the demo's books do not keep).
+    // What each invoice still owes: Xero takes no payment beyond it.
     let mut owed: std::collections::HashMap<&str, Money> = std::collections::HashMap::new();
     for i in &invoices {
         owed.insert(
@@ -163,42 +166,44 @@ pub fn seed_request(files: &DemoFiles) -> Result<Value, DemoBooksError> {
             money(&i.amount, &i.currency, &files.invoices)?,
         );
     }
+    let unfit = |detail: String| DemoBooksError::Files {
+        file: files.payments.display().to_string(),
+        detail,
+    };
     for p in &payments {
         let paid = amount(&p.amount, &p.currency, &files.payments)?;
         let date = day(&p.recorded_at, &files.payments)?;
         match p.kind.as_str() {
             "payment" => {
                 let whole = money(&p.amount, &p.currency, &files.payments)?;
-                let Some(left) = owed.get_mut(p.invoice_number.as_str()) else {
-                    continue;
-                };
-                let applied = if whole.minor() > left.minor() {
-                    *left
-                } else {
-                    whole
-                };
-                if applied.minor() == 0 {
-                    continue;
+                let left = owed.get_mut(p.invoice_number.as_str()).ok_or_else(|| {
+                    unfit(format!(
+                        "payment {} is of invoice {}, which the invoices do not hold",
+                        p.payment_id, p.invoice_number
+                    ))
+                })?;
+                if whole.minor() > left.minor() {
+                    return Err(unfit(format!(
+                        "payment {} of {whole} is more than invoice {} owes ({left}): Xero takes no such payment",
+                        p.payment_id, p.invoice_number
+                    )));
                 }
-                *left = Money::from_minor(left.minor() - applied.minor(), left.currency());
+                *left = Money::from_minor(left.minor() - whole.minor(), left.currency());
                 xero_payments.push(json!({
                     "Invoice": {"InvoiceNumber": p.invoice_number},
                     "Account": {"Code": DEMO_PAYMENT_ACCOUNT},
                     "Date": date,
-                    "Amount": applied.to_decimal_string(),
+                    "Amount": paid,
                     "Reference": p.gateway_id,
                 }));
             }
             "refund" => {
                 let number = format!("CN-{}", p.payment_id);
                 let contact = customer_of.get(p.invoice_number.as_str()).ok_or_else(|| {
-                    DemoBooksError::Files {
-                        file: files.payments.display().to_string(),
-                        detail: format!(
-                            "refund {} is of invoice {}, which the invoices do not hold",
-                            p.payment_id, p.invoice_number
-                        ),
-                    }
+                    unfit(format!(
+                        "refund {} is of invoice {}, which the invoices do not hold",
+                        p.payment_id, p.invoice_number
+                    ))
                 })?;
                 credit_notes.push(json!({
                     "Type": "ACCRECCREDIT",
@@ -225,15 +230,16 @@ pub fn seed_request(files: &DemoFiles) -> Result<Value, DemoBooksError> {
                 }));
             }
             other => {
-                return Err(DemoBooksError::Files {
-                    file: files.payments.display().to_string(),
-                    detail: format!("{} is a {other}, neither payment nor refund", p.payment_id),
-                });
+                return Err(unfit(format!(
+                    "{} is a {other}, neither payment nor refund",
+                    p.payment_id
+                )));
             }
         }
     }
     Ok(json!({
         "tenant": DEMO_TENANT,
+        "organisation": {"name": DEMO_ORGANISATION, "currency": "USD"},
         "invoices": xero_invoices,
         "credit_notes": credit_notes,
         "payments": xero_payments,
@@ -255,20 +261,9 @@ async fn control(base_url: &str, path: &str, body: &Value) -> Result<Value, Demo
 }
 
 /// Makes the demo organisation in the stand-in at `base_url` and enters the demo's books
-/// in it (all or nothing).
+/// in it (all or nothing; once: a stand-in holding them already changes nothing).
 pub async fn seed(base_url: &str, files: &DemoFiles) -> Result<(), DemoBooksError> {
-    let request = seed_request(files)?;
-    let made = control(
-        base_url,
-        "/_sandbox/xero/tenants",
-        &json!({"tenant": DEMO_TENANT, "name": DEMO_ORGANISATION, "currency": "USD"}),
-    )
-    .await;
-    // Made by an earlier build that stopped before its seed: the seed says if it is not.
-    if let Err(e) = made {
-        tracing::info!("the demo organisation was not made again: {e}");
-    }
-    control(base_url, "/_sandbox/xero/seed", &request).await?;
+    control(base_url, "/_sandbox/xero/seed", &seed_request(files)?).await?;
     Ok(())
 }
 
@@ -317,9 +312,15 @@ pub async fn connect(
             body: answer.text().await.unwrap_or_default(),
         });
     };
-    pending
+    match pending
         .finish(store, &redirect, &Keyring::in_memory(), timeout, now)
-        .await?;
+        .await
+    {
+        Ok(_) => {}
+        // The consent connected no demo organisation: the stand-in's state was reset.
+        Err(AccountingError::Consent(detail)) => return Err(DemoBooksError::StandInLost(detail)),
+        Err(e) => return Err(e.into()),
+    }
     Ok(connecting::set_payment_account(
         store,
         DEMO_PAYMENT_ACCOUNT,
@@ -348,11 +349,7 @@ pub async fn seed_connect_and_sync(
     if !books_in_stand_in(store)? {
         return Err(DemoBooksError::NotTheDemo);
     }
-    // Connected once already: the stand-in holds the books (a rebuild enters nothing).
-    let entered = accounting_sync::xero_connection::connection(store)?.is_some();
-    if !entered {
-        seed(base_url, files).await?;
-    }
+    seed(base_url, files).await?;
     connect(store, base_url, timeout, now).await?;
     Ok(accounting_sync::sync(
         store,

@@ -918,7 +918,7 @@ async fn run_api_call(
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct NewTenant {
     tenant: Option<String>,
@@ -965,6 +965,9 @@ async fn add_tenant(State(app): State<Arc<App>>, body: Bytes) -> Response {
 #[serde(deny_unknown_fields)]
 struct SeedBooks {
     tenant: String,
+    /// Made first when the stand-in has no organisation `tenant` yet.
+    #[serde(default)]
+    organisation: Option<NewTenant>,
     #[serde(default)]
     invoices: Vec<Value>,
     #[serde(default)]
@@ -976,7 +979,9 @@ struct SeedBooks {
 
 /// `POST /_sandbox/xero/seed`: creates an organisation's objects as the API would (same
 /// rules, ids and statuses; no call counted against its limits), invoices, then credit
-/// notes, then payments, in one transaction; answers their ids in order.
+/// notes, then payments, in one transaction (the organisation first, when `organisation`
+/// is given and it is missing); answers their ids in order. An organisation that holds
+/// invoices already is seeded once: the answer says `already_seeded` and nothing changes.
 async fn seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let request: SeedBooks = match serde_json::from_slice(&body) {
         Ok(r) => r,
@@ -990,7 +995,24 @@ async fn seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
     let at = now();
     let result = app
         .transaction(move |tx| {
-            let tenant = state::tenant(tx, &request.tenant.to_lowercase())?.ok_or_else(|| {
+            let id = request.tenant.to_lowercase();
+            if let (None, Some(new)) = (state::tenant(tx, &id)?, &request.organisation) {
+                let default = oauth::default_tenant();
+                state::insert_tenant(
+                    tx,
+                    &Tenant {
+                        tenant: id.clone(),
+                        name: new.name.clone().unwrap_or(default.name),
+                        currency: new
+                            .currency
+                            .as_deref()
+                            .map_or(default.currency, str::to_uppercase),
+                        period_lock_date: None,
+                        end_of_year_lock_date: None,
+                    },
+                )?;
+            }
+            let tenant = state::tenant(tx, &id)?.ok_or_else(|| {
                 crate::sandbox::wire::ApiError::invalid_request(format!(
                     "no organisation {}",
                     request.tenant
@@ -1001,6 +1023,13 @@ async fn seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
                 tenant,
                 now: at,
             };
+            if !books
+                .all("Invoice")
+                .map_err(|e| crate::sandbox::wire::ApiError::invalid_request(e.body.to_string()))?
+                .is_empty()
+            {
+                return Ok(json!({"already_seeded": true}));
+            }
             type Create<'b> = &'b dyn Fn(&Value) -> Result<Value, XeroError>;
             let steps: [(&str, &str, &Vec<Value>, Create<'_>); 3] = [
                 ("Invoices", "InvoiceID", &request.invoices, &|v| {
