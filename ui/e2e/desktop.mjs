@@ -244,12 +244,17 @@ try {
       await input.clear();
       return input;
     };
-    // The accounting system's card: the demo's window connects no real books.
-    await textWhere(By.css('[data-testid="books-connection"]'), (t) => t === "Not connected");
-    await (await field("Your app's client id")).sendKeys("cg-desktop");
-    await (await field("Its client secret (Keys & credentials)")).sendKeys("not-a-secret");
-    await clickOn(By.xpath('//form[@aria-label="Connect an accounting system"]//button[@type="submit"]'));
-    await textWhere(By.xpath('//*[@role="alert"][contains(., "demo store")]'), (t) => t.length > 0);
+    // The accounting system's card: the demo keeps its books in its sandbox's Xero
+    // stand-in, connected by the window; no form offers to connect real books here.
+    await textWhere(
+      By.css('[data-testid="books-connection"]'),
+      (t) => t === "Connected to Xero organisation Chargeguard Demo Company (Xero stand-in)",
+    );
+    await textWhere(By.css('[data-testid="books-hint"]'), (t) => t.includes("no real Xero is touched"));
+    expect(
+      (await driver.findElements(By.css('form[aria-label="Connect an accounting system"]'))).length === 0,
+      "the demo window offers no form to connect real books",
+    );
     await (await field("Gateway address")).sendKeys(own.url);
     await (await field("Secret key (sk_live_… or sk_test_…)")).sendKeys(OWN_KEY);
     await clickOn(By.xpath('//form[@aria-label="Connect a gateway"]//button[@type="submit"]'));

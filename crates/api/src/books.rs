@@ -67,6 +67,9 @@ pub struct BooksConnection {
     /// Xero: the account (its code) the payments Chargeguard records are paid into;
     /// `None` until chosen (a fix recording a payment then waits for it).
     pub payment_account: Option<String>,
+    /// The demo's own books, in its sandbox's Xero stand-in: connected by the window each
+    /// time it starts, its tokens in the window's memory only; no real system is touched.
+    pub demo_stand_in: bool,
 }
 
 /// Xero's account for the payments Chargeguard records.
@@ -336,11 +339,14 @@ pub async fn books_connect_cancel(api: &Api) -> Result<BooksStatus, ApiError> {
 /// The store's accounting system and the latest consent asked for from this process.
 pub fn books_status(api: &Api) -> Result<BooksStatus, ApiError> {
     let mut store = api.open()?;
+    let demo_stand_in = chargeguard_core::demo::xero::books_in_stand_in(&mut store)
+        .map_err(|e| ApiError::internal(e.to_string()))?;
     let connection = connecting::status(&mut store)?.map(|s| BooksConnection {
         system: BooksSystem::of(s.system),
         name: s.to_string(),
         reconnect: s.reconnect.clone(),
         payment_account: s.payment_account.clone(),
+        demo_stand_in,
     });
     let consent = consents().get(api.db()).map(|c| c.view.clone());
     Ok(BooksStatus {

@@ -18,4 +18,9 @@ reconnect: string | null,
  * Xero: the account (its code) the payments Chargeguard records are paid into;
  * `None` until chosen (a fix recording a payment then waits for it).
  */
-payment_account: string | null, };
+payment_account: string | null, 
+/**
+ * The demo's own books, in its sandbox's Xero stand-in: connected by the window each
+ * time it starts, its tokens in the window's memory only; no real system is touched.
+ */
+demo_stand_in: boolean, };

@@ -123,9 +123,11 @@ export function AccountingSystem() {
           {connection.reconnect}: connect it again below.
         </p>
       )}
-      <p className="hint">
-        Invoices and payments sync from it with every sync; a ledger fix you approve is written there once.
-        Its tokens stay in this computer's keyring.
+      <p className="hint" data-testid="books-hint">
+        Invoices and payments sync from it with every sync; a ledger fix you approve is written there once.{" "}
+        {connection?.demo_stand_in
+          ? "These are the demo's own books, in its sandbox's Xero stand-in: this window connects them each time it starts, and no real Xero is touched."
+          : "Its tokens stay in this computer's keyring."}
       </p>
       {consent?.state === "waiting" && (
         <div role="status" data-testid="books-consent" className="stack">
