@@ -465,6 +465,108 @@ fn a_payment_for_a_failed_charge_is_deleted_in_xero_once() {
     );
 }
 
+#[test]
+fn a_payment_of_the_wrong_amount_is_corrected_in_xero_once_even_when_the_answer_is_lost() {
+    let Some(_keyring) = keyring_or_skip("a_payment_of_the_wrong_amount_is_corrected") else {
+        return;
+    };
+    let world = World::new();
+    let now = jiff::Timestamp::now().as_second();
+    let seeded = world.post(
+        "/_sandbox/seed",
+        json!({"charges": [{"amount": 5_000, "currency": "usd", "created": now - 86_400,
+               "customer": "cus_wilma", "metadata": {"invoice_number": "INV-8"}}]}),
+    );
+    let charge = seeded["charges"][0].as_str().unwrap().to_string();
+    let invoice_id = organisation_with_invoice(&world, "INV-8", "50.00");
+    let yesterday = jiff::Timestamp::from_second(now - 86_400)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    // The bookkeeper typed 49.00 for the 50.00 Stripe took.
+    let wrong = XeroAdmin::of(&world, ORGANISATION).call(
+        reqwest::Method::PUT,
+        "Payments",
+        json!({"Invoice": {"InvoiceID": invoice_id}, "Account": {"Code": "090"}, "Amount": 49,
+               "Date": yesterday, "Reference": charge}),
+    )["Payments"][0]["PaymentID"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let action = synced_and_approved(&world, connect, "INV-8", "amount_mismatch");
+    // No account to record the right payment through: nothing is deleted, it waits.
+    let out = world.cli(&["execute", &action.to_string()]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("books payment-account"), "{said}");
+    assert_eq!(
+        XeroAdmin::of(&world, ORGANISATION).call(
+            reqwest::Method::GET,
+            &format!("Payments/{wrong}"),
+            Value::Null
+        )["Payments"][0]["Status"],
+        "AUTHORISED"
+    );
+    harness::ok(&world.cli(&["books", "payment-account", "090"]));
+    // Xero records the right payment, and its answer is lost on the way back.
+    world.post(
+        "/_sandbox/faults",
+        json!({"path": "/api.xro/2.0/Payments", "method": "PUT",
+               "fault": "error_500_after_commit", "times": 1}),
+    );
+    let out = world.cli(&["execute", &action.to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("not known yet"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = world.recovered();
+    assert_eq!(report["succeeded"], json!(1), "{report}");
+    let again = harness::ok(&world.cli(&["execute", &action.to_string()]));
+    assert!(again.contains("nothing was sent again"), "{again}");
+
+    let admin = XeroAdmin::of(&world, ORGANISATION);
+    let deleted = admin.call(
+        reqwest::Method::GET,
+        &format!("Payments/{wrong}"),
+        Value::Null,
+    );
+    assert_eq!(deleted["Payments"][0]["Status"], "DELETED", "{deleted}");
+    let invoice = admin.call(
+        reqwest::Method::GET,
+        &format!("Invoices/{invoice_id}"),
+        Value::Null,
+    );
+    let invoice = &invoice["Invoices"][0];
+    assert_eq!(invoice["Status"], "PAID", "{invoice}");
+    let live = invoice["Payments"].as_array().unwrap();
+    assert_eq!(live.len(), 1, "one payment, the right one: {invoice}");
+    assert!(
+        matches!(
+            live[0]["Amount"].to_string().as_str(),
+            "50" | "50.0" | "50.00"
+        ),
+        "{invoice}"
+    );
+    assert!(
+        live[0]["Reference"].as_str().unwrap().starts_with(&charge),
+        "{invoice}"
+    );
+    // Dated as the payment it replaces, the day the money came.
+    assert_eq!(
+        live[0]["Date"], deleted["Payments"][0]["Date"],
+        "{invoice} {deleted}"
+    );
+    harness::ok(&world.cli(&["books", "sync"]));
+    harness::ok(&world.cli(&["reconcile"]));
+    let open = open_findings(&world);
+    assert!(
+        !open.iter().any(|(_, n)| n == "INV-8"),
+        "nothing is found on INV-8 any more: {open:?}"
+    );
+}
+
 /// Someone records part of INV-7 in Xero by hand since the sync (not naming the charge):
 /// Xero shows it owing less than the fix records, and the push is refused before it leaves.
 #[test]

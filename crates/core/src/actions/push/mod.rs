@@ -583,10 +583,11 @@ async fn settle(
                         ..MoveWith::default()
                     },
                 )?;
+                // A duplicate's payment reversed: its invoice's void is next; a payment
+                // corrected: the right one (dated from the entry the answer then removes).
+                super::follow_up::next(tx, &action, by, now)?;
                 side.keep(tx, adjustment, &answer, invoice.as_ref(), now)
                     .map_err(ActionError::BooksUnavailable)?;
-                // A duplicate's payment reversed: its invoice's void is next.
-                super::follow_up::next(tx, &action, by, now)?;
                 if let Some(finding_id) = action.finding_id {
                     tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
                 }

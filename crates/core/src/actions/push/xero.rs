@@ -38,9 +38,14 @@ use crate::records::InvoiceStatus;
 use crate::secret::Keyring;
 use crate::store::{AccountingBooks, Adjustment, AdjustmentKind, Store, StoreTx};
 
-/// The Xero payment a reversal deletes: its ledger entry's id is `xero:PAYMENT`.
+/// The Xero payment a reversal deletes: its ledger entry's id is `xero:PAYMENT`. A
+/// payment's amount is corrected the way Xero allows: the payment deleted (this action),
+/// then one of the right amount recorded (its follow-up, `follow_up::next`).
 pub(super) fn deleted_payment(adjustment: &Adjustment) -> Option<&str> {
-    if adjustment.kind != AdjustmentKind::ReversePayment {
+    if !matches!(
+        adjustment.kind,
+        AdjustmentKind::ReversePayment | AdjustmentKind::CorrectAmount
+    ) {
         return None;
     }
     adjustment.payment_id.as_deref()?.strip_prefix("xero:")
@@ -72,7 +77,7 @@ impl Target<'_> {
                 .as_deref()
                 .map(|charge| Target::RecordRefund { charge }),
             AdjustmentKind::VoidInvoice => Some(Target::VoidInvoice),
-            AdjustmentKind::CorrectAmount => None,
+            AdjustmentKind::CorrectAmount => deleted_payment(adjustment).map(Target::DeletePayment),
         }
     }
 }
@@ -106,13 +111,14 @@ fn day_of(value: &Value) -> Option<jiff::civil::Date> {
     xero_day(text).or_else(|| text.get(..10)?.parse().ok())
 }
 
-/// Whether `text` can go into a `where` filter as it is: Stripe's ids and Chargeguard's
-/// keys are letters, digits, `_` and `-`.
+/// Whether `text` can go into a `where` filter's quoted string as it is: Stripe's ids and
+/// Chargeguard's keys are letters, digits, `_`, `-` and (a follow-up's step) `/`; no quote
+/// or backslash can end the string early.
 fn is_plain(text: &str) -> bool {
     !text.is_empty()
         && text
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '/'))
 }
 
 /// Whether an object's `Reference` names Stripe object `id`: its first word is the id, or
@@ -586,10 +592,29 @@ impl Xero {
         }
         let amount = row["Amount"].to_string();
         let currency = adjustment.amount.currency();
-        if Money::parse(&amount, currency, Sign::NonNegative).ok() != Some(adjustment.amount) {
+        let held = Money::parse(&amount, currency, Sign::NonNegative).ok();
+        let correcting = adjustment.kind == AdjustmentKind::CorrectAmount;
+        if correcting && held == Some(adjustment.amount) {
+            return Err(Guarded::Done(format!(
+                "payment {payment} in Xero is for {amount} already; sync the books and reconcile again"
+            )));
+        }
+        // A correction deletes the payment the ledger holds; a reversal the one it names.
+        let expected = if correcting {
+            let id = adjustment.payment_id.as_deref().unwrap_or_default();
+            store
+                .read(|tx| tx.ledger_entries_with_payment_ids(&[id]))
+                .map_err(AccountingError::from)?
+                .first()
+                .map(|e| e.amount)
+        } else {
+            Some(adjustment.amount)
+        };
+        if held.is_none() || held != expected {
             return Err(Guarded::Refused(format!(
-                "payment {payment} in Xero is for {amount} now, not the {} this fix reverses: it changed since the last sync; sync the books and reconcile again",
-                adjustment.amount
+                "payment {payment} in Xero is for {amount} now, not the {} this fix {}: it changed since the last sync; sync the books and reconcile again",
+                expected.map_or_else(|| "amount the ledger held".to_string(), |m| m.to_string()),
+                if correcting { "corrects" } else { "reverses" }
             )));
         }
         if let (Some((locked, which)), Some(dated)) = (self.locked_through(), day_of(&row["Date"]))
@@ -605,6 +630,32 @@ impl Xero {
         if crate::actions::follow_up::then_voids(key) {
             let (_, invoice) = self.invoice_there(store, number, "void").await?;
             self.voidable(number, &invoice, adjustment.amount)?;
+        }
+        // A payment is corrected only when the right one, the next step, can follow: an
+        // account to record it through, and the invoice owing at least that much once
+        // this one is off it.
+        if correcting {
+            store
+                .read(payment_account)?
+                .ok_or(Guarded::Unavailable(AccountingError::NoPaymentAccount))?;
+            let (_, invoice) = self.invoice_there(store, number, "payment").await?;
+            let due = Money::parse(
+                &invoice["AmountDue"].to_string(),
+                currency,
+                Sign::NonNegative,
+            );
+            let room = due
+                .ok()
+                .zip(held)
+                .and_then(|(due, held)| due.checked_add(held).ok());
+            if invoice["Status"] == "VOIDED"
+                || room.is_none_or(|room| room.minor() < adjustment.amount.minor())
+            {
+                return Err(Guarded::Refused(format!(
+                    "invoice {number} in Xero would not owe the {} the corrected payment records once payment {payment} is off it: correct it there by hand",
+                    adjustment.amount
+                )));
+            }
         }
         Ok(Prepared {
             method: "POST",
