@@ -300,6 +300,89 @@ fn a_payment_recorded_by_hand_since_the_sync_stops_the_push() {
 /// QuickBooks records INV-9 (50.00) paid by a Stripe charge that failed: the fix voids
 /// that payment in QuickBooks, once, and the invoice is owed again.
 #[test]
+fn a_payment_of_the_wrong_amount_is_corrected_in_quickbooks_once_even_when_an_answer_is_lost() {
+    let Some(_keyring) = keyring_or_skip("a_payment_of_the_wrong_amount_is_corrected") else {
+        return;
+    };
+    let world = qbo_world();
+    let now = jiff::Timestamp::now().as_second();
+    let seeded = world.post(
+        "/_sandbox/seed",
+        json!({"charges": [{"amount": 5_000, "currency": "usd", "created": now - 86_400,
+               "customer": "cus_wilma", "metadata": {"invoice_number": "INV-8"}}]}),
+    );
+    let charge = seeded["charges"][0].as_str().unwrap().to_string();
+    let customer = world
+        .qbo_seeded("customers", json!([{"DisplayName": "Barney Rubble"}]))
+        .remove(0);
+    let invoice_id = world
+        .qbo_seeded("invoices", json!([{"CustomerRef": {"value": customer},
+               "DocNumber": "INV-8", "TxnDate": "2026-11-20",
+               "Line": [{"Amount": 50.0, "DetailType": "SalesItemLineDetail", "SalesItemLineDetail": {}}]}]))
+        .remove(0);
+    let yesterday = jiff::Timestamp::from_second(now - 86_400)
+        .unwrap()
+        .to_zoned(jiff::tz::TimeZone::UTC)
+        .date()
+        .to_string();
+    // The bookkeeper typed 49.00 for the 50.00 Stripe took.
+    let wrong = world
+        .qbo_seeded("payments", json!([{"CustomerRef": {"value": customer},
+               "TotalAmt": "49.00", "TxnDate": yesterday, "PaymentRefNum": charge,
+               "Line": [{"Amount": "49.00", "LinkedTxn": [{"TxnId": invoice_id, "TxnType": "Invoice"}]}]}]))
+        .remove(0);
+    let action = synced_and_approved(&world, connect_qbo, "INV-8", "amount_mismatch");
+    let admin = world.admin_token();
+    // The void's answer is lost after QuickBooks made it: recovery reads the payment, and
+    // the right payment, its follow-up, goes after.
+    world.post(
+        "/_sandbox/faults",
+        json!({"path": format!("/v3/company/{}/payment", world.realm),
+               "method": "POST", "fault": "error_500_after_commit", "times": 1}),
+    );
+    let out = world.cli(&["execute", &action.to_string()]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("not known yet"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    world.recovered();
+    let again = harness::ok(&world.cli(&["execute", &action.to_string()]));
+    assert!(again.contains("nothing was sent again"), "{again}");
+
+    let voided = world.qbo_read(&admin, "payment", &wrong);
+    assert_eq!(voided["SyncToken"], "1", "voided once: {voided}");
+    let live: Vec<Value> = world
+        .qbo_query(&admin, "select * from Payment")
+        .into_iter()
+        .filter(|p| p["Id"] != wrong.as_str())
+        .collect();
+    assert_eq!(live.len(), 1, "one payment, the right one: {live:?}");
+    assert!(
+        matches!(live[0]["TotalAmt"].to_string().as_str(), "50" | "50.0"),
+        "{live:?}"
+    );
+    assert_eq!(live[0]["PaymentRefNum"], charge.as_str(), "{live:?}");
+    assert_eq!(
+        live[0]["TxnDate"], voided["TxnDate"],
+        "dated as the one it replaces"
+    );
+    let invoice = world.qbo_read(&admin, "invoice", &invoice_id);
+    assert!(
+        matches!(invoice["Balance"].to_string().as_str(), "0" | "0.0"),
+        "paid: {invoice}"
+    );
+    harness::ok(&world.cli(&["books", "sync"]));
+    harness::ok(&world.cli(&["reconcile"]));
+    let open = open_findings(&world);
+    assert!(
+        !open.iter().any(|(_, n)| n == "INV-8"),
+        "nothing is found on INV-8 any more: {open:?}"
+    );
+}
+
+#[test]
 fn a_payment_for_a_failed_charge_is_voided_in_quickbooks_once() {
     let Some(_keyring) = keyring_or_skip("a_payment_for_a_failed_charge_is_voided") else {
         return;

@@ -594,29 +594,7 @@ impl Xero {
         let currency = adjustment.amount.currency();
         let held = Money::parse(&amount, currency, Sign::NonNegative).ok();
         let correcting = adjustment.kind == AdjustmentKind::CorrectAmount;
-        if correcting && held == Some(adjustment.amount) {
-            return Err(Guarded::Done(format!(
-                "payment {payment} in Xero is for {amount} already; sync the books and reconcile again"
-            )));
-        }
-        // A correction deletes the payment the ledger holds; a reversal the one it names.
-        let expected = if correcting {
-            let id = adjustment.payment_id.as_deref().unwrap_or_default();
-            store
-                .read(|tx| tx.ledger_entries_with_payment_ids(&[id]))
-                .map_err(AccountingError::from)?
-                .first()
-                .map(|e| e.amount)
-        } else {
-            Some(adjustment.amount)
-        };
-        if held.is_none() || held != expected {
-            return Err(Guarded::Refused(format!(
-                "payment {payment} in Xero is for {amount} now, not the {} this fix {}: it changed since the last sync; sync the books and reconcile again",
-                expected.map_or_else(|| "amount the ledger held".to_string(), |m| m.to_string()),
-                if correcting { "corrects" } else { "reverses" }
-            )));
-        }
+        super::check_undone(store, adjustment, payment, (&amount, held), "Xero")?;
         if let (Some((locked, which)), Some(dated)) = (self.locked_through(), day_of(&row["Date"]))
             && dated <= locked
         {
