@@ -191,24 +191,6 @@ async fn a_recharge_of_a_xero_invoice_charges_stripes_customer_and_records_the_p
     sandbox.shutdown().await.unwrap();
 }
 
-fn finding_currency(finding: &FindingRow) -> chargeguard::money::Currency {
-    chargeguard::money::Currency::from_code(&finding.amount.currency).unwrap()
-}
-
-/// What the gateway charged for the finding's one charge, from the finding's evidence.
-fn charged(api: &api::Api, finding: &FindingRow) -> chargeguard::money::Money {
-    let detail = api::finding(api, &IdRequest { id: finding.id }).unwrap();
-    let charge = detail
-        .evidence
-        .charges
-        .first()
-        .expect("the finding shows its charge");
-    chargeguard::money::Money::from_minor(
-        charge.amount.minor.parse().unwrap(),
-        finding_currency(finding),
-    )
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_fix_the_demo_proposes_is_made_once_and_its_books_side_goes_to_xero() {
     let demo = demo();
@@ -248,36 +230,18 @@ async fn every_fix_the_demo_proposes_is_made_once_and_its_books_side_goes_to_xer
             "{:?} {executed:#?}",
             finding.kind
         );
-        // A ledger fix, or a gateway fix's books' side, was made in the demo's Xero.
+        // A ledger fix, or a gateway fix's books' side, was made in the demo's Xero, except
+        // a payment's amount, which neither Xero nor Chargeguard changes there: it stays
+        // Chargeguard's adjustment, entered by hand.
         let in_xero = |a: &ActionView| a.destination.contains(DEMO_ORGANISATION);
         if executed.action.kind == "ledger_fix" {
-            assert!(
+            assert_eq!(
                 in_xero(&executed.action),
+                finding.kind != FindingKind::AmountMismatch,
                 "{:?}: {}",
                 finding.kind,
                 executed.action.destination
             );
-        }
-        // A payment's amount is corrected as Xero allows: deleted, then the right one
-        // recorded, dated as the one it replaces.
-        if finding.kind == FindingKind::AmountMismatch {
-            let number = finding.invoice_number.as_deref().unwrap();
-            let there = invoice_in_xero(&sandbox.base_url(), number).await;
-            let payments = there["Payments"].as_array().unwrap();
-            assert_eq!(payments.len(), 1, "{there}");
-            let paid = payments[0]["Amount"].to_string();
-            assert_eq!(
-                chargeguard::money::Money::parse(
-                    &paid,
-                    finding_currency(finding),
-                    chargeguard::money::Sign::NonNegative
-                )
-                .unwrap(),
-                charged(&api, finding),
-                "{there}"
-            );
-            assert_eq!(there["Status"], "PAID", "{there}");
-            assert_eq!(executed.follow_ups.len(), 1, "{:#?}", executed.follow_ups);
         }
         assert!(
             executed

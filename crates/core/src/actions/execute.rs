@@ -136,10 +136,8 @@ pub async fn execute(
             return Err(moved);
         }
         if super::push::pushes(store, adjustment)? {
-            let done =
-                super::push::execute(store, client.timeout(), &action, adjustment, by, now).await?;
-            // A payment corrected in the books: the right one is recorded next.
-            return follow_ups(store, client, done, by, now).await;
+            return super::push::execute(store, client.timeout(), &action, adjustment, by, now)
+                .await;
         }
         return ledger_fix(store, &action, adjustment, by, now);
     }
@@ -194,10 +192,8 @@ async fn follow_ups(
     by: &str,
     now: jiff::Timestamp,
 ) -> Result<Executed, ActionError> {
-    let corrects = matches!(&done.action.plan, Plan::LedgerFix { adjustment }
-        if adjustment.kind == AdjustmentKind::CorrectAmount);
     if done.action.state != ActionState::Succeeded
-        || (matches!(done.action.plan, Plan::LedgerFix { .. }) && !corrects)
+        || matches!(done.action.plan, Plan::LedgerFix { .. })
     {
         return Ok(done);
     }

@@ -256,20 +256,13 @@ fn insert_approved(
 }
 
 /// After follow-up `done` succeeded in the books, the next step of its parent's, approved
-/// alike: a duplicate's payment reversed is followed by the invoice's void; a payment
-/// corrected (deleted, as the books allow) by the payment of the right amount. Called
-/// before the books' answer is kept, while the store still holds what `done` changed.
+/// alike: a duplicate's payment reversed is followed by the invoice's void.
 pub(super) fn next(
     tx: &StoreTx<'_>,
     done: &ActionRow,
     by: &str,
     now: jiff::Timestamp,
 ) -> Result<(), ActionError> {
-    if let Plan::LedgerFix { adjustment } = &done.plan
-        && adjustment.kind == AdjustmentKind::CorrectAmount
-    {
-        return corrected(tx, done, adjustment, by, now);
-    }
     let Some(parent_key) = done.idempotency_key.strip_suffix(REVERSE) else {
         return Ok(());
     };
@@ -308,57 +301,6 @@ pub(super) fn next(
         now,
     ))? {
         tx.insert_adjustment(parent.id, &void_key, &void, now)?;
-    }
-    Ok(())
-}
-
-/// Payment correction `done` deleted the wrong payment in the books: the right one is
-/// recorded next (`KEY/payment`), dated as the one it replaces, approved alike and for the
-/// same place; where no place can be told, entered by hand.
-fn corrected(
-    tx: &StoreTx<'_>,
-    done: &ActionRow,
-    adjustment: &Adjustment,
-    by: &str,
-    now: jiff::Timestamp,
-) -> Result<(), ActionError> {
-    let key = format!("{}/payment", done.idempotency_key);
-    if tx.action_by_key(&key)?.is_some() {
-        return Ok(());
-    }
-    let id = adjustment.payment_id.as_deref().unwrap_or_default();
-    let dated = tx
-        .ledger_entries_with_payment_ids(&[id])?
-        .first()
-        .map_or(adjustment.effective_at, |e| e.recorded_at.as_second());
-    let payment = Adjustment {
-        kind: AdjustmentKind::RecordPayment,
-        payment_id: None,
-        effective_at: dated,
-        ..adjustment.clone()
-    };
-    let place = match (
-        approval_says(tx, done.id, "destination")?,
-        approval_says(tx, done.id, "destination_id")?,
-    ) {
-        (Some(words), Some(id)) => Some(Place { words, id }),
-        _ => None,
-    };
-    let made_there = match &place {
-        Some(place) => made(insert_approved(
-            tx,
-            done,
-            &done.approvers,
-            &key,
-            &payment,
-            place,
-            by,
-            now,
-        ))?,
-        None => false,
-    };
-    if !made_there {
-        tx.insert_adjustment(done.id, &key, &payment, now)?;
     }
     Ok(())
 }
@@ -462,13 +404,9 @@ fn parent_of(
     if !matches!(step, "refund" | "void" | "reverse" | "payment") {
         return Ok(None);
     }
-    // A gateway action's books' side, or a payment correction's second step.
-    Ok(tx.action_by_key(parent_key)?.filter(|p| match &p.plan {
-        Plan::LedgerFix { adjustment } => {
-            step == "payment" && adjustment.kind == AdjustmentKind::CorrectAmount
-        }
-        _ => true,
-    }))
+    Ok(tx
+        .action_by_key(parent_key)?
+        .filter(|p| !matches!(p.plan, Plan::LedgerFix { .. })))
 }
 
 /// Why a follow-up ended without this action making it.

@@ -45,45 +45,6 @@ use crate::store::{ActionRow, Adjustment, AdjustmentKind, MoveWith, Resolution, 
 use quickbooks::Qbo;
 use xero::Xero;
 
-/// The payment a fix undoes in the books (a reversal, or a correction's first step), held
-/// there as `held`, against what the fix expects of it: `Ok(())` when it is the payment
-/// to undo; else the guard's answer, in `system`'s words (`undo`: void or delete). A
-/// correction expects the amount the ledger holds for it (and is done when the books hold
-/// the right one already); a reversal the amount it names.
-fn check_undone(
-    store: &mut Store,
-    adjustment: &Adjustment,
-    payment: &str,
-    held: (&str, Option<crate::money::Money>),
-    system: &str,
-) -> Result<(), Guarded> {
-    let (written, held) = held;
-    let correcting = adjustment.kind == AdjustmentKind::CorrectAmount;
-    if correcting && held == Some(adjustment.amount) {
-        return Err(Guarded::Done(format!(
-            "payment {payment} in {system} is for {written} already; sync the books and reconcile again"
-        )));
-    }
-    let expected = if correcting {
-        let id = adjustment.payment_id.as_deref().unwrap_or_default();
-        store
-            .read(|tx| tx.ledger_entries_with_payment_ids(&[id]))
-            .map_err(AccountingError::from)?
-            .first()
-            .map(|e| e.amount)
-    } else {
-        Some(adjustment.amount)
-    };
-    if held.is_none() || held != expected {
-        return Err(Guarded::Refused(format!(
-            "payment {payment} in {system} is for {written} now, not the {} this fix {}: it changed since the last sync; sync the books and reconcile again",
-            expected.map_or_else(|| "amount the ledger held".to_string(), |m| m.to_string()),
-            if correcting { "corrects" } else { "reverses" }
-        )));
-    }
-    Ok(())
-}
-
 /// Whether this fix is pushed to the accounting system rather than kept as Chargeguard's
 /// own adjustment: the store is connected to QuickBooks or Xero and the fix records a
 /// payment, or reverses one that came from there, or records a refund of a charge, or
@@ -622,11 +583,10 @@ async fn settle(
                         ..MoveWith::default()
                     },
                 )?;
-                // A duplicate's payment reversed: its invoice's void is next; a payment
-                // corrected: the right one (dated from the entry the answer then removes).
-                super::follow_up::next(tx, &action, by, now)?;
                 side.keep(tx, adjustment, &answer, invoice.as_ref(), now)
                     .map_err(ActionError::BooksUnavailable)?;
+                // A duplicate's payment reversed: its invoice's void is next.
+                super::follow_up::next(tx, &action, by, now)?;
                 if let Some(finding_id) = action.finding_id {
                     tx.resolve_finding(finding_id, Resolution::Fixed, now)?;
                 }

@@ -33,13 +33,8 @@ use crate::store::{AccountingBooks, Adjustment, AdjustmentKind, Store, StoreTx};
 const FIND_SLACK_SECONDS: i64 = 10 * 60;
 
 /// The QuickBooks payment a reversal voids: its ledger entry's id is `qbo:PAYMENT:INVOICE`.
-/// A payment's amount is corrected the same way: the payment voided (this action), then
-/// one of the right amount recorded (its follow-up, `follow_up::next`).
 pub(super) fn voided_payment(adjustment: &Adjustment) -> Option<&str> {
-    if !matches!(
-        adjustment.kind,
-        AdjustmentKind::ReversePayment | AdjustmentKind::CorrectAmount
-    ) {
+    if adjustment.kind != AdjustmentKind::ReversePayment {
         return None;
     }
     let (payment, _invoice) = adjustment
@@ -74,7 +69,7 @@ impl Target<'_> {
                 .as_deref()
                 .map(|charge| Target::RecordRefund { charge }),
             AdjustmentKind::VoidInvoice => Some(Target::VoidInvoice),
-            AdjustmentKind::CorrectAmount => voided_payment(adjustment).map(Target::VoidPayment),
+            AdjustmentKind::CorrectAmount => None,
         }
     }
 
@@ -262,33 +257,20 @@ impl Qbo {
         }
         let total = row["TotalAmt"].to_string();
         let currency = adjustment.amount.currency();
-        let held = Money::parse(&total, currency, crate::money::Sign::NonNegative).ok();
-        let correcting = adjustment.kind == AdjustmentKind::CorrectAmount;
-        super::check_undone(store, adjustment, payment, (&total, held), "QuickBooks")?;
+        if Money::parse(&total, currency, crate::money::Sign::NonNegative).ok()
+            != Some(adjustment.amount)
+        {
+            return Err(Guarded::Refused(format!(
+                "payment {payment} in QuickBooks is for {total} now, not the {} this fix reverses: it changed since the last sync; sync the books and reconcile again",
+                adjustment.amount
+            )));
+        }
         self.refuse_if_closed(&row, &format!("payment {payment}"), "reverse it")?;
         // A duplicate's payment is voided only when its invoice's void, the next step, can
         // follow: else the invoice would be left owing in the books.
         if crate::actions::follow_up::then_voids(key) {
             let (_, invoice) = self.invoice_there(store, number, "void").await?;
             self.voidable(number, &invoice, adjustment.amount)?;
-        }
-        // A payment is corrected only when the right one, the next step, can follow: the
-        // invoice owing at least that much once this one is off it.
-        if correcting {
-            let (_, invoice_row) = self.invoice_there(store, number, "payment").await?;
-            let invoice =
-                mapping::invoice(&self.company, &invoice_row).map_err(AccountingError::from)?;
-            let paid = invoice.stated_paid.map_or(0, |m| m.minor());
-            let owing_then = invoice.amount.minor() - paid + held.map_or(0, |m| m.minor());
-            if invoice.status == InvoiceStatus::Void
-                || invoice.amount.currency() != currency
-                || owing_then < adjustment.amount.minor()
-            {
-                return Err(Guarded::Refused(format!(
-                    "invoice {number} in QuickBooks would not owe the {} the corrected payment records once payment {payment} is off it: correct it there by hand",
-                    adjustment.amount
-                )));
-            }
         }
         Ok(self.void_request(&row, "payment?operation=update&include=void", key))
     }

@@ -38,14 +38,9 @@ use crate::records::InvoiceStatus;
 use crate::secret::Keyring;
 use crate::store::{AccountingBooks, Adjustment, AdjustmentKind, Store, StoreTx};
 
-/// The Xero payment a reversal deletes: its ledger entry's id is `xero:PAYMENT`. A
-/// payment's amount is corrected the way Xero allows: the payment deleted (this action),
-/// then one of the right amount recorded (its follow-up, `follow_up::next`).
+/// The Xero payment a reversal deletes: its ledger entry's id is `xero:PAYMENT`.
 pub(super) fn deleted_payment(adjustment: &Adjustment) -> Option<&str> {
-    if !matches!(
-        adjustment.kind,
-        AdjustmentKind::ReversePayment | AdjustmentKind::CorrectAmount
-    ) {
+    if adjustment.kind != AdjustmentKind::ReversePayment {
         return None;
     }
     adjustment.payment_id.as_deref()?.strip_prefix("xero:")
@@ -77,7 +72,7 @@ impl Target<'_> {
                 .as_deref()
                 .map(|charge| Target::RecordRefund { charge }),
             AdjustmentKind::VoidInvoice => Some(Target::VoidInvoice),
-            AdjustmentKind::CorrectAmount => deleted_payment(adjustment).map(Target::DeletePayment),
+            AdjustmentKind::CorrectAmount => None,
         }
     }
 }
@@ -112,8 +107,8 @@ fn day_of(value: &Value) -> Option<jiff::civil::Date> {
 }
 
 /// Whether `text` can go into a `where` filter's quoted string as it is: Stripe's ids and
-/// Chargeguard's keys are letters, digits, `_`, `-` and (a follow-up's step) `/`; no quote
-/// or backslash can end the string early.
+/// Chargeguard's keys are letters, digits, `_`, `-` and (a follow-up's step, `KEY/refund`)
+/// `/`; no quote or backslash can end the string early.
 fn is_plain(text: &str) -> bool {
     !text.is_empty()
         && text
@@ -592,9 +587,12 @@ impl Xero {
         }
         let amount = row["Amount"].to_string();
         let currency = adjustment.amount.currency();
-        let held = Money::parse(&amount, currency, Sign::NonNegative).ok();
-        let correcting = adjustment.kind == AdjustmentKind::CorrectAmount;
-        super::check_undone(store, adjustment, payment, (&amount, held), "Xero")?;
+        if Money::parse(&amount, currency, Sign::NonNegative).ok() != Some(adjustment.amount) {
+            return Err(Guarded::Refused(format!(
+                "payment {payment} in Xero is for {amount} now, not the {} this fix reverses: it changed since the last sync; sync the books and reconcile again",
+                adjustment.amount
+            )));
+        }
         if let (Some((locked, which)), Some(dated)) = (self.locked_through(), day_of(&row["Date"]))
             && dated <= locked
         {
@@ -608,32 +606,6 @@ impl Xero {
         if crate::actions::follow_up::then_voids(key) {
             let (_, invoice) = self.invoice_there(store, number, "void").await?;
             self.voidable(number, &invoice, adjustment.amount)?;
-        }
-        // A payment is corrected only when the right one, the next step, can follow: an
-        // account to record it through, and the invoice owing at least that much once
-        // this one is off it.
-        if correcting {
-            store
-                .read(payment_account)?
-                .ok_or(Guarded::Unavailable(AccountingError::NoPaymentAccount))?;
-            let (_, invoice) = self.invoice_there(store, number, "payment").await?;
-            let due = Money::parse(
-                &invoice["AmountDue"].to_string(),
-                currency,
-                Sign::NonNegative,
-            );
-            let room = due
-                .ok()
-                .zip(held)
-                .and_then(|(due, held)| due.checked_add(held).ok());
-            if invoice["Status"] == "VOIDED"
-                || room.is_none_or(|room| room.minor() < adjustment.amount.minor())
-            {
-                return Err(Guarded::Refused(format!(
-                    "invoice {number} in Xero would not owe the {} the corrected payment records once payment {payment} is off it: correct it there by hand",
-                    adjustment.amount
-                )));
-            }
         }
         Ok(Prepared {
             method: "POST",
@@ -1014,6 +986,17 @@ impl Xero {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_follow_ups_key_can_be_searched_for_and_nothing_can_end_the_filter_early() {
+        // A follow-up's key names its step after a `/`: recovery finds its payment by it.
+        assert!(is_plain("cg-refund-5b1ea2ebadd3ef6c/refund"));
+        assert!(is_plain("cg-recharge-5b1ea2ebadd3ef6c/payment"));
+        assert!(is_plain("ch_3PzudorYTH7h1MThaU1tfowg"));
+        for hostile in ["", "a\"b", "a\\b", "a b", "a'b", "a)b"] {
+            assert!(!is_plain(hostile), "{hostile:?}");
+        }
+    }
 
     #[test]
     fn xero_dates_read_as_the_day_they_name() {
