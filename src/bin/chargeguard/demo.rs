@@ -69,7 +69,7 @@ pub fn run(ctx: &Ctx, args: DemoArgs) -> anyhow::Result<ExitCode> {
         println!("Demo files: {}", dir.display());
         if let (Some(synced), Some(state)) = (&books_sync, &args.sandbox_state) {
             println!(
-                "Demo sandbox: {} (Stripe, and {} in its Xero stand-in; `chargeguard --db {} ui-server --sandbox-state {}` runs it)",
+                "Demo sandbox: {} (Stripe, and the Xero organisation {}; `chargeguard --db {} ui-server --sandbox-state {}` runs it)",
                 state.display(),
                 chargeguard::demo::xero::DEMO_ORGANISATION,
                 db.display(),

@@ -382,10 +382,9 @@ pub fn connected_system(store: &mut Store) -> Result<Option<System>, AccountingE
 /// The keyring the connected system's tokens are kept in: the OS keyring, or the
 /// process's memory for the demo's stand-in (`Keyring::in_memory`). Blocks (D-Bus).
 pub fn keyring(store: &mut Store) -> Result<Keyring, AccountingError> {
-    let account = match connected_system(store)? {
-        Some(System::Quickbooks) => qbo_connection::connection(store)?.map(|c| c.account),
-        Some(System::Xero) => xero_connection::connection(store)?.map(|c| c.account),
-        None => None,
+    let account = match qbo_connection::connection(store)? {
+        Some(c) => Some(c.account),
+        None => xero_connection::connection(store)?.map(|c| c.account),
     };
     Ok(match account {
         Some(account) => Keyring::for_account(&account)?,

@@ -315,3 +315,21 @@ pub fn apply(tx: &Transaction<'_>, request: &SeedRequest, now: i64) -> Result<Se
     }
     Ok(seeded)
 }
+
+/// Makes each of `rows` (of one `kind`) through `create`, the stand-in's own API rules,
+/// answering each one's `id_field` in order. The first refusal ends the seed, naming the
+/// row: the caller's transaction then rolls back, so no books are half seeded.
+pub(crate) fn create_all(
+    kind: &str,
+    rows: &[Value],
+    id_field: &str,
+    create: impl Fn(&Value) -> Result<Value, String>,
+) -> Result<Value, ApiError> {
+    let mut ids = Vec::new();
+    for row in rows {
+        let made =
+            create(row).map_err(|why| ApiError::invalid_request(format!("{kind} {row}: {why}")))?;
+        ids.push(made[id_field].clone());
+    }
+    Ok(json!(ids))
+}

@@ -650,20 +650,9 @@ async fn seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
                 ("Invoice", &request.invoices),
                 ("Payment", &request.payments),
             ] {
-                let mut ids = Vec::new();
-                for row in rows {
-                    match books.create(entity, row) {
-                        Ok(body) => ids.push(body["Id"].clone()),
-                        // An error rolls the whole seed back: no half-seeded books.
-                        Err(fault) => {
-                            return Err(crate::sandbox::wire::ApiError::invalid_request(format!(
-                                "{entity} {row}: {}",
-                                fault.detail
-                            )));
-                        }
-                    }
-                }
-                made[entity] = json!(ids);
+                made[entity] = crate::sandbox::seed::create_all(entity, rows, "Id", |row| {
+                    books.create(entity, row).map_err(|fault| fault.detail)
+                })?;
             }
             Ok(made)
         })

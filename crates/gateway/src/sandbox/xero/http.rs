@@ -1044,18 +1044,9 @@ async fn seed(State(app): State<Arc<App>>, body: Bytes) -> Response {
             ];
             let mut made = json!({});
             for (kind, id, rows, create) in steps {
-                let mut ids = Vec::new();
-                for row in rows {
-                    // An error rolls the whole seed back: no half-seeded books.
-                    let body = create(row).map_err(|e| {
-                        crate::sandbox::wire::ApiError::invalid_request(format!(
-                            "{kind} {row}: {}",
-                            e.body
-                        ))
-                    })?;
-                    ids.push(body[id].clone());
-                }
-                made[kind] = json!(ids);
+                made[kind] = crate::sandbox::seed::create_all(kind, rows, id, |row| {
+                    create(row).map_err(|e| e.body.to_string())
+                })?;
             }
             Ok(made)
         })
